@@ -1,0 +1,36 @@
+/* json.h: a small JSON writer into a growable buffer. */
+#ifndef EKULAB_JSON_H
+#define EKULAB_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Commas are inserted automatically: call json_key() then a value inside
+ * objects, values alone inside arrays. On allocation failure the writer
+ * records it and json_finish() returns NULL. */
+struct json {
+	char *buf; /* owned */
+	size_t len;
+	size_t cap;
+	int depth;
+	bool need_comma[32];
+	bool after_key;
+	bool oom;
+};
+
+void json_init(struct json *j);
+void json_close(struct json *j); /* frees buf; accepts a finished writer */
+void json_obj_begin(struct json *j);
+void json_obj_end(struct json *j);
+void json_arr_begin(struct json *j);
+void json_arr_end(struct json *j);
+void json_key(struct json *j, const char *k);
+void json_str(struct json *j, const char *s); /* NULL writes null */
+void json_int(struct json *j, int64_t v);
+void json_bool(struct json *j, bool v);
+void json_null(struct json *j);
+/* NUL-terminated text, still owned by j (valid until json_close). */
+const char *json_finish(struct json *j);
+
+#endif

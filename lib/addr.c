@@ -1,0 +1,164 @@
+/* addr.c: HOST:PORT parsing and non-blocking socket helpers. */
+#include "ekulab/addr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ekulab/err.h"
+
+int addr_parse(const char *s, struct addr *out, char *err)
+{
+	char host[128];
+	const char *port_s;
+	const char *h;
+	size_t hl;
+	char *end;
+	long port;
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&out->ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->ss;
+
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			return ekl_errf(err, EKL_EADDR,
+					"address '%s': expected [IPV6]:PORT", s);
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		port_s = rb + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+
+		if (colon == NULL)
+			return ekl_errf(err, EKL_EADDR,
+					"address '%s': expected HOST:PORT", s);
+		h = s;
+		hl = (size_t)(colon - s);
+		port_s = colon + 1;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return ekl_errf(err, EKL_EADDR, "address '%s': bad host", s);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	errno = 0;
+	port = strtol(port_s, &end, 10);
+	if (*port_s == '\0' || *end != '\0' || errno != 0 || port < 1 ||
+	    port > 65535)
+		return ekl_errf(err, EKL_EADDR,
+				"address '%s': port must be 1-65535", s);
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		out->len = sizeof(*v4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		out->len = sizeof(*v6);
+		return 0;
+	}
+	return ekl_errf(err, EKL_EADDR,
+			"address '%s': host must be a numeric IPv4/IPv6 "
+			"address or localhost",
+			s);
+}
+
+void addr_format(const struct addr *a, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *v4 = (const void *)&a->ss;
+
+		inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(v4->sin_port));
+	} else if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *v6 = (const void *)&a->ss;
+
+		inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(v6->sin6_port));
+	} else {
+		snprintf(buf, len, "?");
+	}
+}
+
+static int set_flags(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+int addr_listen(const struct addr *a, int *fd, char *err)
+{
+	char buf[80];
+	int one = 1;
+	int s;
+
+	addr_format(a, buf, sizeof(buf));
+	s = socket(a->ss.ss_family, SOCK_STREAM, 0);
+	if (s < 0)
+		return ekl_errf(err, EKL_EIO, "listen %s: socket: %s", buf,
+				strerror(errno));
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (const struct sockaddr *)&a->ss, a->len) < 0) {
+		int e = errno;
+
+		close(s);
+		if (e == EADDRINUSE)
+			return ekl_errf(err, EKL_EADDR,
+					"listen %s: address already in use; "
+					"choose another port or stop what "
+					"holds it",
+					buf);
+		return ekl_errf(err, EKL_EADDR, "listen %s: bind: %s", buf,
+				strerror(e));
+	}
+	if (listen(s, 128) < 0 || set_flags(s) < 0) {
+		int e = errno;
+
+		close(s);
+		return ekl_errf(err, EKL_EIO, "listen %s: %s", buf,
+				strerror(e));
+	}
+	*fd = s;
+	return 0;
+}
+
+int addr_connect(const struct addr *a, int *fd, char *err)
+{
+	char buf[80];
+	int s;
+
+	addr_format(a, buf, sizeof(buf));
+	s = socket(a->ss.ss_family, SOCK_STREAM, 0);
+	if (s < 0)
+		return ekl_errf(err, EKL_EIO, "connect %s: socket: %s", buf,
+				strerror(errno));
+	if (set_flags(s) < 0) {
+		close(s);
+		return ekl_errf(err, EKL_EIO, "connect %s: fcntl: %s", buf,
+				strerror(errno));
+	}
+	if (connect(s, (const struct sockaddr *)&a->ss, a->len) < 0 &&
+	    errno != EINPROGRESS) {
+		int e = errno;
+
+		close(s);
+		return ekl_errf(err, EKL_EIO, "connect %s: %s", buf,
+				strerror(e));
+	}
+	*fd = s;
+	return 0;
+}

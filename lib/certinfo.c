@@ -1,0 +1,1 @@
+/* certinfo.c: placeholder until the module lands. */

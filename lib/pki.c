@@ -1,0 +1,1 @@
+/* pki.c: placeholder until the module lands. */
