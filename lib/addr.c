@@ -2,8 +2,10 @@
 #include "ekulab/addr.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +21,13 @@ int addr_parse(const char *s, struct addr *out, char *err)
 	size_t hl;
 	char *end;
 	long port;
+	bool bracketed;
 	struct sockaddr_in *v4 = (struct sockaddr_in *)&out->ss;
 	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->ss;
 
 	memset(out, 0, sizeof(*out));
-	if (s[0] == '[') {
+	bracketed = s[0] == '[';
+	if (bracketed) {
 		const char *rb = strchr(s, ']');
 
 		if (rb == NULL || rb[1] != ':')
@@ -46,29 +50,34 @@ int addr_parse(const char *s, struct addr *out, char *err)
 		return ekl_errf(err, EKL_EADDR, "address '%s': bad host", s);
 	memcpy(host, h, hl);
 	host[hl] = '\0';
+	/* "2001:db8::1:80" could be an address without a port. */
+	if (!bracketed && strchr(host, ':') != NULL)
+		return ekl_errf(err, EKL_EADDR,
+				"address '%s': write IPv6 as [V6]:PORT", s);
 	errno = 0;
 	port = strtol(port_s, &end, 10);
-	if (*port_s == '\0' || *end != '\0' || errno != 0 || port < 1 ||
-	    port > 65535)
+	/* strtol would also take " 80" and "+80". */
+	if (!isdigit((unsigned char)*port_s) || *end != '\0' || errno != 0 ||
+	    port < 1 || port > 65535)
 		return ekl_errf(err, EKL_EADDR,
 				"address '%s': port must be 1-65535", s);
 	if (strcmp(host, "localhost") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+	if (!bracketed && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
 		v4->sin_family = AF_INET;
 		v4->sin_port = htons((uint16_t)port);
 		out->len = sizeof(*v4);
 		return 0;
 	}
-	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+	if (bracketed && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
 		v6->sin6_family = AF_INET6;
 		v6->sin6_port = htons((uint16_t)port);
 		out->len = sizeof(*v6);
 		return 0;
 	}
 	return ekl_errf(err, EKL_EADDR,
-			"address '%s': host must be a numeric IPv4/IPv6 "
-			"address or localhost",
+			"address '%s': host must be a numeric IPv4 address, "
+			"[IPV6] or localhost (names are not resolved)",
 			s);
 }
 
@@ -129,6 +138,12 @@ int addr_listen(const struct addr *a, int *fd, char *err)
 		int e = errno;
 
 		close(s);
+		if (e == EADDRINUSE)
+			return ekl_errf(err, EKL_EADDR,
+					"listen %s: address already in use; "
+					"choose another port or stop what "
+					"holds it",
+					buf);
 		return ekl_errf(err, EKL_EIO, "listen %s: %s", buf,
 				strerror(e));
 	}
@@ -147,9 +162,11 @@ int addr_connect(const struct addr *a, int *fd, char *err)
 		return ekl_errf(err, EKL_EIO, "connect %s: socket: %s", buf,
 				strerror(errno));
 	if (set_flags(s) < 0) {
+		int e = errno; /* close() may change errno */
+
 		close(s);
 		return ekl_errf(err, EKL_EIO, "connect %s: fcntl: %s", buf,
-				strerror(errno));
+				strerror(e));
 	}
 	if (connect(s, (const struct sockaddr *)&a->ss, a->len) < 0 &&
 	    errno != EINPROGRESS) {

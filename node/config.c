@@ -1,1 +1,493 @@
-/* placeholder until the module lands. */
+/* config.c: ekunode configuration from a file and flags, fully validated. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ekulab/err.h"
+#include "ekulab/mem.h"
+#include "ekulab/pki.h"
+
+/* Every option, with the key it has in a config file (the long flag name). */
+enum {
+	OPT_NAME = 'n',
+	OPT_CONFIG = 256,
+	OPT_CLUSTER,
+	OPT_LISTEN,
+	OPT_PEER,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_CLIENT_CERT,
+	OPT_CLIENT_KEY,
+	OPT_CA,
+	OPT_VERSION,
+	OPT_ROLE,
+	OPT_VERIFY,
+	OPT_CLIENT_EKU_CHECK,
+	OPT_DATA,
+	OPT_ADMIN,
+	OPT_AT,
+	OPT_HEARTBEAT_MS,
+	OPT_DEAD_MS,
+	OPT_BACKOFF_MAX_MS,
+	OPT_DEBUG,
+	OPT_HELP,
+};
+
+static const struct option options[] = {
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"name", required_argument, NULL, OPT_NAME},
+	{"cluster", required_argument, NULL, OPT_CLUSTER},
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"peer", required_argument, NULL, OPT_PEER},
+	{"cert", required_argument, NULL, OPT_CERT},
+	{"key", required_argument, NULL, OPT_KEY},
+	{"client-cert", required_argument, NULL, OPT_CLIENT_CERT},
+	{"client-key", required_argument, NULL, OPT_CLIENT_KEY},
+	{"ca", required_argument, NULL, OPT_CA},
+	{"version", required_argument, NULL, OPT_VERSION},
+	{"role", required_argument, NULL, OPT_ROLE},
+	{"verify", required_argument, NULL, OPT_VERIFY},
+	{"client-eku-check", required_argument, NULL, OPT_CLIENT_EKU_CHECK},
+	{"data", required_argument, NULL, OPT_DATA},
+	{"admin", required_argument, NULL, OPT_ADMIN},
+	{"at", required_argument, NULL, OPT_AT},
+	{"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
+	{"dead-ms", required_argument, NULL, OPT_DEAD_MS},
+	{"backoff-max-ms", required_argument, NULL, OPT_BACKOFF_MAX_MS},
+	{"debug", no_argument, NULL, OPT_DEBUG},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+void config_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ekunode --name N --cluster C --listen HOST:PORT\n"
+		"               --peer NAME=HOST:PORT [--peer ...]\n"
+		"               --cert F --key F [--client-cert F --client-key F]\n"
+		"               --ca F --version V --role c|e\n"
+		"               --verify enforce|permissive [--client-eku-check on|off]\n"
+		"               --data DIR --admin PATH [--at TIME]\n"
+		"               [--config FILE] [--heartbeat-ms N] [--dead-ms N]\n"
+		"               [--backoff-max-ms N] [--debug]\n"
+		"\n"
+		"A config file holds `key = value` lines with the flag names as keys\n"
+		"(`peer` may repeat); flags given on the command line win.\n"
+		"TIME is YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @EPOCH.\n");
+}
+
+/* Where a value came from, for error messages. */
+struct origin {
+	const char *file; /* NULL: the command line */
+	int line;
+};
+
+static int bad(char *err, const struct origin *o, const char *key,
+	       const char *fmt, const char *val)
+{
+	char what[EKL_ERRLEN];
+
+	snprintf(what, sizeof(what), fmt, val);
+	if (o->file != NULL)
+		return ekl_errf(err, EKL_ECONFIG, "%s:%d: %s: %s", o->file,
+				o->line, key, what);
+	return ekl_errf(err, EKL_ECONFIG, "--%s: %s", key, what);
+}
+
+static int set_str(char **dst, const char *val, char *err)
+{
+	char *d = ekl_strdup(val);
+
+	if (d == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	ekl_free(*dst);
+	*dst = d;
+	return 0;
+}
+
+static int set_buf(char *dst, size_t n, const char *val, char *err,
+		   const struct origin *o, const char *key)
+{
+	if (val[0] == '\0' || strlen(val) >= n)
+		return bad(err, o, key, "'%s': must be 1 to 63 characters",
+			   val);
+	memcpy(dst, val, strlen(val) + 1);
+	return 0;
+}
+
+static int parse_int(const char *val, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(val, &end, 10);
+	if (*val == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int add_peer(struct config *c, const char *val, char *err,
+		    const struct origin *o)
+{
+	const char *eq = strchr(val, '=');
+	struct config_peer *p;
+	char aerr[EKL_ERRLEN];
+	size_t nl;
+	int i;
+
+	if (eq == NULL || eq == val)
+		return bad(err, o, "peer", "'%s': expected NAME=HOST:PORT",
+			   val);
+	if (c->n_peers == CONFIG_MAX_PEERS)
+		return bad(err, o, "peer", "'%s': too many peers (max 32)",
+			   val);
+	nl = (size_t)(eq - val);
+	if (nl >= CONFIG_NAME_MAX)
+		return bad(err, o, "peer", "'%s': name too long", val);
+	p = &c->peers[c->n_peers];
+	memset(p, 0, sizeof(*p));
+	memcpy(p->name, val, nl);
+	snprintf(p->addr_text, sizeof(p->addr_text), "%s", eq + 1);
+	if (addr_parse(p->addr_text, &p->addr, aerr) != 0)
+		return bad(err, o, "peer", "%s", aerr);
+	for (i = 0; i < c->n_peers; i++) {
+		if (strcasecmp(c->peers[i].name, p->name) == 0)
+			return bad(err, o, "peer",
+				   "peer '%s' is listed twice; list each "
+				   "peer once",
+				   p->name);
+		if (c->peers[i].addr.len == p->addr.len &&
+		    memcmp(&c->peers[i].addr.ss, &p->addr.ss, p->addr.len) ==
+			    0)
+			return bad(err, o, "peer",
+				   "address %s is given for two peers",
+				   p->addr_text);
+	}
+	c->n_peers++;
+	return 0;
+}
+
+/* Apply one option. Flags seen on the command line are remembered in
+ * `from_cli` so that config-file values do not override them. */
+static int apply(struct config *c, int opt, const char *val, char *err,
+		 const struct origin *o)
+{
+	const char *key = "?";
+	int i;
+
+	for (i = 0; options[i].name != NULL; i++)
+		if (options[i].val == opt)
+			key = options[i].name;
+	switch (opt) {
+	case OPT_NAME:
+		return set_buf(c->name, sizeof(c->name), val, err, o, key);
+	case OPT_CLUSTER:
+		return set_buf(c->cluster, sizeof(c->cluster), val, err, o,
+			       key);
+	case OPT_LISTEN: {
+		char aerr[EKL_ERRLEN];
+
+		snprintf(c->listen_text, sizeof(c->listen_text), "%s", val);
+		if (addr_parse(val, &c->listen, aerr) != 0)
+			return bad(err, o, key, "%s", aerr);
+		return 0;
+	}
+	case OPT_PEER:
+		return add_peer(c, val, err, o);
+	case OPT_CERT:
+		return set_str(&c->cert, val, err);
+	case OPT_KEY:
+		return set_str(&c->key, val, err);
+	case OPT_CLIENT_CERT:
+		return set_str(&c->client_cert, val, err);
+	case OPT_CLIENT_KEY:
+		return set_str(&c->client_key, val, err);
+	case OPT_CA:
+		return set_str(&c->ca, val, err);
+	case OPT_VERSION:
+		if (pol_version_parse(val, &c->vclass) != 0)
+			return bad(err, o, key,
+				   "unknown version '%s'; use X14.x.y, "
+				   "X15.0-X15.3.x, X15.4 or X15.5",
+				   val);
+		snprintf(c->version, sizeof(c->version), "%s", val);
+		return 0;
+	case OPT_ROLE:
+		if (strcmp(val, "c") != 0 && strcmp(val, "e") != 0)
+			return bad(err, o, key, "'%s': must be c or e", val);
+		c->role = val[0];
+		return 0;
+	case OPT_VERIFY:
+		if (pol_mode_parse(val, &c->verify) != 0)
+			return bad(err, o, key,
+				   "'%s': must be enforce or permissive", val);
+		return 0;
+	case OPT_CLIENT_EKU_CHECK:
+		if (strcmp(val, "on") == 0)
+			c->client_eku_check = true;
+		else if (strcmp(val, "off") == 0)
+			c->client_eku_check = false;
+		else
+			return bad(err, o, key, "'%s': must be on or off",
+				   val);
+		return 0;
+	case OPT_DATA:
+		return set_str(&c->data, val, err);
+	case OPT_ADMIN:
+		return set_str(&c->admin, val, err);
+	case OPT_AT: {
+		int64_t t;
+
+		if (pki_parse_time(val, &t) != 0)
+			return bad(err, o, key,
+				   "'%s': use YYYY-MM-DD, "
+				   "YYYY-MM-DDTHH:MM:SSZ or @EPOCH",
+				   val);
+		c->at_set = true;
+		c->at = t;
+		return 0;
+	}
+	case OPT_HEARTBEAT_MS:
+		if (parse_int(val, 10, 600000, &c->heartbeat_ms) != 0)
+			return bad(err, o, key, "'%s': must be 10-600000",
+				   val);
+		return 0;
+	case OPT_DEAD_MS:
+		if (parse_int(val, 30, 3600000, &c->dead_ms) != 0)
+			return bad(err, o, key, "'%s': must be 30-3600000",
+				   val);
+		return 0;
+	case OPT_BACKOFF_MAX_MS:
+		if (parse_int(val, 10, 600000, &c->backoff_max_ms) != 0)
+			return bad(err, o, key, "'%s': must be 10-600000",
+				   val);
+		return 0;
+	case OPT_DEBUG:
+		c->debug = true;
+		return 0;
+	}
+	return ekl_errf(err, EKL_EINVAL, "internal: unknown option %d", opt);
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
+			 e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int load_file(struct config *c, const char *path, const bool *cli,
+		     char *err)
+{
+	char line[1024];
+	struct origin o = {path, 0};
+	FILE *f = fopen(path, "r");
+	int rv = 0;
+
+	if (f == NULL)
+		return ekl_errf(err, EKL_ECONFIG, "--config %s: %s", path,
+				strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *k, *v, *eq;
+		int i, opt = 0;
+
+		o.line++;
+		k = trim(line);
+		if (*k == '\0' || *k == '#')
+			continue;
+		eq = strchr(k, '=');
+		if (eq == NULL) {
+			rv = ekl_errf(err, EKL_ECONFIG,
+				      "%s:%d: expected `key = value`", path,
+				      o.line);
+			break;
+		}
+		*eq = '\0';
+		k = trim(k);
+		v = trim(eq + 1);
+		for (i = 0; options[i].name != NULL; i++)
+			if (strcmp(options[i].name, k) == 0)
+				opt = options[i].val;
+		if (opt == 0 || opt == OPT_CONFIG || opt == OPT_HELP) {
+			rv = ekl_errf(err, EKL_ECONFIG,
+				      "%s:%d: unknown key '%s'", path, o.line,
+				      k);
+			break;
+		}
+		if (opt == OPT_DEBUG) {
+			if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+				rv = ekl_errf(err, EKL_ECONFIG,
+					      "%s:%d: debug: use on or off",
+					      path, o.line);
+				break;
+			}
+			if (!cli[opt] && strcmp(v, "on") == 0)
+				c->debug = true;
+			continue;
+		}
+		if (opt != OPT_PEER && cli[opt])
+			continue; /* the command line wins */
+		rv = apply(c, opt, v, err, &o);
+		if (rv != 0)
+			break;
+	}
+	fclose(f);
+	return rv;
+}
+
+static int need_file(const char *flag, const char *path, char *err)
+{
+	if (access(path, R_OK) != 0)
+		return ekl_errf(err, EKL_ECONFIG, "--%s %s: %s", flag, path,
+				strerror(errno));
+	return 0;
+}
+
+static int check(struct config *c, char *err)
+{
+	static const struct {
+		int opt;
+		const char *name;
+	} required[] = {
+		{OPT_NAME, "name"},   {OPT_CLUSTER, "cluster"},
+		{OPT_LISTEN, "listen"}, {OPT_CERT, "cert"},
+		{OPT_KEY, "key"},     {OPT_CA, "ca"},
+		{OPT_VERSION, "version"}, {OPT_ROLE, "role"},
+		{OPT_VERIFY, "verify"}, {OPT_DATA, "data"},
+		{OPT_ADMIN, "admin"},
+	};
+	bool have[sizeof(required) / sizeof(required[0])];
+	size_t i;
+	int rv;
+
+	have[0] = c->name[0] != '\0';
+	have[1] = c->cluster[0] != '\0';
+	have[2] = c->listen.len != 0;
+	have[3] = c->cert != NULL;
+	have[4] = c->key != NULL;
+	have[5] = c->ca != NULL;
+	have[6] = c->version[0] != '\0';
+	have[7] = c->role != 0;
+	have[8] = c->verify != (enum pol_mode)-1;
+	have[9] = c->data != NULL;
+	have[10] = c->admin != NULL;
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (!have[i])
+			return ekl_errf(err, EKL_ECONFIG,
+					"--%s is required; see ekunode --help",
+					required[i].name);
+	if ((c->client_cert == NULL) != (c->client_key == NULL))
+		return ekl_errf(err, EKL_ECONFIG,
+				"--client-cert and --client-key go together; "
+				"give both or neither");
+	if (c->client_cert != NULL && c->vclass != POL_V_X155)
+		return ekl_errf(err, EKL_ECONFIG,
+				"--client-cert needs --version X15.5 (separate "
+				"client certificates exist from X15.5 on); "
+				"version is %s",
+				c->version);
+	if (config_peer_index(c, c->name) >= 0)
+		return ekl_errf(err, EKL_ECONFIG,
+				"--peer %s: a node cannot list itself as a "
+				"peer",
+				c->name);
+	if ((rv = need_file("cert", c->cert, err)) != 0 ||
+	    (rv = need_file("key", c->key, err)) != 0 ||
+	    (rv = need_file("ca", c->ca, err)) != 0)
+		return rv;
+	if (c->client_cert != NULL &&
+	    ((rv = need_file("client-cert", c->client_cert, err)) != 0 ||
+	     (rv = need_file("client-key", c->client_key, err)) != 0))
+		return rv;
+	if (c->dead_ms <= c->heartbeat_ms)
+		return ekl_errf(err, EKL_ECONFIG,
+				"--dead-ms (%d) must be larger than "
+				"--heartbeat-ms (%d)",
+				c->dead_ms, c->heartbeat_ms);
+	return 0;
+}
+
+int config_parse(struct config *c, int argc, char **argv, char *err)
+{
+	struct origin cli_origin = {NULL, 0};
+	bool cli[OPT_HELP + 1];
+	const char *config_file = NULL;
+	int opt, rv;
+
+	memset(c, 0, sizeof(*c));
+	memset(cli, 0, sizeof(cli));
+	c->verify = (enum pol_mode)-1;
+	c->client_eku_check = true;
+	c->heartbeat_ms = 1000;
+	c->dead_ms = 3500;
+	c->backoff_max_ms = 2000;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "n:", options, NULL)) != -1) {
+		if (opt == '?' || opt == ':')
+			return ekl_errf(err, EKL_ECONFIG,
+					"%s: unknown option or missing value; "
+					"see ekunode --help",
+					argv[optind - 1]);
+		if (opt == OPT_HELP)
+			return ekl_errf(err, EKL_EINVAL, "help");
+		if (opt == OPT_CONFIG) {
+			config_file = optarg;
+			continue;
+		}
+		if (opt != OPT_PEER && cli[opt])
+			return ekl_errf(err, EKL_ECONFIG,
+					"%s given twice", argv[optind - 1]);
+		cli[opt] = true;
+		rv = apply(c, opt, optarg, err, &cli_origin);
+		if (rv != 0)
+			return rv;
+	}
+	if (optind < argc)
+		return ekl_errf(err, EKL_ECONFIG,
+				"unexpected argument '%s'; see ekunode --help",
+				argv[optind]);
+	if (config_file != NULL) {
+		rv = load_file(c, config_file, cli, err);
+		if (rv != 0)
+			return rv;
+	}
+	return check(c, err);
+}
+
+void config_close(struct config *c)
+{
+	ekl_free(c->cert);
+	ekl_free(c->key);
+	ekl_free(c->client_cert);
+	ekl_free(c->client_key);
+	ekl_free(c->ca);
+	ekl_free(c->data);
+	ekl_free(c->admin);
+	c->cert = c->key = c->client_cert = c->client_key = NULL;
+	c->ca = c->data = c->admin = NULL;
+}
+
+int config_peer_index(const struct config *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->n_peers; i++)
+		if (strcasecmp(c->peers[i].name, name) == 0)
+			return i;
+	return -1;
+}

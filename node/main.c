@@ -1,1 +1,53 @@
-int main(void) { return 1; }
+/* main.c: ekunode entry point: parse the configuration, run the loop. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "ekulab/err.h"
+#include "ekulab/log.h"
+#include "node.h"
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct node node;
+	char err[EKL_ERRLEN] = "";
+	struct ev_loop *loop;
+	int rv;
+
+	signal(SIGPIPE, SIG_IGN);
+	rv = config_parse(&cfg, argc, argv, err);
+	if (rv == EKL_EINVAL && strcmp(err, "help") == 0) {
+		config_usage(stdout);
+		config_close(&cfg);
+		return 0;
+	}
+	if (rv != 0) {
+		fprintf(stderr, "ekunode: %s\n", err);
+		config_close(&cfg);
+		return 2;
+	}
+	ekl_log_set_name(cfg.name);
+	if (cfg.debug)
+		ekl_log_set_level(EKL_LOG_DEBUG);
+	loop = ev_default_loop(EVFLAG_AUTO);
+	if (loop == NULL) {
+		fprintf(stderr, "ekunode: cannot initialise libev\n");
+		config_close(&cfg);
+		return 1;
+	}
+	rv = node_start(&node, loop, &cfg, err);
+	if (rv != 0) {
+		fprintf(stderr, "ekunode: %s\n", err);
+		ev_loop_destroy(loop);
+		return 1;
+	}
+	ev_run(loop, 0);
+	node_stop(&node);
+	ev_loop_destroy(loop);
+	ekl_info("stopped");
+	return 0;
+}

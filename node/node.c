@@ -1,1 +1,416 @@
-/* placeholder until the module lands. */
+/* node.c: one ekunode: the event loop, listener, links and admin socket.
+ *
+ * The happy path: node_start() loads the TLS material, binds the listener
+ * and the admin socket, and starts every link dialling. Accepted
+ * connections wait on the pending list until their Hello names a
+ * configured peer, then that peer's link adopts them.
+ *
+ * The failure modes: a start-up error undoes everything done so far (no
+ * half-configured node). An inbound connection that fails before Hello is
+ * attributed to the configured peer its certificate names, else recorded
+ * in the ring of unknown callers.
+ */
+#include "node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "ekulab/err.h"
+#include "ekulab/log.h"
+#include "ekulab/mem.h"
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr)-offsetof(type, member)))
+
+static void pending_up(struct conn *c);
+static void pending_closed(struct conn *c);
+static const struct conn_ops pending_ops = {pending_up, pending_closed};
+
+static void pending_remove(struct node *n, struct conn *c)
+{
+	struct conn **pp;
+
+	for (pp = &n->pending; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			c->next = NULL;
+			return;
+		}
+}
+
+static void pending_up(struct conn *c)
+{
+	struct node *n = c->owner;
+	int i = config_peer_index(&n->cfg, c->peer_name);
+
+	pending_remove(n, c);
+	/* on_hello only accepts configured peers, so i >= 0. */
+	link_adopt_inbound(&n->links[i], c);
+}
+
+void node_note_unknown(struct node *n, const struct conn *c)
+{
+	struct node_unknown *u = &n->unknown[n->unknown_next];
+	const struct tls_verify *v =
+		c->tls != NULL ? tls_conn_verify(c->tls) : NULL;
+
+	memset(u, 0, sizeof(*u));
+	snprintf(u->remote, sizeof(u->remote), "%s", c->remote);
+	if (v != NULL && v->have_cert)
+		snprintf(u->claimed, sizeof(u->claimed), "%.63s", v->claimed);
+	u->err = c->err;
+	n->unknown_next = (n->unknown_next + 1) % NODE_MAX_UNKNOWN;
+	if (n->n_unknown < NODE_MAX_UNKNOWN)
+		n->n_unknown++;
+}
+
+static void pending_closed(struct conn *c)
+{
+	struct node *n = c->owner;
+	const struct tls_verify *v =
+		c->tls != NULL ? tls_conn_verify(c->tls) : NULL;
+	int i = -1;
+
+	pending_remove(n, c);
+	/* Attribute the failure to the peer the certificate claims to be,
+	 * else to the node the Hello named. */
+	if (v != NULL && v->have_cert)
+		i = config_peer_index(&n->cfg, v->claimed);
+	if (i < 0 && c->peer_name[0] != '\0')
+		i = config_peer_index(&n->cfg, c->peer_name);
+	if (i >= 0)
+		link_note_inbound_failure(&n->links[i], c);
+	else
+		node_note_unknown(n, c);
+	ekl_debug("inbound from %s failed: %s: %s", c->remote, c->err.code,
+		  c->err.message);
+	conn_free(c);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct node *n = container_of(w, struct node, listen_w);
+	char err[EKL_ERRLEN];
+
+	(void)loop;
+	(void)revents;
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct addr a;
+		struct conn *c;
+		int fd = accept4(n->listen_fd, (struct sockaddr *)&ss, &sl,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				ekl_warn("accept: %s", strerror(errno));
+			return;
+		}
+		memcpy(&a.ss, &ss, sizeof(ss));
+		a.len = sl;
+		{
+			char remote[80];
+
+			addr_format(&a, remote, sizeof(remote));
+			if (conn_accept(n, &pending_ops, n, fd, remote, &c,
+					err) != 0) {
+				ekl_warn("inbound from %s: %s", remote, err);
+				continue;
+			}
+		}
+		c->next = n->pending;
+		n->pending = c;
+	}
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ekl_info("signal %d: stopping", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static int make_data_dir(const char *dir, char *err)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return ekl_errf(err, EKL_ECONFIG, "--data %s: %s", dir,
+				strerror(errno));
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return ekl_errf(err, EKL_ECONFIG,
+				"--data %s: not a directory", dir);
+	return 0;
+}
+
+int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
+	       char *err)
+{
+	struct tls_config tc;
+	const char *names[CONFIG_MAX_PEERS];
+	int i, rv;
+
+	memset(n, 0, sizeof(*n));
+	n->loop = loop;
+	n->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	n->listen_fd = -1;
+	n->started = ev_now(loop);
+
+	rv = make_data_dir(n->cfg.data, err);
+	if (rv != 0)
+		goto err;
+	memset(&tc, 0, sizeof(tc));
+	tc.version = n->cfg.vclass;
+	tc.mode = n->cfg.verify;
+	tc.client_eku_check = n->cfg.client_eku_check;
+	tc.service = POL_SVC_CLUSTERDB;
+	tc.ca_file = n->cfg.ca;
+	tc.cert_file = n->cfg.cert;
+	tc.key_file = n->cfg.key;
+	tc.client_cert_file = n->cfg.client_cert;
+	tc.client_key_file = n->cfg.client_key;
+	tc.at_set = n->cfg.at_set;
+	tc.at = n->cfg.at;
+	for (i = 0; i < n->cfg.n_peers; i++)
+		names[i] = n->cfg.peers[i].name;
+	tc.peer_names = names;
+	tc.n_peer_names = (size_t)n->cfg.n_peers;
+	rv = tls_ctx_new(&tc, &n->tls, err);
+	if (rv != 0)
+		goto err;
+
+	rv = addr_listen(&n->cfg.listen, &n->listen_fd, err);
+	if (rv != 0)
+		goto err_after_tls;
+	rv = admin_start(n, n->cfg.admin, &n->admin, err);
+	if (rv != 0)
+		goto err_after_listen;
+
+	n->links = ekl_calloc((size_t)(n->cfg.n_peers ? n->cfg.n_peers : 1),
+			      sizeof(*n->links));
+	if (n->links == NULL) {
+		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
+		goto err_after_admin;
+	}
+	ev_io_init(&n->listen_w, on_accept, n->listen_fd, EV_READ);
+	ev_io_start(loop, &n->listen_w);
+	ev_signal_init(&n->sigterm, on_signal, SIGTERM);
+	ev_signal_start(loop, &n->sigterm);
+	ev_signal_init(&n->sigint, on_signal, SIGINT);
+	ev_signal_start(loop, &n->sigint);
+	for (i = 0; i < n->cfg.n_peers; i++) {
+		link_init(&n->links[i], n, &n->cfg.peers[i]);
+		link_start(&n->links[i]);
+	}
+	ekl_info("ready: %s %s role %c verify %s, listening on %s, %d peers",
+		 n->cfg.version, pol_vclass_name(n->cfg.vclass), n->cfg.role,
+		 pol_mode_name(n->cfg.verify), n->cfg.listen_text,
+		 n->cfg.n_peers);
+	return 0;
+
+err_after_admin:
+	admin_stop(n->admin);
+	n->admin = NULL;
+err_after_listen:
+	close(n->listen_fd);
+	n->listen_fd = -1;
+err_after_tls:
+	tls_ctx_free(n->tls);
+	n->tls = NULL;
+err:
+	config_close(&n->cfg);
+	return rv;
+}
+
+void node_stop(struct node *n)
+{
+	int i;
+
+	for (i = 0; n->links != NULL && i < n->cfg.n_peers; i++)
+		link_stop(&n->links[i]);
+	while (n->pending != NULL) {
+		struct conn *c = n->pending;
+
+		n->pending = c->next;
+		conn_free(c);
+	}
+	ekl_free(n->links);
+	n->links = NULL;
+	admin_stop(n->admin);
+	n->admin = NULL;
+	if (n->listen_fd >= 0) {
+		ev_io_stop(n->loop, &n->listen_w);
+		close(n->listen_fd);
+		n->listen_fd = -1;
+	}
+	ev_signal_stop(n->loop, &n->sigterm);
+	ev_signal_stop(n->loop, &n->sigint);
+	tls_ctx_free(n->tls);
+	n->tls = NULL;
+	config_close(&n->cfg);
+}
+
+static void status_json(struct node *n, struct json *j)
+{
+	int i;
+
+	json_obj_begin(j);
+	json_key(j, "node");
+	json_str(j, n->cfg.name);
+	json_key(j, "cluster");
+	json_str(j, n->cfg.cluster);
+	json_key(j, "version");
+	json_str(j, n->cfg.version);
+	json_key(j, "version_class");
+	json_str(j, pol_vclass_name(n->cfg.vclass));
+	json_key(j, "role");
+	json_str(j, n->cfg.role == 'e' ? "e" : "c");
+	json_key(j, "verify");
+	json_str(j, pol_mode_name(n->cfg.verify));
+	json_key(j, "client_eku_check");
+	json_bool(j, n->cfg.client_eku_check);
+	json_key(j, "client_certificate");
+	json_bool(j, n->cfg.client_cert != NULL);
+	json_key(j, "listen");
+	json_str(j, n->cfg.listen_text);
+	json_key(j, "peers");
+	json_arr_begin(j);
+	for (i = 0; i < n->cfg.n_peers; i++)
+		link_status_json(&n->links[i], j);
+	json_arr_end(j);
+	json_key(j, "unknown_callers");
+	json_arr_begin(j);
+	for (i = 0; i < n->n_unknown; i++) {
+		/* Oldest first. */
+		int k = (n->unknown_next - n->n_unknown + i + NODE_MAX_UNKNOWN) %
+			NODE_MAX_UNKNOWN;
+		const struct node_unknown *u = &n->unknown[k];
+
+		json_obj_begin(j);
+		json_key(j, "remote");
+		json_str(j, u->remote);
+		json_key(j, "claimed");
+		json_str(j, u->claimed[0] ? u->claimed : NULL);
+		json_key(j, "code");
+		json_str(j, u->err.code);
+		json_key(j, "message");
+		json_str(j, u->err.message);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_obj_end(j);
+}
+
+static void errtext(char *buf, size_t len, bool set, const struct conn_err *e)
+{
+	if (!set)
+		snprintf(buf, len, "-");
+	else if (e->depth >= 0)
+		snprintf(buf, len, "%s@%d", e->code, e->depth);
+	else
+		snprintf(buf, len, "%s", e->code);
+}
+
+/* A growable text buffer for the status table. */
+struct textbuf {
+	char *s; /* owned */
+	size_t len;
+	size_t cap;
+	bool oom;
+};
+
+static void textf(struct textbuf *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void textf(struct textbuf *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || t->oom)
+		return;
+	if (t->len + (size_t)n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 1024;
+		char *nb;
+
+		while (cap < t->len + (size_t)n + 1)
+			cap *= 2;
+		nb = ekl_realloc(t->s, cap);
+		if (nb == NULL) {
+			t->oom = true;
+			return;
+		}
+		t->s = nb;
+		t->cap = cap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+static char *status_text(struct node *n)
+{
+	struct textbuf t = {NULL, 0, 0, false};
+	int i;
+
+	textf(&t, "node %s  cluster %s  version %s (%s)  role %c  verify %s\n",
+	      n->cfg.name, n->cfg.cluster, n->cfg.version,
+	      pol_vclass_name(n->cfg.vclass), n->cfg.role,
+	      pol_mode_name(n->cfg.verify));
+	textf(&t, "%-16s %-5s %-9s %-22s %-22s\n", "peer", "link",
+	      "direction", "outbound_error", "inbound_error");
+	for (i = 0; i < n->cfg.n_peers; i++) {
+		const struct link *l = &n->links[i];
+		struct conn *c = link_carrier(l);
+		char oe[64], ie[64];
+
+		errtext(oe, sizeof(oe), l->out_err_set, &l->out_err);
+		errtext(ie, sizeof(ie), l->in_err_set, &l->in_err);
+		textf(&t, "%-16s %-5s %-9s %-22s %-22s\n", l->peer->name,
+		      c ? "up" : "down",
+		      c == NULL ? "-"
+		      : c->side == POL_SIDE_INITIATOR ? "outbound"
+						      : "inbound",
+		      oe, ie);
+	}
+	if (n->n_unknown > 0)
+		textf(&t, "unknown callers: %d (see --json)\n", n->n_unknown);
+	if (t.oom) {
+		ekl_free(t.s);
+		return NULL;
+	}
+	return t.s;
+}
+
+char *node_status(struct node *n, bool json)
+{
+	struct json j;
+	char *out = NULL;
+	const char *s;
+
+	if (!json)
+		return status_text(n);
+	json_init(&j);
+	status_json(n, &j);
+	s = json_finish(&j);
+	if (s != NULL)
+		out = ekl_strdup(s);
+	json_close(&j);
+	return out;
+}

@@ -10,9 +10,9 @@
 #define FRAME_MAX_DEFAULT (1u << 20) /* 1 MiB payload */
 #define FRAME_HDR 4u
 
-/* Pack env into a new buffer: 4-byte length then payload. Refuses
- * (EKL_ETOOBIG) a payload over max or of length 0. *out is owned by the
- * caller (ekl_free). */
+/* Pack env into a new buffer: 4-byte length then payload. Refuses a payload
+ * over max (EKL_ETOOBIG) or of length 0, i.e. an empty Envelope (EKL_EPROTO).
+ * *out is owned by the caller (ekl_free). */
 int frame_pack(const Ekl__Envelope *env, size_t max, uint8_t **out,
 	       size_t *len);
 
@@ -30,6 +30,7 @@ struct frame_dec {
 	size_t len;
 	size_t cap;
 	size_t max;
+	enum frame_res err; /* sticky; FRAME_NEED_MORE while healthy */
 };
 
 void frame_dec_init(struct frame_dec *d, size_t max);

@@ -106,6 +106,10 @@ struct tls_failure {
 void tls_conn_failure(struct tls_conn *c, struct tls_failure *f);
 
 const struct tls_verify *tls_conn_verify(const struct tls_conn *c);
+/* After a handshake: does the peer's certificate name `name` (the same
+ * DNS/IP matching as the handshake's identity check)? False when the peer
+ * presented no certificate. */
+bool tls_conn_peer_matches(const struct tls_conn *c, const char *name);
 enum pol_side tls_conn_side(const struct tls_conn *c);
 const char *tls_conn_version(const struct tls_conn *c); /* "TLSv1.3" */
 const char *tls_conn_cipher(const struct tls_conn *c);

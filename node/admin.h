@@ -1,0 +1,21 @@
+/* admin.h: the node's admin socket (Unix, 0600) and its command protocol.
+ *
+ * Protocol, one request per line, any number per connection (pipelined):
+ *   request:  "text COMMAND\n" or "json COMMAND\n"
+ *   response: "ok N\n" or "err N\n", then exactly N bytes of body.
+ * Responses come in request order. Commands: see admin_commands in admin.c.
+ */
+#ifndef EKUNODE_ADMIN_H
+#define EKUNODE_ADMIN_H
+
+struct node;
+struct admin;
+
+/* Bind path (0600) and serve it on n's loop. A stale socket left by a dead
+ * node is replaced; a live one, or a non-socket file, is an error. */
+int admin_start(struct node *n, const char *path, struct admin **out,
+		char *err);
+/* Close every client and remove the socket file. Accepts NULL. */
+void admin_stop(struct admin *a);
+
+#endif

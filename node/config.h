@@ -1,0 +1,63 @@
+/* config.h: ekunode configuration from a file and flags, fully validated. */
+#ifndef EKUNODE_CONFIG_H
+#define EKUNODE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ekulab/addr.h"
+#include "ekulab/policy.h"
+
+#define CONFIG_MAX_PEERS 32
+#define CONFIG_NAME_MAX 64
+
+struct config_peer {
+	char name[CONFIG_NAME_MAX]; /* identity expected in its certificate */
+	char addr_text[96];
+	struct addr addr;
+};
+
+/* All strings are owned by the struct (fixed buffers or ekl_strdup'd
+ * pointers freed by config_close). */
+struct config {
+	char name[CONFIG_NAME_MAX];
+	char cluster[CONFIG_NAME_MAX];
+	char listen_text[96];
+	struct addr listen;
+	struct config_peer peers[CONFIG_MAX_PEERS];
+	int n_peers;
+	char *cert;        /* owned */
+	char *key;         /* owned */
+	char *client_cert; /* owned, NULL when none */
+	char *client_key;  /* owned, NULL when none */
+	char *ca;          /* owned */
+	char version[32];  /* as given, e.g. "X15.3.2" */
+	enum pol_vclass vclass;
+	char role;         /* 'c' or 'e' */
+	enum pol_mode verify;
+	bool client_eku_check;
+	char *data;        /* owned */
+	char *admin;       /* owned: admin socket path */
+	bool at_set;
+	int64_t at;
+	int heartbeat_ms;  /* interval between heartbeats */
+	int dead_ms;       /* no frame for this long: the link is dead */
+	int backoff_max_ms;
+	bool debug;
+};
+
+/* Parse argv (flags, and --config FILE whose `key = value` lines use the
+ * flag names; flags on the command line win, `peer` lines add up). Checks
+ * everything that can be checked without opening sockets: required flags,
+ * version string, modes, duplicate peers, address syntax, files that must
+ * exist. On error returns a negative code with err naming the flag or file
+ * and line. Call config_close in every case. */
+int config_parse(struct config *c, int argc, char **argv, char *err);
+void config_close(struct config *c);
+void config_usage(FILE *f);
+
+/* Index of the peer called name, or -1. */
+int config_peer_index(const struct config *c, const char *name);
+
+#endif
