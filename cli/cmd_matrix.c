@@ -181,7 +181,7 @@ static void print_cross(const struct mx_run *r)
 		nblocks++;
 	}
 	printf("Cross product: initiator certificate (rows) x acceptor "
-	       "certificate (columns).\n"
+	       "certificate (columns, numbered as the rows).\n"
 	       "  .  linked    C  acceptor rejects: client-purpose    "
 	       "S  initiator rejects: server-purpose    !  model and live "
 	       "disagree\n"
@@ -206,16 +206,12 @@ static void print_cross(const struct mx_run *r)
 			printed[b2] = true;
 			printf(" %s->%s", o->ini.version, o->acc.version);
 		}
-		printf("\n%16s", "");
+		printf("\n%18s", "");
 		for (col = 0; col < NCERT; col++)
-			printf(" %-2.2s", cert_names[col]);
-		printf("   (columns: ");
-		for (col = 0; col < NCERT; col++)
-			printf("%s%d=%s", col ? ", " : "", col + 1,
-			       cert_names[col]);
-		printf(")\n");
+			printf("%3d", col + 1);
+		printf("\n");
 		for (i = 0; i < NCERT; i++) {
-			printf("  %-14s", cert_names[i]);
+			printf("  %zu %-14s", i + 1, cert_names[i]);
 			for (col = 0; col < NCERT; col++)
 				printf("  %c", grids[b][i * NCERT +
 							(size_t)col]);

@@ -2,6 +2,7 @@
 #include "ekulab/addr.h"
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -100,6 +101,13 @@ void addr_format(const struct addr *a, char *buf, size_t len)
 	}
 }
 
+void addr_nodelay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static int set_flags(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -168,6 +176,7 @@ int addr_connect(const struct addr *a, int *fd, char *err)
 		return ekl_errf(err, EKL_EIO, "connect %s: fcntl: %s", buf,
 				strerror(e));
 	}
+	addr_nodelay(s);
 	if (connect(s, (const struct sockaddr *)&a->ss, a->len) < 0 &&
 	    errno != EINPROGRESS) {
 		int e = errno;

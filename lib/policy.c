@@ -29,7 +29,10 @@
  * Check order (pol_check_chain, as OpenSSL's X509_verify_cert reports the
  * first error): no certificate; untrusted (depth len-1); purpose (leaf up to
  * the root); validity (root down to the leaf; not-yet-valid before expired
- * for each certificate); identity (depth 0).
+ * for each certificate); then identity (depth 0). Identity last is the
+ * contract of policy.h: OpenSSL's own host check (X509_VERIFY_PARAM_set1_host)
+ * would run before validity, so the TLS code checks identity itself once the
+ * chain has verified.
  */
 #include "ekulab/policy.h"
 
@@ -250,28 +253,61 @@ const struct pol_chain *pol_presented(const struct pol_node *n,
 
 /* ---- identity ---- */
 
-/* One DNS reference identity against one presented DNS name, as OpenSSL's
- * X509_check_host does with no flags: case-insensitive; a "*." prefix
- * stands for exactly one non-empty left-most label, and only when at least
- * two labels follow it ("*.com" is compared literally). */
+static bool ldh(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '-';
+}
+
+/* Is pattern a wildcard OpenSSL honours: "*." then at least two non-empty
+ * letter-digit-hyphen labels ("*.com" and "*.a_b.com" are not)? */
+static bool valid_wildcard(const char *pattern)
+{
+	const char *p;
+	int labels = 0;
+	bool in_label = false;
+
+	if (pattern[0] != '*' || pattern[1] != '.')
+		return false;
+	for (p = pattern + 2; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (!in_label)
+				return false;
+			in_label = false;
+		} else if (ldh(*p)) {
+			if (!in_label)
+				labels++;
+			in_label = true;
+		} else {
+			return false;
+		}
+	}
+	return in_label && labels >= 2;
+}
+
+/* One presented DNS name (SAN or CN) against the name we look for, as
+ * OpenSSL's X509_check_host does with no flags: case-insensitive; a valid
+ * "*." wildcard stands for exactly one non-empty left-most label of
+ * letters, digits and hyphens (or a literal "*"); anything else compares
+ * literally. */
 static bool dns_matches(const char *pattern, const char *name)
 {
-	const char *rest;
 	const char *dot;
+	const char *p;
 
 	if (pattern[0] == '\0' || name[0] == '\0')
 		return false;
-	if (strcasecmp(pattern, name) == 0)
-		return true;
-	if (pattern[0] != '*' || pattern[1] != '.')
-		return false;
-	rest = pattern + 1; /* ".example.com" */
-	if (strchr(rest + 1, '.') == NULL || strchr(rest + 1, '*') != NULL)
-		return false;
+	if (!valid_wildcard(pattern))
+		return strcasecmp(pattern, name) == 0;
 	dot = strchr(name, '.');
-	if (dot == NULL || dot == name)
+	if (dot == NULL || dot == name || strcasecmp(dot, pattern + 1) != 0)
 		return false;
-	return strcasecmp(dot, rest) == 0;
+	if (dot == name + 1 && name[0] == '*')
+		return true;
+	for (p = name; p < dot; p++)
+		if (!ldh(*p))
+			return false;
+	return true;
 }
 
 /* Binary equality of two textual IP addresses of the same family. */

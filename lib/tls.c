@@ -45,35 +45,35 @@
 /* TLS alert descriptions (RFC 8446 6.2) that carry a policy code. They are
  * what OpenSSL 3.0's ssl_x509err2alert() sends for the canonical errors
  * below (measured by tests/unit/test_tls.c). */
-#define ALERT_HANDSHAKE_FAILURE 40
-#define ALERT_BAD_CERTIFICATE 42
+#define ALERT_HANDSHAKE_FAILURE	      40
+#define ALERT_BAD_CERTIFICATE	      42
 #define ALERT_UNSUPPORTED_CERTIFICATE 43
-#define ALERT_CERTIFICATE_EXPIRED 45
-#define ALERT_CERTIFICATE_UNKNOWN 46
-#define ALERT_UNKNOWN_CA 48
-#define ALERT_CERTIFICATE_REQUIRED 116
+#define ALERT_CERTIFICATE_EXPIRED     45
+#define ALERT_CERTIFICATE_UNKNOWN     46
+#define ALERT_UNKNOWN_CA	      48
+#define ALERT_CERTIFICATE_REQUIRED    116
 
 struct tls_ctx {
-	SSL_CTX *server;               /* owned: used when accepting */
-	SSL_CTX *client;               /* owned: used when initiating */
+	SSL_CTX *server;	       /* owned: used when accepting */
+	SSL_CTX *client;	       /* owned: used when initiating */
 	struct pol_rules server_rules; /* what we enforce as acceptor */
 	struct pol_rules client_rules; /* what we enforce as initiator */
-	char **peer_names;             /* owned, n_peer_names strings */
+	char **peer_names;	       /* owned, n_peer_names strings */
 	size_t n_peer_names;
 };
 
 struct tls_conn {
 	struct tls_ctx *ctx; /* not owned */
-	SSL *ssl;            /* owned */
+	SSL *ssl;	     /* owned */
 	enum pol_side side;
 	const struct pol_rules *rules; /* points into ctx */
-	char *expect;                  /* owned; initiator only, or NULL */
+	char *expect;		       /* owned; initiator only, or NULL */
 	struct tls_verify verify;
 	bool recorded; /* verify.code/depth hold the first error seen */
 	/* Failure details, captured when they happen. */
 	bool failed;
-	int read_alert;  /* fatal alert received, or -1 */
-	int write_alert; /* fatal alert sent, or -1 */
+	int read_alert;	   /* fatal alert received, or -1 */
+	int write_alert;   /* fatal alert sent, or -1 */
 	bool no_peer_cert; /* SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE */
 	char reason[160];  /* OpenSSL reason or errno text */
 };
@@ -186,8 +186,8 @@ static bool is_ip_literal(const char *s)
 
 static bool has_ip_san(X509 *x)
 {
-	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
-					       NULL);
+	GENERAL_NAMES *gens =
+	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	bool found = false;
 	int i;
 
@@ -225,8 +225,8 @@ static bool identity_ok(const struct tls_conn *c, X509 *leaf, int *x509_err)
 		if (c->expect == NULL)
 			return true;
 		*x509_err = is_ip_literal(c->expect)
-				    ? X509_V_ERR_IP_ADDRESS_MISMATCH
-				    : X509_V_ERR_HOSTNAME_MISMATCH;
+				? X509_V_ERR_IP_ADDRESS_MISMATCH
+				: X509_V_ERR_HOSTNAME_MISMATCH;
 		return leaf_matches(leaf, c->expect);
 	}
 	if (c->ctx->n_peer_names == 0)
@@ -275,7 +275,7 @@ static int reject(struct tls_conn *c, X509_STORE_CTX *xs, enum pol_code code,
 static int verify_cb(int ok, X509_STORE_CTX *xs)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(
-		xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	    xs, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls_conn *c;
 	const struct pol_rules *r;
 	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
@@ -427,14 +427,15 @@ static int ctx_common(SSL_CTX *sc, const struct tls_config *cfg, char *err)
 	static const unsigned char sid_ctx[] = "ekulab";
 
 	if (SSL_CTX_set_min_proto_version(sc, TLS1_2_VERSION) != 1)
-		return ekl_errf_ssl(err, EKL_ETLS, "cannot set TLS 1.2 minimum");
+		return ekl_errf_ssl(err, EKL_ETLS,
+				    "cannot set TLS 1.2 minimum");
 	SSL_CTX_set_options(sc, SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET |
-					SSL_OP_NO_RENEGOTIATION);
+				    SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(sc, 0);
 	SSL_CTX_set_session_id_context(sc, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_mode(sc, SSL_MODE_ENABLE_PARTIAL_WRITE |
-				     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+				 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_default_passwd_cb(sc, no_passphrase);
 	if (SSL_CTX_load_verify_file(sc, cfg->ca_file) != 1)
 		return ekl_errf_ssl(err, EKL_ECRYPTO,
@@ -609,8 +610,7 @@ int tls_conn_new(struct tls_ctx *ctx, int fd, enum pol_side side,
 		if (expect != NULL) {
 			c->expect = ekl_strdup(expect);
 			if (c->expect == NULL) {
-				rv = ekl_errf(err, EKL_ENOMEM,
-					      "out of memory");
+				rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
 				goto fail;
 			}
 		}
@@ -619,8 +619,8 @@ int tls_conn_new(struct tls_ctx *ctx, int fd, enum pol_side side,
 	}
 
 	ERR_clear_error();
-	c->ssl = SSL_new(side == POL_SIDE_INITIATOR ? ctx->client
-						    : ctx->server);
+	c->ssl =
+	    SSL_new(side == POL_SIDE_INITIATOR ? ctx->client : ctx->server);
 	if (c->ssl == NULL) {
 		rv = ekl_errf_ssl(err, EKL_ENOMEM, "cannot create SSL");
 		goto fail;
@@ -637,9 +637,9 @@ int tls_conn_new(struct tls_ctx *ctx, int fd, enum pol_side side,
 		if (c->expect != NULL && c->expect[0] != '\0' &&
 		    !is_ip_literal(c->expect) &&
 		    SSL_set_tlsext_host_name(c->ssl, c->expect) != 1) {
-			rv = ekl_errf_ssl(err, EKL_ETLS,
-					  "cannot set SNI name '%s'",
-					  c->expect);
+			rv =
+			    ekl_errf_ssl(err, EKL_ETLS,
+					 "cannot set SNI name '%s'", c->expect);
 			goto fail;
 		}
 	} else {
@@ -671,14 +671,14 @@ static void capture_failure(struct tls_conn *c, int ssl_err, int sys_errno)
 	c->failed = true;
 	while ((e = ERR_get_error()) != 0) {
 		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
-		    ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+		    ERR_GET_REASON(e) ==
+			SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
 			c->no_peer_cert = true;
 		/* The earliest error is the cause; keep the first. */
 		if (c->reason[0] == '\0') {
 			s = ERR_reason_error_string(e);
 			if (s != NULL)
-				snprintf(c->reason, sizeof(c->reason), "%s",
-					 s);
+				snprintf(c->reason, sizeof(c->reason), "%s", s);
 			else
 				ERR_error_string_n(e, c->reason,
 						   sizeof(c->reason));
@@ -689,14 +689,13 @@ static void capture_failure(struct tls_conn *c, int ssl_err, int sys_errno)
 	if (ssl_err == SSL_ERROR_SYSCALL && sys_errno != 0)
 		snprintf(c->reason, sizeof(c->reason), "%s",
 			 strerror(sys_errno));
-	else if (ssl_err == SSL_ERROR_SYSCALL || ssl_err == SSL_ERROR_ZERO_RETURN)
-		snprintf(c->reason, sizeof(c->reason),
-			 "connection closed by peer%s",
-			 SSL_is_init_finished(c->ssl) ? ""
-						      : " during handshake");
+	else if (ssl_err == SSL_ERROR_SYSCALL ||
+		 ssl_err == SSL_ERROR_ZERO_RETURN)
+		snprintf(
+		    c->reason, sizeof(c->reason), "connection closed by peer%s",
+		    SSL_is_init_finished(c->ssl) ? "" : " during handshake");
 	else
-		snprintf(c->reason, sizeof(c->reason), "TLS error %d",
-			 ssl_err);
+		snprintf(c->reason, sizeof(c->reason), "TLS error %d", ssl_err);
 }
 
 /* The one place SSL_get_error becomes a tls_io. ret is the SSL call's
@@ -820,8 +819,7 @@ static const char *alert_text(int alert)
 
 static enum pol_side other_side(enum pol_side s)
 {
-	return s == POL_SIDE_INITIATOR ? POL_SIDE_ACCEPTOR
-				       : POL_SIDE_INITIATOR;
+	return s == POL_SIDE_INITIATOR ? POL_SIDE_ACCEPTOR : POL_SIDE_INITIATOR;
 }
 
 void tls_conn_failure(struct tls_conn *c, struct tls_failure *f)
@@ -839,8 +837,7 @@ void tls_conn_failure(struct tls_conn *c, struct tls_failure *f)
 		f->depth = v->depth;
 		snprintf(f->message, sizeof(f->message),
 			 "we rejected the peer certificate: %s at depth %d",
-			 X509_verify_cert_error_string(v->x509_err),
-			 v->depth);
+			 X509_verify_cert_error_string(v->x509_err), v->depth);
 		return;
 	}
 	if (c->read_alert >= 0) {
@@ -856,10 +853,10 @@ void tls_conn_failure(struct tls_conn *c, struct tls_failure *f)
 			f->code = code;
 			snprintf(f->message, sizeof(f->message),
 				 code == POL_NO_CERTIFICATE
-					 ? "peer rejected us: we presented no "
-					   "certificate (TLS alert %s)"
-					 : "peer rejected our certificate (TLS "
-					   "alert %s)",
+				     ? "peer rejected us: we presented no "
+				       "certificate (TLS alert %s)"
+				     : "peer rejected our certificate (TLS "
+				       "alert %s)",
 				 alert_text(c->read_alert));
 			return;
 		}
@@ -876,6 +873,10 @@ void tls_conn_failure(struct tls_conn *c, struct tls_failure *f)
 			 "peer sent TLS alert %s (%s)",
 			 alert_text(c->read_alert),
 			 c->reason[0] != '\0' ? c->reason : "no detail");
+	else if (c->reason[0] != '\0' && c->write_alert >= 0)
+		snprintf(f->message, sizeof(f->message),
+			 "%s (we sent TLS alert %s)", c->reason,
+			 alert_text(c->write_alert));
 	else if (c->reason[0] != '\0')
 		snprintf(f->message, sizeof(f->message), "%s", c->reason);
 	else if (c->failed)
@@ -890,7 +891,17 @@ const struct tls_verify *tls_conn_verify(const struct tls_conn *c)
 	return &c->verify;
 }
 
-enum pol_side tls_conn_side(const struct tls_conn *c) { return c->side; }
+bool tls_conn_peer_matches(const struct tls_conn *c, const char *name)
+{
+	X509 *peer = SSL_get0_peer_certificate(c->ssl);
+
+	return peer != NULL && leaf_matches(peer, name);
+}
+
+enum pol_side tls_conn_side(const struct tls_conn *c)
+{
+	return c->side;
+}
 
 const char *tls_conn_version(const struct tls_conn *c)
 {

@@ -149,13 +149,23 @@ static int add_peer(struct config *c, const char *val, char *err,
 	if (c->n_peers == CONFIG_MAX_PEERS)
 		return bad(err, o, "peer", "'%s': too many peers (max 32)",
 			   val);
+	/* Blanks around the '=' are allowed ("peer = n2 = 10.0.0.2:7001" in
+	 * a config file) and are not part of the name or address. */
 	nl = (size_t)(eq - val);
+	while (nl > 0 && (val[nl - 1] == ' ' || val[nl - 1] == '\t'))
+		nl--;
+	if (nl == 0)
+		return bad(err, o, "peer", "'%s': expected NAME=HOST:PORT",
+			   val);
 	if (nl >= CONFIG_NAME_MAX)
 		return bad(err, o, "peer", "'%s': name too long", val);
 	p = &c->peers[c->n_peers];
 	memset(p, 0, sizeof(*p));
 	memcpy(p->name, val, nl);
-	snprintf(p->addr_text, sizeof(p->addr_text), "%s", eq + 1);
+	eq++;
+	while (*eq == ' ' || *eq == '\t')
+		eq++;
+	snprintf(p->addr_text, sizeof(p->addr_text), "%s", eq);
 	if (addr_parse(p->addr_text, &p->addr, aerr) != 0)
 		return bad(err, o, "peer", "%s", aerr);
 	for (i = 0; i < c->n_peers; i++) {
@@ -449,9 +459,19 @@ int config_parse(struct config *c, int argc, char **argv, char *err)
 			config_file = optarg;
 			continue;
 		}
-		if (opt != OPT_PEER && cli[opt])
+		if (opt != OPT_PEER && cli[opt]) {
+			const char *flag = "?";
+			int k;
+
+			/* Not argv[optind - 1]: that is the value when the
+			 * flag and its value are separate arguments. */
+			for (k = 0; options[k].name != NULL; k++)
+				if (options[k].val == opt)
+					flag = options[k].name;
 			return ekl_errf(err, EKL_ECONFIG,
-					"%s given twice", argv[optind - 1]);
+					"--%s given twice; give it once",
+					flag);
+		}
 		cli[opt] = true;
 		rv = apply(c, opt, optarg, err, &cli_origin);
 		if (rv != 0)

@@ -583,9 +583,13 @@ void conn_free(struct conn *c)
 	ev_io_stop(loop, &c->wio);
 	ev_timer_stop(loop, &c->idle);
 	ev_timer_stop(loop, &c->hb);
-	tls_conn_free(c->tls);
-	if (c->fd >= 0)
+	/* Once TLS ran, close gracefully so the peer gets our last alert or
+	 * Bye instead of a reset. */
+	if (c->fd >= 0 && c->tls != NULL)
+		node_linger(c->node, c->fd);
+	else if (c->fd >= 0)
 		close(c->fd);
+	tls_conn_free(c->tls);
 	frame_dec_close(&c->dec);
 	ekl_free(c->out);
 	ekl_free(c);

@@ -30,6 +30,73 @@
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
+/* A socket being closed gracefully (see node_linger). */
+struct node_linger {
+	struct node *node; /* not owned */
+	int fd;            /* owned */
+	ev_io w;
+	ev_timer t;
+	struct node_linger *next;
+};
+
+#define LINGER_SECONDS 1.0
+
+static void linger_free(struct node_linger *l)
+{
+	struct node_linger **pp;
+
+	for (pp = &l->node->lingering; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	ev_io_stop(l->node->loop, &l->w);
+	ev_timer_stop(l->node->loop, &l->t);
+	close(l->fd);
+	ekl_free(l);
+}
+
+static void on_linger_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct node_linger *l = container_of(w, struct node_linger, w);
+	char buf[4096];
+	ssize_t r;
+
+	(void)loop;
+	(void)revents;
+	while ((r = read(l->fd, buf, sizeof(buf))) > 0)
+		;
+	if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+		       errno != EINTR))
+		linger_free(l);
+}
+
+static void on_linger_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	linger_free(container_of(w, struct node_linger, t));
+}
+
+void node_linger(struct node *n, int fd)
+{
+	struct node_linger *l = ekl_calloc(1, sizeof(*l));
+
+	shutdown(fd, SHUT_WR);
+	if (l == NULL) {
+		close(fd);
+		return;
+	}
+	l->node = n;
+	l->fd = fd;
+	ev_io_init(&l->w, on_linger_read, fd, EV_READ);
+	ev_io_start(n->loop, &l->w);
+	ev_timer_init(&l->t, on_linger_timeout, LINGER_SECONDS, 0.);
+	ev_timer_start(n->loop, &l->t);
+	l->next = n->lingering;
+	n->lingering = l;
+}
+
 static void pending_up(struct conn *c);
 static void pending_closed(struct conn *c);
 static const struct conn_ops pending_ops = {pending_up, pending_closed};
@@ -116,6 +183,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 				ekl_warn("accept: %s", strerror(errno));
 			return;
 		}
+		addr_nodelay(fd);
 		memcpy(&a.ss, &ss, sizeof(ss));
 		a.len = sl;
 		{
@@ -214,7 +282,7 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 		link_init(&n->links[i], n, &n->cfg.peers[i]);
 		link_start(&n->links[i]);
 	}
-	ekl_info("ready: %s %s role %c verify %s, listening on %s, %d peers",
+	ekl_info("ready: version %s (class %s), role %c, verify %s, listening on %s, %d peers",
 		 n->cfg.version, pol_vclass_name(n->cfg.vclass), n->cfg.role,
 		 pol_mode_name(n->cfg.verify), n->cfg.listen_text,
 		 n->cfg.n_peers);
@@ -248,6 +316,8 @@ void node_stop(struct node *n)
 	}
 	ekl_free(n->links);
 	n->links = NULL;
+	while (n->lingering != NULL)
+		linger_free(n->lingering);
 	admin_stop(n->admin);
 	n->admin = NULL;
 	if (n->listen_fd >= 0) {

@@ -9,6 +9,7 @@
 #include "link.h"
 
 struct admin;
+struct node_linger;
 
 #define NODE_MAX_UNKNOWN 16
 
@@ -31,6 +32,7 @@ struct node {
 	int n_unknown;
 	int unknown_next;
 	struct admin *admin;    /* owned */
+	struct node_linger *lingering; /* owned: sockets closing gracefully */
 	ev_signal sigterm;
 	ev_signal sigint;
 	double started;
@@ -43,6 +45,12 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 	       char *err);
 /* Close every connection and socket, remove the admin socket. */
 void node_stop(struct node *n);
+
+/* Close fd gracefully: send FIN, discard what the peer still sends for up
+ * to a second, then close. A plain close() with unread bytes would send a
+ * RST, and the peer could lose the TLS alert that explains the failure.
+ * Takes ownership of fd. */
+void node_linger(struct node *n, int fd);
 
 /* Record an inbound failure that names no configured peer. */
 void node_note_unknown(struct node *n, const struct conn *c);

@@ -16,6 +16,8 @@ int addr_parse(const char *s, struct addr *out, char *err);
 void addr_format(const struct addr *a, char *buf, size_t len);
 /* Non-blocking, close-on-exec listening TCP socket with SO_REUSEADDR. */
 int addr_listen(const struct addr *a, int *fd, char *err);
+/* Disable Nagle: peer links carry small frames that must not wait. */
+void addr_nodelay(int fd);
 /* Start a non-blocking connect; 0 when started or done. */
 int addr_connect(const struct addr *a, int *fd, char *err);
 

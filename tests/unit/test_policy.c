@@ -366,6 +366,18 @@ START_TEST(names_wildcard)
 	ck_assert(!pol_name_matches(&ch, "a.lab.example"));
 	chain3(&ch, EKU_BOTH, EKU_NONE, "*");
 	ck_assert(!pol_name_matches(&ch, "a"));
+	/* The wildcard label holds letters, digits and hyphens only. */
+	chain3(&ch, EKU_BOTH, EKU_NONE, "*.lab.example");
+	ck_assert(!pol_name_matches(&ch, "a_b.lab.example"));
+	ck_assert(!pol_name_matches(&ch, "a b.lab.example"));
+	/* Like OpenSSL: an invalid wildcard pattern compares literally. */
+	chain3(&ch, EKU_BOTH, EKU_NONE, "*.lab_x.example");
+	ck_assert(!pol_name_matches(&ch, "a.lab_x.example"));
+	ck_assert(pol_name_matches(&ch, "*.LAB_X.example"));
+	chain3(&ch, EKU_BOTH, EKU_NONE, "*..example");
+	ck_assert(!pol_name_matches(&ch, "a..example"));
+	chain3(&ch, EKU_BOTH, EKU_NONE, "*.lab.example.");
+	ck_assert(!pol_name_matches(&ch, "a.lab.example."));
 	/* Like OpenSSL: "*.tld" (one label after the star) is no wildcard. */
 	chain3(&ch, EKU_BOTH, EKU_NONE, "*.example");
 	ck_assert(!pol_name_matches(&ch, "a.example"));

@@ -80,14 +80,14 @@ static int make_pkis(void)
 		  PKI_CA_UNRESTRICTED, 0, 0) ||
 	    issue(pki_dir, "public", PKI_PROFILE_COMBINED, PKI_CA_SERVER_ONLY,
 		  0, 0) ||
-	    issue(pki_dir, "expired", PKI_PROFILE_COMBINED,
-		  PKI_CA_UNRESTRICTED, now - 30 * DAY, now - DAY) ||
+	    issue(pki_dir, "expired", PKI_PROFILE_COMBINED, PKI_CA_UNRESTRICTED,
+		  now - 30 * DAY, now - DAY) ||
 	    issue(pki_dir, "srvexpired", PKI_PROFILE_SERVER_ONLY,
 		  PKI_CA_UNRESTRICTED, now - 30 * DAY, now - DAY) ||
-	    issue(pki_dir, "future", PKI_PROFILE_COMBINED,
-		  PKI_CA_UNRESTRICTED, now + DAY, now + 30 * DAY) ||
-	    issue(other_dir, "rogue", PKI_PROFILE_COMBINED,
-		  PKI_CA_UNRESTRICTED, 0, 0))
+	    issue(pki_dir, "future", PKI_PROFILE_COMBINED, PKI_CA_UNRESTRICTED,
+		  now + DAY, now + 30 * DAY) ||
+	    issue(other_dir, "rogue", PKI_PROFILE_COMBINED, PKI_CA_UNRESTRICTED,
+		  0, 0))
 		return -1;
 	return 0;
 }
@@ -211,7 +211,8 @@ static void pump(struct tls_conn *c[2], const int fd[2], struct outcome *o)
 			st[i] = tls_read(c[i], buf, sizeof(buf), &n);
 			if (st[i] == TLS_IO_OK) {
 				ck_assert_uint_eq(n, 4);
-				ck_assert(memcmp(buf, i == INI ? "pong" : "ping",
+				ck_assert(memcmp(buf,
+						 i == INI ? "pong" : "ping",
 						 4) == 0);
 			}
 			if (finished(st[i])) {
@@ -324,10 +325,9 @@ static void model(const struct tls_config *ic, const struct tls_config *ac,
 
 /* Run the pair, and check that both ends and the model agree on the
  * expected outcome: who rejects (side), why (code) and where (depth). */
-static void check_case(const struct tls_config *ic,
-		       const struct tls_config *ac, const char *expect,
-		       enum pol_side side, enum pol_code code, int depth,
-		       struct outcome *o)
+static void check_case(const struct tls_config *ic, const struct tls_config *ac,
+		       const char *expect, enum pol_side side,
+		       enum pol_code code, int depth, struct outcome *o)
 {
 	struct pol_verdict mv;
 	int rej;
@@ -341,11 +341,10 @@ static void check_case(const struct tls_config *ic,
 	run_pair(ic, ac, expect, o);
 	ck_assert_str_eq(o->version, "TLSv1.3");
 	if (mv.ok) {
-		ck_assert_msg(o->io[INI] == TLS_IO_OK &&
-				      o->io[ACC] == TLS_IO_OK,
-			      "expected success, got %d/%d: %s / %s",
-			      o->io[INI], o->io[ACC], o->f[INI].message,
-			      o->f[ACC].message);
+		ck_assert_msg(
+		    o->io[INI] == TLS_IO_OK && o->io[ACC] == TLS_IO_OK,
+		    "expected success, got %d/%d: %s / %s", o->io[INI],
+		    o->io[ACC], o->f[INI].message, o->f[ACC].message);
 		ck_assert(!o->v[INI].rejected && !o->v[ACC].rejected);
 		return;
 	}
@@ -359,12 +358,10 @@ static void check_case(const struct tls_config *ic,
 		      pol_code_name(o->f[rej].code), o->f[rej].message);
 	ck_assert_int_eq(o->f[rej].depth, depth);
 	/* ...and the other end from the alert. */
-	ck_assert_msg(o->f[1 - rej].side == side &&
-			      o->f[1 - rej].code == code,
+	ck_assert_msg(o->f[1 - rej].side == side && o->f[1 - rej].code == code,
 		      "other end says %s/%s: %s",
 		      pol_side_name(o->f[1 - rej].side),
-		      pol_code_name(o->f[1 - rej].code),
-		      o->f[1 - rej].message);
+		      pol_code_name(o->f[1 - rej].code), o->f[1 - rej].message);
 	ck_assert_int_eq(o->f[1 - rej].depth, -1);
 	if (code != POL_NO_CERTIFICATE) {
 		ck_assert(o->v[rej].rejected);
@@ -410,8 +407,7 @@ START_TEST(test_untrusted)
 	/* And the initiator rejects such an acceptor first. */
 	ic = node_cfg(pki_dir, "nodea");
 	ac = node_cfg(other_dir, "rogue");
-	check_case(&ic, &ac, "rogue", POL_SIDE_INITIATOR, POL_UNTRUSTED, 1,
-		   &o);
+	check_case(&ic, &ac, "rogue", POL_SIDE_INITIATOR, POL_UNTRUSTED, 1, &o);
 }
 END_TEST
 
@@ -421,8 +417,7 @@ START_TEST(test_expired)
 	struct tls_config ac = node_cfg(pki_dir, "expired");
 	struct outcome o;
 
-	check_case(&ic, &ac, "expired", POL_SIDE_INITIATOR, POL_EXPIRED, 0,
-		   &o);
+	check_case(&ic, &ac, "expired", POL_SIDE_INITIATOR, POL_EXPIRED, 0, &o);
 	ic = node_cfg(pki_dir, "expired");
 	ac = node_cfg(pki_dir, "nodeb");
 	check_case(&ic, &ac, "nodeb", POL_SIDE_ACCEPTOR, POL_EXPIRED, 0, &o);
@@ -435,8 +430,8 @@ START_TEST(test_not_yet_valid)
 	struct tls_config ac = node_cfg(pki_dir, "future");
 	struct outcome o;
 
-	check_case(&ic, &ac, "future", POL_SIDE_INITIATOR, POL_NOT_YET_VALID,
-		   0, &o);
+	check_case(&ic, &ac, "future", POL_SIDE_INITIATOR, POL_NOT_YET_VALID, 0,
+		   &o);
 	/* Time travel to before the root existed: the root (depth 2) is
 	 * checked first. */
 	ic = node_cfg(pki_dir, "nodea");
@@ -462,13 +457,13 @@ START_TEST(test_name_mismatch)
 	struct tls_config ac = node_cfg(pki_dir, "nodeb");
 	struct outcome o;
 
-	check_case(&ic, &ac, "nodez", POL_SIDE_INITIATOR, POL_NAME_MISMATCH,
-		   0, &o);
+	check_case(&ic, &ac, "nodez", POL_SIDE_INITIATOR, POL_NAME_MISMATCH, 0,
+		   &o);
 	ck_assert_int_eq(o.v[INI].x509_err, X509_V_ERR_HOSTNAME_MISMATCH);
 	ck_assert(strstr(o.f[INI].message, "ostname mismatch") != NULL);
 	/* An IP literal is checked against IP SANs only. */
-	check_case(&ic, &ac, "10.0.0.2", POL_SIDE_INITIATOR,
-		   POL_NAME_MISMATCH, 0, &o);
+	check_case(&ic, &ac, "10.0.0.2", POL_SIDE_INITIATOR, POL_NAME_MISMATCH,
+		   0, &o);
 	ck_assert_int_eq(o.v[INI].x509_err, X509_V_ERR_IP_ADDRESS_MISMATCH);
 
 	ac.peer_names = peers;
@@ -486,14 +481,14 @@ START_TEST(test_server_purpose)
 	struct tls_config ac = node_cfg(pki_dir, "clionly");
 	struct outcome o;
 
-	check_case(&ic, &ac, "clionly", POL_SIDE_INITIATOR,
-		   POL_SERVER_PURPOSE, 0, &o);
+	check_case(&ic, &ac, "clionly", POL_SIDE_INITIATOR, POL_SERVER_PURPOSE,
+		   0, &o);
 	ck_assert_int_eq(o.v[INI].x509_err, X509_V_ERR_INVALID_PURPOSE);
 	/* Every version checks serverAuth as initiator. */
 	ic.version = POL_V_X155;
 	ic.client_eku_check = false;
-	check_case(&ic, &ac, "clionly", POL_SIDE_INITIATOR,
-		   POL_SERVER_PURPOSE, 0, &o);
+	check_case(&ic, &ac, "clionly", POL_SIDE_INITIATOR, POL_SERVER_PURPOSE,
+		   0, &o);
 }
 END_TEST
 
@@ -526,8 +521,8 @@ START_TEST(test_no_certificate)
 	ic.no_cert = true;
 	ic.cert_file = NULL;
 	ic.key_file = NULL;
-	check_case(&ic, &ac, "nodeb", POL_SIDE_ACCEPTOR, POL_NO_CERTIFICATE,
-		   -1, &o);
+	check_case(&ic, &ac, "nodeb", POL_SIDE_ACCEPTOR, POL_NO_CERTIFICATE, -1,
+		   &o);
 	ck_assert(!o.v[ACC].have_cert);
 	ck_assert(strstr(o.f[ACC].message, "no certificate") != NULL);
 	ck_assert_msg(strstr(o.f[INI].message, "certificate required") != NULL,
@@ -778,8 +773,8 @@ START_TEST(test_failure_closed)
 	ck_assert(tls_ctx_new(&c, &ctx, err) == 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
 	set_nonblock(fd[0]);
-	ck_assert(tls_conn_new(ctx, fd[0], POL_SIDE_ACCEPTOR, NULL, &conn,
-			       err) == 0);
+	ck_assert(
+	    tls_conn_new(ctx, fd[0], POL_SIDE_ACCEPTOR, NULL, &conn, err) == 0);
 	close(fd[1]);
 	ck_assert_int_eq(tls_handshake(conn), TLS_IO_FATAL);
 	tls_conn_failure(conn, &f);
@@ -796,8 +791,7 @@ END_TEST
 
 START_TEST(test_alert_code)
 {
-	ck_assert_int_eq(tls_alert_code(48, POL_SIDE_INITIATOR),
-			 POL_UNTRUSTED);
+	ck_assert_int_eq(tls_alert_code(48, POL_SIDE_INITIATOR), POL_UNTRUSTED);
 	ck_assert_int_eq(tls_alert_code(45, POL_SIDE_ACCEPTOR), POL_EXPIRED);
 	ck_assert_int_eq(tls_alert_code(42, POL_SIDE_ACCEPTOR),
 			 POL_NOT_YET_VALID);
