@@ -1,0 +1,342 @@
+# lib.sh: shared helpers for the ekunode integration tests (sourced by it_*.sh).
+#
+# Each test gets a private temp dir $T and an EXIT trap that stops every
+# ekunode the test started (TERM, then KILL after 2 s) and removes $T, so no
+# process outlives a test, also when it fails. Nodes run on 127.0.0.1 with
+# ports picked by free_port, log to $T/NAME.log and serve their admin socket
+# at $T/NAME.sock. JSON is read with python3 (no jq).
+#
+# Environment: EKUNODE and EKULAB (the built programs; ctest sets them).
+# EKL_IT_KEEP=1 keeps $T for a post-mortem.
+
+set -euo pipefail
+
+: "${EKUNODE:?set EKUNODE to the ekunode binary}"
+: "${EKULAB:?set EKULAB to the ekulab binary}"
+command -v python3 >/dev/null || {
+	echo "integration tests need python3 (scripts/install-deps.sh)" >&2
+	exit 1
+}
+
+IT_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "${TMPDIR:-/tmp}/ekl-${IT_NAME}.XXXXXX")
+PKI="$T/pki"        # the cluster PKI (pki_setup)
+CLUSTER=lab
+# Fast timers so that links settle in well under a second.
+FAST_FLAGS=(--heartbeat-ms 200 --dead-ms 1000 --backoff-max-ms 300)
+
+declare -A NODE_PID=()  # NAME -> pid of the running ekunode
+declare -A PORT=()      # NAME -> TCP port on 127.0.0.1
+IT_PIDS=()              # every ekunode pid ever started, for the trap
+
+log() { printf '[%s] %s\n' "$IT_NAME" "$*" >&2; }
+
+# The last lines of every node log, to explain a failure.
+dump_logs() {
+	local f
+	for f in "$T"/*.log; do
+		[ -e "$f" ] || continue
+		printf -- '----- %s (last 40 lines) -----\n' "$(basename "$f")" >&2
+		tail -n 40 "$f" >&2 || true
+	done
+}
+
+fail() {
+	printf '[%s] FAIL: %s\n' "$IT_NAME" "$*" >&2
+	dump_logs
+	exit 1
+}
+
+# Stop one pid: TERM, then KILL if it is still there after 2 s. Sets
+# STOP_RC to its exit status (137 when it had to be killed). Must run in
+# the test's shell (wait only knows its own children), never in $(...).
+STOP_RC=0
+stop_pid() {
+	local pid=$1 i
+	STOP_RC=0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 20; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || STOP_RC=$?
+}
+
+it_cleanup() {
+	local rc=$? pid f
+	trap - EXIT
+	set +e
+	for pid in "${IT_PIDS[@]}"; do
+		if kill -0 "$pid" 2>/dev/null; then
+			stop_pid "$pid"
+		fi
+	done
+	# A sanitizer report in any node log fails the test.
+	for f in "$T"/*.log; do
+		[ -e "$f" ] || continue
+		if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
+			printf '[%s] FAIL: sanitizer report in %s:\n' \
+				"$IT_NAME" "$(basename "$f")" >&2
+			grep -A 30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+				"$f" | head -n 60 >&2
+			[ "$rc" -eq 0 ] && rc=1
+		fi
+	done
+	if [ "${EKL_IT_KEEP:-0}" = 1 ]; then
+		log "kept $T"
+	else
+		rm -rf "$T"
+	fi
+	if [ "$rc" -eq 0 ]; then
+		log "PASS"
+	fi
+	exit "$rc"
+}
+trap it_cleanup EXIT
+
+# ---- ports ----
+
+# An unused TCP port on 127.0.0.1, below the ephemeral range (so a node's
+# outbound connections cannot hold it), different from every port this
+# test handed out already.
+free_port() {
+	python3 - "${PORT[@]}" <<'EOF'
+import random, socket, sys
+taken = set(int(p) for p in sys.argv[1:])
+for _ in range(200):
+    p = random.randint(20000, 32000)
+    if p in taken:
+        continue
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    sys.exit(0)
+sys.exit("no free port found")
+EOF
+}
+
+# Give NAME a port (once); must run in the test's shell, not in $(...).
+alloc_port() {
+	local name=$1
+	if [ -z "${PORT[$name]:-}" ]; then
+		PORT[$name]=$(free_port)
+	fi
+}
+
+# ---- PKI ----
+
+# pki_setup [DIR]: a lab PKI (default $PKI).
+pki_setup() {
+	local dir=${1:-$PKI}
+	"$EKULAB" pki init --dir "$dir" >/dev/null ||
+		fail "ekulab pki init --dir $dir failed"
+}
+
+# issue NAME PROFILE [more ekulab pki issue flags...], in $PKI unless
+# --dir is given first: issue --dir D NAME PROFILE ...
+issue() {
+	local dir=$PKI
+	if [ "$1" = --dir ]; then
+		dir=$2
+		shift 2
+	fi
+	local name=$1 profile=$2
+	shift 2
+	"$EKULAB" pki issue --dir "$dir" --name "$name" --profile "$profile" \
+		"$@" >/dev/null ||
+		fail "ekulab pki issue $name ($profile $*) failed"
+}
+
+# ---- nodes ----
+
+sock_of() { printf '%s/%s.sock' "$T" "$1"; }
+
+# start_node NAME VERSION VERIFY CERTNAME [extra ekunode flags...]
+# Starts ekunode in the background with the certificate CERTNAME from
+# $PKI, data in $T/NAME.data, admin socket $T/NAME.sock, log $T/NAME.log
+# (appended, so a restart keeps the history), listening on PORT[NAME].
+# An extra argument @PEER stands for --peer PEER=127.0.0.1:PORT[PEER].
+start_node() {
+	local name=$1 version=$2 verify=$3 certname=$4 a
+	local -a extra=()
+	shift 4
+	alloc_port "$name"
+	for a in "$@"; do
+		if [ "${a#@}" != "$a" ]; then
+			alloc_port "${a#@}"
+			extra+=(--peer "${a#@}=127.0.0.1:${PORT[${a#@}]}")
+		else
+			extra+=("$a")
+		fi
+	done
+	echo "=== start $name $version $verify cert $certname $(date +%T.%N)" \
+		>>"$T/$name.log"
+	"$EKUNODE" --name "$name" --cluster "$CLUSTER" \
+		--listen "127.0.0.1:${PORT[$name]}" \
+		--cert "$PKI/$certname.crt" --key "$PKI/$certname.key" \
+		--ca "$PKI/ca.crt" --version "$version" --role c \
+		--verify "$verify" --data "$T/$name.data" \
+		--admin "$(sock_of "$name")" "${FAST_FLAGS[@]}" "${extra[@]}" \
+		>>"$T/$name.log" 2>&1 </dev/null &
+	NODE_PID[$name]=$!
+	IT_PIDS+=("$!")
+}
+
+# stop_node NAME: TERM and wait; the node must exit 0 (clean shutdown,
+# no sanitizer report) and remove its admin socket.
+stop_node() {
+	local name=$1 pid
+	pid=${NODE_PID[$name]:-}
+	[ -n "$pid" ] || fail "stop_node: $name is not running"
+	stop_pid "$pid"
+	unset "NODE_PID[$name]"
+	[ "$STOP_RC" -eq 0 ] ||
+		fail "ekunode $name exited with status $STOP_RC on SIGTERM"
+	[ ! -e "$(sock_of "$name")" ] ||
+		fail "ekunode $name left its admin socket $(sock_of "$name")"
+}
+
+# wait_until TIMEOUT_S COMMAND...: run COMMAND every 0.1 s until it
+# succeeds; returns 1 after TIMEOUT_S seconds.
+wait_until() {
+	local timeout=$1
+	shift
+	local deadline=$((SECONDS + timeout))
+	while :; do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+
+node_alive() { kill -0 "${NODE_PID[$1]}" 2>/dev/null; }
+
+admin_ready() { "$EKULAB" ctl --socket "$1" help >/dev/null 2>&1; }
+
+# wait_admin NAME [TIMEOUT]: the node answers on its admin socket.
+wait_admin() {
+	local name=$1 timeout=${2:-10} deadline
+	deadline=$((SECONDS + timeout))
+	while ! admin_ready "$(sock_of "$name")"; do
+		node_alive "$name" || fail "ekunode $name exited during start-up"
+		[ "$SECONDS" -lt "$deadline" ] ||
+			fail "ekunode $name: admin socket not ready after ${timeout}s"
+		sleep 0.1
+	done
+}
+
+# status_json NAME: `xStatus Cluster` as JSON on stdout.
+status_json() {
+	"$EKULAB" ctl --socket "$(sock_of "$1")" --json 'xStatus Cluster'
+}
+
+# jget PATH < JSON: one value. PATH is dot-separated; a part may be
+# key, key[N] or key[field=value] (the element whose field equals value).
+# Strings print raw, null prints "null", anything else as JSON.
+jget() {
+	python3 -c '
+import json, re, sys
+doc = json.load(sys.stdin)
+v = doc
+for part in sys.argv[1].split("."):
+    m = re.fullmatch(r"([^\[\]]*)(?:\[([^\]]*)\])?", part)
+    key, sel = m.group(1), m.group(2)
+    if key:
+        if not isinstance(v, dict) or key not in v:
+            sys.exit("no key %r at %r" % (key, part))
+        v = v[key]
+    if sel is None:
+        continue
+    if "=" in sel:
+        f, want = sel.split("=", 1)
+        hits = [e for e in v if isinstance(e, dict) and str(e.get(f)) == want]
+        if len(hits) != 1:
+            sys.exit("%d elements with %s=%s" % (len(hits), f, want))
+        v = hits[0]
+    else:
+        v = v[int(sel)]
+if v is None:
+    print("null")
+elif isinstance(v, str):
+    print(v)
+else:
+    print(json.dumps(v, sort_keys=True))
+' "$1"
+}
+
+# node_get NAME PATH: one value of NAME's status JSON.
+node_get() {
+	local j
+	j=$(status_json "$1") || return 1
+	jget "$2" <<<"$j"
+}
+
+node_is() { [ "$(node_get "$1" "$2" 2>/dev/null)" = "$3" ]; }
+
+# expect NAME PATH VALUE: assert now.
+expect() {
+	local name=$1 path=$2 want=$3 got j
+	j=$(status_json "$name") || fail "cannot read the status of $name"
+	got=$(jget "$path" <<<"$j" 2>&1) || got="<$got>"
+	if [ "$got" != "$want" ]; then
+		printf '%s status:\n%s\n' "$name" "$j" >&2
+		fail "$name: $path is '$got', expected '$want'"
+	fi
+}
+
+# wait_for NAME PATH VALUE [TIMEOUT]: poll until it holds (default 15 s).
+wait_for() {
+	local name=$1 path=$2 want=$3 timeout=${4:-15} got j
+	if wait_until "$timeout" node_is "$name" "$path" "$want"; then
+		return 0
+	fi
+	j=$(status_json "$name" 2>&1) || true
+	got=$(jget "$path" <<<"$j" 2>&1) || got="<$got>"
+	printf '%s status:\n%s\n' "$name" "$j" >&2
+	fail "$name: $path is '$got' after ${timeout}s, expected '$want'"
+}
+
+assert_eq() {
+	[ "$1" = "$2" ] || fail "${3:-value}: got '$1', expected '$2'"
+}
+
+assert_contains() {
+	case "$1" in
+	*"$2"*) ;;
+	*) printf 'text was:\n%s\n' "$1" >&2
+	   fail "${3:-text} does not contain '$2'" ;;
+	esac
+}
+
+assert_not_contains() {
+	case "$1" in
+	*"$2"*) printf 'text was:\n%s\n' "$1" >&2
+		fail "${3:-text} contains '$2'" ;;
+	*) ;;
+	esac
+}
+
+# file_mode PATH: octal permission bits, e.g. 600.
+file_mode() { stat -c %a "$1"; }
+
+# Is something listening on 127.0.0.1:PORT?
+port_listening() {
+	python3 - "$1" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.settimeout(1)
+try:
+    s.connect(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+s.close()
+EOF
+}
