@@ -15,6 +15,8 @@ static const struct {
 	{"matrix", cmd_matrix,
 	 "live handshake truth table compared with the policy model"},
 	{"ctl", cmd_ctl, "talk to a node's admin socket"},
+	{"audit", cmd_audit,
+	 "certificate inventory: EKU, roots, expiry, targets, forecast"},
 };
 
 void cli_fail(const char *fmt, ...)

@@ -232,6 +232,15 @@ out:
 	return rc;
 }
 
+int certinfo_path(X509 *leaf, STACK_OF(X509) *extra, X509_STORE *store,
+		  STACK_OF(X509) **path, char *err)
+{
+	*path = NULL;
+	if (leaf == NULL || store == NULL)
+		return 0;
+	return find_path(leaf, extra, store, path, err);
+}
+
 int certinfo_chain(X509 *leaf, STACK_OF(X509) *extra, X509_STORE *store,
 		   struct pol_chain *ch, char *err)
 {

@@ -1,12 +1,16 @@
 /* admin.h: the node's admin socket (Unix, 0600) and its command protocol.
  *
  * Protocol, one request per line, any number per connection (pipelined):
- *   request:  "text COMMAND\n" or "json COMMAND\n"
+ *   request:  "FORMAT[,OPTION...] COMMAND\n"
+ *             FORMAT is text or json; OPTIONs: ack=all, timeout=MS
  *   response: "ok N\n" or "err N\n", then exactly N bytes of body.
- * Responses come in request order. Commands: see admin_commands in admin.c.
+ * Responses come in request order, also when a write's answer waits for a
+ * group commit or for peers. Commands: see admin_commands in admin.c.
  */
 #ifndef EKUNODE_ADMIN_H
 #define EKUNODE_ADMIN_H
+
+#include <stdbool.h>
 
 struct node;
 struct admin;
@@ -17,5 +21,11 @@ int admin_start(struct node *n, const char *path, struct admin **out,
 		char *err);
 /* Close every client and remove the socket file. Accepts NULL. */
 void admin_stop(struct admin *a);
+
+/* One pending response, in its client's order. Whoever holds it completes
+ * it exactly once; if the client went away meanwhile, completing it just
+ * frees it. */
+struct admin_reply;
+void admin_reply_done(struct admin_reply *r, bool ok, const char *body);
 
 #endif

@@ -35,6 +35,10 @@ enum {
 	OPT_HEARTBEAT_MS,
 	OPT_DEAD_MS,
 	OPT_BACKOFF_MAX_MS,
+	OPT_PRIMARY,
+	OPT_LOG_KEEP,
+	OPT_VERSION_SKEW,
+	OPT_ACK_TIMEOUT_MS,
 	OPT_DEBUG,
 	OPT_HELP,
 };
@@ -60,6 +64,10 @@ static const struct option options[] = {
 	{"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
 	{"dead-ms", required_argument, NULL, OPT_DEAD_MS},
 	{"backoff-max-ms", required_argument, NULL, OPT_BACKOFF_MAX_MS},
+	{"primary", required_argument, NULL, OPT_PRIMARY},
+	{"log-keep", required_argument, NULL, OPT_LOG_KEEP},
+	{"version-skew", required_argument, NULL, OPT_VERSION_SKEW},
+	{"ack-timeout-ms", required_argument, NULL, OPT_ACK_TIMEOUT_MS},
 	{"debug", no_argument, NULL, OPT_DEBUG},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
@@ -76,6 +84,8 @@ void config_usage(FILE *f)
 		"               --data DIR --admin PATH [--at TIME]\n"
 		"               [--config FILE] [--heartbeat-ms N] [--dead-ms N]\n"
 		"               [--backoff-max-ms N] [--debug]\n"
+		"               [--primary NAME] [--log-keep N]\n"
+		"               [--version-skew allow|strict] [--ack-timeout-ms N]\n"
 		"\n"
 		"A config file holds `key = value` lines with the flag names as keys\n"
 		"(`peer` may repeat); flags given on the command line win.\n"
@@ -280,6 +290,32 @@ static int apply(struct config *c, int opt, const char *val, char *err,
 			return bad(err, o, key, "'%s': must be 10-600000",
 				   val);
 		return 0;
+	case OPT_PRIMARY:
+		return set_buf(c->primary, sizeof(c->primary), val, err, o,
+			       key);
+	case OPT_LOG_KEEP: {
+		int v;
+
+		if (parse_int(val, 1, 100000000, &v) != 0)
+			return bad(err, o, key, "'%s': must be 1-100000000",
+				   val);
+		c->log_keep = v;
+		return 0;
+	}
+	case OPT_VERSION_SKEW:
+		if (strcmp(val, "allow") == 0)
+			c->skew_strict = false;
+		else if (strcmp(val, "strict") == 0)
+			c->skew_strict = true;
+		else
+			return bad(err, o, key,
+				   "'%s': must be allow or strict", val);
+		return 0;
+	case OPT_ACK_TIMEOUT_MS:
+		if (parse_int(val, 1, 3600000, &c->ack_timeout_ms) != 0)
+			return bad(err, o, key, "'%s': must be 1-3600000",
+				   val);
+		return 0;
 	case OPT_DEBUG:
 		c->debug = true;
 		return 0;
@@ -423,6 +459,12 @@ static int check(struct config *c, char *err)
 	    ((rv = need_file("client-cert", c->client_cert, err)) != 0 ||
 	     (rv = need_file("client-key", c->client_key, err)) != 0))
 		return rv;
+	if (c->primary[0] != '\0' && strcasecmp(c->primary, c->name) != 0 &&
+	    config_peer_index(c, c->primary) < 0)
+		return ekl_errf(err, EKL_ECONFIG,
+				"--primary %s is neither this node nor one of "
+				"its peers",
+				c->primary);
 	if (c->dead_ms <= c->heartbeat_ms)
 		return ekl_errf(err, EKL_ECONFIG,
 				"--dead-ms (%d) must be larger than "
@@ -445,6 +487,8 @@ int config_parse(struct config *c, int argc, char **argv, char *err)
 	c->heartbeat_ms = 1000;
 	c->dead_ms = 3500;
 	c->backoff_max_ms = 2000;
+	c->log_keep = 100000;
+	c->ack_timeout_ms = 5000;
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "n:", options, NULL)) != -1) {

@@ -44,6 +44,10 @@ struct config {
 	int heartbeat_ms;  /* interval between heartbeats */
 	int dead_ms;       /* no frame for this long: the link is dead */
 	int backoff_max_ms;
+	char primary[CONFIG_NAME_MAX]; /* --primary: seeds epoch 1 */
+	int64_t log_keep;  /* change-log entries kept */
+	bool skew_strict;  /* --version-skew strict */
+	int ack_timeout_ms; /* default wait for --ack all */
 	bool debug;
 };
 

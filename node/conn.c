@@ -233,7 +233,7 @@ int conn_accept(struct node *n, const struct conn_ops *ops, void *owner,
 }
 
 /* Queue one message; flushing happens in flush(). */
-static int send_env(struct conn *c, const Ekl__Envelope *env)
+static int queue_env(struct conn *c, const Ekl__Envelope *env)
 {
 	uint8_t *buf;
 	size_t len;
@@ -287,6 +287,22 @@ static bool flush(struct conn *c)
 	return true;
 }
 
+int conn_send(struct conn *c, const Ekl__Envelope *env)
+{
+	int rv;
+
+	if (c->state != CONN_UP && c->state != CONN_HELLO)
+		return EKL_ECLOSED;
+	rv = queue_env(c, env);
+	if (rv != 0) {
+		conn_fail(c, "protocol", -1, POL_SIDE_NONE,
+			  "cannot send a message: %s", ekl_strerror(rv));
+		return rv;
+	}
+	(void)flush(c);
+	return 0;
+}
+
 static void send_hello(struct conn *c)
 {
 	const struct config *cfg = &c->node->cfg;
@@ -301,7 +317,7 @@ static void send_hello(struct conn *c)
 	hello.role = role;
 	env.msg_case = EKL__ENVELOPE__MSG_HELLO;
 	env.hello = &hello;
-	if (send_env(c, &env) != 0)
+	if (queue_env(c, &env) != 0)
 		conn_fail(c, "protocol", -1, POL_SIDE_NONE,
 			  "cannot encode Hello");
 }
@@ -315,7 +331,7 @@ static void send_bye(struct conn *c, const char *code, const char *message)
 	bye.message = (char *)message;
 	env.msg_case = EKL__ENVELOPE__MSG_BYE;
 	env.bye = &bye;
-	if (send_env(c, &env) == 0)
+	if (queue_env(c, &env) == 0)
 		(void)flush(c);
 }
 
@@ -401,7 +417,11 @@ static void on_frame(struct conn *c, const Ekl__Envelope *env)
 			  env->bye->message);
 		return;
 	default:
-		refuse(c, "protocol", "unknown message");
+		if (c->state == CONN_UP && c->ops->frame != NULL) {
+			c->ops->frame(c, env);
+			return;
+		}
+		refuse(c, "protocol", "unexpected message before Hello");
 		return;
 	}
 }
@@ -553,7 +573,7 @@ static void on_hb(struct ev_loop *loop, ev_timer *w, int revents)
 	hb.seq = ++c->hb_seq;
 	env.msg_case = EKL__ENVELOPE__MSG_HEARTBEAT;
 	env.heartbeat = &hb;
-	if (send_env(c, &env) != 0) {
+	if (queue_env(c, &env) != 0) {
 		conn_fail(c, "protocol", -1, POL_SIDE_NONE,
 			  "cannot queue heartbeat");
 		return;

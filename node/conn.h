@@ -56,6 +56,9 @@ struct conn_ops {
 	/* The connection failed or closed; c->err says why. The owner must
 	 * not touch c after freeing it. */
 	void (*closed)(struct conn *c);
+	/* Any other message on an UP connection (replication). The envelope
+	 * is freed after the call. May be NULL: such messages are refused. */
+	void (*frame)(struct conn *c, const Ekl__Envelope *env);
 };
 
 struct conn {
@@ -95,6 +98,10 @@ int conn_dial(struct node *n, const struct conn_ops *ops, void *owner,
 /* Take over an accepted socket (fd is owned from now on, also on error). */
 int conn_accept(struct node *n, const struct conn_ops *ops, void *owner,
 		int fd, const char *remote, struct conn **out, char *err);
+
+/* Queue one message and write what the socket takes. Returns 0, or a
+ * negative code when it cannot be encoded (the conn is then closed). */
+int conn_send(struct conn *c, const Ekl__Envelope *env);
 
 /* Close with a reason (sends Bye when UP or in HELLO); the owner's `closed`
  * callback runs from the event loop, not from inside this call. */

@@ -24,6 +24,7 @@
 #include "ekulab/err.h"
 #include "ekulab/log.h"
 #include "node.h"
+#include "repl.h"
 
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
@@ -36,8 +37,17 @@ static void out_closed(struct conn *c);
 static void in_up(struct conn *c);
 static void in_closed(struct conn *c);
 
-static const struct conn_ops out_ops = {out_up, out_closed};
-static const struct conn_ops in_ops = {in_up, in_closed};
+static void on_frame(struct conn *c, const Ekl__Envelope *env);
+
+static const struct conn_ops out_ops = {out_up, out_closed, on_frame};
+static const struct conn_ops in_ops = {in_up, in_closed, on_frame};
+
+static void on_frame(struct conn *c, const Ekl__Envelope *env)
+{
+	struct link *l = c->owner;
+
+	repl_on_frame(l->node->repl, l, c, env);
+}
 
 void link_init(struct link *l, struct node *n, const struct config_peer *p)
 {
@@ -93,11 +103,13 @@ struct conn *link_carrier(const struct link *l)
 	return NULL;
 }
 
-/* Log link transitions (up/down), once each. */
+/* Log link transitions (up/down), once each, and let replication follow
+ * the carrier. */
 static void note_transition(struct link *l, const struct conn_err *why)
 {
 	bool up = link_is_up(l);
 
+	repl_link_changed(l->node->repl, l);
 	if (up && !l->was_up) {
 		struct conn *c = link_carrier(l);
 
@@ -144,6 +156,7 @@ static void out_up(struct conn *c)
 
 	l->out_err_set = false;
 	l->backoff_ms = BACKOFF_MIN_MS;
+	repl_conn_up(l->node->repl, l, c);
 	note_transition(l, NULL);
 }
 
@@ -193,6 +206,7 @@ void link_adopt_inbound(struct link *l, struct conn *c)
 		old->owner = NULL;
 		conn_free(old);
 	}
+	repl_conn_up(l->node->repl, l, c);
 	note_transition(l, NULL);
 }
 
@@ -294,6 +308,8 @@ void link_status_json(const struct link *l, struct json *j)
 	err_json(j, l->out_err_set, &l->out_err);
 	json_key(j, "inbound_error");
 	err_json(j, l->in_err_set, &l->in_err);
+	json_key(j, "replication");
+	repl_peer_json(l->node->repl, l, j);
 	json_key(j, "outbound");
 	conn_json(j, l->out);
 	json_key(j, "inbound");

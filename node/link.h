@@ -14,6 +14,7 @@
 
 #include "conn.h"
 #include "ekulab/json.h"
+#include "repl.h"
 
 struct node;
 struct config_peer;
@@ -31,6 +32,7 @@ struct link {
 	struct conn_err in_err;         /* last inbound failure */
 	double up_since;                /* ev_now when the link came up */
 	bool was_up;
+	struct repl_peer rp;            /* replication with this peer */
 };
 
 void link_init(struct link *l, struct node *n, const struct config_peer *p);

@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "repl.h"
+#include "store.h"
 #include "ekulab/err.h"
 #include "ekulab/log.h"
 #include "ekulab/mem.h"
@@ -99,7 +101,7 @@ void node_linger(struct node *n, int fd)
 
 static void pending_up(struct conn *c);
 static void pending_closed(struct conn *c);
-static const struct conn_ops pending_ops = {pending_up, pending_closed};
+static const struct conn_ops pending_ops = {pending_up, pending_closed, NULL};
 
 static void pending_remove(struct node *n, struct conn *c)
 {
@@ -239,6 +241,17 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 	rv = make_data_dir(n->cfg.data, err);
 	if (rv != 0)
 		goto err;
+	{
+		struct repl_config rc;
+
+		rc.log_keep = n->cfg.log_keep;
+		rc.skew_strict = n->cfg.skew_strict;
+		rc.ack_timeout_ms = n->cfg.ack_timeout_ms;
+		rv = repl_start(n, n->cfg.data, n->cfg.primary, &rc, &n->repl,
+				err);
+		if (rv != 0)
+			goto err;
+	}
 	memset(&tc, 0, sizeof(tc));
 	tc.version = n->cfg.vclass;
 	tc.mode = n->cfg.verify;
@@ -257,7 +270,7 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 	tc.n_peer_names = (size_t)n->cfg.n_peers;
 	rv = tls_ctx_new(&tc, &n->tls, err);
 	if (rv != 0)
-		goto err;
+		goto err_after_repl;
 
 	rv = addr_listen(&n->cfg.listen, &n->listen_fd, err);
 	if (rv != 0)
@@ -297,6 +310,9 @@ err_after_listen:
 err_after_tls:
 	tls_ctx_free(n->tls);
 	n->tls = NULL;
+err_after_repl:
+	repl_stop(n->repl);
+	n->repl = NULL;
 err:
 	config_close(&n->cfg);
 	return rv;
@@ -306,6 +322,8 @@ void node_stop(struct node *n)
 {
 	int i;
 
+	repl_stop(n->repl); /* answers waiting writes, closes the store */
+	n->repl = NULL;
 	for (i = 0; n->links != NULL && i < n->cfg.n_peers; i++)
 		link_stop(&n->links[i]);
 	while (n->pending != NULL) {
@@ -355,6 +373,7 @@ static void status_json(struct node *n, struct json *j)
 	json_bool(j, n->cfg.client_cert != NULL);
 	json_key(j, "listen");
 	json_str(j, n->cfg.listen_text);
+	repl_status_json(n->repl, j);
 	json_key(j, "peers");
 	json_arr_begin(j);
 	for (i = 0; i < n->cfg.n_peers; i++)
@@ -443,21 +462,35 @@ static char *status_text(struct node *n)
 	      n->cfg.name, n->cfg.cluster, n->cfg.version,
 	      pol_vclass_name(n->cfg.vclass), n->cfg.role,
 	      pol_mode_name(n->cfg.verify));
-	textf(&t, "%-16s %-5s %-9s %-22s %-22s\n", "peer", "link",
-	      "direction", "outbound_error", "inbound_error");
+	{
+		struct store_state st;
+		char hex[2 * STORE_DIGEST_LEN + 1];
+
+		store_state(repl_store(n->repl), &st);
+		store_digest_hex(st.digest, hex);
+		textf(&t,
+		      "primary %s  epoch %lld  revision %lld  rows %lld  "
+		      "digest %.16s\n",
+		      st.primary[0] ? st.primary : "(none)",
+		      (long long)st.epoch, (long long)st.revision,
+		      (long long)st.rows, hex);
+	}
+	textf(&t, "%-16s %-5s %-9s %-22s %-22s %s\n", "peer", "link",
+	      "direction", "outbound_error", "inbound_error", "replication");
 	for (i = 0; i < n->cfg.n_peers; i++) {
 		const struct link *l = &n->links[i];
 		struct conn *c = link_carrier(l);
-		char oe[64], ie[64];
+		char oe[64], ie[64], rp[96];
 
 		errtext(oe, sizeof(oe), l->out_err_set, &l->out_err);
 		errtext(ie, sizeof(ie), l->in_err_set, &l->in_err);
-		textf(&t, "%-16s %-5s %-9s %-22s %-22s\n", l->peer->name,
+		repl_peer_text(n->repl, l, rp, sizeof(rp));
+		textf(&t, "%-16s %-5s %-9s %-22s %-22s %s\n", l->peer->name,
 		      c ? "up" : "down",
 		      c == NULL ? "-"
 		      : c->side == POL_SIDE_INITIATOR ? "outbound"
 						      : "inbound",
-		      oe, ie);
+		      oe, ie, rp);
 	}
 	if (n->n_unknown > 0)
 		textf(&t, "unknown callers: %d (see --json)\n", n->n_unknown);

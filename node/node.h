@@ -10,6 +10,7 @@
 
 struct admin;
 struct node_linger;
+struct repl;
 
 #define NODE_MAX_UNKNOWN 16
 
@@ -32,6 +33,7 @@ struct node {
 	int n_unknown;
 	int unknown_next;
 	struct admin *admin;    /* owned */
+	struct repl *repl;      /* owned: the database and its replication */
 	struct node_linger *lingering; /* owned: sockets closing gracefully */
 	ev_signal sigterm;
 	ev_signal sigint;

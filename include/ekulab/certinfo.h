@@ -23,6 +23,14 @@ void certinfo_identity(X509 *x, char *out, size_t len);
 int certinfo_chain(X509 *leaf, STACK_OF(X509) *extra, X509_STORE *store,
 		   struct pol_chain *ch, char *err);
 
+/* The path a verifier holding `store` would build from leaf (leaf first,
+ * the root of store last; `extra` may be NULL), ignoring time and purpose
+ * as certinfo_chain does. *path is NULL when no path to a root of store
+ * exists; otherwise a new stack the caller frees with sk_X509_pop_free.
+ * Returns 0 or a negative code. */
+int certinfo_path(X509 *leaf, STACK_OF(X509) *extra, X509_STORE *store,
+		  STACK_OF(X509) **path, char *err);
+
 /* Load a trust bundle (PEM, one or more certificates) into a new store.
  * Caller frees with X509_STORE_free. */
 int certinfo_load_store(const char *path, X509_STORE **out, char *err);

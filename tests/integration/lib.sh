@@ -94,6 +94,10 @@ it_cleanup() {
 	exit "$rc"
 }
 trap it_cleanup EXIT
+# A test killed by ctest's timeout or ^C still cleans up.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
 
 # ---- ports ----
 
@@ -157,35 +161,74 @@ issue() {
 
 sock_of() { printf '%s/%s.sock' "$T" "$1"; }
 
-# start_node NAME VERSION VERIFY CERTNAME [extra ekunode flags...]
-# Starts ekunode in the background with the certificate CERTNAME from
-# $PKI, data in $T/NAME.data, admin socket $T/NAME.sock, log $T/NAME.log
-# (appended, so a restart keeps the history), listening on PORT[NAME].
+# node_args NAME VERSION VERIFY CERTNAME [extra ekunode flags...]
+# Sets NODE_ARGS to a full ekunode command line (without the program):
+# the certificate CERTNAME from $PKI (trust bundle $CA_FILE, default
+# $PKI/ca.crt), data in $T/NAME.data, admin socket $ADMIN_PATH (default
+# $T/NAME.sock), listening
+# on 127.0.0.1:PORT[NAME] (allocated when missing) with the fast timers.
 # An extra argument @PEER stands for --peer PEER=127.0.0.1:PORT[PEER].
-start_node() {
+NODE_ARGS=()
+node_args() {
 	local name=$1 version=$2 verify=$3 certname=$4 a
-	local -a extra=()
 	shift 4
 	alloc_port "$name"
+	NODE_ARGS=(--name "$name" --cluster "$CLUSTER"
+		--listen "127.0.0.1:${PORT[$name]}"
+		--cert "$PKI/$certname.crt" --key "$PKI/$certname.key"
+		--ca "${CA_FILE:-$PKI/ca.crt}" --version "$version" --role c
+		--verify "$verify" --data "$T/$name.data"
+		--admin "${ADMIN_PATH:-$(sock_of "$name")}" "${FAST_FLAGS[@]}")
 	for a in "$@"; do
 		if [ "${a#@}" != "$a" ]; then
 			alloc_port "${a#@}"
-			extra+=(--peer "${a#@}=127.0.0.1:${PORT[${a#@}]}")
+			NODE_ARGS+=(--peer "${a#@}=127.0.0.1:${PORT[${a#@}]}")
 		else
-			extra+=("$a")
+			NODE_ARGS+=("$a")
 		fi
 	done
-	echo "=== start $name $version $verify cert $certname $(date +%T.%N)" \
-		>>"$T/$name.log"
-	"$EKUNODE" --name "$name" --cluster "$CLUSTER" \
-		--listen "127.0.0.1:${PORT[$name]}" \
-		--cert "$PKI/$certname.crt" --key "$PKI/$certname.key" \
-		--ca "$PKI/ca.crt" --version "$version" --role c \
-		--verify "$verify" --data "$T/$name.data" \
-		--admin "$(sock_of "$name")" "${FAST_FLAGS[@]}" "${extra[@]}" \
-		>>"$T/$name.log" 2>&1 </dev/null &
-	NODE_PID[$name]=$!
+}
+
+# start_node NAME VERSION VERIFY CERTNAME [extra...]: node_args, then run
+# ekunode in the background, its output appended to $T/NAME.log (so a
+# restart keeps the history).
+start_node() {
+	node_args "$@"
+	echo "=== start $* $(date +%T.%N)" >>"$T/$1.log"
+	"$EKUNODE" "${NODE_ARGS[@]}" >>"$T/$1.log" 2>&1 </dev/null &
+	NODE_PID[$1]=$!
 	IT_PIDS+=("$!")
+}
+
+# expect_start_fail NAME VERSION VERIFY CERTNAME [extra...]: ekunode must
+# refuse to start: exit non-zero within 10 s, leaving neither its admin
+# socket nor a listener on its port. Sets START_ERR to its stderr.
+# IT_BUSY_PORT=1 / IT_BUSY_ADMIN=1: the port / admin path belongs to
+# another (live) node, so it is expected to be there still.
+START_ERR=
+expect_start_fail() {
+	local name=$1 rc=0
+	node_args "$@"
+	echo "=== expect start failure: $* $(date +%T.%N)" >>"$T/$name.log"
+	timeout 10 "$EKUNODE" "${NODE_ARGS[@]}" </dev/null \
+		>>"$T/$name.log" 2>"$T/$name.stderr" || rc=$?
+	START_ERR=$(cat "$T/$name.stderr")
+	cat "$T/$name.stderr" >>"$T/$name.log"
+	[ "$rc" -ne 124 ] ||
+		fail "ekunode $name started (ran 10 s) but should have refused"
+	[ "$rc" -ne 0 ] || fail "ekunode $name exited 0 but should have refused"
+	[ -n "$START_ERR" ] || fail "ekunode $name failed (status $rc) silently"
+	case "$START_ERR" in
+	*Sanitizer* | *"runtime error"*) fail "sanitizer report: $START_ERR" ;;
+	esac
+	if [ "${IT_BUSY_ADMIN:-0}" != 1 ]; then
+		[ ! -e "$(sock_of "$name")" ] ||
+			fail "refused ekunode $name left $(sock_of "$name") behind"
+	fi
+	if [ "${IT_BUSY_PORT:-0}" != 1 ]; then
+		! port_listening "${PORT[$name]}" ||
+			fail "refused ekunode $name left port ${PORT[$name]} listening"
+	fi
 }
 
 # stop_node NAME: TERM and wait; the node must exit 0 (clean shutdown,
@@ -280,6 +323,12 @@ node_get() {
 }
 
 node_is() { [ "$(node_get "$1" "$2" 2>/dev/null)" = "$3" ]; }
+
+# node_set NAME PATH: the value exists and is not null.
+node_set() {
+	local v
+	v=$(node_get "$1" "$2" 2>/dev/null) && [ "$v" != null ]
+}
 
 # expect NAME PATH VALUE: assert now.
 expect() {

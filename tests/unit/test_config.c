@@ -255,8 +255,8 @@ START_TEST(test_defaults_and_other_values)
 END_TEST
 
 static const char *const required_flags[] = {
-	"--name", "--cluster", "--listen", "--cert", "--key",   "--ca",
-	"--version", "--role", "--verify", "--data", "--admin",
+    "--name",	 "--cluster", "--listen", "--cert", "--key",   "--ca",
+    "--version", "--role",    "--verify", "--data", "--admin",
 };
 
 START_TEST(test_required_flag_missing)
@@ -395,8 +395,7 @@ START_TEST(test_peer_same_address)
 
 	args_full(&a);
 	args_add(&a, "--peer", "n4=127.0.0.1:7002");
-	expect_fail(&a, "--peer", "127.0.0.1:7002", "two peers",
-		    (char *)NULL);
+	expect_fail(&a, "--peer", "127.0.0.1:7002", "two peers", (char *)NULL);
 }
 END_TEST
 
@@ -597,7 +596,7 @@ START_TEST(test_file_values)
 	ck_assert_str_eq(c.cluster, "filelab");
 	ck_assert_str_eq(c.listen_text, "127.0.0.1:7001");
 	ck_assert_str_eq(c.cert, cert); /* trailing blanks trimmed */
-	ck_assert_str_eq(c.key, key);   /* CRLF trimmed */
+	ck_assert_str_eq(c.key, key);	/* CRLF trimmed */
 	ck_assert_str_eq(c.ca, ca);
 	ck_assert_int_eq(c.vclass, POL_V_X154);
 	ck_assert_int_eq(c.role, 'e');
@@ -746,8 +745,7 @@ START_TEST(test_close_after_failure)
 
 	/* A failure inside a config file after strings were set. */
 	args_full(&a);
-	args_add(&a, "--config",
-		 write_file("late.conf", "peer = n9\n"));
+	args_add(&a, "--config", write_file("late.conf", "peer = n9\n"));
 	ck_assert_int_eq(parse(&a, &c, err), EKL_ECONFIG);
 	config_close(&c);
 	ck_assert_ptr_null(c.ca);
@@ -768,9 +766,9 @@ static Suite *config_suite(void)
 	tc = tcase_create("config_parse");
 	tcase_add_test(tc, test_full_command_line);
 	tcase_add_test(tc, test_defaults_and_other_values);
-	tcase_add_loop_test(tc, test_required_flag_missing, 0,
-			    (int)(sizeof(required_flags) /
-				  sizeof(required_flags[0])));
+	tcase_add_loop_test(
+	    tc, test_required_flag_missing, 0,
+	    (int)(sizeof(required_flags) / sizeof(required_flags[0])));
 	tcase_add_test(tc, test_no_peers_is_allowed);
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_help);

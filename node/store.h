@@ -1,0 +1,162 @@
+/* store.h: the node's configuration database (SQLite, WAL) and change log.
+ *
+ * One file, DATA/clusterdb.sqlite3, per node. Tables:
+ *   meta(k PRIMARY KEY, v)            schema_version, epoch, primary,
+ *                                     revision, rev_epoch, digest, log_first
+ *   config(path PRIMARY KEY, value)   the configuration rows
+ *   changelog(rev PRIMARY KEY, epoch, path, value)   value NULL = delete
+ *   snap_config(path PRIMARY KEY, value)   staging for a snapshot being
+ *                                     received; empty otherwise
+ *
+ * Invariants (checked by store_check in tests):
+ *   1. revision is the number of the last change applied; changes are
+ *      applied in order, exactly once: revision only grows (a snapshot may
+ *      set it to any value, with the rows of that revision).
+ *   2. changelog holds revisions log_first..revision with no gap (empty
+ *      when log_first > revision), each with the epoch it was made in;
+ *      rev_epoch is the epoch of revision's change (0 when revision is 0).
+ *   3. digest is the sum mod 2^256 of SHA-256(len(path) path len(value)
+ *      value) over config rows (lengths as 4-byte big-endian): two stores
+ *      have equal digests exactly when their rows are equal (up to hash
+ *      collisions). It is updated in the same transaction as the rows.
+ *   4. Every mutation (a write group, an applied batch, a snapshot swap, an
+ *      epoch change) is one transaction, committed with synchronous=FULL:
+ *      when a function returns 0 its effect survives kill -9 and power
+ *      loss; when it returns an error nothing of it is applied.
+ *   5. A snapshot being received lives only in snap_config until
+ *      store_snap_finish swaps it in with one transaction, so a crash in
+ *      the middle leaves the previous rows and revision intact.
+ */
+#ifndef EKUNODE_STORE_H
+#define EKUNODE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_DIGEST_LEN 32
+#define STORE_PATH_MAX 512     /* bytes of an xConfiguration path */
+#define STORE_VALUE_MAX 65536  /* bytes of a value */
+#define STORE_NAME_MAX 64
+
+struct store;
+
+struct store_state {
+	int64_t epoch;      /* current cluster epoch known to this node */
+	char primary[STORE_NAME_MAX]; /* primary of that epoch ("" = none) */
+	int64_t revision;   /* last change applied */
+	int64_t rev_epoch;  /* epoch of that change */
+	int64_t log_first;  /* oldest revision still in the change log */
+	uint8_t digest[STORE_DIGEST_LEN];
+	int64_t rows;       /* number of config rows */
+};
+
+/* One change. Pointers are borrowed (valid for the duration of a call or
+ * callback). value NULL = delete the row. */
+struct store_change {
+	int64_t rev;
+	int64_t epoch;
+	const char *path;
+	const char *value;
+};
+
+/* Open or create DIR/clusterdb.sqlite3 (dir must exist). An existing file
+ * is checked first (PRAGMA quick_check, schema_version, meta complete); a
+ * damaged or foreign file is refused with EKL_EIO / EKL_ECONFIG and an
+ * error naming the file and what to do, and is never modified. */
+int store_open(const char *dir, struct store **out, char *err);
+/* Accepts NULL. Any open write group is rolled back. */
+void store_close(struct store *s);
+
+/* The committed state (cached: no query). */
+void store_state(const struct store *s, struct store_state *out);
+/* Lower-case hex of a digest into buf (2*STORE_DIGEST_LEN+1 bytes). */
+void store_digest_hex(const uint8_t *digest, char *buf);
+
+/* ---- writes on the primary: a group commit ---- */
+
+/* Start a write group (BEGIN IMMEDIATE). At most one group is open. */
+int store_group_begin(struct store *s, char *err);
+/* Inside a group: set (value non-NULL) or delete (value NULL) path as the
+ * next revision in the current epoch; *rev gets it. A delete of a missing
+ * path is EKL_ENOENT and consumes no revision. Paths and values are
+ * validated (non-empty path, no newline, lengths) with EKL_EINVAL. A
+ * failed put leaves the group usable. */
+int store_group_put(struct store *s, const char *path, const char *value,
+		    int64_t *rev, char *err);
+/* Commit (durable on return) or roll back the group. */
+int store_group_commit(struct store *s, char *err);
+void store_group_rollback(struct store *s);
+bool store_group_open(const struct store *s);
+
+/* ---- reads ---- */
+
+/* *value is owned by the caller (ekl_free); EKL_ENOENT when missing.
+ * Reads see an open write group's changes. */
+int store_get(struct store *s, const char *path, char **value, char *err);
+/* Calls cb for every row in path order; a non-zero cb return stops and is
+ * returned. */
+int store_list(struct store *s,
+	       int (*cb)(void *arg, const char *path, const char *value),
+	       void *arg, char *err);
+
+/* ---- the change log ---- */
+
+/* Calls cb for changes after revision `after`, in order, up to max_changes
+ * or until about max_bytes of path+value have been passed. Returns the
+ * number of changes passed (>= 0) or a negative code. EKL_ENOENT when
+ * after+1 < log_first (the log no longer holds it: send a snapshot). */
+int store_log_read(struct store *s, int64_t after, size_t max_changes,
+		   size_t max_bytes,
+		   int (*cb)(void *arg, const struct store_change *c),
+		   void *arg, char *err);
+/* The epoch of the change at revision rev, if the log holds it: 0 and
+ * *epoch set, or EKL_ENOENT. rev == 0 gives epoch 0. */
+int store_log_epoch(struct store *s, int64_t rev, int64_t *epoch, char *err);
+/* Drop log entries so that at most keep remain (oldest first). */
+int store_compact(struct store *s, int64_t keep, char *err);
+
+/* ---- peers: apply what the primary sends ---- */
+
+/* Apply n changes in one transaction. They must be consecutive, the first
+ * being revision+1; anything else (a gap, a repeat) is EKL_EPROTO with
+ * nothing applied. Each change keeps its own epoch. */
+int store_apply(struct store *s, const struct store_change *c, size_t n,
+		char *err);
+
+/* Adopt (epoch, primary) when epoch is newer than ours, or set it on the
+ * primary when it is promoted. Refuses an older epoch (EKL_EINVAL). */
+int store_set_epoch(struct store *s, int64_t epoch, const char *primary,
+		    char *err);
+
+/* ---- snapshots ---- */
+
+/* Sending: a consistent read of the rows at one revision, on a second
+ * connection, while writes go on. */
+struct store_snap_reader;
+int store_snap_open(struct store *s, struct store_snap_reader **out,
+		    struct store_state *at, char *err);
+/* Calls cb for up to max_rows next rows (path order); returns the number
+ * passed; 0 at the end. */
+int store_snap_next(struct store_snap_reader *r, size_t max_rows,
+		    int (*cb)(void *arg, const char *path, const char *value),
+		    void *arg, char *err);
+void store_snap_close(struct store_snap_reader *r); /* accepts NULL */
+
+/* Receiving: stage rows, then swap them in atomically. */
+int store_snap_stage_begin(struct store *s, char *err); /* clears staging */
+int store_snap_stage_rows(struct store *s, const char *const *paths,
+			  const char *const *values, size_t n, char *err);
+/* Swap: the staged rows must have exactly `digest`, else EKL_EPROTO and
+ * the live rows are untouched. Sets revision, rev_epoch, epoch/primary (if
+ * newer), empties the change log (log_first = revision + 1) and staging. */
+int store_snap_finish(struct store *s, int64_t revision, int64_t rev_epoch,
+		      const uint8_t *digest, char *err);
+void store_snap_abort(struct store *s); /* clears staging */
+
+/* Test helper: verify the invariants above against the tables (digest
+ * recomputed, log contiguous). 0 or EKL_EIO with err saying which. */
+int store_check(struct store *s, char *err);
+
+#endif

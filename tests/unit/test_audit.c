@@ -1,0 +1,955 @@
+/* test_audit.c: the audit's rule functions (upload verdicts, ClusterDB
+ * verdicts asked of the policy, timeline risks, root classification,
+ * options and their order) and the cluster forecast on small topologies. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "audit.h"
+#include "ekulab/certinfo.h"
+#include "ekulab/err.h"
+#include "ekulab/pki.h"
+#include "testutil.h"
+
+#define E_S   (POL_EKU_EXT | POL_EKU_SERVER)
+#define E_C   (POL_EKU_EXT | POL_EKU_CLIENT)
+#define E_SC  (POL_EKU_EXT | POL_EKU_SERVER | POL_EKU_CLIENT)
+#define E_ANY (POL_EKU_EXT | POL_EKU_ANY)
+
+static struct audit_target target(enum topo_role role, const char *version,
+				  bool setting)
+{
+	struct audit_target t;
+
+	memset(&t, 0, sizeof(t));
+	t.role = role;
+	snprintf(t.version, sizeof(t.version), "%s", version);
+	ck_assert_int_eq(pol_version_parse(version, &t.vclass), 0);
+	t.server_eku_upload = setting;
+	return t;
+}
+
+/* ---- audit_date, caps ---- */
+
+START_TEST(test_dates)
+{
+	char buf[32];
+
+	ck_assert_int_eq(audit_date(1970, 1, 1), 0);
+	ck_assert_int_eq(audit_date(2026, 2, 11), INT64_C(1770768000));
+	ck_assert_int_eq(audit_date(2000, 3, 1) - audit_date(2000, 2, 28),
+			 2 * AUDIT_DAY); /* 2000 is a leap year */
+	audit_format_date(audit_date(2029, 3, 15), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2029-03-15");
+	audit_format_time(audit_date(2026, 6, 15) + 3661, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2026-06-15T01:01:01Z");
+
+	ck_assert_int_eq(audit_public_max_days(audit_date(2026, 3, 14)), 398);
+	ck_assert_int_eq(audit_public_max_days(audit_date(2026, 3, 15)), 200);
+	ck_assert_int_eq(audit_public_max_days(audit_date(2027, 3, 14)), 200);
+	ck_assert_int_eq(audit_public_max_days(audit_date(2027, 3, 15)), 100);
+	ck_assert_int_eq(audit_public_max_days(audit_date(2029, 3, 14)), 100);
+	ck_assert_int_eq(audit_public_max_days(audit_date(2029, 3, 15)), 47);
+	ck_assert_int_eq(audit_public_cap_since(audit_date(2026, 1, 1)), 0);
+	ck_assert_int_eq(audit_public_cap_since(audit_date(2028, 1, 1)),
+			 audit_date(2027, 3, 15));
+}
+END_TEST
+
+/* ---- audit_upload ---- */
+
+struct upload_case {
+	enum topo_role role;
+	const char *version;
+	bool setting;
+	enum audit_slot slot;
+	unsigned eku;
+	bool accept;
+};
+
+static const struct upload_case uploads[] = {
+    /* pre-X15.4: clientAuth required, both roles, setting irrelevant */
+    {TOPO_ROLE_C, "X15.3.2", false, AUDIT_SLOT_SERVER, E_SC, true},
+    {TOPO_ROLE_C, "X15.3.2", false, AUDIT_SLOT_SERVER, E_S, false},
+    {TOPO_ROLE_E, "X14.3.7", true, AUDIT_SLOT_SERVER, E_S, false},
+    {TOPO_ROLE_E, "X14.3.7", false, AUDIT_SLOT_SERVER, 0, true},
+    {TOPO_ROLE_C, "X15.0", false, AUDIT_SLOT_SERVER, E_ANY, false},
+    {TOPO_ROLE_C, "X15.3.2", false, AUDIT_SLOT_SERVER, E_C, false},
+    /* X15.4 E: server-only only with EnableServerEkuUpload On */
+    {TOPO_ROLE_E, "X15.4", true, AUDIT_SLOT_SERVER, E_S, true},
+    {TOPO_ROLE_E, "X15.4", false, AUDIT_SLOT_SERVER, E_S, false},
+    {TOPO_ROLE_E, "X15.4", false, AUDIT_SLOT_SERVER, E_SC, true},
+    {TOPO_ROLE_E, "X15.4", true, AUDIT_SLOT_SERVER, E_C, false},
+    /* X15.4 C: still combined */
+    {TOPO_ROLE_C, "X15.4", true, AUDIT_SLOT_SERVER, E_S, false},
+    {TOPO_ROLE_C, "X15.4", false, AUDIT_SLOT_SERVER, E_SC, true},
+    /* X15.5: server slot serverAuth, client slot clientAuth */
+    {TOPO_ROLE_C, "X15.5", false, AUDIT_SLOT_SERVER, E_S, true},
+    {TOPO_ROLE_E, "X15.5.1", false, AUDIT_SLOT_SERVER, E_S, true},
+    {TOPO_ROLE_C, "X15.5", false, AUDIT_SLOT_CLIENT, E_C, true},
+    {TOPO_ROLE_C, "X15.5", false, AUDIT_SLOT_CLIENT, E_S, false},
+    {TOPO_ROLE_E, "X15.5", false, AUDIT_SLOT_CLIENT, 0, true},
+    {TOPO_ROLE_C, "X15.4", false, AUDIT_SLOT_CLIENT, E_SC, false},
+};
+
+START_TEST(test_upload)
+{
+	const struct upload_case *u = &uploads[_i];
+	struct audit_target t = target(u->role, u->version, u->setting);
+	struct audit_upload out;
+
+	audit_upload(&t, u->slot, u->eku, &out);
+	ck_assert_msg(out.accept == u->accept, "case %d: %s (%s)", _i,
+		      out.accept ? "accept" : "reject", out.reason);
+	ck_assert_ptr_nonnull(out.reason);
+	ck_assert(strlen(out.reason) > 10);
+}
+END_TEST
+
+START_TEST(test_upload_reasons)
+{
+	struct audit_target e154 = target(TOPO_ROLE_E, "X15.4", false);
+	struct audit_target c154 = target(TOPO_ROLE_C, "X15.4", true);
+	struct audit_upload out;
+
+	audit_upload(&e154, AUDIT_SLOT_SERVER, E_S, &out);
+	ck_assert_ptr_nonnull(strstr(out.reason, "EnableServerEkuUpload"));
+	audit_upload(&c154, AUDIT_SLOT_SERVER, E_S, &out);
+	ck_assert_ptr_nonnull(strstr(out.reason, "Expressway-C"));
+}
+END_TEST
+
+/* ---- audit_clusterdb: the policy's answer ---- */
+
+static const enum pki_profile profiles[] = {
+    PKI_PROFILE_COMBINED, PKI_PROFILE_SERVER_ONLY, PKI_PROFILE_CLIENT_ONLY,
+    PKI_PROFILE_NO_EKU, PKI_PROFILE_ANY_EKU};
+static const enum pki_ca cas[] = {PKI_CA_UNRESTRICTED, PKI_CA_SERVER_ONLY,
+				  PKI_CA_COMBINED};
+static const char *const versions[] = {"X14.3.7", "X15.3.2", "X15.4", "X15.5"};
+
+/* For every lab chain and version, audit_clusterdb must say what
+ * pol_decide() says about a directed connection between that chain's
+ * owner and a peer of the version with a combined certificate. */
+START_TEST(test_clusterdb_agrees_with_pol_decide)
+{
+	int64_t now = audit_date(2026, 7, 1);
+	struct pol_chain mine, peer_chain;
+	struct pol_node me, peer;
+	struct pol_conn c;
+	struct pol_verdict v;
+	enum pol_code code;
+	size_t p, k, ver;
+	int depth;
+
+	audit_lab_chain(PKI_PROFILE_COMBINED, PKI_CA_UNRESTRICTED, now, 0,
+			"peer", &peer_chain);
+	for (p = 0; p < sizeof(profiles) / sizeof(profiles[0]); p++)
+		for (k = 0; k < sizeof(cas) / sizeof(cas[0]); k++)
+			for (ver = 0; ver < 4; ver++) {
+				audit_lab_chain(profiles[p], cas[k], now, 0,
+						"me", &mine);
+				memset(&me, 0, sizeof(me));
+				memset(&peer, 0, sizeof(peer));
+				ck_assert_int_eq(
+				    pol_version_parse(versions[ver],
+						      &peer.version),
+				    0);
+				me.version = peer.version;
+				me.mode = peer.mode = POL_ENFORCE;
+				me.client_eku_check = peer.client_eku_check =
+				    true;
+				me.server_chain = &mine;
+				peer.server_chain = &peer_chain;
+				memset(&c, 0, sizeof(c));
+				c.service = POL_SVC_CLUSTERDB;
+				c.initiator_time = c.acceptor_time = now;
+
+				/* Owner initiates: the peer accepts and judges.
+				 */
+				c.initiator = &me;
+				c.acceptor = &peer;
+				pol_decide(&c, &v);
+				code = audit_clusterdb(&mine, peer.version,
+						       POL_SIDE_INITIATOR, now,
+						       &depth);
+				ck_assert_int_eq(code, v.code);
+				ck_assert_int_eq(depth, v.depth);
+
+				/* Owner accepts: the peer initiates and judges.
+				 */
+				c.initiator = &peer;
+				c.acceptor = &me;
+				pol_decide(&c, &v);
+				code = audit_clusterdb(&mine, peer.version,
+						       POL_SIDE_ACCEPTOR, now,
+						       &depth);
+				ck_assert_int_eq(code, v.code);
+			}
+}
+END_TEST
+
+START_TEST(test_clusterdb_examples)
+{
+	int64_t now = audit_date(2026, 7, 1);
+	struct pol_chain ch;
+	int depth;
+
+	/* Server-only leaf: pre-X15.4 peers refuse it as a client. */
+	audit_lab_chain(PKI_PROFILE_SERVER_ONLY, PKI_CA_UNRESTRICTED, now, 0,
+			"n", &ch);
+	ck_assert_int_eq(
+	    audit_clusterdb(&ch, POL_V_PRE154, POL_SIDE_INITIATOR, now, &depth),
+	    POL_CLIENT_PURPOSE);
+	ck_assert_int_eq(depth, 0);
+	ck_assert_int_eq(
+	    audit_clusterdb(&ch, POL_V_X154, POL_SIDE_INITIATOR, now, &depth),
+	    POL_OK);
+	ck_assert_int_eq(
+	    audit_clusterdb(&ch, POL_V_PRE154, POL_SIDE_ACCEPTOR, now, &depth),
+	    POL_OK);
+	/* A 2026-style issuing CA: depth 1 even under a combined leaf. */
+	audit_lab_chain(PKI_PROFILE_COMBINED, PKI_CA_SERVER_ONLY, now, 0, "n",
+			&ch);
+	ck_assert_int_eq(
+	    audit_clusterdb(&ch, POL_V_PRE154, POL_SIDE_INITIATOR, now, &depth),
+	    POL_CLIENT_PURPOSE);
+	ck_assert_int_eq(depth, 1);
+	/* Client-only leaf fails as a server, at every version. */
+	audit_lab_chain(PKI_PROFILE_CLIENT_ONLY, PKI_CA_UNRESTRICTED, now, 0,
+			"n", &ch);
+	ck_assert_int_eq(
+	    audit_clusterdb(&ch, POL_V_X155, POL_SIDE_ACCEPTOR, now, &depth),
+	    POL_SERVER_PURPOSE);
+	/* Validity and trust come from the same checks. */
+	ck_assert_int_eq(audit_clusterdb(&ch, POL_V_X155, POL_SIDE_INITIATOR,
+					 now + 400 * AUDIT_DAY, &depth),
+			 POL_EXPIRED);
+	ch.anchored = false;
+	ck_assert_int_eq(
+	    audit_clusterdb(&ch, POL_V_X155, POL_SIDE_INITIATOR, now, &depth),
+	    POL_UNTRUSTED);
+}
+END_TEST
+
+START_TEST(test_renewed_chain)
+{
+	int64_t start = audit_date(2027, 6, 1);
+	struct pol_chain orig, r;
+
+	audit_lab_chain(PKI_PROFILE_COMBINED, PKI_CA_UNRESTRICTED, start, 0,
+			"host.example", &orig);
+	audit_renewed_chain(&orig, AUDIT_RENEW_SERVER_ONLY, start, &r);
+	ck_assert(r.anchored);
+	ck_assert_int_eq(r.len, 3);
+	ck_assert_uint_eq(r.certs[0].eku, E_S);
+	ck_assert_uint_eq(r.certs[1].eku, E_S);
+	ck_assert_uint_eq(r.certs[2].eku, 0);
+	ck_assert_int_eq(r.certs[0].not_after - r.certs[0].not_before,
+			 100 * AUDIT_DAY);
+	ck_assert_str_eq(r.dns[0], "host.example");
+	audit_renewed_chain(&orig, AUDIT_RENEW_ALTERNATE_ROOT, start, &r);
+	ck_assert_uint_eq(r.certs[0].eku, E_SC);
+	audit_renewed_chain(&orig, AUDIT_RENEW_PRIVATE, start, &r);
+	ck_assert_uint_eq(r.certs[0].eku, E_SC);
+	ck_assert_uint_eq(r.certs[1].eku, 0);
+	ck_assert_int_eq(r.certs[0].not_after - r.certs[0].not_before,
+			 365 * AUDIT_DAY);
+}
+END_TEST
+
+/* ---- audit_risks ---- */
+
+static struct audit_facts public_facts(unsigned eku, int64_t not_after, bool le)
+{
+	struct audit_facts f;
+
+	memset(&f, 0, sizeof(f));
+	f.root = AUDIT_ROOT_PUBLIC;
+	f.eku = eku;
+	f.lets_encrypt = le;
+	f.not_before = not_after - 90 * AUDIT_DAY;
+	f.not_after = not_after;
+	audit_renewed_chain(NULL, AUDIT_RENEW_ALTERNATE_ROOT, f.not_before,
+			    &f.chain);
+	f.chain.certs[0].eku = eku;
+	f.chain.certs[0].not_after = not_after;
+	return f;
+}
+
+static bool has_risk(const struct audit_risk *r, size_t n,
+		     enum audit_risk_code code, int64_t date)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (r[i].code == code && r[i].date == date)
+			return true;
+	return false;
+}
+
+START_TEST(test_risks)
+{
+	struct audit_risk r[AUDIT_MAX_RISKS];
+	struct audit_facts f;
+	int64_t at = audit_date(2026, 1, 1);
+	size_t n;
+
+	/* Let's Encrypt, combined, renewed 2026-03-01: LE only. */
+	f = public_facts(E_SC, audit_date(2026, 3, 1), true);
+	n = audit_risks(&f, at, r, AUDIT_MAX_RISKS);
+	ck_assert_uint_eq(n, 1);
+	ck_assert(
+	    has_risk(r, n, AUDIT_RISK_LE_CLASSIC, audit_date(2026, 2, 11)));
+	ck_assert_str_eq(audit_risk_name(r[0].code), "lets-encrypt-classic");
+
+	/* Renewed before 2026-02-11: no LE risk yet. */
+	f = public_facts(E_SC, audit_date(2026, 2, 10), true);
+	ck_assert_uint_eq(audit_risks(&f, at, r, AUDIT_MAX_RISKS), 0);
+
+	/* Another CA, combined, renewed 2026-06-20: all but LE. */
+	f = public_facts(E_SC, audit_date(2026, 6, 20), false);
+	n = audit_risks(&f, at, r, AUDIT_MAX_RISKS);
+	ck_assert_uint_eq(n, 3);
+	ck_assert(
+	    has_risk(r, n, AUDIT_RISK_NO_CLIENT_AUTH, audit_date(2026, 5, 1)));
+	ck_assert(
+	    has_risk(r, n, AUDIT_RISK_VALIDITY_CAP, audit_date(2026, 3, 15)));
+	ck_assert(has_risk(r, n, AUDIT_RISK_CHROME, audit_date(2026, 6, 15)));
+	ck_assert_ptr_nonnull(strstr(r[1].text, "200 days"));
+
+	/* Server-only, renewed 2028: only the (100-day) cap. */
+	f = public_facts(E_S, audit_date(2028, 1, 10), false);
+	n = audit_risks(&f, at, r, AUDIT_MAX_RISKS);
+	ck_assert_uint_eq(n, 1);
+	ck_assert(
+	    has_risk(r, n, AUDIT_RISK_VALIDITY_CAP, audit_date(2027, 3, 15)));
+	ck_assert_ptr_nonnull(strstr(r[0].text, "100 days"));
+
+	/* Expired long ago: the renewal is due now (at), 47 days in 2030. */
+	f = public_facts(E_S, audit_date(2020, 1, 1), false);
+	n = audit_risks(&f, audit_date(2030, 1, 1), r, AUDIT_MAX_RISKS);
+	ck_assert(
+	    has_risk(r, n, AUDIT_RISK_VALIDITY_CAP, audit_date(2029, 3, 15)));
+
+	/* Private, unknown roots and CA certificates carry none. */
+	f = public_facts(E_SC, audit_date(2026, 6, 20), true);
+	f.root = AUDIT_ROOT_PRIVATE;
+	ck_assert_uint_eq(audit_risks(&f, at, r, AUDIT_MAX_RISKS), 0);
+	f.root = AUDIT_ROOT_UNKNOWN;
+	ck_assert_uint_eq(audit_risks(&f, at, r, AUDIT_MAX_RISKS), 0);
+	f.root = AUDIT_ROOT_PUBLIC;
+	f.ca = true;
+	ck_assert_uint_eq(audit_risks(&f, at, r, AUDIT_MAX_RISKS), 0);
+}
+END_TEST
+
+/* ---- audit_options ---- */
+
+static size_t options_for(const struct audit_facts *f,
+			  const struct audit_target *t, size_t nt, int64_t at,
+			  struct audit_option *out)
+{
+	struct audit_target_result tr[AUDIT_MAX_TARGETS];
+	size_t i;
+
+	for (i = 0; i < nt; i++)
+		audit_evaluate_target(f, &t[i], at, &tr[i]);
+	return audit_options(f, tr, nt, at, out, AUDIT_MAX_OPTIONS);
+}
+
+static void expect_options(const struct audit_option *o, size_t n,
+			   const enum audit_opt *want, size_t n_want)
+{
+	size_t i;
+
+	ck_assert_uint_eq(n, n_want);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(o[i].code == want[i], "option %zu is %s, not %s",
+			      i, audit_opt_name(o[i].code),
+			      audit_opt_name(want[i]));
+}
+
+START_TEST(test_options)
+{
+	struct audit_option o[AUDIT_MAX_OPTIONS];
+	struct audit_target t[2];
+	struct audit_facts f =
+	    public_facts(E_SC, audit_date(2026, 9, 1), false);
+	int64_t late = audit_date(2026, 6, 1);
+	size_t n;
+
+	/* Pre-X15.4 Expressway-C: A, C, then X15.5 (X15.4 leaves C's upload
+	 * requiring clientAuth). No B after May 2026. */
+	t[0] = target(TOPO_ROLE_C, "X15.3.2", false);
+	n = options_for(&f, t, 1, late, o);
+	expect_options(o, n,
+		       (enum audit_opt[]){AUDIT_OPT_ALTERNATE_ROOT,
+					  AUDIT_OPT_PRIVATE_PKI,
+					  AUDIT_OPT_UPGRADE_X155},
+		       3);
+	ck_assert_ptr_nonnull(strstr(o[2].text, "Expressway-C"));
+
+	/* Pre-X15.4 Expressway-E: A, then X15.4 is enough; no C. */
+	t[0] = target(TOPO_ROLE_E, "X14.3.7", false);
+	n = options_for(&f, t, 1, late, o);
+	expect_options(o, n,
+		       (enum audit_opt[]){AUDIT_OPT_ALTERNATE_ROOT,
+					  AUDIT_OPT_UPGRADE_X154},
+		       2);
+
+	/* Before 2026-03-15, B comes second with that deadline. */
+	n = options_for(&f, t, 1, audit_date(2026, 1, 10), o);
+	expect_options(o, n,
+		       (enum audit_opt[]){AUDIT_OPT_ALTERNATE_ROOT,
+					  AUDIT_OPT_RENEW_EARLY,
+					  AUDIT_OPT_UPGRADE_X154},
+		       3);
+	ck_assert_int_eq(o[1].before, audit_date(2026, 3, 15));
+
+	/* Let's Encrypt before 2026-02-11: B's deadline is that day. */
+	f.lets_encrypt = true;
+	n = options_for(&f, t, 1, audit_date(2026, 1, 10), o);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(o[1].code, AUDIT_OPT_RENEW_EARLY);
+	ck_assert_int_eq(o[1].before, audit_date(2026, 2, 11));
+	/* ... and none after it. */
+	n = options_for(&f, t, 1, audit_date(2026, 2, 20), o);
+	ck_assert_uint_eq(n, 2);
+	f.lets_encrypt = false;
+
+	/* Both roles: C's needs decide the upgrade. */
+	t[1] = target(TOPO_ROLE_C, "X15.3.2", false);
+	n = options_for(&f, t, 2, late, o);
+	expect_options(o, n,
+		       (enum audit_opt[]){AUDIT_OPT_ALTERNATE_ROOT,
+					  AUDIT_OPT_PRIVATE_PKI,
+					  AUDIT_OPT_UPGRADE_X155},
+		       3);
+
+	/* X15.5 targets: a server-only renewal breaks nothing. */
+	t[0] = target(TOPO_ROLE_C, "X15.5", false);
+	t[1] = target(TOPO_ROLE_E, "X15.5", false);
+	n = options_for(&f, t, 2, late, o);
+	expect_options(o, n, (enum audit_opt[]){AUDIT_OPT_MONITOR}, 1);
+
+	/* No targets: the whole tree, in order. */
+	n = options_for(&f, t, 0, late, o);
+	expect_options(
+	    o, n,
+	    (enum audit_opt[]){AUDIT_OPT_ALTERNATE_ROOT, AUDIT_OPT_PRIVATE_PKI,
+			       AUDIT_OPT_UPGRADE_X154, AUDIT_OPT_UPGRADE_X155},
+	    4);
+
+	/* Private and unknown roots; CA certificates get none. */
+	f.root = AUDIT_ROOT_PRIVATE;
+	n = options_for(&f, t, 1, late, o);
+	expect_options(o, n, (enum audit_opt[]){AUDIT_OPT_NO_ACTION}, 1);
+	f.root = AUDIT_ROOT_UNKNOWN;
+	n = options_for(&f, t, 1, late, o);
+	expect_options(o, n, (enum audit_opt[]){AUDIT_OPT_CLASSIFY}, 1);
+	f.ca = true;
+	ck_assert_uint_eq(options_for(&f, t, 1, late, o), 0);
+}
+END_TEST
+
+START_TEST(test_evaluate_target)
+{
+	struct audit_target t = target(TOPO_ROLE_E, "X15.5", false);
+	struct audit_target_result r;
+	struct audit_facts f = public_facts(E_S, audit_date(2026, 9, 1), false);
+
+	audit_evaluate_target(&f, &t, audit_date(2026, 7, 1), &r);
+	ck_assert(r.upload.accept);
+	ck_assert(r.has_client_slot);
+	ck_assert(!r.upload_client.accept);
+	ck_assert_int_eq(r.as_client, POL_OK); /* X15.5 ClusterDB bypass */
+	ck_assert_int_eq(r.as_server, POL_OK);
+	ck_assert(!r.breaks_when_renewed);
+
+	t = target(TOPO_ROLE_C, "X15.3.2", false);
+	audit_evaluate_target(&f, &t, audit_date(2026, 7, 1), &r);
+	ck_assert(!r.upload.accept);
+	ck_assert(!r.has_client_slot);
+	ck_assert_int_eq(r.as_client, POL_CLIENT_PURPOSE);
+	ck_assert_int_eq(r.as_client_depth, 0);
+	ck_assert(r.breaks_when_renewed);
+	ck_assert_int_eq(r.renewed_as_client, POL_CLIENT_PURPOSE);
+	ck_assert_int_eq(r.renewed_as_server, POL_OK);
+}
+END_TEST
+
+/* ---- audit_classify, on real certificates ---- */
+
+static char pki[512];
+static char other[600];
+
+static void issue(const char *dir, const char *name, enum pki_profile p,
+		  bool self_signed)
+{
+	struct pki_leaf_opts o;
+	char err[EKL_ERRLEN] = "";
+
+	memset(&o, 0, sizeof(o));
+	o.name = name;
+	o.profile = p;
+	o.self_signed = self_signed;
+	if (pki_issue(dir, &o, err) != 0) {
+		fprintf(stderr, "pki_issue %s: %s\n", name, err);
+		exit(EXIT_FAILURE);
+	}
+}
+
+static void make_pkis(void)
+{
+	char err[EKL_ERRLEN] = "";
+	const char *t = tu_tmpdir("audit");
+
+	if (t == NULL) {
+		fprintf(stderr, "no temporary directory\n");
+		exit(EXIT_FAILURE);
+	}
+	snprintf(pki, sizeof(pki), "%s/pki", t);
+	snprintf(other, sizeof(other), "%s/other", t);
+	if (pki_init(pki, false, err) != 0 ||
+	    pki_init(other, false, err) != 0) {
+		fprintf(stderr, "pki_init: %s\n", err);
+		exit(EXIT_FAILURE);
+	}
+	issue(pki, "leaf", PKI_PROFILE_COMBINED, false);
+	issue(pki, "srv", PKI_PROFILE_SERVER_ONLY, false);
+	issue(pki, "self", PKI_PROFILE_COMBINED, true);
+	issue(other, "stranger", PKI_PROFILE_COMBINED, false);
+}
+
+static enum audit_root classify(const struct audit_trust *t, const char *dir,
+				const char *name, int *path_len)
+{
+	STACK_OF(X509) *extra = NULL, *path = NULL;
+	char err[EKL_ERRLEN] = "";
+	char file[800];
+	enum audit_root root;
+	X509 *leaf = NULL;
+
+	snprintf(file, sizeof(file), "%s/%s.crt", dir, name);
+	ck_assert_int_eq(certinfo_load_chain(file, &leaf, &extra, err), 0);
+	ck_assert_int_eq(audit_classify(t, leaf, extra, &root, &path, err), 0);
+	*path_len = path != NULL ? sk_X509_num(path) : 0;
+	sk_X509_pop_free(path, X509_free);
+	sk_X509_pop_free(extra, X509_free);
+	X509_free(leaf);
+	return root;
+}
+
+START_TEST(test_classify)
+{
+	struct audit_trust t;
+	char err[EKL_ERRLEN] = "";
+	char ca[800], oca[800];
+	const char *files[1];
+	int len;
+
+	snprintf(ca, sizeof(ca), "%s/ca.crt", pki);
+	snprintf(oca, sizeof(oca), "%s/ca.crt", other);
+
+	/* The lab root as --ca: private; the other PKI: unknown. */
+	files[0] = ca;
+	ck_assert_int_eq(audit_trust_init(&t, false, NULL, 0, files, 1, err),
+			 0);
+	ck_assert_int_eq(classify(&t, pki, "leaf", &len), AUDIT_ROOT_PRIVATE);
+	ck_assert_int_eq(len, 3);
+	ck_assert_int_eq(classify(&t, other, "stranger", &len),
+			 AUDIT_ROOT_UNKNOWN);
+	ck_assert_int_eq(len, 0);
+	/* A self-signed leaf nobody trusts: private. */
+	ck_assert_int_eq(classify(&t, pki, "self", &len), AUDIT_ROOT_PRIVATE);
+	audit_trust_free(&t);
+
+	/* The same root given as a public root: public. */
+	files[0] = oca;
+	ck_assert_int_eq(audit_trust_init(&t, false, files, 1, NULL, 0, err),
+			 0);
+	ck_assert_int_eq(classify(&t, other, "stranger", &len),
+			 AUDIT_ROOT_PUBLIC);
+	ck_assert_int_eq(classify(&t, pki, "leaf", &len), AUDIT_ROOT_UNKNOWN);
+	audit_trust_free(&t);
+
+	/* With the system store, the lab root is still not public. */
+	ck_assert_int_eq(audit_trust_init(&t, true, NULL, 0, NULL, 0, err), 0);
+	ck_assert_int_eq(classify(&t, pki, "leaf", &len), AUDIT_ROOT_UNKNOWN);
+	audit_trust_free(&t);
+
+	/* A bundle that does not exist names the flag. */
+	files[0] = "/nonexistent/roots.pem";
+	ck_assert_int_ne(audit_trust_init(&t, false, NULL, 0, files, 1, err),
+			 0);
+	ck_assert_ptr_nonnull(strstr(err, "--ca"));
+	audit_trust_free(&t);
+}
+END_TEST
+
+/* ---- audit_run on a directory ---- */
+
+START_TEST(test_run_directory)
+{
+	struct audit_target tg = target(TOPO_ROLE_C, "X15.3.2", false);
+	struct audit_trust t;
+	struct audit_opts o;
+	struct audit_run r;
+	char err[EKL_ERRLEN] = "";
+	char ca[800], junk[800];
+	const char *files[1] = {ca};
+	const char *inputs[1] = {pki};
+	size_t i, leaf = 0, srv = 0;
+	FILE *fp;
+
+	snprintf(ca, sizeof(ca), "%s/ca.crt", pki);
+	ck_assert_int_eq(audit_trust_init(&t, false, NULL, 0, files, 1, err),
+			 0);
+	memset(&o, 0, sizeof(o));
+	o.inputs = inputs;
+	o.n_inputs = 1;
+	o.trust = &t;
+	o.targets = &tg;
+	o.n_targets = 1;
+	o.at = audit_date(2030, 1, 1); /* the leaves (365 days) expired */
+	o.timeout_ms = 1000;
+	ck_assert_int_eq(audit_run(&o, &r, err), 0);
+	ck_assert_uint_eq(r.n_errors, 0);
+	ck_assert_uint_eq(r.skipped, 7); /* 4 CA keys + 3 leaf keys */
+	/* ca.crt, 3 issuing CAs, 3 leaves with their issuing CA each. */
+	ck_assert_uint_eq(r.n_certs, 4 + 2 * 2 + 1);
+	for (i = 0; i < r.n_certs; i++) {
+		if (strstr(r.certs[i].source, "/leaf.crt") &&
+		    r.certs[i].index == 0) {
+			leaf = i;
+			ck_assert_int_eq(r.certs[i].validity, POL_EXPIRED);
+			ck_assert_str_eq(r.certs[i].findings[0], "expired");
+		}
+		if (strstr(r.certs[i].source, "/srv.crt") &&
+		    r.certs[i].index == 0)
+			srv = i;
+	}
+	ck_assert_uint_ne(leaf, 0);
+	ck_assert_uint_ne(srv, 0);
+	ck_assert(r.certs[srv].days_left < 0);
+	ck_assert_int_eq(r.certs[srv].targets[0].as_client, POL_CLIENT_PURPOSE);
+	ck_assert_int_eq(audit_exit_code(&r), 1);
+	audit_run_free(&r);
+
+	/* A file of garbage: an error for it, the rest still audited. */
+	snprintf(junk, sizeof(junk), "%s/junk.pem", pki);
+	fp = fopen(junk, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("-----BEGIN CERTIFICATE-----\nnot base64 at all!\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(audit_run(&o, &r, err), 0);
+	ck_assert_uint_eq(r.n_errors, 1);
+	ck_assert_ptr_nonnull(strstr(r.errors[0].source, "junk.pem"));
+	ck_assert_uint_eq(r.n_certs, 9);
+	ck_assert_int_eq(audit_exit_code(&r), 2);
+	audit_run_free(&r);
+	remove(junk);
+	audit_trust_free(&t);
+}
+END_TEST
+
+/* ---- the forecast ---- */
+
+static struct audit_fnode fnode(const char *name, const char *version,
+				enum pki_profile p, int64_t at, int days)
+{
+	struct audit_fnode n;
+
+	memset(&n, 0, sizeof(n));
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	snprintf(n.version, sizeof(n.version), "%s", version);
+	ck_assert_int_eq(pol_version_parse(version, &n.vclass), 0);
+	n.client_eku_check = true;
+	audit_lab_chain(p, PKI_CA_UNRESTRICTED, at, days, name, &n.server);
+	n.renew_at = n.server.certs[0].not_after;
+	n.renewal = AUDIT_RENEW_SERVER_ONLY;
+	return n;
+}
+
+START_TEST(test_simulate)
+{
+	int64_t at = audit_date(2026, 7, 1);
+	struct audit_fnode n[3];
+	struct audit_link down[4];
+	int64_t date = 0;
+	size_t nd;
+
+	/* Two pre-X15.4 nodes: down when the second one goes server-only. */
+	n[0] = fnode("a", "X15.3.2", PKI_PROFILE_COMBINED, at, 30);
+	n[1] = fnode("b", "X15.3.2", PKI_PROFILE_COMBINED, at, 90);
+	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_BOTH, "a", at,
+				 &date, down, 4, &nd));
+	ck_assert_int_eq(date, n[1].renew_at);
+	ck_assert_uint_eq(nd, 1);
+	ck_assert_int_eq(down[0].a, 0);
+	ck_assert_int_eq(down[0].b, 1);
+	ck_assert_int_eq(down[0].n_dirs, 2);
+	ck_assert_int_eq(down[0].dirs[0].v.side, POL_SIDE_ACCEPTOR);
+	ck_assert_int_eq(down[0].dirs[0].v.code, POL_CLIENT_PURPOSE);
+
+	/* One of them on X15.4: b dials a? a (pre) refuses b; a dials b:
+	 * b (X15.4) skips the client purpose: the link stays up. */
+	n[1] = fnode("b", "X15.4", PKI_PROFILE_COMBINED, at, 90);
+	ck_assert(!audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_BOTH, "a", at,
+				  &date, down, 4, &nd));
+	/* ... unless only b dials (lower-name with b lower). */
+	snprintf(n[1].name, sizeof(n[1].name), "0b");
+	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_LOWER_NAME, "a",
+				 at, &date, down, 4, &nd));
+	ck_assert_int_eq(date, n[1].renew_at); /* 0b's renewal, day 90 */
+	ck_assert_int_eq(down[0].n_dirs, 1);
+	ck_assert_int_eq(down[0].dirs[0].initiator, 1);
+
+	/* Today: a server-only and b combined, both pre-X15.4: with both
+	 * dialling, a -> b fails but b -> a works. */
+	n[0] = fnode("a", "X15.3.2", PKI_PROFILE_SERVER_ONLY, at, 365);
+	n[1] = fnode("b", "X15.3.2", PKI_PROFILE_COMBINED, at, 365);
+	n[1].renew_at += 10 * AUDIT_DAY; /* b renews later */
+	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_BOTH, "a", at,
+				 &date, down, 4, &nd));
+	ck_assert_int_eq(date, n[1].renew_at);
+	/* ... but only a dials with lower-name: down from the start. */
+	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_LOWER_NAME, "a",
+				 at, &date, down, 4, &nd));
+	ck_assert_int_eq(date, at);
+	/* Permissive never goes down. */
+	ck_assert(!audit_simulate(n, 2, POL_PERMISSIVE, TOPO_DIAL_BOTH, "a", at,
+				  &date, down, 4, &nd));
+
+	/* dial primary: only links with the primary exist. */
+	n[0] = fnode("a", "X15.3.2", PKI_PROFILE_COMBINED, at, 365);
+	n[1] = fnode("b", "X15.3.2", PKI_PROFILE_SERVER_ONLY, at, 365);
+	n[2] = fnode("c", "X15.3.2", PKI_PROFILE_SERVER_ONLY, at, 365);
+	/* b-c would fail both ways, but they never dial each other; a dials
+	 * both, which accept its combined certificate until a's renewal. */
+	ck_assert(audit_simulate(n, 3, POL_ENFORCE, TOPO_DIAL_PRIMARY, "a", at,
+				 &date, down, 4, &nd));
+	ck_assert_int_eq(date, n[0].renew_at);
+	ck_assert_uint_eq(nd, 2);
+	ck_assert_str_eq(n[down[0].a].name, "a");
+	ck_assert(audit_simulate(n, 3, POL_ENFORCE, TOPO_DIAL_BOTH, "a", at,
+				 &date, down, 4, &nd));
+	ck_assert_int_eq(date, at);
+	ck_assert_str_eq(n[down[0].a].name, "b");
+	ck_assert_str_eq(n[down[0].b].name, "c");
+}
+END_TEST
+
+static const char *write_file(const char *name, const char *text)
+{
+	static char path[900];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", pki, name);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+	return path;
+}
+
+START_TEST(test_forecast_topology)
+{
+	struct audit_trust t;
+	struct audit_forecast f;
+	struct topo topo;
+	char err[EKL_ERRLEN] = "";
+	int64_t at = audit_date(2026, 1, 15);
+	size_t i;
+	bool saw_early = false, saw_permissive = false;
+
+	ck_assert_int_eq(audit_trust_init(&t, false, NULL, 0, NULL, 0, err), 0);
+	ck_assert_int_eq(
+	    audit_cluster_load(
+		write_file("three.yaml",
+			   "name: three\n"
+			   "defaults: {version: X15.3.2}\n"
+			   "nodes:\n"
+			   "  node1: {}\n"
+			   "  node2: {cert: {profile: server-only}}\n"
+			   "  node3: {version: X15.4}\n"),
+		&topo, err),
+	    0);
+	ck_assert_int_eq(audit_forecast_run(&topo, &t, at, &f, err), 0);
+	ck_assert(f.breaks);
+	ck_assert_int_eq(f.date, at + 365 * AUDIT_DAY);
+	ck_assert_uint_eq(f.n_down, 1);
+	ck_assert_str_eq(f.nodes[f.down[0].a].name, "node1");
+	ck_assert_str_eq(f.nodes[f.down[0].b].name, "node2");
+	ck_assert_ptr_nonnull(strstr(f.cause, "node1"));
+	/* The renewal's upload on X15.3.2 fails; on X15.4-C too. */
+	ck_assert(!f.nodes[0].renewal_upload.accept);
+	ck_assert(!f.nodes[2].renewal_upload.accept);
+	ck_assert_int_ge(f.prevention, 0);
+	ck_assert_int_eq(f.steps[f.prevention].code, AUDIT_OPT_UPGRADE_X154);
+	ck_assert_int_eq(f.steps[f.prevention].before, f.date);
+	for (i = 0; i < f.n_steps; i++) {
+		if (f.steps[i].code == AUDIT_OPT_RENEW_EARLY) {
+			saw_early = true;
+			ck_assert(!f.steps[i].prevents);
+			ck_assert_int_gt(f.steps[i].postpones_to, f.date);
+		}
+		if (f.steps[i].code == AUDIT_OPT_PERMISSIVE) {
+			saw_permissive = true;
+			ck_assert(f.steps[i].prevents);
+			ck_assert_uint_eq(i, f.n_steps - 1); /* last resort */
+		}
+	}
+	ck_assert(saw_early);
+	ck_assert(saw_permissive);
+	audit_forecast_free(&f);
+	topo_free(&topo);
+
+	/* All X15.4: nothing breaks. */
+	ck_assert_int_eq(
+	    audit_cluster_load(write_file("ok.yaml",
+					  "defaults: {version: X15.4}\n"
+					  "nodes: {a: {}, b: {}}\n"),
+			       &topo, err),
+	    0);
+	ck_assert_int_eq(audit_forecast_run(&topo, &t, at, &f, err), 0);
+	ck_assert(!f.breaks);
+	ck_assert_int_eq(f.prevention, -1);
+	ck_assert_uint_eq(f.n_steps, 0);
+	audit_forecast_free(&f);
+	topo_free(&topo);
+	audit_trust_free(&t);
+}
+END_TEST
+
+START_TEST(test_cluster_list)
+{
+	struct audit_trust t;
+	struct audit_forecast f;
+	struct topo topo;
+	char err[EKL_ERRLEN] = "";
+	char want[900];
+	char ca[800];
+	const char *files[1] = {ca};
+
+	ck_assert_int_eq(
+	    audit_cluster_load(
+		write_file("nodes.txt", "# name version certificate role\n"
+					"leaf X15.3.2 leaf.crt\n"
+					"srv  X15.3.2 srv.crt e  # comment\n"),
+		&topo, err),
+	    0);
+	ck_assert_uint_eq(topo.n_nodes, 2);
+	ck_assert_str_eq(topo.name, "nodes");
+	ck_assert_str_eq(topo.primary, "leaf");
+	snprintf(want, sizeof(want), "%s/srv.crt", pki);
+	ck_assert_str_eq(topo.nodes[1].cert.file, want);
+	ck_assert_int_eq(topo.nodes[1].role, TOPO_ROLE_E);
+	ck_assert_int_eq(topo.nodes[0].role, TOPO_ROLE_C);
+
+	/* The real certificates: srv is server-only, leaf combined; both
+	 * pre-X15.4: srv -> leaf fails, leaf -> srv works until leaf is
+	 * renewed server-only too. */
+	snprintf(ca, sizeof(ca), "%s/ca.crt", pki);
+	ck_assert_int_eq(audit_trust_init(&t, false, NULL, 0, files, 1, err),
+			 0);
+	ck_assert_int_eq(
+	    audit_forecast_run(&topo, &t, (int64_t)time(NULL), &f, err), 0);
+	ck_assert_int_eq(f.nodes[0].root, AUDIT_ROOT_PRIVATE);
+	ck_assert(f.breaks);
+	ck_assert_int_eq(f.date, f.nodes[0].renew_at);
+	audit_forecast_free(&f);
+	audit_trust_free(&t);
+	topo_free(&topo);
+
+	/* Errors name the line. */
+	ck_assert_int_eq(
+	    audit_cluster_load(write_file("bad.txt", "a X15.3.2 a.crt\n"
+						     "b X9 b.crt\n"),
+			       &topo, err),
+	    EKL_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(err, "bad.txt:2:"));
+	ck_assert_ptr_nonnull(strstr(err, "'X9'"));
+	ck_assert_int_eq(audit_cluster_load(
+			     write_file("bad2.txt", "a X15.3.2\n"), &topo, err),
+			 EKL_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(err, "NAME VERSION CERTFILE"));
+	ck_assert_int_eq(
+	    audit_cluster_load(write_file("bad3.txt", "a X15.3.2 a.crt\n"
+						      "a X15.4 b.crt\n"),
+			       &topo, err),
+	    EKL_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(err, "unique"));
+}
+END_TEST
+
+static Suite *audit_suite(void)
+{
+	Suite *s = suite_create("audit");
+	TCase *tc;
+
+	tc = tcase_create("audit_date");
+	tcase_add_test(tc, test_dates);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("audit_upload");
+	tcase_add_loop_test(tc, test_upload, 0,
+			    (int)(sizeof(uploads) / sizeof(uploads[0])));
+	tcase_add_test(tc, test_upload_reasons);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("audit_clusterdb");
+	tcase_add_test(tc, test_clusterdb_agrees_with_pol_decide);
+	tcase_add_test(tc, test_clusterdb_examples);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("audit_renewed_chain");
+	tcase_add_test(tc, test_renewed_chain);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("audit_evaluate_target");
+	tcase_add_test(tc, test_evaluate_target);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("audit_risks");
+	tcase_add_test(tc, test_risks);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("audit_options");
+	tcase_add_test(tc, test_options);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("audit_classify");
+	tcase_add_unchecked_fixture(tc, make_pkis, NULL);
+	tcase_add_test(tc, test_classify);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("audit_run");
+	tcase_add_unchecked_fixture(tc, make_pkis, NULL);
+	tcase_add_test(tc, test_run_directory);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("audit_simulate");
+	tcase_add_test(tc, test_simulate);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("audit_forecast_run");
+	tcase_add_unchecked_fixture(tc, make_pkis, NULL);
+	tcase_add_test(tc, test_forecast_topology);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("audit_cluster_load");
+	tcase_add_unchecked_fixture(tc, make_pkis, NULL);
+	tcase_add_test(tc, test_cluster_list);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(audit_suite());
+}

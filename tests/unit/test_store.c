@@ -1,0 +1,1515 @@
+/* test_store.c: the configuration database: groups, log, apply, snapshots. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "ekulab/err.h"
+#include "ekulab/mem.h"
+#include "store.h"
+#include "testutil.h"
+
+static char err[EKL_ERRLEN];
+
+#define OK(call)                                                         \
+	do {                                                             \
+		int r_;                                                  \
+		err[0] = '\0';                                           \
+		r_ = (call);                                             \
+		ck_assert_msg(r_ == 0, "%s: %d %s", #call, r_, err);     \
+	} while (0)
+
+#define FAILS(code, call)                                                \
+	do {                                                             \
+		int r_;                                                  \
+		err[0] = '\0';                                           \
+		r_ = (call);                                             \
+		ck_assert_msg(r_ == (code), "%s: %d, wanted %d (%s)",    \
+			      #call, r_, (code), err);                   \
+		ck_assert_msg(err[0] != '\0', "%s: no message", #call);  \
+	} while (0)
+
+/* ---- fixtures ---- */
+
+/* A fresh directory; tag + n keeps several per test apart. */
+static void mkdir_fresh(char *buf, size_t n, const char *tag)
+{
+	const char *d = tu_tmpdir(tag);
+
+	ck_assert_ptr_nonnull(d);
+	snprintf(buf, n, "%s", d);
+}
+
+static void db_file(char *buf, size_t n, const char *dir)
+{
+	snprintf(buf, n, "%s/clusterdb.sqlite3", dir);
+}
+
+static struct store *open_ok(const char *dir)
+{
+	struct store *s = NULL;
+
+	OK(store_open(dir, &s, err));
+	ck_assert_ptr_nonnull(s);
+	OK(store_check(s, err));
+	return s;
+}
+
+/* Sets (value non-NULL) or deletes one row in its own group. */
+static int64_t put1(struct store *s, const char *path, const char *value)
+{
+	int64_t rev = -1;
+
+	OK(store_group_begin(s, err));
+	OK(store_group_put(s, path, value, &rev, err));
+	OK(store_group_commit(s, err));
+	OK(store_check(s, err));
+	return rev;
+}
+
+/* The value of path ("" compared as such), or NULL when missing. */
+static char *get(struct store *s, const char *path)
+{
+	char *v = NULL;
+	int r = store_get(s, path, &v, err);
+
+	ck_assert_msg(r == 0 || r == EKL_ENOENT, "store_get: %d %s", r, err);
+	return v;
+}
+
+static void assert_value(struct store *s, const char *path, const char *want)
+{
+	char *v = get(s, path);
+
+	if (want == NULL) {
+		ck_assert_msg(v == NULL, "%s = \"%s\", wanted none", path, v);
+	} else {
+		ck_assert_msg(v != NULL, "%s missing", path);
+		ck_assert_str_eq(v, want);
+	}
+	ekl_free(v);
+}
+
+static struct store_state state(const struct store *s)
+{
+	struct store_state st;
+
+	store_state(s, &st);
+	return st;
+}
+
+static void assert_same_state(const struct store_state *a,
+			      const struct store_state *b)
+{
+	ck_assert_int_eq(a->epoch, b->epoch);
+	ck_assert_str_eq(a->primary, b->primary);
+	ck_assert_int_eq(a->revision, b->revision);
+	ck_assert_int_eq(a->rev_epoch, b->rev_epoch);
+	ck_assert_int_eq(a->log_first, b->log_first);
+	ck_assert_mem_eq(a->digest, b->digest, STORE_DIGEST_LEN);
+	ck_assert_int_eq(a->rows, b->rows);
+}
+
+/* All rows as "path=value\n" lines, in list order. */
+struct dump {
+	char buf[65536];
+	size_t len;
+	int n;
+};
+
+static int dump_cb(void *arg, const char *path, const char *value)
+{
+	struct dump *d = arg;
+	int k = snprintf(d->buf + d->len, sizeof(d->buf) - d->len, "%s=%s\n",
+			 path, value);
+
+	ck_assert_int_lt(d->len + (size_t)k, sizeof(d->buf));
+	d->len += (size_t)k;
+	d->n++;
+	return 0;
+}
+
+static void dump(struct store *s, struct dump *d)
+{
+	memset(d, 0, sizeof(*d));
+	OK(store_list(s, dump_cb, d, err));
+}
+
+/* Collects changes from store_log_read. */
+#define MAXC 2048
+struct changes {
+	struct store_change c[MAXC];
+	char *owned[2 * MAXC];
+	int n, nowned;
+	int stop_at; /* return 7 from the callback at this count (0: never) */
+};
+
+static char *keep(struct changes *cs, const char *s)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = strdup(s);
+	ck_assert_ptr_nonnull(d);
+	cs->owned[cs->nowned++] = d;
+	return d;
+}
+
+static int changes_cb(void *arg, const struct store_change *c)
+{
+	struct changes *cs = arg;
+
+	ck_assert_int_lt(cs->n, MAXC);
+	cs->c[cs->n] = *c;
+	cs->c[cs->n].path = keep(cs, c->path);
+	cs->c[cs->n].value = keep(cs, c->value);
+	cs->n++;
+	return cs->stop_at != 0 && cs->n == cs->stop_at ? 7 : 0;
+}
+
+static void changes_free(struct changes *cs)
+{
+	for (int i = 0; i < cs->nowned; i++)
+		free(cs->owned[i]);
+	cs->nowned = cs->n = 0;
+}
+
+static unsigned char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *b;
+	long n;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	ck_assert_int_ge(n, 0);
+	rewind(f);
+	b = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+static void write_all(const char *path, const void *b, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Runs SQL on the file with a plain connection (a "foreign" writer). */
+static void raw_sql(const char *file, const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE |
+						       SQLITE_OPEN_CREATE,
+					 NULL),
+			 SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK,
+		      "%s: %s", sql, sqlite3_errmsg(db));
+	ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+}
+
+/* store_open must refuse file with code and leave its bytes as they were. */
+static void assert_refused_untouched(const char *dir, int code,
+				     const char *needle)
+{
+	char file[600];
+	unsigned char *before, *after;
+	size_t nb, na;
+	struct store *s = (struct store *)1;
+
+	db_file(file, sizeof(file), dir);
+	before = read_all(file, &nb);
+	FAILS(code, store_open(dir, &s, err));
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err, file) != NULL, "no file name in: %s", err);
+	ck_assert_msg(strstr(err, needle) != NULL, "no \"%s\" in: %s", needle,
+		      err);
+	after = read_all(file, &na);
+	ck_assert_uint_eq(na, nb);
+	ck_assert_msg(memcmp(before, after, nb) == 0, "the file was modified");
+	free(before);
+	free(after);
+}
+
+static void fill(struct store *s, int n, const char *fmt, int vlen)
+{
+	char path[64], value[1024];
+
+	ck_assert_int_lt(vlen, (int)sizeof(value));
+	OK(store_group_begin(s, err));
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), fmt, i);
+		memset(value, 'a' + i % 26, (size_t)vlen);
+		value[vlen] = '\0';
+		OK(store_group_put(s, path, value, NULL, err));
+	}
+	OK(store_group_commit(s, err));
+	OK(store_check(s, err));
+}
+
+/* ---- store_open / store_close ---- */
+
+START_TEST(test_open_create_reopen)
+{
+	char dir[512], file[600], tmp[620];
+	struct store *s;
+	struct store_state st, st2;
+	struct stat sb;
+	static const uint8_t zero[STORE_DIGEST_LEN];
+
+	mkdir_fresh(dir, sizeof(dir), "store-open");
+	s = open_ok(dir);
+	st = state(s);
+	ck_assert_int_eq(st.epoch, 0);
+	ck_assert_str_eq(st.primary, "");
+	ck_assert_int_eq(st.revision, 0);
+	ck_assert_int_eq(st.rev_epoch, 0);
+	ck_assert_int_eq(st.log_first, 1);
+	ck_assert_int_eq(st.rows, 0);
+	ck_assert_mem_eq(st.digest, zero, STORE_DIGEST_LEN);
+
+	db_file(file, sizeof(file), dir);
+	ck_assert_int_eq(stat(file, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	snprintf(tmp, sizeof(tmp), "%s.new", file);
+	ck_assert_int_ne(access(tmp, F_OK), 0);
+
+	OK(store_set_epoch(s, 3, "n1", err));
+	put1(s, "a", "1");
+	put1(s, "b", "2");
+	put1(s, "a", NULL);
+	st = state(s);
+	store_close(s);
+
+	s = open_ok(dir);
+	st2 = state(s);
+	assert_same_state(&st, &st2);
+	ck_assert_int_eq(st2.revision, 3);
+	ck_assert_int_eq(st2.epoch, 3);
+	ck_assert_str_eq(st2.primary, "n1");
+	ck_assert_int_eq(st2.rows, 1);
+	assert_value(s, "a", NULL);
+	assert_value(s, "b", "2");
+	store_close(s);
+	store_close(NULL);
+}
+END_TEST
+
+START_TEST(test_open_missing_dir)
+{
+	char dir[512], sub[600];
+	struct store *s = (struct store *)1;
+
+	mkdir_fresh(dir, sizeof(dir), "store-nodir");
+	snprintf(sub, sizeof(sub), "%s/missing", dir);
+	ck_assert_int_lt(store_open(sub, &s, err), 0);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err, sub) != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(test_open_garbage)
+{
+	char dir[512], file[600];
+	unsigned char junk[8192];
+
+	mkdir_fresh(dir, sizeof(dir), "store-garbage");
+	db_file(file, sizeof(file), dir);
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (unsigned char)(i * 131 + 7);
+	write_all(file, junk, sizeof(junk));
+	assert_refused_untouched(dir, EKL_EIO, "is damaged");
+	ck_assert_msg(strstr(err, "left untouched") != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(test_open_truncated)
+{
+	char dir[512], file[600];
+	struct store *s;
+	struct stat sb;
+
+	mkdir_fresh(dir, sizeof(dir), "store-trunc");
+	s = open_ok(dir);
+	fill(s, 400, "xConfiguration Row %04d", 300);
+	store_close(s);
+	db_file(file, sizeof(file), dir);
+	ck_assert_int_eq(stat(file, &sb), 0);
+	ck_assert_int_gt(sb.st_size, 100000);
+	ck_assert_int_eq(truncate(file, sb.st_size / 2), 0);
+	assert_refused_untouched(dir, EKL_EIO, "is damaged");
+}
+END_TEST
+
+START_TEST(test_open_schema_version)
+{
+	char dir[512], file[600];
+	struct store *s;
+
+	mkdir_fresh(dir, sizeof(dir), "store-schema");
+	s = open_ok(dir);
+	put1(s, "a", "1");
+	store_close(s);
+	db_file(file, sizeof(file), dir);
+	raw_sql(file, "UPDATE meta SET v = 2 WHERE k = 'schema_version'");
+	assert_refused_untouched(dir, EKL_ECONFIG,
+				 "schema version 2, this ekunode needs 1");
+
+	raw_sql(file, "UPDATE meta SET v = 1 WHERE k = 'schema_version';"
+		      "DELETE FROM meta WHERE k = 'log_first'");
+	assert_refused_untouched(dir, EKL_ECONFIG, "meta");
+}
+END_TEST
+
+START_TEST(test_open_foreign)
+{
+	char dir[512], file[600];
+
+	mkdir_fresh(dir, sizeof(dir), "store-foreign");
+	db_file(file, sizeof(file), dir);
+	raw_sql(file, "CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+	assert_refused_untouched(dir, EKL_ECONFIG, "not an ekunode");
+}
+END_TEST
+
+START_TEST(test_open_orphan_wal)
+{
+	char dir[512], file[600], wal[620];
+	struct store *s = NULL;
+
+	mkdir_fresh(dir, sizeof(dir), "store-wal");
+	db_file(file, sizeof(file), dir);
+	snprintf(wal, sizeof(wal), "%s-wal", file);
+	write_all(wal, "stale", 5);
+	FAILS(EKL_ECONFIG, store_open(dir, &s, err));
+	ck_assert_ptr_null(s);
+	ck_assert_int_ne(access(file, F_OK), 0);
+}
+END_TEST
+
+START_TEST(test_open_nomem)
+{
+	char dir[512];
+	struct store *s = NULL;
+	int r;
+
+	mkdir_fresh(dir, sizeof(dir), "store-nomem");
+	ekl_mem_fail_after(0);
+	r = store_open(dir, &s, err);
+	ekl_mem_fail_after(-1);
+	ck_assert_int_eq(r, EKL_ENOMEM);
+	ck_assert_ptr_null(s);
+}
+END_TEST
+
+/* ---- store_group_* / store_get / store_list ---- */
+
+START_TEST(test_group_put_get_list_delete)
+{
+	char dir[512];
+	struct store *s;
+	struct dump d;
+	int64_t rev = 0;
+	struct store_state st;
+
+	mkdir_fresh(dir, sizeof(dir), "store-group");
+	s = open_ok(dir);
+	ck_assert(!store_group_open(s));
+	OK(store_group_begin(s, err));
+	ck_assert(store_group_open(s));
+	OK(store_group_put(s, "xConfiguration B", "two", &rev, err));
+	ck_assert_int_eq(rev, 1);
+	OK(store_group_put(s, "xConfiguration A", "one", &rev, err));
+	ck_assert_int_eq(rev, 2);
+	OK(store_group_put(s, "xConfiguration C", "", &rev, err));
+	ck_assert_int_eq(rev, 3);
+	assert_value(s, "xConfiguration A", "one"); /* reads see the group */
+	/* Not committed yet: the cached state has not moved. */
+	ck_assert_int_eq(state(s).revision, 0);
+	OK(store_group_commit(s, err));
+	ck_assert(!store_group_open(s));
+	OK(store_check(s, err));
+	st = state(s);
+	ck_assert_int_eq(st.revision, 3);
+	ck_assert_int_eq(st.rows, 3);
+
+	dump(s, &d);
+	ck_assert_str_eq(d.buf, "xConfiguration A=one\nxConfiguration "
+				"B=two\nxConfiguration C=\n");
+
+	OK(store_group_begin(s, err));
+	OK(store_group_put(s, "xConfiguration A", NULL, &rev, err));
+	ck_assert_int_eq(rev, 4);
+	FAILS(EKL_ENOENT, store_group_put(s, "xConfiguration Z", NULL, &rev,
+					  err));
+	ck_assert_int_eq(rev, 4);
+	OK(store_group_put(s, "xConfiguration B", "2", &rev, err));
+	ck_assert_int_eq(rev, 5); /* the failed delete consumed nothing */
+	OK(store_group_commit(s, err));
+	OK(store_check(s, err));
+	assert_value(s, "xConfiguration A", NULL);
+	assert_value(s, "xConfiguration B", "2");
+	ck_assert_int_eq(state(s).rows, 2);
+	FAILS(EKL_ENOENT, store_get(s, "xConfiguration A", &(char *){NULL},
+				    err));
+	store_close(s);
+}
+END_TEST
+
+static int stop_cb(void *arg, const char *path, const char *value)
+{
+	int *n = arg;
+
+	(void)path;
+	(void)value;
+	return ++*n == 2 ? 42 : 0;
+}
+
+START_TEST(test_group_list_stops)
+{
+	char dir[512];
+	struct store *s;
+	int n = 0;
+
+	mkdir_fresh(dir, sizeof(dir), "store-list");
+	s = open_ok(dir);
+	fill(s, 5, "p%d", 3);
+	ck_assert_int_eq(store_list(s, stop_cb, &n, err), 42);
+	ck_assert_int_eq(n, 2);
+	n = 0; /* the statement was reset: a new listing starts over */
+	ck_assert_int_eq(store_list(s, stop_cb, &n, err), 42);
+	ck_assert_int_eq(n, 2);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_group_invalid)
+{
+	char dir[512], longp[STORE_PATH_MAX + 2];
+	char *longv;
+	struct store *s;
+	int64_t rev = 0;
+
+	mkdir_fresh(dir, sizeof(dir), "store-invalid");
+	s = open_ok(dir);
+	longv = malloc(STORE_VALUE_MAX + 2);
+	ck_assert_ptr_nonnull(longv);
+	memset(longv, 'v', STORE_VALUE_MAX + 1);
+	longv[STORE_VALUE_MAX + 1] = '\0';
+	memset(longp, 'p', STORE_PATH_MAX + 1);
+	longp[STORE_PATH_MAX + 1] = '\0';
+
+	OK(store_group_begin(s, err));
+	FAILS(EKL_EINVAL, store_group_put(s, "", "1", &rev, err));
+	FAILS(EKL_EINVAL, store_group_put(s, NULL, "1", &rev, err));
+	FAILS(EKL_EINVAL, store_group_put(s, "a\nb", "1", &rev, err));
+	FAILS(EKL_EINVAL, store_group_put(s, "a", "1\n2", &rev, err));
+	FAILS(EKL_EINVAL, store_group_put(s, longp, "1", &rev, err));
+	FAILS(EKL_EINVAL, store_group_put(s, "a", longv, &rev, err));
+	OK(store_group_put(s, "ok", "1", &rev, err));
+	ck_assert_int_eq(rev, 1);
+	longp[STORE_PATH_MAX] = '\0'; /* exactly the maximum */
+	longv[STORE_VALUE_MAX] = '\0';
+	OK(store_group_put(s, longp, longv, &rev, err));
+	ck_assert_int_eq(rev, 2);
+	OK(store_group_commit(s, err));
+	OK(store_check(s, err));
+	ck_assert_int_eq(state(s).revision, 2);
+	ck_assert_int_eq(state(s).rows, 2);
+	assert_value(s, "ok", "1");
+	assert_value(s, longp, longv);
+	free(longv);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_group_rollback)
+{
+	char dir[512];
+	struct store *s;
+	struct store_state before, after;
+	struct changes cs = {0};
+
+	mkdir_fresh(dir, sizeof(dir), "store-rollback");
+	s = open_ok(dir);
+	put1(s, "a", "1");
+	before = state(s);
+	OK(store_group_begin(s, err));
+	OK(store_group_put(s, "a", "2", NULL, err));
+	OK(store_group_put(s, "b", "3", NULL, err));
+	OK(store_group_put(s, "a", NULL, NULL, err));
+	store_group_rollback(s);
+	ck_assert(!store_group_open(s));
+	after = state(s);
+	assert_same_state(&before, &after);
+	OK(store_check(s, err));
+	assert_value(s, "a", "1");
+	assert_value(s, "b", NULL);
+	ck_assert_int_eq(store_log_read(s, 0, 100, 1 << 20, changes_cb, &cs,
+					err),
+			 1);
+	changes_free(&cs);
+	/* The next revision is 2 again. */
+	ck_assert_int_eq(put1(s, "c", "4"), 2);
+
+	/* store_close rolls an open group back. */
+	OK(store_group_begin(s, err));
+	OK(store_group_put(s, "d", "5", NULL, err));
+	store_close(s);
+	s = open_ok(dir);
+	assert_value(s, "d", NULL);
+	ck_assert_int_eq(state(s).revision, 2);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_group_put_fails_midway)
+{
+	char dir[512], file[600];
+	struct store *s;
+	int64_t rev = 0;
+
+	mkdir_fresh(dir, sizeof(dir), "store-midway");
+	s = open_ok(dir);
+	put1(s, "a", "old");
+	db_file(file, sizeof(file), dir);
+	/* A foreign log row at revision 2 makes the put fail after it has
+	 * written the config row: the savepoint must undo that row. */
+	raw_sql(file, "INSERT INTO changelog VALUES (2, 0, 'x', 'y')");
+	OK(store_group_begin(s, err));
+	FAILS(EKL_EIO, store_group_put(s, "a", "new", &rev, err));
+	ck_assert(store_group_open(s));
+	assert_value(s, "a", "old");
+	OK(store_group_commit(s, err));
+	ck_assert_int_eq(state(s).revision, 1);
+	raw_sql(file, "DELETE FROM changelog WHERE rev = 2");
+	OK(store_check(s, err));
+	assert_value(s, "a", "old");
+	ck_assert_int_eq(put1(s, "a", "new"), 2);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_group_durable)
+{
+	char dir[512];
+	struct store *s;
+
+	mkdir_fresh(dir, sizeof(dir), "store-durable");
+	s = open_ok(dir);
+	OK(store_group_begin(s, err));
+	OK(store_group_put(s, "xConfiguration SIP Domain 1 Name", "example.com",
+			   NULL, err));
+	OK(store_group_put(s, "xConfiguration NTP Server 1 Address",
+			   "pool.ntp.org", NULL, err));
+	OK(store_group_commit(s, err));
+	store_close(s);
+	s = open_ok(dir);
+	assert_value(s, "xConfiguration SIP Domain 1 Name", "example.com");
+	assert_value(s, "xConfiguration NTP Server 1 Address", "pool.ntp.org");
+	ck_assert_int_eq(state(s).revision, 2);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_group_misuse)
+{
+	char dir[512];
+	struct store *s;
+	struct store_change c = {1, 0, "a", "1"};
+
+	mkdir_fresh(dir, sizeof(dir), "store-misuse");
+	s = open_ok(dir);
+	FAILS(EKL_EINVAL, store_group_put(s, "a", "1", NULL, err));
+	FAILS(EKL_EINVAL, store_group_commit(s, err));
+	store_group_rollback(s); /* harmless */
+	OK(store_group_begin(s, err));
+	FAILS(EKL_EINVAL, store_group_begin(s, err));
+	FAILS(EKL_EINVAL, store_apply(s, &c, 1, err));
+	FAILS(EKL_EINVAL, store_set_epoch(s, 5, "n1", err));
+	FAILS(EKL_EINVAL, store_snap_stage_begin(s, err));
+	OK(store_group_put(s, "a", "1", NULL, err));
+	FAILS(EKL_EINVAL, store_compact(s, 0, err));
+	OK(store_group_commit(s, err));
+	OK(store_check(s, err));
+	ck_assert_int_eq(state(s).revision, 1);
+	ck_assert_int_eq(state(s).epoch, 0);
+	store_close(s);
+}
+END_TEST
+
+/* ---- the digest ---- */
+
+START_TEST(test_digest_order_independent)
+{
+	char d1[512], d2[512];
+	struct store *a, *b;
+	struct store_state sa, sb;
+	uint8_t h[32];
+	unsigned char buf[64];
+	unsigned int hl = 0;
+
+	mkdir_fresh(d1, sizeof(d1), "store-dig1");
+	a = open_ok(d1);
+	mkdir_fresh(d2, sizeof(d2), "store-dig2");
+	b = open_ok(d2);
+
+	/* One row: the digest is exactly its hash. */
+	put1(a, "ab", "xyz");
+	memcpy(buf, "\0\0\0\2ab\0\0\0\3xyz", 13);
+	ck_assert_int_eq(EVP_Digest(buf, 13, h, &hl, EVP_sha256(), NULL), 1);
+	ck_assert_mem_eq(state(a).digest, h, 32);
+
+	put1(a, "p1", "1");
+	put1(a, "p2", "2");
+	put1(a, "p3", "3");
+
+	put1(b, "p3", "3");
+	put1(b, "p9", "gone soon");
+	put1(b, "p1", "wrong");
+	put1(b, "p2", "2");
+	put1(b, "ab", "xyz");
+	put1(b, "p1", "1");
+	put1(b, "p9", NULL);
+
+	sa = state(a);
+	sb = state(b);
+	ck_assert_int_ne(sa.revision, sb.revision);
+	ck_assert_int_eq(sa.rows, sb.rows);
+	ck_assert_mem_eq(sa.digest, sb.digest, STORE_DIGEST_LEN);
+
+	put1(b, "p2", "two");
+	sb = state(b);
+	ck_assert_mem_ne(sa.digest, sb.digest, STORE_DIGEST_LEN);
+	put1(b, "p2", "2");
+	sb = state(b);
+	ck_assert_mem_eq(sa.digest, sb.digest, STORE_DIGEST_LEN);
+
+	/* Swapping a path and its value is a different row. */
+	put1(a, "k", "v");
+	put1(b, "v", "k");
+	ck_assert_mem_ne(state(a).digest, state(b).digest, STORE_DIGEST_LEN);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
+START_TEST(test_digest_hex)
+{
+	uint8_t d[STORE_DIGEST_LEN];
+	char hex[2 * STORE_DIGEST_LEN + 1];
+
+	for (int i = 0; i < STORE_DIGEST_LEN; i++)
+		d[i] = (uint8_t)(i * 17);
+	store_digest_hex(d, hex);
+	ck_assert_str_eq(hex, "00112233445566778899aabbccddeeff"
+			      "102132435465768798a9bacbdcedfe0f");
+}
+END_TEST
+
+/* ---- store_check ---- */
+
+START_TEST(test_check_detects_tampering)
+{
+	char dir[512], file[600];
+	struct store *s;
+
+	mkdir_fresh(dir, sizeof(dir), "store-check");
+	s = open_ok(dir);
+	fill(s, 5, "p%d", 4);
+	db_file(file, sizeof(file), dir);
+
+	raw_sql(file, "UPDATE config SET value = 'evil' WHERE path = 'p1'");
+	FAILS(EKL_EIO, store_check(s, err));
+	ck_assert_msg(strstr(err, "digest") != NULL, "%s", err);
+	raw_sql(file, "UPDATE config SET value = 'bbbb' WHERE path = 'p1'");
+	OK(store_check(s, err));
+
+	raw_sql(file, "DELETE FROM changelog WHERE rev = 3");
+	FAILS(EKL_EIO, store_check(s, err));
+	ck_assert_msg(strstr(err, "change log") != NULL, "%s", err);
+	store_close(s);
+}
+END_TEST
+
+/* ---- store_log_read / store_log_epoch ---- */
+
+START_TEST(test_log_read)
+{
+	char dir[512];
+	struct store *s;
+	struct changes cs = {0};
+	int64_t ep = -1;
+
+	mkdir_fresh(dir, sizeof(dir), "store-log");
+	s = open_ok(dir);
+	OK(store_set_epoch(s, 1, "n1", err));
+	fill(s, 6, "p%02d", 100); /* revisions 1..6, epoch 1 */
+	OK(store_set_epoch(s, 2, "n2", err));
+	put1(s, "p00", NULL);            /* 7 */
+	fill(s, 3, "q%02d", 100);        /* 8..10 */
+
+	ck_assert_int_eq(store_log_read(s, 0, 3, 1 << 20, changes_cb, &cs,
+					err),
+			 3);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(cs.c[i].rev, i + 1);
+	ck_assert_str_eq(cs.c[0].path, "p00");
+	ck_assert_int_eq(cs.c[0].epoch, 1);
+	ck_assert_uint_eq(strlen(cs.c[0].value), 100);
+	changes_free(&cs);
+
+	ck_assert_int_eq(store_log_read(s, 3, 100, 1 << 20, changes_cb, &cs,
+					err),
+			 7);
+	ck_assert_int_eq(cs.c[0].rev, 4);
+	ck_assert_int_eq(cs.c[3].rev, 7);
+	ck_assert_ptr_null(cs.c[3].value); /* the delete */
+	ck_assert_int_eq(cs.c[3].epoch, 2);
+	ck_assert_int_eq(cs.c[6].rev, 10);
+	changes_free(&cs);
+
+	ck_assert_int_eq(store_log_read(s, 10, 100, 1 << 20, changes_cb, &cs,
+					err),
+			 0);
+	ck_assert_int_eq(store_log_read(s, 50, 100, 1 << 20, changes_cb, &cs,
+					err),
+			 0);
+	FAILS(EKL_EINVAL, store_log_read(s, -1, 10, 100, changes_cb, &cs,
+					 err));
+
+	/* Each change is 103 bytes of path+value. */
+	ck_assert_int_eq(store_log_read(s, 0, 100, 250, changes_cb, &cs, err),
+			 2);
+	changes_free(&cs);
+	ck_assert_int_eq(store_log_read(s, 0, 100, 1, changes_cb, &cs, err),
+			 1); /* always progress */
+	changes_free(&cs);
+	cs.stop_at = 2;
+	ck_assert_int_eq(store_log_read(s, 0, 100, 1 << 20, changes_cb, &cs,
+					err),
+			 7);
+	ck_assert_int_eq(cs.n, 2);
+	changes_free(&cs);
+	cs.stop_at = 0;
+
+	/* Uncommitted changes of an open group are not in the log yet. */
+	OK(store_group_begin(s, err));
+	OK(store_group_put(s, "r", "1", NULL, err));
+	ck_assert_int_eq(store_log_read(s, 9, 100, 1 << 20, changes_cb, &cs,
+					err),
+			 1);
+	changes_free(&cs);
+	OK(store_group_commit(s, err));
+	ck_assert_int_eq(store_log_read(s, 9, 100, 1 << 20, changes_cb, &cs,
+					err),
+			 2);
+	changes_free(&cs);
+
+	/* After compaction the old part is gone: send a snapshot. */
+	OK(store_compact(s, 5, err)); /* keeps 7..11 */
+	OK(store_check(s, err));
+	ck_assert_int_eq(state(s).log_first, 7);
+	FAILS(EKL_ENOENT, store_log_read(s, 5, 100, 1 << 20, changes_cb, &cs,
+					 err));
+	ck_assert_msg(strstr(err, "snapshot") != NULL, "%s", err);
+	ck_assert_int_eq(store_log_read(s, 6, 100, 1 << 20, changes_cb, &cs,
+					err),
+			 5);
+	ck_assert_int_eq(cs.c[0].rev, 7);
+	changes_free(&cs);
+
+	/* store_log_epoch */
+	OK(store_log_epoch(s, 0, &ep, err));
+	ck_assert_int_eq(ep, 0);
+	OK(store_log_epoch(s, 8, &ep, err));
+	ck_assert_int_eq(ep, 2);
+	FAILS(EKL_ENOENT, store_log_epoch(s, 3, &ep, err));
+	FAILS(EKL_ENOENT, store_log_epoch(s, 12, &ep, err));
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_log_epoch)
+{
+	char dir[512];
+	struct store *s;
+	int64_t ep = -1;
+
+	mkdir_fresh(dir, sizeof(dir), "store-logep");
+	s = open_ok(dir);
+	put1(s, "a", "1"); /* epoch 0 */
+	OK(store_set_epoch(s, 4, "n1", err));
+	put1(s, "b", "1"); /* epoch 4 */
+	OK(store_log_epoch(s, 1, &ep, err));
+	ck_assert_int_eq(ep, 0);
+	OK(store_log_epoch(s, 2, &ep, err));
+	ck_assert_int_eq(ep, 4);
+	/* With the log emptied, the last revision's epoch is still known. */
+	OK(store_compact(s, 0, err));
+	ep = -1;
+	OK(store_log_epoch(s, 2, &ep, err));
+	ck_assert_int_eq(ep, 4);
+	FAILS(EKL_ENOENT, store_log_epoch(s, 1, &ep, err));
+	store_close(s);
+}
+END_TEST
+
+/* ---- store_compact ---- */
+
+START_TEST(test_compact)
+{
+	char dir[512];
+	struct store *s;
+	struct changes cs = {0};
+
+	mkdir_fresh(dir, sizeof(dir), "store-compact");
+	s = open_ok(dir);
+	fill(s, 10, "p%d", 2);
+	OK(store_compact(s, 100, err));
+	ck_assert_int_eq(state(s).log_first, 1);
+	OK(store_compact(s, 3, err));
+	OK(store_check(s, err));
+	ck_assert_int_eq(state(s).log_first, 8);
+	OK(store_compact(s, 5, err)); /* cannot grow back: nothing to do */
+	ck_assert_int_eq(state(s).log_first, 8);
+	FAILS(EKL_EINVAL, store_compact(s, -1, err));
+	OK(store_compact(s, 0, err));
+	OK(store_check(s, err));
+	ck_assert_int_eq(state(s).log_first, 11);
+	ck_assert_int_eq(store_log_read(s, 10, 10, 1000, changes_cb, &cs, err),
+			 0);
+	FAILS(EKL_ENOENT, store_log_read(s, 9, 10, 1000, changes_cb, &cs,
+					 err));
+	/* The rows are untouched, and writes go on after an empty log. */
+	ck_assert_int_eq(state(s).rows, 10);
+	ck_assert_int_eq(put1(s, "x", "y"), 11);
+	ck_assert_int_eq(store_log_read(s, 10, 10, 1000, changes_cb, &cs, err),
+			 1);
+	changes_free(&cs);
+	store_close(s);
+
+	s = open_ok(dir);
+	ck_assert_int_eq(state(s).log_first, 11);
+	ck_assert_int_eq(state(s).revision, 11);
+	store_close(s);
+}
+END_TEST
+
+/* ---- store_apply ---- */
+
+/* Copies every change of p after r's revision into r, batch by batch. */
+static void catch_up(struct store *p, struct store *r, size_t batch)
+{
+	struct changes cs = {0};
+	int n;
+
+	do {
+		n = store_log_read(p, state(r).revision, batch, 1 << 20,
+				   changes_cb, &cs, err);
+		ck_assert_msg(n >= 0, "store_log_read: %d %s", n, err);
+		OK(store_apply(r, cs.c, (size_t)n, err));
+		OK(store_check(r, err));
+		changes_free(&cs);
+	} while (n > 0);
+}
+
+START_TEST(test_apply_consecutive)
+{
+	char d1[512], d2[512];
+	struct store *p, *r;
+	struct store_state sp, sr;
+	struct dump dp, dr;
+	int64_t ep = -1;
+
+	mkdir_fresh(d1, sizeof(d1), "store-applyp");
+	p = open_ok(d1);
+	mkdir_fresh(d2, sizeof(d2), "store-applyr");
+	r = open_ok(d2);
+
+	OK(store_set_epoch(p, 1, "p", err));
+	fill(p, 20, "xConfiguration Row %d", 10);
+	OK(store_set_epoch(p, 2, "p", err));
+	put1(p, "xConfiguration Row 3", NULL);
+	put1(p, "xConfiguration Row 4", "changed");
+	catch_up(p, r, 7);
+
+	sp = state(p);
+	sr = state(r);
+	ck_assert_int_eq(sr.revision, 22);
+	ck_assert_int_eq(sr.revision, sp.revision);
+	ck_assert_int_eq(sr.rev_epoch, 2);
+	ck_assert_int_eq(sr.rows, sp.rows);
+	ck_assert_mem_eq(sr.digest, sp.digest, STORE_DIGEST_LEN);
+	ck_assert_int_eq(sr.epoch, 0); /* store_apply does not adopt epochs */
+	dump(p, &dp);
+	dump(r, &dr);
+	ck_assert_str_eq(dp.buf, dr.buf);
+	OK(store_log_epoch(r, 5, &ep, err));
+	ck_assert_int_eq(ep, 1);
+	OK(store_log_epoch(r, 21, &ep, err));
+	ck_assert_int_eq(ep, 2);
+
+	/* Applied changes survive a restart. */
+	store_close(r);
+	r = open_ok(d2);
+	sr = state(r);
+	ck_assert_mem_eq(sr.digest, sp.digest, STORE_DIGEST_LEN);
+	ck_assert_int_eq(sr.revision, 22);
+	OK(store_apply(r, NULL, 0, err));
+	store_close(p);
+	store_close(r);
+}
+END_TEST
+
+/* store_apply of c must fail with EKL_EPROTO and change nothing. */
+static void assert_apply_refused(struct store *s, const struct store_change *c,
+				 size_t n, const char *needle)
+{
+	struct store_state before = state(s), after;
+	struct dump d1, d2;
+	struct changes cs = {0};
+	int nlog;
+
+	dump(s, &d1);
+	nlog = store_log_read(s, before.log_first - 1, MAXC, 1 << 30,
+			      changes_cb, &cs, err);
+	changes_free(&cs);
+	FAILS(EKL_EPROTO, store_apply(s, c, n, err));
+	ck_assert_msg(strstr(err, needle) != NULL, "no \"%s\" in: %s", needle,
+		      err);
+	after = state(s);
+	assert_same_state(&before, &after);
+	dump(s, &d2);
+	ck_assert_str_eq(d1.buf, d2.buf);
+	ck_assert_int_eq(store_log_read(s, before.log_first - 1, MAXC, 1 << 30,
+					changes_cb, &cs, err),
+			 nlog);
+	changes_free(&cs);
+	OK(store_check(s, err));
+}
+
+START_TEST(test_apply_refused)
+{
+	char dir[512];
+	struct store *s;
+	struct store_change ok[3] = {
+		{1, 1, "a", "1"}, {2, 1, "b", "2"}, {3, 1, "c", "3"}};
+	struct store_change gap[3] = {
+		{4, 1, "a", "x"}, {5, 1, "b", "x"}, {7, 1, "c", "x"}};
+	struct store_change skip[1] = {{5, 1, "a", "x"}};
+	struct store_change repeat[2] = {{3, 1, "c", "x"}, {4, 1, "d", "x"}};
+	struct store_change dup[2] = {{4, 1, "d", "x"}, {4, 1, "d", "y"}};
+	struct store_change back[2] = {{4, 1, "d", "x"}, {5, 0, "e", "x"}};
+	struct store_change missing[2] = {{4, 1, "d", "x"}, {5, 1, "zz", NULL}};
+	struct store_change bad[2] = {{4, 1, "d", "x"}, {5, 1, "", "x"}};
+
+	mkdir_fresh(dir, sizeof(dir), "store-applybad");
+	s = open_ok(dir);
+	OK(store_apply(s, ok, 3, err));
+	OK(store_check(s, err));
+	ck_assert_int_eq(state(s).revision, 3);
+	ck_assert_int_eq(state(s).rev_epoch, 1);
+
+	assert_apply_refused(s, gap, 3, "gap");
+	assert_apply_refused(s, skip, 1, "change 5 follows revision 3: a gap");
+	assert_apply_refused(s, repeat, 2, "repeat");
+	assert_apply_refused(s, ok, 1, "repeat");
+	assert_apply_refused(s, dup, 2, "repeat");
+	assert_apply_refused(s, back, 2, "epoch");
+	assert_apply_refused(s, missing, 2, "does not have");
+	assert_apply_refused(s, bad, 2, "empty");
+	assert_value(s, "a", "1");
+	assert_value(s, "d", NULL);
+
+	/* And the store still takes the right next change. */
+	OK(store_apply(s, gap, 2, err));
+	OK(store_check(s, err));
+	ck_assert_int_eq(state(s).revision, 5);
+	assert_value(s, "a", "x");
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_apply_large_batch)
+{
+	char dir[512];
+	struct store *s;
+	static struct store_change c[1000];
+	static char paths[1000][40], values[1000][80];
+
+	mkdir_fresh(dir, sizeof(dir), "store-applybig");
+	s = open_ok(dir);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "xConfiguration Row %d",
+			 i % 700);
+		snprintf(values[i], sizeof(values[i]), "value %d", i);
+		c[i].rev = i + 1;
+		c[i].epoch = 1;
+		c[i].path = paths[i];
+		c[i].value = i % 97 == 96 ? NULL : values[i];
+	}
+	/* Deletes must hit present rows: row (i % 700) was set at i - 700
+	 * or earlier only when i >= 700. */
+	for (int i = 0; i < 1000; i++)
+		if (c[i].value == NULL && i < 700)
+			c[i].value = values[i];
+	OK(store_apply(s, c, 1000, err));
+	OK(store_check(s, err));
+	ck_assert_int_eq(state(s).revision, 1000);
+	ck_assert_int_eq(state(s).rows, 700 - 3); /* 3 deletes at i >= 700 */
+	store_close(s);
+}
+END_TEST
+
+/* ---- store_set_epoch ---- */
+
+START_TEST(test_set_epoch)
+{
+	char dir[512], longname[STORE_NAME_MAX + 1];
+	struct store *s;
+	struct changes cs = {0};
+
+	mkdir_fresh(dir, sizeof(dir), "store-epoch");
+	s = open_ok(dir);
+	OK(store_set_epoch(s, 1, "n1", err));
+	ck_assert_int_eq(state(s).epoch, 1);
+	ck_assert_str_eq(state(s).primary, "n1");
+	OK(store_set_epoch(s, 1, "n1", err)); /* the same: no-op */
+	FAILS(EKL_EINVAL, store_set_epoch(s, 1, "n2", err));
+	FAILS(EKL_EINVAL, store_set_epoch(s, 0, "n1", err));
+	memset(longname, 'n', STORE_NAME_MAX);
+	longname[STORE_NAME_MAX] = '\0';
+	FAILS(EKL_EINVAL, store_set_epoch(s, 9, longname, err));
+	ck_assert_int_eq(state(s).epoch, 1);
+	ck_assert_str_eq(state(s).primary, "n1");
+
+	OK(store_set_epoch(s, 3, "", err)); /* newer, primary unknown */
+	OK(store_set_epoch(s, 3, "n3", err)); /* named later */
+	FAILS(EKL_EINVAL, store_set_epoch(s, 3, "n4", err));
+	OK(store_check(s, err));
+
+	put1(s, "a", "1");
+	ck_assert_int_eq(state(s).rev_epoch, 3);
+	ck_assert_int_eq(store_log_read(s, 0, 10, 1000, changes_cb, &cs, err),
+			 1);
+	ck_assert_int_eq(cs.c[0].epoch, 3);
+	changes_free(&cs);
+	store_close(s);
+
+	s = open_ok(dir);
+	ck_assert_int_eq(state(s).epoch, 3);
+	ck_assert_str_eq(state(s).primary, "n3");
+	store_close(s);
+}
+END_TEST
+
+/* ---- snapshots: the reader ---- */
+
+struct rows {
+	const char *paths[256];
+	const char *values[256];
+	int n;
+};
+
+static int rows_cb(void *arg, const char *path, const char *value)
+{
+	struct rows *rs = arg;
+
+	ck_assert_int_lt(rs->n, 256);
+	rs->paths[rs->n] = strdup(path);
+	rs->values[rs->n] = strdup(value);
+	rs->n++;
+	return 0;
+}
+
+static void rows_free(struct rows *rs)
+{
+	for (int i = 0; i < rs->n; i++) {
+		free((char *)rs->paths[i]);
+		free((char *)rs->values[i]);
+	}
+	rs->n = 0;
+}
+
+START_TEST(test_snap_reader_consistent)
+{
+	char dir[512];
+	struct store *s;
+	struct store_snap_reader *rd = NULL;
+	struct store_state at, now;
+	struct rows rs = {0};
+	int n;
+
+	mkdir_fresh(dir, sizeof(dir), "store-snapread");
+	s = open_ok(dir);
+	OK(store_set_epoch(s, 2, "n1", err));
+	fill(s, 25, "row%02d", 5); /* values "aaaaa", "bbbbb", ... */
+	now = state(s);
+	OK(store_snap_open(s, &rd, &at, err));
+	assert_same_state(&now, &at);
+
+	/* The writer goes on; the reader must not see any of it. */
+	fill(s, 5, "new%02d", 3);
+	put1(s, "row03", "changed");
+	put1(s, "row04", NULL);
+	OK(store_group_begin(s, err)); /* even an open group */
+	OK(store_group_put(s, "row05", "uncommitted", NULL, err));
+
+	do {
+		n = store_snap_next(rd, 7, rows_cb, &rs, err);
+		ck_assert_msg(n >= 0, "store_snap_next: %d %s", n, err);
+	} while (n > 0);
+	ck_assert_int_eq(store_snap_next(rd, 7, rows_cb, &rs, err), 0);
+	store_snap_close(rd);
+	OK(store_group_commit(s, err));
+
+	ck_assert_int_eq(rs.n, 25);
+	for (int i = 0; i < 25; i++) {
+		char p[16], v[8];
+
+		snprintf(p, sizeof(p), "row%02d", i);
+		memset(v, 'a' + i, 5);
+		v[5] = '\0';
+		ck_assert_str_eq(rs.paths[i], p);
+		ck_assert_str_eq(rs.values[i], v);
+	}
+	rows_free(&rs);
+
+	/* A new reader sees the new rows. */
+	OK(store_snap_open(s, &rd, &at, err));
+	ck_assert_int_eq(at.revision, state(s).revision);
+	ck_assert_int_eq(at.rows, 29);
+	ck_assert_int_eq(store_snap_next(rd, 100, rows_cb, &rs, err), 29);
+	ck_assert_int_eq(store_snap_next(rd, 100, rows_cb, &rs, err), 0);
+	store_snap_close(rd);
+	rows_free(&rs);
+	store_snap_close(NULL);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_snap_reader_exact_batches)
+{
+	char dir[512];
+	struct store *s;
+	struct store_snap_reader *rd = NULL;
+	struct store_state at;
+	struct rows rs = {0};
+
+	mkdir_fresh(dir, sizeof(dir), "store-snapbatch");
+	s = open_ok(dir);
+	OK(store_snap_open(s, &rd, &at, err)); /* an empty store */
+	ck_assert_int_eq(at.rows, 0);
+	ck_assert_int_eq(store_snap_next(rd, 5, rows_cb, &rs, err), 0);
+	store_snap_close(rd);
+
+	fill(s, 10, "r%d", 1);
+	OK(store_snap_open(s, &rd, &at, err));
+	ck_assert_int_eq(store_snap_next(rd, 5, rows_cb, &rs, err), 5);
+	ck_assert_int_eq(store_snap_next(rd, 5, rows_cb, &rs, err), 5);
+	ck_assert_int_eq(store_snap_next(rd, 5, rows_cb, &rs, err), 0);
+	ck_assert_int_eq(rs.n, 10);
+	ck_assert_str_eq(rs.paths[0], "r0");
+	ck_assert_str_eq(rs.paths[9], "r9");
+	store_snap_close(rd);
+	rows_free(&rs);
+	store_close(s);
+}
+END_TEST
+
+/* ---- snapshots: staging and the swap ---- */
+
+/* Sends p's rows to r as a snapshot through staging. */
+static int send_snapshot(struct store *p, struct store *r, size_t batch,
+			 const uint8_t *override_digest)
+{
+	struct store_snap_reader *rd = NULL;
+	struct store_state at;
+	struct rows rs = {0};
+	int n, ret;
+
+	OK(store_snap_open(p, &rd, &at, err));
+	OK(store_snap_stage_begin(r, err));
+	do {
+		n = store_snap_next(rd, batch, rows_cb, &rs, err);
+		ck_assert_msg(n >= 0, "store_snap_next: %d %s", n, err);
+		OK(store_snap_stage_rows(r, rs.paths, rs.values, (size_t)rs.n,
+					 err));
+		rows_free(&rs);
+	} while (n > 0);
+	store_snap_close(rd);
+	err[0] = '\0';
+	ret = store_snap_finish(r, at.revision, at.rev_epoch,
+				override_digest != NULL ? override_digest
+							: at.digest,
+				err);
+	return ret;
+}
+
+START_TEST(test_snap_finish_swaps)
+{
+	char d1[512], d2[512];
+	struct store *p, *r;
+	struct store_state sp, sr;
+	struct dump dp, dr;
+	struct changes cs = {0};
+	int64_t ep = -1;
+
+	mkdir_fresh(d1, sizeof(d1), "store-swapp");
+	p = open_ok(d1);
+	mkdir_fresh(d2, sizeof(d2), "store-swapr");
+	r = open_ok(d2);
+	OK(store_set_epoch(p, 5, "p", err));
+	fill(p, 40, "xConfiguration Row %d", 20);
+	put1(p, "xConfiguration Row 7", NULL);
+	OK(store_compact(p, 3, err));
+	put1(r, "old", "row"); /* r's own history, to be replaced */
+	put1(r, "xConfiguration Row 1", "stale");
+
+	OK(send_snapshot(p, r, 9, NULL));
+	OK(store_check(r, err));
+	sp = state(p);
+	sr = state(r);
+	ck_assert_int_eq(sr.revision, sp.revision);
+	ck_assert_int_eq(sr.rev_epoch, 5);
+	ck_assert_int_eq(sr.epoch, 5); /* adopted: newer than 0 */
+	ck_assert_str_eq(sr.primary, "");
+	ck_assert_int_eq(sr.log_first, sp.revision + 1);
+	ck_assert_int_eq(sr.rows, 39);
+	ck_assert_mem_eq(sr.digest, sp.digest, STORE_DIGEST_LEN);
+	dump(p, &dp);
+	dump(r, &dr);
+	ck_assert_str_eq(dp.buf, dr.buf);
+	assert_value(r, "old", NULL);
+	ck_assert_int_eq(store_log_read(r, sr.revision, 10, 1000, changes_cb,
+					&cs, err),
+			 0);
+	FAILS(EKL_ENOENT, store_log_read(r, 0, 10, 1000, changes_cb, &cs,
+					 err));
+	OK(store_log_epoch(r, sr.revision, &ep, err));
+	ck_assert_int_eq(ep, 5);
+
+	/* Replication continues from the snapshot's revision. */
+	put1(p, "after", "snapshot");
+	catch_up(p, r, 10);
+	ck_assert_mem_eq(state(r).digest, state(p).digest, STORE_DIGEST_LEN);
+	store_close(r);
+
+	r = open_ok(d2);
+	ck_assert_int_eq(state(r).revision, state(p).revision);
+	store_close(r);
+	store_close(p);
+}
+END_TEST
+
+START_TEST(test_snap_finish_wrong_digest)
+{
+	char d1[512], d2[512];
+	struct store *p, *r;
+	struct store_state before, after;
+	struct dump d1b, d1a;
+	uint8_t bad[STORE_DIGEST_LEN];
+	const char *paths[2] = {"a", "a"}, *values[2] = {"1", "2"};
+
+	mkdir_fresh(d1, sizeof(d1), "store-wrongp");
+	p = open_ok(d1);
+	mkdir_fresh(d2, sizeof(d2), "store-wrongr");
+	r = open_ok(d2);
+	fill(p, 12, "r%d", 3);
+	put1(r, "mine", "1");
+	put1(r, "mine2", "2");
+	before = state(r);
+	dump(r, &d1b);
+
+	memcpy(bad, state(p).digest, STORE_DIGEST_LEN);
+	bad[31] ^= 1;
+	ck_assert_int_eq(send_snapshot(p, r, 5, bad), EKL_EPROTO);
+	ck_assert_msg(strstr(err, "not applied") != NULL, "%s", err);
+	after = state(r);
+	assert_same_state(&before, &after);
+	dump(r, &d1a);
+	ck_assert_str_eq(d1b.buf, d1a.buf);
+
+	/* Abort clears the staging; the store is whole. */
+	store_snap_abort(r);
+	OK(store_check(r, err));
+	FAILS(EKL_EINVAL, store_snap_stage_rows(r, paths, values, 1, err));
+	FAILS(EKL_EINVAL, store_snap_finish(r, 1, 0, bad, err));
+
+	/* A row sent twice, or an invalid row, is refused. */
+	OK(store_snap_stage_begin(r, err));
+	FAILS(EKL_EPROTO, store_snap_stage_rows(r, paths, values, 2, err));
+	paths[0] = "";
+	FAILS(EKL_EPROTO, store_snap_stage_rows(r, paths, values, 1, err));
+	store_snap_abort(r);
+	OK(store_check(r, err));
+
+	/* Then a correct snapshot goes through. */
+	OK(send_snapshot(p, r, 5, NULL));
+	OK(store_check(r, err));
+	ck_assert_mem_eq(state(r).digest, state(p).digest, STORE_DIGEST_LEN);
+	store_close(p);
+	store_close(r);
+}
+END_TEST
+
+START_TEST(test_snap_crash_midway)
+{
+	char dir[512];
+	struct store *s;
+	struct store_state before, after;
+	const char *paths[3] = {"x", "y", "z"}, *values[3] = {"1", "2", "3"};
+
+	mkdir_fresh(dir, sizeof(dir), "store-snapcrash");
+	s = open_ok(dir);
+	fill(s, 8, "keep%d", 4);
+	before = state(s);
+	OK(store_snap_stage_begin(s, err));
+	OK(store_snap_stage_rows(s, paths, values, 3, err));
+	store_close(s); /* the node dies before store_snap_finish */
+
+	s = open_ok(dir); /* open_ok runs store_check: staging was cleared */
+	after = state(s);
+	assert_same_state(&before, &after);
+	assert_value(s, "keep3", "dddd");
+	assert_value(s, "x", NULL);
+	store_close(s);
+}
+END_TEST
+
+/* ---- durability across a crash ---- */
+
+START_TEST(test_crash_after_commit)
+{
+	char dir[512];
+	struct store *s;
+	pid_t pid;
+	int status = 0;
+
+	mkdir_fresh(dir, sizeof(dir), "store-kill");
+	s = open_ok(dir);
+	put1(s, "before", "1");
+	store_close(s);
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store *c = NULL;
+		char e[EKL_ERRLEN];
+
+		if (store_open(dir, &c, e) != 0 ||
+		    store_group_begin(c, e) != 0 ||
+		    store_group_put(c, "acked", "yes", NULL, e) != 0 ||
+		    store_group_put(c, "before", NULL, NULL, e) != 0 ||
+		    store_group_commit(c, e) != 0)
+			_exit(3);
+		/* Acked: now die without closing anything. */
+		abort();
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		      "child status %d", status);
+
+	s = open_ok(dir);
+	assert_value(s, "acked", "yes");
+	assert_value(s, "before", NULL);
+	ck_assert_int_eq(state(s).revision, 3);
+	store_close(s);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc;
+
+	tc = tcase_create("store_open");
+	tcase_add_test(tc, test_open_create_reopen);
+	tcase_add_test(tc, test_open_missing_dir);
+	tcase_add_test(tc, test_open_garbage);
+	tcase_add_test(tc, test_open_truncated);
+	tcase_add_test(tc, test_open_schema_version);
+	tcase_add_test(tc, test_open_foreign);
+	tcase_add_test(tc, test_open_orphan_wal);
+	tcase_add_test(tc, test_open_nomem);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store_group");
+	tcase_add_test(tc, test_group_put_get_list_delete);
+	tcase_add_test(tc, test_group_list_stops);
+	tcase_add_test(tc, test_group_invalid);
+	tcase_add_test(tc, test_group_rollback);
+	tcase_add_test(tc, test_group_put_fails_midway);
+	tcase_add_test(tc, test_group_durable);
+	tcase_add_test(tc, test_group_misuse);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("digest");
+	tcase_add_test(tc, test_digest_order_independent);
+	tcase_add_test(tc, test_digest_hex);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store_check");
+	tcase_add_test(tc, test_check_detects_tampering);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store_log_read");
+	tcase_add_test(tc, test_log_read);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store_log_epoch");
+	tcase_add_test(tc, test_log_epoch);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store_compact");
+	tcase_add_test(tc, test_compact);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store_apply");
+	tcase_add_test(tc, test_apply_consecutive);
+	tcase_add_test(tc, test_apply_refused);
+	tcase_add_test(tc, test_apply_large_batch);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store_set_epoch");
+	tcase_add_test(tc, test_set_epoch);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store_snap_reader");
+	tcase_add_test(tc, test_snap_reader_consistent);
+	tcase_add_test(tc, test_snap_reader_exact_batches);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store_snap_finish");
+	tcase_add_test(tc, test_snap_finish_swaps);
+	tcase_add_test(tc, test_snap_finish_wrong_digest);
+	tcase_add_test(tc, test_snap_crash_midway);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("durability");
+	tcase_add_test(tc, test_crash_after_commit);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(store_suite());
+}

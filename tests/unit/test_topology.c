@@ -1,0 +1,315 @@
+/* test_topology.c: the topology file: a good file, merging, every error
+ * with its line:column and key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ekulab/err.h"
+#include "ekulab/topology.h"
+#include "testutil.h"
+
+static char dir[512];
+
+/* Write `text` to dir/name and return the path (static buffer). */
+static const char *put(const char *name, const char *text)
+{
+	static char path[700];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+	return path;
+}
+
+static void setup(void)
+{
+	const char *t = tu_tmpdir("topology");
+
+	ck_assert_ptr_nonnull(t);
+	snprintf(dir, sizeof(dir), "%s", t);
+}
+
+/* The example, verbatim. */
+static const char three_node[] =
+    "name: three-node\n"
+    "cluster:\n"
+    "  verify: enforce          # enforce | permissive\n"
+    "  primary: node1\n"
+    "  dial: both               # both | lower-name | primary\n"
+    "defaults:\n"
+    "  version: X15.3.2\n"
+    "  role: c                  # c | e\n"
+    "  cert: {profile: combined, ca: unrestricted}\n"
+    "nodes:\n"
+    "  node1: {}\n"
+    "  node2: {cert: {profile: server-only}}\n"
+    "  node3: {version: X15.4, client_cert: {profile: client-only}, "
+    "client_eku_check: off}\n";
+
+START_TEST(test_load_example)
+{
+	char err[EKL_ERRLEN] = "";
+	struct topo t;
+	const struct topo_node *n;
+
+	ck_assert_int_eq(topo_load(put("three.yaml", three_node), &t, err), 0);
+	ck_assert_str_eq(t.name, "three-node");
+	ck_assert_int_eq(t.verify, POL_ENFORCE);
+	ck_assert_str_eq(t.primary, "node1");
+	ck_assert_int_eq(t.dial, TOPO_DIAL_BOTH);
+	ck_assert_uint_eq(t.n_nodes, 3);
+	ck_assert_str_eq(t.nodes[0].name, "node1");
+	ck_assert_str_eq(t.nodes[1].name, "node2");
+	ck_assert_str_eq(t.nodes[2].name, "node3");
+
+	n = topo_find(&t, "node1");
+	ck_assert_ptr_eq(n, &t.nodes[0]);
+	ck_assert_str_eq(n->version, "X15.3.2");
+	ck_assert_int_eq(n->vclass, POL_V_PRE154);
+	ck_assert_int_eq(n->role, TOPO_ROLE_C);
+	ck_assert_int_eq(n->cert.profile, PKI_PROFILE_COMBINED);
+	ck_assert_int_eq(n->cert.ca, PKI_CA_UNRESTRICTED);
+	ck_assert_int_eq(n->cert.days, 0);
+	ck_assert_ptr_null(n->cert.file);
+	ck_assert(!n->has_client_cert);
+	ck_assert(n->client_eku_check);
+	ck_assert_int_eq(n->line, 11);
+
+	/* Per-key merge: node2 sets the profile, keeps the default CA. */
+	n = topo_find(&t, "node2");
+	ck_assert_int_eq(n->cert.profile, PKI_PROFILE_SERVER_ONLY);
+	ck_assert_int_eq(n->cert.ca, PKI_CA_UNRESTRICTED);
+	ck_assert_str_eq(n->version, "X15.3.2");
+
+	n = topo_find(&t, "node3");
+	ck_assert_str_eq(n->version, "X15.4");
+	ck_assert_int_eq(n->vclass, POL_V_X154);
+	ck_assert(n->has_client_cert);
+	ck_assert_int_eq(n->client_cert.profile, PKI_PROFILE_CLIENT_ONLY);
+	ck_assert_int_eq(n->client_cert.ca, PKI_CA_UNRESTRICTED);
+	ck_assert(!n->client_eku_check);
+	ck_assert_int_eq(n->cert.profile, PKI_PROFILE_COMBINED);
+
+	ck_assert_ptr_null(topo_find(&t, "node4"));
+	topo_free(&t);
+	ck_assert_uint_eq(t.n_nodes, 0);
+	ck_assert_ptr_null(t.nodes);
+	topo_free(&t); /* twice is harmless */
+	topo_free(NULL);
+}
+END_TEST
+
+START_TEST(test_load_defaults_and_files)
+{
+	char err[EKL_ERRLEN] = "";
+	char want[800];
+	struct topo t;
+	const char *path;
+
+	path = put("my-lab.yml",
+		   "cluster: {verify: permissive, dial: lower-name}\n"
+		   "defaults:\n"
+		   "  version: X15.5\n"
+		   "  role: e\n"
+		   "  cert: {ca: server-only, days: 90}\n"
+		   "  client_cert: {profile: combined}\n"
+		   "  client_eku_check: 'no'\n"
+		   "nodes:\n"
+		   "  b.2: {cert: {file: certs/b.crt}, client_cert: none}\n"
+		   "  a_1:\n"
+		   "  c-3: {role: c, client_eku_check: on,\n"
+		   "        cert: {file: /abs/c.pem, profile: no-eku}}\n");
+	ck_assert_int_eq(topo_load(path, &t, err), 0);
+	ck_assert_str_eq(t.name, "my-lab"); /* the file stem */
+	ck_assert_int_eq(t.verify, POL_PERMISSIVE);
+	ck_assert_int_eq(t.dial, TOPO_DIAL_LOWER_NAME);
+	ck_assert_str_eq(t.primary, "b.2"); /* the first node */
+	ck_assert_uint_eq(t.n_nodes, 3);
+
+	ck_assert_int_eq(t.nodes[0].role, TOPO_ROLE_E);
+	ck_assert_int_eq(t.nodes[0].vclass, POL_V_X155);
+	ck_assert_int_eq(t.nodes[0].cert.profile, PKI_PROFILE_COMBINED);
+	ck_assert_int_eq(t.nodes[0].cert.ca, PKI_CA_SERVER_ONLY);
+	ck_assert_int_eq(t.nodes[0].cert.days, 90);
+	snprintf(want, sizeof(want), "%s/certs/b.crt", dir);
+	ck_assert_str_eq(t.nodes[0].cert.file, want);
+	ck_assert(!t.nodes[0].has_client_cert); /* none beats the default */
+	ck_assert(!t.nodes[0].client_eku_check);
+
+	/* `a_1:` with no value takes every default. */
+	ck_assert(t.nodes[1].has_client_cert);
+	ck_assert_int_eq(t.nodes[1].client_cert.profile, PKI_PROFILE_COMBINED);
+	ck_assert_ptr_null(t.nodes[1].cert.file);
+
+	ck_assert_int_eq(t.nodes[2].role, TOPO_ROLE_C);
+	ck_assert(t.nodes[2].client_eku_check);
+	ck_assert_str_eq(t.nodes[2].cert.file, "/abs/c.pem");
+	ck_assert_int_eq(t.nodes[2].cert.profile, PKI_PROFILE_NO_EKU);
+	topo_free(&t);
+}
+END_TEST
+
+/* Each bad file: its error must name FILE:LINE:COLUMN and the key. */
+struct bad {
+	const char *yaml;
+	const char *where; /* "LINE:COLUMN" */
+	const char *key;   /* the key as the message names it, or NULL */
+	const char *says;  /* another fragment of the message */
+};
+
+static const struct bad bads[] = {
+    {"nodse:\n  n1: {version: X15.4}\n", "1:1", "nodse", "unknown key"},
+    {"nodes:\n  n1: {version: X15.4, cert: {profle: combined}}\n", "2:31",
+     "nodes.n1.cert.profle", "expected one of: profile, ca, days, file"},
+    {"cluster:\n  verify: enforse\nnodes:\n  n1: {version: X15.4}\n", "2:11",
+     "cluster.verify", "'enforse' is not a verify mode"},
+    {"cluster:\n  dial: everyone\nnodes:\n  n1: {version: X15.4}\n", "2:9",
+     "cluster.dial", "use both, lower-name or primary"},
+    {"cluster:\n  primary: node9\nnodes:\n  n1: {version: X15.4}\n", "2:12",
+     "cluster.primary", "'node9' is not one of the nodes"},
+    {"cluster:\n  prim: n1\nnodes:\n  n1: {version: X15.4}\n", "2:3",
+     "cluster.prim", "unknown key"},
+    {"nodes:\n  n1: {version: X16.1}\n", "2:17", "nodes.n1.version",
+     "'X16.1' is not a known version"},
+    {"defaults:\n  version: 15.4\nnodes:\n  n1: {}\n", "2:12",
+     "defaults.version", "not a known version"},
+    {"nodes:\n  n1: {version: X15.4, cert: {profile: both}}\n", "2:40",
+     "nodes.n1.cert.profile", "'both' is not a profile"},
+    {"nodes:\n  n1: {version: X15.4, cert: {ca: public}}\n", "2:35",
+     "nodes.n1.cert.ca", "'public' is not an issuing CA"},
+    {"nodes:\n  n1: {version: X15.4, cert: {days: 0}}\n", "2:37",
+     "nodes.n1.cert.days", "not a number of days"},
+    {"nodes:\n  n1: {version: X15.4, role: x}\n", "2:30", "nodes.n1.role",
+     "'x' is not a role"},
+    {"nodes:\n  n1: {version: X15.4, client_eku_check: maybe}\n", "2:42",
+     "nodes.n1.client_eku_check", "'maybe' is not on or off"},
+    {"nodes:\n  n1: {version: X15.4, client_cert: some}\n", "2:37",
+     "nodes.n1.client_cert", "or none"},
+    {"nodes:\n  n1: {version: X15.4, cert: [combined]}\n", "2:30",
+     "nodes.n1.cert", "found a list"},
+    {"nodes:\n  n1: {version: X15.4}\n  bad/name: {version: X15.4}\n", "3:3",
+     "nodes.bad/name", "not a valid node name"},
+    {"nodes:\n  ..: {version: X15.4}\n", "2:3", "nodes...",
+     "not a valid node name"},
+    {"nodes:\n  n1: {version: X15.4}\n  n1: {version: X15.5}\n", "3:3",
+     "nodes.n1", "duplicate node (first at line 2)"},
+    {"name: a\nname: b\nnodes:\n  n1: {version: X15.4}\n", "2:1", "name",
+     "duplicate key (first at line 1)"},
+    {"nodes:\n  n1: {version: X15.4, version: X15.5}\n", "2:24",
+     "nodes.n1.version", "duplicate key"},
+    {"name: lab\nnodes:\n  n1: {}\n", "3:3", "nodes",
+     "node 'n1' has no version"},
+    {"name: lab\nnodes: {}\n", "2:8", "nodes", "no node"},
+    {"name: lab\n", "1:1", "nodes", "missing"},
+    {"name: lab\nnodes: [n1, n2]\n", "2:8", "nodes", "expected a mapping"},
+    {"name: 'my lab'\nnodes:\n  n1: {version: X15.4}\n", "1:7", "name",
+     "not a valid cluster name"},
+    {"- n1\n- n2\n", "1:1", "(top)", "expected a mapping"},
+    {"nodes:\n  n1: {version: X15.4\n", "3:1", NULL, "YAML syntax error"},
+    {"nodes:\n  n1: {version: X15.4}\n---\nnodes: {}\n", "4:1", NULL,
+     "a second YAML document"},
+    {"nodes:\n  n1: {version: X15.4, cert: {file: ''}}\n", "2:37",
+     "nodes.n1.cert.file", "the value is empty"},
+    {"", NULL, NULL, "the topology is empty"},
+};
+
+START_TEST(test_load_errors)
+{
+	const struct bad *b = &bads[_i];
+	char err[EKL_ERRLEN] = "";
+	char want[800];
+	struct topo t;
+	const char *path = put("bad.yaml", b->yaml);
+
+	ck_assert_int_eq(topo_load(path, &t, err), EKL_ECONFIG);
+	if (b->where != NULL) {
+		snprintf(want, sizeof(want), "%s:%s: ", path, b->where);
+		ck_assert_msg(strncmp(err, want, strlen(want)) == 0,
+			      "case %d: '%s' does not start with '%s'", _i, err,
+			      want);
+	}
+	if (b->key != NULL) {
+		snprintf(want, sizeof(want), "key '%s': ", b->key);
+		ck_assert_msg(strstr(err, want) != NULL,
+			      "case %d: '%s' does not name %s", _i, err, want);
+	}
+	ck_assert_msg(strstr(err, b->says) != NULL,
+		      "case %d: '%s' does not say '%s'", _i, err, b->says);
+	/* Nothing to free after an error. */
+	ck_assert_ptr_null(t.nodes);
+	ck_assert_uint_eq(t.n_nodes, 0);
+}
+END_TEST
+
+START_TEST(test_load_file_errors)
+{
+	char err[EKL_ERRLEN] = "";
+	char path[700];
+	struct topo t;
+
+	snprintf(path, sizeof(path), "%s/missing.yaml", dir);
+	ck_assert_int_eq(topo_load(path, &t, err), EKL_ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "missing.yaml"));
+	ck_assert_int_eq(topo_load(dir, &t, err), EKL_EIO);
+	ck_assert_ptr_nonnull(strstr(err, "not a regular file"));
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	enum topo_dial d;
+	enum topo_role r;
+	char long_name[80];
+
+	ck_assert(topo_name_valid("node-1.a_b"));
+	ck_assert(!topo_name_valid(""));
+	ck_assert(!topo_name_valid("."));
+	ck_assert(!topo_name_valid(".."));
+	ck_assert(!topo_name_valid("a b"));
+	ck_assert(!topo_name_valid("a/b"));
+	ck_assert(!topo_name_valid(NULL));
+	memset(long_name, 'a', sizeof(long_name));
+	long_name[TOPO_NAME_MAX] = '\0';
+	ck_assert(topo_name_valid(long_name));
+	long_name[TOPO_NAME_MAX] = 'a';
+	long_name[TOPO_NAME_MAX + 1] = '\0';
+	ck_assert(!topo_name_valid(long_name));
+
+	ck_assert_int_eq(topo_dial_parse("lower-name", &d), 0);
+	ck_assert_int_eq(d, TOPO_DIAL_LOWER_NAME);
+	ck_assert_str_eq(topo_dial_name(TOPO_DIAL_PRIMARY), "primary");
+	ck_assert_int_eq(topo_dial_parse("Both", &d), EKL_EINVAL);
+	ck_assert_int_eq(topo_role_parse("e", &r), 0);
+	ck_assert_int_eq(r, TOPO_ROLE_E);
+	ck_assert_str_eq(topo_role_name(TOPO_ROLE_C), "c");
+	ck_assert_int_eq(topo_role_parse("E", &r), EKL_EINVAL);
+}
+END_TEST
+
+static Suite *topology_suite(void)
+{
+	Suite *s = suite_create("topology");
+	TCase *tc;
+
+	tc = tcase_create("topo_load");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, test_load_example);
+	tcase_add_test(tc, test_load_defaults_and_files);
+	tcase_add_loop_test(tc, test_load_errors, 0,
+			    (int)(sizeof(bads) / sizeof(bads[0])));
+	tcase_add_test(tc, test_load_file_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("topo_names");
+	tcase_add_test(tc, test_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(topology_suite());
+}
