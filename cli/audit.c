@@ -241,8 +241,7 @@ static bool in_store(X509_STORE *store, X509 *x)
 	int i;
 
 	if (ctx != NULL && X509_STORE_CTX_init(ctx, store, x, NULL) == 1)
-		same = X509_STORE_CTX_get1_certs(ctx,
-						 X509_get_subject_name(x));
+		same = X509_STORE_CTX_get1_certs(ctx, X509_get_subject_name(x));
 	for (i = 0; i < sk_X509_num(same) && !found; i++)
 		found = X509_cmp(sk_X509_value(same, i), x) == 0;
 	sk_X509_pop_free(same, X509_free);
@@ -273,8 +272,8 @@ int audit_classify(const struct audit_trust *t, X509 *x, STACK_OF(X509) *extra,
 		 * first: a root of the store itself is public unless given
 		 * with --ca; any other self-signed certificate is private. */
 		*root = in_store(t->store, x) && !is_private_root(t, x)
-				? AUDIT_ROOT_PUBLIC
-				: AUDIT_ROOT_PRIVATE;
+			    ? AUDIT_ROOT_PUBLIC
+			    : AUDIT_ROOT_PRIVATE;
 	}
 	ERR_clear_error();
 	if (path != NULL)
@@ -562,12 +561,13 @@ size_t audit_risks(const struct audit_facts *f, int64_t at,
 {
 	int64_t r = renewal_date(f, at);
 	bool client = serves(f->eku, POL_EKU_CLIENT);
-	char rd[16], d[16];
+	char rd[16], d[16], na[16];
 	size_t n = 0;
 
 	if (f->root != AUDIT_ROOT_PUBLIC || f->ca)
 		return 0;
 	audit_format_date(r, rd, sizeof(rd));
+	audit_format_date(f->not_after, na, sizeof(na));
 	if (f->lets_encrypt && client && r >= audit_le_classic_end())
 		n = add_risk(out, n, max, AUDIT_RISK_LE_CLASSIC,
 			     audit_le_classic_end(),
@@ -599,7 +599,7 @@ size_t audit_risks(const struct audit_facts *f, int64_t at,
 			     "2026-06-15: public certificates with clientAuth "
 			     "may no longer be trusted by Chrome, and this one "
 			     "is valid until %s",
-			     rd);
+			     na);
 	return n;
 }
 
@@ -1001,19 +1001,9 @@ static int sans_of(X509 *x, struct audit_strv *out)
 			int n = ASN1_STRING_length(g->d.iPAddress);
 			char ip[64] = "?";
 
-			if (n == 4)
-				snprintf(ip, sizeof(ip), "%u.%u.%u.%u", d[0],
-					 d[1], d[2], d[3]);
-			else if (n == 16) {
-				int k;
-				size_t off = 0;
-
-				for (k = 0; k < 16; k += 2)
-					off += (size_t)snprintf(
-					    ip + off, sizeof(ip) - off, "%s%x",
-					    k ? ":" : "",
-					    (unsigned)(d[k] << 8 | d[k + 1]));
-			}
+			if (n == 4 || n == 16)
+				inet_ntop(n == 4 ? AF_INET : AF_INET6, d, ip,
+					  sizeof(ip));
 			snprintf(buf, sizeof(buf), "IP:%s", ip);
 		} else if (s != NULL) {
 			int n = ASN1_STRING_length(s);
@@ -2308,8 +2298,8 @@ static void describe_cause(struct audit_forecast *f)
 			 f->nodes[dd->acceptor].name, pol_side_name(dd->v.side),
 			 pol_code_name(dd->v.code),
 			 dd->v.code == POL_UNTRUSTED
-				 ? " (give the roots with --ca or --public-ca)"
-				 : "");
+			     ? " (give the roots with --ca or --public-ca)"
+			     : "");
 	}
 }
 
@@ -2587,7 +2577,8 @@ static int load_list(const char *path, struct topo *t, char *err)
 		if (tok[2][0] == '/' || dir[0] == '\0')
 			snprintf(nd->cert.file, n, "%s", tok[2]);
 		else
-			snprintf(nd->cert.file, n, "%s/%s", dir, tok[2]);
+			snprintf(nd->cert.file, n, "%s%s%s", dir,
+				 strcmp(dir, "/") == 0 ? "" : "/", tok[2]);
 		t->n_nodes++;
 	}
 	if (t->n_nodes == 0) {

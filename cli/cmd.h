@@ -6,7 +6,9 @@
 int cmd_pki(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_matrix(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 /* Print "ekulab: <msg>" to stderr. */
 void cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -15,8 +15,12 @@ static const struct {
 	{"matrix", cmd_matrix,
 	 "live handshake truth table compared with the policy model"},
 	{"ctl", cmd_ctl, "talk to a node's admin socket"},
+	{"bench", cmd_bench,
+	 "replication benchmark on a 3-node loopback cluster"},
 	{"audit", cmd_audit,
 	 "certificate inventory: EKU, roots, expiry, targets, forecast"},
+	{"verify-cluster", cmd_verify,
+	 "do the nodes hold the same configuration rows?"},
 };
 
 void cli_fail(const char *fmt, ...)

@@ -710,7 +710,7 @@ struct wire {
 static int run_slice(struct mx_env *e, struct mx_case *cases, size_t n,
 		     int jobs, int k, int out_fd, char *err)
 {
-	int lfd, rv;
+	int lfd = -1, rv;
 	size_t i;
 
 	rv = listener(&lfd, err);

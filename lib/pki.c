@@ -852,8 +852,8 @@ int pki_issue(const char *dir, const struct pki_leaf_opts *o, char *err)
 	EVP_PKEY *key = NULL;
 	X509 *leaf = NULL;
 	GENERAL_NAMES *san = NULL;
-	int64_t nb;
-	int64_t na;
+	int64_t nb = 0;
+	int64_t na = 0;
 	int rc;
 
 	if (!valid_stem(o->name)) {

@@ -474,7 +474,8 @@ static int resolve_file(struct walk *w, const char *file, char **out)
 		n = strlen(w->dir) + strlen(file) + 2;
 		*out = ekl_malloc(n);
 		if (*out != NULL)
-			snprintf(*out, n, "%s/%s", w->dir, file);
+			snprintf(*out, n, "%s%s%s", w->dir,
+				 strcmp(w->dir, "/") == 0 ? "" : "/", file);
 	}
 	if (*out == NULL)
 		return ekl_errf(w->err, EKL_ENOMEM, "%s: out of memory",

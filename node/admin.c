@@ -216,6 +216,45 @@ static int cmd_status_cluster(struct admin_client *c,
 	return 0;
 }
 
+/* Machine-friendly summary of the database, one "key value" per line. */
+static int cmd_status_database(struct admin_client *c,
+			       struct admin_reply *reply,
+			       const struct request *rq, const char *arg)
+{
+	struct store_state st;
+	char hex[2 * STORE_DIGEST_LEN + 1], buf[512];
+
+	(void)rq;
+	(void)arg;
+	store_state(repl_store(node_of(c)->repl), &st);
+	store_digest_hex(st.digest, hex);
+	snprintf(buf, sizeof(buf),
+		 "node %s\nprimary %s\nepoch %lld\nrevision %lld\n"
+		 "rev_epoch %lld\nrows %lld\nlog_first %lld\ndigest %s\n",
+		 node_of(c)->cfg.name, st.primary[0] ? st.primary : "-",
+		 (long long)st.epoch, (long long)st.revision,
+		 (long long)st.rev_epoch, (long long)st.rows,
+		 (long long)st.log_first, hex);
+	return respond(reply, true, buf);
+}
+
+/* Replication latency on the primary: commit to applied on every peer, for
+ * --ack all writes since the last reset. "reset" clears it. */
+static int cmd_status_latency(struct admin_client *c,
+			      struct admin_reply *reply,
+			      const struct request *rq, const char *arg)
+{
+	char buf[256];
+
+	(void)rq;
+	if (strcmp(arg, "reset") == 0) {
+		repl_latency_reset(node_of(c)->repl);
+		return respond(reply, true, "reset\n");
+	}
+	repl_latency_text(node_of(c)->repl, buf, sizeof(buf));
+	return respond(reply, true, buf);
+}
+
 /* Strip one pair of surrounding double quotes, as xConfiguration allows. */
 static char *unquote(char *v)
 {
@@ -415,6 +454,10 @@ static const struct {
 } admin_commands[] = {
 	{"xStatus Cluster", cmd_status_cluster,
 	 "links, replication and the database state"},
+	{"xStatus Database", cmd_status_database,
+	 "node, primary, epoch, revision, rows, digest (key value lines)"},
+	{"xStatus Latency", cmd_status_latency,
+	 "--ack all replication latency p50/p99 (primary); 'reset' clears"},
 	{"xConfiguration", cmd_configuration,
 	 "list; PATH reads one; 'PATH: VALUE' writes (primary only)"},
 	{"xCommand", cmd_command,

@@ -62,6 +62,7 @@ struct pending_write {
 struct ack_wait {
 	struct admin_reply *reply;
 	int64_t rev;
+	ev_tstamp committed; /* when the group commit returned */
 	bool need[CONFIG_MAX_PEERS]; /* by link index */
 	ev_tstamp deadline;
 	struct ack_wait *next;
@@ -76,7 +77,16 @@ struct repl {
 	struct ack_wait *waits; /* owned */
 	ev_prepare commit_w;
 	ev_timer wait_timer;
+	/* Latency samples (microseconds), a ring of the most recent. */
+	uint32_t *lat;   /* owned */
+	size_t lat_n;    /* samples held (<= LAT_MAX) */
+	size_t lat_next;
+	bool sent_early;  /* the group being committed went to peers */
+	uint64_t groups; /* group commits since the last reset */
+	uint64_t grouped; /* writes in them */
 };
+
+#define LAT_MAX 65536
 
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents);
 static void on_wait_timer(struct ev_loop *loop, ev_timer *w, int revents);
@@ -118,6 +128,14 @@ int repl_start(struct node *n, const char *data_dir, const char *primary,
 	 * it (a later ClusterPrimary command may have moved the primary). */
 	if (st.epoch == 0 && primary != NULL && primary[0] != '\0') {
 		rv = store_set_epoch(r->store, 1, primary, err);
+		if (rv != 0)
+			goto err_after_store;
+	} else if (st.epoch > 0 &&
+		   strcasecmp(st.primary, n->cfg.name) == 0) {
+		/* Every start of the primary opens a new epoch, so changes it
+		 * sent but never made durable (see send_group_early) can be
+		 * told apart from what it writes next. */
+		rv = store_set_epoch(r->store, st.epoch + 1, st.primary, err);
 		if (rv != 0)
 			goto err_after_store;
 	}
@@ -177,6 +195,7 @@ void repl_stop(struct repl *r)
 	for (i = 0; r->node->links != NULL && i < r->node->cfg.n_peers; i++)
 		peer_reset(&r->node->links[i].rp);
 	store_close(r->store);
+	ekl_free(r->lat);
 	ekl_free(r);
 }
 
@@ -231,6 +250,7 @@ struct batch_build {
 	Ekl__Change *changes; /* owned */
 	Ekl__Change **ptrs;   /* owned */
 	size_t n;
+	size_t cap;
 	int64_t last;
 	bool oom;
 };
@@ -238,8 +258,11 @@ struct batch_build {
 static int batch_add(void *arg, const struct store_change *c)
 {
 	struct batch_build *b = arg;
-	Ekl__Change *ch = &b->changes[b->n];
+	Ekl__Change *ch;
 
+	if (b->n == b->cap)
+		return 1; /* full: stop reading */
+	ch = &b->changes[b->n];
 	ekl__change__init(ch);
 	ch->rev = (uint64_t)c->rev;
 	ch->epoch = (uint64_t)c->epoch;
@@ -279,17 +302,28 @@ static int send_batch(struct repl *r, struct link *l)
 	struct batch_build b;
 	struct store_state st;
 	char err[EKL_ERRLEN];
+	size_t want;
 	int rv;
 
 	memset(&b, 0, sizeof(b));
-	b.changes = ekl_calloc(BATCH_MAX, sizeof(*b.changes));
-	b.ptrs = ekl_calloc(BATCH_MAX, sizeof(*b.ptrs));
+	store_state(r->store, &st);
+	if (st.revision <= p->sent) {
+		/* nothing new; but the log may not hold p->sent + 1 */
+		if (p->sent + 1 < st.log_first && p->sent < st.revision)
+			return EKL_ENOENT;
+		return 0;
+	}
+	want = st.revision - p->sent < BATCH_MAX ? (size_t)(st.revision - p->sent)
+						 : BATCH_MAX;
+	b.changes = ekl_calloc(want, sizeof(*b.changes));
+	b.ptrs = ekl_calloc(want, sizeof(*b.ptrs));
 	if (b.changes == NULL || b.ptrs == NULL) {
 		batch_free(&b);
 		return EKL_ENOMEM;
 	}
-	rv = store_log_read(r->store, p->sent, BATCH_MAX, BATCH_BYTES,
-			    batch_add, &b, err);
+	b.cap = want;
+	rv = store_log_read(r->store, p->sent, want, BATCH_BYTES, batch_add,
+			    &b, err);
 	if (rv < 0) {
 		if (rv != EKL_ENOENT)
 			ekl_warn("replication to %s: %s", l->peer->name, err);
@@ -515,6 +549,54 @@ static void revision_body(char *buf, size_t len, int64_t rev)
 	snprintf(buf, len, "revision %lld", (long long)rev);
 }
 
+static void record_latency(struct repl *r, double seconds)
+{
+	if (r->lat == NULL &&
+	    (r->lat = ekl_calloc(LAT_MAX, sizeof(*r->lat))) == NULL)
+		return;
+	r->lat[r->lat_next] = (uint32_t)(seconds * 1e6);
+	r->lat_next = (r->lat_next + 1) % LAT_MAX;
+	if (r->lat_n < LAT_MAX)
+		r->lat_n++;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void repl_latency_text(struct repl *r, char *buf, size_t len)
+{
+	uint32_t *v;
+
+	if (r->lat_n == 0 ||
+	    (v = ekl_malloc(r->lat_n * sizeof(*v))) == NULL) {
+		snprintf(buf, len, "count 0 groups %llu writes %llu\n",
+			 (unsigned long long)r->groups,
+			 (unsigned long long)r->grouped);
+		return;
+	}
+	memcpy(v, r->lat, r->lat_n * sizeof(*v));
+	qsort(v, r->lat_n, sizeof(*v), cmp_u32);
+	snprintf(buf, len,
+		 "count %zu p50_us %u p99_us %u max_us %u groups %llu "
+		 "writes %llu\n",
+		 r->lat_n, v[r->lat_n / 2], v[(r->lat_n * 99) / 100],
+		 v[r->lat_n - 1], (unsigned long long)r->groups,
+		 (unsigned long long)r->grouped);
+	ekl_free(v);
+}
+
+void repl_latency_reset(struct repl *r)
+{
+	r->lat_n = 0;
+	r->lat_next = 0;
+	r->groups = 0;
+	r->grouped = 0;
+}
+
 /* Resolve waits after a peer acknowledged, or fail those needing a peer
  * whose link went down (gone >= 0). */
 static void check_waits(struct repl *r, int gone)
@@ -552,6 +634,7 @@ static void check_waits(struct repl *r, int gone)
 		if (done) {
 			char body[64];
 
+			record_latency(r, ev_time() - w->committed);
 			revision_body(body, sizeof(body), w->rev);
 			admin_reply_done(w->reply, true, body);
 			wait_remove(r, w);
@@ -626,6 +709,70 @@ static void maybe_compact(struct repl *r)
 		ekl_warn("compaction: %s", err);
 }
 
+/* Replicate a group while it is being committed: to each peer that is
+ * fully caught up, send the group's changes now, so the peers' fsync runs
+ * in parallel with ours. Safe because every primary start opens a new
+ * epoch (repl_start) and a failed commit stops the primary: changes a
+ * peer holds that the primary never made durable belong to an epoch whose
+ * log the next primary does not match, so that peer gets a snapshot. */
+static void send_group_early(struct repl *r, struct pending_write *group)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__ReplBatch batch = EKL__REPL_BATCH__INIT;
+	Ekl__Change *changes = NULL, **ptrs = NULL;
+	struct pending_write *w;
+	struct store_state st;
+	size_t n = 0, cap = 0;
+	int64_t last = 0;
+	int i;
+
+	for (w = group; w != NULL; w = w->next)
+		if (w->reply != NULL)
+			cap++;
+	if (cap == 0 || cap > BATCH_MAX)
+		return; /* large groups go through the log as usual */
+	changes = ekl_calloc(cap, sizeof(*changes));
+	ptrs = ekl_calloc(cap, sizeof(*ptrs));
+	if (changes == NULL || ptrs == NULL)
+		goto out;
+	store_state(r->store, &st); /* committed state: before this group */
+	for (w = group; w != NULL; w = w->next) {
+		if (w->reply == NULL)
+			continue;
+		ekl__change__init(&changes[n]);
+		changes[n].rev = (uint64_t)w->rev;
+		changes[n].epoch = (uint64_t)st.epoch;
+		changes[n].path = w->path;
+		changes[n].deleted = w->value == NULL;
+		changes[n].value = w->value != NULL ? w->value : "";
+		ptrs[n] = &changes[n];
+		last = w->rev;
+		n++;
+	}
+	batch.epoch = (uint64_t)st.epoch;
+	batch.n_changes = n;
+	batch.changes = ptrs;
+	batch.primary_revision = (uint64_t)last;
+	env.msg_case = EKL__ENVELOPE__MSG_BATCH;
+	env.batch = &batch;
+	for (i = 0; i < r->node->cfg.n_peers; i++) {
+		struct repl_peer *p = &r->node->links[i].rp;
+
+		if (p->phase != REPL_STREAM || p->carrier == NULL ||
+		    p->carrier->state != CONN_UP || p->inflight >= WINDOW ||
+		    p->sent != st.revision)
+			continue;
+		if (conn_send(p->carrier, &env) == 0) {
+			p->sent = last;
+			p->inflight++;
+			r->sent_early = true;
+		}
+	}
+out:
+	ekl_free(changes);
+	ekl_free(ptrs);
+}
+
 static void group_commit(struct repl *r)
 {
 	struct pending_write *batch = r->queue, *w;
@@ -651,6 +798,9 @@ static void group_commit(struct repl *r)
 	}
 	r->queue = NULL;
 	r->queue_tail = &r->queue;
+	r->groups++;
+	for (w = batch; w != NULL; w = w->next)
+		r->grouped++;
 	rv = store_group_begin(r->store, err);
 	for (w = batch; w != NULL; w = w->next) {
 		int64_t rev = 0;
@@ -671,8 +821,24 @@ static void group_commit(struct repl *r)
 						  : r->cfg.ack_timeout_ms;
 		w->rev = rev;
 	}
-	if (rv == 0 && (rv = store_group_commit(r->store, err)) != 0)
-		ekl_error("group commit failed: %s", err);
+	if (rv == 0)
+		send_group_early(r, batch);
+	if (rv == 0 && (rv = store_group_commit(r->store, err)) != 0) {
+		if (r->sent_early) {
+			/* Peers may hold changes we could not make durable.
+			 * Fail-stop: a restarted primary opens a new epoch,
+			 * and the peers' divergent tail is replaced. */
+			ekl_error("group commit failed after replicating it: "
+				  "%s; stopping so that peers stay "
+				  "consistent (restart the node)",
+				  err);
+			fail_queue(r, "primary stopping after a failed commit");
+			ev_break(r->node->loop, EVBREAK_ALL);
+		} else {
+			ekl_error("group commit failed: %s", err);
+		}
+	}
+	r->sent_early = false;
 	for (w = batch; w != NULL;) {
 		struct pending_write *next = w->next;
 
@@ -691,6 +857,7 @@ static void group_commit(struct repl *r)
 				} else {
 					aw->reply = w->reply;
 					aw->rev = w->rev;
+					aw->committed = ev_time();
 					aw->deadline = ev_now(r->node->loop) +
 						       w->timeout_ms / 1000.0;
 					for (i = 0; i < r->node->cfg.n_peers; i++)

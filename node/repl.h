@@ -7,6 +7,7 @@
 #define EKUNODE_REPL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <ev.h>
@@ -95,6 +96,11 @@ void repl_write(struct repl *r, struct admin_reply *reply, const char *path,
 		const char *value, bool ack_all, int timeout_ms);
 /* Make this node the primary of a new epoch. */
 int repl_promote(struct repl *r, char *err);
+
+/* Latency from group commit to applied on every peer, for --ack all
+ * writes: "count N p50_us N p99_us N max_us N". */
+void repl_latency_text(struct repl *r, char *buf, size_t len);
+void repl_latency_reset(struct repl *r);
 
 /* Status fields: primary, epoch, revision, digest (into an open object),
  * and one peer's "replication" value. */

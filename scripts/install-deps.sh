@@ -4,8 +4,8 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config libssl-dev openssl libprotobuf-c-dev
-protobuf-c-compiler libev-dev libsqlite3-dev check libyaml-dev procps
-iproute2 python3"
+protobuf-c-compiler libev-dev libsqlite3-dev check libyaml-dev ca-certificates
+procps iproute2 python3"
 
 missing=""
 for p in $PKGS; do

@@ -389,3 +389,179 @@ except OSError:
 s.close()
 EOF
 }
+
+# ---- the configuration database (replication tests) ----
+
+# ctl NAME [ekulab ctl flags...] 'COMMAND': ekulab ctl on NAME's socket.
+ctl() {
+	local name=$1
+	shift
+	"$EKULAB" ctl --socket "$(sock_of "$name")" "$@"
+}
+
+# db NAME KEY: one value of NAME's `xStatus Database` (revision, digest,
+# epoch, primary, rows, log_first, rev_epoch, node).
+db() {
+	local out
+	out=$(ctl "$1" 'xStatus Database') || return 1
+	awk -v k="$2" '$1 == k { print $2; found = 1 } END { exit !found }' \
+		<<<"$out"
+}
+
+# db_sig NAME: "revision digest" of NAME.
+db_sig() {
+	local out
+	out=$(ctl "$1" 'xStatus Database') || return 1
+	awk '$1 == "revision" { r = $2 } $1 == "digest" { d = $2 }
+	     END { if (r == "" || d == "") exit 1; print r, d }' <<<"$out"
+}
+
+# same_db NAME...: every node has the first one's revision and digest.
+same_db() {
+	local first n s
+	first=$(db_sig "$1") || return 1
+	for n in "${@:2}"; do
+		s=$(db_sig "$n") || return 1
+		[ "$s" = "$first" ] || return 1
+	done
+}
+
+# verify_cluster NAME... [-- verify-cluster flags]: ekulab verify-cluster
+# over these nodes' sockets.
+verify_cluster() {
+	local a=() n
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		a+=(--socket "$(sock_of "$1")")
+		shift
+	done
+	[ $# -eq 0 ] || shift
+	"$EKULAB" verify-cluster "${a[@]}" "$@"
+}
+
+# wait_converged TIMEOUT NAME...: poll (cheaply: revision and digest)
+# until every node agrees with the first, then require verify-cluster to
+# say so too (exit 0). Fails with verify-cluster's report otherwise.
+wait_converged() {
+	local timeout=$1 out rc=0 n
+	shift
+	if ! wait_until "$timeout" same_db "$@"; then
+		for n in "$@"; do
+			printf '%s: %s\n' "$n" "$(db_sig "$n" 2>&1)" >&2
+		done
+		verify_cluster "$@" >&2 || true
+		fail "nodes $* did not converge within ${timeout}s"
+	fi
+	out=$(verify_cluster "$@") || rc=$?
+	[ "$rc" -eq 0 ] || {
+		printf '%s\n' "$out" >&2
+		fail "verify-cluster $* exited $rc after convergence"
+	}
+	log "converged: $out"
+}
+
+# write_batch_file FILE FIRST LAST PREFIX: xConfiguration lines
+# "PREFIX/N: vN" for N in FIRST..LAST.
+write_batch_file() {
+	awk -v a="$2" -v b="$3" -v p="$4" 'BEGIN {
+		for (i = a; i <= b; i++)
+			printf "xConfiguration %s/%d: v%d\n", p, i, i
+	}' >"$1"
+}
+
+# start_cluster3 [extra ekunode flags for every node...]: node1 (primary),
+# node2, node3, all X15.3.2 enforce with their own combined certificates
+# (issued by the caller), fully meshed; waits until node1 replicates to
+# both peers.
+start_cluster3() {
+	local n p peers
+	for n in node1 node2 node3; do
+		peers=()
+		for p in node1 node2 node3; do
+			[ "$p" = "$n" ] || peers+=("@$p")
+		done
+		start_node "$n" X15.3.2 enforce "$n" "${peers[@]}" \
+			--primary node1 "$@"
+	done
+	for n in node1 node2 node3; do
+		wait_admin "$n"
+	done
+	for p in node2 node3; do
+		wait_for node1 "peers[name=$p].replication.state" replicating
+	done
+}
+
+# restart_node NAME [extra ekunode flags...]: start NAME again as
+# start_cluster3 did (same data, port and certificate).
+restart_node() {
+	local n=$1 p peers=()
+	shift
+	for p in node1 node2 node3; do
+		[ "$p" = "$n" ] || peers+=("@$p")
+	done
+	start_node "$n" X15.3.2 enforce "$n" "${peers[@]}" --primary node1 "$@"
+	wait_admin "$n"
+}
+
+# lines FILE: number of lines (0 when missing).
+lines() { if [ -e "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+file_has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+
+# crash_node NAME: kill -9 NAME and reap it (no clean shutdown: its admin
+# socket file stays behind, as after a power cut).
+crash_node() {
+	local name=$1 pid
+	pid=${NODE_PID[$name]:-}
+	[ -n "$pid" ] || fail "crash_node: $name is not running"
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	unset "NODE_PID[$name]"
+	echo "=== kill -9 $(date +%T.%N)" >>"$T/$name.log"
+}
+
+# dump_rows NAME FILE: NAME's rows as a JSON object (path -> value).
+dump_rows() {
+	ctl "$1" --json xConfiguration >"$2" ||
+		fail "cannot list the rows of $1"
+}
+
+# check_acked BATCH ACKS PREFIX DUMP...: every write of the ctl --batch
+# file BATCH acknowledged in ACKS ("LINE ok revision R") is in each DUMP
+# (dump_rows output) with its value; no DUMP holds a PREFIX row that BATCH
+# never sent (or with another value). Prints the counts; fails otherwise.
+check_acked() {
+	python3 - "$@" <<'PY' || fail "acknowledged writes lost or rows invented (above)"
+import json, re, sys
+batch, acks, prefix, dumps = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+sent = {}
+by_line = {}
+with open(batch) as f:
+    for no, line in enumerate(f, 1):
+        m = re.fullmatch(r"xConfiguration (.*?): (.*)", line.rstrip("\n"))
+        if m:
+            sent[m.group(1)] = m.group(2)
+            by_line[no] = m.group(1)
+acked = {}
+with open(acks) as f:
+    for line in f:
+        m = re.fullmatch(r"(\d+) ok revision (\d+)", line.rstrip("\n"))
+        if m:
+            p = by_line[int(m.group(1))]
+            acked[p] = sent[p]
+bad = False
+for d in dumps:
+    rows = json.load(open(d))
+    mine = {p: v for p, v in rows.items() if p.startswith(prefix)}
+    lost = [p for p, v in acked.items() if rows.get(p) != v]
+    unexpected = [p for p, v in mine.items() if sent.get(p) != v]
+    unacked = len([p for p in mine if p not in acked])
+    print("%s: %d sent, %d acked, %d present, lost %d, unexpected %d, "
+          "present but not acked %d" % (d.rsplit("/", 1)[-1], len(sent),
+          len(acked), len(mine), len(lost), len(unexpected), unacked),
+          file=sys.stderr)
+    if lost or unexpected:
+        print("  lost e.g. %s; unexpected e.g. %s" % (lost[:5], unexpected[:5]),
+              file=sys.stderr)
+        bad = True
+sys.exit(1 if bad else 0)
+PY
+}

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "ekulab/certinfo.h"
 #include "ekulab/err.h"
+#include "ekulab/mem.h"
 #include "ekulab/pki.h"
 #include "testutil.h"
 
@@ -577,6 +578,22 @@ START_TEST(test_classify)
 	ck_assert_int_eq(classify(&t, pki, "leaf", &len), AUDIT_ROOT_UNKNOWN);
 	audit_trust_free(&t);
 
+	/* Two public roots with the same subject (both PKIs name theirs
+	 * "ekulab lab root"): each root itself is public. */
+	{
+		const char *both[2] = {ca, oca};
+
+		ck_assert_int_eq(
+		    audit_trust_init(&t, false, both, 2, NULL, 0, err), 0);
+		ck_assert_int_eq(classify(&t, pki, "ca", &len),
+				 AUDIT_ROOT_PUBLIC);
+		ck_assert_int_eq(classify(&t, other, "ca", &len),
+				 AUDIT_ROOT_PUBLIC);
+		ck_assert_int_eq(classify(&t, other, "stranger", &len),
+				 AUDIT_ROOT_PUBLIC);
+		audit_trust_free(&t);
+	}
+
 	/* With the system store, the lab root is still not public. */
 	ck_assert_int_eq(audit_trust_init(&t, true, NULL, 0, NULL, 0, err), 0);
 	ck_assert_int_eq(classify(&t, pki, "leaf", &len), AUDIT_ROOT_UNKNOWN);
@@ -653,6 +670,46 @@ START_TEST(test_run_directory)
 	ck_assert_int_eq(audit_exit_code(&r), 2);
 	audit_run_free(&r);
 	remove(junk);
+	audit_trust_free(&t);
+}
+END_TEST
+
+START_TEST(test_run_out_of_memory)
+{
+	struct audit_target tg = target(TOPO_ROLE_C, "X15.3.2", false);
+	struct audit_trust t;
+	struct audit_opts o;
+	struct audit_run r;
+	char err[EKL_ERRLEN] = "";
+	char ca[800], leaf[800];
+	const char *files[1] = {ca};
+	const char *inputs[2] = {leaf, "/nonexistent.pem"};
+	int n;
+	int rc = EKL_ENOMEM;
+
+	snprintf(ca, sizeof(ca), "%s/ca.crt", pki);
+	snprintf(leaf, sizeof(leaf), "%s/leaf.crt", pki);
+	ck_assert_int_eq(audit_trust_init(&t, false, NULL, 0, files, 1, err),
+			 0);
+	memset(&o, 0, sizeof(o));
+	o.inputs = inputs;
+	o.n_inputs = 2;
+	o.trust = &t;
+	o.targets = &tg;
+	o.n_targets = 1;
+	o.at = audit_date(2027, 1, 1);
+	for (n = 0; n < 200 && rc != 0; n++) {
+		ekl_mem_fail_after(n);
+		rc = audit_run(&o, &r, err);
+		ekl_mem_fail_after(-1);
+		if (rc != 0) {
+			ck_assert_int_eq(rc, EKL_ENOMEM);
+			ck_assert_ptr_nonnull(strstr(err, "out of memory"));
+		}
+		audit_run_free(&r);
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_gt(n, 3);
 	audit_trust_free(&t);
 }
 END_TEST
@@ -931,6 +988,7 @@ static Suite *audit_suite(void)
 	tc = tcase_create("audit_run");
 	tcase_add_unchecked_fixture(tc, make_pkis, NULL);
 	tcase_add_test(tc, test_run_directory);
+	tcase_add_test(tc, test_run_out_of_memory);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("audit_simulate");

@@ -25,7 +25,9 @@ static char *path_of(const char *dir, const char *file)
 	static int i;
 
 	i = (i + 1) % 4;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, file);
+	if (snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, file) >=
+	    (int)sizeof(buf[i]))
+		ck_abort_msg("path too long: %s/%s", dir, file);
 	return buf[i];
 }
 

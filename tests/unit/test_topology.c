@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ekulab/err.h"
+#include "ekulab/mem.h"
 #include "ekulab/topology.h"
 #include "testutil.h"
 
@@ -244,6 +245,36 @@ START_TEST(test_load_errors)
 }
 END_TEST
 
+/* Every allocation failing in turn: ENOMEM and nothing to free, until
+ * enough succeed. */
+START_TEST(test_load_out_of_memory)
+{
+	char err[EKL_ERRLEN] = "";
+	struct topo t;
+	const char *path =
+	    put("oom.yaml", "defaults: {version: X15.4, cert: {file: a}}\n"
+			    "nodes:\n"
+			    "  n1: {client_cert: {file: b}}\n"
+			    "  n2: {}\n");
+	int n;
+	int rc = EKL_ENOMEM;
+
+	for (n = 0; n < 50 && rc != 0; n++) {
+		ekl_mem_fail_after(n);
+		rc = topo_load(path, &t, err);
+		ekl_mem_fail_after(-1);
+		if (rc != 0) {
+			ck_assert_int_eq(rc, EKL_ENOMEM);
+			ck_assert_ptr_null(t.nodes);
+		}
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(n, 5); /* nodes, then three file paths */
+	ck_assert_str_eq(t.nodes[1].cert.file + strlen(dir), "/a");
+	topo_free(&t);
+}
+END_TEST
+
 START_TEST(test_load_file_errors)
 {
 	char err[EKL_ERRLEN] = "";
@@ -301,6 +332,7 @@ static Suite *topology_suite(void)
 	tcase_add_loop_test(tc, test_load_errors, 0,
 			    (int)(sizeof(bads) / sizeof(bads[0])));
 	tcase_add_test(tc, test_load_file_errors);
+	tcase_add_test(tc, test_load_out_of_memory);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("topo_names");

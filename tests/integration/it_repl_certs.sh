@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# it_repl_certs.sh: the field notice, seen by replication. Two X15.3.2
+# nodes with server-only certificates in enforce mode reject each other's
+# client certificate: replication stops with reason client-purpose.
+# Upgrading the peer to X15.4 lets the primary's dial through and the peer
+# catches up. --version-skew strict stops replication across versions.
+. "${EKL_IT_LIB:-$(dirname "$0")/lib.sh}"
+
+pki_setup
+issue node1 server-only
+issue node2 server-only
+issue node3 combined
+issue node4 combined
+
+# ---- both server-only, both X15.3.2: no direction works ----
+start_node node1 X15.3.2 enforce node1 @node2 --primary node1
+start_node node2 X15.3.2 enforce node2 @node1 --primary node1
+wait_admin node1
+wait_admin node2
+wait_for node1 'peers[name=node2].outbound_error.code' client-purpose
+wait_for node1 'peers[name=node2].inbound_error.code' client-purpose
+wait_for node2 'peers[name=node1].outbound_error.code' client-purpose
+expect node1 'peers[name=node2].link' down
+expect node1 'peers[name=node2].replication.state' stopped
+expect node1 'peers[name=node2].replication.reason' client-purpose
+expect node2 'peers[name=node1].replication.state' stopped
+expect node2 'peers[name=node1].replication.reason' client-purpose
+assert_contains "$(ctl node1 'xStatus Cluster')" client-purpose \
+	"node1's text status"
+
+# Writes on node1 are durable there but do not reach node2. With the link
+# down no peer is waited for: --ack all returns at once.
+for i in 1 2 3; do
+	ctl node1 --ack all "xConfiguration Notice/$i: written while cut off" \
+		>/dev/null || fail "write $i on node1"
+done
+assert_eq "$(db node1 revision)" 3 "node1's revision"
+wait_for node1 'peers[name=node2].replication.lag' 3
+sleep 1 # a second for a write that must not arrive
+assert_eq "$(db node2 revision)" 0 "node2's revision while cut off"
+assert_eq "$(db node2 rows)" 0 "node2's rows while cut off"
+rc=0
+ctl node2 'xConfiguration Notice/1' >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" 1 "Notice/1 read on node2 while cut off"
+
+# ---- node2 upgraded to X15.4 (same data, certificate and port) ----
+# node1 -> node2: node2 (X15.4) no longer checks node1's client purpose,
+# and node2's server-only certificate passes node1's serverAuth check.
+stop_node node2
+start_node node2 X15.4 enforce node2 @node1 --primary node1
+wait_admin node2
+wait_for node1 'peers[name=node2].link' up
+expect node1 'peers[name=node2].direction' outbound
+wait_converged 20 node1 node2
+wait_for node1 'peers[name=node2].replication.state' replicating
+expect node1 'peers[name=node2].replication.reason' null
+wait_for node2 'peers[name=node1].replication.state' replicating
+expect node2 'peers[name=node1].inbound.unenforced' client-purpose
+assert_eq "$(ctl node2 'xConfiguration Notice/2')" \
+	"Notice/2: written while cut off" "Notice/2 on node2"
+# node2 -> node1 still fails (node1 is X15.3.2): the link rides node1's dial.
+wait_for node2 'peers[name=node1].outbound_error.code' client-purpose
+out=$(ctl node1 --ack all 'xConfiguration Notice/after: upgraded') ||
+	fail "--ack all after the upgrade: $out"
+assert_eq "$(ctl node2 'xConfiguration Notice/after')" \
+	"Notice/after: upgraded" "Notice/after on node2"
+stop_node node1
+stop_node node2
+
+# ---- --version-skew strict: X15.3.2 primary, X15.4 peer ----
+start_node node3 X15.3.2 enforce node3 @node4 --primary node3 \
+	--version-skew strict
+start_node node4 X15.4 enforce node4 @node3 --primary node3 \
+	--version-skew strict
+wait_admin node3
+wait_admin node4
+wait_for node3 'peers[name=node4].link' up
+ctl node3 'xConfiguration Skew/1: one' >/dev/null || fail "write on node3"
+wait_for node3 'peers[name=node4].replication.state' stopped
+expect node3 'peers[name=node4].replication.reason' version-skew
+assert_contains "$(ctl node3 'xStatus Cluster')" version-skew \
+	"node3's text status"
+sleep 1 # a second for a write that must not arrive
+assert_eq "$(db node4 revision)" 0 "node4's revision under strict skew"
+expect node3 'peers[name=node4].link' up
+# An --ack all write does not wait for a peer that cannot replicate.
+out=$(ctl node3 --ack all --timeout 3000 'xConfiguration Skew/2: two') ||
+	fail "--ack all under strict skew: $out"
+stop_node node3
+stop_node node4
+
+# The default (allow): the same pair replicates.
+start_node node3 X15.3.2 enforce node3 @node4 --primary node3
+start_node node4 X15.4 enforce node4 @node3 --primary node3
+wait_admin node3
+wait_admin node4
+wait_for node3 'peers[name=node4].link' up
+wait_converged 20 node3 node4
+expect node3 'peers[name=node4].replication.state' replicating
+assert_eq "$(ctl node4 'xConfiguration Skew/2')" "Skew/2: two" "Skew/2 on node4"
+stop_node node3
+stop_node node4
