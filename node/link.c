@@ -77,6 +77,11 @@ void link_start(struct link *l)
 void link_stop(struct link *l)
 {
 	ev_timer_stop(l->node->loop, &l->redial);
+	/* Say goodbye so the peer records a shutdown, not a broken link. */
+	if (l->out != NULL)
+		conn_close(l->out, "shutdown", "peer node stopping");
+	if (l->in != NULL)
+		conn_close(l->in, "shutdown", "peer node stopping");
 	conn_free(l->out);
 	conn_free(l->in);
 	l->out = l->in = NULL;

@@ -39,6 +39,7 @@
 #include "link.h"
 #include "node.h"
 #include "store.h"
+#include "sync.h"
 
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
@@ -56,6 +57,14 @@ struct pending_write {
 	int timeout_ms;
 	int64_t rev; /* assigned in the group commit */
 	struct pending_write *next;
+};
+
+/* A committed group whose WAL frames are not yet synced. */
+struct durable {
+	uint64_t seq;
+	struct pending_write *writes; /* owned */
+	ev_tstamp committed;
+	struct durable *next;
 };
 
 /* A committed write waiting for peers (--ack all). */
@@ -82,6 +91,11 @@ struct repl {
 	size_t lat_n;    /* samples held (<= LAT_MAX) */
 	size_t lat_next;
 	bool sent_early;  /* the group being committed went to peers */
+	struct syncer *syncer; /* owned; NULL: every commit fsyncs itself */
+	uint64_t commit_seq;   /* commits that wait for the syncer */
+	uint64_t synced_seq;   /* ...of which durable */
+	struct durable *durables; /* owned: committed groups not yet synced */
+	struct durable **durables_tail;
 	uint64_t groups; /* group commits since the last reset */
 	uint64_t grouped; /* writes in them */
 };
@@ -89,6 +103,7 @@ struct repl {
 #define LAT_MAX 65536
 
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents);
+static void on_synced(void *arg, uint64_t seq);
 static void on_wait_timer(struct ev_loop *loop, ev_timer *w, int revents);
 static void pump(struct repl *r, struct link *l);
 
@@ -139,6 +154,15 @@ int repl_start(struct node *n, const char *data_dir, const char *primary,
 		if (rv != 0)
 			goto err_after_store;
 	}
+	r->durables_tail = &r->durables;
+	/* Commits write the WAL; a thread fsyncs it (sync.h). */
+	if (store_set_deferred_sync(r->store, true, err) == 0 &&
+	    syncer_start(n->loop, store_wal_path(r->store), on_synced, r,
+			 &r->syncer, err) != 0) {
+		ekl_warn("%s; every commit will fsync on the loop", err);
+		r->syncer = NULL;
+		(void)store_set_deferred_sync(r->store, false, err);
+	}
 	ev_prepare_init(&r->commit_w, on_prepare);
 	ev_prepare_start(n->loop, &r->commit_w);
 	ev_init(&r->wait_timer, on_wait_timer);
@@ -166,6 +190,7 @@ static void peer_reset(struct repl_peer *p)
 	p->snap = NULL;
 	p->phase = REPL_IDLE;
 	p->inflight = 0;
+	p->n_out = 0;
 	p->snap_done = false;
 }
 
@@ -177,6 +202,10 @@ void repl_stop(struct repl *r)
 		return;
 	ev_prepare_stop(r->node->loop, &r->commit_w);
 	ev_timer_stop(r->node->loop, &r->wait_timer);
+	/* Everything committed becomes durable before we answer it. */
+	syncer_stop(r->syncer);
+	r->syncer = NULL;
+	on_synced(r, r->commit_seq);
 	while (r->queue != NULL) {
 		struct pending_write *w = r->queue;
 
@@ -201,6 +230,28 @@ void repl_stop(struct repl *r)
 
 /* ---- sending ---------------------------------------------------------- */
 
+/* Batches sent to p and not yet covered by its acknowledgements. */
+static int batches_out(struct repl_peer *p)
+{
+	int k = 0;
+
+	while (k < p->n_out && p->out_last[k] <= p->applied)
+		k++;
+	if (k > 0) {
+		memmove(p->out_last, p->out_last + k,
+			(size_t)(p->n_out - k) * sizeof(p->out_last[0]));
+		p->n_out -= k;
+	}
+	return p->n_out;
+}
+
+static void batch_sent(struct repl_peer *p, int64_t last)
+{
+	if (p->n_out < WINDOW)
+		p->out_last[p->n_out++] = last;
+	p->sent = last;
+}
+
 static void send_state(struct repl *r, struct conn *c)
 {
 	Ekl__Envelope env = EKL__ENVELOPE__INIT;
@@ -217,7 +268,8 @@ static void send_state(struct repl *r, struct conn *c)
 	conn_send(c, &env);
 }
 
-static void send_ack(struct repl *r, struct conn *c)
+/* Acknowledge revision `rev` (durable here) to the primary. */
+static void send_ack_rev(struct repl *r, struct conn *c, int64_t rev)
 {
 	Ekl__Envelope env = EKL__ENVELOPE__INIT;
 	Ekl__ReplAck ack = EKL__REPL_ACK__INIT;
@@ -225,10 +277,26 @@ static void send_ack(struct repl *r, struct conn *c)
 
 	store_state(r->store, &st);
 	ack.epoch = (uint64_t)st.epoch;
-	ack.revision = (uint64_t)st.revision;
+	ack.revision = (uint64_t)rev;
 	env.msg_case = EKL__ENVELOPE__MSG_ACK;
 	env.ack = &ack;
 	conn_send(c, &env);
+}
+
+/* After applying changes: acknowledge them once they are durable. */
+static void ack_when_durable(struct repl *r, struct link *l, struct conn *c)
+{
+	struct store_state st;
+
+	store_state(r->store, &st);
+	if (r->syncer == NULL) {
+		send_ack_rev(r, c, st.revision);
+		return;
+	}
+	l->rp.ack_due = true;
+	l->rp.ack_rev = st.revision;
+	l->rp.ack_seq = ++r->commit_seq;
+	syncer_request(r->syncer, l->rp.ack_seq);
 }
 
 static void broadcast_state(struct repl *r)
@@ -342,10 +410,8 @@ static int send_batch(struct repl *r, struct link *l)
 	env.msg_case = EKL__ENVELOPE__MSG_BATCH;
 	env.batch = &batch;
 	rv = conn_send(p->carrier, &env);
-	if (rv == 0) {
-		p->sent = b.last;
-		p->inflight++;
-	}
+	if (rv == 0)
+		batch_sent(p, b.last);
 	batch_free(&b);
 	return rv == 0 ? 1 : rv;
 }
@@ -469,15 +535,16 @@ static void pump(struct repl *r, struct link *l)
 	if (!repl_is_primary(r) || p->carrier == NULL ||
 	    p->carrier->state != CONN_UP)
 		return;
-	while (p->inflight < WINDOW) {
+	for (;;) {
 		int rv;
 
 		if (p->phase == REPL_SNAPSHOT) {
-			if (p->snap_done || send_chunk(r, l) != 0)
+			if (p->inflight >= WINDOW || p->snap_done ||
+			    send_chunk(r, l) != 0)
 				return;
 			continue;
 		}
-		if (p->phase != REPL_STREAM)
+		if (p->phase != REPL_STREAM || batches_out(p) >= WINDOW)
 			return;
 		rv = send_batch(r, l);
 		if (rv == EKL_ENOENT) {
@@ -512,6 +579,8 @@ static void start_stream(struct repl *r, struct link *l)
 	store_state(r->store, &st);
 	if (p->applied > st.revision) {
 		agree = false; /* it has revisions we never made */
+	} else if (p->acked_epoch == st.epoch) {
+		agree = true; /* it acknowledged what we sent it this epoch */
 	} else if (p->applied == st.revision) {
 		agree = p->rev_epoch_seen == st.rev_epoch;
 	} else if (store_log_epoch(r->store, p->applied, &epoch, err) == 0) {
@@ -759,18 +828,72 @@ static void send_group_early(struct repl *r, struct pending_write *group)
 		struct repl_peer *p = &r->node->links[i].rp;
 
 		if (p->phase != REPL_STREAM || p->carrier == NULL ||
-		    p->carrier->state != CONN_UP || p->inflight >= WINDOW ||
+		    p->carrier->state != CONN_UP || batches_out(p) >= WINDOW ||
 		    p->sent != st.revision)
 			continue;
 		if (conn_send(p->carrier, &env) == 0) {
-			p->sent = last;
-			p->inflight++;
+			batch_sent(p, last);
 			r->sent_early = true;
 		}
 	}
 out:
 	ekl_free(changes);
 	ekl_free(ptrs);
+}
+
+/* Writes of a group that is now durable on the primary: answer them, or
+ * wait for the peers (--ack all). Frees the list. */
+static void complete_writes(struct repl *r, struct pending_write *list,
+			    ev_tstamp committed)
+{
+	struct pending_write *w = list;
+	int i;
+
+	while (w != NULL) {
+		struct pending_write *next = w->next;
+		char body[64];
+
+		if (w->reply == NULL) {
+			/* failed in the group: already answered */
+		} else if (w->ack_all) {
+			struct ack_wait *aw = ekl_calloc(1, sizeof(*aw));
+			bool any = false;
+
+			if (aw == NULL) {
+				admin_reply_done(w->reply, false,
+						 "out of memory");
+				goto next;
+			}
+			aw->reply = w->reply;
+			aw->rev = w->rev;
+			aw->committed = committed;
+			aw->deadline = ev_now(r->node->loop) +
+				       w->timeout_ms / 1000.0;
+			for (i = 0; i < r->node->cfg.n_peers; i++)
+				if (peer_counts(r, &r->node->links[i])) {
+					aw->need[i] = true;
+					any = true;
+				}
+			if (!any) {
+				revision_body(body, sizeof(body), w->rev);
+				admin_reply_done(w->reply, true, body);
+				ekl_free(aw);
+			} else {
+				aw->next = r->waits;
+				r->waits = aw;
+				if (!ev_is_active(&r->wait_timer))
+					ev_timer_again(r->node->loop,
+						       &r->wait_timer);
+			}
+		} else {
+			revision_body(body, sizeof(body), w->rev);
+			admin_reply_done(w->reply, true, body);
+		}
+	next:
+		write_free(w);
+		w = next;
+	}
+	check_waits(r, -1); /* the peers may have acknowledged already */
 }
 
 static void group_commit(struct repl *r)
@@ -839,61 +962,71 @@ static void group_commit(struct repl *r)
 		}
 	}
 	r->sent_early = false;
-	for (w = batch; w != NULL;) {
-		struct pending_write *next = w->next;
+	if (rv != 0) {
+		for (w = batch; w != NULL;) {
+			struct pending_write *next = w->next;
 
-		if (w->reply != NULL) {
-			char body[64];
-
-			if (rv != 0) {
+			if (w->reply != NULL)
 				admin_reply_done(w->reply, false, err);
-			} else if (w->ack_all) {
-				struct ack_wait *aw = ekl_calloc(1, sizeof(*aw));
-				bool any = false;
-
-				if (aw == NULL) {
-					admin_reply_done(w->reply, false,
-							 "out of memory");
-				} else {
-					aw->reply = w->reply;
-					aw->rev = w->rev;
-					aw->committed = ev_time();
-					aw->deadline = ev_now(r->node->loop) +
-						       w->timeout_ms / 1000.0;
-					for (i = 0; i < r->node->cfg.n_peers; i++)
-						if (peer_counts(r,
-								&r->node->links[i])) {
-							aw->need[i] = true;
-							any = true;
-						}
-					if (!any) {
-						revision_body(body, sizeof(body),
-							      w->rev);
-						admin_reply_done(w->reply, true,
-								 body);
-						ekl_free(aw);
-					} else {
-						aw->next = r->waits;
-						r->waits = aw;
-						if (!ev_is_active(&r->wait_timer))
-							ev_timer_again(
-								r->node->loop,
-								&r->wait_timer);
-					}
-				}
-			} else {
-				revision_body(body, sizeof(body), w->rev);
-				admin_reply_done(w->reply, true, body);
-			}
+			write_free(w);
+			w = next;
 		}
-		write_free(w);
-		w = next;
-	}
-	if (rv != 0)
 		return;
+	}
+	if (r->syncer != NULL) {
+		/* Replies wait until the WAL is synced (on_synced). */
+		struct durable *d = ekl_calloc(1, sizeof(*d));
+
+		if (d == NULL) {
+			/* Out of memory: sync here, on the loop. */
+			char serr[EKL_ERRLEN];
+
+			if (store_set_deferred_sync(r->store, false, serr) == 0)
+				(void)store_set_deferred_sync(r->store, true,
+							      serr);
+			complete_writes(r, batch, ev_time());
+		} else {
+			d->seq = ++r->commit_seq;
+			d->writes = batch;
+			d->committed = ev_time();
+			*r->durables_tail = d;
+			r->durables_tail = &d->next;
+			syncer_request(r->syncer, d->seq);
+		}
+	} else {
+		complete_writes(r, batch, ev_time());
+	}
 	maybe_compact(r);
 	for (i = 0; i < r->node->cfg.n_peers; i++)
 		pump(r, &r->node->links[i]);
+}
+
+/* The syncer made every commit up to seq durable. */
+static void on_synced(void *arg, uint64_t seq)
+{
+	struct repl *r = arg;
+	int i;
+
+	r->synced_seq = seq;
+	while (r->durables != NULL && r->durables->seq <= seq) {
+		struct durable *d = r->durables;
+
+		r->durables = d->next;
+		if (r->durables == NULL)
+			r->durables_tail = &r->durables;
+		complete_writes(r, d->writes, d->committed);
+		ekl_free(d);
+	}
+	for (i = 0; r->node->links != NULL && i < r->node->cfg.n_peers; i++) {
+		struct link *l = &r->node->links[i];
+		struct conn *c = link_carrier(l);
+
+		if (!l->rp.ack_due || l->rp.ack_seq > seq)
+			continue;
+		l->rp.ack_due = false;
+		if (c != NULL)
+			send_ack_rev(r, c, l->rp.ack_rev);
+	}
 }
 
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -1011,6 +1144,7 @@ static void on_state(struct repl *r, struct link *l, struct conn *c,
 	p->known = true;
 	p->applied = (int64_t)s->revision;
 	p->rev_epoch_seen = (int64_t)s->rev_epoch;
+	p->acked_epoch = 0; /* judge its history from what it reports */
 	if (repl_is_primary(r) && (int64_t)s->epoch == st.epoch &&
 	    p->carrier != NULL)
 		start_stream(r, l);
@@ -1074,17 +1208,18 @@ static void on_batch(struct repl *r, struct link *l, struct conn *c,
 	}
 	ekl_free(ch);
 	maybe_compact(r);
-	send_ack(r, c);
+	ack_when_durable(r, l, c);
 }
 
 static void on_ack(struct repl *r, struct link *l, const Ekl__ReplAck *a)
 {
 	struct repl_peer *p = &l->rp;
+	struct store_state st;
 
+	store_state(r->store, &st);
 	if ((int64_t)a->revision > p->applied)
 		p->applied = (int64_t)a->revision;
-	if (p->inflight > 0)
-		p->inflight--;
+	p->acked_epoch = st.epoch;
 	if (p->phase == REPL_SNAPSHOT && p->snap_done &&
 	    p->applied >= p->snap_revision) {
 		/* SnapEnd applied: stream from the snapshot's revision. */
@@ -1183,7 +1318,7 @@ static void on_snap_end(struct repl *r, struct link *l, struct conn *c)
 	ekl_info("replication from %s: snapshot installed at revision %lld",
 		 l->peer->name, (long long)p->snap_revision);
 	p->phase = REPL_STREAM;
-	send_ack(r, c);
+	ack_when_durable(r, l, c);
 }
 
 void repl_on_frame(struct repl *r, struct link *l, struct conn *c,
@@ -1271,6 +1406,18 @@ void repl_status_json(struct repl *r, struct json *j)
 	json_int(j, st.log_first);
 }
 
+/* --version-skew strict and the peer runs another version class. */
+static bool skewed(struct repl *r, const struct link *l)
+{
+	struct conn *c = link_carrier(l);
+	enum pol_vclass theirs;
+
+	if (!r->cfg.skew_strict || c == NULL)
+		return false;
+	return pol_version_parse(c->peer_version, &theirs) != 0 ||
+	       theirs != r->node->cfg.vclass;
+}
+
 /* Why a down link stopped replication: a certificate code if either
  * direction has one, else the outbound failure, else the inbound one. */
 static const char *down_reason(const struct link *l)
@@ -1320,7 +1467,7 @@ static bool peer_view(struct repl *r, const struct link *l, const char **state,
 	if (!link_is_up(l)) {
 		*state = "stopped";
 		*reason = down_reason(l);
-	} else if (p->phase == REPL_SKEW) {
+	} else if (p->phase == REPL_SKEW || skewed(r, l)) {
 		*state = "stopped";
 		*reason = "version-skew";
 	} else if (p->phase == REPL_SNAPSHOT) {

@@ -132,6 +132,7 @@ struct store_meta {
 };
 
 struct store {
+	char wal[STORE_FILE_MAX + 8]; /* DIR/clusterdb.sqlite3-wal */
 	sqlite3 *db;                  /* owned */
 	sqlite3_stmt *sql[SQL_COUNT]; /* owned, persistent */
 	EVP_MD *md;                   /* owned: SHA-256 fetched once */
@@ -150,6 +151,25 @@ struct store_snap_reader {
 	char last[STORE_PATH_MAX + 1]; /* path of the last row passed */
 	char file[STORE_FILE_MAX];
 };
+
+int store_set_deferred_sync(struct store *s, bool deferred, char *err)
+{
+	int rc = sqlite3_exec(s->db,
+			      deferred ? "PRAGMA synchronous=NORMAL"
+				       : "PRAGMA synchronous=FULL",
+			      NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return ekl_errf(err, EKL_EIO, "%s: cannot set synchronous: %s",
+				s->file, sqlite3_errmsg(s->db));
+	return 0;
+}
+
+const char *store_wal_path(struct store *s)
+{
+	snprintf(s->wal, sizeof(s->wal), "%s-wal", s->file);
+	return s->wal;
+}
 
 /* ---- errors ---- */
 

@@ -69,6 +69,15 @@ int store_open(const char *dir, struct store **out, char *err);
 /* Accepts NULL. Any open write group is rolled back. */
 void store_close(struct store *s);
 
+/* Durability of commits. FULL (the default): every commit fsyncs before
+ * it returns. Deferred: commits write the WAL without fsync
+ * (synchronous=NORMAL); the caller makes them durable by syncing the WAL
+ * file (store_wal_path; see sync.h) before it acknowledges anything, so
+ * invariant 4 then holds for what has been synced. */
+int store_set_deferred_sync(struct store *s, bool deferred, char *err);
+/* DIR/clusterdb.sqlite3-wal. */
+const char *store_wal_path(struct store *s);
+
 /* The committed state (cached: no query). */
 void store_state(const struct store *s, struct store_state *out);
 /* Lower-case hex of a digest into buf (2*STORE_DIGEST_LEN+1 bytes). */

@@ -79,6 +79,16 @@ assert_eq "$(ctl node3 'xConfiguration After/snapshot')" "After/snapshot: yes" \
 wait_converged 20 node1 node2 node3
 expect node1 'peers[name=node3].replication.state' replicating
 
+# ---- a peer that lost its data directory starts empty and catches up ----
+stop_node node2
+rm -rf "$T/node2.data"
+restart_node node2
+wait_converged 60 node1 node2 node3
+assert_eq "$(ctl node2 'xConfiguration After/snapshot')" "After/snapshot: yes" \
+	"After/snapshot on node2 after losing its data"
+assert_not_contains "$(sed -n '/^=== start node2/h; $!d; x; p' "$T/node2.log")" \
+	"" "no-op"
+
 for n in node1 node2 node3; do
 	stop_node "$n"
 done

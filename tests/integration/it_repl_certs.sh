@@ -83,6 +83,9 @@ assert_contains "$(ctl node3 'xStatus Cluster')" version-skew \
 sleep 1 # a second for a write that must not arrive
 assert_eq "$(db node4 revision)" 0 "node4's revision under strict skew"
 expect node3 'peers[name=node4].link' up
+# node4, strict as well, sees the same: it is not being replicated to.
+expect node4 'peers[name=node3].replication.state' stopped
+expect node4 'peers[name=node3].replication.reason' version-skew
 # An --ack all write does not wait for a peer that cannot replicate.
 out=$(ctl node3 --ack all --timeout 3000 'xConfiguration Skew/2: two') ||
 	fail "--ack all under strict skew: $out"

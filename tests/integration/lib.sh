@@ -565,3 +565,12 @@ for d in dumps:
 sys.exit(1 if bad else 0)
 PY
 }
+
+# db_is NAME KEY VALUE: NAME's `xStatus Database` KEY is VALUE now.
+db_is() { [ "$(db "$1" "$2" 2>/dev/null)" = "$3" ]; }
+
+# wait_db NAME KEY VALUE [TIMEOUT]: poll until db_is holds (default 15 s).
+wait_db() {
+	wait_until "${4:-15}" db_is "$1" "$2" "$3" ||
+		fail "$1: database $2 is '$(db "$1" "$2" 2>&1)' after ${4:-15}s, expected '$3'"
+}
