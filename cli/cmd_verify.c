@@ -14,11 +14,11 @@
 #include "ekulab/json.h"
 #include "ekulab/mem.h"
 
-#define VERIFY_MAX_NODES 64
-#define VERIFY_NAME_MAX 64
+#define VERIFY_MAX_NODES  64
+#define VERIFY_NAME_MAX	  64
 #define VERIFY_DIGEST_HEX 64
-#define VERIFY_TEXT_DIFFS 50   /* differing paths printed in text */
-#define VERIFY_TEXT_VALUE 80   /* bytes of a value printed in text */
+#define VERIFY_TEXT_DIFFS 50 /* differing paths printed in text */
+#define VERIFY_TEXT_VALUE 80 /* bytes of a value printed in text */
 
 /* One row of a node's xConfiguration list; both point into the list. */
 struct verify_row {
@@ -28,14 +28,14 @@ struct verify_row {
 
 struct verify_node {
 	const char *socket; /* argv: not owned */
-	int fd;             /* owned; -1 when closed */
+	int fd;		    /* owned; -1 when closed */
 	char name[VERIFY_NAME_MAX];
 	char primary[VERIFY_NAME_MAX];
 	long long epoch;
 	long long revision;
 	long long rows;
 	char digest[VERIFY_DIGEST_HEX + 1];
-	char *list;             /* owned: the xConfiguration body */
+	char *list;		/* owned: the xConfiguration body */
 	struct verify_row *row; /* owned: rows in path order */
 	size_t n_row;
 	size_t cur; /* merge-walk cursor */
@@ -159,15 +159,18 @@ static int rows_of(struct verify_node *n, char *err)
 	if (rv != 0)
 		return rv;
 	for (p = n->list; *p != '\0'; p = nl + 1) {
+		bool last;
 		char *sep;
 
 		nl = strchr(p, '\n');
-		if (nl == NULL)
-			nl = p + strlen(p); /* last line, no newline */
+		last = nl == NULL;
+		if (last)
+			nl = p + strlen(p);
+		*nl = '\0';
 		if (n->n_row == cap) {
 			size_t ncap = cap ? cap * 2 : 1024;
 			struct verify_row *nr =
-				ekl_realloc(n->row, ncap * sizeof(*nr));
+			    ekl_realloc(n->row, ncap * sizeof(*nr));
 
 			if (nr == NULL)
 				return ekl_errf(err, EKL_ENOMEM,
@@ -176,7 +179,7 @@ static int rows_of(struct verify_node *n, char *err)
 			cap = ncap;
 		}
 		sep = strstr(p, ": ");
-		if (sep != NULL && sep < nl) {
+		if (sep != NULL) {
 			*sep = '\0';
 			n->row[n->n_row].value = sep + 2;
 		} else {
@@ -184,9 +187,8 @@ static int rows_of(struct verify_node *n, char *err)
 		}
 		n->row[n->n_row].path = p;
 		n->n_row++;
-		if (*nl == '\0')
+		if (last)
 			break;
-		*nl = '\0';
 	}
 	qsort(n->row, n->n_row, sizeof(*n->row), row_cmp);
 	return 0;
@@ -212,7 +214,8 @@ static size_t merge_walk(struct verify_node *nodes, size_t n,
 			struct verify_node *v = &nodes[i];
 
 			if (v->cur < v->n_row &&
-			    (min == NULL || strcmp(v->row[v->cur].path, min) < 0))
+			    (min == NULL ||
+			     strcmp(v->row[v->cur].path, min) < 0))
 				min = v->row[v->cur].path;
 		}
 		if (min == NULL)
@@ -227,8 +230,8 @@ static size_t merge_walk(struct verify_node *nodes, size_t n,
 		}
 		for (i = 1; i < n && !differ; i++)
 			differ = values[i] == NULL || values[0] == NULL
-					 ? values[i] != values[0]
-					 : strcmp(values[i], values[0]) != 0;
+				     ? values[i] != values[0]
+				     : strcmp(values[i], values[0]) != 0;
 		if (differ) {
 			count++;
 			fn(arg, min, values);
@@ -369,8 +372,8 @@ static int report(struct verify_node *nodes, size_t n, bool json, char *err)
 			json_int(&j, nodes[i].epoch);
 			json_key(&j, "primary");
 			json_str(&j, strcmp(nodes[i].primary, "-") == 0
-					     ? NULL
-					     : nodes[i].primary);
+					 ? NULL
+					 : nodes[i].primary);
 			json_obj_end(&j);
 		}
 		json_arr_end(&j);
@@ -420,11 +423,11 @@ static int report(struct verify_node *nodes, size_t n, bool json, char *err)
 int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct verify_node nodes[VERIFY_MAX_NODES];
 	char err[EKL_ERRLEN];

@@ -8,20 +8,7 @@ pki_setup
 for n in node1 node2 node3; do
 	issue "$n" combined
 done
-for n in node1 node2 node3; do
-	peers=()
-	for p in node1 node2 node3; do
-		[ "$p" = "$n" ] || peers+=("@$p")
-	done
-	start_node "$n" X15.3.2 enforce "$n" "${peers[@]}" --primary node1
-done
-for n in node1 node2 node3; do
-	wait_admin "$n"
-done
-for p in node2 node3; do
-	wait_for node1 "peers[name=$p].link" up
-	wait_for node1 "peers[name=$p].replication.state" replicating
-done
+start_cluster3
 wait_for node2 'peers[name=node1].replication.state' replicating
 # Two non-primary nodes do not replicate between themselves.
 expect node2 'peers[name=node3].replication' null
@@ -33,7 +20,7 @@ assert_eq "$(db node3 epoch)" 1 "node3's epoch"
 for i in 1 2 3 4 5; do
 	out=$(ctl node1 "xConfiguration Single/$i: value $i") ||
 		fail "write Single/$i on the primary failed"
-	assert_contains "$out" "revision $i" "answer to write $i"
+	assert_eq "$out" "revision $i" "answer to write $i"
 done
 wait_converged 20 node1 node2 node3
 assert_eq "$(db node2 revision)" 5 "node2's revision after 5 writes"
@@ -203,6 +190,21 @@ assert diffs["Only/solo2/7"] == {"solo1": None, "solo2": "v7"}, diffs["Only/solo
 assert "Same/path" not in diffs
 PY
 
+# The same rows at different revisions: not in agreement either.
+start_node solo3 X15.3.2 enforce node3 @ghost3 --primary solo3
+start_node solo4 X15.3.2 enforce node1 @ghost4 --primary solo4
+wait_admin solo3
+wait_admin solo4
+ctl solo3 'xConfiguration Same/rows: yes' >/dev/null
+ctl solo4 'xConfiguration Same/rows: yes' >/dev/null
+ctl solo4 'xConfiguration Same/rows: yes' >/dev/null
+rc=0
+out=$(verify_cluster solo3 solo4) || rc=$?
+assert_eq "$rc" 1 "verify-cluster exit status on equal rows, other revisions"
+assert_contains "$out" "the rows are equal; the revisions differ" \
+	"verify-cluster text"
+assert_contains "$out" "solo4: revision 2, 1 rows" "verify-cluster text"
+
 # ---- verify-cluster usage errors and unreachable nodes: exit 2 ----
 rc=0
 err=$("$EKULAB" verify-cluster --socket "$(sock_of node1)" 2>&1) || rc=$?
@@ -218,6 +220,6 @@ err=$(verify_cluster node1 nowhere 2>&1) || rc=$?
 assert_eq "$rc" 2 "verify-cluster with a missing socket"
 assert_contains "$err" "$(sock_of nowhere)" "verify-cluster error"
 
-for n in node1 node2 node3 solo1 solo2; do
+for n in node1 node2 node3 solo1 solo2 solo3 solo4; do
 	stop_node "$n"
 done

@@ -42,7 +42,15 @@ dump_logs() {
 }
 
 fail() {
+	local n
 	printf '[%s] FAIL: %s\n' "$IT_NAME" "$*" >&2
+	# A node that should run but has gone (crashed, or killed by someone
+	# else's broad pkill) explains many failures: say so first.
+	for n in "${!NODE_PID[@]}"; do
+		kill -0 "${NODE_PID[$n]}" 2>/dev/null ||
+			printf '[%s] note: ekunode %s (pid %s) is no longer running\n' \
+				"$IT_NAME" "$n" "${NODE_PID[$n]}" >&2
+	done
 	dump_logs
 	exit 1
 }
@@ -573,4 +581,10 @@ db_is() { [ "$(db "$1" "$2" 2>/dev/null)" = "$3" ]; }
 wait_db() {
 	wait_until "${4:-15}" db_is "$1" "$2" "$3" ||
 		fail "$1: database $2 is '$(db "$1" "$2" 2>&1)' after ${4:-15}s, expected '$3'"
+}
+
+# last_run_log NAME: NAME's log since its last start.
+last_run_log() {
+	awk '/^=== start / { buf = "" } { buf = buf $0 "\n" }
+	     END { printf "%s", buf }' "$T/$1.log"
 }
