@@ -536,10 +536,10 @@ static int setup(struct bench *b, char *err)
 		struct bnode *nd = &b->n[i];
 
 		snprintf(nd->name, sizeof(nd->name), "node%d", i + 1);
-		snprintf(nd->sock, sizeof(nd->sock), "%s/%s.sock", b->dir,
-			 nd->name);
-		snprintf(nd->data, sizeof(nd->data), "%s/%s-data", b->dir,
-			 nd->name);
+		snprintf(nd->sock, sizeof(nd->sock), "%s/node%d.sock", tmpl,
+			 i + 1);
+		snprintf(nd->data, sizeof(nd->data), "%s/node%d-data", tmpl,
+			 i + 1);
 		nd->port = free_port();
 		memset(&o, 0, sizeof(o));
 		o.name = nd->name;
