@@ -15,6 +15,7 @@ static const struct {
 	{"matrix", cmd_matrix,
 	 "live handshake truth table compared with the policy model"},
 	{"ctl", cmd_ctl, "talk to a node's admin socket"},
+	{"lab", cmd_lab, "multi-node labs: up, down, status, graph, exec, fault"},
 	{"bench", cmd_bench,
 	 "replication benchmark on a 3-node loopback cluster"},
 	{"audit", cmd_audit,

@@ -134,9 +134,11 @@ void topo_free(struct topo *t)
 /* ---- the walk ---- */
 
 struct walk {
-	const char *path; /* the topology file, for messages */
-	char dir[512];	  /* its directory, for relative cert files */
+	const char *path;   /* the topology file, for messages */
+	char dir[512];	    /* its directory, for relative cert files */
+	const char *prefix; /* key path of the topology in its file, or "" */
 	yaml_document_t *doc;
+	yaml_node_t *root; /* the topology's mapping */
 	char *err;
 };
 
@@ -170,11 +172,18 @@ static int fail_at(struct walk *w, const yaml_node_t *n, const char *key,
 		   const char *fmt, ...)
 {
 	char msg[EKL_ERRLEN];
+	bool top = strcmp(key, "(top)") == 0;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (w->prefix[0] != '\0')
+		return ekl_errf(w->err, EKL_ECONFIG,
+				"%s:%zu:%zu: key '%s%s%s': %s", w->path,
+				n->start_mark.line + 1,
+				n->start_mark.column + 1, w->prefix,
+				top ? "" : ".", top ? "" : key, msg);
 	return ekl_errf(w->err, EKL_ECONFIG, "%s:%zu:%zu: key '%s': %s",
 			w->path, n->start_mark.line + 1,
 			n->start_mark.column + 1, key, msg);
@@ -673,7 +682,7 @@ static int walk_root(struct walk *w, struct topo *t)
 {
 	static const char *const keys[] = {"name", "cluster", "defaults",
 					   "nodes", NULL};
-	yaml_node_t *root = yaml_document_get_root_node(w->doc);
+	yaml_node_t *root = w->root;
 	const yaml_node_t *primary = NULL;
 	yaml_node_t *v;
 	const char *s;
@@ -728,6 +737,37 @@ static int walk_root(struct walk *w, struct topo *t)
 
 /* ---- loading ---- */
 
+static void walk_init(struct walk *w, const char *path, const char *prefix,
+		      yaml_document_t *doc, yaml_node_t *root, char *err)
+{
+	const char *slash = strrchr(path, '/');
+
+	memset(w, 0, sizeof(*w));
+	w->path = path;
+	w->prefix = prefix != NULL ? prefix : "";
+	w->err = err;
+	w->doc = doc;
+	w->root = root;
+	if (slash != NULL)
+		snprintf(w->dir, sizeof(w->dir), "%.*s",
+			 slash == path ? 1 : (int)(slash - path), path);
+}
+
+int topo_load_node(const char *path, const char *prefix,
+		   struct yaml_document_s *doc, struct yaml_node_s *node,
+		   struct topo *t, char *err)
+{
+	struct walk w;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	walk_init(&w, path, prefix, doc, node, err);
+	rc = walk_root(&w, t);
+	if (rc != 0)
+		topo_free(t);
+	return rc;
+}
+
 static int open_file(const char *path, FILE **fp, char *err)
 {
 	struct stat st;
@@ -763,20 +803,10 @@ int topo_load(const char *path, struct topo *t, char *err)
 	yaml_document_t doc;
 	yaml_document_t extra;
 	struct walk w;
-	const char *slash;
 	FILE *fp;
 	int rc;
 
 	memset(t, 0, sizeof(*t));
-	memset(&w, 0, sizeof(w));
-	w.path = path;
-	w.err = err;
-	w.doc = &doc;
-	slash = strrchr(path, '/');
-	if (slash != NULL)
-		snprintf(w.dir, sizeof(w.dir), "%.*s",
-			 slash == path ? 1 : (int)(slash - path), path);
-
 	if ((rc = open_file(path, &fp, err)) != 0)
 		return rc;
 	if (!yaml_parser_initialize(&parser)) {
@@ -795,6 +825,7 @@ int topo_load(const char *path, struct topo *t, char *err)
 		    parser.context != NULL ? parser.context : "");
 		goto err_after_parser;
 	}
+	walk_init(&w, path, "", &doc, yaml_document_get_root_node(&doc), err);
 	rc = walk_root(&w, t);
 	if (rc == 0) {
 		/* One document only: a second one would be ignored. */

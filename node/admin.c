@@ -238,6 +238,34 @@ static int cmd_status_database(struct admin_client *c,
 	return respond(reply, true, buf);
 }
 
+/* The link table for scripts: a header line "node NAME primary P
+ * revision R", then one line per peer (link_status_line). */
+static int cmd_status_links(struct admin_client *c, struct admin_reply *reply,
+			    const struct request *rq, const char *arg)
+{
+	struct node *n = node_of(c);
+	struct store_state st;
+	size_t cap = 256 + (size_t)n->cfg.n_peers * 256, len;
+	char *buf = ekl_malloc(cap);
+	int i;
+
+	(void)rq;
+	(void)arg;
+	if (buf == NULL)
+		return respond(reply, false, "out of memory");
+	store_state(repl_store(n->repl), &st);
+	len = (size_t)snprintf(buf, cap, "node %s primary %s revision %lld\n",
+			       n->cfg.name, st.primary[0] ? st.primary : "-",
+			       (long long)st.revision);
+	for (i = 0; i < n->cfg.n_peers && len < cap; i++) {
+		link_status_line(&n->links[i], buf + len, cap - len);
+		len += strlen(buf + len);
+	}
+	admin_reply_done(reply, true, buf);
+	ekl_free(buf);
+	return 0;
+}
+
 /* Replication latency on the primary: commit to applied on every peer, for
  * --ack all writes since the last reset. "reset" clears it. */
 static int cmd_status_latency(struct admin_client *c,
@@ -456,6 +484,8 @@ static const struct {
 	 "links, replication and the database state"},
 	{"xStatus Database", cmd_status_database,
 	 "node, primary, epoch, revision, rows, digest (key value lines)"},
+	{"xStatus Links", cmd_status_links,
+	 "one line per peer: NAME LINK DIRECTION OUT IN REPL REASON APPLIED LAG"},
 	{"xStatus Latency", cmd_status_latency,
 	 "--ack all replication latency p50/p99 (primary); 'reset' clears"},
 	{"xConfiguration", cmd_configuration,

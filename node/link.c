@@ -292,6 +292,34 @@ static void conn_json(struct json *j, const struct conn *c)
 	json_obj_end(j);
 }
 
+static const char *dir_text(const struct conn *c, bool set,
+			    const struct conn_err *e)
+{
+	if (c != NULL && c->state == CONN_UP)
+		return "up";
+	if (set)
+		return e->code;
+	return "-";
+}
+
+void link_status_line(const struct link *l, char *buf, size_t len)
+{
+	struct conn *carrier = link_carrier(l);
+	const char *state = "-", *reason = NULL;
+	int64_t applied = -1, lag = -1;
+
+	repl_peer_view(l->node->repl, l, &state, &reason, &applied, &lag);
+	snprintf(buf, len, "%s %s %s %s %s %s %s %lld %lld\n", l->peer->name,
+		 carrier != NULL ? "up" : "down",
+		 carrier == NULL ? "-"
+		 : carrier->side == POL_SIDE_INITIATOR ? "outbound"
+							 : "inbound",
+		 dir_text(l->out, l->out_err_set, &l->out_err),
+		 dir_text(l->in, l->in_err_set, &l->in_err), state,
+		 reason != NULL ? reason : "-", (long long)applied,
+		 (long long)lag);
+}
+
 void link_status_json(const struct link *l, struct json *j)
 {
 	struct conn *carrier = link_carrier(l);

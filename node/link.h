@@ -50,6 +50,11 @@ bool link_is_up(const struct link *l);
 /* The connection carrying the link, or NULL when down. */
 struct conn *link_carrier(const struct link *l);
 
+/* One line for scripts: NAME LINK DIRECTION OUT IN REPL REASON APPLIED
+ * LAG, where OUT/IN are "up", a failure code or "-", and "-" or -1 stand
+ * for nothing known. */
+void link_status_line(const struct link *l, char *buf, size_t len);
+
 /* Append this link's status object to j (see docs/ for the contract). */
 void link_status_json(const struct link *l, struct json *j);
 

@@ -771,10 +771,23 @@ static void maybe_compact(struct repl *r)
 {
 	struct store_state st;
 	char err[EKL_ERRLEN];
+	int64_t keep = r->cfg.log_keep;
+	int i;
 
 	store_state(r->store, &st);
-	if (st.revision - st.log_first + 1 > r->cfg.log_keep + r->cfg.log_keep / 8 + 64 &&
-	    store_compact(r->store, r->cfg.log_keep, err) != 0)
+	/* Never drop what a linked peer that is streaming still needs (up to
+	 * ten times --log-keep): it would only be forced into a snapshot. */
+	for (i = 0; r->node->links != NULL && i < r->node->cfg.n_peers; i++) {
+		const struct repl_peer *p = &r->node->links[i].rp;
+
+		if (p->phase == REPL_STREAM && p->carrier != NULL &&
+		    st.revision - p->applied > keep)
+			keep = st.revision - p->applied;
+	}
+	if (keep > 10 * r->cfg.log_keep)
+		keep = 10 * r->cfg.log_keep;
+	if (st.revision - st.log_first + 1 > keep + keep / 8 + 64 &&
+	    store_compact(r->store, keep, err) != 0)
 		ekl_warn("compaction: %s", err);
 }
 
@@ -1141,6 +1154,9 @@ static void on_state(struct repl *r, struct link *l, struct conn *c,
 	} else if ((int64_t)s->epoch < st.epoch) {
 		send_state(r, c); /* it will adopt ours */
 	}
+	if (p->phase == REPL_SNAPSHOT && c == p->carrier &&
+	    (int64_t)s->epoch == st.epoch)
+		return; /* a snapshot is on its way to it already */
 	p->known = true;
 	p->applied = (int64_t)s->revision;
 	p->rev_epoch_seen = (int64_t)s->rev_epoch;
@@ -1377,8 +1393,17 @@ void repl_link_changed(struct repl *r, struct link *l)
 	p->carrier = carrier;
 	if (carrier == NULL)
 		return;
-	if (repl_is_primary(r))
+	if (repl_is_primary(r)) {
+		struct store_state st;
+
+		store_state(r->store, &st);
+		/* What we know of the peer is stale unless it acknowledged our
+		 * stream in this epoch; otherwise wait for its ReplState,
+		 * which it sends when its carrier changes too. */
+		if (p->acked_epoch != st.epoch)
+			p->known = false;
 		start_stream(r, l);
+	}
 	else
 		send_state(r, carrier); /* the primary restarts from here */
 }
@@ -1445,8 +1470,8 @@ static const char *down_reason(const struct link *l)
 /* The replication view of one peer: state, reason, applied, lag. Returns
  * false when no replication runs between this node and that peer (two
  * non-primary nodes). */
-static bool peer_view(struct repl *r, const struct link *l, const char **state,
-		      const char **reason, int64_t *applied, int64_t *lag)
+bool repl_peer_view(struct repl *r, const struct link *l, const char **state,
+		    const char **reason, int64_t *applied, int64_t *lag)
 {
 	const struct repl_peer *p = &l->rp;
 	struct store_state st;
@@ -1488,7 +1513,7 @@ void repl_peer_json(struct repl *r, const struct link *l, struct json *j)
 	const char *state, *reason;
 	int64_t applied, lag;
 
-	if (!peer_view(r, l, &state, &reason, &applied, &lag)) {
+	if (!repl_peer_view(r, l, &state, &reason, &applied, &lag)) {
 		json_null(j);
 		return;
 	}
@@ -1512,7 +1537,7 @@ void repl_peer_text(struct repl *r, const struct link *l, char *buf,
 	const char *state, *reason;
 	int64_t applied, lag;
 
-	if (!peer_view(r, l, &state, &reason, &applied, &lag))
+	if (!repl_peer_view(r, l, &state, &reason, &applied, &lag))
 		snprintf(buf, len, "-");
 	else if (reason != NULL)
 		snprintf(buf, len, "%s (%s)", state, reason);

@@ -117,5 +117,9 @@ void repl_status_json(struct repl *r, struct json *j);
 void repl_peer_json(struct repl *r, const struct link *l, struct json *j);
 void repl_peer_text(struct repl *r, const struct link *l, char *buf,
 		    size_t len);
+/* The replication view of one peer; false when no replication runs
+ * between this node and that peer (two non-primary nodes). */
+bool repl_peer_view(struct repl *r, const struct link *l, const char **state,
+		    const char **reason, int64_t *applied, int64_t *lag);
 
 #endif

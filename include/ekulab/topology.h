@@ -95,6 +95,17 @@ struct topo {
  * file) or EKL_ENOMEM. Caller frees a loaded topology with topo_free. */
 int topo_load(const char *path, struct topo *t, char *err);
 
+/* The same from a node of a YAML document the caller loaded (a plan's
+ * inline `topology:` mapping). `path` names the file in messages and is
+ * the base of relative certificate files and the default cluster name;
+ * `prefix` (e.g. "topology", may be NULL) is prepended to every key in
+ * messages. The document stays the caller's. */
+struct yaml_document_s;
+struct yaml_node_s;
+int topo_load_node(const char *path, const char *prefix,
+		   struct yaml_document_s *doc, struct yaml_node_s *node,
+		   struct topo *t, char *err);
+
 /* Free what topo_load allocated and zero *t; accepts NULL and a zeroed t. */
 void topo_free(struct topo *t);
 

@@ -65,7 +65,8 @@ snaps=$(node_get node1 'peers[name=node3].replication.snapshots')
 [ "$snaps" -ge 1 ] || fail "node1 sent node3 no snapshot ($snaps)"
 grep -q "snapshot installed" "$T/node3.log" ||
 	fail "node3's log does not say 'snapshot installed'"
-expect node1 'peers[name=node2].replication.snapshots' 0
+# (node2 stayed linked, but compaction does not wait for a lagging peer:
+# under load it may fall more than 500 behind and get a snapshot too.)
 rc=0
 ctl node3 'xConfiguration Burst/1' >/dev/null 2>&1 || rc=$?
 assert_eq "$rc" 1 "the row deleted before the snapshot is gone on node3"

@@ -1,0 +1,457 @@
+/* cmd_lab.c: `ekulab lab up|down|status|graph|exec|fault FILE ...`. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "ekulab/err.h"
+#include "ekulab/mem.h"
+#include "lab.h"
+#include "lab_fault.h"
+#include "lab_runtime.h"
+#include "lab_status.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ekulab lab up FILE [--state DIR] [--runtime process]\n"
+		"       ekulab lab down FILE [--state DIR]\n"
+		"       ekulab lab status FILE [--json]\n"
+		"       ekulab lab graph FILE [--svg OUT.svg] [--dot OUT.dot]\n"
+		"       ekulab lab exec FILE NODE [--json] 'COMMAND'\n"
+		"       ekulab lab fault FILE FAULT [ARGS] [--name NAME]\n"
+		"\n"
+		"FAULT is one of:\n"
+		"  kill NODE | pause NODE | resume NODE | restart NODE\n"
+		"  upgrade NODE VERSION\n"
+		"  renew NODE PROFILE [--ca CA] [--force]\n"
+		"  verify enforce|permissive [NODE]\n"
+		"  down|blackhole|reset A B [--one-way]\n"
+		"  latency A B --ms N [--jitter N] [--one-way]\n"
+		"  bandwidth A B --rate BYTES_PER_S [--one-way]\n"
+		"  partition isolate NODE | halves | ring | bridge NODE | "
+		"one-way FROM TO\n"
+		"  list [--json] | heal NAME|all\n"
+		"See docs/lab.md and docs/faults.md.\n");
+}
+
+struct opts {
+	const char *state;
+	const char *runtime;
+	const char *name;
+	const char *svg;
+	const char *dot;
+	const char *ca;
+	bool json;
+	bool force;
+	bool one_way;
+	long ms;
+	long jitter;
+	long rate;
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option opts[] = {
+		{"state", required_argument, NULL, 's'},
+		{"runtime", required_argument, NULL, 'r'},
+		{"name", required_argument, NULL, 'n'},
+		{"svg", required_argument, NULL, 'S'},
+		{"dot", required_argument, NULL, 'D'},
+		{"ca", required_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
+		{"force", no_argument, NULL, 'f'},
+		{"one-way", no_argument, NULL, 'o'},
+		{"ms", required_argument, NULL, 'm'},
+		{"jitter", required_argument, NULL, 'J'},
+		{"rate", required_argument, NULL, 'R'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	char *end;
+	long *num;
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	o->runtime = "process";
+	optind = 1;
+	opterr = 0;
+	/* GNU getopt permutes: options may follow the positional words. */
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': o->state = optarg; break;
+		case 'r': o->runtime = optarg; break;
+		case 'n': o->name = optarg; break;
+		case 'S': o->svg = optarg; break;
+		case 'D': o->dot = optarg; break;
+		case 'c': o->ca = optarg; break;
+		case 'j': o->json = true; break;
+		case 'f': o->force = true; break;
+		case 'o': o->one_way = true; break;
+		case 'm': case 'J': case 'R':
+			num = opt == 'm' ? &o->ms : opt == 'J' ? &o->jitter
+							       : &o->rate;
+			*num = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || *num < 0 ||
+			    *num > 1000000000) {
+				cli_fail("lab: %s '%s': a non-negative number",
+					 argv[optind - 1], optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			cli_fail("lab: unknown option or missing value: %s",
+				 argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (o->name != NULL && !topo_name_valid(o->name)) {
+		cli_fail("lab: --name '%s': use letters, digits, '.', '_', '-'",
+			 o->name);
+		return 2;
+	}
+	return 0;
+}
+
+static int stop_all(struct lab *l, char *err)
+{
+	size_t i;
+
+	for (i = 0; i < l->topo.n_nodes; i++)
+		l->rt->stop_node(l, (int)i, err);
+	l->rt->stop_proxy(l, err);
+	return 0;
+}
+
+static int lab_up(struct lab *l, const struct opts *o)
+{
+	char err[EKL_ERRLEN], probe[EKL_ERRLEN];
+	size_t i;
+	int rv;
+
+	if (lab_load(l, probe) == 0) {
+		for (i = 0; i < l->topo.n_nodes; i++)
+			if (l->rt->node_running(l, (int)i)) {
+				cli_fail("lab up: lab '%s' is already up (%s); "
+					 "'ekulab lab down %s' first",
+					 l->topo.name, l->state, l->topo_path);
+				return 1;
+			}
+	}
+	if ((rv = lab_prepare(l, o->runtime, err)) != 0)
+		goto fail;
+	if ((rv = l->rt->start_proxy(l, err)) != 0)
+		goto fail;
+	for (i = 0; i < l->topo.n_nodes; i++)
+		if ((rv = l->rt->start_node(l, (int)i, err)) != 0)
+			goto fail;
+	if ((rv = lab_save(l, err)) != 0)
+		goto fail;
+	for (i = 0; i < l->topo.n_nodes; i++)
+		if ((rv = lab_wait_node(l, (int)i, 20, err)) != 0)
+			goto fail;
+	printf("lab %s is up: %zu nodes (%s runtime), state in %s\n",
+	       l->topo.name, l->topo.n_nodes, l->rt->name, l->state);
+	return 0;
+fail:
+	cli_fail("lab up: %s", err);
+	if (l->rt != NULL) {
+		char e2[EKL_ERRLEN];
+
+		stop_all(l, e2);
+		lab_save(l, e2);
+		fprintf(stderr, "ekulab: lab up: stopped everything it "
+				"started; logs are in %s\n",
+			l->state);
+	}
+	return 1;
+}
+
+static int lab_down(struct lab *l)
+{
+	char err[EKL_ERRLEN], cmd[LAB_PATH_MAX + 16];
+
+	if (lab_load(l, err) != 0) {
+		cli_fail("lab down: %s", err);
+		return 1;
+	}
+	stop_all(l, err);
+	/* Remove the state directory: it holds only what up made. */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", l->state);
+	if (strstr(l->state, "'") != NULL || system(cmd) != 0) {
+		cli_fail("lab down: could not remove %s", l->state);
+		return 1;
+	}
+	printf("lab %s is down\n", l->topo.name);
+	return 0;
+}
+
+static int lab_status(struct lab *l, const struct opts *o, bool graph)
+{
+	char err[EKL_ERRLEN];
+	struct lab_status s;
+	int rv = 0;
+
+	memset(&s, 0, sizeof(s));
+	if (lab_load(l, err) != 0 || lab_status_collect(l, &s, err) != 0) {
+		cli_fail("lab: %s", err);
+		lab_status_free(&s);
+		return 1;
+	}
+	if (!graph) {
+		lab_status_print(l, &s, o->json);
+	} else if (o->svg == NULL && o->dot == NULL) {
+		lab_status_dot(l, &s, stdout);
+	} else {
+		const char *paths[2] = {o->dot, o->svg};
+		int k;
+
+		for (k = 0; k < 2; k++) {
+			FILE *f;
+
+			if (paths[k] == NULL)
+				continue;
+			f = fopen(paths[k], "w");
+			if (f == NULL) {
+				cli_fail("lab graph: %s: %s", paths[k],
+					 strerror(errno));
+				rv = 1;
+				continue;
+			}
+			if (k == 0)
+				lab_status_dot(l, &s, f);
+			else
+				lab_status_svg(l, &s, f);
+			fclose(f);
+			printf("wrote %s\n", paths[k]);
+		}
+	}
+	lab_status_free(&s);
+	return rv;
+}
+
+static int lab_exec(struct lab *l, const struct opts *o, int argc,
+		    char **argv)
+{
+	char err[EKL_ERRLEN], *body = NULL;
+	bool ok = false;
+	int i;
+
+	if (argc != 2) {
+		cli_fail("lab exec: give NODE and one quoted COMMAND");
+		return 2;
+	}
+	if (lab_load(l, err) != 0) {
+		cli_fail("lab exec: %s", err);
+		return 1;
+	}
+	i = lab_node_index(l, argv[0]);
+	if (i < 0) {
+		cli_fail("lab exec: no node '%s' in %s", argv[0], l->topo_path);
+		return 2;
+	}
+	if (lab_ask(l, i, o->json ? "json" : "text", argv[1], &ok, &body,
+		    err) != 0) {
+		cli_fail("lab exec: %s: %s", argv[0], err);
+		return 1;
+	}
+	fputs(body, ok ? stdout : stderr);
+	if (body[0] && body[strlen(body) - 1] != '\n')
+		fputc('\n', ok ? stdout : stderr);
+	ekl_free(body);
+	return ok ? 0 : 1;
+}
+
+static int node_arg(struct lab *l, const char *name)
+{
+	int i = lab_node_index(l, name);
+
+	if (i < 0)
+		cli_fail("lab fault: no node '%s' in %s", name, l->topo_path);
+	return i;
+}
+
+int lab_fault_partition(struct lab *l, const char *name, int argc,
+			char **argv, char *err);
+
+static int lab_fault(struct lab *l, const struct opts *o, int argc,
+		     char **argv)
+{
+	char err[EKL_ERRLEN] = "", name[64], params[96] = "";
+	const char *kind;
+	int rv = 0, a = -1, b = -1;
+
+	if (argc < 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (lab_load(l, err) != 0) {
+		cli_fail("lab fault: %s", err);
+		return 1;
+	}
+	kind = argv[0];
+	if (o->name != NULL)
+		snprintf(name, sizeof(name), "%s", o->name);
+	else
+		lab_fault_name(l, kind, name, sizeof(name));
+	if (strcmp(kind, "list") == 0) {
+		rv = lab_fault_list(l, o->json, err);
+	} else if (strcmp(kind, "heal") == 0) {
+		if (argc != 2) {
+			cli_fail("lab fault heal: give a fault NAME or all");
+			return 2;
+		}
+		rv = lab_fault_heal(l, argv[1], err);
+	} else if (strcmp(kind, "kill") == 0 || strcmp(kind, "pause") == 0 ||
+		   strcmp(kind, "resume") == 0 ||
+		   strcmp(kind, "restart") == 0) {
+		if (argc != 2 || (a = node_arg(l, argv[1])) < 0)
+			return 2;
+		rv = kind[0] == 'k'   ? lab_fault_kill(l, a, name, err)
+		     : kind[0] == 'p' ? lab_fault_pause(l, a, name, err)
+		     : kind[2] == 's' ? lab_fault_resume(l, a, err)
+				      : lab_fault_restart(l, a, err);
+	} else if (strcmp(kind, "upgrade") == 0) {
+		if (argc != 3 || (a = node_arg(l, argv[1])) < 0)
+			return 2;
+		rv = lab_fault_upgrade(l, a, argv[2], err);
+	} else if (strcmp(kind, "renew") == 0) {
+		enum pki_profile p;
+		enum pki_ca ca = PKI_CA_UNRESTRICTED;
+
+		if (argc != 3 || (a = node_arg(l, argv[1])) < 0)
+			return 2;
+		ca = l->nodes[a].ca;
+		if (pki_profile_parse(argv[2], &p) != 0 ||
+		    (o->ca != NULL && pki_ca_parse(o->ca, &ca) != 0)) {
+			cli_fail("lab fault renew: profile is one of combined, "
+				 "server-only, client-only, no-eku, any-eku; "
+				 "--ca one of unrestricted, server-only, "
+				 "combined");
+			return 2;
+		}
+		rv = lab_fault_renew(l, a, p, ca, o->force, err);
+	} else if (strcmp(kind, "verify") == 0) {
+		enum pol_mode m;
+
+		if (argc < 2 || argc > 3 || pol_mode_parse(argv[1], &m) != 0) {
+			cli_fail("lab fault verify: enforce|permissive [NODE]");
+			return 2;
+		}
+		if (argc == 3 && (a = node_arg(l, argv[2])) < 0)
+			return 2;
+		rv = lab_fault_verify(l, m, a, err);
+	} else if (strcmp(kind, "down") == 0 ||
+		   strcmp(kind, "blackhole") == 0 ||
+		   strcmp(kind, "reset") == 0 ||
+		   strcmp(kind, "latency") == 0 ||
+		   strcmp(kind, "bandwidth") == 0) {
+		int from[2], to[2];
+
+		if (argc != 3 || (a = node_arg(l, argv[1])) < 0 ||
+		    (b = node_arg(l, argv[2])) < 0 || a == b) {
+			cli_fail("lab fault %s: give two different nodes A B",
+				 kind);
+			return 2;
+		}
+		if (strcmp(kind, "latency") == 0) {
+			if (o->ms <= 0) {
+				cli_fail("lab fault latency: --ms N is needed");
+				return 2;
+			}
+			snprintf(params, sizeof(params), "ms=%ld jitter=%ld",
+				 o->ms, o->jitter);
+		} else if (strcmp(kind, "bandwidth") == 0) {
+			if (o->rate <= 0) {
+				cli_fail("lab fault bandwidth: --rate "
+					 "BYTES_PER_S is needed");
+				return 2;
+			}
+			snprintf(params, sizeof(params), "rate=%ld", o->rate);
+		}
+		from[0] = a;
+		to[0] = b;
+		from[1] = b;
+		to[1] = a;
+		rv = lab_fault_links(l, name, kind, from, to,
+				     o->one_way ? 1 : 2, params, err);
+	} else if (strcmp(kind, "partition") == 0) {
+		rv = lab_fault_partition(l, name, argc - 1, argv + 1, err);
+		if (rv == EKL_EINVAL && err[0] == '\0')
+			return 2;
+	} else {
+		cli_fail("lab fault: unknown fault '%s'", kind);
+		usage(stderr);
+		return 2;
+	}
+	if (rv != 0) {
+		cli_fail("lab fault %s: %s", kind, err);
+		return rv == EKL_EINVAL || rv == EKL_EPERM ? 2 : 1;
+	}
+	if (strcmp(kind, "list") != 0)
+		printf("%s: %s\n", kind,
+		       strcmp(kind, "heal") == 0 || strcmp(kind, "resume") == 0 ||
+				       strcmp(kind, "restart") == 0 ||
+				       strcmp(kind, "upgrade") == 0 ||
+				       strcmp(kind, "renew") == 0 ||
+				       strcmp(kind, "verify") == 0
+			       ? "done"
+			       : name);
+	return 0;
+}
+
+int cmd_lab(int argc, char **argv)
+{
+	char err[EKL_ERRLEN];
+	struct opts o;
+	struct lab l;
+	const char *sub;
+	int rv;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	sub = argv[1];
+	rv = parse_opts(argc - 1, argv + 1, &o);
+	if (rv != 0)
+		return rv == 1 ? 0 : rv;
+	argc -= 1 + optind;
+	argv += 1 + optind;
+	if (argc < 1) {
+		cli_fail("lab %s: give the topology FILE", sub);
+		return 2;
+	}
+	if (lab_open(&l, argv[0], o.state, err) != 0) {
+		cli_fail("lab %s: %s", sub, err);
+		return 2;
+	}
+	argc--;
+	argv++;
+	if (strcmp(sub, "up") == 0)
+		rv = argc == 0 ? lab_up(&l, &o) : 2;
+	else if (strcmp(sub, "down") == 0)
+		rv = argc == 0 ? lab_down(&l) : 2;
+	else if (strcmp(sub, "status") == 0)
+		rv = argc == 0 ? lab_status(&l, &o, false) : 2;
+	else if (strcmp(sub, "graph") == 0)
+		rv = argc == 0 ? lab_status(&l, &o, true) : 2;
+	else if (strcmp(sub, "exec") == 0)
+		rv = lab_exec(&l, &o, argc, argv);
+	else if (strcmp(sub, "fault") == 0)
+		rv = lab_fault(&l, &o, argc, argv);
+	else {
+		cli_fail("lab: unknown subcommand '%s'", sub);
+		usage(stderr);
+		rv = 2;
+	}
+	lab_close(&l);
+	return rv;
+}

@@ -1,0 +1,31 @@
+/* lab_runtime.h: how a lab's nodes and proxy are run. Faults and plans use
+ * only this interface, so they do not care which runtime runs the lab. */
+#ifndef EKULAB_CLI_LAB_RUNTIME_H
+#define EKULAB_CLI_LAB_RUNTIME_H
+
+#include <stdbool.h>
+
+struct lab;
+
+struct lab_runtime {
+	const char *name; /* "process" */
+	/* Start node i from its node.conf; returns once the process runs
+	 * (not necessarily healthy: see lab_wait_node). */
+	int (*start_node)(struct lab *l, int i, char *err);
+	/* SIGTERM, then SIGKILL after a grace period. */
+	int (*stop_node)(struct lab *l, int i, char *err);
+	/* SIGKILL: no goodbye, as a crash. */
+	int (*kill_node)(struct lab *l, int i, char *err);
+	int (*pause_node)(struct lab *l, int i, char *err);  /* SIGSTOP */
+	int (*resume_node)(struct lab *l, int i, char *err); /* SIGCONT */
+	bool (*node_running)(const struct lab *l, int i);
+	int (*start_proxy)(struct lab *l, char *err);
+	int (*stop_proxy)(struct lab *l, char *err);
+};
+
+extern const struct lab_runtime lab_runtime_process;
+
+/* The runtime called name, or NULL. */
+const struct lab_runtime *lab_runtime_find(const char *name);
+
+#endif

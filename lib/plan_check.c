@@ -1,0 +1,1 @@
+/* plan_check.c: placeholder, being written. */

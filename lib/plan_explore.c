@@ -1,0 +1,1 @@
+/* plan_explore.c: placeholder, being written. */

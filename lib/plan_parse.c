@@ -1,0 +1,1 @@
+/* plan_parse.c: placeholder, being written. */
