@@ -47,6 +47,7 @@
 #include <openssl/x509v3.h>
 
 #include "ekulab/certinfo.h"
+#include "ekulab/labmodel.h"
 #include "ekulab/mem.h"
 
 #define MAX_FILE_BYTES (16L * 1024 * 1024)
@@ -1965,49 +1966,8 @@ static void audit_input(struct audit_run *r, const struct audit_opts *o,
 void audit_lab_chain(enum pki_profile p, enum pki_ca ca, int64_t from, int days,
 		     const char *name, struct pol_chain *out)
 {
-	unsigned leaf = 0;
-	unsigned issuing = 0;
-
-	/* The EKU each pki.h profile and issuing CA carries. */
-	switch (p) {
-	case PKI_PROFILE_COMBINED:
-		leaf = POL_EKU_EXT | POL_EKU_SERVER | POL_EKU_CLIENT;
-		break;
-	case PKI_PROFILE_SERVER_ONLY:
-		leaf = POL_EKU_EXT | POL_EKU_SERVER;
-		break;
-	case PKI_PROFILE_CLIENT_ONLY:
-		leaf = POL_EKU_EXT | POL_EKU_CLIENT;
-		break;
-	case PKI_PROFILE_NO_EKU:
-		leaf = 0;
-		break;
-	case PKI_PROFILE_ANY_EKU:
-		leaf = POL_EKU_EXT | POL_EKU_ANY;
-		break;
-	}
-	switch (ca) {
-	case PKI_CA_UNRESTRICTED:
-		issuing = 0;
-		break;
-	case PKI_CA_SERVER_ONLY:
-		issuing = POL_EKU_EXT | POL_EKU_SERVER;
-		break;
-	case PKI_CA_COMBINED:
-		issuing = POL_EKU_EXT | POL_EKU_SERVER | POL_EKU_CLIENT;
-		break;
-	}
-	if (days <= 0)
-		days = 365;
-	memset(out, 0, sizeof(*out));
-	out->anchored = true;
-	out->len = 3;
-	out->certs[0] = cert_of(leaf, from - 3600, from + days * AUDIT_DAY);
-	out->certs[1] = cert_of(issuing, from - AUDIT_DAY, from + 20 * YEAR);
-	out->certs[2] = cert_of(0, from - AUDIT_DAY, from + 20 * YEAR);
-	out->n_dns = 1;
-	snprintf(out->dns[0], sizeof(out->dns[0]), "%s", name);
-	snprintf(out->cn, sizeof(out->cn), "%s", name);
+	/* The lab PKI's default validity when none is given. */
+	labmodel_lab_chain(p, ca, from, days > 0 ? days : 365, name, out);
 }
 
 /* The server chain node nd presents at time t: its current certificate
@@ -2046,36 +2006,34 @@ static void client_at(const struct audit_fnode *nd, int64_t t,
 	}
 }
 
+/* One directed connection at time t, decided by the lab model's
+ * labmodel_decide (pol_decide without the identity check: the forecast
+ * is about EKU and validity). */
 static void decide(const struct audit_fnode *nodes, int ini, int acc,
 		   enum pol_mode verify, int64_t t, struct audit_direction *d)
 {
 	struct pol_chain is, ic, as;
-	struct pol_node in, an;
-	struct pol_conn c;
+	struct lab_peer in, an;
 
 	server_at(&nodes[ini], t, &is);
 	client_at(&nodes[ini], t, &ic);
 	server_at(&nodes[acc], t, &as);
 	memset(&in, 0, sizeof(in));
 	memset(&an, 0, sizeof(an));
-	in.version = nodes[ini].vclass;
+	in.name = nodes[ini].name;
+	in.vclass = nodes[ini].vclass;
 	in.mode = verify;
 	in.client_eku_check = nodes[ini].client_eku_check;
-	in.server_chain = &is;
-	in.client_chain = nodes[ini].has_client ? &ic : NULL;
-	an.version = nodes[acc].vclass;
+	in.server = &is;
+	in.client = nodes[ini].has_client ? &ic : NULL;
+	an.name = nodes[acc].name;
+	an.vclass = nodes[acc].vclass;
 	an.mode = verify;
 	an.client_eku_check = nodes[acc].client_eku_check;
-	an.server_chain = &as;
-	memset(&c, 0, sizeof(c));
-	c.initiator = &in;
-	c.acceptor = &an;
-	c.service = POL_SVC_CLUSTERDB;
-	c.initiator_time = t;
-	c.acceptor_time = t;
+	an.server = &as;
 	d->initiator = ini;
 	d->acceptor = acc;
-	pol_decide(&c, &d->v);
+	labmodel_decide(&in, &an, false, NULL, 0, t, &d->v);
 }
 
 /* Every link at time t; the ones down go to `down`. Returns how many are
@@ -2092,35 +2050,20 @@ static size_t links_down(const struct audit_fnode *nodes, size_t n,
 
 	for (a = 0; a < n; a++) {
 		for (b = a + 1; b < n; b++) {
-			bool pa = strcmp(nodes[a].name, primary) == 0;
-			bool pb = strcmp(nodes[b].name, primary) == 0;
-
 			memset(&l, 0, sizeof(l));
 			l.a = (int)a;
 			l.b = (int)b;
-			switch (dial) {
-			case TOPO_DIAL_BOTH:
-				decide(nodes, l.a, l.b, verify, t, &l.dirs[0]);
-				decide(nodes, l.b, l.a, verify, t, &l.dirs[1]);
-				l.n_dirs = 2;
-				break;
-			case TOPO_DIAL_LOWER_NAME:
-				if (strcmp(nodes[a].name, nodes[b].name) < 0)
-					decide(nodes, l.a, l.b, verify, t,
-					       &l.dirs[0]);
-				else
-					decide(nodes, l.b, l.a, verify, t,
-					       &l.dirs[0]);
-				l.n_dirs = 1;
-				break;
-			case TOPO_DIAL_PRIMARY:
-				if (!pa && !pb)
-					continue; /* no link between them */
-				decide(nodes, pa ? l.a : l.b, pa ? l.b : l.a,
-				       verify, t, &l.dirs[0]);
-				l.n_dirs = 1;
-				break;
-			}
+			/* Who dials whom: the lab model's rule. */
+			if (labmodel_dials(dial, nodes[a].name, nodes[b].name,
+					   primary))
+				decide(nodes, l.a, l.b, verify, t,
+				       &l.dirs[l.n_dirs++]);
+			if (labmodel_dials(dial, nodes[b].name, nodes[a].name,
+					   primary))
+				decide(nodes, l.b, l.a, verify, t,
+				       &l.dirs[l.n_dirs++]);
+			if (l.n_dirs == 0)
+				continue; /* no link between them */
 			for (k = 0; k < l.n_dirs; k++)
 				l.up |= l.dirs[k].v.ok;
 			if (!l.up) {

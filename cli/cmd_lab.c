@@ -119,16 +119,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static int stop_all(struct lab *l, char *err)
-{
-	size_t i;
-
-	for (i = 0; i < l->topo.n_nodes; i++)
-		l->rt->stop_node(l, (int)i, err);
-	l->rt->stop_proxy(l, err);
-	return 0;
-}
-
 static int lab_up(struct lab *l, const struct opts *o)
 {
 	char err[EKL_ERRLEN], probe[EKL_ERRLEN];
@@ -144,28 +134,16 @@ static int lab_up(struct lab *l, const struct opts *o)
 				return 1;
 			}
 	}
-	if ((rv = lab_prepare(l, o->runtime, err)) != 0)
+	if ((rv = lab_prepare(l, o->runtime, err)) != 0 ||
+	    (rv = lab_start_all(l, err)) != 0)
 		goto fail;
-	if ((rv = l->rt->start_proxy(l, err)) != 0)
-		goto fail;
-	for (i = 0; i < l->topo.n_nodes; i++)
-		if ((rv = l->rt->start_node(l, (int)i, err)) != 0)
-			goto fail;
-	if ((rv = lab_save(l, err)) != 0)
-		goto fail;
-	for (i = 0; i < l->topo.n_nodes; i++)
-		if ((rv = lab_wait_node(l, (int)i, 20, err)) != 0)
-			goto fail;
 	printf("lab %s is up: %zu nodes (%s runtime), state in %s\n",
 	       l->topo.name, l->topo.n_nodes, l->rt->name, l->state);
 	return 0;
 fail:
 	cli_fail("lab up: %s", err);
 	if (l->rt != NULL) {
-		char e2[EKL_ERRLEN];
-
-		stop_all(l, e2);
-		lab_save(l, e2);
+		lab_stop_all(l);
 		fprintf(stderr, "ekulab: lab up: stopped everything it "
 				"started; logs are in %s\n",
 			l->state);
@@ -175,17 +153,15 @@ fail:
 
 static int lab_down(struct lab *l)
 {
-	char err[EKL_ERRLEN], cmd[LAB_PATH_MAX + 16];
+	char err[EKL_ERRLEN];
 
 	if (lab_load(l, err) != 0) {
 		cli_fail("lab down: %s", err);
 		return 1;
 	}
-	stop_all(l, err);
-	/* Remove the state directory: it holds only what up made. */
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", l->state);
-	if (strstr(l->state, "'") != NULL || system(cmd) != 0) {
-		cli_fail("lab down: could not remove %s", l->state);
+	lab_stop_all(l);
+	if (lab_remove_state(l, err) != 0) {
+		cli_fail("lab down: %s", err);
 		return 1;
 	}
 	printf("lab %s is down\n", l->topo.name);
@@ -276,9 +252,6 @@ static int node_arg(struct lab *l, const char *name)
 		cli_fail("lab fault: no node '%s' in %s", name, l->topo_path);
 	return i;
 }
-
-int lab_fault_partition(struct lab *l, const char *name, int argc,
-			char **argv, char *err);
 
 static int lab_fault(struct lab *l, const struct opts *o, int argc,
 		     char **argv)

@@ -49,19 +49,11 @@ int lab_node_index(const struct lab *l, const char *name)
 	return -1;
 }
 
-int lab_open(struct lab *l, const char *topo_path, const char *state,
-	     char *err)
+/* Fill nodes and routes from l->topo (already loaded). */
+static int lab_init_nodes(struct lab *l, const char *state, char *err)
 {
 	size_t i, n;
-	int rv;
 
-	memset(l, 0, sizeof(*l));
-	if (realpath(topo_path, l->topo_path) == NULL)
-		return ekl_errf(err, EKL_ENOENT, "topology %s: %s", topo_path,
-				strerror(errno));
-	rv = topo_load(l->topo_path, &l->topo, err);
-	if (rv != 0)
-		return rv;
 	if (state != NULL)
 		snprintf(l->state, sizeof(l->state), "%s", state);
 	else
@@ -88,9 +80,35 @@ int lab_open(struct lab *l, const char *topo_path, const char *state,
 	return 0;
 }
 
+int lab_open(struct lab *l, const char *topo_path, const char *state,
+	     char *err)
+{
+	int rv;
+
+	memset(l, 0, sizeof(*l));
+	if (realpath(topo_path, l->topo_path) == NULL)
+		return ekl_errf(err, EKL_ENOENT, "topology %s: %s", topo_path,
+				strerror(errno));
+	rv = topo_load(l->topo_path, &l->topo, err);
+	if (rv != 0)
+		return rv;
+	return lab_init_nodes(l, state, err);
+}
+
+int lab_open_topo(struct lab *l, const struct topo *t, const char *where,
+		  const char *state, char *err)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->topo_path, sizeof(l->topo_path), "%s", where);
+	l->topo = *t;
+	l->topo_borrowed = true;
+	return lab_init_nodes(l, state, err);
+}
+
 void lab_close(struct lab *l)
 {
-	topo_free(&l->topo);
+	if (!l->topo_borrowed)
+		topo_free(&l->topo);
 	ekl_free(l->nodes);
 	ekl_free(l->route_port);
 	l->nodes = NULL;
@@ -437,4 +455,49 @@ int lab_wait_node(const struct lab *l, int i, double seconds, char *err)
 					l->nodes[i].name);
 		usleep(20000);
 	}
+}
+
+/* ---- starting and stopping -------------------------------------------------- */
+
+int lab_start_all(struct lab *l, char *err)
+{
+	size_t i;
+	int rv;
+
+	if ((rv = l->rt->start_proxy(l, err)) != 0)
+		return rv;
+	for (i = 0; i < l->topo.n_nodes; i++)
+		if ((rv = l->rt->start_node(l, (int)i, err)) != 0)
+			return rv;
+	if ((rv = lab_save(l, err)) != 0)
+		return rv;
+	for (i = 0; i < l->topo.n_nodes; i++)
+		if ((rv = lab_wait_node(l, (int)i, 20, err)) != 0)
+			return rv;
+	return 0;
+}
+
+void lab_stop_all(struct lab *l)
+{
+	char err[EKL_ERRLEN];
+	size_t i;
+
+	for (i = 0; i < l->topo.n_nodes; i++)
+		l->rt->stop_node(l, (int)i, err);
+	l->rt->stop_proxy(l, err);
+	(void)lab_save(l, err);
+}
+
+int lab_remove_state(const struct lab *l, char *err)
+{
+	char cmd[LAB_PATH_MAX + 16];
+
+	/* The state directory holds only what up made. */
+	if (strchr(l->state, '\'') != NULL || strlen(l->state) < 5)
+		return ekl_errf(err, EKL_EINVAL, "refusing to remove '%s'",
+				l->state);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", l->state);
+	if (system(cmd) != 0)
+		return ekl_errf(err, EKL_EIO, "could not remove %s", l->state);
+	return 0;
 }

@@ -49,7 +49,8 @@ struct lab_runtime;
 struct lab {
 	char state[LAB_PATH_MAX];      /* the state directory */
 	char topo_path[LAB_PATH_MAX * 2];
-	struct topo topo;              /* owned */
+	struct topo topo;              /* owned unless topo_borrowed */
+	bool topo_borrowed;            /* a plan owns the topology */
 	const struct lab_runtime *rt;  /* not owned: static table */
 	struct lab_node *nodes;        /* owned, topo.n_nodes entries */
 	int *route_port;               /* owned: [from * n + to] */
@@ -68,6 +69,10 @@ void lab_default_state(const char *name, char *buf, size_t len);
 /* Read the topology; the state directory is `state` or the default. */
 int lab_open(struct lab *l, const char *topo_path, const char *state,
 	     char *err);
+/* The same for a topology already parsed (a plan's); `where` names it in
+ * messages. t must outlive the lab. */
+int lab_open_topo(struct lab *l, const struct topo *t, const char *where,
+		  const char *state, char *err);
 /* Load lab.conf of a lab that is up (EKL_ENOENT when it is not). */
 int lab_load(struct lab *l, char *err);
 /* Write lab.conf atomically. */
@@ -82,6 +87,13 @@ int lab_prepare(struct lab *l, const char *runtime, char *err);
 int lab_write_node_conf(struct lab *l, int i, char *err);
 /* Issue node i's certificate with its current profile/CA (force). */
 int lab_issue_cert(struct lab *l, int i, char *err);
+
+/* Start the proxy and every node, wait until each answers (up). */
+int lab_start_all(struct lab *l, char *err);
+/* Stop every node and the proxy (down, or after a failed up). */
+void lab_stop_all(struct lab *l);
+/* Remove the state directory. */
+int lab_remove_state(const struct lab *l, char *err);
 
 /* Ask a node's admin socket; body owned by the caller (ekl_free). */
 int lab_ask(const struct lab *l, int i, const char *prefix, const char *cmd,

@@ -246,8 +246,8 @@ int lab_fault_links(struct lab *l, const char *name, const char *kind,
 int lab_fault_heal(struct lab *l, const char *name, char *err)
 {
 	bool all = strcmp(name, "all") == 0, found = false;
-	char cmd[128], *body = NULL, perr[EKL_ERRLEN];
-	int k, rv;
+	char cmd[128], *body = NULL, perr[EKL_ERRLEN], nerr[EKL_ERRLEN] = "";
+	int k, rv, first = 0;
 
 	for (k = l->n_faults - 1; k >= 0; k--) {
 		struct lab_fault f = l->faults[k];
@@ -268,9 +268,10 @@ int lab_fault_heal(struct lab *l, const char *name, char *err)
 				     : (lab_write_node_conf(l, i, err) ||
 						l->rt->start_node(l, i, err) ||
 						lab_wait_node(l, i, 15, err));
-		if (rv != 0) {
-			lab_save(l, perr);
-			return rv;
+		if (rv != 0 && first == 0) {
+			/* Keep healing the rest; report the first failure. */
+			first = rv;
+			snprintf(nerr, sizeof(nerr), "%.500s", err);
 		}
 	}
 	if ((rv = lab_save(l, err)) != 0)
@@ -278,6 +279,8 @@ int lab_fault_heal(struct lab *l, const char *name, char *err)
 	snprintf(cmd, sizeof(cmd), "fault remove %s", name);
 	rv = proxy_call(l, "text", cmd, &body, perr);
 	ekl_free(body);
+	if (first != 0)
+		return ekl_errf(err, first, "%s", nerr);
 	if (rv == 0 || all)
 		return all && rv != 0 ? ekl_errf(err, rv, "%s", perr) : 0;
 	if (found)

@@ -31,6 +31,10 @@ int lab_fault_links(struct lab *l, const char *name, const char *kind,
 		    const int *from, const int *to, int n, const char *params,
 		    char *err);
 
+/* A partition by shape (plan_partition_cuts): argv = SHAPE [NODE...]. */
+int lab_fault_partition(struct lab *l, const char *name, int argc,
+			char **argv, char *err);
+
 /* Remove one fault (node or link) or all ("all"). */
 int lab_fault_heal(struct lab *l, const char *name, char *err);
 /* Print every fault (node faults from the lab, link faults from the

@@ -161,7 +161,7 @@ static void print_text(const struct lab *l, const struct lab_status *s)
 			       i == j ? "" : lab_status_cell(l, s, i, j));
 		printf("\n");
 	}
-	printf("\n%-14s %-8s %-12s %-10s %-16s %-10s %s\n", "node", "version",
+	printf("\n%-14s %-8s %-13s %-9s %-26s %-10s %s\n", "node", "version",
 	       "certificate", "process", "replication", "revision", "lag");
 	for (i = 0; i < n; i++) {
 		const struct lab_node_status *ns = &s->nodes[i];
@@ -182,13 +182,18 @@ static void print_text(const struct lab *l, const struct lab_status *s)
 				 r->reason);
 		else
 			snprintf(state, sizeof(state), "%s", r->repl);
-		printf("%-14s %-8s %-12s %-10s %-16s %-10lld %lld\n",
+		char rev[24], lag[24];
+
+		snprintf(rev, sizeof(rev), "%lld", (long long)ns->revision);
+		snprintf(lag, sizeof(lag), "%lld",
+			 r != NULL ? (long long)r->lag : 0LL);
+		printf("%-14s %-8s %-13s %-9s %-26s %-10s %s\n",
 		       l->nodes[i].name, l->nodes[i].version, cert,
 		       !ns->running ? "stopped"
 		       : ns->paused ? "paused"
 				    : "running",
-		       state, (long long)ns->revision,
-		       r != NULL ? (long long)r->lag : 0LL);
+		       state, ns->revision >= 0 ? rev : "-",
+		       r != NULL && ns->revision >= 0 ? lag : "-");
 	}
 }
 

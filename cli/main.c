@@ -22,6 +22,10 @@ static const struct {
 	 "certificate inventory: EKU, roots, expiry, targets, forecast"},
 	{"verify-cluster", cmd_verify,
 	 "do the nodes hold the same configuration rows?"},
+	{"plan", cmd_plan,
+	 "plans: check a plan against the model, explore upgrade orders"},
+	{"proxy", cmd_proxy,
+	 "the lab's link-fault proxy (foreground daemon; control socket)"},
 };
 
 void cli_fail(const char *fmt, ...)

@@ -24,8 +24,10 @@
 
 struct proxy;
 
-/* Longest route name ("FROM>TO") and fault name, without the NUL. */
-#define PROXY_NAME_MAX 63
+/* Longest node or fault name, and route name ("FROM>TO"), without the
+ * NUL. */
+#define PROXY_NAME_MAX	63
+#define PROXY_ROUTE_MAX (2 * PROXY_NAME_MAX + 1)
 
 /* A proxy with no routes on loop (not owned; must outlive the proxy). */
 int proxy_new(struct ev_loop *loop, struct proxy **out, char *err);

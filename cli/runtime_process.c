@@ -74,28 +74,55 @@ static bool pid_is_ours(const struct lab *l, pid_t pid)
 	return strstr(cmd, l->state) != NULL;
 }
 
-/* fork + setsid + exec, stdout/stderr appended to log. */
+/* fork + setsid + exec, stdout/stderr appended to log. Returns once the
+ * child has exec'd (a close-on-exec pipe tells), so the new process's
+ * command line is already its own; -1 when fork or exec failed. */
 static pid_t spawn(char *const argv[], const char *log)
 {
-	pid_t pid = fork();
+	int pfd[2], e = 0;
+	pid_t pid;
+	ssize_t r;
 
-	if (pid != 0)
-		return pid;
-	setsid();
-	{
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 			      0600);
 		int nul = open("/dev/null", O_RDONLY);
 
+		close(pfd[0]);
+		setsid();
 		if (nul >= 0)
 			dup2(nul, 0);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
+		execv(argv[0], argv);
+		e = errno;
+		if (write(pfd[1], &e, sizeof(e)) != sizeof(e))
+			_exit(126);
+		_exit(127);
 	}
-	execv(argv[0], argv);
-	_exit(127);
+	close(pfd[1]);
+	do
+		r = read(pfd[0], &e, sizeof(e));
+	while (r < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (r == sizeof(e)) {
+		int st;
+
+		waitpid(pid, &st, 0);
+		errno = e;
+		return -1;
+	}
+	return pid;
 }
 
 /* Reap if it is our child (it is when started by this very command). */

@@ -262,7 +262,14 @@ int labmodel_load_files(struct lab_state *s, struct x509_store_st *store,
 {
 	size_t i;
 	int rc;
+	bool any = false;
 
+	for (i = 0; i < s->n; i++)
+		any |= s->nodes[i].cert.file != NULL ||
+		       (s->nodes[i].has_client_cert &&
+			s->nodes[i].client_cert.file != NULL);
+	if (!any)
+		return 0;
 	if (s->facts == NULL) {
 		s->facts = ekl_calloc(2 * (s->n ? s->n : 1), sizeof(*s->facts));
 		if (s->facts == NULL)
@@ -436,8 +443,8 @@ static void chain_of(const struct lab_state *s, size_t i,
 
 /* Chains and peers built once per prediction (heap: they are large). */
 struct work {
-	struct pol_chain server[TOPO_MAX_NODES];
-	struct pol_chain client[TOPO_MAX_NODES];
+	struct pol_chain *server; /* n of each, in one allocation */
+	struct pol_chain *client;
 	struct lab_peer peer[TOPO_MAX_NODES];
 	const char *names[TOPO_MAX_NODES];
 };
@@ -595,9 +602,11 @@ int labmodel_predict(const struct lab_state *s, struct lab_prediction *out,
 	out->primary = s->primary;
 	for (i = 0; i < s->n; i++)
 		out->running[i] = s->nodes[i].running;
-	w = ekl_malloc(sizeof(*w));
+	w = ekl_malloc(sizeof(*w) + 2 * (s->n ? s->n : 1) * sizeof(*w->server));
 	if (w == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "prediction: out of memory");
+	w->server = (struct pol_chain *)(w + 1);
+	w->client = w->server + s->n;
 	build_work(s, w);
 	for (i = 0; i < s->n; i++)
 		for (j = 0; j < s->n; j++)

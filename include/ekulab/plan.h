@@ -32,7 +32,7 @@
 
 #define PLAN_NAME_MAX  63  /* a fault name */
 #define PLAN_TEXT_MAX  160 /* a step as text */
-#define PLAN_MAX_STEPS 4096
+#define PLAN_MAX_STEPS 1000
 
 enum plan_step_kind {
 	PLAN_WRITE = 0, /* acknowledged writes on the primary */
@@ -142,6 +142,7 @@ struct plan_step {
 	/* renew, upgrade, verify (node -1 = every node) */
 	int node;
 	enum pki_profile profile; /* renew */
+	bool has_ca;		  /* else the node's current issuing CA */
 	enum pki_ca ca;
 	int days;    /* 0: wide validity in the model, PKI default live */
 	bool client; /* renew the X15.5 client certificate */
@@ -157,6 +158,7 @@ struct plan_step {
 
 struct plan {
 	char path[512];	      /* the plan file */
+	int64_t at;	      /* `at:` evaluation time, or 0 (now) */
 	char topo_path[1024]; /* the topology file, or "" when inline */
 	struct topo topo;     /* owned */
 	struct plan_step *steps; /* owned, n_steps */
@@ -190,9 +192,16 @@ struct plan_sim {
 	size_t n_faults;
 };
 
-/* Start: the plan's topology as written, everything running. at: see
- * labmodel_init. */
+/* Start: the plan's topology as written, everything running, at `at` (0:
+ * the plan's `at:`, else now). */
 void plan_sim_init(struct plan_sim *s, const struct plan *p, int64_t at);
+/* Read the `file:` certificates that exist against `store` (see
+ * labmodel_load_files; NULL: assumed trusted). Returns 0 or an error
+ * naming the file. Then free with plan_sim_free (also after an error). */
+int plan_sim_load_files(struct plan_sim *s, struct x509_store_st *store,
+			char *err);
+/* Frees what plan_sim_load_files loaded; accepts NULL. */
+void plan_sim_free(struct plan_sim *s);
 
 /* Apply one step to the model (write, wait and expect change nothing).
  * Returns 0, or EKL_EINVAL when the step cannot apply (too many faults). */
@@ -211,16 +220,18 @@ void plan_expect_text(const struct plan_expect *e, const struct topo *t,
 /* ---- plan check ---- */
 
 struct plan_check_step {
-	bool changed;		  /* the prediction differs from the previous */
-	struct lab_prediction *pred; /* owned: after the step */
-	bool is_expect;
-	bool agrees;
-	char why[256]; /* when it does not agree */
+	bool changed; /* the prediction differs from the one before */
+	/* After the step; shared with the step before when unchanged. */
+	const struct lab_prediction *pred;
+	bool agrees;   /* expect steps: the prediction meets it */
+	char why[256]; /* when it does not: what the model predicts */
 };
 
 struct plan_check {
-	struct lab_prediction *start;  /* owned: before step 1 */
-	struct plan_check_step *steps; /* owned: one per plan step */
+	const struct lab_prediction *start; /* before step 1 */
+	struct plan_check_step *steps;	    /* owned: one per plan step */
+	struct lab_prediction **preds;	    /* owned: the distinct ones */
+	size_t n_preds;
 	size_t n_steps;
 	size_t n_expect;
 	size_t n_disagree;
@@ -233,7 +244,8 @@ struct plan_check {
 
 /* Predict every step. Returns 0 or a negative code (err). Free with
  * plan_check_free (also after an error). */
-int plan_check_run(const struct plan *p, int64_t at, struct plan_check *out,
+int plan_check_run(const struct plan *p, int64_t at,
+		   struct x509_store_st *store, struct plan_check *out,
 		   char *err);
 void plan_check_free(struct plan_check *c);
 
@@ -252,7 +264,10 @@ struct plan_goal {
 
 struct plan_xstep {
 	int node;
-	bool upgrade; /* else renew */
+	bool upgrade;			    /* else renew */
+	char version[TOPO_VERSION_MAX + 1]; /* upgrade: to this version */
+	enum pki_profile profile;	    /* renew: to this profile and CA */
+	enum pki_ca ca;
 	char to[TOPO_VERSION_MAX + 40]; /* "X15.4" or "server-only/unrestricted" */
 };
 
@@ -288,9 +303,16 @@ struct plan_explore {
 int plan_explore_run(const struct topo *t, const struct plan_goal *goal,
 		     int64_t at, struct plan_explore *out, char *err);
 
-/* The state after applying `done` (bit k: steps[k]) to the start state;
- * exposed for tests. */
-void plan_explore_state(const struct plan_explore *x, const struct plan_goal *g,
-			uint32_t done, struct lab_state *s);
+/* The steps from t's nodes to the goal, in node order (upgrade before
+ * renew for each node): what plan_explore_run orders. Returns 0, or
+ * EKL_EINVAL when there are more than PLAN_EXPLORE_MAX_STEPS or the goal
+ * version is unknown. */
+int plan_explore_steps(const struct topo *t, const struct plan_goal *goal,
+		       struct plan_xstep *steps, size_t *n, char *err);
+
+/* Apply the steps of `done` (bit k: steps[k]) to *s, in index order (the
+ * steps touch different things, so the order does not matter). */
+void plan_explore_apply(struct lab_state *s, const struct plan_xstep *steps,
+			size_t n, uint32_t done);
 
 #endif

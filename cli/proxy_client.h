@@ -1,0 +1,74 @@
+/* proxy_client.h: the lab's calls to a running `ekulab proxy` (commands: cli/proxy.h).
+ *
+ * Each call opens the control socket, sends one request and closes it.
+ * Errors: EKL_EIO when the proxy cannot be reached (err names the socket),
+ * EKL_EPROTO on a malformed response, otherwise the proxy's refusal with
+ * its message in err: EKL_EEXIST (a fault of that name exists),
+ * EKL_ENOENT (no fault of that name), EKL_EINVAL (anything else: unknown
+ * routes, bad parameters...).
+ */
+#ifndef EKULAB_CLI_PROXY_CLIENT_H
+#define EKULAB_CLI_PROXY_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A fault to add; the strings are only read. */
+struct proxy_fault_spec {
+	const char *name;   /* letters, digits, '.', '_', '-'; not "all" */
+	const char *kind;   /* down, blackhole, reset, latency, bandwidth */
+	const char *routes; /* "node1>node2,node2>node1" or "*" */
+	unsigned ms;	    /* latency: delay per chunk */
+	unsigned jitter_ms; /* latency: +- uniform */
+	unsigned long long rate; /* bandwidth: bytes per second per direction */
+};
+
+int proxy_client_fault_add(const char *control,
+			   const struct proxy_fault_spec *f, char *err);
+/* Remove the fault named name, or every fault when name is "all". */
+int proxy_client_fault_remove(const char *control, const char *name,
+			      char *err);
+
+/* One fault in force, as `fault list` reports it. */
+struct proxy_fault_info {
+	char name[64];
+	char kind[16];
+	char *routes; /* owned: "A>B,C>D" or "*" */
+	unsigned ms;
+	unsigned jitter_ms;
+	unsigned long long rate;
+};
+
+/* The faults in the order they were added; *out (n entries, possibly
+ * NULL when n is 0) is freed with proxy_client_faults_free. */
+int proxy_client_faults(const char *control, struct proxy_fault_info **out,
+			size_t *n, char *err);
+void proxy_client_faults_free(struct proxy_fault_info *f, size_t n);
+
+/* One route, as `routes` reports it. */
+struct proxy_route_info {
+	char name[128]; /* FROM>TO */
+	char listen[80];
+	char target[80];
+	char state[16]; /* open, blackhole, down, reset */
+	unsigned long long conns;
+	unsigned long long accepted;
+	unsigned long long refused;
+	unsigned long long to_target; /* bytes forwarded FROM -> TO */
+	unsigned long long to_client; /* bytes forwarded TO -> FROM */
+	unsigned latency_ms;
+	unsigned jitter_ms;
+	unsigned long long rate; /* 0: unlimited */
+	char *faults; /* owned: names "a,b", "" for none */
+};
+
+int proxy_client_routes(const char *control, struct proxy_route_info **out,
+			size_t *n, char *err);
+void proxy_client_routes_free(struct proxy_route_info *r, size_t n);
+
+/* Any control command; *body (text, or JSON when json) is owned by the
+ * caller (ekl_free). */
+int proxy_client_call(const char *control, bool json, const char *command,
+		      char **body, char *err);
+
+#endif

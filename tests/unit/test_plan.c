@@ -1,0 +1,3 @@
+/* test_plan.c: placeholder */
+#include "testutil.h"
+int main(void) { return 0; }
