@@ -3,6 +3,7 @@
  * renewal campaign). `plan run` (live) belongs to the lab runtime.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,20 @@
 #include "ekulab/plan.h"
 
 #define MATRIX_MAX_NODES 4 /* up to 6 pairs: one column per pair */
+
+/* snprintf that says nothing about truncation (names are short; a cut
+ * line is better than a failed build). */
+static void textf(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void textf(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+}
 
 void plan_usage(FILE *f)
 {
@@ -69,9 +84,9 @@ static void link_cell(const struct lab_prediction *p, size_t a, size_t b,
 	const struct lab_pair *pr = labmodel_pair(p, a, b);
 
 	if (pr->linked)
-		snprintf(buf, len, "up");
+		textf(buf, len, "up");
 	else
-		snprintf(buf, len, "down %s", labmodel_why_name(&pr->why));
+		textf(buf, len, "down %s", labmodel_why_name(&pr->why));
 }
 
 static void repl_cell(const struct topo *t, const struct lab_prediction *p,
@@ -85,18 +100,18 @@ static void repl_cell(const struct topo *t, const struct lab_prediction *p,
 		if (i == p->primary || !p->repl[i].replicating)
 			continue;
 		l = strlen(buf);
-		snprintf(buf + l, len - l, "%s%s", any ? " " : "",
+		textf(buf + l, len - l, "%s%s", any ? " " : "",
 			 t->nodes[i].name);
 		any = true;
 	}
 	if (!any)
-		snprintf(buf, len, "none");
+		textf(buf, len, "none");
 	for (i = 0; i < p->n; i++) {
 		if (i == p->primary ? p->repl[i].replicating
 				    : p->repl[i].replicating)
 			continue;
 		l = strlen(buf);
-		snprintf(buf + l, len - l, "; %s%s: %s", t->nodes[i].name,
+		textf(buf + l, len - l, "; %s%s: %s", t->nodes[i].name,
 			 i == p->primary ? " (primary)" : "",
 			 labmodel_why_name(&p->repl[i].why));
 	}
@@ -117,7 +132,7 @@ static void down_cell(const struct topo *t, const struct lab_prediction *p,
 			if (pr->linked)
 				continue;
 			l = strlen(buf);
-			snprintf(buf + l, len - l, "%s%s-%s %s",
+			textf(buf + l, len - l, "%s%s-%s %s",
 				 any ? ", " : "down: ", t->nodes[a].name,
 				 t->nodes[b].name,
 				 labmodel_why_name(&pr->why));
@@ -125,7 +140,7 @@ static void down_cell(const struct topo *t, const struct lab_prediction *p,
 		}
 	}
 	if (!any)
-		snprintf(buf, len, "all up");
+		textf(buf, len, "all up");
 }
 
 struct cols {
@@ -204,7 +219,7 @@ static void print_header(const struct plan *pl, const struct cols *c)
 	if (c->matrix) {
 		for (a = 0; a < t->n_nodes; a++) {
 			for (b = a + 1; b < t->n_nodes; b++) {
-				snprintf(h, sizeof(h), "%s-%s",
+				textf(h, sizeof(h), "%s-%s",
 					 t->nodes[a].name, t->nodes[b].name);
 				printf("  %-*s", c->pair[k++], h);
 			}
@@ -299,7 +314,7 @@ static void print_check_text(const struct plan *pl,
 		const struct plan_step *st = &pl->steps[i];
 		const struct plan_check_step *cs = &ck->steps[i];
 
-		snprintf(num, sizeof(num), "%zu", i + 1);
+		textf(num, sizeof(num), "%zu", i + 1);
 		if (st->kind != PLAN_EXPECT) {
 			print_row(pl, &c, num, st->text, cs->pred);
 			continue;

@@ -2,6 +2,7 @@
  * upgrade and renewal campaign keep the cluster safe, where the others
  * fail first, and a safe order to follow. */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,21 @@
 #include "ekulab/json.h"
 #include "ekulab/mem.h"
 #include "ekulab/plan.h"
+
+
+/* snprintf that says nothing about truncation (names are short; a cut
+ * line is better than a failed build). */
+static void textf(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void textf(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+}
 
 static int goal_of(const struct plan_args *a, struct plan_goal *g)
 {
@@ -48,7 +64,7 @@ static int goal_of(const struct plan_args *a, struct plan_goal *g)
 static void step_text(const struct topo *t, const struct plan_xstep *s,
 		      char *buf, size_t len)
 {
-	snprintf(buf, len, "%s %s to %s", s->upgrade ? "upgrade" : "renew",
+	textf(buf, len, "%s %s to %s", s->upgrade ? "upgrade" : "renew",
 		 t->nodes[s->node].name, s->to);
 }
 
@@ -60,15 +76,15 @@ static void failure_text(const struct topo *t, const struct plan_goal *g,
 	const char *why = labmodel_why_name(&f->why);
 
 	if (g->criterion == LAB_CRIT_PRIMARY && f->node >= 0)
-		snprintf(buf, len,
+		textf(buf, len,
 			 "%s stops replicating: link %s-%s down (%s)",
 			 t->nodes[f->node].name, t->nodes[f->a].name,
 			 t->nodes[f->b].name, why);
 	else if (f->a >= 0)
-		snprintf(buf, len, "link %s-%s down (%s)", t->nodes[f->a].name,
+		textf(buf, len, "link %s-%s down (%s)", t->nodes[f->a].name,
 			 t->nodes[f->b].name, why);
 	else
-		snprintf(buf, len, "unsafe");
+		textf(buf, len, "unsafe");
 }
 
 static void done_text(const struct topo *t, const struct plan_explore *x,
@@ -78,17 +94,17 @@ static void done_text(const struct topo *t, const struct plan_explore *x,
 	size_t k, l;
 	bool any = false;
 
-	snprintf(buf, len, "{");
+	textf(buf, len, "{");
 	for (k = 0; k < x->n_steps; k++) {
 		if (!((done >> k) & 1u))
 			continue;
 		step_text(t, &x->steps[k], one, sizeof(one));
 		l = strlen(buf);
-		snprintf(buf + l, len - l, "%s%s", any ? ", " : "", one);
+		textf(buf + l, len - l, "%s%s", any ? ", " : "", one);
 		any = true;
 	}
 	l = strlen(buf);
-	snprintf(buf + l, len - l, "}");
+	textf(buf + l, len - l, "}");
 }
 
 static void print_text(const struct topo *t, const struct plan_goal *g,

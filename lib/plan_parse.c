@@ -94,6 +94,19 @@ void plan_free(struct plan *p)
 
 /* ---- YAML helpers ---- */
 
+/* A key path into out (truncated, never overflowing). */
+static void kpf(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void kpf(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+}
+
 struct pwalk {
 	const char *path;
 	yaml_document_t *doc;
@@ -182,7 +195,7 @@ static int check_keys(struct pwalk *w, const yaml_node_t *map, const char *kp,
 			return fail_at(w, k != NULL ? k : map,
 				       kp[0] ? kp : "(top)",
 				       "keys must be plain names");
-		snprintf(sub, sizeof(sub), "%s%s%s", kp, kp[0] ? "." : "",
+		kpf(sub, sizeof(sub), "%s%s%s", kp, kp[0] ? "." : "",
 			 text(k));
 		for (i = 0; allowed[i] != NULL; i++)
 			if (strcmp(text(k), allowed[i]) == 0)
@@ -282,7 +295,7 @@ static int parse_pair(struct pwalk *w, const yaml_node_t *n, const char *key,
 			       "node2]");
 	for (it = n->data.sequence.items.start;
 	     it < n->data.sequence.items.top; it++, k++) {
-		snprintf(sub, sizeof(sub), "%s[%d]", key, k + 1);
+		kpf(sub, sizeof(sub), "%s[%d]", key, k + 1);
 		if ((rc = parse_node_name(w, node_at(w, *it), sub, &out[k])) !=
 		    0)
 			return rc;
@@ -307,7 +320,7 @@ static int parse_profile_ca(struct pwalk *w, const yaml_node_t *map,
 	const char *s;
 	int rc;
 
-	snprintf(sub, sizeof(sub), "%s.profile", kp);
+	kpf(sub, sizeof(sub), "%s.profile", kp);
 	if ((v = get(w, map, "profile")) == NULL)
 		return fail_at(w, map, sub,
 			       "missing; say which profile the new "
@@ -320,7 +333,7 @@ static int parse_profile_ca(struct pwalk *w, const yaml_node_t *map,
 			       "server-only, client-only, no-eku or any-eku",
 			       s);
 	if ((v = get(w, map, "ca")) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.ca", kp);
+		kpf(sub, sizeof(sub), "%s.ca", kp);
 		if ((rc = scalar(w, v, sub, &s)) != 0)
 			return rc;
 		if (pki_ca_parse(s, &st->ca) != 0)
@@ -350,7 +363,7 @@ static int parse_renew(struct pwalk *w, const yaml_node_t *n, const char *kp,
 			       "profile: server-only}");
 	if ((rc = check_keys(w, n, kp, keys)) != 0)
 		return rc;
-	snprintf(sub, sizeof(sub), "%s.node", kp);
+	kpf(sub, sizeof(sub), "%s.node", kp);
 	if ((v = get(w, n, "node")) == NULL)
 		return fail_at(w, n, sub, "missing; name the node to renew");
 	if ((rc = parse_node_name(w, v, sub, &st->node)) != 0)
@@ -358,14 +371,14 @@ static int parse_renew(struct pwalk *w, const yaml_node_t *n, const char *kp,
 	if ((rc = parse_profile_ca(w, n, kp, st)) != 0)
 		return rc;
 	if ((v = get(w, n, "days")) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.days", kp);
+		kpf(sub, sizeof(sub), "%s.days", kp);
 		if ((rc = parse_long(w, v, sub, 1, 36500, "a number of days",
 				     &days)) != 0)
 			return rc;
 		st->days = (int)days;
 	}
 	if ((v = get(w, n, "cert")) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.cert", kp);
+		kpf(sub, sizeof(sub), "%s.cert", kp);
 		if ((rc = scalar(w, v, sub, &s)) != 0)
 			return rc;
 		if (strcmp(s, "client") == 0)
@@ -395,12 +408,12 @@ static int parse_upgrade(struct pwalk *w, const yaml_node_t *n, const char *kp,
 			       "version: X15.4}");
 	if ((rc = check_keys(w, n, kp, keys)) != 0)
 		return rc;
-	snprintf(sub, sizeof(sub), "%s.node", kp);
+	kpf(sub, sizeof(sub), "%s.node", kp);
 	if ((v = get(w, n, "node")) == NULL)
 		return fail_at(w, n, sub, "missing; name the node to upgrade");
 	if ((rc = parse_node_name(w, v, sub, &st->node)) != 0)
 		return rc;
-	snprintf(sub, sizeof(sub), "%s.version", kp);
+	kpf(sub, sizeof(sub), "%s.version", kp);
 	if ((v = get(w, n, "version")) == NULL)
 		return fail_at(w, n, sub, "missing; give the new version");
 	if ((rc = scalar(w, v, sub, &s)) != 0)
@@ -430,7 +443,7 @@ static int parse_verify(struct pwalk *w, const yaml_node_t *n, const char *kp,
 			       "permissive}");
 	if ((rc = check_keys(w, n, kp, keys)) != 0)
 		return rc;
-	snprintf(sub, sizeof(sub), "%s.mode", kp);
+	kpf(sub, sizeof(sub), "%s.mode", kp);
 	if ((v = get(w, n, "mode")) == NULL)
 		return fail_at(w, n, sub, "missing; enforce or permissive");
 	if ((rc = scalar(w, v, sub, &s)) != 0)
@@ -441,7 +454,7 @@ static int parse_verify(struct pwalk *w, const yaml_node_t *n, const char *kp,
 			       "permissive",
 			       s);
 	if ((v = get(w, n, "node")) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.node", kp);
+		kpf(sub, sizeof(sub), "%s.node", kp);
 		if ((rc = parse_node_name(w, v, sub, &st->node)) != 0)
 			return rc;
 	}
@@ -497,7 +510,7 @@ static int fault_extra(struct pwalk *w, const yaml_node_t *n, const char *kp,
 		if (f->kind == PLAN_F_LATENCY && strcmp(keys[i], "jitter_ms") == 0)
 			ok = true;
 		if (!ok) {
-			snprintf(sub, sizeof(sub), "%s.%s", kp, keys[i]);
+			kpf(sub, sizeof(sub), "%s.%s", kp, keys[i]);
 			return fail_at(w, v, sub,
 				       "not used by a %s%s%s fault; it takes "
 				       "%s",
@@ -524,7 +537,7 @@ static int need_node(struct pwalk *w, const yaml_node_t *n, const char *kp,
 	char sub[KP_LEN];
 	yaml_node_t *v = get(w, n, key);
 
-	snprintf(sub, sizeof(sub), "%s.%s", kp, key);
+	kpf(sub, sizeof(sub), "%s.%s", kp, key);
 	if (v == NULL)
 		return fail_at(w, n, sub, "missing; %s", why);
 	return parse_node_name(w, v, sub, out);
@@ -540,7 +553,7 @@ static int parse_partition(struct pwalk *w, const yaml_node_t *n,
 	int rc;
 
 	pt->node = pt->from = pt->to = -1;
-	snprintf(sub, sizeof(sub), "%s.shape", kp);
+	kpf(sub, sizeof(sub), "%s.shape", kp);
 	if ((v = get(w, n, "shape")) == NULL)
 		return fail_at(w, n, sub,
 			       "missing; isolate, halves, ring, bridge or "
@@ -595,7 +608,7 @@ static int parse_fault(struct pwalk *w, const yaml_node_t *n, const char *kp,
 			       "node: node2}");
 	if ((rc = check_keys(w, n, kp, keys)) != 0)
 		return rc;
-	snprintf(sub, sizeof(sub), "%s.kind", kp);
+	kpf(sub, sizeof(sub), "%s.kind", kp);
 	if ((v = get(w, n, "kind")) == NULL)
 		return fail_at(w, n, sub,
 			       "missing; kill, pause, resume, restart, "
@@ -620,7 +633,7 @@ static int parse_fault(struct pwalk *w, const yaml_node_t *n, const char *kp,
 		rc = parse_partition(w, n, kp, f, &shape_node);
 		break;
 	default:
-		snprintf(sub, sizeof(sub), "%s.link", kp);
+		kpf(sub, sizeof(sub), "%s.link", kp);
 		if ((v = get(w, n, "link")) == NULL)
 			return fail_at(w, n, sub,
 				       "missing; name the link as [a, b]");
@@ -632,7 +645,7 @@ static int parse_fault(struct pwalk *w, const yaml_node_t *n, const char *kp,
 	if ((rc = fault_extra(w, n, kp, f, shape_node)) != 0)
 		return rc;
 	if (f->kind == PLAN_F_LATENCY) {
-		snprintf(sub, sizeof(sub), "%s.ms", kp);
+		kpf(sub, sizeof(sub), "%s.ms", kp);
 		if ((v = get(w, n, "ms")) == NULL)
 			return fail_at(w, n, sub, "missing; the delay in ms");
 		if ((rc = parse_long(w, v, sub, 0, 600000, "a delay in ms",
@@ -640,7 +653,7 @@ static int parse_fault(struct pwalk *w, const yaml_node_t *n, const char *kp,
 			return rc;
 		f->ms = (int)num;
 		if ((v = get(w, n, "jitter_ms")) != NULL) {
-			snprintf(sub, sizeof(sub), "%s.jitter_ms", kp);
+			kpf(sub, sizeof(sub), "%s.jitter_ms", kp);
 			if ((rc = parse_long(w, v, sub, 0, 600000,
 					     "a jitter in ms", &num)) != 0)
 				return rc;
@@ -648,7 +661,7 @@ static int parse_fault(struct pwalk *w, const yaml_node_t *n, const char *kp,
 		}
 	}
 	if (f->kind == PLAN_F_BANDWIDTH) {
-		snprintf(sub, sizeof(sub), "%s.kbps", kp);
+		kpf(sub, sizeof(sub), "%s.kbps", kp);
 		if ((v = get(w, n, "kbps")) == NULL)
 			return fail_at(w, n, sub,
 				       "missing; the rate in kbit/s");
@@ -658,7 +671,7 @@ static int parse_fault(struct pwalk *w, const yaml_node_t *n, const char *kp,
 		f->kbps = (int)num;
 	}
 	if ((v = get(w, n, "name")) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.name", kp);
+		kpf(sub, sizeof(sub), "%s.name", kp);
 		if ((rc = scalar(w, v, sub, &s)) != 0)
 			return rc;
 		if (!topo_name_valid(s) || strlen(s) > PLAN_NAME_MAX ||
@@ -727,7 +740,7 @@ static int parse_replicating(struct pwalk *w, const yaml_node_t *v,
 			       "expected all, none or a list of node names");
 	for (it = v->data.sequence.items.start;
 	     it < v->data.sequence.items.top; it++, k++) {
-		snprintf(sub, sizeof(sub), "%s[%d]", key, k + 1);
+		kpf(sub, sizeof(sub), "%s[%d]", key, k + 1);
 		if ((rc = parse_node_name(w, node_at(w, *it), sub, &idx)) != 0)
 			return rc;
 		if (strcmp(t->nodes[idx].name, t->primary) == 0)
@@ -760,13 +773,13 @@ static int parse_expect(struct pwalk *w, const yaml_node_t *n, const char *kp,
 	if ((rc = check_keys(w, n, kp, keys)) != 0)
 		return rc;
 	if ((v = get(w, n, "link")) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.link", kp);
+		kpf(sub, sizeof(sub), "%s.link", kp);
 		if ((rc = parse_pair(w, v, sub, e->link)) != 0)
 			return rc;
 		e->has_link = true;
 	}
 	if ((v = get(w, n, "direction")) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.direction", kp);
+		kpf(sub, sizeof(sub), "%s.direction", kp);
 		if ((rc = parse_pair(w, v, sub, e->dir)) != 0)
 			return rc;
 		if (e->has_link && !same_pair(e->link, e->dir))
@@ -780,7 +793,7 @@ static int parse_expect(struct pwalk *w, const yaml_node_t *n, const char *kp,
 		e->has_direction = true;
 	}
 	if ((v = get(w, n, "carrier")) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.carrier", kp);
+		kpf(sub, sizeof(sub), "%s.carrier", kp);
 		if ((rc = parse_pair(w, v, sub, e->carrier)) != 0)
 			return rc;
 		if (e->has_link && !same_pair(e->link, e->carrier))
@@ -790,7 +803,7 @@ static int parse_expect(struct pwalk *w, const yaml_node_t *n, const char *kp,
 		e->has_carrier = true;
 	}
 	if ((v = get(w, n, "state")) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.state", kp);
+		kpf(sub, sizeof(sub), "%s.state", kp);
 		if ((rc = scalar(w, v, sub, &s)) != 0)
 			return rc;
 		if (strcmp(s, "up") != 0 && strcmp(s, "down") != 0)
@@ -805,7 +818,7 @@ static int parse_expect(struct pwalk *w, const yaml_node_t *n, const char *kp,
 				       "a link with a carrier is up");
 	}
 	if ((v = get(w, n, "code")) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.code", kp);
+		kpf(sub, sizeof(sub), "%s.code", kp);
 		if (e->has_direction) {
 			rc = parse_expect_code(w, v, sub, true, &e->dir_result);
 		} else {
@@ -824,7 +837,7 @@ static int parse_expect(struct pwalk *w, const yaml_node_t *n, const char *kp,
 			return rc;
 	}
 	if ((v = get(w, n, "replicating")) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.replicating", kp);
+		kpf(sub, sizeof(sub), "%s.replicating", kp);
 		if ((rc = parse_replicating(w, v, sub, e)) != 0)
 			return rc;
 	}
@@ -912,14 +925,14 @@ static int parse_step(struct pwalk *w, const yaml_node_t *n, size_t idx,
 					    "wait",   "expect", NULL};
 	struct plan_step *st = &steps[idx];
 	char kp[KP_LEN];
-	char sub[2 * KP_LEN];
+	char sub[KP_LEN];
 	yaml_node_pair_t *p;
 	yaml_node_t *k, *v;
 	const char *s;
 	size_t i;
 	int rc;
 
-	snprintf(kp, sizeof(kp), "steps[%zu]", idx + 1);
+	kpf(kp, sizeof(kp), "steps[%zu]", idx + 1);
 	memset(st, 0, sizeof(*st));
 	st->node = -1;
 	st->line = (int)n->start_mark.line + 1;
@@ -938,7 +951,7 @@ static int parse_step(struct pwalk *w, const yaml_node_t *n, size_t idx,
 	for (i = 0; kinds[i] != NULL; i++)
 		if (strcmp(text(k), kinds[i]) == 0)
 			st->kind = (enum plan_step_kind)i;
-	snprintf(sub, sizeof(sub), "%s.%s", kp, text(k));
+	kpf(sub, sizeof(sub), "%s.%s", kp, text(k));
 	switch (st->kind) {
 	case PLAN_WRITE:
 		return parse_long(w, v, sub, 1, 100000000, "a number of writes",
