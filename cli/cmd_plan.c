@@ -24,7 +24,7 @@
 /* snprintf that says nothing about truncation (names are short; a cut
  * line is better than a failed build). */
 static void textf(char *out, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void textf(char *out, size_t len, const char *fmt, ...)
 {
@@ -37,38 +37,41 @@ static void textf(char *out, size_t len, const char *fmt, ...)
 
 void plan_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ekulab plan check PLAN [--json] [--at TIME] [--ca FILE]\n"
-		"       ekulab plan explore TOPOLOGY --goal-version V "
-		"--goal-cert PROFILE\n"
-		"                    [--goal-ca CA] [--criterion primary|mesh] "
-		"[--at TIME] [--json]\n"
-		"\n"
-		"check: predict every step of PLAN from the policy model alone "
-		"(no lab):\n"
-		"  the links (up, or down with the reason) and which nodes "
-		"replicate after\n"
-		"  each step, whether each expect step agrees, and where "
-		"replication breaks.\n"
-		"  --at evaluates certificates at TIME (default the plan's at:, "
-		"else now);\n"
-		"  --ca FILE is the trust bundle for file: certificates "
-		"(default: trusted).\n"
-		"  Exit: 0 every expectation agrees, 1 one disagrees, 2 plan "
-		"error.\n"
-		"explore: every node goes to version V and a PROFILE "
-		"certificate (from CA,\n"
-		"  default its own issuing CA): one upgrade and/or one renew "
-		"step per node.\n"
-		"  Counts the orderings of those steps that keep the criterion "
-		"after every\n"
-		"  step (primary: every node replicates from the primary; mesh: "
-		"every pair\n"
-		"  linked), shows where the others first fail, and recommends "
-		"a safe order.\n"
-		"  Exit: 0 a safe ordering exists, 1 none, 2 usage or topology "
-		"error.\n"
-		"See docs/plans.md.\n");
+	fprintf(
+	    f,
+	    "usage: ekulab plan check PLAN [--json] [--at TIME] [--ca FILE]\n"
+	    "       ekulab plan explore TOPOLOGY --goal-version V "
+	    "--goal-cert PROFILE\n"
+	    "                    [--goal-ca CA] [--criterion primary|mesh] "
+	    "[--at TIME] [--json]\n"
+	    "       ekulab plan run PLAN ...   (live, on a lab: 'ekulab plan "
+	    "run --help')\n"
+	    "\n"
+	    "check: predict every step of PLAN from the policy model alone "
+	    "(no lab):\n"
+	    "  the links (up, or down with the reason) and which nodes "
+	    "replicate after\n"
+	    "  each step, whether each expect step agrees, and where "
+	    "replication breaks.\n"
+	    "  --at evaluates certificates at TIME (default the plan's at:, "
+	    "else now);\n"
+	    "  --ca FILE is the trust bundle for file: certificates "
+	    "(default: trusted).\n"
+	    "  Exit: 0 every expectation agrees, 1 one disagrees, 2 plan "
+	    "error.\n"
+	    "explore: every node goes to version V and a PROFILE "
+	    "certificate (from CA,\n"
+	    "  default its own issuing CA): one upgrade and/or one renew "
+	    "step per node.\n"
+	    "  Counts the orderings of those steps that keep the criterion "
+	    "after every\n"
+	    "  step (primary: every node replicates from the primary; mesh: "
+	    "every pair\n"
+	    "  linked), shows where the others first fail, and recommends "
+	    "a safe order.\n"
+	    "  Exit: 0 a safe ordering exists, 1 none, 2 usage or topology "
+	    "error.\n"
+	    "See docs/plans.md.\n");
 }
 
 static const char *node_name(const struct topo *t, int i)
@@ -101,7 +104,7 @@ static void repl_cell(const struct topo *t, const struct lab_prediction *p,
 			continue;
 		l = strlen(buf);
 		textf(buf + l, len - l, "%s%s", any ? " " : "",
-			 t->nodes[i].name);
+		      t->nodes[i].name);
 		any = true;
 	}
 	if (!any)
@@ -112,8 +115,8 @@ static void repl_cell(const struct topo *t, const struct lab_prediction *p,
 			continue;
 		l = strlen(buf);
 		textf(buf + l, len - l, "; %s%s: %s", t->nodes[i].name,
-			 i == p->primary ? " (primary)" : "",
-			 labmodel_why_name(&p->repl[i].why));
+		      i == p->primary ? " (primary)" : "",
+		      labmodel_why_name(&p->repl[i].why));
 	}
 }
 
@@ -133,9 +136,8 @@ static void down_cell(const struct topo *t, const struct lab_prediction *p,
 				continue;
 			l = strlen(buf);
 			textf(buf + l, len - l, "%s%s-%s %s",
-				 any ? ", " : "down: ", t->nodes[a].name,
-				 t->nodes[b].name,
-				 labmodel_why_name(&pr->why));
+			      any ? ", " : "down: ", t->nodes[a].name,
+			      t->nodes[b].name, labmodel_why_name(&pr->why));
 			any = true;
 		}
 	}
@@ -144,7 +146,7 @@ static void down_cell(const struct topo *t, const struct lab_prediction *p,
 }
 
 struct cols {
-	int step;		/* width of the step text column */
+	int step;		  /* width of the step text column */
 	int pair[TOPO_MAX_NODES]; /* per pair column, matrix mode */
 	size_t n_pairs;
 	bool matrix;
@@ -219,8 +221,8 @@ static void print_header(const struct plan *pl, const struct cols *c)
 	if (c->matrix) {
 		for (a = 0; a < t->n_nodes; a++) {
 			for (b = a + 1; b < t->n_nodes; b++) {
-				textf(h, sizeof(h), "%s-%s",
-					 t->nodes[a].name, t->nodes[b].name);
+				textf(h, sizeof(h), "%s-%s", t->nodes[a].name,
+				      t->nodes[b].name);
 				printf("  %-*s", c->pair[k++], h);
 			}
 		}
@@ -299,8 +301,7 @@ static void print_replication(const struct plan *pl,
 	}
 }
 
-static void print_check_text(const struct plan *pl,
-			     const struct plan_check *ck)
+static void print_check_text(const struct plan *pl, const struct plan_check *ck)
 {
 	struct cols c;
 	char num[24];

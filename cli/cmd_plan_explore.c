@@ -13,11 +13,10 @@
 #include "ekulab/mem.h"
 #include "ekulab/plan.h"
 
-
 /* snprintf that says nothing about truncation (names are short; a cut
  * line is better than a failed build). */
 static void textf(char *out, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void textf(char *out, size_t len, const char *fmt, ...)
 {
@@ -65,7 +64,7 @@ static void step_text(const struct topo *t, const struct plan_xstep *s,
 		      char *buf, size_t len)
 {
 	textf(buf, len, "%s %s to %s", s->upgrade ? "upgrade" : "renew",
-		 t->nodes[s->node].name, s->to);
+	      t->nodes[s->node].name, s->to);
 }
 
 /* "link node1-node2 down (client-purpose)" / "node2 not replicating
@@ -76,13 +75,12 @@ static void failure_text(const struct topo *t, const struct plan_goal *g,
 	const char *why = labmodel_why_name(&f->why);
 
 	if (g->criterion == LAB_CRIT_PRIMARY && f->node >= 0)
-		textf(buf, len,
-			 "%s stops replicating: link %s-%s down (%s)",
-			 t->nodes[f->node].name, t->nodes[f->a].name,
-			 t->nodes[f->b].name, why);
+		textf(buf, len, "%s stops replicating: link %s-%s down (%s)",
+		      t->nodes[f->node].name, t->nodes[f->a].name,
+		      t->nodes[f->b].name, why);
 	else if (f->a >= 0)
 		textf(buf, len, "link %s-%s down (%s)", t->nodes[f->a].name,
-			 t->nodes[f->b].name, why);
+		      t->nodes[f->b].name, why);
 	else
 		textf(buf, len, "unsafe");
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "admin_client.h"
+#include "proxy_client.h"
 #include "audit.h"
 #include "ekulab/err.h"
 #include "ekulab/labmodel.h"
@@ -189,24 +189,10 @@ static int proxy_call(struct lab *l, const char *prefix, const char *cmd,
 		      char **body, char *err)
 {
 	char sock[LAB_PATH_MAX + 32];
-	bool ok = false;
-	int fd, rv;
 
 	lab_path(l, NULL, "proxy.sock", sock, sizeof(sock));
-	fd = admin_client_connect(sock, err);
-	if (fd < 0)
-		return fd;
-	rv = admin_client_call(fd, prefix, cmd, &ok, body, err);
-	close(fd);
-	if (rv != 0)
-		return rv;
-	if (!ok) {
-		ekl_errf(err, EKL_EINVAL, "proxy: %s", *body);
-		ekl_free(*body);
-		*body = NULL;
-		return EKL_EINVAL;
-	}
-	return 0;
+	return proxy_client_call(sock, strcmp(prefix, "json") == 0, cmd, body,
+				 err);
 }
 
 int lab_fault_links(struct lab *l, const char *name, const char *kind,

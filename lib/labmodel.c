@@ -140,7 +140,10 @@ void labmodel_decide(const struct lab_peer *ini, const struct lab_peer *acc,
 
 /* ---- cuts ---- */
 
-void labmodel_cuts_clear(struct lab_cuts *c) { memset(c, 0, sizeof(*c)); }
+void labmodel_cuts_clear(struct lab_cuts *c)
+{
+	memset(c, 0, sizeof(*c));
+}
 
 void labmodel_cuts_set(struct lab_cuts *c, size_t from, size_t to, bool cut)
 {
@@ -318,8 +321,8 @@ void labmodel_renew(struct lab_state *s, size_t node, enum pki_profile p,
 		new_cert(&s->nodes[node].cert, p, ca, days, s->at);
 }
 
-void labmodel_renew_client(struct lab_state *s, size_t node,
-			   enum pki_profile p, enum pki_ca ca, int days)
+void labmodel_renew_client(struct lab_state *s, size_t node, enum pki_profile p,
+			   enum pki_ca ca, int days)
 {
 	if (node >= s->n)
 		return;
@@ -578,7 +581,8 @@ void labmodel_derive(struct lab_prediction *p, const char *const *names)
 		} else if (!p->running[p->primary]) {
 			r->why.kind = LAB_WHY_PRIMARY_DOWN;
 		} else {
-			const struct lab_pair *pr = labmodel_pair(p, i, p->primary);
+			const struct lab_pair *pr =
+			    labmodel_pair(p, i, p->primary);
 
 			r->replicating = pr->linked;
 			r->why = pr->why;

@@ -133,8 +133,7 @@ static void recompute(struct plan_sim *s)
 
 		labmodel_cuts_add(&s->lab.cuts, &a->cuts);
 		if (stops_node(&a->f))
-			labmodel_set_running(&s->lab, (size_t)a->f.node,
-					     false);
+			labmodel_set_running(&s->lab, (size_t)a->f.node, false);
 	}
 }
 
@@ -145,8 +144,7 @@ static void remove_fault(struct plan_sim *s, size_t i)
 	s->n_faults--;
 }
 
-static int add_fault(struct plan_sim *s, const struct plan_fault *f,
-		     char *err)
+static int add_fault(struct plan_sim *s, const struct plan_fault *f, char *err)
 {
 	const struct topo *t = s->lab.topo;
 	struct plan_active_fault *a;
@@ -269,7 +267,7 @@ static const char *nm(const struct topo *t, int i)
 
 /* Append to buf (NUL-terminated, len bytes). */
 static void cat(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void cat(char *buf, size_t len, const char *fmt, ...)
 {
@@ -295,7 +293,8 @@ static void repl_text(const struct plan_expect *e, const struct topo *t,
 	}
 	for (i = 0; i < t->n_nodes && i < 64; i++) {
 		if ((e->replicating >> i) & 1u) {
-			cat(buf, len, "%s%s", any ? ", " : "", t->nodes[i].name);
+			cat(buf, len, "%s%s", any ? ", " : "",
+			    t->nodes[i].name);
 			any = true;
 		}
 	}
@@ -312,14 +311,14 @@ void plan_expect_text(const struct plan_expect *e, const struct topo *t,
 		return;
 	buf[0] = '\0';
 	if (e->has_link || e->has_state || e->has_code) {
-		const int *pr = e->has_link ? e->link
+		const int *pr = e->has_link	   ? e->link
 				: e->has_direction ? e->dir
 						   : e->carrier;
 
 		cat(buf, len, "link %s-%s", nm(t, pr[0]), nm(t, pr[1]));
 		if (e->has_state || e->has_code)
-			cat(buf, len, " %s", e->has_state && e->up ? "up"
-								   : "down");
+			cat(buf, len, " %s",
+			    e->has_state && e->up ? "up" : "down");
 		if (e->has_code)
 			cat(buf, len, " (%s)", labmodel_why_name(&e->code));
 		sep = "; ";
@@ -330,8 +329,8 @@ void plan_expect_text(const struct plan_expect *e, const struct topo *t,
 		sep = "; ";
 	}
 	if (e->has_carrier) {
-		cat(buf, len, "%scarried by %s -> %s", sep, nm(t, e->carrier[0]),
-		    nm(t, e->carrier[1]));
+		cat(buf, len, "%scarried by %s -> %s", sep,
+		    nm(t, e->carrier[0]), nm(t, e->carrier[1]));
 		sep = "; ";
 	}
 	if (e->has_replicating) {
@@ -380,20 +379,19 @@ static void pair_text(const struct topo *t, const struct lab_prediction *o,
 static bool eval_pair(const struct plan_expect *e, const struct topo *t,
 		      const struct lab_prediction *o, char *why, size_t len)
 {
-	const int *pr = e->has_link	 ? e->link
+	const int *pr = e->has_link	   ? e->link
 			: e->has_direction ? e->dir
 					   : e->carrier;
-	const struct lab_pair *p = labmodel_pair(o, (size_t)pr[0],
-						 (size_t)pr[1]);
+	const struct lab_pair *p =
+	    labmodel_pair(o, (size_t)pr[0], (size_t)pr[1]);
 	bool ok = true;
 
 	if (e->has_state && p->linked != e->up)
 		ok = false;
 	if (e->has_code && (p->linked || !labmodel_why_eq(&p->why, &e->code)))
 		ok = false;
-	if (e->has_carrier &&
-	    (!p->linked || p->carrier_from != e->carrier[0] ||
-	     p->carrier_to != e->carrier[1]))
+	if (e->has_carrier && (!p->linked || p->carrier_from != e->carrier[0] ||
+			       p->carrier_to != e->carrier[1]))
 		ok = false;
 	if (!ok)
 		pair_text(t, o, pr[0], pr[1], why, len);
@@ -510,7 +508,8 @@ static void note_break(struct plan_check *c, size_t step,
 	if (c->break_step >= 0)
 		return;
 	for (i = 0; i < after->n; i++) {
-		if (before->repl[i].replicating && !after->repl[i].replicating) {
+		if (before->repl[i].replicating &&
+		    !after->repl[i].replicating) {
 			c->break_step = (long)step;
 			c->break_node = (int)i;
 			c->break_why = after->repl[i].why;
@@ -534,8 +533,8 @@ int plan_check_run(const struct plan *p, int64_t at,
 	out->break_step = -1;
 	out->break_node = -1;
 	sim = ekl_calloc(1, sizeof(*sim));
-	out->steps = ekl_calloc(p->n_steps ? p->n_steps : 1,
-				sizeof(*out->steps));
+	out->steps =
+	    ekl_calloc(p->n_steps ? p->n_steps : 1, sizeof(*out->steps));
 	out->preds = ekl_calloc(p->n_steps + 1, sizeof(*out->preds));
 	if (sim == NULL || out->steps == NULL || out->preds == NULL) {
 		rc = ekl_errf(err, EKL_ENOMEM, "plan check: out of memory");
@@ -555,9 +554,9 @@ int plan_check_run(const struct plan *p, int64_t at,
 		cs->pred = prev;
 		if (st->kind == PLAN_EXPECT) {
 			out->n_expect++;
-			cs->agrees = plan_expect_eval(&st->expect, &p->topo,
-						      prev, cs->why,
-						      sizeof(cs->why));
+			cs->agrees =
+			    plan_expect_eval(&st->expect, &p->topo, prev,
+					     cs->why, sizeof(cs->why));
 			if (!cs->agrees)
 				out->n_disagree++;
 			continue;

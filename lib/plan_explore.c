@@ -33,8 +33,7 @@ int plan_explore_steps(const struct topo *t, const struct plan_goal *goal,
 	size_t i;
 
 	*n = 0;
-	if (goal->version == NULL ||
-	    strlen(goal->version) > TOPO_VERSION_MAX ||
+	if (goal->version == NULL || strlen(goal->version) > TOPO_VERSION_MAX ||
 	    pol_version_parse(goal->version, &vc) != 0)
 		return ekl_errf(err, EKL_EINVAL,
 				"goal version '%s' is not a known version; "
@@ -213,7 +212,8 @@ static void recommend(struct plan_explore *x, const uint64_t *comp)
 
 			if ((done >> s) & 1u || comp[next] == 0)
 				continue;
-			if (best < 0 || comp[next] > comp[done | (1u << best)] ||
+			if (best < 0 ||
+			    comp[next] > comp[done | (1u << best)] ||
 			    (comp[next] == comp[done | (1u << best)] &&
 			     x->steps[s].upgrade && !x->steps[best].upgrade))
 				best = (int)s;
@@ -251,8 +251,10 @@ static int count(struct xwork *w, struct plan_explore *x, uint8_t *safe,
 		ways[S] = safe[S] ? reach : 0;
 		if (!safe[S] && reach > 0) {
 			x->unsafe_subsets++;
-			keep_failure(x, S,
-				     reach * factorial(k - (size_t)__builtin_popcount(S)));
+			keep_failure(
+			    x, S,
+			    reach *
+				factorial(k - (size_t)__builtin_popcount(S)));
 		}
 		if (S == full)
 			break;

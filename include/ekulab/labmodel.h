@@ -138,8 +138,8 @@ int labmodel_index(const struct lab_state *s, const char *name);
 void labmodel_renew(struct lab_state *s, size_t node, enum pki_profile p,
 		    enum pki_ca ca, int days);
 /* A new (or first) X15.5 client certificate. */
-void labmodel_renew_client(struct lab_state *s, size_t node,
-			   enum pki_profile p, enum pki_ca ca, int days);
+void labmodel_renew_client(struct lab_state *s, size_t node, enum pki_profile p,
+			   enum pki_ca ca, int days);
 /* Returns 0, or EKL_EVERSION when `version` is not a known version. */
 int labmodel_upgrade(struct lab_state *s, size_t node, const char *version);
 /* node < 0: every node. */

@@ -102,7 +102,7 @@ int plan_partition_cuts(const struct topo *t, const struct plan_partition *p,
 struct plan_fault {
 	char name[PLAN_NAME_MAX + 1]; /* given, or "<kind>-<step number>" */
 	enum plan_fault_kind kind;
-	int node; /* kill, pause, resume, restart; else -1 */
+	int node;		    /* kill, pause, resume, restart; else -1 */
 	struct plan_partition part; /* partition */
 	int link[2];		    /* link faults; else -1 */
 	int ms;			    /* latency: delay; optional jitter_ms */
@@ -134,7 +134,8 @@ struct plan_step {
 	enum plan_step_kind kind;
 	int line; /* 1-based position of the step in the plan */
 	int column;
-	char text[PLAN_TEXT_MAX]; /* e.g. "renew node2 server-only/unrestricted" */
+	char text[PLAN_TEXT_MAX]; /* e.g. "renew node2 server-only/unrestricted"
+				   */
 	/* write */
 	long count;
 	/* wait, in milliseconds */
@@ -157,10 +158,10 @@ struct plan_step {
 };
 
 struct plan {
-	char path[512];	      /* the plan file */
-	int64_t at;	      /* `at:` evaluation time, or 0 (now) */
-	char topo_path[1024]; /* the topology file, or "" when inline */
-	struct topo topo;     /* owned */
+	char path[512];		 /* the plan file */
+	int64_t at;		 /* `at:` evaluation time, or 0 (now) */
+	char topo_path[1024];	 /* the topology file, or "" when inline */
+	struct topo topo;	 /* owned */
 	struct plan_step *steps; /* owned, n_steps */
 	size_t n_steps;
 };
@@ -268,17 +269,18 @@ struct plan_xstep {
 	char version[TOPO_VERSION_MAX + 1]; /* upgrade: to this version */
 	enum pki_profile profile;	    /* renew: to this profile and CA */
 	enum pki_ca ca;
-	char to[TOPO_VERSION_MAX + 40]; /* "X15.4" or "server-only/unrestricted" */
+	char to[TOPO_VERSION_MAX +
+		40]; /* "X15.4" or "server-only/unrestricted" */
 };
 
 struct plan_xfailure {
-	uint32_t done;	 /* the steps done (bit k: xsteps[k]) when the state
-			    first became unsafe */
-	uint64_t count;	 /* orderings whose first unsafe prefix is `done` */
-	int a, b;	 /* the first pair down (node indices), or -1 */
+	uint32_t done;	/* the steps done (bit k: xsteps[k]) when the state
+			   first became unsafe */
+	uint64_t count; /* orderings whose first unsafe prefix is `done` */
+	int a, b;	/* the first pair down (node indices), or -1 */
 	struct lab_why why;
-	int node;	 /* for the primary criterion: the first node not
-			    replicating */
+	int node; /* for the primary criterion: the first node not
+		     replicating */
 };
 
 struct plan_explore {

@@ -118,8 +118,8 @@ START_TEST(test_lab_chain)
 	ck_assert_int_lt(ch.certs[0].not_before, AT - 5 * 365 * 86400LL);
 	ck_assert_int_gt(ch.certs[0].not_after, AT + 50 * 365 * 86400LL);
 
-	labmodel_lab_chain(PKI_PROFILE_ANY_EKU, PKI_CA_UNRESTRICTED, AT, 0,
-			   "x", &ch);
+	labmodel_lab_chain(PKI_PROFILE_ANY_EKU, PKI_CA_UNRESTRICTED, AT, 0, "x",
+			   &ch);
 	ck_assert_uint_eq(ch.certs[0].eku, POL_EKU_EXT | POL_EKU_ANY);
 	ck_assert_uint_eq(ch.certs[1].eku, 0);
 	labmodel_lab_chain(PKI_PROFILE_CLIENT_ONLY, PKI_CA_UNRESTRICTED, AT, 0,
@@ -302,8 +302,7 @@ END_TEST
 START_TEST(test_predict_verify)
 {
 	load(two_pre);
-	labmodel_renew(&st, 0, PKI_PROFILE_SERVER_ONLY, PKI_CA_UNRESTRICTED,
-		       0);
+	labmodel_renew(&st, 0, PKI_PROFILE_SERVER_ONLY, PKI_CA_UNRESTRICTED, 0);
 	predict();
 	ck_assert(!pair_of("a", "b")->linked);
 	/* b permissive: a -> b is accepted by b (a only checks server
@@ -457,9 +456,14 @@ END_TEST
 
 START_TEST(test_why)
 {
-	static const char *const words[] = {
-	    "ok",	  "cut",	   "not-running",  "not-dialled",
-	    "primary-not-running", "client-purpose", "untrusted", "expired"};
+	static const char *const words[] = {"ok",
+					    "cut",
+					    "not-running",
+					    "not-dialled",
+					    "primary-not-running",
+					    "client-purpose",
+					    "untrusted",
+					    "expired"};
 	struct lab_why w, w2;
 	enum lab_criterion c;
 	size_t i;
@@ -537,4 +541,7 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void) { return tu_run(suite()); }
+int main(void)
+{
+	return tu_run(suite());
+}

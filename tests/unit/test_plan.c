@@ -168,14 +168,14 @@ static const struct {
      ":3:19: key 'steps[1].renew.node': ", "'node9' is not a node"},
     {"  - renew: {node: node1, profile: combo}\n",
      ":3:35: key 'steps[1].renew.profile': ", "not a profile"},
-    {"  - renew: {node: node1}\n", ":3:12: key 'steps[1].renew.profile': ",
-     "missing"},
+    {"  - renew: {node: node1}\n",
+     ":3:12: key 'steps[1].renew.profile': ", "missing"},
     {"  - renew: {node: node1, profile: combined, ca: public}\n",
      ":3:49: key 'steps[1].renew.ca': ", "not an issuing CA"},
     {"  - write: 1\n  - upgrade: {node: node1, version: X16}\n",
      ":4:37: key 'steps[2].upgrade.version': ", "not a known version"},
-    {"  - verify: {mode: lax}\n", ":3:20: key 'steps[1].verify.mode': ",
-     "not a verify mode"},
+    {"  - verify: {mode: lax}\n",
+     ":3:20: key 'steps[1].verify.mode': ", "not a verify mode"},
     {"  - fault: {kind: partition, shape: star}\n",
      ":3:37: key 'steps[1].fault.shape': ", "not a shape"},
     {"  - fault: {kind: partition, shape: isolate}\n",
@@ -195,8 +195,7 @@ static const struct {
     {"  - fault: {kind: kill, node: node1, name: x}\n"
      "  - fault: {kind: pause, node: node2, name: x}\n",
      ":4:12: key 'steps[2].fault': ", "already used by step 1"},
-    {"  - heal: nothing\n", ":3:11: key 'steps[1].heal': ",
-     "no earlier fault"},
+    {"  - heal: nothing\n", ":3:11: key 'steps[1].heal': ", "no earlier fault"},
     {"  - fault: {kind: resume, node: node1, name: r}\n  - heal: r\n",
      ":4:11: key 'steps[2].heal': ", "nothing to heal"},
     {"  - wait: soon\n", ":3:11: key 'steps[1].wait': ", "seconds"},
@@ -206,8 +205,8 @@ static const struct {
      ":3:43: key 'steps[1].expect.state': ", "not up or down"},
     {"  - expect: {link: [node1, node2], state: down, code: broken}\n",
      ":3:55: key 'steps[1].expect.code': ", "not a reason"},
-    {"  - expect: {link: [node1, node2]}\n", ":3:13: key 'steps[1].expect': ",
-     "add state"},
+    {"  - expect: {link: [node1, node2]}\n",
+     ":3:13: key 'steps[1].expect': ", "add state"},
     {"  - expect: {replicating: [node1]}\n",
      ":3:28: key 'steps[1].expect.replicating[1]': ", "is the primary"},
     {"  - expect: {replicating: some}\n",
@@ -270,13 +269,13 @@ START_TEST(test_load_file_errors)
 	ck_assert_msg(strstr(err, ":2:24: key 'topology.nodes.a.version'") !=
 			  NULL,
 		      "%s", err);
-	ck_assert_int_eq(plan_load(put("p.yaml", "topology: t.yaml\n"), &p,
-				   err),
-			 EKL_ECONFIG);
+	ck_assert_int_eq(
+	    plan_load(put("p.yaml", "topology: t.yaml\n"), &p, err),
+	    EKL_ECONFIG);
 	put("t.yaml", three);
-	ck_assert_int_eq(plan_load(put("p.yaml", "topology: t.yaml\n"), &p,
-				   err),
-			 EKL_ECONFIG);
+	ck_assert_int_eq(
+	    plan_load(put("p.yaml", "topology: t.yaml\n"), &p, err),
+	    EKL_ECONFIG);
 	ck_assert_msg(strstr(err, "key 'steps': missing") != NULL, "%s", err);
 	ck_assert_int_eq(plan_load(put("p.yaml", "topology: t.yaml\n"
 						 "steps: [write: 1]\n"
@@ -337,9 +336,9 @@ START_TEST(test_partition)
 	for (i = 0; i < 5; i++)
 		for (j = 0; j < 5; j++)
 			if (i != j)
-				ck_assert_int_eq(labmodel_cuts_has(&c, i, j),
-						 !(j == (i + 1) % 5 ||
-						   i == (j + 1) % 5));
+				ck_assert_int_eq(
+				    labmodel_cuts_has(&c, i, j),
+				    !(j == (i + 1) % 5 || i == (j + 1) % 5));
 	ck_assert_int_eq(plan_partition_cuts(topo_n(3), &pt, &c, err), 0);
 	ck_assert_uint_eq(labmodel_cuts_count(&c), 0);
 
@@ -644,9 +643,8 @@ static bool next_perm(int *a, size_t n)
 static void apply_one(struct lab_state *s, const struct plan_xstep *x)
 {
 	if (x->upgrade)
-		ck_assert_int_eq(labmodel_upgrade(s, (size_t)x->node,
-						  x->version),
-				 0);
+		ck_assert_int_eq(
+		    labmodel_upgrade(s, (size_t)x->node, x->version), 0);
 	else
 		labmodel_renew(s, (size_t)x->node, x->profile, x->ca, 0);
 }
@@ -763,7 +761,7 @@ START_TEST(test_explore_brute)
 				   &probe_count);
 		free(memo);
 		memo = NULL;
-		ck_assert_uint_eq(x->orderings, x->n_steps == 5   ? 120
+		ck_assert_uint_eq(x->orderings, x->n_steps == 5	  ? 120
 						: x->n_steps == 6 ? 720
 								  : 40320);
 		ck_assert_uint_eq(x->safe, brute_safe);
@@ -886,7 +884,8 @@ START_TEST(test_explore_twelve)
 			ways[S] = reach;
 		} else {
 			ways[S] = 0;
-			fails += reach * fact[12 - (size_t)__builtin_popcount(S)];
+			fails +=
+			    reach * fact[12 - (size_t)__builtin_popcount(S)];
 		}
 	}
 	ck_assert_uint_eq(ways[4095], x->safe);
@@ -943,4 +942,7 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void) { return tu_run(suite()); }
+int main(void)
+{
+	return tu_run(suite());
+}

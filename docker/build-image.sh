@@ -1,0 +1,97 @@
+#!/bin/sh
+# Build the ekulab node image with no registry: assemble a root filesystem
+# from the built ekunode and ekulab and exactly the shared libraries they
+# load (ldd), then `docker build` docker/Dockerfile (FROM scratch, COPY).
+#
+# Usage: docker/build-image.sh [--build DIR] [--tag IMAGE] [--no-strip]
+#                              [--rootfs DIR]
+#   --build DIR   the CMake build directory (default: build); $EKUNODE and
+#                 $EKULAB, when set, name the two programs instead
+#   --tag IMAGE   the image name (default: ekulab-node:latest, the name
+#                 `ekulab lab --runtime docker` uses unless $EKULAB_IMAGE)
+#   --no-strip    keep symbols (sanitizer builds symbolize better)
+#   --rootfs DIR  only assemble the root filesystem into DIR; no docker
+# Prints the image name and its size.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+build="$here/../build"
+tag=${EKULAB_IMAGE:-ekulab-node:latest}
+strip=1
+rootfs_only=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build) build=$2; shift 2 ;;
+	--tag) tag=$2; shift 2 ;;
+	--no-strip) strip=0; shift ;;
+	--rootfs) rootfs_only=$2; shift 2 ;;
+	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "build-image: unknown option $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+
+ekunode=${EKUNODE:-$build/node/ekunode}
+ekulab=${EKULAB:-$build/cli/ekulab}
+for p in "$ekunode" "$ekulab"; do
+	[ -x "$p" ] || {
+		echo "build-image: no program $p; build first (cmake --build $build) or give --build DIR" >&2
+		exit 1
+	}
+done
+command -v ldd >/dev/null || { echo "build-image: ldd is needed" >&2; exit 1; }
+
+if [ -n "$rootfs_only" ]; then
+	ctx=""
+	root=$rootfs_only
+	rm -rf "$root"
+else
+	ctx=$(mktemp -d "${TMPDIR:-/tmp}/ekulab-image.XXXXXX")
+	trap 'rm -rf "$ctx"' EXIT
+	root=$ctx/rootfs
+fi
+mkdir -p "$root/usr/bin" "$root/etc" "$root/tmp" "$root/lab"
+chmod 1777 "$root/tmp"
+
+install -m 0755 "$ekunode" "$root/usr/bin/ekunode"
+install -m 0755 "$ekulab" "$root/usr/bin/ekulab"
+if [ "$strip" = 1 ] && command -v strip >/dev/null; then
+	strip --strip-unneeded "$root/usr/bin/ekunode" "$root/usr/bin/ekulab"
+fi
+
+# Exactly the libraries the two programs load, each at the path the loader
+# resolved (the real file, not the symlink), plus the loader itself.
+libs=$(ldd "$ekunode" "$ekulab" |
+	awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+	sort -u)
+for lib in $libs; do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+	chmod 0755 "$root$lib"
+	[ "$strip" = 1 ] && strip --strip-unneeded "$root$lib" 2>/dev/null || true
+done
+
+# A user for the node, and no shell anywhere in the image.
+cat >"$root/etc/passwd" <<'EOF'
+root:x:0:0:root:/nonexistent:/nonexistent
+ekunode:x:10001:10001:ekulab node:/lab:/nonexistent
+EOF
+cat >"$root/etc/group" <<'EOF'
+root:x:0:
+ekunode:x:10001:
+EOF
+# glibc asks no name service: peers are addresses, the node resolves nothing.
+echo "hosts: files" >"$root/etc/nsswitch.conf"
+
+if [ -n "$rootfs_only" ]; then
+	echo "build-image: root filesystem in $root ($(du -sh "$root" | cut -f1))"
+	exit 0
+fi
+
+command -v docker >/dev/null || { echo "build-image: no docker client" >&2; exit 1; }
+cp "$here/Dockerfile" "$ctx/Dockerfile"
+# The classic builder is enough for FROM scratch + COPY and needs no
+# buildx plugin; it pulls nothing.
+DOCKER_BUILDKIT=0 docker build -q -t "$tag" --label ekulab.image=node \
+	"$ctx" >/dev/null
+size=$(docker image inspect --format '{{.Size}}' "$tag")
+echo "build-image: built $tag ($(( (size + 524288) / 1048576 )) MB: $(echo "$libs" | wc -l) libraries, $(du -sh "$root/usr/bin" | cut -f1) of programs)"
