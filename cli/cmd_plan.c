@@ -542,6 +542,7 @@ int plan_parse_args(int argc, char **argv, struct plan_args *a)
 	    {"goal-cert", required_argument, NULL, 'P'},
 	    {"goal-ca", required_argument, NULL, 'C'},
 	    {"criterion", required_argument, NULL, 'k'},
+	    {"verify-live", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -573,6 +574,18 @@ int plan_parse_args(int argc, char **argv, struct plan_args *a)
 		case 'k':
 			a->criterion = optarg;
 			break;
+		case 'L': {
+			char *end;
+
+			a->verify_live = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' ||
+			    a->verify_live < 1 || a->verify_live > 100) {
+				cli_fail("plan %s: --verify-live '%s': 1-100",
+					 argv[0], optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'h':
 			plan_usage(stdout);
 			return -1;

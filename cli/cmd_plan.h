@@ -15,6 +15,7 @@ struct plan_args {
 	const char *goal_cert;
 	const char *goal_ca;
 	const char *criterion;
+	long verify_live; /* explore: orderings to run live (0 = none) */
 };
 
 void plan_usage(FILE *f);
@@ -26,5 +27,16 @@ int plan_parse_at(const char *cmd, const char *s, int64_t *at);
 
 /* `ekulab plan explore`: argv[0] is "explore". */
 int plan_explore_main(int argc, char **argv);
+
+/* explore --verify-live N: run N orderings of x's steps (the recommended
+ * one and unsafe ones when they exist) live, each as a generated plan
+ * whose expectations are the model's predictions, through `plan run`.
+ * Returns 0 when every ordering behaved as predicted, 1 otherwise. */
+struct plan_explore;
+struct topo;
+struct plan_goal;
+int plan_explore_verify_live(const char *topo_path, const struct topo *t,
+			     const struct plan_goal *g,
+			     const struct plan_explore *x, int64_t at, long n);
 
 #endif

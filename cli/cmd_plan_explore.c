@@ -304,6 +304,10 @@ int plan_explore_main(int argc, char **argv)
 	}
 	if (rc == 0)
 		rc = x->safe > 0 ? 0 : 1;
+	if (rc <= 1 && a.verify_live > 0 &&
+	    plan_explore_verify_live(argv[optind], &t, &g, x, at,
+				     a.verify_live) != 0)
+		rc = 1;
 	ekl_free(x);
 	topo_free(&t);
 	return rc;

@@ -16,9 +16,12 @@
  *     - expect: {link: [node1, node2], state: down, code: client-purpose}
  *     - expect: {replicating: all}
  *
- * Three parts: parsing (plan_parse.c), the model's walk through the steps
- * (plan_check.c: plan_apply, plan_expect_eval, the partition shapes), and
- * the ordering search (plan_explore.c).
+ * Three parts: parsing (plan_parse.c, plan_steps.c, plan_yaml.c), the
+ * model's walk through the steps (plan_check.c: plan_apply,
+ * plan_expect_eval, the partition shapes), and the ordering search
+ * (plan_explore.c). `plan run` (the lab runtime) uses plan_load, plan_sim,
+ * plan_apply, plan_partition_cuts and plan_expect_eval on observations
+ * shaped as a lab_prediction.
  */
 #ifndef EKULAB_PLAN_H
 #define EKULAB_PLAN_H
@@ -243,8 +246,10 @@ struct plan_check {
 	struct lab_why break_why;
 };
 
-/* Predict every step. Returns 0 or a negative code (err). Free with
- * plan_check_free (also after an error). */
+/* Predict every step, at `at` (0: the plan's at:, else now), reading
+ * `file:` certificates against `store` (NULL: assumed trusted). Returns 0
+ * or a negative code (err). Free with plan_check_free (also after an
+ * error). */
 int plan_check_run(const struct plan *p, int64_t at,
 		   struct x509_store_st *store, struct plan_check *out,
 		   char *err);

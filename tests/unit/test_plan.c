@@ -292,6 +292,36 @@ START_TEST(test_load_file_errors)
 }
 END_TEST
 
+/* Every allocation failure is reported, and nothing leaks. */
+START_TEST(test_load_nomem)
+{
+	char err[EKL_ERRLEN] = "";
+	const char *path;
+	struct plan_check c;
+	struct plan p;
+	long n;
+	int rc;
+
+	put("three.yaml", three);
+	path = put("good.yaml", good);
+	for (n = 0; n < 40; n++) {
+		ekl_mem_fail_after(n);
+		rc = plan_load(path, &p, err);
+		ekl_mem_fail_after(-1);
+		if (rc != 0) {
+			ck_assert_int_eq(rc, EKL_ENOMEM);
+			continue;
+		}
+		ekl_mem_fail_after(n);
+		rc = plan_check_run(&p, 0, NULL, &c, err);
+		ekl_mem_fail_after(-1);
+		ck_assert(rc == 0 || rc == EKL_ENOMEM);
+		plan_check_free(&c);
+		plan_free(&p);
+	}
+}
+END_TEST
+
 /* ---- plan_partition_cuts ---- */
 
 static struct topo *topo_n(size_t n)
@@ -909,6 +939,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_load_errors, 0,
 			    (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, test_load_file_errors);
+	tcase_add_test(tc, test_load_nomem);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("plan_partition_cuts");
