@@ -1,0 +1,606 @@
+/* audit_rules.c: the audit's rules: dates, upload, renewals, risks, options.
+ *
+ * Pure functions. ClusterDB verdicts are asked of the policy function
+ * (audit_clusterdb), never decided here. */
+#include "audit.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define YEAR (365 * AUDIT_DAY)
+
+/* ==== dates ========================================================== */
+
+int64_t audit_date(int year, int month, int day)
+{
+	/* Days from the civil date (proleptic Gregorian), era-based. */
+	int64_t y = year - (month <= 2);
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return (era * 146097 + doe - 719468) * AUDIT_DAY;
+}
+
+static void format_tm(int64_t t, const char *fmt, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(buf, len, fmt, &tm) == 0)
+		snprintf(buf, len, "@%lld", (long long)t);
+}
+
+void audit_format_date(int64_t t, char *buf, size_t len)
+{
+	format_tm(t, "%Y-%m-%d", buf, len);
+}
+
+void audit_format_time(int64_t t, char *buf, size_t len)
+{
+	format_tm(t, "%Y-%m-%dT%H:%M:%SZ", buf, len);
+}
+
+int64_t audit_le_classic_end(void)
+{
+	return audit_date(2026, 2, 11);
+}
+int64_t audit_public_no_client(void)
+{
+	return audit_date(2026, 5, 1);
+}
+int64_t audit_chrome_in_force(void)
+{
+	return audit_date(2026, 6, 15);
+}
+
+int64_t audit_public_cap_since(int64_t issued)
+{
+	if (issued >= audit_date(2029, 3, 15))
+		return audit_date(2029, 3, 15);
+	if (issued >= audit_date(2027, 3, 15))
+		return audit_date(2027, 3, 15);
+	if (issued >= audit_date(2026, 3, 15))
+		return audit_date(2026, 3, 15);
+	return 0;
+}
+
+int audit_public_max_days(int64_t issued)
+{
+	if (issued >= audit_date(2029, 3, 15))
+		return 47;
+	if (issued >= audit_date(2027, 3, 15))
+		return 100;
+	if (issued >= audit_date(2026, 3, 15))
+		return 200;
+	return 398;
+}
+
+/* ==== the rules ====================================================== */
+
+/* OpenSSL's purpose semantics (behaviour.md A3), applied to an upload: a
+ * certificate without an EKU extension serves every purpose; one with the
+ * extension serves only what it lists (anyExtendedKeyUsage does not count,
+ * as in the policy model). */
+static bool serves(unsigned eku, unsigned purpose)
+{
+	return (eku & POL_EKU_EXT) == 0 || (eku & purpose) != 0;
+}
+
+/* The upload rule (behaviour.md A2; not ClusterDB mTLS, so not in the
+ * policy function):
+ *   pre-X15.4, C or E        clientAuth required (hard-coded in the UI)
+ *   X15.4 Expressway-C       clientAuth still required (combined EKU)
+ *   X15.4 Expressway-E       server-only accepted with EnableServerEkuUpload
+ *                            On, else clientAuth required
+ *   X15.5 server slot        server-only accepted
+ *   X15.5 client slot        clientAuth required
+ * Modelling choice: every server-certificate slot also requires serverAuth
+ * (a "server certificate" that cannot serve is refused). */
+void audit_upload(const struct audit_target *t, enum audit_slot slot,
+		  unsigned eku, struct audit_upload *out)
+{
+	bool server = serves(eku, POL_EKU_SERVER);
+	bool client = serves(eku, POL_EKU_CLIENT);
+
+	if (slot == AUDIT_SLOT_CLIENT) {
+		if (t->vclass != POL_V_X155) {
+			out->accept = false;
+			out->reason = "only X15.5 has a separate client "
+				      "certificate slot";
+		} else if (client) {
+			out->accept = true;
+			out->reason = "X15.5 client certificate: carries "
+				      "clientAuth, as its upload requires";
+		} else {
+			out->accept = false;
+			out->reason = "X15.5 validates that a client "
+				      "certificate carries clientAuth";
+		}
+		return;
+	}
+	if (!server) {
+		out->accept = false;
+		out->reason = "a server certificate must carry serverAuth "
+			      "(ekulab's rule for every server slot)";
+		return;
+	}
+	switch (t->vclass) {
+	case POL_V_PRE154:
+		out->accept = client;
+		out->reason = client
+				  ? "pre-X15.4 upload requires clientAuth: "
+				    "present"
+				  : "pre-X15.4 upload rejects a certificate "
+				    "without clientAuth (hard-coded; copying "
+				    "it by SCP bypasses the check)";
+		return;
+	case POL_V_X154:
+		if (t->role == TOPO_ROLE_E && t->server_eku_upload) {
+			out->accept = true;
+			out->reason = "X15.4 Expressway-E with "
+				      "EnableServerEkuUpload: On accepts "
+				      "server-only certificates";
+		} else if (t->role == TOPO_ROLE_E) {
+			out->accept = client;
+			out->reason =
+			    client ? "X15.4 Expressway-E upload: clientAuth "
+				     "present"
+				   : "X15.4 Expressway-E rejects it unless "
+				     "xConfiguration Certificate XCP TLS CVS "
+				     "EnableServerEkuUpload: On "
+				     "(--server-eku-upload)";
+		} else {
+			out->accept = client;
+			out->reason = client
+					  ? "X15.4 Expressway-C upload "
+					    "requires combined EKU: present"
+					  : "X15.4 Expressway-C upload still "
+					    "requires combined EKU "
+					    "(serverAuth+clientAuth)";
+		}
+		return;
+	case POL_V_X155:
+		out->accept = true;
+		out->reason = "X15.5 server certificate: serverAuth is enough";
+		return;
+	}
+	out->accept = false;
+	out->reason = "unknown version";
+}
+
+enum pol_code audit_clusterdb(const struct pol_chain *ch, enum pol_vclass peer,
+			      enum pol_side owner, int64_t at, int *depth)
+{
+	struct pol_node node;
+	struct pol_rules rules;
+	enum pol_side peer_side = owner == POL_SIDE_INITIATOR
+				      ? POL_SIDE_ACCEPTOR
+				      : POL_SIDE_INITIATOR;
+
+	memset(&node, 0, sizeof(node));
+	node.version = peer;
+	node.mode = POL_ENFORCE;
+	node.client_eku_check = true;
+	pol_rules(&node, peer_side, POL_SVC_CLUSTERDB, &rules);
+	return pol_check_chain(&rules, ch, NULL, 0, at, depth);
+}
+
+/* The facts of a certificate with these EKU bits, valid [nb, na]. */
+static struct pol_cert cert_of(unsigned eku, int64_t nb, int64_t na)
+{
+	struct pol_cert c;
+
+	c.eku = eku;
+	c.not_before = nb;
+	c.not_after = na;
+	return c;
+}
+
+static void copy_names(const struct pol_chain *from, struct pol_chain *to)
+{
+	to->n_dns = from->n_dns;
+	to->n_ip = from->n_ip;
+	memcpy(to->dns, from->dns, sizeof(to->dns));
+	memcpy(to->ip, from->ip, sizeof(to->ip));
+	memcpy(to->cn, from->cn, sizeof(to->cn));
+}
+
+void audit_renewed_chain(const struct pol_chain *orig, enum audit_renewal how,
+			 int64_t start, struct pol_chain *out)
+{
+	unsigned leaf = POL_EKU_EXT | POL_EKU_SERVER;
+	unsigned issuing = POL_EKU_EXT | POL_EKU_SERVER;
+	int64_t days = audit_public_max_days(start);
+
+	memset(out, 0, sizeof(*out));
+	if (orig != NULL)
+		copy_names(orig, out);
+	switch (how) {
+	case AUDIT_RENEW_SERVER_ONLY:
+		break;
+	case AUDIT_RENEW_ALTERNATE_ROOT:
+		leaf |= POL_EKU_CLIENT;
+		issuing |= POL_EKU_CLIENT;
+		break;
+	case AUDIT_RENEW_PRIVATE:
+		leaf |= POL_EKU_CLIENT;
+		issuing = 0;
+		days = 365;
+		break;
+	}
+	out->anchored = true;
+	out->len = 3;
+	out->certs[0] = cert_of(leaf, start, start + days * AUDIT_DAY);
+	out->certs[1] = cert_of(issuing, start - YEAR, start + 10 * YEAR);
+	out->certs[2] = cert_of(0, start - 10 * YEAR, start + 20 * YEAR);
+}
+
+/* Does a certificate renewed `how` at `start` pass everything on target
+ * t (upload, ClusterDB both ways)? *why names the first failure. */
+static bool renewal_works(const struct audit_facts *f,
+			  const struct audit_target *t, enum audit_renewal how,
+			  int64_t start, const char **why)
+{
+	struct pol_chain ch;
+	struct audit_upload up;
+	int depth;
+
+	audit_renewed_chain(&f->chain, how, start, &ch);
+	audit_upload(t, AUDIT_SLOT_SERVER, ch.certs[0].eku, &up);
+	if (!up.accept) {
+		*why = up.reason;
+		return false;
+	}
+	if (audit_clusterdb(&ch, t->vclass, POL_SIDE_INITIATOR, start,
+			    &depth) != POL_OK) {
+		*why = "ClusterDB peers in Enforce reject it when it initiates";
+		return false;
+	}
+	if (audit_clusterdb(&ch, t->vclass, POL_SIDE_ACCEPTOR, start, &depth) !=
+	    POL_OK) {
+		*why = "ClusterDB peers in Enforce reject it when it accepts";
+		return false;
+	}
+	*why = NULL;
+	return true;
+}
+
+static int64_t renewal_date(const struct audit_facts *f, int64_t at)
+{
+	return f->not_after > at ? f->not_after : at;
+}
+
+void audit_evaluate_target(const struct audit_facts *f,
+			   const struct audit_target *t, int64_t at,
+			   struct audit_target_result *out)
+{
+	struct pol_chain renewed;
+	int64_t r = renewal_date(f, at);
+	int depth;
+
+	memset(out, 0, sizeof(*out));
+	out->target = *t;
+	audit_upload(t, AUDIT_SLOT_SERVER, f->eku, &out->upload);
+	if (t->vclass == POL_V_X155) {
+		out->has_client_slot = true;
+		audit_upload(t, AUDIT_SLOT_CLIENT, f->eku, &out->upload_client);
+	}
+	out->as_client =
+	    audit_clusterdb(&f->chain, t->vclass, POL_SIDE_INITIATOR, at,
+			    &out->as_client_depth);
+	out->as_server = audit_clusterdb(
+	    &f->chain, t->vclass, POL_SIDE_ACCEPTOR, at, &out->as_server_depth);
+
+	audit_renewed_chain(&f->chain, AUDIT_RENEW_SERVER_ONLY, r, &renewed);
+	audit_upload(t, AUDIT_SLOT_SERVER, renewed.certs[0].eku,
+		     &out->renewed_upload);
+	out->renewed_as_client =
+	    audit_clusterdb(&renewed, t->vclass, POL_SIDE_INITIATOR, r, &depth);
+	out->renewed_as_server =
+	    audit_clusterdb(&renewed, t->vclass, POL_SIDE_ACCEPTOR, r, &depth);
+	out->breaks_when_renewed = !out->renewed_upload.accept ||
+				   out->renewed_as_client != POL_OK ||
+				   out->renewed_as_server != POL_OK;
+}
+
+const char *audit_risk_name(enum audit_risk_code c)
+{
+	switch (c) {
+	case AUDIT_RISK_LE_CLASSIC:
+		return "lets-encrypt-classic";
+	case AUDIT_RISK_NO_CLIENT_AUTH:
+		return "public-no-client-auth";
+	case AUDIT_RISK_VALIDITY_CAP:
+		return "validity-cap";
+	case AUDIT_RISK_CHROME:
+		return "chrome-policy";
+	}
+	return "?";
+}
+
+static size_t add_risk(struct audit_risk *out, size_t n, size_t max,
+		       enum audit_risk_code code, int64_t date, const char *fmt,
+		       ...) __attribute__((format(printf, 6, 7)));
+
+static size_t add_risk(struct audit_risk *out, size_t n, size_t max,
+		       enum audit_risk_code code, int64_t date, const char *fmt,
+		       ...)
+{
+	va_list ap;
+
+	if (n >= max)
+		return n;
+	out[n].code = code;
+	out[n].date = date;
+	va_start(ap, fmt);
+	vsnprintf(out[n].text, sizeof(out[n].text), fmt, ap);
+	va_end(ap);
+	return n + 1;
+}
+
+/* Timeline risks (behaviour.md A1), for a public end-entity certificate
+ * renewed at R = max(notAfter, at):
+ *   lets-encrypt-classic   issued by Let's Encrypt with clientAuth and
+ *                          R >= 2026-02-11: the classic profile drops it
+ *   public-no-client-auth  clientAuth and R >= 2026-05-01: public CAs
+ *                          issue no clientAuth any more
+ *   validity-cap           R >= 2026-03-15: the renewal lasts at most
+ *                          200/100/47 days
+ *   chrome-policy          lists clientAuth and is valid on or after
+ *                          2026-06-15, when Chrome's policy is in force */
+size_t audit_risks(const struct audit_facts *f, int64_t at,
+		   struct audit_risk *out, size_t max)
+{
+	int64_t r = renewal_date(f, at);
+	bool client = serves(f->eku, POL_EKU_CLIENT);
+	char rd[16], d[16], na[16];
+	size_t n = 0;
+
+	if (f->root != AUDIT_ROOT_PUBLIC || f->ca)
+		return 0;
+	audit_format_date(r, rd, sizeof(rd));
+	audit_format_date(f->not_after, na, sizeof(na));
+	if (f->lets_encrypt && client && r >= audit_le_classic_end())
+		n = add_risk(out, n, max, AUDIT_RISK_LE_CLASSIC,
+			     audit_le_classic_end(),
+			     "renewed by Let's Encrypt's classic ACME profile "
+			     "(due %s), it will carry no clientAuth: the "
+			     "profile drops it from 2026-02-11",
+			     rd);
+	if (client && r >= audit_public_no_client())
+		n = add_risk(out, n, max, AUDIT_RISK_NO_CLIENT_AUTH,
+			     audit_public_no_client(),
+			     "public CAs issue no clientAuth from May 2026: "
+			     "its renewal (due %s) will be server-only",
+			     rd);
+	if (audit_public_cap_since(r) != 0) {
+		audit_format_date(audit_public_cap_since(r), d, sizeof(d));
+		n = add_risk(out, n, max, AUDIT_RISK_VALIDITY_CAP,
+			     audit_public_cap_since(r),
+			     "its renewal (due %s) will last at most %d days "
+			     "(public TLS certificates: 200 days from "
+			     "2026-03-15, 100 from 2027-03-15, 47 from "
+			     "2029-03-15; this cap since %s)",
+			     rd, audit_public_max_days(r), d);
+	}
+	if ((f->eku & POL_EKU_CLIENT) != 0 &&
+	    f->not_after >= audit_chrome_in_force())
+		n = add_risk(out, n, max, AUDIT_RISK_CHROME,
+			     audit_chrome_in_force(),
+			     "Chrome Root Program policy in force from "
+			     "2026-06-15: public certificates with clientAuth "
+			     "may no longer be trusted by Chrome, and this one "
+			     "is valid until %s",
+			     na);
+	return n;
+}
+
+const char *audit_opt_name(enum audit_opt o)
+{
+	switch (o) {
+	case AUDIT_OPT_NO_ACTION:
+		return "no-action";
+	case AUDIT_OPT_CLASSIFY:
+		return "classify-root";
+	case AUDIT_OPT_MONITOR:
+		return "monitor";
+	case AUDIT_OPT_ALTERNATE_ROOT:
+		return "alternate-root";
+	case AUDIT_OPT_RENEW_EARLY:
+		return "renew-before-deadline";
+	case AUDIT_OPT_PRIVATE_PKI:
+		return "private-pki";
+	case AUDIT_OPT_UPGRADE_X154:
+		return "upgrade-x15.4";
+	case AUDIT_OPT_UPGRADE_X155:
+		return "upgrade-x15.5";
+	case AUDIT_OPT_PERMISSIVE:
+		return "permissive";
+	}
+	return "?";
+}
+
+static size_t add_option(struct audit_option *out, size_t n, size_t max,
+			 enum audit_opt code, int64_t before, const char *fmt,
+			 ...) __attribute__((format(printf, 6, 7)));
+
+static size_t add_option(struct audit_option *out, size_t n, size_t max,
+			 enum audit_opt code, int64_t before, const char *fmt,
+			 ...)
+{
+	va_list ap;
+
+	if (n >= max)
+		return n;
+	out[n].code = code;
+	out[n].before = before;
+	va_start(ap, fmt);
+	vsnprintf(out[n].text, sizeof(out[n].text), fmt, ap);
+	va_end(ap);
+	return n + 1;
+}
+
+/* Does renewing `how` keep every breaking target working (every target
+ * when none breaks; only role-C targets when c_only)? */
+static bool fixes_all(const struct audit_facts *f,
+		      const struct audit_target_result *tr, size_t n,
+		      enum audit_renewal how, bool c_only, int64_t at)
+{
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!tr[i].breaks_when_renewed)
+			continue;
+		if (c_only && tr[i].target.role != TOPO_ROLE_C)
+			continue;
+		if (!renewal_works(f, &tr[i].target, how, renewal_date(f, at),
+				   &why))
+			return false;
+	}
+	return true;
+}
+
+/* The lowest version class from which a server-only renewal works on
+ * every breaking target (X15.4 Expressway-E with EnableServerEkuUpload
+ * On), or -1 when none does. *why154 says why X15.4 is not enough. */
+static int upgrade_needed(const struct audit_facts *f,
+			  const struct audit_target_result *tr, size_t n,
+			  int64_t at, const char **why154)
+{
+	int need = POL_V_PRE154;
+	const char *why;
+	size_t i;
+
+	*why154 = NULL;
+	for (i = 0; i < n; i++) {
+		struct audit_target t = tr[i].target;
+		int v;
+
+		if (!tr[i].breaks_when_renewed)
+			continue;
+		for (v = (int)t.vclass; v <= POL_V_X155; v++) {
+			t.vclass = (enum pol_vclass)v;
+			t.server_eku_upload = true;
+			if (renewal_works(f, &t, AUDIT_RENEW_SERVER_ONLY,
+					  renewal_date(f, at), &why))
+				break;
+			if (v == POL_V_X154 && *why154 == NULL)
+				*why154 = why;
+		}
+		if (v > POL_V_X155)
+			return -1;
+		if (v > need)
+			need = v;
+	}
+	return need;
+}
+
+size_t audit_options(const struct audit_facts *f,
+		     const struct audit_target_result *tr, size_t n_targets,
+		     int64_t at, struct audit_option *out, size_t max)
+{
+	bool breaking = false;
+	bool any_c = n_targets == 0;
+	const char *why154 = NULL;
+	char d[16];
+	size_t n = 0;
+	size_t i;
+	int need;
+
+	if (f->ca)
+		return 0;
+	if (f->root == AUDIT_ROOT_PRIVATE)
+		return add_option(out, n, max, AUDIT_OPT_NO_ACTION, 0,
+				  "private PKI or self-signed: not affected by "
+				  "the public CA policy; keep issuing combined "
+				  "EKU (serverAuth+clientAuth) from it");
+	if (f->root == AUDIT_ROOT_UNKNOWN)
+		return add_option(out, n, max, AUDIT_OPT_CLASSIFY, 0,
+				  "the chain does not reach a known root: put "
+				  "the issuing chain in the file, or give the "
+				  "private root with --ca, to tell whether the "
+				  "public CA policy applies");
+	for (i = 0; i < n_targets; i++) {
+		breaking |= tr[i].breaks_when_renewed;
+		any_c |= tr[i].target.role == TOPO_ROLE_C;
+	}
+	if (n_targets > 0 && !breaking)
+		return add_option(out, n, max, AUDIT_OPT_MONITOR, 0,
+				  "a server-only renewal keeps every target "
+				  "working: minimal impact; monitor future "
+				  "changes");
+
+	/* A: combined EKU from an alternate root. */
+	if (fixes_all(f, tr, n_targets, AUDIT_RENEW_ALTERNATE_ROOT, false, at))
+		n = add_option(out, n, max, AUDIT_OPT_ALTERNATE_ROOT, 0,
+			       "Option A: ask the CA for combined EKU from an "
+			       "alternate root not in Chrome's store "
+			       "(IdenTrust Public Sector Root CA 1, DigiCert "
+			       "Assured ID Root G2) and make every peer trust "
+			       "that root; no immediate upgrade needed");
+	/* B: renew before a deadline, while combined EKU is still issued. */
+	if (f->lets_encrypt && at < audit_le_classic_end()) {
+		n = add_option(out, n, max, AUDIT_OPT_RENEW_EARLY,
+			       audit_le_classic_end(),
+			       "Option B: renew before 2026-02-11, as close to "
+			       "it as possible, then disable the ACME "
+			       "scheduler so that no server-only certificate "
+			       "replaces it; buys time until it expires");
+	} else if (!f->lets_encrypt && at < audit_public_no_client()) {
+		int64_t before = at < audit_date(2026, 3, 15)
+				     ? audit_date(2026, 3, 15)
+				     : audit_public_no_client();
+
+		audit_format_date(before, d, sizeof(d));
+		n = add_option(out, n, max, AUDIT_OPT_RENEW_EARLY, before,
+			       "Option B: renew with combined EKU before %s "
+			       "(%s); buys time until that certificate "
+			       "expires",
+			       d,
+			       before == audit_date(2026, 3, 15)
+				   ? "the last day for 398-day validity"
+				   : "public CAs stop issuing clientAuth in "
+				     "May 2026");
+	}
+	/* C: private PKI, Expressway-C only. */
+	if (any_c && fixes_all(f, tr, n_targets, AUDIT_RENEW_PRIVATE, true, at))
+		n = add_option(out, n, max, AUDIT_OPT_PRIVATE_PKI, 0,
+			       "Option C: move Expressway-C to a private PKI "
+			       "issuing combined EKU and give its root to "
+			       "every peer; not for Expressway-E, which needs "
+			       "a public certificate");
+	/* D: upgrade. */
+	if (n_targets == 0) {
+		n = add_option(out, n, max, AUDIT_OPT_UPGRADE_X154, 0,
+			       "Option D: urgent need: upgrade to X15.4 "
+			       "(ClusterDB skips the clientAuth check; "
+			       "Expressway-E accepts server-only uploads with "
+			       "EnableServerEkuUpload: On)");
+		n = add_option(out, n, max, AUDIT_OPT_UPGRADE_X155, 0,
+			       "Option D: complete fix: upgrade to X15.5 "
+			       "(separate server and client certificates); "
+			       "Expressway-C and -E on the same version");
+		return n;
+	}
+	need = upgrade_needed(f, tr, n_targets, at, &why154);
+	if (need == POL_V_X154)
+		n = add_option(
+		    out, n, max, AUDIT_OPT_UPGRADE_X154, 0,
+		    "Option D: upgrade to X15.4 (ClusterDB skips "
+		    "the clientAuth check; Expressway-E accepts "
+		    "server-only uploads with EnableServerEkuUpload: "
+		    "On), then X15.5 for the complete fix; "
+		    "Expressway-C and -E on the same version");
+	else if (need == POL_V_X155)
+		n = add_option(
+		    out, n, max, AUDIT_OPT_UPGRADE_X155, 0,
+		    "Option D: upgrade to X15.5 (separate server and "
+		    "client certificates); X15.4 is not enough: %s",
+		    why154 != NULL ? why154 : "see the targets");
+	return n;
+}
