@@ -17,7 +17,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ekulab lab up FILE [--state DIR] [--runtime process]\n"
+		"usage: ekulab lab up FILE [--state DIR] "
+		"[--runtime process|docker]\n"
 		"       ekulab lab down FILE [--state DIR]\n"
 		"       ekulab lab status FILE [--json]\n"
 		"       ekulab lab graph FILE [--svg OUT.svg] [--dot OUT.dot]\n"
@@ -35,7 +36,9 @@ static void usage(FILE *f)
 		"  partition isolate NODE | halves | ring | bridge NODE | "
 		"one-way FROM TO\n"
 		"  list [--json] | heal NAME|all\n"
-		"See docs/lab.md and docs/faults.md.\n");
+		"Every subcommand takes --state DIR and --runtime NAME (checked\n"
+		"against the lab's; by default read from its lab.conf).\n"
+		"See docs/lab.md, docs/faults.md and docs/docker.md.\n");
 }
 
 struct opts {
@@ -76,7 +79,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int opt;
 
 	memset(o, 0, sizeof(*o));
-	o->runtime = "process";
+	o->runtime = NULL; /* up: process; others: the lab's */
 	optind = 1;
 	opterr = 0;
 	/* GNU getopt permutes: options may follow the positional words. */
@@ -134,7 +137,8 @@ static int lab_up(struct lab *l, const struct opts *o)
 				return 1;
 			}
 	}
-	if ((rv = lab_prepare(l, o->runtime, err)) != 0 ||
+	if ((rv = lab_prepare(l, o->runtime != NULL ? o->runtime : "process",
+			      err)) != 0 ||
 	    (rv = lab_start_all(l, err)) != 0)
 		goto fail;
 	printf("lab %s is up: %zu nodes (%s runtime), state in %s\n",
@@ -408,6 +412,13 @@ int cmd_lab(int argc, char **argv)
 	}
 	argc--;
 	argv++;
+	if (o.runtime != NULL && strcmp(sub, "up") != 0 &&
+	    (l.rt = lab_runtime_find(o.runtime)) == NULL) {
+		cli_fail("lab %s: unknown runtime '%s'; use process or docker",
+			 sub, o.runtime);
+		lab_close(&l);
+		return 2;
+	}
 	if (strcmp(sub, "up") == 0)
 		rv = argc == 0 ? lab_up(&l, &o) : 2;
 	else if (strcmp(sub, "down") == 0)

@@ -168,6 +168,7 @@ int lab_save(const struct lab *l, char *err)
 int lab_load(struct lab *l, char *err)
 {
 	char path[LAB_PATH_MAX + 32], line[1024];
+	const struct lab_runtime *want = l->rt; /* asked with --runtime */
 	size_t n = l->topo.n_nodes;
 	FILE *f;
 	int lineno = 0;
@@ -233,6 +234,12 @@ int lab_load(struct lab *l, char *err)
 	fclose(f);
 	if (l->rt == NULL)
 		l->rt = &lab_runtime_process;
+	if (want != NULL && want != l->rt)
+		return ekl_errf(err, EKL_ECONFIG,
+				"lab '%s' runs on the %s runtime (%s), not %s; "
+				"drop --runtime or give --runtime %s",
+				l->topo.name, l->rt->name, path, want->name,
+				l->rt->name);
 	return 0;
 bad:
 	fclose(f);
@@ -369,7 +376,8 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 	l->rt = lab_runtime_find(runtime);
 	if (l->rt == NULL)
 		return ekl_errf(err, EKL_EINVAL,
-				"unknown runtime '%s'; this build has: process",
+				"unknown runtime '%s'; this build has: "
+				"process, docker",
 				runtime);
 	for (i = 0; i < n; i++)
 		if (l->topo.nodes[i].cert.file != NULL ||

@@ -73,7 +73,8 @@ int lab_open(struct lab *l, const char *topo_path, const char *state,
  * messages. t must outlive the lab. */
 int lab_open_topo(struct lab *l, const struct topo *t, const char *where,
 		  const char *state, char *err);
-/* Load lab.conf of a lab that is up (EKL_ENOENT when it is not). */
+/* Load lab.conf of a lab that is up (EKL_ENOENT when it is not). When
+ * l->rt is set on entry (--runtime), lab.conf must name that runtime. */
 int lab_load(struct lab *l, char *err);
 /* Write lab.conf atomically. */
 int lab_save(const struct lab *l, char *err);

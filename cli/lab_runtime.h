@@ -24,6 +24,8 @@ struct lab_runtime {
 };
 
 extern const struct lab_runtime lab_runtime_process;
+/* Each node and the proxy in a container (runtime_docker.c, docs/docker.md). */
+extern const struct lab_runtime lab_runtime_docker;
 
 /* The runtime called name, or NULL. */
 const struct lab_runtime *lab_runtime_find(const char *name);

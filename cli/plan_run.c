@@ -871,10 +871,12 @@ int plan_run_main(int argc, char **argv)
 		{"state", required_argument, NULL, 's'},
 		{"keep", no_argument, NULL, 'k'},
 		{"no-workload", no_argument, NULL, 'n'},
+		{"runtime", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *json = NULL, *html = NULL, *state = NULL;
+	const char *runtime = "process";
 	char err[EKL_ERRLEN], sdir[LAB_PATH_MAX], name[TOPO_NAME_MAX + 8];
 	bool keep = false, workload = true, up = false;
 	struct run *r;
@@ -890,10 +892,11 @@ int plan_run_main(int argc, char **argv)
 		case 's': state = optarg; break;
 		case 'k': keep = true; break;
 		case 'n': workload = false; break;
+		case 'r': runtime = optarg; break;
 		case 'h':
 			printf("usage: ekulab plan run PLAN [--json FILE|-] "
 			       "[--html FILE] [--state DIR] [--keep] "
-			       "[--no-workload]\n");
+			       "[--no-workload] [--runtime process|docker]\n");
 			return 0;
 		default:
 			cli_fail("plan run: unknown option or missing value: %s",
@@ -928,7 +931,7 @@ int plan_run_main(int argc, char **argv)
 	if (r->rep == NULL ||
 	    lab_open_topo(&r->lab, &r->plan.topo, r->plan.path,
 			  state != NULL ? state : sdir, err) != 0 ||
-	    lab_prepare(&r->lab, "process", err) != 0) {
+	    lab_prepare(&r->lab, runtime, err) != 0) {
 		cli_fail("plan run: %s", err);
 		rv = 1;
 		goto out_plan;

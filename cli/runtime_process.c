@@ -301,5 +301,7 @@ const struct lab_runtime *lab_runtime_find(const char *name)
 {
 	if (strcmp(name, "process") == 0)
 		return &lab_runtime_process;
+	if (strcmp(name, "docker") == 0)
+		return &lab_runtime_docker;
 	return NULL;
 }

@@ -49,7 +49,7 @@ else
 	trap 'rm -rf "$ctx"' EXIT
 	root=$ctx/rootfs
 fi
-mkdir -p "$root/usr/bin" "$root/etc" "$root/tmp" "$root/lab"
+mkdir -p "$root/usr/bin" "$root/etc" "$root/tmp"
 chmod 1777 "$root/tmp"
 
 install -m 0755 "$ekunode" "$root/usr/bin/ekunode"
@@ -61,7 +61,8 @@ fi
 # Exactly the libraries the two programs load, each at the path the loader
 # resolved (the real file, not the symlink), plus the loader itself.
 libs=$(ldd "$ekunode" "$ekulab" |
-	awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+	awk '$2 == "=>" && $3 ~ /^\// { print $3 }
+	     $1 ~ /^\// && $1 !~ /:$/ { print $1 }' |
 	sort -u)
 for lib in $libs; do
 	mkdir -p "$root$(dirname "$lib")"
@@ -83,15 +84,24 @@ EOF
 echo "hosts: files" >"$root/etc/nsswitch.conf"
 
 if [ -n "$rootfs_only" ]; then
+	mkdir -p "$root/lab" "$root/data" "$root/pki"
 	echo "build-image: root filesystem in $root ($(du -sh "$root" | cut -f1))"
 	exit 0
 fi
 
 command -v docker >/dev/null || { echo "build-image: no docker client" >&2; exit 1; }
 cp "$here/Dockerfile" "$ctx/Dockerfile"
+# Directories the node's user owns (COPY --chown in the Dockerfile).
+mkdir -p "$ctx/userdirs/lab" "$ctx/userdirs/data" "$ctx/userdirs/pki"
+chmod 0700 "$ctx/userdirs/lab" "$ctx/userdirs/data" "$ctx/userdirs/pki"
 # The classic builder is enough for FROM scratch + COPY and needs no
 # buildx plugin; it pulls nothing.
-DOCKER_BUILDKIT=0 docker build -q -t "$tag" --label ekulab.image=node \
-	"$ctx" >/dev/null
+if ! DOCKER_BUILDKIT=0 docker build -q -t "$tag" --label ekulab.image=node \
+	"$ctx" >"$ctx/build.log" 2>&1; then
+	grep -v -i 'deprecated\|buildkit\|^ *$' "$ctx/build.log" >&2
+	echo "build-image: docker build failed" >&2
+	exit 1
+fi
 size=$(docker image inspect --format '{{.Size}}' "$tag")
-echo "build-image: built $tag ($(( (size + 524288) / 1048576 )) MB: $(echo "$libs" | wc -l) libraries, $(du -sh "$root/usr/bin" | cut -f1) of programs)"
+mb=$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1e6 }')
+echo "build-image: built $tag ($mb MB as docker images counts: $(echo "$libs" | wc -l) libraries, $(du -sh "$root/usr/bin" | cut -f1) of programs)"

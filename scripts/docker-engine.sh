@@ -67,16 +67,30 @@ if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; 
 	say "installed docker.io ($(dpkg-query -W -f='${Version}' docker.io 2>/dev/null))"
 fi
 
-# 3. A daemon runs but this user may not talk to it.
-if [ -S /var/run/docker.sock ] && pgrep -x dockerd >/dev/null 2>&1; then
+# 3. A daemon runs (or is starting) but does not answer this user yet.
+dockerd_alive() {
+	for pid in $(pgrep -x dockerd 2>/dev/null); do
+		case $(ps -o stat= -p "$pid" 2>/dev/null) in
+		Z* | "") ;; # a zombie of a killed engine does not count
+		*) return 0 ;;
+		esac
+	done
+	return 1
+}
+if dockerd_alive; then
 	for _ in $(seq 1 20); do
 		engine_ok && {
 			say "the running engine answers now"
 			exit 0
 		}
+		dockerd_alive || break
 		sleep 0.5
 	done
-	fail "dockerd runs but 'docker info' fails for $(id -un): $(docker info 2>&1 | tail -n 1) (add the user to group docker?)"
+	if dockerd_alive; then
+		hint=""
+		[ "$(id -u)" -ne 0 ] && hint=" (is $(id -un) in group docker?)"
+		fail "dockerd runs but 'docker info' fails for $(id -un): $(docker info 2>&1 | tail -n 1)$hint"
+	fi
 fi
 
 # 4. Start dockerd, detached, and wait until it answers.
@@ -84,12 +98,23 @@ if [ "$(id -u)" -ne 0 ] && [ -z "$SUDO" ]; then
 	fail "no engine runs and this user cannot start dockerd (not root, no sudo)"
 fi
 start_dockerd() {
-	say "starting dockerd $* (log $LOG)"
+	# The pid file of an engine that was killed (e.g. when a CI run ended)
+	# stops a new one from starting: remove it once its pid is gone.
+	if [ -f /var/run/docker.pid ] && ! dockerd_alive; then
+		for _ in $(seq 1 20); do
+			old=$(cat /var/run/docker.pid 2>/dev/null)
+			[ -n "$old" ] && [ -d "/proc/$old" ] || break
+			sleep 0.5 # a zombie not reaped yet
+		done
+		say "removing the stale /var/run/docker.pid"
+		$SUDO rm -f /var/run/docker.pid
+	fi
+	say "starting dockerd${1:+ $*} (log $LOG)"
 	$SUDO sh -c "exec setsid dockerd $* >>$LOG 2>&1 </dev/null &"
 	for _ in $(seq 1 60); do
 		engine_ok && return 0
 		# dockerd gone already: no point waiting.
-		pgrep -x dockerd >/dev/null 2>&1 || return 1
+		dockerd_alive || return 1
 		sleep 0.5
 	done
 	return 1
@@ -99,7 +124,7 @@ stop_dockerd() {
 	pid=$(pgrep -x dockerd | head -n 1)
 	[ -n "$pid" ] && $SUDO kill "$pid" 2>/dev/null
 	for _ in $(seq 1 20); do
-		pgrep -x dockerd >/dev/null 2>&1 || return 0
+		dockerd_alive || return 0
 		sleep 0.5
 	done
 }
@@ -107,12 +132,14 @@ if start_dockerd; then
 	say "engine started (server $(docker version --format '{{.Server.Version}}' 2>/dev/null))"
 	exit 0
 fi
-# A kernel or sandbox without overlayfs or iptables: try the plain settings.
 stop_dockerd
-if start_dockerd --storage-driver=vfs; then
-	say "engine started with the vfs storage driver (overlayfs did not work)"
-	exit 0
+# A kernel or sandbox without overlayfs: the vfs driver (slow, but works).
+if tail -n 30 "$LOG" 2>/dev/null | grep -qi 'overlay\|graphdriver\|storage-driver'; then
+	if start_dockerd --storage-driver=vfs; then
+		say "engine started with the vfs storage driver (overlayfs did not work)"
+		exit 0
+	fi
+	stop_dockerd
 fi
-stop_dockerd
 reason=$(grep -i 'level=fatal\|level=error\|failed to start' "$LOG" 2>/dev/null | tail -n 1 | cut -c1-300)
 fail "dockerd did not start: ${reason:-see $LOG}"

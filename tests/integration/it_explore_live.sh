@@ -4,7 +4,7 @@
 source "${EKL_IT_LIB:?}"
 
 EX="$(cd "$(dirname "$0")/../../examples/plans" && pwd)"
-trap 'pkill -KILL -f "ekulab-explore\." 2>/dev/null || true; it_cleanup' EXIT
+trap 'rc=$?; pkill -KILL -f "ekulab-explore\." 2>/dev/null || true; (exit $rc); it_cleanup' EXIT
 
 log "explore cluster-x15.3 -> X15.4 + server-only, 3 orderings live"
 if ! "$EKULAB" plan explore "$EX/cluster-x15.3.yaml" --goal-version X15.4 \

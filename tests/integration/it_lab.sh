@@ -24,7 +24,7 @@ lab_cleanup() {
 	# A safety net: nothing started under $T survives the test.
 	pkill -KILL -f "$T/" 2>/dev/null || true
 }
-trap 'lab_cleanup; it_cleanup' EXIT
+trap 'rc=$?; lab_cleanup; (exit $rc); it_cleanup' EXIT
 
 lab() { "$EKULAB" lab "$@" --state "$LAB"; }
 status() { lab status "$TOPO" --json; }
@@ -122,7 +122,6 @@ expect_cell node1 node3 up
 
 log "link faults and partitions"
 lab fault "$TOPO" down node1 node3 --name d13 >/dev/null
-expect_cell node1 node3 connect-failed 15 || true
 wait_until 15 sh -c "! '$EKULAB' lab status '$TOPO' --state '$LAB' --json | grep -q '\"from\":\"node1\",\"to\":\"node3\",\"state\":\"up\"'" ||
 	fail "node1 -> node3 still up under a down fault"
 lab fault "$TOPO" heal d13 >/dev/null

@@ -6,7 +6,7 @@
 source "${EKL_IT_LIB:?}"
 
 EX="$(cd "$(dirname "$0")/../../examples/plans" && pwd)"
-trap 'pkill -KILL -f "$T/" 2>/dev/null || true; it_cleanup' EXIT
+trap 'rc=$?; pkill -KILL -f "$T/" 2>/dev/null || true; (exit $rc); it_cleanup' EXIT
 
 run_plan() {
 	local plan=$1 name
