@@ -74,8 +74,8 @@ static int read_all(int fd, char *s, size_t n)
 	return 0;
 }
 
-int admin_client_call(int fd, const char *prefix, const char *command,
-		      bool *ok, char **body, char *err)
+int admin_client_call(int fd, const char *prefix, const char *command, bool *ok,
+		      char **body, char *err)
 {
 	char hdr[64];
 	size_t hl = 0;
@@ -212,7 +212,8 @@ int admin_client_pipeline(int fd, const struct admin_pipeline *p, char *err)
 		if (poll(&pfd, 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			rv = ekl_errf(err, EKL_EIO, "poll: %s", strerror(errno));
+			rv =
+			    ekl_errf(err, EKL_EIO, "poll: %s", strerror(errno));
 			goto out;
 		}
 		if (pfd.revents & POLLOUT) {
@@ -245,12 +246,13 @@ int admin_client_pipeline(int fd, const struct admin_pipeline *p, char *err)
 				in_cap *= 2;
 			}
 			r = read(fd, in + in_len, in_cap - in_len - 1);
-			if (r == 0 || (r < 0 && errno != EAGAIN &&
-				       errno != EINTR)) {
-				rv = ekl_errf(err, EKL_EIO,
-					      "admin socket closed after %zu of "
-					      "%zu responses",
-					      answered, sent);
+			if (r == 0 ||
+			    (r < 0 && errno != EAGAIN && errno != EINTR)) {
+				rv =
+				    ekl_errf(err, EKL_EIO,
+					     "admin socket closed after %zu of "
+					     "%zu responses",
+					     answered, sent);
 				goto out;
 			}
 			if (r > 0)

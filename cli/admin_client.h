@@ -12,9 +12,8 @@ int admin_client_connect(const char *path, char *err);
 /* Send one command and read its response. prefix is the request's format
  * and options ("text", "json", "text,ack=all,timeout=500"). *body is owned
  * by the caller (ekl_free); *ok says whether the node answered ok or err. */
-int admin_client_call(int fd, const char *prefix, const char *command,
-		      bool *ok, char **body, char *err);
-
+int admin_client_call(int fd, const char *prefix, const char *command, bool *ok,
+		      char **body, char *err);
 
 /* Pipelined requests: keep up to `window` requests in flight on fd.
  * next() fills the next request line (without newline, prefix included)

@@ -59,7 +59,7 @@ enum audit_root {
 const char *audit_root_name(enum audit_root r);
 
 struct audit_trust {
-	X509_STORE *store;		/* every root: builds the chains */
+	X509_STORE *store;	       /* every root: builds the chains */
 	STACK_OF(X509) *private_roots; /* the --ca roots: anchor => private */
 };
 

@@ -89,12 +89,8 @@ static int sans_of(X509 *x, struct audit_strv *out)
 			prefix = "URI";
 			s = g->d.uniformResourceIdentifier;
 			break;
-		case GEN_IPADD:
-			prefix = "IP";
-			break;
-		default:
-			prefix = "other";
-			break;
+		case GEN_IPADD: prefix = "IP"; break;
+		default: prefix = "other"; break;
 		}
 		if (g->type == GEN_IPADD) {
 			const unsigned char *d =
@@ -164,26 +160,13 @@ static void key_info(X509 *x, struct audit_cert *c)
 	}
 	id = EVP_PKEY_get_base_id(pk);
 	switch (id) {
-	case EVP_PKEY_RSA:
-		name = "RSA";
-		break;
-	case EVP_PKEY_RSA_PSS:
-		name = "RSA-PSS";
-		break;
-	case EVP_PKEY_EC:
-		name = "EC";
-		break;
-	case EVP_PKEY_ED25519:
-		name = "Ed25519";
-		break;
-	case EVP_PKEY_ED448:
-		name = "Ed448";
-		break;
-	case EVP_PKEY_DSA:
-		name = "DSA";
-		break;
-	default:
-		name = OBJ_nid2sn(id);
+	case EVP_PKEY_RSA: name = "RSA"; break;
+	case EVP_PKEY_RSA_PSS: name = "RSA-PSS"; break;
+	case EVP_PKEY_EC: name = "EC"; break;
+	case EVP_PKEY_ED25519: name = "Ed25519"; break;
+	case EVP_PKEY_ED448: name = "Ed448"; break;
+	case EVP_PKEY_DSA: name = "DSA"; break;
+	default: name = OBJ_nid2sn(id);
 	}
 	snprintf(c->key_type, sizeof(c->key_type), "%s",
 		 name != NULL ? name : "unknown");
@@ -241,8 +224,8 @@ static X509 *issuer_in(X509 *x, STACK_OF(X509) *pool, X509 **used, int n_used)
 	return NULL;
 }
 
-static int chain_subjects(X509 *x, STACK_OF(X509) *extra,
-			  STACK_OF(X509) *path, struct audit_cert *c)
+static int chain_subjects(X509 *x, STACK_OF(X509) *extra, STACK_OF(X509) *path,
+			  struct audit_cert *c)
 {
 	X509 *used[POL_MAX_CHAIN];
 	char buf[512];

@@ -173,8 +173,8 @@ static bool p7_certs(PKCS7 *p7, STACK_OF(X509) *out)
  * anything else is an error naming the block and its label, never its
  * content. Stops at the first corrupt block. */
 static void read_pem(struct audit_run *r, const char *path,
-		     const unsigned char *data, long len,
-		     STACK_OF(X509) *certs, bool *ordered)
+		     const unsigned char *data, long len, STACK_OF(X509) *certs,
+		     bool *ordered)
 {
 	BIO *bio = BIO_new_mem_buf(data, (int)len);
 	char why[256];
@@ -278,8 +278,8 @@ static void read_pem(struct audit_run *r, const char *path,
 /* A binary file: DER certificate, DER PKCS#7, else an error (a DER
  * private key is recognised and named, never printed). */
 static void read_der(struct audit_run *r, const char *path,
-		     const unsigned char *data, long len,
-		     STACK_OF(X509) *certs, bool *ordered)
+		     const unsigned char *data, long len, STACK_OF(X509) *certs,
+		     bool *ordered)
 {
 	const unsigned char *p = data;
 	X509 *x;

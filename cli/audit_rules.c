@@ -220,8 +220,7 @@ void audit_renewed_chain(const struct pol_chain *orig, enum audit_renewal how,
 	if (orig != NULL)
 		copy_names(orig, out);
 	switch (how) {
-	case AUDIT_RENEW_SERVER_ONLY:
-		break;
+	case AUDIT_RENEW_SERVER_ONLY: break;
 	case AUDIT_RENEW_ALTERNATE_ROOT:
 		leaf |= POL_EKU_CLIENT;
 		issuing |= POL_EKU_CLIENT;
@@ -310,14 +309,10 @@ void audit_evaluate_target(const struct audit_facts *f,
 const char *audit_risk_name(enum audit_risk_code c)
 {
 	switch (c) {
-	case AUDIT_RISK_LE_CLASSIC:
-		return "lets-encrypt-classic";
-	case AUDIT_RISK_NO_CLIENT_AUTH:
-		return "public-no-client-auth";
-	case AUDIT_RISK_VALIDITY_CAP:
-		return "validity-cap";
-	case AUDIT_RISK_CHROME:
-		return "chrome-policy";
+	case AUDIT_RISK_LE_CLASSIC: return "lets-encrypt-classic";
+	case AUDIT_RISK_NO_CLIENT_AUTH: return "public-no-client-auth";
+	case AUDIT_RISK_VALIDITY_CAP: return "validity-cap";
+	case AUDIT_RISK_CHROME: return "chrome-policy";
 	}
 	return "?";
 }
@@ -402,24 +397,15 @@ size_t audit_risks(const struct audit_facts *f, int64_t at,
 const char *audit_opt_name(enum audit_opt o)
 {
 	switch (o) {
-	case AUDIT_OPT_NO_ACTION:
-		return "no-action";
-	case AUDIT_OPT_CLASSIFY:
-		return "classify-root";
-	case AUDIT_OPT_MONITOR:
-		return "monitor";
-	case AUDIT_OPT_ALTERNATE_ROOT:
-		return "alternate-root";
-	case AUDIT_OPT_RENEW_EARLY:
-		return "renew-before-deadline";
-	case AUDIT_OPT_PRIVATE_PKI:
-		return "private-pki";
-	case AUDIT_OPT_UPGRADE_X154:
-		return "upgrade-x15.4";
-	case AUDIT_OPT_UPGRADE_X155:
-		return "upgrade-x15.5";
-	case AUDIT_OPT_PERMISSIVE:
-		return "permissive";
+	case AUDIT_OPT_NO_ACTION: return "no-action";
+	case AUDIT_OPT_CLASSIFY: return "classify-root";
+	case AUDIT_OPT_MONITOR: return "monitor";
+	case AUDIT_OPT_ALTERNATE_ROOT: return "alternate-root";
+	case AUDIT_OPT_RENEW_EARLY: return "renew-before-deadline";
+	case AUDIT_OPT_PRIVATE_PKI: return "private-pki";
+	case AUDIT_OPT_UPGRADE_X154: return "upgrade-x15.4";
+	case AUDIT_OPT_UPGRADE_X155: return "upgrade-x15.5";
+	case AUDIT_OPT_PERMISSIVE: return "permissive";
 	}
 	return "?";
 }

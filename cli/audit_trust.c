@@ -13,12 +13,9 @@
 const char *audit_root_name(enum audit_root r)
 {
 	switch (r) {
-	case AUDIT_ROOT_UNKNOWN:
-		return "unknown";
-	case AUDIT_ROOT_PUBLIC:
-		return "public";
-	case AUDIT_ROOT_PRIVATE:
-		return "private";
+	case AUDIT_ROOT_UNKNOWN: return "unknown";
+	case AUDIT_ROOT_PUBLIC: return "public";
+	case AUDIT_ROOT_PRIVATE: return "private";
 	}
 	return "?";
 }

@@ -702,9 +702,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			rc = push_arg(a->versions, &a->n_versions,
 				      AUDIT_MAX_TARGETS, "--version", optarg);
 			break;
-		case 'U':
-			a->server_eku_upload = true;
-			break;
+		case 'U': a->server_eku_upload = true; break;
 		case 'c':
 			rc = push_arg(a->ca, &a->n_ca, MAX_FILES, "--ca",
 				      optarg);
@@ -713,15 +711,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			rc = push_arg(a->pub, &a->n_pub, MAX_FILES,
 				      "--public-ca", optarg);
 			break;
-		case 'N':
-			a->system = false;
-			break;
-		case 'a':
-			a->at = optarg;
-			break;
-		case 'C':
-			a->cluster = optarg;
-			break;
+		case 'N': a->system = false; break;
+		case 'a': a->at = optarg; break;
+		case 'C': a->cluster = optarg; break;
 		case 't':
 			v = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || v < 1 ||
@@ -733,12 +725,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			}
 			a->timeout_s = (int)v;
 			break;
-		case 'j':
-			a->json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return -1;
+		case 'j': a->json = true; break;
+		case 'h': usage(stdout); return -1;
 		default:
 			cli_fail("audit: unknown option or missing value: %s",
 				 argv[optind - 1]);

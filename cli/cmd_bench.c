@@ -54,8 +54,8 @@ struct bench {
 	char dir[256];
 	char ekunode[PATH_MAX];
 	struct bnode n[NODES];
-	double seconds;   /* per writer run */
-	long catchup;     /* changes the stopped peer misses */
+	double seconds; /* per writer run */
+	long catchup;	/* changes the stopped peer misses */
 	/* results */
 	double sqlite_commits;
 	double sqlite_batched;
@@ -144,15 +144,15 @@ static int start_node(struct bench *b, int i)
 {
 	struct bnode *nd = &b->n[i];
 	char listen[64], peers[NODES - 1][96], cert[400], key[400], ca[400],
-		logf[400];
+	    logf[400];
 	char *argv[40];
 	int a = 0, k, p = 0;
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", nd->port);
 	for (k = 0; k < NODES; k++)
 		if (k != i)
-			snprintf(peers[p++], sizeof(peers[0]), "%s=127.0.0.1:%d",
-				 b->n[k].name, b->n[k].port);
+			snprintf(peers[p++], sizeof(peers[0]),
+				 "%s=127.0.0.1:%d", b->n[k].name, b->n[k].port);
 	snprintf(cert, sizeof(cert), "%s/pki/%s.crt", b->dir, nd->name);
 	snprintf(key, sizeof(key), "%s/pki/%s.key", b->dir, nd->name);
 	snprintf(ca, sizeof(ca), "%s/pki/ca.crt", b->dir);
@@ -255,9 +255,10 @@ static int wait_ready(struct bench *b, double timeout)
 
 	while (now_s() < end) {
 		if (ask(b->n[0].sock, "xStatus Cluster", buf, sizeof(buf)) ==
-			    0 &&
+			0 &&
 		    strstr(buf, "replicating") != NULL &&
-		    strstr(strstr(buf, "replicating") + 1, "replicating") != NULL)
+		    strstr(strstr(buf, "replicating") + 1, "replicating") !=
+			NULL)
 			return 0;
 		usleep(50000);
 	}
@@ -331,7 +332,8 @@ static int sqlite_reference(struct bench *b, char *err)
 	return 0;
 }
 
-/* ---- concurrent writers ------------------------------------------------------ */
+/* ---- concurrent writers
+ * ------------------------------------------------------ */
 
 struct writer {
 	int fd;
@@ -382,8 +384,7 @@ static int writer_read(struct writer *w)
 	return got;
 }
 
-static double run_writers(struct bench *b, int count, bool ack_all,
-			  char *err)
+static double run_writers(struct bench *b, int count, bool ack_all, char *err)
 {
 	struct writer *ws = ekl_calloc((size_t)count, sizeof(*ws));
 	struct pollfd *pf = ekl_calloc((size_t)count, sizeof(*pf));
@@ -443,7 +444,8 @@ out:
 	return done < 0 ? -1 : (double)done / (t - t0);
 }
 
-/* ---- catch-up ------------------------------------------------------------------ */
+/* ---- catch-up
+ * ------------------------------------------------------------------ */
 
 struct gen {
 	long i, n;
@@ -570,7 +572,8 @@ static void teardown(struct bench *b, bool keep)
 	if (!keep && b->dir[0] != '\0') {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->dir);
 		if (system(cmd) != 0)
-			fprintf(stderr, "ekulab: could not remove %s\n", b->dir);
+			fprintf(stderr, "ekulab: could not remove %s\n",
+				b->dir);
 	}
 }
 
@@ -667,13 +670,13 @@ static void print_json(const struct bench *b)
 int cmd_bench(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"seconds", required_argument, NULL, 's'},
-		{"catchup", required_argument, NULL, 'c'},
-		{"json", no_argument, NULL, 'j'},
-		{"keep", no_argument, NULL, 'k'},
-		{"writers-only", required_argument, NULL, 'w'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"seconds", required_argument, NULL, 's'},
+	    {"catchup", required_argument, NULL, 'c'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"keep", no_argument, NULL, 'k'},
+	    {"writers-only", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct bench b;
 	char err[EKL_ERRLEN] = "", buf[256], *end;
@@ -689,7 +692,8 @@ int cmd_bench(int argc, char **argv)
 		switch (opt) {
 		case 's':
 			b.seconds = strtod(optarg, &end);
-			if (*end != '\0' || b.seconds < 0.2 || b.seconds > 600) {
+			if (*end != '\0' || b.seconds < 0.2 ||
+			    b.seconds > 600) {
 				cli_fail("bench: --seconds '%s': 0.2-600",
 					 optarg);
 				return 2;
@@ -704,28 +708,26 @@ int cmd_bench(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'j':
-			json = true;
-			break;
-		case 'k':
-			keep = true;
-			break;
+		case 'j': json = true; break;
+		case 'k': keep = true; break;
 		case 'w':
-			snprintf(b.n[0].sock, sizeof(b.n[0].sock), "%s", optarg);
+			snprintf(b.n[0].sock, sizeof(b.n[0].sock), "%s",
+				 optarg);
 			writers_only = true;
 			break;
 		case 'h':
-			printf("usage: ekulab bench [--seconds S] [--catchup N] "
-			       "[--json] [--keep]\n"
-			       "  Starts 3 ekunode processes on loopback and "
-			       "prints the figures (see docs/benchmarks.md).\n"
-			       "  --seconds S  per writer run (default 3)\n"
-			       "  --catchup N  changes a stopped peer misses "
-			       "(default 1000000)\n"
-			       "  --keep       keep the work directory and logs\n"
-			       "  --writers-only SOCKET  only the writer runs, "
-			       "against the primary\n"
-			       "               serving SOCKET\n");
+			printf(
+			    "usage: ekulab bench [--seconds S] [--catchup N] "
+			    "[--json] [--keep]\n"
+			    "  Starts 3 ekunode processes on loopback and "
+			    "prints the figures (see docs/benchmarks.md).\n"
+			    "  --seconds S  per writer run (default 3)\n"
+			    "  --catchup N  changes a stopped peer misses "
+			    "(default 1000000)\n"
+			    "  --keep       keep the work directory and logs\n"
+			    "  --writers-only SOCKET  only the writer runs, "
+			    "against the primary\n"
+			    "               serving SOCKET\n");
 			return 0;
 		default:
 			cli_fail("bench: unknown option or missing value: %s",
@@ -761,13 +763,14 @@ int cmd_bench(int argc, char **argv)
 		goto out;
 	for (w = 0; w < 3; w++)
 		for (a = 0; a < 2; a++) {
-			fprintf(stderr, "ekulab bench: %d writers, --ack %s...\n",
+			fprintf(stderr,
+				"ekulab bench: %d writers, --ack %s...\n",
 				writer_counts[w], a ? "all" : "primary");
 			if (a == 1 && w == 1)
 				ask(b.n[0].sock, "xStatus Latency reset", buf,
 				    sizeof(buf));
-			b.wps[w][a] = run_writers(&b, writer_counts[w], a == 1,
-						  err);
+			b.wps[w][a] =
+			    run_writers(&b, writer_counts[w], a == 1, err);
 			if (b.wps[w][a] < 0)
 				goto out;
 			if (a == 1 && w == 1 &&

@@ -13,36 +13,36 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ekulab ctl --socket PATH [--json] [--ack primary|all]\n"
-		"                  [--timeout MS] 'COMMAND'\n"
-		"       ekulab ctl --socket PATH [--ack primary|all] "
-		"[--timeout MS] --batch FILE|-\n"
-		"\n"
-		"Commands: 'xStatus Cluster', 'xConfiguration' (list),\n"
-		"  'xConfiguration PATH' (read), 'xConfiguration PATH: VALUE' "
-		"(write),\n"
-		"  'xCommand ConfigurationDelete Path: PATH',\n"
-		"  'xCommand ClusterPrimary Name: NODE' (send to NODE), 'help'.\n"
-		"A write returns once durable on the primary; --ack all also "
-		"waits\n"
-		"until every linked peer applied it (up to --timeout MS, "
-		"default the\n"
-		"node's --ack-timeout-ms). On timeout the write stays committed "
-		"on the\n"
-		"primary and replicates later; ctl reports it as an error.\n"
-		"--batch sends every line of FILE (xConfiguration / xCommand "
-		"lines;\n"
-		"blank lines and # comments skipped) pipelined over one "
-		"connection and\n"
-		"prints one acknowledgement per line: 'LINE ok ...' or 'LINE "
-		"err ...'.\n"
-		"Exit: 0 all ok, 1 a command failed, 2 usage error.\n");
+	fprintf(
+	    f,
+	    "usage: ekulab ctl --socket PATH [--json] [--ack primary|all]\n"
+	    "                  [--timeout MS] 'COMMAND'\n"
+	    "       ekulab ctl --socket PATH [--ack primary|all] "
+	    "[--timeout MS] --batch FILE|-\n"
+	    "\n"
+	    "Commands: 'xStatus Cluster', 'xConfiguration' (list),\n"
+	    "  'xConfiguration PATH' (read), 'xConfiguration PATH: VALUE' "
+	    "(write),\n"
+	    "  'xCommand ConfigurationDelete Path: PATH',\n"
+	    "  'xCommand ClusterPrimary Name: NODE' (send to NODE), 'help'.\n"
+	    "A write returns once durable on the primary; --ack all also "
+	    "waits\n"
+	    "until every linked peer applied it (up to --timeout MS, "
+	    "default the\n"
+	    "node's --ack-timeout-ms). On timeout the write stays committed "
+	    "on the\n"
+	    "primary and replicates later; ctl reports it as an error.\n"
+	    "--batch sends every line of FILE (xConfiguration / xCommand "
+	    "lines;\n"
+	    "blank lines and # comments skipped) pipelined over one "
+	    "connection and\n"
+	    "prints one acknowledgement per line: 'LINE ok ...' or 'LINE "
+	    "err ...'.\n"
+	    "Exit: 0 all ok, 1 a command failed, 2 usage error.\n");
 }
 
 /* Request prefix: format and options. */
-static void prefix(char *buf, size_t len, bool json, bool ack_all,
-		   long timeout)
+static void prefix(char *buf, size_t len, bool json, bool ack_all, long timeout)
 {
 	int n = snprintf(buf, len, "%s%s", json ? "json" : "text",
 			 ack_all ? ",ack=all" : "");
@@ -54,12 +54,12 @@ static void prefix(char *buf, size_t len, bool json, bool ack_all,
 struct batch {
 	FILE *f;
 	const char *prefix;
-	size_t lineno;    /* lines read */
-	size_t *linemap;  /* request index -> line number; owned */
+	size_t lineno;	 /* lines read */
+	size_t *linemap; /* request index -> line number; owned */
 	size_t n_req;
 	size_t cap;
 	size_t failed;
-	char *buf;        /* owned */
+	char *buf; /* owned */
 	size_t buf_cap;
 	bool oom;
 };
@@ -75,7 +75,8 @@ static int batch_next(void *arg, char *out, size_t len)
 		if (n < 0)
 			return 0;
 		b->lineno++;
-		while (n > 0 && (b->buf[n - 1] == '\n' || b->buf[n - 1] == '\r'))
+		while (n > 0 &&
+		       (b->buf[n - 1] == '\n' || b->buf[n - 1] == '\r'))
 			b->buf[--n] = '\0';
 		s = b->buf;
 		while (*s == ' ' || *s == '\t')
@@ -150,13 +151,13 @@ static int run_batch(int fd, const char *path, const char *pfx)
 int cmd_ctl(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"ack", required_argument, NULL, 'a'},
-		{"timeout", required_argument, NULL, 't'},
-		{"batch", required_argument, NULL, 'b'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"ack", required_argument, NULL, 'a'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"batch", required_argument, NULL, 'b'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL, *batch = NULL;
 	char err[EKL_ERRLEN], pfx[64];
@@ -169,12 +170,8 @@ int cmd_ctl(int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 's':
-			sock = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
+		case 's': sock = optarg; break;
+		case 'j': json = true; break;
 		case 'a':
 			if (strcmp(optarg, "all") == 0) {
 				ack_all = true;
@@ -196,12 +193,8 @@ int cmd_ctl(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'b':
-			batch = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
+		case 'b': batch = optarg; break;
+		case 'h': usage(stdout); return 0;
 		default:
 			cli_fail("ctl: unknown option or missing value: %s",
 				 argv[optind - 1]);
@@ -215,8 +208,8 @@ int cmd_ctl(int argc, char **argv)
 	}
 	if (batch != NULL ? optind != argc : optind != argc - 1) {
 		cli_fail(batch != NULL
-				 ? "ctl: --batch takes no COMMAND argument"
-				 : "ctl: give exactly one COMMAND (quote it)");
+			     ? "ctl: --batch takes no COMMAND argument"
+			     : "ctl: give exactly one COMMAND (quote it)");
 		return 2;
 	}
 	fd = admin_client_connect(sock, err);

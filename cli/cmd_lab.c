@@ -16,29 +16,30 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ekulab lab up FILE [--state DIR] "
-		"[--runtime process|docker]\n"
-		"       ekulab lab down FILE [--state DIR]\n"
-		"       ekulab lab status FILE [--json]\n"
-		"       ekulab lab graph FILE [--svg OUT.svg] [--dot OUT.dot]\n"
-		"       ekulab lab exec FILE NODE [--json] 'COMMAND'\n"
-		"       ekulab lab fault FILE FAULT [ARGS] [--name NAME]\n"
-		"\n"
-		"FAULT is one of:\n"
-		"  kill NODE | pause NODE | resume NODE | restart NODE\n"
-		"  upgrade NODE VERSION\n"
-		"  renew NODE PROFILE [--ca CA] [--force]\n"
-		"  verify enforce|permissive [NODE]\n"
-		"  down|blackhole|reset A B [--one-way]\n"
-		"  latency A B --ms N [--jitter N] [--one-way]\n"
-		"  bandwidth A B --rate BYTES_PER_S [--one-way]\n"
-		"  partition isolate NODE | halves | ring | bridge NODE | "
-		"one-way FROM TO\n"
-		"  list [--json] | heal NAME|all\n"
-		"Every subcommand takes --state DIR and --runtime NAME (checked\n"
-		"against the lab's; by default read from its lab.conf).\n"
-		"See docs/lab.md, docs/faults.md and docs/docker.md.\n");
+	fprintf(
+	    f,
+	    "usage: ekulab lab up FILE [--state DIR] "
+	    "[--runtime process|docker]\n"
+	    "       ekulab lab down FILE [--state DIR]\n"
+	    "       ekulab lab status FILE [--json]\n"
+	    "       ekulab lab graph FILE [--svg OUT.svg] [--dot OUT.dot]\n"
+	    "       ekulab lab exec FILE NODE [--json] 'COMMAND'\n"
+	    "       ekulab lab fault FILE FAULT [ARGS] [--name NAME]\n"
+	    "\n"
+	    "FAULT is one of:\n"
+	    "  kill NODE | pause NODE | resume NODE | restart NODE\n"
+	    "  upgrade NODE VERSION\n"
+	    "  renew NODE PROFILE [--ca CA] [--force]\n"
+	    "  verify enforce|permissive [NODE]\n"
+	    "  down|blackhole|reset A B [--one-way]\n"
+	    "  latency A B --ms N [--jitter N] [--one-way]\n"
+	    "  bandwidth A B --rate BYTES_PER_S [--one-way]\n"
+	    "  partition isolate NODE | halves | ring | bridge NODE | "
+	    "one-way FROM TO\n"
+	    "  list [--json] | heal NAME|all\n"
+	    "Every subcommand takes --state DIR and --runtime NAME (checked\n"
+	    "against the lab's; by default read from its lab.conf).\n"
+	    "See docs/lab.md, docs/faults.md and docs/docker.md.\n");
 }
 
 struct opts {
@@ -59,20 +60,20 @@ struct opts {
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option opts[] = {
-		{"state", required_argument, NULL, 's'},
-		{"runtime", required_argument, NULL, 'r'},
-		{"name", required_argument, NULL, 'n'},
-		{"svg", required_argument, NULL, 'S'},
-		{"dot", required_argument, NULL, 'D'},
-		{"ca", required_argument, NULL, 'c'},
-		{"json", no_argument, NULL, 'j'},
-		{"force", no_argument, NULL, 'f'},
-		{"one-way", no_argument, NULL, 'o'},
-		{"ms", required_argument, NULL, 'm'},
-		{"jitter", required_argument, NULL, 'J'},
-		{"rate", required_argument, NULL, 'R'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"state", required_argument, NULL, 's'},
+	    {"runtime", required_argument, NULL, 'r'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"svg", required_argument, NULL, 'S'},
+	    {"dot", required_argument, NULL, 'D'},
+	    {"ca", required_argument, NULL, 'c'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"one-way", no_argument, NULL, 'o'},
+	    {"ms", required_argument, NULL, 'm'},
+	    {"jitter", required_argument, NULL, 'J'},
+	    {"rate", required_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	char *end;
 	long *num;
@@ -94,9 +95,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'j': o->json = true; break;
 		case 'f': o->force = true; break;
 		case 'o': o->one_way = true; break;
-		case 'm': case 'J': case 'R':
-			num = opt == 'm' ? &o->ms : opt == 'J' ? &o->jitter
-							       : &o->rate;
+		case 'm':
+		case 'J':
+		case 'R':
+			num = opt == 'm'   ? &o->ms
+			      : opt == 'J' ? &o->jitter
+					   : &o->rate;
 			*num = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || *num < 0 ||
 			    *num > 1000000000) {
@@ -105,9 +109,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return 2;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return 1;
+		case 'h': usage(stdout); return 1;
 		default:
 			cli_fail("lab: unknown option or missing value: %s",
 				 argv[optind - 1]);
@@ -148,8 +150,9 @@ fail:
 	cli_fail("lab up: %s", err);
 	if (l->rt != NULL) {
 		lab_stop_all(l);
-		fprintf(stderr, "ekulab: lab up: stopped everything it "
-				"started; logs are in %s\n",
+		fprintf(stderr,
+			"ekulab: lab up: stopped everything it "
+			"started; logs are in %s\n",
 			l->state);
 	}
 	return 1;
@@ -216,8 +219,7 @@ static int lab_status(struct lab *l, const struct opts *o, bool graph)
 	return rv;
 }
 
-static int lab_exec(struct lab *l, const struct opts *o, int argc,
-		    char **argv)
+static int lab_exec(struct lab *l, const struct opts *o, int argc, char **argv)
 {
 	char err[EKL_ERRLEN], *body = NULL;
 	bool ok = false;
@@ -257,8 +259,7 @@ static int node_arg(struct lab *l, const char *name)
 	return i;
 }
 
-static int lab_fault(struct lab *l, const struct opts *o, int argc,
-		     char **argv)
+static int lab_fault(struct lab *l, const struct opts *o, int argc, char **argv)
 {
 	char err[EKL_ERRLEN] = "", name[64], params[96] = "";
 	const char *kind;
@@ -326,8 +327,7 @@ static int lab_fault(struct lab *l, const struct opts *o, int argc,
 		rv = lab_fault_verify(l, m, a, err);
 	} else if (strcmp(kind, "down") == 0 ||
 		   strcmp(kind, "blackhole") == 0 ||
-		   strcmp(kind, "reset") == 0 ||
-		   strcmp(kind, "latency") == 0 ||
+		   strcmp(kind, "reset") == 0 || strcmp(kind, "latency") == 0 ||
 		   strcmp(kind, "bandwidth") == 0) {
 		int from[2], to[2];
 
@@ -373,13 +373,14 @@ static int lab_fault(struct lab *l, const struct opts *o, int argc,
 	}
 	if (strcmp(kind, "list") != 0)
 		printf("%s: %s\n", kind,
-		       strcmp(kind, "heal") == 0 || strcmp(kind, "resume") == 0 ||
-				       strcmp(kind, "restart") == 0 ||
-				       strcmp(kind, "upgrade") == 0 ||
-				       strcmp(kind, "renew") == 0 ||
-				       strcmp(kind, "verify") == 0
-			       ? "done"
-			       : name);
+		       strcmp(kind, "heal") == 0 ||
+			       strcmp(kind, "resume") == 0 ||
+			       strcmp(kind, "restart") == 0 ||
+			       strcmp(kind, "upgrade") == 0 ||
+			       strcmp(kind, "renew") == 0 ||
+			       strcmp(kind, "verify") == 0
+			   ? "done"
+			   : name);
 	return 0;
 }
 

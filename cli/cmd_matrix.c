@@ -13,16 +13,17 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ekulab matrix [--json] [--jobs N] [--all]\n"
-		"  Runs every case live (real TLS handshakes on loopback with\n"
-		"  ekunode's TLS code) and compares with the policy model.\n"
-		"  --json   {\"total\", \"disagreements\", \"cases\": [...]}\n"
-		"  --jobs N worker processes (default: number of CPUs)\n"
-		"  --all    list every case in the text output, not only the\n"
-		"           X15.5, edge and disagreeing ones\n"
-		"  Exit 0 when model and handshakes agree on every case, 1 when\n"
-		"  any case disagrees, 2 on usage errors.\n");
+	fprintf(
+	    f,
+	    "usage: ekulab matrix [--json] [--jobs N] [--all]\n"
+	    "  Runs every case live (real TLS handshakes on loopback with\n"
+	    "  ekunode's TLS code) and compares with the policy model.\n"
+	    "  --json   {\"total\", \"disagreements\", \"cases\": [...]}\n"
+	    "  --jobs N worker processes (default: number of CPUs)\n"
+	    "  --all    list every case in the text output, not only the\n"
+	    "           X15.5, edge and disagreeing ones\n"
+	    "  Exit 0 when model and handshakes agree on every case, 1 when\n"
+	    "  any case disagrees, 2 on usage errors.\n");
 }
 
 /* ---- JSON -------------------------------------------------------------- */
@@ -112,7 +113,8 @@ static int print_json(const struct mx_run *r)
 		json_key(&j, "observed");
 		verdict_json(&j, &c->observed);
 		json_key(&j, "peer_saw");
-		json_str(&j, c->observed.ok ? NULL : pol_code_name(c->peer_saw));
+		json_str(&j,
+			 c->observed.ok ? NULL : pol_code_name(c->peer_saw));
 		json_key(&j, "detail");
 		json_str(&j, c->detail[0] ? c->detail : NULL);
 		json_key(&j, "agree");
@@ -144,12 +146,9 @@ static char cell(const struct mx_case *c)
 	if (c->observed.ok)
 		return '.';
 	switch (c->observed.code) {
-	case POL_CLIENT_PURPOSE:
-		return 'C';
-	case POL_SERVER_PURPOSE:
-		return 'S';
-	default:
-		return '?';
+	case POL_CLIENT_PURPOSE: return 'C';
+	case POL_SERVER_PURPOSE: return 'S';
+	default: return '?';
 	}
 }
 
@@ -161,9 +160,9 @@ static char cell(const struct mx_case *c)
 static void print_cross(const struct mx_run *r)
 {
 	static const char *cert_names[NCERT] = {
-		"combined/u",  "combined/so",  "server-only/u",
-		"server-only/so", "client-only/u", "client-only/so",
-		"no-eku/u",    "no-eku/so"};
+	    "combined/u",     "combined/so",   "server-only/u",
+	    "server-only/so", "client-only/u", "client-only/so",
+	    "no-eku/u",	      "no-eku/so"};
 	size_t nblocks = 0, b, b2, i;
 	char grids[64][NCERT * NCERT + 1];
 	bool printed[64];
@@ -197,8 +196,7 @@ static void print_cross(const struct mx_run *r)
 		printf("verify %s, initiator -> acceptor:",
 		       pol_mode_name(first->ini.mode));
 		for (b2 = b; b2 < nblocks; b2++) {
-			const struct mx_case *o =
-				&r->cases[b2 * NCERT * NCERT];
+			const struct mx_case *o = &r->cases[b2 * NCERT * NCERT];
 
 			if (printed[b2] || o->ini.mode != first->ini.mode ||
 			    strcmp(grids[b2], grids[b]) != 0)
@@ -213,8 +211,8 @@ static void print_cross(const struct mx_run *r)
 		for (i = 0; i < NCERT; i++) {
 			printf("  %zu %-14s", i + 1, cert_names[i]);
 			for (col = 0; col < NCERT; col++)
-				printf("  %c", grids[b][i * NCERT +
-							(size_t)col]);
+				printf("  %c",
+				       grids[b][i * NCERT + (size_t)col]);
 			printf("\n");
 		}
 		printf("\n");
@@ -250,11 +248,10 @@ static void print_case_line(const struct mx_case *c)
 	       pol_mode_name(c->ini.mode), c->ini.version,
 	       c->ini.no_cert ? "no certificate" : ic,
 	       c->ini.has_client ? " +client " : "         ",
-	       c->ini.has_client ? pki_profile_name(c->ini.client_profile)
-				 : "",
+	       c->ini.has_client ? pki_profile_name(c->ini.client_profile) : "",
 	       c->acc.version, ac,
-	       c->acc.client_eku_check ? "eku-check:on " : "eku-check:off",
-	       o, c->agree ? "" : p);
+	       c->acc.client_eku_check ? "eku-check:on " : "eku-check:off", o,
+	       c->agree ? "" : p);
 	if (!c->agree)
 		printf("         DISAGREE: model says '%s', live says '%s' "
 		       "(peer saw %s): %s\n",
@@ -271,8 +268,8 @@ static void print_text(const struct mx_run *r, bool all)
 	       all ? "every case" : "and any disagreement");
 	printf("  %-6s %-9s %-10s %-7s %-22s %-22s -> %-7s %-22s %-13s "
 	       "%s\n",
-	       "group", "service", "verify", "init", "init cert",
-	       "client cert", "accept", "acceptor cert", "", "live result");
+	       "group", "service", "verify", "init", "init cert", "client cert",
+	       "accept", "acceptor cert", "", "live result");
 	for (i = 0; i < r->n; i++) {
 		const struct mx_case *c = &r->cases[i];
 
@@ -286,11 +283,11 @@ static void print_text(const struct mx_run *r, bool all)
 int cmd_matrix(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"jobs", required_argument, NULL, 'J'},
-		{"all", no_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"jobs", required_argument, NULL, 'J'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	char err[EKL_ERRLEN] = "";
 	bool json = false, all = false;
@@ -303,12 +300,8 @@ int cmd_matrix(int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'j':
-			json = true;
-			break;
-		case 'a':
-			all = true;
-			break;
+		case 'j': json = true; break;
+		case 'a': all = true; break;
 		case 'J':
 			jobs = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || jobs < 1 ||
@@ -318,9 +311,7 @@ int cmd_matrix(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
+		case 'h': usage(stdout); return 0;
 		default:
 			cli_fail("matrix: unknown option or missing value: %s",
 				 argv[optind - 1]);

@@ -126,17 +126,10 @@ static int run_init(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd':
-			dir = optarg;
-			break;
-		case 'f':
-			force = true;
-			break;
-		case 'h':
-			usage_init(stdout);
-			return 0;
-		default:
-			return bad_option("init", c, argv);
+		case 'd': dir = optarg; break;
+		case 'f': force = true; break;
+		case 'h': usage_init(stdout); return 0;
+		default: return bad_option("init", c, argv);
 		}
 	}
 	if (no_operands("init", argc, argv) != 0)
@@ -248,12 +241,8 @@ static int run_issue(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd':
-			dir = optarg;
-			break;
-		case 'n':
-			o.name = optarg;
-			break;
+		case 'd': dir = optarg; break;
+		case 'n': o.name = optarg; break;
 		case 'p':
 			if (pki_profile_parse(optarg, &o.profile) != 0) {
 				cli_fail("pki issue: --profile must be one "
@@ -302,17 +291,10 @@ static int run_issue(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'S':
-			o.self_signed = true;
-			break;
-		case 'f':
-			o.force = true;
-			break;
-		case 'h':
-			usage_issue(stdout);
-			return 0;
-		default:
-			return bad_option("issue", c, argv);
+		case 'S': o.self_signed = true; break;
+		case 'f': o.force = true; break;
+		case 'h': usage_issue(stdout); return 0;
+		default: return bad_option("issue", c, argv);
 		}
 	}
 	if (no_operands("issue", argc, argv) != 0)

@@ -340,16 +340,11 @@ static void print_check_text(const struct plan *pl, const struct plan_check *ck)
 static const char *dir_result(const struct lab_dir *d)
 {
 	switch (d->state) {
-	case LAB_DIR_OK:
-		return "ok";
-	case LAB_DIR_REJECTED:
-		return pol_code_name(d->v.code);
-	case LAB_DIR_CUT:
-		return "cut";
-	case LAB_DIR_NOT_RUNNING:
-		return "not-running";
-	case LAB_DIR_NOT_DIALLED:
-		return "not-dialled";
+	case LAB_DIR_OK: return "ok";
+	case LAB_DIR_REJECTED: return pol_code_name(d->v.code);
+	case LAB_DIR_CUT: return "cut";
+	case LAB_DIR_NOT_RUNNING: return "not-running";
+	case LAB_DIR_NOT_DIALLED: return "not-dialled";
 	}
 	return "?";
 }
@@ -553,27 +548,13 @@ int plan_parse_args(int argc, char **argv, struct plan_args *a)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'j':
-			a->json = true;
-			break;
-		case 'a':
-			a->at = optarg;
-			break;
-		case 'c':
-			a->ca = optarg;
-			break;
-		case 'V':
-			a->goal_version = optarg;
-			break;
-		case 'P':
-			a->goal_cert = optarg;
-			break;
-		case 'C':
-			a->goal_ca = optarg;
-			break;
-		case 'k':
-			a->criterion = optarg;
-			break;
+		case 'j': a->json = true; break;
+		case 'a': a->at = optarg; break;
+		case 'c': a->ca = optarg; break;
+		case 'V': a->goal_version = optarg; break;
+		case 'P': a->goal_cert = optarg; break;
+		case 'C': a->goal_ca = optarg; break;
+		case 'k': a->criterion = optarg; break;
 		case 'L': {
 			char *end;
 
@@ -586,9 +567,7 @@ int plan_parse_args(int argc, char **argv, struct plan_args *a)
 			}
 			break;
 		}
-		case 'h':
-			plan_usage(stdout);
-			return -1;
+		case 'h': plan_usage(stdout); return -1;
 		default:
 			cli_fail("plan %s: unknown option or missing value: %s",
 				 argv[0], argv[optind - 1]);

@@ -1,4 +1,5 @@
-/* cmd_proxy.c: `ekulab proxy`: run the lab's link-fault proxy in the foreground. */
+/* cmd_proxy.c: `ekulab proxy`: run the lab's link-fault proxy in the
+ * foreground. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,30 +18,31 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ekulab proxy --control PATH --route FROM>TO=LISTEN,TARGET\n"
-		"                    [--route ...] [--log FILE] [--debug]\n"
-		"\n"
-		"Forwards each route's TCP connections from LISTEN to TARGET "
-		"(the\n"
-		"node TO's real listen address) and applies the link faults "
-		"added\n"
-		"on the control socket (Unix, 0600; the admin protocol of "
-		"ekunode,\n"
-		"so 'ekulab ctl --socket PATH COMMAND' talks to it):\n"
-		"  routes\n"
-		"  fault add NAME KIND ROUTES [KEY=VALUE...]   ROUTES: "
-		"A>B[,C>D...] or *\n"
-		"      KIND: down | blackhole | reset | latency ms=N "
-		"[jitter=N]\n"
-		"            | bandwidth rate=BYTES_PER_S\n"
-		"  fault list\n"
-		"  fault remove NAME | fault remove all\n"
-		"The control socket appears once every route listens. "
-		"SIGTERM or\n"
-		"SIGINT closes everything, removes the socket and exits 0.\n"
-		"--log FILE appends the log there instead of stderr. See "
-		"docs/faults.md.\n");
+	fprintf(
+	    f,
+	    "usage: ekulab proxy --control PATH --route FROM>TO=LISTEN,TARGET\n"
+	    "                    [--route ...] [--log FILE] [--debug]\n"
+	    "\n"
+	    "Forwards each route's TCP connections from LISTEN to TARGET "
+	    "(the\n"
+	    "node TO's real listen address) and applies the link faults "
+	    "added\n"
+	    "on the control socket (Unix, 0600; the admin protocol of "
+	    "ekunode,\n"
+	    "so 'ekulab ctl --socket PATH COMMAND' talks to it):\n"
+	    "  routes\n"
+	    "  fault add NAME KIND ROUTES [KEY=VALUE...]   ROUTES: "
+	    "A>B[,C>D...] or *\n"
+	    "      KIND: down | blackhole | reset | latency ms=N "
+	    "[jitter=N]\n"
+	    "            | bandwidth rate=BYTES_PER_S\n"
+	    "  fault list\n"
+	    "  fault remove NAME | fault remove all\n"
+	    "The control socket appears once every route listens. "
+	    "SIGTERM or\n"
+	    "SIGINT closes everything, removes the socket and exits 0.\n"
+	    "--log FILE appends the log there instead of stderr. See "
+	    "docs/faults.md.\n");
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
@@ -74,12 +76,12 @@ static int redirect_log(const char *path, int *saved, char *err)
 int cmd_proxy(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"control", required_argument, NULL, 'c'},
-		{"route", required_argument, NULL, 'r'},
-		{"log", required_argument, NULL, 'l'},
-		{"debug", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"control", required_argument, NULL, 'c'},
+	    {"route", required_argument, NULL, 'r'},
+	    {"log", required_argument, NULL, 'l'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *control = NULL, *logfile = NULL;
 	const char **routes = NULL;
@@ -97,18 +99,10 @@ int cmd_proxy(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c':
-			control = optarg;
-			break;
-		case 'r':
-			routes[n_routes++] = optarg;
-			break;
-		case 'l':
-			logfile = optarg;
-			break;
-		case 'd':
-			ekl_log_set_level(EKL_LOG_DEBUG);
-			break;
+		case 'c': control = optarg; break;
+		case 'r': routes[n_routes++] = optarg; break;
+		case 'l': logfile = optarg; break;
+		case 'd': ekl_log_set_level(EKL_LOG_DEBUG); break;
 		case 'h':
 			usage(stdout);
 			status = 0;

@@ -451,9 +451,7 @@ int cmd_verify(int argc, char **argv)
 			nodes[n].fd = -1;
 			nodes[n++].socket = optarg;
 			break;
-		case 'j':
-			json = true;
-			break;
+		case 'j': json = true; break;
 		case 't':
 			timeout = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || timeout < 1 ||
@@ -464,9 +462,7 @@ int cmd_verify(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
+		case 'h': usage(stdout); return 0;
 		default:
 			cli_fail("verify-cluster: unknown option or missing "
 				 "value: %s",

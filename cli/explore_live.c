@@ -152,8 +152,8 @@ int plan_explore_verify_live(const char *topo_path, const struct topo *t,
 			printf(", first unsafe after step %d", first);
 		printf("):");
 		for (k = 0; k < x->n_steps; k++)
-			printf(" %s %s", x->steps[ord[k]].upgrade ? "upgrade"
-								  : "renew",
+			printf(" %s %s",
+			       x->steps[ord[k]].upgrade ? "upgrade" : "renew",
 			       t->nodes[x->steps[ord[k]].node].name);
 		printf("\n");
 		fflush(stdout);

@@ -80,8 +80,7 @@ static int lab_init_nodes(struct lab *l, const char *state, char *err)
 	return 0;
 }
 
-int lab_open(struct lab *l, const char *topo_path, const char *state,
-	     char *err)
+int lab_open(struct lab *l, const char *topo_path, const char *state, char *err)
 {
 	int rv;
 
@@ -193,8 +192,9 @@ int lab_load(struct lab *l, char *err)
 				goto bad;
 		} else if (sscanf(line, "proxy_pid %d", &p1) == 1) {
 			l->proxy_pid = p1;
-		} else if (sscanf(line, "node %127s %127s %127s %127s %127s %127s "
-				       "%d %d",
+		} else if (sscanf(line,
+				  "node %127s %127s %127s %127s %127s %127s "
+				  "%d %d",
 				  a, b, c, d, e, g, &p1, &p2) == 8) {
 			struct lab_node *nd;
 
@@ -249,7 +249,8 @@ bad:
 			path, lineno);
 }
 
-/* ---- preparing -------------------------------------------------------------- */
+/* ---- preparing --------------------------------------------------------------
+ */
 
 static int mkdirs(const char *path, char *err)
 {
@@ -340,8 +341,8 @@ int lab_write_node_conf(struct lab *l, int i, char *err)
 		if (j != (size_t)i)
 			fprintf(f, "peer = %s=127.0.0.1:%d\n", l->nodes[j].name,
 				l->route_port[(size_t)i * n + j] > 0
-					? l->route_port[(size_t)i * n + j]
-					: l->nodes[j].port);
+				    ? l->route_port[(size_t)i * n + j]
+				    : l->nodes[j].port);
 	fprintf(f, "cert = %s/pki/%s.crt\nkey = %s/pki/%s.key\n", l->state,
 		nd->name, l->state, nd->name);
 	/* A client certificate exists from X15.5 on; earlier versions ignore
@@ -355,11 +356,13 @@ int lab_write_node_conf(struct lab *l, int i, char *err)
 	fprintf(f, "ca = %s/pki/ca.crt\n", l->state);
 	fprintf(f, "version = %s\nrole = %s\nverify = %s\n", nd->version,
 		topo_role_name(t->role), pol_mode_name(nd->verify));
-	fprintf(f, "client-eku-check = %s\n", t->client_eku_check ? "on" : "off");
+	fprintf(f, "client-eku-check = %s\n",
+		t->client_eku_check ? "on" : "off");
 	fprintf(f, "data = %s/%s/data\nadmin = %s/%s/admin.sock\n", l->state,
 		nd->name, l->state, nd->name);
 	fprintf(f, "primary = %s\n", l->topo.primary);
-	fprintf(f, "heartbeat-ms = 300\ndead-ms = 1500\nbackoff-max-ms = 500\n");
+	fprintf(f,
+		"heartbeat-ms = 300\ndead-ms = 1500\nbackoff-max-ms = 500\n");
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		unlink(tmp);
 		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));
@@ -383,11 +386,12 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 		if (l->topo.nodes[i].cert.file != NULL ||
 		    (l->topo.nodes[i].has_client_cert &&
 		     l->topo.nodes[i].client_cert.file != NULL))
-			return ekl_errf(err, EKL_ECONFIG,
-					"%s: node %s: cert.file is for 'ekulab "
-					"audit --cluster'; a lab issues its own "
-					"certificates (give profile and ca)",
-					l->topo_path, l->nodes[i].name);
+			return ekl_errf(
+			    err, EKL_ECONFIG,
+			    "%s: node %s: cert.file is for 'ekulab "
+			    "audit --cluster'; a lab issues its own "
+			    "certificates (give profile and ca)",
+			    l->topo_path, l->nodes[i].name);
 	if ((rv = mkdirs(l->state, err)) != 0)
 		return rv;
 	lab_path(l, NULL, "pki", pki, sizeof(pki));
@@ -404,19 +408,19 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 	for (i = 0; i < n; i++)
 		for (j = 0; j < n; j++)
 			l->route_port[i * n + j] =
-				i != j && labmodel_dials(l->topo.dial,
-							 l->nodes[i].name,
-							 l->nodes[j].name,
-							 l->topo.primary)
-					? free_port()
-					: 0;
+			    i != j && labmodel_dials(
+					  l->topo.dial, l->nodes[i].name,
+					  l->nodes[j].name, l->topo.primary)
+				? free_port()
+				: 0;
 	for (i = 0; i < n; i++)
 		if ((rv = lab_write_node_conf(l, (int)i, err)) != 0)
 			return rv;
 	return lab_save(l, err);
 }
 
-/* ---- talking to nodes --------------------------------------------------------- */
+/* ---- talking to nodes
+ * --------------------------------------------------------- */
 
 int lab_ask(const struct lab *l, int i, const char *prefix, const char *cmd,
 	    bool *ok, char **body, char *err)
@@ -454,18 +458,20 @@ int lab_wait_node(const struct lab *l, int i, double seconds, char *err)
 					l->nodes[i].name);
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((double)(t.tv_sec - t0.tv_sec) +
-			    (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >
+			(double)(t.tv_nsec - t0.tv_nsec) / 1e9 >
 		    seconds)
-			return ekl_errf(err, EKL_EIO,
-					"node %s did not answer on its admin "
-					"socket within %.0f s (see %s/%s/node.log)",
-					l->nodes[i].name, seconds, l->state,
-					l->nodes[i].name);
+			return ekl_errf(
+			    err, EKL_EIO,
+			    "node %s did not answer on its admin "
+			    "socket within %.0f s (see %s/%s/node.log)",
+			    l->nodes[i].name, seconds, l->state,
+			    l->nodes[i].name);
 		usleep(20000);
 	}
 }
 
-/* ---- starting and stopping -------------------------------------------------- */
+/* ---- starting and stopping --------------------------------------------------
+ */
 
 int lab_start_all(struct lab *l, char *err)
 {

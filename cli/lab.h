@@ -21,39 +21,39 @@
 
 #include "ekulab/topology.h"
 
-#define LAB_PATH_MAX 200
+#define LAB_PATH_MAX   200
 #define LAB_MAX_FAULTS 64
 
 /* A node fault the lab remembers so that `fault list` and `heal` can see
  * it (link faults live in the proxy). */
 struct lab_fault {
 	char name[64];
-	char kind[16];   /* kill | pause */
+	char kind[16]; /* kill | pause */
 	char node[TOPO_NAME_MAX + 1];
 };
 
 struct lab_node {
 	char name[TOPO_NAME_MAX + 1];
 	char version[TOPO_VERSION_MAX + 1]; /* current (upgrades change it) */
-	enum pki_profile profile;           /* current certificate */
+	enum pki_profile profile;	    /* current certificate */
 	enum pki_ca ca;
 	bool has_client;
 	enum pki_profile client_profile;
-	enum pol_mode verify;               /* current verify mode */
-	int port;                           /* real listen port */
-	pid_t pid;                          /* process runtime; 0 = none */
+	enum pol_mode verify; /* current verify mode */
+	int port;	      /* real listen port */
+	pid_t pid;	      /* process runtime; 0 = none */
 };
 
 struct lab_runtime;
 
 struct lab {
-	char state[LAB_PATH_MAX];      /* the state directory */
+	char state[LAB_PATH_MAX]; /* the state directory */
 	char topo_path[LAB_PATH_MAX * 2];
-	struct topo topo;              /* owned unless topo_borrowed */
-	bool topo_borrowed;            /* a plan owns the topology */
-	const struct lab_runtime *rt;  /* not owned: static table */
-	struct lab_node *nodes;        /* owned, topo.n_nodes entries */
-	int *route_port;               /* owned: [from * n + to] */
+	struct topo topo;	      /* owned unless topo_borrowed */
+	bool topo_borrowed;	      /* a plan owns the topology */
+	const struct lab_runtime *rt; /* not owned: static table */
+	struct lab_node *nodes;	      /* owned, topo.n_nodes entries */
+	int *route_port;	      /* owned: [from * n + to] */
 	pid_t proxy_pid;
 	struct lab_fault faults[LAB_MAX_FAULTS];
 	int n_faults;

@@ -14,8 +14,8 @@
 #include "ekulab/mem.h"
 #include "lab_runtime.h"
 
-static int remember(struct lab *l, const char *name, const char *kind,
-		    int node, char *err)
+static int remember(struct lab *l, const char *name, const char *kind, int node,
+		    char *err)
 {
 	struct lab_fault *f;
 	int k;
@@ -110,8 +110,7 @@ int lab_fault_restart(struct lab *l, int node, char *err)
 	return lab_wait_node(l, node, 15, err);
 }
 
-int lab_fault_upgrade(struct lab *l, int node, const char *version,
-		      char *err)
+int lab_fault_upgrade(struct lab *l, int node, const char *version, char *err)
 {
 	enum pol_vclass v;
 
@@ -125,8 +124,8 @@ int lab_fault_upgrade(struct lab *l, int node, const char *version,
 	return lab_fault_restart(l, node, err);
 }
 
-int lab_fault_renew(struct lab *l, int node, enum pki_profile p,
-		    enum pki_ca ca, bool force, char *err)
+int lab_fault_renew(struct lab *l, int node, enum pki_profile p, enum pki_ca ca,
+		    bool force, char *err)
 {
 	struct lab_node *nd = &l->nodes[node];
 	struct lab_node saved = *nd;
@@ -147,12 +146,13 @@ int lab_fault_renew(struct lab *l, int node, enum pki_profile p,
 		labmodel_lab_chain(p, ca, 0, 365, nd->name, &ch);
 		audit_upload(&t, AUDIT_SLOT_SERVER, ch.certs[0].eku, &up);
 		if (!up.accept)
-			return ekl_errf(err, EKL_EPERM,
-					"%s (%s, role %s) refuses the upload: "
-					"%s; use --force to copy the file in by "
-					"hand, as over SCP",
-					nd->name, nd->version,
-					topo_role_name(t.role), up.reason);
+			return ekl_errf(
+			    err, EKL_EPERM,
+			    "%s (%s, role %s) refuses the upload: "
+			    "%s; use --force to copy the file in by "
+			    "hand, as over SCP",
+			    nd->name, nd->version, topo_role_name(t.role),
+			    up.reason);
 	}
 	nd->profile = p;
 	nd->ca = ca;
@@ -183,7 +183,8 @@ int lab_fault_verify(struct lab *l, enum pol_mode mode, int node, char *err)
 	return lab_save(l, err);
 }
 
-/* ---- the proxy ------------------------------------------------------------ */
+/* ---- the proxy ------------------------------------------------------------
+ */
 
 static int proxy_call(struct lab *l, const char *prefix, const char *cmd,
 		      char **body, char *err)
@@ -210,10 +211,9 @@ int lab_fault_links(struct lab *l, const char *name, const char *kind,
 	for (k = 0; k < n; k++) {
 		if (l->route_port[(size_t)from[k] * nn + (size_t)to[k]] <= 0)
 			continue; /* not dialled under this dial mode */
-		len += (size_t)snprintf(cmd + len, cap - len, "%s%s>%s",
-					used++ ? "," : "",
-					l->nodes[from[k]].name,
-					l->nodes[to[k]].name);
+		len += (size_t)snprintf(
+		    cmd + len, cap - len, "%s%s>%s", used++ ? "," : "",
+		    l->nodes[from[k]].name, l->nodes[to[k]].name);
 	}
 	if (used == 0) {
 		ekl_free(cmd);
@@ -250,10 +250,10 @@ int lab_fault_heal(struct lab *l, const char *name, char *err)
 			rv = l->rt->resume_node(l, i, err);
 		else
 			rv = l->rt->node_running(l, i)
-				     ? 0
-				     : (lab_write_node_conf(l, i, err) ||
-						l->rt->start_node(l, i, err) ||
-						lab_wait_node(l, i, 15, err));
+				 ? 0
+				 : (lab_write_node_conf(l, i, err) ||
+				    l->rt->start_node(l, i, err) ||
+				    lab_wait_node(l, i, 15, err));
 		if (rv != 0 && first == 0) {
 			/* Keep healing the rest; report the first failure. */
 			first = rv;

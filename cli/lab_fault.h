@@ -14,13 +14,12 @@ int lab_fault_pause(struct lab *l, int node, const char *name, char *err);
 int lab_fault_resume(struct lab *l, int node, char *err);
 int lab_fault_restart(struct lab *l, int node, char *err);
 /* Restart node as another version, keeping its data. */
-int lab_fault_upgrade(struct lab *l, int node, const char *version,
-		      char *err);
+int lab_fault_upgrade(struct lab *l, int node, const char *version, char *err);
 /* Renew the certificate with another profile/CA and restart the node.
  * Unless forced (copied in by hand), the node's own upload rule decides
  * first (pre-X15.4 refuses a certificate without clientAuth, ...). */
-int lab_fault_renew(struct lab *l, int node, enum pki_profile p,
-		    enum pki_ca ca, bool force, char *err);
+int lab_fault_renew(struct lab *l, int node, enum pki_profile p, enum pki_ca ca,
+		    bool force, char *err);
 /* Change the verify mode of one node (node >= 0) or all, restarting them. */
 int lab_fault_verify(struct lab *l, enum pol_mode mode, int node, char *err);
 
@@ -32,8 +31,8 @@ int lab_fault_links(struct lab *l, const char *name, const char *kind,
 		    char *err);
 
 /* A partition by shape (plan_partition_cuts): argv = SHAPE [NODE...]. */
-int lab_fault_partition(struct lab *l, const char *name, int argc,
-			char **argv, char *err);
+int lab_fault_partition(struct lab *l, const char *name, int argc, char **argv,
+			char *err);
 
 /* Remove one fault (node or link) or all ("all"). */
 int lab_fault_heal(struct lab *l, const char *name, char *err);

@@ -10,13 +10,13 @@
 #include "lab.h"
 #include "lab_fault.h"
 
-int lab_fault_partition(struct lab *l, const char *name, int argc,
-			char **argv, char *err)
+int lab_fault_partition(struct lab *l, const char *name, int argc, char **argv,
+			char *err)
 {
 	struct plan_partition p;
 	struct lab_cuts cuts;
 	int from[TOPO_MAX_NODES * TOPO_MAX_NODES],
-		to[TOPO_MAX_NODES * TOPO_MAX_NODES];
+	    to[TOPO_MAX_NODES * TOPO_MAX_NODES];
 	size_t i, j, n = l->topo.n_nodes;
 	int k = 0, need, rv;
 
@@ -25,9 +25,8 @@ int lab_fault_partition(struct lab *l, const char *name, int argc,
 				"give a shape: isolate NODE | halves | ring | "
 				"bridge NODE | one-way FROM TO");
 	p.node = p.from = p.to = -1;
-	need = p.shape == PLAN_SHAPE_ISOLATE || p.shape == PLAN_SHAPE_BRIDGE
-		       ? 1
-	       : p.shape == PLAN_SHAPE_ONE_WAY ? 2
+	need = p.shape == PLAN_SHAPE_ISOLATE || p.shape == PLAN_SHAPE_BRIDGE ? 1
+	       : p.shape == PLAN_SHAPE_ONE_WAY				     ? 2
 					       : 0;
 	if (argc - 1 != need)
 		return ekl_errf(err, EKL_EINVAL,

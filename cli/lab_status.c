@@ -127,9 +127,8 @@ bool lab_status_linked(const struct lab_status *s, size_t i, size_t j)
 }
 
 /* Replication of node i as the primary sees it (or as i sees itself). */
-static const struct lab_peer_status *repl_of(const struct lab *l,
-					     const struct lab_status *s,
-					     size_t i, int *primary)
+static const struct lab_peer_status *
+repl_of(const struct lab *l, const struct lab_status *s, size_t i, int *primary)
 {
 	*primary = lab_node_index(l, l->topo.primary);
 	if (*primary < 0 || (size_t)*primary == i)
@@ -170,7 +169,7 @@ static void print_text(const struct lab *l, const struct lab_status *s)
 
 		snprintf(cert, sizeof(cert), "%s/%s",
 			 pki_profile_name(l->nodes[i].profile),
-			 l->nodes[i].ca == PKI_CA_UNRESTRICTED  ? "u"
+			 l->nodes[i].ca == PKI_CA_UNRESTRICTED	? "u"
 			 : l->nodes[i].ca == PKI_CA_SERVER_ONLY ? "so"
 								: "c");
 		if (p >= 0 && (size_t)p == i)
@@ -280,7 +279,8 @@ static void print_json(const struct lab *l, const struct lab_status *s)
 			json_key(&js, "state");
 			json_str(&js, r->repl);
 			json_key(&js, "reason");
-			json_str(&js, strcmp(r->reason, "-") ? r->reason : NULL);
+			json_str(&js,
+				 strcmp(r->reason, "-") ? r->reason : NULL);
 			json_key(&js, "applied_revision");
 			json_int(&js, r->applied);
 			json_key(&js, "lag");
@@ -313,12 +313,9 @@ static const char *version_colour(const char *version)
 	if (pol_version_parse(version, &v) != 0)
 		return "#dddddd";
 	switch (v) {
-	case POL_V_PRE154:
-		return "#f6c38b";
-	case POL_V_X154:
-		return "#9ecae1";
-	case POL_V_X155:
-		return "#a1d99b";
+	case POL_V_PRE154: return "#f6c38b";
+	case POL_V_X154: return "#9ecae1";
+	case POL_V_X155: return "#a1d99b";
 	}
 	return "#dddddd";
 }
@@ -333,13 +330,13 @@ static const char *edge_colour(const char *cell)
 	return "#d62728";
 }
 
-void lab_status_dot(const struct lab *l, const struct lab_status *s,
-		    FILE *f)
+void lab_status_dot(const struct lab *l, const struct lab_status *s, FILE *f)
 {
 	size_t i, j, n = l->topo.n_nodes;
 
-	fprintf(f, "digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, "
-		   "style=\"rounded,filled\", fontname=\"Helvetica\"];\n",
+	fprintf(f,
+		"digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, "
+		"style=\"rounded,filled\", fontname=\"Helvetica\"];\n",
 		l->topo.name);
 	for (i = 0; i < n; i++)
 		fprintf(f,
@@ -349,10 +346,11 @@ void lab_status_dot(const struct lab *l, const struct lab_status *s,
 			pki_profile_name(l->nodes[i].profile),
 			pki_ca_name(l->nodes[i].ca),
 			strcasecmp(l->nodes[i].name, l->topo.primary) == 0
-				? "\\n(primary)"
-				: "",
+			    ? "\\n(primary)"
+			    : "",
 			version_colour(l->nodes[i].version),
-			s->nodes[i].running ? "" : ", style=\"rounded,dashed\"");
+			s->nodes[i].running ? ""
+					    : ", style=\"rounded,dashed\"");
 	for (i = 0; i < n; i++)
 		for (j = 0; j < n; j++) {
 			const char *c;
@@ -366,7 +364,8 @@ void lab_status_dot(const struct lab *l, const struct lab_status *s,
 				l->nodes[i].name, l->nodes[j].name,
 				edge_colour(c), edge_colour(c),
 				strcmp(c, "ok") == 0 ? "" : c,
-				strcmp(c, "ok") == 0 ? ", penwidth=2" : ", style=dashed");
+				strcmp(c, "ok") == 0 ? ", penwidth=2"
+						     : ", style=dashed");
 		}
 	fprintf(f, "}\n");
 }
@@ -374,8 +373,7 @@ void lab_status_dot(const struct lab *l, const struct lab_status *s,
 /* A self-contained SVG: nodes on a circle, one curved arrow per directed
  * connection (so A->B and B->A do not overlap), coloured by state and
  * labelled with the failure code. */
-void lab_status_svg(const struct lab *l, const struct lab_status *s,
-		    FILE *f)
+void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f)
 {
 	size_t i, j, n = l->topo.n_nodes;
 	double cx = 420, cy = 330, rad = n > 1 ? 220 : 0;
@@ -428,7 +426,7 @@ void lab_status_svg(const struct lab *l, const struct lab_status *s,
 				continue;
 			c = lab_status_cell(l, s, i, j);
 			col = edge_colour(c);
-			m = strcmp(col, "#2ca02c") == 0   ? 0
+			m = strcmp(col, "#2ca02c") == 0	  ? 0
 			    : strcmp(col, "#d62728") == 0 ? 1
 							  : 2;
 			dx = x[j] - x[i];
@@ -458,33 +456,33 @@ void lab_status_svg(const struct lab *l, const struct lab_status *s,
 					mx, my, col, c);
 		}
 	for (i = 0; i < n; i++)
-		fprintf(f,
-			"<g><rect x=\"%.1f\" y=\"%.1f\" width=\"120\" "
-			"height=\"60\" rx=\"10\" fill=\"%s\" stroke=\"#333\" "
-			"stroke-width=\"%s\"%s/>\n"
-			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" "
-			"text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n"
-			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
-			"text-anchor=\"middle\">%s %s</text>\n"
-			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
-			"text-anchor=\"middle\">%s</text></g>\n",
-			x[i] - 60, y[i] - 30, version_colour(l->nodes[i].version),
-			strcasecmp(l->nodes[i].name, l->topo.primary) == 0 ? "3"
-									   : "1",
-			s->nodes[i].running ? "" : " stroke-dasharray=\"4,3\"",
-			x[i], y[i] - 10, l->nodes[i].name, x[i], y[i] + 6,
-			l->nodes[i].version,
-			strcasecmp(l->nodes[i].name, l->topo.primary) == 0
-				? "(primary)"
-				: "",
-			x[i], y[i] + 21, pki_profile_name(l->nodes[i].profile));
-	fprintf(f,
-		"<g font-size=\"12\"><text x=\"20\" y=\"670\">versions: "
-		"<tspan fill=\"#c77a1e\">pre-X15.4</tspan>, <tspan "
-		"fill=\"#3d85c6\">X15.4</tspan>, <tspan "
-		"fill=\"#38a33b\">X15.5</tspan>; arrows: green = connection "
-		"up, red dashed = refused (code), grey = not running</text>"
-		"</g>\n</svg>\n");
+		fprintf(
+		    f,
+		    "<g><rect x=\"%.1f\" y=\"%.1f\" width=\"120\" "
+		    "height=\"60\" rx=\"10\" fill=\"%s\" stroke=\"#333\" "
+		    "stroke-width=\"%s\"%s/>\n"
+		    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" "
+		    "text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n"
+		    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+		    "text-anchor=\"middle\">%s %s</text>\n"
+		    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+		    "text-anchor=\"middle\">%s</text></g>\n",
+		    x[i] - 60, y[i] - 30, version_colour(l->nodes[i].version),
+		    strcasecmp(l->nodes[i].name, l->topo.primary) == 0 ? "3"
+								       : "1",
+		    s->nodes[i].running ? "" : " stroke-dasharray=\"4,3\"",
+		    x[i], y[i] - 10, l->nodes[i].name, x[i], y[i] + 6,
+		    l->nodes[i].version,
+		    strcasecmp(l->nodes[i].name, l->topo.primary) == 0
+			? "(primary)"
+			: "",
+		    x[i], y[i] + 21, pki_profile_name(l->nodes[i].profile));
+	fprintf(f, "<g font-size=\"12\"><text x=\"20\" y=\"670\">versions: "
+		   "<tspan fill=\"#c77a1e\">pre-X15.4</tspan>, <tspan "
+		   "fill=\"#3d85c6\">X15.4</tspan>, <tspan "
+		   "fill=\"#38a33b\">X15.5</tspan>; arrows: green = connection "
+		   "up, red dashed = refused (code), grey = not running</text>"
+		   "</g>\n</svg>\n");
 	free(x);
 	free(y);
 }

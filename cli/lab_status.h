@@ -11,17 +11,17 @@
 
 struct lab_peer_status {
 	bool link_up;
-	char out[32];   /* "up", a failure code, "-" (not tried) */
+	char out[32]; /* "up", a failure code, "-" (not tried) */
 	char in[32];
-	char repl[16];  /* replicating | catching-up | snapshot | stopped | - */
+	char repl[16]; /* replicating | catching-up | snapshot | stopped | - */
 	char reason[32];
 	int64_t applied;
 	int64_t lag;
 };
 
 struct lab_node_status {
-	bool running;   /* the process runs */
-	bool answers;   /* its admin socket answered */
+	bool running; /* the process runs */
+	bool answers; /* its admin socket answered */
 	bool paused;
 	char primary[TOPO_NAME_MAX + 1];
 	int64_t revision;
@@ -45,9 +45,7 @@ bool lab_status_linked(const struct lab_status *s, size_t i, size_t j);
 
 void lab_status_print(const struct lab *l, const struct lab_status *s,
 		      bool json);
-void lab_status_dot(const struct lab *l, const struct lab_status *s,
-		    FILE *f);
-void lab_status_svg(const struct lab *l, const struct lab_status *s,
-		    FILE *f);
+void lab_status_dot(const struct lab *l, const struct lab_status *s, FILE *f);
+void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f);
 
 #endif

@@ -11,21 +11,20 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{"pki", cmd_pki, "lab PKI: init a root and issuing CAs, issue leaves"},
-	{"matrix", cmd_matrix,
-	 "live handshake truth table compared with the policy model"},
-	{"ctl", cmd_ctl, "talk to a node's admin socket"},
-	{"lab", cmd_lab, "multi-node labs: up, down, status, graph, exec, fault"},
-	{"bench", cmd_bench,
-	 "replication benchmark on a 3-node loopback cluster"},
-	{"audit", cmd_audit,
-	 "certificate inventory: EKU, roots, expiry, targets, forecast"},
-	{"verify-cluster", cmd_verify,
-	 "do the nodes hold the same configuration rows?"},
-	{"plan", cmd_plan,
-	 "plans: check a plan against the model, explore upgrade orders"},
-	{"proxy", cmd_proxy,
-	 "the lab's link-fault proxy (foreground daemon; control socket)"},
+    {"pki", cmd_pki, "lab PKI: init a root and issuing CAs, issue leaves"},
+    {"matrix", cmd_matrix,
+     "live handshake truth table compared with the policy model"},
+    {"ctl", cmd_ctl, "talk to a node's admin socket"},
+    {"lab", cmd_lab, "multi-node labs: up, down, status, graph, exec, fault"},
+    {"bench", cmd_bench, "replication benchmark on a 3-node loopback cluster"},
+    {"audit", cmd_audit,
+     "certificate inventory: EKU, roots, expiry, targets, forecast"},
+    {"verify-cluster", cmd_verify,
+     "do the nodes hold the same configuration rows?"},
+    {"plan", cmd_plan,
+     "plans: check a plan against the model, explore upgrade orders"},
+    {"proxy", cmd_proxy,
+     "the lab's link-fault proxy (foreground daemon; control socket)"},
 };
 
 void cli_fail(const char *fmt, ...)

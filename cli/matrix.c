@@ -35,13 +35,11 @@
 #define MX_INI_NAME "initiator"
 #define MX_ACC_NAME "acceptor"
 
-static const char *const versions[] = {"X14.3.7", "X15.3.2", "X15.4",
-				       "X15.5"};
+static const char *const versions[] = {"X14.3.7", "X15.3.2", "X15.4", "X15.5"};
 static const enum pki_profile leaf_profiles[] = {
-	PKI_PROFILE_COMBINED, PKI_PROFILE_SERVER_ONLY,
-	PKI_PROFILE_CLIENT_ONLY, PKI_PROFILE_NO_EKU};
-static const enum pki_ca issuing[] = {PKI_CA_UNRESTRICTED,
-				      PKI_CA_SERVER_ONLY};
+    PKI_PROFILE_COMBINED, PKI_PROFILE_SERVER_ONLY, PKI_PROFILE_CLIENT_ONLY,
+    PKI_PROFILE_NO_EKU};
+static const enum pki_ca issuing[] = {PKI_CA_UNRESTRICTED, PKI_CA_SERVER_ONLY};
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -97,28 +95,33 @@ static struct mx_case mkcase(const char *group, struct mx_side ini,
 }
 
 /* The cross product the issue asks for: version x version x mode x leaf
- * profile x issuing CA, for each side. */
+ * profile x issuing CA, for each side. One flat index, decoded digit by
+ * digit (mixed radix), keeps the seven dimensions readable. */
 static int gen_cross(struct case_list *l)
 {
 	static const enum pol_mode modes[] = {POL_ENFORCE, POL_PERMISSIVE};
-	size_t m, iv, av, ip, ic, ap, ac;
+	const size_t nv = ARRAY_LEN(versions), np = ARRAY_LEN(leaf_profiles),
+		     nc = ARRAY_LEN(issuing);
+	size_t total = ARRAY_LEN(modes) * nv * nv * np * nc * np * nc, i;
 	int rv;
 
-	for (m = 0; m < ARRAY_LEN(modes); m++)
-	for (iv = 0; iv < ARRAY_LEN(versions); iv++)
-	for (av = 0; av < ARRAY_LEN(versions); av++)
-	for (ip = 0; ip < ARRAY_LEN(leaf_profiles); ip++)
-	for (ic = 0; ic < ARRAY_LEN(issuing); ic++)
-	for (ap = 0; ap < ARRAY_LEN(leaf_profiles); ap++)
-	for (ac = 0; ac < ARRAY_LEN(issuing); ac++) {
-		struct mx_case c = mkcase(
-			"cross",
-			side(versions[iv], modes[m], leaf_profiles[ip],
-			     issuing[ic]),
-			side(versions[av], modes[m], leaf_profiles[ap],
-			     issuing[ac]),
-			POL_SVC_CLUSTERDB);
+	for (i = 0; i < total; i++) {
+		size_t k = i, ac, ap, ic, ip, av, iv, m;
+		struct mx_case c;
 
+		ac = k % nc, k /= nc;
+		ap = k % np, k /= np;
+		ic = k % nc, k /= nc;
+		ip = k % np, k /= np;
+		av = k % nv, k /= nv;
+		iv = k % nv, k /= nv;
+		m = k;
+		c = mkcase("cross",
+			   side(versions[iv], modes[m], leaf_profiles[ip],
+				issuing[ic]),
+			   side(versions[av], modes[m], leaf_profiles[ap],
+				issuing[ac]),
+			   POL_SVC_CLUSTERDB);
 		if ((rv = push(l, &c)) != 0)
 			return rv;
 	}
@@ -133,27 +136,31 @@ static int gen_x155(struct case_list *l)
 	static const int clients[] = {-1, PKI_PROFILE_CLIENT_ONLY,
 				      PKI_PROFILE_COMBINED,
 				      PKI_PROFILE_SERVER_ONLY};
-	static const char *const acc_versions[] = {"X15.3.2", "X15.4",
-						   "X15.5"};
+	static const char *const acc_versions[] = {"X15.3.2", "X15.4", "X15.5"};
 	static const enum pki_profile servers[] = {PKI_PROFILE_COMBINED,
 						   PKI_PROFILE_SERVER_ONLY};
 	static const enum pol_service svcs[] = {POL_SVC_CLUSTERDB,
 						POL_SVC_MTLS};
-	size_t cl, is, as, av, chk, sv;
+	const size_t nav = ARRAY_LEN(acc_versions), ncl = ARRAY_LEN(clients),
+		     ns = ARRAY_LEN(servers), nsv = ARRAY_LEN(svcs);
+	size_t total = nav * ncl * ns * ns * 2 * nsv, i;
 	int rv;
 
-	for (av = 0; av < ARRAY_LEN(acc_versions); av++)
-	for (cl = 0; cl < ARRAY_LEN(clients); cl++)
-	for (is = 0; is < ARRAY_LEN(servers); is++)
-	for (as = 0; as < ARRAY_LEN(servers); as++)
-	for (chk = 0; chk < 2; chk++)
-	for (sv = 0; sv < ARRAY_LEN(svcs); sv++) {
-		struct mx_side ini = side("X15.5", POL_ENFORCE, servers[is],
-					  PKI_CA_UNRESTRICTED);
-		struct mx_side acc = side(acc_versions[av], POL_ENFORCE,
-					  servers[as], PKI_CA_UNRESTRICTED);
+	for (i = 0; i < total; i++) {
+		size_t k = i, sv, chk, as, is, cl, av;
+		struct mx_side ini, acc;
 		struct mx_case c;
 
+		sv = k % nsv, k /= nsv;
+		chk = k % 2, k /= 2;
+		as = k % ns, k /= ns;
+		is = k % ns, k /= ns;
+		cl = k % ncl, k /= ncl;
+		av = k;
+		ini = side("X15.5", POL_ENFORCE, servers[is],
+			   PKI_CA_UNRESTRICTED);
+		acc = side(acc_versions[av], POL_ENFORCE, servers[as],
+			   PKI_CA_UNRESTRICTED);
 		if (clients[cl] >= 0) {
 			ini.has_client = true;
 			ini.client_profile = (enum pki_profile)clients[cl];
@@ -168,53 +175,63 @@ static int gen_x155(struct case_list *l)
 
 /* Every other code, live: untrusted, expired, not-yet-valid,
  * name-mismatch, no-certificate, anyExtendedKeyUsage, the combined CA. */
+#define EDGE_CASES 14
+
+/* Edge case k on top of two combined-certificate sides. */
+static void edge_case(int k, struct mx_side *ini, struct mx_side *acc,
+		      enum pol_service *svc, const char **expects)
+{
+	switch (k) {
+	case 0: ini->other_pki = true; break;
+	case 1: acc->other_pki = true; break;
+	case 2: ini->expired = true; break;
+	case 3: acc->expired = true; break;
+	case 4: ini->not_yet = true; break;
+	case 5: acc->not_yet = true; break;
+	case 6: *expects = "someone-else"; break;
+	case 7: ini->no_cert = true; break;
+	case 8: ini->profile = PKI_PROFILE_ANY_EKU; break;
+	case 9: acc->profile = PKI_PROFILE_ANY_EKU; break;
+	case 10:
+		ini->profile = PKI_PROFILE_SERVER_ONLY;
+		ini->ca = PKI_CA_COMBINED;
+		break;
+	case 11:
+		acc->profile = PKI_PROFILE_CLIENT_ONLY;
+		acc->ca = PKI_CA_COMBINED;
+		break;
+	case 12:
+		ini->profile = PKI_PROFILE_SERVER_ONLY;
+		*svc = POL_SVC_MTLS;
+		break;
+	case 13:
+		/* Two problems: the initiator's check comes first. */
+		ini->profile = PKI_PROFILE_SERVER_ONLY;
+		acc->profile = PKI_PROFILE_CLIENT_ONLY;
+		break;
+	}
+}
+
 static int gen_edge(struct case_list *l)
 {
 	static const char *const vs[] = {"X15.3.2", "X15.4"};
 	static const enum pol_mode modes[] = {POL_ENFORCE, POL_PERMISSIVE};
-	size_t v, m, k;
+	size_t total = ARRAY_LEN(modes) * ARRAY_LEN(vs) * EDGE_CASES, i;
 	int rv;
 
-	for (m = 0; m < ARRAY_LEN(modes); m++)
-	for (v = 0; v < ARRAY_LEN(vs); v++)
-	for (k = 0; k < 14; k++) {
+	for (i = 0; i < total; i++) {
+		int k = (int)(i % EDGE_CASES);
+		size_t v = (i / EDGE_CASES) % ARRAY_LEN(vs);
+		size_t m = i / EDGE_CASES / ARRAY_LEN(vs);
 		struct mx_side ini = side(vs[v], modes[m], PKI_PROFILE_COMBINED,
 					  PKI_CA_UNRESTRICTED);
 		struct mx_side acc = side(vs[v], modes[m], PKI_PROFILE_COMBINED,
 					  PKI_CA_UNRESTRICTED);
 		enum pol_service svc = POL_SVC_CLUSTERDB;
-		struct mx_case c;
 		const char *expects = MX_ACC_NAME;
+		struct mx_case c;
 
-		switch (k) {
-		case 0: ini.other_pki = true; break;
-		case 1: acc.other_pki = true; break;
-		case 2: ini.expired = true; break;
-		case 3: acc.expired = true; break;
-		case 4: ini.not_yet = true; break;
-		case 5: acc.not_yet = true; break;
-		case 6: expects = "someone-else"; break;
-		case 7: ini.no_cert = true; break;
-		case 8: ini.profile = PKI_PROFILE_ANY_EKU; break;
-		case 9: acc.profile = PKI_PROFILE_ANY_EKU; break;
-		case 10:
-			ini.profile = PKI_PROFILE_SERVER_ONLY;
-			ini.ca = PKI_CA_COMBINED;
-			break;
-		case 11:
-			acc.profile = PKI_PROFILE_CLIENT_ONLY;
-			acc.ca = PKI_CA_COMBINED;
-			break;
-		case 12:
-			ini.profile = PKI_PROFILE_SERVER_ONLY;
-			svc = POL_SVC_MTLS;
-			break;
-		case 13:
-			/* Two problems: the initiator's check comes first. */
-			ini.profile = PKI_PROFILE_SERVER_ONLY;
-			acc.profile = PKI_PROFILE_CLIENT_ONLY;
-			break;
-		}
+		edge_case(k, &ini, &acc, &svc, &expects);
 		c = mkcase("edge", ini, acc, svc);
 		c.ini_expects = expects;
 		if ((rv = push(l, &c)) != 0)
@@ -236,14 +253,14 @@ struct mx_env {
 	struct fact {
 		char path[400];
 		struct pol_chain chain;
-	} *facts;
+	} * facts;
 	size_t n_facts;
 	size_t cap_facts;
 	/* TLS contexts per side configuration, built once per process. */
 	struct ctx_entry {
 		char key[600];
 		struct tls_ctx *ctx;
-	} *ctxs;
+	} * ctxs;
 	size_t n_ctxs;
 	size_t cap_ctxs;
 };
@@ -305,9 +322,8 @@ static int side_files(struct mx_env *e, const struct mx_side *s, bool ini,
 			return rv;
 	}
 	if (s->has_client) {
-		rv = cert_file(e, "ic", s->client_profile,
-			       PKI_CA_UNRESTRICTED, false, false, false,
-			       client, len, err);
+		rv = cert_file(e, "ic", s->client_profile, PKI_CA_UNRESTRICTED,
+			       false, false, false, client, len, err);
 		if (rv != 0)
 			return rv;
 	}
@@ -431,9 +447,9 @@ static struct tls_ctx *ctx_for(struct mx_env *e, const struct mx_side *s,
 	if (s->no_cert) {
 		tc.no_cert = true;
 		/* A TLS server always needs a certificate: borrow one. */
-		if (cert_file(e, "i", PKI_PROFILE_COMBINED,
-			      PKI_CA_UNRESTRICTED, false, false, false, cert,
-			      sizeof(cert), err) != 0)
+		if (cert_file(e, "i", PKI_PROFILE_COMBINED, PKI_CA_UNRESTRICTED,
+			      false, false, false, cert, sizeof(cert),
+			      err) != 0)
 			return NULL;
 	}
 	key_of(cert, key, sizeof(key));
@@ -461,7 +477,7 @@ struct end {
 	enum end_phase phase;
 	bool sends_first; /* initiator: ping then wait for pong */
 	bool sent;
-	short want;       /* POLLIN / POLLOUT */
+	short want; /* POLLIN / POLLOUT */
 };
 
 static void end_step(struct end *x)
@@ -481,19 +497,16 @@ static void end_step(struct end *x)
 			r = tls_write(x->tls, "p", 1, &n);
 			if (r == TLS_IO_OK) {
 				x->sent = true;
-				x->phase = x->sends_first ? END_RECV
-							  : END_DONE;
+				x->phase = x->sends_first ? END_RECV : END_DONE;
 			}
 			break;
 		case END_RECV:
 			r = tls_read(x->tls, b, sizeof(b), &n);
 			if (r == TLS_IO_OK)
-				x->phase = x->sends_first ? END_DONE
-							  : END_SEND;
+				x->phase = x->sends_first ? END_DONE : END_SEND;
 			break;
 		case END_DONE:
-		case END_FAILED:
-			return;
+		case END_FAILED: return;
 		}
 		if (r == TLS_IO_WANT_READ) {
 			x->want = POLLIN;
@@ -552,9 +565,8 @@ static int loopback_pair(int lfd, int *cfd, int *afd, char *err)
 static int observe(struct mx_env *e, int lfd, struct mx_case *c, char *err)
 {
 	struct tls_ctx *ictx = ctx_for(e, &c->ini, true, c->service, err);
-	struct tls_ctx *actx = ictx ? ctx_for(e, &c->acc, false, c->service,
-					      err)
-				    : NULL;
+	struct tls_ctx *actx =
+	    ictx ? ctx_for(e, &c->acc, false, c->service, err) : NULL;
 	struct end ends[2];
 	struct tls_failure fi, fa;
 	const struct tls_verify *vi;
@@ -630,8 +642,8 @@ out:
 static bool verdicts_agree(const struct mx_case *c)
 {
 	const struct mx_verdict *p = &c->predicted, *o = &c->observed;
-	bool purpose = p->code == POL_SERVER_PURPOSE ||
-		       p->code == POL_CLIENT_PURPOSE;
+	bool purpose =
+	    p->code == POL_SERVER_PURPOSE || p->code == POL_CLIENT_PURPOSE;
 
 	if (p->ok || o->ok)
 		return p->ok == o->ok;
@@ -775,8 +787,8 @@ int mx_run(struct mx_run *r, int jobs, char *err)
 			_exit(rv == 0 ? 0 : 1);
 		}
 		if (pids[k] < 0) {
-			rv = ekl_errf(err, EKL_EIO, "fork: %s",
-				      strerror(errno));
+			rv =
+			    ekl_errf(err, EKL_EIO, "fork: %s", strerror(errno));
 			jobs = k;
 			break;
 		}

@@ -18,12 +18,12 @@ struct mx_side {
 	enum pki_profile profile;
 	enum pki_ca ca;
 	bool other_pki;
-	bool expired;      /* validity ended yesterday */
-	bool not_yet;      /* validity starts tomorrow */
+	bool expired; /* validity ended yesterday */
+	bool not_yet; /* validity starts tomorrow */
 	/* X15.5 client certificate (initiator only). */
 	bool has_client;
 	enum pki_profile client_profile;
-	bool no_cert;      /* present no certificate at all (initiator) */
+	bool no_cert; /* present no certificate at all (initiator) */
 };
 
 struct mx_verdict {

@@ -43,7 +43,7 @@
 #include "lab_runtime.h"
 #include "lab_status.h"
 
-#define SETTLE_SECONDS 20.0 /* bound on waiting for links to match */
+#define SETTLE_SECONDS	 20.0 /* bound on waiting for links to match */
 #define CONVERGE_SECONDS 20.0
 
 static double now_s(void)
@@ -54,7 +54,8 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* ---- the background writer ------------------------------------------------ */
+/* ---- the background writer ------------------------------------------------
+ */
 
 static volatile sig_atomic_t writer_stop;
 
@@ -96,8 +97,8 @@ static void writer_main(const char *sock, const char *log)
 						   "Load %ld Value: v%ld\n",
 						   next, next);
 				char rec[32];
-				int rl = snprintf(rec, sizeof(rec), "S %ld\n",
-						  next);
+				int rl =
+				    snprintf(rec, sizeof(rec), "S %ld\n", next);
 
 				if (write(lfd, rec, (size_t)rl) != rl ||
 				    write(fd, line, (size_t)len) != len)
@@ -126,8 +127,9 @@ static void writer_main(const char *sock, const char *log)
 					break;
 				if (ok) {
 					char rec[32];
-					int rl = snprintf(rec, sizeof(rec),
-							  "K %ld\n", inflight[0]);
+					int rl =
+					    snprintf(rec, sizeof(rec),
+						     "K %ld\n", inflight[0]);
 
 					if (write(lfd, rec, (size_t)rl) != rl)
 						goto reconnect;
@@ -147,7 +149,8 @@ static void writer_main(const char *sock, const char *log)
 	_exit(0);
 }
 
-/* ---- observing ------------------------------------------------------------ */
+/* ---- observing ------------------------------------------------------------
+ */
 
 /* The lab's live state in the shape of a prediction. */
 static int observe(const struct lab *l, struct lab_prediction *obs,
@@ -204,10 +207,10 @@ static int observe(const struct lab *l, struct lab_prediction *obs,
 			continue;
 		r = st->nodes[p].answers ? &st->nodes[p].peers[i] : NULL;
 		obs->repl[i].replicating =
-			r != NULL && obs->running[i] &&
-			(strcmp(r->repl, "replicating") == 0 ||
-			 strcmp(r->repl, "catching-up") == 0 ||
-			 strcmp(r->repl, "snapshot") == 0);
+		    r != NULL && obs->running[i] &&
+		    (strcmp(r->repl, "replicating") == 0 ||
+		     strcmp(r->repl, "catching-up") == 0 ||
+		     strcmp(r->repl, "snapshot") == 0);
 		if (!obs->repl[i].replicating && r != NULL &&
 		    labmodel_why_parse(r->reason, &obs->repl[i].why) != 0)
 			obs->repl[i].why.kind = LAB_WHY_CUT;
@@ -232,20 +235,20 @@ static bool matches(const struct lab_prediction *pred,
 			if (a->state != b->state ||
 			    (a->state == LAB_DIR_REJECTED &&
 			     a->v.code != b->v.code)) {
-				snprintf(why, len,
-					 "%s -> %s: predicted %s, observed %s",
-					 l->nodes[i].name, l->nodes[j].name,
-					 a->state == LAB_DIR_OK ? "ok"
-					 : a->state == LAB_DIR_REJECTED
-						 ? pol_code_name(a->v.code)
-					 : a->state == LAB_DIR_CUT ? "cut"
-								   : "not-running",
-					 b->state == LAB_DIR_OK ? "ok"
-					 : b->state == LAB_DIR_REJECTED
-						 ? pol_code_name(b->v.code)
-					 : b->state == LAB_DIR_CUT
-						 ? "no connection"
-						 : "not-running");
+				snprintf(
+				    why, len,
+				    "%s -> %s: predicted %s, observed %s",
+				    l->nodes[i].name, l->nodes[j].name,
+				    a->state == LAB_DIR_OK ? "ok"
+				    : a->state == LAB_DIR_REJECTED
+					? pol_code_name(a->v.code)
+				    : a->state == LAB_DIR_CUT ? "cut"
+							      : "not-running",
+				    b->state == LAB_DIR_OK ? "ok"
+				    : b->state == LAB_DIR_REJECTED
+					? pol_code_name(b->v.code)
+				    : b->state == LAB_DIR_CUT ? "no connection"
+							      : "not-running");
 				return false;
 			}
 		}
@@ -253,8 +256,7 @@ static bool matches(const struct lab_prediction *pred,
 		if (i == pred->primary || !pred->running[i])
 			continue;
 		if (pred->repl[i].replicating != obs->repl[i].replicating) {
-			snprintf(why, len,
-				 "%s: predicted %s, observed %s",
+			snprintf(why, len, "%s: predicted %s, observed %s",
 				 l->nodes[i].name,
 				 pred->repl[i].replicating ? "replicating"
 							   : "not replicating",
@@ -266,15 +268,16 @@ static bool matches(const struct lab_prediction *pred,
 	return true;
 }
 
-/* ---- the run -------------------------------------------------------------- */
+/* ---- the run --------------------------------------------------------------
+ */
 
 struct step_report {
 	char text[PLAN_TEXT_MAX];
 	double t_start;
 	double t_end;
-	bool applied;      /* the step could be carried out */
-	bool matched;      /* observed = predicted (within the bound) */
-	bool converged;    /* replicas caught up (when checked) */
+	bool applied;	/* the step could be carried out */
+	bool matched;	/* observed = predicted (within the bound) */
+	bool converged; /* replicas caught up (when checked) */
 	bool is_expect;
 	bool expect_ok;
 	char detail[320];
@@ -291,7 +294,7 @@ struct run {
 	struct step_report *rep;     /* owned, one per step */
 	pid_t writer;
 	char writer_log[LAB_PATH_MAX + 32];
-	long step_writes;            /* acknowledged by write steps */
+	long step_writes; /* acknowledged by write steps */
 	long step_attempts;
 	size_t deviations;
 	/* set check */
@@ -312,16 +315,14 @@ static void summarize(const struct lab_prediction *p, const struct lab *l,
 
 			if (pr->linked || off + 80 > len)
 				continue;
-			off += (size_t)snprintf(buf + off, len - off,
-						"%s%s-%s down (%s)",
-						any ? ", " : "", l->nodes[i].name,
-						l->nodes[j].name,
-						labmodel_why_name(&pr->why));
+			off += (size_t)snprintf(
+			    buf + off, len - off, "%s%s-%s down (%s)",
+			    any ? ", " : "", l->nodes[i].name, l->nodes[j].name,
+			    labmodel_why_name(&pr->why));
 			any = true;
 		}
 	for (i = 0; i < n; i++) {
-		if (i == p->primary || p->repl[i].replicating ||
-		    off + 80 > len)
+		if (i == p->primary || p->repl[i].replicating || off + 80 > len)
 			continue;
 		off += (size_t)snprintf(buf + off, len - off,
 					"%s%s not replicating (%s)",
@@ -373,14 +374,14 @@ static void writer_stop_wait(struct run *r)
 }
 
 /* Revision and digest of node i, or false. */
-static bool db_state(const struct run *r, int i, long long *rev,
-		     char *digest, size_t len)
+static bool db_state(const struct run *r, int i, long long *rev, char *digest,
+		     size_t len)
 {
 	char err[EKL_ERRLEN], *body = NULL, *p;
 	bool ok = false;
 
 	if (lab_ask(&r->lab, i, "text", "xStatus Database", &ok, &body, err) !=
-		    0 ||
+		0 ||
 	    !ok) {
 		ekl_free(body);
 		return false;
@@ -403,7 +404,7 @@ static bool converge(struct run *r, char *why, size_t len)
 
 	if (!r->pred->running[p])
 		return true; /* nothing to converge on */
-	usleep(300000); /* let in-flight writes land */
+	usleep(300000);	     /* let in-flight writes land */
 	while (now_s() < end) {
 		long long prev, rv;
 		char pd[80], d[80];
@@ -489,13 +490,9 @@ static int apply_live(struct run *r, size_t k, char *err)
 	const struct plan_fault *f = &s->fault;
 
 	switch (s->kind) {
-	case PLAN_WRITE:
-		return do_writes(r, k, s->count, err);
-	case PLAN_WAIT:
-		usleep((useconds_t)s->wait_ms * 1000);
-		return 0;
-	case PLAN_EXPECT:
-		return 0;
+	case PLAN_WRITE: return do_writes(r, k, s->count, err);
+	case PLAN_WAIT: usleep((useconds_t)s->wait_ms * 1000); return 0;
+	case PLAN_EXPECT: return 0;
 	case PLAN_RENEW: {
 		/* Plans put certificates in place by hand (--force): the
 		 * upload rule is the audit's business. */
@@ -509,22 +506,16 @@ static int apply_live(struct run *r, size_t k, char *err)
 	}
 	case PLAN_UPGRADE:
 		return lab_fault_upgrade(l, s->node, s->version, err);
-	case PLAN_VERIFY:
-		return lab_fault_verify(l, s->mode, s->node, err);
+	case PLAN_VERIFY: return lab_fault_verify(l, s->mode, s->node, err);
 	case PLAN_HEAL:
 		return lab_fault_heal(l, s->heal[0] ? s->heal : "all", err);
-	case PLAN_FAULT:
-		break;
+	case PLAN_FAULT: break;
 	}
 	switch (f->kind) {
-	case PLAN_F_KILL:
-		return lab_fault_kill(l, f->node, f->name, err);
-	case PLAN_F_PAUSE:
-		return lab_fault_pause(l, f->node, f->name, err);
-	case PLAN_F_RESUME:
-		return lab_fault_resume(l, f->node, err);
-	case PLAN_F_RESTART:
-		return lab_fault_restart(l, f->node, err);
+	case PLAN_F_KILL: return lab_fault_kill(l, f->node, f->name, err);
+	case PLAN_F_PAUSE: return lab_fault_pause(l, f->node, f->name, err);
+	case PLAN_F_RESUME: return lab_fault_resume(l, f->node, err);
+	case PLAN_F_RESTART: return lab_fault_restart(l, f->node, err);
 	case PLAN_F_PARTITION: {
 		struct lab_cuts cuts;
 		int from[TOPO_MAX_NODES * 4], to[TOPO_MAX_NODES * 4], m = 0;
@@ -609,8 +600,8 @@ static void run_step(struct run *r, size_t k)
 	end = now_s() + SETTLE_SECONDS;
 	for (;;) {
 		if (observe(&r->lab, r->obs, &st, err) == 0) {
-			bool ok = matches(r->pred, r->obs, &r->lab, why,
-					  sizeof(why));
+			bool ok =
+			    matches(r->pred, r->obs, &r->lab, why, sizeof(why));
 
 			lab_status_free(&st);
 			if (ok)
@@ -725,7 +716,8 @@ out:
 	free(sent);
 }
 
-/* ---- reports -------------------------------------------------------------- */
+/* ---- reports --------------------------------------------------------------
+ */
 
 static void report_json(const struct run *r, FILE *out)
 {
@@ -806,8 +798,7 @@ static void html_text(FILE *f, const char *s)
 static void report_html(const struct run *r, FILE *f)
 {
 	size_t k;
-	double total = r->plan.n_steps ? r->rep[r->plan.n_steps - 1].t_end
-				       : 1;
+	double total = r->plan.n_steps ? r->rep[r->plan.n_steps - 1].t_end : 1;
 
 	fprintf(f, "<!doctype html><html><head><meta charset=\"utf-8\">"
 		   "<title>ekulab plan run</title><style>"
@@ -819,9 +810,10 @@ static void report_html(const struct run *r, FILE *f)
 		   ".bar{background:#9ecae1;height:10px}"
 		   "</style></head><body>\n<h1>ekulab plan run</h1>\n<p>");
 	html_text(f, r->plan.path);
-	fprintf(f, " &mdash; <span class=\"%s\">%zu deviation%s</span>; "
-		   "writes: %ld acknowledged, lost %ld, unexpected %ld, "
-		   "never-read %ld</p>\n",
+	fprintf(f,
+		" &mdash; <span class=\"%s\">%zu deviation%s</span>; "
+		"writes: %ld acknowledged, lost %ld, unexpected %ld, "
+		"never-read %ld</p>\n",
 		r->deviations ? "bad" : "ok", r->deviations,
 		r->deviations == 1 ? "" : "s", r->acked + r->step_writes,
 		r->lost, r->unexpected, r->never_read);
@@ -854,8 +846,8 @@ static void print_step(const struct run *r, size_t k)
 {
 	const struct step_report *s = &r->rep[k];
 
-	printf("%3zu %-44s %5.1fs  %s\n", k + 1, s->text,
-	       s->t_end - s->t_start, s->detail[0] ? "DEVIATION" : "ok");
+	printf("%3zu %-44s %5.1fs  %s\n", k + 1, s->text, s->t_end - s->t_start,
+	       s->detail[0] ? "DEVIATION" : "ok");
 	printf("      predicted: %s\n", s->predicted);
 	if (s->detail[0])
 		printf("      observed:  %s\n      why:       %s\n",
@@ -866,14 +858,14 @@ static void print_step(const struct run *r, size_t k)
 int plan_run_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", required_argument, NULL, 'j'},
-		{"html", required_argument, NULL, 'H'},
-		{"state", required_argument, NULL, 's'},
-		{"keep", no_argument, NULL, 'k'},
-		{"no-workload", no_argument, NULL, 'n'},
-		{"runtime", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"json", required_argument, NULL, 'j'},
+	    {"html", required_argument, NULL, 'H'},
+	    {"state", required_argument, NULL, 's'},
+	    {"keep", no_argument, NULL, 'k'},
+	    {"no-workload", no_argument, NULL, 'n'},
+	    {"runtime", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *json = NULL, *html = NULL, *state = NULL;
 	const char *runtime = "process";
@@ -899,8 +891,9 @@ int plan_run_main(int argc, char **argv)
 			       "[--no-workload] [--runtime process|docker]\n");
 			return 0;
 		default:
-			cli_fail("plan run: unknown option or missing value: %s",
-				 argv[optind - 1]);
+			cli_fail(
+			    "plan run: unknown option or missing value: %s",
+			    argv[optind - 1]);
 			return 2;
 		}
 	}
@@ -922,8 +915,8 @@ int plan_run_main(int argc, char **argv)
 		cli_fail("plan run: %s", err);
 		goto out_free;
 	}
-	r->rep = ekl_calloc(r->plan.n_steps ? r->plan.n_steps : 1,
-			    sizeof(*r->rep));
+	r->rep =
+	    ekl_calloc(r->plan.n_steps ? r->plan.n_steps : 1, sizeof(*r->rep));
 	/* A plan's lab has its own state directory: it never touches a lab
 	 * of the same topology that is up. */
 	snprintf(name, sizeof(name), "%s-plan", r->plan.topo.name);

@@ -63,18 +63,18 @@
 #include "ekulab/log.h"
 #include "ekulab/mem.h"
 
-#define container_of(ptr, type, member) \
+#define container_of(ptr, type, member)                                        \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
-#define PROXY_CHUNK	 16384	     /* most bytes read at once */
-#define PROXY_DIR_MAX	 (256 * 1024) /* queued bytes per direction */
-#define PROXY_MAX_MS	 600000	     /* latency and jitter bound (10 min) */
-#define PROXY_MAX_RATE	 (1ull << 40) /* bandwidth bound, bytes/s */
-#define ACCEPT_BATCH	 64
-#define ACCEPT_PAUSE	 0.5	/* seconds the listener rests on EMFILE */
-#define DUE_SLACK	 1e-4	/* a chunk this close to due is due */
-#define CTL_LINE_MAX	 4096
-#define CTL_OUT_MAX	 (16u << 20)
+#define PROXY_CHUNK    16384	    /* most bytes read at once */
+#define PROXY_DIR_MAX  (256 * 1024) /* queued bytes per direction */
+#define PROXY_MAX_MS   600000	    /* latency and jitter bound (10 min) */
+#define PROXY_MAX_RATE (1ull << 40) /* bandwidth bound, bytes/s */
+#define ACCEPT_BATCH   64
+#define ACCEPT_PAUSE   0.5  /* seconds the listener rests on EMFILE */
+#define DUE_SLACK      1e-4 /* a chunk this close to due is due */
+#define CTL_LINE_MAX   4096
+#define CTL_OUT_MAX    (16u << 20)
 
 enum fault_kind {
 	FAULT_DOWN,
@@ -223,7 +223,7 @@ struct ctl_client {
 };
 
 struct proxy {
-	struct ev_loop *loop; /* not owned */
+	struct ev_loop *loop;  /* not owned */
 	struct route **routes; /* owned, each owned */
 	size_t n_routes;
 	struct fault *faults; /* owned, in the order added */
@@ -331,7 +331,7 @@ struct sbuf {
 };
 
 static void sb_printf(struct sbuf *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void sb_printf(struct sbuf *s, const char *fmt, ...)
 {
@@ -372,16 +372,11 @@ static void sb_printf(struct sbuf *s, const char *fmt, ...)
 static bool transition_ok(enum pconn_state from, enum pconn_state to)
 {
 	switch (to) {
-	case PC_FORWARDING:
-		return from == PC_CONNECTING || from == PC_HELD;
-	case PC_HELD:
-		return from == PC_CONNECTING || from == PC_FORWARDING;
-	case PC_CONNECTING:
-		return from == PC_HELD;
-	case PC_DISCARDING:
-		return false; /* only ever a starting state */
-	case PC_CLOSED:
-		return from != PC_CLOSED;
+	case PC_FORWARDING: return from == PC_CONNECTING || from == PC_HELD;
+	case PC_HELD: return from == PC_CONNECTING || from == PC_FORWARDING;
+	case PC_CONNECTING: return from == PC_HELD;
+	case PC_DISCARDING: return false; /* only ever a starting state */
+	case PC_CLOSED: return from != PC_CLOSED;
 	}
 	return false;
 }
@@ -525,8 +520,8 @@ static bool dir_pump(struct pdir *d)
 			}
 			pconn_close(c, CLOSE_RST,
 				    d->which == DIR_TO_TARGET
-					    ? "write to target failed"
-					    : "write to client failed");
+					? "write to target failed"
+					: "write to client failed");
 			return false;
 		}
 		bucket_spend(d, (size_t)w);
@@ -585,8 +580,8 @@ static void on_discard_read(struct pconn *c)
 	char buf[PROXY_CHUNK];
 	ssize_t n = recv(c->client.fd, buf, sizeof(buf), 0);
 
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-		      errno == EINTR))
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n <= 0)
 		pconn_close(c, CLOSE_FIN, "client left a blackhole");
@@ -596,8 +591,8 @@ static void on_side_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct pside *s = container_of(w, struct pside, rio);
 	struct pconn *c = s->conn;
-	struct pdir *d = &c->dir[s == &c->client ? DIR_TO_TARGET
-						 : DIR_TO_CLIENT];
+	struct pdir *d =
+	    &c->dir[s == &c->client ? DIR_TO_TARGET : DIR_TO_CLIENT];
 	char buf[PROXY_CHUNK];
 	struct chunk *k;
 	size_t room;
@@ -689,8 +684,8 @@ static void on_side_write(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_stop(loop, w);
 		return;
 	}
-	(void)dir_pump(&c->dir[s == &c->target ? DIR_TO_TARGET
-					      : DIR_TO_CLIENT]);
+	(void)dir_pump(
+	    &c->dir[s == &c->target ? DIR_TO_TARGET : DIR_TO_CLIENT]);
 }
 
 static void on_dir_timer(struct pdir *d)
@@ -806,8 +801,7 @@ static bool pconn_resume(struct pconn *c)
 
 /* ---- routes ---- */
 
-static void route_compute(struct proxy *p, struct route *r,
-			  struct route_eff *e)
+static void route_compute(struct proxy *p, struct route *r, struct route_eff *e)
 {
 	const struct fault *f;
 
@@ -818,15 +812,9 @@ static void route_compute(struct proxy *p, struct route *r,
 		if (!fault_covers(f, r))
 			continue;
 		switch (f->kind) {
-		case FAULT_DOWN:
-			b = BLOCK_DOWN;
-			break;
-		case FAULT_BLACKHOLE:
-			b = BLOCK_BLACKHOLE;
-			break;
-		case FAULT_RESET:
-			b = BLOCK_RESET;
-			break;
+		case FAULT_DOWN: b = BLOCK_DOWN; break;
+		case FAULT_BLACKHOLE: b = BLOCK_BLACKHOLE; break;
+		case FAULT_RESET: b = BLOCK_RESET; break;
 		case FAULT_LATENCY:
 			e->latency_ms += f->ms;
 			e->jitter_ms += f->jitter_ms;
@@ -872,8 +860,7 @@ static void route_apply(struct proxy *p, struct route *r)
 			    c->state == PC_FORWARDING)
 				pconn_hold(c);
 			continue;
-		case BLOCK_NONE:
-			break;
+		case BLOCK_NONE: break;
 		}
 		if (c->state == PC_DISCARDING) {
 			/* Its first bytes are gone: the stream cannot be
@@ -885,8 +872,7 @@ static void route_apply(struct proxy *p, struct route *r)
 			for (i = 0; i < 2; i++) {
 				struct chunk *k;
 
-				for (k = c->dir[i].head; k != NULL;
-				     k = k->next)
+				for (k = c->dir[i].head; k != NULL; k = k->next)
 					k->due = 0;
 				c->dir[i].last_due = 0;
 			}
@@ -913,8 +899,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)revents;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = accept4(r->fd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(r->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE ||
@@ -924,8 +910,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 					 r->name, strerror(errno),
 					 ACCEPT_PAUSE);
 				ev_io_stop(loop, &r->accept_w);
-				timer_arm(loop, &r->accept_pause,
-					  ACCEPT_PAUSE);
+				timer_arm(loop, &r->accept_pause, ACCEPT_PAUSE);
 			}
 			return;
 		}
@@ -939,12 +924,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			r->refused++;
 			close_rst(fd);
 			break;
-		case BLOCK_BLACKHOLE:
-			pconn_new(r, fd, PC_DISCARDING);
-			break;
-		case BLOCK_NONE:
-			pconn_new(r, fd, PC_CONNECTING);
-			break;
+		case BLOCK_BLACKHOLE: pconn_new(r, fd, PC_DISCARDING); break;
+		case BLOCK_NONE: pconn_new(r, fd, PC_CONNECTING); break;
 		}
 	}
 }
@@ -1120,8 +1101,7 @@ static bool parse_routes(struct proxy *p, struct fault *f, char *list,
 			f->on[r->index] = true;
 			continue;
 		}
-		sb_printf(out, "%s'%.*s'",
-			  unknown++ ? ", " : "unknown route ",
+		sb_printf(out, "%s'%.*s'", unknown++ ? ", " : "unknown route ",
 			  PROXY_ROUTE_MAX + 1, tok);
 	}
 	if (unknown > 0) {
@@ -1155,8 +1135,8 @@ static bool parse_params(struct fault *f, char *save, struct sbuf *out)
 			return false;
 		}
 		*eq = '\0';
-		if (f->kind == FAULT_LATENCY && (strcmp(tok, "ms") == 0 ||
-						 strcmp(tok, "jitter") == 0)) {
+		if (f->kind == FAULT_LATENCY &&
+		    (strcmp(tok, "ms") == 0 || strcmp(tok, "jitter") == 0)) {
 			if (!parse_num(eq + 1, 0, PROXY_MAX_MS, &v)) {
 				sb_printf(out,
 					  "%s=%.40s: milliseconds 0-%d "
@@ -1176,8 +1156,8 @@ static bool parse_params(struct fault *f, char *save, struct sbuf *out)
 				sb_printf(out,
 					  "rate=%.40s: bytes per second "
 					  "1-%llu expected",
-					  eq + 1, (unsigned long long)
-							  PROXY_MAX_RATE);
+					  eq + 1,
+					  (unsigned long long)PROXY_MAX_RATE);
 				return false;
 			}
 			f->rate = v;
@@ -1189,8 +1169,8 @@ static bool parse_params(struct fault *f, char *save, struct sbuf *out)
 				  fault_kind_names[f->kind], tok,
 				  f->kind == FAULT_LATENCY ? "ms=N [jitter=N]"
 				  : f->kind == FAULT_BANDWIDTH
-					  ? "rate=BYTES_PER_S"
-					  : "none");
+				      ? "rate=BYTES_PER_S"
+				      : "none");
 			return false;
 		}
 	}
@@ -1230,8 +1210,7 @@ static void fault_describe(struct proxy *p, const struct fault *f,
 /* ---- control commands ---- */
 
 /* Each writes its response body to out and says whether it is "ok". */
-typedef bool (*ctl_fn)(struct proxy *p, bool json, char *arg,
-		       struct sbuf *out);
+typedef bool (*ctl_fn)(struct proxy *p, bool json, char *arg, struct sbuf *out);
 
 static void json_out(struct json *j, struct sbuf *out)
 {
@@ -1243,8 +1222,7 @@ static void json_out(struct json *j, struct sbuf *out)
 		sb_printf(out, "%s\n", s);
 }
 
-static bool cmd_routes(struct proxy *p, bool json, char *arg,
-		       struct sbuf *out)
+static bool cmd_routes(struct proxy *p, bool json, char *arg, struct sbuf *out)
 {
 	struct json j;
 	size_t i;
@@ -1320,8 +1298,7 @@ static bool cmd_routes(struct proxy *p, bool json, char *arg,
 			  r->eff.jitter_ms, (unsigned long long)r->eff.rate);
 		for (f = p->faults; f != NULL; f = f->next)
 			if (fault_covers(f, r)) {
-				sb_printf(out, "%s%s", any ? "," : "",
-					  f->name);
+				sb_printf(out, "%s%s", any ? "," : "", f->name);
 				any = true;
 			}
 		sb_printf(out, "%s\n", any ? "" : "-");
@@ -1480,8 +1457,7 @@ static bool cmd_fault_remove(struct proxy *p, bool json, char *arg,
 		return false;
 	}
 	if (!all && fault_find(p, arg) == NULL) {
-		sb_printf(out, "no fault named '%.80s'; see 'fault list'",
-			  arg);
+		sb_printf(out, "no fault named '%.80s'; see 'fault list'", arg);
 		return false;
 	}
 	touched = ekl_calloc(p->n_routes ? p->n_routes : 1, sizeof(bool));
@@ -1528,15 +1504,15 @@ static const struct {
 	ctl_fn fn;
 	const char *help;
 } ctl_commands[] = {
-	{"routes", cmd_routes,
-	 "each route: listen, target, state, connections, bytes, faults"},
-	{"fault add", cmd_fault_add,
-	 "NAME KIND ROUTES [KEY=VALUE...]: down | blackhole | reset | "
-	 "latency ms=N [jitter=N] | bandwidth rate=BYTES_PER_S; ROUTES "
-	 "A>B[,C>D...] or *"},
-	{"fault list", cmd_fault_list, "the faults in force"},
-	{"fault remove", cmd_fault_remove, "NAME | all"},
-	{"help", cmd_help, "this list"},
+    {"routes", cmd_routes,
+     "each route: listen, target, state, connections, bytes, faults"},
+    {"fault add", cmd_fault_add,
+     "NAME KIND ROUTES [KEY=VALUE...]: down | blackhole | reset | "
+     "latency ms=N [jitter=N] | bandwidth rate=BYTES_PER_S; ROUTES "
+     "A>B[,C>D...] or *"},
+    {"fault list", cmd_fault_list, "the faults in force"},
+    {"fault remove", cmd_fault_remove, "NAME | all"},
+    {"help", cmd_help, "this list"},
 };
 
 #define N_CTL_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
@@ -1573,10 +1549,8 @@ static bool ctl_dispatch(struct proxy *p, char *line, struct sbuf *out)
 
 		if (strncmp(line, ctl_commands[i].name, n) == 0 &&
 		    (line[n] == '\0' || line[n] == ' '))
-			return ctl_commands[i].fn(p, json,
-						  line[n] ? line + n + 1
-							  : line + n,
-						  out);
+			return ctl_commands[i].fn(
+			    p, json, line[n] ? line + n + 1 : line + n, out);
 	}
 	sb_printf(out, "unknown command '%.200s'; try 'help'", line);
 	return false;
@@ -1685,7 +1659,8 @@ static void on_ctl_read(struct ev_loop *loop, ev_io *w, int revents)
 		c->in_cap = 2 * CTL_LINE_MAX + 1;
 	}
 	r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len - 1);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	if (r < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (r <= 0) {
 		ctl_client_free(c);
@@ -1801,8 +1776,8 @@ int proxy_control_start(struct proxy *p, const char *path, char *err)
 	rv = bind(fd, (const struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (rv != 0) {
-		rv = ekl_errf(err, EKL_ECONFIG, "--control %s: bind: %s",
-			      path, strerror(errno));
+		rv = ekl_errf(err, EKL_ECONFIG, "--control %s: bind: %s", path,
+			      strerror(errno));
 		goto err_after_socket;
 	}
 	if (chmod(path, 0600) != 0 || listen(fd, 64) != 0) {

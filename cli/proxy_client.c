@@ -1,4 +1,5 @@
-/* proxy_client.c: the lab's calls to a running `ekulab proxy` (commands: cli/proxy.h). */
+/* proxy_client.c: the lab's calls to a running `ekulab proxy` (commands:
+ * cli/proxy.h). */
 #include "proxy_client.h"
 
 #include <errno.h>
@@ -88,8 +89,7 @@ int proxy_client_fault_add(const char *control,
 	return rv;
 }
 
-int proxy_client_fault_remove(const char *control, const char *name,
-			      char *err)
+int proxy_client_fault_remove(const char *control, const char *name, char *err)
 {
 	char cmd[256];
 	char *body = NULL;

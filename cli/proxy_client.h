@@ -1,4 +1,5 @@
-/* proxy_client.h: the lab's calls to a running `ekulab proxy` (commands: cli/proxy.h).
+/* proxy_client.h: the lab's calls to a running `ekulab proxy` (commands:
+ * cli/proxy.h).
  *
  * Each call opens the control socket, sends one request and closes it.
  * Errors: EKL_EIO when the proxy cannot be reached (err names the socket),
@@ -26,8 +27,7 @@ struct proxy_fault_spec {
 int proxy_client_fault_add(const char *control,
 			   const struct proxy_fault_spec *f, char *err);
 /* Remove the fault named name, or every fault when name is "all". */
-int proxy_client_fault_remove(const char *control, const char *name,
-			      char *err);
+int proxy_client_fault_remove(const char *control, const char *name, char *err);
 
 /* One fault in force, as `fault list` reports it. */
 struct proxy_fault_info {
@@ -59,7 +59,7 @@ struct proxy_route_info {
 	unsigned latency_ms;
 	unsigned jitter_ms;
 	unsigned long long rate; /* 0: unlimited */
-	char *faults; /* owned: names "a,b", "" for none */
+	char *faults;		 /* owned: names "a,b", "" for none */
 };
 
 int proxy_client_routes(const char *control, struct proxy_route_info **out,

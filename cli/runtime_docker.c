@@ -57,9 +57,9 @@
 #include "lab_runtime.h"
 
 #define DK_IMAGE_DEFAULT "ekulab-node:latest"
-#define DK_UID 10001 /* the image's user (docker/build-image.sh) */
-#define DK_TIMEOUT_S 120.0
-#define DK_OUT_MAX 65536
+#define DK_UID		 10001 /* the image's user (docker/build-image.sh) */
+#define DK_TIMEOUT_S	 120.0
+#define DK_OUT_MAX	 65536
 
 /* The lab's docker identity and addresses (STATE/docker.conf). */
 struct dk {
@@ -83,7 +83,7 @@ struct dk_argv {
 };
 
 static void argv_add(struct dk_argv *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void argv_add(struct dk_argv *a, const char *fmt, ...)
 {
@@ -201,8 +201,8 @@ static int dk_run(struct dk_argv *a, const char *to_file, char *out,
 		if (nul >= 0)
 			dup2(nul, 0);
 		if (to_file != NULL) {
-			int fd = open(to_file,
-				      O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			int fd =
+			    open(to_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 			dup2(fd >= 0 ? fd : nul, 1);
 			dup2(fd >= 0 ? fd : nul, 2);
@@ -276,7 +276,7 @@ static int dk_run(struct dk_argv *a, const char *to_file, char *out,
 		else
 			rv = ekl_errf(err, EKL_EIO, "docker %s: %s", a->v[1],
 				      why[0] != '\0' ? why
-						      : "failed (see above)");
+						     : "failed (see above)");
 	}
 out_close:
 	for (int k = 0; k < 2; k++) {
@@ -320,12 +320,11 @@ static void dk_ident(const struct lab *l, struct dk *d)
 	else if (geteuid() == 0)
 		snprintf(d->user, sizeof(d->user), "%d:%d", DK_UID, DK_UID);
 	else
-		snprintf(d->user, sizeof(d->user), "%u:%u",
-			 (unsigned)getuid(), (unsigned)getgid());
+		snprintf(d->user, sizeof(d->user), "%u:%u", (unsigned)getuid(),
+			 (unsigned)getgid());
 }
 
-static void cname(const struct dk *d, const char *what, char *buf,
-		  size_t len)
+static void cname(const struct dk *d, const char *what, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s-%s", d->id, what);
 }
@@ -342,8 +341,9 @@ static int dk_save(const struct lab *l, const struct dk *d, char *err)
 	if (f == NULL)
 		return ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
 	fprintf(f, "# ekulab docker runtime: written by ekulab, do not edit\n");
-	fprintf(f, "id %s\nimage %s\nuser %s\nsubnet %s\ngateway %s\n"
-		   "proxy %s\n",
+	fprintf(f,
+		"id %s\nimage %s\nuser %s\nsubnet %s\ngateway %s\n"
+		"proxy %s\n",
 		d->id, d->image, d->user, d->subnet, d->gateway, d->proxy_ip);
 	for (i = 0; i < l->topo.n_nodes; i++)
 		fprintf(f, "node %s %s\n", l->nodes[i].name, d->ip[i]);
@@ -376,7 +376,7 @@ static int dk_load(const struct lab *l, struct dk *d, char *err)
 		    sscanf(line, "proxy %15s", d->proxy_ip) == 1)
 			continue;
 		if (sscanf(line, "node %255s %255s", a, b) == 2 &&
-			 (i = lab_node_index(l, a)) >= 0)
+		    (i = lab_node_index(l, a)) >= 0)
 			snprintf(d->ip[i], sizeof(d->ip[i]), "%.15s", b);
 	}
 	fclose(f);
@@ -474,7 +474,7 @@ static int write_container_conf(struct lab *l, const struct dk *d, int i,
 {
 	const char *node = l->nodes[i].name;
 	char src[LAB_PATH_MAX + 80], dst[LAB_PATH_MAX + 80],
-		tmp[LAB_PATH_MAX + 90], dir[LAB_PATH_MAX + 80];
+	    tmp[LAB_PATH_MAX + 90], dir[LAB_PATH_MAX + 80];
 	char line[1024], copy[1024];
 	size_t n = l->topo.n_nodes;
 	FILE *in = NULL, *out = NULL;
@@ -500,8 +500,9 @@ static int write_container_conf(struct lab *l, const struct dk *d, int i,
 		rv = ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	fprintf(out, "# %s seen from inside container %s-%s (written by the "
-		     "docker runtime)\n",
+	fprintf(out,
+		"# %s seen from inside container %s-%s (written by the "
+		"docker runtime)\n",
 		src, d->id, node);
 	while (rv == 0 && fgets(line, sizeof(line), in) != NULL) {
 		char *eq, *k, *v;
@@ -530,10 +531,10 @@ static int write_container_conf(struct lab *l, const struct dk *d, int i,
 				continue;
 			}
 			if (l->route_port[(size_t)i * n + (size_t)j] > 0)
-				fprintf(out, "peer = %s=%s:%d\n",
-					l->nodes[j].name, d->proxy_ip,
-					l->route_port[(size_t)i * n +
-						      (size_t)j]);
+				fprintf(
+				    out, "peer = %s=%s:%d\n", l->nodes[j].name,
+				    d->proxy_ip,
+				    l->route_port[(size_t)i * n + (size_t)j]);
 			else
 				fprintf(out, "peer = %s=%s:%d\n",
 					l->nodes[j].name, d->ip[j],
@@ -624,9 +625,10 @@ static int write_compose(const struct lab *l, const struct dk *d, char *err)
 	yq(f, d->image);
 	fprintf(f, "\n    container_name: %s-proxy\n    hostname: proxy\n",
 		d->id);
-	fprintf(f, "    user: \"%s\"\n    entrypoint: [\"/usr/bin/ekulab\", "
-		   "\"proxy\"]\n    command:\n      - \"--control\"\n"
-		   "      - \"/lab/proxy.sock\"\n",
+	fprintf(f,
+		"    user: \"%s\"\n    entrypoint: [\"/usr/bin/ekulab\", "
+		"\"proxy\"]\n    command:\n      - \"--control\"\n"
+		"      - \"/lab/proxy.sock\"\n",
 		d->user);
 	for (i = 0; i < n; i++)
 		for (j = 0; j < n; j++)
@@ -645,8 +647,9 @@ static int write_compose(const struct lab *l, const struct dk *d, char *err)
 			 l->state);
 		yq(f, v);
 	}
-	fprintf(f, "\n    networks:\n      lab:\n        ipv4_address: %s\n"
-		   "    healthcheck:\n      disable: true\n",
+	fprintf(f,
+		"\n    networks:\n      lab:\n        ipv4_address: %s\n"
+		"    healthcheck:\n      disable: true\n",
 		d->proxy_ip);
 	compose_labels(f, d, "    ");
 	for (i = 0; i < n; i++) {
@@ -661,24 +664,28 @@ static int write_compose(const struct lab *l, const struct dk *d, char *err)
 			"    command: [\"--config\", \"/lab/container.conf\", "
 			"\"--version\", \"%s\"]\n    volumes:\n      - ",
 			d->id, nd->name, nd->name, d->user, nd->version);
-		snprintf(v, sizeof(v), "${EKULAB_STATE:-%s}/%s:/lab",
-			 l->state, nd->name);
+		snprintf(v, sizeof(v), "${EKULAB_STATE:-%s}/%s:/lab", l->state,
+			 nd->name);
 		yq(f, v);
-		fprintf(f, "\n      - type: volume\n        source: %s-data\n"
-			   "        target: /data\n        volume:\n"
-			   "          nocopy: true\n",
+		fprintf(f,
+			"\n      - type: volume\n        source: %s-data\n"
+			"        target: /data\n        volume:\n"
+			"          nocopy: true\n",
 			nd->name);
-		fprintf(f, "    networks:\n      lab:\n        ipv4_address: "
-			   "%s\n    depends_on: [proxy]\n",
+		fprintf(f,
+			"    networks:\n      lab:\n        ipv4_address: "
+			"%s\n    depends_on: [proxy]\n",
 			d->ip[i]);
 		compose_labels(f, d, "    ");
-		fprintf(f, "      ekulab.node: \"%s\"\n      ekulab.version: "
-			   "\"%s\"\n",
+		fprintf(f,
+			"      ekulab.node: \"%s\"\n      ekulab.version: "
+			"\"%s\"\n",
 			nd->name, nd->version);
 	}
-	fprintf(f, "networks:\n  lab:\n    name: %s\n    driver: bridge\n"
-		   "    ipam:\n      config:\n        - subnet: %s\n"
-		   "          gateway: %s\n",
+	fprintf(f,
+		"networks:\n  lab:\n    name: %s\n    driver: bridge\n"
+		"    ipam:\n      config:\n        - subnet: %s\n"
+		"          gateway: %s\n",
 		d->id, d->subnet, d->gateway);
 	compose_labels(f, d, "    ");
 	fprintf(f, "volumes:\n");
@@ -687,9 +694,10 @@ static int write_compose(const struct lab *l, const struct dk *d, char *err)
 
 		snprintf(dev, sizeof(dev), "${EKULAB_STATE:-%s}/%s/data",
 			 l->state, l->nodes[i].name);
-		fprintf(f, "  %s-data:\n    name: %s-%s-data\n    driver: "
-			   "local\n    driver_opts:\n      type: none\n"
-			   "      o: bind\n      device: ",
+		fprintf(f,
+			"  %s-data:\n    name: %s-%s-data\n    driver: "
+			"local\n    driver_opts:\n      type: none\n"
+			"      o: bind\n      device: ",
 			l->nodes[i].name, d->id, l->nodes[i].name);
 		yq(f, dev);
 		fputc('\n', f);
@@ -899,8 +907,7 @@ static int inspect(const char *name, char *out, size_t len)
 	return 0;
 }
 
-static int simple(const char *sub, const char *opt, const char *name,
-		  char *err)
+static int simple(const char *sub, const char *opt, const char *name, char *err)
 {
 	struct dk_argv a;
 
@@ -922,8 +929,8 @@ static void save_logs(const char *name, const char *path)
 	(void)dk_run(&a, path, NULL, 0, err);
 }
 
-static void node_names(const struct lab *l, const struct dk *d, int i,
-		       char *cn, size_t cnlen, char *log, size_t loglen)
+static void node_names(const struct lab *l, const struct dk *d, int i, char *cn,
+		       size_t cnlen, char *log, size_t loglen)
 {
 	cname(d, l->nodes[i].name, cn, cnlen);
 	lab_path(l, l->nodes[i].name, "node.log", log, loglen);
@@ -1000,7 +1007,7 @@ static int run_node(struct lab *l, const struct dk *d, int i, char *err)
 static int start_node(struct lab *l, int i, char *err)
 {
 	char cn[256], st[512], status[64] = "", ver[64] = "", img[160] = "",
-		want[160] = "";
+			       want[160] = "";
 	struct dk_argv a;
 	struct dk d;
 	int rv;
@@ -1208,8 +1215,8 @@ static int start_proxy(struct lab *l, char *err)
 }
 
 /* Ids of every object of kind (container, volume) with the lab's label. */
-static int labelled(const struct dk *d, const char *kind, char *out,
-		    size_t len, char *err)
+static int labelled(const struct dk *d, const char *kind, char *out, size_t len,
+		    char *err)
 {
 	struct dk_argv a;
 
@@ -1260,8 +1267,8 @@ static int stop_proxy(struct lab *l, char *err)
 	/* The teardown, in dependency order; go on past a failure. */
 	if (remove_labelled(&d, "container", e) != 0)
 		rv = ekl_errf(err, EKL_EIO, "%s", e);
-	if (exists("network", d.id) &&
-	    simple("network", "rm", d.id, e) != 0 && rv == 0)
+	if (exists("network", d.id) && simple("network", "rm", d.id, e) != 0 &&
+	    rv == 0)
 		rv = ekl_errf(err, EKL_EIO, "%s", e);
 	if (remove_labelled(&d, "volume", e) != 0 && rv == 0)
 		rv = ekl_errf(err, EKL_EIO, "%s", e);
@@ -1273,13 +1280,13 @@ static int stop_proxy(struct lab *l, char *err)
 }
 
 const struct lab_runtime lab_runtime_docker = {
-	.name = "docker",
-	.start_node = start_node,
-	.stop_node = stop_node,
-	.kill_node = kill_node,
-	.pause_node = pause_node,
-	.resume_node = resume_node,
-	.node_running = node_running,
-	.start_proxy = start_proxy,
-	.stop_proxy = stop_proxy,
+    .name = "docker",
+    .start_node = start_node,
+    .stop_node = stop_node,
+    .kill_node = kill_node,
+    .pause_node = pause_node,
+    .resume_node = resume_node,
+    .node_running = node_running,
+    .start_proxy = start_proxy,
+    .stop_proxy = stop_proxy,
 };

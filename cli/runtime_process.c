@@ -92,8 +92,8 @@ static pid_t spawn(char *const argv[], const char *log)
 		return -1;
 	}
 	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			      0600);
+		int fd =
+		    open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		int nul = open("/dev/null", O_RDONLY);
 
 		close(pfd[0]);
@@ -176,7 +176,7 @@ static int stop_pid(const struct lab *l, pid_t pid, double grace)
 			return 0;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((double)(t.tv_sec - t0.tv_sec) +
-			    (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >
+			(double)(t.tv_nsec - t0.tv_nsec) / 1e9 >
 		    grace)
 			break;
 		usleep(10000);
@@ -237,7 +237,7 @@ static int start_proxy(struct lab *l, char *err)
 	char prog[PATH_MAX], ctl[LAB_PATH_MAX + 32], log[LAB_PATH_MAX + 32];
 	size_t i, j, n = l->topo.n_nodes, a = 0;
 	char **argv = calloc(8 + 2 * n * n, sizeof(char *));
-	char (*routes)[192] = calloc(n * n + 1, sizeof(*routes));
+	char(*routes)[192] = calloc(n * n + 1, sizeof(*routes));
 	int rv = 0;
 
 	if (argv == NULL || routes == NULL) {
@@ -286,15 +286,15 @@ static int stop_proxy(struct lab *l, char *err)
 }
 
 const struct lab_runtime lab_runtime_process = {
-	.name = "process",
-	.start_node = start_node,
-	.stop_node = stop_node,
-	.kill_node = kill_node,
-	.pause_node = pause_node,
-	.resume_node = resume_node,
-	.node_running = node_running,
-	.start_proxy = start_proxy,
-	.stop_proxy = stop_proxy,
+    .name = "process",
+    .start_node = start_node,
+    .stop_node = stop_node,
+    .kill_node = kill_node,
+    .pause_node = pause_node,
+    .resume_node = resume_node,
+    .node_running = node_running,
+    .start_proxy = start_proxy,
+    .stop_proxy = stop_proxy,
 };
 
 const struct lab_runtime *lab_runtime_find(const char *name)

@@ -33,7 +33,8 @@ int addr_parse(const char *s, struct addr *out, char *err)
 
 		if (rb == NULL || rb[1] != ':')
 			return ekl_errf(err, EKL_EADDR,
-					"address '%s': expected [IPV6]:PORT", s);
+					"address '%s': expected [IPV6]:PORT",
+					s);
 		h = s + 1;
 		hl = (size_t)(rb - h);
 		port_s = rb + 2;

@@ -34,17 +34,10 @@ unsigned certinfo_eku(X509 *x)
 	bits = POL_EKU_EXT;
 	for (i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
 		switch (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i))) {
-		case NID_server_auth:
-			bits |= POL_EKU_SERVER;
-			break;
-		case NID_client_auth:
-			bits |= POL_EKU_CLIENT;
-			break;
-		case NID_anyExtendedKeyUsage:
-			bits |= POL_EKU_ANY;
-			break;
-		default:
-			bits |= POL_EKU_OTHER;
+		case NID_server_auth: bits |= POL_EKU_SERVER; break;
+		case NID_client_auth: bits |= POL_EKU_CLIENT; break;
+		case NID_anyExtendedKeyUsage: bits |= POL_EKU_ANY; break;
+		default: bits |= POL_EKU_OTHER;
 		}
 	}
 	sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
@@ -191,8 +184,7 @@ static int build_only_cb(int ok, X509_STORE_CTX *ctx)
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 	case X509_V_ERR_CERT_UNTRUSTED:
-	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-		return 0;
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE: return 0;
 	}
 	return 1;
 }

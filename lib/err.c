@@ -10,11 +10,9 @@
 const char *ekl_strerror(int code)
 {
 	switch (code) {
-	case 0:
-		return "success";
-#define EKL_ERR_TEXT(name, value, text) \
-	case name:                      \
-		return text;
+	case 0: return "success";
+#define EKL_ERR_TEXT(name, value, text)                                        \
+	case name: return text;
 		EKL_ERRORS(EKL_ERR_TEXT)
 #undef EKL_ERR_TEXT
 	}

@@ -187,16 +187,11 @@ enum frame_res frame_dec_next(struct frame_dec *d, Ekl__Envelope **env)
 const char *frame_res_name(enum frame_res r)
 {
 	switch (r) {
-	case FRAME_NEED_MORE:
-		return "need-more";
-	case FRAME_READY:
-		return "ready";
-	case FRAME_ERR_TOO_BIG:
-		return "too-big";
-	case FRAME_ERR_ZERO:
-		return "zero-length";
-	case FRAME_ERR_DECODE:
-		return "undecodable";
+	case FRAME_NEED_MORE: return "need-more";
+	case FRAME_READY: return "ready";
+	case FRAME_ERR_TOO_BIG: return "too-big";
+	case FRAME_ERR_ZERO: return "zero-length";
+	case FRAME_ERR_DECODE: return "undecodable";
 	}
 	return "unknown";
 }

@@ -7,7 +7,10 @@
 
 #include "ekulab/mem.h"
 
-void json_init(struct json *j) { memset(j, 0, sizeof(*j)); }
+void json_init(struct json *j)
+{
+	memset(j, 0, sizeof(*j));
+}
 
 void json_close(struct json *j)
 {
@@ -38,7 +41,10 @@ static void put(struct json *j, const char *s, size_t n)
 	j->buf[j->len] = '\0';
 }
 
-static void puts_(struct json *j, const char *s) { put(j, s, strlen(s)); }
+static void puts_(struct json *j, const char *s)
+{
+	put(j, s, strlen(s));
+}
 
 /* Before a value or key at the current depth: a comma if one precedes. */
 static void sep(struct json *j)
@@ -100,21 +106,11 @@ static void quoted(struct json *j, const char *s)
 	put(j, "\"", 1);
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		switch (*p) {
-		case '"':
-			puts_(j, "\\\"");
-			break;
-		case '\\':
-			puts_(j, "\\\\");
-			break;
-		case '\n':
-			puts_(j, "\\n");
-			break;
-		case '\r':
-			puts_(j, "\\r");
-			break;
-		case '\t':
-			puts_(j, "\\t");
-			break;
+		case '"': puts_(j, "\\\""); break;
+		case '\\': puts_(j, "\\\\"); break;
+		case '\n': puts_(j, "\\n"); break;
+		case '\r': puts_(j, "\\r"); break;
+		case '\t': puts_(j, "\\t"); break;
 		default:
 			if (*p < 0x20) {
 				snprintf(esc, sizeof(esc), "\\u%04x", *p);

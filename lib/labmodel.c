@@ -53,20 +53,12 @@ void labmodel_lab_chain(enum pki_profile p, enum pki_ca ca, int64_t from,
 	case PKI_PROFILE_CLIENT_ONLY:
 		leaf = POL_EKU_EXT | POL_EKU_CLIENT;
 		break;
-	case PKI_PROFILE_NO_EKU:
-		leaf = 0;
-		break;
-	case PKI_PROFILE_ANY_EKU:
-		leaf = POL_EKU_EXT | POL_EKU_ANY;
-		break;
+	case PKI_PROFILE_NO_EKU: leaf = 0; break;
+	case PKI_PROFILE_ANY_EKU: leaf = POL_EKU_EXT | POL_EKU_ANY; break;
 	}
 	switch (ca) {
-	case PKI_CA_UNRESTRICTED:
-		issuing = 0;
-		break;
-	case PKI_CA_SERVER_ONLY:
-		issuing = POL_EKU_EXT | POL_EKU_SERVER;
-		break;
+	case PKI_CA_UNRESTRICTED: issuing = 0; break;
+	case PKI_CA_SERVER_ONLY: issuing = POL_EKU_EXT | POL_EKU_SERVER; break;
 	case PKI_CA_COMBINED:
 		issuing = POL_EKU_EXT | POL_EKU_SERVER | POL_EKU_CLIENT;
 		break;
@@ -95,12 +87,9 @@ bool labmodel_dials(enum topo_dial dial, const char *from, const char *to,
 		    const char *primary)
 {
 	switch (dial) {
-	case TOPO_DIAL_BOTH:
-		return true;
-	case TOPO_DIAL_LOWER_NAME:
-		return strcmp(from, to) < 0;
-	case TOPO_DIAL_PRIMARY:
-		return strcmp(from, primary) == 0;
+	case TOPO_DIAL_BOTH: return true;
+	case TOPO_DIAL_LOWER_NAME: return strcmp(from, to) < 0;
+	case TOPO_DIAL_PRIMARY: return strcmp(from, primary) == 0;
 	}
 	return false;
 }
@@ -374,18 +363,12 @@ void labmodel_cut(struct lab_state *s, size_t from, size_t to, bool cut)
 const char *labmodel_why_name(const struct lab_why *w)
 {
 	switch (w->kind) {
-	case LAB_WHY_NONE:
-		return "ok";
-	case LAB_WHY_CERT:
-		return pol_code_name(w->code);
-	case LAB_WHY_CUT:
-		return "cut";
-	case LAB_WHY_NOT_RUNNING:
-		return "not-running";
-	case LAB_WHY_NOT_DIALLED:
-		return "not-dialled";
-	case LAB_WHY_PRIMARY_DOWN:
-		return "primary-not-running";
+	case LAB_WHY_NONE: return "ok";
+	case LAB_WHY_CERT: return pol_code_name(w->code);
+	case LAB_WHY_CUT: return "cut";
+	case LAB_WHY_NOT_RUNNING: return "not-running";
+	case LAB_WHY_NOT_DIALLED: return "not-dialled";
+	case LAB_WHY_PRIMARY_DOWN: return "primary-not-running";
 	}
 	return "?";
 }
@@ -529,12 +512,8 @@ static void pair_why(const struct lab_dir *first, const struct lab_dir *second,
 				out->kind = LAB_WHY_CERT;
 				out->code = d[k]->v.code;
 				break;
-			case LAB_DIR_CUT:
-				out->kind = LAB_WHY_CUT;
-				break;
-			default:
-				out->kind = LAB_WHY_NOT_RUNNING;
-				break;
+			case LAB_DIR_CUT: out->kind = LAB_WHY_CUT; break;
+			default: out->kind = LAB_WHY_NOT_RUNNING; break;
 			}
 			return;
 		}

@@ -15,7 +15,10 @@ void ekl_log_set_name(const char *name)
 	snprintf(log_name, sizeof(log_name), "%s", name);
 }
 
-void ekl_log_set_level(enum ekl_log_level level) { log_level = level; }
+void ekl_log_set_level(enum ekl_log_level level)
+{
+	log_level = level;
+}
 
 void ekl_log(enum ekl_log_level level, const char *fmt, ...)
 {

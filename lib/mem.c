@@ -16,7 +16,10 @@ static int should_fail(void)
 	return 0;
 }
 
-void ekl_mem_fail_after(long n) { fail_after = n; }
+void ekl_mem_fail_after(long n)
+{
+	fail_after = n;
+}
 
 void *ekl_malloc(size_t n)
 {
@@ -49,4 +52,7 @@ char *ekl_strdup(const char *s)
 	return d;
 }
 
-void ekl_free(void *p) { free(p); }
+void ekl_free(void *p)
+{
+	free(p);
+}

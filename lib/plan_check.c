@@ -185,8 +185,7 @@ static int add_fault(struct plan_sim *s, const struct plan_fault *f, char *err)
 					"fault %s: which link?", f->name);
 		cut_both(&a->cuts, (size_t)f->link[0], (size_t)f->link[1]);
 		break;
-	default:
-		break; /* kill, pause: recompute; latency, bandwidth: none */
+	default: break; /* kill, pause: recompute; latency, bandwidth: none */
 	}
 	s->n_faults++;
 	return 0;
@@ -218,8 +217,7 @@ int plan_apply(struct plan_sim *s, const struct plan_step *st, char *err)
 	switch (st->kind) {
 	case PLAN_WRITE:
 	case PLAN_WAIT:
-	case PLAN_EXPECT:
-		return 0;
+	case PLAN_EXPECT: return 0;
 	case PLAN_RENEW:
 		if (st->node < 0 || (size_t)st->node >= l->n)
 			return ekl_errf(err, EKL_EINVAL, "renew: which node?");
@@ -243,9 +241,7 @@ int plan_apply(struct plan_sim *s, const struct plan_step *st, char *err)
 					"upgrade: '%s' is not a version",
 					st->version);
 		return 0;
-	case PLAN_VERIFY:
-		labmodel_set_verify(l, st->mode, st->node);
-		return 0;
+	case PLAN_VERIFY: labmodel_set_verify(l, st->mode, st->node); return 0;
 	case PLAN_FAULT:
 		rc = add_fault(s, &st->fault, err);
 		recompute(s);
@@ -344,22 +340,14 @@ static void dir_why(const struct lab_dir *d, struct lab_why *out)
 {
 	memset(out, 0, sizeof(*out));
 	switch (d->state) {
-	case LAB_DIR_OK:
-		out->kind = LAB_WHY_NONE;
-		break;
+	case LAB_DIR_OK: out->kind = LAB_WHY_NONE; break;
 	case LAB_DIR_REJECTED:
 		out->kind = LAB_WHY_CERT;
 		out->code = d->v.code;
 		break;
-	case LAB_DIR_CUT:
-		out->kind = LAB_WHY_CUT;
-		break;
-	case LAB_DIR_NOT_RUNNING:
-		out->kind = LAB_WHY_NOT_RUNNING;
-		break;
-	case LAB_DIR_NOT_DIALLED:
-		out->kind = LAB_WHY_NOT_DIALLED;
-		break;
+	case LAB_DIR_CUT: out->kind = LAB_WHY_CUT; break;
+	case LAB_DIR_NOT_RUNNING: out->kind = LAB_WHY_NOT_RUNNING; break;
+	case LAB_DIR_NOT_DIALLED: out->kind = LAB_WHY_NOT_DIALLED; break;
 	}
 }
 

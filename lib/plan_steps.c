@@ -186,18 +186,13 @@ static const char *fault_needs(enum plan_fault_kind k)
 	case PLAN_F_KILL:
 	case PLAN_F_PAUSE:
 	case PLAN_F_RESUME:
-	case PLAN_F_RESTART:
-		return "node";
-	case PLAN_F_PARTITION:
-		return "shape";
+	case PLAN_F_RESTART: return "node";
+	case PLAN_F_PARTITION: return "shape";
 	case PLAN_F_DOWN:
 	case PLAN_F_BLACKHOLE:
-	case PLAN_F_RESET:
-		return "link";
-	case PLAN_F_LATENCY:
-		return "link, ms";
-	case PLAN_F_BANDWIDTH:
-		return "link, kbps";
+	case PLAN_F_RESET: return "link";
+	case PLAN_F_LATENCY: return "link, ms";
+	case PLAN_F_BANDWIDTH: return "link, kbps";
 	}
 	return "";
 }
@@ -702,12 +697,9 @@ static int parse_step(struct plan_yaml *w, const yaml_node_t *n, size_t idx,
 	case PLAN_WRITE:
 		return plan_yaml_long(w, v, sub, 1, 100000000,
 				      "a number of writes", &st->count);
-	case PLAN_RENEW:
-		return parse_renew(w, v, sub, st);
-	case PLAN_UPGRADE:
-		return parse_upgrade(w, v, sub, st);
-	case PLAN_VERIFY:
-		return parse_verify(w, v, sub, st);
+	case PLAN_RENEW: return parse_renew(w, v, sub, st);
+	case PLAN_UPGRADE: return parse_upgrade(w, v, sub, st);
+	case PLAN_VERIFY: return parse_verify(w, v, sub, st);
 	case PLAN_FAULT:
 		if ((rc = parse_fault(w, v, sub, idx, st)) != 0)
 			return rc;
@@ -721,10 +713,8 @@ static int parse_step(struct plan_yaml *w, const yaml_node_t *n, size_t idx,
 			return rc;
 		snprintf(st->heal, sizeof(st->heal), "%s", s);
 		return 0;
-	case PLAN_WAIT:
-		return parse_wait(w, v, sub, st);
-	case PLAN_EXPECT:
-		return parse_expect(w, v, sub, st);
+	case PLAN_WAIT: return parse_wait(w, v, sub, st);
+	case PLAN_EXPECT: return parse_expect(w, v, sub, st);
 	}
 	return 0;
 }
@@ -754,9 +744,7 @@ static void fault_text(const struct topo *t, const struct plan_fault *f,
 	case PLAN_F_KILL:
 	case PLAN_F_PAUSE:
 	case PLAN_F_RESUME:
-	case PLAN_F_RESTART:
-		cat(b, len, " %s", t->nodes[f->node].name);
-		break;
+	case PLAN_F_RESTART: cat(b, len, " %s", t->nodes[f->node].name); break;
 	case PLAN_F_PARTITION:
 		if (f->part.shape == PLAN_SHAPE_ONE_WAY)
 			cat(b, len, " one-way %s->%s",
@@ -786,9 +774,7 @@ static void step_text(const struct topo *t, struct plan_step *st)
 
 	b[0] = '\0';
 	switch (st->kind) {
-	case PLAN_WRITE:
-		cat(b, len, "write %ld", st->count);
-		break;
+	case PLAN_WRITE: cat(b, len, "write %ld", st->count); break;
 	case PLAN_WAIT:
 		cat(b, len, "wait %ld.%03lds", st->wait_ms / 1000,
 		    st->wait_ms % 1000);
@@ -811,9 +797,7 @@ static void step_text(const struct topo *t, struct plan_step *st)
 		    st->node >= 0 ? t->nodes[st->node].name : "",
 		    st->node >= 0 ? " " : "", pol_mode_name(st->mode));
 		break;
-	case PLAN_FAULT:
-		fault_text(t, &st->fault, b, len);
-		break;
+	case PLAN_FAULT: fault_text(t, &st->fault, b, len); break;
 	case PLAN_HEAL:
 		cat(b, len, "heal %s", st->heal[0] ? st->heal : "all");
 		break;

@@ -48,12 +48,10 @@ const char *pol_code_name(enum pol_code c)
 {
 	switch (c) {
 #define POL_CODE_TEXT(name, text)                                              \
-	case name:                                                             \
-		return text;
+	case name: return text;
 		POL_CODES(POL_CODE_TEXT)
 #undef POL_CODE_TEXT
-	case POL_CODE_COUNT:
-		break;
+	case POL_CODE_COUNT: break;
 	}
 	return "?";
 }
@@ -76,10 +74,8 @@ int pol_code_parse(const char *s, enum pol_code *out)
 const char *pol_mode_name(enum pol_mode m)
 {
 	switch (m) {
-	case POL_ENFORCE:
-		return "enforce";
-	case POL_PERMISSIVE:
-		return "permissive";
+	case POL_ENFORCE: return "enforce";
+	case POL_PERMISSIVE: return "permissive";
 	}
 	return "?";
 }
@@ -102,12 +98,9 @@ int pol_mode_parse(const char *s, enum pol_mode *out)
 const char *pol_vclass_name(enum pol_vclass v)
 {
 	switch (v) {
-	case POL_V_PRE154:
-		return "pre-X15.4";
-	case POL_V_X154:
-		return "X15.4";
-	case POL_V_X155:
-		return "X15.5";
+	case POL_V_PRE154: return "pre-X15.4";
+	case POL_V_X154: return "X15.4";
+	case POL_V_X155: return "X15.5";
 	}
 	return "?";
 }
@@ -115,10 +108,8 @@ const char *pol_vclass_name(enum pol_vclass v)
 const char *pol_service_name(enum pol_service s)
 {
 	switch (s) {
-	case POL_SVC_CLUSTERDB:
-		return "clusterdb";
-	case POL_SVC_MTLS:
-		return "mtls";
+	case POL_SVC_CLUSTERDB: return "clusterdb";
+	case POL_SVC_MTLS: return "mtls";
 	}
 	return "?";
 }
@@ -126,12 +117,9 @@ const char *pol_service_name(enum pol_service s)
 const char *pol_side_name(enum pol_side s)
 {
 	switch (s) {
-	case POL_SIDE_NONE:
-		return "none";
-	case POL_SIDE_INITIATOR:
-		return "initiator";
-	case POL_SIDE_ACCEPTOR:
-		return "acceptor";
+	case POL_SIDE_NONE: return "none";
+	case POL_SIDE_INITIATOR: return "initiator";
+	case POL_SIDE_ACCEPTOR: return "acceptor";
 	}
 	return "?";
 }
@@ -194,15 +182,9 @@ int pol_version_parse(const char *s, enum pol_vclass *out)
 	case '0':
 	case '1':
 	case '2':
-	case '3':
-		*out = POL_V_PRE154;
-		return 0;
-	case '4':
-		*out = POL_V_X154;
-		return 0;
-	case '5':
-		*out = POL_V_X155;
-		return 0;
+	case '3': *out = POL_V_PRE154; return 0;
+	case '4': *out = POL_V_X154; return 0;
+	case '5': *out = POL_V_X155; return 0;
 	}
 	return EKL_EVERSION;
 }
@@ -215,10 +197,8 @@ static bool acceptor_checks_client_purpose(const struct pol_node *v,
 					   enum pol_service service)
 {
 	switch (v->version) {
-	case POL_V_PRE154:
-		return true;
-	case POL_V_X154:
-		return service != POL_SVC_CLUSTERDB;
+	case POL_V_PRE154: return true;
+	case POL_V_X154: return service != POL_SVC_CLUSTERDB;
 	case POL_V_X155:
 		return service != POL_SVC_CLUSTERDB && v->client_eku_check;
 	}

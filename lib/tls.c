@@ -107,18 +107,14 @@ static enum pol_code code_of_x509(int e, enum pol_side side)
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 	case X509_V_ERR_CERT_UNTRUSTED:
-	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-		return POL_UNTRUSTED;
-	case X509_V_ERR_CERT_HAS_EXPIRED:
-		return POL_EXPIRED;
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-		return POL_NOT_YET_VALID;
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE: return POL_UNTRUSTED;
+	case X509_V_ERR_CERT_HAS_EXPIRED: return POL_EXPIRED;
+	case X509_V_ERR_CERT_NOT_YET_VALID: return POL_NOT_YET_VALID;
 	case X509_V_ERR_INVALID_PURPOSE:
 		return side == POL_SIDE_INITIATOR ? POL_SERVER_PURPOSE
 						  : POL_CLIENT_PURPOSE;
 	case X509_V_ERR_HOSTNAME_MISMATCH:
-	case X509_V_ERR_IP_ADDRESS_MISMATCH:
-		return POL_NAME_MISMATCH;
+	case X509_V_ERR_IP_ADDRESS_MISMATCH: return POL_NAME_MISMATCH;
 	}
 	return POL_UNTRUSTED;
 }
@@ -136,20 +132,15 @@ static enum pol_code code_of_x509(int e, enum pol_side side)
 static int canonical_x509(enum pol_code code)
 {
 	switch (code) {
-	case POL_EXPIRED:
-		return X509_V_ERR_CERT_HAS_EXPIRED;
-	case POL_NOT_YET_VALID:
-		return X509_V_ERR_CERT_NOT_YET_VALID;
-	case POL_NAME_MISMATCH:
-		return X509_V_ERR_SUBJECT_ISSUER_MISMATCH;
+	case POL_EXPIRED: return X509_V_ERR_CERT_HAS_EXPIRED;
+	case POL_NOT_YET_VALID: return X509_V_ERR_CERT_NOT_YET_VALID;
+	case POL_NAME_MISMATCH: return X509_V_ERR_SUBJECT_ISSUER_MISMATCH;
 	case POL_SERVER_PURPOSE:
-	case POL_CLIENT_PURPOSE:
-		return X509_V_ERR_INVALID_PURPOSE;
+	case POL_CLIENT_PURPOSE: return X509_V_ERR_INVALID_PURPOSE;
 	case POL_OK:
 	case POL_UNTRUSTED:
 	case POL_NO_CERTIFICATE:
-	case POL_CODE_COUNT:
-		break;
+	case POL_CODE_COUNT: break;
 	}
 	return X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
 }
@@ -157,19 +148,14 @@ static int canonical_x509(enum pol_code code)
 enum pol_code tls_alert_code(int alert, enum pol_side sender)
 {
 	switch (alert) {
-	case ALERT_UNKNOWN_CA:
-		return POL_UNTRUSTED;
-	case ALERT_CERTIFICATE_EXPIRED:
-		return POL_EXPIRED;
-	case ALERT_BAD_CERTIFICATE:
-		return POL_NOT_YET_VALID;
-	case ALERT_CERTIFICATE_UNKNOWN:
-		return POL_NAME_MISMATCH;
+	case ALERT_UNKNOWN_CA: return POL_UNTRUSTED;
+	case ALERT_CERTIFICATE_EXPIRED: return POL_EXPIRED;
+	case ALERT_BAD_CERTIFICATE: return POL_NOT_YET_VALID;
+	case ALERT_CERTIFICATE_UNKNOWN: return POL_NAME_MISMATCH;
 	case ALERT_UNSUPPORTED_CERTIFICATE:
 		return sender == POL_SIDE_INITIATOR ? POL_SERVER_PURPOSE
 						    : POL_CLIENT_PURPOSE;
-	case ALERT_CERTIFICATE_REQUIRED:
-		return POL_NO_CERTIFICATE;
+	case ALERT_CERTIFICATE_REQUIRED: return POL_NO_CERTIFICATE;
 	}
 	return POL_OK;
 }
@@ -705,12 +691,9 @@ static enum tls_io io_result(struct tls_conn *c, int ret, int sys_errno)
 	int e = SSL_get_error(c->ssl, ret);
 
 	switch (e) {
-	case SSL_ERROR_NONE:
-		return TLS_IO_OK;
-	case SSL_ERROR_WANT_READ:
-		return TLS_IO_WANT_READ;
-	case SSL_ERROR_WANT_WRITE:
-		return TLS_IO_WANT_WRITE;
+	case SSL_ERROR_NONE: return TLS_IO_OK;
+	case SSL_ERROR_WANT_READ: return TLS_IO_WANT_READ;
+	case SSL_ERROR_WANT_WRITE: return TLS_IO_WANT_WRITE;
 	case SSL_ERROR_ZERO_RETURN:
 		ERR_clear_error();
 		snprintf(c->reason, sizeof(c->reason),
@@ -724,8 +707,7 @@ static enum tls_io io_result(struct tls_conn *c, int ret, int sys_errno)
 						      : TLS_IO_WANT_READ;
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 	capture_failure(c, e, sys_errno);
 	return TLS_IO_FATAL;
@@ -807,12 +789,9 @@ void tls_shutdown(struct tls_conn *c)
 static const char *alert_text(int alert)
 {
 	switch (alert) {
-	case 109:
-		return "missing extension";
-	case ALERT_CERTIFICATE_REQUIRED:
-		return "certificate required";
-	case 120:
-		return "no application protocol";
+	case 109: return "missing extension";
+	case ALERT_CERTIFICATE_REQUIRED: return "certificate required";
+	case 120: return "no application protocol";
 	}
 	return SSL_alert_desc_string_long(alert);
 }

@@ -30,12 +30,9 @@
 const char *topo_dial_name(enum topo_dial d)
 {
 	switch (d) {
-	case TOPO_DIAL_BOTH:
-		return "both";
-	case TOPO_DIAL_LOWER_NAME:
-		return "lower-name";
-	case TOPO_DIAL_PRIMARY:
-		return "primary";
+	case TOPO_DIAL_BOTH: return "both";
+	case TOPO_DIAL_LOWER_NAME: return "lower-name";
+	case TOPO_DIAL_PRIMARY: return "primary";
 	}
 	return "?";
 }
@@ -58,10 +55,8 @@ int topo_dial_parse(const char *s, enum topo_dial *out)
 const char *topo_role_name(enum topo_role r)
 {
 	switch (r) {
-	case TOPO_ROLE_C:
-		return "c";
-	case TOPO_ROLE_E:
-		return "e";
+	case TOPO_ROLE_C: return "c";
+	case TOPO_ROLE_E: return "e";
 	}
 	return "?";
 }
@@ -179,11 +174,10 @@ static int fail_at(struct walk *w, const yaml_node_t *n, const char *key,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (w->prefix[0] != '\0')
-		return ekl_errf(w->err, EKL_ECONFIG,
-				"%s:%zu:%zu: key '%s%s%s': %s", w->path,
-				n->start_mark.line + 1,
-				n->start_mark.column + 1, w->prefix,
-				top ? "" : ".", top ? "" : key, msg);
+		return ekl_errf(
+		    w->err, EKL_ECONFIG, "%s:%zu:%zu: key '%s%s%s': %s",
+		    w->path, n->start_mark.line + 1, n->start_mark.column + 1,
+		    w->prefix, top ? "" : ".", top ? "" : key, msg);
 	return ekl_errf(w->err, EKL_ECONFIG, "%s:%zu:%zu: key '%s': %s",
 			w->path, n->start_mark.line + 1,
 			n->start_mark.column + 1, key, msg);

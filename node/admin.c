@@ -29,11 +29,11 @@
 #include "repl.h"
 #include "store.h"
 
-#define container_of(ptr, type, member) \
+#define container_of(ptr, type, member)                                        \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define ADMIN_LINE_MAX 65536
-#define ADMIN_OUT_MAX (64u << 20)
+#define ADMIN_OUT_MAX  (64u << 20)
 
 /* A response slot. Owned by its client's FIFO once ready; while not
  * ready, by whoever will complete it (the client only points at it). */
@@ -46,17 +46,17 @@ struct admin_reply {
 };
 
 struct admin_client {
-	struct admin *admin; /* not owned */
-	int fd;              /* owned */
+	struct admin *admin;	     /* not owned */
+	int fd;			     /* owned */
 	struct admin_reply *replies; /* FIFO of responses in request order */
 	struct admin_reply **replies_tail;
 	bool broken; /* output over its limit: close after the next write */
 	ev_io rio;
 	ev_io wio;
-	char *in;            /* owned */
+	char *in; /* owned */
 	size_t in_len;
 	size_t in_cap;
-	char *out;           /* owned */
+	char *out; /* owned */
 	size_t out_len;
 	size_t out_cap;
 	struct admin_client *next;
@@ -64,8 +64,8 @@ struct admin_client {
 
 struct admin {
 	struct node *node; /* not owned */
-	char *path;        /* owned */
-	int fd;            /* owned */
+	char *path;	   /* owned */
+	int fd;		   /* owned */
 	ev_io w;
 	struct admin_client *clients; /* owned */
 };
@@ -198,16 +198,19 @@ struct request {
 typedef int (*admin_fn)(struct admin_client *c, struct admin_reply *reply,
 			const struct request *rq, const char *arg);
 
-static struct node *node_of(struct admin_client *c) { return c->admin->node; }
+static struct node *node_of(struct admin_client *c)
+{
+	return c->admin->node;
+}
 
-static int cmd_status_cluster(struct admin_client *c,
-			      struct admin_reply *reply,
+static int cmd_status_cluster(struct admin_client *c, struct admin_reply *reply,
 			      const struct request *rq, const char *arg)
 {
 	char *s;
 
 	if (arg[0] != '\0')
-		return respond(reply, false, "xStatus Cluster takes no argument");
+		return respond(reply, false,
+			       "xStatus Cluster takes no argument");
 	s = node_status(node_of(c), rq->json);
 	if (s == NULL)
 		return respond(reply, false, "out of memory");
@@ -268,8 +271,7 @@ static int cmd_status_links(struct admin_client *c, struct admin_reply *reply,
 
 /* Replication latency on the primary: commit to applied on every peer, for
  * --ack all writes since the last reset. "reset" clears it. */
-static int cmd_status_latency(struct admin_client *c,
-			      struct admin_reply *reply,
+static int cmd_status_latency(struct admin_client *c, struct admin_reply *reply,
 			      const struct request *rq, const char *arg)
 {
 	char buf[256];
@@ -480,19 +482,19 @@ static const struct {
 	admin_fn fn;
 	const char *help;
 } admin_commands[] = {
-	{"xStatus Cluster", cmd_status_cluster,
-	 "links, replication and the database state"},
-	{"xStatus Database", cmd_status_database,
-	 "node, primary, epoch, revision, rows, digest (key value lines)"},
-	{"xStatus Links", cmd_status_links,
-	 "one line per peer: NAME LINK DIRECTION OUT IN REPL REASON APPLIED LAG"},
-	{"xStatus Latency", cmd_status_latency,
-	 "--ack all replication latency p50/p99 (primary); 'reset' clears"},
-	{"xConfiguration", cmd_configuration,
-	 "list; PATH reads one; 'PATH: VALUE' writes (primary only)"},
-	{"xCommand", cmd_command,
-	 "ConfigurationDelete Path: PATH | ClusterPrimary Name: NODE"},
-	{"help", cmd_help, "this list"},
+    {"xStatus Cluster", cmd_status_cluster,
+     "links, replication and the database state"},
+    {"xStatus Database", cmd_status_database,
+     "node, primary, epoch, revision, rows, digest (key value lines)"},
+    {"xStatus Links", cmd_status_links,
+     "one line per peer: NAME LINK DIRECTION OUT IN REPL REASON APPLIED LAG"},
+    {"xStatus Latency", cmd_status_latency,
+     "--ack all replication latency p50/p99 (primary); 'reset' clears"},
+    {"xConfiguration", cmd_configuration,
+     "list; PATH reads one; 'PATH: VALUE' writes (primary only)"},
+    {"xCommand", cmd_command,
+     "ConfigurationDelete Path: PATH | ClusterPrimary Name: NODE"},
+    {"help", cmd_help, "this list"},
 };
 
 #define N_COMMANDS (sizeof(admin_commands) / sizeof(admin_commands[0]))
@@ -560,8 +562,8 @@ static int handle_line(struct admin_client *c, char *line)
 
 		if (strncmp(cmd, admin_commands[i].name, n) == 0 &&
 		    (cmd[n] == '\0' || cmd[n] == ' '))
-			return admin_commands[i].fn(
-				c, reply, &rq, cmd[n] ? cmd + n + 1 : "");
+			return admin_commands[i].fn(c, reply, &rq,
+						    cmd[n] ? cmd + n + 1 : "");
 	}
 	{
 		char msg[512];
@@ -617,8 +619,8 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 		size_t cap = c->in_cap ? c->in_cap * 2 : 8192;
 		char *nb;
 
-		if (cap > ADMIN_LINE_MAX * 2 || (nb = ekl_realloc(c->in, cap)) ==
-							  NULL) {
+		if (cap > ADMIN_LINE_MAX * 2 ||
+		    (nb = ekl_realloc(c->in, cap)) == NULL) {
 			client_free(c);
 			return;
 		}
@@ -626,7 +628,8 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 		c->in_cap = cap;
 	}
 	r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len - 1);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	if (r < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (r <= 0) {
 		client_free(c);
@@ -662,8 +665,8 @@ static void on_admin_accept(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 	for (;;) {
 		struct admin_client *c;
-		int fd = accept4(a->fd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
@@ -711,8 +714,7 @@ static int clear_stale(const char *path, const struct sockaddr_un *sun,
 	return 0;
 }
 
-int admin_start(struct node *n, const char *path, struct admin **out,
-		char *err)
+int admin_start(struct node *n, const char *path, struct admin **out, char *err)
 {
 	struct sockaddr_un sun;
 	struct admin *a;

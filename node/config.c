@@ -44,52 +44,56 @@ enum {
 };
 
 static const struct option options[] = {
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"name", required_argument, NULL, OPT_NAME},
-	{"cluster", required_argument, NULL, OPT_CLUSTER},
-	{"listen", required_argument, NULL, OPT_LISTEN},
-	{"peer", required_argument, NULL, OPT_PEER},
-	{"cert", required_argument, NULL, OPT_CERT},
-	{"key", required_argument, NULL, OPT_KEY},
-	{"client-cert", required_argument, NULL, OPT_CLIENT_CERT},
-	{"client-key", required_argument, NULL, OPT_CLIENT_KEY},
-	{"ca", required_argument, NULL, OPT_CA},
-	{"version", required_argument, NULL, OPT_VERSION},
-	{"role", required_argument, NULL, OPT_ROLE},
-	{"verify", required_argument, NULL, OPT_VERIFY},
-	{"client-eku-check", required_argument, NULL, OPT_CLIENT_EKU_CHECK},
-	{"data", required_argument, NULL, OPT_DATA},
-	{"admin", required_argument, NULL, OPT_ADMIN},
-	{"at", required_argument, NULL, OPT_AT},
-	{"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
-	{"dead-ms", required_argument, NULL, OPT_DEAD_MS},
-	{"backoff-max-ms", required_argument, NULL, OPT_BACKOFF_MAX_MS},
-	{"primary", required_argument, NULL, OPT_PRIMARY},
-	{"log-keep", required_argument, NULL, OPT_LOG_KEEP},
-	{"version-skew", required_argument, NULL, OPT_VERSION_SKEW},
-	{"ack-timeout-ms", required_argument, NULL, OPT_ACK_TIMEOUT_MS},
-	{"debug", no_argument, NULL, OPT_DEBUG},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"cluster", required_argument, NULL, OPT_CLUSTER},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"peer", required_argument, NULL, OPT_PEER},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"client-cert", required_argument, NULL, OPT_CLIENT_CERT},
+    {"client-key", required_argument, NULL, OPT_CLIENT_KEY},
+    {"ca", required_argument, NULL, OPT_CA},
+    {"version", required_argument, NULL, OPT_VERSION},
+    {"role", required_argument, NULL, OPT_ROLE},
+    {"verify", required_argument, NULL, OPT_VERIFY},
+    {"client-eku-check", required_argument, NULL, OPT_CLIENT_EKU_CHECK},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"admin", required_argument, NULL, OPT_ADMIN},
+    {"at", required_argument, NULL, OPT_AT},
+    {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
+    {"dead-ms", required_argument, NULL, OPT_DEAD_MS},
+    {"backoff-max-ms", required_argument, NULL, OPT_BACKOFF_MAX_MS},
+    {"primary", required_argument, NULL, OPT_PRIMARY},
+    {"log-keep", required_argument, NULL, OPT_LOG_KEEP},
+    {"version-skew", required_argument, NULL, OPT_VERSION_SKEW},
+    {"ack-timeout-ms", required_argument, NULL, OPT_ACK_TIMEOUT_MS},
+    {"debug", no_argument, NULL, OPT_DEBUG},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
 };
 
 void config_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ekunode --name N --cluster C --listen HOST:PORT\n"
-		"               --peer NAME=HOST:PORT [--peer ...]\n"
-		"               --cert F --key F [--client-cert F --client-key F]\n"
-		"               --ca F --version V --role c|e\n"
-		"               --verify enforce|permissive [--client-eku-check on|off]\n"
-		"               --data DIR --admin PATH [--at TIME]\n"
-		"               [--config FILE] [--heartbeat-ms N] [--dead-ms N]\n"
-		"               [--backoff-max-ms N] [--debug]\n"
-		"               [--primary NAME] [--log-keep N]\n"
-		"               [--version-skew allow|strict] [--ack-timeout-ms N]\n"
-		"\n"
-		"A config file holds `key = value` lines with the flag names as keys\n"
-		"(`peer` may repeat); flags given on the command line win.\n"
-		"TIME is YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @EPOCH.\n");
+	fprintf(
+	    f,
+	    "usage: ekunode --name N --cluster C --listen HOST:PORT\n"
+	    "               --peer NAME=HOST:PORT [--peer ...]\n"
+	    "               --cert F --key F [--client-cert F --client-key F]\n"
+	    "               --ca F --version V --role c|e\n"
+	    "               --verify enforce|permissive [--client-eku-check "
+	    "on|off]\n"
+	    "               --data DIR --admin PATH [--at TIME]\n"
+	    "               [--config FILE] [--heartbeat-ms N] [--dead-ms N]\n"
+	    "               [--backoff-max-ms N] [--debug]\n"
+	    "               [--primary NAME] [--log-keep N]\n"
+	    "               [--version-skew allow|strict] [--ack-timeout-ms "
+	    "N]\n"
+	    "\n"
+	    "A config file holds `key = value` lines with the flag names as "
+	    "keys\n"
+	    "(`peer` may repeat); flags given on the command line win.\n"
+	    "TIME is YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @EPOCH.\n");
 }
 
 /* Where a value came from, for error messages. */
@@ -185,8 +189,7 @@ static int add_peer(struct config *c, const char *val, char *err,
 				   "peer once",
 				   p->name);
 		if (c->peers[i].addr.len == p->addr.len &&
-		    memcmp(&c->peers[i].addr.ss, &p->addr.ss, p->addr.len) ==
-			    0)
+		    memcmp(&c->peers[i].addr.ss, &p->addr.ss, p->addr.len) == 0)
 			return bad(err, o, "peer",
 				   "address %s is given for two peers",
 				   p->addr_text);
@@ -220,18 +223,12 @@ static int apply(struct config *c, int opt, const char *val, char *err,
 			return bad(err, o, key, "%s", aerr);
 		return 0;
 	}
-	case OPT_PEER:
-		return add_peer(c, val, err, o);
-	case OPT_CERT:
-		return set_str(&c->cert, val, err);
-	case OPT_KEY:
-		return set_str(&c->key, val, err);
-	case OPT_CLIENT_CERT:
-		return set_str(&c->client_cert, val, err);
-	case OPT_CLIENT_KEY:
-		return set_str(&c->client_key, val, err);
-	case OPT_CA:
-		return set_str(&c->ca, val, err);
+	case OPT_PEER: return add_peer(c, val, err, o);
+	case OPT_CERT: return set_str(&c->cert, val, err);
+	case OPT_KEY: return set_str(&c->key, val, err);
+	case OPT_CLIENT_CERT: return set_str(&c->client_cert, val, err);
+	case OPT_CLIENT_KEY: return set_str(&c->client_key, val, err);
+	case OPT_CA: return set_str(&c->ca, val, err);
 	case OPT_VERSION:
 		if (pol_version_parse(val, &c->vclass) != 0)
 			return bad(err, o, key,
@@ -256,13 +253,10 @@ static int apply(struct config *c, int opt, const char *val, char *err,
 		else if (strcmp(val, "off") == 0)
 			c->client_eku_check = false;
 		else
-			return bad(err, o, key, "'%s': must be on or off",
-				   val);
+			return bad(err, o, key, "'%s': must be on or off", val);
 		return 0;
-	case OPT_DATA:
-		return set_str(&c->data, val, err);
-	case OPT_ADMIN:
-		return set_str(&c->admin, val, err);
+	case OPT_DATA: return set_str(&c->data, val, err);
+	case OPT_ADMIN: return set_str(&c->admin, val, err);
 	case OPT_AT: {
 		int64_t t;
 
@@ -277,8 +271,7 @@ static int apply(struct config *c, int opt, const char *val, char *err,
 	}
 	case OPT_HEARTBEAT_MS:
 		if (parse_int(val, 10, 600000, &c->heartbeat_ms) != 0)
-			return bad(err, o, key, "'%s': must be 10-600000",
-				   val);
+			return bad(err, o, key, "'%s': must be 10-600000", val);
 		return 0;
 	case OPT_DEAD_MS:
 		if (parse_int(val, 30, 3600000, &c->dead_ms) != 0)
@@ -287,8 +280,7 @@ static int apply(struct config *c, int opt, const char *val, char *err,
 		return 0;
 	case OPT_BACKOFF_MAX_MS:
 		if (parse_int(val, 10, 600000, &c->backoff_max_ms) != 0)
-			return bad(err, o, key, "'%s': must be 10-600000",
-				   val);
+			return bad(err, o, key, "'%s': must be 10-600000", val);
 		return 0;
 	case OPT_PRIMARY:
 		return set_buf(c->primary, sizeof(c->primary), val, err, o,
@@ -308,17 +300,14 @@ static int apply(struct config *c, int opt, const char *val, char *err,
 		else if (strcmp(val, "strict") == 0)
 			c->skew_strict = true;
 		else
-			return bad(err, o, key,
-				   "'%s': must be allow or strict", val);
+			return bad(err, o, key, "'%s': must be allow or strict",
+				   val);
 		return 0;
 	case OPT_ACK_TIMEOUT_MS:
 		if (parse_int(val, 1, 3600000, &c->ack_timeout_ms) != 0)
-			return bad(err, o, key, "'%s': must be 1-3600000",
-				   val);
+			return bad(err, o, key, "'%s': must be 1-3600000", val);
 		return 0;
-	case OPT_DEBUG:
-		c->debug = true;
-		return 0;
+	case OPT_DEBUG: c->debug = true; return 0;
 	}
 	return ekl_errf(err, EKL_EINVAL, "internal: unknown option %d", opt);
 }
@@ -409,12 +398,12 @@ static int check(struct config *c, char *err)
 		int opt;
 		const char *name;
 	} required[] = {
-		{OPT_NAME, "name"},   {OPT_CLUSTER, "cluster"},
-		{OPT_LISTEN, "listen"}, {OPT_CERT, "cert"},
-		{OPT_KEY, "key"},     {OPT_CA, "ca"},
-		{OPT_VERSION, "version"}, {OPT_ROLE, "role"},
-		{OPT_VERIFY, "verify"}, {OPT_DATA, "data"},
-		{OPT_ADMIN, "admin"},
+	    {OPT_NAME, "name"},	      {OPT_CLUSTER, "cluster"},
+	    {OPT_LISTEN, "listen"},   {OPT_CERT, "cert"},
+	    {OPT_KEY, "key"},	      {OPT_CA, "ca"},
+	    {OPT_VERSION, "version"}, {OPT_ROLE, "role"},
+	    {OPT_VERIFY, "verify"},   {OPT_DATA, "data"},
+	    {OPT_ADMIN, "admin"},
 	};
 	bool have[sizeof(required) / sizeof(required[0])];
 	size_t i;
@@ -428,7 +417,7 @@ static int check(struct config *c, char *err)
 	have[5] = c->ca != NULL;
 	have[6] = c->version[0] != '\0';
 	have[7] = c->role != 0;
-	have[8] = c->verify != (enum pol_mode)-1;
+	have[8] = c->verify != (enum pol_mode) - 1;
 	have[9] = c->data != NULL;
 	have[10] = c->admin != NULL;
 	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
@@ -482,7 +471,7 @@ int config_parse(struct config *c, int argc, char **argv, char *err)
 
 	memset(c, 0, sizeof(*c));
 	memset(cli, 0, sizeof(cli));
-	c->verify = (enum pol_mode)-1;
+	c->verify = (enum pol_mode) - 1;
 	c->client_eku_check = true;
 	c->heartbeat_ms = 1000;
 	c->dead_ms = 3500;
@@ -513,8 +502,7 @@ int config_parse(struct config *c, int argc, char **argv, char *err)
 				if (options[k].val == opt)
 					flag = options[k].name;
 			return ekl_errf(err, EKL_ECONFIG,
-					"--%s given twice; give it once",
-					flag);
+					"--%s given twice; give it once", flag);
 		}
 		cli[opt] = true;
 		rv = apply(c, opt, optarg, err, &cli_origin);

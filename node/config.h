@@ -10,7 +10,7 @@
 #include "ekulab/policy.h"
 
 #define CONFIG_MAX_PEERS 32
-#define CONFIG_NAME_MAX 64
+#define CONFIG_NAME_MAX	 64
 
 struct config_peer {
 	char name[CONFIG_NAME_MAX]; /* identity expected in its certificate */
@@ -27,27 +27,27 @@ struct config {
 	struct addr listen;
 	struct config_peer peers[CONFIG_MAX_PEERS];
 	int n_peers;
-	char *cert;        /* owned */
-	char *key;         /* owned */
+	char *cert;	   /* owned */
+	char *key;	   /* owned */
 	char *client_cert; /* owned, NULL when none */
 	char *client_key;  /* owned, NULL when none */
-	char *ca;          /* owned */
+	char *ca;	   /* owned */
 	char version[32];  /* as given, e.g. "X15.3.2" */
 	enum pol_vclass vclass;
-	char role;         /* 'c' or 'e' */
+	char role; /* 'c' or 'e' */
 	enum pol_mode verify;
 	bool client_eku_check;
-	char *data;        /* owned */
-	char *admin;       /* owned: admin socket path */
+	char *data;  /* owned */
+	char *admin; /* owned: admin socket path */
 	bool at_set;
 	int64_t at;
-	int heartbeat_ms;  /* interval between heartbeats */
-	int dead_ms;       /* no frame for this long: the link is dead */
+	int heartbeat_ms; /* interval between heartbeats */
+	int dead_ms;	  /* no frame for this long: the link is dead */
 	int backoff_max_ms;
 	char primary[CONFIG_NAME_MAX]; /* --primary: seeds epoch 1 */
-	int64_t log_keep;  /* change-log entries kept */
-	bool skew_strict;  /* --version-skew strict */
-	int ack_timeout_ms; /* default wait for --ack all */
+	int64_t log_keep;	       /* change-log entries kept */
+	bool skew_strict;	       /* --version-skew strict */
+	int ack_timeout_ms;	       /* default wait for --ack all */
 	bool debug;
 };
 

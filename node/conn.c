@@ -29,35 +29,29 @@
 #include "ekulab/mem.h"
 #include "node.h"
 
-#define container_of(ptr, type, member) \
+#define container_of(ptr, type, member)                                        \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define HANDSHAKE_TIMEOUT 5.0
-#define PROTO_VERSION 1
+#define PROTO_VERSION	  1
 
 const char *conn_state_name(enum conn_state s)
 {
 	static const char *names[] = {"connecting", "handshake", "hello", "up",
 				      "closed"};
 
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s]
-							      : "?";
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
 /* The legal moves of the state machine (see conn.h). */
 static bool transition_ok(enum conn_state from, enum conn_state to)
 {
 	switch (to) {
-	case CONN_HANDSHAKE:
-		return from == CONN_CONNECTING;
-	case CONN_HELLO:
-		return from == CONN_HANDSHAKE;
-	case CONN_UP:
-		return from == CONN_HELLO;
-	case CONN_CLOSED:
-		return from != CONN_CLOSED;
-	case CONN_CONNECTING:
-		return false;
+	case CONN_HANDSHAKE: return from == CONN_CONNECTING;
+	case CONN_HELLO: return from == CONN_HANDSHAKE;
+	case CONN_UP: return from == CONN_HELLO;
+	case CONN_CLOSED: return from != CONN_CLOSED;
+	case CONN_CONNECTING: return false;
 	}
 	return false;
 }
@@ -81,7 +75,7 @@ static void on_notify(struct ev_loop *loop, ev_timer *w, int revents);
 /* Record why and stop; the owner hears about it from the loop. */
 static void conn_fail(struct conn *c, const char *code, int depth,
 		      enum pol_side side, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 static void conn_fail(struct conn *c, const char *code, int depth,
 		      enum pol_side side, const char *fmt, ...)
@@ -125,8 +119,8 @@ static void conn_fail_tls(struct conn *c, enum tls_io r, const char *during)
 
 	tls_conn_failure(c->tls, &f);
 	if (f.code != POL_OK) {
-		conn_fail(c, pol_code_name(f.code), f.depth, f.side,
-			  "%s: %s", during, f.message);
+		conn_fail(c, pol_code_name(f.code), f.depth, f.side, "%s: %s",
+			  during, f.message);
 		return;
 	}
 	if (r == TLS_IO_CLOSED)
@@ -147,8 +141,7 @@ static void want_write(struct conn *c, bool on)
 }
 
 static int conn_alloc(struct node *n, const struct conn_ops *ops, void *owner,
-		      int fd, enum pol_side side, struct conn **out,
-		      char *err)
+		      int fd, enum pol_side side, struct conn **out, char *err)
 {
 	struct conn *c = ekl_calloc(1, sizeof(*c));
 
@@ -208,8 +201,8 @@ int conn_dial(struct node *n, const struct conn_ops *ops, void *owner,
 	return 0;
 }
 
-int conn_accept(struct node *n, const struct conn_ops *ops, void *owner,
-		int fd, const char *remote, struct conn **out, char *err)
+int conn_accept(struct node *n, const struct conn_ops *ops, void *owner, int fd,
+		const char *remote, struct conn **out, char *err)
 {
 	struct conn *c = NULL;
 	int rv;
@@ -270,7 +263,7 @@ static bool flush(struct conn *c)
 	while (off < c->out_len) {
 		size_t n = 0;
 		enum tls_io r =
-			tls_write(c->tls, c->out + off, c->out_len - off, &n);
+		    tls_write(c->tls, c->out + off, c->out_len - off, &n);
 
 		if (r == TLS_IO_OK) {
 			off += n;
@@ -445,8 +438,9 @@ static void do_read(struct conn *c)
 		}
 		if (r != TLS_IO_OK) {
 			conn_fail_tls(c, r,
-				      c->state == CONN_HELLO ? "waiting for Hello"
-							     : "read");
+				      c->state == CONN_HELLO
+					  ? "waiting for Hello"
+					  : "read");
 			return;
 		}
 		if (frame_dec_feed(&c->dec, buf, n) == EKL_ENOMEM) {
@@ -474,12 +468,8 @@ static void do_handshake(struct conn *c)
 	enum tls_io r = tls_handshake(c->tls);
 
 	switch (r) {
-	case TLS_IO_WANT_READ:
-		want_write(c, false);
-		return;
-	case TLS_IO_WANT_WRITE:
-		want_write(c, true);
-		return;
+	case TLS_IO_WANT_READ: want_write(c, false); return;
+	case TLS_IO_WANT_WRITE: want_write(c, true); return;
 	case TLS_IO_OK:
 		conn_set_state(c, CONN_HELLO);
 		ekl_debug("%s %s: TLS up (%s %s)",
@@ -491,9 +481,7 @@ static void do_handshake(struct conn *c)
 			return;
 		do_read(c);
 		return;
-	default:
-		conn_fail_tls(c, r, "TLS handshake");
-		return;
+	default: conn_fail_tls(c, r, "TLS handshake"); return;
 	}
 }
 
@@ -521,8 +509,8 @@ static void on_connect_ready(struct conn *c)
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn *c = (w->events & EV_READ)
-				 ? container_of(w, struct conn, rio)
-				 : container_of(w, struct conn, wio);
+			     ? container_of(w, struct conn, rio)
+			     : container_of(w, struct conn, wio);
 
 	(void)loop;
 	(void)revents;
@@ -531,17 +519,14 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_stop(loop, &c->wio);
 		on_connect_ready(c);
 		return;
-	case CONN_HANDSHAKE:
-		do_handshake(c);
-		return;
+	case CONN_HANDSHAKE: do_handshake(c); return;
 	case CONN_HELLO:
 	case CONN_UP:
 		if (c->out_len > 0 && !flush(c))
 			return;
 		do_read(c);
 		return;
-	case CONN_CLOSED:
-		return;
+	case CONN_CLOSED: return;
 	}
 }
 

@@ -25,10 +25,10 @@ struct node;
  * identity-mismatch, unknown-peer, protocol, tls. */
 struct conn_err {
 	char code[32];
-	int depth;          /* certificate depth for purpose errors, else -1 */
+	int depth;	    /* certificate depth for purpose errors, else -1 */
 	enum pol_side side; /* who rejected, for certificate codes */
 	char message[256];
-	double at;          /* ev_now when it happened */
+	double at; /* ev_now when it happened */
 };
 
 /*
@@ -62,31 +62,31 @@ struct conn_ops {
 };
 
 struct conn {
-	struct node *node;          /* not owned */
+	struct node *node;	    /* not owned */
 	const struct conn_ops *ops; /* not owned */
-	void *owner;                /* the owner's object, not owned */
+	void *owner;		    /* the owner's object, not owned */
 	enum pol_side side;
 	enum conn_state state;
-	int fd;                     /* owned */
-	struct tls_conn *tls;       /* owned */
-	char expect[64];            /* outbound: the peer we dialled */
-	char remote[80];            /* "127.0.0.1:40312" */
+	int fd;		      /* owned */
+	struct tls_conn *tls; /* owned */
+	char expect[64];      /* outbound: the peer we dialled */
+	char remote[80];      /* "127.0.0.1:40312" */
 	ev_io rio;
 	ev_io wio;
-	ev_timer idle;              /* handshake timeout, then dead-link detector */
-	ev_timer hb;                /* heartbeat sender */
+	ev_timer idle; /* handshake timeout, then dead-link detector */
+	ev_timer hb;   /* heartbeat sender */
 	struct frame_dec dec;
-	uint8_t *out;               /* owned: bytes waiting to be written */
+	uint8_t *out; /* owned: bytes waiting to be written */
 	size_t out_len;
 	size_t out_cap;
 	uint64_t hb_seq;
-	double since;               /* ev_now when the state last changed */
+	double since; /* ev_now when the state last changed */
 	/* From the peer's Hello. */
 	char peer_name[64];
 	char peer_version[32];
 	char peer_role[4];
 	struct conn_err err;
-	struct conn *next;          /* owner's list link */
+	struct conn *next; /* owner's list link */
 };
 
 /* Start an outbound connection to addr, expecting peer `expect`. The
@@ -96,8 +96,8 @@ int conn_dial(struct node *n, const struct conn_ops *ops, void *owner,
 	      char *err);
 
 /* Take over an accepted socket (fd is owned from now on, also on error). */
-int conn_accept(struct node *n, const struct conn_ops *ops, void *owner,
-		int fd, const char *remote, struct conn **out, char *err);
+int conn_accept(struct node *n, const struct conn_ops *ops, void *owner, int fd,
+		const char *remote, struct conn **out, char *err);
 
 /* Queue one message and write what the socket takes. Returns 0, or a
  * negative code when it cannot be encoded (the conn is then closed). */

@@ -26,7 +26,7 @@
 #include "node.h"
 #include "repl.h"
 
-#define container_of(ptr, type, member) \
+#define container_of(ptr, type, member)                                        \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define BACKOFF_MIN_MS 100
@@ -120,8 +120,7 @@ static void note_transition(struct link *l, const struct conn_err *why)
 
 		l->up_since = ev_now(l->node->loop);
 		ekl_info("link %s up (%s, %s)", l->peer->name,
-			 c->side == POL_SIDE_INITIATOR ? "outbound"
-						       : "inbound",
+			 c->side == POL_SIDE_INITIATOR ? "outbound" : "inbound",
 			 tls_conn_version(c->tls));
 	} else if (!up && l->was_up) {
 		ekl_warn("link %s down: %s: %s", l->peer->name,
@@ -280,8 +279,8 @@ static void conn_json(struct json *j, const struct conn *c)
 		 * a purpose error skipped by the ClusterDB bypass). */
 		json_key(j, "unenforced");
 		json_str(j, !v->rejected && v->code != POL_OK
-				    ? pol_code_name(v->code)
-				    : NULL);
+				? pol_code_name(v->code)
+				: NULL);
 	}
 	if (c->state == CONN_UP) {
 		json_key(j, "peer_version");
@@ -311,9 +310,9 @@ void link_status_line(const struct link *l, char *buf, size_t len)
 	repl_peer_view(l->node->repl, l, &state, &reason, &applied, &lag);
 	snprintf(buf, len, "%s %s %s %s %s %s %s %lld %lld\n", l->peer->name,
 		 carrier != NULL ? "up" : "down",
-		 carrier == NULL ? "-"
+		 carrier == NULL		       ? "-"
 		 : carrier->side == POL_SIDE_INITIATOR ? "outbound"
-							 : "inbound",
+						       : "inbound",
 		 dir_text(l->out, l->out_err_set, &l->out_err),
 		 dir_text(l->in, l->in_err_set, &l->in_err), state,
 		 reason != NULL ? reason : "-", (long long)applied,

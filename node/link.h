@@ -20,19 +20,19 @@ struct node;
 struct config_peer;
 
 struct link {
-	struct node *node;              /* not owned */
+	struct node *node;		/* not owned */
 	const struct config_peer *peer; /* not owned (in node->cfg) */
-	struct conn *out;               /* owned: our outbound connection */
-	struct conn *in;                /* owned: the peer's inbound one */
+	struct conn *out;		/* owned: our outbound connection */
+	struct conn *in;		/* owned: the peer's inbound one */
 	ev_timer redial;
 	int backoff_ms;
 	bool out_err_set;
-	struct conn_err out_err;        /* last outbound failure */
+	struct conn_err out_err; /* last outbound failure */
 	bool in_err_set;
-	struct conn_err in_err;         /* last inbound failure */
-	double up_since;                /* ev_now when the link came up */
+	struct conn_err in_err; /* last inbound failure */
+	double up_since;	/* ev_now when the link came up */
 	bool was_up;
-	struct repl_peer rp;            /* replication with this peer */
+	struct repl_peer rp; /* replication with this peer */
 };
 
 void link_init(struct link *l, struct node *n, const struct config_peer *p);

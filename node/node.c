@@ -29,13 +29,13 @@
 #include "ekulab/log.h"
 #include "ekulab/mem.h"
 
-#define container_of(ptr, type, member) \
+#define container_of(ptr, type, member)                                        \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* A socket being closed gracefully (see node_linger). */
 struct node_linger {
 	struct node *node; /* not owned */
-	int fd;            /* owned */
+	int fd;		   /* owned */
 	ev_io w;
 	ev_timer t;
 	struct node_linger *next;
@@ -68,8 +68,8 @@ static void on_linger_read(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 	while ((r = read(l->fd, buf, sizeof(buf))) > 0)
 		;
-	if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
-		       errno != EINTR))
+	if (r == 0 ||
+	    (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 		linger_free(l);
 }
 
@@ -129,7 +129,7 @@ void node_note_unknown(struct node *n, const struct conn *c)
 {
 	struct node_unknown *u = &n->unknown[n->unknown_next];
 	const struct tls_verify *v =
-		c->tls != NULL ? tls_conn_verify(c->tls) : NULL;
+	    c->tls != NULL ? tls_conn_verify(c->tls) : NULL;
 
 	memset(u, 0, sizeof(*u));
 	snprintf(u->remote, sizeof(u->remote), "%s", c->remote);
@@ -145,7 +145,7 @@ static void pending_closed(struct conn *c)
 {
 	struct node *n = c->owner;
 	const struct tls_verify *v =
-		c->tls != NULL ? tls_conn_verify(c->tls) : NULL;
+	    c->tls != NULL ? tls_conn_verify(c->tls) : NULL;
 	int i = -1;
 
 	pending_remove(n, c);
@@ -219,8 +219,8 @@ static int make_data_dir(const char *dir, char *err)
 		return ekl_errf(err, EKL_ECONFIG, "--data %s: %s", dir,
 				strerror(errno));
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-		return ekl_errf(err, EKL_ECONFIG,
-				"--data %s: not a directory", dir);
+		return ekl_errf(err, EKL_ECONFIG, "--data %s: not a directory",
+				dir);
 	return 0;
 }
 
@@ -295,7 +295,8 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 		link_init(&n->links[i], n, &n->cfg.peers[i]);
 		link_start(&n->links[i]);
 	}
-	ekl_info("ready: version %s (class %s), role %c, verify %s, listening on %s, %d peers",
+	ekl_info("ready: version %s (class %s), role %c, verify %s, listening "
+		 "on %s, %d peers",
 		 n->cfg.version, pol_vclass_name(n->cfg.vclass), n->cfg.role,
 		 pol_mode_name(n->cfg.verify), n->cfg.listen_text,
 		 n->cfg.n_peers);
@@ -383,8 +384,9 @@ static void status_json(struct node *n, struct json *j)
 	json_arr_begin(j);
 	for (i = 0; i < n->n_unknown; i++) {
 		/* Oldest first. */
-		int k = (n->unknown_next - n->n_unknown + i + NODE_MAX_UNKNOWN) %
-			NODE_MAX_UNKNOWN;
+		int k =
+		    (n->unknown_next - n->n_unknown + i + NODE_MAX_UNKNOWN) %
+		    NODE_MAX_UNKNOWN;
 		const struct node_unknown *u = &n->unknown[k];
 
 		json_obj_begin(j);
@@ -421,7 +423,7 @@ struct textbuf {
 };
 
 static void textf(struct textbuf *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void textf(struct textbuf *t, const char *fmt, ...)
 {
@@ -487,7 +489,7 @@ static char *status_text(struct node *n)
 		repl_peer_text(n->repl, l, rp, sizeof(rp));
 		textf(&t, "%-16s %-5s %-9s %-22s %-22s %s\n", l->peer->name,
 		      c ? "up" : "down",
-		      c == NULL ? "-"
+		      c == NULL			      ? "-"
 		      : c->side == POL_SIDE_INITIATOR ? "outbound"
 						      : "inbound",
 		      oe, ie, rp);

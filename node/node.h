@@ -22,18 +22,18 @@ struct node_unknown {
 };
 
 struct node {
-	struct ev_loop *loop;   /* not owned (the default loop) */
-	struct config cfg;      /* owned */
-	struct tls_ctx *tls;    /* owned */
-	int listen_fd;          /* owned */
+	struct ev_loop *loop; /* not owned (the default loop) */
+	struct config cfg;    /* owned */
+	struct tls_ctx *tls;  /* owned */
+	int listen_fd;	      /* owned */
 	ev_io listen_w;
-	struct link *links;     /* owned, cfg.n_peers entries */
-	struct conn *pending;   /* owned: inbound, not yet identified */
+	struct link *links;   /* owned, cfg.n_peers entries */
+	struct conn *pending; /* owned: inbound, not yet identified */
 	struct node_unknown unknown[NODE_MAX_UNKNOWN]; /* ring */
 	int n_unknown;
 	int unknown_next;
-	struct admin *admin;    /* owned */
-	struct repl *repl;      /* owned: the database and its replication */
+	struct admin *admin; /* owned */
+	struct repl *repl;   /* owned: the database and its replication */
 	struct node_linger *lingering; /* owned: sockets closing gracefully */
 	ev_signal sigterm;
 	ev_signal sigint;

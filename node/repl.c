@@ -41,18 +41,18 @@
 #include "store.h"
 #include "sync.h"
 
-#define container_of(ptr, type, member) \
+#define container_of(ptr, type, member)                                        \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
-#define BATCH_MAX 1000          /* changes per batch */
+#define BATCH_MAX   1000	/* changes per batch */
 #define BATCH_BYTES (256 << 10) /* path+value bytes per batch */
-#define WINDOW 4                /* unacknowledged batches per peer */
-#define SNAP_ROWS 1000          /* rows per snapshot chunk */
+#define WINDOW	    4		/* unacknowledged batches per peer */
+#define SNAP_ROWS   1000	/* rows per snapshot chunk */
 
 struct pending_write {
 	struct admin_reply *reply; /* not owned: completed once */
-	char *path;                /* owned */
-	char *value;               /* owned; NULL = delete */
+	char *path;		   /* owned */
+	char *value;		   /* owned; NULL = delete */
 	bool ack_all;
 	int timeout_ms;
 	int64_t rev; /* assigned in the group commit */
@@ -71,7 +71,7 @@ struct durable {
 struct ack_wait {
 	struct admin_reply *reply;
 	int64_t rev;
-	ev_tstamp committed; /* when the group commit returned */
+	ev_tstamp committed;	     /* when the group commit returned */
 	bool need[CONFIG_MAX_PEERS]; /* by link index */
 	ev_tstamp deadline;
 	struct ack_wait *next;
@@ -87,16 +87,16 @@ struct repl {
 	ev_prepare commit_w;
 	ev_timer wait_timer;
 	/* Latency samples (microseconds), a ring of the most recent. */
-	uint32_t *lat;   /* owned */
-	size_t lat_n;    /* samples held (<= LAT_MAX) */
+	uint32_t *lat; /* owned */
+	size_t lat_n;  /* samples held (<= LAT_MAX) */
 	size_t lat_next;
-	bool sent_early;  /* the group being committed went to peers */
-	struct syncer *syncer; /* owned; NULL: every commit fsyncs itself */
-	uint64_t commit_seq;   /* commits that wait for the syncer */
-	uint64_t synced_seq;   /* ...of which durable */
+	bool sent_early;	  /* the group being committed went to peers */
+	struct syncer *syncer;	  /* owned; NULL: every commit fsyncs itself */
+	uint64_t commit_seq;	  /* commits that wait for the syncer */
+	uint64_t synced_seq;	  /* ...of which durable */
 	struct durable *durables; /* owned: committed groups not yet synced */
 	struct durable **durables_tail;
-	uint64_t groups; /* group commits since the last reset */
+	uint64_t groups;  /* group commits since the last reset */
 	uint64_t grouped; /* writes in them */
 };
 
@@ -112,7 +112,10 @@ static int link_index(struct repl *r, const struct link *l)
 	return (int)(l - r->node->links);
 }
 
-struct store *repl_store(struct repl *r) { return r->store; }
+struct store *repl_store(struct repl *r)
+{
+	return r->store;
+}
 
 bool repl_is_primary(const struct repl *r)
 {
@@ -145,8 +148,7 @@ int repl_start(struct node *n, const char *data_dir, const char *primary,
 		rv = store_set_epoch(r->store, 1, primary, err);
 		if (rv != 0)
 			goto err_after_store;
-	} else if (st.epoch > 0 &&
-		   strcasecmp(st.primary, n->cfg.name) == 0) {
+	} else if (st.epoch > 0 && strcasecmp(st.primary, n->cfg.name) == 0) {
 		/* Every start of the primary opens a new epoch, so changes it
 		 * sent but never made durable (see send_group_early) can be
 		 * told apart from what it writes next. */
@@ -381,8 +383,9 @@ static int send_batch(struct repl *r, struct link *l)
 			return EKL_ENOENT;
 		return 0;
 	}
-	want = st.revision - p->sent < BATCH_MAX ? (size_t)(st.revision - p->sent)
-						 : BATCH_MAX;
+	want = st.revision - p->sent < BATCH_MAX
+		   ? (size_t)(st.revision - p->sent)
+		   : BATCH_MAX;
 	b.changes = ekl_calloc(want, sizeof(*b.changes));
 	b.ptrs = ekl_calloc(want, sizeof(*b.ptrs));
 	if (b.changes == NULL || b.ptrs == NULL) {
@@ -390,8 +393,8 @@ static int send_batch(struct repl *r, struct link *l)
 		return EKL_ENOMEM;
 	}
 	b.cap = want;
-	rv = store_log_read(r->store, p->sent, want, BATCH_BYTES, batch_add,
-			    &b, err);
+	rv = store_log_read(r->store, p->sent, want, BATCH_BYTES, batch_add, &b,
+			    err);
 	if (rv < 0) {
 		if (rv != EKL_ENOENT)
 			ekl_warn("replication to %s: %s", l->peer->name, err);
@@ -640,8 +643,7 @@ void repl_latency_text(struct repl *r, char *buf, size_t len)
 {
 	uint32_t *v;
 
-	if (r->lat_n == 0 ||
-	    (v = ekl_malloc(r->lat_n * sizeof(*v))) == NULL) {
+	if (r->lat_n == 0 || (v = ekl_malloc(r->lat_n * sizeof(*v))) == NULL) {
 		snprintf(buf, len, "count 0 groups %llu writes %llu\n",
 			 (unsigned long long)r->groups,
 			 (unsigned long long)r->grouped);
@@ -683,13 +685,14 @@ static void check_waits(struct repl *r, int gone)
 			if (i == gone) {
 				char msg[256];
 
-				snprintf(msg, sizeof(msg),
-					 "committed on the primary at revision "
-					 "%lld, but the link to %s went down "
-					 "before it confirmed; it will apply it "
-					 "when it catches up",
-					 (long long)w->rev,
-					 r->node->cfg.peers[i].name);
+				snprintf(
+				    msg, sizeof(msg),
+				    "committed on the primary at revision "
+				    "%lld, but the link to %s went down "
+				    "before it confirmed; it will apply it "
+				    "when it catches up",
+				    (long long)w->rev,
+				    r->node->cfg.peers[i].name);
 				admin_reply_done(w->reply, false, msg);
 				wait_remove(r, w);
 				done = false;
@@ -728,15 +731,15 @@ static void on_wait_timer(struct ev_loop *loop, ev_timer *t, int revents)
 			int i;
 
 			len = (size_t)snprintf(
-				msg, sizeof(msg),
-				"committed on the primary at revision %lld, "
-				"but not confirmed in time by:",
-				(long long)w->rev);
+			    msg, sizeof(msg),
+			    "committed on the primary at revision %lld, "
+			    "but not confirmed in time by:",
+			    (long long)w->rev);
 			for (i = 0; i < r->node->cfg.n_peers && len < 400; i++)
 				if (w->need[i])
 					len += (size_t)snprintf(
-						msg + len, sizeof(msg) - len,
-						" %s", r->node->cfg.peers[i].name);
+					    msg + len, sizeof(msg) - len, " %s",
+					    r->node->cfg.peers[i].name);
 			snprintf(msg + len, sizeof(msg) - len,
 				 "; they will apply it when they catch up");
 			admin_reply_done(w->reply, false, msg);
@@ -880,8 +883,8 @@ static void complete_writes(struct repl *r, struct pending_write *list,
 			aw->reply = w->reply;
 			aw->rev = w->rev;
 			aw->committed = committed;
-			aw->deadline = ev_now(r->node->loop) +
-				       w->timeout_ms / 1000.0;
+			aw->deadline =
+			    ev_now(r->node->loop) + w->timeout_ms / 1000.0;
 			for (i = 0; i < r->node->cfg.n_peers; i++)
 				if (peer_counts(r, &r->node->links[i])) {
 					aw->need[i] = true;
@@ -953,8 +956,8 @@ static void group_commit(struct repl *r)
 			w->reply = NULL;
 			continue;
 		}
-		w->timeout_ms = w->timeout_ms > 0 ? w->timeout_ms
-						  : r->cfg.ack_timeout_ms;
+		w->timeout_ms =
+		    w->timeout_ms > 0 ? w->timeout_ms : r->cfg.ack_timeout_ms;
 		w->rev = rev;
 	}
 	if (rv == 0)
@@ -1071,7 +1074,8 @@ void repl_write(struct repl *r, struct admin_reply *reply, const char *path,
 	r->queue_tail = &w->next;
 }
 
-/* ---- epochs --------------------------------------------------------------- */
+/* ---- epochs ---------------------------------------------------------------
+ */
 
 /* Adopt a newer (epoch, primary). A demoted primary stops taking writes:
  * what waits for peers fails with an explanation. */
@@ -1127,7 +1131,7 @@ int repl_promote(struct repl *r, char *err)
 /* ---- receiving ----------------------------------------------------------- */
 
 static void refuse(struct conn *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void refuse(struct conn *c, const char *fmt, ...)
 {
@@ -1344,33 +1348,26 @@ void repl_on_frame(struct repl *r, struct link *l, struct conn *c,
 	case EKL__ENVELOPE__MSG_REPL_STATE:
 		on_state(r, l, c, env->repl_state);
 		return;
-	case EKL__ENVELOPE__MSG_BATCH:
-		on_batch(r, l, c, env->batch);
-		return;
-	case EKL__ENVELOPE__MSG_ACK:
-		on_ack(r, l, env->ack);
-		return;
+	case EKL__ENVELOPE__MSG_BATCH: on_batch(r, l, c, env->batch); return;
+	case EKL__ENVELOPE__MSG_ACK: on_ack(r, l, env->ack); return;
 	case EKL__ENVELOPE__MSG_SNAP_BEGIN:
 		on_snap_begin(r, l, c, env->snap_begin);
 		return;
 	case EKL__ENVELOPE__MSG_SNAP_CHUNK:
 		on_snap_chunk(r, l, c, env->snap_chunk);
 		return;
-	case EKL__ENVELOPE__MSG_SNAP_END:
-		on_snap_end(r, l, c);
-		return;
+	case EKL__ENVELOPE__MSG_SNAP_END: on_snap_end(r, l, c); return;
 	case EKL__ENVELOPE__MSG_SNAP_ACK:
 		if (l->rp.inflight > 0)
 			l->rp.inflight--;
 		pump(r, l);
 		return;
-	default:
-		refuse(c, "unexpected message %d", (int)env->msg_case);
-		return;
+	default: refuse(c, "unexpected message %d", (int)env->msg_case); return;
 	}
 }
 
-/* ---- links ------------------------------------------------------------------ */
+/* ---- links ------------------------------------------------------------------
+ */
 
 void repl_conn_up(struct repl *r, struct link *l, struct conn *c)
 {
@@ -1403,12 +1400,12 @@ void repl_link_changed(struct repl *r, struct link *l)
 		if (p->acked_epoch != st.epoch)
 			p->known = false;
 		start_stream(r, l);
-	}
-	else
+	} else
 		send_state(r, carrier); /* the primary restarts from here */
 }
 
-/* ---- status ----------------------------------------------------------------- */
+/* ---- status -----------------------------------------------------------------
+ */
 
 void repl_status_json(struct repl *r, struct json *j)
 {
@@ -1448,14 +1445,15 @@ static bool skewed(struct repl *r, const struct link *l)
 static const char *down_reason(const struct link *l)
 {
 	static const char *const cert_codes[] = {
-		"untrusted",      "expired",	    "not-yet-valid",
-		"name-mismatch",  "server-purpose", "client-purpose",
-		"no-certificate",
+	    "untrusted",      "expired",	"not-yet-valid",
+	    "name-mismatch",  "server-purpose", "client-purpose",
+	    "no-certificate",
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(cert_codes) / sizeof(cert_codes[0]); i++) {
-		if (l->out_err_set && strcmp(l->out_err.code, cert_codes[i]) == 0)
+		if (l->out_err_set &&
+		    strcmp(l->out_err.code, cert_codes[i]) == 0)
 			return cert_codes[i];
 		if (l->in_err_set && strcmp(l->in_err.code, cert_codes[i]) == 0)
 			return cert_codes[i];
@@ -1486,8 +1484,9 @@ bool repl_peer_view(struct repl *r, const struct link *l, const char **state,
 		*lag = st.revision - p->applied;
 	} else {
 		*applied = st.revision;
-		*lag = p->primary_rev > st.revision ? p->primary_rev - st.revision
-						    : 0;
+		*lag = p->primary_rev > st.revision
+			   ? p->primary_rev - st.revision
+			   : 0;
 	}
 	if (!link_is_up(l)) {
 		*state = "stopped";
@@ -1531,8 +1530,7 @@ void repl_peer_json(struct repl *r, const struct link *l, struct json *j)
 	json_obj_end(j);
 }
 
-void repl_peer_text(struct repl *r, const struct link *l, char *buf,
-		    size_t len)
+void repl_peer_text(struct repl *r, const struct link *l, char *buf, size_t len)
 {
 	const char *state, *reason;
 	int64_t applied, lag;

@@ -48,28 +48,28 @@ enum repl_phase {
 
 struct repl_peer {
 	enum repl_phase phase;
-	struct conn *carrier;  /* not owned: the conn the stream runs on */
-	bool known;            /* a ReplState has been received */
-	int64_t applied;       /* peer's applied revision (acked / reported) */
+	struct conn *carrier;	/* not owned: the conn the stream runs on */
+	bool known;		/* a ReplState has been received */
+	int64_t applied;	/* peer's applied revision (acked / reported) */
 	int64_t rev_epoch_seen; /* epoch of that revision, from ReplState */
-	int64_t acked_epoch;   /* primary: epoch in which the peer last
-				  acknowledged our batches (its history up
-				  to `applied` is ours); 0 = unknown */
-	int64_t sent;          /* primary: last revision sent */
-	int inflight;          /* primary: snapshot chunks not yet acked */
-	int64_t out_last[8];   /* primary: last revision of each batch sent
-				  and not yet acknowledged, oldest first */
+	int64_t acked_epoch;	/* primary: epoch in which the peer last
+				   acknowledged our batches (its history up
+				   to `applied` is ours); 0 = unknown */
+	int64_t sent;		/* primary: last revision sent */
+	int inflight;		/* primary: snapshot chunks not yet acked */
+	int64_t out_last[8];	/* primary: last revision of each batch sent
+				   and not yet acknowledged, oldest first */
 	int n_out;
-	bool ack_due;          /* peer: an ack waits for durability */
-	uint64_t ack_seq;      /* peer: ...of this commit sequence number */
-	int64_t ack_rev;       /* peer: revision that ack will carry */
+	bool ack_due;	  /* peer: an ack waits for durability */
+	uint64_t ack_seq; /* peer: ...of this commit sequence number */
+	int64_t ack_rev;  /* peer: revision that ack will carry */
 	struct store_snap_reader *snap; /* primary: owned while sending */
 	int64_t snap_revision;
-	int64_t snap_epoch;    /* peer: epoch announced by SnapBegin */
+	int64_t snap_epoch;	 /* peer: epoch announced by SnapBegin */
 	uint8_t snap_digest[32]; /* peer: digest announced by SnapBegin */
-	bool snap_done;        /* primary: every chunk sent */
-	int64_t primary_rev;   /* peer: primary's revision from its batches */
-	int64_t snapshots;     /* snapshots sent / received (status) */
+	bool snap_done;		 /* primary: every chunk sent */
+	int64_t primary_rev;	 /* peer: primary's revision from its batches */
+	int64_t snapshots;	 /* snapshots sent / received (status) */
 };
 
 struct repl_config {

@@ -39,8 +39,8 @@
 #include "ekulab/mem.h"
 
 #define STORE_FILE_NAME "clusterdb.sqlite3"
-#define STORE_FILE_MAX 4096
-#define STORE_BUSY_MS 5000
+#define STORE_FILE_MAX	4096
+#define STORE_BUSY_MS	5000
 
 /* The statements prepared once at open (SQLITE_PREPARE_PERSISTENT). */
 enum store_sql {
@@ -69,46 +69,46 @@ enum store_sql {
 };
 
 static const char *const store_sql_text[SQL_COUNT] = {
-	[SQL_BEGIN] = "BEGIN IMMEDIATE",
-	[SQL_COMMIT] = "COMMIT",
-	[SQL_ROLLBACK] = "ROLLBACK",
-	[SQL_SAVEPOINT] = "SAVEPOINT store_put",
-	[SQL_RELEASE] = "RELEASE store_put",
-	[SQL_ROLLBACK_TO] = "ROLLBACK TO store_put",
-	[SQL_GET] = "SELECT value FROM config WHERE path = ?1",
-	[SQL_SET] = "INSERT INTO config(path, value) VALUES(?1, ?2) "
-		    "ON CONFLICT(path) DO UPDATE SET value = excluded.value",
-	[SQL_DEL] = "DELETE FROM config WHERE path = ?1",
-	[SQL_LIST] = "SELECT path, value FROM config ORDER BY path",
-	[SQL_LOG_ADD] = "INSERT INTO changelog(rev, epoch, path, value) "
-			"VALUES(?1, ?2, ?3, ?4)",
-	[SQL_LOG_READ] = "SELECT rev, epoch, path, value FROM changelog "
-			 "WHERE rev > ?1 AND rev <= ?2 ORDER BY rev LIMIT ?3",
-	[SQL_LOG_EPOCH] = "SELECT epoch FROM changelog WHERE rev = ?1",
-	[SQL_LOG_DROP] = "DELETE FROM changelog WHERE rev < ?1",
-	[SQL_LOG_CLEAR] = "DELETE FROM changelog",
-	[SQL_META_SET] = "INSERT OR REPLACE INTO meta(k, v) VALUES(?1, ?2)",
-	[SQL_STAGE_CLEAR] = "DELETE FROM snap_config",
-	[SQL_STAGE_ADD] = "INSERT INTO snap_config(path, value) "
-			  "VALUES(?1, ?2)",
-	[SQL_STAGE_SCAN] = "SELECT path, value FROM snap_config",
-	[SQL_CONFIG_CLEAR] = "DELETE FROM config",
-	[SQL_CONFIG_SWAP] = "INSERT INTO config(path, value) "
-			    "SELECT path, value FROM snap_config",
+    [SQL_BEGIN] = "BEGIN IMMEDIATE",
+    [SQL_COMMIT] = "COMMIT",
+    [SQL_ROLLBACK] = "ROLLBACK",
+    [SQL_SAVEPOINT] = "SAVEPOINT store_put",
+    [SQL_RELEASE] = "RELEASE store_put",
+    [SQL_ROLLBACK_TO] = "ROLLBACK TO store_put",
+    [SQL_GET] = "SELECT value FROM config WHERE path = ?1",
+    [SQL_SET] = "INSERT INTO config(path, value) VALUES(?1, ?2) "
+		"ON CONFLICT(path) DO UPDATE SET value = excluded.value",
+    [SQL_DEL] = "DELETE FROM config WHERE path = ?1",
+    [SQL_LIST] = "SELECT path, value FROM config ORDER BY path",
+    [SQL_LOG_ADD] = "INSERT INTO changelog(rev, epoch, path, value) "
+		    "VALUES(?1, ?2, ?3, ?4)",
+    [SQL_LOG_READ] = "SELECT rev, epoch, path, value FROM changelog "
+		     "WHERE rev > ?1 AND rev <= ?2 ORDER BY rev LIMIT ?3",
+    [SQL_LOG_EPOCH] = "SELECT epoch FROM changelog WHERE rev = ?1",
+    [SQL_LOG_DROP] = "DELETE FROM changelog WHERE rev < ?1",
+    [SQL_LOG_CLEAR] = "DELETE FROM changelog",
+    [SQL_META_SET] = "INSERT OR REPLACE INTO meta(k, v) VALUES(?1, ?2)",
+    [SQL_STAGE_CLEAR] = "DELETE FROM snap_config",
+    [SQL_STAGE_ADD] = "INSERT INTO snap_config(path, value) "
+		      "VALUES(?1, ?2)",
+    [SQL_STAGE_SCAN] = "SELECT path, value FROM snap_config",
+    [SQL_CONFIG_CLEAR] = "DELETE FROM config",
+    [SQL_CONFIG_SWAP] = "INSERT INTO config(path, value) "
+			"SELECT path, value FROM snap_config",
 };
 
 /* The schema of a new file, created in one transaction with its meta. */
 static const char store_schema[] =
-	"CREATE TABLE meta(k TEXT PRIMARY KEY NOT NULL, v) WITHOUT ROWID;"
-	"CREATE TABLE config(path TEXT PRIMARY KEY NOT NULL,"
-	" value TEXT NOT NULL) WITHOUT ROWID;"
-	"CREATE TABLE changelog(rev INTEGER PRIMARY KEY,"
-	" epoch INTEGER NOT NULL, path TEXT NOT NULL, value TEXT);"
-	"CREATE TABLE snap_config(path TEXT PRIMARY KEY NOT NULL,"
-	" value TEXT NOT NULL) WITHOUT ROWID;"
-	"INSERT INTO meta(k, v) VALUES ('schema_version', 1), ('epoch', 0),"
-	" ('primary', ''), ('revision', 0), ('rev_epoch', 0),"
-	" ('log_first', 1), ('digest', zeroblob(32));";
+    "CREATE TABLE meta(k TEXT PRIMARY KEY NOT NULL, v) WITHOUT ROWID;"
+    "CREATE TABLE config(path TEXT PRIMARY KEY NOT NULL,"
+    " value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE changelog(rev INTEGER PRIMARY KEY,"
+    " epoch INTEGER NOT NULL, path TEXT NOT NULL, value TEXT);"
+    "CREATE TABLE snap_config(path TEXT PRIMARY KEY NOT NULL,"
+    " value TEXT NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO meta(k, v) VALUES ('schema_version', 1), ('epoch', 0),"
+    " ('primary', ''), ('revision', 0), ('rev_epoch', 0),"
+    " ('log_first', 1), ('digest', zeroblob(32));";
 
 static const char *const store_tables[] = {"meta", "config", "changelog",
 					   "snap_config"};
@@ -133,21 +133,21 @@ struct store_meta {
 
 struct store {
 	char wal[STORE_FILE_MAX + 8]; /* DIR/clusterdb.sqlite3-wal */
-	sqlite3 *db;                  /* owned */
+	sqlite3 *db;		      /* owned */
 	sqlite3_stmt *sql[SQL_COUNT]; /* owned, persistent */
-	EVP_MD *md;                   /* owned: SHA-256 fetched once */
-	EVP_MD_CTX *mdctx;            /* owned: reused for every row hash */
-	struct store_state st;        /* committed state */
-	struct store_state gst;       /* working state of the open group */
-	bool group;                   /* a write group is open */
-	bool staging;                 /* store_snap_stage_begin() was called */
+	EVP_MD *md;		      /* owned: SHA-256 fetched once */
+	EVP_MD_CTX *mdctx;	      /* owned: reused for every row hash */
+	struct store_state st;	      /* committed state */
+	struct store_state gst;	      /* working state of the open group */
+	bool group;		      /* a write group is open */
+	bool staging;		      /* store_snap_stage_begin() was called */
 	char file[STORE_FILE_MAX];    /* DIR/clusterdb.sqlite3 */
 };
 
 struct store_snap_reader {
-	sqlite3 *db;                /* owned: a read-only connection */
-	sqlite3_stmt *next;         /* owned */
-	bool done;                  /* the last batch was short */
+	sqlite3 *db;		       /* owned: a read-only connection */
+	sqlite3_stmt *next;	       /* owned */
+	bool done;		       /* the last batch was short */
 	char last[STORE_PATH_MAX + 1]; /* path of the last row passed */
 	char file[STORE_FILE_MAX];
 };
@@ -260,8 +260,7 @@ static int row_hash(struct store *s, const char *path, size_t plen,
 	    EVP_DigestUpdate(s->mdctx, path, plen) != 1 ||
 	    EVP_DigestUpdate(s->mdctx, lv, sizeof(lv)) != 1 ||
 	    EVP_DigestUpdate(s->mdctx, value, vlen) != 1 ||
-	    EVP_DigestFinal_ex(s->mdctx, out, &n) != 1 ||
-	    n != STORE_DIGEST_LEN)
+	    EVP_DigestFinal_ex(s->mdctx, out, &n) != 1 || n != STORE_DIGEST_LEN)
 		return ekl_errf_ssl(err, EKL_ECRYPTO,
 				    "%s: hashing a configuration row", s->file);
 	return 0;
@@ -368,8 +367,7 @@ static int meta_set(struct store *s, const char *k, int type, int64_t i,
 
 /* Writes the meta keys where ns differs from the committed state, inside
  * the caller's transaction. */
-static int meta_write(struct store *s, const struct store_state *ns,
-		      char *err)
+static int meta_write(struct store *s, const struct store_state *ns, char *err)
 {
 	const struct store_state *o = &s->st;
 	int r = 0;
@@ -510,7 +508,7 @@ static int meta_load(sqlite3 *db, const char *file, struct store_meta *m,
 		} else if (strcmp(k, "primary") == 0 && type == SQLITE_TEXT &&
 			   sqlite3_column_bytes(stmt, 1) < STORE_NAME_MAX) {
 			const char *p =
-				(const char *)sqlite3_column_text(stmt, 1);
+			    (const char *)sqlite3_column_text(stmt, 1);
 
 			if (p != NULL) {
 				snprintf(m->st.primary, sizeof(m->st.primary),
@@ -585,8 +583,7 @@ static int refuse_unreadable(sqlite3 *db, const char *file, int rc,
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
 	case SQLITE_FORMAT:
-		snprintf(why, sizeof(why), "%s: %s", doing,
-			 sqlite3_errmsg(db));
+		snprintf(why, sizeof(why), "%s: %s", doing, sqlite3_errmsg(db));
 		return refuse_damaged(file, why, err);
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
@@ -621,8 +618,9 @@ static int check_integrity(sqlite3 *db, const char *file, char *err)
 		rc = refuse_unreadable(db, file, rc, "quick_check", err);
 	else if (strcmp(why, "quick_check: ok") != 0)
 		rc = refuse_damaged(file,
-				    why[0] != '\0' ? why : "quick_check: no "
-							   "answer",
+				    why[0] != '\0' ? why
+						   : "quick_check: no "
+						     "answer",
 				    err);
 	else
 		rc = 0;
@@ -686,8 +684,7 @@ static int check_schema(sqlite3 *db, const char *file, struct store_meta *m,
 			return refuse_foreign(file, why, err);
 		}
 	}
-	if (m->found != META_ALL ||
-	    m->st.log_first > m->st.revision + 1 ||
+	if (m->found != META_ALL || m->st.log_first > m->st.revision + 1 ||
 	    (m->st.revision == 0 && m->st.rev_epoch != 0))
 		return refuse_foreign(file,
 				      "has missing or inconsistent meta keys "
@@ -822,8 +819,8 @@ static int open_existing(struct store *s, char *err)
 	if (rc != SQLITE_OK)
 		return sql_fail(s->db, s->file, rc, "opening", err);
 	/* Until the file is accepted, closing must not write to it. */
-	rc = sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
-			       NULL);
+	rc =
+	    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	if (rc != SQLITE_OK)
@@ -839,8 +836,7 @@ static int open_existing(struct store *s, char *err)
 			      &m.st.rows, err);
 	if (r == 0)
 		r = query_int(s->db, s->file,
-			      "SELECT count(*) FROM snap_config", &staged,
-			      err);
+			      "SELECT count(*) FROM snap_config", &staged, err);
 	if (r != 0)
 		return r;
 
@@ -893,21 +889,23 @@ int store_open(const char *dir, struct store **out, char *err)
 	*out = NULL;
 	s = ekl_calloc(1, sizeof(*s));
 	if (s == NULL)
-		return ekl_errf(err, EKL_ENOMEM, "opening the store in %s: out "
-						 "of memory",
+		return ekl_errf(err, EKL_ENOMEM,
+				"opening the store in %s: out "
+				"of memory",
 				dir);
 	n = snprintf(s->file, sizeof(s->file), "%s/%s", dir, STORE_FILE_NAME);
 	if (n < 0 || (size_t)n >= sizeof(s->file) - 16) {
-		r = ekl_errf(err, EKL_ECONFIG, "data directory path too long: "
-					       "%.64s...",
+		r = ekl_errf(err, EKL_ECONFIG,
+			     "data directory path too long: "
+			     "%.64s...",
 			     dir);
 		goto err_after_alloc;
 	}
 	s->md = EVP_MD_fetch(NULL, "SHA256", NULL);
 	s->mdctx = EVP_MD_CTX_new();
 	if (s->md == NULL || s->mdctx == NULL) {
-		r = ekl_errf_ssl(err, EKL_ECRYPTO,
-				 "%s: cannot set up SHA-256", s->file);
+		r = ekl_errf_ssl(err, EKL_ECRYPTO, "%s: cannot set up SHA-256",
+				 s->file);
 		goto err_after_alloc;
 	}
 	if (stat(s->file, &sb) != 0) {
@@ -997,8 +995,7 @@ int store_group_put(struct store *s, const char *path, const char *value,
 				s->file);
 	why = bad_row(path, value);
 	if (why != NULL)
-		return ekl_errf(err, EKL_EINVAL,
-				"cannot store \"%.80s\": %s",
+		return ekl_errf(err, EKL_EINVAL, "cannot store \"%.80s\": %s",
 				path != NULL ? path : "(null)", why);
 	if (s->gst.epoch < s->gst.rev_epoch)
 		return ekl_errf(err, EKL_EINVAL,
@@ -1009,11 +1006,12 @@ int store_group_put(struct store *s, const char *path, const char *value,
 	if (r != 0)
 		return r;
 	ns = s->gst;
-	r = change_row(s, &ns, s->gst.revision + 1, s->gst.epoch, path,
-		       value, err);
+	r = change_row(s, &ns, s->gst.revision + 1, s->gst.epoch, path, value,
+		       err);
 	if (r == EKL_ENOENT)
-		ekl_errf(err, r, "cannot delete \"%.80s\": there is no such "
-				 "row",
+		ekl_errf(err, r,
+			 "cannot delete \"%.80s\": there is no such "
+			 "row",
 			 path);
 	if (r == 0)
 		r = sql_run(s, SQL_RELEASE, "releasing a savepoint", err);
@@ -1077,8 +1075,9 @@ int store_get(struct store *s, const char *path, char **value, char *err)
 
 		*value = v != NULL ? ekl_malloc(n + 1) : NULL;
 		if (*value == NULL) {
-			r = ekl_errf(err, EKL_ENOMEM, "reading \"%.80s\": out "
-						      "of memory",
+			r = ekl_errf(err, EKL_ENOMEM,
+				     "reading \"%.80s\": out "
+				     "of memory",
 				     path);
 		} else {
 			memcpy(*value, v, n);
@@ -1135,9 +1134,8 @@ int store_log_read(struct store *s, int64_t after, size_t max_changes,
 	int n = 0, rc, r = 0;
 
 	if (after < 0)
-		return ekl_errf(err, EKL_EINVAL, "revision %" PRId64
-						 " is negative",
-				after);
+		return ekl_errf(err, EKL_EINVAL,
+				"revision %" PRId64 " is negative", after);
 	if (after >= s->st.revision || max_changes == 0)
 		return 0;
 	if (after + 1 < s->st.log_first)
@@ -1214,8 +1212,9 @@ int store_log_epoch(struct store *s, int64_t rev, int64_t *epoch, char *err)
 	if (rc == SQLITE_ROW)
 		*epoch = sqlite3_column_int64(stmt, 0);
 	else if (rc == SQLITE_DONE)
-		r = ekl_errf(err, EKL_EIO, "%s: the change log misses revision "
-					   "%" PRId64,
+		r = ekl_errf(err, EKL_EIO,
+			     "%s: the change log misses revision "
+			     "%" PRId64,
 			     s->file, rev);
 	else
 		r = store_fail(s, rc, "reading the change log", err);
@@ -1230,9 +1229,8 @@ int store_compact(struct store *s, int64_t keep, char *err)
 	int rc, r;
 
 	if (keep < 0)
-		return ekl_errf(err, EKL_EINVAL, "cannot keep %" PRId64
-						 " log entries",
-				keep);
+		return ekl_errf(err, EKL_EINVAL,
+				"cannot keep %" PRId64 " log entries", keep);
 	r = no_group(s, "compact the change log", err);
 	if (r != 0)
 		return r;
@@ -1292,11 +1290,10 @@ int store_apply(struct store *s, const struct store_change *c, size_t n,
 				     c[i].rev, c[i].epoch, ns.rev_epoch,
 				     ns.revision);
 		else if (why != NULL)
-			r = ekl_errf(err, EKL_EPROTO,
-				     "change %" PRId64 " (\"%.80s\"): %s",
-				     c[i].rev,
-				     c[i].path != NULL ? c[i].path : "(null)",
-				     why);
+			r = ekl_errf(
+			    err, EKL_EPROTO,
+			    "change %" PRId64 " (\"%.80s\"): %s", c[i].rev,
+			    c[i].path != NULL ? c[i].path : "(null)", why);
 		else if ((r = change_row(s, &ns, c[i].rev, c[i].epoch,
 					 c[i].path, c[i].value, err)) ==
 			 EKL_ENOENT)
@@ -1328,8 +1325,9 @@ int store_set_epoch(struct store *s, int64_t epoch, const char *primary,
 	if (primary == NULL)
 		primary = "";
 	if (strlen(primary) >= STORE_NAME_MAX)
-		return ekl_errf(err, EKL_EINVAL, "primary name \"%.80s\" is "
-						 "too long",
+		return ekl_errf(err, EKL_EINVAL,
+				"primary name \"%.80s\" is "
+				"too long",
 				primary);
 	if (epoch < s->st.epoch)
 		return ekl_errf(err, EKL_EINVAL,
@@ -1375,8 +1373,9 @@ int store_snap_open(struct store *s, struct store_snap_reader **out,
 	*out = NULL;
 	r = ekl_calloc(1, sizeof(*r));
 	if (r == NULL)
-		return ekl_errf(err, EKL_ENOMEM, "%s: snapshot reader: out of "
-						 "memory",
+		return ekl_errf(err, EKL_ENOMEM,
+				"%s: snapshot reader: out of "
+				"memory",
 				s->file);
 	memcpy(r->file, s->file, sizeof(r->file));
 	rc = sqlite3_open_v2(r->file, &r->db, SQLITE_OPEN_READONLY, NULL);
@@ -1391,8 +1390,7 @@ int store_snap_open(struct store *s, struct store_snap_reader **out,
 	}
 	ret = meta_load(r->db, r->file, &m, err);
 	if (ret == 0 && m.found != META_ALL)
-		ret = ekl_errf(err, EKL_EIO, "%s: meta is incomplete",
-			       r->file);
+		ret = ekl_errf(err, EKL_EIO, "%s: meta is incomplete", r->file);
 	if (ret == 0)
 		ret = query_int(r->db, r->file, "SELECT count(*) FROM config",
 				&m.st.rows, err);
@@ -1507,14 +1505,13 @@ int store_snap_stage_rows(struct store *s, const char *const *paths,
 				s->file);
 	for (size_t i = 0; i < n; i++) {
 		const char *why = values[i] == NULL
-					  ? "the value is missing"
-					  : bad_row(paths[i], values[i]);
+				      ? "the value is missing"
+				      : bad_row(paths[i], values[i]);
 
 		if (why != NULL)
-			return ekl_errf(err, EKL_EPROTO,
-					"snapshot row \"%.80s\": %s",
-					paths[i] != NULL ? paths[i] : "(null)",
-					why);
+			return ekl_errf(
+			    err, EKL_EPROTO, "snapshot row \"%.80s\": %s",
+			    paths[i] != NULL ? paths[i] : "(null)", why);
 	}
 	if (n == 0)
 		return 0;
@@ -1580,8 +1577,8 @@ int store_snap_finish(struct store *s, int64_t revision, int64_t rev_epoch,
 		store_digest_hex(ns.digest, have);
 		store_digest_hex(digest, want);
 		r = ekl_errf(err, EKL_EPROTO,
-			     "snapshot at revision %" PRId64
-			     ": the %" PRId64 " rows received hash to %s, the "
+			     "snapshot at revision %" PRId64 ": the %" PRId64
+			     " rows received hash to %s, the "
 			     "sender announced %s; it was not applied",
 			     revision, ns.rows, have, want);
 	}
@@ -1693,19 +1690,17 @@ int store_check(struct store *s, char *err)
 			      &back, err);
 	if (r == 0)
 		r = query_int(s->db, s->file,
-			      "SELECT count(*) FROM snap_config", &staged,
-			      err);
+			      "SELECT count(*) FROM snap_config", &staged, err);
 	if (r != 0)
 		return r;
 	if (cnt == 0 ? c->log_first != c->revision + 1
 		     : (lo != c->log_first || hi != c->revision ||
 			cnt != hi - lo + 1))
-		return ekl_errf(err, EKL_EIO,
-				"%s: the change log holds %" PRId64
-				" entries %" PRId64 "..%" PRId64
-				", meta says %" PRId64 "..%" PRId64,
-				s->file, cnt, lo, hi, c->log_first,
-				c->revision);
+		return ekl_errf(
+		    err, EKL_EIO,
+		    "%s: the change log holds %" PRId64 " entries %" PRId64
+		    "..%" PRId64 ", meta says %" PRId64 "..%" PRId64,
+		    s->file, cnt, lo, hi, c->log_first, c->revision);
 	if (back != 0)
 		return ekl_errf(err, EKL_EIO,
 				"%s: the change log goes back in epoch",

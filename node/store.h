@@ -35,21 +35,21 @@
 #include <stdint.h>
 
 #define STORE_SCHEMA_VERSION 1
-#define STORE_DIGEST_LEN 32
-#define STORE_PATH_MAX 512     /* bytes of an xConfiguration path */
-#define STORE_VALUE_MAX 65536  /* bytes of a value */
-#define STORE_NAME_MAX 64
+#define STORE_DIGEST_LEN     32
+#define STORE_PATH_MAX	     512   /* bytes of an xConfiguration path */
+#define STORE_VALUE_MAX	     65536 /* bytes of a value */
+#define STORE_NAME_MAX	     64
 
 struct store;
 
 struct store_state {
-	int64_t epoch;      /* current cluster epoch known to this node */
+	int64_t epoch; /* current cluster epoch known to this node */
 	char primary[STORE_NAME_MAX]; /* primary of that epoch ("" = none) */
-	int64_t revision;   /* last change applied */
-	int64_t rev_epoch;  /* epoch of that change */
-	int64_t log_first;  /* oldest revision still in the change log */
+	int64_t revision;	      /* last change applied */
+	int64_t rev_epoch;	      /* epoch of that change */
+	int64_t log_first; /* oldest revision still in the change log */
 	uint8_t digest[STORE_DIGEST_LEN];
-	int64_t rows;       /* number of config rows */
+	int64_t rows; /* number of config rows */
 };
 
 /* One change. Pointers are borrowed (valid for the duration of a call or

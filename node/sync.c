@@ -13,13 +13,13 @@
 #include "ekulab/log.h"
 #include "ekulab/mem.h"
 
-#define container_of(ptr, type, member) \
+#define container_of(ptr, type, member)                                        \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct syncer {
 	struct ev_loop *loop; /* not owned */
-	char *wal_path;       /* owned */
-	int fd;               /* owned by the thread: the WAL, or -1 */
+	char *wal_path;	      /* owned */
+	int fd;		      /* owned by the thread: the WAL, or -1 */
 	ino_t ino;
 	void (*done)(void *arg, uint64_t seq);
 	void *arg;
@@ -95,7 +95,8 @@ static void on_async(struct ev_loop *loop, ev_async *w, int revents)
 	pthread_mutex_unlock(&s->mu);
 	if (failed) {
 		/* The disk refuses: nothing more can be promised durable. */
-		ekl_error("fdatasync %s failed: stopping the node", s->wal_path);
+		ekl_error("fdatasync %s failed: stopping the node",
+			  s->wal_path);
 		ev_break(loop, EVBREAK_ALL);
 		return;
 	}

@@ -1,4 +1,5 @@
-/* frame.h: u32 big-endian length + protobuf-c Envelope, decoded incrementally. */
+/* frame.h: u32 big-endian length + protobuf-c Envelope, decoded incrementally.
+ */
 #ifndef EKULAB_FRAME_H
 #define EKULAB_FRAME_H
 
@@ -8,7 +9,7 @@
 #include "ekulab.pb-c.h"
 
 #define FRAME_MAX_DEFAULT (1u << 20) /* 1 MiB payload */
-#define FRAME_HDR 4u
+#define FRAME_HDR	  4u
 
 /* Pack env into a new buffer: 4-byte length then payload. Refuses a payload
  * over max (EKL_ETOOBIG) or of length 0, i.e. an empty Envelope (EKL_EPROTO).
@@ -18,9 +19,9 @@ int frame_pack(const Ekl__Envelope *env, size_t max, uint8_t **out,
 
 enum frame_res {
 	FRAME_NEED_MORE = 0, /* not a whole frame yet */
-	FRAME_READY,         /* *env holds one decoded message */
+	FRAME_READY,	     /* *env holds one decoded message */
 	FRAME_ERR_TOO_BIG,   /* announced length over the maximum */
-	FRAME_ERR_ZERO,      /* announced length 0 */
+	FRAME_ERR_ZERO,	     /* announced length 0 */
 	FRAME_ERR_DECODE,    /* payload is not an Envelope */
 };
 

@@ -19,8 +19,8 @@ enum pki_profile {
 	PKI_PROFILE_COMBINED = 0, /* serverAuth + clientAuth */
 	PKI_PROFILE_SERVER_ONLY,  /* serverAuth */
 	PKI_PROFILE_CLIENT_ONLY,  /* clientAuth */
-	PKI_PROFILE_NO_EKU,       /* no EKU extension */
-	PKI_PROFILE_ANY_EKU,      /* anyExtendedKeyUsage only */
+	PKI_PROFILE_NO_EKU,	  /* no EKU extension */
+	PKI_PROFILE_ANY_EKU,	  /* anyExtendedKeyUsage only */
 };
 enum pki_key { PKI_KEY_EC_P256 = 0, PKI_KEY_RSA_2048 };
 
@@ -43,7 +43,7 @@ int pki_init(const char *dir, bool force, char *err);
 struct pki_leaf_opts {
 	const char *name; /* file stem, subject CN and default DNS SAN */
 	enum pki_profile profile;
-	enum pki_ca ca;   /* ignored when self_signed */
+	enum pki_ca ca; /* ignored when self_signed */
 	bool self_signed;
 	const char *sans[PKI_MAX_SANS]; /* DNS names or IP addresses; when
 					   n_sans is 0, `name` is the SAN */

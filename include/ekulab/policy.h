@@ -38,21 +38,21 @@ enum pol_service { POL_SVC_CLUSTERDB = 0, POL_SVC_MTLS };
 const char *pol_service_name(enum pol_service s);
 
 /* Outcome codes: a contract, also used in JSON output. */
-#define POL_CODES(X)                             \
-	X(POL_OK, "ok")                          \
-	X(POL_UNTRUSTED, "untrusted")            \
-	X(POL_EXPIRED, "expired")                \
-	X(POL_NOT_YET_VALID, "not-yet-valid")    \
-	X(POL_NAME_MISMATCH, "name-mismatch")    \
-	X(POL_SERVER_PURPOSE, "server-purpose")  \
-	X(POL_CLIENT_PURPOSE, "client-purpose")  \
+#define POL_CODES(X)                                                           \
+	X(POL_OK, "ok")                                                        \
+	X(POL_UNTRUSTED, "untrusted")                                          \
+	X(POL_EXPIRED, "expired")                                              \
+	X(POL_NOT_YET_VALID, "not-yet-valid")                                  \
+	X(POL_NAME_MISMATCH, "name-mismatch")                                  \
+	X(POL_SERVER_PURPOSE, "server-purpose")                                \
+	X(POL_CLIENT_PURPOSE, "client-purpose")                                \
 	X(POL_NO_CERTIFICATE, "no-certificate")
 
 enum pol_code {
 #define POL_CODE_ENUM(name, text) name,
 	POL_CODES(POL_CODE_ENUM)
 #undef POL_CODE_ENUM
-	POL_CODE_COUNT
+	    POL_CODE_COUNT
 };
 
 const char *pol_code_name(enum pol_code c);
@@ -60,16 +60,16 @@ const char *pol_code_name(enum pol_code c);
 int pol_code_parse(const char *s, enum pol_code *out);
 
 /* Extended key usage facts of one certificate. */
-#define POL_EKU_EXT 0x01u    /* the certificate has an EKU extension at all */
+#define POL_EKU_EXT    0x01u /* the certificate has an EKU extension at all */
 #define POL_EKU_SERVER 0x02u /* id-kp-serverAuth 1.3.6.1.5.5.7.3.1 */
 #define POL_EKU_CLIENT 0x04u /* id-kp-clientAuth 1.3.6.1.5.5.7.3.2 */
-#define POL_EKU_ANY 0x08u    /* anyExtendedKeyUsage 2.5.29.37.0 */
-#define POL_EKU_OTHER 0x10u  /* any other OID */
+#define POL_EKU_ANY    0x08u /* anyExtendedKeyUsage 2.5.29.37.0 */
+#define POL_EKU_OTHER  0x10u /* any other OID */
 
 #define POL_MAX_CHAIN 8
 #define POL_MAX_NAMES 8
-#define POL_NAME_LEN 256
-#define POL_IP_LEN 46
+#define POL_NAME_LEN  256
+#define POL_IP_LEN    46
 
 struct pol_cert {
 	unsigned eku; /* POL_EKU_* bits */
@@ -98,12 +98,13 @@ struct pol_node {
 	enum pol_mode mode;
 	bool client_eku_check; /* X15.5 setting; true (default) = check */
 	const struct pol_chain *server_chain; /* presented when accepting */
-	const struct pol_chain *client_chain; /* X15.5 client certificate, or NULL */
+	const struct pol_chain
+	    *client_chain; /* X15.5 client certificate, or NULL */
 };
 
 /* What a verifier enforces on the chain its peer presents. */
 struct pol_rules {
-	bool verify;        /* false in permissive: record, never reject */
+	bool verify;	    /* false in permissive: record, never reject */
 	bool require_cert;  /* reject a peer that presents no certificate */
 	bool check_purpose; /* false: purpose errors at any depth are skipped */
 	unsigned purpose;   /* POL_EKU_SERVER or POL_EKU_CLIENT */
@@ -158,7 +159,7 @@ struct pol_verdict {
 	bool ok;
 	enum pol_side side; /* who rejects; POL_SIDE_NONE when ok */
 	enum pol_code code; /* POL_OK when ok */
-	int depth;          /* offending certificate depth, or -1 */
+	int depth;	    /* offending certificate depth, or -1 */
 };
 
 /* THE policy function. The initiator verifies the acceptor's certificate

@@ -24,16 +24,16 @@
 struct tls_config {
 	enum pol_vclass version;
 	enum pol_mode mode;
-	bool client_eku_check;    /* X15.5 only */
+	bool client_eku_check;	  /* X15.5 only */
 	enum pol_service service; /* POL_SVC_CLUSTERDB for ekunode */
-	const char *ca_file;      /* trust bundle */
-	const char *cert_file;    /* server certificate chain (PEM) */
+	const char *ca_file;	  /* trust bundle */
+	const char *cert_file;	  /* server certificate chain (PEM) */
 	const char *key_file;
 	const char *client_cert_file; /* X15.5 client certificate, or NULL */
 	const char *client_key_file;
-	bool no_cert;             /* test hook: present no certificate when
-				     initiating (cert_file may then be NULL) */
-	bool at_set;              /* evaluate certificates at `at`, not now */
+	bool no_cert; /* test hook: present no certificate when
+			 initiating (cert_file may then be NULL) */
+	bool at_set;  /* evaluate certificates at `at`, not now */
 	int64_t at;
 	/* Identities accepted from inbound callers (configured peer names).
 	 * Copied by tls_ctx_new. */
@@ -52,22 +52,22 @@ void tls_ctx_free(struct tls_ctx *ctx);
 
 /* What our verification of the peer saw during one handshake. */
 struct tls_verify {
-	bool have_cert;           /* the peer presented a certificate */
-	enum pol_code code;       /* first error seen (POL_OK if none) */
-	int depth;                /* its depth, or -1 */
-	bool rejected;            /* code was enforced: the handshake fails */
-	int x509_err;             /* OpenSSL's X509_V_ERR_* for code */
+	bool have_cert;		    /* the peer presented a certificate */
+	enum pol_code code;	    /* first error seen (POL_OK if none) */
+	int depth;		    /* its depth, or -1 */
+	bool rejected;		    /* code was enforced: the handshake fails */
+	int x509_err;		    /* OpenSSL's X509_V_ERR_* for code */
 	char claimed[POL_NAME_LEN]; /* leaf identity (certinfo_identity) */
-	char subject[256];        /* leaf subject, one line */
-	unsigned eku;             /* leaf POL_EKU_* bits */
+	char subject[256];	    /* leaf subject, one line */
+	unsigned eku;		    /* leaf POL_EKU_* bits */
 };
 
 enum tls_io {
-	TLS_IO_OK = 0,     /* done (handshake complete / bytes moved) */
+	TLS_IO_OK = 0,	   /* done (handshake complete / bytes moved) */
 	TLS_IO_WANT_READ,  /* wait for the socket to be readable, call again */
 	TLS_IO_WANT_WRITE, /* wait for the socket to be writable, call again */
-	TLS_IO_CLOSED,     /* orderly close by the peer */
-	TLS_IO_FATAL,      /* failed; see tls_conn_failure() */
+	TLS_IO_CLOSED,	   /* orderly close by the peer */
+	TLS_IO_FATAL,	   /* failed; see tls_conn_failure() */
 };
 
 struct tls_conn;
@@ -94,11 +94,11 @@ void tls_shutdown(struct tls_conn *c);
 
 /* Why a session failed, from either end's point of view. */
 struct tls_failure {
-	enum pol_side side;  /* who rejected: us or the peer; NONE when the
-				failure is not a certificate rejection */
-	enum pol_code code;  /* POL_OK when not a certificate rejection */
-	int depth;           /* -1 when unknown (e.g. learned from an alert) */
-	char message[256];   /* human text: OpenSSL reason, alert, errno */
+	enum pol_side side; /* who rejected: us or the peer; NONE when the
+			       failure is not a certificate rejection */
+	enum pol_code code; /* POL_OK when not a certificate rejection */
+	int depth;	    /* -1 when unknown (e.g. learned from an alert) */
+	char message[256];  /* human text: OpenSSL reason, alert, errno */
 };
 
 /* After TLS_IO_FATAL (or CLOSED): fill f. When we rejected the peer, from our

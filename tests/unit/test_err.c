@@ -11,7 +11,7 @@
 
 static const int all_codes[] = {
 #define EKL_ERR_CODE(name, value, text) name,
-	EKL_ERRORS(EKL_ERR_CODE)
+    EKL_ERRORS(EKL_ERR_CODE)
 #undef EKL_ERR_CODE
 };
 #define NCODES (sizeof(all_codes) / sizeof(all_codes[0]))

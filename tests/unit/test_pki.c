@@ -47,7 +47,7 @@ static unsigned mode_of(const char *dir, const char *file)
 }
 
 /* Every certificate of a PEM file, in order. */
-static STACK_OF(X509) * load_certs(const char *dir, const char *file)
+static STACK_OF(X509) *load_certs(const char *dir, const char *file)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	BIO *b = BIO_new_file(path_of(dir, file), "r");
@@ -142,7 +142,7 @@ static void assert_eku(X509 *x, int n_expect, const int *expect)
  * with a purpose (0: none). Returns X509_V_OK or the first error; *depth
  * gets its depth. */
 static int verify_with(const char *dir, const char *bundle, X509 *leaf,
-		       STACK_OF(X509) * untrusted, int purpose, int *depth)
+		       STACK_OF(X509) *untrusted, int purpose, int *depth)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -163,7 +163,7 @@ static int verify_with(const char *dir, const char *bundle, X509 *leaf,
 	return rc;
 }
 
-static int verify(const char *dir, X509 *leaf, STACK_OF(X509) * untrusted,
+static int verify(const char *dir, X509 *leaf, STACK_OF(X509) *untrusted,
 		  int purpose, int *depth)
 {
 	return verify_with(dir, "ca.crt", leaf, untrusted, purpose, depth);
@@ -595,7 +595,7 @@ START_TEST(test_issue_each_ca)
 	int i;
 
 	for (i = PKI_CA_UNRESTRICTED; i <= PKI_CA_COMBINED; i++) {
-		STACK_OF(X509) * sk;
+		STACK_OF(X509) *sk;
 		X509 *leaf;
 		X509 *ca;
 		int depth;
@@ -658,7 +658,7 @@ START_TEST(test_issue_purpose_table)
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		STACK_OF(X509) * sk;
+		STACK_OF(X509) *sk;
 		X509 *leaf;
 		int rc;
 		int depth;
@@ -704,7 +704,7 @@ START_TEST(test_issue_self_signed)
 				  .ca = PKI_CA_COMBINED,
 				  .self_signed = true};
 	static const int srv[] = {NID_server_auth};
-	STACK_OF(X509) * sk;
+	STACK_OF(X509) *sk;
 	X509 *x;
 	EVP_PKEY *k;
 

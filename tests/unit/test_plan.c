@@ -439,9 +439,7 @@ START_TEST(test_apply)
 			ck_assert(!sim->lab.nodes[1].running);
 			ck_assert_uint_eq(sim->n_faults, 1);
 			break;
-		case 1:
-			ck_assert(!sim->lab.nodes[2].running);
-			break;
+		case 1: ck_assert(!sim->lab.nodes[2].running); break;
 		case 2:
 			ck_assert(sim->lab.nodes[2].running);
 			ck_assert(!sim->lab.nodes[1].running);

@@ -1,4 +1,5 @@
-/* test_proxy.c: the link-fault proxy engine, in-process, against a local TCP echo server. */
+/* test_proxy.c: the link-fault proxy engine, in-process, against a local TCP
+ * echo server. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,8 +29,8 @@
 
 /* ---- an echo server: one thread, poll() over every socket ---- */
 
-#define ECHO_MAX   32
-#define ECHO_BUF   (256 * 1024)
+#define ECHO_MAX 32
+#define ECHO_BUF (256 * 1024)
 
 struct echo_conn {
 	int fd;
@@ -63,17 +64,17 @@ static void *echo_run(void *arg)
 		size_t i;
 
 		pf[0] = (struct pollfd){e->wake[0], POLLIN, 0};
-		pf[1] = (struct pollfd){e->lfd, e->n < ECHO_MAX ? POLLIN : 0,
-					0};
+		pf[1] =
+		    (struct pollfd){e->lfd, e->n < ECHO_MAX ? POLLIN : 0, 0};
 		for (i = 0; i < e->n; i++) {
 			struct echo_conn *c = &e->c[i];
 
 			pf[i + 2] = (struct pollfd){
-				c->fd,
-				(short)((!c->eof && c->len < ECHO_BUF ? POLLIN
-								      : 0) |
-					(c->len > 0 ? POLLOUT : 0)),
-				0};
+			    c->fd,
+			    (short)((!c->eof && c->len < ECHO_BUF ? POLLIN
+								  : 0) |
+				    (c->len > 0 ? POLLOUT : 0)),
+			    0};
 		}
 		if (poll(pf, e->n + 2, -1) < 0)
 			continue;
@@ -224,8 +225,8 @@ static void add_route(const char *name, int port, int target)
 	char spec[256], err[EKL_ERRLEN] = "";
 	int rv;
 
-	snprintf(spec, sizeof(spec), "%s=127.0.0.1:%d,127.0.0.1:%d", name,
-		 port, target);
+	snprintf(spec, sizeof(spec), "%s=127.0.0.1:%d,127.0.0.1:%d", name, port,
+		 target);
 	rv = proxy_add_route(F.p, spec, err);
 	ck_assert_msg(rv == 0, "add route %s: %s", spec, err);
 }
@@ -441,8 +442,7 @@ static struct proxy_route_info route_info(const char *name)
 	char err[EKL_ERRLEN] = "";
 	size_t n = 0, i;
 
-	ck_assert_msg(proxy_client_routes(F.sock, &r, &n, err) == 0, "%s",
-		      err);
+	ck_assert_msg(proxy_client_routes(F.sock, &r, &n, err) == 0, "%s", err);
 	for (i = 0; i < n; i++)
 		if (strcmp(r[i].name, name) == 0)
 			break;
@@ -466,14 +466,14 @@ START_TEST(test_add_route_refusals)
 {
 	char err[EKL_ERRLEN], spec[256];
 	static const char *bad[] = {
-		"a>b",			       /* no = */
-		"a>b=127.0.0.1:1",	       /* no target */
-		"ab=127.0.0.1:1,127.0.0.1:2",  /* no > */
-		"a>=127.0.0.1:1,127.0.0.1:2",  /* empty TO */
-		"a b>c=127.0.0.1:1,127.0.0.1:2", /* space in a name */
-		"a>b=nohost:1,127.0.0.1:2",
-		"a>b=127.0.0.1:99999,127.0.0.1:2",
-		"a>b=127.0.0.1:1,127.0.0.1",
+	    "a>b",			     /* no = */
+	    "a>b=127.0.0.1:1",		     /* no target */
+	    "ab=127.0.0.1:1,127.0.0.1:2",    /* no > */
+	    "a>=127.0.0.1:1,127.0.0.1:2",    /* empty TO */
+	    "a b>c=127.0.0.1:1,127.0.0.1:2", /* space in a name */
+	    "a>b=nohost:1,127.0.0.1:2",
+	    "a>b=127.0.0.1:99999,127.0.0.1:2",
+	    "a>b=127.0.0.1:1,127.0.0.1",
 	};
 	size_t i;
 
@@ -489,8 +489,7 @@ START_TEST(test_add_route_refusals)
 		 free_port());
 	ck_assert_int_eq(proxy_add_route(F.p, spec, err), EKL_ECONFIG);
 	ck_assert_ptr_nonnull(strstr(err, "twice"));
-	snprintf(spec, sizeof(spec), "x>y=127.0.0.1:%d,127.0.0.1:1",
-		 F.port_ab);
+	snprintf(spec, sizeof(spec), "x>y=127.0.0.1:%d,127.0.0.1:1", F.port_ab);
 	ck_assert_int_ne(proxy_add_route(F.p, spec, err), 0);
 	ck_assert_ptr_nonnull(strstr(err, "x>y"));
 	ck_assert_ptr_nonnull(strstr(err, "in use"));
@@ -545,8 +544,7 @@ START_TEST(test_forward_target_refuses)
 	int how = end_of(fd, 3000);
 
 	ck_assert_msg(how == ECONNRESET,
-		      "a refused target should reset the client (got %d)",
-		      how);
+		      "a refused target should reset the client (got %d)", how);
 	close(fd);
 	ck_assert_uint_eq(route_info("a>c").conns, 0);
 }
@@ -601,8 +599,8 @@ START_TEST(test_fault_blackhole)
 					       "answered or closed");
 	t0 = now_s();
 	while (sent < (1u << 20) && now_s() - t0 < 10) {
-		ssize_t w = send(fd, junk + sent, (1u << 20) - sent,
-				 MSG_NOSIGNAL);
+		ssize_t w =
+		    send(fd, junk + sent, (1u << 20) - sent, MSG_NOSIGNAL);
 
 		ck_assert_int_gt(w, 0);
 		sent += (size_t)w;
@@ -680,7 +678,7 @@ START_TEST(test_fault_latency)
 	ck_assert(recv_exact(fd, buf, sizeof(buf), 10000));
 	for (i = 0; i < 40; i++)
 		ck_assert_msg(buf[4 * i + 1] == (char)i &&
-				      buf[4 * i + 2] == (char)(i * 3),
+				  buf[4 * i + 2] == (char)(i * 3),
 			      "chunk %d out of order", i);
 	ctl_ok("fault remove jit");
 	echo_ok(fd, "after");
@@ -722,8 +720,8 @@ END_TEST
 START_TEST(test_fault_list_remove)
 {
 	struct proxy_fault_info *f = NULL;
-	struct proxy_fault_spec spec = {"f3", "bandwidth", "b>a,a>b", 0, 0,
-					1000};
+	struct proxy_fault_spec spec = {"f3", "bandwidth", "b>a,a>b",
+					0,    0,	   1000};
 	char err[EKL_ERRLEN], *body = NULL;
 	size_t n = 0;
 
@@ -746,9 +744,8 @@ START_TEST(test_fault_list_remove)
 	/* "*" reaches every route. */
 	ck_assert_uint_eq(route_info("a>c").latency_ms, 10);
 	ck_assert_str_eq(route_info("b>a").faults, "f2,f3");
-	ck_assert_int_eq(proxy_client_call(F.sock, true, "fault list", &body,
-					   err),
-			 0);
+	ck_assert_int_eq(
+	    proxy_client_call(F.sock, true, "fault list", &body, err), 0);
 	ck_assert_ptr_nonnull(strstr(body, "\"name\":\"f2\",\"kind\":"
 					   "\"latency\",\"all\":true"));
 	ck_assert_ptr_nonnull(strstr(body, "\"rate\":1000"));
@@ -813,28 +810,28 @@ START_TEST(test_bad_commands)
 		const char *cmd;
 		const char *want;
 	} bad[] = {
-		{"fault add x down a>b,zz>yy,qq>rr", "'zz>yy', 'qq>rr'"},
-		{"fault add x down nosuch", "routes are: a>b b>a a>c"},
-		{"fault add x melt a>b", "unknown fault kind 'melt'"},
-		{"fault add x latency a>b", "latency needs ms=N"},
-		{"fault add x latency a>b ms=abc", "ms=abc"},
-		{"fault add x latency a>b ms=-1", "ms=-1"},
-		{"fault add x latency a>b ms=99999999", "ms=99999999"},
-		{"fault add x latency a>b ms=5 speed=2", "'speed'"},
-		{"fault add x bandwidth a>b", "rate=BYTES_PER_S"},
-		{"fault add x bandwidth a>b rate=0", "rate=0"},
-		{"fault add x down a>b ms=5", "takes no parameter 'ms'"},
-		{"fault add x down a>b junk", "KEY=VALUE"},
-		{"fault add all down a>b", "not 'all'"},
-		{"fault add a/b down a>b", "fault name 'a/b'"},
-		{"fault add x down", "usage: fault add"},
-		{"fault add x down ,,", "no route given"},
-		{"fault remove", "usage: fault remove"},
-		{"fault remove nosuch", "no fault named 'nosuch'"},
-		{"fault list now", "takes no argument"},
-		{"routes please", "takes no argument"},
-		{"fault", "unknown command"},
-		{"bogus", "unknown command 'bogus'"},
+	    {"fault add x down a>b,zz>yy,qq>rr", "'zz>yy', 'qq>rr'"},
+	    {"fault add x down nosuch", "routes are: a>b b>a a>c"},
+	    {"fault add x melt a>b", "unknown fault kind 'melt'"},
+	    {"fault add x latency a>b", "latency needs ms=N"},
+	    {"fault add x latency a>b ms=abc", "ms=abc"},
+	    {"fault add x latency a>b ms=-1", "ms=-1"},
+	    {"fault add x latency a>b ms=99999999", "ms=99999999"},
+	    {"fault add x latency a>b ms=5 speed=2", "'speed'"},
+	    {"fault add x bandwidth a>b", "rate=BYTES_PER_S"},
+	    {"fault add x bandwidth a>b rate=0", "rate=0"},
+	    {"fault add x down a>b ms=5", "takes no parameter 'ms'"},
+	    {"fault add x down a>b junk", "KEY=VALUE"},
+	    {"fault add all down a>b", "not 'all'"},
+	    {"fault add a/b down a>b", "fault name 'a/b'"},
+	    {"fault add x down", "usage: fault add"},
+	    {"fault add x down ,,", "no route given"},
+	    {"fault remove", "usage: fault remove"},
+	    {"fault remove nosuch", "no fault named 'nosuch'"},
+	    {"fault list now", "takes no argument"},
+	    {"routes please", "takes no argument"},
+	    {"fault", "unknown command"},
+	    {"bogus", "unknown command 'bogus'"},
 	};
 	struct proxy_fault_info *f = NULL;
 	char err[EKL_ERRLEN], *body = NULL;
@@ -850,20 +847,18 @@ START_TEST(test_bad_commands)
 	/* The request format itself. */
 	fd = admin_client_connect(F.sock, err);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(admin_client_call(fd, "xml", "routes", &ok, &body,
-					   err),
-			 0);
+	ck_assert_int_eq(
+	    admin_client_call(fd, "xml", "routes", &ok, &body, err), 0);
 	ck_assert(!ok);
 	ck_assert_ptr_nonnull(strstr(body, "text|json"));
 	ekl_free(body);
-	ck_assert_int_eq(admin_client_call(fd, "text,ack=all", "routes", &ok,
-					   &body, err),
-			 0);
+	ck_assert_int_eq(
+	    admin_client_call(fd, "text,ack=all", "routes", &ok, &body, err),
+	    0);
 	ck_assert(!ok);
 	ekl_free(body);
 	/* Still usable after errors: pipelining on one connection. */
-	ck_assert_int_eq(admin_client_call(fd, "text", "help", &ok, &body,
-					   err),
+	ck_assert_int_eq(admin_client_call(fd, "text", "help", &ok, &body, err),
 			 0);
 	ck_assert(ok);
 	ck_assert_ptr_nonnull(strstr(body, "fault add"));
@@ -911,8 +906,9 @@ START_TEST(test_fault_add_alloc_failures)
 	for (k = 0; k < 40; k++) {
 		char cmd[128];
 
-		snprintf(cmd, sizeof(cmd), "fault add f%ld latency a>b,b>a "
-					   "ms=1",
+		snprintf(cmd, sizeof(cmd),
+			 "fault add f%ld latency a>b,b>a "
+			 "ms=1",
 			 k);
 		ekl_mem_fail_after(k);
 		(void)ctl(cmd);

@@ -18,22 +18,22 @@
 
 static char err[EKL_ERRLEN];
 
-#define OK(call)                                                         \
-	do {                                                             \
-		int r_;                                                  \
-		err[0] = '\0';                                           \
-		r_ = (call);                                             \
-		ck_assert_msg(r_ == 0, "%s: %d %s", #call, r_, err);     \
+#define OK(call)                                                               \
+	do {                                                                   \
+		int r_;                                                        \
+		err[0] = '\0';                                                 \
+		r_ = (call);                                                   \
+		ck_assert_msg(r_ == 0, "%s: %d %s", #call, r_, err);           \
 	} while (0)
 
-#define FAILS(code, call)                                                \
-	do {                                                             \
-		int r_;                                                  \
-		err[0] = '\0';                                           \
-		r_ = (call);                                             \
-		ck_assert_msg(r_ == (code), "%s: %d, wanted %d (%s)",    \
-			      #call, r_, (code), err);                   \
-		ck_assert_msg(err[0] != '\0', "%s: no message", #call);  \
+#define FAILS(code, call)                                                      \
+	do {                                                                   \
+		int r_;                                                        \
+		err[0] = '\0';                                                 \
+		r_ = (call);                                                   \
+		ck_assert_msg(r_ == (code), "%s: %d, wanted %d (%s)", #call,   \
+			      r_, (code), err);                                \
+		ck_assert_msg(err[0] != '\0', "%s: no message", #call);        \
 	} while (0)
 
 /* ---- fixtures ---- */
@@ -215,10 +215,10 @@ static void raw_sql(const char *file, const char *sql)
 {
 	sqlite3 *db = NULL;
 
-	ck_assert_int_eq(sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE |
-						       SQLITE_OPEN_CREATE,
-					 NULL),
-			 SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_open_v2(file, &db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+	    SQLITE_OK);
 	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK,
 		      "%s: %s", sql, sqlite3_errmsg(db));
 	ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
@@ -456,8 +456,8 @@ START_TEST(test_group_put_get_list_delete)
 	OK(store_group_begin(s, err));
 	OK(store_group_put(s, "xConfiguration A", NULL, &rev, err));
 	ck_assert_int_eq(rev, 4);
-	FAILS(EKL_ENOENT, store_group_put(s, "xConfiguration Z", NULL, &rev,
-					  err));
+	FAILS(EKL_ENOENT,
+	      store_group_put(s, "xConfiguration Z", NULL, &rev, err));
 	ck_assert_int_eq(rev, 4);
 	OK(store_group_put(s, "xConfiguration B", "2", &rev, err));
 	ck_assert_int_eq(rev, 5); /* the failed delete consumed nothing */
@@ -466,8 +466,8 @@ START_TEST(test_group_put_get_list_delete)
 	assert_value(s, "xConfiguration A", NULL);
 	assert_value(s, "xConfiguration B", "2");
 	ck_assert_int_eq(state(s).rows, 2);
-	FAILS(EKL_ENOENT, store_get(s, "xConfiguration A", &(char *){NULL},
-				    err));
+	FAILS(EKL_ENOENT,
+	      store_get(s, "xConfiguration A", &(char *){NULL}, err));
 	store_close(s);
 }
 END_TEST
@@ -561,9 +561,8 @@ START_TEST(test_group_rollback)
 	OK(store_check(s, err));
 	assert_value(s, "a", "1");
 	assert_value(s, "b", NULL);
-	ck_assert_int_eq(store_log_read(s, 0, 100, 1 << 20, changes_cb, &cs,
-					err),
-			 1);
+	ck_assert_int_eq(
+	    store_log_read(s, 0, 100, 1 << 20, changes_cb, &cs, err), 1);
 	changes_free(&cs);
 	/* The next revision is 2 again. */
 	ck_assert_int_eq(put1(s, "c", "4"), 2);
@@ -762,11 +761,10 @@ START_TEST(test_log_read)
 	OK(store_set_epoch(s, 1, "n1", err));
 	fill(s, 6, "p%02d", 100); /* revisions 1..6, epoch 1 */
 	OK(store_set_epoch(s, 2, "n2", err));
-	put1(s, "p00", NULL);            /* 7 */
-	fill(s, 3, "q%02d", 100);        /* 8..10 */
+	put1(s, "p00", NULL);	  /* 7 */
+	fill(s, 3, "q%02d", 100); /* 8..10 */
 
-	ck_assert_int_eq(store_log_read(s, 0, 3, 1 << 20, changes_cb, &cs,
-					err),
+	ck_assert_int_eq(store_log_read(s, 0, 3, 1 << 20, changes_cb, &cs, err),
 			 3);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(cs.c[i].rev, i + 1);
@@ -775,9 +773,8 @@ START_TEST(test_log_read)
 	ck_assert_uint_eq(strlen(cs.c[0].value), 100);
 	changes_free(&cs);
 
-	ck_assert_int_eq(store_log_read(s, 3, 100, 1 << 20, changes_cb, &cs,
-					err),
-			 7);
+	ck_assert_int_eq(
+	    store_log_read(s, 3, 100, 1 << 20, changes_cb, &cs, err), 7);
 	ck_assert_int_eq(cs.c[0].rev, 4);
 	ck_assert_int_eq(cs.c[3].rev, 7);
 	ck_assert_ptr_null(cs.c[3].value); /* the delete */
@@ -785,14 +782,11 @@ START_TEST(test_log_read)
 	ck_assert_int_eq(cs.c[6].rev, 10);
 	changes_free(&cs);
 
-	ck_assert_int_eq(store_log_read(s, 10, 100, 1 << 20, changes_cb, &cs,
-					err),
-			 0);
-	ck_assert_int_eq(store_log_read(s, 50, 100, 1 << 20, changes_cb, &cs,
-					err),
-			 0);
-	FAILS(EKL_EINVAL, store_log_read(s, -1, 10, 100, changes_cb, &cs,
-					 err));
+	ck_assert_int_eq(
+	    store_log_read(s, 10, 100, 1 << 20, changes_cb, &cs, err), 0);
+	ck_assert_int_eq(
+	    store_log_read(s, 50, 100, 1 << 20, changes_cb, &cs, err), 0);
+	FAILS(EKL_EINVAL, store_log_read(s, -1, 10, 100, changes_cb, &cs, err));
 
 	/* Each change is 103 bytes of path+value. */
 	ck_assert_int_eq(store_log_read(s, 0, 100, 250, changes_cb, &cs, err),
@@ -802,9 +796,8 @@ START_TEST(test_log_read)
 			 1); /* always progress */
 	changes_free(&cs);
 	cs.stop_at = 2;
-	ck_assert_int_eq(store_log_read(s, 0, 100, 1 << 20, changes_cb, &cs,
-					err),
-			 7);
+	ck_assert_int_eq(
+	    store_log_read(s, 0, 100, 1 << 20, changes_cb, &cs, err), 7);
 	ck_assert_int_eq(cs.n, 2);
 	changes_free(&cs);
 	cs.stop_at = 0;
@@ -812,26 +805,23 @@ START_TEST(test_log_read)
 	/* Uncommitted changes of an open group are not in the log yet. */
 	OK(store_group_begin(s, err));
 	OK(store_group_put(s, "r", "1", NULL, err));
-	ck_assert_int_eq(store_log_read(s, 9, 100, 1 << 20, changes_cb, &cs,
-					err),
-			 1);
+	ck_assert_int_eq(
+	    store_log_read(s, 9, 100, 1 << 20, changes_cb, &cs, err), 1);
 	changes_free(&cs);
 	OK(store_group_commit(s, err));
-	ck_assert_int_eq(store_log_read(s, 9, 100, 1 << 20, changes_cb, &cs,
-					err),
-			 2);
+	ck_assert_int_eq(
+	    store_log_read(s, 9, 100, 1 << 20, changes_cb, &cs, err), 2);
 	changes_free(&cs);
 
 	/* After compaction the old part is gone: send a snapshot. */
 	OK(store_compact(s, 5, err)); /* keeps 7..11 */
 	OK(store_check(s, err));
 	ck_assert_int_eq(state(s).log_first, 7);
-	FAILS(EKL_ENOENT, store_log_read(s, 5, 100, 1 << 20, changes_cb, &cs,
-					 err));
+	FAILS(EKL_ENOENT,
+	      store_log_read(s, 5, 100, 1 << 20, changes_cb, &cs, err));
 	ck_assert_msg(strstr(err, "snapshot") != NULL, "%s", err);
-	ck_assert_int_eq(store_log_read(s, 6, 100, 1 << 20, changes_cb, &cs,
-					err),
-			 5);
+	ck_assert_int_eq(
+	    store_log_read(s, 6, 100, 1 << 20, changes_cb, &cs, err), 5);
 	ck_assert_int_eq(cs.c[0].rev, 7);
 	changes_free(&cs);
 
@@ -895,8 +885,7 @@ START_TEST(test_compact)
 	ck_assert_int_eq(state(s).log_first, 11);
 	ck_assert_int_eq(store_log_read(s, 10, 10, 1000, changes_cb, &cs, err),
 			 0);
-	FAILS(EKL_ENOENT, store_log_read(s, 9, 10, 1000, changes_cb, &cs,
-					 err));
+	FAILS(EKL_ENOENT, store_log_read(s, 9, 10, 1000, changes_cb, &cs, err));
 	/* The rows are untouched, and writes go on after an empty log. */
 	ck_assert_int_eq(state(s).rows, 10);
 	ck_assert_int_eq(put1(s, "x", "y"), 11);
@@ -1010,9 +999,9 @@ START_TEST(test_apply_refused)
 	char dir[512];
 	struct store *s;
 	struct store_change ok[3] = {
-		{1, 1, "a", "1"}, {2, 1, "b", "2"}, {3, 1, "c", "3"}};
+	    {1, 1, "a", "1"}, {2, 1, "b", "2"}, {3, 1, "c", "3"}};
 	struct store_change gap[3] = {
-		{4, 1, "a", "x"}, {5, 1, "b", "x"}, {7, 1, "c", "x"}};
+	    {4, 1, "a", "x"}, {5, 1, "b", "x"}, {7, 1, "c", "x"}};
 	struct store_change skip[1] = {{5, 1, "a", "x"}};
 	struct store_change repeat[2] = {{3, 1, "c", "x"}, {4, 1, "d", "x"}};
 	struct store_change dup[2] = {{4, 1, "d", "x"}, {4, 1, "d", "y"}};
@@ -1100,7 +1089,7 @@ START_TEST(test_set_epoch)
 	ck_assert_int_eq(state(s).epoch, 1);
 	ck_assert_str_eq(state(s).primary, "n1");
 
-	OK(store_set_epoch(s, 3, "", err)); /* newer, primary unknown */
+	OK(store_set_epoch(s, 3, "", err));   /* newer, primary unknown */
 	OK(store_set_epoch(s, 3, "n3", err)); /* named later */
 	FAILS(EKL_EINVAL, store_set_epoch(s, 3, "n4", err));
 	OK(store_check(s, err));
@@ -1256,10 +1245,9 @@ static int send_snapshot(struct store *p, struct store *r, size_t batch,
 	} while (n > 0);
 	store_snap_close(rd);
 	err[0] = '\0';
-	ret = store_snap_finish(r, at.revision, at.rev_epoch,
-				override_digest != NULL ? override_digest
-							: at.digest,
-				err);
+	ret = store_snap_finish(
+	    r, at.revision, at.rev_epoch,
+	    override_digest != NULL ? override_digest : at.digest, err);
 	return ret;
 }
 
@@ -1298,11 +1286,9 @@ START_TEST(test_snap_finish_swaps)
 	dump(r, &dr);
 	ck_assert_str_eq(dp.buf, dr.buf);
 	assert_value(r, "old", NULL);
-	ck_assert_int_eq(store_log_read(r, sr.revision, 10, 1000, changes_cb,
-					&cs, err),
-			 0);
-	FAILS(EKL_ENOENT, store_log_read(r, 0, 10, 1000, changes_cb, &cs,
-					 err));
+	ck_assert_int_eq(
+	    store_log_read(r, sr.revision, 10, 1000, changes_cb, &cs, err), 0);
+	FAILS(EKL_ENOENT, store_log_read(r, 0, 10, 1000, changes_cb, &cs, err));
 	OK(store_log_epoch(r, sr.revision, &ep, err));
 	ck_assert_int_eq(ep, 5);
 
