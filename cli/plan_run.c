@@ -869,7 +869,7 @@ int plan_run_main(int argc, char **argv)
 	};
 	const char *json = NULL, *html = NULL, *state = NULL;
 	const char *runtime = "process";
-	char err[EKL_ERRLEN], sdir[LAB_PATH_MAX], name[TOPO_NAME_MAX + 8];
+	char err[EKL_ERRLEN], sdir[LAB_PATH_MAX], name[TOPO_NAME_MAX + 24];
 	bool keep = false, workload = true, up = false;
 	struct run *r;
 	size_t k;
@@ -917,9 +917,10 @@ int plan_run_main(int argc, char **argv)
 	}
 	r->rep =
 	    ekl_calloc(r->plan.n_steps ? r->plan.n_steps : 1, sizeof(*r->rep));
-	/* A plan's lab has its own state directory: it never touches a lab
-	 * of the same topology that is up. */
-	snprintf(name, sizeof(name), "%s-plan", r->plan.topo.name);
+	/* A plan's lab has its own state directory, per run: it never
+	 * touches a lab of the same topology that is up, nor another run. */
+	snprintf(name, sizeof(name), "%s-plan-%d", r->plan.topo.name,
+		 (int)getpid());
 	lab_default_state(name, sdir, sizeof(sdir));
 	if (r->rep == NULL ||
 	    lab_open_topo(&r->lab, &r->plan.topo, r->plan.path,

@@ -1,0 +1,85 @@
+/* docker_int.h: what the docker runtime's files share (runtime_docker.c). */
+#ifndef EKULAB_CLI_DOCKER_INT_H
+#define EKULAB_CLI_DOCKER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lab.h"
+
+#define DOCKER_IMAGE_DEFAULT "ekulab-node:latest"
+#define DOCKER_UID	     10001 /* the image's user (docker/build-image.sh) */
+#define DOCKER_TIMEOUT_S     120.0
+#define DOCKER_OUT_MAX	     65536
+
+/* The lab's docker identity and addresses (STATE/docker.conf). */
+struct docker_lab {
+	char id[160];
+	char name[TOPO_NAME_MAX + 1];
+	char image[256];
+	char user[32];
+	char subnet[24];
+	char gateway[16];
+	char proxy_ip[16];
+	char ip[TOPO_MAX_NODES][16];
+};
+
+/* An argument vector that owns its strings. */
+struct docker_argv {
+	char **v;
+	size_t n, cap;
+	bool oom;
+};
+
+/* ---- docker_cmd.c: running the docker program ---------------------------- */
+
+/* A new vector: the docker client ($EKULAB_DOCKER or docker) and sub. */
+void docker_argv_init(struct docker_argv *a, const char *sub);
+/* Append one formatted argument; out of memory is kept for docker_run. */
+void docker_argv_add(struct docker_argv *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void docker_argv_free(struct docker_argv *a);
+/* Run a docker command; frees a. Its stdout goes to `out` (NUL-terminated,
+ * cut at outlen; may be NULL) or, with to_file, stdout and stderr both go
+ * to that file. Non-zero exit: EKL_EIO with docker's last error line. */
+int docker_run(struct docker_argv *a, const char *to_file, char *out,
+	       size_t outlen, char *err);
+/* `docker SUB [OPT] NAME`. */
+int docker_simple(const char *sub, const char *opt, const char *name,
+		  char *err);
+/* Whether the object NAME of kind what (network, container) exists. */
+bool docker_exists(const char *what, const char *name);
+/* 0 when d's image is there, else an error that says how to get it. */
+int docker_check_image(const struct docker_lab *d, char *err);
+/* "STATUS VERSION IMAGEID" of a container; EKL_ENOENT when none. */
+int docker_inspect(const char *name, char *out, size_t len);
+/* The container's output into path (its log, as node.log would be). */
+void docker_save_logs(const char *name, const char *path);
+
+/* ---- docker_net.c: identity, network, labels and teardown ---------------- */
+
+/* Names and the container user; needs no engine and no file. */
+void docker_ident(const struct lab *l, struct docker_lab *d);
+/* The name of the lab's container (or volume prefix) what: ID-what. */
+void docker_cname(const struct docker_lab *d, const char *what, char *buf,
+		  size_t len);
+/* The network, addresses, docker.conf and compose.yaml, made once per up. */
+int docker_ensure(struct lab *l, struct docker_lab *d, char *err);
+/* Every object of the lab carries both labels (down finds them by id). */
+void docker_add_labels(struct docker_argv *a, const struct docker_lab *d);
+/* Remove every container, the network and every volume of the lab, in
+ * that order, going on past a failure (the first one is returned). */
+int docker_teardown(const struct docker_lab *d, char *err);
+
+/* ---- docker_compose.c: files the containers and compose read ------------- */
+
+/* mkdir path (0700, existing is fine), given to the container user. */
+int docker_mkdir_given(const struct docker_lab *d, const char *path, char *err);
+/* STATE/NODE/container.conf, with NODE/tls and NODE/data. */
+int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
+				int i, char *err);
+/* STATE/compose.yaml. */
+int docker_write_compose(const struct lab *l, const struct docker_lab *d,
+			 char *err);
+
+#endif
