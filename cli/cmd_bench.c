@@ -33,10 +33,12 @@
 
 #include "admin_client.h"
 #include "cmd.h"
+#include "ekulab/addr.h"
 #include "ekulab/err.h"
 #include "ekulab/json.h"
 #include "ekulab/mem.h"
 #include "ekulab/pki.h"
+#include "lab_runtime.h"
 
 #define NODES 3
 
@@ -74,53 +76,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int free_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t sl = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &sl) == 0)
-		port = ntohs(sin.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-/* ekunode next to this ekulab (build tree or install), or $EKUNODE. */
-static int find_ekunode(char *out, size_t len)
-{
-	const char *env = getenv("EKUNODE");
-	char self[PATH_MAX];
-	ssize_t n;
-	char *slash;
-	static const char *const rel[] = {"/../node/ekunode", "/ekunode"};
-	size_t i;
-
-	if (env != NULL && access(env, X_OK) == 0) {
-		snprintf(out, len, "%s", env);
-		return 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return -1;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (slash == NULL)
-		return -1;
-	*slash = '\0';
-	for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-		snprintf(out, len, "%.3000s%s", self, rel[i]);
-		if (access(out, X_OK) == 0)
-			return 0;
-	}
-	return -1;
 }
 
 static long rss_kb(pid_t pid, const char *field)
@@ -523,7 +478,8 @@ static int setup(struct bench *b, char *err)
 	char pki[320];
 	int i, rv;
 
-	if (find_ekunode(b->ekunode, sizeof(b->ekunode)) != 0)
+	if (lab_find_program("ekunode", "EKUNODE", b->ekunode,
+			     sizeof(b->ekunode)) != 0)
 		return ekl_errf(err, EKL_ENOENT,
 				"cannot find ekunode next to ekulab; set "
 				"EKUNODE=/path/to/ekunode");
@@ -542,7 +498,7 @@ static int setup(struct bench *b, char *err)
 			 i + 1);
 		snprintf(nd->data, sizeof(nd->data), "%s/node%d-data", tmpl,
 			 i + 1);
-		nd->port = free_port();
+		nd->port = addr_free_port();
 		memset(&o, 0, sizeof(o));
 		o.name = nd->name;
 		o.profile = PKI_PROFILE_COMBINED;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "admin_client.h"
+#include "ekulab/addr.h"
 #include "ekulab/err.h"
 #include "ekulab/labmodel.h"
 #include "ekulab/mem.h"
@@ -273,23 +274,6 @@ static int mkdirs(const char *path, char *err)
 	return 0;
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t sl = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &sl) == 0)
-		port = ntohs(sin.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 int lab_issue_cert(struct lab *l, int i, char *err)
 {
 	const struct topo_node *t = &l->topo.nodes[i];
@@ -401,7 +385,7 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 		lab_path(l, l->nodes[i].name, "data", dir, sizeof(dir));
 		if ((rv = mkdirs(dir, err)) != 0)
 			return rv;
-		l->nodes[i].port = free_port();
+		l->nodes[i].port = addr_free_port();
 		if ((rv = lab_issue_cert(l, (int)i, err)) != 0)
 			return rv;
 	}
@@ -411,7 +395,7 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 			    i != j && labmodel_dials(
 					  l->topo.dial, l->nodes[i].name,
 					  l->nodes[j].name, l->topo.primary)
-				? free_port()
+				? addr_free_port()
 				: 0;
 	for (i = 0; i < n; i++)
 		if ((rv = lab_write_node_conf(l, (int)i, err)) != 0)

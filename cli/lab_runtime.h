@@ -4,6 +4,7 @@
 #define EKULAB_CLI_LAB_RUNTIME_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct lab;
 
@@ -26,6 +27,11 @@ struct lab_runtime {
 extern const struct lab_runtime lab_runtime_process;
 /* Each node and the proxy in a container (runtime_docker.c, docs/docker.md). */
 extern const struct lab_runtime lab_runtime_docker;
+
+/* A program of ours: $ENV when set and executable; "ekulab" is this very
+ * program; anything else is looked for next to it (../node/NAME in a
+ * build tree, the same directory once installed). 0 or -1. */
+int lab_find_program(const char *name, const char *env, char *out, size_t len);
 
 /* The runtime called name, or NULL. */
 const struct lab_runtime *lab_runtime_find(const char *name);

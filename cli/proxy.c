@@ -57,14 +57,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ekulab/container_of.h"
 #include "ekulab/addr.h"
 #include "ekulab/err.h"
 #include "ekulab/json.h"
 #include "ekulab/log.h"
 #include "ekulab/mem.h"
-
-#define container_of(ptr, type, member)                                        \
-	((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define PROXY_CHUNK    16384	    /* most bytes read at once */
 #define PROXY_DIR_MAX  (256 * 1024) /* queued bytes per direction */
@@ -1720,86 +1718,27 @@ static void on_ctl_accept(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-/* Remove a socket file left by a proxy that died; refuse a live one. */
-static int clear_stale(const char *path, const struct sockaddr_un *sun,
-		       char *err)
-{
-	struct stat st;
-	int fd, live;
-
-	if (lstat(path, &st) != 0)
-		return 0;
-	if (!S_ISSOCK(st.st_mode))
-		return ekl_errf(err, EKL_ECONFIG,
-				"--control %s exists and is not a socket; "
-				"choose another path",
-				path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return ekl_errf(err, EKL_EIO, "socket: %s", strerror(errno));
-	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
-	close(fd);
-	if (live)
-		return ekl_errf(err, EKL_ECONFIG,
-				"--control %s: another process serves this "
-				"socket; stop it or choose another path",
-				path);
-	unlink(path);
-	return 0;
-}
-
 int proxy_control_start(struct proxy *p, const char *path, char *err)
 {
-	struct sockaddr_un sun;
-	mode_t old;
 	int rv, fd;
 
 	if (p->control_path != NULL)
 		return ekl_errf(err, EKL_EINVAL,
 				"--control %s: the proxy already serves %s",
 				path, p->control_path);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return ekl_errf(err, EKL_ECONFIG,
-				"--control %s: path too long (max %zu bytes)",
-				path, sizeof(sun.sun_path) - 1);
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	rv = clear_stale(path, &sun, err);
+	rv = addr_listen_unix(path, "--control", "process", &fd, err);
 	if (rv != 0)
 		return rv;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return ekl_errf(err, EKL_EIO, "socket: %s", strerror(errno));
-	/* Created 0600 from the start: no window where others can connect. */
-	old = umask(0177);
-	rv = bind(fd, (const struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (rv != 0) {
-		rv = ekl_errf(err, EKL_ECONFIG, "--control %s: bind: %s", path,
-			      strerror(errno));
-		goto err_after_socket;
-	}
-	if (chmod(path, 0600) != 0 || listen(fd, 64) != 0) {
-		rv = ekl_errf(err, EKL_EIO, "--control %s: %s", path,
-			      strerror(errno));
-		goto err_after_bind;
-	}
 	p->control_path = ekl_strdup(path);
 	if (p->control_path == NULL) {
-		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
-		goto err_after_bind;
+		unlink(path);
+		close(fd);
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
 	}
 	p->control_fd = fd;
 	ev_io_init(&p->control_w, on_ctl_accept, fd, EV_READ);
 	ev_io_start(p->loop, &p->control_w);
 	return 0;
-
-err_after_bind:
-	unlink(path);
-err_after_socket:
-	close(fd);
-	return rv;
 }
 
 /* ---- lifecycle ---- */

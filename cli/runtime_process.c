@@ -18,8 +18,7 @@
 
 /* A program next to this ekulab: ../node/ekunode in a build tree, or the
  * same directory once installed; $EKUNODE wins. */
-static int find_program(const char *name, const char *env, char *out,
-			size_t len)
+int lab_find_program(const char *name, const char *env, char *out, size_t len)
 {
 	const char *e = getenv(env);
 	char self[PATH_MAX];
@@ -138,7 +137,7 @@ static int start_node(struct lab *l, int i, char *err)
 	char prog[PATH_MAX], conf[LAB_PATH_MAX + 80], log[LAB_PATH_MAX + 80];
 	char *argv[4];
 
-	if (find_program("ekunode", "EKUNODE", prog, sizeof(prog)) != 0)
+	if (lab_find_program("ekunode", "EKUNODE", prog, sizeof(prog)) != 0)
 		return ekl_errf(err, EKL_ENOENT,
 				"cannot find ekunode next to ekulab; set "
 				"EKUNODE=/path/to/ekunode");
@@ -244,7 +243,7 @@ static int start_proxy(struct lab *l, char *err)
 		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (find_program("ekulab", "EKULAB", prog, sizeof(prog)) != 0) {
+	if (lab_find_program("ekulab", "EKULAB", prog, sizeof(prog)) != 0) {
 		rv = ekl_errf(err, EKL_ENOENT, "cannot find ekulab itself");
 		goto out;
 	}

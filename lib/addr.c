@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "ekulab/err.h"
@@ -188,4 +190,92 @@ int addr_connect(const struct addr *a, int *fd, char *err)
 	}
 	*fd = s;
 	return 0;
+}
+
+/* Remove a socket file left by a process that died; refuse a live one. */
+static int clear_stale(const char *path, const char *flag, const char *who,
+		       const struct sockaddr_un *sun, char *err)
+{
+	struct stat st;
+	int fd, live;
+
+	if (lstat(path, &st) != 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode))
+		return ekl_errf(err, EKL_ECONFIG,
+				"%s %s exists and is not a socket; choose "
+				"another path",
+				flag, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return ekl_errf(err, EKL_EIO, "socket: %s", strerror(errno));
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	if (live)
+		return ekl_errf(err, EKL_ECONFIG,
+				"%s %s: another %s serves this socket; stop it "
+				"or choose another path",
+				flag, path, who);
+	unlink(path);
+	return 0;
+}
+
+int addr_listen_unix(const char *path, const char *flag, const char *who,
+		     int *out, char *err)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd, rv;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return ekl_errf(err, EKL_ECONFIG,
+				"%s %s: path too long (max %zu bytes)", flag,
+				path, sizeof(sun.sun_path) - 1);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	rv = clear_stale(path, flag, who, &sun, err);
+	if (rv != 0)
+		return rv;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return ekl_errf(err, EKL_EIO, "socket: %s", strerror(errno));
+	old = umask(0177);
+	rv = bind(fd, (const struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rv != 0) {
+		rv = ekl_errf(err, EKL_ECONFIG, "%s %s: bind: %s", flag, path,
+			      strerror(errno));
+		goto err_after_socket;
+	}
+	if (chmod(path, 0600) != 0 || listen(fd, 64) != 0) {
+		rv = ekl_errf(err, EKL_EIO, "%s %s: %s", flag, path,
+			      strerror(errno));
+		goto err_after_bind;
+	}
+	*out = fd;
+	return 0;
+
+err_after_bind:
+	unlink(path);
+err_after_socket:
+	close(fd);
+	return rv;
+}
+
+int addr_free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &sl) == 0)
+		port = ntohs(sin.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
 }

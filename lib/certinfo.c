@@ -173,20 +173,25 @@ static int cert_facts(X509 *x, int depth, struct pol_cert *out, char *err)
 
 /* Path building only: every error but those that mean "no path to a root
  * of the store" is ignored (time and purpose are the policy's business). */
-static int build_only_cb(int ok, X509_STORE_CTX *ctx)
+bool certinfo_is_chain_error(int x509_err)
 {
-	if (ok)
-		return 1;
-	switch (X509_STORE_CTX_get_error(ctx)) {
+	switch (x509_err) {
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 	case X509_V_ERR_CERT_UNTRUSTED:
-	case X509_V_ERR_CERT_SIGNATURE_FAILURE: return 0;
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE: return true;
 	}
-	return 1;
+	return false;
+}
+
+static int build_only_cb(int ok, X509_STORE_CTX *ctx)
+{
+	if (ok)
+		return 1;
+	return certinfo_is_chain_error(X509_STORE_CTX_get_error(ctx)) ? 0 : 1;
 }
 
 /* Does a path from leaf to a root of store exist? On success *path is the

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ekulab/yamlfile.h"
 #include "ekulab/err.h"
 #include "ekulab/mem.h"
 
@@ -200,41 +201,27 @@ static int walk_plan(struct plan_yaml *w, struct plan *p)
 	return parse_steps(w, root, p);
 }
 
-static int open_plan(const char *path, FILE **fp, char *err)
-{
-	struct stat st;
-	int en;
+struct load_ctx {
+	const char *path;
+	struct plan *p;
+	char *err;
+};
 
-	*fp = fopen(path, "rb");
-	if (*fp == NULL) {
-		en = errno;
-		if (en == ENOENT)
-			return ekl_errf(err, EKL_ENOENT,
-					"plan '%s': no such file; check the "
-					"path",
-					path);
-		if (en == EACCES)
-			return ekl_errf(err, EKL_EPERM,
-					"plan '%s': permission denied", path);
-		return ekl_errf(err, EKL_EIO, "plan '%s': %s", path,
-				strerror(en));
-	}
-	if (fstat(fileno(*fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-		fclose(*fp);
-		*fp = NULL;
-		return ekl_errf(err, EKL_EIO, "plan '%s': not a regular file",
-				path);
-	}
-	return 0;
+static int walk_file(void *arg, yaml_document_t *doc)
+{
+	struct load_ctx *c = arg;
+	struct plan_yaml w;
+
+	memset(&w, 0, sizeof(w));
+	w.path = c->path;
+	w.doc = doc;
+	w.err = c->err;
+	return walk_plan(&w, c->p);
 }
 
 int plan_load(const char *path, struct plan *p, char *err)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_document_t extra;
-	struct plan_yaml w;
-	FILE *fp;
+	struct load_ctx c = {path, p, err};
 	int rc;
 
 	memset(p, 0, sizeof(*p));
@@ -242,56 +229,8 @@ int plan_load(const char *path, struct plan *p, char *err)
 		return ekl_errf(err, EKL_EINVAL, "plan '%s': path too long",
 				path);
 	snprintf(p->path, sizeof(p->path), "%s", path);
-	if ((rc = open_plan(path, &fp, err)) != 0)
-		return rc;
-	if (!yaml_parser_initialize(&parser)) {
-		rc =
-		    ekl_errf(err, EKL_ENOMEM, "plan '%s': out of memory", path);
-		goto err_after_open;
-	}
-	yaml_parser_set_input_file(&parser, fp);
-	if (!yaml_parser_load(&parser, &doc)) {
-		rc = ekl_errf(
-		    err, EKL_ECONFIG, "%s:%zu:%zu: YAML syntax error: %s%s%s",
-		    path, parser.problem_mark.line + 1,
-		    parser.problem_mark.column + 1,
-		    parser.problem != NULL ? parser.problem : "unreadable",
-		    parser.context != NULL ? " " : "",
-		    parser.context != NULL ? parser.context : "");
-		goto err_after_parser;
-	}
-	memset(&w, 0, sizeof(w));
-	w.path = path;
-	w.doc = &doc;
-	w.err = err;
-	rc = walk_plan(&w, p);
-	if (rc == 0) {
-		if (!yaml_parser_load(&parser, &extra)) {
-			rc = ekl_errf(err, EKL_ECONFIG,
-				      "%s:%zu:%zu: YAML syntax error: %s", path,
-				      parser.problem_mark.line + 1,
-				      parser.problem_mark.column + 1,
-				      parser.problem != NULL ? parser.problem
-							     : "unreadable");
-		} else {
-			yaml_node_t *r = yaml_document_get_root_node(&extra);
-
-			if (r != NULL)
-				rc = ekl_errf(err, EKL_ECONFIG,
-					      "%s:%zu:%zu: a second YAML "
-					      "document; a plan is one "
-					      "document (remove the ---)",
-					      path, r->start_mark.line + 1,
-					      r->start_mark.column + 1);
-			yaml_document_delete(&extra);
-		}
-	}
-	yaml_document_delete(&doc);
+	rc = yamlfile_load(path, "plan", walk_file, &c, err);
 	if (rc != 0)
 		plan_free(p);
-err_after_parser:
-	yaml_parser_delete(&parser);
-err_after_open:
-	fclose(fp);
 	return rc;
 }

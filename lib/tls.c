@@ -100,14 +100,9 @@ static int conn_index_get(void)
  * Unknown errors fall back to the strict answer: untrusted. */
 static enum pol_code code_of_x509(int e, enum pol_side side)
 {
+	if (certinfo_is_chain_error(e))
+		return POL_UNTRUSTED;
 	switch (e) {
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-	case X509_V_ERR_CERT_UNTRUSTED:
-	case X509_V_ERR_CERT_SIGNATURE_FAILURE: return POL_UNTRUSTED;
 	case X509_V_ERR_CERT_HAS_EXPIRED: return POL_EXPIRED;
 	case X509_V_ERR_CERT_NOT_YET_VALID: return POL_NOT_YET_VALID;
 	case X509_V_ERR_INVALID_PURPOSE:

@@ -7,6 +7,7 @@
  * cert.profile keeps defaults.cert.ca). Everything is validated before
  * anything is returned: on error the caller gets no topology.
  */
+#include "ekulab/yamlfile.h"
 #include "ekulab/topology.h"
 
 #include <errno.h>
@@ -762,93 +763,28 @@ int topo_load_node(const char *path, const char *prefix,
 	return rc;
 }
 
-static int open_file(const char *path, FILE **fp, char *err)
-{
-	struct stat st;
-	int en;
+struct load_ctx {
+	const char *path;
+	struct topo *t;
+	char *err;
+};
 
-	*fp = fopen(path, "rb");
-	if (*fp == NULL) {
-		en = errno;
-		if (en == ENOENT)
-			return ekl_errf(err, EKL_ENOENT,
-					"topology '%s': no such file; check "
-					"the path",
-					path);
-		if (en == EACCES)
-			return ekl_errf(err, EKL_EPERM,
-					"topology '%s': permission denied",
-					path);
-		return ekl_errf(err, EKL_EIO, "topology '%s': %s", path,
-				strerror(en));
-	}
-	if (fstat(fileno(*fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-		fclose(*fp);
-		*fp = NULL;
-		return ekl_errf(err, EKL_EIO,
-				"topology '%s': not a regular file", path);
-	}
-	return 0;
+static int walk_file(void *arg, yaml_document_t *doc)
+{
+	struct load_ctx *c = arg;
+
+	return topo_load_node(c->path, "", doc,
+			      yaml_document_get_root_node(doc), c->t, c->err);
 }
 
 int topo_load(const char *path, struct topo *t, char *err)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_document_t extra;
-	struct walk w;
-	FILE *fp;
+	struct load_ctx c = {path, t, err};
 	int rc;
 
 	memset(t, 0, sizeof(*t));
-	if ((rc = open_file(path, &fp, err)) != 0)
-		return rc;
-	if (!yaml_parser_initialize(&parser)) {
-		rc = ekl_errf(err, EKL_ENOMEM, "topology '%s': out of memory",
-			      path);
-		goto err_after_open;
-	}
-	yaml_parser_set_input_file(&parser, fp);
-	if (!yaml_parser_load(&parser, &doc)) {
-		rc = ekl_errf(
-		    err, EKL_ECONFIG, "%s:%zu:%zu: YAML syntax error: %s%s%s",
-		    path, parser.problem_mark.line + 1,
-		    parser.problem_mark.column + 1,
-		    parser.problem != NULL ? parser.problem : "unreadable",
-		    parser.context != NULL ? " " : "",
-		    parser.context != NULL ? parser.context : "");
-		goto err_after_parser;
-	}
-	walk_init(&w, path, "", &doc, yaml_document_get_root_node(&doc), err);
-	rc = walk_root(&w, t);
-	if (rc == 0) {
-		/* One document only: a second one would be ignored. */
-		if (!yaml_parser_load(&parser, &extra)) {
-			rc = ekl_errf(err, EKL_ECONFIG,
-				      "%s:%zu:%zu: YAML syntax error: %s", path,
-				      parser.problem_mark.line + 1,
-				      parser.problem_mark.column + 1,
-				      parser.problem != NULL ? parser.problem
-							     : "unreadable");
-		} else {
-			yaml_node_t *r = yaml_document_get_root_node(&extra);
-
-			if (r != NULL)
-				rc = ekl_errf(err, EKL_ECONFIG,
-					      "%s:%zu:%zu: a second YAML "
-					      "document; a topology is one "
-					      "document (remove the ---)",
-					      path, r->start_mark.line + 1,
-					      r->start_mark.column + 1);
-			yaml_document_delete(&extra);
-		}
-	}
-	yaml_document_delete(&doc);
+	rc = yamlfile_load(path, "topology", walk_file, &c, err);
 	if (rc != 0)
 		topo_free(t);
-err_after_parser:
-	yaml_parser_delete(&parser);
-err_after_open:
-	fclose(fp);
 	return rc;
 }

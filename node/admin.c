@@ -21,6 +21,8 @@
 
 #include <ev.h>
 
+#include "ekulab/container_of.h"
+#include "ekulab/addr.h"
 #include "ekulab/err.h"
 #include "ekulab/json.h"
 #include "ekulab/log.h"
@@ -28,9 +30,6 @@
 #include "node.h"
 #include "repl.h"
 #include "store.h"
-
-#define container_of(ptr, type, member)                                        \
-	((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define ADMIN_LINE_MAX 65536
 #define ADMIN_OUT_MAX  (64u << 20)
@@ -686,88 +685,29 @@ static void on_admin_accept(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-/* Remove a socket file left by a node that died; refuse a live one. */
-static int clear_stale(const char *path, const struct sockaddr_un *sun,
-		       char *err)
-{
-	struct stat st;
-	int fd, live;
-
-	if (lstat(path, &st) != 0)
-		return 0;
-	if (!S_ISSOCK(st.st_mode))
-		return ekl_errf(err, EKL_ECONFIG,
-				"--admin %s exists and is not a socket; "
-				"choose another path",
-				path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return ekl_errf(err, EKL_EIO, "socket: %s", strerror(errno));
-	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
-	close(fd);
-	if (live)
-		return ekl_errf(err, EKL_ECONFIG,
-				"--admin %s: another node is serving this "
-				"socket; stop it or choose another path",
-				path);
-	unlink(path);
-	return 0;
-}
-
 int admin_start(struct node *n, const char *path, struct admin **out, char *err)
 {
-	struct sockaddr_un sun;
 	struct admin *a;
-	mode_t old;
 	int rv;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return ekl_errf(err, EKL_ECONFIG,
-				"--admin %s: path too long (max %zu bytes)",
-				path, sizeof(sun.sun_path) - 1);
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	rv = clear_stale(path, &sun, err);
-	if (rv != 0)
-		return rv;
 	a = ekl_calloc(1, sizeof(*a));
 	if (a == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
 	a->node = n;
+	a->fd = -1;
 	a->path = ekl_strdup(path);
 	if (a->path == NULL) {
 		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
 		goto err_after_alloc;
 	}
-	a->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (a->fd < 0) {
-		rv = ekl_errf(err, EKL_EIO, "socket: %s", strerror(errno));
+	rv = addr_listen_unix(path, "--admin", "node", &a->fd, err);
+	if (rv != 0)
 		goto err_after_alloc;
-	}
-	/* Created 0600 from the start: no window where others can connect. */
-	old = umask(0177);
-	rv = bind(a->fd, (const struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (rv != 0) {
-		rv = ekl_errf(err, EKL_ECONFIG, "--admin %s: bind: %s", path,
-			      strerror(errno));
-		goto err_after_socket;
-	}
-	if (chmod(path, 0600) != 0 || listen(a->fd, 64) != 0) {
-		rv = ekl_errf(err, EKL_EIO, "--admin %s: %s", path,
-			      strerror(errno));
-		goto err_after_bind;
-	}
 	ev_io_init(&a->w, on_admin_accept, a->fd, EV_READ);
 	ev_io_start(n->loop, &a->w);
 	*out = a;
 	return 0;
 
-err_after_bind:
-	unlink(path);
-err_after_socket:
-	close(a->fd);
 err_after_alloc:
 	ekl_free(a->path);
 	ekl_free(a);

@@ -24,13 +24,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "ekulab/container_of.h"
 #include "ekulab/err.h"
 #include "ekulab/log.h"
 #include "ekulab/mem.h"
 #include "node.h"
-
-#define container_of(ptr, type, member)                                        \
-	((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define HANDSHAKE_TIMEOUT 5.0
 #define PROTO_VERSION	  1

@@ -21,13 +21,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ekulab/container_of.h"
 #include "ekulab/err.h"
 #include "ekulab/log.h"
 #include "node.h"
 #include "repl.h"
-
-#define container_of(ptr, type, member)                                        \
-	((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define BACKOFF_MIN_MS 100
 

@@ -25,12 +25,10 @@
 #include "admin.h"
 #include "repl.h"
 #include "store.h"
+#include "ekulab/container_of.h"
 #include "ekulab/err.h"
 #include "ekulab/log.h"
 #include "ekulab/mem.h"
-
-#define container_of(ptr, type, member)                                        \
-	((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* A socket being closed gracefully (see node_linger). */
 struct node_linger {

@@ -25,6 +25,7 @@
 
 #include "admin.h"
 #include "conn.h"
+#include "ekulab/container_of.h"
 #include "ekulab/err.h"
 #include "ekulab/log.h"
 #include "ekulab/mem.h"
@@ -33,9 +34,6 @@
 #include "repl_int.h"
 #include "store.h"
 #include "sync.h"
-
-#define container_of(ptr, type, member)                                        \
-	((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* A committed group whose WAL frames are not yet synced. */
 struct durable {

@@ -9,12 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ekulab/container_of.h"
 #include "ekulab/err.h"
 #include "ekulab/log.h"
 #include "ekulab/mem.h"
-
-#define container_of(ptr, type, member)                                        \
-	((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct syncer {
 	struct ev_loop *loop; /* not owned */

@@ -2,11 +2,16 @@
 #ifndef EKULAB_CERTINFO_H
 #define EKULAB_CERTINFO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <openssl/x509.h>
 
 #include "ekulab/policy.h"
+
+/* Is this X509_V_ERR_* a failure to build a chain to a trusted root (the
+ * policy's "untrusted")? One list, for certinfo and the TLS code. */
+bool certinfo_is_chain_error(int x509_err);
 
 /* EKU bits (POL_EKU_*) of one certificate. */
 unsigned certinfo_eku(X509 *x);
