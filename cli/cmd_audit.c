@@ -6,10 +6,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "cmd.h"
-#include "ekulab/json.h"
-#include "ekulab/pki.h"
+#include "ekulab/core/json.h"
+#include "ekulab/x509/pki.h"
 
 #define MAX_FILES 16
 

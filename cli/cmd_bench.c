@@ -31,14 +31,14 @@
 
 #include <sqlite3.h>
 
-#include "admin_client.h"
+#include "client/admin_client.h"
 #include "cmd.h"
-#include "ekulab/addr.h"
-#include "ekulab/err.h"
-#include "ekulab/json.h"
-#include "ekulab/mem.h"
-#include "ekulab/pki.h"
-#include "lab_runtime.h"
+#include "ekulab/core/addr.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/json.h"
+#include "ekulab/core/mem.h"
+#include "ekulab/x509/pki.h"
+#include "lab/lab_runtime.h"
 
 #define NODES 3
 

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "admin_client.h"
+#include "client/admin_client.h"
 #include "cmd.h"
-#include "ekulab/err.h"
-#include "ekulab/mem.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/mem.h"
 
 static void usage(FILE *f)
 {

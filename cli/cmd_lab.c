@@ -7,12 +7,12 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "ekulab/err.h"
-#include "ekulab/mem.h"
-#include "lab.h"
-#include "lab_fault.h"
-#include "lab_runtime.h"
-#include "lab_status.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/mem.h"
+#include "lab/lab.h"
+#include "lab/lab_fault.h"
+#include "lab/lab_runtime.h"
+#include "lab/lab_status.h"
 
 static void usage(FILE *f)
 {

@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "ekulab/err.h"
-#include "ekulab/json.h"
-#include "ekulab/mem.h"
-#include "matrix.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/json.h"
+#include "ekulab/core/mem.h"
+#include "matrix/matrix.h"
 
 static void usage(FILE *f)
 {

@@ -11,8 +11,8 @@
 #include <openssl/x509.h>
 
 #include "cmd.h"
-#include "ekulab/err.h"
-#include "ekulab/pki.h"
+#include "ekulab/core/err.h"
+#include "ekulab/x509/pki.h"
 
 #define CAS	   "unrestricted, server-only, combined"
 #define PROFILES   "combined, server-only, client-only, no-eku, any-eku"

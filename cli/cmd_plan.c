@@ -12,12 +12,12 @@
 
 #include "cmd.h"
 #include "cmd_plan.h"
-#include "plan_run.h"
-#include "ekulab/certinfo.h"
-#include "ekulab/err.h"
-#include "ekulab/json.h"
-#include "ekulab/mem.h"
-#include "ekulab/plan.h"
+#include "plan/plan_run.h"
+#include "ekulab/x509/certinfo.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/json.h"
+#include "ekulab/core/mem.h"
+#include "model/plan/plan.h"
 
 #define MATRIX_MAX_NODES 4 /* up to 6 pairs: one column per pair */
 

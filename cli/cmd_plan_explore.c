@@ -8,10 +8,10 @@
 
 #include "cmd.h"
 #include "cmd_plan.h"
-#include "ekulab/err.h"
-#include "ekulab/json.h"
-#include "ekulab/mem.h"
-#include "ekulab/plan.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/json.h"
+#include "ekulab/core/mem.h"
+#include "model/plan/plan.h"
 
 /* snprintf that says nothing about truncation (names are short; a cut
  * line is better than a failed build). */

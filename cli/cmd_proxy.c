@@ -11,10 +11,10 @@
 #include <ev.h>
 
 #include "cmd.h"
-#include "ekulab/err.h"
-#include "ekulab/log.h"
-#include "ekulab/mem.h"
-#include "proxy.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/log.h"
+#include "ekulab/core/mem.h"
+#include "proxy/proxy.h"
 
 static void usage(FILE *f)
 {

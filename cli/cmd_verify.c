@@ -8,11 +8,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "admin_client.h"
+#include "client/admin_client.h"
 #include "cmd.h"
-#include "ekulab/err.h"
-#include "ekulab/json.h"
-#include "ekulab/mem.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/json.h"
+#include "ekulab/core/mem.h"
 
 #define VERIFY_MAX_NODES  64
 #define VERIFY_NAME_MAX	  64

@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ekulab/err.h"
-#include "ekulab/mem.h"
-#include "ekulab/pki.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/mem.h"
+#include "ekulab/x509/pki.h"
 
 /* Every option, with the key it has in a config file (the long flag name). */
 enum {

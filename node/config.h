@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "ekulab/addr.h"
-#include "ekulab/policy.h"
+#include "ekulab/core/addr.h"
+#include "ekulab/x509/policy.h"
 
 #define CONFIG_MAX_PEERS 32
 #define CONFIG_NAME_MAX	 64

@@ -6,8 +6,8 @@
 #include <ev.h>
 
 #include "config.h"
-#include "ekulab/err.h"
-#include "ekulab/log.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/log.h"
 #include "node.h"
 
 int main(int argc, char **argv)

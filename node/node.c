@@ -22,13 +22,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "admin.h"
-#include "repl.h"
-#include "store.h"
-#include "ekulab/container_of.h"
-#include "ekulab/err.h"
-#include "ekulab/log.h"
-#include "ekulab/mem.h"
+#include "admin/admin.h"
+#include "repl/repl.h"
+#include "store/store.h"
+#include "ekulab/core/container_of.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/log.h"
+#include "ekulab/core/mem.h"
 
 /* A socket being closed gracefully (see node_linger). */
 struct node_linger {

@@ -5,8 +5,8 @@
 #include <ev.h>
 
 #include "config.h"
-#include "conn.h"
-#include "link.h"
+#include "net/conn.h"
+#include "net/link.h"
 
 struct admin;
 struct node_linger;

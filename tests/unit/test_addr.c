@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ekulab/addr.h"
-#include "ekulab/err.h"
+#include "ekulab/core/addr.h"
+#include "ekulab/core/err.h"
 #include "testutil.h"
 
 static void parse_ok(const char *s, struct addr *a)

@@ -8,11 +8,11 @@
 
 #include <openssl/x509.h>
 
-#include "audit.h"
-#include "ekulab/certinfo.h"
-#include "ekulab/err.h"
-#include "ekulab/mem.h"
-#include "ekulab/pki.h"
+#include "audit/audit.h"
+#include "ekulab/x509/certinfo.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/mem.h"
+#include "ekulab/x509/pki.h"
 #include "testutil.h"
 
 #define E_S   (POL_EKU_EXT | POL_EKU_SERVER)

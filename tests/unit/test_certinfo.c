@@ -9,9 +9,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "ekulab/certinfo.h"
-#include "ekulab/err.h"
-#include "ekulab/pki.h"
+#include "ekulab/x509/certinfo.h"
+#include "ekulab/core/err.h"
+#include "ekulab/x509/pki.h"
 #include "testutil.h"
 
 /* One PKI made before the suite runs, shared read-only by every test. */

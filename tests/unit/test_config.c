@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "config.h"
-#include "ekulab/err.h"
-#include "ekulab/pki.h"
-#include "ekulab/policy.h"
+#include "ekulab/core/err.h"
+#include "ekulab/x509/pki.h"
+#include "ekulab/x509/policy.h"
 #include "testutil.h"
 
 /* ---- fixtures: real certificate files, made once in main ---- */

@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ekulab/err.h"
-#include "ekulab/frame.h"
-#include "ekulab/mem.h"
+#include "ekulab/core/err.h"
+#include "ekulab/wire/frame.h"
+#include "ekulab/core/mem.h"
 #include "testutil.h"
 
 /* Envelope builders: the pieces live in the caller's storage. */

@@ -2,8 +2,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ekulab/json.h"
-#include "ekulab/mem.h"
+#include "ekulab/core/json.h"
+#include "ekulab/core/mem.h"
 #include "testutil.h"
 
 static void teardown(void)

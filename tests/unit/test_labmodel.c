@@ -6,10 +6,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "ekulab/err.h"
-#include "ekulab/labmodel.h"
-#include "ekulab/mem.h"
-#include "ekulab/pki.h"
+#include "ekulab/core/err.h"
+#include "model/labmodel.h"
+#include "ekulab/core/mem.h"
+#include "ekulab/x509/pki.h"
 #include "testutil.h"
 
 #define AT INT64_C(1780000000) /* 2026-05-28 */

@@ -12,9 +12,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "ekulab/err.h"
-#include "ekulab/mem.h"
-#include "ekulab/pki.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/mem.h"
+#include "ekulab/x509/pki.h"
 #include "testutil.h"
 
 /* ---- helpers ---- */

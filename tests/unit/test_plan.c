@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "ekulab/err.h"
-#include "ekulab/mem.h"
-#include "ekulab/plan.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/mem.h"
+#include "model/plan/plan.h"
 #include "testutil.h"
 
 #ifndef EKL_SOURCE_DIR

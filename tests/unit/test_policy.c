@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ekulab/err.h"
-#include "ekulab/policy.h"
+#include "ekulab/core/err.h"
+#include "ekulab/x509/policy.h"
 #include "testutil.h"
 
 /* ---- fixtures ---- */

@@ -19,12 +19,12 @@
 
 #include <ev.h>
 
-#include "admin_client.h"
-#include "ekulab/err.h"
-#include "ekulab/log.h"
-#include "ekulab/mem.h"
-#include "proxy.h"
-#include "proxy_client.h"
+#include "client/admin_client.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/log.h"
+#include "ekulab/core/mem.h"
+#include "proxy/proxy.h"
+#include "client/proxy_client.h"
 #include "testutil.h"
 
 /* ---- an echo server: one thread, poll() over every socket ---- */

@@ -11,9 +11,9 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
-#include "ekulab/err.h"
-#include "ekulab/mem.h"
-#include "store.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/mem.h"
+#include "store/store.h"
 #include "testutil.h"
 
 static char err[EKL_ERRLEN];

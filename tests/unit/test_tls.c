@@ -11,11 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ekulab/certinfo.h"
-#include "ekulab/err.h"
-#include "ekulab/pki.h"
-#include "ekulab/policy.h"
-#include "ekulab/tls.h"
+#include "ekulab/x509/certinfo.h"
+#include "ekulab/core/err.h"
+#include "ekulab/x509/pki.h"
+#include "ekulab/x509/policy.h"
+#include "ekulab/x509/tls.h"
 #include "testutil.h"
 
 #define DAY INT64_C(86400)

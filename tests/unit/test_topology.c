@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ekulab/err.h"
-#include "ekulab/mem.h"
-#include "ekulab/topology.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/mem.h"
+#include "model/topology.h"
 #include "testutil.h"
 
 static char dir[512];

@@ -1,0 +1,599 @@
+/* audit_forecast.c: the cluster forecast and the cluster descriptions it reads.
+ *
+ * The forecast finds when a link first goes down, why, and which step
+ * prevents it. */
+#include "audit_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ekulab/x509/certinfo.h"
+#include "model/labmodel.h"
+#include "ekulab/core/mem.h"
+
+/* ==== the forecast =================================================== */
+
+void audit_lab_chain(enum pki_profile p, enum pki_ca ca, int64_t from, int days,
+		     const char *name, struct pol_chain *out)
+{
+	/* The lab PKI's default validity when none is given. */
+	labmodel_lab_chain(p, ca, from, days > 0 ? days : 365, name, out);
+}
+
+/* The server chain node nd presents at time t: its current certificate
+ * until renew_at, then its renewal, renewed again at each expiry (the
+ * 200/100/47-day cadence for public certificates). */
+static void server_at(const struct audit_fnode *nd, int64_t t,
+		      struct pol_chain *out)
+{
+	int64_t start = nd->renew_at;
+	int guard;
+
+	if (t < nd->renew_at) {
+		*out = nd->server;
+		return;
+	}
+	for (guard = 0; guard < 100000; guard++) {
+		audit_renewed_chain(&nd->server, nd->renewal, start, out);
+		if (t <= out->certs[0].not_after)
+			break;
+		start = out->certs[0].not_after;
+	}
+}
+
+/* A client certificate is renewed like for like: after its expiry the
+ * same facts, valid again from t. */
+static void client_at(const struct audit_fnode *nd, int64_t t,
+		      struct pol_chain *out)
+{
+	int64_t span;
+
+	*out = nd->client;
+	if (out->len > 0 && t > out->certs[0].not_after) {
+		span = out->certs[0].not_after - out->certs[0].not_before;
+		out->certs[0].not_before = t - 1;
+		out->certs[0].not_after = t - 1 + span;
+	}
+}
+
+/* One directed connection at time t, decided by the lab model's
+ * labmodel_decide (pol_decide without the identity check: the forecast
+ * is about EKU and validity). */
+static void decide(const struct audit_fnode *nodes, int ini, int acc,
+		   enum pol_mode verify, int64_t t, struct audit_direction *d)
+{
+	struct pol_chain is, ic, as;
+	struct lab_peer in, an;
+
+	server_at(&nodes[ini], t, &is);
+	client_at(&nodes[ini], t, &ic);
+	server_at(&nodes[acc], t, &as);
+	memset(&in, 0, sizeof(in));
+	memset(&an, 0, sizeof(an));
+	in.name = nodes[ini].name;
+	in.vclass = nodes[ini].vclass;
+	in.mode = verify;
+	in.client_eku_check = nodes[ini].client_eku_check;
+	in.server = &is;
+	in.client = nodes[ini].has_client ? &ic : NULL;
+	an.name = nodes[acc].name;
+	an.vclass = nodes[acc].vclass;
+	an.mode = verify;
+	an.client_eku_check = nodes[acc].client_eku_check;
+	an.server = &as;
+	d->initiator = ini;
+	d->acceptor = acc;
+	labmodel_decide(&in, &an, false, NULL, 0, t, &d->v);
+}
+
+/* Every link at time t; the ones down go to `down`. Returns how many are
+ * down. */
+static size_t links_down(const struct audit_fnode *nodes, size_t n,
+			 enum pol_mode verify, enum topo_dial dial,
+			 const char *primary, int64_t t,
+			 struct audit_link *down, size_t max_down)
+{
+	struct audit_link l;
+	size_t count = 0;
+	size_t a, b;
+	int k;
+
+	for (a = 0; a < n; a++) {
+		for (b = a + 1; b < n; b++) {
+			memset(&l, 0, sizeof(l));
+			l.a = (int)a;
+			l.b = (int)b;
+			/* Who dials whom: the lab model's rule. */
+			if (labmodel_dials(dial, nodes[a].name, nodes[b].name,
+					   primary))
+				decide(nodes, l.a, l.b, verify, t,
+				       &l.dirs[l.n_dirs++]);
+			if (labmodel_dials(dial, nodes[b].name, nodes[a].name,
+					   primary))
+				decide(nodes, l.b, l.a, verify, t,
+				       &l.dirs[l.n_dirs++]);
+			if (l.n_dirs == 0)
+				continue; /* no link between them */
+			for (k = 0; k < l.n_dirs; k++)
+				l.up |= l.dirs[k].v.ok;
+			if (!l.up) {
+				if (count < max_down)
+					down[count] = l;
+				count++;
+			}
+		}
+	}
+	return count;
+}
+
+static int cmp_time(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x;
+	int64_t b = *(const int64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+bool audit_simulate(const struct audit_fnode *nodes, size_t n,
+		    enum pol_mode verify, enum topo_dial dial,
+		    const char *primary, int64_t at, int64_t *date,
+		    struct audit_link *down, size_t max_down, size_t *n_down)
+{
+	int64_t times[TOPO_MAX_NODES + 1];
+	size_t nt = 0;
+	size_t i;
+	size_t k;
+
+	*n_down = 0;
+	times[nt++] = at;
+	for (i = 0; i < n && i < TOPO_MAX_NODES; i++)
+		if (nodes[i].renew_at > at)
+			times[nt++] = nodes[i].renew_at;
+	qsort(times, nt, sizeof(times[0]), cmp_time);
+	for (i = 0; i < nt; i++) {
+		if (i > 0 && times[i] == times[i - 1])
+			continue;
+		k = links_down(nodes, n, verify, dial, primary, times[i], down,
+			       max_down);
+		if (k > 0) {
+			*date = times[i];
+			*n_down = k < max_down ? k : max_down;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* One node's certificate: a real file (chain against the trust store)
+ * or the facts of a lab certificate issued at `at`. */
+static int node_cert(const struct topo_node *tn, const struct topo_cert *tc,
+		     const struct audit_trust *trust, int64_t at,
+		     struct pol_chain *ch, enum audit_root *root, char *label,
+		     size_t label_len, char *err)
+{
+	STACK_OF(X509) *extra = NULL;
+	X509 *leaf = NULL;
+	char e[EKL_ERRLEN];
+	int rc;
+
+	if (tc->file == NULL) {
+		audit_lab_chain(tc->profile, tc->ca, at, tc->days, tn->name,
+				ch);
+		*root = AUDIT_ROOT_PRIVATE;
+		snprintf(label, label_len, "lab %s/%s",
+			 pki_profile_name(tc->profile), pki_ca_name(tc->ca));
+		return 0;
+	}
+	snprintf(label, label_len, "file %s", tc->file);
+	rc = certinfo_load_chain(tc->file, &leaf, &extra, e);
+	if (rc == 0)
+		rc = audit_classify(trust, leaf, extra, root, NULL, e);
+	if (rc == 0)
+		rc = certinfo_chain(leaf, extra, trust->store, ch, e);
+	X509_free(leaf);
+	sk_X509_pop_free(extra, X509_free);
+	if (rc != 0)
+		return ekl_errf(err, rc, "node %s: %s", tn->name, e);
+	return 0;
+}
+
+static int fill_nodes(const struct topo *t, const struct audit_trust *trust,
+		      int64_t at, struct audit_fnode *nodes, char *err)
+{
+	struct audit_target tg;
+	enum audit_root croot;
+	char clabel[600];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < t->n_nodes; i++) {
+		const struct topo_node *tn = &t->nodes[i];
+		struct audit_fnode *nd = &nodes[i];
+
+		snprintf(nd->name, sizeof(nd->name), "%s", tn->name);
+		snprintf(nd->version, sizeof(nd->version), "%s", tn->version);
+		nd->vclass = tn->vclass;
+		nd->role = tn->role;
+		nd->client_eku_check = tn->client_eku_check;
+		rc = node_cert(tn, &tn->cert, trust, at, &nd->server, &nd->root,
+			       nd->cert_label, sizeof(nd->cert_label), err);
+		if (rc != 0)
+			return rc;
+		if (tn->has_client_cert) {
+			nd->has_client = true;
+			rc = node_cert(tn, &tn->client_cert, trust, at,
+				       &nd->client, &croot, clabel,
+				       sizeof(clabel), err);
+			if (rc != 0)
+				return rc;
+		}
+		nd->renew_at =
+		    nd->server.len > 0 && nd->server.certs[0].not_after > at
+			? nd->server.certs[0].not_after
+			: at;
+		nd->renewal = AUDIT_RENEW_SERVER_ONLY;
+		memset(&tg, 0, sizeof(tg));
+		tg.role = tn->role;
+		tg.vclass = tn->vclass;
+		snprintf(tg.version, sizeof(tg.version), "%s", tn->version);
+		tg.server_eku_upload = true;
+		audit_upload(&tg, AUDIT_SLOT_SERVER,
+			     POL_EKU_EXT | POL_EKU_SERVER, &nd->renewal_upload);
+	}
+	return 0;
+}
+
+/* Which nodes' renewals (by `date`) take part in the links down. */
+static void describe_cause(struct audit_forecast *f)
+{
+	char d[16];
+	size_t off = 0;
+	size_t i;
+	bool any = false;
+	bool first = true;
+	bool in_down;
+	size_t k;
+
+	audit_format_date(f->date, d, sizeof(d));
+	for (i = 0; i < f->n_nodes; i++) {
+		const struct audit_fnode *nd = &f->nodes[i];
+
+		in_down = false;
+		for (k = 0; k < f->n_down; k++)
+			in_down |=
+			    f->down[k].a == (int)i || f->down[k].b == (int)i;
+		if (!in_down || nd->renew_at > f->date ||
+		    (nd->renew_at == f->at &&
+		     nd->server.certs[0].not_after > f->at))
+			continue;
+		if (!any)
+			off += (size_t)snprintf(
+			    f->cause + off, sizeof(f->cause) - off,
+			    "renewed server-only from a public CA:");
+		any = true;
+		if (off < sizeof(f->cause)) {
+			char rd[16];
+
+			audit_format_date(nd->renew_at, rd, sizeof(rd));
+			off += (size_t)snprintf(
+			    f->cause + off, sizeof(f->cause) - off,
+			    "%s %s (%s)", first ? "" : ",", nd->name, rd);
+			first = false;
+		}
+	}
+	if (!any && f->n_down > 0) {
+		const struct audit_direction *dd = &f->down[0].dirs[0];
+
+		snprintf(f->cause, sizeof(f->cause),
+			 "the certificates in place on %s already fail: %s -> "
+			 "%s is rejected by the %s: %s%s",
+			 d, f->nodes[dd->initiator].name,
+			 f->nodes[dd->acceptor].name, pol_side_name(dd->v.side),
+			 pol_code_name(dd->v.code),
+			 dd->v.code == POL_UNTRUSTED
+			     ? " (give the roots with --ca or --public-ca)"
+			     : "");
+	}
+}
+
+/* The earliest renewal that takes part in the break (the deadline of
+ * steps that change how certificates are renewed). */
+static int64_t first_breaking_renewal(const struct audit_forecast *f)
+{
+	int64_t best = f->date;
+	size_t i, k;
+
+	for (k = 0; k < f->n_down; k++) {
+		int ends[2] = {f->down[k].a, f->down[k].b};
+
+		for (i = 0; i < 2; i++) {
+			int64_t r = f->nodes[ends[i]].renew_at;
+
+			if (r <= f->date && r < best && r > f->at)
+				best = r;
+		}
+	}
+	return best;
+}
+
+static void add_step(struct audit_forecast *f, struct audit_fnode *trial,
+		     enum pol_mode verify, enum audit_opt code, int64_t before,
+		     const char *what)
+{
+	struct audit_step *s;
+	struct audit_link one;
+	int64_t date2 = 0;
+	size_t nd;
+	bool breaks;
+	char d[16], d2[16];
+
+	if (f->n_steps >= AUDIT_MAX_STEPS)
+		return;
+	s = &f->steps[f->n_steps++];
+	memset(s, 0, sizeof(*s));
+	s->code = code;
+	s->before = before;
+	breaks = audit_simulate(trial, f->n_nodes, verify, f->dial, f->primary,
+				f->at, &date2, &one, 1, &nd);
+	s->prevents = !breaks;
+	audit_format_date(before, d, sizeof(d));
+	if (breaks) {
+		s->postpones_to = date2 > f->date ? date2 : 0;
+		audit_format_date(date2, d2, sizeof(d2));
+	}
+	snprintf(s->text, sizeof(s->text), "%s before %s: %s%s", what, d,
+		 !breaks		? "keeps every link up"
+		 : s->postpones_to != 0 ? "only postpones the break to "
+					: "does not help: a link still goes "
+					  "down on ",
+		 breaks ? d2 : "");
+	if (f->prevention < 0 && s->prevents && code != AUDIT_OPT_RENEW_EARLY)
+		f->prevention = (int)(f->n_steps - 1);
+}
+
+static void plan_steps(struct audit_forecast *f, struct audit_fnode *trial)
+{
+	size_t n = f->n_nodes;
+	size_t sz = n * sizeof(*trial);
+	int64_t renew_by = first_breaking_renewal(f);
+	bool any_pre = false, any_not155 = false, any_c = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		any_pre |= f->nodes[i].vclass == POL_V_PRE154;
+		any_not155 |= f->nodes[i].vclass != POL_V_X155;
+		any_c |= f->nodes[i].role == TOPO_ROLE_C;
+	}
+	if (any_pre) {
+		memcpy(trial, f->nodes, sz);
+		for (i = 0; i < n; i++)
+			if (trial[i].vclass == POL_V_PRE154)
+				trial[i].vclass = POL_V_X154;
+		add_step(f, trial, f->verify, AUDIT_OPT_UPGRADE_X154, f->date,
+			 "upgrade every node to X15.4 (ClusterDB skips the "
+			 "clientAuth check; all nodes on the same version)");
+	}
+	if (any_not155) {
+		memcpy(trial, f->nodes, sz);
+		for (i = 0; i < n; i++)
+			trial[i].vclass = POL_V_X155;
+		add_step(f, trial, f->verify, AUDIT_OPT_UPGRADE_X155, f->date,
+			 "upgrade every node to X15.5 (separate server and "
+			 "client certificates)");
+	}
+	memcpy(trial, f->nodes, sz);
+	for (i = 0; i < n; i++)
+		trial[i].renewal = AUDIT_RENEW_ALTERNATE_ROOT;
+	add_step(f, trial, f->verify, AUDIT_OPT_ALTERNATE_ROOT, renew_by,
+		 "renew from an alternate root with combined EKU (IdenTrust "
+		 "Public Sector Root CA 1, DigiCert Assured ID Root G2) that "
+		 "every node trusts");
+	if (any_c) {
+		memcpy(trial, f->nodes, sz);
+		for (i = 0; i < n; i++)
+			if (trial[i].role == TOPO_ROLE_C)
+				trial[i].renewal = AUDIT_RENEW_PRIVATE;
+		add_step(f, trial, f->verify, AUDIT_OPT_PRIVATE_PKI, renew_by,
+			 "renew the Expressway-C nodes from a private PKI with "
+			 "combined EKU (not for Expressway-E)");
+	}
+	if (f->at < audit_public_no_client()) {
+		memcpy(trial, f->nodes, sz);
+		for (i = 0; i < n; i++) {
+			struct pol_chain now;
+
+			audit_renewed_chain(&trial[i].server,
+					    AUDIT_RENEW_ALTERNATE_ROOT, f->at,
+					    &now);
+			trial[i].server = now;
+			trial[i].renew_at = now.certs[0].not_after;
+		}
+		add_step(f, trial, f->verify, AUDIT_OPT_RENEW_EARLY,
+			 audit_public_no_client(),
+			 "renew every node now with combined EKU from a public "
+			 "CA, while public CAs still issue it");
+	}
+	memcpy(trial, f->nodes, sz);
+	add_step(f, trial, POL_PERMISSIVE, AUDIT_OPT_PERMISSIVE, f->date,
+		 "insecure last resort: set the cluster's TLS verify mode to "
+		 "Permissive (peers are no longer authenticated)");
+}
+
+int audit_forecast_run(const struct topo *t, const struct audit_trust *trust,
+		       int64_t at, struct audit_forecast *out, char *err)
+{
+	struct audit_fnode *trial = NULL;
+	size_t max_links;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->prevention = -1;
+	snprintf(out->name, sizeof(out->name), "%s", t->name);
+	snprintf(out->primary, sizeof(out->primary), "%s", t->primary);
+	out->verify = t->verify;
+	out->dial = t->dial;
+	out->at = at;
+	if (t->n_nodes == 0 || t->n_nodes > TOPO_MAX_NODES)
+		return ekl_errf(err, EKL_EINVAL,
+				"cluster '%s': %zu nodes; "
+				"give 1 to %d",
+				t->name, t->n_nodes, TOPO_MAX_NODES);
+	max_links = t->n_nodes * (t->n_nodes - 1) / 2 + 1;
+	out->nodes = ekl_calloc(t->n_nodes, sizeof(*out->nodes));
+	out->down = ekl_calloc(max_links, sizeof(*out->down));
+	trial = ekl_calloc(t->n_nodes, sizeof(*trial));
+	if (out->nodes == NULL || out->down == NULL || trial == NULL) {
+		rc = ekl_errf(err, EKL_ENOMEM, "forecast: out of memory");
+		goto err;
+	}
+	out->n_nodes = t->n_nodes;
+	rc = fill_nodes(t, trust, at, out->nodes, err);
+	if (rc != 0)
+		goto err;
+	out->breaks = audit_simulate(out->nodes, out->n_nodes, out->verify,
+				     out->dial, out->primary, at, &out->date,
+				     out->down, max_links, &out->n_down);
+	if (out->breaks) {
+		describe_cause(out);
+		plan_steps(out, trial);
+	}
+	ekl_free(trial);
+	return 0;
+err:
+	ekl_free(trial);
+	audit_forecast_free(out);
+	return rc;
+}
+
+void audit_forecast_free(struct audit_forecast *f)
+{
+	if (f == NULL)
+		return;
+	ekl_free(f->nodes);
+	ekl_free(f->down);
+	f->nodes = NULL;
+	f->down = NULL;
+	f->n_nodes = 0;
+	f->n_down = 0;
+}
+
+/* "NAME VERSION CERTFILE [c|e]" a line. */
+static int load_list(const char *path, struct topo *t, char *err)
+{
+	char line[2048];
+	char dir[512] = "";
+	const char *slash = strrchr(path, '/');
+	const char *base = slash != NULL ? slash + 1 : path;
+	FILE *fp;
+	int lineno = 0;
+	int rc = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (slash != NULL)
+		snprintf(dir, sizeof(dir), "%.*s",
+			 slash == path ? 1 : (int)(slash - path), path);
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return ekl_errf(err, errno == ENOENT ? EKL_ENOENT : EKL_EIO,
+				"cluster list '%s': %s", path, strerror(errno));
+	t->nodes = ekl_calloc(TOPO_MAX_NODES, sizeof(*t->nodes));
+	if (t->nodes == NULL) {
+		rc = ekl_errf(err, EKL_ENOMEM, "cluster list: out of memory");
+		goto out;
+	}
+	snprintf(t->name, sizeof(t->name), "%.*s", (int)strcspn(base, "."),
+		 base);
+	t->verify = POL_ENFORCE;
+	t->dial = TOPO_DIAL_BOTH;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char *tok[5];
+		char *save = NULL;
+		char *hash = strchr(line, '#');
+		struct topo_node *nd;
+		int nt = 0;
+		size_t n;
+
+		lineno++;
+		if (hash != NULL)
+			*hash = '\0';
+		for (tok[nt] = strtok_r(line, " \t\r\n", &save);
+		     tok[nt] != NULL && nt < 4;)
+			tok[++nt] = strtok_r(NULL, " \t\r\n", &save);
+		if (nt == 0)
+			continue;
+		if (nt < 3 || tok[nt] != NULL) {
+			rc = ekl_errf(err, EKL_ECONFIG,
+				      "%s:%d: expected NAME VERSION CERTFILE "
+				      "[c|e]",
+				      path, lineno);
+			goto out;
+		}
+		if (t->n_nodes == TOPO_MAX_NODES) {
+			rc = ekl_errf(err, EKL_ECONFIG,
+				      "%s:%d: more than %d nodes", path, lineno,
+				      TOPO_MAX_NODES);
+			goto out;
+		}
+		nd = &t->nodes[t->n_nodes];
+		if (!topo_name_valid(tok[0]) || topo_find(t, tok[0]) != NULL) {
+			rc = ekl_errf(err, EKL_ECONFIG,
+				      "%s:%d: '%s' is not a valid, unique node "
+				      "name (A-Z a-z 0-9 . _ -)",
+				      path, lineno, tok[0]);
+			goto out;
+		}
+		if (strlen(tok[1]) > TOPO_VERSION_MAX ||
+		    pol_version_parse(tok[1], &nd->vclass) != 0) {
+			rc = ekl_errf(err, EKL_ECONFIG,
+				      "%s:%d: '%s' is not a known version; use "
+				      "X14.x, X15.0-X15.3.x, X15.4 or X15.5",
+				      path, lineno, tok[1]);
+			goto out;
+		}
+		if (nt == 4 && topo_role_parse(tok[3], &nd->role) != 0) {
+			rc = ekl_errf(err, EKL_ECONFIG,
+				      "%s:%d: '%s' is not a role; use c or e",
+				      path, lineno, tok[3]);
+			goto out;
+		}
+		snprintf(nd->name, sizeof(nd->name), "%s", tok[0]);
+		snprintf(nd->version, sizeof(nd->version), "%s", tok[1]);
+		nd->client_eku_check = true;
+		nd->line = lineno;
+		n = strlen(dir) + strlen(tok[2]) + 2;
+		nd->cert.file = ekl_malloc(n);
+		if (nd->cert.file == NULL) {
+			rc = ekl_errf(err, EKL_ENOMEM,
+				      "cluster list: out of memory");
+			goto out;
+		}
+		if (tok[2][0] == '/' || dir[0] == '\0')
+			snprintf(nd->cert.file, n, "%s", tok[2]);
+		else
+			snprintf(nd->cert.file, n, "%s%s%s", dir,
+				 strcmp(dir, "/") == 0 ? "" : "/", tok[2]);
+		t->n_nodes++;
+	}
+	if (t->n_nodes == 0) {
+		rc = ekl_errf(err, EKL_ECONFIG,
+			      "cluster list '%s': no node; write one line per "
+			      "node: NAME VERSION CERTFILE [c|e]",
+			      path);
+		goto out;
+	}
+	snprintf(t->primary, sizeof(t->primary), "%s", t->nodes[0].name);
+out:
+	fclose(fp);
+	if (rc != 0)
+		topo_free(t);
+	return rc;
+}
+
+int audit_cluster_load(const char *path, struct topo *t, char *err)
+{
+	if (audit_ends_with(path, ".yaml") || audit_ends_with(path, ".yml"))
+		return topo_load(path, t, err);
+	return load_list(path, t, err);
+}

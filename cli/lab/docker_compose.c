@@ -1,0 +1,335 @@
+/* docker_compose.c: the files the docker runtime writes for its containers:
+ * each node's container.conf (and its copied certificates), and
+ * STATE/compose.yaml, the same lab as a compose project. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "docker_int.h"
+#include "ekulab/core/err.h"
+#include "lab.h"
+
+/* Uid and gid of "UID:GID", or -1 when the user is a name. */
+static int user_ids(const struct docker_lab *d, uid_t *uid, gid_t *gid)
+{
+	unsigned u, g;
+	char c;
+
+	if (sscanf(d->user, "%u:%u%c", &u, &g, &c) != 2)
+		return -1;
+	*uid = (uid_t)u;
+	*gid = (gid_t)g;
+	return 0;
+}
+
+/* Give path to the container user when we are root (see the header). */
+static void give(const struct docker_lab *d, const char *path)
+{
+	uid_t u;
+	gid_t g;
+
+	if (geteuid() == 0 && user_ids(d, &u, &g) == 0 &&
+	    lchown(path, u, g) != 0)
+		fprintf(stderr, "ekulab: chown %s: %s\n", path,
+			strerror(errno));
+}
+
+int docker_mkdir_given(const struct docker_lab *d, const char *path, char *err)
+{
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return ekl_errf(err, EKL_EIO, "mkdir %s: %s", path,
+				strerror(errno));
+	give(d, path);
+	return 0;
+}
+
+static int copy_file(const struct docker_lab *d, const char *src,
+		     const char *dst, char *err)
+{
+	char buf[8192];
+	int in, out, rv = 0;
+	ssize_t r;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return ekl_errf(err, EKL_EIO, "%s: %s", src, strerror(errno));
+	unlink(dst);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rv = ekl_errf(err, EKL_EIO, "%s: %s", dst, strerror(errno));
+		goto out_in;
+	}
+	while ((r = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)r) != r) {
+			rv = ekl_errf(err, EKL_EIO, "%s: %s", dst,
+				      strerror(errno));
+			break;
+		}
+	if (r < 0 && rv == 0)
+		rv = ekl_errf(err, EKL_EIO, "%s: %s", src, strerror(errno));
+	close(out);
+	give(d, dst);
+out_in:
+	close(in);
+	return rv;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
+			 e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* STATE/NODE/container.conf: node.conf (lab.c's, for the host) seen from
+ * inside the container: the node's own address, peers through the proxy's
+ * address, its certificate files copied to /lab/tls, data on /data. */
+int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
+				int i, char *err)
+{
+	const char *node = l->nodes[i].name;
+	char src[LAB_PATH_MAX + 80], dst[LAB_PATH_MAX + 80],
+	    tmp[LAB_PATH_MAX + 90], dir[LAB_PATH_MAX + 80];
+	char line[1024], copy[1024];
+	size_t n = l->topo.n_nodes;
+	FILE *in = NULL, *out = NULL;
+	int rv = 0;
+
+	lab_path(l, node, "", dir, sizeof(dir));
+	if ((rv = docker_mkdir_given(d, dir, err)) != 0)
+		return rv;
+	lab_path(l, node, "tls", dir, sizeof(dir));
+	if ((rv = docker_mkdir_given(d, dir, err)) != 0)
+		return rv;
+	lab_path(l, node, "data", dir, sizeof(dir));
+	if ((rv = docker_mkdir_given(d, dir, err)) != 0)
+		return rv;
+	lab_path(l, node, "node.conf", src, sizeof(src));
+	lab_path(l, node, "container.conf", dst, sizeof(dst));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
+	in = fopen(src, "r");
+	if (in == NULL)
+		return ekl_errf(err, EKL_EIO, "%s: %s", src, strerror(errno));
+	out = fopen(tmp, "w");
+	if (out == NULL) {
+		rv = ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fprintf(out,
+		"# %s seen from inside container %s-%s (written by the "
+		"docker runtime)\n",
+		src, d->id, node);
+	while (rv == 0 && fgets(line, sizeof(line), in) != NULL) {
+		char *eq, *k, *v;
+
+		snprintf(copy, sizeof(copy), "%s", line);
+		eq = strchr(copy, '=');
+		if (copy[0] == '#' || eq == NULL) {
+			fputs(line, out);
+			continue;
+		}
+		*eq = '\0';
+		k = trim(copy);
+		v = trim(eq + 1);
+		if (strcmp(k, "listen") == 0) {
+			fprintf(out, "listen = %s:%d\n", d->ip[i],
+				l->nodes[i].port);
+		} else if (strcmp(k, "peer") == 0) {
+			char *peq = strchr(v, '=');
+			int j;
+
+			if (peq != NULL)
+				*peq = '\0';
+			j = lab_node_index(l, trim(v));
+			if (j < 0 || j == i) {
+				fputs(line, out);
+				continue;
+			}
+			if (l->route_port[(size_t)i * n + (size_t)j] > 0)
+				fprintf(
+				    out, "peer = %s=%s:%d\n", l->nodes[j].name,
+				    d->proxy_ip,
+				    l->route_port[(size_t)i * n + (size_t)j]);
+			else
+				fprintf(out, "peer = %s=%s:%d\n",
+					l->nodes[j].name, d->ip[j],
+					l->nodes[j].port);
+		} else if (strcmp(k, "cert") == 0 || strcmp(k, "key") == 0 ||
+			   strcmp(k, "client-cert") == 0 ||
+			   strcmp(k, "client-key") == 0 ||
+			   strcmp(k, "ca") == 0) {
+			const char *base = strrchr(v, '/');
+			char to[LAB_PATH_MAX + 160];
+
+			base = base != NULL ? base + 1 : v;
+			snprintf(to, sizeof(to), "%s/%s/tls/%s", l->state, node,
+				 base);
+			rv = copy_file(d, v, to, err);
+			fprintf(out, "%s = /lab/tls/%s\n", k, base);
+		} else if (strcmp(k, "data") == 0) {
+			fprintf(out, "data = /data\n");
+		} else if (strcmp(k, "admin") == 0) {
+			fprintf(out, "admin = /lab/admin.sock\n");
+		} else {
+			fputs(line, out);
+		}
+	}
+	if (fclose(out) != 0 && rv == 0)
+		rv = ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
+	out = NULL;
+	if (rv == 0 && rename(tmp, dst) != 0)
+		rv = ekl_errf(err, EKL_EIO, "%s: %s", dst, strerror(errno));
+	if (rv == 0) {
+		chmod(dst, 0600);
+		give(d, dst);
+	} else {
+		unlink(tmp);
+	}
+out:
+	if (in != NULL)
+		fclose(in);
+	return rv;
+}
+
+/* A YAML double-quoted scalar. */
+static void yq(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void compose_labels(FILE *f, const struct docker_lab *d,
+			   const char *indent)
+{
+	fprintf(f, "%slabels:\n%s  ekulab.lab: ", indent, indent);
+	yq(f, d->name);
+	fprintf(f, "\n%s  ekulab.id: ", indent);
+	yq(f, d->id);
+	fputc('\n', f);
+}
+
+/* STATE/compose.yaml: the project this runtime drives, as compose sees it
+ * (docker compose v2 or Debian's docker-compose 1.29). */
+int docker_write_compose(const struct lab *l, const struct docker_lab *d,
+			 char *err)
+{
+	char path[LAB_PATH_MAX + 32];
+	size_t i, j, n = l->topo.n_nodes;
+	FILE *f;
+
+	lab_path(l, NULL, "compose.yaml", path, sizeof(path));
+	f = fopen(path, "w");
+	if (f == NULL)
+		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));
+	fprintf(f,
+		"# Lab %s as a compose project: what `ekulab lab up --runtime "
+		"docker`\n"
+		"# made from %s.\n"
+		"# ekulab drives docker itself; this file is to read, or to "
+		"run the same\n"
+		"# lab by hand from a copy of the state directory (down "
+		"removes it):\n"
+		"#   cp -a %s COPY && ekulab lab down TOPOLOGY\n"
+		"#   EKULAB_STATE=COPY docker compose -p %s -f "
+		"COPY/compose.yaml up -d\n",
+		l->topo.name, l->topo_path, l->state, d->id);
+	fprintf(f, "services:\n  proxy:\n    image: ");
+	yq(f, d->image);
+	fprintf(f, "\n    container_name: %s-proxy\n    hostname: proxy\n",
+		d->id);
+	fprintf(f,
+		"    user: \"%s\"\n    entrypoint: [\"/usr/bin/ekulab\", "
+		"\"proxy\"]\n    command:\n      - \"--control\"\n"
+		"      - \"/lab/proxy.sock\"\n",
+		d->user);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			if (l->route_port[i * n + j] > 0)
+				fprintf(f,
+					"      - \"--route\"\n      - "
+					"\"%s>%s=%s:%d,%s:%d\"\n",
+					l->nodes[i].name, l->nodes[j].name,
+					d->proxy_ip, l->route_port[i * n + j],
+					d->ip[j], l->nodes[j].port);
+	fprintf(f, "    volumes:\n      - ");
+	{
+		char v[LAB_PATH_MAX + 48];
+
+		snprintf(v, sizeof(v), "${EKULAB_STATE:-%s}/proxy:/lab",
+			 l->state);
+		yq(f, v);
+	}
+	fprintf(f,
+		"\n    networks:\n      lab:\n        ipv4_address: %s\n"
+		"    healthcheck:\n      disable: true\n",
+		d->proxy_ip);
+	compose_labels(f, d, "    ");
+	for (i = 0; i < n; i++) {
+		const struct lab_node *nd = &l->nodes[i];
+		char v[LAB_PATH_MAX + 112];
+
+		fprintf(f, "  %s:\n    image: ", nd->name);
+		yq(f, d->image);
+		fprintf(f,
+			"\n    container_name: %s-%s\n    hostname: %s\n"
+			"    user: \"%s\"\n"
+			"    command: [\"--config\", \"/lab/container.conf\", "
+			"\"--version\", \"%s\"]\n    volumes:\n      - ",
+			d->id, nd->name, nd->name, d->user, nd->version);
+		snprintf(v, sizeof(v), "${EKULAB_STATE:-%s}/%s:/lab", l->state,
+			 nd->name);
+		yq(f, v);
+		fprintf(f,
+			"\n      - type: volume\n        source: %s-data\n"
+			"        target: /data\n        volume:\n"
+			"          nocopy: true\n",
+			nd->name);
+		fprintf(f,
+			"    networks:\n      lab:\n        ipv4_address: "
+			"%s\n    depends_on: [proxy]\n",
+			d->ip[i]);
+		compose_labels(f, d, "    ");
+		fprintf(f,
+			"      ekulab.node: \"%s\"\n      ekulab.version: "
+			"\"%s\"\n",
+			nd->name, nd->version);
+	}
+	fprintf(f,
+		"networks:\n  lab:\n    name: %s\n    driver: bridge\n"
+		"    ipam:\n      config:\n        - subnet: %s\n"
+		"          gateway: %s\n",
+		d->id, d->subnet, d->gateway);
+	compose_labels(f, d, "    ");
+	fprintf(f, "volumes:\n");
+	for (i = 0; i < n; i++) {
+		char dev[LAB_PATH_MAX + 112];
+
+		snprintf(dev, sizeof(dev), "${EKULAB_STATE:-%s}/%s/data",
+			 l->state, l->nodes[i].name);
+		fprintf(f,
+			"  %s-data:\n    name: %s-%s-data\n    driver: "
+			"local\n    driver_opts:\n      type: none\n"
+			"      o: bind\n      device: ",
+			l->nodes[i].name, d->id, l->nodes[i].name);
+		yq(f, dev);
+		fputc('\n', f);
+		compose_labels(f, d, "    ");
+	}
+	if (fclose(f) != 0)
+		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));
+	return 0;
+}

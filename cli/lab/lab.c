@@ -1,0 +1,501 @@
+/* lab.c: a lab's state directory: lab.conf, PKI, node configs, ports. */
+#include "lab.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/admin_client.h"
+#include "ekulab/core/addr.h"
+#include "ekulab/core/err.h"
+#include "model/labmodel.h"
+#include "ekulab/core/mem.h"
+#include "ekulab/x509/pki.h"
+#include "lab_runtime.h"
+
+void lab_path(const struct lab *l, const char *node, const char *file,
+	      char *buf, size_t len)
+{
+	if (node != NULL)
+		snprintf(buf, len, "%s/%s/%s", l->state, node, file);
+	else
+		snprintf(buf, len, "%s/%s", l->state, file);
+}
+
+void lab_default_state(const char *name, char *buf, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > 60)
+		tmp = "/tmp";
+	snprintf(buf, len, "%s/ekulab-%u/%s", tmp, (unsigned)getuid(), name);
+}
+
+int lab_node_index(const struct lab *l, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < l->topo.n_nodes; i++)
+		if (strcasecmp(l->nodes[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Fill nodes and routes from l->topo (already loaded). */
+static int lab_init_nodes(struct lab *l, const char *state, char *err)
+{
+	size_t i, n;
+
+	if (state != NULL)
+		snprintf(l->state, sizeof(l->state), "%s", state);
+	else
+		lab_default_state(l->topo.name, l->state, sizeof(l->state));
+	n = l->topo.n_nodes;
+	l->nodes = ekl_calloc(n, sizeof(*l->nodes));
+	l->route_port = ekl_calloc(n * n, sizeof(*l->route_port));
+	if (l->nodes == NULL || l->route_port == NULL) {
+		lab_close(l);
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		const struct topo_node *t = &l->topo.nodes[i];
+		struct lab_node *nd = &l->nodes[i];
+
+		snprintf(nd->name, sizeof(nd->name), "%s", t->name);
+		snprintf(nd->version, sizeof(nd->version), "%s", t->version);
+		nd->profile = t->cert.profile;
+		nd->ca = t->cert.ca;
+		nd->has_client = t->has_client_cert;
+		nd->client_profile = t->client_cert.profile;
+		nd->verify = l->topo.verify;
+	}
+	return 0;
+}
+
+int lab_open(struct lab *l, const char *topo_path, const char *state, char *err)
+{
+	int rv;
+
+	memset(l, 0, sizeof(*l));
+	if (realpath(topo_path, l->topo_path) == NULL)
+		return ekl_errf(err, EKL_ENOENT, "topology %s: %s", topo_path,
+				strerror(errno));
+	rv = topo_load(l->topo_path, &l->topo, err);
+	if (rv != 0)
+		return rv;
+	return lab_init_nodes(l, state, err);
+}
+
+int lab_open_topo(struct lab *l, const struct topo *t, const char *where,
+		  const char *state, char *err)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->topo_path, sizeof(l->topo_path), "%s", where);
+	l->topo = *t;
+	l->topo_borrowed = true;
+	return lab_init_nodes(l, state, err);
+}
+
+void lab_close(struct lab *l)
+{
+	if (!l->topo_borrowed)
+		topo_free(&l->topo);
+	ekl_free(l->nodes);
+	ekl_free(l->route_port);
+	l->nodes = NULL;
+	l->route_port = NULL;
+}
+
+/* ---- lab.conf ------------------------------------------------------------ */
+
+int lab_save(const struct lab *l, char *err)
+{
+	char path[LAB_PATH_MAX + 32], tmp[LAB_PATH_MAX + 40];
+	size_t i, j, n = l->topo.n_nodes;
+	FILE *f;
+	int k;
+
+	lab_path(l, NULL, "lab.conf", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
+	fprintf(f, "# ekulab lab state: written by ekulab, do not edit\n");
+	fprintf(f, "runtime %s\n", l->rt != NULL ? l->rt->name : "process");
+	fprintf(f, "topology %s\n", l->topo_path);
+	fprintf(f, "proxy_pid %d\n", (int)l->proxy_pid);
+	for (i = 0; i < n; i++) {
+		const struct lab_node *nd = &l->nodes[i];
+
+		fprintf(f, "node %s %s %s %s %s %s %d %d\n", nd->name,
+			nd->version, pki_profile_name(nd->profile),
+			pki_ca_name(nd->ca),
+			nd->has_client ? pki_profile_name(nd->client_profile)
+				       : "none",
+			pol_mode_name(nd->verify), nd->port, (int)nd->pid);
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			if (l->route_port[i * n + j] > 0)
+				fprintf(f, "route %s %s %d\n", l->nodes[i].name,
+					l->nodes[j].name,
+					l->route_port[i * n + j]);
+	for (k = 0; k < l->n_faults; k++)
+		fprintf(f, "fault %s %s %s\n", l->faults[k].name,
+			l->faults[k].kind, l->faults[k].node);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		fclose(f);
+		unlink(tmp);
+		return ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
+	}
+	fclose(f);
+	if (rename(tmp, path) != 0) {
+		unlink(tmp);
+		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+int lab_load(struct lab *l, char *err)
+{
+	char path[LAB_PATH_MAX + 32], line[1024];
+	const struct lab_runtime *want = l->rt; /* asked with --runtime */
+	size_t n = l->topo.n_nodes;
+	FILE *f;
+	int lineno = 0;
+
+	lab_path(l, NULL, "lab.conf", path, sizeof(path));
+	f = fopen(path, "r");
+	if (f == NULL)
+		return ekl_errf(err, EKL_ENOENT,
+				"lab '%s' is not up (no %s); run 'ekulab lab "
+				"up %s' first",
+				l->topo.name, path, l->topo_path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char a[128], b[128], c[128], d[128], e[128], g[128];
+		int p1, p2, i, j;
+
+		lineno++;
+		if (line[0] == '#')
+			continue;
+		if (sscanf(line, "runtime %127s", a) == 1) {
+			l->rt = lab_runtime_find(a);
+			if (l->rt == NULL)
+				goto bad;
+		} else if (sscanf(line, "proxy_pid %d", &p1) == 1) {
+			l->proxy_pid = p1;
+		} else if (sscanf(line,
+				  "node %127s %127s %127s %127s %127s %127s "
+				  "%d %d",
+				  a, b, c, d, e, g, &p1, &p2) == 8) {
+			struct lab_node *nd;
+
+			if ((i = lab_node_index(l, a)) < 0)
+				goto bad;
+			nd = &l->nodes[i];
+			snprintf(nd->version, sizeof(nd->version), "%.31s", b);
+			if (pki_profile_parse(c, &nd->profile) != 0 ||
+			    pki_ca_parse(d, &nd->ca) != 0 ||
+			    pol_mode_parse(g, &nd->verify) != 0)
+				goto bad;
+			nd->has_client = strcmp(e, "none") != 0;
+			if (nd->has_client &&
+			    pki_profile_parse(e, &nd->client_profile) != 0)
+				goto bad;
+			nd->port = p1;
+			nd->pid = p2;
+		} else if (sscanf(line, "route %127s %127s %d", a, b, &p1) ==
+			   3) {
+			if ((i = lab_node_index(l, a)) < 0 ||
+			    (j = lab_node_index(l, b)) < 0)
+				goto bad;
+			l->route_port[(size_t)i * n + (size_t)j] = p1;
+		} else if (sscanf(line, "fault %63s %15s %63s", a, b, c) == 3) {
+			struct lab_fault *ft;
+
+			if (l->n_faults == LAB_MAX_FAULTS)
+				goto bad;
+			ft = &l->faults[l->n_faults++];
+			snprintf(ft->name, sizeof(ft->name), "%.63s", a);
+			snprintf(ft->kind, sizeof(ft->kind), "%.15s", b);
+			snprintf(ft->node, sizeof(ft->node), "%.63s", c);
+		} else if (strncmp(line, "topology ", 9) != 0) {
+			goto bad;
+		}
+	}
+	fclose(f);
+	if (l->rt == NULL)
+		l->rt = &lab_runtime_process;
+	if (want != NULL && want != l->rt)
+		return ekl_errf(err, EKL_ECONFIG,
+				"lab '%s' runs on the %s runtime (%s), not %s; "
+				"drop --runtime or give --runtime %s",
+				l->topo.name, l->rt->name, path, want->name,
+				l->rt->name);
+	return 0;
+bad:
+	fclose(f);
+	return ekl_errf(err, EKL_ECONFIG,
+			"%s:%d: unexpected line (written by another ekulab "
+			"version, or edited?); 'ekulab lab down' and up again",
+			path, lineno);
+}
+
+/* ---- preparing --------------------------------------------------------------
+ */
+
+static int mkdirs(const char *path, char *err)
+{
+	char buf[LAB_PATH_MAX * 2];
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return ekl_errf(err, EKL_EIO, "mkdir %s: %s", buf,
+					strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+		return ekl_errf(err, EKL_EIO, "mkdir %s: %s", buf,
+				strerror(errno));
+	return 0;
+}
+
+int lab_issue_cert(struct lab *l, int i, char *err)
+{
+	const struct topo_node *t = &l->topo.nodes[i];
+	struct lab_node *nd = &l->nodes[i];
+	struct pki_leaf_opts o;
+	char pki[LAB_PATH_MAX + 8], name[TOPO_NAME_MAX + 16];
+	int rv;
+
+	lab_path(l, NULL, "pki", pki, sizeof(pki));
+	memset(&o, 0, sizeof(o));
+	o.name = nd->name;
+	o.profile = nd->profile;
+	o.ca = nd->ca;
+	o.days = t->cert.days;
+	o.force = true;
+	rv = pki_issue(pki, &o, err);
+	if (rv != 0 || !nd->has_client)
+		return rv;
+	snprintf(name, sizeof(name), "%s-client", nd->name);
+	memset(&o, 0, sizeof(o));
+	o.name = name;
+	o.sans[0] = nd->name;
+	o.n_sans = 1;
+	o.profile = nd->client_profile;
+	o.ca = t->client_cert.ca;
+	o.days = t->client_cert.days;
+	o.force = true;
+	return pki_issue(pki, &o, err);
+}
+
+int lab_write_node_conf(struct lab *l, int i, char *err)
+{
+	const struct topo_node *t = &l->topo.nodes[i];
+	struct lab_node *nd = &l->nodes[i];
+	char path[LAB_PATH_MAX + 80], tmp[LAB_PATH_MAX + 90];
+	size_t j, n = l->topo.n_nodes;
+	enum pol_vclass v;
+	FILE *f;
+
+	lab_path(l, nd->name, "node.conf", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
+	fprintf(f, "# written by ekulab lab for topology %s\n", l->topo.name);
+	fprintf(f, "name = %s\ncluster = %s\n", nd->name, l->topo.name);
+	fprintf(f, "listen = 127.0.0.1:%d\n", nd->port);
+	for (j = 0; j < n; j++)
+		if (j != (size_t)i)
+			fprintf(f, "peer = %s=127.0.0.1:%d\n", l->nodes[j].name,
+				l->route_port[(size_t)i * n + j] > 0
+				    ? l->route_port[(size_t)i * n + j]
+				    : l->nodes[j].port);
+	fprintf(f, "cert = %s/pki/%s.crt\nkey = %s/pki/%s.key\n", l->state,
+		nd->name, l->state, nd->name);
+	/* A client certificate exists from X15.5 on; earlier versions ignore
+	 * the topology's (as the model does). */
+	if (nd->has_client && pol_version_parse(nd->version, &v) == 0 &&
+	    v == POL_V_X155)
+		fprintf(f,
+			"client-cert = %s/pki/%s-client.crt\n"
+			"client-key = %s/pki/%s-client.key\n",
+			l->state, nd->name, l->state, nd->name);
+	fprintf(f, "ca = %s/pki/ca.crt\n", l->state);
+	fprintf(f, "version = %s\nrole = %s\nverify = %s\n", nd->version,
+		topo_role_name(t->role), pol_mode_name(nd->verify));
+	fprintf(f, "client-eku-check = %s\n",
+		t->client_eku_check ? "on" : "off");
+	fprintf(f, "data = %s/%s/data\nadmin = %s/%s/admin.sock\n", l->state,
+		nd->name, l->state, nd->name);
+	fprintf(f, "primary = %s\n", l->topo.primary);
+	fprintf(f,
+		"heartbeat-ms = 300\ndead-ms = 1500\nbackoff-max-ms = 500\n");
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+int lab_prepare(struct lab *l, const char *runtime, char *err)
+{
+	char pki[LAB_PATH_MAX + 8], dir[LAB_PATH_MAX + 80];
+	size_t i, j, n = l->topo.n_nodes;
+	int rv;
+
+	l->rt = lab_runtime_find(runtime);
+	if (l->rt == NULL)
+		return ekl_errf(err, EKL_EINVAL,
+				"unknown runtime '%s'; this build has: "
+				"process, docker",
+				runtime);
+	for (i = 0; i < n; i++)
+		if (l->topo.nodes[i].cert.file != NULL ||
+		    (l->topo.nodes[i].has_client_cert &&
+		     l->topo.nodes[i].client_cert.file != NULL))
+			return ekl_errf(
+			    err, EKL_ECONFIG,
+			    "%s: node %s: cert.file is for 'ekulab "
+			    "audit --cluster'; a lab issues its own "
+			    "certificates (give profile and ca)",
+			    l->topo_path, l->nodes[i].name);
+	if ((rv = mkdirs(l->state, err)) != 0)
+		return rv;
+	lab_path(l, NULL, "pki", pki, sizeof(pki));
+	if ((rv = pki_init(pki, true, err)) != 0)
+		return rv;
+	for (i = 0; i < n; i++) {
+		lab_path(l, l->nodes[i].name, "data", dir, sizeof(dir));
+		if ((rv = mkdirs(dir, err)) != 0)
+			return rv;
+		l->nodes[i].port = addr_free_port();
+		if ((rv = lab_issue_cert(l, (int)i, err)) != 0)
+			return rv;
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			l->route_port[i * n + j] =
+			    i != j && labmodel_dials(
+					  l->topo.dial, l->nodes[i].name,
+					  l->nodes[j].name, l->topo.primary)
+				? addr_free_port()
+				: 0;
+	for (i = 0; i < n; i++)
+		if ((rv = lab_write_node_conf(l, (int)i, err)) != 0)
+			return rv;
+	return lab_save(l, err);
+}
+
+/* ---- talking to nodes
+ * --------------------------------------------------------- */
+
+int lab_ask(const struct lab *l, int i, const char *prefix, const char *cmd,
+	    bool *ok, char **body, char *err)
+{
+	char sock[LAB_PATH_MAX + 80];
+	int fd, rv;
+
+	lab_path(l, l->nodes[i].name, "admin.sock", sock, sizeof(sock));
+	fd = admin_client_connect(sock, err);
+	if (fd < 0)
+		return fd;
+	rv = admin_client_call(fd, prefix, cmd, ok, body, err);
+	close(fd);
+	return rv;
+}
+
+int lab_wait_node(const struct lab *l, int i, double seconds, char *err)
+{
+	struct timespec t0, t;
+	char *body = NULL;
+	bool ok = false;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (lab_ask(l, i, "text", "xStatus Database", &ok, &body,
+			    err) == 0) {
+			ekl_free(body);
+			return 0;
+		}
+		if (!l->rt->node_running(l, i))
+			return ekl_errf(err, EKL_EIO,
+					"node %s exited during start-up (see "
+					"%s/%s/node.log)",
+					l->nodes[i].name, l->state,
+					l->nodes[i].name);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((double)(t.tv_sec - t0.tv_sec) +
+			(double)(t.tv_nsec - t0.tv_nsec) / 1e9 >
+		    seconds)
+			return ekl_errf(
+			    err, EKL_EIO,
+			    "node %s did not answer on its admin "
+			    "socket within %.0f s (see %s/%s/node.log)",
+			    l->nodes[i].name, seconds, l->state,
+			    l->nodes[i].name);
+		usleep(20000);
+	}
+}
+
+/* ---- starting and stopping --------------------------------------------------
+ */
+
+int lab_start_all(struct lab *l, char *err)
+{
+	size_t i;
+	int rv;
+
+	if ((rv = l->rt->start_proxy(l, err)) != 0)
+		return rv;
+	for (i = 0; i < l->topo.n_nodes; i++)
+		if ((rv = l->rt->start_node(l, (int)i, err)) != 0)
+			return rv;
+	if ((rv = lab_save(l, err)) != 0)
+		return rv;
+	for (i = 0; i < l->topo.n_nodes; i++)
+		if ((rv = lab_wait_node(l, (int)i, 20, err)) != 0)
+			return rv;
+	return 0;
+}
+
+void lab_stop_all(struct lab *l)
+{
+	char err[EKL_ERRLEN];
+	size_t i;
+
+	for (i = 0; i < l->topo.n_nodes; i++)
+		l->rt->stop_node(l, (int)i, err);
+	l->rt->stop_proxy(l, err);
+	(void)lab_save(l, err);
+}
+
+int lab_remove_state(const struct lab *l, char *err)
+{
+	char cmd[LAB_PATH_MAX + 16];
+
+	/* The state directory holds only what up made. */
+	if (strchr(l->state, '\'') != NULL || strlen(l->state) < 5)
+		return ekl_errf(err, EKL_EINVAL, "refusing to remove '%s'",
+				l->state);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", l->state);
+	if (system(cmd) != 0)
+		return ekl_errf(err, EKL_EIO, "could not remove %s", l->state);
+	return 0;
+}

@@ -1,0 +1,105 @@
+/* lab.h: a lab: a state directory that holds what `ekulab lab up` made.
+ *
+ * STATE (default $TMPDIR-or-/tmp/ekulab-UID/NAME, or --state DIR):
+ *   lab.conf            key value lines: the runtime, the topology path,
+ *                       ports, pids (rewritten atomically on every change)
+ *   pki/                the lab PKI (ekulab pki)
+ *   NODE/node.conf      the node's ekunode --config file
+ *   NODE/data/          its database
+ *   NODE/admin.sock     its admin socket; NODE/node.log its log
+ *   proxy.sock          the link-fault proxy's control socket; proxy.log
+ *
+ * Every directed link A->B goes through the proxy: A is started with
+ * --peer B=127.0.0.1:ROUTE_PORT(A,B) and the proxy forwards to B's listen
+ * port, so link faults need no privileges.
+ */
+#ifndef EKULAB_CLI_LAB_H
+#define EKULAB_CLI_LAB_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "model/topology.h"
+
+#define LAB_PATH_MAX   200
+#define LAB_MAX_FAULTS 64
+
+/* A node fault the lab remembers so that `fault list` and `heal` can see
+ * it (link faults live in the proxy). */
+struct lab_fault {
+	char name[64];
+	char kind[16]; /* kill | pause */
+	char node[TOPO_NAME_MAX + 1];
+};
+
+struct lab_node {
+	char name[TOPO_NAME_MAX + 1];
+	char version[TOPO_VERSION_MAX + 1]; /* current (upgrades change it) */
+	enum pki_profile profile;	    /* current certificate */
+	enum pki_ca ca;
+	bool has_client;
+	enum pki_profile client_profile;
+	enum pol_mode verify; /* current verify mode */
+	int port;	      /* real listen port */
+	pid_t pid;	      /* process runtime; 0 = none */
+};
+
+struct lab_runtime;
+
+struct lab {
+	char state[LAB_PATH_MAX]; /* the state directory */
+	char topo_path[LAB_PATH_MAX * 2];
+	struct topo topo;	      /* owned unless topo_borrowed */
+	bool topo_borrowed;	      /* a plan owns the topology */
+	const struct lab_runtime *rt; /* not owned: static table */
+	struct lab_node *nodes;	      /* owned, topo.n_nodes entries */
+	int *route_port;	      /* owned: [from * n + to] */
+	pid_t proxy_pid;
+	struct lab_fault faults[LAB_MAX_FAULTS];
+	int n_faults;
+};
+
+/* Paths inside the state directory (into buf). */
+void lab_path(const struct lab *l, const char *node, const char *file,
+	      char *buf, size_t len);
+
+/* Default state directory for a topology name. */
+void lab_default_state(const char *name, char *buf, size_t len);
+
+/* Read the topology; the state directory is `state` or the default. */
+int lab_open(struct lab *l, const char *topo_path, const char *state,
+	     char *err);
+/* The same for a topology already parsed (a plan's); `where` names it in
+ * messages. t must outlive the lab. */
+int lab_open_topo(struct lab *l, const struct topo *t, const char *where,
+		  const char *state, char *err);
+/* Load lab.conf of a lab that is up (EKL_ENOENT when it is not). When
+ * l->rt is set on entry (--runtime), lab.conf must name that runtime. */
+int lab_load(struct lab *l, char *err);
+/* Write lab.conf atomically. */
+int lab_save(const struct lab *l, char *err);
+void lab_close(struct lab *l);
+
+int lab_node_index(const struct lab *l, const char *name);
+
+/* Create the PKI, certificates and node configs, pick ports (up). */
+int lab_prepare(struct lab *l, const char *runtime, char *err);
+/* (Re)write NODE/node.conf from the node's current settings. */
+int lab_write_node_conf(struct lab *l, int i, char *err);
+/* Issue node i's certificate with its current profile/CA (force). */
+int lab_issue_cert(struct lab *l, int i, char *err);
+
+/* Start the proxy and every node, wait until each answers (up). */
+int lab_start_all(struct lab *l, char *err);
+/* Stop every node and the proxy (down, or after a failed up). */
+void lab_stop_all(struct lab *l);
+/* Remove the state directory. */
+int lab_remove_state(const struct lab *l, char *err);
+
+/* Ask a node's admin socket; body owned by the caller (ekl_free). */
+int lab_ask(const struct lab *l, int i, const char *prefix, const char *cmd,
+	    bool *ok, char **body, char *err);
+/* Wait until node i answers on its admin socket (bounded). */
+int lab_wait_node(const struct lab *l, int i, double seconds, char *err);
+
+#endif

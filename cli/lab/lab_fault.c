@@ -1,0 +1,307 @@
+/* lab_fault.c: faults on a running lab: node faults through the runtime,
+ * link faults through the lab proxy. */
+#include "lab_fault.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/proxy_client.h"
+#include "audit/audit.h"
+#include "ekulab/core/err.h"
+#include "model/labmodel.h"
+#include "ekulab/core/mem.h"
+#include "lab_runtime.h"
+
+static int remember(struct lab *l, const char *name, const char *kind, int node,
+		    char *err)
+{
+	struct lab_fault *f;
+	int k;
+
+	for (k = 0; k < l->n_faults; k++)
+		if (strcmp(l->faults[k].name, name) == 0)
+			return ekl_errf(err, EKL_EEXIST,
+					"a fault called '%s' exists; choose "
+					"another --name",
+					name);
+	if (l->n_faults == LAB_MAX_FAULTS)
+		return ekl_errf(err, EKL_EINVAL, "too many faults; heal some");
+	f = &l->faults[l->n_faults++];
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	snprintf(f->kind, sizeof(f->kind), "%s", kind);
+	snprintf(f->node, sizeof(f->node), "%s", l->nodes[node].name);
+	return lab_save(l, err);
+}
+
+static void forget(struct lab *l, int k)
+{
+	memmove(&l->faults[k], &l->faults[k + 1],
+		(size_t)(l->n_faults - k - 1) * sizeof(l->faults[0]));
+	l->n_faults--;
+}
+
+/* Forget node faults on `node` of `kind` (NULL: any). */
+static void forget_node(struct lab *l, int node, const char *kind)
+{
+	int k;
+
+	for (k = l->n_faults - 1; k >= 0; k--)
+		if (strcmp(l->faults[k].node, l->nodes[node].name) == 0 &&
+		    (kind == NULL || strcmp(l->faults[k].kind, kind) == 0))
+			forget(l, k);
+}
+
+void lab_fault_name(const struct lab *l, const char *kind, char *buf,
+		    size_t len)
+{
+	int n = 1, k;
+	bool taken;
+
+	do {
+		snprintf(buf, len, "%s-%d", kind, n++);
+		taken = false;
+		for (k = 0; k < l->n_faults; k++)
+			if (strcmp(l->faults[k].name, buf) == 0)
+				taken = true;
+	} while (taken);
+}
+
+int lab_fault_kill(struct lab *l, int node, const char *name, char *err)
+{
+	int rv = l->rt->kill_node(l, node, err);
+
+	if (rv != 0)
+		return rv;
+	return remember(l, name, "kill", node, err);
+}
+
+int lab_fault_pause(struct lab *l, int node, const char *name, char *err)
+{
+	int rv = l->rt->pause_node(l, node, err);
+
+	if (rv != 0)
+		return rv;
+	return remember(l, name, "pause", node, err);
+}
+
+int lab_fault_resume(struct lab *l, int node, char *err)
+{
+	int rv = l->rt->resume_node(l, node, err);
+
+	if (rv != 0)
+		return rv;
+	forget_node(l, node, "pause");
+	return lab_save(l, err);
+}
+
+int lab_fault_restart(struct lab *l, int node, char *err)
+{
+	int rv;
+
+	if ((rv = l->rt->stop_node(l, node, err)) != 0 ||
+	    (rv = lab_write_node_conf(l, node, err)) != 0 ||
+	    (rv = l->rt->start_node(l, node, err)) != 0)
+		return rv;
+	forget_node(l, node, NULL);
+	if ((rv = lab_save(l, err)) != 0)
+		return rv;
+	return lab_wait_node(l, node, 15, err);
+}
+
+int lab_fault_upgrade(struct lab *l, int node, const char *version, char *err)
+{
+	enum pol_vclass v;
+
+	if (pol_version_parse(version, &v) != 0)
+		return ekl_errf(err, EKL_EVERSION,
+				"unknown version '%s'; use X14.x.y, "
+				"X15.0-X15.3.x, X15.4 or X15.5",
+				version);
+	snprintf(l->nodes[node].version, sizeof(l->nodes[node].version), "%s",
+		 version);
+	return lab_fault_restart(l, node, err);
+}
+
+int lab_fault_renew(struct lab *l, int node, enum pki_profile p, enum pki_ca ca,
+		    bool force, char *err)
+{
+	struct lab_node *nd = &l->nodes[node];
+	struct lab_node saved = *nd;
+	int rv;
+
+	if (!force) {
+		/* The node's own rule: would its web UI take this file? */
+		struct audit_target t;
+		struct audit_upload up;
+		struct pol_chain ch;
+
+		memset(&t, 0, sizeof(t));
+		t.role = l->topo.nodes[node].role;
+		snprintf(t.version, sizeof(t.version), "%s", nd->version);
+		if (pol_version_parse(nd->version, &t.vclass) != 0)
+			return ekl_errf(err, EKL_EVERSION, "bad version");
+		t.server_eku_upload = true;
+		labmodel_lab_chain(p, ca, 0, 365, nd->name, &ch);
+		audit_upload(&t, AUDIT_SLOT_SERVER, ch.certs[0].eku, &up);
+		if (!up.accept)
+			return ekl_errf(
+			    err, EKL_EPERM,
+			    "%s (%s, role %s) refuses the upload: "
+			    "%s; use --force to copy the file in by "
+			    "hand, as over SCP",
+			    nd->name, nd->version, topo_role_name(t.role),
+			    up.reason);
+	}
+	nd->profile = p;
+	nd->ca = ca;
+	if ((rv = lab_issue_cert(l, node, err)) != 0) {
+		*nd = saved;
+		return rv;
+	}
+	return lab_fault_restart(l, node, err);
+}
+
+int lab_fault_verify(struct lab *l, enum pol_mode mode, int node, char *err)
+{
+	size_t i;
+	int rv;
+
+	for (i = 0; i < l->topo.n_nodes; i++) {
+		if (node >= 0 && (size_t)node != i)
+			continue;
+		l->nodes[i].verify = mode;
+		if (!l->rt->node_running(l, (int)i)) {
+			if ((rv = lab_write_node_conf(l, (int)i, err)) != 0)
+				return rv;
+			continue;
+		}
+		if ((rv = lab_fault_restart(l, (int)i, err)) != 0)
+			return rv;
+	}
+	return lab_save(l, err);
+}
+
+/* ---- the proxy ------------------------------------------------------------
+ */
+
+static int proxy_call(struct lab *l, const char *prefix, const char *cmd,
+		      char **body, char *err)
+{
+	char sock[LAB_PATH_MAX + 32];
+
+	lab_path(l, NULL, "proxy.sock", sock, sizeof(sock));
+	return proxy_client_call(sock, strcmp(prefix, "json") == 0, cmd, body,
+				 err);
+}
+
+int lab_fault_links(struct lab *l, const char *name, const char *kind,
+		    const int *from, const int *to, int n, const char *params,
+		    char *err)
+{
+	size_t cap = 256 + (size_t)n * 2 * (TOPO_NAME_MAX + 2), len;
+	char *cmd = ekl_malloc(cap), *body = NULL;
+	size_t nn = l->topo.n_nodes;
+	int k, used = 0, rv;
+
+	if (cmd == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	len = (size_t)snprintf(cmd, cap, "fault add %s %s ", name, kind);
+	for (k = 0; k < n; k++) {
+		if (l->route_port[(size_t)from[k] * nn + (size_t)to[k]] <= 0)
+			continue; /* not dialled under this dial mode */
+		len += (size_t)snprintf(
+		    cmd + len, cap - len, "%s%s>%s", used++ ? "," : "",
+		    l->nodes[from[k]].name, l->nodes[to[k]].name);
+	}
+	if (used == 0) {
+		ekl_free(cmd);
+		return ekl_errf(err, EKL_EINVAL,
+				"no dialled connection matches (dial mode %s)",
+				topo_dial_name(l->topo.dial));
+	}
+	if (params != NULL && params[0] != '\0')
+		snprintf(cmd + len, cap - len, " %s", params);
+	rv = proxy_call(l, "text", cmd, &body, err);
+	ekl_free(body);
+	ekl_free(cmd);
+	return rv;
+}
+
+int lab_fault_heal(struct lab *l, const char *name, char *err)
+{
+	bool all = strcmp(name, "all") == 0, found = false;
+	char cmd[128], *body = NULL, perr[EKL_ERRLEN], nerr[EKL_ERRLEN] = "";
+	int k, rv, first = 0;
+
+	for (k = l->n_faults - 1; k >= 0; k--) {
+		struct lab_fault f = l->faults[k];
+		int i;
+
+		if (!all && strcmp(f.name, name) != 0)
+			continue;
+		found = true;
+		i = lab_node_index(l, f.node);
+		forget(l, k);
+		if (i < 0)
+			continue;
+		if (strcmp(f.kind, "pause") == 0)
+			rv = l->rt->resume_node(l, i, err);
+		else
+			rv = l->rt->node_running(l, i)
+				 ? 0
+				 : (lab_write_node_conf(l, i, err) ||
+				    l->rt->start_node(l, i, err) ||
+				    lab_wait_node(l, i, 15, err));
+		if (rv != 0 && first == 0) {
+			/* Keep healing the rest; report the first failure. */
+			first = rv;
+			snprintf(nerr, sizeof(nerr), "%.500s", err);
+		}
+	}
+	if ((rv = lab_save(l, err)) != 0)
+		return rv;
+	snprintf(cmd, sizeof(cmd), "fault remove %s", name);
+	rv = proxy_call(l, "text", cmd, &body, perr);
+	ekl_free(body);
+	if (first != 0)
+		return ekl_errf(err, first, "%s", nerr);
+	if (rv == 0 || all)
+		return all && rv != 0 ? ekl_errf(err, rv, "%s", perr) : 0;
+	if (found)
+		return 0;
+	return ekl_errf(err, EKL_ENOENT, "no fault called '%s' (%s)", name,
+			perr);
+}
+
+int lab_fault_list(struct lab *l, bool json, char *err)
+{
+	char *body = NULL;
+	int k, rv;
+
+	if (!json) {
+		printf("%-20s %-10s %s\n", "name", "kind", "target");
+		for (k = 0; k < l->n_faults; k++)
+			printf("%-20s %-10s %s\n", l->faults[k].name,
+			       l->faults[k].kind, l->faults[k].node);
+	}
+	rv = proxy_call(l, json ? "json" : "text", "fault list", &body, err);
+	if (rv != 0)
+		return rv;
+	if (json) {
+		/* {"node_faults": [...], "link_faults": <proxy's JSON>} */
+		printf("{\"node_faults\":[");
+		for (k = 0; k < l->n_faults; k++)
+			printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"node\":"
+			       "\"%s\"}",
+			       k ? "," : "", l->faults[k].name,
+			       l->faults[k].kind, l->faults[k].node);
+		printf("],\"link_faults\":%s}\n",
+		       body[0] != '\0' ? body : "null");
+	} else {
+		fputs(body, stdout);
+	}
+	ekl_free(body);
+	return 0;
+}

@@ -1,0 +1,891 @@
+/* tls.c: OpenSSL configured from the policy rules; non-blocking handshakes.
+ *
+ * The happy path: tls_ctx_new loads one node's certificates and trust
+ * bundle into two SSL_CTX (server side for accepting, client side for
+ * initiating) and asks pol_rules() what each side enforces. tls_conn_new
+ * wraps a socket; tls_handshake is called until TLS_IO_OK. During the
+ * handshake OpenSSL's X509_verify_cert calls verify_cb() for every error
+ * and with ok=1 for every depth from the root down to the leaf; verify_cb
+ * records what it sees, applies the rules, and checks the peer identity at
+ * the final (depth 0, ok=1) call, so the check order is pol_check_chain's:
+ * untrusted, purpose (leaf up), validity (root down), identity.
+ *
+ * The failure modes:
+ *   - we reject: verify_cb sets a canonical X509 error so OpenSSL sends an
+ *     alert that names the policy code (canonical_x509, tls_alert_code);
+ *   - the peer rejects: its alert reaches info_cb; in TLS 1.3 a server's
+ *     rejection of the client certificate arrives after the client's
+ *     handshake completed, on the client's next read;
+ *   - the acceptor gets no certificate: OpenSSL aborts with
+ *     SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE (alert certificate_required
+ *     in TLS 1.3, handshake_failure in TLS 1.2);
+ *   - anything else (socket errors, EOF, protocol errors) is kept as text.
+ * Every failure detail is captured when it happens (capture_failure): the
+ * OpenSSL error queue is per thread and is cleared around every call.
+ */
+#include "ekulab/x509/tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "ekulab/x509/certinfo.h"
+#include "ekulab/core/err.h"
+#include "ekulab/x509/sslerr.h"
+#include "ekulab/core/mem.h"
+
+/* TLS alert descriptions (RFC 8446 6.2) that carry a policy code. They are
+ * what OpenSSL 3.0's ssl_x509err2alert() sends for the canonical errors
+ * below (measured by tests/unit/test_tls.c). */
+#define ALERT_HANDSHAKE_FAILURE	      40
+#define ALERT_BAD_CERTIFICATE	      42
+#define ALERT_UNSUPPORTED_CERTIFICATE 43
+#define ALERT_CERTIFICATE_EXPIRED     45
+#define ALERT_CERTIFICATE_UNKNOWN     46
+#define ALERT_UNKNOWN_CA	      48
+#define ALERT_CERTIFICATE_REQUIRED    116
+
+struct tls_ctx {
+	SSL_CTX *server;	       /* owned: used when accepting */
+	SSL_CTX *client;	       /* owned: used when initiating */
+	struct pol_rules server_rules; /* what we enforce as acceptor */
+	struct pol_rules client_rules; /* what we enforce as initiator */
+	char **peer_names;	       /* owned, n_peer_names strings */
+	size_t n_peer_names;
+};
+
+struct tls_conn {
+	struct tls_ctx *ctx; /* not owned */
+	SSL *ssl;	     /* owned */
+	enum pol_side side;
+	const struct pol_rules *rules; /* points into ctx */
+	char *expect;		       /* owned; initiator only, or NULL */
+	struct tls_verify verify;
+	bool recorded; /* verify.code/depth hold the first error seen */
+	/* Failure details, captured when they happen. */
+	bool failed;
+	int read_alert;	   /* fatal alert received, or -1 */
+	int write_alert;   /* fatal alert sent, or -1 */
+	bool no_peer_cert; /* SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE */
+	char reason[160];  /* OpenSSL reason or errno text */
+};
+
+/* ---- the SSL ex_data slot that leads from an SSL to its tls_conn ---- */
+
+static pthread_once_t conn_index_once = PTHREAD_ONCE_INIT;
+static int conn_index = -1; /* set once, then read-only */
+
+static void conn_index_init(void)
+{
+	conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+static int conn_index_get(void)
+{
+	pthread_once(&conn_index_once, conn_index_init);
+	return conn_index;
+}
+
+/* ---- policy codes and X509 errors ---- */
+
+/* The policy code of an OpenSSL verification error seen by `side`.
+ * Unknown errors fall back to the strict answer: untrusted. */
+static enum pol_code code_of_x509(int e, enum pol_side side)
+{
+	if (certinfo_is_chain_error(e))
+		return POL_UNTRUSTED;
+	switch (e) {
+	case X509_V_ERR_CERT_HAS_EXPIRED: return POL_EXPIRED;
+	case X509_V_ERR_CERT_NOT_YET_VALID: return POL_NOT_YET_VALID;
+	case X509_V_ERR_INVALID_PURPOSE:
+		return side == POL_SIDE_INITIATOR ? POL_SERVER_PURPOSE
+						  : POL_CLIENT_PURPOSE;
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH: return POL_NAME_MISMATCH;
+	}
+	return POL_UNTRUSTED;
+}
+
+/* The error we report to OpenSSL when rejecting with `code`: chosen so that
+ * ssl_x509err2alert() sends an alert naming the code (tls_alert_code). For
+ * a name mismatch OpenSSL's own errors give bad_certificate (42, taken by
+ * not-yet-valid) and X509_V_ERR_APPLICATION_VERIFICATION gives
+ * handshake_failure (40), which OpenSSL also sends when no cipher is shared
+ * and, in TLS 1.2, for a missing client certificate. We use
+ * X509_V_ERR_SUBJECT_ISSUER_MISMATCH, which X509_verify_cert no longer
+ * reports itself (OpenSSL >= 1.1.0) and which OpenSSL's table sends as
+ * certificate_unknown (46). The error only names the alert: the verify
+ * record keeps OpenSSL's original error. */
+static int canonical_x509(enum pol_code code)
+{
+	switch (code) {
+	case POL_EXPIRED: return X509_V_ERR_CERT_HAS_EXPIRED;
+	case POL_NOT_YET_VALID: return X509_V_ERR_CERT_NOT_YET_VALID;
+	case POL_NAME_MISMATCH: return X509_V_ERR_SUBJECT_ISSUER_MISMATCH;
+	case POL_SERVER_PURPOSE:
+	case POL_CLIENT_PURPOSE: return X509_V_ERR_INVALID_PURPOSE;
+	case POL_OK:
+	case POL_UNTRUSTED:
+	case POL_NO_CERTIFICATE:
+	case POL_CODE_COUNT: break;
+	}
+	return X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+}
+
+enum pol_code tls_alert_code(int alert, enum pol_side sender)
+{
+	switch (alert) {
+	case ALERT_UNKNOWN_CA: return POL_UNTRUSTED;
+	case ALERT_CERTIFICATE_EXPIRED: return POL_EXPIRED;
+	case ALERT_BAD_CERTIFICATE: return POL_NOT_YET_VALID;
+	case ALERT_CERTIFICATE_UNKNOWN: return POL_NAME_MISMATCH;
+	case ALERT_UNSUPPORTED_CERTIFICATE:
+		return sender == POL_SIDE_INITIATOR ? POL_SERVER_PURPOSE
+						    : POL_CLIENT_PURPOSE;
+	case ALERT_CERTIFICATE_REQUIRED: return POL_NO_CERTIFICATE;
+	}
+	return POL_OK;
+}
+
+/* ---- verification ---- */
+
+static bool is_ip_literal(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	       inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static bool has_ip_san(X509 *x)
+{
+	GENERAL_NAMES *gens =
+	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	bool found = false;
+	int i;
+
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++)
+		if (sk_GENERAL_NAME_value(gens, i)->type == GEN_IPADD)
+			found = true;
+	GENERAL_NAMES_free(gens);
+	return found;
+}
+
+/* Does the leaf match `name`? OpenSSL's matcher with the policy's identity
+ * rules (pol_name_matches): "*." wildcards for a whole left-most label only,
+ * the subject CN only when the leaf has neither DNS nor IP SANs (OpenSSL
+ * alone would also consult it next to IP SANs). */
+static bool leaf_matches(X509 *leaf, const char *name)
+{
+	unsigned flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+
+	if (name[0] == '\0')
+		return false;
+	if (is_ip_literal(name))
+		return X509_check_ip_asc(leaf, name, 0) == 1;
+	if (has_ip_san(leaf))
+		flags |= X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
+	return X509_check_host(leaf, name, 0, flags, NULL) == 1;
+}
+
+/* The peer identity check: the initiator expects its `expect` name, the
+ * acceptor any of its peer names; no names configured = nothing to check. */
+static bool identity_ok(const struct tls_conn *c, X509 *leaf, int *x509_err)
+{
+	size_t i;
+
+	if (c->side == POL_SIDE_INITIATOR) {
+		if (c->expect == NULL)
+			return true;
+		*x509_err = is_ip_literal(c->expect)
+				? X509_V_ERR_IP_ADDRESS_MISMATCH
+				: X509_V_ERR_HOSTNAME_MISMATCH;
+		return leaf_matches(leaf, c->expect);
+	}
+	if (c->ctx->n_peer_names == 0)
+		return true;
+	*x509_err = X509_V_ERR_HOSTNAME_MISMATCH;
+	for (i = 0; i < c->ctx->n_peer_names; i++)
+		if (leaf_matches(leaf, c->ctx->peer_names[i]))
+			return true;
+	return false;
+}
+
+static void record_leaf(struct tls_verify *v, X509 *leaf)
+{
+	if (v->have_cert || leaf == NULL)
+		return;
+	v->have_cert = true;
+	certinfo_identity(leaf, v->claimed, sizeof(v->claimed));
+	X509_NAME_oneline(X509_get_subject_name(leaf), v->subject,
+			  sizeof(v->subject));
+	v->eku = certinfo_eku(leaf);
+}
+
+static void record_first(struct tls_conn *c, enum pol_code code, int depth,
+			 int x509_err)
+{
+	if (c->recorded)
+		return;
+	c->recorded = true;
+	c->verify.code = code;
+	c->verify.depth = depth;
+	c->verify.x509_err = x509_err;
+}
+
+static int reject(struct tls_conn *c, X509_STORE_CTX *xs, enum pol_code code,
+		  int depth, int x509_err)
+{
+	c->recorded = true;
+	c->verify.rejected = true;
+	c->verify.code = code;
+	c->verify.depth = depth;
+	c->verify.x509_err = x509_err;
+	X509_STORE_CTX_set_error(xs, canonical_x509(code));
+	return 0;
+}
+
+static int verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+	    xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tls_conn *c;
+	const struct pol_rules *r;
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	int depth = X509_STORE_CTX_get_error_depth(xs);
+	int e;
+	enum pol_code code;
+
+	if (ssl == NULL)
+		return ok;
+	c = SSL_get_ex_data(ssl, conn_index_get());
+	if (c == NULL)
+		return ok;
+	r = c->rules;
+	record_leaf(&c->verify, leaf);
+
+	if (ok == 0) {
+		e = X509_STORE_CTX_get_error(xs);
+		code = code_of_x509(e, c->side);
+		record_first(c, code, depth, e);
+		if (!r->verify)
+			return 1; /* permissive: record only */
+		if (e == X509_V_ERR_INVALID_PURPOSE && !r->check_purpose)
+			return 1; /* skipped, at any depth */
+		return reject(c, xs, code, depth, e);
+	}
+
+	/* ok=1 at depth 0 is OpenSSL's last call: the whole chain, times
+	 * included, verified or was overridden. Now the identity. */
+	if (depth != 0 || leaf == NULL)
+		return 1;
+	e = X509_V_OK;
+	if (identity_ok(c, leaf, &e))
+		return 1;
+	if (!r->verify) {
+		record_first(c, POL_NAME_MISMATCH, 0, e);
+		return 1;
+	}
+	return reject(c, xs, POL_NAME_MISMATCH, 0, e);
+}
+
+/* ---- contexts ---- */
+
+static int check_file(const char *what, const char *path, char *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		int e = errno;
+
+		return ekl_errf(err, e == ENOENT ? EKL_ENOENT : EKL_EIO,
+				"%s %s: %s", what, path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode))
+		return ekl_errf(err, EKL_EINVAL, "%s %s is not a regular file",
+				what, path);
+	if (access(path, R_OK) != 0)
+		return ekl_errf(err, EKL_EPERM,
+				"%s %s is not readable by this user: %s", what,
+				path, strerror(errno));
+	return 0;
+}
+
+/* Never prompt for a passphrase: encrypted keys are refused. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+static int load_key(SSL_CTX *sc, const char *cert_file, const char *key_file,
+		    char *err)
+{
+	struct stat st;
+	BIO *bio = NULL;
+	EVP_PKEY *key = NULL;
+	int rv;
+
+	rv = check_file("key file", key_file, err);
+	if (rv != 0)
+		return rv;
+	if (stat(key_file, &st) != 0)
+		return ekl_errf(err, EKL_EIO, "key file %s: %s", key_file,
+				strerror(errno));
+	if ((st.st_mode & 077) != 0)
+		return ekl_errf(err, EKL_EPERM,
+				"key file %s is readable by group or others "
+				"(mode %04o); run chmod 600 %s",
+				key_file, (unsigned)(st.st_mode & 07777),
+				key_file);
+	bio = BIO_new_file(key_file, "r");
+	if (bio == NULL) {
+		rv = ekl_errf_ssl(err, EKL_EIO, "key file %s: cannot open",
+				  key_file);
+		goto out;
+	}
+	key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	if (key == NULL) {
+		rv = ekl_errf_ssl(err, EKL_ECRYPTO,
+				  "key file %s: not an unencrypted PEM "
+				  "private key",
+				  key_file);
+		goto out;
+	}
+	if (X509_check_private_key(SSL_CTX_get0_certificate(sc), key) != 1 ||
+	    SSL_CTX_use_PrivateKey(sc, key) != 1 ||
+	    SSL_CTX_check_private_key(sc) != 1) {
+		ERR_clear_error();
+		rv = ekl_errf(err, EKL_ECONFIG,
+			      "key %s does not match certificate %s; give the "
+			      "key that was issued with it",
+			      key_file, cert_file);
+		goto out;
+	}
+	rv = 0;
+out:
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	return rv;
+}
+
+static int load_identity(SSL_CTX *sc, const char *cert_file,
+			 const char *key_file, char *err)
+{
+	int rv;
+
+	rv = check_file("certificate file", cert_file, err);
+	if (rv != 0)
+		return rv;
+	if (key_file == NULL)
+		return ekl_errf(err, EKL_ECONFIG,
+				"certificate %s has no key file configured",
+				cert_file);
+	if (SSL_CTX_use_certificate_chain_file(sc, cert_file) != 1)
+		return ekl_errf_ssl(err, EKL_ECRYPTO,
+				    "certificate file %s: cannot load a PEM "
+				    "certificate chain",
+				    cert_file);
+	return load_key(sc, cert_file, key_file, err);
+}
+
+/* Settings both contexts share: versions, no compression, no resumption
+ * (every handshake verifies), trust bundle, evaluation time. */
+static int ctx_common(SSL_CTX *sc, const struct tls_config *cfg, char *err)
+{
+	X509_VERIFY_PARAM *param = SSL_CTX_get0_param(sc);
+	static const unsigned char sid_ctx[] = "ekulab";
+
+	if (SSL_CTX_set_min_proto_version(sc, TLS1_2_VERSION) != 1)
+		return ekl_errf_ssl(err, EKL_ETLS,
+				    "cannot set TLS 1.2 minimum");
+	SSL_CTX_set_options(sc, SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET |
+				    SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(sc, 0);
+	SSL_CTX_set_session_id_context(sc, sid_ctx, sizeof(sid_ctx) - 1);
+	SSL_CTX_set_mode(sc, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_default_passwd_cb(sc, no_passphrase);
+	if (SSL_CTX_load_verify_file(sc, cfg->ca_file) != 1)
+		return ekl_errf_ssl(err, EKL_ECRYPTO,
+				    "trust bundle %s: no PEM certificate could "
+				    "be loaded",
+				    cfg->ca_file);
+	if (cfg->at_set)
+		X509_VERIFY_PARAM_set_time(param, (time_t)cfg->at);
+	return 0;
+}
+
+static int copy_names(struct tls_ctx *ctx, const struct tls_config *cfg,
+		      char *err)
+{
+	size_t i;
+
+	if (cfg->n_peer_names == 0)
+		return 0;
+	ctx->peer_names = ekl_calloc(cfg->n_peer_names, sizeof(char *));
+	if (ctx->peer_names == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	for (i = 0; i < cfg->n_peer_names; i++) {
+		ctx->peer_names[i] = ekl_strdup(cfg->peer_names[i]);
+		if (ctx->peer_names[i] == NULL)
+			return ekl_errf(err, EKL_ENOMEM, "out of memory");
+		ctx->n_peer_names = i + 1;
+	}
+	return 0;
+}
+
+int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out, char *err)
+{
+	struct tls_ctx *ctx;
+	struct pol_node node = {.version = cfg->version,
+				.mode = cfg->mode,
+				.client_eku_check = cfg->client_eku_check};
+	const char *ccert = NULL;
+	const char *ckey = NULL;
+	int mode;
+	int rv;
+
+	*out = NULL;
+	ERR_clear_error();
+	if (cfg->ca_file == NULL)
+		return ekl_errf(err, EKL_ECONFIG,
+				"no trust bundle configured (CA file)");
+	if (cfg->cert_file == NULL && !cfg->no_cert)
+		return ekl_errf(err, EKL_ECONFIG,
+				"no certificate file configured");
+	rv = check_file("trust bundle", cfg->ca_file, err);
+	if (rv != 0)
+		return rv;
+
+	ctx = ekl_calloc(1, sizeof(*ctx));
+	if (ctx == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	pol_rules(&node, POL_SIDE_ACCEPTOR, cfg->service, &ctx->server_rules);
+	pol_rules(&node, POL_SIDE_INITIATOR, cfg->service, &ctx->client_rules);
+	rv = copy_names(ctx, cfg, err);
+	if (rv != 0)
+		goto fail;
+
+	ctx->server = SSL_CTX_new(TLS_server_method());
+	ctx->client = SSL_CTX_new(TLS_client_method());
+	if (ctx->server == NULL || ctx->client == NULL) {
+		rv = ekl_errf_ssl(err, EKL_ENOMEM, "cannot create SSL_CTX");
+		goto fail;
+	}
+	rv = ctx_common(ctx->server, cfg, err);
+	if (rv == 0)
+		rv = ctx_common(ctx->client, cfg, err);
+	if (rv != 0)
+		goto fail;
+
+	/* Acceptor: always ask for (and record) the peer certificate. */
+	mode = SSL_VERIFY_PEER;
+	if (ctx->server_rules.require_cert)
+		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+	SSL_CTX_set_verify(ctx->server, mode, verify_cb);
+	SSL_CTX_set_verify(ctx->client, SSL_VERIFY_PEER, verify_cb);
+	X509_VERIFY_PARAM_set_purpose(SSL_CTX_get0_param(ctx->server),
+				      X509_PURPOSE_SSL_CLIENT);
+	X509_VERIFY_PARAM_set_purpose(SSL_CTX_get0_param(ctx->client),
+				      X509_PURPOSE_SSL_SERVER);
+
+	if (cfg->cert_file != NULL) {
+		rv = load_identity(ctx->server, cfg->cert_file, cfg->key_file,
+				   err);
+		if (rv != 0)
+			goto fail;
+	}
+	if (!cfg->no_cert) {
+		ccert = cfg->cert_file;
+		ckey = cfg->key_file;
+		if (cfg->version == POL_V_X155 &&
+		    cfg->client_cert_file != NULL) {
+			ccert = cfg->client_cert_file;
+			ckey = cfg->client_key_file;
+		}
+		rv = load_identity(ctx->client, ccert, ckey, err);
+		if (rv != 0)
+			goto fail;
+	}
+	ERR_clear_error();
+	*out = ctx;
+	return 0;
+fail:
+	ERR_clear_error();
+	tls_ctx_free(ctx);
+	return rv;
+}
+
+void tls_ctx_free(struct tls_ctx *ctx)
+{
+	size_t i;
+
+	if (ctx == NULL)
+		return;
+	SSL_CTX_free(ctx->server);
+	SSL_CTX_free(ctx->client);
+	for (i = 0; i < ctx->n_peer_names; i++)
+		ekl_free(ctx->peer_names[i]);
+	ekl_free(ctx->peer_names);
+	ekl_free(ctx);
+}
+
+/* ---- connections ---- */
+
+/* Alerts in both directions; the first fatal one each way is kept. */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+	struct tls_conn *c;
+	int level = (ret >> 8) & 0xff;
+
+	if ((where & SSL_CB_ALERT) == 0 || level != SSL3_AL_FATAL)
+		return;
+	c = SSL_get_ex_data(ssl, conn_index_get());
+	if (c == NULL)
+		return;
+	if ((where & SSL_CB_READ) != 0 && c->read_alert < 0)
+		c->read_alert = ret & 0xff;
+	if ((where & SSL_CB_WRITE) != 0 && c->write_alert < 0)
+		c->write_alert = ret & 0xff;
+}
+
+int tls_conn_new(struct tls_ctx *ctx, int fd, enum pol_side side,
+		 const char *expect, struct tls_conn **out, char *err)
+{
+	struct tls_conn *c;
+	int idx = conn_index_get();
+	int rv;
+
+	*out = NULL;
+	if (idx < 0)
+		return ekl_errf_ssl(err, EKL_ETLS,
+				    "cannot allocate an SSL ex_data index");
+	if (side != POL_SIDE_INITIATOR && side != POL_SIDE_ACCEPTOR)
+		return ekl_errf(err, EKL_EINVAL,
+				"TLS connection side must be initiator or "
+				"acceptor");
+	c = ekl_calloc(1, sizeof(*c));
+	if (c == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	c->ctx = ctx;
+	c->side = side;
+	c->verify.code = POL_OK;
+	c->verify.depth = -1;
+	c->read_alert = -1;
+	c->write_alert = -1;
+	if (side == POL_SIDE_INITIATOR) {
+		c->rules = &ctx->client_rules;
+		if (expect != NULL) {
+			c->expect = ekl_strdup(expect);
+			if (c->expect == NULL) {
+				rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
+				goto fail;
+			}
+		}
+	} else {
+		c->rules = &ctx->server_rules;
+	}
+
+	ERR_clear_error();
+	c->ssl =
+	    SSL_new(side == POL_SIDE_INITIATOR ? ctx->client : ctx->server);
+	if (c->ssl == NULL) {
+		rv = ekl_errf_ssl(err, EKL_ENOMEM, "cannot create SSL");
+		goto fail;
+	}
+	if (SSL_set_fd(c->ssl, fd) != 1 ||
+	    SSL_set_ex_data(c->ssl, idx, c) != 1) {
+		rv = ekl_errf_ssl(err, EKL_ETLS,
+				  "cannot attach TLS to socket %d", fd);
+		goto fail;
+	}
+	SSL_set_info_callback(c->ssl, info_cb);
+	if (side == POL_SIDE_INITIATOR) {
+		SSL_set_connect_state(c->ssl);
+		if (c->expect != NULL && c->expect[0] != '\0' &&
+		    !is_ip_literal(c->expect) &&
+		    SSL_set_tlsext_host_name(c->ssl, c->expect) != 1) {
+			rv =
+			    ekl_errf_ssl(err, EKL_ETLS,
+					 "cannot set SNI name '%s'", c->expect);
+			goto fail;
+		}
+	} else {
+		SSL_set_accept_state(c->ssl);
+	}
+	*out = c;
+	return 0;
+fail:
+	ERR_clear_error();
+	tls_conn_free(c);
+	return rv;
+}
+
+void tls_conn_free(struct tls_conn *c)
+{
+	if (c == NULL)
+		return;
+	SSL_free(c->ssl);
+	ekl_free(c->expect);
+	ekl_free(c);
+}
+
+/* Keep what explains a failure, then empty the thread's error queue. */
+static void capture_failure(struct tls_conn *c, int ssl_err, int sys_errno)
+{
+	unsigned long e;
+	const char *s;
+
+	c->failed = true;
+	while ((e = ERR_get_error()) != 0) {
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		    ERR_GET_REASON(e) ==
+			SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+			c->no_peer_cert = true;
+		/* The earliest error is the cause; keep the first. */
+		if (c->reason[0] == '\0') {
+			s = ERR_reason_error_string(e);
+			if (s != NULL)
+				snprintf(c->reason, sizeof(c->reason), "%s", s);
+			else
+				ERR_error_string_n(e, c->reason,
+						   sizeof(c->reason));
+		}
+	}
+	if (c->reason[0] != '\0')
+		return;
+	if (ssl_err == SSL_ERROR_SYSCALL && sys_errno != 0)
+		snprintf(c->reason, sizeof(c->reason), "%s",
+			 strerror(sys_errno));
+	else if (ssl_err == SSL_ERROR_SYSCALL ||
+		 ssl_err == SSL_ERROR_ZERO_RETURN)
+		snprintf(
+		    c->reason, sizeof(c->reason), "connection closed by peer%s",
+		    SSL_is_init_finished(c->ssl) ? "" : " during handshake");
+	else
+		snprintf(c->reason, sizeof(c->reason), "TLS error %d", ssl_err);
+}
+
+/* The one place SSL_get_error becomes a tls_io. ret is the SSL call's
+ * result, sys_errno the errno right after it. */
+static enum tls_io io_result(struct tls_conn *c, int ret, int sys_errno)
+{
+	int e = SSL_get_error(c->ssl, ret);
+
+	switch (e) {
+	case SSL_ERROR_NONE: return TLS_IO_OK;
+	case SSL_ERROR_WANT_READ: return TLS_IO_WANT_READ;
+	case SSL_ERROR_WANT_WRITE: return TLS_IO_WANT_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		ERR_clear_error();
+		snprintf(c->reason, sizeof(c->reason),
+			 "connection closed by peer");
+		return TLS_IO_CLOSED;
+	case SSL_ERROR_SYSCALL:
+		if (sys_errno == EAGAIN || sys_errno == EWOULDBLOCK ||
+		    sys_errno == EINTR) {
+			ERR_clear_error();
+			return SSL_want_write(c->ssl) ? TLS_IO_WANT_WRITE
+						      : TLS_IO_WANT_READ;
+		}
+		break;
+	default: break;
+	}
+	capture_failure(c, e, sys_errno);
+	return TLS_IO_FATAL;
+}
+
+/* Facts only known once the handshake is over: a peer that presented no
+ * certificate to a verifier that did not require one (permissive). */
+static void handshake_done(struct tls_conn *c)
+{
+	if (SSL_get0_peer_certificate(c->ssl) == NULL && !c->recorded) {
+		c->recorded = true;
+		c->verify.code = POL_NO_CERTIFICATE;
+		c->verify.depth = -1;
+	}
+}
+
+enum tls_io tls_handshake(struct tls_conn *c)
+{
+	enum tls_io io;
+	int ret;
+
+	ERR_clear_error();
+	errno = 0;
+	ret = SSL_do_handshake(c->ssl);
+	io = io_result(c, ret, errno);
+	if (io == TLS_IO_OK)
+		handshake_done(c);
+	return io;
+}
+
+enum tls_io tls_read(struct tls_conn *c, void *buf, size_t len, size_t *n)
+{
+	enum tls_io io;
+	int ret;
+
+	*n = 0;
+	ERR_clear_error();
+	errno = 0;
+	ret = SSL_read_ex(c->ssl, buf, len, n);
+	io = io_result(c, ret, errno);
+	if (io != TLS_IO_OK)
+		*n = 0;
+	return io;
+}
+
+enum tls_io tls_write(struct tls_conn *c, const void *buf, size_t len,
+		      size_t *n)
+{
+	enum tls_io io;
+	int ret;
+
+	*n = 0;
+	ERR_clear_error();
+	errno = 0;
+	ret = SSL_write_ex(c->ssl, buf, len, n);
+	io = io_result(c, ret, errno);
+	if (io != TLS_IO_OK)
+		*n = 0;
+	return io;
+}
+
+size_t tls_pending(struct tls_conn *c)
+{
+	int n = SSL_pending(c->ssl);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+void tls_shutdown(struct tls_conn *c)
+{
+	if (c == NULL || c->failed || !SSL_is_init_finished(c->ssl))
+		return;
+	ERR_clear_error();
+	(void)SSL_shutdown(c->ssl);
+	ERR_clear_error();
+}
+
+/* SSL_alert_desc_string_long() of OpenSSL 3.0 predates TLS 1.3's alerts. */
+static const char *alert_text(int alert)
+{
+	switch (alert) {
+	case 109: return "missing extension";
+	case ALERT_CERTIFICATE_REQUIRED: return "certificate required";
+	case 120: return "no application protocol";
+	}
+	return SSL_alert_desc_string_long(alert);
+}
+
+static enum pol_side other_side(enum pol_side s)
+{
+	return s == POL_SIDE_INITIATOR ? POL_SIDE_ACCEPTOR : POL_SIDE_INITIATOR;
+}
+
+void tls_conn_failure(struct tls_conn *c, struct tls_failure *f)
+{
+	const struct tls_verify *v = &c->verify;
+	enum pol_code code;
+
+	f->side = POL_SIDE_NONE;
+	f->code = POL_OK;
+	f->depth = -1;
+
+	if (v->rejected) {
+		f->side = c->side;
+		f->code = v->code;
+		f->depth = v->depth;
+		snprintf(f->message, sizeof(f->message),
+			 "we rejected the peer certificate: %s at depth %d",
+			 X509_verify_cert_error_string(v->x509_err), v->depth);
+		return;
+	}
+	if (c->read_alert >= 0) {
+		code = tls_alert_code(c->read_alert, other_side(c->side));
+		/* TLS 1.2 signals a missing client certificate with a plain
+		 * handshake_failure: we know whether we sent one. */
+		if (code == POL_OK && c->side == POL_SIDE_INITIATOR &&
+		    c->read_alert == ALERT_HANDSHAKE_FAILURE &&
+		    SSL_get_certificate(c->ssl) == NULL)
+			code = POL_NO_CERTIFICATE;
+		if (code != POL_OK) {
+			f->side = other_side(c->side);
+			f->code = code;
+			snprintf(f->message, sizeof(f->message),
+				 code == POL_NO_CERTIFICATE
+				     ? "peer rejected us: we presented no "
+				       "certificate (TLS alert %s)"
+				     : "peer rejected our certificate (TLS "
+				       "alert %s)",
+				 alert_text(c->read_alert));
+			return;
+		}
+	}
+	if (c->side == POL_SIDE_ACCEPTOR && !v->have_cert && c->no_peer_cert) {
+		f->side = POL_SIDE_ACCEPTOR;
+		f->code = POL_NO_CERTIFICATE;
+		snprintf(f->message, sizeof(f->message),
+			 "we rejected the peer: it presented no certificate");
+		return;
+	}
+	if (c->read_alert >= 0)
+		snprintf(f->message, sizeof(f->message),
+			 "peer sent TLS alert %s (%s)",
+			 alert_text(c->read_alert),
+			 c->reason[0] != '\0' ? c->reason : "no detail");
+	else if (c->reason[0] != '\0' && c->write_alert >= 0)
+		snprintf(f->message, sizeof(f->message),
+			 "%s (we sent TLS alert %s)", c->reason,
+			 alert_text(c->write_alert));
+	else if (c->reason[0] != '\0')
+		snprintf(f->message, sizeof(f->message), "%s", c->reason);
+	else if (c->failed)
+		snprintf(f->message, sizeof(f->message),
+			 "connection closed by peer during handshake");
+	else
+		snprintf(f->message, sizeof(f->message), "no failure");
+}
+
+const struct tls_verify *tls_conn_verify(const struct tls_conn *c)
+{
+	return &c->verify;
+}
+
+bool tls_conn_peer_matches(const struct tls_conn *c, const char *name)
+{
+	X509 *peer = SSL_get0_peer_certificate(c->ssl);
+
+	return peer != NULL && leaf_matches(peer, name);
+}
+
+enum pol_side tls_conn_side(const struct tls_conn *c)
+{
+	return c->side;
+}
+
+const char *tls_conn_version(const struct tls_conn *c)
+{
+	return SSL_get_version(c->ssl);
+}
+
+const char *tls_conn_cipher(const struct tls_conn *c)
+{
+	const char *s = SSL_get_cipher_name(c->ssl);
+
+	return s != NULL ? s : "(NONE)";
+}

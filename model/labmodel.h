@@ -1,0 +1,241 @@
+/* labmodel.h: the state of a lab and what the policy model predicts for it.
+ *
+ * A lab state is a topology (borrowed) plus what changes while the lab
+ * runs: each node's version, certificates, verify mode and whether it is
+ * running, the directed links that faults cut, and the evaluation time.
+ * labmodel_predict() asks pol_decide() about every directed connection the
+ * topology's dial mode makes, then derives links (behaviour.md B: a pair is
+ * linked when either dialled direction succeeds) and replication (a node
+ * replicates when it is linked to the running primary).
+ *
+ * Plan steps (plan.h) map onto the state-change functions below, so `plan
+ * check` and the live `plan run` apply the same transitions. A prediction
+ * is also the shape a live observation takes: plan_expect_eval() judges an
+ * expectation against either.
+ *
+ * Nodes are named by their index in topo->nodes (file order). A state is a
+ * plain value: assignment copies it. Copies share the file certificate
+ * facts labmodel_load_files() loaded; labmodel_free() the original only.
+ */
+#ifndef EKULAB_LABMODEL_H
+#define EKULAB_LABMODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ekulab/x509/pki.h"
+#include "ekulab/x509/policy.h"
+#include "topology.h"
+
+/* X509_STORE without pulling OpenSSL headers into every user. */
+struct x509_store_st;
+
+/* ---- shared with `ekulab audit` ---- */
+
+/* The facts of a lab certificate: leaf with the EKU of profile `p`,
+ * issued by the lab's issuing CA `ca` (unrestricted: no EKU; server-only:
+ * serverAuth; combined: both), under a root without EKU; anchored; DNS SAN
+ * and CN `name`. Validity: the leaf from `from` - 1 hour for `days` days,
+ * or wide (from - 10 years to from + 100 years) when days <= 0; the CAs
+ * from `from` - 1 day for 20 years (or wide, with the leaf). */
+void labmodel_lab_chain(enum pki_profile p, enum pki_ca ca, int64_t from,
+			int days, const char *name, struct pol_chain *out);
+
+/* Does `from` dial `to` under `dial`? both: always; lower-name: when
+ * from's name sorts first (strcmp); primary: when from is the primary. */
+bool labmodel_dials(enum topo_dial dial, const char *from, const char *to,
+		    const char *primary);
+
+/* One side of a connection, for labmodel_decide(). */
+struct lab_peer {
+	const char *name;
+	enum pol_vclass vclass;
+	enum pol_mode mode;
+	bool client_eku_check;
+	const struct pol_chain *server; /* presented when accepting */
+	const struct pol_chain *client; /* X15.5 client certificate, or NULL */
+};
+
+/* The ClusterDB verdict when `ini` dials `acc`, both evaluating at `at`.
+ * With `names`, the initiator expects acc->name and the acceptor accepts
+ * the `n_accepts` names of its configured peers (`accepts`); without,
+ * identity is not checked (the audit forecast's choice). */
+void labmodel_decide(const struct lab_peer *ini, const struct lab_peer *acc,
+		     bool names, const char *const *accepts, size_t n_accepts,
+		     int64_t at, struct pol_verdict *out);
+
+/* ---- the state ---- */
+
+/* Directed cuts: bit `to` of row[from] set = connections `from` dials to
+ * `to` fail (a link fault or a partition). */
+struct lab_cuts {
+	uint64_t row[TOPO_MAX_NODES];
+};
+
+void labmodel_cuts_clear(struct lab_cuts *c);
+void labmodel_cuts_set(struct lab_cuts *c, size_t from, size_t to, bool cut);
+bool labmodel_cuts_has(const struct lab_cuts *c, size_t from, size_t to);
+/* dst |= src */
+void labmodel_cuts_add(struct lab_cuts *dst, const struct lab_cuts *src);
+size_t labmodel_cuts_count(const struct lab_cuts *c);
+
+struct lab_cert {
+	enum pki_profile profile;
+	enum pki_ca ca;
+	int days;	    /* > 0: valid `days` from `issued` - 1 h; 0: wide */
+	int64_t issued;	    /* when it was issued (the state's `at` then) */
+	int64_t not_before; /* explicit validity when both are non-zero */
+	int64_t not_after;
+	const char *file; /* borrowed from the topology, or NULL */
+	/* The file's facts (labmodel_load_files), borrowed from the state's
+	 * `facts`; NULL: modelled from profile and ca. */
+	const struct pol_chain *file_facts;
+};
+
+struct lab_node_state {
+	char version[TOPO_VERSION_MAX + 1];
+	enum pol_vclass vclass;
+	struct lab_cert cert;
+	bool has_client_cert; /* X15.5 client certificate */
+	struct lab_cert client_cert;
+	bool client_eku_check;
+	enum pol_mode verify; /* the cluster's mode unless a step changed it */
+	bool running;	      /* false: killed or paused */
+};
+
+struct lab_state {
+	const struct topo *topo; /* borrowed; outlives the state */
+	size_t n;		 /* topo->n_nodes */
+	size_t primary;		 /* index of topo->primary */
+	struct lab_node_state nodes[TOPO_MAX_NODES];
+	struct lab_cuts cuts;
+	int64_t at;		 /* evaluation time */
+	struct pol_chain *facts; /* owned by the state that loaded them */
+};
+
+/* Every node as the topology says, running, nothing cut, `at` = now
+ * (time(NULL)) unless `at` is non-zero. */
+void labmodel_init(struct lab_state *s, const struct topo *t, int64_t at);
+
+/* Free the file facts labmodel_load_files() loaded; accepts NULL. */
+void labmodel_free(struct lab_state *s);
+
+/* For each `file:` certificate that exists, read its facts
+ * (certinfo_chain_file) against `store`; with store NULL the chain is
+ * taken as presented and assumed trusted (the lab trusts every root of
+ * its PKI). A file that does not exist keeps the profile/ca model. Returns
+ * 0, or an error naming the node and file. */
+int labmodel_load_files(struct lab_state *s, struct x509_store_st *store,
+			char *err);
+
+/* The index of node `name`, or -1. */
+int labmodel_index(const struct lab_state *s, const char *name);
+
+/* State changes; node indices must be < s->n. */
+/* A new server certificate from the lab PKI, issued at s->at (days 0 =
+ * wide validity); a `file:` certificate is replaced. */
+void labmodel_renew(struct lab_state *s, size_t node, enum pki_profile p,
+		    enum pki_ca ca, int days);
+/* A new (or first) X15.5 client certificate. */
+void labmodel_renew_client(struct lab_state *s, size_t node, enum pki_profile p,
+			   enum pki_ca ca, int days);
+/* Returns 0, or EKL_EVERSION when `version` is not a known version. */
+int labmodel_upgrade(struct lab_state *s, size_t node, const char *version);
+/* node < 0: every node. */
+void labmodel_set_verify(struct lab_state *s, enum pol_mode mode, int node);
+void labmodel_set_running(struct lab_state *s, size_t node, bool running);
+void labmodel_cut(struct lab_state *s, size_t from, size_t to, bool cut);
+
+/* ---- the prediction ---- */
+
+/* What one directed connection (i dials j) does. */
+enum lab_dir_state {
+	LAB_DIR_OK = 0,	     /* it connects */
+	LAB_DIR_REJECTED,    /* a side rejects: see the verdict */
+	LAB_DIR_CUT,	     /* the directed link is cut */
+	LAB_DIR_NOT_RUNNING, /* i or j is not running */
+	LAB_DIR_NOT_DIALLED, /* the dial mode never has i dial j */
+};
+
+struct lab_dir {
+	enum lab_dir_state state;
+	struct pol_verdict v; /* when REJECTED (v.ok false) or OK */
+};
+
+/* Why a link is down or a node does not replicate. */
+enum lab_why_kind {
+	LAB_WHY_NONE = 0,     /* up / replicating */
+	LAB_WHY_CERT,	      /* a certificate check: `code` */
+	LAB_WHY_CUT,	      /* "cut" */
+	LAB_WHY_NOT_RUNNING,  /* "not-running": a node of the pair, or this
+				 node, is not running */
+	LAB_WHY_NOT_DIALLED,  /* "not-dialled": no one dials (dial mode) */
+	LAB_WHY_PRIMARY_DOWN, /* "primary-not-running" (replication) */
+};
+
+struct lab_why {
+	enum lab_why_kind kind;
+	enum pol_code code; /* when kind is LAB_WHY_CERT */
+};
+
+/* "ok" for NONE, the code's name for CERT, else the words above. */
+const char *labmodel_why_name(const struct lab_why *w);
+/* The inverse ("ok" gives NONE); returns 0 or EKL_EINVAL. */
+int labmodel_why_parse(const char *s, struct lab_why *out);
+bool labmodel_why_eq(const struct lab_why *a, const struct lab_why *b);
+
+/* One unordered pair i < j. */
+struct lab_pair {
+	bool linked;
+	/* When linked, the connection that carries the link: when both
+	 * directions work, the one the lower name dials (node/link.c
+	 * link_carrier). */
+	int carrier_from;
+	int carrier_to;
+	struct lab_why why; /* when not linked */
+};
+
+struct lab_repl {
+	bool replicating; /* the primary: true while it runs */
+	struct lab_why why;
+};
+
+struct lab_prediction {
+	size_t n;
+	size_t primary;
+	bool running[TOPO_MAX_NODES];
+	/* dir[i][j], i != j: i dials j. */
+	struct lab_dir dir[TOPO_MAX_NODES][TOPO_MAX_NODES];
+	/* pair[i][j] for i < j. */
+	struct lab_pair pair[TOPO_MAX_NODES][TOPO_MAX_NODES];
+	struct lab_repl repl[TOPO_MAX_NODES];
+};
+
+/* Predict every directed connection, link and replication. `out` is
+ * large (about 200 KB): allocate it. Returns 0 or EKL_ENOMEM. */
+int labmodel_predict(const struct lab_state *s, struct lab_prediction *out,
+		     char *err);
+
+/* Derive pair[] and repl[] from n, primary, running[] and dir[]
+ * (labmodel_predict does this; a live observer that filled those from the
+ * nodes' link tables can call it too). `names`: the n node names, for the
+ * carrier rule. */
+void labmodel_derive(struct lab_prediction *p, const char *const *names);
+
+/* The pair of i and j in either order (i != j). */
+const struct lab_pair *labmodel_pair(const struct lab_prediction *p, size_t i,
+				     size_t j);
+
+enum lab_criterion {
+	LAB_CRIT_PRIMARY = 0, /* every running node linked to the primary */
+	LAB_CRIT_MESH,	      /* every pair of nodes linked */
+};
+const char *labmodel_criterion_name(enum lab_criterion c);
+int labmodel_criterion_parse(const char *s, enum lab_criterion *out);
+
+/* Does the prediction meet the criterion? PRIMARY also needs the primary
+ * running; MESH needs every node running. */
+bool labmodel_safe(const struct lab_prediction *p, enum lab_criterion c);
+
+#endif

@@ -1,0 +1,115 @@
+/* topology.h: the lab's cluster topology file (YAML), read with libyaml.
+ *
+ * One file describes a cluster: its name, the cluster-wide verify mode, the
+ * primary, who dials whom, node defaults and the nodes. `ekulab audit
+ * --cluster` forecasts it; `ekulab lab` runs it. Example:
+ *
+ *   name: three-node
+ *   cluster:
+ *     verify: enforce          # enforce | permissive        (default enforce)
+ *     primary: node1           # a node name          (default: the first node)
+ *     dial: both               # both | lower-name | primary  (default both)
+ *   defaults:                  # any node key; merged per key into each node
+ *     version: X15.3.2
+ *     role: c                  # c | e                       (default c)
+ *     cert: {profile: combined, ca: unrestricted}
+ *   nodes:
+ *     node1: {}
+ *     node2: {cert: {profile: server-only}}
+ *     node3: {version: X15.4, client_cert: {profile: client-only},
+ *             client_eku_check: off}
+ *
+ * Node keys: version (required here or in defaults), role, cert,
+ * client_cert (or `client_cert: none`), client_eku_check (on/off, default
+ * on). Certificate keys: profile (default combined; client-only for
+ * client_cert), ca (default unrestricted), days (1-36500; default: the lab
+ * PKI's 365), file (an existing PEM certificate to use instead of issuing
+ * one; relative paths are taken from the topology file's directory).
+ * Per-key merge: defaults.cert.ca applies to a node that only sets
+ * cert.profile.
+ *
+ * Every error names FILE:LINE:COLUMN and the key (as a dotted path, e.g.
+ * nodes.node2.cert.profile). Unknown and duplicate keys are errors.
+ */
+#ifndef EKULAB_TOPOLOGY_H
+#define EKULAB_TOPOLOGY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ekulab/x509/pki.h"
+#include "ekulab/x509/policy.h"
+
+enum topo_dial {
+	TOPO_DIAL_BOTH = 0,   /* every node dials every other node */
+	TOPO_DIAL_LOWER_NAME, /* of each pair, only the lower name dials */
+	TOPO_DIAL_PRIMARY,    /* only the primary dials, to every other node */
+};
+enum topo_role { TOPO_ROLE_C = 0, TOPO_ROLE_E };
+
+/* "both" "lower-name" "primary"; parse returns 0 or EKL_EINVAL. */
+const char *topo_dial_name(enum topo_dial d);
+int topo_dial_parse(const char *s, enum topo_dial *out);
+/* "c" "e"; parse returns 0 or EKL_EINVAL. */
+const char *topo_role_name(enum topo_role r);
+int topo_role_parse(const char *s, enum topo_role *out);
+
+#define TOPO_NAME_MAX	 63 /* longest node or cluster name */
+#define TOPO_VERSION_MAX 31 /* longest version string */
+#define TOPO_MAX_NODES	 64
+
+/* A name usable as a file stem: 1-63 of [A-Za-z0-9._-], not "." or "..". */
+bool topo_name_valid(const char *s);
+
+struct topo_cert {
+	enum pki_profile profile;
+	enum pki_ca ca;
+	int days;   /* validity in days; 0 = not given (the PKI default) */
+	char *file; /* owned; an existing certificate to use, or NULL */
+};
+
+struct topo_node {
+	char name[TOPO_NAME_MAX + 1];
+	char version[TOPO_VERSION_MAX + 1]; /* as written, e.g. "X15.3.2" */
+	enum pol_vclass vclass;		    /* pol_version_parse(version) */
+	enum topo_role role;
+	struct topo_cert cert;
+	bool has_client_cert;	      /* X15.5 client certificate */
+	struct topo_cert client_cert; /* valid when has_client_cert */
+	bool client_eku_check;	      /* X15.5 setting; default true */
+	int line;		      /* 1-based line of the node's key */
+};
+
+struct topo {
+	char name[TOPO_NAME_MAX + 1];
+	enum pol_mode verify;
+	char primary[TOPO_NAME_MAX + 1]; /* always names a node after load */
+	enum topo_dial dial;
+	struct topo_node *nodes; /* owned; n_nodes entries, in file order */
+	size_t n_nodes;
+};
+
+/* Read and validate `path` into *t (zeroed first). On error *t holds
+ * nothing (no need to free) and err reads "PATH:LINE:COLUMN: key 'K': ...".
+ * Returns 0, EKL_ECONFIG (content), EKL_ENOENT / EKL_EPERM / EKL_EIO (the
+ * file) or EKL_ENOMEM. Caller frees a loaded topology with topo_free. */
+int topo_load(const char *path, struct topo *t, char *err);
+
+/* The same from a node of a YAML document the caller loaded (a plan's
+ * inline `topology:` mapping). `path` names the file in messages and is
+ * the base of relative certificate files and the default cluster name;
+ * `prefix` (e.g. "topology", may be NULL) is prepended to every key in
+ * messages. The document stays the caller's. */
+struct yaml_document_s;
+struct yaml_node_s;
+int topo_load_node(const char *path, const char *prefix,
+		   struct yaml_document_s *doc, struct yaml_node_s *node,
+		   struct topo *t, char *err);
+
+/* Free what topo_load allocated and zero *t; accepts NULL and a zeroed t. */
+void topo_free(struct topo *t);
+
+/* The node called `name`, or NULL. */
+const struct topo_node *topo_find(const struct topo *t, const char *name);
+
+#endif

@@ -1,0 +1,348 @@
+/* link.c: the link to one configured peer: dialling, connections, status.
+ *
+ * The happy path: link_start() dials at once; the outbound conn reaches UP
+ * and becomes (or stands by as) the carrier; the peer's own dial arrives as
+ * an inbound conn that node.c identifies by its Hello and hands over with
+ * link_adopt_inbound().
+ *
+ * The failure modes: an outbound failure is recorded as out_err and a
+ * redial is scheduled with exponential backoff (100 ms doubling to
+ * backoff_max_ms, reset once a connection comes up); an inbound failure is
+ * recorded as in_err. An error is cleared when its direction comes up.
+ *
+ * Invariants:
+ *   1. At most one outbound and one inbound conn at a time.
+ *   2. The redial timer runs only while there is no outbound conn.
+ *   3. out_err/in_err describe the most recent failure of a direction
+ *      that is not currently up.
+ */
+#include "link.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ekulab/core/container_of.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/log.h"
+#include "node.h"
+#include "repl/repl.h"
+
+#define BACKOFF_MIN_MS 100
+
+static void on_redial(struct ev_loop *loop, ev_timer *w, int revents);
+static void out_up(struct conn *c);
+static void out_closed(struct conn *c);
+static void in_up(struct conn *c);
+static void in_closed(struct conn *c);
+
+static void on_frame(struct conn *c, const Ekl__Envelope *env);
+
+static const struct conn_ops out_ops = {out_up, out_closed, on_frame};
+static const struct conn_ops in_ops = {in_up, in_closed, on_frame};
+
+static void on_frame(struct conn *c, const Ekl__Envelope *env)
+{
+	struct link *l = c->owner;
+
+	repl_on_frame(l->node->repl, l, c, env);
+}
+
+void link_init(struct link *l, struct node *n, const struct config_peer *p)
+{
+	memset(l, 0, sizeof(*l));
+	l->node = n;
+	l->peer = p;
+	l->backoff_ms = BACKOFF_MIN_MS;
+	ev_init(&l->redial, on_redial);
+}
+
+static void schedule_redial(struct link *l)
+{
+	ev_timer_stop(l->node->loop, &l->redial);
+	ev_timer_set(&l->redial, l->backoff_ms / 1000.0, 0.);
+	ev_timer_start(l->node->loop, &l->redial);
+	l->backoff_ms *= 2;
+	if (l->backoff_ms > l->node->cfg.backoff_max_ms)
+		l->backoff_ms = l->node->cfg.backoff_max_ms;
+}
+
+void link_start(struct link *l)
+{
+	ev_timer_set(&l->redial, 0., 0.);
+	ev_timer_start(l->node->loop, &l->redial);
+}
+
+void link_stop(struct link *l)
+{
+	ev_timer_stop(l->node->loop, &l->redial);
+	/* Say goodbye so the peer records a shutdown, not a broken link. */
+	if (l->out != NULL)
+		conn_close(l->out, "shutdown", "peer node stopping");
+	if (l->in != NULL)
+		conn_close(l->in, "shutdown", "peer node stopping");
+	conn_free(l->out);
+	conn_free(l->in);
+	l->out = l->in = NULL;
+}
+
+bool link_is_up(const struct link *l)
+{
+	return link_carrier(l) != NULL;
+}
+
+struct conn *link_carrier(const struct link *l)
+{
+	bool out_up_ = l->out != NULL && l->out->state == CONN_UP;
+	bool in_up_ = l->in != NULL && l->in->state == CONN_UP;
+
+	if (out_up_ && in_up_)
+		/* Both directions work: the lower name's dial carries it. */
+		return strcmp(l->node->cfg.name, l->peer->name) < 0 ? l->out
+								    : l->in;
+	if (out_up_)
+		return l->out;
+	if (in_up_)
+		return l->in;
+	return NULL;
+}
+
+/* Log link transitions (up/down), once each, and let replication follow
+ * the carrier. */
+static void note_transition(struct link *l, const struct conn_err *why)
+{
+	bool up = link_is_up(l);
+
+	repl_link_changed(l->node->repl, l);
+	if (up && !l->was_up) {
+		struct conn *c = link_carrier(l);
+
+		l->up_since = ev_now(l->node->loop);
+		ekl_info("link %s up (%s, %s)", l->peer->name,
+			 c->side == POL_SIDE_INITIATOR ? "outbound" : "inbound",
+			 tls_conn_version(c->tls));
+	} else if (!up && l->was_up) {
+		ekl_warn("link %s down: %s: %s", l->peer->name,
+			 why != NULL ? why->code : "closed",
+			 why != NULL ? why->message : "");
+	}
+	l->was_up = up;
+}
+
+static void on_redial(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct link *l = container_of(w, struct link, redial);
+	char err[EKL_ERRLEN];
+
+	(void)loop;
+	(void)revents;
+	if (l->out != NULL)
+		return;
+	if (conn_dial(l->node, &out_ops, l, &l->peer->addr, l->peer->name,
+		      &l->out, err) != 0) {
+		l->out = NULL;
+		snprintf(l->out_err.code, sizeof(l->out_err.code),
+			 "connect-failed");
+		snprintf(l->out_err.message, sizeof(l->out_err.message),
+			 "%.255s", err);
+		l->out_err.depth = -1;
+		l->out_err.side = POL_SIDE_NONE;
+		l->out_err.at = ev_now(l->node->loop);
+		l->out_err_set = true;
+		schedule_redial(l);
+	}
+}
+
+static void out_up(struct conn *c)
+{
+	struct link *l = c->owner;
+
+	l->out_err_set = false;
+	l->backoff_ms = BACKOFF_MIN_MS;
+	repl_conn_up(l->node->repl, l, c);
+	note_transition(l, NULL);
+}
+
+static void out_closed(struct conn *c)
+{
+	struct link *l = c->owner;
+
+	l->out_err = c->err;
+	l->out_err_set = true;
+	if (strcmp(c->err.code, "connect-failed") != 0 &&
+	    strcmp(c->err.code, "closed") != 0)
+		ekl_debug("outbound to %s failed: %s: %s", l->peer->name,
+			  c->err.code, c->err.message);
+	l->out = NULL;
+	conn_free(c);
+	note_transition(l, &l->out_err);
+	schedule_redial(l);
+}
+
+static void in_up(struct conn *c)
+{
+	(void)c; /* inbound conns come up in node.c, then get adopted */
+}
+
+static void in_closed(struct conn *c)
+{
+	struct link *l = c->owner;
+
+	l->in_err = c->err;
+	l->in_err_set = true;
+	if (l->in == c)
+		l->in = NULL;
+	conn_free(c);
+	note_transition(l, &l->in_err);
+}
+
+void link_adopt_inbound(struct link *l, struct conn *c)
+{
+	struct conn *old = l->in;
+
+	c->ops = &in_ops;
+	c->owner = l;
+	l->in = c;
+	l->in_err_set = false;
+	if (old != NULL) {
+		/* The peer reconnected: the new connection replaces it. */
+		old->owner = NULL;
+		conn_free(old);
+	}
+	repl_conn_up(l->node->repl, l, c);
+	note_transition(l, NULL);
+}
+
+void link_note_inbound_failure(struct link *l, const struct conn *c)
+{
+	l->in_err = c->err;
+	l->in_err_set = true;
+}
+
+static void err_json(struct json *j, bool set, const struct conn_err *e)
+{
+	if (!set) {
+		json_null(j);
+		return;
+	}
+	json_obj_begin(j);
+	json_key(j, "code");
+	json_str(j, e->code);
+	json_key(j, "depth");
+	if (e->depth >= 0)
+		json_int(j, e->depth);
+	else
+		json_null(j);
+	json_key(j, "message");
+	json_str(j, e->message);
+	json_key(j, "rejected_by");
+	json_str(j, e->side == POL_SIDE_NONE ? NULL : pol_side_name(e->side));
+	json_obj_end(j);
+}
+
+static void conn_json(struct json *j, const struct conn *c)
+{
+	const struct tls_verify *v;
+
+	if (c == NULL) {
+		json_null(j);
+		return;
+	}
+	json_obj_begin(j);
+	json_key(j, "state");
+	json_str(j, conn_state_name(c->state));
+	json_key(j, "remote");
+	json_str(j, c->remote);
+	if (c->tls != NULL && c->state >= CONN_HELLO) {
+		v = tls_conn_verify(c->tls);
+		json_key(j, "tls_version");
+		json_str(j, tls_conn_version(c->tls));
+		json_key(j, "cipher");
+		json_str(j, tls_conn_cipher(c->tls));
+		json_key(j, "peer_subject");
+		json_str(j, v->have_cert ? v->subject : NULL);
+		json_key(j, "peer_eku");
+		json_arr_begin(j);
+		if (v->eku & POL_EKU_SERVER)
+			json_str(j, "serverAuth");
+		if (v->eku & POL_EKU_CLIENT)
+			json_str(j, "clientAuth");
+		if (v->eku & POL_EKU_ANY)
+			json_str(j, "anyExtendedKeyUsage");
+		if (v->eku & POL_EKU_OTHER)
+			json_str(j, "other");
+		json_arr_end(j);
+		json_key(j, "peer_eku_extension");
+		json_bool(j, (v->eku & POL_EKU_EXT) != 0);
+		/* What verification saw but did not enforce (permissive, or
+		 * a purpose error skipped by the ClusterDB bypass). */
+		json_key(j, "unenforced");
+		json_str(j, !v->rejected && v->code != POL_OK
+				? pol_code_name(v->code)
+				: NULL);
+	}
+	if (c->state == CONN_UP) {
+		json_key(j, "peer_version");
+		json_str(j, c->peer_version);
+		json_key(j, "peer_role");
+		json_str(j, c->peer_role);
+	}
+	json_obj_end(j);
+}
+
+static const char *dir_text(const struct conn *c, bool set,
+			    const struct conn_err *e)
+{
+	if (c != NULL && c->state == CONN_UP)
+		return "up";
+	if (set)
+		return e->code;
+	return "-";
+}
+
+void link_status_line(const struct link *l, char *buf, size_t len)
+{
+	struct conn *carrier = link_carrier(l);
+	const char *state = "-", *reason = NULL;
+	int64_t applied = -1, lag = -1;
+
+	repl_peer_view(l->node->repl, l, &state, &reason, &applied, &lag);
+	snprintf(buf, len, "%s %s %s %s %s %s %s %lld %lld\n", l->peer->name,
+		 carrier != NULL ? "up" : "down",
+		 carrier == NULL		       ? "-"
+		 : carrier->side == POL_SIDE_INITIATOR ? "outbound"
+						       : "inbound",
+		 dir_text(l->out, l->out_err_set, &l->out_err),
+		 dir_text(l->in, l->in_err_set, &l->in_err), state,
+		 reason != NULL ? reason : "-", (long long)applied,
+		 (long long)lag);
+}
+
+void link_status_json(const struct link *l, struct json *j)
+{
+	struct conn *carrier = link_carrier(l);
+
+	json_obj_begin(j);
+	json_key(j, "name");
+	json_str(j, l->peer->name);
+	json_key(j, "address");
+	json_str(j, l->peer->addr_text);
+	json_key(j, "link");
+	json_str(j, carrier != NULL ? "up" : "down");
+	json_key(j, "direction");
+	if (carrier == NULL)
+		json_null(j);
+	else
+		json_str(j, carrier->side == POL_SIDE_INITIATOR ? "outbound"
+								: "inbound");
+	json_key(j, "outbound_error");
+	err_json(j, l->out_err_set, &l->out_err);
+	json_key(j, "inbound_error");
+	err_json(j, l->in_err_set, &l->in_err);
+	json_key(j, "replication");
+	repl_peer_json(l->node->repl, l, j);
+	json_key(j, "outbound");
+	conn_json(j, l->out);
+	json_key(j, "inbound");
+	conn_json(j, l->in);
+	json_obj_end(j);
+}

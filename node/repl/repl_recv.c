@@ -1,0 +1,272 @@
+/* repl_recv.c: replication frames as they arrive, and the peer's side:
+ * ReplState, batches applied, snapshot staging, acks.
+ *
+ * The happy path: a peer applies each batch in one transaction, then
+ * acknowledges it once it is durable (ack_when_durable: with the syncer,
+ * after the WAL fsync, in repl_on_synced). ReplState frames say what each
+ * side holds (epoch, primary, revision); from a peer's, the primary starts
+ * its stream (repl_start_stream).
+ *
+ * The failure modes: a revision gap, or a batch from a node that is not
+ * the primary of our epoch, is refused: the link is closed with the
+ * reason, nothing applied. A batch from an older epoch (a demoted
+ * primary) is not applied either; we answer with our ReplState so that it
+ * learns the new epoch. Changes
+ * the peer already has (a stream restarted after a carrier change) are
+ * skipped, so each is applied exactly once. A snapshot is staged from
+ * SnapBegin and installed by SnapEnd; a chunk or end that fails aborts the
+ * staging and closes the link.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "net/conn.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/log.h"
+#include "ekulab/core/mem.h"
+#include "net/link.h"
+#include "node.h"
+#include "repl_int.h"
+#include "store/store.h"
+#include "sync.h"
+
+/* Acknowledge revision `rev` (durable here) to the primary. */
+void repl_send_ack_rev(struct repl *r, struct conn *c, int64_t rev)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__ReplAck ack = EKL__REPL_ACK__INIT;
+	struct store_state st;
+
+	store_state(r->store, &st);
+	ack.epoch = (uint64_t)st.epoch;
+	ack.revision = (uint64_t)rev;
+	env.msg_case = EKL__ENVELOPE__MSG_ACK;
+	env.ack = &ack;
+	conn_send(c, &env);
+}
+
+/* After applying changes: acknowledge them once they are durable. */
+static void ack_when_durable(struct repl *r, struct link *l, struct conn *c)
+{
+	struct store_state st;
+
+	store_state(r->store, &st);
+	if (r->syncer == NULL) {
+		repl_send_ack_rev(r, c, st.revision);
+		return;
+	}
+	l->rp.ack_due = true;
+	l->rp.ack_rev = st.revision;
+	l->rp.ack_seq = ++r->commit_seq;
+	syncer_request(r->syncer, l->rp.ack_seq);
+}
+
+static void refuse(struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void refuse(struct conn *c, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ekl_warn("replication from %s: %s", c->peer_name, msg);
+	conn_close(c, "protocol", msg);
+}
+
+static void on_state(struct repl *r, struct link *l, struct conn *c,
+		     const Ekl__ReplState *s)
+{
+	struct store_state st;
+	struct repl_peer *p = &l->rp;
+
+	store_state(r->store, &st);
+	if ((int64_t)s->epoch > st.epoch && s->primary[0] != '\0') {
+		repl_adopt_epoch(r, (int64_t)s->epoch, s->primary);
+		store_state(r->store, &st);
+	} else if ((int64_t)s->epoch < st.epoch) {
+		repl_send_state(r, c); /* it will adopt ours */
+	}
+	if (p->phase == REPL_SNAPSHOT && c == p->carrier &&
+	    (int64_t)s->epoch == st.epoch)
+		return; /* a snapshot is on its way to it already */
+	p->known = true;
+	p->applied = (int64_t)s->revision;
+	p->rev_epoch_seen = (int64_t)s->rev_epoch;
+	p->acked_epoch = 0; /* judge its history from what it reports */
+	if (repl_is_primary(r) && (int64_t)s->epoch == st.epoch &&
+	    p->carrier != NULL)
+		repl_start_stream(r, l);
+}
+
+/* Convert a batch to store changes, skipping those already applied. */
+static void on_batch(struct repl *r, struct link *l, struct conn *c,
+		     const Ekl__ReplBatch *b)
+{
+	struct repl_peer *p = &l->rp;
+	struct store_change *ch;
+	struct store_state st;
+	char err[EKL_ERRLEN];
+	size_t i, n = 0;
+	enum pol_vclass theirs;
+
+	store_state(r->store, &st);
+	if ((int64_t)b->epoch < st.epoch) {
+		repl_send_state(r, c); /* a demoted primary: tell it */
+		return;
+	}
+	if ((int64_t)b->epoch > st.epoch) {
+		repl_adopt_epoch(r, (int64_t)b->epoch, l->peer->name);
+		store_state(r->store, &st);
+	}
+	if (strcasecmp(st.primary, l->peer->name) != 0) {
+		refuse(c, "batch from %s, but the primary of epoch %lld is %s",
+		       l->peer->name, (long long)st.epoch, st.primary);
+		return;
+	}
+	if (r->cfg.skew_strict &&
+	    (pol_version_parse(c->peer_version, &theirs) != 0 ||
+	     theirs != r->node->cfg.vclass)) {
+		p->phase = REPL_SKEW;
+		return;
+	}
+	if (p->phase == REPL_SNAPSHOT)
+		store_snap_abort(r->store);
+	p->phase = REPL_STREAM;
+	p->primary_rev = (int64_t)b->primary_revision;
+	ch = ekl_calloc(b->n_changes ? b->n_changes : 1, sizeof(*ch));
+	if (ch == NULL) {
+		refuse(c, "out of memory applying a batch");
+		return;
+	}
+	for (i = 0; i < b->n_changes; i++) {
+		const Ekl__Change *x = b->changes[i];
+
+		if ((int64_t)x->rev <= st.revision)
+			continue; /* already applied (a restarted stream) */
+		ch[n].rev = (int64_t)x->rev;
+		ch[n].epoch = (int64_t)x->epoch;
+		ch[n].path = x->path;
+		ch[n].value = x->deleted ? NULL : x->value;
+		n++;
+	}
+	if (n > 0 && store_apply(r->store, ch, n, err) != 0) {
+		ekl_free(ch);
+		refuse(c, "%s", err);
+		return;
+	}
+	ekl_free(ch);
+	repl_maybe_compact(r);
+	ack_when_durable(r, l, c);
+}
+
+/* ---- snapshot staging -------------------------------------------------- */
+
+static void on_snap_begin(struct repl *r, struct link *l, struct conn *c,
+			  const Ekl__SnapBegin *b)
+{
+	struct repl_peer *p = &l->rp;
+	struct store_state st;
+	char err[EKL_ERRLEN];
+
+	store_state(r->store, &st);
+	if ((int64_t)b->epoch < st.epoch) {
+		repl_send_state(r, c);
+		return;
+	}
+	if (b->digest.len != STORE_DIGEST_LEN) {
+		refuse(c, "snapshot digest of %zu bytes", b->digest.len);
+		return;
+	}
+	if (store_snap_stage_begin(r->store, err) != 0) {
+		refuse(c, "%s", err);
+		return;
+	}
+	ekl_info("replication from %s: receiving a snapshot at revision %lld "
+		 "(%llu rows)",
+		 l->peer->name, (long long)b->revision,
+		 (unsigned long long)b->rows);
+	p->phase = REPL_SNAPSHOT;
+	p->snap_revision = (int64_t)b->revision;
+	p->rev_epoch_seen = (int64_t)b->rev_epoch;
+	memcpy(p->snap_digest, b->digest.data, STORE_DIGEST_LEN);
+	p->snap_epoch = (int64_t)b->epoch;
+	p->primary_rev = (int64_t)b->revision;
+	p->snapshots++;
+	p->inflight = 0;
+}
+
+static void on_snap_chunk(struct repl *r, struct link *l, struct conn *c,
+			  const Ekl__SnapChunk *k)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__SnapAck ack = EKL__SNAP_ACK__INIT;
+	char err[EKL_ERRLEN];
+
+	if (l->rp.phase != REPL_SNAPSHOT || k->n_paths != k->n_values) {
+		refuse(c, "snapshot chunk out of place");
+		return;
+	}
+	if (store_snap_stage_rows(r->store, (const char *const *)k->paths,
+				  (const char *const *)k->values, k->n_paths,
+				  err) != 0) {
+		store_snap_abort(r->store);
+		refuse(c, "%s", err);
+		return;
+	}
+	ack.chunks = (uint64_t)++l->rp.inflight;
+	env.msg_case = EKL__ENVELOPE__MSG_SNAP_ACK;
+	env.snap_ack = &ack;
+	conn_send(c, &env);
+}
+
+static void on_snap_end(struct repl *r, struct link *l, struct conn *c)
+{
+	struct repl_peer *p = &l->rp;
+	struct store_state st;
+	char err[EKL_ERRLEN];
+
+	if (p->phase != REPL_SNAPSHOT) {
+		refuse(c, "snapshot end out of place");
+		return;
+	}
+	if (store_snap_finish(r->store, p->snap_revision, p->rev_epoch_seen,
+			      p->snap_digest, err) != 0) {
+		store_snap_abort(r->store);
+		p->phase = REPL_IDLE;
+		refuse(c, "%s", err);
+		return;
+	}
+	store_state(r->store, &st);
+	if (p->snap_epoch > st.epoch)
+		repl_adopt_epoch(r, p->snap_epoch, l->peer->name);
+	ekl_info("replication from %s: snapshot installed at revision %lld",
+		 l->peer->name, (long long)p->snap_revision);
+	p->phase = REPL_STREAM;
+	ack_when_durable(r, l, c);
+}
+
+void repl_on_frame(struct repl *r, struct link *l, struct conn *c,
+		   const Ekl__Envelope *env)
+{
+	switch (env->msg_case) {
+	case EKL__ENVELOPE__MSG_REPL_STATE:
+		on_state(r, l, c, env->repl_state);
+		return;
+	case EKL__ENVELOPE__MSG_BATCH: on_batch(r, l, c, env->batch); return;
+	case EKL__ENVELOPE__MSG_ACK: repl_on_ack(r, l, env->ack); return;
+	case EKL__ENVELOPE__MSG_SNAP_BEGIN:
+		on_snap_begin(r, l, c, env->snap_begin);
+		return;
+	case EKL__ENVELOPE__MSG_SNAP_CHUNK:
+		on_snap_chunk(r, l, c, env->snap_chunk);
+		return;
+	case EKL__ENVELOPE__MSG_SNAP_END: on_snap_end(r, l, c); return;
+	case EKL__ENVELOPE__MSG_SNAP_ACK: repl_on_snap_ack(r, l); return;
+	default: refuse(c, "unexpected message %d", (int)env->msg_case); return;
+	}
+}

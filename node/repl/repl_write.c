@@ -1,0 +1,527 @@
+/* repl_write.c: group commit of admin writes on the primary, durability via
+ * the syncer, --ack all waits, latency.
+ *
+ * The happy path: admin writes queue up during one loop iteration
+ * (repl_write); the prepare watcher commits them as one transaction
+ * (group_commit) and answers them once they are durable (complete_writes),
+ * or, with --ack all, waits for the peers (struct ack_wait). With the
+ * syncer (sync.h), a commit only writes the WAL and the answers wait until
+ * a thread has fsync'd it (repl_on_synced); without it each commit fsyncs
+ * on the loop. After the commit the change log may be compacted
+ * (repl_maybe_compact) and every peer is pumped (repl_send.c); a group may
+ * even go to caught-up peers while it is being committed
+ * (send_group_early).
+ *
+ * The failure modes: a write on a node that is not the primary fails,
+ * naming the primary. A failed commit fails the group's writes; if the
+ * group already went to peers, the primary stops (see send_group_early). A
+ * write waiting for --ack all fails when a peer it waits for loses its link
+ * or the timeout passes; it stays committed on the primary and replicates
+ * when that peer comes back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admin.h"
+#include "net/conn.h"
+#include "ekulab/core/container_of.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/log.h"
+#include "ekulab/core/mem.h"
+#include "net/link.h"
+#include "node.h"
+#include "repl_int.h"
+#include "store/store.h"
+#include "sync.h"
+
+/* A committed group whose WAL frames are not yet synced. */
+struct durable {
+	uint64_t seq;
+	struct pending_write *writes; /* owned */
+	ev_tstamp committed;
+	struct durable *next;
+};
+
+void repl_write_free(struct pending_write *w)
+{
+	ekl_free(w->path);
+	ekl_free(w->value);
+	ekl_free(w);
+}
+
+/* ---- latency ---------------------------------------------------------- */
+
+static void record_latency(struct repl *r, double seconds)
+{
+	if (r->lat == NULL &&
+	    (r->lat = ekl_calloc(LAT_MAX, sizeof(*r->lat))) == NULL)
+		return;
+	r->lat[r->lat_next] = (uint32_t)(seconds * 1e6);
+	r->lat_next = (r->lat_next + 1) % LAT_MAX;
+	if (r->lat_n < LAT_MAX)
+		r->lat_n++;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void repl_latency_text(struct repl *r, char *buf, size_t len)
+{
+	uint32_t *v;
+
+	if (r->lat_n == 0 || (v = ekl_malloc(r->lat_n * sizeof(*v))) == NULL) {
+		snprintf(buf, len, "count 0 groups %llu writes %llu\n",
+			 (unsigned long long)r->groups,
+			 (unsigned long long)r->grouped);
+		return;
+	}
+	memcpy(v, r->lat, r->lat_n * sizeof(*v));
+	qsort(v, r->lat_n, sizeof(*v), cmp_u32);
+	snprintf(buf, len,
+		 "count %zu p50_us %u p99_us %u max_us %u groups %llu "
+		 "writes %llu\n",
+		 r->lat_n, v[r->lat_n / 2], v[(r->lat_n * 99) / 100],
+		 v[r->lat_n - 1], (unsigned long long)r->groups,
+		 (unsigned long long)r->grouped);
+	ekl_free(v);
+}
+
+void repl_latency_reset(struct repl *r)
+{
+	r->lat_n = 0;
+	r->lat_next = 0;
+	r->groups = 0;
+	r->grouped = 0;
+}
+
+/* ---- --ack all -------------------------------------------------------- */
+
+void repl_wait_remove(struct repl *r, struct ack_wait *w)
+{
+	struct ack_wait **pp;
+
+	for (pp = &r->waits; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	ekl_free(w);
+	if (r->waits == NULL)
+		ev_timer_stop(r->node->loop, &r->wait_timer);
+}
+
+static void revision_body(char *buf, size_t len, int64_t rev)
+{
+	snprintf(buf, len, "revision %lld", (long long)rev);
+}
+
+/* Resolve waits after a peer acknowledged, or fail those needing a peer
+ * whose link went down (gone >= 0). */
+void repl_check_waits(struct repl *r, int gone)
+{
+	struct ack_wait *w = r->waits;
+
+	while (w != NULL) {
+		struct ack_wait *next = w->next;
+		bool done = true;
+		int i;
+
+		for (i = 0; i < r->node->cfg.n_peers; i++) {
+			if (!w->need[i])
+				continue;
+			if (i == gone) {
+				char msg[256];
+
+				snprintf(
+				    msg, sizeof(msg),
+				    "committed on the primary at revision "
+				    "%lld, but the link to %s went down "
+				    "before it confirmed; it will apply it "
+				    "when it catches up",
+				    (long long)w->rev,
+				    r->node->cfg.peers[i].name);
+				admin_reply_done(w->reply, false, msg);
+				repl_wait_remove(r, w);
+				done = false;
+				break;
+			}
+			if (r->node->links[i].rp.applied >= w->rev)
+				w->need[i] = false;
+			else
+				done = false;
+		}
+		if (done) {
+			char body[64];
+
+			record_latency(r, ev_time() - w->committed);
+			revision_body(body, sizeof(body), w->rev);
+			admin_reply_done(w->reply, true, body);
+			repl_wait_remove(r, w);
+		}
+		w = next;
+	}
+}
+
+void repl_on_wait_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct repl *r = container_of(t, struct repl, wait_timer);
+	struct ack_wait *w = r->waits;
+	ev_tstamp now = ev_now(loop);
+
+	(void)revents;
+	while (w != NULL) {
+		struct ack_wait *next = w->next;
+
+		if (now >= w->deadline) {
+			char msg[512];
+			size_t len;
+			int i;
+
+			len = (size_t)snprintf(
+			    msg, sizeof(msg),
+			    "committed on the primary at revision %lld, "
+			    "but not confirmed in time by:",
+			    (long long)w->rev);
+			for (i = 0; i < r->node->cfg.n_peers && len < 400; i++)
+				if (w->need[i])
+					len += (size_t)snprintf(
+					    msg + len, sizeof(msg) - len, " %s",
+					    r->node->cfg.peers[i].name);
+			snprintf(msg + len, sizeof(msg) - len,
+				 "; they will apply it when they catch up");
+			admin_reply_done(w->reply, false, msg);
+			repl_wait_remove(r, w);
+		}
+		w = next;
+	}
+}
+
+/* ---- group commit ----------------------------------------------------- */
+
+static void fail_queue(struct repl *r, const char *msg)
+{
+	while (r->queue != NULL) {
+		struct pending_write *w = r->queue;
+
+		r->queue = w->next;
+		admin_reply_done(w->reply, false, msg);
+		repl_write_free(w);
+	}
+	r->queue_tail = &r->queue;
+}
+
+/* Peers a --ack all write must wait for: linked, streaming or about to. */
+static bool peer_counts(struct repl *r, struct link *l)
+{
+	(void)r;
+	return link_is_up(l) && l->rp.phase != REPL_SKEW;
+}
+
+void repl_maybe_compact(struct repl *r)
+{
+	struct store_state st;
+	char err[EKL_ERRLEN];
+	int64_t keep = r->cfg.log_keep;
+	int i;
+
+	store_state(r->store, &st);
+	/* Never drop what a linked peer that is streaming still needs (up to
+	 * ten times --log-keep): it would only be forced into a snapshot. */
+	for (i = 0; r->node->links != NULL && i < r->node->cfg.n_peers; i++) {
+		const struct repl_peer *p = &r->node->links[i].rp;
+
+		if (p->phase == REPL_STREAM && p->carrier != NULL &&
+		    st.revision - p->applied > keep)
+			keep = st.revision - p->applied;
+	}
+	if (keep > 10 * r->cfg.log_keep)
+		keep = 10 * r->cfg.log_keep;
+	if (st.revision - st.log_first + 1 > keep + keep / 8 + 64 &&
+	    store_compact(r->store, keep, err) != 0)
+		ekl_warn("compaction: %s", err);
+}
+
+/* Replicate a group while it is being committed: to each peer that is
+ * fully caught up, send the group's changes now, so the peers' fsync runs
+ * in parallel with ours. Safe because every primary start opens a new
+ * epoch (repl_start) and a failed commit stops the primary: changes a
+ * peer holds that the primary never made durable belong to an epoch whose
+ * log the next primary does not match, so that peer gets a snapshot. */
+static void send_group_early(struct repl *r, struct pending_write *group)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__ReplBatch batch = EKL__REPL_BATCH__INIT;
+	Ekl__Change *changes = NULL, **ptrs = NULL;
+	struct pending_write *w;
+	struct store_state st;
+	size_t n = 0, cap = 0;
+	int64_t last = 0;
+	int i;
+
+	for (w = group; w != NULL; w = w->next)
+		if (w->reply != NULL)
+			cap++;
+	if (cap == 0 || cap > BATCH_MAX)
+		return; /* large groups go through the log as usual */
+	changes = ekl_calloc(cap, sizeof(*changes));
+	ptrs = ekl_calloc(cap, sizeof(*ptrs));
+	if (changes == NULL || ptrs == NULL)
+		goto out;
+	store_state(r->store, &st); /* committed state: before this group */
+	for (w = group; w != NULL; w = w->next) {
+		if (w->reply == NULL)
+			continue;
+		ekl__change__init(&changes[n]);
+		changes[n].rev = (uint64_t)w->rev;
+		changes[n].epoch = (uint64_t)st.epoch;
+		changes[n].path = w->path;
+		changes[n].deleted = w->value == NULL;
+		changes[n].value = w->value != NULL ? w->value : "";
+		ptrs[n] = &changes[n];
+		last = w->rev;
+		n++;
+	}
+	batch.epoch = (uint64_t)st.epoch;
+	batch.n_changes = n;
+	batch.changes = ptrs;
+	batch.primary_revision = (uint64_t)last;
+	env.msg_case = EKL__ENVELOPE__MSG_BATCH;
+	env.batch = &batch;
+	for (i = 0; i < r->node->cfg.n_peers; i++) {
+		struct repl_peer *p = &r->node->links[i].rp;
+
+		if (p->phase != REPL_STREAM || p->carrier == NULL ||
+		    p->carrier->state != CONN_UP ||
+		    repl_batches_out(p) >= WINDOW || p->sent != st.revision)
+			continue;
+		if (conn_send(p->carrier, &env) == 0) {
+			repl_batch_sent(p, last);
+			r->sent_early = true;
+		}
+	}
+out:
+	ekl_free(changes);
+	ekl_free(ptrs);
+}
+
+/* Writes of a group that is now durable on the primary: answer them, or
+ * wait for the peers (--ack all). Frees the list. */
+static void complete_writes(struct repl *r, struct pending_write *list,
+			    ev_tstamp committed)
+{
+	struct pending_write *w = list;
+	int i;
+
+	while (w != NULL) {
+		struct pending_write *next = w->next;
+		char body[64];
+
+		if (w->reply == NULL) {
+			/* failed in the group: already answered */
+		} else if (w->ack_all) {
+			struct ack_wait *aw = ekl_calloc(1, sizeof(*aw));
+			bool any = false;
+
+			if (aw == NULL) {
+				admin_reply_done(w->reply, false,
+						 "out of memory");
+				goto next;
+			}
+			aw->reply = w->reply;
+			aw->rev = w->rev;
+			aw->committed = committed;
+			aw->deadline =
+			    ev_now(r->node->loop) + w->timeout_ms / 1000.0;
+			for (i = 0; i < r->node->cfg.n_peers; i++)
+				if (peer_counts(r, &r->node->links[i])) {
+					aw->need[i] = true;
+					any = true;
+				}
+			if (!any) {
+				revision_body(body, sizeof(body), w->rev);
+				admin_reply_done(w->reply, true, body);
+				ekl_free(aw);
+			} else {
+				aw->next = r->waits;
+				r->waits = aw;
+				if (!ev_is_active(&r->wait_timer))
+					ev_timer_again(r->node->loop,
+						       &r->wait_timer);
+			}
+		} else {
+			revision_body(body, sizeof(body), w->rev);
+			admin_reply_done(w->reply, true, body);
+		}
+	next:
+		repl_write_free(w);
+		w = next;
+	}
+	repl_check_waits(r, -1); /* the peers may have acknowledged already */
+}
+
+static void group_commit(struct repl *r)
+{
+	struct pending_write *batch = r->queue, *w;
+	struct store_state st;
+	char err[EKL_ERRLEN];
+	int i, rv;
+
+	if (!repl_is_primary(r)) {
+		char msg[256];
+
+		store_state(r->store, &st);
+		if (st.primary[0] != '\0')
+			snprintf(msg, sizeof(msg),
+				 "this node is not the primary; send writes "
+				 "to %s, the primary of epoch %lld",
+				 st.primary, (long long)st.epoch);
+		else
+			snprintf(msg, sizeof(msg),
+				 "no primary is configured; start the nodes "
+				 "with --primary NAME");
+		fail_queue(r, msg);
+		return;
+	}
+	r->queue = NULL;
+	r->queue_tail = &r->queue;
+	r->groups++;
+	for (w = batch; w != NULL; w = w->next)
+		r->grouped++;
+	rv = store_group_begin(r->store, err);
+	for (w = batch; w != NULL; w = w->next) {
+		int64_t rev = 0;
+		char perr[EKL_ERRLEN];
+
+		if (rv != 0) {
+			admin_reply_done(w->reply, false, err);
+			w->reply = NULL;
+			continue;
+		}
+		if (store_group_put(r->store, w->path, w->value, &rev, perr) !=
+		    0) {
+			admin_reply_done(w->reply, false, perr);
+			w->reply = NULL;
+			continue;
+		}
+		w->timeout_ms =
+		    w->timeout_ms > 0 ? w->timeout_ms : r->cfg.ack_timeout_ms;
+		w->rev = rev;
+	}
+	if (rv == 0)
+		send_group_early(r, batch);
+	if (rv == 0 && (rv = store_group_commit(r->store, err)) != 0) {
+		if (r->sent_early) {
+			/* Peers may hold changes we could not make durable.
+			 * Fail-stop: a restarted primary opens a new epoch,
+			 * and the peers' divergent tail is replaced. */
+			ekl_error("group commit failed after replicating it: "
+				  "%s; stopping so that peers stay "
+				  "consistent (restart the node)",
+				  err);
+			fail_queue(r, "primary stopping after a failed commit");
+			ev_break(r->node->loop, EVBREAK_ALL);
+		} else {
+			ekl_error("group commit failed: %s", err);
+		}
+	}
+	r->sent_early = false;
+	if (rv != 0) {
+		for (w = batch; w != NULL;) {
+			struct pending_write *next = w->next;
+
+			if (w->reply != NULL)
+				admin_reply_done(w->reply, false, err);
+			repl_write_free(w);
+			w = next;
+		}
+		return;
+	}
+	if (r->syncer != NULL) {
+		/* Replies wait until the WAL is synced (repl_on_synced). */
+		struct durable *d = ekl_calloc(1, sizeof(*d));
+
+		if (d == NULL) {
+			/* Out of memory: sync here, on the loop. */
+			char serr[EKL_ERRLEN];
+
+			if (store_set_deferred_sync(r->store, false, serr) == 0)
+				(void)store_set_deferred_sync(r->store, true,
+							      serr);
+			complete_writes(r, batch, ev_time());
+		} else {
+			d->seq = ++r->commit_seq;
+			d->writes = batch;
+			d->committed = ev_time();
+			*r->durables_tail = d;
+			r->durables_tail = &d->next;
+			syncer_request(r->syncer, d->seq);
+		}
+	} else {
+		complete_writes(r, batch, ev_time());
+	}
+	repl_maybe_compact(r);
+	for (i = 0; i < r->node->cfg.n_peers; i++)
+		repl_pump(r, &r->node->links[i]);
+}
+
+/* The syncer made every commit up to seq durable. */
+void repl_on_synced(void *arg, uint64_t seq)
+{
+	struct repl *r = arg;
+	int i;
+
+	r->synced_seq = seq;
+	while (r->durables != NULL && r->durables->seq <= seq) {
+		struct durable *d = r->durables;
+
+		r->durables = d->next;
+		if (r->durables == NULL)
+			r->durables_tail = &r->durables;
+		complete_writes(r, d->writes, d->committed);
+		ekl_free(d);
+	}
+	for (i = 0; r->node->links != NULL && i < r->node->cfg.n_peers; i++) {
+		struct link *l = &r->node->links[i];
+		struct conn *c = link_carrier(l);
+
+		if (!l->rp.ack_due || l->rp.ack_seq > seq)
+			continue;
+		l->rp.ack_due = false;
+		if (c != NULL)
+			repl_send_ack_rev(r, c, l->rp.ack_rev);
+	}
+}
+
+void repl_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct repl *r = container_of(w, struct repl, commit_w);
+
+	(void)loop;
+	(void)revents;
+	if (r->queue != NULL)
+		group_commit(r);
+}
+
+void repl_write(struct repl *r, struct admin_reply *reply, const char *path,
+		const char *value, bool ack_all, int timeout_ms)
+{
+	struct pending_write *w = ekl_calloc(1, sizeof(*w));
+
+	if (w == NULL || (w->path = ekl_strdup(path)) == NULL ||
+	    (value != NULL && (w->value = ekl_strdup(value)) == NULL)) {
+		if (w != NULL)
+			repl_write_free(w);
+		admin_reply_done(reply, false, "out of memory");
+		return;
+	}
+	w->reply = reply;
+	w->ack_all = ack_all;
+	w->timeout_ms = timeout_ms;
+	*r->queue_tail = w;
+	r->queue_tail = &w->next;
+}

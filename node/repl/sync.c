@@ -1,0 +1,160 @@
+/* sync.c: make committed WAL frames durable on a thread, off the loop. */
+#include "sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ekulab/core/container_of.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/log.h"
+#include "ekulab/core/mem.h"
+
+struct syncer {
+	struct ev_loop *loop; /* not owned */
+	char *wal_path;	      /* owned */
+	int fd;		      /* owned by the thread: the WAL, or -1 */
+	ino_t ino;
+	void (*done)(void *arg, uint64_t seq);
+	void *arg;
+	ev_async async;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* Guarded by mu. */
+	uint64_t requested;
+	uint64_t durable;
+	bool stop;
+	bool failed;
+};
+
+/* fdatasync the WAL; reopen it when SQLite replaced the file. */
+static int sync_wal(struct syncer *s)
+{
+	struct stat st;
+
+	if (stat(s->wal_path, &st) != 0)
+		return errno == ENOENT ? 0 : -1; /* no WAL: nothing pending */
+	if (s->fd < 0 || st.st_ino != s->ino) {
+		if (s->fd >= 0)
+			close(s->fd);
+		s->fd = open(s->wal_path, O_RDONLY | O_CLOEXEC);
+		if (s->fd < 0)
+			return -1;
+		s->ino = st.st_ino;
+	}
+	return fdatasync(s->fd);
+}
+
+static void *sync_main(void *arg)
+{
+	struct syncer *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		uint64_t target;
+		int rv;
+
+		while (!s->stop && s->requested <= s->durable)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->requested <= s->durable && s->stop)
+			break;
+		target = s->requested;
+		pthread_mutex_unlock(&s->mu);
+		rv = sync_wal(s);
+		pthread_mutex_lock(&s->mu);
+		if (rv != 0) {
+			s->failed = true;
+			break;
+		}
+		s->durable = target;
+		ev_async_send(s->loop, &s->async);
+	}
+	pthread_mutex_unlock(&s->mu);
+	ev_async_send(s->loop, &s->async);
+	return NULL;
+}
+
+static void on_async(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct syncer *s = container_of(w, struct syncer, async);
+	uint64_t durable;
+	bool failed;
+
+	(void)loop;
+	(void)revents;
+	pthread_mutex_lock(&s->mu);
+	durable = s->durable;
+	failed = s->failed;
+	pthread_mutex_unlock(&s->mu);
+	if (failed) {
+		/* The disk refuses: nothing more can be promised durable. */
+		ekl_error("fdatasync %s failed: stopping the node",
+			  s->wal_path);
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	s->done(s->arg, durable);
+}
+
+int syncer_start(struct ev_loop *loop, const char *wal_path,
+		 void (*done)(void *arg, uint64_t seq), void *arg,
+		 struct syncer **out, char *err)
+{
+	struct syncer *s = ekl_calloc(1, sizeof(*s));
+
+	if (s == NULL || (s->wal_path = ekl_strdup(wal_path)) == NULL) {
+		ekl_free(s);
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	}
+	s->loop = loop;
+	s->fd = -1;
+	s->done = done;
+	s->arg = arg;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	ev_async_init(&s->async, on_async);
+	ev_async_start(loop, &s->async);
+	if (pthread_create(&s->thread, NULL, sync_main, s) != 0) {
+		ev_async_stop(loop, &s->async);
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
+		ekl_free(s->wal_path);
+		ekl_free(s);
+		return ekl_errf(err, EKL_EIO, "cannot start the sync thread");
+	}
+	*out = s;
+	return 0;
+}
+
+void syncer_request(struct syncer *s, uint64_t seq)
+{
+	pthread_mutex_lock(&s->mu);
+	if (seq > s->requested) {
+		s->requested = seq;
+		pthread_cond_signal(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+void syncer_stop(struct syncer *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->thread, NULL);
+	ev_async_stop(s->loop, &s->async);
+	if (s->fd >= 0)
+		close(s->fd);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	ekl_free(s->wal_path);
+	ekl_free(s);
+}

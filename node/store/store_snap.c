@@ -1,0 +1,293 @@
+/* store_snap.c: the store's snapshots: a consistent reader, staging, swap. */
+#include "store.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "ekulab/core/err.h"
+#include "ekulab/core/mem.h"
+#include "store_int.h"
+
+struct store_snap_reader {
+	sqlite3 *db;		       /* owned: a read-only connection */
+	sqlite3_stmt *next;	       /* owned */
+	bool done;		       /* the last batch was short */
+	char last[STORE_PATH_MAX + 1]; /* path of the last row passed */
+	char file[STORE_FILE_MAX];
+};
+
+/* ---- snapshots: sending ---- */
+
+int store_snap_open(struct store *s, struct store_snap_reader **out,
+		    struct store_state *at, char *err)
+{
+	struct store_snap_reader *r;
+	struct store_meta m;
+	int rc, ret;
+
+	*out = NULL;
+	r = ekl_calloc(1, sizeof(*r));
+	if (r == NULL)
+		return ekl_errf(err, EKL_ENOMEM,
+				"%s: snapshot reader: out of "
+				"memory",
+				s->file);
+	memcpy(r->file, s->file, sizeof(r->file));
+	rc = sqlite3_open_v2(r->file, &r->db, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_busy_timeout(r->db, STORE_BUSY_MS);
+	/* BEGIN is deferred: the first SELECT (meta) pins the snapshot. */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		ret = store_sql_fail(r->db, r->file, rc, "opening a snapshot",
+				     err);
+		goto err_after_open;
+	}
+	ret = store_meta_load(r->db, r->file, &m, err);
+	if (ret == 0 && m.found != META_ALL)
+		ret = ekl_errf(err, EKL_EIO, "%s: meta is incomplete", r->file);
+	if (ret == 0)
+		ret = store_query_int(r->db, r->file,
+				      "SELECT count(*) FROM config", &m.st.rows,
+				      err);
+	if (ret != 0)
+		goto err_after_open;
+	rc = sqlite3_prepare_v3(r->db,
+				"SELECT path, value FROM config "
+				"WHERE path > ?1 ORDER BY path LIMIT ?2",
+				-1, SQLITE_PREPARE_PERSISTENT, &r->next, NULL);
+	if (rc != SQLITE_OK) {
+		ret = store_sql_fail(r->db, r->file, rc, "opening a snapshot",
+				     err);
+		goto err_after_open;
+	}
+	if (at != NULL)
+		*at = m.st;
+	*out = r;
+	return 0;
+
+err_after_open:
+	store_snap_close(r);
+	return ret;
+}
+
+int store_snap_next(struct store_snap_reader *r, size_t max_rows,
+		    int (*cb)(void *arg, const char *path, const char *value),
+		    void *arg, char *err)
+{
+	sqlite3_stmt *stmt = r->next;
+	int n = 0, rc, ret = 0;
+	int64_t limit;
+
+	if (r->done || max_rows == 0)
+		return 0;
+	limit = max_rows > INT_MAX ? INT_MAX : (int64_t)max_rows;
+	rc = sqlite3_bind_text(stmt, 1, r->last, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(stmt, 2, limit);
+	while ((rc == SQLITE_OK || rc == SQLITE_ROW) &&
+	       (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *p = (const char *)sqlite3_column_text(stmt, 0);
+		size_t plen = (size_t)sqlite3_column_bytes(stmt, 0);
+		const char *v = (const char *)sqlite3_column_text(stmt, 1);
+
+		if (p == NULL || v == NULL) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		if (plen > STORE_PATH_MAX) {
+			ret = ekl_errf(err, EKL_EIO,
+				       "%s: a stored path is longer than %d "
+				       "bytes",
+				       r->file, STORE_PATH_MAX);
+			break;
+		}
+		/* Copied before the callback: the next batch starts here
+		 * (sqlite3_reset below keeps r->last bound, not read). */
+		memcpy(r->last, p, plen);
+		r->last[plen] = '\0';
+		n++;
+		ret = cb(arg, p, v);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = store_sql_fail(r->db, r->file, rc, "reading a snapshot",
+				     err);
+	(void)sqlite3_reset(stmt);
+	if (ret == 0 && (size_t)n < max_rows)
+		r->done = true;
+	return ret != 0 ? ret : n;
+}
+
+void store_snap_close(struct store_snap_reader *r)
+{
+	if (r == NULL)
+		return;
+	sqlite3_finalize(r->next);
+	if (r->db != NULL && sqlite3_get_autocommit(r->db) == 0)
+		(void)sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+	(void)sqlite3_close(r->db);
+	ekl_free(r);
+}
+
+/* ---- snapshots: receiving ---- */
+
+int store_snap_stage_begin(struct store *s, char *err)
+{
+	int r = store_no_group(s, "receive a snapshot", err);
+
+	if (r == 0)
+		r = store_tx_begin(s, err);
+	if (r != 0)
+		return r;
+	r = store_sql_run(s, SQL_STAGE_CLEAR, "clearing the snapshot staging",
+			  err);
+	if (r == 0)
+		r = store_tx_commit(s, err);
+	else
+		store_tx_rollback(s);
+	s->staging = r == 0;
+	return r;
+}
+
+int store_snap_stage_rows(struct store *s, const char *const *paths,
+			  const char *const *values, size_t n, char *err)
+{
+	sqlite3_stmt *stmt = s->sql[SQL_STAGE_ADD];
+	int rc, r = 0;
+
+	if (!s->staging)
+		return ekl_errf(err, EKL_EINVAL,
+				"%s: no snapshot is being received (call "
+				"store_snap_stage_begin first)",
+				s->file);
+	for (size_t i = 0; i < n; i++) {
+		const char *why = values[i] == NULL
+				      ? "the value is missing"
+				      : store_bad_row(paths[i], values[i]);
+
+		if (why != NULL)
+			return ekl_errf(
+			    err, EKL_EPROTO, "snapshot row \"%.80s\": %s",
+			    paths[i] != NULL ? paths[i] : "(null)", why);
+	}
+	if (n == 0)
+		return 0;
+	r = store_tx_begin(s, err);
+	if (r != 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		rc = sqlite3_bind_text(stmt, 1, paths[i], -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text(stmt, 2, values[i], -1,
+					       SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = store_sql_done(stmt);
+		if ((rc & 0xff) == SQLITE_CONSTRAINT)
+			r = ekl_errf(err, EKL_EPROTO,
+				     "snapshot row \"%.80s\" was sent twice",
+				     paths[i]);
+		else if (rc != SQLITE_OK)
+			r = store_fail(s, rc, "staging snapshot rows", err);
+	}
+	if (r == 0)
+		r = store_tx_commit(s, err);
+	else
+		store_tx_rollback(s);
+	return r;
+}
+
+/* The epoch becomes max(epoch, rev_epoch); a newer one has no known
+ * primary yet (""), which store_set_epoch() may then fill in. */
+int store_snap_finish(struct store *s, int64_t revision, int64_t rev_epoch,
+		      const uint8_t *digest, char *err)
+{
+	sqlite3_stmt *scan = s->sql[SQL_STAGE_SCAN];
+	struct store_state ns = s->st;
+	char have[2 * STORE_DIGEST_LEN + 1], want[2 * STORE_DIGEST_LEN + 1];
+	int rc, r;
+
+	r = store_no_group(s, "install a snapshot", err);
+	if (r != 0)
+		return r;
+	if (!s->staging)
+		return ekl_errf(err, EKL_EINVAL,
+				"%s: no snapshot is being received", s->file);
+	if (revision < 0 || rev_epoch < 0 || (revision == 0 && rev_epoch != 0))
+		return ekl_errf(err, EKL_EPROTO,
+				"snapshot at revision %" PRId64
+				" of epoch %" PRId64 " is impossible",
+				revision, rev_epoch);
+	r = store_tx_begin(s, err);
+	if (r != 0)
+		return r;
+
+	memset(ns.digest, 0, STORE_DIGEST_LEN);
+	ns.rows = 0;
+	while (r == 0 && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
+		r = store_row_hash_add(s, scan, ns.digest, err);
+		ns.rows++;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_fail(s, rc, "reading the staged snapshot", err);
+	(void)sqlite3_reset(scan);
+	if (r == 0 && memcmp(ns.digest, digest, STORE_DIGEST_LEN) != 0) {
+		store_digest_hex(ns.digest, have);
+		store_digest_hex(digest, want);
+		r = ekl_errf(err, EKL_EPROTO,
+			     "snapshot at revision %" PRId64 ": the %" PRId64
+			     " rows received hash to %s, the "
+			     "sender announced %s; it was not applied",
+			     revision, ns.rows, have, want);
+	}
+	if (r == 0)
+		r = store_sql_run(s, SQL_CONFIG_CLEAR, "replacing the rows",
+				  err);
+	if (r == 0)
+		r = store_sql_run(s, SQL_CONFIG_SWAP, "replacing the rows",
+				  err);
+	if (r == 0)
+		r = store_sql_run(s, SQL_STAGE_CLEAR, "clearing the staging",
+				  err);
+	if (r == 0)
+		r = store_sql_run(s, SQL_LOG_CLEAR, "emptying the change log",
+				  err);
+	if (r == 0) {
+		ns.revision = revision;
+		ns.rev_epoch = rev_epoch;
+		ns.log_first = revision + 1;
+		if (rev_epoch > ns.epoch) {
+			ns.epoch = rev_epoch;
+			ns.primary[0] = '\0';
+		}
+		r = store_meta_write(s, &ns, err);
+	}
+	if (r == 0)
+		r = store_tx_commit(s, err);
+	else
+		store_tx_rollback(s);
+	if (r == 0) {
+		s->st = ns;
+		s->staging = false;
+	}
+	return r;
+}
+
+/* Inside a write group this cannot clear anything; store_open() clears
+ * what is left. */
+void store_snap_abort(struct store *s)
+{
+	if (s->group || store_tx_begin(s, NULL) != 0)
+		return;
+	if (store_sql_run(s, SQL_STAGE_CLEAR, "clearing the staging", NULL) ==
+		0 &&
+	    store_tx_commit(s, NULL) == 0)
+		s->staging = false;
+	else
+		store_tx_rollback(s);
+}
