@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config libssl-dev openssl libprotobuf-c-dev
 protobuf-c-compiler libev-dev libsqlite3-dev check libyaml-dev ca-certificates
-procps iproute2 python3 clang-format git"
+procps iproute2 python3 clang-format clang git"
 
 missing=""
 for p in $PKGS; do

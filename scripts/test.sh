@@ -1,9 +1,14 @@
 #!/bin/sh
 # Build with ASan+UBSan and -Werror, then run every test (unit + integration).
+# Also checks the formatting and the layer rules, and makes sure a Docker
+# engine runs for the container tests (scripts/docker-engine.sh; without one
+# those tests report SKIPPED, never passed).
 # Usage: scripts/test.sh [ctest args...]
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/format.sh --check
+scripts/docker-engine.sh --quiet || echo "test.sh: no Docker engine; the container tests will be skipped" >&2
 BUILD=${BUILD:-build-test}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DEKULAB_SANITIZE=ON \
 	-DEKULAB_WERROR=ON >/dev/null

@@ -1,27 +1,27 @@
 /* policy.c: the one pure function that decides every EKU outcome.
  *
- * The rules table (behaviour.md A2 for the product facts, B for ekulab's
- * modelling choices). "server" = the verifier requires id-kp-serverAuth on
- * the peer chain, "client" = id-kp-clientAuth, "skip" = purpose errors at
- * any depth are ignored. Chain, validity and identity are checked in every
- * enforce row; permissive never rejects (B: "requested and recorded, never
- * verified").
+ * The rules table (docs/model.md: the field notice's facts F7-F14 and
+ * ekulab's modelling choices). "server" = the verifier requires
+ * id-kp-serverAuth on the peer chain, "client" = id-kp-clientAuth, "skip" =
+ * purpose errors at any depth are ignored. Chain, validity and identity are
+ * checked in every enforce row; permissive never rejects (a choice: the
+ * certificate is "requested and recorded, never verified").
  *
  *   mode        version    verifier side  service     purpose checked
  *   ----------  ---------  -------------  ----------  ---------------------
- *   enforce     any        initiator      any         server        (A2, B)
- *   enforce     pre-X15.4  acceptor       any         client        (A2)
- *   enforce     X15.4      acceptor       clusterdb   skip          (A2)
- *   enforce     X15.4      acceptor       mtls        client        (A2 lim.)
- *   enforce     X15.5      acceptor       clusterdb   skip          (A2, B)
+ *   enforce     any        initiator      any         server        (F9, F18)
+ *   enforce     pre-X15.4  acceptor       any         client        (F9)
+ *   enforce     X15.4      acceptor       clusterdb   skip          (F10)
+ *   enforce     X15.4      acceptor       mtls        client        (F12)
+ *   enforce     X15.5      acceptor       clusterdb   skip          (F10, F13)
  *   enforce     X15.5      acceptor       mtls        client, or skip when
  *                                                     client_eku_check off
  *   permissive  any        any            any         nothing enforced
  *
- * What the initiator presents (A2 X15.5, B): its client certificate when it
+ * What the initiator presents (F13, F14): its client certificate when it
  * runs X15.5 and has one, else its server certificate.
  *
- * Purpose semantics (A3, OpenSSL 3.0): a certificate fails a purpose when it
+ * Purpose semantics (F20, OpenSSL 3.0): a certificate fails a purpose when it
  * carries an EKU extension that lacks that purpose; anyExtendedKeyUsage does
  * not stand in for it; a certificate without EKU passes. Every certificate
  * of the chain is checked, CAs included.
@@ -140,7 +140,7 @@ static size_t component_len(const char *s)
 }
 
 /* The grammar is "X" MAJOR "." MINOR { "." N }: uppercase X, decimal
- * components, nothing else. X14.* and X15.0-X15.3 are pre-X15.4 (A2 lists
+ * components, nothing else. X14.* and X15.0-X15.3 are pre-X15.4 (F7 lists
  * X14.0.0-X14.3.7 and X15.0.0-X15.3.2 as affected; B maps the whole
  * family). X15.4 and X15.5 keep any patch suffix. */
 int pol_version_parse(const char *s, enum pol_vclass *out)
@@ -324,7 +324,8 @@ bool pol_name_matches(const struct pol_chain *ch, const char *name)
 	for (i = 0; i < ch->n_dns && i < POL_MAX_NAMES; i++)
 		if (dns_matches(ch->dns[i], name))
 			return true;
-	/* behaviour.md B: CN only when the leaf has no SAN at all. */
+	/* Modelling choice (docs/model.md): CN only when the leaf has no SAN.
+	 */
 	if (ch->n_dns == 0 && ch->n_ip == 0)
 		return dns_matches(ch->cn, name);
 	return false;
@@ -332,7 +333,7 @@ bool pol_name_matches(const struct pol_chain *ch, const char *name)
 
 /* ---- one chain ---- */
 
-/* A3: an EKU extension that lacks the purpose rejects it; no extension
+/* F20: an EKU extension that lacks the purpose rejects it; no extension
  * accepts; anyExtendedKeyUsage does not count. */
 static bool cert_rejects_purpose(const struct pol_cert *c, unsigned purpose)
 {

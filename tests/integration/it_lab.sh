@@ -61,7 +61,7 @@ lab up "$TOPO" >"$T/up.out" || fail "lab up failed: $(cat "$T/up.out")"
 [ "$(stat -c %a "$LAB/pki/node1.key")" = 600 ] || fail "node1.key not 0600"
 [ "$(stat -c %a "$LAB/node1/admin.sock")" = 600 ] || fail "admin.sock not 0600"
 
-# The model, per direction (behaviour.md B):
+# The model, per direction (docs/model.md, rules table):
 #  node1 -> node2: node2 (pre-X15.4) checks clientAuth on node1's combined: ok
 #  node2 -> node1: node1 (pre-X15.4) rejects node2's server-only: client-purpose
 #  node1 -> node3, node2 -> node3: node3 is X15.4 (ClusterDB bypass): ok

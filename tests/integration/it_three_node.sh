@@ -28,7 +28,7 @@ for n in node1 node2 node3; do
 	assert_eq "$(file_mode "$(sock_of "$n")")" 600 "mode of $n admin socket"
 done
 
-# Expected outcomes (behaviour.md B: the initiator checks serverAuth on the
+# Expected outcomes (docs/model.md, rules table: the initiator checks serverAuth on the
 # acceptor; a pre-X15.4 acceptor checks clientAuth on the initiator; X15.4
 # skips that check for ClusterDB). Every certificate has serverAuth, so no
 # initiator ever rejects; only pre-X15.4 acceptors (node1, node2) reject

@@ -628,7 +628,7 @@ START_TEST(test_issue_each_ca)
 }
 END_TEST
 
-/* behaviour.md A3: purpose checks on our hierarchy match the measured
+/* docs/model.md F20: purpose checks on our hierarchy match the measured
  * table (error 26 = X509_V_ERR_INVALID_PURPOSE, first error's depth). */
 START_TEST(test_issue_purpose_table)
 {

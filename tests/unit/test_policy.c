@@ -447,8 +447,9 @@ END_TEST
 
 /* ---- pol_check_chain ---- */
 
-/* behaviour.md A3: leaf <- issuing CA <- root; every row, both purposes.
- * Expected: the first failing certificate from the leaf up, or -1 = ok. */
+/* docs/model.md F20 (OpenSSL 3.0 purpose checks, measured): leaf <- issuing CA
+ * <- root; every row, both purposes. Expected: the first failing certificate
+ * from the leaf up, or -1 = ok. */
 START_TEST(check_purpose_table)
 {
 	static const struct {

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Software version classes (behaviour.md B). X14.* and X15.0-X15.3.* are
+/* Software version classes (docs/model.md, F7). X14.* and X15.0-X15.3.* are
  * the pre-X15.4 class. */
 enum pol_vclass { POL_V_PRE154 = 0, POL_V_X154, POL_V_X155 };
 
