@@ -11,9 +11,10 @@
  * closes (its FIN is passed on after the queued bytes) or fails (the other
  * side is reset); a side stops reading (its queue reaches PROXY_DIR_MAX and
  * we stop reading the other side: backpressure); accept() runs out of
- * descriptors (the listener pauses for a moment). A control client that
- * sends a line over CTL_LINE_MAX or stops reading is disconnected. Bad
- * commands get an "err" response naming what is wrong.
+ * descriptors (the listener pauses for a moment). The control socket is
+ * a linesrv (lib/wire): over-long lines, bad prefixes and clients that
+ * stop reading are handled there; bad commands get an "err" response
+ * naming what is wrong.
  *
  * Invariants:
  *  1. A route's effective settings (route->eff) are a function of the
@@ -63,6 +64,7 @@
 #include "ekulab/core/json.h"
 #include "ekulab/core/log.h"
 #include "ekulab/core/mem.h"
+#include "ekulab/wire/linesrv.h"
 
 #define PROXY_CHUNK    16384	    /* most bytes read at once */
 #define PROXY_DIR_MAX  (256 * 1024) /* queued bytes per direction */
@@ -71,8 +73,6 @@
 #define ACCEPT_BATCH   64
 #define ACCEPT_PAUSE   0.5  /* seconds the listener rests on EMFILE */
 #define DUE_SLACK      1e-4 /* a chunk this close to due is due */
-#define CTL_LINE_MAX   4096
-#define CTL_OUT_MAX    (16u << 20)
 
 enum fault_kind {
 	FAULT_DOWN,
@@ -206,29 +206,12 @@ struct fault {
 	struct fault *next;
 };
 
-struct ctl_client {
-	struct proxy *proxy; /* not owned */
-	int fd;		     /* owned */
-	ev_io rio;
-	ev_io wio;
-	char *in; /* owned */
-	size_t in_len;
-	size_t in_cap;
-	char *out; /* owned */
-	size_t out_len;
-	size_t out_cap;
-	struct ctl_client *next;
-};
-
 struct proxy {
 	struct ev_loop *loop;  /* not owned */
 	struct route **routes; /* owned, each owned */
 	size_t n_routes;
-	struct fault *faults; /* owned, in the order added */
-	char *control_path;   /* owned; NULL until proxy_control_start */
-	int control_fd;
-	ev_io control_w;
-	struct ctl_client *clients; /* owned */
+	struct fault *faults;	 /* owned, in the order added */
+	struct linesrv *control; /* owned; NULL until proxy_control_start */
 	uint64_t rng;
 };
 
@@ -1528,20 +1511,12 @@ static bool cmd_help(struct proxy *p, bool json, char *arg, struct sbuf *out)
 	return true;
 }
 
-/* "text|json COMMAND": run it, response body in out. */
-static bool ctl_dispatch(struct proxy *p, char *line, struct sbuf *out)
+/* Run COMMAND, response body in out. */
+static bool ctl_dispatch(struct proxy *p, bool json, char *line,
+			 struct sbuf *out)
 {
-	char *sp = strchr(line, ' ');
-	bool json;
 	size_t i;
 
-	if (sp == NULL || sp - line != 4 ||
-	    (strncmp(line, "text", 4) != 0 && strncmp(line, "json", 4) != 0)) {
-		sb_printf(out, "request must be 'text|json COMMAND'");
-		return false;
-	}
-	json = line[0] == 'j';
-	line = sp + 1;
 	for (i = 0; i < N_CTL_COMMANDS; i++) {
 		size_t n = strlen(ctl_commands[i].name);
 
@@ -1556,188 +1531,49 @@ static bool ctl_dispatch(struct proxy *p, char *line, struct sbuf *out)
 
 /* ---- control socket ---- */
 
-static void ctl_client_free(struct ctl_client *c)
+/* linesrv's handler: one request, answered now. */
+static void ctl_handle(void *arg, struct adminproto_request *rq,
+		       struct linesrv_reply *reply)
 {
-	struct ctl_client **pp;
-
-	for (pp = &c->proxy->clients; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	ev_io_stop(c->proxy->loop, &c->rio);
-	ev_io_stop(c->proxy->loop, &c->wio);
-	close(c->fd);
-	ekl_free(c->in);
-	ekl_free(c->out);
-	ekl_free(c);
-}
-
-static int ctl_out(struct ctl_client *c, const char *s, size_t n)
-{
-	if (c->out_len + n > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 4096;
-		char *nb;
-
-		while (cap < c->out_len + n)
-			cap *= 2;
-		if (cap > CTL_OUT_MAX)
-			return EKL_ENOMEM;
-		nb = ekl_realloc(c->out, cap);
-		if (nb == NULL)
-			return EKL_ENOMEM;
-		c->out = nb;
-		c->out_cap = cap;
-	}
-	memcpy(c->out + c->out_len, s, n);
-	c->out_len += n;
-	return 0;
-}
-
-static int ctl_handle_line(struct ctl_client *c, char *line)
-{
-	static const char oom[] = "out of memory";
+	struct proxy *p = arg;
 	struct sbuf body = {0};
-	bool ok = ctl_dispatch(c->proxy, line, &body);
-	const char *text = body.oom ? oom : body.buf;
-	size_t n = body.oom ? sizeof(oom) - 1 : body.len;
-	char hdr[32];
-	int rv;
+	bool ok;
 
-	snprintf(hdr, sizeof(hdr), "%s %zu\n", ok && !body.oom ? "ok" : "err",
-		 n);
-	rv = ctl_out(c, hdr, strlen(hdr));
-	if (rv == 0 && n > 0)
-		rv = ctl_out(c, text, n);
-	ekl_free(body.buf);
-	return rv;
-}
-
-/* Write what is queued; false when the client was freed. */
-static bool ctl_flush(struct ctl_client *c)
-{
-	while (c->out_len > 0) {
-		ssize_t w = write(c->fd, c->out, c->out_len);
-
-		if (w < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK ||
-			    errno == EINTR)
-				break;
-			ctl_client_free(c);
-			return false;
-		}
-		memmove(c->out, c->out + w, c->out_len - (size_t)w);
-		c->out_len -= (size_t)w;
+	if (rq->has_options) {
+		sb_printf(&body, "the proxy takes no options: request must be "
+				 "'text|json COMMAND'");
+		ok = false;
+	} else {
+		ok = ctl_dispatch(p, rq->opts.format == ADMINPROTO_JSON,
+				  rq->command, &body);
 	}
-	io_want(c->proxy->loop, &c->wio, c->out_len > 0);
-	return true;
-}
-
-static void on_ctl_write(struct ev_loop *loop, ev_io *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	(void)ctl_flush(container_of(w, struct ctl_client, wio));
-}
-
-static void on_ctl_read(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct ctl_client *c = container_of(w, struct ctl_client, rio);
-	char *nl;
-	ssize_t r;
-
-	(void)loop;
-	(void)revents;
-	if (c->in_cap == 0) {
-		c->in = ekl_malloc(2 * CTL_LINE_MAX + 1);
-		if (c->in == NULL) {
-			ctl_client_free(c);
-			return;
-		}
-		c->in_cap = 2 * CTL_LINE_MAX + 1;
-	}
-	r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len - 1);
-	if (r < 0 &&
-	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (r <= 0) {
-		ctl_client_free(c);
+	if (body.oom) {
+		ekl_free(body.buf);
+		linesrv_reply_done(reply, false, "out of memory");
 		return;
 	}
-	c->in_len += (size_t)r;
-	c->in[c->in_len] = '\0';
-	while ((nl = memchr(c->in, '\n', c->in_len)) != NULL) {
-		size_t used = (size_t)(nl - c->in) + 1;
-
-		*nl = '\0';
-		if (nl > c->in && nl[-1] == '\r')
-			nl[-1] = '\0';
-		if (ctl_handle_line(c, c->in) != 0) {
-			ctl_client_free(c);
-			return;
-		}
-		memmove(c->in, c->in + used, c->in_len - used);
-		c->in_len -= used;
-		c->in[c->in_len] = '\0';
-	}
-	if (c->in_len > CTL_LINE_MAX) {
-		ekl_warn("control: request line over %d bytes; client "
-			 "disconnected",
-			 CTL_LINE_MAX);
-		ctl_client_free(c);
-		return;
-	}
-	(void)ctl_flush(c);
-}
-
-static void on_ctl_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct proxy *p = container_of(w, struct proxy, control_w);
-	int i;
-
-	(void)revents;
-	for (i = 0; i < ACCEPT_BATCH; i++) {
-		struct ctl_client *c;
-		int fd = accept4(p->control_fd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0)
-			return;
-		c = ekl_calloc(1, sizeof(*c));
-		if (c == NULL) {
-			close(fd);
-			return;
-		}
-		c->proxy = p;
-		c->fd = fd;
-		ev_io_init(&c->rio, on_ctl_read, fd, EV_READ);
-		ev_io_init(&c->wio, on_ctl_write, fd, EV_WRITE);
-		ev_io_start(loop, &c->rio);
-		c->next = p->clients;
-		p->clients = c;
-	}
+	linesrv_reply_take(reply, ok, body.buf, body.len);
 }
 
 int proxy_control_start(struct proxy *p, const char *path, char *err)
 {
-	int rv, fd;
+	struct linesrv *s = NULL;
+	int rv;
 
-	if (p->control_path != NULL)
+	if (p->control != NULL)
 		return ekl_errf(err, EKL_EINVAL,
-				"--control %s: the proxy already serves %s",
-				path, p->control_path);
-	rv = addr_listen_unix(path, "--control", "process", &fd, err);
+				"--control %s: the proxy already serves a "
+				"control socket",
+				path);
+	rv = linesrv_new(p->loop, ctl_handle, p, &s, err);
 	if (rv != 0)
 		return rv;
-	p->control_path = ekl_strdup(path);
-	if (p->control_path == NULL) {
-		unlink(path);
-		close(fd);
-		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	rv = linesrv_listen(s, path, "--control", "process", err);
+	if (rv != 0) {
+		linesrv_free(s);
+		return rv;
 	}
-	p->control_fd = fd;
-	ev_io_init(&p->control_w, on_ctl_accept, fd, EV_READ);
-	ev_io_start(p->loop, &p->control_w);
+	p->control = s;
 	return 0;
 }
 
@@ -1751,7 +1587,6 @@ int proxy_new(struct ev_loop *loop, struct proxy **out, char *err)
 	if (p == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
 	p->loop = loop;
-	p->control_fd = -1;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	p->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
 		 ((uint64_t)getpid() << 40);
@@ -1767,14 +1602,7 @@ void proxy_free(struct proxy *p)
 
 	if (p == NULL)
 		return;
-	while (p->clients != NULL)
-		ctl_client_free(p->clients);
-	if (p->control_path != NULL) {
-		ev_io_stop(p->loop, &p->control_w);
-		close(p->control_fd);
-		unlink(p->control_path);
-		ekl_free(p->control_path);
-	}
+	linesrv_free(p->control);
 	for (i = 0; i < p->n_routes; i++)
 		route_free(p, p->routes[i]);
 	ekl_free(p->routes);

@@ -4,7 +4,7 @@
  * address and forwards every accepted connection to TO's real listen
  * address, moving TCP bytes only (TLS stays end to end). Faults change what
  * a route does; they are named, listed and removed through a control socket
- * (Unix, 0600) that speaks the admin protocol of node/admin.h:
+ * (Unix, 0600) that speaks the admin protocol (ekulab/wire/adminproto.h):
  *
  *   routes                                  every route, its counters, faults
  *   fault add NAME KIND ROUTES [KEY=VALUE]  ROUTES: "A>B,B>A" or "*"

@@ -1,11 +1,10 @@
-/* admin.h: the node's admin socket (Unix, 0600) and its command protocol.
+/* admin.h: the node's admin socket (Unix, 0600) and its commands.
  *
- * Protocol, one request per line, any number per connection (pipelined):
- *   request:  "FORMAT[,OPTION...] COMMAND\n"
- *             FORMAT is text or json; OPTIONs: ack=all, timeout=MS
- *   response: "ok N\n" or "err N\n", then exactly N bytes of body.
- * Responses come in request order, also when a write's answer waits for a
- * group commit or for peers. Commands: see admin_commands in admin.c.
+ * The protocol (request lines, responses, limits) is the admin protocol of
+ * lib/wire (ekulab/wire/adminproto.h), served by its line server
+ * (linesrv.h): any number of requests per connection, responses in
+ * request order, also when a write's answer waits for a group commit or
+ * for peers. Commands: see admin_commands in admin.c and docs/node.md.
  */
 #ifndef EKUNODE_ADMIN_H
 #define EKUNODE_ADMIN_H
@@ -22,9 +21,9 @@ int admin_start(struct node *n, const char *path, struct admin **out,
 /* Close every client and remove the socket file. Accepts NULL. */
 void admin_stop(struct admin *a);
 
-/* One pending response, in its client's order. Whoever holds it completes
- * it exactly once; if the client went away meanwhile, completing it just
- * frees it. */
+/* One pending response, in its client's order (a linesrv reply slot).
+ * Whoever holds it completes it exactly once; if the client went away
+ * meanwhile, completing it just frees it. */
 struct admin_reply;
 void admin_reply_done(struct admin_reply *r, bool ok, const char *body);
 

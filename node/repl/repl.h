@@ -110,6 +110,16 @@ int repl_promote(struct repl *r, char *err);
  * writes: "count N p50_us N p99_us N max_us N". */
 void repl_latency_text(struct repl *r, char *buf, size_t len);
 void repl_latency_reset(struct repl *r);
+/* The same figures, typed; the percentiles are 0 when count is 0. */
+struct repl_latency {
+	size_t count;
+	uint32_t p50_us;
+	uint32_t p99_us;
+	uint32_t max_us;
+	uint64_t groups; /* group commits since the last reset */
+	uint64_t writes; /* writes in them */
+};
+void repl_latency_get(struct repl *r, struct repl_latency *out);
 
 /* Status fields: primary, epoch, revision, digest (into an open object),
  * and one peer's "replication" value. */

@@ -91,6 +91,24 @@ void repl_latency_text(struct repl *r, char *buf, size_t len)
 	ekl_free(v);
 }
 
+void repl_latency_get(struct repl *r, struct repl_latency *out)
+{
+	uint32_t *v;
+
+	memset(out, 0, sizeof(*out));
+	out->groups = r->groups;
+	out->writes = r->grouped;
+	if (r->lat_n == 0 || (v = ekl_malloc(r->lat_n * sizeof(*v))) == NULL)
+		return;
+	memcpy(v, r->lat, r->lat_n * sizeof(*v));
+	qsort(v, r->lat_n, sizeof(*v), cmp_u32);
+	out->count = r->lat_n;
+	out->p50_us = v[r->lat_n / 2];
+	out->p99_us = v[(r->lat_n * 99) / 100];
+	out->max_us = v[r->lat_n - 1];
+	ekl_free(v);
+}
+
 void repl_latency_reset(struct repl *r)
 {
 	r->lat_n = 0;

@@ -34,11 +34,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ekulab/wire/adminproto.h"
+
 #define STORE_SCHEMA_VERSION 1
 #define STORE_DIGEST_LEN     32
-#define STORE_PATH_MAX	     512   /* bytes of an xConfiguration path */
-#define STORE_VALUE_MAX	     65536 /* bytes of a value */
-#define STORE_NAME_MAX	     64
+/* The admin protocol's limits: a maximal row fits one request line. */
+#define STORE_PATH_MAX	ADMINPROTO_KEY_MAX   /* bytes of a path */
+#define STORE_VALUE_MAX ADMINPROTO_VALUE_MAX /* bytes of a value */
+#define STORE_NAME_MAX	64
 
 struct store;
 
