@@ -32,6 +32,7 @@
 #include <sqlite3.h>
 
 #include "client/admin_client.h"
+#include "client/node_status.h"
 #include "cmd.h"
 #include "ekulab/core/addr.h"
 #include "ekulab/core/err.h"
@@ -173,47 +174,54 @@ static void stop_node(struct bnode *nd)
 	nd->pid = 0;
 }
 
-/* One request on a fresh connection; body into buf. */
-static int ask(const char *sock, const char *cmd, char *buf, size_t len)
+/* The node's database revision, or -1. */
+static long db_revision(const char *sock)
 {
+	struct node_database db;
 	char err[EKL_ERRLEN];
-	char *body = NULL;
-	bool ok = false;
 	int fd = admin_client_connect(sock, err), rv;
 
 	if (fd < 0)
 		return -1;
-	rv = admin_client_call(fd, "text", cmd, &ok, &body, err);
+	rv = node_database_get(fd, &db, err);
 	close(fd);
-	if (rv != 0)
-		return -1;
-	snprintf(buf, len, "%s", body);
-	ekl_free(body);
-	return ok ? 0 : -1;
+	return rv == 0 ? (long)db.revision : -1;
 }
 
-static long db_field(const char *sock, const char *field)
+/* `xStatus Latency` of the primary (reset first when reset). */
+static int latency(const char *sock, bool reset, struct node_latency *lat)
 {
-	char buf[1024], *p;
+	char err[EKL_ERRLEN];
+	int fd = admin_client_connect(sock, err), rv;
 
-	if (ask(sock, "xStatus Database", buf, sizeof(buf)) != 0)
-		return -1;
-	p = strstr(buf, field);
-	return p != NULL ? strtol(p + strlen(field) + 1, NULL, 10) : -1;
+	if (fd < 0)
+		return fd;
+	rv = reset ? node_latency_reset(fd, err)
+		   : node_latency_get(fd, lat, err);
+	close(fd);
+	return rv;
 }
 
 /* Wait until the primary replicates to both peers. */
 static int wait_ready(struct bench *b, double timeout)
 {
 	double end = now_s() + timeout;
-	char buf[8192];
 
 	while (now_s() < end) {
-		if (ask(b->n[0].sock, "xStatus Cluster", buf, sizeof(buf)) ==
-			0 &&
-		    strstr(buf, "replicating") != NULL &&
-		    strstr(strstr(buf, "replicating") + 1, "replicating") !=
-			NULL)
+		struct node_status st;
+		char err[EKL_ERRLEN];
+		int fd = admin_client_connect(b->n[0].sock, err);
+		size_t i, replicating = 0;
+
+		if (fd >= 0 && node_status_get(fd, &st, err) == 0) {
+			for (i = 0; i < st.n_peers; i++)
+				replicating += strcmp(st.peers[i].repl,
+						      "replicating") == 0;
+			node_status_free(&st);
+		}
+		if (fd >= 0)
+			close(fd);
+		if (replicating >= NODES - 1)
 			return 0;
 		usleep(50000);
 	}
@@ -291,59 +299,49 @@ static int sqlite_reference(struct bench *b, char *err)
  * ------------------------------------------------------ */
 
 struct writer {
-	int fd;
-	char in[4096];
-	size_t in_len;
+	struct admin_conn c;
 	long seq;
 	bool waiting;
 };
 
-static int writer_send(struct writer *w, int id, const char *pfx)
+static int writer_send(struct writer *w, int id,
+		       const struct adminproto_opts *o)
 {
-	char line[160];
-	int n = snprintf(line, sizeof(line),
-			 "%s xConfiguration Bench W%d Item %ld Value: v%ld\n",
-			 pfx, id, w->seq % 1000, w->seq);
+	char cmd[160], err[EKL_ERRLEN];
 
+	snprintf(cmd, sizeof(cmd),
+		 "xConfiguration Bench W%d Item %ld Value: v%ld", id,
+		 w->seq % 1000, w->seq);
 	w->seq++;
 	w->waiting = true;
-	return write(w->fd, line, (size_t)n) == n ? 0 : -1;
+	return admin_conn_send(&w->c, o, cmd, err);
 }
 
-/* Returns the number of complete "ok" responses consumed; -1 on error. */
+/* Returns the number of complete "ok" responses consumed; -1 on error
+ * (an "err" response too). */
 static int writer_read(struct writer *w)
 {
-	ssize_t r = read(w->fd, w->in + w->in_len, sizeof(w->in) - w->in_len);
-	int got = 0;
+	struct adminproto_reply r;
+	char err[EKL_ERRLEN];
+	int got = 0, rv;
 
-	if (r <= 0)
+	if (admin_conn_read(&w->c, err) != 0)
 		return -1;
-	w->in_len += (size_t)r;
-	for (;;) {
-		char *nl = memchr(w->in, '\n', w->in_len);
-		unsigned long n;
-		size_t used;
-
-		if (nl == NULL)
-			break;
-		if (sscanf(w->in, "ok %lu", &n) != 1)
+	while ((rv = admin_conn_next(&w->c, &r, err)) == 1) {
+		ekl_free(r.body);
+		if (!r.ok)
 			return -1;
-		used = (size_t)(nl + 1 - w->in) + n;
-		if (used > w->in_len)
-			break;
-		memmove(w->in, w->in + used, w->in_len - used);
-		w->in_len -= used;
 		w->waiting = false;
 		got++;
 	}
-	return got;
+	return rv < 0 ? -1 : got;
 }
 
 static double run_writers(struct bench *b, int count, bool ack_all, char *err)
 {
 	struct writer *ws = ekl_calloc((size_t)count, sizeof(*ws));
 	struct pollfd *pf = ekl_calloc((size_t)count, sizeof(*pf));
-	const char *pfx = ack_all ? "text,ack=all" : "text";
+	const struct adminproto_opts pfx = {ADMINPROTO_TEXT, ack_all, 0};
 	long done = 0;
 	double t0, t = 0;
 	int i;
@@ -355,8 +353,8 @@ static double run_writers(struct bench *b, int count, bool ack_all, char *err)
 		return -1;
 	}
 	for (i = 0; i < count; i++) {
-		ws[i].fd = admin_client_connect(b->n[0].sock, err);
-		if (ws[i].fd < 0) {
+		if (admin_conn_open(&ws[i].c, b->n[0].sock, err) != 0) {
+			admin_conn_close(&ws[i].c);
 			count = i;
 			done = -1;
 			goto out;
@@ -364,10 +362,10 @@ static double run_writers(struct bench *b, int count, bool ack_all, char *err)
 	}
 	t0 = now_s();
 	for (i = 0; i < count; i++)
-		writer_send(&ws[i], i, pfx);
+		writer_send(&ws[i], i, &pfx);
 	while ((t = now_s()) - t0 < b->seconds) {
 		for (i = 0; i < count; i++) {
-			pf[i].fd = ws[i].fd;
+			pf[i].fd = ws[i].c.fd;
 			pf[i].events = POLLIN;
 		}
 		if (poll(pf, (nfds_t)count, 1000) <= 0)
@@ -388,12 +386,12 @@ static double run_writers(struct bench *b, int count, bool ack_all, char *err)
 			}
 			done += got;
 			if (!ws[i].waiting)
-				writer_send(&ws[i], i, pfx);
+				writer_send(&ws[i], i, &pfx);
 		}
 	}
 out:
 	for (i = 0; i < count; i++)
-		close(ws[i].fd);
+		admin_conn_close(&ws[i].c);
 	ekl_free(ws);
 	ekl_free(pf);
 	return done < 0 ? -1 : (double)done / (t - t0);
@@ -443,23 +441,23 @@ static int catchup(struct bench *b, char *err)
 	p.done = gen_done;
 	p.arg = &g;
 	p.window = 4096;
+	p.cancel = NULL;
 	t0 = now_s();
 	rv = admin_client_pipeline(fd, &p, err);
 	close(fd);
 	if (rv != 0)
 		return -1;
 	b->pipelined_wps = (double)b->catchup / (now_s() - t0);
-	target = db_field(b->n[0].sock, "revision");
+	target = db_revision(b->n[0].sock);
 	if (start_node(b, 2) != 0)
 		return ekl_errf(err, EKL_EIO, "cannot restart node3");
 	/* Wait for its admin socket, then time until it has everything. */
 	end = now_s() + 30;
-	while ((start_rev = db_field(b->n[2].sock, "revision")) < 0 &&
-	       now_s() < end)
+	while ((start_rev = db_revision(b->n[2].sock)) < 0 && now_s() < end)
 		usleep(2000);
 	t0 = now_s();
 	end = t0 + 600;
-	while (db_field(b->n[2].sock, "revision") < target) {
+	while (db_revision(b->n[2].sock) < target) {
 		if (now_s() > end)
 			return ekl_errf(err, EKL_EIO,
 					"node3 did not catch up within 600 s");
@@ -635,7 +633,8 @@ int cmd_bench(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct bench b;
-	char err[EKL_ERRLEN] = "", buf[256], *end;
+	struct node_latency lat;
+	char err[EKL_ERRLEN] = "", *end;
 	bool json = false, keep = false, writers_only = false;
 	int opt, i, w, a, rv = 1;
 
@@ -696,16 +695,21 @@ int cmd_bench(int argc, char **argv)
 		/* Only the writer runs, against a running primary. */
 		for (w = 0; w < 3; w++)
 			for (a = 0; a < 2; a++) {
-				ask(b.n[0].sock, "xStatus Latency reset", buf,
-				    sizeof(buf));
+				memset(&lat, 0, sizeof(lat));
+				latency(b.n[0].sock, true, &lat);
 				b.wps[w][a] = run_writers(&b, writer_counts[w],
 							  a == 1, err);
-				ask(b.n[0].sock, "xStatus Latency", buf,
-				    sizeof(buf));
+				latency(b.n[0].sock, false, &lat);
 				printf("%2d writers --ack %-7s %8.0f writes/s  "
-				       "%s",
+				       "count %lld p50_us %lld p99_us %lld "
+				       "max_us %lld groups %lld writes %lld\n",
 				       writer_counts[w], a ? "all" : "primary",
-				       b.wps[w][a], buf);
+				       b.wps[w][a], (long long)lat.count,
+				       (long long)lat.p50_us,
+				       (long long)lat.p99_us,
+				       (long long)lat.max_us,
+				       (long long)lat.groups,
+				       (long long)lat.writes);
 			}
 		return 0;
 	}
@@ -723,17 +727,17 @@ int cmd_bench(int argc, char **argv)
 				"ekulab bench: %d writers, --ack %s...\n",
 				writer_counts[w], a ? "all" : "primary");
 			if (a == 1 && w == 1)
-				ask(b.n[0].sock, "xStatus Latency reset", buf,
-				    sizeof(buf));
+				latency(b.n[0].sock, true, &lat);
 			b.wps[w][a] =
 			    run_writers(&b, writer_counts[w], a == 1, err);
 			if (b.wps[w][a] < 0)
 				goto out;
 			if (a == 1 && w == 1 &&
-			    ask(b.n[0].sock, "xStatus Latency", buf,
-				sizeof(buf)) == 0)
-				sscanf(buf, "count %ld p50_us %ld p99_us %ld",
-				       &b.lat_count, &b.lat_p50, &b.lat_p99);
+			    latency(b.n[0].sock, false, &lat) == 0) {
+				b.lat_count = (long)lat.count;
+				b.lat_p50 = (long)lat.p50_us;
+				b.lat_p99 = (long)lat.p99_us;
+			}
 		}
 	fprintf(stderr, "ekulab bench: catch-up of %ld changes...\n",
 		b.catchup);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "client/admin_client.h"
+#include "client/node_status.h"
 #include "cmd.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/json.h"
@@ -20,25 +21,17 @@
 #define VERIFY_TEXT_DIFFS 50 /* differing paths printed in text */
 #define VERIFY_TEXT_VALUE 80 /* bytes of a value printed in text */
 
-/* One row of a node's xConfiguration list; both point into the list. */
-struct verify_row {
-	const char *path;
-	const char *value;
-};
-
 struct verify_node {
 	const char *socket; /* argv: not owned */
 	int fd;		    /* owned; -1 when closed */
 	char name[VERIFY_NAME_MAX];
-	char primary[VERIFY_NAME_MAX];
+	char primary[VERIFY_NAME_MAX]; /* "" when none */
 	long long epoch;
 	long long revision;
 	long long rows;
 	char digest[VERIFY_DIGEST_HEX + 1];
-	char *list;		/* owned: the xConfiguration body */
-	struct verify_row *row; /* owned: rows in path order */
-	size_t n_row;
-	size_t cur; /* merge-walk cursor */
+	struct node_rows list; /* owned: the rows, sorted by path */
+	size_t cur;	       /* merge-walk cursor */
 };
 
 static void usage(FILE *f)
@@ -65,132 +58,39 @@ static void usage(FILE *f)
 		VERIFY_TEXT_DIFFS);
 }
 
-/* Ask one node; on failure err names its socket. */
-static int ask(struct verify_node *n, const char *command, char **body,
-	       char *err)
-{
-	char cerr[EKL_ERRLEN];
-	bool ok = false;
-	int rv;
-
-	rv = admin_client_call(n->fd, "text", command, &ok, body, cerr);
-	if (rv != 0)
-		return ekl_errf(err, rv, "--socket %s: '%s': %s", n->socket,
-				command, cerr);
-	if (!ok) {
-		ekl_errf(err, EKL_EPROTO, "--socket %s: '%s' refused: %s",
-			 n->socket, command, *body);
-		ekl_free(*body);
-		*body = NULL;
-		return EKL_EPROTO;
-	}
-	return 0;
-}
-
-/* Parse the "key value" lines of `xStatus Database`. */
-static int parse_status(struct verify_node *n, char *body, char *err)
-{
-	char *line, *save = NULL;
-	unsigned seen = 0;
-
-	for (line = strtok_r(body, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *sp = strchr(line, ' ');
-		const char *v;
-
-		if (sp == NULL)
-			continue;
-		*sp = '\0';
-		v = sp + 1;
-		if (strcmp(line, "node") == 0) {
-			snprintf(n->name, sizeof(n->name), "%s", v);
-			seen |= 1;
-		} else if (strcmp(line, "primary") == 0) {
-			snprintf(n->primary, sizeof(n->primary), "%s", v);
-		} else if (strcmp(line, "epoch") == 0) {
-			n->epoch = strtoll(v, NULL, 10);
-		} else if (strcmp(line, "revision") == 0) {
-			n->revision = strtoll(v, NULL, 10);
-			seen |= 2;
-		} else if (strcmp(line, "rows") == 0) {
-			n->rows = strtoll(v, NULL, 10);
-			seen |= 4;
-		} else if (strcmp(line, "digest") == 0 &&
-			   strlen(v) == VERIFY_DIGEST_HEX) {
-			memcpy(n->digest, v, VERIFY_DIGEST_HEX + 1);
-			seen |= 8;
-		}
-	}
-	if (seen != 15)
-		return ekl_errf(err, EKL_EPROTO,
-				"--socket %s: 'xStatus Database' lacks node, "
-				"revision, rows or digest; is this an ekunode "
-				"with a configuration database?",
-				n->socket);
-	return 0;
-}
-
 static int status_of(struct verify_node *n, char *err)
 {
-	char *body = NULL;
-	int rv = ask(n, "xStatus Database", &body, err);
+	struct node_database db;
+	char cerr[EKL_ERRLEN];
+	int rv = node_database_get(n->fd, &db, cerr);
 
 	if (rv != 0)
-		return rv;
-	rv = parse_status(n, body, err);
-	ekl_free(body);
-	return rv;
+		return ekl_errf(err, rv, "--socket %s: %s", n->socket, cerr);
+	memcpy(n->name, db.node, sizeof(n->name));
+	memcpy(n->primary, db.primary, sizeof(n->primary));
+	n->epoch = db.epoch;
+	n->revision = db.revision;
+	n->rows = db.rows;
+	memcpy(n->digest, db.digest, sizeof(n->digest));
+	return 0;
 }
 
 static int row_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct verify_row *)a)->path,
-		      ((const struct verify_row *)b)->path);
+	return strcmp(((const struct node_row *)a)->path,
+		      ((const struct node_row *)b)->path);
 }
 
-/* Fetch and split `xConfiguration` ("PATH: VALUE" lines) into rows sorted
- * by path (byte order, as the store lists them). */
+/* Fetch the rows (`xConfiguration` as JSON) sorted by path (byte order,
+ * as the store lists them). */
 static int rows_of(struct verify_node *n, char *err)
 {
-	size_t cap = 0;
-	char *p, *nl;
-	int rv = ask(n, "xConfiguration", &n->list, err);
+	char cerr[EKL_ERRLEN];
+	int rv = node_rows_get(n->fd, &n->list, cerr);
 
 	if (rv != 0)
-		return rv;
-	for (p = n->list; *p != '\0'; p = nl + 1) {
-		bool last;
-		char *sep;
-
-		nl = strchr(p, '\n');
-		last = nl == NULL;
-		if (last)
-			nl = p + strlen(p);
-		*nl = '\0';
-		if (n->n_row == cap) {
-			size_t ncap = cap ? cap * 2 : 1024;
-			struct verify_row *nr =
-			    ekl_realloc(n->row, ncap * sizeof(*nr));
-
-			if (nr == NULL)
-				return ekl_errf(err, EKL_ENOMEM,
-						"out of memory");
-			n->row = nr;
-			cap = ncap;
-		}
-		sep = strstr(p, ": ");
-		if (sep != NULL) {
-			*sep = '\0';
-			n->row[n->n_row].value = sep + 2;
-		} else {
-			n->row[n->n_row].value = nl; /* "" */
-		}
-		n->row[n->n_row].path = p;
-		n->n_row++;
-		if (last)
-			break;
-	}
-	qsort(n->row, n->n_row, sizeof(*n->row), row_cmp);
+		return ekl_errf(err, rv, "--socket %s: %s", n->socket, cerr);
+	qsort(n->list.row, n->list.n, sizeof(*n->list.row), row_cmp);
 	return 0;
 }
 
@@ -213,10 +113,10 @@ static size_t merge_walk(struct verify_node *nodes, size_t n,
 		for (i = 0; i < n; i++) {
 			struct verify_node *v = &nodes[i];
 
-			if (v->cur < v->n_row &&
+			if (v->cur < v->list.n &&
 			    (min == NULL ||
-			     strcmp(v->row[v->cur].path, min) < 0))
-				min = v->row[v->cur].path;
+			     strcmp(v->list.row[v->cur].path, min) < 0))
+				min = v->list.row[v->cur].path;
 		}
 		if (min == NULL)
 			break;
@@ -224,9 +124,9 @@ static size_t merge_walk(struct verify_node *nodes, size_t n,
 			struct verify_node *v = &nodes[i];
 
 			values[i] = NULL;
-			if (v->cur < v->n_row &&
-			    strcmp(v->row[v->cur].path, min) == 0)
-				values[i] = v->row[v->cur].value;
+			if (v->cur < v->list.n &&
+			    strcmp(v->list.row[v->cur].path, min) == 0)
+				values[i] = v->list.row[v->cur].value;
 		}
 		for (i = 1; i < n && !differ; i++)
 			differ = values[i] == NULL || values[0] == NULL
@@ -312,7 +212,8 @@ static void print_node_text(const struct verify_node *v)
 {
 	printf("  %s: revision %lld, %lld rows, digest %.16s..., epoch %lld, "
 	       "primary %s\n",
-	       v->name, v->revision, v->rows, v->digest, v->epoch, v->primary);
+	       v->name, v->revision, v->rows, v->digest, v->epoch,
+	       v->primary[0] ? v->primary : "-");
 }
 
 /* The report. Returns the exit status (0 agree, 1 differ, 2 error). */
@@ -371,9 +272,8 @@ static int report(struct verify_node *nodes, size_t n, bool json, char *err)
 			json_key(&j, "epoch");
 			json_int(&j, nodes[i].epoch);
 			json_key(&j, "primary");
-			json_str(&j, strcmp(nodes[i].primary, "-") == 0
-					 ? NULL
-					 : nodes[i].primary);
+			json_str(&j,
+				 nodes[i].primary[0] ? nodes[i].primary : NULL);
 			json_obj_end(&j);
 		}
 		json_arr_end(&j);
@@ -514,8 +414,7 @@ out:
 	for (i = 0; i < n; i++) {
 		if (nodes[i].fd >= 0)
 			close(nodes[i].fd);
-		ekl_free(nodes[i].list);
-		ekl_free(nodes[i].row);
+		node_rows_free(&nodes[i].list);
 	}
 	return status;
 }

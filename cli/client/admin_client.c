@@ -1,4 +1,5 @@
-/* admin_client.c: talk to a node's admin socket (protocol: node/admin.h). */
+/* admin_client.c: the admin protocol's client (adminproto.h): one request,
+ * pipelines, and connections for callers that poll themselves. */
 #include "admin_client.h"
 
 #include <errno.h>
@@ -13,8 +14,9 @@
 #include "ekulab/core/err.h"
 #include "ekulab/core/mem.h"
 
-/* Longest request line: an xConfiguration path and value plus prefix. */
-#define STORE_LINE_MAX (512 + 65536 + 64)
+#define READ_CHUNK	(64u << 10)
+#define CANCEL_CHECK_MS 200
+#define PIPE_OUT_HIGH	(64u << 10) /* queued request bytes before poll */
 
 int admin_client_connect(const char *path, char *err)
 {
@@ -42,15 +44,16 @@ int admin_client_connect(const char *path, char *err)
 	return fd;
 }
 
-static int write_all(int fd, const char *s, size_t n)
+static int write_all(int fd, const char *s, size_t n, char *err)
 {
 	while (n > 0) {
-		ssize_t w = write(fd, s, n);
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
 
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return -1;
+			return ekl_errf(err, EKL_EIO, "admin socket: write: %s",
+					strerror(errno));
 		}
 		s += w;
 		n -= (size_t)w;
@@ -58,218 +61,381 @@ static int write_all(int fd, const char *s, size_t n)
 	return 0;
 }
 
-/* Read exactly n bytes. */
-static int read_all(int fd, char *s, size_t n)
+/* Map a reader result that is not a reply to a code and message. */
+static int reader_error(enum adminproto_res res, char *err)
 {
-	while (n > 0) {
-		ssize_t r = read(fd, s, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		s += r;
-		n -= (size_t)r;
+	switch (res) {
+	case ADMINPROTO_ERR_TOO_BIG:
+		return ekl_errf(err, EKL_EPROTO,
+				"admin socket: a response over the protocol's "
+				"limit of %u bytes",
+				ADMINPROTO_BODY_MAX);
+	case ADMINPROTO_ERR_NOMEM:
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	default:
+		return ekl_errf(err, EKL_EPROTO,
+				"admin socket: a malformed response (not 'ok "
+				"N' or 'err N')");
 	}
+}
+
+/* Feed bytes; a bad stream becomes a code and message. */
+static int feed(struct adminproto_reader *rd, const char *buf, size_t n,
+		char *err)
+{
+	int rv = adminproto_reader_feed(rd, buf, n);
+	struct adminproto_reply r;
+
+	if (rv == EKL_ENOMEM)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	if (rv != 0)
+		return reader_error(adminproto_reader_next(rd, &r), err);
+	return 0;
+}
+
+/* Read exactly one response off fd, never a byte more. */
+static int recv_one(int fd, struct adminproto_reply *r, char *err)
+{
+	struct adminproto_reader rd;
+	char buf[READ_CHUNK];
+	int rv = 0;
+
+	adminproto_reader_init(&rd, 0);
+	for (;;) {
+		enum adminproto_res res = adminproto_reader_next(&rd, r);
+		size_t need;
+		ssize_t n;
+
+		if (res == ADMINPROTO_REPLY)
+			break;
+		if (res != ADMINPROTO_NEED_MORE) {
+			rv = reader_error(res, err);
+			break;
+		}
+		need = adminproto_reader_need(&rd);
+		n = recv(fd, buf, need < sizeof(buf) ? need : sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			rv = ekl_errf(err, EKL_EIO,
+				      "admin socket: no response within the "
+				      "timeout");
+			break;
+		}
+		if (n == 0) {
+			rv = ekl_errf(err, EKL_EIO,
+				      "admin socket: connection closed before "
+				      "a response");
+			break;
+		}
+		if (n < 0) {
+			rv = ekl_errf(err, EKL_EIO, "admin socket: read: %s",
+				      strerror(errno));
+			break;
+		}
+		rv = feed(&rd, buf, (size_t)n, err);
+		if (rv != 0)
+			break;
+	}
+	adminproto_reader_close(&rd);
+	return rv;
+}
+
+static int call_line(int fd, const char *line, size_t len, bool *ok,
+		     char **body, char *err)
+{
+	struct adminproto_reply r;
+	int rv = write_all(fd, line, len, err);
+
+	*body = NULL;
+	if (rv == 0)
+		rv = recv_one(fd, &r, err);
+	if (rv != 0)
+		return rv;
+	*ok = r.ok;
+	*body = r.body;
 	return 0;
 }
 
 int admin_client_call(int fd, const char *prefix, const char *command, bool *ok,
 		      char **body, char *err)
 {
-	char hdr[64];
-	size_t hl = 0;
-	unsigned long long n;
-	char *b;
-	int len;
+	char *line = NULL;
+	size_t len = 0;
+	int rv = adminproto_line_new(prefix, command, &line, &len, err);
 
-	if (strchr(command, '\n') != NULL)
-		return ekl_errf(err, EKL_EINVAL,
-				"command must be one line: '%s'", command);
-	len = snprintf(hdr, sizeof(hdr), "%s ", prefix);
-	if (write_all(fd, hdr, (size_t)len) != 0 ||
-	    write_all(fd, command, strlen(command)) != 0 ||
-	    write_all(fd, "\n", 1) != 0)
-		return ekl_errf(err, EKL_EIO, "admin socket: write: %s",
-				strerror(errno));
-	/* Header line: "ok N" or "err N". */
-	for (;;) {
-		if (hl + 1 >= sizeof(hdr) || read_all(fd, hdr + hl, 1) != 0)
-			return ekl_errf(err, EKL_EIO,
-					"admin socket: connection closed "
-					"before a response");
-		if (hdr[hl] == '\n')
-			break;
-		hl++;
-	}
-	hdr[hl] = '\0';
-	if (sscanf(hdr, "ok %llu", &n) == 1)
-		*ok = true;
-	else if (sscanf(hdr, "err %llu", &n) == 1)
-		*ok = false;
-	else
-		return ekl_errf(err, EKL_EPROTO,
-				"admin socket: bad response header '%s'", hdr);
-	if (n > (256ull << 20))
-		return ekl_errf(err, EKL_EPROTO,
-				"admin socket: response too large");
-	b = ekl_malloc((size_t)n + 1);
-	if (b == NULL)
-		return ekl_errf(err, EKL_ENOMEM, "out of memory");
-	if (read_all(fd, b, (size_t)n) != 0) {
-		ekl_free(b);
-		return ekl_errf(err, EKL_EIO,
-				"admin socket: response cut short");
-	}
-	b[n] = '\0';
-	*body = b;
-	return 0;
+	*body = NULL;
+	if (rv != 0)
+		return rv;
+	rv = call_line(fd, line, len, ok, body, err);
+	ekl_free(line);
+	return rv;
 }
 
-/* Parse complete responses out of in[0..*len); returns how many bytes were
- * consumed, calling done() for each. -1 on a malformed header. */
-static long parse_responses(const struct admin_pipeline *p, char *in,
-			    size_t len, size_t *index)
+int admin_client_request(int fd, const struct adminproto_opts *o,
+			 const char *command, bool *ok, char **body, char *err)
 {
-	size_t off = 0;
+	char prefix[ADMINPROTO_PREFIX_MAX + 1];
 
-	for (;;) {
-		char *nl = memchr(in + off, '\n', len - off);
-		unsigned long long n;
-		bool ok;
-		char save;
+	adminproto_prefix_format(o, prefix, sizeof(prefix));
+	return admin_client_call(fd, prefix, command, ok, body, err);
+}
 
-		if (nl == NULL)
-			break;
-		*nl = '\0';
-		if (sscanf(in + off, "ok %llu", &n) == 1)
-			ok = true;
-		else if (sscanf(in + off, "err %llu", &n) == 1)
-			ok = false;
-		else
-			return -1;
-		*nl = '\n';
-		if ((size_t)(nl + 1 - in) + n > len)
-			break; /* body not complete yet */
-		save = nl[1 + n];
-		nl[1 + n] = '\0';
-		p->done(p->arg, (*index)++, ok, nl + 1);
-		nl[1 + n] = save;
-		off = (size_t)(nl + 1 - in) + (size_t)n;
+int admin_client_get(int fd, const struct adminproto_opts *o,
+		     const char *command, char **body, char *err)
+{
+	bool ok = false;
+	int rv = admin_client_request(fd, o, command, &ok, body, err);
+	size_t n;
+
+	if (rv != 0 || ok)
+		return rv;
+	n = strlen(*body);
+	while (n > 0 && (*body)[n - 1] == '\n')
+		n--;
+	ekl_errf(err, EKL_EINVAL, "'%.80s': %.*s", command, (int)n, *body);
+	ekl_free(*body);
+	*body = NULL;
+	return EKL_EINVAL;
+}
+
+/* ---- pipelines ---- */
+
+struct pipe_state {
+	const struct admin_pipeline *p;
+	char *out; /* owned: request bytes not yet written */
+	size_t out_len;
+	size_t out_off;
+	size_t out_cap;
+	bool *local; /* owned: ring of `window` flags, answered here */
+	size_t sent; /* requests queued (local ones too) */
+	size_t answered;
+	char too_long[EKL_ERRLEN];
+};
+
+/* Answer the local refusals at the head of the line. */
+static void answer_local(struct pipe_state *s)
+{
+	size_t w = s->p->window;
+
+	while (s->answered < s->sent && s->local[s->answered % w]) {
+		s->local[s->answered % w] = false;
+		s->p->done(s->p->arg, s->answered++, false, s->too_long);
 	}
-	return (long)off;
+}
+
+static int out_add(struct pipe_state *s, const char *line, size_t n)
+{
+	if (s->out_off > 0 && s->out_len + n + 1 > s->out_cap) {
+		memmove(s->out, s->out + s->out_off, s->out_len - s->out_off);
+		s->out_len -= s->out_off;
+		s->out_off = 0;
+	}
+	if (s->out_len + n + 1 > s->out_cap) {
+		size_t cap = s->out_cap ? s->out_cap : 4096;
+		char *nb;
+
+		while (cap < s->out_len + n + 1)
+			cap *= 2;
+		nb = ekl_realloc(s->out, cap);
+		if (nb == NULL)
+			return EKL_ENOMEM;
+		s->out = nb;
+		s->out_cap = cap;
+	}
+	memcpy(s->out + s->out_len, line, n);
+	s->out[s->out_len + n] = '\n';
+	s->out_len += n + 1;
+	return 0;
 }
 
 int admin_client_pipeline(int fd, const struct admin_pipeline *p, char *err)
 {
-	size_t in_cap = 1 << 16, out_cap = 1 << 16;
-	char *in = ekl_malloc(in_cap), *out = ekl_malloc(out_cap);
-	size_t in_len = 0, out_len = 0, sent = 0, answered = 0;
-	char *line = NULL; /* owned: one request being formed */
+	struct pipe_state s;
+	struct adminproto_reader rd;
+	char *line = NULL, *in = NULL; /* owned */
 	bool more = true;
 	int rv = 0;
 
-	if (in == NULL || out == NULL) {
+	memset(&s, 0, sizeof(s));
+	s.p = p;
+	adminproto_line_too_long(s.too_long);
+	adminproto_reader_init(&rd, 0);
+	if (p->window == 0)
+		return ekl_errf(err, EKL_EINVAL, "pipeline: window 0");
+	s.local = ekl_calloc(p->window, sizeof(bool));
+	line = ekl_malloc(ADMINPROTO_LINE_MAX + 2);
+	in = ekl_malloc(READ_CHUNK);
+	if (s.local == NULL || line == NULL || in == NULL) {
 		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
 		goto out;
 	}
-	line = ekl_malloc(STORE_LINE_MAX);
-	if (line == NULL) {
-		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
-		goto out;
-	}
-	while (more || answered < sent) {
+	while (more || s.answered < s.sent) {
 		struct pollfd pfd = {fd, POLLIN, 0};
+		int pr;
 
 		/* Queue requests while the window has room. */
-		while (more && sent - answered < p->window &&
-		       out_len < (1u << 16)) {
+		while (more && s.sent - s.answered < p->window &&
+		       s.out_len - s.out_off < PIPE_OUT_HIGH) {
 			size_t n;
 
-			if (p->next(p->arg, line, STORE_LINE_MAX) != 1) {
+			if (p->next(p->arg, line, ADMINPROTO_LINE_MAX + 2) !=
+			    1) {
 				more = false;
 				break;
 			}
 			n = strlen(line);
-			if (out_len + n + 1 > out_cap) {
-				char *nb = ekl_realloc(out, out_len + n + 1);
-
-				if (nb == NULL) {
-					rv = ekl_errf(err, EKL_ENOMEM,
-						      "out of memory");
-					goto out;
-				}
-				out = nb;
-				out_cap = out_len + n + 1;
-			}
-			memcpy(out + out_len, line, n);
-			out[out_len + n] = '\n';
-			out_len += n + 1;
-			sent++;
-		}
-		if (out_len > 0)
-			pfd.events |= POLLOUT;
-		if (poll(&pfd, 1, -1) < 0) {
-			if (errno == EINTR)
+			if (n > ADMINPROTO_LINE_MAX) {
+				s.local[s.sent++ % p->window] = true;
+				answer_local(&s);
 				continue;
+			}
+			if (out_add(&s, line, n) != 0) {
+				rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
+				goto out;
+			}
+			s.sent++;
+		}
+		if (!more && s.answered == s.sent)
+			break;
+		if (s.out_len > s.out_off)
+			pfd.events |= POLLOUT;
+		pr = poll(&pfd, 1, p->cancel != NULL ? CANCEL_CHECK_MS : -1);
+		if (p->cancel != NULL && p->cancel(p->arg)) {
+			rv = ekl_errf(err, EKL_ECLOSED,
+				      "pipeline cancelled after %zu of %zu "
+				      "responses",
+				      s.answered, s.sent);
+			goto out;
+		}
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0) {
 			rv =
 			    ekl_errf(err, EKL_EIO, "poll: %s", strerror(errno));
 			goto out;
 		}
 		if (pfd.revents & POLLOUT) {
-			ssize_t w = write(fd, out, out_len);
+			/* Never block writing: the server may be waiting for
+			 * us to read its responses. */
+			ssize_t w =
+			    send(fd, s.out + s.out_off, s.out_len - s.out_off,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
 
-			if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR) {
 				rv = ekl_errf(err, EKL_EIO,
 					      "admin socket: write: %s",
 					      strerror(errno));
 				goto out;
 			}
-			if (w > 0) {
-				memmove(out, out + w, out_len - (size_t)w);
-				out_len -= (size_t)w;
-			}
+			if (w > 0)
+				s.out_off += (size_t)w;
+			if (s.out_off == s.out_len)
+				s.out_off = s.out_len = 0;
 		}
 		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t r;
-			long used;
+			struct adminproto_reply r;
+			enum adminproto_res res;
+			ssize_t n = recv(fd, in, READ_CHUNK, MSG_DONTWAIT);
 
-			if (in_len + 4096 > in_cap) {
-				char *nb = ekl_realloc(in, in_cap * 2);
-
-				if (nb == NULL) {
-					rv = ekl_errf(err, EKL_ENOMEM,
-						      "out of memory");
-					goto out;
-				}
-				in = nb;
-				in_cap *= 2;
-			}
-			r = read(fd, in + in_len, in_cap - in_len - 1);
-			if (r == 0 ||
-			    (r < 0 && errno != EAGAIN && errno != EINTR)) {
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (n <= 0) {
 				rv =
 				    ekl_errf(err, EKL_EIO,
 					     "admin socket closed after %zu of "
 					     "%zu responses",
-					     answered, sent);
+					     s.answered, s.sent);
 				goto out;
 			}
-			if (r > 0)
-				in_len += (size_t)r;
-			used = parse_responses(p, in, in_len, &answered);
-			if (used < 0) {
-				rv = ekl_errf(err, EKL_EPROTO,
-					      "admin socket: bad response");
+			rv = feed(&rd, in, (size_t)n, err);
+			if (rv != 0)
+				goto out;
+			while ((res = adminproto_reader_next(&rd, &r)) ==
+			       ADMINPROTO_REPLY) {
+				answer_local(&s);
+				if (s.answered == s.sent) {
+					ekl_free(r.body);
+					rv =
+					    ekl_errf(err, EKL_EPROTO,
+						     "admin socket: a response "
+						     "nobody asked for");
+					goto out;
+				}
+				p->done(p->arg, s.answered++, r.ok, r.body);
+				ekl_free(r.body);
+				answer_local(&s);
+			}
+			if (res != ADMINPROTO_NEED_MORE) {
+				rv = reader_error(res, err);
 				goto out;
 			}
-			memmove(in, in + used, in_len - (size_t)used);
-			in_len -= (size_t)used;
 		}
 	}
 out:
+	adminproto_reader_close(&rd);
 	ekl_free(line);
 	ekl_free(in);
-	ekl_free(out);
+	ekl_free(s.out);
+	ekl_free(s.local);
 	return rv;
+}
+
+/* ---- connections polled by the caller ---- */
+
+int admin_conn_open(struct admin_conn *c, const char *path, char *err)
+{
+	adminproto_reader_init(&c->rd, 0);
+	c->fd = admin_client_connect(path, err);
+	return c->fd < 0 ? c->fd : 0;
+}
+
+void admin_conn_close(struct admin_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	adminproto_reader_close(&c->rd);
+}
+
+int admin_conn_send(struct admin_conn *c, const struct adminproto_opts *o,
+		    const char *command, char *err)
+{
+	char *line = NULL;
+	size_t len = 0;
+	int rv = adminproto_request_new(o, command, &line, &len, err);
+
+	if (rv == 0)
+		rv = write_all(c->fd, line, len, err);
+	ekl_free(line);
+	return rv;
+}
+
+int admin_conn_read(struct admin_conn *c, char *err)
+{
+	char buf[READ_CHUNK];
+	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	if (n == 0)
+		return ekl_errf(err, EKL_ECLOSED,
+				"admin socket: connection closed");
+	if (n < 0)
+		return ekl_errf(err, EKL_EIO, "admin socket: read: %s",
+				strerror(errno));
+	return feed(&c->rd, buf, (size_t)n, err);
+}
+
+int admin_conn_next(struct admin_conn *c, struct adminproto_reply *r, char *err)
+{
+	enum adminproto_res res = adminproto_reader_next(&c->rd, r);
+
+	if (res == ADMINPROTO_REPLY)
+		return 1;
+	if (res == ADMINPROTO_NEED_MORE)
+		return 0;
+	return reader_error(res, err);
 }

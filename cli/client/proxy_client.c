@@ -1,5 +1,6 @@
 /* proxy_client.c: the lab's calls to a running `ekulab proxy` (commands:
- * cli/proxy.h). */
+ * cli/proxy/proxy.h), over the admin protocol client; lists are read from
+ * the proxy's JSON. */
 #include "proxy_client.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 
 #include "admin_client.h"
 #include "ekulab/core/err.h"
+#include "ekulab/core/jsonr.h"
 #include "ekulab/core/mem.h"
 
 int proxy_client_call(const char *control, bool json, const char *command,
@@ -104,90 +106,89 @@ int proxy_client_fault_remove(const char *control, const char *name, char *err)
 	return rv;
 }
 
-/* Split body into lines (in place); returns how many, *lines owned. */
-static int split_lines(char *body, char ***lines, size_t *n, char *err)
+/* ---- the proxy's JSON ---- */
+
+/* A JSON response's document and root object under `key`, an array. */
+static int json_list(const char *control, const char *command, const char *key,
+		     struct jsonr_doc **doc, const struct jsonr_value **list,
+		     char *err)
 {
-	size_t count = 0, i = 0;
-	char *s, *save = NULL;
+	char *body = NULL, jerr[EKL_ERRLEN];
+	int rv = proxy_client_call(control, true, command, &body, err);
 
-	for (s = body; *s != '\0'; s++)
-		if (*s == '\n')
-			count++;
-	*lines = ekl_calloc(count + 1, sizeof(char *));
-	if (*lines == NULL)
-		return ekl_errf(err, EKL_ENOMEM, "out of memory");
-	for (s = strtok_r(body, "\n", &save); s != NULL && i <= count;
-	     s = strtok_r(NULL, "\n", &save))
-		(*lines)[i++] = s;
-	*n = i;
-	return 0;
-}
-
-static bool get_ull(const char *v, unsigned long long *out)
-{
-	char *end;
-
-	if (*v < '0' || *v > '9')
-		return false;
-	errno = 0;
-	*out = strtoull(v, &end, 10);
-	return errno == 0 && *end == '\0';
-}
-
-static bool get_uint(const char *v, unsigned *out)
-{
-	unsigned long long x;
-
-	if (!get_ull(v, &x) || x > 0xffffffffull)
-		return false;
-	*out = (unsigned)x;
-	return true;
-}
-
-/* "KEY=VALUE" words after the leading ones; calls set() for each. */
-static bool each_pair(char *words, void *arg,
-		      bool (*set)(void *arg, const char *k, const char *v))
-{
-	char *w, *save = NULL;
-
-	if (words == NULL)
-		return true;
-	for (w = strtok_r(words, " ", &save); w != NULL;
-	     w = strtok_r(NULL, " ", &save)) {
-		char *eq = strchr(w, '=');
-
-		if (eq == NULL)
-			return false;
-		*eq = '\0';
-		if (!set(arg, w, eq + 1))
-			return false;
+	*doc = NULL;
+	if (rv != 0)
+		return rv;
+	rv = jsonr_parse(body, strlen(body), doc, jerr);
+	ekl_free(body);
+	if (rv != 0)
+		return ekl_errf(err, rv == EKL_ENOMEM ? EKL_ENOMEM : EKL_EPROTO,
+				"lab proxy: '%s': %s", command, jerr);
+	*list = jsonr_get(jsonr_root(*doc), key);
+	if (!jsonr_is(*list, JSONR_ARRAY)) {
+		jsonr_free(*doc);
+		*doc = NULL;
+		return ekl_errf(err, EKL_EPROTO,
+				"lab proxy: '%s': no \"%s\" list", command,
+				key);
 	}
-	return true;
+	return 0;
 }
 
 static bool copy(char *dst, size_t len, const char *v)
 {
-	if (strlen(v) >= len)
+	if (v == NULL || strlen(v) >= len)
 		return false;
 	memcpy(dst, v, strlen(v) + 1);
 	return true;
 }
 
-static bool fault_set(void *arg, const char *k, const char *v)
+static bool get_ull(const struct jsonr_value *o, const char *key,
+		    unsigned long long *out)
 {
-	struct proxy_fault_info *f = arg;
+	int64_t v;
 
-	if (strcmp(k, "routes") == 0) {
-		f->routes = ekl_strdup(v);
-		return f->routes != NULL;
+	if (!jsonr_get_int(o, key, &v) || v < 0)
+		return false;
+	*out = (unsigned long long)v;
+	return true;
+}
+
+static bool get_uint(const struct jsonr_value *o, const char *key,
+		     unsigned *out)
+{
+	unsigned long long v;
+
+	if (!get_ull(o, key, &v) || v > 0xffffffffull)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+/* The strings of an array joined with ',' (owned), "" for none. */
+static char *join(const struct jsonr_value *arr)
+{
+	const struct jsonr_value *v;
+	size_t n = 1;
+	char *s;
+
+	if (!jsonr_is(arr, JSONR_ARRAY))
+		return NULL;
+	for (v = jsonr_first(arr); v != NULL; v = v->next) {
+		if (jsonr_str(v) == NULL)
+			return NULL;
+		n += v->u.str.len + 1;
 	}
-	if (strcmp(k, "ms") == 0)
-		return get_uint(v, &f->ms);
-	if (strcmp(k, "jitter") == 0)
-		return get_uint(v, &f->jitter_ms);
-	if (strcmp(k, "rate") == 0)
-		return get_ull(v, &f->rate);
-	return true; /* newer proxies may say more */
+	s = ekl_malloc(n);
+	if (s == NULL)
+		return NULL;
+	s[0] = '\0';
+	for (v = jsonr_first(arr); v != NULL; v = v->next) {
+		if (s[0] != '\0')
+			strcat(s, ",");
+		strcat(s, jsonr_str(v));
+	}
+	return s;
 }
 
 void proxy_client_faults_free(struct proxy_fault_info *f, size_t n)
@@ -201,84 +202,63 @@ void proxy_client_faults_free(struct proxy_fault_info *f, size_t n)
 	ekl_free(f);
 }
 
+/* One fault of 'json fault list'. */
+static bool fault_from(const struct jsonr_value *o, struct proxy_fault_info *f)
+{
+	bool all = false;
+
+	if (!copy(f->name, sizeof(f->name), jsonr_get_str(o, "name")) ||
+	    !copy(f->kind, sizeof(f->kind), jsonr_get_str(o, "kind")) ||
+	    !jsonr_get_bool(o, "all", &all))
+		return false;
+	f->routes = all ? ekl_strdup("*") : join(jsonr_get(o, "routes"));
+	if (f->routes == NULL)
+		return false;
+	/* Parameters appear for the kinds that have them. */
+	if (jsonr_get(o, "ms") != NULL && !get_uint(o, "ms", &f->ms))
+		return false;
+	if (jsonr_get(o, "jitter") != NULL &&
+	    !get_uint(o, "jitter", &f->jitter_ms))
+		return false;
+	if (jsonr_get(o, "rate") != NULL && !get_ull(o, "rate", &f->rate))
+		return false;
+	return true;
+}
+
 int proxy_client_faults(const char *control, struct proxy_fault_info **out,
 			size_t *n, char *err)
 {
+	const struct jsonr_value *list = NULL, *v;
 	struct proxy_fault_info *f = NULL;
-	char *body = NULL, **lines = NULL;
-	size_t count = 0, i;
+	struct jsonr_doc *doc = NULL;
+	size_t count, i = 0;
 	int rv;
 
 	*out = NULL;
 	*n = 0;
-	rv = proxy_client_call(control, false, "fault list", &body, err);
+	rv = json_list(control, "fault list", "faults", &doc, &list, err);
 	if (rv != 0)
 		return rv;
-	rv = split_lines(body, &lines, &count, err);
-	if (rv != 0)
-		goto out;
+	count = jsonr_len(list);
 	f = ekl_calloc(count ? count : 1, sizeof(*f));
 	if (f == NULL) {
 		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < count; i++) {
-		char *save = NULL;
-		char *name = strtok_r(lines[i], " ", &save);
-		char *kind = strtok_r(NULL, " ", &save);
-
-		if (name == NULL || kind == NULL ||
-		    !copy(f[i].name, sizeof(f[i].name), name) ||
-		    !copy(f[i].kind, sizeof(f[i].kind), kind) ||
-		    !each_pair(save, &f[i], fault_set) || f[i].routes == NULL) {
+	for (v = jsonr_first(list); v != NULL; v = v->next, i++)
+		if (!fault_from(v, &f[i])) {
 			rv = ekl_errf(err, EKL_EPROTO,
-				      "lab proxy: unexpected fault list line "
-				      "%zu",
+				      "lab proxy: unexpected fault %zu in "
+				      "'fault list'",
 				      i + 1);
 			proxy_client_faults_free(f, count);
-			f = NULL;
 			goto out;
 		}
-	}
 	*out = f;
 	*n = count;
 out:
-	ekl_free(lines);
-	ekl_free(body);
+	jsonr_free(doc);
 	return rv;
-}
-
-static bool route_set(void *arg, const char *k, const char *v)
-{
-	struct proxy_route_info *r = arg;
-
-	if (strcmp(k, "listen") == 0)
-		return copy(r->listen, sizeof(r->listen), v);
-	if (strcmp(k, "target") == 0)
-		return copy(r->target, sizeof(r->target), v);
-	if (strcmp(k, "state") == 0)
-		return copy(r->state, sizeof(r->state), v);
-	if (strcmp(k, "conns") == 0)
-		return get_ull(v, &r->conns);
-	if (strcmp(k, "accepted") == 0)
-		return get_ull(v, &r->accepted);
-	if (strcmp(k, "refused") == 0)
-		return get_ull(v, &r->refused);
-	if (strcmp(k, "to_target") == 0)
-		return get_ull(v, &r->to_target);
-	if (strcmp(k, "to_client") == 0)
-		return get_ull(v, &r->to_client);
-	if (strcmp(k, "latency_ms") == 0)
-		return get_uint(v, &r->latency_ms);
-	if (strcmp(k, "jitter_ms") == 0)
-		return get_uint(v, &r->jitter_ms);
-	if (strcmp(k, "rate") == 0)
-		return get_ull(v, &r->rate);
-	if (strcmp(k, "faults") == 0) {
-		r->faults = ekl_strdup(strcmp(v, "-") == 0 ? "" : v);
-		return r->faults != NULL;
-	}
-	return true;
 }
 
 void proxy_client_routes_free(struct proxy_route_info *r, size_t n)
@@ -292,45 +272,58 @@ void proxy_client_routes_free(struct proxy_route_info *r, size_t n)
 	ekl_free(r);
 }
 
+/* One route of 'json routes'. */
+static bool route_from(const struct jsonr_value *o, struct proxy_route_info *r)
+{
+	if (!copy(r->name, sizeof(r->name), jsonr_get_str(o, "name")) ||
+	    !copy(r->listen, sizeof(r->listen), jsonr_get_str(o, "listen")) ||
+	    !copy(r->target, sizeof(r->target), jsonr_get_str(o, "target")) ||
+	    !copy(r->state, sizeof(r->state), jsonr_get_str(o, "state")) ||
+	    !get_ull(o, "connections", &r->conns) ||
+	    !get_ull(o, "accepted", &r->accepted) ||
+	    !get_ull(o, "refused", &r->refused) ||
+	    !get_ull(o, "bytes_to_target", &r->to_target) ||
+	    !get_ull(o, "bytes_to_client", &r->to_client) ||
+	    !get_uint(o, "latency_ms", &r->latency_ms) ||
+	    !get_uint(o, "jitter_ms", &r->jitter_ms) ||
+	    !get_ull(o, "rate", &r->rate))
+		return false;
+	r->faults = join(jsonr_get(o, "faults"));
+	return r->faults != NULL;
+}
+
 int proxy_client_routes(const char *control, struct proxy_route_info **out,
 			size_t *n, char *err)
 {
+	const struct jsonr_value *list = NULL, *v;
 	struct proxy_route_info *r = NULL;
-	char *body = NULL, **lines = NULL;
-	size_t count = 0, i;
+	struct jsonr_doc *doc = NULL;
+	size_t count, i = 0;
 	int rv;
 
 	*out = NULL;
 	*n = 0;
-	rv = proxy_client_call(control, false, "routes", &body, err);
+	rv = json_list(control, "routes", "routes", &doc, &list, err);
 	if (rv != 0)
 		return rv;
-	rv = split_lines(body, &lines, &count, err);
-	if (rv != 0)
-		goto out;
+	count = jsonr_len(list);
 	r = ekl_calloc(count ? count : 1, sizeof(*r));
 	if (r == NULL) {
 		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < count; i++) {
-		char *save = NULL;
-		char *name = strtok_r(lines[i], " ", &save);
-
-		if (name == NULL || !copy(r[i].name, sizeof(r[i].name), name) ||
-		    !each_pair(save, &r[i], route_set) || r[i].faults == NULL) {
+	for (v = jsonr_first(list); v != NULL; v = v->next, i++)
+		if (!route_from(v, &r[i])) {
 			rv = ekl_errf(err, EKL_EPROTO,
-				      "lab proxy: unexpected routes line %zu",
+				      "lab proxy: unexpected route %zu in "
+				      "'routes'",
 				      i + 1);
 			proxy_client_routes_free(r, count);
-			r = NULL;
 			goto out;
 		}
-	}
 	*out = r;
 	*n = count;
 out:
-	ekl_free(lines);
-	ekl_free(body);
+	jsonr_free(doc);
 	return rv;
 }

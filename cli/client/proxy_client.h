@@ -1,5 +1,5 @@
 /* proxy_client.h: the lab's calls to a running `ekulab proxy` (commands:
- * cli/proxy.h).
+ * cli/proxy/proxy.h), over admin_client.h; lists come from its JSON.
  *
  * Each call opens the control socket, sends one request and closes it.
  * Errors: EKL_EIO when the proxy cannot be reached (err names the socket),

@@ -406,14 +406,20 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 /* ---- talking to nodes
  * --------------------------------------------------------- */
 
+int lab_node_connect(const struct lab *l, int i, char *err)
+{
+	char sock[LAB_PATH_MAX + 80];
+
+	lab_path(l, l->nodes[i].name, "admin.sock", sock, sizeof(sock));
+	return admin_client_connect(sock, err);
+}
+
 int lab_ask(const struct lab *l, int i, const char *prefix, const char *cmd,
 	    bool *ok, char **body, char *err)
 {
-	char sock[LAB_PATH_MAX + 80];
 	int fd, rv;
 
-	lab_path(l, l->nodes[i].name, "admin.sock", sock, sizeof(sock));
-	fd = admin_client_connect(sock, err);
+	fd = lab_node_connect(l, i, err);
 	if (fd < 0)
 		return fd;
 	rv = admin_client_call(fd, prefix, cmd, ok, body, err);

@@ -96,6 +96,9 @@ void lab_stop_all(struct lab *l);
 /* Remove the state directory. */
 int lab_remove_state(const struct lab *l, char *err);
 
+/* Connect to node i's admin socket: the fd (for the calls of
+ * client/admin_client.h and client/node_status.h), or a negative code. */
+int lab_node_connect(const struct lab *l, int i, char *err);
 /* Ask a node's admin socket; body owned by the caller (ekl_free). */
 int lab_ask(const struct lab *l, int i, const char *prefix, const char *cmd,
 	    bool *ok, char **body, char *err);

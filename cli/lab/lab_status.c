@@ -7,42 +7,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "ekulab/core/err.h"
 #include "ekulab/core/json.h"
 #include "ekulab/core/mem.h"
 #include "lab_runtime.h"
 
-static void parse_links(const struct lab *l, struct lab_node_status *ns,
-			char *body)
+/* What node i said about itself and its peers. */
+static void fill(const struct lab *l, struct lab_node_status *ns,
+		 const struct node_status *st)
 {
-	char *save = NULL, *line;
+	size_t k;
 
-	for (line = strtok_r(body, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char name[TOPO_NAME_MAX + 1], link[8], dir[16], prim[64];
-		struct lab_peer_status p;
-		long long applied, lag, rev;
-		int j;
+	snprintf(ns->primary, sizeof(ns->primary), "%s",
+		 st->primary[0] ? st->primary : "-");
+	ns->revision = st->revision;
+	for (k = 0; k < st->n_peers; k++) {
+		const struct node_peer_status *p = &st->peers[k];
+		int j = lab_node_index(l, p->name);
+		struct lab_peer_status *o;
 
-		if (sscanf(line, "node %*s primary %63s revision %lld", prim,
-			   &rev) == 2) {
-			snprintf(ns->primary, sizeof(ns->primary), "%s", prim);
-			ns->revision = rev;
-			continue;
-		}
-		memset(&p, 0, sizeof(p));
-		if (sscanf(line, "%63s %7s %15s %31s %31s %15s %31s %lld %lld",
-			   name, link, dir, p.out, p.in, p.repl, p.reason,
-			   &applied, &lag) != 9)
-			continue;
-		j = lab_node_index(l, name);
 		if (j < 0)
 			continue;
-		p.link_up = strcmp(link, "up") == 0;
-		p.applied = applied;
-		p.lag = lag;
-		ns->peers[j] = p;
+		o = &ns->peers[j];
+		o->link_up = p->link_up;
+		memcpy(o->out, p->out, sizeof(o->out));
+		memcpy(o->in, p->in, sizeof(o->in));
+		memcpy(o->repl, p->repl, sizeof(o->repl));
+		memcpy(o->reason, p->reason, sizeof(o->reason));
+		o->applied = p->applied;
+		o->lag = p->lag;
 	}
 }
 
@@ -67,8 +62,9 @@ int lab_status_collect(const struct lab *l, struct lab_status *s, char *err)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
 		struct lab_node_status *ns = &s->nodes[i];
-		char *body = NULL, e[EKL_ERRLEN];
-		bool ok = false;
+		struct node_status st;
+		char e[EKL_ERRLEN];
+		int fd;
 
 		ns->peers = ekl_calloc(n, sizeof(*ns->peers));
 		if (ns->peers == NULL)
@@ -78,13 +74,15 @@ int lab_status_collect(const struct lab *l, struct lab_status *s, char *err)
 		ns->revision = -1;
 		if (!ns->running || ns->paused)
 			continue;
-		if (lab_ask(l, (int)i, "text", "xStatus Links", &ok, &body,
-			    e) == 0 &&
-		    ok) {
+		fd = lab_node_connect(l, (int)i, e);
+		if (fd < 0)
+			continue;
+		if (node_status_get(fd, &st, e) == 0) {
 			ns->answers = true;
-			parse_links(l, ns, body);
+			fill(l, ns, &st);
 		}
-		ekl_free(body);
+		node_status_free(&st);
+		close(fd);
 	}
 	return 0;
 }

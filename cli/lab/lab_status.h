@@ -7,14 +7,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "client/node_status.h"
 #include "lab.h"
 
+/* One peer as a node sees it (from its `xStatus Cluster` JSON). */
 struct lab_peer_status {
 	bool link_up;
-	char out[32]; /* "up", a failure code, "-" (not tried) */
-	char in[32];
-	char repl[16]; /* replicating | catching-up | snapshot | stopped | - */
-	char reason[32];
+	char out[NODE_STATUS_CODE_MAX]; /* "up", a failure code, "-" */
+	char in[NODE_STATUS_CODE_MAX];
+	/* replicating | catching-up | snapshot | stopped | - */
+	char repl[NODE_STATUS_CODE_MAX];
+	char reason[NODE_STATUS_CODE_MAX];
 	int64_t applied;
 	int64_t lag;
 };

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "client/admin_client.h"
+#include "client/node_status.h"
 #include "cmd.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/json.h"
@@ -65,87 +66,75 @@ static void on_term(int sig)
 	writer_stop = 1;
 }
 
+/* The child's state: the write log and the numbers of writes. */
+struct lwriter {
+	int lfd;   /* the write log */
+	long next; /* number of the next write */
+	long base; /* number of this connection's first write */
+};
+
+static int lw_next(void *arg, char *buf, size_t len)
+{
+	struct lwriter *w = arg;
+	char rec[32];
+	int rl;
+
+	if (writer_stop)
+		return 0;
+	rl = snprintf(rec, sizeof(rec), "S %ld\n", w->next);
+	if (write(w->lfd, rec, (size_t)rl) != rl)
+		return 0;
+	snprintf(buf, len, "text xConfiguration Plan Load %ld Value: v%ld",
+		 w->next, w->next);
+	w->next++;
+	return 1;
+}
+
+static void lw_done(void *arg, size_t index, bool ok, const char *body)
+{
+	struct lwriter *w = arg;
+	char rec[32];
+	int rl;
+
+	(void)body;
+	if (!ok)
+		return;
+	rl = snprintf(rec, sizeof(rec), "K %ld\n", w->base + (long)index);
+	if (write(w->lfd, rec, (size_t)rl) != rl)
+		writer_stop = 1;
+}
+
+static bool lw_cancel(void *arg)
+{
+	(void)arg;
+	return writer_stop != 0;
+}
+
 /* The child: keep up to 8 writes in flight on the primary; log "S N"
  * before sending write N and "K N" once acknowledged. Reconnects when the
  * primary goes away. */
 static void writer_main(const char *sock, const char *log)
 {
-	int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	long next = 0;
+	struct lwriter w = {-1, 0, 0};
+	struct admin_pipeline pl = {lw_next, lw_done, &w, 8, lw_cancel};
 
+	w.lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	signal(SIGTERM, on_term);
 	signal(SIGPIPE, SIG_IGN);
 	while (!writer_stop) {
-		char err[EKL_ERRLEN], in[8192];
-		long inflight[8];
-		int n_in = 0, fd = admin_client_connect(sock, err);
-		size_t in_len = 0;
+		char err[EKL_ERRLEN];
+		int fd = admin_client_connect(sock, err);
 
 		if (fd < 0) {
 			usleep(100000);
 			continue;
 		}
-		while (!writer_stop) {
-			struct pollfd p = {fd, POLLIN, 0};
-			char line[128];
-			ssize_t r;
-			int k;
-
-			while (n_in < 8) {
-				int len = snprintf(line, sizeof(line),
-						   "text xConfiguration Plan "
-						   "Load %ld Value: v%ld\n",
-						   next, next);
-				char rec[32];
-				int rl =
-				    snprintf(rec, sizeof(rec), "S %ld\n", next);
-
-				if (write(lfd, rec, (size_t)rl) != rl ||
-				    write(fd, line, (size_t)len) != len)
-					goto reconnect;
-				inflight[n_in++] = next++;
-			}
-			if (poll(&p, 1, 200) <= 0)
-				continue;
-			r = read(fd, in + in_len, sizeof(in) - in_len - 1);
-			if (r <= 0)
-				goto reconnect;
-			in_len += (size_t)r;
-			for (;;) {
-				char *nl = memchr(in, '\n', in_len);
-				unsigned long blen;
-				bool ok;
-				size_t used;
-
-				if (nl == NULL)
-					break;
-				ok = sscanf(in, "ok %lu", &blen) == 1;
-				if (!ok && sscanf(in, "err %lu", &blen) != 1)
-					goto reconnect;
-				used = (size_t)(nl + 1 - in) + blen;
-				if (used > in_len)
-					break;
-				if (ok) {
-					char rec[32];
-					int rl =
-					    snprintf(rec, sizeof(rec),
-						     "K %ld\n", inflight[0]);
-
-					if (write(lfd, rec, (size_t)rl) != rl)
-						goto reconnect;
-				}
-				memmove(in, in + used, in_len - used);
-				in_len -= used;
-				for (k = 1; k < n_in; k++)
-					inflight[k - 1] = inflight[k];
-				n_in--;
-			}
-		}
-	reconnect:
+		w.base = w.next;
+		(void)admin_client_pipeline(fd, &pl, err);
 		close(fd);
 		usleep(50000);
 	}
-	close(lfd);
+	close(w.lfd);
 	_exit(0);
 }
 
@@ -377,20 +366,18 @@ static void writer_stop_wait(struct run *r)
 static bool db_state(const struct run *r, int i, long long *rev, char *digest,
 		     size_t len)
 {
-	char err[EKL_ERRLEN], *body = NULL, *p;
-	bool ok = false;
+	struct node_database db;
+	char err[EKL_ERRLEN];
+	int fd = lab_node_connect(&r->lab, i, err), rv;
 
-	if (lab_ask(&r->lab, i, "text", "xStatus Database", &ok, &body, err) !=
-		0 ||
-	    !ok) {
-		ekl_free(body);
+	if (fd < 0)
 		return false;
-	}
-	p = strstr(body, "revision ");
-	*rev = p != NULL ? strtoll(p + 9, NULL, 10) : -1;
-	p = strstr(body, "digest ");
-	snprintf(digest, len, "%.64s", p != NULL ? p + 7 : "");
-	ekl_free(body);
+	rv = node_database_get(fd, &db, err);
+	close(fd);
+	if (rv != 0)
+		return false;
+	*rev = db.revision;
+	snprintf(digest, len, "%s", db.digest);
 	return true;
 }
 
@@ -463,7 +450,7 @@ static void wgen_done(void *arg, size_t index, bool ok, const char *body)
 static int do_writes(struct run *r, size_t k, long n, char *err)
 {
 	struct wgen g = {(long)k + 1, 0, n, 0};
-	struct admin_pipeline pl = {wgen_next, wgen_done, &g, 64};
+	struct admin_pipeline pl = {wgen_next, wgen_done, &g, 64, NULL};
 	char sock[LAB_PATH_MAX + 80];
 	int fd, rv;
 
@@ -637,6 +624,25 @@ out:
 	sr->t_end = now_s() - r->t0;
 }
 
+/* A background writer's row, path "Plan Load N Value" and value "vV":
+ * true with N and V; false for any other row. */
+static bool load_row(const char *path, const char *value, long *n, long *v)
+{
+	static const char pre[] = "Plan Load ";
+	const char *num = path + sizeof(pre) - 1;
+	char *end;
+
+	if (strncmp(path, pre, sizeof(pre) - 1) != 0 || *num < '0' ||
+	    *num > '9')
+		return false;
+	*n = strtol(num, &end, 10);
+	if (strcmp(end, " Value") != 0 || value[0] != 'v' ||
+	    ((value[1] < '0' || value[1] > '9') && value[1] != '-'))
+		return false;
+	*v = strtol(value + 1, &end, 10);
+	return *end == '\0';
+}
+
 /* Read the rows of node i into a set check. */
 static void set_check(struct run *r)
 {
@@ -669,31 +675,33 @@ static void set_check(struct run *r)
 	}
 	/* Every node that replicates at the end must hold every acked row. */
 	for (i = 0; i < n; i++) {
-		char err[EKL_ERRLEN], *body = NULL, *save = NULL, *ln;
+		char err[EKL_ERRLEN];
+		struct node_rows rows;
 		char *seen;
-		bool ok = false;
+		size_t k;
+		int fd;
 
 		if (!r->pred->running[i] ||
 		    ((int)i != p && !r->pred->repl[i].replicating))
 			continue;
-		if (lab_ask(&r->lab, (int)i, "text", "xConfiguration", &ok,
-			    &body, err) != 0 ||
-		    !ok) {
-			ekl_free(body);
+		fd = lab_node_connect(&r->lab, (int)i, err);
+		if (fd < 0 || node_rows_get(fd, &rows, err) != 0) {
+			if (fd >= 0)
+				close(fd);
 			r->lost += r->acked; /* cannot read: count as lost */
 			continue;
 		}
+		close(fd);
 		seen = calloc((size_t)max + 1, 1);
 		if (seen == NULL) {
-			ekl_free(body);
+			node_rows_free(&rows);
 			continue;
 		}
-		for (ln = strtok_r(body, "\n", &save); ln != NULL;
-		     ln = strtok_r(NULL, "\n", &save)) {
+		for (k = 0; k < rows.n; k++) {
 			long val;
 
-			if (sscanf(ln, "Plan Load %ld Value: v%ld", &v, &val) !=
-			    2)
+			if (!load_row(rows.row[k].path, rows.row[k].value, &v,
+				      &val))
 				continue;
 			if (v < 0 || v >= max || !sent[v] || val != v)
 				r->unexpected++;
@@ -707,7 +715,7 @@ static void set_check(struct run *r)
 				seen[v] ? r->recovered++ : r->never_read++;
 		}
 		free(seen);
-		ekl_free(body);
+		node_rows_free(&rows);
 	}
 out:
 	if (f != NULL)

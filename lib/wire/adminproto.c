@@ -315,6 +315,24 @@ enum adminproto_res adminproto_reader_next(struct adminproto_reader *r,
 	return ADMINPROTO_REPLY;
 }
 
+size_t adminproto_reader_need(const struct adminproto_reader *r)
+{
+	size_t hdr = 0, body = 0, have;
+	bool ok;
+
+	if (r->err != ADMINPROTO_NEED_MORE)
+		return 0;
+	if (r->buf == NULL)
+		return 1;
+	switch (judge_header(r, &ok, &hdr, &body)) {
+	case ADMINPROTO_NEED_MORE: return 1;
+	case ADMINPROTO_REPLY: break;
+	default: return 0;
+	}
+	have = r->len - r->off;
+	return have >= hdr + body ? 0 : hdr + body - have;
+}
+
 const char *adminproto_res_name(enum adminproto_res res)
 {
 	switch (res) {

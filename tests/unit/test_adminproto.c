@@ -277,6 +277,30 @@ START_TEST(reader_one_byte_feeds)
 }
 END_TEST
 
+/* need says exactly how much completes the pending response. */
+START_TEST(reader_need)
+{
+	struct adminproto_reader r;
+	struct adminproto_reply rep;
+
+	adminproto_reader_init(&r, 0);
+	ck_assert_uint_eq(adminproto_reader_need(&r), 1);
+	ck_assert_int_eq(adminproto_reader_feed(&r, "ok 1", 4), 0);
+	ck_assert_uint_eq(adminproto_reader_need(&r), 1);
+	ck_assert_int_eq(adminproto_reader_feed(&r, "0\nabc", 5), 0);
+	ck_assert_uint_eq(adminproto_reader_need(&r), 7);
+	ck_assert_int_eq(adminproto_reader_feed(&r, "defghij", 7), 0);
+	ck_assert_uint_eq(adminproto_reader_need(&r), 0);
+	ck_assert_int_eq(adminproto_reader_next(&r, &rep), ADMINPROTO_REPLY);
+	ck_assert_str_eq(rep.body, "abcdefghij");
+	ekl_free(rep.body);
+	ck_assert_uint_eq(adminproto_reader_need(&r), 1);
+	ck_assert_int_eq(adminproto_reader_feed(&r, "bad\n", 4), EKL_EPROTO);
+	ck_assert_uint_eq(adminproto_reader_need(&r), 0);
+	adminproto_reader_close(&r);
+}
+END_TEST
+
 /* Many replies in one feed come out one by one. */
 START_TEST(reader_many_in_one_feed)
 {
@@ -458,6 +482,7 @@ static Suite *adminproto_suite(void)
 	tc = tcase_create("adminproto_reader");
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, reader_one_byte_feeds);
+	tcase_add_test(tc, reader_need);
 	tcase_add_test(tc, reader_many_in_one_feed);
 	tcase_add_test(tc, reader_too_big);
 	tcase_add_test(tc, reader_bad_headers);

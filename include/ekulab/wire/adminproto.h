@@ -130,6 +130,12 @@ int adminproto_reader_feed(struct adminproto_reader *r, const void *data,
  * close the connection. */
 enum adminproto_res adminproto_reader_next(struct adminproto_reader *r,
 					   struct adminproto_reply *reply);
+/* Bytes still missing for the pending response: its exact remainder once
+ * its header is judged, else 1 (a header is read a byte at a time). A
+ * client that reads no more than this never takes bytes of the next
+ * response off the socket. 0 when a whole response is buffered or after
+ * an error. */
+size_t adminproto_reader_need(const struct adminproto_reader *r);
 const char *adminproto_res_name(enum adminproto_res res);
 
 #endif
