@@ -11,8 +11,7 @@
 static const struct adminproto_opts json_opts = {ADMINPROTO_JSON, false, 0};
 
 /* Fetch `json COMMAND` and parse it; *doc owned by the caller. */
-static int fetch(int fd, const char *command, struct jsonr_doc **doc,
-		 char *err)
+static int fetch(int fd, const char *command, struct jsonr_doc **doc, char *err)
 {
 	char *body = NULL, jerr[EKL_ERRLEN];
 	int rv = admin_client_get(fd, &json_opts, command, &body, err);
@@ -173,10 +172,8 @@ static int status_from(const struct jsonr_value *root, struct node_status *st,
 
 	memset(st, 0, sizeof(*st));
 	if (!str(&r, root, "node", st->node, sizeof(st->node), NULL) ||
-	    !str(&r, root, "cluster", st->cluster, sizeof(st->cluster),
-		 NULL) ||
-	    !str(&r, root, "version", st->version, sizeof(st->version),
-		 NULL) ||
+	    !str(&r, root, "cluster", st->cluster, sizeof(st->cluster), NULL) ||
+	    !str(&r, root, "version", st->version, sizeof(st->version), NULL) ||
 	    !str(&r, root, "verify", st->verify, sizeof(st->verify), NULL) ||
 	    !str(&r, root, "primary", st->primary, sizeof(st->primary), "") ||
 	    !i64(&r, root, "epoch", &st->epoch) ||
@@ -333,8 +330,8 @@ int node_latency_get(int fd, struct node_latency *lat, char *err)
 int node_latency_reset(int fd, char *err)
 {
 	char *body = NULL;
-	int rv = admin_client_get(fd, &json_opts, "xStatus Latency reset", &body,
-				  err);
+	int rv = admin_client_get(fd, &json_opts, "xStatus Latency reset",
+				  &body, err);
 
 	ekl_free(body);
 	return rv;
@@ -347,21 +344,23 @@ static int rows_from(struct jsonr_doc *doc, struct node_rows *rows, char *err)
 	const struct jsonr_value *v;
 	size_t i = 0;
 
-	rows->row = ekl_calloc(jsonr_len(jsonr_root(doc)) + 1,
-			       sizeof(*rows->row));
+	rows->row =
+	    ekl_calloc(jsonr_len(jsonr_root(doc)) + 1, sizeof(*rows->row));
 	if (rows->row == NULL) {
 		jsonr_free(doc);
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
 	}
 	for (v = jsonr_first(jsonr_root(doc)); v != NULL; v = v->next, i++) {
 		if (jsonr_str(v) == NULL) {
+			int rv = ekl_errf(err, EKL_EPROTO,
+					  "'xConfiguration': the value of "
+					  "\"%.80s\" is not a string",
+					  v->key);
+
 			ekl_free(rows->row);
 			rows->row = NULL;
 			jsonr_free(doc);
-			return ekl_errf(err, EKL_EPROTO,
-					"'xConfiguration': the value of "
-					"\"%.80s\" is not a string",
-					v->key);
+			return rv;
 		}
 		rows->row[i].path = v->key;
 		rows->row[i].value = jsonr_str(v);

@@ -21,13 +21,13 @@
 
 #define NODE_STATUS_NAME_MAX 64 /* node and peer names, NUL included */
 #define NODE_STATUS_CODE_MAX 32 /* failure codes, states */
-#define NODE_STATUS_DIGEST	 64 /* hex digits of a database digest */
+#define NODE_STATUS_DIGEST   64 /* hex digits of a database digest */
 
 /* One configured peer, as `xStatus Cluster` reports it. */
 struct node_peer_status {
 	char name[NODE_STATUS_NAME_MAX];
-	bool link_up;	/* either direction passed TLS and Hello */
-	bool outbound;	/* the link is carried by our connection */
+	bool link_up;  /* either direction passed TLS and Hello */
+	bool outbound; /* the link is carried by our connection */
 	/* Each direction: "up", the code of its last failure, or "-" when
 	 * nothing happened yet. */
 	char out[NODE_STATUS_CODE_MAX];
