@@ -323,8 +323,8 @@ START_TEST(rows_list)
 	ck_assert_ptr_nonnull(strstr(err, "\"a\""));
 	ck_assert_ptr_null(rows.row);
 	/* Values with line breaks survive (a text list could not say). */
-	ck_assert_int_eq(node_rows_parse("{\"a\":\"x\\ny: z\"}", 15, &rows, err),
-			 0);
+	ck_assert_int_eq(
+	    node_rows_parse("{\"a\":\"x\\ny: z\"}", 15, &rows, err), 0);
 	ck_assert_str_eq(rows.row[0].value, "x\ny: z");
 	node_rows_free(&rows);
 	free(json);
