@@ -41,16 +41,6 @@ static void usage(FILE *f)
 	    "Exit: 0 all ok, 1 a command failed, 2 usage error.\n");
 }
 
-/* Request prefix: format and options. */
-static void prefix(char *buf, size_t len, bool json, bool ack_all, long timeout)
-{
-	int n = snprintf(buf, len, "%s%s", json ? "json" : "text",
-			 ack_all ? ",ack=all" : "");
-
-	if (timeout > 0 && n > 0 && (size_t)n < len)
-		snprintf(buf + n, len - (size_t)n, ",timeout=%ld", timeout);
-}
-
 struct batch {
 	FILE *f;
 	const char *prefix;
@@ -160,7 +150,8 @@ int cmd_ctl(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL, *batch = NULL;
-	char err[EKL_ERRLEN], pfx[64];
+	char err[EKL_ERRLEN], pfx[ADMINPROTO_PREFIX_MAX + 1];
+	struct adminproto_opts o;
 	bool json = false, ok = false, ack_all = false;
 	long timeout = 0;
 	char *body = NULL, *end;
@@ -217,7 +208,10 @@ int cmd_ctl(int argc, char **argv)
 		cli_fail("ctl: %s", err);
 		return 1;
 	}
-	prefix(pfx, sizeof(pfx), json, ack_all, timeout);
+	o.format = json ? ADMINPROTO_JSON : ADMINPROTO_TEXT;
+	o.ack_all = ack_all;
+	o.timeout_ms = (unsigned)timeout;
+	adminproto_prefix_format(&o, pfx, sizeof(pfx));
 	if (batch != NULL) {
 		rv = run_batch(fd, batch, pfx);
 		close(fd);
