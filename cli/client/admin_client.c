@@ -207,20 +207,26 @@ struct pipe_state {
 	size_t out_len;
 	size_t out_off;
 	size_t out_cap;
-	bool *local; /* owned: ring of `window` flags, answered here */
+	/* owned: ring of `window` slots; a request refused here has its
+	 * message in its slot, answered in its turn */
+	const char **local;
 	size_t sent; /* requests queued (local ones too) */
 	size_t answered;
 	char too_long[EKL_ERRLEN];
 };
+
+static const char not_one_line[] = "an admin request must be one line";
 
 /* Answer the local refusals at the head of the line. */
 static void answer_local(struct pipe_state *s)
 {
 	size_t w = s->p->window;
 
-	while (s->answered < s->sent && s->local[s->answered % w]) {
-		s->local[s->answered % w] = false;
-		s->p->done(s->p->arg, s->answered++, false, s->too_long);
+	while (s->answered < s->sent && s->local[s->answered % w] != NULL) {
+		const char *msg = s->local[s->answered % w];
+
+		s->local[s->answered % w] = NULL;
+		s->p->done(s->p->arg, s->answered++, false, msg);
 	}
 }
 
@@ -263,7 +269,7 @@ int admin_client_pipeline(int fd, const struct admin_pipeline *p, char *err)
 	adminproto_reader_init(&rd, 0);
 	if (p->window == 0)
 		return ekl_errf(err, EKL_EINVAL, "pipeline: window 0");
-	s.local = ekl_calloc(p->window, sizeof(bool));
+	s.local = ekl_calloc(p->window, sizeof(*s.local));
 	line = ekl_malloc(ADMINPROTO_LINE_MAX + 2);
 	in = ekl_malloc(READ_CHUNK);
 	if (s.local == NULL || line == NULL || in == NULL) {
@@ -285,8 +291,11 @@ int admin_client_pipeline(int fd, const struct admin_pipeline *p, char *err)
 				break;
 			}
 			n = strlen(line);
-			if (n > ADMINPROTO_LINE_MAX) {
-				s.local[s.sent++ % p->window] = true;
+			if (n > ADMINPROTO_LINE_MAX ||
+			    memchr(line, '\n', n) != NULL) {
+				s.local[s.sent++ % p->window] =
+				    n > ADMINPROTO_LINE_MAX ? s.too_long
+							    : not_one_line;
 				answer_local(&s);
 				continue;
 			}

@@ -44,10 +44,10 @@ int admin_client_get(int fd, const struct adminproto_opts *o,
  * next() fills the next request line (prefix included, no newline) into
  * buf and returns 1, or 0 when there are no more. done() gets each
  * response in order with its 0-based index; a line over
- * ADMINPROTO_LINE_MAX is not sent and gets done(index, false, message
- * naming the limit) in its turn. cancel (optional) is asked at least every
- * 200 ms and after a signal: true abandons the requests in flight.
- * Returns 0 when every request got a response, EKL_ECLOSED when
+ * ADMINPROTO_LINE_MAX (or with a line break) is not sent and gets
+ * done(index, false, message naming the limit) in its turn. cancel (optional)
+ * is asked at least every 200 ms and after a signal: true abandons the requests
+ * in flight. Returns 0 when every request got a response, EKL_ECLOSED when
  * cancelled, or another negative code (err says why). */
 struct admin_pipeline {
 	int (*next)(void *arg, char *buf, size_t len);

@@ -165,6 +165,14 @@ static int cmd_status_links(struct admin *a, struct linesrv_reply *reply,
 	return 0;
 }
 
+static void int_or_null(struct json *j, bool known, int64_t v)
+{
+	if (known)
+		json_int(j, v);
+	else
+		json_null(j);
+}
+
 /* Replication latency on the primary: commit to applied on every peer, for
  * --ack all writes since the last reset. "reset" clears it. */
 static int cmd_status_latency(struct admin *a, struct linesrv_reply *reply,
@@ -192,11 +200,11 @@ static int cmd_status_latency(struct admin *a, struct linesrv_reply *reply,
 	json_key(&j, "count");
 	json_int(&j, (int64_t)lat.count);
 	json_key(&j, "p50_us");
-	lat.count > 0 ? json_int(&j, lat.p50_us) : json_null(&j);
+	int_or_null(&j, lat.count > 0, lat.p50_us);
 	json_key(&j, "p99_us");
-	lat.count > 0 ? json_int(&j, lat.p99_us) : json_null(&j);
+	int_or_null(&j, lat.count > 0, lat.p99_us);
 	json_key(&j, "max_us");
-	lat.count > 0 ? json_int(&j, lat.max_us) : json_null(&j);
+	int_or_null(&j, lat.count > 0, lat.max_us);
 	json_key(&j, "groups");
 	json_int(&j, (int64_t)lat.groups);
 	json_key(&j, "writes");
