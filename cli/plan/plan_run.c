@@ -370,6 +370,8 @@ static bool db_state(const struct run *r, int i, long long *rev, char *digest,
 	char err[EKL_ERRLEN];
 	int fd = lab_node_connect(&r->lab, i, err), rv;
 
+	*rev = -1;
+	digest[0] = '\0';
 	if (fd < 0)
 		return false;
 	rv = node_database_get(fd, &db, err);

@@ -158,9 +158,8 @@ START_TEST(call_ok_err)
 	bool ok = false;
 	int fd = conn();
 
-	ck_assert_int_eq(admin_client_call(fd, "text", "echo hi", &ok, &body,
-					   err),
-			 0);
+	ck_assert_int_eq(
+	    admin_client_call(fd, "text", "echo hi", &ok, &body, err), 0);
 	ck_assert(ok);
 	ck_assert_str_eq(body, "hi");
 	ekl_free(body);
@@ -174,13 +173,12 @@ START_TEST(call_ok_err)
 			 EKL_EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "one line"));
 	/* Only ok will do. */
-	ck_assert_int_eq(admin_client_get(fd, &o, "fail no such row", &body,
-					  err),
-			 EKL_EINVAL);
+	ck_assert_int_eq(
+	    admin_client_get(fd, &o, "fail no such row", &body, err),
+	    EKL_EINVAL);
 	ck_assert_str_eq(err, "'fail no such row': no such row");
 	ck_assert_ptr_null(body);
-	ck_assert_int_eq(admin_client_get(fd, &o, "later 20 x", &body, err),
-			 0);
+	ck_assert_int_eq(admin_client_get(fd, &o, "later 20 x", &body, err), 0);
 	ck_assert_str_eq(body, "x");
 	ekl_free(body);
 	close(fd);
@@ -201,9 +199,8 @@ START_TEST(call_too_long)
 	ck_assert_int_eq(admin_client_call(fd, "text", cmd, &ok, &body, err),
 			 EKL_ETOOBIG);
 	ck_assert_ptr_nonnull(strstr(err, "limit of 66132 bytes"));
-	ck_assert_int_eq(admin_client_call(fd, "text", "echo after", &ok,
-					   &body, err),
-			 0);
+	ck_assert_int_eq(
+	    admin_client_call(fd, "text", "echo after", &ok, &body, err), 0);
 	ck_assert_str_eq(body, "after");
 	ck_assert_uint_eq(atomic_load(&S.handled), 1);
 	ekl_free(body);
@@ -223,9 +220,8 @@ START_TEST(call_server_gone)
 	pthread_join(S.th, NULL);
 	linesrv_free(S.srv);
 	S.srv = NULL;
-	ck_assert_int_eq(admin_client_call(fd, "text", "echo x", &ok, &body,
-					   err),
-			 EKL_EIO);
+	ck_assert_int_eq(
+	    admin_client_call(fd, "text", "echo x", &ok, &body, err), EKL_EIO);
 	ck_assert_ptr_null(body);
 	close(fd);
 	/* teardown joins a thread: run an idle one. */
