@@ -1,4 +1,12 @@
-/* node.c: one ekunode: the event loop, listener, links and admin socket.
+/* node.c: one ekunode: the composition root that builds and wires the
+ * layers: conns (struct conn_env), links (struct link_ops), replication
+ * (struct repl_io) and the admin socket (struct admin_env).
+ *
+ * The only file that sees every layer. Below it, the layers point one way:
+ * admin -> net, repl -> store; net and repl know nothing of each other,
+ * and what passes between them (a conn came up, the carrier changed, a
+ * replication frame, a message to send) passes through the callbacks here.
+ * Peer i of replication is links[i]; a replication channel is a conn.
  *
  * The happy path: node_start() loads the TLS material, binds the listener
  * and the admin socket, and starts every link dialling. Accepted
@@ -119,7 +127,7 @@ static void pending_up(struct conn *c)
 	int i = config_peer_index(&n->cfg, c->peer_name);
 
 	pending_remove(n, c);
-	/* on_hello only accepts configured peers, so i >= 0. */
+	/* on_hello only accepts known peers (node_known_peer), so i >= 0. */
 	link_adopt_inbound(&n->links[i], c);
 }
 
@@ -190,8 +198,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			char remote[80];
 
 			addr_format(&a, remote, sizeof(remote));
-			if (conn_accept(n, &pending_ops, n, fd, remote, &c,
-					err) != 0) {
+			if (conn_accept(&n->conn_env, &pending_ops, n, fd,
+					remote, &c, err) != 0) {
 				ekl_warn("inbound from %s: %s", remote, err);
 				continue;
 			}
@@ -200,6 +208,155 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		n->pending = c;
 	}
 }
+
+/* ---- conn_env: what a conn asks the node --------------------------- */
+
+static bool node_known_peer(void *arg, const char *name)
+{
+	struct node *n = arg;
+
+	return config_peer_index(&n->cfg, name) >= 0;
+}
+
+static void node_linger_fd(void *arg, int fd)
+{
+	node_linger(arg, fd);
+}
+
+/* ---- repl_io: replication's peers are the links ----------------------- */
+
+/* A replication channel is a conn; repl only compares and hands back the
+ * pointer, never dereferences it. */
+static struct repl_chan *chan_of(struct conn *c)
+{
+	return (struct repl_chan *)(void *)c;
+}
+
+static struct conn *conn_of(struct repl_chan *ch)
+{
+	return (struct conn *)(void *)ch;
+}
+
+static struct node *node_of_io(struct repl_io *io)
+{
+	return io->data;
+}
+
+static const char *io_peer_name(struct repl_io *io, int peer)
+{
+	return node_of_io(io)->cfg.peers[peer].name;
+}
+
+static struct repl_chan *io_carrier(struct repl_io *io, int peer)
+{
+	struct node *n = node_of_io(io);
+
+	if (n->links == NULL)
+		return NULL;
+	return chan_of(link_carrier(&n->links[peer]));
+}
+
+static bool io_chan_up(struct repl_io *io, struct repl_chan *ch)
+{
+	(void)io;
+	return conn_of(ch)->state == CONN_UP;
+}
+
+static const char *io_chan_version(struct repl_io *io, struct repl_chan *ch)
+{
+	(void)io;
+	return conn_of(ch)->peer_version;
+}
+
+static int io_send(struct repl_io *io, struct repl_chan *ch,
+		   const Ekl__Envelope *env)
+{
+	(void)io;
+	return conn_send(conn_of(ch), env);
+}
+
+static void io_send_all(struct repl_io *io, int peer, const Ekl__Envelope *env)
+{
+	struct node *n = node_of_io(io);
+
+	if (n->links != NULL)
+		link_send_all(&n->links[peer], env);
+}
+
+static void io_close(struct repl_io *io, struct repl_chan *ch, const char *code,
+		     const char *message)
+{
+	(void)io;
+	conn_close(conn_of(ch), code, message);
+}
+
+static const char *io_down_reason(struct repl_io *io, int peer)
+{
+	struct node *n = node_of_io(io);
+
+	return n->links != NULL ? link_down_reason(&n->links[peer])
+				: "link-down";
+}
+
+static void io_write_done(struct repl_io *io, void *reply, bool ok,
+			  const char *body)
+{
+	(void)io;
+	admin_reply_done(reply, ok, body);
+}
+
+/* ---- link_ops: what a link tells replication -------------------------- */
+
+static void on_link_conn_up(struct link *l, struct conn *c)
+{
+	struct node *n = l->cfg.arg;
+
+	repl_conn_up(n->repl, l->cfg.index, chan_of(c));
+}
+
+static void on_link_changed(struct link *l)
+{
+	struct node *n = l->cfg.arg;
+
+	repl_link_changed(n->repl, l->cfg.index);
+}
+
+static void on_link_frame(struct link *l, struct conn *c,
+			  const Ekl__Envelope *env)
+{
+	struct node *n = l->cfg.arg;
+
+	repl_on_frame(n->repl, l->cfg.index, chan_of(c), env);
+}
+
+static bool link_repl_view(const struct link *l, const char **state,
+			   const char **reason, int64_t *applied, int64_t *lag)
+{
+	struct node *n = l->cfg.arg;
+
+	return repl_peer_view(n->repl, l->cfg.index, state, reason, applied,
+			      lag);
+}
+
+static void link_repl_json(const struct link *l, struct json *j)
+{
+	struct node *n = l->cfg.arg;
+
+	repl_peer_json(n->repl, l->cfg.index, j);
+}
+
+static const struct link_ops node_link_ops = {
+    on_link_conn_up, on_link_changed, on_link_frame,
+    link_repl_view,  link_repl_json,
+};
+
+static char *admin_status(void *arg, bool json)
+{
+	return node_status(arg, json);
+}
+
+_Static_assert(CONFIG_MAX_PEERS <= REPL_MAX_PEERS,
+	       "replication must handle every configured peer");
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -239,14 +396,29 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 	rv = make_data_dir(n->cfg.data, err);
 	if (rv != 0)
 		goto err;
+	n->repl_io.data = n;
+	n->repl_io.n_peers = n->cfg.n_peers;
+	n->repl_io.peer_name = io_peer_name;
+	n->repl_io.carrier = io_carrier;
+	n->repl_io.chan_up = io_chan_up;
+	n->repl_io.chan_version = io_chan_version;
+	n->repl_io.send = io_send;
+	n->repl_io.send_all = io_send_all;
+	n->repl_io.close = io_close;
+	n->repl_io.down_reason = io_down_reason;
+	n->repl_io.write_done = io_write_done;
 	{
 		struct repl_config rc;
 
+		memset(&rc, 0, sizeof(rc));
+		rc.loop = loop;
+		rc.name = n->cfg.name;
+		rc.vclass = n->cfg.vclass;
 		rc.log_keep = n->cfg.log_keep;
 		rc.skew_strict = n->cfg.skew_strict;
 		rc.ack_timeout_ms = n->cfg.ack_timeout_ms;
-		rv = repl_start(n, n->cfg.data, n->cfg.primary, &rc, &n->repl,
-				err);
+		rv = repl_start(&rc, &n->repl_io, n->cfg.data, n->cfg.primary,
+				&n->repl, err);
 		if (rv != 0)
 			goto err;
 	}
@@ -269,19 +441,43 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 	rv = tls_ctx_new(&tc, &n->tls, err);
 	if (rv != 0)
 		goto err_after_repl;
+	n->conn_env.loop = loop;
+	n->conn_env.tls = n->tls;
+	n->conn_env.name = n->cfg.name;
+	n->conn_env.cluster = n->cfg.cluster;
+	n->conn_env.version = n->cfg.version;
+	n->conn_env.role = n->cfg.role;
+	n->conn_env.verify = n->cfg.verify;
+	n->conn_env.heartbeat_ms = n->cfg.heartbeat_ms;
+	n->conn_env.dead_ms = n->cfg.dead_ms;
+	n->conn_env.handshake_ms = CONN_HANDSHAKE_MS;
+	n->conn_env.known_peer = node_known_peer;
+	n->conn_env.linger = node_linger_fd;
+	n->conn_env.arg = n;
 
 	rv = addr_listen(&n->cfg.listen, &n->listen_fd, err);
 	if (rv != 0)
 		goto err_after_tls;
-	rv = admin_start(n, n->cfg.admin, &n->admin, err);
-	if (rv != 0)
-		goto err_after_listen;
-
 	n->links = ekl_calloc((size_t)(n->cfg.n_peers ? n->cfg.n_peers : 1),
 			      sizeof(*n->links));
 	if (n->links == NULL) {
 		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
-		goto err_after_admin;
+		goto err_after_listen;
+	}
+	{
+		struct admin_env ae;
+
+		memset(&ae, 0, sizeof(ae));
+		ae.loop = loop;
+		ae.name = n->cfg.name;
+		ae.repl = n->repl;
+		ae.links = n->links;
+		ae.n_links = n->cfg.n_peers;
+		ae.status = admin_status;
+		ae.arg = n;
+		rv = admin_start(&ae, n->cfg.admin, &n->admin, err);
+		if (rv != 0)
+			goto err_after_links;
 	}
 	ev_io_init(&n->listen_w, on_accept, n->listen_fd, EV_READ);
 	ev_io_start(loop, &n->listen_w);
@@ -290,7 +486,18 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 	ev_signal_init(&n->sigint, on_signal, SIGINT);
 	ev_signal_start(loop, &n->sigint);
 	for (i = 0; i < n->cfg.n_peers; i++) {
-		link_init(&n->links[i], n, &n->cfg.peers[i]);
+		struct link_config lc;
+
+		memset(&lc, 0, sizeof(lc));
+		lc.env = &n->conn_env;
+		lc.ops = &node_link_ops;
+		lc.arg = n;
+		lc.index = i;
+		lc.name = n->cfg.peers[i].name;
+		lc.addr_text = n->cfg.peers[i].addr_text;
+		lc.addr = &n->cfg.peers[i].addr;
+		lc.backoff_max_ms = n->cfg.backoff_max_ms;
+		link_init(&n->links[i], &lc);
 		link_start(&n->links[i]);
 	}
 	ekl_info("ready: version %s (class %s), role %c, verify %s, listening "
@@ -300,9 +507,9 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 		 n->cfg.n_peers);
 	return 0;
 
-err_after_admin:
-	admin_stop(n->admin);
-	n->admin = NULL;
+err_after_links:
+	ekl_free(n->links);
+	n->links = NULL;
 err_after_listen:
 	close(n->listen_fd);
 	n->listen_fd = -1;
@@ -484,8 +691,8 @@ static char *status_text(struct node *n)
 
 		errtext(oe, sizeof(oe), l->out_err_set, &l->out_err);
 		errtext(ie, sizeof(ie), l->in_err_set, &l->in_err);
-		repl_peer_text(n->repl, l, rp, sizeof(rp));
-		textf(&t, "%-16s %-5s %-9s %-22s %-22s %s\n", l->peer->name,
+		repl_peer_text(n->repl, i, rp, sizeof(rp));
+		textf(&t, "%-16s %-5s %-9s %-22s %-22s %s\n", l->cfg.name,
 		      c ? "up" : "down",
 		      c == NULL			      ? "-"
 		      : c->side == POL_SIDE_INITIATOR ? "outbound"

@@ -1,4 +1,10 @@
-/* node.h: one ekunode: the event loop, listener, links and admin socket. */
+/* node.h: one ekunode: the composition root that builds every layer and
+ * wires them together: the loop, listener, links, replication, admin.
+ *
+ * The layers below know nothing of struct node: conns get a struct
+ * conn_env, links a struct link_config with struct link_ops, replication a
+ * struct repl_io, the admin socket a struct admin_env, all built here.
+ */
 #ifndef EKUNODE_NODE_H
 #define EKUNODE_NODE_H
 
@@ -7,10 +13,10 @@
 #include "config.h"
 #include "net/conn.h"
 #include "net/link.h"
+#include "repl/repl.h"
 
 struct admin;
 struct node_linger;
-struct repl;
 
 #define NODE_MAX_UNKNOWN 16
 
@@ -22,12 +28,15 @@ struct node_unknown {
 };
 
 struct node {
-	struct ev_loop *loop; /* not owned (the default loop) */
-	struct config cfg;    /* owned */
-	struct tls_ctx *tls;  /* owned */
-	int listen_fd;	      /* owned */
+	struct ev_loop *loop;	  /* not owned (the default loop) */
+	struct config cfg;	  /* owned */
+	struct tls_ctx *tls;	  /* owned */
+	struct conn_env conn_env; /* every conn's view of this node */
+	struct repl_io repl_io;	  /* replication's view of the links */
+	int listen_fd;		  /* owned */
 	ev_io listen_w;
-	struct link *links;   /* owned, cfg.n_peers entries */
+	struct link *links;   /* owned, cfg.n_peers entries; peer i of
+				 repl_io is links[i] */
 	struct conn *pending; /* owned: inbound, not yet identified */
 	struct node_unknown unknown[NODE_MAX_UNKNOWN]; /* ring */
 	int n_unknown;
@@ -42,7 +51,8 @@ struct node {
 
 /* Load TLS material, bind the listener and admin socket, start dialling.
  * Takes ownership of cfg's contents (cfg is zeroed). On error nothing is
- * left open or bound and err says what to fix. */
+ * left open or bound and err says what to fix. n must not move while it
+ * runs (the layers keep pointers into it). */
 int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 	       char *err);
 /* Close every connection and socket, remove the admin socket. */
@@ -51,7 +61,7 @@ void node_stop(struct node *n);
 /* Close fd gracefully: send FIN, discard what the peer still sends for up
  * to a second, then close. A plain close() with unread bytes would send a
  * RST, and the peer could lose the TLS alert that explains the failure.
- * Takes ownership of fd. */
+ * Takes ownership of fd. (conn_env.linger) */
 void node_linger(struct node *n, int fd);
 
 /* Record an inbound failure that names no configured peer. */

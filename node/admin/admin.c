@@ -22,13 +22,13 @@
 #include "ekulab/core/json.h"
 #include "ekulab/core/mem.h"
 #include "ekulab/wire/linesrv.h"
-#include "node.h"
+#include "net/link.h"
 #include "repl/repl.h"
 #include "store/store.h"
 
 struct admin {
-	struct node *node;   /* not owned */
-	struct linesrv *srv; /* owned */
+	struct admin_env env; /* a copy; its pointers are borrowed */
+	struct linesrv *srv;  /* owned */
 };
 
 /* Replication completes replies under the name struct admin_reply; the
@@ -77,7 +77,7 @@ static int cmd_status_cluster(struct admin *a, struct linesrv_reply *reply,
 	if (arg[0] != '\0')
 		return respond(reply, false,
 			       "xStatus Cluster takes no argument");
-	s = node_status(a->node, want_json(o));
+	s = a->env.status(a->env.arg, want_json(o));
 	if (s == NULL)
 		return respond(reply, false, "out of memory");
 	linesrv_reply_take(reply, true, s, strlen(s));
@@ -94,7 +94,7 @@ static int cmd_status_database(struct admin *a, struct linesrv_reply *reply,
 	if (arg[0] != '\0')
 		return respond(reply, false,
 			       "xStatus Database takes no argument");
-	store_state(repl_store(a->node->repl), &st);
+	store_state(repl_store(a->env.repl), &st);
 	store_digest_hex(st.digest, hex);
 	if (want_json(o)) {
 		struct json j;
@@ -102,7 +102,7 @@ static int cmd_status_database(struct admin *a, struct linesrv_reply *reply,
 		json_init(&j);
 		json_obj_begin(&j);
 		json_key(&j, "node");
-		json_str(&j, a->node->cfg.name);
+		json_str(&j, a->env.name);
 		json_key(&j, "primary");
 		json_str(&j, st.primary[0] ? st.primary : NULL);
 		json_key(&j, "epoch");
@@ -125,7 +125,7 @@ static int cmd_status_database(struct admin *a, struct linesrv_reply *reply,
 	snprintf(buf, sizeof(buf),
 		 "node %s\nprimary %s\nepoch %lld\nrevision %lld\n"
 		 "rev_epoch %lld\nrows %lld\nlog_first %lld\ndigest %s\n",
-		 a->node->cfg.name, st.primary[0] ? st.primary : "-",
+		 a->env.name, st.primary[0] ? st.primary : "-",
 		 (long long)st.epoch, (long long)st.revision,
 		 (long long)st.rev_epoch, (long long)st.rows,
 		 (long long)st.log_first, hex);
@@ -138,9 +138,9 @@ static int cmd_status_database(struct admin *a, struct linesrv_reply *reply,
 static int cmd_status_links(struct admin *a, struct linesrv_reply *reply,
 			    const struct adminproto_opts *o, char *arg)
 {
-	struct node *n = a->node;
+	const struct admin_env *n = &a->env;
 	struct store_state st;
-	size_t cap = 256 + (size_t)n->cfg.n_peers * 256, len;
+	size_t cap = 256 + (size_t)n->n_links * 256, len;
 	char *buf;
 	int i;
 
@@ -155,9 +155,9 @@ static int cmd_status_links(struct admin *a, struct linesrv_reply *reply,
 		return respond(reply, false, "out of memory");
 	store_state(repl_store(n->repl), &st);
 	len = (size_t)snprintf(buf, cap, "node %s primary %s revision %lld\n",
-			       n->cfg.name, st.primary[0] ? st.primary : "-",
+			       n->name, st.primary[0] ? st.primary : "-",
 			       (long long)st.revision);
-	for (i = 0; i < n->cfg.n_peers && len < cap; i++) {
+	for (i = 0; i < n->n_links && len < cap; i++) {
 		link_status_line(&n->links[i], buf + len, cap - len);
 		len += strlen(buf + len);
 	}
@@ -183,7 +183,7 @@ static int cmd_status_latency(struct admin *a, struct linesrv_reply *reply,
 	char buf[256];
 
 	if (strcmp(arg, "reset") == 0) {
-		repl_latency_reset(a->node->repl);
+		repl_latency_reset(a->env.repl);
 		return respond(reply, true,
 			       want_json(o) ? "{\"reset\":true}" : "reset\n");
 	}
@@ -191,10 +191,10 @@ static int cmd_status_latency(struct admin *a, struct linesrv_reply *reply,
 		return respond(reply, false,
 			       "xStatus Latency takes no argument but 'reset'");
 	if (!want_json(o)) {
-		repl_latency_text(a->node->repl, buf, sizeof(buf));
+		repl_latency_text(a->env.repl, buf, sizeof(buf));
 		return respond(reply, true, buf);
 	}
-	repl_latency_get(a->node->repl, &lat);
+	repl_latency_get(a->env.repl, &lat);
 	json_init(&j);
 	json_obj_begin(&j);
 	json_key(&j, "count");
@@ -278,7 +278,7 @@ static int config_list(struct admin *a, struct linesrv_reply *reply,
 	json_init(&l.j);
 	if (l.json)
 		json_obj_begin(&l.j);
-	rv = store_list(repl_store(a->node->repl), list_row, &l, err);
+	rv = store_list(repl_store(a->env.repl), list_row, &l, err);
 	if (l.json)
 		json_obj_end(&l.j);
 	if (rv != 0) {
@@ -299,7 +299,7 @@ static int config_get(struct admin *a, struct linesrv_reply *reply,
 {
 	char err[EKL_ERRLEN];
 	char *value = NULL;
-	int rv = store_get(repl_store(a->node->repl), path, &value, err);
+	int rv = store_get(repl_store(a->env.repl), path, &value, err);
 
 	if (rv == EKL_ENOENT) {
 		char msg[STORE_PATH_MAX + 64];
@@ -357,8 +357,8 @@ static int cmd_configuration(struct admin *a, struct linesrv_reply *reply,
 		return config_get(a, reply, o, arg);
 	}
 	*colon = '\0';
-	repl_write(a->node->repl, as_admin_reply(reply), arg,
-		   unquote(colon + 2), o->ack_all, (int)o->timeout_ms);
+	repl_write(a->env.repl, as_admin_reply(reply), arg, unquote(colon + 2),
+		   o->ack_all, (int)o->timeout_ms);
 	return 0;
 }
 
@@ -369,7 +369,7 @@ static int cmd_command(struct admin *a, struct linesrv_reply *reply,
 {
 	static const char del[] = "ConfigurationDelete Path: ";
 	static const char prim[] = "ClusterPrimary Name: ";
-	struct node *n = a->node;
+	const struct admin_env *n = &a->env;
 	char err[EKL_ERRLEN];
 
 	if (strncmp(arg, del, sizeof(del) - 1) == 0) {
@@ -381,13 +381,13 @@ static int cmd_command(struct admin *a, struct linesrv_reply *reply,
 	if (strncmp(arg, prim, sizeof(prim) - 1) == 0) {
 		const char *who = arg + sizeof(prim) - 1;
 
-		if (strcasecmp(who, n->cfg.name) != 0) {
+		if (strcasecmp(who, n->name) != 0) {
 			char msg[256];
 
 			snprintf(msg, sizeof(msg),
 				 "send ClusterPrimary to the node that "
 				 "becomes primary (%.60s), not to %s",
-				 who, n->cfg.name);
+				 who, n->name);
 			return respond(reply, false, msg);
 		}
 		if (repl_promote(n->repl, err) != 0)
@@ -464,7 +464,8 @@ static void admin_handle(void *arg, struct adminproto_request *rq,
 	linesrv_reply_done(reply, false, msg);
 }
 
-int admin_start(struct node *n, const char *path, struct admin **out, char *err)
+int admin_start(const struct admin_env *env, const char *path,
+		struct admin **out, char *err)
 {
 	struct admin *a;
 	int rv;
@@ -472,8 +473,8 @@ int admin_start(struct node *n, const char *path, struct admin **out, char *err)
 	a = ekl_calloc(1, sizeof(*a));
 	if (a == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
-	a->node = n;
-	rv = linesrv_new(n->loop, admin_handle, a, &a->srv, err);
+	a->env = *env;
+	rv = linesrv_new(env->loop, admin_handle, a, &a->srv, err);
 	if (rv != 0)
 		goto err_after_alloc;
 	rv = linesrv_listen(a->srv, path, "--admin", "node", err);

@@ -11,13 +11,31 @@
 
 #include <stdbool.h>
 
-struct node;
-struct admin;
+#include <ev.h>
 
-/* Bind path (0600) and serve it on n's loop. A stale socket left by a dead
- * node is replaced; a live one, or a non-socket file, is an error. */
-int admin_start(struct node *n, const char *path, struct admin **out,
-		char *err);
+struct admin;
+struct link;
+struct repl;
+
+/* What the admin socket serves, handed over by the node (node.c). The
+ * pointers are borrowed and must outlive the admin. */
+struct admin_env {
+	struct ev_loop *loop;	  /* not owned */
+	const char *name;	  /* not owned: this node's name */
+	struct repl *repl;	  /* not owned: the database, writes */
+	const struct link *links; /* not owned: n_links, for xStatus Links */
+	int n_links;
+	/* xStatus Cluster: the node's status as JSON or a text table, owned
+	 * by the caller (ekl_free); NULL when out of memory. */
+	char *(*status)(void *arg, bool json);
+	void *arg;
+};
+
+/* Bind path (0600) and serve it on env->loop (env is copied). A stale
+ * socket left by a dead node is replaced; a live one, or a non-socket
+ * file, is an error. */
+int admin_start(const struct admin_env *env, const char *path,
+		struct admin **out, char *err);
 /* Close every client and remove the socket file. Accepts NULL. */
 void admin_stop(struct admin *a);
 

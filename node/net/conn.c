@@ -9,10 +9,16 @@
  * in TLS 1.3 the acceptor's rejection reaches the initiator only after its
  * handshake completed, on the first read; a Hello from another cluster, an
  * unknown node or a node whose certificate names someone else; an
- * oversized, zero-length or undecodable frame; no frame for dead_ms. Each
- * ends in conn_fail(), which records a struct conn_err, stops the watchers
- * and tells the owner from the loop (a zero timer), so an owner may free
- * the conn inside its callback.
+ * oversized, zero-length or undecodable frame; no frame for dead_ms; no
+ * Hello within handshake_ms. Each ends in conn_fail(), which records a
+ * struct conn_err, stops the watchers and tells the owner from the loop (a
+ * zero timer), so an owner may free the conn inside its callback.
+ * conn_free() hands a socket on which TLS ran to env->linger, so a closing
+ * peer still receives our alert or Bye instead of a reset.
+ *
+ * Everything from outside comes through the struct conn_env (conn.h): the
+ * loop, the TLS context, our Hello values, the timers, known_peer() and
+ * linger(). This file includes nothing of the node above it.
  */
 #include "conn.h"
 
@@ -28,10 +34,8 @@
 #include "ekulab/core/err.h"
 #include "ekulab/core/log.h"
 #include "ekulab/core/mem.h"
-#include "node.h"
 
-#define HANDSHAKE_TIMEOUT 5.0
-#define PROTO_VERSION	  1
+#define PROTO_VERSION 1
 
 const char *conn_state_name(enum conn_state s)
 {
@@ -42,7 +46,7 @@ const char *conn_state_name(enum conn_state s)
 }
 
 /* The legal moves of the state machine (see conn.h). */
-static bool transition_ok(enum conn_state from, enum conn_state to)
+bool conn_transition_ok(enum conn_state from, enum conn_state to)
 {
 	switch (to) {
 	case CONN_HANDSHAKE: return from == CONN_CONNECTING;
@@ -56,13 +60,13 @@ static bool transition_ok(enum conn_state from, enum conn_state to)
 
 static void conn_set_state(struct conn *c, enum conn_state to)
 {
-	if (!transition_ok(c->state, to)) {
+	if (!conn_transition_ok(c->state, to)) {
 		ekl_error("internal: conn %s: illegal move %s -> %s", c->remote,
 			  conn_state_name(c->state), conn_state_name(to));
 		return;
 	}
 	c->state = to;
-	c->since = ev_now(c->node->loop);
+	c->since = ev_now(c->env->loop);
 }
 
 static void on_io(struct ev_loop *loop, ev_io *w, int revents);
@@ -78,7 +82,7 @@ static void conn_fail(struct conn *c, const char *code, int depth,
 static void conn_fail(struct conn *c, const char *code, int depth,
 		      enum pol_side side, const char *fmt, ...)
 {
-	struct ev_loop *loop = c->node->loop;
+	struct ev_loop *loop = c->env->loop;
 	va_list ap;
 
 	if (c->state == CONN_CLOSED)
@@ -133,24 +137,25 @@ static void conn_fail_tls(struct conn *c, enum tls_io r, const char *during)
 static void want_write(struct conn *c, bool on)
 {
 	if (on && !ev_is_active(&c->wio))
-		ev_io_start(c->node->loop, &c->wio);
+		ev_io_start(c->env->loop, &c->wio);
 	else if (!on && ev_is_active(&c->wio))
-		ev_io_stop(c->node->loop, &c->wio);
+		ev_io_stop(c->env->loop, &c->wio);
 }
 
-static int conn_alloc(struct node *n, const struct conn_ops *ops, void *owner,
-		      int fd, enum pol_side side, struct conn **out, char *err)
+static int conn_alloc(const struct conn_env *env, const struct conn_ops *ops,
+		      void *owner, int fd, enum pol_side side,
+		      struct conn **out, char *err)
 {
 	struct conn *c = ekl_calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
-	c->node = n;
+	c->env = env;
 	c->ops = ops;
 	c->owner = owner;
 	c->side = side;
 	c->fd = fd;
-	c->since = ev_now(n->loop);
+	c->since = ev_now(env->loop);
 	c->err.depth = -1;
 	frame_dec_init(&c->dec, FRAME_MAX_DEFAULT);
 	ev_io_init(&c->rio, on_io, fd, EV_READ);
@@ -165,19 +170,19 @@ static int conn_alloc(struct node *n, const struct conn_ops *ops, void *owner,
 static void idle_arm(struct conn *c, double after)
 {
 	c->idle.repeat = after;
-	ev_timer_again(c->node->loop, &c->idle);
+	ev_timer_again(c->env->loop, &c->idle);
 }
 
 static int start_tls(struct conn *c, char *err)
 {
-	return tls_conn_new(c->node->tls, c->fd, c->side,
+	return tls_conn_new(c->env->tls, c->fd, c->side,
 			    c->side == POL_SIDE_INITIATOR ? c->expect : NULL,
 			    &c->tls, err);
 }
 
-int conn_dial(struct node *n, const struct conn_ops *ops, void *owner,
-	      const struct addr *addr, const char *expect, struct conn **out,
-	      char *err)
+int conn_dial(const struct conn_env *env, const struct conn_ops *ops,
+	      void *owner, const struct addr *addr, const char *expect,
+	      struct conn **out, char *err)
 {
 	struct conn *c = NULL;
 	int fd, rv;
@@ -185,7 +190,7 @@ int conn_dial(struct node *n, const struct conn_ops *ops, void *owner,
 	rv = addr_connect(addr, &fd, err);
 	if (rv != 0)
 		return rv;
-	rv = conn_alloc(n, ops, owner, fd, POL_SIDE_INITIATOR, &c, err);
+	rv = conn_alloc(env, ops, owner, fd, POL_SIDE_INITIATOR, &c, err);
 	if (rv != 0) {
 		close(fd);
 		return rv;
@@ -193,19 +198,20 @@ int conn_dial(struct node *n, const struct conn_ops *ops, void *owner,
 	snprintf(c->expect, sizeof(c->expect), "%s", expect);
 	addr_format(addr, c->remote, sizeof(c->remote));
 	c->state = CONN_CONNECTING;
-	ev_io_start(n->loop, &c->wio); /* writable = connect finished */
-	idle_arm(c, HANDSHAKE_TIMEOUT);
+	ev_io_start(env->loop, &c->wio); /* writable = connect finished */
+	idle_arm(c, env->handshake_ms / 1000.0);
 	*out = c;
 	return 0;
 }
 
-int conn_accept(struct node *n, const struct conn_ops *ops, void *owner, int fd,
-		const char *remote, struct conn **out, char *err)
+int conn_accept(const struct conn_env *env, const struct conn_ops *ops,
+		void *owner, int fd, const char *remote, struct conn **out,
+		char *err)
 {
 	struct conn *c = NULL;
 	int rv;
 
-	rv = conn_alloc(n, ops, owner, fd, POL_SIDE_ACCEPTOR, &c, err);
+	rv = conn_alloc(env, ops, owner, fd, POL_SIDE_ACCEPTOR, &c, err);
 	if (rv != 0) {
 		close(fd);
 		return rv;
@@ -217,8 +223,8 @@ int conn_accept(struct node *n, const struct conn_ops *ops, void *owner, int fd,
 		return rv;
 	}
 	c->state = CONN_HANDSHAKE;
-	ev_io_start(n->loop, &c->rio);
-	idle_arm(c, HANDSHAKE_TIMEOUT);
+	ev_io_start(env->loop, &c->rio);
+	idle_arm(c, env->handshake_ms / 1000.0);
 	*out = c;
 	return 0;
 }
@@ -296,15 +302,15 @@ int conn_send(struct conn *c, const Ekl__Envelope *env)
 
 static void send_hello(struct conn *c)
 {
-	const struct config *cfg = &c->node->cfg;
+	const struct conn_env *e = c->env;
 	Ekl__Envelope env = EKL__ENVELOPE__INIT;
 	Ekl__Hello hello = EKL__HELLO__INIT;
-	char role[2] = {cfg->role, '\0'};
+	char role[2] = {e->role, '\0'};
 
 	hello.proto_version = PROTO_VERSION;
-	hello.cluster = (char *)cfg->cluster;
-	hello.node = (char *)cfg->name;
-	hello.version = (char *)cfg->version;
+	hello.cluster = (char *)e->cluster;
+	hello.node = (char *)e->name;
+	hello.version = (char *)e->version;
 	hello.role = role;
 	env.msg_case = EKL__ENVELOPE__MSG_HELLO;
 	env.hello = &hello;
@@ -336,7 +342,7 @@ static void refuse(struct conn *c, const char *code, const char *message)
 
 static void on_hello(struct conn *c, const Ekl__Hello *h)
 {
-	const struct config *cfg = &c->node->cfg;
+	const struct conn_env *e = c->env;
 	char msg[256];
 
 	if (h->proto_version != PROTO_VERSION) {
@@ -346,14 +352,14 @@ static void on_hello(struct conn *c, const Ekl__Hello *h)
 		refuse(c, "protocol", msg);
 		return;
 	}
-	if (strcmp(h->cluster, cfg->cluster) != 0) {
+	if (strcmp(h->cluster, e->cluster) != 0) {
 		snprintf(msg, sizeof(msg),
 			 "peer %.60s is in cluster '%.60s', we are in '%.60s'",
-			 h->node, h->cluster, cfg->cluster);
+			 h->node, h->cluster, e->cluster);
 		refuse(c, "wrong-cluster", msg);
 		return;
 	}
-	if (config_peer_index(cfg, h->node) < 0) {
+	if (!e->known_peer(e->arg, h->node)) {
 		snprintf(msg, sizeof(msg),
 			 "node '%.60s' is not one of our configured peers",
 			 h->node);
@@ -368,7 +374,7 @@ static void on_hello(struct conn *c, const Ekl__Hello *h)
 		refuse(c, "identity-mismatch", msg);
 		return;
 	}
-	if (cfg->verify == POL_ENFORCE &&
+	if (e->verify == POL_ENFORCE &&
 	    !tls_conn_peer_matches(c->tls, h->node)) {
 		snprintf(msg, sizeof(msg),
 			 "node says it is '%.60s' but its certificate names "
@@ -381,10 +387,10 @@ static void on_hello(struct conn *c, const Ekl__Hello *h)
 	snprintf(c->peer_version, sizeof(c->peer_version), "%s", h->version);
 	snprintf(c->peer_role, sizeof(c->peer_role), "%s", h->role);
 	conn_set_state(c, CONN_UP);
-	idle_arm(c, cfg->dead_ms / 1000.0);
-	ev_timer_set(&c->hb, cfg->heartbeat_ms / 1000.0,
-		     cfg->heartbeat_ms / 1000.0);
-	ev_timer_start(c->node->loop, &c->hb);
+	idle_arm(c, e->dead_ms / 1000.0);
+	ev_timer_set(&c->hb, e->heartbeat_ms / 1000.0,
+		     e->heartbeat_ms / 1000.0);
+	ev_timer_start(e->loop, &c->hb);
 	c->ops->up(c);
 }
 
@@ -446,8 +452,9 @@ static void do_read(struct conn *c)
 				  "out of memory buffering a frame");
 			return;
 		}
-		idle_arm(c, c->state == CONN_UP ? c->node->cfg.dead_ms / 1000.0
-						: HANDSHAKE_TIMEOUT);
+		idle_arm(c, (c->state == CONN_UP ? c->env->dead_ms
+						 : c->env->handshake_ms) /
+				1000.0);
 		while ((fr = frame_dec_next(&c->dec, &env)) == FRAME_READY) {
 			on_frame(c, env);
 			ekl__envelope__free_unpacked(env, NULL);
@@ -500,7 +507,7 @@ static void on_connect_ready(struct conn *c)
 		return;
 	}
 	conn_set_state(c, CONN_HANDSHAKE);
-	ev_io_start(c->node->loop, &c->rio);
+	ev_io_start(c->env->loop, &c->rio);
 	do_handshake(c);
 }
 
@@ -537,12 +544,12 @@ static void on_idle(struct ev_loop *loop, ev_timer *w, int revents)
 	if (c->state == CONN_UP)
 		conn_fail(c, "timeout", -1, POL_SIDE_NONE,
 			  "no frame from %s for %d ms: link dead", c->remote,
-			  c->node->cfg.dead_ms);
+			  c->env->dead_ms);
 	else
 		conn_fail(c, "timeout", -1, POL_SIDE_NONE,
-			  "%s with %s did not finish in %.0f s",
+			  "%s with %s did not finish in %g s",
 			  conn_state_name(c->state), c->remote,
-			  HANDSHAKE_TIMEOUT);
+			  c->env->handshake_ms / 1000.0);
 }
 
 static void on_hb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -581,15 +588,15 @@ void conn_free(struct conn *c)
 
 	if (c == NULL)
 		return;
-	loop = c->node->loop;
+	loop = c->env->loop;
 	ev_io_stop(loop, &c->rio);
 	ev_io_stop(loop, &c->wio);
 	ev_timer_stop(loop, &c->idle);
 	ev_timer_stop(loop, &c->hb);
 	/* Once TLS ran, close gracefully so the peer gets our last alert or
 	 * Bye instead of a reset. */
-	if (c->fd >= 0 && c->tls != NULL)
-		node_linger(c->node, c->fd);
+	if (c->fd >= 0 && c->tls != NULL && c->env->linger != NULL)
+		c->env->linger(c->env->arg, c->fd);
 	else if (c->fd >= 0)
 		close(c->fd);
 	tls_conn_free(c->tls);

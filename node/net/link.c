@@ -3,7 +3,9 @@
  * The happy path: link_start() dials at once; the outbound conn reaches UP
  * and becomes (or stands by as) the carrier; the peer's own dial arrives as
  * an inbound conn that node.c identifies by its Hello and hands over with
- * link_adopt_inbound().
+ * link_adopt_inbound(). The owner hears of it through struct link_ops:
+ * conn_up for each conn that passes Hello, changed on every up/down or
+ * carrier change, frame for every replication message.
  *
  * The failure modes: an outbound failure is recorded as out_err and a
  * redial is scheduled with exponential backoff (100 ms doubling to
@@ -24,8 +26,6 @@
 #include "ekulab/core/container_of.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/log.h"
-#include "node.h"
-#include "repl/repl.h"
 
 #define BACKOFF_MIN_MS 100
 
@@ -44,37 +44,38 @@ static void on_frame(struct conn *c, const Ekl__Envelope *env)
 {
 	struct link *l = c->owner;
 
-	repl_on_frame(l->node->repl, l, c, env);
+	l->cfg.ops->frame(l, c, env);
 }
 
-void link_init(struct link *l, struct node *n, const struct config_peer *p)
+void link_init(struct link *l, const struct link_config *cfg)
 {
 	memset(l, 0, sizeof(*l));
-	l->node = n;
-	l->peer = p;
+	l->cfg = *cfg;
 	l->backoff_ms = BACKOFF_MIN_MS;
 	ev_init(&l->redial, on_redial);
 }
 
 static void schedule_redial(struct link *l)
 {
-	ev_timer_stop(l->node->loop, &l->redial);
+	struct ev_loop *loop = l->cfg.env->loop;
+
+	ev_timer_stop(loop, &l->redial);
 	ev_timer_set(&l->redial, l->backoff_ms / 1000.0, 0.);
-	ev_timer_start(l->node->loop, &l->redial);
+	ev_timer_start(loop, &l->redial);
 	l->backoff_ms *= 2;
-	if (l->backoff_ms > l->node->cfg.backoff_max_ms)
-		l->backoff_ms = l->node->cfg.backoff_max_ms;
+	if (l->backoff_ms > l->cfg.backoff_max_ms)
+		l->backoff_ms = l->cfg.backoff_max_ms;
 }
 
 void link_start(struct link *l)
 {
 	ev_timer_set(&l->redial, 0., 0.);
-	ev_timer_start(l->node->loop, &l->redial);
+	ev_timer_start(l->cfg.env->loop, &l->redial);
 }
 
 void link_stop(struct link *l)
 {
-	ev_timer_stop(l->node->loop, &l->redial);
+	ev_timer_stop(l->cfg.env->loop, &l->redial);
 	/* Say goodbye so the peer records a shutdown, not a broken link. */
 	if (l->out != NULL)
 		conn_close(l->out, "shutdown", "peer node stopping");
@@ -97,8 +98,8 @@ struct conn *link_carrier(const struct link *l)
 
 	if (out_up_ && in_up_)
 		/* Both directions work: the lower name's dial carries it. */
-		return strcmp(l->node->cfg.name, l->peer->name) < 0 ? l->out
-								    : l->in;
+		return strcmp(l->cfg.env->name, l->cfg.name) < 0 ? l->out
+								 : l->in;
 	if (out_up_)
 		return l->out;
 	if (in_up_)
@@ -106,22 +107,53 @@ struct conn *link_carrier(const struct link *l)
 	return NULL;
 }
 
-/* Log link transitions (up/down), once each, and let replication follow
- * the carrier. */
+void link_send_all(struct link *l, const Ekl__Envelope *env)
+{
+	if (l->out != NULL && l->out->state == CONN_UP)
+		conn_send(l->out, env);
+	if (l->in != NULL && l->in->state == CONN_UP)
+		conn_send(l->in, env);
+}
+
+const char *link_down_reason(const struct link *l)
+{
+	static const char *const cert_codes[] = {
+	    "untrusted",      "expired",	"not-yet-valid",
+	    "name-mismatch",  "server-purpose", "client-purpose",
+	    "no-certificate",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cert_codes) / sizeof(cert_codes[0]); i++) {
+		if (l->out_err_set &&
+		    strcmp(l->out_err.code, cert_codes[i]) == 0)
+			return cert_codes[i];
+		if (l->in_err_set && strcmp(l->in_err.code, cert_codes[i]) == 0)
+			return cert_codes[i];
+	}
+	if (l->out_err_set)
+		return l->out_err.code;
+	if (l->in_err_set)
+		return l->in_err.code;
+	return "link-down";
+}
+
+/* Log link transitions (up/down), once each, and let the owner
+ * (replication) follow the carrier. */
 static void note_transition(struct link *l, const struct conn_err *why)
 {
 	bool up = link_is_up(l);
 
-	repl_link_changed(l->node->repl, l);
+	l->cfg.ops->changed(l);
 	if (up && !l->was_up) {
 		struct conn *c = link_carrier(l);
 
-		l->up_since = ev_now(l->node->loop);
-		ekl_info("link %s up (%s, %s)", l->peer->name,
+		l->up_since = ev_now(l->cfg.env->loop);
+		ekl_info("link %s up (%s, %s)", l->cfg.name,
 			 c->side == POL_SIDE_INITIATOR ? "outbound" : "inbound",
 			 tls_conn_version(c->tls));
 	} else if (!up && l->was_up) {
-		ekl_warn("link %s down: %s: %s", l->peer->name,
+		ekl_warn("link %s down: %s: %s", l->cfg.name,
 			 why != NULL ? why->code : "closed",
 			 why != NULL ? why->message : "");
 	}
@@ -137,7 +169,7 @@ static void on_redial(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	if (l->out != NULL)
 		return;
-	if (conn_dial(l->node, &out_ops, l, &l->peer->addr, l->peer->name,
+	if (conn_dial(l->cfg.env, &out_ops, l, l->cfg.addr, l->cfg.name,
 		      &l->out, err) != 0) {
 		l->out = NULL;
 		snprintf(l->out_err.code, sizeof(l->out_err.code),
@@ -146,7 +178,7 @@ static void on_redial(struct ev_loop *loop, ev_timer *w, int revents)
 			 "%.255s", err);
 		l->out_err.depth = -1;
 		l->out_err.side = POL_SIDE_NONE;
-		l->out_err.at = ev_now(l->node->loop);
+		l->out_err.at = ev_now(l->cfg.env->loop);
 		l->out_err_set = true;
 		schedule_redial(l);
 	}
@@ -158,7 +190,7 @@ static void out_up(struct conn *c)
 
 	l->out_err_set = false;
 	l->backoff_ms = BACKOFF_MIN_MS;
-	repl_conn_up(l->node->repl, l, c);
+	l->cfg.ops->conn_up(l, c);
 	note_transition(l, NULL);
 }
 
@@ -170,7 +202,7 @@ static void out_closed(struct conn *c)
 	l->out_err_set = true;
 	if (strcmp(c->err.code, "connect-failed") != 0 &&
 	    strcmp(c->err.code, "closed") != 0)
-		ekl_debug("outbound to %s failed: %s: %s", l->peer->name,
+		ekl_debug("outbound to %s failed: %s: %s", l->cfg.name,
 			  c->err.code, c->err.message);
 	l->out = NULL;
 	conn_free(c);
@@ -208,7 +240,7 @@ void link_adopt_inbound(struct link *l, struct conn *c)
 		old->owner = NULL;
 		conn_free(old);
 	}
-	repl_conn_up(l->node->repl, l, c);
+	l->cfg.ops->conn_up(l, c);
 	note_transition(l, NULL);
 }
 
@@ -305,8 +337,8 @@ void link_status_line(const struct link *l, char *buf, size_t len)
 	const char *state = "-", *reason = NULL;
 	int64_t applied = -1, lag = -1;
 
-	repl_peer_view(l->node->repl, l, &state, &reason, &applied, &lag);
-	snprintf(buf, len, "%s %s %s %s %s %s %s %lld %lld\n", l->peer->name,
+	(void)l->cfg.ops->repl_view(l, &state, &reason, &applied, &lag);
+	snprintf(buf, len, "%s %s %s %s %s %s %s %lld %lld\n", l->cfg.name,
 		 carrier != NULL ? "up" : "down",
 		 carrier == NULL		       ? "-"
 		 : carrier->side == POL_SIDE_INITIATOR ? "outbound"
@@ -323,9 +355,9 @@ void link_status_json(const struct link *l, struct json *j)
 
 	json_obj_begin(j);
 	json_key(j, "name");
-	json_str(j, l->peer->name);
+	json_str(j, l->cfg.name);
 	json_key(j, "address");
-	json_str(j, l->peer->addr_text);
+	json_str(j, l->cfg.addr_text);
 	json_key(j, "link");
 	json_str(j, carrier != NULL ? "up" : "down");
 	json_key(j, "direction");
@@ -339,7 +371,7 @@ void link_status_json(const struct link *l, struct json *j)
 	json_key(j, "inbound_error");
 	err_json(j, l->in_err_set, &l->in_err);
 	json_key(j, "replication");
-	repl_peer_json(l->node->repl, l, j);
+	l->cfg.ops->repl_json(l, j);
 	json_key(j, "outbound");
 	conn_json(j, l->out);
 	json_key(j, "inbound");

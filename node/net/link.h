@@ -4,26 +4,59 @@
  * direction has a connection that passed TLS and Hello. When both do, the
  * connection dialled by the lower node name carries the link, so both ends
  * agree on its direction.
+ *
+ * A link knows conns (below it) and nothing above: what replication makes
+ * of a link reaches it through struct link_ops, which its owner (node.c)
+ * wires. Ownership: the link owns its conns (out, in); the strings and the
+ * env in its struct link_config are borrowed and must outlive it.
  */
 #ifndef EKUNODE_LINK_H
 #define EKUNODE_LINK_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <ev.h>
 
 #include "conn.h"
 #include "ekulab/core/json.h"
-#include "repl/repl.h"
 
-struct node;
-struct config_peer;
+struct link;
+
+/* What a link tells its owner, and what it asks for its status. */
+struct link_ops {
+	/* A conn of the link (either direction) passed Hello. */
+	void (*conn_up)(struct link *l, struct conn *c);
+	/* The link went up or down, or its carrier may have changed; called
+	 * on every such event, before it is logged. */
+	void (*changed)(struct link *l);
+	/* A message other than Hello, Heartbeat or Bye arrived on an UP conn
+	 * of the link (the envelope is freed after the call). */
+	void (*frame)(struct link *l, struct conn *c, const Ekl__Envelope *env);
+	/* Status: the replication view of this peer (state, reason or NULL,
+	 * applied revision, lag); false when none runs with it. */
+	bool (*repl_view)(const struct link *l, const char **state,
+			  const char **reason, int64_t *applied, int64_t *lag);
+	/* Status: append this peer's "replication" JSON value. */
+	void (*repl_json)(const struct link *l, struct json *j);
+};
+
+struct link_config {
+	const struct conn_env *env; /* not owned: env->name is our name */
+	const struct link_ops *ops; /* not owned */
+	void *arg;		    /* the owner's object, not owned */
+	int index;		    /* the owner's number for this peer */
+	const char *name; /* not owned: the peer's name, the identity expected
+			     in its certificate and its Hello */
+	const char *addr_text;	 /* not owned: "HOST:PORT" as configured */
+	const struct addr *addr; /* not owned: where to dial */
+	int backoff_max_ms;	 /* the redial backoff's ceiling */
+};
 
 struct link {
-	struct node *node;		/* not owned */
-	const struct config_peer *peer; /* not owned (in node->cfg) */
-	struct conn *out;		/* owned: our outbound connection */
-	struct conn *in;		/* owned: the peer's inbound one */
+	struct link_config cfg; /* a copy; its pointers are borrowed */
+	struct conn *out;	/* owned: our outbound connection */
+	struct conn *in;	/* owned: the peer's inbound one */
 	ev_timer redial;
 	int backoff_ms;
 	bool out_err_set;
@@ -32,12 +65,12 @@ struct link {
 	struct conn_err in_err; /* last inbound failure */
 	double up_since;	/* ev_now when the link came up */
 	bool was_up;
-	struct repl_peer rp; /* replication with this peer */
 };
 
-void link_init(struct link *l, struct node *n, const struct config_peer *p);
+void link_init(struct link *l, const struct link_config *cfg);
 /* Start dialling (first attempt from the loop, right away). */
 void link_start(struct link *l);
+/* Say Bye on both conns and free them; stop dialling. */
 void link_stop(struct link *l);
 
 /* An inbound connection from this peer passed Hello: the link adopts it
@@ -49,6 +82,12 @@ void link_note_inbound_failure(struct link *l, const struct conn *c);
 bool link_is_up(const struct link *l);
 /* The connection carrying the link, or NULL when down. */
 struct conn *link_carrier(const struct link *l);
+/* Send env on every UP conn of the link (both directions). */
+void link_send_all(struct link *l, const Ekl__Envelope *env);
+/* Why a down link is down: a certificate code if either direction has
+ * one, else the outbound failure, else the inbound one, else
+ * "link-down". */
+const char *link_down_reason(const struct link *l);
 
 /* One line for scripts: NAME LINK DIRECTION OUT IN REPL REASON APPLIED
  * LAG, where OUT/IN are "up", a failure code or "-", and "-" or -1 stand

@@ -17,6 +17,17 @@
  * acknowledged revision; the peer skips changes it already has, so each is
  * applied exactly once. A write waiting for --ack all fails when a peer it
  * waits for loses its link.
+ *
+ * The outside: peers, channels and write replies only through r->io
+ * (struct repl_io, repl.h); the store and the loop directly.
+ *
+ * Invariants:
+ *   1. peers[i] is the state of the io's peer i; peers[i].carrier is what
+ *      io->carrier(i) returned when repl_link_changed(i) last ran.
+ *   2. Every write handed to repl_write() is answered exactly once
+ *      (io->write_done), at the latest by repl_stop().
+ *   3. On the primary, a peer's window holds at most WINDOW batches, and
+ *      what it holds is in revision order (out_last ascending).
  */
 #include "repl.h"
 
@@ -24,21 +35,17 @@
 #include <string.h>
 #include <strings.h>
 
-#include "admin/admin.h"
-#include "net/conn.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/json.h"
 #include "ekulab/core/log.h"
 #include "ekulab/core/mem.h"
-#include "net/link.h"
-#include "node.h"
 #include "repl_int.h"
 #include "store/store.h"
 #include "sync.h"
 
-static int link_index(struct repl *r, const struct link *l)
+void repl_reply(struct repl *r, void *reply, bool ok, const char *body)
 {
-	return (int)(l - r->node->links);
+	r->io->write_done(r->io, reply, ok, body);
 }
 
 struct store *repl_store(struct repl *r)
@@ -51,22 +58,35 @@ bool repl_is_primary(const struct repl *r)
 	struct store_state st;
 
 	store_state(r->store, &st);
-	return st.primary[0] != '\0' &&
-	       strcasecmp(st.primary, r->node->cfg.name) == 0;
+	return st.primary[0] != '\0' && strcasecmp(st.primary, r->name) == 0;
 }
 
-int repl_start(struct node *n, const char *data_dir, const char *primary,
-	       const struct repl_config *cfg, struct repl **out, char *err)
+int repl_start(const struct repl_config *cfg, struct repl_io *io,
+	       const char *data_dir, const char *primary, struct repl **out,
+	       char *err)
 {
 	struct store_state st;
-	struct repl *r = ekl_calloc(1, sizeof(*r));
+	struct repl *r;
 	int rv;
 
+	if (io->n_peers < 0 || io->n_peers > REPL_MAX_PEERS)
+		return ekl_errf(err, EKL_EINVAL,
+				"%d peers: replication handles at most %d",
+				io->n_peers, REPL_MAX_PEERS);
+	r = ekl_calloc(1, sizeof(*r));
 	if (r == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
-	r->node = n;
+	r->io = io;
 	r->cfg = *cfg;
+	snprintf(r->name, sizeof(r->name), "%s", cfg->name);
+	r->cfg.name = r->name;
 	r->queue_tail = &r->queue;
+	r->peers = ekl_calloc(io->n_peers > 0 ? (size_t)io->n_peers : 1,
+			      sizeof(*r->peers));
+	if (r->peers == NULL) {
+		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
+		goto err_after_alloc;
+	}
 	rv = store_open(data_dir, &r->store, err);
 	if (rv != 0)
 		goto err_after_alloc;
@@ -77,7 +97,7 @@ int repl_start(struct node *n, const char *data_dir, const char *primary,
 		rv = store_set_epoch(r->store, 1, primary, err);
 		if (rv != 0)
 			goto err_after_store;
-	} else if (st.epoch > 0 && strcasecmp(st.primary, n->cfg.name) == 0) {
+	} else if (st.epoch > 0 && strcasecmp(st.primary, r->name) == 0) {
 		/* Every start of the primary opens a new epoch, so changes it
 		 * sent but never made durable (repl_write.c: send_group_early)
 		 * can be told apart from what it writes next. */
@@ -88,14 +108,14 @@ int repl_start(struct node *n, const char *data_dir, const char *primary,
 	r->durables_tail = &r->durables;
 	/* Commits write the WAL; a thread fsyncs it (sync.h). */
 	if (store_set_deferred_sync(r->store, true, err) == 0 &&
-	    syncer_start(n->loop, store_wal_path(r->store), repl_on_synced, r,
+	    syncer_start(cfg->loop, store_wal_path(r->store), repl_on_synced, r,
 			 &r->syncer, err) != 0) {
 		ekl_warn("%s; every commit will fsync on the loop", err);
 		r->syncer = NULL;
 		(void)store_set_deferred_sync(r->store, false, err);
 	}
 	ev_prepare_init(&r->commit_w, repl_on_prepare);
-	ev_prepare_start(n->loop, &r->commit_w);
+	ev_prepare_start(cfg->loop, &r->commit_w);
 	ev_init(&r->wait_timer, repl_on_wait_timer);
 	r->wait_timer.repeat = 0.1;
 	*out = r;
@@ -104,6 +124,7 @@ int repl_start(struct node *n, const char *data_dir, const char *primary,
 err_after_store:
 	store_close(r->store);
 err_after_alloc:
+	ekl_free(r->peers);
 	ekl_free(r);
 	return rv;
 }
@@ -124,8 +145,8 @@ void repl_stop(struct repl *r)
 
 	if (r == NULL)
 		return;
-	ev_prepare_stop(r->node->loop, &r->commit_w);
-	ev_timer_stop(r->node->loop, &r->wait_timer);
+	ev_prepare_stop(r->cfg.loop, &r->commit_w);
+	ev_timer_stop(r->cfg.loop, &r->wait_timer);
 	/* Everything committed becomes durable before we answer it. */
 	syncer_stop(r->syncer);
 	r->syncer = NULL;
@@ -134,27 +155,28 @@ void repl_stop(struct repl *r)
 		struct pending_write *w = r->queue;
 
 		r->queue = w->next;
-		admin_reply_done(w->reply, false, "node stopping");
+		repl_reply(r, w->reply, false, "node stopping");
 		repl_write_free(w);
 	}
 	while (r->waits != NULL) {
 		struct ack_wait *w = r->waits;
 
 		r->waits = w->next;
-		admin_reply_done(w->reply, false,
-				 "node stopping before peers confirmed");
+		repl_reply(r, w->reply, false,
+			   "node stopping before peers confirmed");
 		ekl_free(w);
 	}
-	for (i = 0; r->node->links != NULL && i < r->node->cfg.n_peers; i++)
-		repl_peer_reset(&r->node->links[i].rp);
+	for (i = 0; i < r->io->n_peers; i++)
+		repl_peer_reset(&r->peers[i]);
 	store_close(r->store);
+	ekl_free(r->peers);
 	ekl_free(r->lat);
 	ekl_free(r);
 }
 
 /* ---- epochs ---------------------------------------------------------- */
 
-void repl_send_state(struct repl *r, struct conn *c)
+void repl_send_state(struct repl *r, struct repl_chan *ch)
 {
 	Ekl__Envelope env = EKL__ENVELOPE__INIT;
 	Ekl__ReplState rs = EKL__REPL_STATE__INIT;
@@ -167,21 +189,26 @@ void repl_send_state(struct repl *r, struct conn *c)
 	rs.rev_epoch = (uint64_t)st.rev_epoch;
 	env.msg_case = EKL__ENVELOPE__MSG_REPL_STATE;
 	env.repl_state = &rs;
-	conn_send(c, &env);
+	r->io->send(r->io, ch, &env);
 }
 
+/* Our ReplState on every UP channel to every peer. */
 static void broadcast_state(struct repl *r)
 {
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__ReplState rs = EKL__REPL_STATE__INIT;
+	struct store_state st;
 	int i;
 
-	for (i = 0; i < r->node->cfg.n_peers; i++) {
-		struct link *l = &r->node->links[i];
-
-		if (l->out != NULL && l->out->state == CONN_UP)
-			repl_send_state(r, l->out);
-		if (l->in != NULL && l->in->state == CONN_UP)
-			repl_send_state(r, l->in);
-	}
+	store_state(r->store, &st);
+	rs.epoch = (uint64_t)st.epoch;
+	rs.primary = st.primary;
+	rs.revision = (uint64_t)st.revision;
+	rs.rev_epoch = (uint64_t)st.rev_epoch;
+	env.msg_case = EKL__ENVELOPE__MSG_REPL_STATE;
+	env.repl_state = &rs;
+	for (i = 0; i < r->io->n_peers; i++)
+		r->io->send_all(r->io, i, &env);
 }
 
 /* Adopt a newer (epoch, primary). A demoted primary stops taking writes:
@@ -206,12 +233,12 @@ void repl_adopt_epoch(struct repl *r, int64_t epoch, const char *primary)
 				 "became the primary before every peer "
 				 "confirmed; the new primary's history wins",
 				 (long long)r->waits->rev, primary);
-			admin_reply_done(r->waits->reply, false, msg);
+			repl_reply(r, r->waits->reply, false, msg);
 			repl_wait_remove(r, r->waits);
 		}
 	}
-	for (i = 0; i < r->node->cfg.n_peers; i++)
-		repl_peer_reset(&r->node->links[i].rp);
+	for (i = 0; i < r->io->n_peers; i++)
+		repl_peer_reset(&r->peers[i]);
 	broadcast_state(r);
 }
 
@@ -221,15 +248,13 @@ int repl_promote(struct repl *r, char *err)
 	int i, rv;
 
 	store_state(r->store, &st);
-	rv = store_set_epoch(r->store, st.epoch + 1, r->node->cfg.name, err);
+	rv = store_set_epoch(r->store, st.epoch + 1, r->name, err);
 	if (rv != 0)
 		return rv;
 	ekl_info("promoted: primary of epoch %lld", (long long)st.epoch + 1);
-	for (i = 0; i < r->node->cfg.n_peers; i++) {
-		struct link *l = &r->node->links[i];
-
-		repl_peer_reset(&l->rp);
-		l->rp.known = false;
+	for (i = 0; i < r->io->n_peers; i++) {
+		repl_peer_reset(&r->peers[i]);
+		r->peers[i].known = false;
 	}
 	broadcast_state(r);
 	return 0;
@@ -237,21 +262,21 @@ int repl_promote(struct repl *r, char *err)
 
 /* ---- links ----------------------------------------------------------- */
 
-void repl_conn_up(struct repl *r, struct link *l, struct conn *c)
+void repl_conn_up(struct repl *r, int peer, struct repl_chan *ch)
 {
-	(void)l;
-	repl_send_state(r, c);
+	(void)peer;
+	repl_send_state(r, ch);
 }
 
-void repl_link_changed(struct repl *r, struct link *l)
+void repl_link_changed(struct repl *r, int peer)
 {
-	struct repl_peer *p = &l->rp;
-	struct conn *carrier = link_carrier(l);
+	struct repl_peer *p = &r->peers[peer];
+	struct repl_chan *carrier = r->io->carrier(r->io, peer);
 
 	if (carrier == p->carrier)
 		return;
 	if (p->carrier != NULL && carrier == NULL)
-		repl_check_waits(r, link_index(r, l));
+		repl_check_waits(r, peer);
 	if (p->phase == REPL_SNAPSHOT && !repl_is_primary(r))
 		store_snap_abort(r->store);
 	repl_peer_reset(p);
@@ -267,7 +292,7 @@ void repl_link_changed(struct repl *r, struct link *l)
 		 * which it sends when its carrier changes too. */
 		if (p->acked_epoch != st.epoch)
 			p->known = false;
-		repl_start_stream(r, l);
+		repl_start_stream(r, peer);
 	} else {
 		/* The primary restarts the stream from what this says. */
 		repl_send_state(r, carrier);
@@ -297,55 +322,33 @@ void repl_status_json(struct repl *r, struct json *j)
 	json_int(j, st.log_first);
 }
 
-/* --version-skew strict and the peer runs another version class. */
-static bool skewed(struct repl *r, const struct link *l)
+/* --version-skew strict and the peer on ch runs another version class
+ * (or one we cannot parse). */
+bool repl_skewed(struct repl *r, struct repl_chan *ch)
 {
-	struct conn *c = link_carrier(l);
 	enum pol_vclass theirs;
 
-	if (!r->cfg.skew_strict || c == NULL)
+	if (!r->cfg.skew_strict || ch == NULL)
 		return false;
-	return pol_version_parse(c->peer_version, &theirs) != 0 ||
-	       theirs != r->node->cfg.vclass;
-}
-
-/* Why a down link stopped replication: a certificate code if either
- * direction has one, else the outbound failure, else the inbound one. */
-static const char *down_reason(const struct link *l)
-{
-	static const char *const cert_codes[] = {
-	    "untrusted",      "expired",	"not-yet-valid",
-	    "name-mismatch",  "server-purpose", "client-purpose",
-	    "no-certificate",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(cert_codes) / sizeof(cert_codes[0]); i++) {
-		if (l->out_err_set &&
-		    strcmp(l->out_err.code, cert_codes[i]) == 0)
-			return cert_codes[i];
-		if (l->in_err_set && strcmp(l->in_err.code, cert_codes[i]) == 0)
-			return cert_codes[i];
-	}
-	if (l->out_err_set)
-		return l->out_err.code;
-	if (l->in_err_set)
-		return l->in_err.code;
-	return "link-down";
+	return pol_version_parse(r->io->chan_version(r->io, ch), &theirs) !=
+		   0 ||
+	       theirs != r->cfg.vclass;
 }
 
 /* The replication view of one peer: state, reason, applied, lag. Returns
  * false when no replication runs between this node and that peer (two
  * non-primary nodes). */
-bool repl_peer_view(struct repl *r, const struct link *l, const char **state,
+bool repl_peer_view(struct repl *r, int peer, const char **state,
 		    const char **reason, int64_t *applied, int64_t *lag)
 {
-	const struct repl_peer *p = &l->rp;
+	const struct repl_peer *p = &r->peers[peer];
+	struct repl_chan *carrier = r->io->carrier(r->io, peer);
 	struct store_state st;
 	bool primary = repl_is_primary(r);
 
 	store_state(r->store, &st);
-	if (!primary && strcasecmp(st.primary, l->peer->name) != 0)
+	if (!primary &&
+	    strcasecmp(st.primary, r->io->peer_name(r->io, peer)) != 0)
 		return false;
 	*reason = NULL;
 	if (primary) {
@@ -357,10 +360,10 @@ bool repl_peer_view(struct repl *r, const struct link *l, const char **state,
 			   ? p->primary_rev - st.revision
 			   : 0;
 	}
-	if (!link_is_up(l)) {
+	if (carrier == NULL) {
 		*state = "stopped";
-		*reason = down_reason(l);
-	} else if (p->phase == REPL_SKEW || skewed(r, l)) {
+		*reason = r->io->down_reason(r->io, peer);
+	} else if (p->phase == REPL_SKEW || repl_skewed(r, carrier)) {
 		*state = "stopped";
 		*reason = "version-skew";
 	} else if (p->phase == REPL_SNAPSHOT) {
@@ -376,12 +379,12 @@ bool repl_peer_view(struct repl *r, const struct link *l, const char **state,
 	return true;
 }
 
-void repl_peer_json(struct repl *r, const struct link *l, struct json *j)
+void repl_peer_json(struct repl *r, int peer, struct json *j)
 {
 	const char *state, *reason;
 	int64_t applied, lag;
 
-	if (!repl_peer_view(r, l, &state, &reason, &applied, &lag)) {
+	if (!repl_peer_view(r, peer, &state, &reason, &applied, &lag)) {
 		json_null(j);
 		return;
 	}
@@ -395,16 +398,16 @@ void repl_peer_json(struct repl *r, const struct link *l, struct json *j)
 	json_key(j, "lag");
 	json_int(j, lag);
 	json_key(j, "snapshots");
-	json_int(j, l->rp.snapshots);
+	json_int(j, r->peers[peer].snapshots);
 	json_obj_end(j);
 }
 
-void repl_peer_text(struct repl *r, const struct link *l, char *buf, size_t len)
+void repl_peer_text(struct repl *r, int peer, char *buf, size_t len)
 {
 	const char *state, *reason;
 	int64_t applied, lag;
 
-	if (!repl_peer_view(r, l, &state, &reason, &applied, &lag))
+	if (!repl_peer_view(r, peer, &state, &reason, &applied, &lag))
 		snprintf(buf, len, "-");
 	else if (reason != NULL)
 		snprintf(buf, len, "%s (%s)", state, reason);

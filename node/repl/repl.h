@@ -1,7 +1,28 @@
 /* repl.h: ClusterDB replication: group commits on the primary, streaming to
- * peers over the link's carrier connection, snapshots, --ack all.
+ * peers, snapshots, epochs, --ack all.
  *
- * One struct repl per node; one struct repl_peer inside each link.
+ * One struct repl per node. It owns the store and its per-peer state, and
+ * reaches the peers only through the struct repl_io it is handed, the way
+ * canonical/raft's core reaches the network only through struct raft_io:
+ * node.c implements it on links and conns, tests on an in-memory
+ * transport. Peers are numbered 0..io->n_peers-1 by the io; repl never
+ * sees a link or a conn.
+ *
+ * Per-peer replication state, as seen from this node:
+ *
+ * On the primary, for each peer:
+ *   IDLE      --repl_on_frame(ReplState)--> STREAM or SNAPSHOT
+ *   STREAM    --peer needs a compacted rev--> SNAPSHOT   (start_snapshot)
+ *   SNAPSHOT  --SnapEnd acked-------------> STREAM     (repl_on_ack)
+ *   any       --carrier lost / changed----> IDLE       (repl_link_changed)
+ *   any       --version skew (strict)-----> SKEW
+ * On a peer, toward the primary:
+ *   IDLE      --first ReplBatch-----------> STREAM
+ *   IDLE/STREAM --SnapBegin---------------> SNAPSHOT
+ *   SNAPSHOT  --SnapEnd applied-----------> STREAM
+ * Reported states: "replicating" (STREAM, lag within one batch),
+ * "catching-up" (STREAM, further behind), "snapshot", "stopped" (IDLE,
+ * SKEW, or the link is down, with the link's reason code).
  */
 #ifndef EKUNODE_REPL_H
 #define EKUNODE_REPL_H
@@ -13,95 +34,89 @@
 #include <ev.h>
 
 #include "ekulab.pb-c.h"
+#include "ekulab/x509/policy.h"
 
-struct node;
-struct link;
-struct conn;
+#define REPL_MAX_PEERS 32
+
 struct store;
-struct store_snap_reader;
-struct admin_reply;
 struct json;
 
-/*
- * Per-peer replication state, as seen from this node.
- *
- * On the primary, for each peer:
- *   IDLE      --repl_on_frame(ReplState)--> STREAM or SNAPSHOT
- *   STREAM    --peer needs a compacted rev--> SNAPSHOT   (start_snapshot)
- *   SNAPSHOT  --SnapEnd acked-------------> STREAM     (on_snap_done)
- *   any       --carrier lost / changed----> IDLE       (repl_link_changed)
- *   any       --version skew (strict)-----> SKEW
- * On a peer, toward the primary:
- *   IDLE      --first ReplBatch-----------> STREAM
- *   IDLE/STREAM --SnapBegin---------------> SNAPSHOT
- *   SNAPSHOT  --SnapEnd applied-----------> STREAM
- * Reported states: "replicating" (STREAM, lag within one batch),
- * "catching-up" (STREAM, further behind), "snapshot", "stopped" (IDLE,
- * SKEW, or the link is down, with the link's reason code).
- */
-enum repl_phase {
-	REPL_IDLE = 0,
-	REPL_STREAM,
-	REPL_SNAPSHOT,
-	REPL_SKEW,
-};
+/* One connection to a peer, as the io knows it. Opaque to repl, which only
+ * keeps, compares and hands back these handles (never dereferences). */
+struct repl_chan;
 
-struct repl_peer {
-	enum repl_phase phase;
-	struct conn *carrier;	/* not owned: the conn the stream runs on */
-	bool known;		/* a ReplState has been received */
-	int64_t applied;	/* peer's applied revision (acked / reported) */
-	int64_t rev_epoch_seen; /* epoch of that revision, from ReplState */
-	int64_t acked_epoch;	/* primary: epoch in which the peer last
-				   acknowledged our batches (its history up
-				   to `applied` is ours); 0 = unknown */
-	int64_t sent;		/* primary: last revision sent */
-	int inflight;		/* primary: snapshot chunks not yet acked */
-	int64_t out_last[8];	/* primary: last revision of each batch sent
-				   and not yet acknowledged, oldest first */
-	int n_out;
-	bool ack_due;	  /* peer: an ack waits for durability */
-	uint64_t ack_seq; /* peer: ...of this commit sequence number */
-	int64_t ack_rev;  /* peer: revision that ack will carry */
-	struct store_snap_reader *snap; /* primary: owned while sending */
-	int64_t snap_revision;
-	int64_t snap_epoch;	 /* peer: epoch announced by SnapBegin */
-	uint8_t snap_digest[32]; /* peer: digest announced by SnapBegin */
-	bool snap_done;		 /* primary: every chunk sent */
-	int64_t primary_rev;	 /* peer: primary's revision from its batches */
-	int64_t snapshots;	 /* snapshots sent / received (status) */
+/* Everything replication needs from the outside world. The io is not
+ * owned by repl and must outlive it; its functions run on the loop thread
+ * and must not call back into repl. */
+struct repl_io {
+	void *data;  /* the implementation's */
+	int n_peers; /* peers are 0..n_peers-1; at most REPL_MAX_PEERS */
+	/* The peer's configured name (who it is; compared with primaries). */
+	const char *(*peer_name)(struct repl_io *io, int peer);
+	/* The channel carrying the link to peer now, or NULL when down. */
+	struct repl_chan *(*carrier)(struct repl_io *io, int peer);
+	/* Is ch still UP (it may have failed before the io told us)? */
+	bool (*chan_up)(struct repl_io *io, struct repl_chan *ch);
+	/* The software version the peer announced on ch ("X15.3.2"). */
+	const char *(*chan_version)(struct repl_io *io, struct repl_chan *ch);
+	/* Queue env on ch: 0, or a negative code when ch cannot take it. */
+	int (*send)(struct repl_io *io, struct repl_chan *ch,
+		    const Ekl__Envelope *env);
+	/* Send env on every UP channel to peer (both directions). */
+	void (*send_all)(struct repl_io *io, int peer,
+			 const Ekl__Envelope *env);
+	/* Close ch, telling the peer code and message; the io reports the
+	 * change later (repl_link_changed), never from inside this call. */
+	void (*close)(struct repl_io *io, struct repl_chan *ch,
+		      const char *code, const char *message);
+	/* Status: why the link to peer is down (a failure code). */
+	const char *(*down_reason)(struct repl_io *io, int peer);
+	/* Complete the write repl_write() was given `reply` for, exactly
+	 * once: ok with body "revision N", or an error message. */
+	void (*write_done)(struct repl_io *io, void *reply, bool ok,
+			   const char *body);
 };
 
 struct repl_config {
-	int64_t log_keep;   /* change-log entries kept before compaction */
-	bool skew_strict;   /* stop replication across version classes */
-	int ack_timeout_ms; /* default --ack all timeout */
+	struct ev_loop *loop;	/* not owned */
+	const char *name;	/* this node's name (copied) */
+	enum pol_vclass vclass; /* ours, for --version-skew strict */
+	int64_t log_keep;	/* change-log entries kept before compaction */
+	bool skew_strict;	/* stop replication across version classes */
+	int ack_timeout_ms;	/* default --ack all timeout */
 };
 
 struct repl;
 
 /* Open DATA's store and adopt the configured primary when the store has
- * none yet (epoch 0 -> epoch 1 with that primary). */
-int repl_start(struct node *n, const char *data_dir, const char *primary,
-	       const struct repl_config *cfg, struct repl **out, char *err);
-void repl_stop(struct repl *r); /* accepts NULL */
+ * none yet (epoch 0 -> epoch 1 with that primary); a primary that starts
+ * again opens a new epoch. io is kept (not owned). */
+int repl_start(const struct repl_config *cfg, struct repl_io *io,
+	       const char *data_dir, const char *primary, struct repl **out,
+	       char *err);
+/* Answer every write still waiting (with an error), make what was committed
+ * durable, close the store. Accepts NULL. */
+void repl_stop(struct repl *r);
 
 struct store *repl_store(struct repl *r);
 bool repl_is_primary(const struct repl *r);
 
-/* A link's carrier appeared, changed or went away. */
-void repl_link_changed(struct repl *r, struct link *l);
-/* A conn of link l reached UP: send our ReplState on it. */
-void repl_conn_up(struct repl *r, struct link *l, struct conn *c);
-/* A replication frame arrived on a conn of link l. Returns false when the
- * frame was refused (the caller closes the conn with c's error set). */
-void repl_on_frame(struct repl *r, struct link *l, struct conn *c,
+/* The carrier of peer's link appeared, changed or went away: ask
+ * io->carrier. */
+void repl_link_changed(struct repl *r, int peer);
+/* A channel to peer reached UP: send our ReplState on it. */
+void repl_conn_up(struct repl *r, int peer, struct repl_chan *ch);
+/* A replication frame arrived from peer on ch. A frame that breaks the
+ * protocol closes ch (io->close with "protocol") and applies nothing. */
+void repl_on_frame(struct repl *r, int peer, struct repl_chan *ch,
 		   const Ekl__Envelope *env);
 
-/* Queue a write (value NULL = delete) for the next group commit. The
- * reply is completed after the commit (ack_all false) or once every peer
- * linked at commit time has applied it (ack_all), or with an error. */
-void repl_write(struct repl *r, struct admin_reply *reply, const char *path,
+/* Queue a write (value NULL = delete) for the next group commit (the
+ * loop's next prepare). reply is the caller's token, handed back once to
+ * io->write_done: after the commit is durable (ack_all false), or once
+ * every peer linked at commit time has applied it (ack_all), or with an
+ * error. */
+void repl_write(struct repl *r, void *reply, const char *path,
 		const char *value, bool ack_all, int timeout_ms);
 /* Make this node the primary of a new epoch. */
 int repl_promote(struct repl *r, char *err);
@@ -124,12 +139,11 @@ void repl_latency_get(struct repl *r, struct repl_latency *out);
 /* Status fields: primary, epoch, revision, digest (into an open object),
  * and one peer's "replication" value. */
 void repl_status_json(struct repl *r, struct json *j);
-void repl_peer_json(struct repl *r, const struct link *l, struct json *j);
-void repl_peer_text(struct repl *r, const struct link *l, char *buf,
-		    size_t len);
+void repl_peer_json(struct repl *r, int peer, struct json *j);
+void repl_peer_text(struct repl *r, int peer, char *buf, size_t len);
 /* The replication view of one peer; false when no replication runs
  * between this node and that peer (two non-primary nodes). */
-bool repl_peer_view(struct repl *r, const struct link *l, const char **state,
+bool repl_peer_view(struct repl *r, int peer, const char **state,
 		    const char **reason, int64_t *applied, int64_t *lag);
 
 #endif

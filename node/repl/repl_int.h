@@ -1,10 +1,14 @@
 /* repl_int.h: what the replication files share: struct repl and its parts.
  *
- * Internal to node/repl*.c; everyone else uses repl.h. The files:
+ * Internal to node/repl/repl*.c; everyone else uses repl.h. The files:
  * repl.c (lifecycle, epochs, link changes, status), repl_write.c (group
  * commit, durability, --ack all, latency), repl_send.c (the primary's side
  * of each peer: batches, window, snapshots), repl_recv.c (frames as they
  * arrive, the peer's side: ReplState, batches, snapshot staging, acks).
+ *
+ * Ownership: struct repl owns the store, the per-peer states (peers[],
+ * indexed by the io's peer number), the queued writes and the waits; the
+ * io and the channels are borrowed.
  */
 #ifndef EKUNODE_REPL_INT_H
 #define EKUNODE_REPL_INT_H
@@ -15,8 +19,8 @@
 
 #include <ev.h>
 
-#include "config.h"
 #include "repl.h"
+#include "store/store.h"
 
 #define BATCH_MAX   1000	/* changes per batch */
 #define BATCH_BYTES (256 << 10) /* path+value bytes per batch */
@@ -27,10 +31,47 @@
 struct syncer;
 struct durable; /* repl_write.c */
 
+/* The per-peer phases (the state machine is in repl.h). */
+enum repl_phase {
+	REPL_IDLE = 0,
+	REPL_STREAM,
+	REPL_SNAPSHOT,
+	REPL_SKEW,
+};
+
+/* Replication with one peer, as seen from this node. */
+struct repl_peer {
+	enum repl_phase phase;
+	struct repl_chan *carrier; /* not owned: the channel the stream runs
+				      on (io->carrier when last told) */
+	bool known;		   /* a ReplState has been received */
+	int64_t applied;	/* peer's applied revision (acked / reported) */
+	int64_t rev_epoch_seen; /* epoch of that revision, from ReplState */
+	int64_t acked_epoch;	/* primary: epoch in which the peer last
+				   acknowledged our batches (its history up
+				   to `applied` is ours); 0 = unknown */
+	int64_t sent;		/* primary: last revision sent */
+	int inflight;		/* primary: snapshot chunks not yet acked */
+	int64_t out_last[WINDOW]; /* primary: last revision of each batch
+				     sent and not yet acknowledged, oldest
+				     first */
+	int n_out;
+	bool ack_due;	  /* peer: an ack waits for durability */
+	uint64_t ack_seq; /* peer: ...of this commit sequence number */
+	int64_t ack_rev;  /* peer: revision that ack will carry */
+	struct store_snap_reader *snap; /* primary: owned while sending */
+	int64_t snap_revision;
+	int64_t snap_epoch; /* peer: epoch announced by SnapBegin */
+	uint8_t snap_digest[STORE_DIGEST_LEN]; /* peer: from SnapBegin */
+	bool snap_done;			       /* primary: every chunk sent */
+	int64_t primary_rev; /* peer: primary's revision from its batches */
+	int64_t snapshots;   /* snapshots sent / received (status) */
+};
+
 struct pending_write {
-	struct admin_reply *reply; /* not owned: completed once */
-	char *path;		   /* owned */
-	char *value;		   /* owned; NULL = delete */
+	void *reply; /* not owned: the caller's token, completed once */
+	char *path;  /* owned */
+	char *value; /* owned; NULL = delete */
 	bool ack_all;
 	int timeout_ms;
 	int64_t rev; /* assigned in the group commit */
@@ -39,18 +80,20 @@ struct pending_write {
 
 /* A committed write waiting for peers (--ack all). */
 struct ack_wait {
-	struct admin_reply *reply;
+	void *reply;
 	int64_t rev;
-	ev_tstamp committed;	     /* when the group commit returned */
-	bool need[CONFIG_MAX_PEERS]; /* by link index */
+	ev_tstamp committed;	   /* when the group commit returned */
+	bool need[REPL_MAX_PEERS]; /* by peer number */
 	ev_tstamp deadline;
 	struct ack_wait *next;
 };
 
 struct repl {
-	struct node *node;   /* not owned */
-	struct store *store; /* owned */
-	struct repl_config cfg;
+	struct repl_io *io;	     /* not owned */
+	struct repl_config cfg;	     /* cfg.name points at name */
+	char name[STORE_NAME_MAX];   /* this node's */
+	struct store *store;	     /* owned */
+	struct repl_peer *peers;     /* owned: io->n_peers entries */
 	struct pending_write *queue; /* owned, FIFO */
 	struct pending_write **queue_tail;
 	struct ack_wait *waits; /* owned */
@@ -73,10 +116,15 @@ struct repl {
 /* repl.c */
 /* Back to IDLE: drop the snapshot being sent and the window. */
 void repl_peer_reset(struct repl_peer *p);
-/* Send our (epoch, primary, revision) on c. */
-void repl_send_state(struct repl *r, struct conn *c);
+/* Send our (epoch, primary, revision) on ch. */
+void repl_send_state(struct repl *r, struct repl_chan *ch);
 /* Adopt a newer (epoch, primary); a demoted primary fails its waits. */
 void repl_adopt_epoch(struct repl *r, int64_t epoch, const char *primary);
+/* Complete a write's reply through the io. */
+void repl_reply(struct repl *r, void *reply, bool ok, const char *body);
+/* --version-skew strict and the peer on ch (non-NULL) runs another version
+ * class. */
+bool repl_skewed(struct repl *r, struct repl_chan *ch);
 
 /* repl_write.c */
 void repl_write_free(struct pending_write *w);
@@ -87,8 +135,8 @@ void repl_on_wait_timer(struct ev_loop *loop, ev_timer *t, int revents);
 /* The syncer's callback: every commit up to seq is durable. */
 void repl_on_synced(void *arg, uint64_t seq);
 void repl_wait_remove(struct repl *r, struct ack_wait *w);
-/* Resolve waits after a peer acknowledged, or fail those needing link
- * index gone (>= 0) whose link went down. */
+/* Resolve waits after a peer acknowledged, or fail those needing peer
+ * `gone` (>= 0) whose link went down. */
 void repl_check_waits(struct repl *r, int gone);
 /* Compact the change log, keeping what streaming peers still need. */
 void repl_maybe_compact(struct repl *r);
@@ -98,17 +146,17 @@ void repl_maybe_compact(struct repl *r);
 int repl_batches_out(struct repl_peer *p);
 /* Record a batch ending at revision last as sent to p. */
 void repl_batch_sent(struct repl_peer *p, int64_t last);
-/* Keep the pipe to l full (primary only). */
-void repl_pump(struct repl *r, struct link *l);
+/* Keep the pipe to peer full (primary only). */
+void repl_pump(struct repl *r, int peer);
 /* Bring a peer at (applied, rev_epoch_seen) up to date: stream or
  * snapshot. */
-void repl_start_stream(struct repl *r, struct link *l);
-/* A ReplAck / SnapAck from the peer of l. */
-void repl_on_ack(struct repl *r, struct link *l, const Ekl__ReplAck *a);
-void repl_on_snap_ack(struct repl *r, struct link *l);
+void repl_start_stream(struct repl *r, int peer);
+/* A ReplAck / SnapAck from peer. */
+void repl_on_ack(struct repl *r, int peer, const Ekl__ReplAck *a);
+void repl_on_snap_ack(struct repl *r, int peer);
 
 /* repl_recv.c */
-/* Acknowledge revision rev (durable here) to the primary on c. */
-void repl_send_ack_rev(struct repl *r, struct conn *c, int64_t rev);
+/* Acknowledge revision rev (durable here) to the primary on ch. */
+void repl_send_ack_rev(struct repl *r, struct repl_chan *ch, int64_t rev);
 
 #endif

@@ -22,18 +22,15 @@
 #include <string.h>
 #include <strings.h>
 
-#include "net/conn.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/log.h"
 #include "ekulab/core/mem.h"
-#include "net/link.h"
-#include "node.h"
 #include "repl_int.h"
 #include "store/store.h"
 #include "sync.h"
 
 /* Acknowledge revision `rev` (durable here) to the primary. */
-void repl_send_ack_rev(struct repl *r, struct conn *c, int64_t rev)
+void repl_send_ack_rev(struct repl *r, struct repl_chan *ch, int64_t rev)
 {
 	Ekl__Envelope env = EKL__ENVELOPE__INIT;
 	Ekl__ReplAck ack = EKL__REPL_ACK__INIT;
@@ -44,29 +41,33 @@ void repl_send_ack_rev(struct repl *r, struct conn *c, int64_t rev)
 	ack.revision = (uint64_t)rev;
 	env.msg_case = EKL__ENVELOPE__MSG_ACK;
 	env.ack = &ack;
-	conn_send(c, &env);
+	r->io->send(r->io, ch, &env);
 }
 
-/* After applying changes: acknowledge them once they are durable. */
-static void ack_when_durable(struct repl *r, struct link *l, struct conn *c)
+/* After applying changes: acknowledge them once they are durable (on ch
+ * now, or on the carrier of that moment from repl_on_synced). */
+static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch)
 {
+	struct repl_peer *p = &r->peers[peer];
 	struct store_state st;
 
 	store_state(r->store, &st);
 	if (r->syncer == NULL) {
-		repl_send_ack_rev(r, c, st.revision);
+		repl_send_ack_rev(r, ch, st.revision);
 		return;
 	}
-	l->rp.ack_due = true;
-	l->rp.ack_rev = st.revision;
-	l->rp.ack_seq = ++r->commit_seq;
-	syncer_request(r->syncer, l->rp.ack_seq);
+	p->ack_due = true;
+	p->ack_rev = st.revision;
+	p->ack_seq = ++r->commit_seq;
+	syncer_request(r->syncer, p->ack_seq);
 }
 
-static void refuse(struct conn *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void refuse(struct repl *r, int peer, struct repl_chan *ch,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void refuse(struct conn *c, const char *fmt, ...)
+/* The peer broke the protocol: close ch with the reason. */
+static void refuse(struct repl *r, int peer, struct repl_chan *ch,
+		   const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -74,24 +75,24 @@ static void refuse(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	ekl_warn("replication from %s: %s", c->peer_name, msg);
-	conn_close(c, "protocol", msg);
+	ekl_warn("replication from %s: %s", r->io->peer_name(r->io, peer), msg);
+	r->io->close(r->io, ch, "protocol", msg);
 }
 
-static void on_state(struct repl *r, struct link *l, struct conn *c,
+static void on_state(struct repl *r, int peer, struct repl_chan *ch,
 		     const Ekl__ReplState *s)
 {
 	struct store_state st;
-	struct repl_peer *p = &l->rp;
+	struct repl_peer *p = &r->peers[peer];
 
 	store_state(r->store, &st);
 	if ((int64_t)s->epoch > st.epoch && s->primary[0] != '\0') {
 		repl_adopt_epoch(r, (int64_t)s->epoch, s->primary);
 		store_state(r->store, &st);
 	} else if ((int64_t)s->epoch < st.epoch) {
-		repl_send_state(r, c); /* it will adopt ours */
+		repl_send_state(r, ch); /* it will adopt ours */
 	}
-	if (p->phase == REPL_SNAPSHOT && c == p->carrier &&
+	if (p->phase == REPL_SNAPSHOT && ch == p->carrier &&
 	    (int64_t)s->epoch == st.epoch)
 		return; /* a snapshot is on its way to it already */
 	p->known = true;
@@ -100,37 +101,36 @@ static void on_state(struct repl *r, struct link *l, struct conn *c,
 	p->acked_epoch = 0; /* judge its history from what it reports */
 	if (repl_is_primary(r) && (int64_t)s->epoch == st.epoch &&
 	    p->carrier != NULL)
-		repl_start_stream(r, l);
+		repl_start_stream(r, peer);
 }
 
 /* Convert a batch to store changes, skipping those already applied. */
-static void on_batch(struct repl *r, struct link *l, struct conn *c,
+static void on_batch(struct repl *r, int peer, struct repl_chan *from,
 		     const Ekl__ReplBatch *b)
 {
-	struct repl_peer *p = &l->rp;
+	struct repl_peer *p = &r->peers[peer];
+	const char *name = r->io->peer_name(r->io, peer);
 	struct store_change *ch;
 	struct store_state st;
 	char err[EKL_ERRLEN];
 	size_t i, n = 0;
-	enum pol_vclass theirs;
 
 	store_state(r->store, &st);
 	if ((int64_t)b->epoch < st.epoch) {
-		repl_send_state(r, c); /* a demoted primary: tell it */
+		repl_send_state(r, from); /* a demoted primary: tell it */
 		return;
 	}
 	if ((int64_t)b->epoch > st.epoch) {
-		repl_adopt_epoch(r, (int64_t)b->epoch, l->peer->name);
+		repl_adopt_epoch(r, (int64_t)b->epoch, name);
 		store_state(r->store, &st);
 	}
-	if (strcasecmp(st.primary, l->peer->name) != 0) {
-		refuse(c, "batch from %s, but the primary of epoch %lld is %s",
-		       l->peer->name, (long long)st.epoch, st.primary);
+	if (strcasecmp(st.primary, name) != 0) {
+		refuse(r, peer, from,
+		       "batch from %s, but the primary of epoch %lld is %s",
+		       name, (long long)st.epoch, st.primary);
 		return;
 	}
-	if (r->cfg.skew_strict &&
-	    (pol_version_parse(c->peer_version, &theirs) != 0 ||
-	     theirs != r->node->cfg.vclass)) {
+	if (repl_skewed(r, from)) {
 		p->phase = REPL_SKEW;
 		return;
 	}
@@ -140,7 +140,7 @@ static void on_batch(struct repl *r, struct link *l, struct conn *c,
 	p->primary_rev = (int64_t)b->primary_revision;
 	ch = ekl_calloc(b->n_changes ? b->n_changes : 1, sizeof(*ch));
 	if (ch == NULL) {
-		refuse(c, "out of memory applying a batch");
+		refuse(r, peer, from, "out of memory applying a batch");
 		return;
 	}
 	for (i = 0; i < b->n_changes; i++) {
@@ -156,39 +156,40 @@ static void on_batch(struct repl *r, struct link *l, struct conn *c,
 	}
 	if (n > 0 && store_apply(r->store, ch, n, err) != 0) {
 		ekl_free(ch);
-		refuse(c, "%s", err);
+		refuse(r, peer, from, "%s", err);
 		return;
 	}
 	ekl_free(ch);
 	repl_maybe_compact(r);
-	ack_when_durable(r, l, c);
+	ack_when_durable(r, peer, from);
 }
 
 /* ---- snapshot staging -------------------------------------------------- */
 
-static void on_snap_begin(struct repl *r, struct link *l, struct conn *c,
+static void on_snap_begin(struct repl *r, int peer, struct repl_chan *ch,
 			  const Ekl__SnapBegin *b)
 {
-	struct repl_peer *p = &l->rp;
+	struct repl_peer *p = &r->peers[peer];
 	struct store_state st;
 	char err[EKL_ERRLEN];
 
 	store_state(r->store, &st);
 	if ((int64_t)b->epoch < st.epoch) {
-		repl_send_state(r, c);
+		repl_send_state(r, ch);
 		return;
 	}
 	if (b->digest.len != STORE_DIGEST_LEN) {
-		refuse(c, "snapshot digest of %zu bytes", b->digest.len);
+		refuse(r, peer, ch, "snapshot digest of %zu bytes",
+		       b->digest.len);
 		return;
 	}
 	if (store_snap_stage_begin(r->store, err) != 0) {
-		refuse(c, "%s", err);
+		refuse(r, peer, ch, "%s", err);
 		return;
 	}
 	ekl_info("replication from %s: receiving a snapshot at revision %lld "
 		 "(%llu rows)",
-		 l->peer->name, (long long)b->revision,
+		 r->io->peer_name(r->io, peer), (long long)b->revision,
 		 (unsigned long long)b->rows);
 	p->phase = REPL_SNAPSHOT;
 	p->snap_revision = (int64_t)b->revision;
@@ -200,73 +201,80 @@ static void on_snap_begin(struct repl *r, struct link *l, struct conn *c,
 	p->inflight = 0;
 }
 
-static void on_snap_chunk(struct repl *r, struct link *l, struct conn *c,
+static void on_snap_chunk(struct repl *r, int peer, struct repl_chan *ch,
 			  const Ekl__SnapChunk *k)
 {
+	struct repl_peer *p = &r->peers[peer];
 	Ekl__Envelope env = EKL__ENVELOPE__INIT;
 	Ekl__SnapAck ack = EKL__SNAP_ACK__INIT;
 	char err[EKL_ERRLEN];
 
-	if (l->rp.phase != REPL_SNAPSHOT || k->n_paths != k->n_values) {
-		refuse(c, "snapshot chunk out of place");
+	if (p->phase != REPL_SNAPSHOT || k->n_paths != k->n_values) {
+		refuse(r, peer, ch, "snapshot chunk out of place");
 		return;
 	}
 	if (store_snap_stage_rows(r->store, (const char *const *)k->paths,
 				  (const char *const *)k->values, k->n_paths,
 				  err) != 0) {
 		store_snap_abort(r->store);
-		refuse(c, "%s", err);
+		refuse(r, peer, ch, "%s", err);
 		return;
 	}
-	ack.chunks = (uint64_t)++l->rp.inflight;
+	ack.chunks = (uint64_t)++p->inflight;
 	env.msg_case = EKL__ENVELOPE__MSG_SNAP_ACK;
 	env.snap_ack = &ack;
-	conn_send(c, &env);
+	r->io->send(r->io, ch, &env);
 }
 
-static void on_snap_end(struct repl *r, struct link *l, struct conn *c)
+static void on_snap_end(struct repl *r, int peer, struct repl_chan *ch)
 {
-	struct repl_peer *p = &l->rp;
+	struct repl_peer *p = &r->peers[peer];
+	const char *name = r->io->peer_name(r->io, peer);
 	struct store_state st;
 	char err[EKL_ERRLEN];
 
 	if (p->phase != REPL_SNAPSHOT) {
-		refuse(c, "snapshot end out of place");
+		refuse(r, peer, ch, "snapshot end out of place");
 		return;
 	}
 	if (store_snap_finish(r->store, p->snap_revision, p->rev_epoch_seen,
 			      p->snap_digest, err) != 0) {
 		store_snap_abort(r->store);
 		p->phase = REPL_IDLE;
-		refuse(c, "%s", err);
+		refuse(r, peer, ch, "%s", err);
 		return;
 	}
 	store_state(r->store, &st);
 	if (p->snap_epoch > st.epoch)
-		repl_adopt_epoch(r, p->snap_epoch, l->peer->name);
+		repl_adopt_epoch(r, p->snap_epoch, name);
 	ekl_info("replication from %s: snapshot installed at revision %lld",
-		 l->peer->name, (long long)p->snap_revision);
+		 name, (long long)p->snap_revision);
 	p->phase = REPL_STREAM;
-	ack_when_durable(r, l, c);
+	ack_when_durable(r, peer, ch);
 }
 
-void repl_on_frame(struct repl *r, struct link *l, struct conn *c,
+void repl_on_frame(struct repl *r, int peer, struct repl_chan *ch,
 		   const Ekl__Envelope *env)
 {
 	switch (env->msg_case) {
 	case EKL__ENVELOPE__MSG_REPL_STATE:
-		on_state(r, l, c, env->repl_state);
+		on_state(r, peer, ch, env->repl_state);
 		return;
-	case EKL__ENVELOPE__MSG_BATCH: on_batch(r, l, c, env->batch); return;
-	case EKL__ENVELOPE__MSG_ACK: repl_on_ack(r, l, env->ack); return;
+	case EKL__ENVELOPE__MSG_BATCH:
+		on_batch(r, peer, ch, env->batch);
+		return;
+	case EKL__ENVELOPE__MSG_ACK: repl_on_ack(r, peer, env->ack); return;
 	case EKL__ENVELOPE__MSG_SNAP_BEGIN:
-		on_snap_begin(r, l, c, env->snap_begin);
+		on_snap_begin(r, peer, ch, env->snap_begin);
 		return;
 	case EKL__ENVELOPE__MSG_SNAP_CHUNK:
-		on_snap_chunk(r, l, c, env->snap_chunk);
+		on_snap_chunk(r, peer, ch, env->snap_chunk);
 		return;
-	case EKL__ENVELOPE__MSG_SNAP_END: on_snap_end(r, l, c); return;
-	case EKL__ENVELOPE__MSG_SNAP_ACK: repl_on_snap_ack(r, l); return;
-	default: refuse(c, "unexpected message %d", (int)env->msg_case); return;
+	case EKL__ENVELOPE__MSG_SNAP_END: on_snap_end(r, peer, ch); return;
+	case EKL__ENVELOPE__MSG_SNAP_ACK: repl_on_snap_ack(r, peer); return;
+	default:
+		refuse(r, peer, ch, "unexpected message %d",
+		       (int)env->msg_case);
+		return;
 	}
 }

@@ -16,12 +16,9 @@
  */
 #include <string.h>
 
-#include "net/conn.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/log.h"
 #include "ekulab/core/mem.h"
-#include "net/link.h"
-#include "node.h"
 #include "repl_int.h"
 #include "store/store.h"
 
@@ -94,11 +91,11 @@ static void batch_free(struct batch_build *b)
 	ekl_free(b->ptrs);
 }
 
-/* Send the next batch to l. Returns 1 when sent, 0 when nothing to send,
- * EKL_ENOENT when the log no longer holds what the peer needs. */
-static int send_batch(struct repl *r, struct link *l)
+/* Send the next batch to peer. Returns 1 when sent, 0 when nothing to
+ * send, EKL_ENOENT when the log no longer holds what the peer needs. */
+static int send_batch(struct repl *r, int peer)
 {
-	struct repl_peer *p = &l->rp;
+	struct repl_peer *p = &r->peers[peer];
 	Ekl__Envelope env = EKL__ENVELOPE__INIT;
 	Ekl__ReplBatch batch = EKL__REPL_BATCH__INIT;
 	struct batch_build b;
@@ -129,7 +126,8 @@ static int send_batch(struct repl *r, struct link *l)
 			    err);
 	if (rv < 0) {
 		if (rv != EKL_ENOENT)
-			ekl_warn("replication to %s: %s", l->peer->name, err);
+			ekl_warn("replication to %s: %s",
+				 r->io->peer_name(r->io, peer), err);
 		batch_free(&b);
 		return rv == EKL_ENOENT ? EKL_ENOENT : rv;
 	}
@@ -144,7 +142,7 @@ static int send_batch(struct repl *r, struct link *l)
 	batch.primary_revision = (uint64_t)st.revision;
 	env.msg_case = EKL__ENVELOPE__MSG_BATCH;
 	env.batch = &batch;
-	rv = conn_send(p->carrier, &env);
+	rv = r->io->send(r->io, p->carrier, &env);
 	if (rv == 0)
 		repl_batch_sent(p, b.last);
 	batch_free(&b);
@@ -189,9 +187,9 @@ static void chunk_free(struct chunk_build *c)
 }
 
 /* Send the next snapshot chunk, or SnapEnd after the last one. */
-static int send_chunk(struct repl *r, struct link *l)
+static int send_chunk(struct repl *r, int peer)
 {
-	struct repl_peer *p = &l->rp;
+	struct repl_peer *p = &r->peers[peer];
 	Ekl__Envelope env = EKL__ENVELOPE__INIT;
 	Ekl__SnapChunk chunk = EKL__SNAP_CHUNK__INIT;
 	Ekl__SnapEnd end = EKL__SNAP_END__INIT;
@@ -199,7 +197,6 @@ static int send_chunk(struct repl *r, struct link *l)
 	char err[EKL_ERRLEN];
 	int rv;
 
-	(void)r;
 	memset(&c, 0, sizeof(c));
 	c.paths = ekl_calloc(SNAP_ROWS, sizeof(char *));
 	c.values = ekl_calloc(SNAP_ROWS, sizeof(char *));
@@ -209,7 +206,8 @@ static int send_chunk(struct repl *r, struct link *l)
 	}
 	rv = store_snap_next(p->snap, SNAP_ROWS, chunk_add, &c, err);
 	if (rv < 0) {
-		ekl_warn("snapshot to %s: %s", l->peer->name, err);
+		ekl_warn("snapshot to %s: %s", r->io->peer_name(r->io, peer),
+			 err);
 		chunk_free(&c);
 		return rv;
 	}
@@ -224,16 +222,17 @@ static int send_chunk(struct repl *r, struct link *l)
 		env.msg_case = EKL__ENVELOPE__MSG_SNAP_CHUNK;
 		env.snap_chunk = &chunk;
 	}
-	rv = conn_send(p->carrier, &env);
+	rv = r->io->send(r->io, p->carrier, &env);
 	if (rv == 0)
 		p->inflight++;
 	chunk_free(&c);
 	return rv;
 }
 
-static void start_snapshot(struct repl *r, struct link *l)
+static void start_snapshot(struct repl *r, int peer)
 {
-	struct repl_peer *p = &l->rp;
+	struct repl_peer *p = &r->peers[peer];
+	const char *name = r->io->peer_name(r->io, peer);
 	Ekl__Envelope env = EKL__ENVELOPE__INIT;
 	Ekl__SnapBegin b = EKL__SNAP_BEGIN__INIT;
 	struct store_state at;
@@ -241,12 +240,12 @@ static void start_snapshot(struct repl *r, struct link *l)
 
 	repl_peer_reset(p);
 	if (store_snap_open(r->store, &p->snap, &at, err) != 0) {
-		ekl_warn("snapshot to %s: %s", l->peer->name, err);
+		ekl_warn("snapshot to %s: %s", name, err);
 		return;
 	}
 	ekl_info("replication to %s: sending a snapshot at revision %lld "
 		 "(%lld rows)",
-		 l->peer->name, (long long)at.revision, (long long)at.rows);
+		 name, (long long)at.revision, (long long)at.rows);
 	b.epoch = (uint64_t)at.epoch;
 	b.revision = (uint64_t)at.revision;
 	b.rev_epoch = (uint64_t)at.rev_epoch;
@@ -255,7 +254,7 @@ static void start_snapshot(struct repl *r, struct link *l)
 	b.rows = (uint64_t)at.rows;
 	env.msg_case = EKL__ENVELOPE__MSG_SNAP_BEGIN;
 	env.snap_begin = &b;
-	if (conn_send(p->carrier, &env) != 0) {
+	if (r->io->send(r->io, p->carrier, &env) != 0) {
 		repl_peer_reset(p);
 		return;
 	}
@@ -266,28 +265,28 @@ static void start_snapshot(struct repl *r, struct link *l)
 
 /* ---- the pump --------------------------------------------------------- */
 
-/* Keep the pipe to l full. */
-void repl_pump(struct repl *r, struct link *l)
+/* Keep the pipe to peer full. */
+void repl_pump(struct repl *r, int peer)
 {
-	struct repl_peer *p = &l->rp;
+	struct repl_peer *p = &r->peers[peer];
 
 	if (!repl_is_primary(r) || p->carrier == NULL ||
-	    p->carrier->state != CONN_UP)
+	    !r->io->chan_up(r->io, p->carrier))
 		return;
 	for (;;) {
 		int rv;
 
 		if (p->phase == REPL_SNAPSHOT) {
 			if (p->inflight >= WINDOW || p->snap_done ||
-			    send_chunk(r, l) != 0)
+			    send_chunk(r, peer) != 0)
 				return;
 			continue;
 		}
 		if (p->phase != REPL_STREAM || repl_batches_out(p) >= WINDOW)
 			return;
-		rv = send_batch(r, l);
+		rv = send_batch(r, peer);
 		if (rv == EKL_ENOENT) {
-			start_snapshot(r, l);
+			start_snapshot(r, peer);
 			continue;
 		}
 		if (rv <= 0)
@@ -297,21 +296,18 @@ void repl_pump(struct repl *r, struct link *l)
 
 /* The primary decides how to bring a peer at (rev, rev_epoch) up to date:
  * stream from rev when our log agrees with its history, else snapshot. */
-void repl_start_stream(struct repl *r, struct link *l)
+void repl_start_stream(struct repl *r, int peer)
 {
-	struct repl_peer *p = &l->rp;
+	struct repl_peer *p = &r->peers[peer];
 	struct store_state st;
 	int64_t epoch = 0;
 	char err[EKL_ERRLEN];
 	bool agree;
-	enum pol_vclass theirs;
 
 	repl_peer_reset(p);
 	if (p->carrier == NULL || !p->known)
 		return;
-	if (r->cfg.skew_strict &&
-	    (pol_version_parse(p->carrier->peer_version, &theirs) != 0 ||
-	     theirs != r->node->cfg.vclass)) {
+	if (repl_skewed(r, p->carrier)) {
 		p->phase = REPL_SKEW;
 		return;
 	}
@@ -328,17 +324,17 @@ void repl_start_stream(struct repl *r, struct link *l)
 		agree = false; /* compacted away: cannot check, cannot send */
 	}
 	if (!agree) {
-		start_snapshot(r, l);
+		start_snapshot(r, peer);
 	} else {
 		p->phase = REPL_STREAM;
 		p->sent = p->applied;
 	}
-	repl_pump(r, l);
+	repl_pump(r, peer);
 }
 
-void repl_on_ack(struct repl *r, struct link *l, const Ekl__ReplAck *a)
+void repl_on_ack(struct repl *r, int peer, const Ekl__ReplAck *a)
 {
-	struct repl_peer *p = &l->rp;
+	struct repl_peer *p = &r->peers[peer];
 	struct store_state st;
 
 	store_state(r->store, &st);
@@ -356,15 +352,18 @@ void repl_on_ack(struct repl *r, struct link *l, const Ekl__ReplAck *a)
 		p->sent = p->snap_revision;
 		ekl_info("replication to %s: snapshot installed at revision "
 			 "%lld",
-			 l->peer->name, (long long)p->snap_revision);
+			 r->io->peer_name(r->io, peer),
+			 (long long)p->snap_revision);
 	}
 	repl_check_waits(r, -1);
-	repl_pump(r, l);
+	repl_pump(r, peer);
 }
 
-void repl_on_snap_ack(struct repl *r, struct link *l)
+void repl_on_snap_ack(struct repl *r, int peer)
 {
-	if (l->rp.inflight > 0)
-		l->rp.inflight--;
-	repl_pump(r, l);
+	struct repl_peer *p = &r->peers[peer];
+
+	if (p->inflight > 0)
+		p->inflight--;
+	repl_pump(r, peer);
 }

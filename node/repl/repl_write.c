@@ -23,14 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin/admin.h"
-#include "net/conn.h"
 #include "ekulab/core/container_of.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/log.h"
 #include "ekulab/core/mem.h"
-#include "net/link.h"
-#include "node.h"
 #include "repl_int.h"
 #include "store/store.h"
 #include "sync.h"
@@ -130,7 +126,7 @@ void repl_wait_remove(struct repl *r, struct ack_wait *w)
 		}
 	ekl_free(w);
 	if (r->waits == NULL)
-		ev_timer_stop(r->node->loop, &r->wait_timer);
+		ev_timer_stop(r->cfg.loop, &r->wait_timer);
 }
 
 static void revision_body(char *buf, size_t len, int64_t rev)
@@ -149,7 +145,7 @@ void repl_check_waits(struct repl *r, int gone)
 		bool done = true;
 		int i;
 
-		for (i = 0; i < r->node->cfg.n_peers; i++) {
+		for (i = 0; i < r->io->n_peers; i++) {
 			if (!w->need[i])
 				continue;
 			if (i == gone) {
@@ -162,13 +158,13 @@ void repl_check_waits(struct repl *r, int gone)
 				    "before it confirmed; it will apply it "
 				    "when it catches up",
 				    (long long)w->rev,
-				    r->node->cfg.peers[i].name);
-				admin_reply_done(w->reply, false, msg);
+				    r->io->peer_name(r->io, i));
+				repl_reply(r, w->reply, false, msg);
 				repl_wait_remove(r, w);
 				done = false;
 				break;
 			}
-			if (r->node->links[i].rp.applied >= w->rev)
+			if (r->peers[i].applied >= w->rev)
 				w->need[i] = false;
 			else
 				done = false;
@@ -178,7 +174,7 @@ void repl_check_waits(struct repl *r, int gone)
 
 			record_latency(r, ev_time() - w->committed);
 			revision_body(body, sizeof(body), w->rev);
-			admin_reply_done(w->reply, true, body);
+			repl_reply(r, w->reply, true, body);
 			repl_wait_remove(r, w);
 		}
 		w = next;
@@ -205,14 +201,14 @@ void repl_on_wait_timer(struct ev_loop *loop, ev_timer *t, int revents)
 			    "committed on the primary at revision %lld, "
 			    "but not confirmed in time by:",
 			    (long long)w->rev);
-			for (i = 0; i < r->node->cfg.n_peers && len < 400; i++)
+			for (i = 0; i < r->io->n_peers && len < 400; i++)
 				if (w->need[i])
 					len += (size_t)snprintf(
 					    msg + len, sizeof(msg) - len, " %s",
-					    r->node->cfg.peers[i].name);
+					    r->io->peer_name(r->io, i));
 			snprintf(msg + len, sizeof(msg) - len,
 				 "; they will apply it when they catch up");
-			admin_reply_done(w->reply, false, msg);
+			repl_reply(r, w->reply, false, msg);
 			repl_wait_remove(r, w);
 		}
 		w = next;
@@ -227,17 +223,17 @@ static void fail_queue(struct repl *r, const char *msg)
 		struct pending_write *w = r->queue;
 
 		r->queue = w->next;
-		admin_reply_done(w->reply, false, msg);
+		repl_reply(r, w->reply, false, msg);
 		repl_write_free(w);
 	}
 	r->queue_tail = &r->queue;
 }
 
 /* Peers a --ack all write must wait for: linked, streaming or about to. */
-static bool peer_counts(struct repl *r, struct link *l)
+static bool peer_counts(struct repl *r, int peer)
 {
-	(void)r;
-	return link_is_up(l) && l->rp.phase != REPL_SKEW;
+	return r->io->carrier(r->io, peer) != NULL &&
+	       r->peers[peer].phase != REPL_SKEW;
 }
 
 void repl_maybe_compact(struct repl *r)
@@ -250,8 +246,8 @@ void repl_maybe_compact(struct repl *r)
 	store_state(r->store, &st);
 	/* Never drop what a linked peer that is streaming still needs (up to
 	 * ten times --log-keep): it would only be forced into a snapshot. */
-	for (i = 0; r->node->links != NULL && i < r->node->cfg.n_peers; i++) {
-		const struct repl_peer *p = &r->node->links[i].rp;
+	for (i = 0; i < r->io->n_peers; i++) {
+		const struct repl_peer *p = &r->peers[i];
 
 		if (p->phase == REPL_STREAM && p->carrier != NULL &&
 		    st.revision - p->applied > keep)
@@ -310,14 +306,14 @@ static void send_group_early(struct repl *r, struct pending_write *group)
 	batch.primary_revision = (uint64_t)last;
 	env.msg_case = EKL__ENVELOPE__MSG_BATCH;
 	env.batch = &batch;
-	for (i = 0; i < r->node->cfg.n_peers; i++) {
-		struct repl_peer *p = &r->node->links[i].rp;
+	for (i = 0; i < r->io->n_peers; i++) {
+		struct repl_peer *p = &r->peers[i];
 
 		if (p->phase != REPL_STREAM || p->carrier == NULL ||
-		    p->carrier->state != CONN_UP ||
+		    !r->io->chan_up(r->io, p->carrier) ||
 		    repl_batches_out(p) >= WINDOW || p->sent != st.revision)
 			continue;
-		if (conn_send(p->carrier, &env) == 0) {
+		if (r->io->send(r->io, p->carrier, &env) == 0) {
 			repl_batch_sent(p, last);
 			r->sent_early = true;
 		}
@@ -346,34 +342,33 @@ static void complete_writes(struct repl *r, struct pending_write *list,
 			bool any = false;
 
 			if (aw == NULL) {
-				admin_reply_done(w->reply, false,
-						 "out of memory");
+				repl_reply(r, w->reply, false, "out of memory");
 				goto next;
 			}
 			aw->reply = w->reply;
 			aw->rev = w->rev;
 			aw->committed = committed;
 			aw->deadline =
-			    ev_now(r->node->loop) + w->timeout_ms / 1000.0;
-			for (i = 0; i < r->node->cfg.n_peers; i++)
-				if (peer_counts(r, &r->node->links[i])) {
+			    ev_now(r->cfg.loop) + w->timeout_ms / 1000.0;
+			for (i = 0; i < r->io->n_peers; i++)
+				if (peer_counts(r, i)) {
 					aw->need[i] = true;
 					any = true;
 				}
 			if (!any) {
 				revision_body(body, sizeof(body), w->rev);
-				admin_reply_done(w->reply, true, body);
+				repl_reply(r, w->reply, true, body);
 				ekl_free(aw);
 			} else {
 				aw->next = r->waits;
 				r->waits = aw;
 				if (!ev_is_active(&r->wait_timer))
-					ev_timer_again(r->node->loop,
+					ev_timer_again(r->cfg.loop,
 						       &r->wait_timer);
 			}
 		} else {
 			revision_body(body, sizeof(body), w->rev);
-			admin_reply_done(w->reply, true, body);
+			repl_reply(r, w->reply, true, body);
 		}
 	next:
 		repl_write_free(w);
@@ -416,13 +411,13 @@ static void group_commit(struct repl *r)
 		char perr[EKL_ERRLEN];
 
 		if (rv != 0) {
-			admin_reply_done(w->reply, false, err);
+			repl_reply(r, w->reply, false, err);
 			w->reply = NULL;
 			continue;
 		}
 		if (store_group_put(r->store, w->path, w->value, &rev, perr) !=
 		    0) {
-			admin_reply_done(w->reply, false, perr);
+			repl_reply(r, w->reply, false, perr);
 			w->reply = NULL;
 			continue;
 		}
@@ -442,7 +437,7 @@ static void group_commit(struct repl *r)
 				  "consistent (restart the node)",
 				  err);
 			fail_queue(r, "primary stopping after a failed commit");
-			ev_break(r->node->loop, EVBREAK_ALL);
+			ev_break(r->cfg.loop, EVBREAK_ALL);
 		} else {
 			ekl_error("group commit failed: %s", err);
 		}
@@ -453,7 +448,7 @@ static void group_commit(struct repl *r)
 			struct pending_write *next = w->next;
 
 			if (w->reply != NULL)
-				admin_reply_done(w->reply, false, err);
+				repl_reply(r, w->reply, false, err);
 			repl_write_free(w);
 			w = next;
 		}
@@ -483,8 +478,8 @@ static void group_commit(struct repl *r)
 		complete_writes(r, batch, ev_time());
 	}
 	repl_maybe_compact(r);
-	for (i = 0; i < r->node->cfg.n_peers; i++)
-		repl_pump(r, &r->node->links[i]);
+	for (i = 0; i < r->io->n_peers; i++)
+		repl_pump(r, i);
 }
 
 /* The syncer made every commit up to seq durable. */
@@ -503,15 +498,16 @@ void repl_on_synced(void *arg, uint64_t seq)
 		complete_writes(r, d->writes, d->committed);
 		ekl_free(d);
 	}
-	for (i = 0; r->node->links != NULL && i < r->node->cfg.n_peers; i++) {
-		struct link *l = &r->node->links[i];
-		struct conn *c = link_carrier(l);
+	for (i = 0; i < r->io->n_peers; i++) {
+		struct repl_peer *p = &r->peers[i];
+		struct repl_chan *ch;
 
-		if (!l->rp.ack_due || l->rp.ack_seq > seq)
+		if (!p->ack_due || p->ack_seq > seq)
 			continue;
-		l->rp.ack_due = false;
-		if (c != NULL)
-			repl_send_ack_rev(r, c, l->rp.ack_rev);
+		p->ack_due = false;
+		ch = r->io->carrier(r->io, i);
+		if (ch != NULL)
+			repl_send_ack_rev(r, ch, p->ack_rev);
 	}
 }
 
@@ -525,7 +521,7 @@ void repl_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 		group_commit(r);
 }
 
-void repl_write(struct repl *r, struct admin_reply *reply, const char *path,
+void repl_write(struct repl *r, void *reply, const char *path,
 		const char *value, bool ack_all, int timeout_ms)
 {
 	struct pending_write *w = ekl_calloc(1, sizeof(*w));
@@ -534,7 +530,7 @@ void repl_write(struct repl *r, struct admin_reply *reply, const char *path,
 	    (value != NULL && (w->value = ekl_strdup(value)) == NULL)) {
 		if (w != NULL)
 			repl_write_free(w);
-		admin_reply_done(reply, false, "out of memory");
+		repl_reply(r, reply, false, "out of memory");
 		return;
 	}
 	w->reply = reply;
