@@ -1,0 +1,1135 @@
+/* test_repl.c: replication on an in-memory transport (a fake struct
+ * repl_io), with real SQLite stores: flow control, ordering, exactly-once
+ * apply, refusals, epochs, --ack all, snapshots. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "ekulab.pb-c.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/json.h"
+#include "ekulab/core/mem.h"
+#include "ekulab/x509/policy.h"
+#include "repl/repl.h"
+#include "store/store.h"
+#include "testutil.h"
+
+/* ---- the fake network: N nodes, one channel end per ordered pair ---- */
+
+#define N	 3
+#define MAX_MSGS 100000
+#define PRIMARY	 0
+
+static const char *const names[N] = {"n1", "n2", "n3"};
+
+/* One end of a connection between two nodes, as repl sees it. */
+struct repl_chan {
+	int self;
+	int other;
+	bool up;
+	bool close_pending; /* repl asked to close it: report later */
+	char close_code[32];
+	char close_message[256];
+	int closes;
+};
+
+struct msg {
+	int from;
+	int to;
+	uint8_t *buf; /* owned: the packed envelope */
+	size_t len;
+	Ekl__Envelope__MsgCase kind;
+};
+
+/* A write handed to repl_write, as the test sees its answer. */
+struct wr {
+	int done; /* times answered: must end at exactly 1 */
+	bool ok;
+	char body[512];
+};
+
+struct fnode {
+	struct repl_io io;
+	struct repl *r;
+	char dir[512];
+	char version[16];
+	struct repl_chan chan[N]; /* chan[j]: our end towards node j */
+};
+
+static struct ev_loop *loop;
+static struct fnode nodes[N];
+static struct msg *queue; /* FIFO, [qhead, qtail) */
+static size_t qhead, qtail;
+/* Messages from i to j wait while hold[i][j] is HOLD_ALL or their kind. */
+#define HOLD_ALL (-1)
+static int hold[N][N];
+static int sent[N][N][16];	/* envelopes sent, by kind */
+static int delivered[N][N][16]; /* envelopes handed to repl, by kind */
+
+/* Node i's peer number for node j, and back. */
+static int peer_of(int i, int j)
+{
+	return j < i ? j : j - 1;
+}
+
+static int node_of(int i, int peer)
+{
+	return peer < i ? peer : peer + 1;
+}
+
+static struct fnode *fnode_of(struct repl_io *io)
+{
+	return io->data;
+}
+
+static int self_of(struct repl_io *io)
+{
+	return (int)(fnode_of(io) - nodes);
+}
+
+static const char *io_peer_name(struct repl_io *io, int peer)
+{
+	return names[node_of(self_of(io), peer)];
+}
+
+static struct repl_chan *io_carrier(struct repl_io *io, int peer)
+{
+	struct repl_chan *ch = &fnode_of(io)->chan[node_of(self_of(io), peer)];
+
+	return ch->up ? ch : NULL;
+}
+
+static bool io_chan_up(struct repl_io *io, struct repl_chan *ch)
+{
+	(void)io;
+	return ch->up && !ch->close_pending;
+}
+
+static const char *io_chan_version(struct repl_io *io, struct repl_chan *ch)
+{
+	(void)io;
+	return nodes[ch->other].version;
+}
+
+static int io_send(struct repl_io *io, struct repl_chan *ch,
+		   const Ekl__Envelope *env)
+{
+	struct msg *m;
+
+	(void)io;
+	if (!ch->up || ch->close_pending)
+		return EKL_ECLOSED;
+	ck_assert_msg(qtail < MAX_MSGS, "message queue full");
+	m = &queue[qtail++];
+	m->from = ch->self;
+	m->to = ch->other;
+	m->kind = env->msg_case;
+	m->len = ekl__envelope__get_packed_size(env);
+	m->buf = ekl_malloc(m->len ? m->len : 1);
+	ck_assert_ptr_nonnull(m->buf);
+	ck_assert_uint_eq(ekl__envelope__pack(env, m->buf), m->len);
+	sent[ch->self][ch->other][env->msg_case]++;
+	return 0;
+}
+
+static void io_send_all(struct repl_io *io, int peer, const Ekl__Envelope *env)
+{
+	struct repl_chan *ch = io_carrier(io, peer);
+
+	if (ch != NULL)
+		io_send(io, ch, env);
+}
+
+static void io_close(struct repl_io *io, struct repl_chan *ch, const char *code,
+		     const char *message)
+{
+	(void)io;
+	if (ch->close_pending || !ch->up)
+		return;
+	ch->close_pending = true;
+	ch->closes++;
+	snprintf(ch->close_code, sizeof(ch->close_code), "%s", code);
+	snprintf(ch->close_message, sizeof(ch->close_message), "%s", message);
+}
+
+static const char *io_down_reason(struct repl_io *io, int peer)
+{
+	(void)io;
+	(void)peer;
+	return "link-down";
+}
+
+static void io_write_done(struct repl_io *io, void *reply, bool ok,
+			  const char *body)
+{
+	struct wr *w = reply;
+
+	(void)io;
+	w->done++;
+	w->ok = ok;
+	snprintf(w->body, sizeof(w->body), "%s", body != NULL ? body : "");
+}
+
+/* ---- the test's hands on the network ---- */
+
+static void drop_between(int i, int j)
+{
+	size_t k;
+
+	for (k = qhead; k < qtail; k++)
+		if ((queue[k].from == i && queue[k].to == j) ||
+		    (queue[k].from == j && queue[k].to == i))
+			queue[k].to = -1; /* lost with the connection */
+}
+
+/* Both ends up; each node hears of it as node.c would tell it. */
+static void link_up(int i, int j)
+{
+	int e;
+
+	for (e = 0; e < 2; e++) {
+		int a = e == 0 ? i : j, b = e == 0 ? j : i;
+		struct repl_chan *ch = &nodes[a].chan[b];
+
+		ch->up = true;
+		ch->close_pending = false;
+		repl_conn_up(nodes[a].r, peer_of(a, b), ch);
+		repl_link_changed(nodes[a].r, peer_of(a, b));
+	}
+}
+
+static void link_down(int i, int j)
+{
+	nodes[i].chan[j].up = nodes[j].chan[i].up = false;
+	nodes[i].chan[j].close_pending = nodes[j].chan[i].close_pending = false;
+	drop_between(i, j);
+	repl_link_changed(nodes[i].r, peer_of(i, j));
+	repl_link_changed(nodes[j].r, peer_of(j, i));
+}
+
+/* Closes repl asked for take effect now, from "the loop". */
+static void process_closes(void)
+{
+	int i, j;
+
+	for (i = 0; i < N; i++)
+		for (j = 0; j < N; j++)
+			if (i != j && nodes[i].chan[j].close_pending)
+				link_down(i, j);
+}
+
+/* Deliver queued messages in order, except held ones; returns how many. */
+static int deliver(void)
+{
+	int n = 0;
+	size_t k;
+
+	for (k = qhead; k < qtail; k++) {
+		struct msg *m = &queue[k];
+		Ekl__Envelope *env;
+		int to = m->to;
+
+		if (to < 0 || m->buf == NULL)
+			continue;
+		if (hold[m->from][to] == HOLD_ALL ||
+		    hold[m->from][to] == (int)m->kind)
+			continue;
+		if (nodes[to].chan[m->from].up &&
+		    !nodes[m->from].chan[to].close_pending) {
+			env = ekl__envelope__unpack(NULL, m->len, m->buf);
+			ck_assert_ptr_nonnull(env);
+			repl_on_frame(nodes[to].r, peer_of(to, m->from),
+				      &nodes[to].chan[m->from], env);
+			ekl__envelope__free_unpacked(env, NULL);
+			delivered[m->from][to][m->kind]++;
+			n++;
+		}
+		ekl_free(m->buf);
+		m->buf = NULL;
+		process_closes();
+	}
+	while (qhead < qtail &&
+	       (queue[qhead].buf == NULL || queue[qhead].to < 0)) {
+		ekl_free(queue[qhead].buf);
+		queue[qhead].buf = NULL;
+		qhead++;
+	}
+	return n;
+}
+
+/* Queued messages from i to j of one kind (held or not). */
+static int queued(int i, int j, Ekl__Envelope__MsgCase kind)
+{
+	int n = 0;
+	size_t k;
+
+	for (k = qhead; k < qtail; k++)
+		if (queue[k].buf != NULL && queue[k].from == i &&
+		    queue[k].to == j && queue[k].kind == kind)
+			n++;
+	return n;
+}
+
+static void tick(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+}
+
+/* Run the loop (group commits, the syncer's answers, timers) and the
+ * network until pred(arg) or `seconds` pass. */
+static bool run_until(bool (*pred)(void *arg), void *arg, double seconds)
+{
+	ev_timer t;
+	double end = ev_time() + seconds;
+
+	ev_timer_init(&t, tick, 0.002, 0.002);
+	ev_timer_start(loop, &t);
+	for (;;) {
+		ev_run(loop, EVRUN_NOWAIT);
+		while (deliver() > 0)
+			ev_run(loop, EVRUN_NOWAIT);
+		if (pred(arg) || ev_time() >= end)
+			break;
+		ev_run(loop, EVRUN_ONCE);
+	}
+	ev_timer_stop(loop, &t);
+	return pred(arg);
+}
+
+static bool never(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+static void run_for(double seconds)
+{
+	(void)run_until(never, NULL, seconds);
+}
+
+static bool answered(void *arg)
+{
+	return ((struct wr *)arg)->done > 0;
+}
+
+static void state_of(int i, struct store_state *st)
+{
+	store_state(repl_store(nodes[i].r), st);
+}
+
+/* Nodes in mask hold exactly what the primary holds, nothing in flight. */
+static bool converged_mask(unsigned mask)
+{
+	struct store_state p, st;
+	int i;
+
+	state_of(PRIMARY, &p);
+	for (i = 0; i < N; i++) {
+		if (!(mask & (1u << i)) || i == PRIMARY)
+			continue;
+		state_of(i, &st);
+		if (st.revision != p.revision ||
+		    memcmp(st.digest, p.digest, STORE_DIGEST_LEN) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool all_converged(void *arg)
+{
+	(void)arg;
+	return converged_mask((1u << N) - 1);
+}
+
+static unsigned conv_mask;
+
+static bool some_converged(void *arg)
+{
+	(void)arg;
+	return converged_mask(conv_mask);
+}
+
+static int64_t ack_target;
+
+/* The primary heard every peer in conv_mask acknowledge ack_target. */
+static bool peers_acked(void *arg)
+{
+	int j;
+
+	(void)arg;
+	for (j = 0; j < N; j++) {
+		int64_t applied = -1;
+
+		if (j == PRIMARY || !(conv_mask & (1u << j)))
+			continue;
+		if (!repl_peer_view(nodes[PRIMARY].r, peer_of(PRIMARY, j),
+				    &(const char *){NULL},
+				    &(const char *){NULL}, &applied,
+				    &(int64_t){0}) ||
+		    applied < ack_target)
+			return false;
+	}
+	return true;
+}
+
+static void wait_acked(int64_t rev, unsigned mask)
+{
+	ack_target = rev;
+	conv_mask = mask;
+	ck_assert_msg(run_until(peers_acked, NULL, 10),
+		      "peers did not acknowledge revision %lld",
+		      (long long)rev);
+}
+
+static void check_store(int i)
+{
+	char err[EKL_ERRLEN] = "";
+
+	ck_assert_msg(store_check(repl_store(nodes[i].r), err) == 0, "%s: %s",
+		      names[i], err);
+}
+
+/* ---- fixtures ---- */
+
+static int64_t log_keep = 100000;
+static bool skew_strict;
+
+static void start_node(int i)
+{
+	struct repl_config rc;
+	struct fnode *f = &nodes[i];
+	char err[EKL_ERRLEN] = "";
+	int j;
+
+	f->io.data = f;
+	f->io.n_peers = N - 1;
+	f->io.peer_name = io_peer_name;
+	f->io.carrier = io_carrier;
+	f->io.chan_up = io_chan_up;
+	f->io.chan_version = io_chan_version;
+	f->io.send = io_send;
+	f->io.send_all = io_send_all;
+	f->io.close = io_close;
+	f->io.down_reason = io_down_reason;
+	f->io.write_done = io_write_done;
+	for (j = 0; j < N; j++) {
+		memset(&f->chan[j], 0, sizeof(f->chan[j]));
+		f->chan[j].self = i;
+		f->chan[j].other = j;
+	}
+	memset(&rc, 0, sizeof(rc));
+	rc.loop = loop;
+	rc.name = names[i];
+	rc.vclass = POL_V_PRE154;
+	rc.log_keep = log_keep;
+	rc.skew_strict = skew_strict;
+	rc.ack_timeout_ms = 5000;
+	ck_assert_msg(
+	    repl_start(&rc, &f->io, f->dir, names[PRIMARY], &f->r, err) == 0,
+	    "%s", err);
+}
+
+static void setup(void)
+{
+	const char *base = tu_tmpdir("repl");
+	char cmd[1200];
+	int i;
+
+	ck_assert_ptr_nonnull(base);
+	loop = ev_loop_new(EVFLAG_AUTO);
+	queue = ekl_calloc(MAX_MSGS, sizeof(*queue));
+	ck_assert_ptr_nonnull(queue);
+	qhead = qtail = 0;
+	memset(hold, 0, sizeof(hold));
+	memset(sent, 0, sizeof(sent));
+	memset(delivered, 0, sizeof(delivered));
+	for (i = 0; i < N; i++) {
+		memset(&nodes[i], 0, sizeof(nodes[i]));
+		snprintf(nodes[i].dir, sizeof(nodes[i].dir), "%s/%s", base,
+			 names[i]);
+		snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", nodes[i].dir);
+		ck_assert_int_eq(system(cmd), 0);
+		snprintf(nodes[i].version, sizeof(nodes[i].version), "X15.3.2");
+	}
+}
+
+static void start_all(void)
+{
+	int i;
+
+	for (i = 0; i < N; i++)
+		start_node(i);
+}
+
+static void teardown(void)
+{
+	int i;
+
+	for (i = 0; i < N; i++)
+		repl_stop(nodes[i].r);
+	while (qhead < qtail)
+		ekl_free(queue[qhead++].buf);
+	ekl_free(queue);
+	ev_loop_destroy(loop);
+	log_keep = 100000;
+	skew_strict = false;
+}
+
+static void write_kv(int i, struct wr *w, const char *path, const char *value,
+		     bool ack_all, int timeout_ms)
+{
+	memset(w, 0, sizeof(*w));
+	repl_write(nodes[i].r, w, path, value, ack_all, timeout_ms);
+}
+
+/* Write `count` rows in one group on the primary and wait for the answers.
+ */
+static void write_group(const char *prefix, int count)
+{
+	struct wr *w = ekl_calloc((size_t)count, sizeof(*w));
+	char path[64], value[64];
+	int k;
+
+	ck_assert_ptr_nonnull(w);
+	for (k = 0; k < count; k++) {
+		snprintf(path, sizeof(path), "%s/%05d", prefix, k);
+		snprintf(value, sizeof(value), "v%d", k);
+		repl_write(nodes[PRIMARY].r, &w[k], path, value, false, 0);
+	}
+	ck_assert(run_until(answered, &w[count - 1], 30));
+	for (k = 0; k < count; k++)
+		ck_assert_msg(w[k].done == 1 && w[k].ok, "%d: %s", k,
+			      w[k].body);
+	ekl_free(w);
+}
+
+static const char *view(int i, int j, int64_t *applied, int64_t *lag)
+{
+	const char *state = NULL, *reason = NULL;
+	int64_t a = -1, l = -1;
+
+	if (!repl_peer_view(nodes[i].r, peer_of(i, j), &state, &reason, &a, &l))
+		return NULL;
+	if (applied != NULL)
+		*applied = a;
+	if (lag != NULL)
+		*lag = l;
+	return state;
+}
+
+static void all_links_up(void)
+{
+	link_up(0, 1);
+	link_up(0, 2);
+	link_up(1, 2);
+}
+
+/* ---- streaming: order, convergence, status ---- */
+
+START_TEST(test_stream_in_order)
+{
+	struct wr w[40];
+	struct store_state st;
+	char path[32], value[32];
+	int64_t applied, lag;
+	int k;
+
+	start_all();
+	all_links_up();
+	ck_assert(run_until(all_converged, NULL, 10));
+	/* Writes in separate groups and within one: each answer names its
+	 * revision, in the order the writes were made. */
+	for (k = 0; k < 40; k++) {
+		snprintf(path, sizeof(path), "a/%02d", k);
+		snprintf(value, sizeof(value), "value %d", k);
+		write_kv(PRIMARY, &w[k], path, value, false, 0);
+		if (k % 10 == 9)
+			ck_assert(run_until(answered, &w[k], 10));
+	}
+	for (k = 0; k < 40; k++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "revision %d", k + 1);
+		ck_assert_int_eq(w[k].done, 1);
+		ck_assert(w[k].ok);
+		ck_assert_str_eq(w[k].body, want);
+	}
+	write_kv(PRIMARY, &w[0], "a/07", NULL, false, 0); /* a delete */
+	ck_assert(run_until(answered, &w[0], 10));
+	ck_assert(run_until(all_converged, NULL, 10));
+	state_of(2, &st);
+	ck_assert_int_eq(st.revision, 41);
+	ck_assert_int_eq(st.rows, 39);
+	wait_acked(41, 7);
+	for (k = 0; k < N; k++)
+		check_store(k);
+	/* Every batch went out in revision order and was applied once. */
+	ck_assert_int_eq(nodes[1].chan[0].closes + nodes[2].chan[0].closes, 0);
+	ck_assert_str_eq(view(0, 1, &applied, &lag), "replicating");
+	ck_assert_int_eq(applied, 41);
+	ck_assert_int_eq(lag, 0);
+	ck_assert_str_eq(view(1, 0, &applied, &lag), "replicating");
+	ck_assert_int_eq(applied, 41);
+	/* Two peers of the primary do not replicate with each other. */
+	ck_assert_ptr_null(view(1, 2, NULL, NULL));
+	ck_assert_int_eq(sent[1][2][EKL__ENVELOPE__MSG_BATCH], 0);
+}
+END_TEST
+
+START_TEST(test_write_on_peer_refused)
+{
+	struct wr w;
+
+	start_all();
+	all_links_up();
+	write_kv(1, &w, "a", "1", false, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert_int_eq(w.done, 1);
+	ck_assert(!w.ok);
+	ck_assert_msg(strstr(w.body, "send writes to n1, the primary of epoch "
+				     "1") != NULL,
+		      "%s", w.body);
+}
+END_TEST
+
+/* ---- flow control: at most WINDOW (4) batches unacknowledged ---- */
+
+START_TEST(test_window)
+{
+	struct store_state st;
+	int max_seen = 0, rounds = 0;
+	int64_t last_rev = 0;
+
+	start_all();
+	link_up(0, 1);
+	run_for(0.1);
+	/* n2 gets no batch for now. */
+	hold[0][1] = EKL__ENVELOPE__MSG_BATCH;
+	write_group("w", 6500); /* 7 batches of at most 1000 changes */
+	run_for(0.2);
+	ck_assert_int_eq(queued(0, 1, EKL__ENVELOPE__MSG_BATCH), 4);
+	ck_assert_str_eq(view(0, 1, NULL, NULL), "catching-up");
+	/* Let one batch through at a time: each ack opens the window by
+	 * one, never more than 4 wait. */
+	while (!converged_mask(3) && rounds++ < 100) {
+		size_t k;
+		int n;
+
+		for (k = qhead; k < qtail; k++)
+			if (queue[k].buf != NULL && queue[k].from == 0 &&
+			    queue[k].to == 1 &&
+			    queue[k].kind == EKL__ENVELOPE__MSG_BATCH) {
+				Ekl__Envelope *env = ekl__envelope__unpack(
+				    NULL, queue[k].len, queue[k].buf);
+
+				ck_assert_ptr_nonnull(env);
+				/* In order: each starts after the last. */
+				ck_assert_int_eq(env->batch->changes[0]->rev,
+						 last_rev + 1);
+				last_rev =
+				    (int64_t)env->batch
+					->changes[env->batch->n_changes - 1]
+					->rev;
+				ck_assert_uint_le(env->batch->n_changes, 1000);
+				repl_on_frame(nodes[1].r, peer_of(1, 0),
+					      &nodes[1].chan[0], env);
+				ekl__envelope__free_unpacked(env, NULL);
+				ekl_free(queue[k].buf);
+				queue[k].buf = NULL;
+				break;
+			}
+		run_for(0.05);
+		n = queued(0, 1, EKL__ENVELOPE__MSG_BATCH);
+		if (n > max_seen)
+			max_seen = n;
+		ck_assert_int_le(n, 4);
+	}
+	ck_assert_int_eq(max_seen, 4);
+	ck_assert_int_eq(last_rev, 6500);
+	conv_mask = 3;
+	ck_assert(run_until(some_converged, NULL, 10));
+	state_of(1, &st);
+	ck_assert_int_eq(st.revision, 6500);
+	ck_assert_int_eq(sent[0][1][EKL__ENVELOPE__MSG_BATCH], 7);
+	check_store(1);
+}
+END_TEST
+
+/* ---- exactly once: repeats are skipped, a gap closes the link ---- */
+
+/* Capture (copy) the next message from i to j of a kind. */
+static Ekl__Envelope *peek(int i, int j, Ekl__Envelope__MsgCase kind)
+{
+	size_t k;
+
+	for (k = qhead; k < qtail; k++)
+		if (queue[k].buf != NULL && queue[k].from == i &&
+		    queue[k].to == j && queue[k].kind == kind)
+			return ekl__envelope__unpack(NULL, queue[k].len,
+						     queue[k].buf);
+	return NULL;
+}
+
+static bool n2_acked_1(void *arg)
+{
+	int64_t applied = 0;
+
+	(void)arg;
+	return view(0, 1, &applied, NULL) != NULL && applied == 1;
+}
+
+START_TEST(test_repeat_batch_applied_once)
+{
+	struct store_state before, after;
+	Ekl__Envelope *batch;
+	struct wr w;
+
+	start_all();
+	link_up(0, 1);
+	run_for(0.1);
+	hold[0][1] = EKL__ENVELOPE__MSG_BATCH;
+	write_kv(PRIMARY, &w, "x", "1", false, 0);
+	ck_assert(run_until(answered, &w, 10));
+	batch = peek(0, 1, EKL__ENVELOPE__MSG_BATCH);
+	ck_assert_ptr_nonnull(batch);
+	hold[0][1] = 0;
+	conv_mask = 3;
+	ck_assert(run_until(some_converged, NULL, 10));
+	ck_assert(run_until(n2_acked_1, NULL, 10));
+	state_of(1, &before);
+	ck_assert_int_eq(before.revision, 1);
+	ck_assert_int_eq(sent[1][0][EKL__ENVELOPE__MSG_ACK], 1);
+	/* The same batch again (a stream restarted after a carrier change
+	 * resends what was not yet acknowledged): skipped, acknowledged, the
+	 * link stays up. */
+	repl_on_frame(nodes[1].r, peer_of(1, 0), &nodes[1].chan[0], batch);
+	run_for(0.1);
+	state_of(1, &after);
+	ck_assert_int_eq(after.revision, 1);
+	ck_assert(memcmp(before.digest, after.digest, STORE_DIGEST_LEN) == 0);
+	ck_assert_int_eq(nodes[1].chan[0].closes, 0);
+	ck_assert(nodes[1].chan[0].up);
+	ck_assert_int_eq(sent[1][0][EKL__ENVELOPE__MSG_ACK], 2);
+	check_store(1);
+	ekl__envelope__free_unpacked(batch, NULL);
+}
+END_TEST
+
+START_TEST(test_restart_after_carrier_change)
+{
+	int i;
+
+	struct store_state st;
+	Ekl__Envelope *batch;
+
+	start_all();
+	link_up(0, 1);
+	write_group("r", 100);
+	wait_acked(100, 3);
+	hold[1][0] = EKL__ENVELOPE__MSG_ACK; /* lost with the link */
+	write_group("s", 200);
+	ck_assert(run_until(some_converged, NULL, 10)); /* applied: 300 */
+	link_down(0, 1);
+	hold[1][0] = 0;
+	/* The new carrier: the primary restarts from the last acknowledged
+	 * revision (100) at once; n2 already has 101..300. */
+	link_up(0, 1);
+	ck_assert_int_eq(queued(0, 1, EKL__ENVELOPE__MSG_BATCH), 1);
+	batch = peek(0, 1, EKL__ENVELOPE__MSG_BATCH);
+	ck_assert_ptr_nonnull(batch);
+	ck_assert_int_eq(batch->batch->changes[0]->rev, 101);
+	ck_assert_int_eq(
+	    batch->batch->changes[batch->batch->n_changes - 1]->rev, 300);
+	ekl__envelope__free_unpacked(batch, NULL);
+	run_for(0.2);
+	ck_assert(converged_mask(3));
+	state_of(1, &st);
+	ck_assert_int_eq(st.revision, 300);
+	ck_assert_int_eq(nodes[1].chan[0].closes, 0);
+	for (i = 0; i < 2; i++)
+		check_store(i);
+}
+END_TEST
+
+START_TEST(test_gap_closes_link)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__ReplBatch b = EKL__REPL_BATCH__INIT;
+	Ekl__Change c = EKL__CHANGE__INIT, *cs[1] = {&c};
+	struct store_state st;
+
+	start_all();
+	link_up(0, 1);
+	write_group("g", 5);
+	conv_mask = 3;
+	ck_assert(run_until(some_converged, NULL, 10));
+	/* Revision 7 after 5: revision 6 is missing. */
+	c.rev = 7;
+	c.epoch = 1;
+	c.path = "g/late";
+	c.value = "v";
+	b.epoch = 1;
+	b.n_changes = 1;
+	b.changes = cs;
+	b.primary_revision = 7;
+	env.msg_case = EKL__ENVELOPE__MSG_BATCH;
+	env.batch = &b;
+	repl_on_frame(nodes[1].r, peer_of(1, 0), &nodes[1].chan[0], &env);
+	ck_assert_int_eq(nodes[1].chan[0].closes, 1);
+	ck_assert_str_eq(nodes[1].chan[0].close_code, "protocol");
+	ck_assert_msg(strstr(nodes[1].chan[0].close_message,
+			     "change 7 follows revision 5: a gap") != NULL,
+		      "%s", nodes[1].chan[0].close_message);
+	state_of(1, &st);
+	ck_assert_int_eq(st.revision, 5); /* nothing applied */
+	check_store(1);
+}
+END_TEST
+
+START_TEST(test_batch_from_non_primary_refused)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__ReplBatch b = EKL__REPL_BATCH__INIT;
+	Ekl__Change c = EKL__CHANGE__INIT, *cs[1] = {&c};
+	struct store_state st;
+
+	start_all();
+	all_links_up();
+	ck_assert(run_until(all_converged, NULL, 10));
+	c.rev = 1;
+	c.epoch = 1;
+	c.path = "p";
+	c.value = "v";
+	b.epoch = 1;
+	b.n_changes = 1;
+	b.changes = cs;
+	env.msg_case = EKL__ENVELOPE__MSG_BATCH;
+	env.batch = &b;
+	/* n3 streams to n2, but n1 is the primary of epoch 1. */
+	repl_on_frame(nodes[1].r, peer_of(1, 2), &nodes[1].chan[2], &env);
+	ck_assert_str_eq(nodes[1].chan[2].close_code, "protocol");
+	ck_assert(strstr(nodes[1].chan[2].close_message,
+			 "batch from n3, but the primary of epoch 1 is n1") !=
+		  NULL);
+	state_of(1, &st);
+	ck_assert_int_eq(st.revision, 0);
+}
+END_TEST
+
+/* ---- epochs: a demoted primary is refused and learns ---- */
+
+static bool n1_matches_n2(void *arg)
+{
+	struct store_state a, b;
+
+	(void)arg;
+	state_of(0, &a);
+	state_of(1, &b);
+	return a.revision == b.revision &&
+	       memcmp(a.digest, b.digest, STORE_DIGEST_LEN) == 0;
+}
+
+START_TEST(test_stale_epoch_refused)
+{
+	struct store_state st;
+	char err[EKL_ERRLEN] = "";
+	struct wr w;
+	char *value = NULL;
+
+	start_all();
+	all_links_up();
+	write_group("e", 3);
+	wait_acked(3, 7);
+	/* n1 is cut off; n2 becomes the primary of epoch 2 and n3 follows. */
+	link_down(0, 1);
+	link_down(0, 2);
+	ck_assert_int_eq(repl_promote(nodes[1].r, err), 0);
+	run_for(0.1);
+	state_of(2, &st);
+	ck_assert_int_eq(st.epoch, 2);
+	ck_assert_str_eq(st.primary, "n2");
+	/* n1 still thinks it is the primary and takes a write. */
+	write_kv(0, &w, "e/stale", "lost", false, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert(w.ok);
+	/* n1 comes back: it streams its epoch-1 batch at once. */
+	link_up(0, 2);
+	ck_assert_int_eq(queued(0, 2, EKL__ENVELOPE__MSG_BATCH), 1);
+	run_for(0.2);
+	/* n3 did not apply it, and told n1 the new epoch. */
+	ck_assert_int_eq(
+	    store_get(repl_store(nodes[2].r), "e/stale", &value, err),
+	    EKL_ENOENT);
+	state_of(2, &st);
+	ck_assert_int_eq(st.revision, 3);
+	ck_assert_int_ge(sent[2][0][EKL__ENVELOPE__MSG_REPL_STATE], 1);
+	state_of(0, &st);
+	ck_assert_int_eq(st.epoch, 2);
+	ck_assert_str_eq(st.primary, "n2");
+	/* n1 now sends writes to n2. */
+	write_kv(0, &w, "e/next", "x", false, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert(!w.ok);
+	ck_assert_msg(strstr(w.body, "send writes to n2, the primary of "
+				     "epoch 2") != NULL,
+		      "%s", w.body);
+	/* Once linked to the new primary, n1 gets its history back (its
+	 * own epoch-1 write diverged: a snapshot replaces it). */
+	link_up(0, 1);
+	ck_assert(run_until(n1_matches_n2, NULL, 10));
+	ck_assert_int_eq(delivered[1][0][EKL__ENVELOPE__MSG_SNAP_BEGIN], 1);
+	ck_assert_int_eq(
+	    store_get(repl_store(nodes[0].r), "e/stale", &value, err),
+	    EKL_ENOENT);
+	check_store(0);
+}
+END_TEST
+
+/* ---- --ack all: the answer waits for every linked peer ---- */
+
+static bool n2_ack_delivered(void *arg)
+{
+	(void)arg;
+	return delivered[1][0][EKL__ENVELOPE__MSG_ACK] > 0;
+}
+
+START_TEST(test_ack_all_waits_for_every_peer)
+{
+	struct wr w;
+
+	start_all();
+	all_links_up();
+	ck_assert(run_until(all_converged, NULL, 10));
+	hold[2][0] = EKL__ENVELOPE__MSG_ACK; /* n3's acks wait */
+	write_kv(PRIMARY, &w, "k", "v", true, 0);
+	ck_assert(run_until(n2_ack_delivered, NULL, 10));
+	/* Committed, n2 confirmed, n3 not yet: no answer. */
+	ck_assert_int_eq(w.done, 0);
+	ck_assert(converged_mask(7)); /* n3 applied it, its ack waits */
+	hold[2][0] = 0;
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert_int_eq(w.done, 1);
+	ck_assert(w.ok);
+	ck_assert_str_eq(w.body, "revision 1");
+	/* ack=primary answers after the commit alone. */
+	hold[1][0] = hold[2][0] = EKL__ENVELOPE__MSG_ACK;
+	write_kv(PRIMARY, &w, "k", "w", false, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert(w.ok);
+	ck_assert_str_eq(w.body, "revision 2");
+}
+END_TEST
+
+START_TEST(test_ack_all_peer_lost)
+{
+	struct wr w;
+
+	start_all();
+	all_links_up();
+	ck_assert(run_until(all_converged, NULL, 10));
+	hold[2][0] = EKL__ENVELOPE__MSG_ACK;
+	write_kv(PRIMARY, &w, "k", "v", true, 0);
+	run_for(0.3);
+	ck_assert_int_eq(w.done, 0);
+	link_down(0, 2);
+	ck_assert_int_eq(w.done, 1);
+	ck_assert(!w.ok);
+	ck_assert_msg(strstr(w.body, "the link to n3 went down before it "
+				     "confirmed") != NULL,
+		      "%s", w.body);
+	/* A peer not linked at commit time is not waited for. */
+	write_kv(PRIMARY, &w, "k", "w", true, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert(w.ok);
+	ck_assert_str_eq(w.body, "revision 2");
+}
+END_TEST
+
+START_TEST(test_ack_all_timeout)
+{
+	struct wr w;
+	double t0;
+
+	start_all();
+	all_links_up();
+	ck_assert(run_until(all_converged, NULL, 10));
+	hold[2][0] = EKL__ENVELOPE__MSG_ACK;
+	t0 = ev_time();
+	write_kv(PRIMARY, &w, "k", "v", true, 200);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert(!w.ok);
+	ck_assert_msg(strstr(w.body, "not confirmed in time by: n3;") != NULL,
+		      "%s", w.body);
+	ck_assert_double_ge(ev_time() - t0, 0.19);
+	/* It stays committed: n3 has it, and its ack is welcome later. */
+	hold[2][0] = 0;
+	ck_assert(run_until(all_converged, NULL, 10));
+}
+END_TEST
+
+START_TEST(test_stop_answers_waiting_writes)
+{
+	struct wr queued_w, waiting;
+
+	start_all();
+	all_links_up();
+	ck_assert(run_until(all_converged, NULL, 10));
+	hold[1][0] = EKL__ENVELOPE__MSG_ACK;
+	write_kv(PRIMARY, &waiting, "k", "v", true, 0);
+	run_for(0.2);
+	write_kv(PRIMARY, &queued_w, "k2", "v", false, 0); /* not committed */
+	repl_stop(nodes[PRIMARY].r);
+	nodes[PRIMARY].r = NULL;
+	ck_assert_int_eq(waiting.done, 1);
+	ck_assert(!waiting.ok);
+	ck_assert_str_eq(waiting.body, "node stopping before peers confirmed");
+	ck_assert_int_eq(queued_w.done, 1);
+	ck_assert_str_eq(queued_w.body, "node stopping");
+}
+END_TEST
+
+/* ---- snapshots: a peer behind the compacted log ---- */
+
+START_TEST(test_snapshot_handoff)
+{
+	struct store_state p, st;
+	int64_t applied;
+	struct json j;
+	int rounds = 0;
+
+	log_keep = 10;
+	start_all();
+	/* 5100 rows, and compaction leaves ~10 log entries: n2 (at 0) can
+	 * only get a snapshot, in 6 chunks of at most 1000 rows. */
+	write_group("s", 5000);
+	write_group("t", 100);
+	state_of(PRIMARY, &p);
+	ck_assert_int_gt(p.log_first, 1);
+	hold[1][0] = EKL__ENVELOPE__MSG_SNAP_ACK; /* n2's SnapAcks wait */
+	link_up(0, 1);
+	run_for(0.2);
+	ck_assert_int_eq(sent[0][1][EKL__ENVELOPE__MSG_SNAP_BEGIN], 1);
+	ck_assert_str_eq(view(0, 1, NULL, NULL), "snapshot");
+	ck_assert_str_eq(view(1, 0, NULL, NULL), "snapshot");
+	/* At most 4 chunks wait for acknowledgement. */
+	ck_assert_int_eq(sent[0][1][EKL__ENVELOPE__MSG_SNAP_CHUNK], 4);
+	/* One acknowledgement at a time: never more than 4 in flight. */
+	while (!converged_mask(3) && rounds++ < 100) {
+		size_t k;
+
+		for (k = qhead; k < qtail; k++)
+			if (queue[k].buf != NULL && queue[k].from == 1 &&
+			    queue[k].to == 0 &&
+			    queue[k].kind == EKL__ENVELOPE__MSG_SNAP_ACK) {
+				Ekl__Envelope *env = ekl__envelope__unpack(
+				    NULL, queue[k].len, queue[k].buf);
+
+				repl_on_frame(nodes[0].r, peer_of(0, 1),
+					      &nodes[0].chan[1], env);
+				ekl__envelope__free_unpacked(env, NULL);
+				ekl_free(queue[k].buf);
+				queue[k].buf = NULL;
+				delivered[1][0][EKL__ENVELOPE__MSG_SNAP_ACK]++;
+				break;
+			}
+		run_for(0.02);
+		ck_assert_int_le(
+		    sent[0][1][EKL__ENVELOPE__MSG_SNAP_CHUNK] +
+			sent[0][1][EKL__ENVELOPE__MSG_SNAP_END] -
+			delivered[1][0][EKL__ENVELOPE__MSG_SNAP_ACK],
+		    4);
+	}
+	hold[1][0] = 0;
+	conv_mask = 3;
+	ck_assert(run_until(some_converged, NULL, 10));
+	ck_assert_int_eq(sent[0][1][EKL__ENVELOPE__MSG_SNAP_CHUNK], 6);
+	ck_assert_int_eq(sent[0][1][EKL__ENVELOPE__MSG_SNAP_END], 1);
+	state_of(1, &st);
+	ck_assert_int_eq(st.revision, p.revision);
+	ck_assert_int_eq(st.rows, 5100);
+	check_store(1);
+	/* Then the stream resumes from the snapshot's revision. */
+	write_group("u", 3);
+	wait_acked(p.revision + 3, 3);
+	ck_assert_str_eq(view(0, 1, &applied, NULL), "replicating");
+	ck_assert_int_eq(applied, p.revision + 3);
+	ck_assert_int_eq(sent[0][1][EKL__ENVELOPE__MSG_SNAP_BEGIN], 1);
+	ck_assert_int_gt(sent[0][1][EKL__ENVELOPE__MSG_BATCH], 0);
+	ck_assert_int_eq(nodes[1].chan[0].closes, 0);
+	/* The status counts it. */
+	json_init(&j);
+	repl_peer_json(nodes[0].r, peer_of(0, 1), &j);
+	ck_assert_ptr_nonnull(json_finish(&j));
+	ck_assert_msg(strstr(json_finish(&j), "\"snapshots\":1") != NULL, "%s",
+		      json_finish(&j));
+	json_close(&j);
+}
+END_TEST
+
+/* ---- --version-skew strict ---- */
+
+START_TEST(test_version_skew_strict)
+{
+	struct wr w;
+	const char *state = NULL, *reason = NULL;
+	int64_t a, l;
+
+	skew_strict = true;
+	snprintf(nodes[2].version, sizeof(nodes[2].version), "X15.4.1");
+	start_all();
+	all_links_up();
+	conv_mask = 3;
+	ck_assert(run_until(some_converged, NULL, 10));
+	ck_assert(
+	    repl_peer_view(nodes[0].r, peer_of(0, 2), &state, &reason, &a, &l));
+	ck_assert_str_eq(state, "stopped");
+	ck_assert_str_eq(reason, "version-skew");
+	/* --ack all does not wait for a peer it does not replicate to. */
+	write_kv(PRIMARY, &w, "k", "v", true, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert(w.ok);
+	ck_assert(run_until(some_converged, NULL, 10));
+	ck_assert_int_eq(sent[0][2][EKL__ENVELOPE__MSG_BATCH], 0);
+}
+END_TEST
+
+static Suite *repl_suite(void)
+{
+	Suite *s = suite_create("repl");
+	TCase *tc;
+
+#define ADD(name, fn)                                                          \
+	tc = tcase_create(name);                                               \
+	tcase_add_checked_fixture(tc, setup, teardown);                        \
+	tcase_add_test(tc, fn);                                                \
+	suite_add_tcase(s, tc)
+
+	ADD("stream_in_order", test_stream_in_order);
+	ADD("write_on_peer_refused", test_write_on_peer_refused);
+	ADD("window", test_window);
+	ADD("repeat_batch_applied_once", test_repeat_batch_applied_once);
+	ADD("restart_after_carrier_change", test_restart_after_carrier_change);
+	ADD("gap_closes_link", test_gap_closes_link);
+	ADD("batch_from_non_primary_refused",
+	    test_batch_from_non_primary_refused);
+	ADD("stale_epoch_refused", test_stale_epoch_refused);
+	ADD("ack_all_waits_for_every_peer", test_ack_all_waits_for_every_peer);
+	ADD("ack_all_peer_lost", test_ack_all_peer_lost);
+	ADD("ack_all_timeout", test_ack_all_timeout);
+	ADD("stop_answers_waiting_writes", test_stop_answers_waiting_writes);
+	ADD("snapshot_handoff", test_snapshot_handoff);
+	ADD("version_skew_strict", test_version_skew_strict);
+#undef ADD
+	return s;
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	return tu_run(repl_suite());
+}
