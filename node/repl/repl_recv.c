@@ -8,14 +8,14 @@
  * its stream (repl_start_stream).
  *
  * The failure modes: a revision gap, or a batch from a node that is not
- * the primary of our epoch, is refused: the link is closed with the
- * reason, nothing applied. A batch from an older epoch (a demoted
- * primary) is not applied either; we answer with our ReplState so that it
- * learns the new epoch. Changes
- * the peer already has (a stream restarted after a carrier change) are
- * skipped, so each is applied exactly once. A snapshot is staged from
- * SnapBegin and installed by SnapEnd; a chunk or end that fails aborts the
- * staging and closes the link.
+ * the primary of our epoch, is refused: the channel is closed with
+ * "protocol" and the reason (io->close), nothing applied. A batch from an
+ * older epoch (a demoted primary) is not applied either; we answer with
+ * our ReplState so that it learns the new epoch. Changes the peer already
+ * has (a stream restarted after a carrier change) are skipped, so each is
+ * applied exactly once. A snapshot is staged from SnapBegin and installed
+ * by SnapEnd; a chunk or end that fails aborts the staging and closes the
+ * channel.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -3,13 +3,13 @@
  *
  * The happy path: admin writes queue up during one loop iteration
  * (repl_write); the prepare watcher commits them as one transaction
- * (group_commit) and answers them once they are durable (complete_writes),
- * or, with --ack all, waits for the peers (struct ack_wait). With the
- * syncer (sync.h), a commit only writes the WAL and the answers wait until
- * a thread has fsync'd it (repl_on_synced); without it each commit fsyncs
- * on the loop. After the commit the change log may be compacted
- * (repl_maybe_compact) and every peer is pumped (repl_send.c); a group may
- * even go to caught-up peers while it is being committed
+ * (group_commit) and answers them (io->write_done) once they are durable
+ * (complete_writes), or, with --ack all, waits for the peers (struct
+ * ack_wait). With the syncer (sync.h), a commit only writes the WAL and the
+ * answers wait until a thread has fsync'd it (repl_on_synced); without it
+ * each commit fsyncs on the loop. After the commit the change log may be
+ * compacted (repl_maybe_compact) and every peer is pumped (repl_send.c); a
+ * group may even go to caught-up peers while it is being committed
  * (send_group_early).
  *
  * The failure modes: a write on a node that is not the primary fails,
