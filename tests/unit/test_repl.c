@@ -965,7 +965,8 @@ START_TEST(test_ack_all_timeout)
 	ck_assert(!w.ok);
 	ck_assert_msg(strstr(w.body, "not confirmed in time by: n3;") != NULL,
 		      "%s", w.body);
-	ck_assert_double_ge(ev_time() - t0, 0.19);
+	/* Not before the timeout (give or take the loop's clock). */
+	ck_assert_double_ge(ev_time() - t0, 0.15);
 	/* It stays committed: n3 has it, and its ack is welcome later. */
 	hold[2][0] = 0;
 	ck_assert(run_until(all_converged, NULL, 10));
