@@ -210,7 +210,7 @@ int store_snap_finish(struct store *s, int64_t revision, int64_t rev_epoch,
 	sqlite3_stmt *scan = s->sql[SQL_STAGE_SCAN];
 	struct store_state ns = s->st;
 	char have[2 * STORE_DIGEST_LEN + 1], want[2 * STORE_DIGEST_LEN + 1];
-	int rc, r;
+	int rc = SQLITE_DONE, r;
 
 	r = store_no_group(s, "install a snapshot", err);
 	if (r != 0)
