@@ -101,7 +101,7 @@ static void json_strv(struct json *j, const struct audit_strv *v)
 	json_arr_end(j);
 }
 
-static void json_upload(struct json *j, const struct audit_upload *u)
+static void json_upload(struct json *j, const struct xpw_upload *u)
 {
 	json_obj_begin(j);
 	json_key(j, "verdict");

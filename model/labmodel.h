@@ -4,9 +4,9 @@
  * runs: each node's version, certificates, verify mode and whether it is
  * running, the directed links that faults cut, and the evaluation time.
  * labmodel_predict() asks pol_decide() about every directed connection the
- * topology's dial mode makes, then derives links (behaviour.md B: a pair is
- * linked when either dialled direction succeeds) and replication (a node
- * replicates when it is linked to the running primary).
+ * topology's dial mode makes, then derives links (a modelling choice: a
+ * pair is linked when either dialled direction succeeds) and replication (a
+ * node replicates when it is linked to the running primary).
  *
  * Plan steps (plan.h) map onto the state-change functions below, so `plan
  * check` and the live `plan run` apply the same transitions. A prediction

@@ -6,7 +6,7 @@
  * a source becomes one record: its facts (names, EKU, key, validity), its
  * chain built against the trust store (system roots, --public-ca, --ca)
  * and the class of the root that anchors it, then for every target node
- * the upload verdict (audit_upload, the audit's own rule), the ClusterDB
+ * the upload verdict (xpw_upload, the Expressway model's rule), the ClusterDB
  * verdicts (asked of the policy function), the same on a server-only
  * renewal, the timeline risks and the options of the notice's decision
  * tree.

@@ -2,11 +2,12 @@
  * the first mandatory step, and the cluster forecast.
  *
  * Three layers:
- *   1. rule functions, pure and unit-tested: the upload rule (not ClusterDB
- *      mTLS, so not in the policy function), the timeline risks, the
- *      options of the notice's decision tree, the public validity caps.
- *      ClusterDB verdicts are never decided here: audit_clusterdb() asks
- *      pol_rules() and pol_check_chain().
+ *   1. rule functions, pure and unit-tested: the timeline risks and the
+ *      options of the notice's decision tree. ClusterDB verdicts are never
+ *      decided here: audit_clusterdb() asks pol_rules() and
+ *      pol_check_chain(); the upload rule, the timeline's dates and the
+ *      public validity caps are the Expressway model's
+ *      (model/expressway.h).
  *   2. the run: read files, directories and live endpoints, build each
  *      certificate's chain against the trust store, classify its root and
  *      evaluate it for every target (audit_run).
@@ -26,27 +27,15 @@
 
 #include "ekulab/core/err.h"
 #include "ekulab/x509/policy.h"
+#include "model/expressway.h"
 #include "model/topology.h"
 
 /* ---- dates ---- */
 
-#define AUDIT_DAY INT64_C(86400)
-
-/* Seconds since the epoch of YYYY-MM-DD 00:00:00 UTC. */
-int64_t audit_date(int year, int month, int day);
-/* "YYYY-MM-DD" / "YYYY-MM-DDTHH:MM:SSZ" (UTC). */
+/* "YYYY-MM-DD" / "YYYY-MM-DDTHH:MM:SSZ" (UTC). Dates themselves, and the
+ * timeline of the public CA policy, come from model/expressway.h. */
 void audit_format_date(int64_t t, char *buf, size_t len);
 void audit_format_time(int64_t t, char *buf, size_t len);
-
-/* The timeline of the notice (behaviour.md A1), as dates. */
-int64_t audit_le_classic_end(void);   /* 2026-02-11 */
-int64_t audit_public_no_client(void); /* 2026-05-01 ("May 2026") */
-int64_t audit_chrome_in_force(void);  /* 2026-06-15 */
-/* Longest validity in days of a public TLS certificate issued at t: 398,
- * 200 from 2026-03-15, 100 from 2027-03-15, 47 from 2029-03-15. */
-int audit_public_max_days(int64_t issued);
-/* The date that cap took effect (0 for 398 days). */
-int64_t audit_public_cap_since(int64_t issued);
 
 /* ---- trust and roots ---- */
 
@@ -90,18 +79,6 @@ struct audit_target {
 	bool server_eku_upload; /* X15.4 Expressway-E: EnableServerEkuUpload */
 };
 
-enum audit_slot { AUDIT_SLOT_SERVER = 0, AUDIT_SLOT_CLIENT };
-
-struct audit_upload {
-	bool accept;
-	const char *reason; /* static text */
-};
-
-/* Would the web UI accept a certificate with these EKU bits (POL_EKU_*)
- * in this slot? The client slot exists on X15.5 only. */
-void audit_upload(const struct audit_target *t, enum audit_slot slot,
-		  unsigned eku, struct audit_upload *out);
-
 /* ClusterDB in Enforce, asked of the policy: would a peer running `peer`
  * accept chain `ch` presented by its owner on side `owner` (INITIATOR:
  * the peer is the acceptor and checks client purpose with its version's
@@ -120,7 +97,7 @@ enum audit_renewal {
 
 /* The chain `orig` renewed at `start` the `how` way: leaf, issuing CA and
  * root, anchored, leaf names kept; public renewals last
- * audit_public_max_days(start). */
+ * xpw_public_max_days(start). */
 void audit_renewed_chain(const struct pol_chain *orig, enum audit_renewal how,
 			 int64_t start, struct pol_chain *out);
 
@@ -137,16 +114,16 @@ struct audit_facts {
 
 struct audit_target_result {
 	struct audit_target target;
-	struct audit_upload upload;	   /* the (server) certificate slot */
-	bool has_client_slot;		   /* X15.5 */
-	struct audit_upload upload_client; /* when has_client_slot */
-	enum pol_code as_client;	   /* clusterdb_as_client */
+	struct xpw_upload upload;	 /* the (server) certificate slot */
+	bool has_client_slot;		 /* X15.5 */
+	struct xpw_upload upload_client; /* when has_client_slot */
+	enum pol_code as_client;	 /* clusterdb_as_client */
 	int as_client_depth;
 	enum pol_code as_server; /* clusterdb_as_server */
 	int as_server_depth;
 	/* The same checks on this certificate renewed server-only from a
 	 * public CA at max(not_after, at). */
-	struct audit_upload renewed_upload;
+	struct xpw_upload renewed_upload;
 	enum pol_code renewed_as_client;
 	enum pol_code renewed_as_server;
 	bool breaks_when_renewed;
@@ -271,7 +248,7 @@ struct audit_fnode {
 	struct pol_chain client; /* renewed like for like */
 	int64_t renew_at;	 /* max(server leaf notAfter, at) */
 	enum audit_renewal renewal;
-	struct audit_upload renewal_upload; /* the renewal, on this node */
+	struct xpw_upload renewal_upload; /* the renewal, on this node */
 };
 
 struct audit_direction {

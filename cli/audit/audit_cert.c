@@ -378,8 +378,8 @@ void audit_analyse(struct audit_run *r, const struct audit_opts *o,
 	else
 		c->validity = POL_OK;
 	/* Floor division: a certificate that expired an hour ago has -1. */
-	c->days_left = (c->f.not_after - o->at) / AUDIT_DAY;
-	if (c->f.not_after < o->at && (c->f.not_after - o->at) % AUDIT_DAY)
+	c->days_left = (c->f.not_after - o->at) / XPW_DAY;
+	if (c->f.not_after < o->at && (c->f.not_after - o->at) % XPW_DAY)
 		c->days_left--;
 
 	for (i = 0; i < o->n_targets && i < AUDIT_MAX_TARGETS; i++)

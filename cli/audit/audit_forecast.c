@@ -202,7 +202,7 @@ static int node_cert(const struct topo_node *tn, const struct topo_cert *tc,
 static int fill_nodes(const struct topo *t, const struct audit_trust *trust,
 		      int64_t at, struct audit_fnode *nodes, char *err)
 {
-	struct audit_target tg;
+	struct xpw_node xn;
 	enum audit_root croot;
 	char clabel[600];
 	size_t i;
@@ -234,13 +234,11 @@ static int fill_nodes(const struct topo *t, const struct audit_trust *trust,
 			? nd->server.certs[0].not_after
 			: at;
 		nd->renewal = AUDIT_RENEW_SERVER_ONLY;
-		memset(&tg, 0, sizeof(tg));
-		tg.role = tn->role;
-		tg.vclass = tn->vclass;
-		snprintf(tg.version, sizeof(tg.version), "%s", tn->version);
-		tg.server_eku_upload = true;
-		audit_upload(&tg, AUDIT_SLOT_SERVER,
-			     POL_EKU_EXT | POL_EKU_SERVER, &nd->renewal_upload);
+		xn.role = tn->role;
+		xn.vclass = tn->vclass;
+		xn.server_eku_upload = true;
+		xpw_upload(&xn, XPW_SLOT_SERVER, POL_EKU_EXT | POL_EKU_SERVER,
+			   &nd->renewal_upload);
 	}
 	return 0;
 }
@@ -399,7 +397,7 @@ static void plan_steps(struct audit_forecast *f, struct audit_fnode *trial)
 			 "renew the Expressway-C nodes from a private PKI with "
 			 "combined EKU (not for Expressway-E)");
 	}
-	if (f->at < audit_public_no_client()) {
+	if (f->at < xpw_public_no_client()) {
 		memcpy(trial, f->nodes, sz);
 		for (i = 0; i < n; i++) {
 			struct pol_chain now;
@@ -411,7 +409,7 @@ static void plan_steps(struct audit_forecast *f, struct audit_fnode *trial)
 			trial[i].renew_at = now.certs[0].not_after;
 		}
 		add_step(f, trial, f->verify, AUDIT_OPT_RENEW_EARLY,
-			 audit_public_no_client(),
+			 xpw_public_no_client(),
 			 "renew every node now with combined EKU from a public "
 			 "CA, while public CAs still issue it");
 	}

@@ -21,6 +21,11 @@ void audit_add_error(struct audit_run *r, const char *source, const char *fmt,
 		     ...) __attribute__((format(printf, 3, 4)));
 bool audit_ends_with(const char *s, const char *suffix);
 
+/* ---- audit_rules.c ---- */
+
+/* The target as the Expressway model's upload rule sees it. */
+struct xpw_node audit_xpw_node(const struct audit_target *t);
+
 /* ---- audit_cert.c ---- */
 
 /* The record of certificate x, #index of `source` (others: the rest of

@@ -1,29 +1,18 @@
-/* audit_rules.c: the audit's rules: dates, upload, renewals, risks, options.
+/* audit_rules.c: the audit's rules: renewals, risks, options.
  *
  * Pure functions. ClusterDB verdicts are asked of the policy function
- * (audit_clusterdb), never decided here. */
-#include "audit.h"
+ * (audit_clusterdb), the upload verdicts and the timeline's dates of
+ * the Expressway model (model/expressway.h); neither is decided here. */
+#include "audit_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#define YEAR (365 * AUDIT_DAY)
+#define YEAR (365 * XPW_DAY)
 
 /* ==== dates ========================================================== */
-
-int64_t audit_date(int year, int month, int day)
-{
-	/* Days from the civil date (proleptic Gregorian), era-based. */
-	int64_t y = year - (month <= 2);
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return (era * 146097 + doe - 719468) * AUDIT_DAY;
-}
 
 static void format_tm(int64_t t, const char *fmt, char *buf, size_t len)
 {
@@ -44,132 +33,24 @@ void audit_format_time(int64_t t, char *buf, size_t len)
 	format_tm(t, "%Y-%m-%dT%H:%M:%SZ", buf, len);
 }
 
-int64_t audit_le_classic_end(void)
-{
-	return audit_date(2026, 2, 11);
-}
-int64_t audit_public_no_client(void)
-{
-	return audit_date(2026, 5, 1);
-}
-int64_t audit_chrome_in_force(void)
-{
-	return audit_date(2026, 6, 15);
-}
-
-int64_t audit_public_cap_since(int64_t issued)
-{
-	if (issued >= audit_date(2029, 3, 15))
-		return audit_date(2029, 3, 15);
-	if (issued >= audit_date(2027, 3, 15))
-		return audit_date(2027, 3, 15);
-	if (issued >= audit_date(2026, 3, 15))
-		return audit_date(2026, 3, 15);
-	return 0;
-}
-
-int audit_public_max_days(int64_t issued)
-{
-	if (issued >= audit_date(2029, 3, 15))
-		return 47;
-	if (issued >= audit_date(2027, 3, 15))
-		return 100;
-	if (issued >= audit_date(2026, 3, 15))
-		return 200;
-	return 398;
-}
-
 /* ==== the rules ====================================================== */
 
-/* OpenSSL's purpose semantics (behaviour.md A3), applied to an upload: a
- * certificate without an EKU extension serves every purpose; one with the
- * extension serves only what it lists (anyExtendedKeyUsage does not count,
- * as in the policy model). */
-static bool serves(unsigned eku, unsigned purpose)
+struct xpw_node audit_xpw_node(const struct audit_target *t)
 {
-	return (eku & POL_EKU_EXT) == 0 || (eku & purpose) != 0;
+	struct xpw_node n;
+
+	n.role = t->role;
+	n.vclass = t->vclass;
+	n.server_eku_upload = t->server_eku_upload;
+	return n;
 }
 
-/* The upload rule (behaviour.md A2; not ClusterDB mTLS, so not in the
- * policy function):
- *   pre-X15.4, C or E        clientAuth required (hard-coded in the UI)
- *   X15.4 Expressway-C       clientAuth still required (combined EKU)
- *   X15.4 Expressway-E       server-only accepted with EnableServerEkuUpload
- *                            On, else clientAuth required
- *   X15.5 server slot        server-only accepted
- *   X15.5 client slot        clientAuth required
- * Modelling choice: every server-certificate slot also requires serverAuth
- * (a "server certificate" that cannot serve is refused). */
-void audit_upload(const struct audit_target *t, enum audit_slot slot,
-		  unsigned eku, struct audit_upload *out)
+static void upload(const struct audit_target *t, enum xpw_slot slot,
+		   unsigned eku, struct xpw_upload *out)
 {
-	bool server = serves(eku, POL_EKU_SERVER);
-	bool client = serves(eku, POL_EKU_CLIENT);
+	struct xpw_node n = audit_xpw_node(t);
 
-	if (slot == AUDIT_SLOT_CLIENT) {
-		if (t->vclass != POL_V_X155) {
-			out->accept = false;
-			out->reason = "only X15.5 has a separate client "
-				      "certificate slot";
-		} else if (client) {
-			out->accept = true;
-			out->reason = "X15.5 client certificate: carries "
-				      "clientAuth, as its upload requires";
-		} else {
-			out->accept = false;
-			out->reason = "X15.5 validates that a client "
-				      "certificate carries clientAuth";
-		}
-		return;
-	}
-	if (!server) {
-		out->accept = false;
-		out->reason = "a server certificate must carry serverAuth "
-			      "(ekulab's rule for every server slot)";
-		return;
-	}
-	switch (t->vclass) {
-	case POL_V_PRE154:
-		out->accept = client;
-		out->reason = client
-				  ? "pre-X15.4 upload requires clientAuth: "
-				    "present"
-				  : "pre-X15.4 upload rejects a certificate "
-				    "without clientAuth (hard-coded; copying "
-				    "it by SCP bypasses the check)";
-		return;
-	case POL_V_X154:
-		if (t->role == TOPO_ROLE_E && t->server_eku_upload) {
-			out->accept = true;
-			out->reason = "X15.4 Expressway-E with "
-				      "EnableServerEkuUpload: On accepts "
-				      "server-only certificates";
-		} else if (t->role == TOPO_ROLE_E) {
-			out->accept = client;
-			out->reason =
-			    client ? "X15.4 Expressway-E upload: clientAuth "
-				     "present"
-				   : "X15.4 Expressway-E rejects it unless "
-				     "xConfiguration Certificate XCP TLS CVS "
-				     "EnableServerEkuUpload: On "
-				     "(--server-eku-upload)";
-		} else {
-			out->accept = client;
-			out->reason = client
-					  ? "X15.4 Expressway-C upload "
-					    "requires combined EKU: present"
-					  : "X15.4 Expressway-C upload still "
-					    "requires combined EKU "
-					    "(serverAuth+clientAuth)";
-		}
-		return;
-	case POL_V_X155:
-		out->accept = true;
-		out->reason = "X15.5 server certificate: serverAuth is enough";
-		return;
-	}
-	out->accept = false;
-	out->reason = "unknown version";
+	xpw_upload(&n, slot, eku, out);
 }
 
 enum pol_code audit_clusterdb(const struct pol_chain *ch, enum pol_vclass peer,
@@ -214,7 +95,7 @@ void audit_renewed_chain(const struct pol_chain *orig, enum audit_renewal how,
 {
 	unsigned leaf = POL_EKU_EXT | POL_EKU_SERVER;
 	unsigned issuing = POL_EKU_EXT | POL_EKU_SERVER;
-	int64_t days = audit_public_max_days(start);
+	int64_t days = xpw_public_max_days(start);
 
 	memset(out, 0, sizeof(*out));
 	if (orig != NULL)
@@ -233,7 +114,7 @@ void audit_renewed_chain(const struct pol_chain *orig, enum audit_renewal how,
 	}
 	out->anchored = true;
 	out->len = 3;
-	out->certs[0] = cert_of(leaf, start, start + days * AUDIT_DAY);
+	out->certs[0] = cert_of(leaf, start, start + days * XPW_DAY);
 	out->certs[1] = cert_of(issuing, start - YEAR, start + 10 * YEAR);
 	out->certs[2] = cert_of(0, start - 10 * YEAR, start + 20 * YEAR);
 }
@@ -245,11 +126,11 @@ static bool renewal_works(const struct audit_facts *f,
 			  int64_t start, const char **why)
 {
 	struct pol_chain ch;
-	struct audit_upload up;
+	struct xpw_upload up;
 	int depth;
 
 	audit_renewed_chain(&f->chain, how, start, &ch);
-	audit_upload(t, AUDIT_SLOT_SERVER, ch.certs[0].eku, &up);
+	upload(t, XPW_SLOT_SERVER, ch.certs[0].eku, &up);
 	if (!up.accept) {
 		*why = up.reason;
 		return false;
@@ -283,10 +164,10 @@ void audit_evaluate_target(const struct audit_facts *f,
 
 	memset(out, 0, sizeof(*out));
 	out->target = *t;
-	audit_upload(t, AUDIT_SLOT_SERVER, f->eku, &out->upload);
+	upload(t, XPW_SLOT_SERVER, f->eku, &out->upload);
 	if (t->vclass == POL_V_X155) {
 		out->has_client_slot = true;
-		audit_upload(t, AUDIT_SLOT_CLIENT, f->eku, &out->upload_client);
+		upload(t, XPW_SLOT_CLIENT, f->eku, &out->upload_client);
 	}
 	out->as_client =
 	    audit_clusterdb(&f->chain, t->vclass, POL_SIDE_INITIATOR, at,
@@ -295,8 +176,7 @@ void audit_evaluate_target(const struct audit_facts *f,
 	    &f->chain, t->vclass, POL_SIDE_ACCEPTOR, at, &out->as_server_depth);
 
 	audit_renewed_chain(&f->chain, AUDIT_RENEW_SERVER_ONLY, r, &renewed);
-	audit_upload(t, AUDIT_SLOT_SERVER, renewed.certs[0].eku,
-		     &out->renewed_upload);
+	upload(t, XPW_SLOT_SERVER, renewed.certs[0].eku, &out->renewed_upload);
 	out->renewed_as_client =
 	    audit_clusterdb(&renewed, t->vclass, POL_SIDE_INITIATOR, r, &depth);
 	out->renewed_as_server =
@@ -337,11 +217,10 @@ static size_t add_risk(struct audit_risk *out, size_t n, size_t max,
 	return n + 1;
 }
 
-/* Timeline risks (behaviour.md A1), for a public end-entity certificate
- * renewed at R = max(notAfter, at):
- *   lets-encrypt-classic   issued by Let's Encrypt with clientAuth and
- *                          R >= 2026-02-11: the classic profile drops it
- *   public-no-client-auth  clientAuth and R >= 2026-05-01: public CAs
+/* Timeline risks (the dates of model/expressway.h), for a public end-entity
+ * certificate renewed at R = max(notAfter, at): lets-encrypt-classic   issued
+ * by Let's Encrypt with clientAuth and R >= 2026-02-11: the classic profile
+ * drops it public-no-client-auth  clientAuth and R >= 2026-05-01: public CAs
  *                          issue no clientAuth any more
  *   validity-cap           R >= 2026-03-15: the renewal lasts at most
  *                          200/100/47 days
@@ -351,7 +230,7 @@ size_t audit_risks(const struct audit_facts *f, int64_t at,
 		   struct audit_risk *out, size_t max)
 {
 	int64_t r = renewal_date(f, at);
-	bool client = serves(f->eku, POL_EKU_CLIENT);
+	bool client = xpw_eku_serves(f->eku, POL_EKU_CLIENT);
 	char rd[16], d[16], na[16];
 	size_t n = 0;
 
@@ -359,33 +238,33 @@ size_t audit_risks(const struct audit_facts *f, int64_t at,
 		return 0;
 	audit_format_date(r, rd, sizeof(rd));
 	audit_format_date(f->not_after, na, sizeof(na));
-	if (f->lets_encrypt && client && r >= audit_le_classic_end())
+	if (f->lets_encrypt && client && r >= xpw_le_classic_end())
 		n = add_risk(out, n, max, AUDIT_RISK_LE_CLASSIC,
-			     audit_le_classic_end(),
+			     xpw_le_classic_end(),
 			     "renewed by Let's Encrypt's classic ACME profile "
 			     "(due %s), it will carry no clientAuth: the "
 			     "profile drops it from 2026-02-11",
 			     rd);
-	if (client && r >= audit_public_no_client())
+	if (client && r >= xpw_public_no_client())
 		n = add_risk(out, n, max, AUDIT_RISK_NO_CLIENT_AUTH,
-			     audit_public_no_client(),
+			     xpw_public_no_client(),
 			     "public CAs issue no clientAuth from May 2026: "
 			     "its renewal (due %s) will be server-only",
 			     rd);
-	if (audit_public_cap_since(r) != 0) {
-		audit_format_date(audit_public_cap_since(r), d, sizeof(d));
+	if (xpw_public_cap_since(r) != 0) {
+		audit_format_date(xpw_public_cap_since(r), d, sizeof(d));
 		n = add_risk(out, n, max, AUDIT_RISK_VALIDITY_CAP,
-			     audit_public_cap_since(r),
+			     xpw_public_cap_since(r),
 			     "its renewal (due %s) will last at most %d days "
 			     "(public TLS certificates: 200 days from "
 			     "2026-03-15, 100 from 2027-03-15, 47 from "
 			     "2029-03-15; this cap since %s)",
-			     rd, audit_public_max_days(r), d);
+			     rd, xpw_public_max_days(r), d);
 	}
 	if ((f->eku & POL_EKU_CLIENT) != 0 &&
-	    f->not_after >= audit_chrome_in_force())
+	    f->not_after >= xpw_chrome_in_force())
 		n = add_risk(out, n, max, AUDIT_RISK_CHROME,
-			     audit_chrome_in_force(),
+			     xpw_chrome_in_force(),
 			     "Chrome Root Program policy in force from "
 			     "2026-06-15: public certificates with clientAuth "
 			     "may no longer be trusted by Chrome, and this one "
@@ -530,17 +409,17 @@ size_t audit_options(const struct audit_facts *f,
 			       "Assured ID Root G2) and make every peer trust "
 			       "that root; no immediate upgrade needed");
 	/* B: renew before a deadline, while combined EKU is still issued. */
-	if (f->lets_encrypt && at < audit_le_classic_end()) {
+	if (f->lets_encrypt && at < xpw_le_classic_end()) {
 		n = add_option(out, n, max, AUDIT_OPT_RENEW_EARLY,
-			       audit_le_classic_end(),
+			       xpw_le_classic_end(),
 			       "Option B: renew before 2026-02-11, as close to "
 			       "it as possible, then disable the ACME "
 			       "scheduler so that no server-only certificate "
 			       "replaces it; buys time until it expires");
-	} else if (!f->lets_encrypt && at < audit_public_no_client()) {
-		int64_t before = at < audit_date(2026, 3, 15)
-				     ? audit_date(2026, 3, 15)
-				     : audit_public_no_client();
+	} else if (!f->lets_encrypt && at < xpw_public_no_client()) {
+		int64_t before = at < xpw_public_first_cap()
+				     ? xpw_public_first_cap()
+				     : xpw_public_no_client();
 
 		audit_format_date(before, d, sizeof(d));
 		n = add_option(out, n, max, AUDIT_OPT_RENEW_EARLY, before,
@@ -548,7 +427,7 @@ size_t audit_options(const struct audit_facts *f,
 			       "(%s); buys time until that certificate "
 			       "expires",
 			       d,
-			       before == audit_date(2026, 3, 15)
+			       before == xpw_public_first_cap()
 				   ? "the last day for 398-day validity"
 				   : "public CAs stop issuing clientAuth in "
 				     "May 2026");

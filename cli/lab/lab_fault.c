@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "client/proxy_client.h"
-#include "audit/audit.h"
 #include "ekulab/core/err.h"
+#include "model/expressway.h"
 #include "model/labmodel.h"
 #include "ekulab/core/mem.h"
 #include "lab_runtime.h"
@@ -133,25 +133,23 @@ int lab_fault_renew(struct lab *l, int node, enum pki_profile p, enum pki_ca ca,
 
 	if (!force) {
 		/* The node's own rule: would its web UI take this file? */
-		struct audit_target t;
-		struct audit_upload up;
+		struct xpw_node x;
+		struct xpw_upload up;
 		struct pol_chain ch;
 
-		memset(&t, 0, sizeof(t));
-		t.role = l->topo.nodes[node].role;
-		snprintf(t.version, sizeof(t.version), "%s", nd->version);
-		if (pol_version_parse(nd->version, &t.vclass) != 0)
+		x.role = l->topo.nodes[node].role;
+		if (pol_version_parse(nd->version, &x.vclass) != 0)
 			return ekl_errf(err, EKL_EVERSION, "bad version");
-		t.server_eku_upload = true;
+		x.server_eku_upload = true;
 		labmodel_lab_chain(p, ca, 0, 365, nd->name, &ch);
-		audit_upload(&t, AUDIT_SLOT_SERVER, ch.certs[0].eku, &up);
+		xpw_upload(&x, XPW_SLOT_SERVER, ch.certs[0].eku, &up);
 		if (!up.accept)
 			return ekl_errf(
 			    err, EKL_EPERM,
 			    "%s (%s, role %s) refuses the upload: "
 			    "%s; use --force to copy the file in by "
 			    "hand, as over SCP",
-			    nd->name, nd->version, topo_role_name(t.role),
+			    nd->name, nd->version, topo_role_name(x.role),
 			    up.reason);
 	}
 	nd->profile = p;

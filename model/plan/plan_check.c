@@ -474,6 +474,7 @@ static int new_pred(struct plan_check *c, const struct plan_sim *s,
 	struct lab_prediction *p = ekl_malloc(sizeof(*p));
 	int rc;
 
+	*out = NULL; /* set on every path: callers read it only on 0 */
 	if (p == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "plan check: out of memory");
 	rc = labmodel_predict(&s->lab, p, err);

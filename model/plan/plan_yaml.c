@@ -67,6 +67,7 @@ const char *plan_yaml_kind(const yaml_node_t *n)
 int plan_yaml_scalar(struct plan_yaml *w, const yaml_node_t *n, const char *key,
 		     const char **out)
 {
+	*out = NULL; /* set on every path: callers read it only on 0 */
 	if (n->type != YAML_SCALAR_NODE)
 		return plan_yaml_fail(w, n, key,
 				      "expected a single value, found a %s",

@@ -33,7 +33,7 @@ const char *plan_yaml_text(const yaml_node_t *n);
 bool plan_yaml_is_null(const yaml_node_t *n);
 /* "mapping", "list" or "single value". */
 const char *plan_yaml_kind(const yaml_node_t *n);
-/* A non-empty single value. */
+/* A non-empty single value; *out is NULL when it returns an error. */
 int plan_yaml_scalar(struct plan_yaml *w, const yaml_node_t *n, const char *key,
 		     const char **out);
 /* Every key of `map` a scalar among `allowed` (NULL-terminated), once. */
