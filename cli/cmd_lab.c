@@ -1,4 +1,5 @@
-/* cmd_lab.c: `ekulab lab up|down|status|graph|exec|fault FILE ...`. */
+/* cmd_lab.c: `ekulab lab up|down|status|graph|exec|fault FILE ...`: the
+ * words and options into lab engine calls (cli/lab/), errors on stderr. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -124,50 +125,30 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static int lab_up(struct lab *l, const struct opts *o)
+static int up_main(struct lab *l, const struct opts *o)
 {
-	char err[EKL_ERRLEN], probe[EKL_ERRLEN];
-	size_t i;
-	int rv;
+	char err[EKL_ERRLEN];
+	int rv = lab_up(l, o->runtime, err);
 
-	if (lab_load(l, probe) == 0) {
-		for (i = 0; i < l->topo.n_nodes; i++)
-			if (l->rt->node_running(l, (int)i)) {
-				cli_fail("lab up: lab '%s' is already up (%s); "
-					 "'ekulab lab down %s' first",
-					 l->topo.name, l->state, l->topo_path);
-				return 1;
-			}
+	if (rv == 0) {
+		printf("lab %s is up: %zu nodes (%s runtime), state in %s\n",
+		       l->topo.name, l->topo.n_nodes, l->rt->name, l->state);
+		return 0;
 	}
-	if ((rv = lab_prepare(l, o->runtime != NULL ? o->runtime : "process",
-			      err)) != 0 ||
-	    (rv = lab_start_all(l, err)) != 0)
-		goto fail;
-	printf("lab %s is up: %zu nodes (%s runtime), state in %s\n",
-	       l->topo.name, l->topo.n_nodes, l->rt->name, l->state);
-	return 0;
-fail:
 	cli_fail("lab up: %s", err);
-	if (l->rt != NULL) {
-		lab_stop_all(l);
+	if (rv != EKL_EEXIST && l->rt != NULL)
 		fprintf(stderr,
 			"ekulab: lab up: stopped everything it "
 			"started; logs are in %s\n",
 			l->state);
-	}
 	return 1;
 }
 
-static int lab_down(struct lab *l)
+static int down_main(struct lab *l)
 {
 	char err[EKL_ERRLEN];
 
-	if (lab_load(l, err) != 0) {
-		cli_fail("lab down: %s", err);
-		return 1;
-	}
-	lab_stop_all(l);
-	if (lab_remove_state(l, err) != 0) {
+	if (lab_down(l, err) != 0) {
 		cli_fail("lab down: %s", err);
 		return 1;
 	}
@@ -279,7 +260,7 @@ static int lab_fault(struct lab *l, const struct opts *o, int argc, char **argv)
 	else
 		lab_fault_name(l, kind, name, sizeof(name));
 	if (strcmp(kind, "list") == 0) {
-		rv = lab_fault_list(l, o->json, err);
+		rv = lab_fault_list(l, o->json, stdout, err);
 	} else if (strcmp(kind, "heal") == 0) {
 		if (argc != 2) {
 			cli_fail("lab fault heal: give a fault NAME or all");
@@ -421,9 +402,9 @@ int cmd_lab(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(sub, "up") == 0)
-		rv = argc == 0 ? lab_up(&l, &o) : 2;
+		rv = argc == 0 ? up_main(&l, &o) : 2;
 	else if (strcmp(sub, "down") == 0)
-		rv = argc == 0 ? lab_down(&l) : 2;
+		rv = argc == 0 ? down_main(&l) : 2;
 	else if (strcmp(sub, "status") == 0)
 		rv = argc == 0 ? lab_status(&l, &o, false) : 2;
 	else if (strcmp(sub, "graph") == 0)

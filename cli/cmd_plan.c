@@ -1,41 +1,30 @@
-/* cmd_plan.c: `ekulab plan check` (predict a plan's steps from the model)
- * and `ekulab plan explore` (count the safe orderings of an upgrade and
- * renewal campaign). `plan run` (live) belongs to the lab runtime.
- */
+/* cmd_plan.c: `ekulab plan check|explore|run`: the options of each into
+ * the engine's (cli/plan/plan_show.h, plan_run.h), one engine call, and
+ * what went wrong on stderr. */
 #include <getopt.h>
-#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/x509.h>
-
 #include "cmd.h"
-#include "cmd_plan.h"
-#include "plan/plan_run.h"
-#include "ekulab/x509/certinfo.h"
 #include "ekulab/core/err.h"
-#include "ekulab/core/json.h"
-#include "ekulab/core/mem.h"
-#include "model/plan/plan.h"
+#include "plan/plan_run.h"
+#include "plan/plan_show.h"
 
-#define MATRIX_MAX_NODES 4 /* up to 6 pairs: one column per pair */
+struct plan_args {
+	bool json;
+	const char *at;
+	const char *ca;
+	const char *goal_version;
+	const char *goal_cert;
+	const char *goal_ca;
+	const char *criterion;
+	long verify_live; /* explore: orderings to run live (0 = none) */
+};
 
-/* snprintf that says nothing about truncation (names are short; a cut
- * line is better than a failed build). */
-static void textf(char *out, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void textf(char *out, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out, len, fmt, ap);
-	va_end(ap);
-}
-
-void plan_usage(FILE *f)
+static void usage(FILE *f)
 {
 	fprintf(
 	    f,
@@ -74,460 +63,11 @@ void plan_usage(FILE *f)
 	    "See docs/plans.md.\n");
 }
 
-static const char *node_name(const struct topo *t, int i)
-{
-	return i >= 0 && (size_t)i < t->n_nodes ? t->nodes[i].name : "?";
-}
-
-/* ---- plan check: text ---- */
-
-static void link_cell(const struct lab_prediction *p, size_t a, size_t b,
-		      char *buf, size_t len)
-{
-	const struct lab_pair *pr = labmodel_pair(p, a, b);
-
-	if (pr->linked)
-		textf(buf, len, "up");
-	else
-		textf(buf, len, "down %s", labmodel_why_name(&pr->why));
-}
-
-static void repl_cell(const struct topo *t, const struct lab_prediction *p,
-		      char *buf, size_t len)
-{
-	size_t i, l;
-	bool any = false;
-
-	buf[0] = '\0';
-	for (i = 0; i < p->n; i++) {
-		if (i == p->primary || !p->repl[i].replicating)
-			continue;
-		l = strlen(buf);
-		textf(buf + l, len - l, "%s%s", any ? " " : "",
-		      t->nodes[i].name);
-		any = true;
-	}
-	if (!any)
-		textf(buf, len, "none");
-	for (i = 0; i < p->n; i++) {
-		if (i == p->primary ? p->repl[i].replicating
-				    : p->repl[i].replicating)
-			continue;
-		l = strlen(buf);
-		textf(buf + l, len - l, "; %s%s: %s", t->nodes[i].name,
-		      i == p->primary ? " (primary)" : "",
-		      labmodel_why_name(&p->repl[i].why));
-	}
-}
-
-/* Down pairs as one cell, for more than MATRIX_MAX_NODES nodes. */
-static void down_cell(const struct topo *t, const struct lab_prediction *p,
-		      char *buf, size_t len)
-{
-	size_t a, b, l;
-	bool any = false;
-
-	buf[0] = '\0';
-	for (a = 0; a < p->n; a++) {
-		for (b = a + 1; b < p->n; b++) {
-			const struct lab_pair *pr = &p->pair[a][b];
-
-			if (pr->linked)
-				continue;
-			l = strlen(buf);
-			textf(buf + l, len - l, "%s%s-%s %s",
-			      any ? ", " : "down: ", t->nodes[a].name,
-			      t->nodes[b].name, labmodel_why_name(&pr->why));
-			any = true;
-		}
-	}
-	if (!any)
-		textf(buf, len, "all up");
-}
-
-struct cols {
-	int step;		  /* width of the step text column */
-	int pair[TOPO_MAX_NODES]; /* per pair column, matrix mode */
-	size_t n_pairs;
-	bool matrix;
-};
-
-static void print_row(const struct plan *pl, const struct cols *c,
-		      const char *num, const char *text,
-		      const struct lab_prediction *p)
-{
-	const struct topo *t = &pl->topo;
-	char cell[2048];
-	size_t a, b, k = 0;
-
-	printf("%4s  %-*s", num, c->step, text);
-	if (c->matrix) {
-		for (a = 0; a < t->n_nodes; a++) {
-			for (b = a + 1; b < t->n_nodes; b++) {
-				link_cell(p, a, b, cell, sizeof(cell));
-				printf("  %-*s", c->pair[k++], cell);
-			}
-		}
-	} else {
-		down_cell(t, p, cell, sizeof(cell));
-		printf("  %s", cell);
-	}
-	repl_cell(t, p, cell, sizeof(cell));
-	printf("  %s%s\n", c->matrix ? "" : "| replicating: ", cell);
-}
-
-static void widths(const struct plan *pl, const struct plan_check *ck,
-		   struct cols *c)
-{
-	const struct topo *t = &pl->topo;
-	char cell[64];
-	size_t a, b, i, k = 0;
-	int w;
-
-	memset(c, 0, sizeof(*c));
-	c->step = 5; /* "start" */
-	for (i = 0; i < pl->n_steps; i++) {
-		w = (int)strlen(pl->steps[i].text);
-		if (pl->steps[i].kind != PLAN_EXPECT && w > c->step)
-			c->step = w;
-	}
-	c->matrix = t->n_nodes <= MATRIX_MAX_NODES;
-	if (!c->matrix)
-		return;
-	for (a = 0; a < t->n_nodes; a++) {
-		for (b = a + 1; b < t->n_nodes; b++, k++) {
-			c->pair[k] = (int)(strlen(t->nodes[a].name) +
-					   strlen(t->nodes[b].name) + 1);
-			for (i = 0; i <= pl->n_steps; i++) {
-				const struct lab_prediction *p =
-				    i == 0 ? ck->start : ck->steps[i - 1].pred;
-
-				link_cell(p, a, b, cell, sizeof(cell));
-				if ((int)strlen(cell) > c->pair[k])
-					c->pair[k] = (int)strlen(cell);
-			}
-		}
-	}
-	c->n_pairs = k;
-}
-
-static void print_header(const struct plan *pl, const struct cols *c)
-{
-	const struct topo *t = &pl->topo;
-	char h[2 * TOPO_NAME_MAX + 2];
-	size_t a, b, k = 0;
-
-	printf("%4s  %-*s", "#", c->step, "step");
-	if (c->matrix) {
-		for (a = 0; a < t->n_nodes; a++) {
-			for (b = a + 1; b < t->n_nodes; b++) {
-				textf(h, sizeof(h), "%s-%s", t->nodes[a].name,
-				      t->nodes[b].name);
-				printf("  %-*s", c->pair[k++], h);
-			}
-		}
-		printf("  replicating\n");
-	} else {
-		printf("  links\n");
-	}
-}
-
-static void print_topology(const struct plan *pl)
-{
-	const struct topo *t = &pl->topo;
-	size_t i;
-
-	printf("plan %s: topology %s%s%s (primary %s, verify %s, dial %s)\n",
-	       pl->path, t->name, pl->topo_path[0] ? " from " : " (inline)",
-	       pl->topo_path, t->primary, pol_mode_name(t->verify),
-	       topo_dial_name(t->dial));
-	for (i = 0; i < t->n_nodes; i++) {
-		const struct topo_node *n = &t->nodes[i];
-
-		printf("  %-12s %-9s cert %s/%s%s%s%s", n->name, n->version,
-		       pki_profile_name(n->cert.profile),
-		       pki_ca_name(n->cert.ca), n->cert.file ? " (file " : "",
-		       n->cert.file ? n->cert.file : "",
-		       n->cert.file ? ")" : "");
-		if (n->has_client_cert)
-			printf(", client cert %s/%s",
-			       pki_profile_name(n->client_cert.profile),
-			       pki_ca_name(n->client_cert.ca));
-		if (!n->client_eku_check)
-			printf(", client EKU check off");
-		printf("\n");
-	}
-	printf("\n");
-}
-
-/* Each change of a node's replication, and the first break. */
-static void print_replication(const struct plan *pl,
-			      const struct plan_check *ck)
-{
-	const struct topo *t = &pl->topo;
-	const struct lab_prediction *prev = ck->start;
-	size_t i, j;
-
-	printf("\nreplication: ");
-	if (ck->break_step < 0) {
-		printf("no node that replicates stops during the plan\n");
-	} else {
-		printf("breaks after step %ld (%s): %s stops replicating "
-		       "(%s)\n",
-		       ck->break_step + 1, pl->steps[ck->break_step].text,
-		       node_name(t, ck->break_node),
-		       labmodel_why_name(&ck->break_why));
-	}
-	for (i = 0; i < pl->n_steps; i++) {
-		const struct lab_prediction *p = ck->steps[i].pred;
-
-		if (!ck->steps[i].changed)
-			continue;
-		for (j = 0; j < p->n; j++) {
-			if (prev->repl[j].replicating == p->repl[j].replicating)
-				continue;
-			if (p->repl[j].replicating)
-				printf("  after step %zu (%s): %s replicates "
-				       "again\n",
-				       i + 1, pl->steps[i].text,
-				       t->nodes[j].name);
-			else
-				printf("  after step %zu (%s): %s stops (%s)\n",
-				       i + 1, pl->steps[i].text,
-				       t->nodes[j].name,
-				       labmodel_why_name(&p->repl[j].why));
-		}
-		prev = p;
-	}
-}
-
-static void print_check_text(const struct plan *pl, const struct plan_check *ck)
-{
-	struct cols c;
-	char num[24];
-	size_t i;
-
-	print_topology(pl);
-	widths(pl, ck, &c);
-	print_header(pl, &c);
-	print_row(pl, &c, "0", "start", ck->start);
-	for (i = 0; i < pl->n_steps; i++) {
-		const struct plan_step *st = &pl->steps[i];
-		const struct plan_check_step *cs = &ck->steps[i];
-
-		textf(num, sizeof(num), "%zu", i + 1);
-		if (st->kind != PLAN_EXPECT) {
-			print_row(pl, &c, num, st->text, cs->pred);
-			continue;
-		}
-		printf("%4s  %s  -> %s%s%s\n", num, st->text,
-		       cs->agrees ? "agrees" : "DISAGREES: the model predicts ",
-		       cs->agrees ? "" : cs->why, "");
-	}
-	print_replication(pl, ck);
-	if (ck->n_expect == 0)
-		printf("expectations: none\n");
-	else if (ck->n_disagree == 0)
-		printf("expectations: all %zu agree with the model\n",
-		       ck->n_expect);
-	else
-		printf("expectations: %zu of %zu DISAGREE with the model\n",
-		       ck->n_disagree, ck->n_expect);
-}
-
-/* ---- plan check: JSON ---- */
-
-static const char *dir_result(const struct lab_dir *d)
-{
-	switch (d->state) {
-	case LAB_DIR_OK: return "ok";
-	case LAB_DIR_REJECTED: return pol_code_name(d->v.code);
-	case LAB_DIR_CUT: return "cut";
-	case LAB_DIR_NOT_RUNNING: return "not-running";
-	case LAB_DIR_NOT_DIALLED: return "not-dialled";
-	}
-	return "?";
-}
-
-static void json_dir(struct json *j, const struct topo *t,
-		     const struct lab_prediction *p, size_t from, size_t to)
-{
-	const struct lab_dir *d = &p->dir[from][to];
-
-	json_obj_begin(j);
-	json_key(j, "from");
-	json_str(j, t->nodes[from].name);
-	json_key(j, "to");
-	json_str(j, t->nodes[to].name);
-	json_key(j, "result");
-	json_str(j, dir_result(d));
-	json_key(j, "rejected_by");
-	if (d->state == LAB_DIR_REJECTED)
-		json_str(j, pol_side_name(d->v.side));
-	else
-		json_null(j);
-	json_key(j, "depth");
-	if (d->state == LAB_DIR_REJECTED && d->v.depth >= 0)
-		json_int(j, d->v.depth);
-	else
-		json_null(j);
-	json_obj_end(j);
-}
-
-static void json_prediction(struct json *j, const struct topo *t,
-			    const struct lab_prediction *p)
-{
-	size_t a, b, i;
-
-	json_key(j, "links");
-	json_arr_begin(j);
-	for (a = 0; a < p->n; a++) {
-		for (b = a + 1; b < p->n; b++) {
-			const struct lab_pair *pr = &p->pair[a][b];
-
-			json_obj_begin(j);
-			json_key(j, "a");
-			json_str(j, t->nodes[a].name);
-			json_key(j, "b");
-			json_str(j, t->nodes[b].name);
-			json_key(j, "state");
-			json_str(j, pr->linked ? "up" : "down");
-			json_key(j, "reason");
-			if (pr->linked)
-				json_null(j);
-			else
-				json_str(j, labmodel_why_name(&pr->why));
-			json_key(j, "carrier");
-			if (pr->linked) {
-				json_arr_begin(j);
-				json_str(j, node_name(t, pr->carrier_from));
-				json_str(j, node_name(t, pr->carrier_to));
-				json_arr_end(j);
-			} else {
-				json_null(j);
-			}
-			json_key(j, "directions");
-			json_arr_begin(j);
-			json_dir(j, t, p, a, b);
-			json_dir(j, t, p, b, a);
-			json_arr_end(j);
-			json_obj_end(j);
-		}
-	}
-	json_arr_end(j);
-	json_key(j, "replication");
-	json_arr_begin(j);
-	for (i = 0; i < p->n; i++) {
-		json_obj_begin(j);
-		json_key(j, "node");
-		json_str(j, t->nodes[i].name);
-		json_key(j, "primary");
-		json_bool(j, i == p->primary);
-		json_key(j, "running");
-		json_bool(j, p->running[i]);
-		json_key(j, "replicating");
-		json_bool(j, p->repl[i].replicating);
-		json_key(j, "reason");
-		if (p->repl[i].replicating)
-			json_null(j);
-		else
-			json_str(j, labmodel_why_name(&p->repl[i].why));
-		json_obj_end(j);
-	}
-	json_arr_end(j);
-}
-
-static int print_check_json(const struct plan *pl, const struct plan_check *ck)
-{
-	const struct topo *t = &pl->topo;
-	struct json j;
-	const char *out;
-	size_t i;
-
-	json_init(&j);
-	json_obj_begin(&j);
-	json_key(&j, "plan");
-	json_str(&j, pl->path);
-	json_key(&j, "topology");
-	json_obj_begin(&j);
-	json_key(&j, "name");
-	json_str(&j, t->name);
-	json_key(&j, "path");
-	json_str(&j, pl->topo_path[0] ? pl->topo_path : NULL);
-	json_key(&j, "primary");
-	json_str(&j, t->primary);
-	json_key(&j, "verify");
-	json_str(&j, pol_mode_name(t->verify));
-	json_key(&j, "dial");
-	json_str(&j, topo_dial_name(t->dial));
-	json_obj_end(&j);
-	json_key(&j, "start");
-	json_obj_begin(&j);
-	json_prediction(&j, t, ck->start);
-	json_obj_end(&j);
-	json_key(&j, "steps");
-	json_arr_begin(&j);
-	for (i = 0; i < pl->n_steps; i++) {
-		const struct plan_step *st = &pl->steps[i];
-		const struct plan_check_step *cs = &ck->steps[i];
-
-		json_obj_begin(&j);
-		json_key(&j, "step");
-		json_int(&j, (int64_t)i + 1);
-		json_key(&j, "line");
-		json_int(&j, st->line);
-		json_key(&j, "kind");
-		json_str(&j, plan_step_kind_name(st->kind));
-		json_key(&j, "text");
-		json_str(&j, st->text);
-		json_key(&j, "changed");
-		json_bool(&j, cs->changed);
-		if (st->kind == PLAN_EXPECT) {
-			json_key(&j, "agrees");
-			json_bool(&j, cs->agrees);
-			json_key(&j, "predicted");
-			json_str(&j, cs->agrees ? NULL : cs->why);
-		}
-		json_prediction(&j, t, cs->pred);
-		json_obj_end(&j);
-	}
-	json_arr_end(&j);
-	json_key(&j, "replication_breaks");
-	if (ck->break_step < 0) {
-		json_null(&j);
-	} else {
-		json_obj_begin(&j);
-		json_key(&j, "step");
-		json_int(&j, ck->break_step + 1);
-		json_key(&j, "text");
-		json_str(&j, pl->steps[ck->break_step].text);
-		json_key(&j, "node");
-		json_str(&j, node_name(t, ck->break_node));
-		json_key(&j, "reason");
-		json_str(&j, labmodel_why_name(&ck->break_why));
-		json_obj_end(&j);
-	}
-	json_key(&j, "expectations");
-	json_int(&j, (int64_t)ck->n_expect);
-	json_key(&j, "disagreements");
-	json_int(&j, (int64_t)ck->n_disagree);
-	json_key(&j, "agrees");
-	json_bool(&j, ck->n_disagree == 0);
-	json_obj_end(&j);
-	out = json_finish(&j);
-	if (out == NULL) {
-		json_close(&j);
-		cli_fail("plan check: out of memory");
-		return 2;
-	}
-	printf("%s\n", out);
-	json_close(&j);
-	return 0;
-}
-
 /* ---- options ---- */
 
-int plan_parse_args(int argc, char **argv, struct plan_args *a)
+/* argv[0] is the subcommand. Returns 0, -1 (help printed) or 2 (usage
+ * error, printed). Operands start at optind. */
+static int parse_args(int argc, char **argv, struct plan_args *a)
 {
 	static const struct option opts[] = {
 	    {"json", no_argument, NULL, 'j'},
@@ -567,18 +107,18 @@ int plan_parse_args(int argc, char **argv, struct plan_args *a)
 			}
 			break;
 		}
-		case 'h': plan_usage(stdout); return -1;
+		case 'h': usage(stdout); return -1;
 		default:
 			cli_fail("plan %s: unknown option or missing value: %s",
 				 argv[0], argv[optind - 1]);
-			plan_usage(stderr);
+			usage(stderr);
 			return 2;
 		}
 	}
 	return 0;
 }
 
-int plan_parse_at(const char *cmd, const char *s, int64_t *at)
+static int parse_at(const char *cmd, const char *s, int64_t *at)
 {
 	*at = 0;
 	if (s != NULL && pki_parse_time(s, at) != 0) {
@@ -590,23 +130,53 @@ int plan_parse_at(const char *cmd, const char *s, int64_t *at)
 	return 0;
 }
 
+static int goal_of(const struct plan_args *a, struct plan_goal *g)
+{
+	memset(g, 0, sizeof(*g));
+	if (a->goal_version == NULL || a->goal_cert == NULL) {
+		cli_fail("plan explore: --goal-version and --goal-cert are "
+			 "required");
+		return 2;
+	}
+	g->version = a->goal_version;
+	if (pki_profile_parse(a->goal_cert, &g->profile) != 0) {
+		cli_fail("plan explore: --goal-cert '%s': use combined, "
+			 "server-only, client-only, no-eku or any-eku",
+			 a->goal_cert);
+		return 2;
+	}
+	if (a->goal_ca != NULL) {
+		if (pki_ca_parse(a->goal_ca, &g->ca) != 0) {
+			cli_fail("plan explore: --goal-ca '%s': use "
+				 "unrestricted, server-only or combined",
+				 a->goal_ca);
+			return 2;
+		}
+		g->has_ca = true;
+	}
+	if (a->criterion != NULL &&
+	    labmodel_criterion_parse(a->criterion, &g->criterion) != 0) {
+		cli_fail("plan explore: --criterion '%s': use primary or mesh",
+			 a->criterion);
+		return 2;
+	}
+	return 0;
+}
+
 /* ---- the subcommands ---- */
 
-static int plan_check_cmd(int argc, char **argv)
+static int check_main(int argc, char **argv)
 {
-	struct plan_check ck;
-	X509_STORE *store = NULL;
+	struct plan_check_opts o;
 	char err[EKL_ERRLEN] = "";
-	struct plan pl;
 	struct plan_args a;
-	int64_t at;
 	int rc;
 
-	if ((rc = plan_parse_args(argc, argv, &a)) != 0)
+	if ((rc = parse_args(argc, argv, &a)) != 0)
 		return rc < 0 ? 0 : rc;
 	if (optind != argc - 1) {
 		cli_fail("plan check: give exactly one plan file");
-		plan_usage(stderr);
+		usage(stderr);
 		return 2;
 	}
 	if (a.goal_version || a.goal_cert || a.goal_ca || a.criterion) {
@@ -614,32 +184,101 @@ static int plan_check_cmd(int argc, char **argv)
 			 "plan explore");
 		return 2;
 	}
-	if ((rc = plan_parse_at("check", a.at, &at)) != 0)
+	memset(&o, 0, sizeof(o));
+	if ((rc = parse_at("check", a.at, &o.at)) != 0)
 		return rc;
-	if (a.ca != NULL && certinfo_load_store(a.ca, &store, err) != 0) {
-		cli_fail("plan check: --ca: %s", err);
+	o.plan = argv[optind];
+	o.ca = a.ca;
+	o.json = a.json;
+	o.out = stdout;
+	rc = plan_check_show(&o, err);
+	if (err[0] != '\0')
+		cli_fail("plan check: %s", err);
+	return rc;
+}
+
+static int explore_main(int argc, char **argv)
+{
+	struct plan_explore_opts o;
+	char err[EKL_ERRLEN] = "";
+	struct plan_args a;
+	int rc;
+
+	if ((rc = parse_args(argc, argv, &a)) != 0)
+		return rc < 0 ? 0 : rc;
+	if (optind != argc - 1) {
+		cli_fail("plan explore: give exactly one topology file");
+		usage(stderr);
 		return 2;
 	}
-	if (plan_load(argv[optind], &pl, err) != 0) {
-		cli_fail("plan check: %s", err);
-		X509_STORE_free(store);
+	if (a.ca != NULL) {
+		cli_fail("plan explore: --ca belongs to plan check");
 		return 2;
 	}
-	if (plan_check_run(&pl, at, store, &ck, err) != 0) {
-		cli_fail("plan check: %s", err);
-		rc = 2;
-		goto out;
+	memset(&o, 0, sizeof(o));
+	if ((rc = parse_at("explore", a.at, &o.at)) != 0 ||
+	    (rc = goal_of(&a, &o.goal)) != 0)
+		return rc;
+	o.topology = argv[optind];
+	o.json = a.json;
+	o.verify_live = a.verify_live;
+	o.out = stdout;
+	rc = plan_explore_show(&o, err);
+	if (err[0] != '\0')
+		cli_fail("plan explore: %s", err);
+	return rc;
+}
+
+static int run_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", required_argument, NULL, 'j'},
+	    {"html", required_argument, NULL, 'H'},
+	    {"state", required_argument, NULL, 's'},
+	    {"keep", no_argument, NULL, 'k'},
+	    {"no-workload", no_argument, NULL, 'n'},
+	    {"runtime", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct plan_run_opts o;
+	char err[EKL_ERRLEN] = "";
+	int opt, rc;
+
+	memset(&o, 0, sizeof(o));
+	o.runtime = "process";
+	o.workload = true;
+	o.out = stdout;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j': o.json = optarg; break;
+		case 'H': o.html = optarg; break;
+		case 's': o.state = optarg; break;
+		case 'k': o.keep = true; break;
+		case 'n': o.workload = false; break;
+		case 'r': o.runtime = optarg; break;
+		case 'h':
+			printf("usage: ekulab plan run PLAN [--json FILE|-] "
+			       "[--html FILE] [--state DIR] [--keep] "
+			       "[--no-workload] [--runtime process|docker]\n");
+			return 0;
+		default:
+			cli_fail(
+			    "plan run: unknown option or missing value: %s",
+			    argv[optind - 1]);
+			return 2;
+		}
 	}
-	if (a.json)
-		rc = print_check_json(&pl, &ck);
-	else
-		print_check_text(&pl, &ck);
-	if (rc == 0)
-		rc = ck.n_disagree > 0 ? 1 : 0;
-out:
-	plan_check_free(&ck);
-	plan_free(&pl);
-	X509_STORE_free(store);
+	if (optind != argc - 1) {
+		cli_fail("plan run: give one PLAN file");
+		return 2;
+	}
+	o.plan = argv[optind];
+	rc = plan_run(&o, err);
+	if (err[0] != '\0')
+		cli_fail("plan run: %s", err);
 	return rc;
 }
 
@@ -647,17 +286,17 @@ int cmd_plan(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
-		plan_usage(argc < 2 ? stderr : stdout);
+		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
 	if (strcmp(argv[1], "check") == 0)
-		return plan_check_cmd(argc - 1, argv + 1);
+		return check_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "explore") == 0)
-		return plan_explore_main(argc - 1, argv + 1);
+		return explore_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run") == 0)
-		return plan_run_main(argc - 1, argv + 1);
+		return run_main(argc - 1, argv + 1);
 	cli_fail("plan: unknown subcommand '%s'; use check or explore",
 		 argv[1]);
-	plan_usage(stderr);
+	usage(stderr);
 	return 2;
 }

@@ -31,13 +31,19 @@ void lab_path(const struct lab *l, const char *node, const char *file,
 		snprintf(buf, len, "%s/%s", l->state, file);
 }
 
-void lab_default_state(const char *name, char *buf, size_t len)
+const char *lab_tmpdir(void)
 {
 	const char *tmp = getenv("TMPDIR");
 
-	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > 60)
+	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > LAB_TMPDIR_MAX)
 		tmp = "/tmp";
-	snprintf(buf, len, "%s/ekulab-%u/%s", tmp, (unsigned)getuid(), name);
+	return tmp;
+}
+
+void lab_default_state(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/ekulab-%u/%s", lab_tmpdir(), (unsigned)getuid(),
+		 name);
 }
 
 int lab_node_index(const struct lab *l, const char *name)
@@ -59,6 +65,9 @@ static int lab_init_nodes(struct lab *l, const char *state, char *err)
 		snprintf(l->state, sizeof(l->state), "%s", state);
 	else
 		lab_default_state(l->topo.name, l->state, sizeof(l->state));
+	l->tune.heartbeat_ms = 300;
+	l->tune.dead_ms = 1500;
+	l->tune.backoff_max_ms = 500;
 	n = l->topo.n_nodes;
 	l->nodes = ekl_calloc(n, sizeof(*l->nodes));
 	l->route_port = ekl_calloc(n * n, sizeof(*l->route_port));
@@ -345,8 +354,16 @@ int lab_write_node_conf(struct lab *l, int i, char *err)
 	fprintf(f, "data = %s/%s/data\nadmin = %s/%s/admin.sock\n", l->state,
 		nd->name, l->state, nd->name);
 	fprintf(f, "primary = %s\n", l->topo.primary);
-	fprintf(f,
-		"heartbeat-ms = 300\ndead-ms = 1500\nbackoff-max-ms = 500\n");
+	if (l->tune.heartbeat_ms > 0)
+		fprintf(f, "heartbeat-ms = %d\n", l->tune.heartbeat_ms);
+	if (l->tune.dead_ms > 0)
+		fprintf(f, "dead-ms = %d\n", l->tune.dead_ms);
+	if (l->tune.backoff_max_ms > 0)
+		fprintf(f, "backoff-max-ms = %d\n", l->tune.backoff_max_ms);
+	if (l->tune.log_keep > 0)
+		fprintf(f, "log-keep = %ld\n", l->tune.log_keep);
+	if (l->tune.ack_timeout_ms > 0)
+		fprintf(f, "ack-timeout-ms = %d\n", l->tune.ack_timeout_ms);
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		unlink(tmp);
 		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));
@@ -392,9 +409,10 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 	for (i = 0; i < n; i++)
 		for (j = 0; j < n; j++)
 			l->route_port[i * n + j] =
-			    i != j && labmodel_dials(
-					  l->topo.dial, l->nodes[i].name,
-					  l->nodes[j].name, l->topo.primary)
+			    !l->tune.direct && i != j &&
+				    labmodel_dials(
+					l->topo.dial, l->nodes[i].name,
+					l->nodes[j].name, l->topo.primary)
 				? addr_free_port()
 				: 0;
 	for (i = 0; i < n; i++)
@@ -468,7 +486,7 @@ int lab_start_all(struct lab *l, char *err)
 	size_t i;
 	int rv;
 
-	if ((rv = l->rt->start_proxy(l, err)) != 0)
+	if (!l->tune.direct && (rv = l->rt->start_proxy(l, err)) != 0)
 		return rv;
 	for (i = 0; i < l->topo.n_nodes; i++)
 		if ((rv = l->rt->start_node(l, (int)i, err)) != 0)
@@ -488,20 +506,62 @@ void lab_stop_all(struct lab *l)
 
 	for (i = 0; i < l->topo.n_nodes; i++)
 		l->rt->stop_node(l, (int)i, err);
-	l->rt->stop_proxy(l, err);
+	if (!l->tune.direct)
+		l->rt->stop_proxy(l, err);
 	(void)lab_save(l, err);
+}
+
+int lab_remove_dir(const char *dir, char *err)
+{
+	char cmd[LAB_PATH_MAX + 16];
+
+	if (strchr(dir, '\'') != NULL || strlen(dir) < 5 ||
+	    strlen(dir) >= LAB_PATH_MAX)
+		return ekl_errf(err, EKL_EINVAL, "refusing to remove '%s'",
+				dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		return ekl_errf(err, EKL_EIO, "could not remove %s", dir);
+	return 0;
 }
 
 int lab_remove_state(const struct lab *l, char *err)
 {
-	char cmd[LAB_PATH_MAX + 16];
-
 	/* The state directory holds only what up made. */
-	if (strchr(l->state, '\'') != NULL || strlen(l->state) < 5)
-		return ekl_errf(err, EKL_EINVAL, "refusing to remove '%s'",
-				l->state);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", l->state);
-	if (system(cmd) != 0)
-		return ekl_errf(err, EKL_EIO, "could not remove %s", l->state);
+	return lab_remove_dir(l->state, err);
+}
+
+int lab_up(struct lab *l, const char *runtime, char *err)
+{
+	char probe[EKL_ERRLEN];
+	size_t i;
+	int rv;
+
+	if (lab_load(l, probe) == 0) {
+		for (i = 0; i < l->topo.n_nodes; i++)
+			if (l->rt->node_running(l, (int)i))
+				return ekl_errf(err, EKL_EEXIST,
+						"lab '%s' is already up (%s); "
+						"'ekulab lab down %s' first",
+						l->topo.name, l->state,
+						l->topo_path);
+	}
+	if ((rv = lab_prepare(l, runtime != NULL ? runtime : "process", err)) !=
+		0 ||
+	    (rv = lab_start_all(l, err)) != 0) {
+		if (l->rt != NULL)
+			lab_stop_all(l);
+		return rv;
+	}
 	return 0;
+}
+
+int lab_down(struct lab *l, char *err)
+{
+	int rv;
+
+	if ((rv = lab_load(l, err)) != 0)
+		return rv;
+	lab_stop_all(l);
+	return lab_remove_state(l, err);
 }

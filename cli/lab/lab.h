@@ -1,6 +1,7 @@
 /* lab.h: a lab: a state directory that holds what `ekulab lab up` made.
  *
- * STATE (default $TMPDIR-or-/tmp/ekulab-UID/NAME, or --state DIR):
+ * STATE (default TMP/ekulab-UID/NAME, TMP from lab_tmpdir(), or --state
+ * DIR):
  *   lab.conf            key value lines: the runtime, the topology path,
  *                       ports, pids (rewritten atomically on every change)
  *   pki/                the lab PKI (ekulab pki)
@@ -23,6 +24,9 @@
 
 #define LAB_PATH_MAX   200
 #define LAB_MAX_FAULTS 64
+/* Longest $TMPDIR a lab uses: the node and proxy Unix socket paths under
+ * it must stay below the 108 bytes of sun_path. */
+#define LAB_TMPDIR_MAX 60
 
 /* A node fault the lab remembers so that `fault list` and `heal` can see
  * it (link faults live in the proxy). */
@@ -44,6 +48,21 @@ struct lab_node {
 	pid_t pid;	      /* process runtime; 0 = none */
 };
 
+/* How a lab wires and tunes its nodes. lab_open() and lab_open_topo() set
+ * the defaults: every link through the proxy, fast timers so that links
+ * settle in well under a second. A caller that needs other settings (the
+ * bench) changes them before lab_prepare(). Not saved in lab.conf: a lab
+ * with other settings is driven by the process that made it. */
+struct lab_tuning {
+	bool direct;	  /* peers dial each other's listen port: no proxy,
+			     so no link faults */
+	int heartbeat_ms; /* 0: the node's default (and the same below) */
+	int dead_ms;
+	int backoff_max_ms;
+	long log_keep;	    /* changes kept for catch-up */
+	int ack_timeout_ms; /* --ack all: how long a write waits */
+};
+
 struct lab_runtime;
 
 struct lab {
@@ -57,13 +76,18 @@ struct lab {
 	pid_t proxy_pid;
 	struct lab_fault faults[LAB_MAX_FAULTS];
 	int n_faults;
+	struct lab_tuning tune;
 };
 
 /* Paths inside the state directory (into buf). */
 void lab_path(const struct lab *l, const char *node, const char *file,
 	      char *buf, size_t len);
 
-/* Default state directory for a topology name. */
+/* Where ekulab's temporary files go: $TMPDIR, or /tmp when it is unset,
+ * empty or longer than LAB_TMPDIR_MAX. Never NULL. */
+const char *lab_tmpdir(void);
+/* Default state directory for a topology name: lab_tmpdir()/ekulab-UID/
+ * NAME. */
 void lab_default_state(const char *name, char *buf, size_t len);
 
 /* Read the topology; the state directory is `state` or the default. */
@@ -89,12 +113,23 @@ int lab_write_node_conf(struct lab *l, int i, char *err);
 /* Issue node i's certificate with its current profile/CA (force). */
 int lab_issue_cert(struct lab *l, int i, char *err);
 
-/* Start the proxy and every node, wait until each answers (up). */
+/* Start the proxy (unless tune.direct) and every node, wait until each
+ * answers (up). */
 int lab_start_all(struct lab *l, char *err);
 /* Stop every node and the proxy (down, or after a failed up). */
 void lab_stop_all(struct lab *l);
+/* `lab up`: refuse a lab that is up already (EKL_EEXIST), prepare it on
+ * `runtime` (NULL: process) and start it; when that fails, stop whatever
+ * it started (l->rt is then set) and leave the logs in the state
+ * directory. */
+int lab_up(struct lab *l, const char *runtime, char *err);
+/* `lab down`: load lab.conf, stop everything, remove the state directory. */
+int lab_down(struct lab *l, char *err);
 /* Remove the state directory. */
 int lab_remove_state(const struct lab *l, char *err);
+/* rm -rf dir, a directory ekulab made (refuses a path with a quote, or
+ * shorter than 5 bytes). */
+int lab_remove_dir(const char *dir, char *err);
 
 /* Connect to node i's admin socket: the fd (for the calls of
  * client/admin_client.h and client/node_status.h), or a negative code. */

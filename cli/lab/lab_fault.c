@@ -273,32 +273,33 @@ int lab_fault_heal(struct lab *l, const char *name, char *err)
 			perr);
 }
 
-int lab_fault_list(struct lab *l, bool json, char *err)
+int lab_fault_list(struct lab *l, bool json, FILE *out, char *err)
 {
 	char *body = NULL;
 	int k, rv;
 
 	if (!json) {
-		printf("%-20s %-10s %s\n", "name", "kind", "target");
+		fprintf(out, "%-20s %-10s %s\n", "name", "kind", "target");
 		for (k = 0; k < l->n_faults; k++)
-			printf("%-20s %-10s %s\n", l->faults[k].name,
-			       l->faults[k].kind, l->faults[k].node);
+			fprintf(out, "%-20s %-10s %s\n", l->faults[k].name,
+				l->faults[k].kind, l->faults[k].node);
 	}
 	rv = proxy_call(l, json ? "json" : "text", "fault list", &body, err);
 	if (rv != 0)
 		return rv;
 	if (json) {
 		/* {"node_faults": [...], "link_faults": <proxy's JSON>} */
-		printf("{\"node_faults\":[");
+		fprintf(out, "{\"node_faults\":[");
 		for (k = 0; k < l->n_faults; k++)
-			printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"node\":"
-			       "\"%s\"}",
-			       k ? "," : "", l->faults[k].name,
-			       l->faults[k].kind, l->faults[k].node);
-		printf("],\"link_faults\":%s}\n",
-		       body[0] != '\0' ? body : "null");
+			fprintf(out,
+				"%s{\"name\":\"%s\",\"kind\":\"%s\",\"node\":"
+				"\"%s\"}",
+				k ? "," : "", l->faults[k].name,
+				l->faults[k].kind, l->faults[k].node);
+		fprintf(out, "],\"link_faults\":%s}\n",
+			body[0] != '\0' ? body : "null");
 	} else {
-		fputs(body, stdout);
+		fputs(body, out);
 	}
 	ekl_free(body);
 	return 0;

@@ -5,6 +5,7 @@
 #define EKULAB_CLI_LAB_FAULT_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "lab.h"
 
@@ -37,8 +38,8 @@ int lab_fault_partition(struct lab *l, const char *name, int argc, char **argv,
 /* Remove one fault (node or link) or all ("all"). */
 int lab_fault_heal(struct lab *l, const char *name, char *err);
 /* Print every fault (node faults from the lab, link faults from the
- * proxy). */
-int lab_fault_list(struct lab *l, bool json, char *err);
+ * proxy) to out. */
+int lab_fault_list(struct lab *l, bool json, FILE *out, char *err);
 
 /* A fresh name: "KIND-N". */
 void lab_fault_name(const struct lab *l, const char *kind, char *buf,

@@ -1,23 +1,23 @@
 /* explore_live.c: `plan explore --verify-live N`: orderings found by the
  * model, run live. Each ordering becomes a plan (the steps in that order,
  * an expectation of who replicates after each, as the model predicts) run
- * by `plan run`, which also compares every step's links with the model. */
+ * by the plan run engine (plan_run), which also compares every step's
+ * links with the model. The generated plans live in a temporary directory
+ * under $TMPDIR (lab_tmpdir), removed at the end. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "cmd_plan.h"
 #include "ekulab/core/err.h"
-#include "model/labmodel.h"
 #include "ekulab/core/mem.h"
+#include "model/labmodel.h"
 #include "model/plan/plan.h"
-#include "plan_run.h"
+#include "plan_int.h"
+#include "plan_show.h"
 
-/* Is the ordering `ord` safe at every prefix? *first: the first unsafe
- * step (1-based), or 0. */
+/* The model's state once the steps in `done` (a bit per step) are done. */
 static void state_after(const struct topo *t, const struct plan_explore *x,
 			int64_t at, uint32_t done, struct lab_state *s)
 {
@@ -25,6 +25,8 @@ static void state_after(const struct topo *t, const struct plan_explore *x,
 	plan_explore_apply(s, x->steps, x->n_steps, done);
 }
 
+/* Is the ordering `ord` safe at every prefix? *first: the first unsafe
+ * step (1-based), or 0. */
 static bool ordering_safe(const struct topo *t, const struct plan_explore *x,
 			  const struct plan_goal *g, int64_t at, const int *ord,
 			  struct lab_prediction *pred, int *first)
@@ -95,28 +97,31 @@ static int write_plan(const char *path, const char *topo_path,
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-int plan_explore_verify_live(const char *topo_path, const struct topo *t,
-			     const struct plan_goal *g,
-			     const struct plan_explore *x, int64_t at, long n)
+int plan_explore_live(const char *topo_path, const struct topo *t,
+		      const struct plan_goal *g, const struct plan_explore *x,
+		      int64_t at, long n, FILE *out, char *err)
 {
 	struct lab_prediction *pred = ekl_calloc(1, sizeof(*pred));
-	char abs[PATH_MAX], dir[] = "/tmp/ekulab-explore.XXXXXX";
+	char abs[PATH_MAX], dir[LAB_PATH_MAX];
 	int ord[PLAN_EXPLORE_MAX_STEPS];
 	long run = 0, bad = 0, tries;
 	bool want_unsafe = x->safe < x->orderings;
 	size_t k;
 
+	err[0] = '\0';
+	snprintf(dir, sizeof(dir), "%s/ekulab-explore.XXXXXX", lab_tmpdir());
 	if (pred == NULL || realpath(topo_path, abs) == NULL ||
 	    mkdtemp(dir) == NULL) {
-		cli_fail("plan explore --verify-live: cannot prepare");
 		ekl_free(pred);
+		ekl_errf(err, EKL_EIO, "--verify-live: cannot prepare");
 		return 1;
 	}
 	srand(12345); /* reproducible choice of orderings */
-	printf("\nverify-live: running %ld ordering%s live\n", n,
-	       n == 1 ? "" : "s");
+	fprintf(out, "\nverify-live: running %ld ordering%s live\n", n,
+		n == 1 ? "" : "s");
 	for (tries = 0; run < n && tries < 10000; tries++) {
-		char plan[300], *argv[4];
+		struct plan_run_opts ro;
+		char plan[LAB_PATH_MAX + 48], rerr[EKL_ERRLEN];
 		bool safe;
 		int first, rv;
 
@@ -142,44 +147,46 @@ int plan_explore_verify_live(const char *topo_path, const struct topo *t,
 			continue; /* look for an unsafe one */
 		snprintf(plan, sizeof(plan), "%s/ordering-%ld.yaml", dir, run);
 		if (write_plan(plan, abs, t, x, g, at, ord, pred) != 0) {
-			cli_fail("plan explore --verify-live: cannot write %s",
+			ekl_errf(err, EKL_EIO, "--verify-live: cannot write %s",
 				 plan);
 			bad++;
 			break;
 		}
-		printf("ordering %ld (%s", run + 1, safe ? "safe" : "unsafe");
+		fprintf(out, "ordering %ld (%s", run + 1,
+			safe ? "safe" : "unsafe");
 		if (!safe)
-			printf(", first unsafe after step %d", first);
-		printf("):");
+			fprintf(out, ", first unsafe after step %d", first);
+		fprintf(out, "):");
 		for (k = 0; k < x->n_steps; k++)
-			printf(" %s %s",
-			       x->steps[ord[k]].upgrade ? "upgrade" : "renew",
-			       t->nodes[x->steps[ord[k]].node].name);
-		printf("\n");
-		fflush(stdout);
-		argv[0] = "run";
-		argv[1] = plan;
-		argv[2] = "--no-workload";
-		argv[3] = NULL;
-		{
-			/* plan run prints its own step table; keep it. */
-			rv = plan_run_main(3, argv);
-		}
-		printf("ordering %ld: %s\n", run + 1,
-		       rv == 0 ? "confirmed live" : "DEVIATION from the model");
+			fprintf(out, " %s %s",
+				x->steps[ord[k]].upgrade ? "upgrade" : "renew",
+				t->nodes[x->steps[ord[k]].node].name);
+		fprintf(out, "\n");
+		fflush(out);
+		/* plan run prints its own step table; keep it. */
+		memset(&ro, 0, sizeof(ro));
+		ro.plan = plan;
+		ro.workload = false;
+		ro.out = out;
+		rv = plan_run(&ro, rerr);
+		if (rerr[0] != '\0' && err[0] == '\0')
+			ekl_errf(err, EKL_EIO, "ordering %ld: plan run: %s",
+				 run + 1, rerr);
+		fprintf(out, "ordering %ld: %s\n", run + 1,
+			rv == 0 ? "confirmed live"
+				: "DEVIATION from the model");
 		if (rv != 0)
 			bad++;
 		run++;
 	}
 	{
-		char cmd[64];
+		char rmerr[EKL_ERRLEN];
 
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "ekulab: could not remove %s\n", dir);
+		if (lab_remove_dir(dir, rmerr) != 0 && err[0] == '\0')
+			ekl_errf(err, EKL_EIO, "%s", rmerr);
 	}
-	printf("verify-live: %ld of %ld ordering%s confirmed\n", run - bad, run,
-	       run == 1 ? "" : "s");
+	fprintf(out, "verify-live: %ld of %ld ordering%s confirmed\n",
+		run - bad, run, run == 1 ? "" : "s");
 	ekl_free(pred);
 	return bad > 0 ? 1 : 0;
 }

@@ -1,11 +1,81 @@
 /* plan_run.h: `ekulab plan run`: a plan executed live on a lab, checked
  * step by step against the model, with a background write workload and a
- * set check of every acknowledged write at the end. */
+ * set check of every acknowledged write at the end; and the run's reports
+ * (text as it runs, JSON and HTML at the end). */
 #ifndef EKULAB_CLI_PLAN_RUN_H
 #define EKULAB_CLI_PLAN_RUN_H
 
-/* argv[0] is "run". Returns the exit status: 0 no deviation, 1 a
- * deviation or a lost/unexpected write, 2 usage or plan errors. */
-int plan_run_main(int argc, char **argv);
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "model/plan/plan.h"
+
+struct plan_run_opts {
+	const char *plan;    /* the plan file */
+	const char *runtime; /* "process" or "docker"; NULL: process */
+	const char *state;   /* the lab's state directory; NULL: one of its
+				own per run, under the lab default */
+	bool keep;	     /* keep the lab's state directory afterwards */
+	bool workload;	     /* run the background writer */
+	const char *json;    /* write the JSON report there ("-": to out) */
+	const char *html;    /* write the HTML report there */
+	FILE *out;	     /* the step table as it runs, and the summary */
+};
+
+/* Run o->plan live. Returns 0 when the lab behaved as the model predicts
+ * at every step and no write was lost, 1 on a deviation or when the lab
+ * failed (err says how), 2 when the plan cannot be read (err). On 0 and 1
+ * err may also hold what failed beside the run (a report that could not
+ * be written, a state directory that could not be removed): the caller
+ * prints err whenever it is not empty. err must be EKL_ERRLEN long. */
+int plan_run(const struct plan_run_opts *o, char *err);
+
+/* ---- the reports ---- */
+
+/* One step as it went. */
+struct plan_step_report {
+	char text[PLAN_TEXT_MAX];
+	double t_start; /* seconds since the run started */
+	double t_end;
+	bool applied;	/* the step could be carried out */
+	bool matched;	/* observed = predicted (within the bound) */
+	bool converged; /* replicas caught up (when checked) */
+	bool is_expect;
+	bool expect_ok;
+	char detail[320]; /* the deviations, "; "-separated; "" when none */
+	char predicted[512];
+	char observed[512];
+};
+
+/* Every write of a run: the write steps' and the background writer's. */
+struct plan_run_writes {
+	long attempted;
+	long acknowledged;
+	long lost;	 /* acknowledged, missing on a node that replicates */
+	long unexpected; /* on a node, never sent or with another value */
+	long never_read; /* sent, not acknowledged, not on the primary */
+	long recovered;	 /* sent, not acknowledged, on the primary */
+};
+
+/* What a run's reports show. */
+struct plan_run_report {
+	const char *plan;		      /* the plan file; borrowed */
+	const struct plan_step_report *steps; /* borrowed; n_steps */
+	size_t n_steps;
+	size_t deviations;
+	struct plan_run_writes writes;
+};
+
+/* "  3 renew node2 server-only/unrestricted      1.2s  ok" and the
+ * predicted (and, on a deviation, observed and why) lines below it; k is
+ * 0-based. */
+void plan_report_step(const struct plan_step_report *s, size_t k, FILE *f);
+/* "writes: ..." and "N deviations". */
+void plan_report_summary(const struct plan_run_report *r, FILE *f);
+/* One JSON object and a newline; EKL_ENOMEM when it cannot be built. */
+int plan_report_json(const struct plan_run_report *r, FILE *f);
+/* A standalone HTML page: the steps as a table with a time bar each. */
+void plan_report_html(const struct plan_run_report *r, FILE *f);
 
 #endif

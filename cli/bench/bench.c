@@ -1,0 +1,275 @@
+/* bench.c: `ekulab bench`'s driver: a 3-node lab of its own, the phases
+ * in order, the figures into a report.
+ *
+ * The happy path: make the lab (lab_tmpdir()/ekulab-bench.XXXXXX) on the
+ * process runtime with the peers dialling each other directly (no proxy
+ * in the path), the node defaults for timers, a log that keeps every
+ * change of the catch-up phase and a long --ack all timeout; wait until
+ * the primary replicates to both peers; idle RSS; local SQLite; the six
+ * writer runs; the catch-up; peak RSS; the report; take the lab down.
+ *
+ * The failure modes: the lab does not come up, a writer run fails, the
+ * peer does not catch up in time: the run stops there (1, err) and the
+ * lab's state directory is kept for its logs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_int.h"
+#include "client/node_status.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/mem.h"
+#include "lab/lab_runtime.h"
+
+const int bench_writer_counts[BENCH_WRITER_RUNS] = {1, 16, 64};
+
+double bench_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static long rss_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, field, strlen(field)) == 0)
+			v = strtol(line + strlen(field) + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* The cluster: node1 (primary), node2, node3, X15.3.2 Expressway-C, verify
+ * enforce, combined certificates from the unrestricted issuing CA. */
+static int make_topo(struct topo *t, char *err)
+{
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	t->nodes = ekl_calloc(NODES, sizeof(*t->nodes));
+	if (t->nodes == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	snprintf(t->name, sizeof(t->name), "bench");
+	t->verify = POL_ENFORCE;
+	t->dial = TOPO_DIAL_BOTH;
+	t->n_nodes = NODES;
+	for (i = 0; i < NODES; i++) {
+		struct topo_node *n = &t->nodes[i];
+
+		snprintf(n->name, sizeof(n->name), "node%zu", i + 1);
+		snprintf(n->version, sizeof(n->version), "X15.3.2");
+		(void)pol_version_parse(n->version, &n->vclass);
+		n->role = TOPO_ROLE_C;
+		n->cert.profile = PKI_PROFILE_COMBINED;
+		n->cert.ca = PKI_CA_UNRESTRICTED;
+		n->client_eku_check = true;
+	}
+	snprintf(t->primary, sizeof(t->primary), "%s", t->nodes[0].name);
+	return 0;
+}
+
+static int setup(struct bench *b, char *err)
+{
+	char dir[LAB_PATH_MAX];
+	int i, rv;
+
+	if ((rv = make_topo(&b->topo, err)) != 0)
+		return rv;
+	snprintf(dir, sizeof(dir), "%s/ekulab-bench.XXXXXX", lab_tmpdir());
+	if (mkdtemp(dir) == NULL)
+		return ekl_errf(err, EKL_EIO, "mkdtemp %s: %s", dir,
+				strerror(errno));
+	snprintf(b->dir, sizeof(b->dir), "%s", dir);
+	if ((rv = lab_open_topo(&b->lab, &b->topo, "bench", b->dir, err)) != 0)
+		return rv;
+	b->lab.tune.direct = true;
+	b->lab.tune.heartbeat_ms = 0; /* the node's defaults */
+	b->lab.tune.dead_ms = 0;
+	b->lab.tune.backoff_max_ms = 0;
+	b->lab.tune.log_keep = 4000000;
+	b->lab.tune.ack_timeout_ms = 30000;
+	if ((rv = lab_prepare(&b->lab, "process", err)) != 0)
+		return rv;
+	b->up = true;
+	for (i = 0; i < NODES; i++) {
+		struct bnode *nd = &b->n[i];
+
+		snprintf(nd->name, sizeof(nd->name), "%.15s",
+			 b->lab.nodes[i].name);
+		lab_path(&b->lab, nd->name, "admin.sock", nd->sock,
+			 sizeof(nd->sock));
+	}
+	if ((rv = lab_start_all(&b->lab, err)) != 0)
+		return rv;
+	if (bench_wait_ready(b, 30) != 0)
+		return ekl_errf(err, EKL_EIO,
+				"the cluster did not come up in 30 s (logs in "
+				"%s)",
+				b->dir);
+	return 0;
+}
+
+/* Stop the lab; remove its state unless keep (a failure to says so in
+ * err, unless err holds an error already). Says whether it is kept. */
+static bool teardown(struct bench *b, bool keep, char *err)
+{
+	char rmerr[EKL_ERRLEN];
+	bool kept = b->dir[0] != '\0';
+
+	if (b->up)
+		lab_stop_all(&b->lab);
+	if (!keep && b->dir[0] != '\0') {
+		if (lab_remove_dir(b->dir, rmerr) == 0)
+			kept = false;
+		else if (err[0] == '\0')
+			ekl_errf(err, EKL_EIO, "%s", rmerr);
+	}
+	if (b->lab.nodes != NULL)
+		lab_close(&b->lab);
+	topo_free(&b->topo);
+	return kept;
+}
+
+static void result_of(const struct bench *b, struct bench_result *r)
+{
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	r->seconds = b->seconds;
+	r->sqlite_commits = b->sqlite_commits;
+	r->sqlite_batched = b->sqlite_batched;
+	memcpy(r->wps, b->wps, sizeof(r->wps));
+	r->lat_count = b->lat_count;
+	r->lat_p50 = b->lat_p50;
+	r->lat_p99 = b->lat_p99;
+	r->catchup = b->catchup;
+	r->pipelined_wps = b->pipelined_wps;
+	r->catchup_rate = b->catchup_rate;
+	r->catchup_seconds = b->catchup_seconds;
+	for (i = 0; i < NODES; i++) {
+		snprintf(r->nodes[i].name, sizeof(r->nodes[i].name), "%s",
+			 b->n[i].name);
+		r->nodes[i].idle_rss_kib = b->n[i].idle_rss_kb;
+		r->nodes[i].peak_rss_kib = b->n[i].peak_rss_kb;
+	}
+}
+
+/* Only the writer runs, against a running primary. */
+static int writers_only(struct bench *b, const struct bench_opts *o, char *err)
+{
+	struct node_latency lat;
+	int w, a;
+
+	snprintf(b->n[0].sock, sizeof(b->n[0].sock), "%s", o->writers_only);
+	for (w = 0; w < 3; w++)
+		for (a = 0; a < 2; a++) {
+			memset(&lat, 0, sizeof(lat));
+			bench_latency(b->n[0].sock, true, &lat);
+			b->wps[w][a] = bench_run_writers(
+			    b, bench_writer_counts[w], a == 1, err);
+			bench_latency(b->n[0].sock, false, &lat);
+			fprintf(o->out,
+				"%2d writers --ack %-7s %8.0f writes/s  "
+				"count %lld p50_us %lld p99_us %lld "
+				"max_us %lld groups %lld writes %lld\n",
+				bench_writer_counts[w], a ? "all" : "primary",
+				b->wps[w][a], (long long)lat.count,
+				(long long)lat.p50_us, (long long)lat.p99_us,
+				(long long)lat.max_us, (long long)lat.groups,
+				(long long)lat.writes);
+		}
+	err[0] = '\0'; /* a failed run shows as -1 writes/s */
+	return 0;
+}
+
+static int phases(struct bench *b, const struct bench_opts *o, char *err)
+{
+	struct bench_result res;
+	struct node_latency lat;
+	int i, w, a;
+
+	if (setup(b, err) != 0)
+		return 1;
+	usleep(300000);
+	for (i = 0; i < NODES; i++)
+		b->n[i].idle_rss_kb = rss_kb(b->lab.nodes[i].pid, "VmRSS:");
+	fprintf(o->progress, "ekulab bench: local SQLite reference...\n");
+	if (bench_sqlite_reference(b, err) != 0)
+		return 1;
+	for (w = 0; w < 3; w++)
+		for (a = 0; a < 2; a++) {
+			fprintf(o->progress,
+				"ekulab bench: %d writers, --ack %s...\n",
+				bench_writer_counts[w], a ? "all" : "primary");
+			if (a == 1 && w == 1)
+				bench_latency(b->n[0].sock, true, &lat);
+			b->wps[w][a] = bench_run_writers(
+			    b, bench_writer_counts[w], a == 1, err);
+			if (b->wps[w][a] < 0)
+				return 1;
+			if (a == 1 && w == 1 &&
+			    bench_latency(b->n[0].sock, false, &lat) == 0) {
+				b->lat_count = (long)lat.count;
+				b->lat_p50 = (long)lat.p50_us;
+				b->lat_p99 = (long)lat.p99_us;
+			}
+		}
+	fprintf(o->progress, "ekulab bench: catch-up of %ld changes...\n",
+		b->catchup);
+	if (bench_catchup(b, err) != 0)
+		return 1;
+	for (i = 0; i < NODES; i++)
+		b->n[i].peak_rss_kb = rss_kb(b->lab.nodes[i].pid, "VmHWM:");
+	result_of(b, &res);
+	if (o->json) {
+		if (bench_report_json(&res, o->out) != 0) {
+			ekl_errf(err, EKL_ENOMEM, "out of memory");
+			return 1;
+		}
+	} else {
+		bench_report_text(&res, o->out);
+	}
+	return 0;
+}
+
+int bench_run(const struct bench_opts *o, char *kept, size_t kept_len,
+	      char *err)
+{
+	struct bench *b = ekl_calloc(1, sizeof(*b));
+	int rv;
+
+	kept[0] = '\0';
+	err[0] = '\0';
+	if (b == NULL) {
+		ekl_errf(err, EKL_ENOMEM, "out of memory");
+		return 1;
+	}
+	b->seconds = o->seconds;
+	b->catchup = o->catchup;
+	if (o->writers_only != NULL) {
+		rv = writers_only(b, o, err);
+		ekl_free(b);
+		return rv;
+	}
+	rv = phases(b, o, err);
+	if (rv == 0)
+		err[0] = '\0'; /* what callees wrote while they retried */
+	if (teardown(b, o->keep || rv != 0, err))
+		snprintf(kept, kept_len, "%s", b->dir);
+	ekl_free(b);
+	return rv;
+}

@@ -1,0 +1,65 @@
+/* bench_int.h: what the cli/bench files share; callers use bench.h. */
+#ifndef EKULAB_CLI_BENCH_INT_H
+#define EKULAB_CLI_BENCH_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bench.h"
+#include "lab/lab.h"
+
+#define NODES BENCH_NODES
+
+struct bnode {
+	char name[16];
+	char sock[LAB_PATH_MAX + 80]; /* its admin socket */
+	long idle_rss_kb;
+	long peak_rss_kb;
+};
+
+/* One benchmark. The lab is up from bench_run()'s setup to its
+ * teardown; its nodes are node1 (the primary), node2 and node3. */
+struct bench {
+	struct lab lab;		/* borrows topo */
+	struct topo topo;	/* owned */
+	bool up;		/* lab prepared: its state directory exists */
+	char dir[LAB_PATH_MAX]; /* the lab's state directory */
+	struct bnode n[NODES];
+	double seconds; /* per writer run */
+	long catchup;	/* changes the stopped peer misses */
+	/* results */
+	double sqlite_commits;
+	double sqlite_batched;
+	double wps[3][2]; /* [1,16,64 writers][ack primary, all] */
+	long lat_count, lat_p50, lat_p99;
+	double pipelined_wps;
+	double catchup_rate;
+	double catchup_seconds;
+};
+
+/* CLOCK_MONOTONIC in seconds. */
+double bench_now(void);
+
+/* ---- talking to the nodes (load.c) ---- */
+
+/* The node's database revision, or -1. */
+long bench_db_revision(const char *sock);
+/* `xStatus Latency` of the primary (reset first when reset). */
+struct node_latency;
+int bench_latency(const char *sock, bool reset, struct node_latency *lat);
+/* Wait until the primary replicates to both peers. */
+int bench_wait_ready(struct bench *b, double timeout);
+/* count writers, each keeping one write in flight on the primary, for
+ * b->seconds; acknowledged writes/s, or -1 with err set. */
+double bench_run_writers(struct bench *b, int count, bool ack_all, char *err);
+/* Stop node3, pipeline b->catchup writes on the primary, restart node3
+ * and time how long it takes to catch up. */
+int bench_catchup(struct bench *b, char *err);
+
+/* ---- local SQLite (sqlite_ref.c) ---- */
+
+/* Single-row commits/s and batched rows/s of SQLite in b->dir, with the
+ * durability a node uses (WAL, synchronous=FULL). */
+int bench_sqlite_reference(struct bench *b, char *err);
+
+#endif

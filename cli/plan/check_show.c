@@ -1,0 +1,518 @@
+/* check_show.c: `ekulab plan check`: every step of a plan predicted from
+ * the model alone (no lab), printed as a table (a column per pair of up to
+ * MATRIX_MAX_NODES nodes, else the pairs that are down) or as JSON. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "ekulab/core/err.h"
+#include "ekulab/core/json.h"
+#include "ekulab/x509/certinfo.h"
+#include "plan_int.h"
+#include "plan_show.h"
+
+void pshow_textf(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+}
+
+#define MATRIX_MAX_NODES 4 /* up to 6 pairs: one column per pair */
+
+static const char *node_name(const struct topo *t, int i)
+{
+	return i >= 0 && (size_t)i < t->n_nodes ? t->nodes[i].name : "?";
+}
+
+/* ---- plan check: text ---- */
+
+static void link_cell(const struct lab_prediction *p, size_t a, size_t b,
+		      char *buf, size_t len)
+{
+	const struct lab_pair *pr = labmodel_pair(p, a, b);
+
+	if (pr->linked)
+		pshow_textf(buf, len, "up");
+	else
+		pshow_textf(buf, len, "down %s", labmodel_why_name(&pr->why));
+}
+
+static void repl_cell(const struct topo *t, const struct lab_prediction *p,
+		      char *buf, size_t len)
+{
+	size_t i, l;
+	bool any = false;
+
+	buf[0] = '\0';
+	for (i = 0; i < p->n; i++) {
+		if (i == p->primary || !p->repl[i].replicating)
+			continue;
+		l = strlen(buf);
+		pshow_textf(buf + l, len - l, "%s%s", any ? " " : "",
+			    t->nodes[i].name);
+		any = true;
+	}
+	if (!any)
+		pshow_textf(buf, len, "none");
+	for (i = 0; i < p->n; i++) {
+		if (i == p->primary ? p->repl[i].replicating
+				    : p->repl[i].replicating)
+			continue;
+		l = strlen(buf);
+		pshow_textf(buf + l, len - l, "; %s%s: %s", t->nodes[i].name,
+			    i == p->primary ? " (primary)" : "",
+			    labmodel_why_name(&p->repl[i].why));
+	}
+}
+
+/* Down pairs as one cell, for more than MATRIX_MAX_NODES nodes. */
+static void down_cell(const struct topo *t, const struct lab_prediction *p,
+		      char *buf, size_t len)
+{
+	size_t a, b, l;
+	bool any = false;
+
+	buf[0] = '\0';
+	for (a = 0; a < p->n; a++) {
+		for (b = a + 1; b < p->n; b++) {
+			const struct lab_pair *pr = &p->pair[a][b];
+
+			if (pr->linked)
+				continue;
+			l = strlen(buf);
+			pshow_textf(buf + l, len - l, "%s%s-%s %s",
+				    any ? ", " : "down: ", t->nodes[a].name,
+				    t->nodes[b].name,
+				    labmodel_why_name(&pr->why));
+			any = true;
+		}
+	}
+	if (!any)
+		pshow_textf(buf, len, "all up");
+}
+
+struct cols {
+	int step;		  /* width of the step text column */
+	int pair[TOPO_MAX_NODES]; /* per pair column, matrix mode */
+	size_t n_pairs;
+	bool matrix;
+};
+
+static void print_row(FILE *f, const struct plan *pl, const struct cols *c,
+		      const char *num, const char *text,
+		      const struct lab_prediction *p)
+{
+	const struct topo *t = &pl->topo;
+	char cell[2048];
+	size_t a, b, k = 0;
+
+	fprintf(f, "%4s  %-*s", num, c->step, text);
+	if (c->matrix) {
+		for (a = 0; a < t->n_nodes; a++) {
+			for (b = a + 1; b < t->n_nodes; b++) {
+				link_cell(p, a, b, cell, sizeof(cell));
+				fprintf(f, "  %-*s", c->pair[k++], cell);
+			}
+		}
+	} else {
+		down_cell(t, p, cell, sizeof(cell));
+		fprintf(f, "  %s", cell);
+	}
+	repl_cell(t, p, cell, sizeof(cell));
+	fprintf(f, "  %s%s\n", c->matrix ? "" : "| replicating: ", cell);
+}
+
+static void widths(const struct plan *pl, const struct plan_check *ck,
+		   struct cols *c)
+{
+	const struct topo *t = &pl->topo;
+	char cell[64];
+	size_t a, b, i, k = 0;
+	int w;
+
+	memset(c, 0, sizeof(*c));
+	c->step = 5; /* "start" */
+	for (i = 0; i < pl->n_steps; i++) {
+		w = (int)strlen(pl->steps[i].text);
+		if (pl->steps[i].kind != PLAN_EXPECT && w > c->step)
+			c->step = w;
+	}
+	c->matrix = t->n_nodes <= MATRIX_MAX_NODES;
+	if (!c->matrix)
+		return;
+	for (a = 0; a < t->n_nodes; a++) {
+		for (b = a + 1; b < t->n_nodes; b++, k++) {
+			c->pair[k] = (int)(strlen(t->nodes[a].name) +
+					   strlen(t->nodes[b].name) + 1);
+			for (i = 0; i <= pl->n_steps; i++) {
+				const struct lab_prediction *p =
+				    i == 0 ? ck->start : ck->steps[i - 1].pred;
+
+				link_cell(p, a, b, cell, sizeof(cell));
+				if ((int)strlen(cell) > c->pair[k])
+					c->pair[k] = (int)strlen(cell);
+			}
+		}
+	}
+	c->n_pairs = k;
+}
+
+static void print_header(FILE *f, const struct plan *pl, const struct cols *c)
+{
+	const struct topo *t = &pl->topo;
+	char h[2 * TOPO_NAME_MAX + 2];
+	size_t a, b, k = 0;
+
+	fprintf(f, "%4s  %-*s", "#", c->step, "step");
+	if (c->matrix) {
+		for (a = 0; a < t->n_nodes; a++) {
+			for (b = a + 1; b < t->n_nodes; b++) {
+				pshow_textf(h, sizeof(h), "%s-%s",
+					    t->nodes[a].name, t->nodes[b].name);
+				fprintf(f, "  %-*s", c->pair[k++], h);
+			}
+		}
+		fprintf(f, "  replicating\n");
+	} else {
+		fprintf(f, "  links\n");
+	}
+}
+
+static void print_topology(FILE *f, const struct plan *pl)
+{
+	const struct topo *t = &pl->topo;
+	size_t i;
+
+	fprintf(f,
+		"plan %s: topology %s%s%s (primary %s, verify %s, dial %s)\n",
+		pl->path, t->name, pl->topo_path[0] ? " from " : " (inline)",
+		pl->topo_path, t->primary, pol_mode_name(t->verify),
+		topo_dial_name(t->dial));
+	for (i = 0; i < t->n_nodes; i++) {
+		const struct topo_node *n = &t->nodes[i];
+
+		fprintf(f, "  %-12s %-9s cert %s/%s%s%s%s", n->name, n->version,
+			pki_profile_name(n->cert.profile),
+			pki_ca_name(n->cert.ca), n->cert.file ? " (file " : "",
+			n->cert.file ? n->cert.file : "",
+			n->cert.file ? ")" : "");
+		if (n->has_client_cert)
+			fprintf(f, ", client cert %s/%s",
+				pki_profile_name(n->client_cert.profile),
+				pki_ca_name(n->client_cert.ca));
+		if (!n->client_eku_check)
+			fprintf(f, ", client EKU check off");
+		fprintf(f, "\n");
+	}
+	fprintf(f, "\n");
+}
+
+/* Each change of a node's replication, and the first break. */
+static void print_replication(FILE *f, const struct plan *pl,
+			      const struct plan_check *ck)
+{
+	const struct topo *t = &pl->topo;
+	const struct lab_prediction *prev = ck->start;
+	size_t i, j;
+
+	fprintf(f, "\nreplication: ");
+	if (ck->break_step < 0) {
+		fprintf(f, "no node that replicates stops during the plan\n");
+	} else {
+		fprintf(f,
+			"breaks after step %ld (%s): %s stops replicating "
+			"(%s)\n",
+			ck->break_step + 1, pl->steps[ck->break_step].text,
+			node_name(t, ck->break_node),
+			labmodel_why_name(&ck->break_why));
+	}
+	for (i = 0; i < pl->n_steps; i++) {
+		const struct lab_prediction *p = ck->steps[i].pred;
+
+		if (!ck->steps[i].changed)
+			continue;
+		for (j = 0; j < p->n; j++) {
+			if (prev->repl[j].replicating == p->repl[j].replicating)
+				continue;
+			if (p->repl[j].replicating)
+				fprintf(f,
+					"  after step %zu (%s): %s replicates "
+					"again\n",
+					i + 1, pl->steps[i].text,
+					t->nodes[j].name);
+			else
+				fprintf(
+				    f, "  after step %zu (%s): %s stops (%s)\n",
+				    i + 1, pl->steps[i].text, t->nodes[j].name,
+				    labmodel_why_name(&p->repl[j].why));
+		}
+		prev = p;
+	}
+}
+
+static void print_check_text(FILE *f, const struct plan *pl,
+			     const struct plan_check *ck)
+{
+	struct cols c;
+	char num[24];
+	size_t i;
+
+	print_topology(f, pl);
+	widths(pl, ck, &c);
+	print_header(f, pl, &c);
+	print_row(f, pl, &c, "0", "start", ck->start);
+	for (i = 0; i < pl->n_steps; i++) {
+		const struct plan_step *st = &pl->steps[i];
+		const struct plan_check_step *cs = &ck->steps[i];
+
+		pshow_textf(num, sizeof(num), "%zu", i + 1);
+		if (st->kind != PLAN_EXPECT) {
+			print_row(f, pl, &c, num, st->text, cs->pred);
+			continue;
+		}
+		fprintf(f, "%4s  %s  -> %s%s%s\n", num, st->text,
+			cs->agrees ? "agrees"
+				   : "DISAGREES: the model predicts ",
+			cs->agrees ? "" : cs->why, "");
+	}
+	print_replication(f, pl, ck);
+	if (ck->n_expect == 0)
+		fprintf(f, "expectations: none\n");
+	else if (ck->n_disagree == 0)
+		fprintf(f, "expectations: all %zu agree with the model\n",
+			ck->n_expect);
+	else
+		fprintf(f, "expectations: %zu of %zu DISAGREE with the model\n",
+			ck->n_disagree, ck->n_expect);
+}
+
+/* ---- plan check: JSON ---- */
+
+static const char *dir_result(const struct lab_dir *d)
+{
+	switch (d->state) {
+	case LAB_DIR_OK: return "ok";
+	case LAB_DIR_REJECTED: return pol_code_name(d->v.code);
+	case LAB_DIR_CUT: return "cut";
+	case LAB_DIR_NOT_RUNNING: return "not-running";
+	case LAB_DIR_NOT_DIALLED: return "not-dialled";
+	}
+	return "?";
+}
+
+static void json_dir(struct json *j, const struct topo *t,
+		     const struct lab_prediction *p, size_t from, size_t to)
+{
+	const struct lab_dir *d = &p->dir[from][to];
+
+	json_obj_begin(j);
+	json_key(j, "from");
+	json_str(j, t->nodes[from].name);
+	json_key(j, "to");
+	json_str(j, t->nodes[to].name);
+	json_key(j, "result");
+	json_str(j, dir_result(d));
+	json_key(j, "rejected_by");
+	if (d->state == LAB_DIR_REJECTED)
+		json_str(j, pol_side_name(d->v.side));
+	else
+		json_null(j);
+	json_key(j, "depth");
+	if (d->state == LAB_DIR_REJECTED && d->v.depth >= 0)
+		json_int(j, d->v.depth);
+	else
+		json_null(j);
+	json_obj_end(j);
+}
+
+static void json_prediction(struct json *j, const struct topo *t,
+			    const struct lab_prediction *p)
+{
+	size_t a, b, i;
+
+	json_key(j, "links");
+	json_arr_begin(j);
+	for (a = 0; a < p->n; a++) {
+		for (b = a + 1; b < p->n; b++) {
+			const struct lab_pair *pr = &p->pair[a][b];
+
+			json_obj_begin(j);
+			json_key(j, "a");
+			json_str(j, t->nodes[a].name);
+			json_key(j, "b");
+			json_str(j, t->nodes[b].name);
+			json_key(j, "state");
+			json_str(j, pr->linked ? "up" : "down");
+			json_key(j, "reason");
+			if (pr->linked)
+				json_null(j);
+			else
+				json_str(j, labmodel_why_name(&pr->why));
+			json_key(j, "carrier");
+			if (pr->linked) {
+				json_arr_begin(j);
+				json_str(j, node_name(t, pr->carrier_from));
+				json_str(j, node_name(t, pr->carrier_to));
+				json_arr_end(j);
+			} else {
+				json_null(j);
+			}
+			json_key(j, "directions");
+			json_arr_begin(j);
+			json_dir(j, t, p, a, b);
+			json_dir(j, t, p, b, a);
+			json_arr_end(j);
+			json_obj_end(j);
+		}
+	}
+	json_arr_end(j);
+	json_key(j, "replication");
+	json_arr_begin(j);
+	for (i = 0; i < p->n; i++) {
+		json_obj_begin(j);
+		json_key(j, "node");
+		json_str(j, t->nodes[i].name);
+		json_key(j, "primary");
+		json_bool(j, i == p->primary);
+		json_key(j, "running");
+		json_bool(j, p->running[i]);
+		json_key(j, "replicating");
+		json_bool(j, p->repl[i].replicating);
+		json_key(j, "reason");
+		if (p->repl[i].replicating)
+			json_null(j);
+		else
+			json_str(j, labmodel_why_name(&p->repl[i].why));
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
+
+static int print_check_json(FILE *f, const struct plan *pl,
+			    const struct plan_check *ck, char *err)
+{
+	const struct topo *t = &pl->topo;
+	struct json j;
+	const char *out;
+	size_t i;
+
+	json_init(&j);
+	json_obj_begin(&j);
+	json_key(&j, "plan");
+	json_str(&j, pl->path);
+	json_key(&j, "topology");
+	json_obj_begin(&j);
+	json_key(&j, "name");
+	json_str(&j, t->name);
+	json_key(&j, "path");
+	json_str(&j, pl->topo_path[0] ? pl->topo_path : NULL);
+	json_key(&j, "primary");
+	json_str(&j, t->primary);
+	json_key(&j, "verify");
+	json_str(&j, pol_mode_name(t->verify));
+	json_key(&j, "dial");
+	json_str(&j, topo_dial_name(t->dial));
+	json_obj_end(&j);
+	json_key(&j, "start");
+	json_obj_begin(&j);
+	json_prediction(&j, t, ck->start);
+	json_obj_end(&j);
+	json_key(&j, "steps");
+	json_arr_begin(&j);
+	for (i = 0; i < pl->n_steps; i++) {
+		const struct plan_step *st = &pl->steps[i];
+		const struct plan_check_step *cs = &ck->steps[i];
+
+		json_obj_begin(&j);
+		json_key(&j, "step");
+		json_int(&j, (int64_t)i + 1);
+		json_key(&j, "line");
+		json_int(&j, st->line);
+		json_key(&j, "kind");
+		json_str(&j, plan_step_kind_name(st->kind));
+		json_key(&j, "text");
+		json_str(&j, st->text);
+		json_key(&j, "changed");
+		json_bool(&j, cs->changed);
+		if (st->kind == PLAN_EXPECT) {
+			json_key(&j, "agrees");
+			json_bool(&j, cs->agrees);
+			json_key(&j, "predicted");
+			json_str(&j, cs->agrees ? NULL : cs->why);
+		}
+		json_prediction(&j, t, cs->pred);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
+	json_key(&j, "replication_breaks");
+	if (ck->break_step < 0) {
+		json_null(&j);
+	} else {
+		json_obj_begin(&j);
+		json_key(&j, "step");
+		json_int(&j, ck->break_step + 1);
+		json_key(&j, "text");
+		json_str(&j, pl->steps[ck->break_step].text);
+		json_key(&j, "node");
+		json_str(&j, node_name(t, ck->break_node));
+		json_key(&j, "reason");
+		json_str(&j, labmodel_why_name(&ck->break_why));
+		json_obj_end(&j);
+	}
+	json_key(&j, "expectations");
+	json_int(&j, (int64_t)ck->n_expect);
+	json_key(&j, "disagreements");
+	json_int(&j, (int64_t)ck->n_disagree);
+	json_key(&j, "agrees");
+	json_bool(&j, ck->n_disagree == 0);
+	json_obj_end(&j);
+	out = json_finish(&j);
+	if (out == NULL) {
+		json_close(&j);
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	}
+	fprintf(f, "%s\n", out);
+	json_close(&j);
+	return 0;
+}
+
+int plan_check_show(const struct plan_check_opts *o, char *err)
+{
+	struct plan_check ck;
+	X509_STORE *store = NULL;
+	char e[EKL_ERRLEN];
+	struct plan pl;
+	int rc = 0;
+
+	err[0] = '\0';
+	if (o->ca != NULL && certinfo_load_store(o->ca, &store, e) != 0) {
+		ekl_errf(err, EKL_ECONFIG, "--ca: %s", e);
+		return 2;
+	}
+	if (plan_load(o->plan, &pl, err) != 0) {
+		X509_STORE_free(store);
+		return 2;
+	}
+	if (plan_check_run(&pl, o->at, store, &ck, err) != 0) {
+		rc = 2;
+		goto out;
+	}
+	if (o->json)
+		rc = print_check_json(o->out, &pl, &ck, err) == 0 ? 0 : 2;
+	else
+		print_check_text(o->out, &pl, &ck);
+	if (rc == 0)
+		rc = ck.n_disagree > 0 ? 1 : 0;
+out:
+	if (rc != 2)
+		err[0] = '\0'; /* only a failure says something */
+	plan_check_free(&ck);
+	plan_free(&pl);
+	X509_STORE_free(store);
+	return rc;
+}

@@ -1,0 +1,95 @@
+/* plan_int.h: what the cli/plan files share; callers use plan_run.h,
+ * plan_show.h and explore_live.h. */
+#ifndef EKULAB_CLI_PLAN_INT_H
+#define EKULAB_CLI_PLAN_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "lab/lab.h"
+#include "model/labmodel.h"
+#include "model/plan/plan.h"
+#include "plan_run.h"
+
+/* snprintf that says nothing about truncation (names are short; a cut
+ * line is better than a failed build). */
+void pshow_textf(char *out, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- a live run (run.c) ---- */
+
+#define PRUN_SETTLE_SECONDS   20.0 /* bound on waiting for links to match */
+#define PRUN_CONVERGE_SECONDS 20.0
+
+/* One run of a plan. The lab is up from lab_start_all() in plan_run() to
+ * lab_stop_all() at its end; the writer (a child process) runs between
+ * prun_writer_start() and prun_writer_stop_wait(). */
+struct run {
+	struct plan plan;
+	struct lab lab;
+	struct plan_sim sim;
+	struct lab_prediction *pred;  /* owned: the model, after the step */
+	struct lab_prediction *obs;   /* owned: the lab, observed */
+	struct plan_step_report *rep; /* owned, one per step */
+	pid_t writer;
+	char writer_log[LAB_PATH_MAX + 32];
+	long step_writes; /* acknowledged by write steps */
+	long step_attempts;
+	size_t deviations;
+	/* set check */
+	long lost, unexpected, never_read, recovered, acked, attempted;
+	double t0;
+};
+
+/* CLOCK_MONOTONIC in seconds. */
+double prun_now(void);
+/* The primary's admin socket into buf; returns the primary's index. */
+int prun_primary_sock(const struct run *r, char *buf, size_t len);
+
+/* ---- the background writer (writer.c) ---- */
+
+/* Fork the writer: it keeps up to 8 writes in flight on the primary and
+ * logs "S N" before sending write N and "K N" once acknowledged, in
+ * r->writer_log. */
+void prun_writer_start(struct run *r);
+/* SIGSTOP / SIGCONT it (nothing when there is none). */
+void prun_writer_signal(struct run *r, int sig);
+/* Stop it and wait for it (nothing when there is none). */
+void prun_writer_stop_wait(struct run *r);
+
+/* ---- observing the lab (observe.c) ---- */
+
+/* The lab's live state in the shape of a prediction; st is filled and
+ * must be freed with lab_status_free on 0. */
+struct lab_status;
+int prun_observe(const struct lab *l, struct lab_prediction *obs,
+		 struct lab_status *st, char *err);
+/* Do the observed links and replication equal the prediction? *why says
+ * the first difference. */
+bool prun_matches(const struct lab_prediction *pred,
+		  const struct lab_prediction *obs, const struct lab *l,
+		  char *why, size_t len);
+/* "node1-node2 down (client-purpose); node3 not replicating (...)", or
+ * "all links up, all replicating". */
+void prun_summarize(const struct lab_prediction *p, const struct lab *l,
+		    char *buf, size_t len);
+/* Every node the model says replicates reaches the primary's revision and
+ * digest within PRUN_CONVERGE_SECONDS (the writer paused). */
+bool prun_converge(struct run *r, char *why, size_t len);
+
+/* ---- a step, live (steps_live.c) ---- */
+
+/* Apply step k to the model and to the lab, wait for the observation to
+ * match, check an expectation, wait for the replicas; fills r->rep[k] and
+ * counts deviations. */
+void prun_step(struct run *r, size_t k);
+
+/* ---- the set check (setcheck.c) ---- */
+
+/* Read the writer's log and every row of each node that replicates at the
+ * end: count attempted, acknowledged, lost, unexpected, never-read and
+ * recovered writes. */
+void prun_set_check(struct run *r);
+
+#endif

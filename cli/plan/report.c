@@ -1,0 +1,160 @@
+/* report.c: a plan run's reports: the step table as it runs (text), and
+ * JSON and HTML once it is over, all from a struct plan_run_report. */
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ekulab/core/err.h"
+#include "ekulab/core/json.h"
+#include "plan_run.h"
+
+int plan_report_json(const struct plan_run_report *r, FILE *out)
+{
+	const struct plan_run_writes *w = &r->writes;
+	struct json j;
+	size_t k;
+
+	json_init(&j);
+	json_obj_begin(&j);
+	json_key(&j, "plan");
+	json_str(&j, r->plan);
+	json_key(&j, "deviations");
+	json_int(&j, (int64_t)r->deviations);
+	json_key(&j, "steps");
+	json_arr_begin(&j);
+	for (k = 0; k < r->n_steps; k++) {
+		const struct plan_step_report *s = &r->steps[k];
+
+		json_obj_begin(&j);
+		json_key(&j, "step");
+		json_int(&j, (int64_t)k + 1);
+		json_key(&j, "text");
+		json_str(&j, s->text);
+		json_key(&j, "start_s");
+		json_int(&j, (int64_t)(s->t_start * 1000) / 1000);
+		json_key(&j, "seconds");
+		json_int(&j, (int64_t)((s->t_end - s->t_start) * 10) / 10);
+		json_key(&j, "applied");
+		json_bool(&j, s->applied);
+		json_key(&j, "matches_prediction");
+		json_bool(&j, s->matched);
+		json_key(&j, "converged");
+		json_bool(&j, s->converged);
+		if (s->is_expect) {
+			json_key(&j, "expectation_met");
+			json_bool(&j, s->expect_ok);
+		}
+		json_key(&j, "predicted");
+		json_str(&j, s->predicted);
+		json_key(&j, "observed");
+		json_str(&j, s->observed);
+		json_key(&j, "detail");
+		json_str(&j, s->detail[0] ? s->detail : NULL);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
+	json_key(&j, "writes");
+	json_obj_begin(&j);
+	json_key(&j, "attempted");
+	json_int(&j, w->attempted);
+	json_key(&j, "acknowledged");
+	json_int(&j, w->acknowledged);
+	json_key(&j, "lost");
+	json_int(&j, w->lost);
+	json_key(&j, "unexpected");
+	json_int(&j, w->unexpected);
+	json_key(&j, "never_read");
+	json_int(&j, w->never_read);
+	json_key(&j, "recovered");
+	json_int(&j, w->recovered);
+	json_obj_end(&j);
+	json_obj_end(&j);
+	if (json_finish(&j) == NULL) {
+		json_close(&j);
+		return EKL_ENOMEM;
+	}
+	fprintf(out, "%s\n", json_finish(&j));
+	json_close(&j);
+	return 0;
+}
+
+static void html_text(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		default: fputc(*s, f);
+		}
+}
+
+void plan_report_html(const struct plan_run_report *r, FILE *f)
+{
+	size_t k;
+	double total = r->n_steps ? r->steps[r->n_steps - 1].t_end : 1;
+
+	fprintf(f, "<!doctype html><html><head><meta charset=\"utf-8\">"
+		   "<title>ekulab plan run</title><style>"
+		   "body{font-family:Helvetica,Arial,sans-serif;margin:24px}"
+		   "table{border-collapse:collapse;width:100%%}"
+		   "td,th{border-bottom:1px solid #ddd;padding:6px;"
+		   "vertical-align:top;font-size:13px}"
+		   ".ok{color:#2ca02c}.bad{color:#d62728;font-weight:bold}"
+		   ".bar{background:#9ecae1;height:10px}"
+		   "</style></head><body>\n<h1>ekulab plan run</h1>\n<p>");
+	html_text(f, r->plan);
+	fprintf(f,
+		" &mdash; <span class=\"%s\">%zu deviation%s</span>; "
+		"writes: %ld acknowledged, lost %ld, unexpected %ld, "
+		"never-read %ld</p>\n",
+		r->deviations ? "bad" : "ok", r->deviations,
+		r->deviations == 1 ? "" : "s", r->writes.acknowledged,
+		r->writes.lost, r->writes.unexpected, r->writes.never_read);
+	fprintf(f, "<table><tr><th>#</th><th>step</th><th>time</th>"
+		   "<th>predicted</th><th>observed</th><th>result</th></tr>\n");
+	for (k = 0; k < r->n_steps; k++) {
+		const struct plan_step_report *s = &r->steps[k];
+		bool good = s->detail[0] == '\0';
+
+		fprintf(f, "<tr><td>%zu</td><td>", k + 1);
+		html_text(f, s->text);
+		fprintf(f,
+			"</td><td>%.1f s<div class=\"bar\" style=\"margin-"
+			"left:%.0f%%;width:%.0f%%\"></div></td><td>",
+			s->t_end - s->t_start,
+			total > 0 ? 100 * s->t_start / total : 0,
+			total > 0 ? 100 * (s->t_end - s->t_start) / total + 1
+				  : 0);
+		html_text(f, s->predicted);
+		fprintf(f, "</td><td>");
+		html_text(f, s->observed);
+		fprintf(f, "</td><td class=\"%s\">", good ? "ok" : "bad");
+		html_text(f, good ? "as predicted" : s->detail);
+		fprintf(f, "</td></tr>\n");
+	}
+	fprintf(f, "</table></body></html>\n");
+}
+
+void plan_report_step(const struct plan_step_report *s, size_t k, FILE *f)
+{
+	fprintf(f, "%3zu %-44s %5.1fs  %s\n", k + 1, s->text,
+		s->t_end - s->t_start, s->detail[0] ? "DEVIATION" : "ok");
+	fprintf(f, "      predicted: %s\n", s->predicted);
+	if (s->detail[0])
+		fprintf(f, "      observed:  %s\n      why:       %s\n",
+			s->observed, s->detail);
+	fflush(f);
+}
+
+void plan_report_summary(const struct plan_run_report *r, FILE *f)
+{
+	const struct plan_run_writes *w = &r->writes;
+
+	fprintf(f,
+		"\nwrites: %ld attempted, %ld acknowledged; lost %ld, "
+		"unexpected %ld, never-read %ld, recovered %ld\n",
+		w->attempted, w->acknowledged, w->lost, w->unexpected,
+		w->never_read, w->recovered);
+	fprintf(f, "%zu deviation%s\n", r->deviations,
+		r->deviations == 1 ? "" : "s");
+}
