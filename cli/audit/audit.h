@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <openssl/x509.h>
 
@@ -354,5 +355,30 @@ void audit_run_free(struct audit_run *r);
 /* 2 when any item had an error, else 1 when any certificate has a finding
  * or the forecast breaks, else 0. */
 int audit_exit_code(const struct audit_run *r);
+
+/* ---- the reports (audit_report.c) ---- */
+
+/* The JSON contract of docs/audit.md, one object and a newline; EKL_ENOMEM
+ * when it cannot be built. */
+int audit_report_json(const struct audit_run *r, FILE *f);
+/* Every certificate, the forecast, the errors and a summary line. */
+void audit_report_text(const struct audit_run *r, FILE *f);
+
+/* `ekulab audit`: the trust store from the files, the run, the report. */
+struct audit_show_opts {
+	bool system_store;		 /* load the system trust store */
+	const char *const *public_files; /* --public-ca PEM bundles */
+	size_t n_public;
+	const char *const *private_files; /* --ca PEM bundles */
+	size_t n_private;
+	struct audit_opts run; /* run.trust is set by audit_show */
+	bool json;
+	FILE *out;
+};
+
+/* Returns audit_exit_code() of the run, or 2 with err set when the trust
+ * store or the run failed (per-item errors are in the report and make
+ * the exit code 2 with err empty). */
+int audit_show(const struct audit_show_opts *o, char *err);
 
 #endif

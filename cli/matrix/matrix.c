@@ -655,12 +655,18 @@ static bool verdicts_agree(const struct mx_case *c)
 
 static int env_init(struct mx_env *e, char *err)
 {
-	char tmpl[] = "/tmp/ekulab-matrix.XXXXXX";
+	const char *tmp = getenv("TMPDIR");
+	char tmpl[200];
 	int rv;
 
 	memset(e, 0, sizeof(*e));
+	/* Files only (no Unix sockets): any $TMPDIR that fits will do. */
+	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > 150)
+		tmp = "/tmp";
+	snprintf(tmpl, sizeof(tmpl), "%s/ekulab-matrix.XXXXXX", tmp);
 	if (mkdtemp(tmpl) == NULL)
-		return ekl_errf(err, EKL_EIO, "mkdtemp: %s", strerror(errno));
+		return ekl_errf(err, EKL_EIO, "mkdtemp %s: %s", tmpl,
+				strerror(errno));
 	snprintf(e->dir, sizeof(e->dir), "%s", tmpl);
 	snprintf(e->pki, sizeof(e->pki), "%s/pki", e->dir);
 	snprintf(e->other, sizeof(e->other), "%s/other", e->dir);

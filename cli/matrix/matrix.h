@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "ekulab/x509/pki.h"
 #include "ekulab/x509/policy.h"
@@ -61,6 +62,18 @@ struct mx_run {
  * pol_decide(). jobs > 1 splits the cases over that many processes. */
 int mx_run(struct mx_run *r, int jobs, char *err);
 void mx_run_free(struct mx_run *r);
+
+struct mx_opts {
+	int jobs;  /* worker processes, 1-16 */
+	bool json; /* {"total", "disagreements", "seconds", "cases": [...]} */
+	bool all;  /* text: every case, not only X15.5, edge and disagreeing */
+	FILE *out;
+};
+
+/* mx_run(), then the table as text or JSON to o->out. Returns 0 when model
+ * and handshakes agree on every case, 1 when a case disagrees, 2 when the
+ * run failed (err). */
+int mx_show(const struct mx_opts *o, char *err);
 
 /* Short label of a side's certificate, e.g. "server-only/so" */
 void mx_cert_label(const struct mx_side *s, char *buf, size_t len);

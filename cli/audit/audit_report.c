@@ -1,0 +1,572 @@
+/* audit_report.c: an audit run as the JSON contract {"certificates":
+ * [...], "errors": [...], "forecast": {...}, "summary": {...}}
+ * (docs/audit.md) or as text, and the whole `ekulab audit` (audit_show). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "ekulab/core/json.h"
+
+/* ---- JSON ----------------------------------------------------------- */
+
+static void json_date(struct json *j, int64_t t)
+{
+	char buf[32];
+
+	audit_format_date(t, buf, sizeof(buf));
+	json_str(j, buf);
+}
+
+static void json_time(struct json *j, int64_t t)
+{
+	char buf[32];
+
+	audit_format_time(t, buf, sizeof(buf));
+	json_str(j, buf);
+}
+
+static void json_strv(struct json *j, const struct audit_strv *v)
+{
+	size_t i;
+
+	json_arr_begin(j);
+	for (i = 0; i < v->n; i++)
+		json_str(j, v->v[i]);
+	json_arr_end(j);
+}
+
+static void json_upload(struct json *j, const struct xpw_upload *u)
+{
+	json_obj_begin(j);
+	json_key(j, "verdict");
+	json_str(j, u->accept ? "accept" : "reject");
+	json_key(j, "reason");
+	json_str(j, u->reason);
+	json_obj_end(j);
+}
+
+static void json_target(struct json *j, const struct audit_target_result *t)
+{
+	json_obj_begin(j);
+	json_key(j, "role");
+	json_str(j, topo_role_name(t->target.role));
+	json_key(j, "version");
+	json_str(j, t->target.version);
+	json_key(j, "upload");
+	json_upload(j, &t->upload);
+	json_key(j, "upload_client");
+	if (t->has_client_slot)
+		json_upload(j, &t->upload_client);
+	else
+		json_null(j);
+	json_key(j, "clusterdb_as_client");
+	json_str(j, pol_code_name(t->as_client));
+	json_key(j, "clusterdb_as_server");
+	json_str(j, pol_code_name(t->as_server));
+	json_key(j, "renewed_server_only");
+	json_obj_begin(j);
+	json_key(j, "upload");
+	json_upload(j, &t->renewed_upload);
+	json_key(j, "clusterdb_as_client");
+	json_str(j, pol_code_name(t->renewed_as_client));
+	json_key(j, "clusterdb_as_server");
+	json_str(j, pol_code_name(t->renewed_as_server));
+	json_key(j, "breaks");
+	json_bool(j, t->breaks_when_renewed);
+	json_obj_end(j);
+	json_obj_end(j);
+}
+
+static void json_cert(struct json *j, const struct audit_cert *c)
+{
+	size_t i;
+
+	json_obj_begin(j);
+	json_key(j, "source");
+	json_str(j, c->source);
+	json_key(j, "index");
+	json_int(j, c->index);
+	json_key(j, "subject");
+	json_str(j, c->subject);
+	json_key(j, "sans");
+	json_strv(j, &c->sans);
+	json_key(j, "issuer");
+	json_str(j, c->issuer);
+	json_key(j, "serial");
+	json_str(j, c->serial);
+	json_key(j, "sha256");
+	json_str(j, c->sha256);
+	json_key(j, "ca");
+	json_bool(j, c->f.ca);
+	json_key(j, "self_signed");
+	json_bool(j, c->self_signed);
+	json_key(j, "chain");
+	json_strv(j, &c->chain);
+	json_key(j, "root");
+	json_str(j, audit_root_name(c->f.root));
+	json_key(j, "root_subject");
+	json_str(j, c->root_subject[0] ? c->root_subject : NULL);
+	json_key(j, "eku");
+	if (c->has_eku)
+		json_strv(j, &c->eku);
+	else
+		json_null(j);
+	json_key(j, "key_type");
+	json_str(j, c->key_type);
+	json_key(j, "key_bits");
+	json_int(j, c->key_bits);
+	json_key(j, "key_curve");
+	json_str(j, c->key_curve[0] ? c->key_curve : NULL);
+	json_key(j, "not_before");
+	json_time(j, c->f.not_before);
+	json_key(j, "not_after");
+	json_time(j, c->f.not_after);
+	json_key(j, "days_left");
+	json_int(j, c->days_left);
+	json_key(j, "validity");
+	json_str(j, pol_code_name(c->validity));
+	json_key(j, "targets");
+	json_arr_begin(j);
+	for (i = 0; i < c->n_targets; i++)
+		json_target(j, &c->targets[i]);
+	json_arr_end(j);
+	json_key(j, "risks");
+	json_arr_begin(j);
+	for (i = 0; i < c->n_risks; i++) {
+		json_obj_begin(j);
+		json_key(j, "risk");
+		json_str(j, audit_risk_name(c->risks[i].code));
+		json_key(j, "date");
+		json_date(j, c->risks[i].date);
+		json_key(j, "text");
+		json_str(j, c->risks[i].text);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_key(j, "options");
+	json_arr_begin(j);
+	for (i = 0; i < c->n_options; i++) {
+		json_obj_begin(j);
+		json_key(j, "option");
+		json_str(j, audit_opt_name(c->options[i].code));
+		json_key(j, "before");
+		if (c->options[i].before != 0)
+			json_date(j, c->options[i].before);
+		else
+			json_null(j);
+		json_key(j, "text");
+		json_str(j, c->options[i].text);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_key(j, "findings");
+	json_arr_begin(j);
+	for (i = 0; i < c->n_findings; i++)
+		json_str(j, c->findings[i]);
+	json_arr_end(j);
+	json_obj_end(j);
+}
+
+static void json_step(struct json *j, const struct audit_step *s)
+{
+	json_obj_begin(j);
+	json_key(j, "step");
+	json_str(j, audit_opt_name(s->code));
+	json_key(j, "prevents");
+	json_bool(j, s->prevents);
+	json_key(j, "before");
+	json_date(j, s->before);
+	json_key(j, "postpones_to");
+	if (s->postpones_to != 0)
+		json_date(j, s->postpones_to);
+	else
+		json_null(j);
+	json_key(j, "text");
+	json_str(j, s->text);
+	json_obj_end(j);
+}
+
+static void json_forecast(struct json *j, const struct audit_forecast *f)
+{
+	size_t i;
+	int k;
+
+	json_obj_begin(j);
+	json_key(j, "name");
+	json_str(j, f->name);
+	json_key(j, "verify");
+	json_str(j, pol_mode_name(f->verify));
+	json_key(j, "dial");
+	json_str(j, topo_dial_name(f->dial));
+	json_key(j, "primary");
+	json_str(j, f->primary);
+	json_key(j, "from");
+	json_date(j, f->at);
+	json_key(j, "nodes");
+	json_arr_begin(j);
+	for (i = 0; i < f->n_nodes; i++) {
+		const struct audit_fnode *n = &f->nodes[i];
+
+		json_obj_begin(j);
+		json_key(j, "name");
+		json_str(j, n->name);
+		json_key(j, "version");
+		json_str(j, n->version);
+		json_key(j, "role");
+		json_str(j, topo_role_name(n->role));
+		json_key(j, "certificate");
+		json_str(j, n->cert_label);
+		json_key(j, "root");
+		json_str(j, audit_root_name(n->root));
+		json_key(j, "renewal");
+		json_date(j, n->renew_at);
+		json_key(j, "renewal_upload");
+		json_upload(j, &n->renewal_upload);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_key(j, "breaks");
+	json_bool(j, f->breaks);
+	json_key(j, "date");
+	if (f->breaks)
+		json_date(j, f->date);
+	else
+		json_null(j);
+	json_key(j, "links_down");
+	json_arr_begin(j);
+	for (i = 0; i < f->n_down; i++) {
+		const struct audit_link *l = &f->down[i];
+
+		json_obj_begin(j);
+		json_key(j, "a");
+		json_str(j, f->nodes[l->a].name);
+		json_key(j, "b");
+		json_str(j, f->nodes[l->b].name);
+		json_key(j, "directions");
+		json_arr_begin(j);
+		for (k = 0; k < l->n_dirs; k++) {
+			const struct audit_direction *d = &l->dirs[k];
+
+			json_obj_begin(j);
+			json_key(j, "initiator");
+			json_str(j, f->nodes[d->initiator].name);
+			json_key(j, "acceptor");
+			json_str(j, f->nodes[d->acceptor].name);
+			json_key(j, "verdict");
+			json_str(j, pol_code_name(d->v.code));
+			json_key(j, "rejected_by");
+			json_str(j, d->v.ok ? NULL : pol_side_name(d->v.side));
+			json_key(j, "depth");
+			if (!d->v.ok && d->v.depth >= 0)
+				json_int(j, d->v.depth);
+			else
+				json_null(j);
+			json_obj_end(j);
+		}
+		json_arr_end(j);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_key(j, "cause");
+	json_str(j, f->breaks ? f->cause : NULL);
+	json_key(j, "prevention");
+	if (f->prevention >= 0)
+		json_step(j, &f->steps[f->prevention]);
+	else
+		json_null(j);
+	json_key(j, "steps");
+	json_arr_begin(j);
+	for (i = 0; i < f->n_steps; i++)
+		json_step(j, &f->steps[i]);
+	json_arr_end(j);
+	json_obj_end(j);
+}
+
+int audit_report_json(const struct audit_run *r, FILE *f)
+{
+	struct json j;
+	const char *s;
+	size_t i;
+	size_t with = 0;
+
+	json_init(&j);
+	json_obj_begin(&j);
+	json_key(&j, "at");
+	json_time(&j, r->at);
+	json_key(&j, "certificates");
+	json_arr_begin(&j);
+	for (i = 0; i < r->n_certs; i++) {
+		json_cert(&j, &r->certs[i]);
+		with += r->certs[i].n_findings > 0;
+	}
+	json_arr_end(&j);
+	json_key(&j, "errors");
+	json_arr_begin(&j);
+	for (i = 0; i < r->n_errors; i++) {
+		json_obj_begin(&j);
+		json_key(&j, "source");
+		json_str(&j, r->errors[i].source);
+		json_key(&j, "message");
+		json_str(&j, r->errors[i].message);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
+	if (r->has_forecast) {
+		json_key(&j, "forecast");
+		json_forecast(&j, &r->forecast);
+	}
+	json_key(&j, "summary");
+	json_obj_begin(&j);
+	json_key(&j, "certificates");
+	json_int(&j, (int64_t)r->n_certs);
+	json_key(&j, "with_findings");
+	json_int(&j, (int64_t)with);
+	json_key(&j, "errors");
+	json_int(&j, (int64_t)r->n_errors);
+	json_key(&j, "skipped_key_files");
+	json_int(&j, (int64_t)r->skipped);
+	json_key(&j, "exit");
+	json_int(&j, audit_exit_code(r));
+	json_obj_end(&j);
+	json_obj_end(&j);
+	s = json_finish(&j);
+	if (s == NULL) {
+		json_close(&j);
+		return EKL_ENOMEM;
+	}
+	fprintf(f, "%s\n", s);
+	json_close(&j);
+	return 0;
+}
+
+/* ---- text ----------------------------------------------------------- */
+
+static void print_list(FILE *f, const char *label, const struct audit_strv *v,
+		       const char *sep, const char *empty)
+{
+	size_t i;
+
+	fprintf(f, "  %-10s", label);
+	if (v->n == 0)
+		fprintf(f, "%s", empty);
+	for (i = 0; i < v->n; i++)
+		fprintf(f, "%s%s", i ? sep : "", v->v[i]);
+	fprintf(f, "\n");
+}
+
+static void verdict_text(enum pol_code code, int depth, char *buf, size_t len)
+{
+	if (code == POL_OK)
+		snprintf(buf, len, "ok");
+	else if (depth >= 0 &&
+		 (code == POL_CLIENT_PURPOSE || code == POL_SERVER_PURPOSE))
+		snprintf(buf, len, "%s at depth %d", pol_code_name(code),
+			 depth);
+	else
+		snprintf(buf, len, "%s", pol_code_name(code));
+}
+
+static void print_cert(FILE *f, const struct audit_cert *c)
+{
+	char nb[16], na[16], d[16], vc[64], vs[64];
+	size_t i;
+
+	audit_format_date(c->f.not_before, nb, sizeof(nb));
+	audit_format_date(c->f.not_after, na, sizeof(na));
+	fprintf(f, "%s #%d%s\n", c->source, c->index,
+		c->f.ca ? "  (CA certificate)" : "");
+	fprintf(f, "  %-10s%s\n", "subject", c->subject);
+	print_list(f, "SANs", &c->sans, ", ", "none");
+	fprintf(f, "  %-10s%s\n", "issuer", c->issuer);
+	print_list(f, "chain", &c->chain, " > ", "?");
+	fprintf(f, "  %-10s%s%s%s%s\n", "root", audit_root_name(c->f.root),
+		c->root_subject[0] ? " (" : "", c->root_subject,
+		c->root_subject[0] ? ")" : "");
+	if (c->has_eku)
+		print_list(f, "EKU", &c->eku, ", ",
+			   "(extension without a readable usage)");
+	else
+		fprintf(f, "  %-10s%s\n", "EKU",
+			"none (no EKU extension: every purpose)");
+	fprintf(f, "  %-10s%s %d bits%s%s%s\n", "key", c->key_type, c->key_bits,
+		c->key_curve[0] ? " (" : "", c->key_curve,
+		c->key_curve[0] ? ")" : "");
+	fprintf(f, "  %-10s%s .. %s, %lld days left%s%s\n", "validity", nb, na,
+		(long long)c->days_left, c->validity == POL_OK ? "" : ": ",
+		c->validity == POL_OK ? "" : pol_code_name(c->validity));
+	for (i = 0; i < c->n_targets && !c->f.ca; i++) {
+		const struct audit_target_result *t = &c->targets[i];
+
+		verdict_text(t->as_client, t->as_client_depth, vc, sizeof(vc));
+		verdict_text(t->as_server, t->as_server_depth, vs, sizeof(vs));
+		fprintf(f, "  %-10s%s %s: upload %s (%s)\n", "target",
+			topo_role_name(t->target.role), t->target.version,
+			t->upload.accept ? "accept" : "reject",
+			t->upload.reason);
+		if (t->has_client_slot)
+			fprintf(f, "  %-10s  client slot: %s (%s)\n", "",
+				t->upload_client.accept ? "accept" : "reject",
+				t->upload_client.reason);
+		fprintf(f,
+			"  %-10s  ClusterDB in Enforce: as client %s, as "
+			"server %s\n",
+			"", vc, vs);
+		fprintf(f,
+			"  %-10s  renewed server-only: upload %s, as client "
+			"%s, as server %s%s\n",
+			"", t->renewed_upload.accept ? "accept" : "reject",
+			pol_code_name(t->renewed_as_client),
+			pol_code_name(t->renewed_as_server),
+			t->breaks_when_renewed ? "  <- breaks" : "");
+	}
+	for (i = 0; i < c->n_risks; i++) {
+		audit_format_date(c->risks[i].date, d, sizeof(d));
+		fprintf(f, "  %-10s%s (%s): %s\n", "risk",
+			audit_risk_name(c->risks[i].code), d, c->risks[i].text);
+	}
+	for (i = 0; i < c->n_options; i++)
+		fprintf(f, "  %-10s%zu. %s\n", i == 0 ? "options" : "", i + 1,
+			c->options[i].text);
+	fprintf(f, "  %-10s", "findings");
+	if (c->n_findings == 0)
+		fprintf(f, "none");
+	for (i = 0; i < c->n_findings; i++)
+		fprintf(f, "%s%s", i ? ", " : "", c->findings[i]);
+	fprintf(f, "\n\n");
+}
+
+static void print_forecast(FILE *out, const struct audit_forecast *f)
+{
+	char d[16];
+	size_t i;
+	int k;
+
+	audit_format_date(f->at, d, sizeof(d));
+	fprintf(out,
+		"Cluster forecast: %s (verify %s, dial %s, primary %s), from "
+		"%s,\nevery certificate renewed server-only from a public CA "
+		"at its expiry:\n",
+		f->name, pol_mode_name(f->verify), topo_dial_name(f->dial),
+		f->primary, d);
+	for (i = 0; i < f->n_nodes; i++) {
+		const struct audit_fnode *n = &f->nodes[i];
+
+		audit_format_date(n->renew_at, d, sizeof(d));
+		fprintf(out,
+			"  %-12s %-8s %s  %s, %s root; renewal %s, its "
+			"upload: %s\n",
+			n->name, n->version, topo_role_name(n->role),
+			n->cert_label, audit_root_name(n->root), d,
+			n->renewal_upload.accept ? "accept" : "reject");
+	}
+	if (!f->breaks) {
+		fprintf(out,
+			"  No link goes down: every renewal keeps the cluster "
+			"linked.\n\n");
+		return;
+	}
+	audit_format_date(f->date, d, sizeof(d));
+	fprintf(out, "  BREAKS on %s: %zu link%s down\n", d, f->n_down,
+		f->n_down == 1 ? "" : "s");
+	for (i = 0; i < f->n_down; i++) {
+		const struct audit_link *l = &f->down[i];
+
+		fprintf(out, "    %s - %s\n", f->nodes[l->a].name,
+			f->nodes[l->b].name);
+		for (k = 0; k < l->n_dirs; k++) {
+			const struct audit_direction *dd = &l->dirs[k];
+			char v[64];
+
+			verdict_text(dd->v.code, dd->v.depth, v, sizeof(v));
+			if (dd->v.ok)
+				fprintf(out, "      %s -> %s: ok\n",
+					f->nodes[dd->initiator].name,
+					f->nodes[dd->acceptor].name);
+			else
+				fprintf(out,
+					"      %s -> %s: the %s rejects: %s\n",
+					f->nodes[dd->initiator].name,
+					f->nodes[dd->acceptor].name,
+					pol_side_name(dd->v.side), v);
+		}
+	}
+	fprintf(out, "  cause: %s\n", f->cause);
+	if (f->prevention >= 0)
+		fprintf(out, "  prevention: %s\n",
+			f->steps[f->prevention].text);
+	else
+		fprintf(
+		    out,
+		    "  prevention: none of the steps keeps every link up\n");
+	fprintf(out, "  steps checked:\n");
+	for (i = 0; i < f->n_steps; i++)
+		fprintf(out, "    - %s\n", f->steps[i].text);
+	fprintf(out, "\n");
+}
+
+void audit_report_text(const struct audit_run *r, FILE *f)
+{
+	char at[32];
+	size_t i;
+	size_t with = 0;
+
+	audit_format_date(r->at, at, sizeof(at));
+	fprintf(f, "ekulab audit at %s\n\n", at);
+	for (i = 0; i < r->n_certs; i++) {
+		print_cert(f, &r->certs[i]);
+		with += r->certs[i].n_findings > 0;
+	}
+	if (r->has_forecast)
+		print_forecast(f, &r->forecast);
+	if (r->n_errors > 0) {
+		fprintf(f, "Errors:\n");
+		for (i = 0; i < r->n_errors; i++)
+			fprintf(f, "  %s: %s\n", r->errors[i].source,
+				r->errors[i].message);
+		fprintf(f, "\n");
+	}
+	fprintf(f, "%zu certificate%s, %zu with findings, %zu error%s",
+		r->n_certs, r->n_certs == 1 ? "" : "s", with, r->n_errors,
+		r->n_errors == 1 ? "" : "s");
+	if (r->skipped > 0)
+		fprintf(f, ", %zu *.key file%s skipped", r->skipped,
+			r->skipped == 1 ? "" : "s");
+	fprintf(f, ".\n");
+}
+
+int audit_show(const struct audit_show_opts *o, char *err)
+{
+	struct audit_trust trust;
+	struct audit_opts ro;
+	struct audit_run r;
+	int rc;
+
+	err[0] = '\0';
+	if (audit_trust_init(&trust, o->system_store, o->public_files,
+			     o->n_public, o->private_files, o->n_private,
+			     err) != 0)
+		return 2;
+	ro = o->run;
+	ro.trust = &trust;
+	if (audit_run(&ro, &r, err) != 0) {
+		rc = 2;
+		goto out;
+	}
+	if (o->json) {
+		rc = audit_report_json(&r, o->out);
+		if (rc != 0) {
+			ekl_errf(err, rc, "out of memory");
+			rc = 2;
+		}
+	} else {
+		rc = 0;
+		audit_report_text(&r, o->out);
+	}
+	if (rc == 0)
+		rc = audit_exit_code(&r);
+out:
+	audit_run_free(&r);
+	audit_trust_free(&trust);
+	return rc;
+}
