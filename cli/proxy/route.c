@@ -1,0 +1,642 @@
+/* route.c: the proxy's routes: a listener per directed link, and the
+ * connections it accepts, forwarded to the target with each direction's
+ * queue paced by the route's faults (proxy_int.h: the happy path, the
+ * failure modes, invariants 2-4 and the connection states). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ekulab/core/container_of.h"
+#include "ekulab/core/err.h"
+#include "ekulab/core/log.h"
+#include "ekulab/core/mem.h"
+#include "proxy_int.h"
+
+static const char *pconn_state_name(enum pconn_state s)
+{
+	static const char *names[] = {"connecting", "forwarding", "held",
+				      "discarding", "closed"};
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+/* Close fd so that the other end sees a reset, not a FIN. */
+static void close_rst(int fd)
+{
+	struct linger lg = {1, 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+static void fd_close(int fd, enum close_how how)
+{
+	if (fd < 0)
+		return;
+	if (how == CLOSE_RST)
+		close_rst(fd);
+	else
+		close(fd);
+}
+
+/* "FROM>TO" with two valid node names. */
+static bool valid_route_name(const char *s)
+{
+	const char *gt = strchr(s, '>');
+
+	return gt != NULL && proxy_valid_name(s, (size_t)(gt - s)) &&
+	       proxy_valid_name(gt + 1, strlen(gt + 1));
+}
+
+struct route *route_find(struct proxy *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_routes; i++)
+		if (strcmp(p->routes[i]->name, name) == 0)
+			return p->routes[i];
+	return NULL;
+}
+
+/* ---- connections ---- */
+
+static bool transition_ok(enum pconn_state from, enum pconn_state to)
+{
+	switch (to) {
+	case PC_FORWARDING: return from == PC_CONNECTING || from == PC_HELD;
+	case PC_HELD: return from == PC_CONNECTING || from == PC_FORWARDING;
+	case PC_CONNECTING: return from == PC_HELD;
+	case PC_DISCARDING: return false; /* only ever a starting state */
+	case PC_CLOSED: return from != PC_CLOSED;
+	}
+	return false;
+}
+
+static bool pconn_set_state(struct pconn *c, enum pconn_state to)
+{
+	if (!transition_ok(c->state, to)) {
+		ekl_error("internal: route %s conn %llu: illegal move %s -> %s",
+			  c->route->name, c->id, pconn_state_name(c->state),
+			  pconn_state_name(to));
+		return false;
+	}
+	c->state = to;
+	return true;
+}
+
+static void side_stop(struct ev_loop *loop, struct pside *s)
+{
+	ev_io_stop(loop, &s->rio);
+	ev_io_stop(loop, &s->wio);
+}
+
+static void dir_stop(struct ev_loop *loop, struct pdir *d)
+{
+	ev_timer_stop(loop, &d->lat);
+	ev_timer_stop(loop, &d->bw);
+}
+
+/* Invariant 4: unlink, close both sides, free. */
+static void pconn_close(struct pconn *c, enum close_how how, const char *why)
+{
+	struct route *r = c->route;
+	struct ev_loop *loop = r->proxy->loop;
+	struct pconn **pp;
+	int i;
+
+	ekl_debug("route %s: conn %llu closed (%s, %s)", r->name, c->id, why,
+		  how == CLOSE_RST ? "reset" : "fin");
+	(void)pconn_set_state(c, PC_CLOSED);
+	for (pp = &r->conns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			r->n_conns--;
+			break;
+		}
+	side_stop(loop, &c->client);
+	side_stop(loop, &c->target);
+	for (i = 0; i < 2; i++) {
+		struct chunk *k = c->dir[i].head;
+
+		dir_stop(loop, &c->dir[i]);
+		while (k != NULL) {
+			struct chunk *next = k->next;
+
+			ekl_free(k);
+			k = next;
+		}
+	}
+	fd_close(c->client.fd, how);
+	fd_close(c->target.fd, how);
+	ekl_free(c);
+}
+
+/* Send due chunks of d as far as faults and the socket allow, pass on a
+ * FIN, and recompute d's watchers (dst writable, src readable). Returns
+ * false when the connection was closed (and freed). */
+static bool dir_pump(struct pdir *d)
+{
+	struct pconn *c = d->conn;
+	struct route *r = c->route;
+	struct ev_loop *loop = r->proxy->loop;
+	ev_tstamp now = ev_now(loop);
+	bool blocked = false;
+
+	if (c->state != PC_FORWARDING)
+		return true;
+	while (d->head != NULL) {
+		struct chunk *k = d->head;
+		size_t allow;
+		ssize_t w;
+
+		if (k->due > now + DUE_SLACK) {
+			proxy_timer_arm(loop, &d->lat, k->due - now);
+			break;
+		}
+		allow = bucket_allow(d, k->len - k->off, now);
+		if (allow == 0)
+			break;
+		w = send(d->dst->fd, k->data + k->off, allow, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR) {
+				blocked = true;
+				break;
+			}
+			pconn_close(c, CLOSE_RST,
+				    d->which == DIR_TO_TARGET
+					? "write to target failed"
+					: "write to client failed");
+			return false;
+		}
+		bucket_spend(d, (size_t)w);
+		r->bytes[d->which] += (unsigned long long)w;
+		k->off += (size_t)w;
+		d->queued -= (size_t)w;
+		if (k->off == k->len) {
+			d->head = k->next;
+			if (d->head == NULL)
+				d->tail = NULL;
+			ekl_free(k);
+		}
+	}
+	proxy_io_want(loop, &d->dst->wio, blocked);
+	if (d->head == NULL && d->eof && !d->shut) {
+		shutdown(d->dst->fd, SHUT_WR);
+		d->shut = true;
+		if (c->dir[!d->which].shut) {
+			pconn_close(c, CLOSE_FIN, "both sides closed");
+			return false;
+		}
+	}
+	proxy_io_want(loop, &d->src->rio, !d->eof && d->queued < PROXY_DIR_MAX);
+	return true;
+}
+
+static bool pconn_pump(struct pconn *c)
+{
+	return dir_pump(&c->dir[DIR_TO_TARGET]) &&
+	       dir_pump(&c->dir[DIR_TO_CLIENT]);
+}
+
+static void on_discard_read(struct pconn *c)
+{
+	char buf[PROXY_CHUNK];
+	ssize_t n = recv(c->client.fd, buf, sizeof(buf), 0);
+
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0)
+		pconn_close(c, CLOSE_FIN, "client left a blackhole");
+}
+
+static void on_side_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct pside *s = container_of(w, struct pside, rio);
+	struct pconn *c = s->conn;
+	struct pdir *d =
+	    &c->dir[s == &c->client ? DIR_TO_TARGET : DIR_TO_CLIENT];
+	char buf[PROXY_CHUNK];
+	struct chunk *k;
+	size_t room;
+	ssize_t n;
+
+	(void)revents;
+	if (c->state == PC_DISCARDING) {
+		on_discard_read(c);
+		return;
+	}
+	if (c->state != PC_FORWARDING) {
+		ev_io_stop(loop, w);
+		return;
+	}
+	room = PROXY_DIR_MAX > d->queued ? PROXY_DIR_MAX - d->queued : 0;
+	if (room == 0) {
+		ev_io_stop(loop, w);
+		return;
+	}
+	n = recv(s->fd, buf, room < sizeof(buf) ? room : sizeof(buf), 0);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		pconn_close(c, CLOSE_RST,
+			    d->which == DIR_TO_TARGET ? "client failed"
+						      : "target failed");
+		return;
+	}
+	if (n == 0) {
+		d->eof = true;
+		(void)dir_pump(d);
+		return;
+	}
+	k = ekl_malloc(sizeof(*k) + (size_t)n);
+	if (k == NULL) {
+		pconn_close(c, CLOSE_RST, "out of memory");
+		return;
+	}
+	memcpy(k->data, buf, (size_t)n);
+	k->len = (size_t)n;
+	k->off = 0;
+	k->next = NULL;
+	k->due = fault_due_time(d, ev_now(loop));
+	if (d->tail != NULL)
+		d->tail->next = k;
+	else
+		d->head = k;
+	d->tail = k;
+	d->queued += (size_t)n;
+	(void)dir_pump(d);
+}
+
+static void on_connect_done(struct pconn *c)
+{
+	struct route *r = c->route;
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	if (getsockopt(c->target.fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
+		e = errno;
+	if (e == EINPROGRESS || e == EALREADY)
+		return;
+	ev_io_stop(r->proxy->loop, &c->target.wio);
+	if (e != 0) {
+		ekl_debug("route %s: target %s: %s", r->name, r->target_text,
+			  strerror(e));
+		pconn_close(c, CLOSE_RST, "target refused");
+		return;
+	}
+	if (!pconn_set_state(c, PC_FORWARDING)) {
+		pconn_close(c, CLOSE_RST, "internal error");
+		return;
+	}
+	ekl_debug("route %s: conn %llu forwarding", r->name, c->id);
+	(void)pconn_pump(c);
+}
+
+static void on_side_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct pside *s = container_of(w, struct pside, wio);
+	struct pconn *c = s->conn;
+
+	(void)revents;
+	if (c->state == PC_CONNECTING && s == &c->target) {
+		on_connect_done(c);
+		return;
+	}
+	if (c->state != PC_FORWARDING) {
+		ev_io_stop(loop, w);
+		return;
+	}
+	(void)dir_pump(
+	    &c->dir[s == &c->target ? DIR_TO_TARGET : DIR_TO_CLIENT]);
+}
+
+static void on_dir_timer(struct pdir *d)
+{
+	(void)dir_pump(d);
+}
+
+static void on_lat(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	on_dir_timer(container_of(w, struct pdir, lat));
+}
+
+static void on_bw(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	on_dir_timer(container_of(w, struct pdir, bw));
+}
+
+static void side_init(struct pconn *c, struct pside *s, int fd)
+{
+	s->conn = c;
+	s->fd = fd;
+	ev_io_init(&s->rio, on_side_read, fd, EV_READ);
+	ev_io_init(&s->wio, on_side_write, fd, EV_WRITE);
+}
+
+static void dir_init(struct pconn *c, int which)
+{
+	struct pdir *d = &c->dir[which];
+
+	d->conn = c;
+	d->which = which;
+	d->src = which == DIR_TO_TARGET ? &c->client : &c->target;
+	d->dst = which == DIR_TO_TARGET ? &c->target : &c->client;
+	ev_init(&d->lat, on_lat);
+	ev_init(&d->bw, on_bw);
+}
+
+/* A connection accepted on r: dial the target (CONNECTING) or, under a
+ * blackhole, swallow what the client sends (DISCARDING). Takes fd. */
+static void pconn_new(struct route *r, int fd, enum pconn_state state)
+{
+	struct ev_loop *loop = r->proxy->loop;
+	char err[EKL_ERRLEN];
+	struct pconn *c = ekl_calloc(1, sizeof(*c));
+	int tfd = -1;
+
+	if (c == NULL) {
+		ekl_warn("route %s: out of memory: connection dropped",
+			 r->name);
+		close_rst(fd);
+		return;
+	}
+	if (state == PC_CONNECTING &&
+	    addr_connect(&r->target, &tfd, err) != 0) {
+		ekl_debug("route %s: %s", r->name, err);
+		ekl_free(c);
+		close_rst(fd);
+		return;
+	}
+	c->route = r;
+	c->id = ++r->next_id;
+	c->state = state;
+	side_init(c, &c->client, fd);
+	side_init(c, &c->target, tfd);
+	dir_init(c, DIR_TO_TARGET);
+	dir_init(c, DIR_TO_CLIENT);
+	addr_nodelay(fd);
+	c->next = r->conns;
+	r->conns = c;
+	r->n_conns++;
+	if (state == PC_CONNECTING)
+		ev_io_start(loop, &c->target.wio); /* writable = connected */
+	else
+		ev_io_start(loop, &c->client.rio);
+	ekl_debug("route %s: conn %llu accepted (%s)", r->name, c->id,
+		  pconn_state_name(state));
+}
+
+/* Blackhole: nothing moves; both sockets stay open, queues are kept. */
+static void pconn_hold(struct pconn *c)
+{
+	struct ev_loop *loop = c->route->proxy->loop;
+	enum pconn_state was = c->state;
+
+	if (!pconn_set_state(c, PC_HELD))
+		return;
+	c->held_in = was;
+	side_stop(loop, &c->client);
+	side_stop(loop, &c->target);
+	dir_stop(loop, &c->dir[0]);
+	dir_stop(loop, &c->dir[1]);
+}
+
+/* The blackhole lifted: carry on where we stopped. Returns false when the
+ * connection was closed. */
+static bool pconn_resume(struct pconn *c)
+{
+	if (!pconn_set_state(c, c->held_in)) {
+		pconn_close(c, CLOSE_RST, "internal error");
+		return false;
+	}
+	if (c->state == PC_CONNECTING) {
+		/* A connect that finished meanwhile reports at once. */
+		ev_io_start(c->route->proxy->loop, &c->target.wio);
+		return true;
+	}
+	return pconn_pump(c);
+}
+
+/* ---- routes ---- */
+
+/* Invariant 1: recompute r's settings and bring its connections in
+ * line. */
+void route_apply(struct proxy *p, struct route *r)
+{
+	struct route_eff old = r->eff;
+	ev_tstamp now = ev_now(p->loop);
+	struct pconn *c, *next;
+	int i;
+
+	route_compute(p, r, &r->eff);
+	if (r->eff.rate != old.rate)
+		for (i = 0; i < 2; i++) {
+			r->bucket[i].tokens = 0;
+			r->bucket[i].at = now;
+		}
+	if (r->eff.block != old.block)
+		ekl_info("route %s: %s", r->name, block_name(r->eff.block));
+	for (c = r->conns; c != NULL; c = next) {
+		next = c->next; /* c may be freed below; only c */
+		switch (r->eff.block) {
+		case BLOCK_DOWN:
+			pconn_close(c, CLOSE_FIN, "route down");
+			continue;
+		case BLOCK_RESET:
+			pconn_close(c, CLOSE_RST, "route reset");
+			continue;
+		case BLOCK_BLACKHOLE:
+			if (c->state == PC_CONNECTING ||
+			    c->state == PC_FORWARDING)
+				pconn_hold(c);
+			continue;
+		case BLOCK_NONE: break;
+		}
+		if (c->state == PC_DISCARDING) {
+			/* Its first bytes are gone: the stream cannot be
+			 * resumed. The client sees a FIN and redials. */
+			pconn_close(c, CLOSE_FIN, "blackhole lifted");
+			continue;
+		}
+		if (r->eff.latency_ms == 0 && r->eff.jitter_ms == 0)
+			for (i = 0; i < 2; i++) {
+				struct chunk *k;
+
+				for (k = c->dir[i].head; k != NULL; k = k->next)
+					k->due = 0;
+				c->dir[i].last_due = 0;
+			}
+		if (c->state == PC_HELD) {
+			(void)pconn_resume(c);
+			continue;
+		}
+		(void)pconn_pump(c);
+	}
+}
+
+static void on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct route *r = container_of(w, struct route, accept_pause);
+
+	(void)revents;
+	ev_io_start(loop, &r->accept_w);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct route *r = container_of(w, struct route, accept_w);
+	int i;
+
+	(void)revents;
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		int fd =
+		    accept4(r->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				ekl_warn("route %s: accept: %s; pausing "
+					 "%.1f s",
+					 r->name, strerror(errno),
+					 ACCEPT_PAUSE);
+				ev_io_stop(loop, &r->accept_w);
+				proxy_timer_arm(loop, &r->accept_pause,
+						ACCEPT_PAUSE);
+			}
+			return;
+		}
+		r->accepted++;
+		switch (r->eff.block) {
+		case BLOCK_DOWN:
+			r->refused++;
+			close(fd);
+			break;
+		case BLOCK_RESET:
+			r->refused++;
+			close_rst(fd);
+			break;
+		case BLOCK_BLACKHOLE: pconn_new(r, fd, PC_DISCARDING); break;
+		case BLOCK_NONE: pconn_new(r, fd, PC_CONNECTING); break;
+		}
+	}
+}
+
+void route_free(struct proxy *p, struct route *r)
+{
+	if (r == NULL)
+		return;
+	while (r->conns != NULL)
+		pconn_close(r->conns, CLOSE_FIN, "proxy stopping");
+	ev_io_stop(p->loop, &r->accept_w);
+	ev_timer_stop(p->loop, &r->accept_pause);
+	if (r->fd >= 0)
+		close(r->fd);
+	ekl_free(r);
+}
+
+int proxy_add_route(struct proxy *p, const char *spec, char *err)
+{
+	const char *eq = strchr(spec, '=');
+	const char *comma;
+	struct route *r, **nr;
+	char buf[128];
+	size_t n;
+	int rv;
+
+	if (p->faults != NULL)
+		return ekl_errf(err, EKL_EINVAL,
+				"--route %s: routes cannot be added while "
+				"faults exist",
+				spec);
+	if (eq == NULL || (comma = strchr(eq, ',')) == NULL)
+		return ekl_errf(err, EKL_ECONFIG,
+				"--route '%s': expected FROM>TO=LISTEN,TARGET "
+				"(e.g. node1>node2=127.0.0.1:21001,"
+				"127.0.0.1:20002)",
+				spec);
+	r = ekl_calloc(1, sizeof(*r));
+	if (r == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	r->proxy = p;
+	r->fd = -1;
+	n = (size_t)(eq - spec);
+	if (n > PROXY_ROUTE_MAX) {
+		rv = ekl_errf(err, EKL_ECONFIG,
+			      "--route '%s': name longer than %d bytes", spec,
+			      PROXY_ROUTE_MAX);
+		goto err_after_alloc;
+	}
+	memcpy(r->name, spec, n);
+	r->name[n] = '\0';
+	if (!valid_route_name(r->name)) {
+		rv = ekl_errf(err, EKL_ECONFIG,
+			      "--route '%s': the name must be FROM>TO, node "
+			      "names of letters, digits, '.', '_', '-'",
+			      spec);
+		goto err_after_alloc;
+	}
+	if (route_find(p, r->name) != NULL) {
+		rv = ekl_errf(err, EKL_ECONFIG,
+			      "--route '%s': route %s is given twice", spec,
+			      r->name);
+		goto err_after_alloc;
+	}
+	n = (size_t)(comma - eq - 1);
+	if (n >= sizeof(buf)) {
+		rv = ekl_errf(err, EKL_ECONFIG,
+			      "--route '%s': listen address too long", spec);
+		goto err_after_alloc;
+	}
+	memcpy(buf, eq + 1, n);
+	buf[n] = '\0';
+	rv = addr_parse(buf, &r->listen, err);
+	if (rv == 0)
+		rv = addr_parse(comma + 1, &r->target, err);
+	if (rv != 0) {
+		char detail[EKL_ERRLEN];
+
+		snprintf(detail, sizeof(detail), "%s", err);
+		rv = ekl_errf(err, EKL_ECONFIG, "--route %s: %s", r->name,
+			      detail);
+		goto err_after_alloc;
+	}
+	addr_format(&r->listen, r->listen_text, sizeof(r->listen_text));
+	addr_format(&r->target, r->target_text, sizeof(r->target_text));
+	rv = addr_listen(&r->listen, &r->fd, err);
+	if (rv != 0) {
+		char detail[EKL_ERRLEN];
+
+		snprintf(detail, sizeof(detail), "%s", err);
+		rv = ekl_errf(err, rv, "--route %s: %s", r->name, detail);
+		goto err_after_alloc;
+	}
+	nr = ekl_realloc(p->routes, (p->n_routes + 1) * sizeof(*nr));
+	if (nr == NULL) {
+		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
+		goto err_after_listen;
+	}
+	p->routes = nr;
+	r->index = p->n_routes;
+	p->routes[p->n_routes++] = r;
+	ev_io_init(&r->accept_w, on_accept, r->fd, EV_READ);
+	ev_init(&r->accept_pause, on_accept_pause);
+	ev_io_start(p->loop, &r->accept_w);
+	ekl_info("route %s: listening on %s, forwarding to %s", r->name,
+		 r->listen_text, r->target_text);
+	return 0;
+
+err_after_listen:
+	close(r->fd);
+err_after_alloc:
+	ekl_free(r);
+	return rv;
+}
