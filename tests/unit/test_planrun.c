@@ -1,0 +1,226 @@
+/* test_planrun.c: the reports of a plan run (cli/plan/report.c): the step
+ * table, the summary, JSON and HTML, each from a struct plan_run_report
+ * (no lab). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan/plan_run.h"
+#include "testutil.h"
+
+/* Everything f got, as a string (freed by the caller). */
+struct capture {
+	char *buf;
+	size_t len;
+	FILE *f;
+};
+
+static void cap_open(struct capture *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->f = open_memstream(&c->buf, &c->len);
+	ck_assert_ptr_nonnull(c->f);
+}
+
+static char *cap_close(struct capture *c)
+{
+	ck_assert_int_eq(fclose(c->f), 0);
+	return c->buf;
+}
+
+static struct plan_step_report steps[3];
+
+/* A run of three steps: a good write, a renewal that deviated, an expect
+ * that failed; one write lost. */
+static struct plan_run_report sample(void)
+{
+	struct plan_run_report r;
+
+	memset(steps, 0, sizeof(steps));
+	snprintf(steps[0].text, sizeof(steps[0].text), "write 20");
+	steps[0].t_start = 0.5;
+	steps[0].t_end = 1.25;
+	steps[0].applied = steps[0].matched = steps[0].converged = true;
+	snprintf(steps[0].predicted, sizeof(steps[0].predicted),
+		 "all links up, all replicating");
+	snprintf(steps[0].observed, sizeof(steps[0].observed),
+		 "all links up, all replicating");
+	snprintf(steps[1].text, sizeof(steps[1].text),
+		 "renew node2 server-only/unrestricted");
+	steps[1].t_start = 1.25;
+	steps[1].t_end = 4.0;
+	steps[1].applied = steps[1].converged = true;
+	snprintf(steps[1].predicted, sizeof(steps[1].predicted),
+		 "node1-node2 down (client-purpose)");
+	snprintf(steps[1].observed, sizeof(steps[1].observed),
+		 "all links up, all replicating");
+	snprintf(steps[1].detail, sizeof(steps[1].detail),
+		 "observed links differ: <node1> & node2");
+	snprintf(steps[2].text, sizeof(steps[2].text),
+		 "expect link node1-node2 up");
+	steps[2].t_start = 4.0;
+	steps[2].t_end = 4.0;
+	steps[2].applied = steps[2].matched = steps[2].converged = true;
+	steps[2].is_expect = true;
+	steps[2].expect_ok = false;
+	snprintf(steps[2].detail, sizeof(steps[2].detail),
+		 "expectation failed: client-purpose");
+	memset(&r, 0, sizeof(r));
+	r.plan = "plans/x.yaml";
+	r.steps = steps;
+	r.n_steps = 3;
+	r.deviations = 3;
+	r.writes.attempted = 120;
+	r.writes.acknowledged = 110;
+	r.writes.lost = 1;
+	r.writes.unexpected = 0;
+	r.writes.never_read = 4;
+	r.writes.recovered = 6;
+	return r;
+}
+
+/* ---- plan_report_step ---- */
+
+START_TEST(test_step_ok)
+{
+	struct plan_run_report r = sample();
+	struct capture c;
+	char *s;
+
+	cap_open(&c);
+	plan_report_step(&r.steps[0], 0, c.f);
+	s = cap_close(&c);
+	ck_assert_ptr_nonnull(strstr(s, "  1 write 20"));
+	ck_assert_ptr_nonnull(strstr(s, "  0.8s  ok\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "      predicted: all links up, all replicating\n"));
+	ck_assert_ptr_null(strstr(s, "observed"));
+	free(s);
+}
+END_TEST
+
+START_TEST(test_step_deviation)
+{
+	struct plan_run_report r = sample();
+	struct capture c;
+	char *s;
+
+	cap_open(&c);
+	plan_report_step(&r.steps[1], 1, c.f);
+	s = cap_close(&c);
+	ck_assert_ptr_nonnull(strstr(s, "  2 renew node2"));
+	ck_assert_ptr_nonnull(strstr(s, "DEVIATION\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "      observed:  all links up, all replicating\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "      why:       observed links differ: <node1>"));
+	free(s);
+}
+END_TEST
+
+/* ---- plan_report_summary ---- */
+
+START_TEST(test_summary)
+{
+	struct plan_run_report r = sample();
+	struct capture c;
+	char *s;
+
+	cap_open(&c);
+	plan_report_summary(&r, c.f);
+	s = cap_close(&c);
+	ck_assert_str_eq(s, "\nwrites: 120 attempted, 110 acknowledged; lost "
+			    "1, unexpected 0, never-read 4, recovered 6\n"
+			    "3 deviations\n");
+	free(s);
+	r.deviations = 1;
+	cap_open(&c);
+	plan_report_summary(&r, c.f);
+	s = cap_close(&c);
+	ck_assert_ptr_nonnull(strstr(s, "\n1 deviation\n"));
+	free(s);
+}
+END_TEST
+
+/* ---- plan_report_json ---- */
+
+START_TEST(test_json)
+{
+	struct plan_run_report r = sample();
+	struct capture c;
+	char *s, *step3;
+
+	cap_open(&c);
+	ck_assert_int_eq(plan_report_json(&r, c.f), 0);
+	s = cap_close(&c);
+	ck_assert_ptr_nonnull(strstr(s, "{\"plan\":\"plans/x.yaml\","
+					"\"deviations\":3,\"steps\":["));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "{\"step\":1,\"text\":\"write 20\",\"start_s\":0,"));
+	ck_assert_ptr_nonnull(strstr(s, "\"detail\":null"));
+	/* Only an expect step says whether its expectation was met. */
+	step3 = strstr(s, "{\"step\":3,");
+	ck_assert_ptr_nonnull(step3);
+	ck_assert_ptr_nonnull(strstr(step3, "\"expectation_met\":false"));
+	ck_assert_ptr_null(strstr(s, "\"expectation_met\":true"));
+	ck_assert_int_eq(strstr(s, "\"expectation_met\"") - s,
+			 strstr(step3, "\"expectation_met\"") - s);
+	ck_assert_ptr_nonnull(strstr(
+	    s, "\"writes\":{\"attempted\":120,\"acknowledged\":110,\"lost\":1,"
+	       "\"unexpected\":0,\"never_read\":4,\"recovered\":6}}\n"));
+	free(s);
+}
+END_TEST
+
+/* ---- plan_report_html ---- */
+
+START_TEST(test_html)
+{
+	struct plan_run_report r = sample();
+	struct capture c;
+	char *s;
+
+	cap_open(&c);
+	plan_report_html(&r, c.f);
+	s = cap_close(&c);
+	ck_assert_ptr_nonnull(strstr(s, "<!doctype html>"));
+	ck_assert_ptr_nonnull(strstr(s, "<table>"));
+	ck_assert_ptr_nonnull(strstr(s, "3 deviations</span>"));
+	ck_assert_ptr_nonnull(strstr(s, "writes: 110 acknowledged, lost 1"));
+	ck_assert_ptr_nonnull(strstr(s, "as predicted"));
+	/* Text is escaped. */
+	ck_assert_ptr_nonnull(strstr(s, "&lt;node1&gt; &amp; node2"));
+	ck_assert_ptr_null(strstr(s, "<node1>"));
+	ck_assert_ptr_nonnull(strstr(s, "</html>\n"));
+	free(s);
+}
+END_TEST
+
+static Suite *planrun_suite(void)
+{
+	Suite *s = suite_create("planrun");
+	TCase *tc;
+
+	tc = tcase_create("plan_report_step");
+	tcase_add_test(tc, test_step_ok);
+	tcase_add_test(tc, test_step_deviation);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("plan_report_summary");
+	tcase_add_test(tc, test_summary);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("plan_report_json");
+	tcase_add_test(tc, test_json);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("plan_report_html");
+	tcase_add_test(tc, test_html);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(planrun_suite());
+}
