@@ -1,5 +1,5 @@
-/* plan_int.h: what the cli/plan files share; callers use plan_run.h,
- * plan_show.h and explore_live.h. */
+/* plan_int.h: what the cli/plan files share; callers use plan_run.h and
+ * plan_show.h. */
 #ifndef EKULAB_CLI_PLAN_INT_H
 #define EKULAB_CLI_PLAN_INT_H
 
