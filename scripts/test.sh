@@ -8,6 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/format.sh --check
+scripts/check-deps.sh >/dev/null
 scripts/docker-engine.sh --quiet || echo "test.sh: no Docker engine; the container tests will be skipped" >&2
 BUILD=${BUILD:-build-test}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DEKULAB_SANITIZE=ON \
