@@ -9,11 +9,19 @@
 #include "ekulab/x509/pki.h"
 #include "ekulab/x509/policy.h"
 
-/* One side of a case: a node's version, mode and what it presents. */
+/* One side of a case: an Expressway node (version, mode, role, X15.5
+ * settings) or an external peer (kind, mode, checks_client_eku), and what
+ * it presents. */
 struct mx_side {
-	const char *version; /* "X14.3.7", "X15.3.2", "X15.4", "X15.5" */
-	enum pol_mode mode;
-	bool client_eku_check;
+	enum pol_kind kind;    /* POL_KIND_EXPRESSWAY or an external kind */
+	const char *version;   /* Expressway: "X14.3.7", "X15.3.2", "X15.4",
+				  "X15.5"; NULL for an external */
+	enum pol_role role;    /* Expressway only */
+	enum pol_mode mode;    /* external: permissive = does not verify */
+	bool client_eku_check; /* Expressway X15.5: node-wide default */
+	/* Expressway X15.5: per-service overrides of client_eku_check. */
+	enum pol_switch client_eku_service[POL_SVC_COUNT];
+	bool checks_client_eku; /* external acceptor: checks clientAuth */
 	/* Server certificate: profile and issuing CA of the lab PKI; `other`
 	 * takes it from an unrelated PKI (not trusted). */
 	enum pki_profile profile;
@@ -35,16 +43,26 @@ struct mx_verdict {
 };
 
 struct mx_case {
-	const char *group; /* "cross", "x15.5", "edge" */
+	/* "cross", "x15.5", "edge" (ClusterDB and the X15.5 switch);
+	 * "services", "mra", "zone-edge" (the zone services). */
+	const char *group;
 	struct mx_side ini;
 	struct mx_side acc;
+	/* For mra: the traversal handshake, then E's certificate chain in a
+	 * message that C checks with tls_verify_chain(). */
 	enum pol_service service;
+	/* Text grid placement (groups services and mra): the block title,
+	 * the row and the column label. */
+	const char *block;
+	char row[40];
+	char col[24];
 	const char *ini_expects; /* name the initiator expects (normally
 				    "acceptor") */
 	struct mx_verdict predicted;
 	struct mx_verdict observed;
-	/* What the non-rejecting side learned from the TLS alert; agrees
-	 * when it names the same code. */
+	/* What the non-rejecting side learned from the TLS alert (for the
+	 * MRA message: from C's answer to it); agrees when it names the same
+	 * code. */
 	enum pol_code peer_saw;
 	char detail[200]; /* observed failure text */
 	bool agree;
@@ -66,7 +84,8 @@ void mx_run_free(struct mx_run *r);
 struct mx_opts {
 	int jobs;  /* worker processes, 1-16 */
 	bool json; /* {"total", "disagreements", "seconds", "cases": [...]} */
-	bool all;  /* text: every case, not only X15.5, edge and disagreeing */
+	bool all;  /* text: every case, not only the grids, the X15.5 and edge
+		      cases and any disagreeing one */
 	FILE *out;
 };
 

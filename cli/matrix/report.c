@@ -1,6 +1,7 @@
 /* report.c: the truth table as text (one grid per distinct cross-product
- * block, then the X15.5, edge and disagreeing cases) or JSON, and the run
- * that makes it (mx_show). */
+ * block, one grid per zone service and direction and for MRA, then the
+ * X15.5, edge and zone-edge cases and any disagreeing one) or JSON, and
+ * the run that makes it (mx_show). */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,9 +29,34 @@ static void verdict_json(struct json *j, const struct mx_verdict *v)
 	json_obj_end(j);
 }
 
+static bool is_external(const struct mx_side *s)
+{
+	return pol_kind_external(s->kind);
+}
+
+/* The X15.5 per-service overrides, {"traversal": false, ...}: true =
+ * check, false = ignore the peer's client EKU. */
+static void overrides_json(struct json *j, const struct mx_side *s)
+{
+	int i;
+
+	json_obj_begin(j);
+	for (i = 0; i < POL_SVC_COUNT; i++) {
+		if (s->client_eku_service[i] == POL_SW_DEFAULT)
+			continue;
+		json_key(j, pol_service_name((enum pol_service)i));
+		json_bool(j, s->client_eku_service[i] == POL_SW_CHECK);
+	}
+	json_obj_end(j);
+}
+
 static void side_json(struct json *j, const struct mx_side *s, bool ini)
 {
 	json_obj_begin(j);
+	json_key(j, "kind");
+	json_str(j, pol_kind_name(s->kind));
+	json_key(j, "role");
+	json_str(j, is_external(s) ? NULL : pol_role_name(s->role));
 	json_key(j, "version");
 	json_str(j, s->version);
 	json_key(j, "verify");
@@ -57,6 +83,13 @@ static void side_json(struct json *j, const struct mx_side *s, bool ini)
 	} else {
 		json_key(j, "client_eku_check");
 		json_bool(j, s->client_eku_check);
+		json_key(j, "client_eku_check_services");
+		overrides_json(j, s);
+		json_key(j, "checks_client_eku");
+		if (is_external(s))
+			json_bool(j, s->checks_client_eku);
+		else
+			json_null(j);
 	}
 	json_obj_end(j);
 }
@@ -118,9 +151,11 @@ static int print_json(FILE *f, const struct mx_run *r, char *err)
 
 /* ---- text -------------------------------------------------------------- */
 
-/* One cell of a grid: '.' ok; 'C' acceptor rejects (client-purpose);
- * 'S' initiator rejects (server-purpose); other codes by initial; '!'
- * model and handshake disagree. */
+/* One cell of a grid: '.' ok; 'C' client-purpose (the acceptor rejects
+ * the initiator; for mra, C rejects E's message); 'S' server-purpose (the
+ * initiator rejects the acceptor); U untrusted, E expired, Y not yet
+ * valid, N name mismatch, 0 no certificate; '!' model and handshake
+ * disagree. */
 static char cell(const struct mx_case *c)
 {
 	if (!c->agree)
@@ -130,8 +165,15 @@ static char cell(const struct mx_case *c)
 	switch (c->observed.code) {
 	case POL_CLIENT_PURPOSE: return 'C';
 	case POL_SERVER_PURPOSE: return 'S';
-	default: return '?';
+	case POL_UNTRUSTED: return 'U';
+	case POL_EXPIRED: return 'E';
+	case POL_NOT_YET_VALID: return 'Y';
+	case POL_NAME_MISMATCH: return 'N';
+	case POL_NO_CERTIFICATE: return '0';
+	case POL_OK:
+	case POL_CODE_COUNT: break;
 	}
+	return '?';
 }
 
 #define NCERT 8 /* 4 leaf profiles x 2 issuing CAs, in generation order */
@@ -201,6 +243,172 @@ static void print_cross(FILE *f, const struct mx_run *r)
 	}
 }
 
+/* ---- zone service grids ---------------------------------------------- */
+
+#define GRID_ROWS 24
+#define GRID_COLS 8
+#define GRID_MAX  48
+
+/* One block of consecutive cases (same group, title and service), laid
+ * out by the cases' row and column labels. */
+struct grid {
+	size_t start; /* index of its first case */
+	const struct mx_case *first;
+	char title[200]; /* the services it holds, with their externals */
+	int nr, nc;
+	const char *rows[GRID_ROWS];
+	const char *cols[GRID_COLS];
+	char cells[GRID_ROWS][GRID_COLS];
+	bool printed;
+};
+
+static int label_index(const char **v, int *n, int max, const char *label)
+{
+	int i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp(v[i], label) == 0)
+			return i;
+	if (*n == max)
+		return -1;
+	v[*n] = label;
+	return (*n)++;
+}
+
+/* "neighbour (cucm)": the service, and the external kind when there is
+ * one. */
+static void service_label(const struct mx_case *c, char *buf, size_t len)
+{
+	const struct mx_side *ext = is_external(&c->ini)   ? &c->ini
+				    : is_external(&c->acc) ? &c->acc
+							   : NULL;
+
+	if (ext != NULL)
+		snprintf(buf, len, "%s (%s)", pol_service_name(c->service),
+			 pol_kind_name(ext->kind));
+	else
+		snprintf(buf, len, "%s", pol_service_name(c->service));
+}
+
+static bool same_block(const struct mx_case *a, const struct mx_case *b)
+{
+	return b->block != NULL && strcmp(a->group, b->group) == 0 &&
+	       strcmp(a->block, b->block) == 0 && a->service == b->service;
+}
+
+/* Lay out the block starting at case i; returns the case after it. */
+static size_t grid_build(const struct mx_run *r, size_t i, struct grid *g)
+{
+	size_t k;
+	int row, col;
+
+	memset(g, 0, sizeof(*g));
+	memset(g->cells, ' ', sizeof(g->cells));
+	g->start = i;
+	g->first = &r->cases[i];
+	service_label(g->first, g->title, sizeof(g->title));
+	for (k = i; k < r->n && same_block(g->first, &r->cases[k]); k++) {
+		row = label_index(g->rows, &g->nr, GRID_ROWS, r->cases[k].row);
+		col = label_index(g->cols, &g->nc, GRID_COLS, r->cases[k].col);
+		if (row >= 0 && col >= 0)
+			g->cells[row][col] = cell(&r->cases[k]);
+	}
+	return k;
+}
+
+/* Same title, labels and cells: printed once, naming every service. */
+static bool same_grid(const struct grid *a, const struct grid *b)
+{
+	int i;
+
+	if (strcmp(a->first->block, b->first->block) != 0 || a->nr != b->nr ||
+	    a->nc != b->nc)
+		return false;
+	for (i = 0; i < a->nr; i++)
+		if (strcmp(a->rows[i], b->rows[i]) != 0 &&
+		    !(is_external(&a->first->ini) &&
+		      is_external(&b->first->ini)))
+			return false;
+	for (i = 0; i < a->nc; i++)
+		if (strcmp(a->cols[i], b->cols[i]) != 0)
+			return false;
+	return memcmp(a->cells, b->cells, sizeof(a->cells)) == 0;
+}
+
+static void grid_print(FILE *f, const struct grid *g, const char *title)
+{
+	int w = 0, i, j, cw;
+
+	for (i = 0; i < g->nr; i++)
+		if ((int)strlen(g->rows[i]) > w)
+			w = (int)strlen(g->rows[i]);
+	fprintf(f, "%s:\n  %s\n  %-*s", title, g->first->block, w, "");
+	for (j = 0; j < g->nc; j++)
+		fprintf(f, "  %s", g->cols[j]);
+	fprintf(f, "\n");
+	for (i = 0; i < g->nr; i++) {
+		/* An external's kind starts its row label; merged grids
+		 * name every kind in the title instead. */
+		const char *label = g->rows[i];
+
+		if (is_external(&g->first->ini) && strchr(label, ' ') != NULL)
+			label = strchr(label, ' ') + 1;
+		fprintf(f, "  %-*s", w, label);
+		for (j = 0; j < g->nc; j++) {
+			cw = (int)strlen(g->cols[j]);
+			fprintf(f, "  %*c", (cw + 1) / 2, g->cells[i][j]);
+			if (j + 1 < g->nc)
+				fprintf(f, "%*s", cw - (cw + 1) / 2, "");
+		}
+		fprintf(f, "\n");
+	}
+	fprintf(f, "\n");
+}
+
+static void print_services(FILE *f, const struct mx_run *r)
+{
+	static struct grid grids[GRID_MAX];
+	size_t n = 0, i = 0, a, b;
+	char title[400];
+
+	while (i < r->n) {
+		if (r->cases[i].block == NULL || n == GRID_MAX) {
+			i++;
+			continue;
+		}
+		i = grid_build(r, i, &grids[n++]);
+	}
+	if (n == 0)
+		return;
+	fprintf(f,
+		"Zone services and MRA: the row initiates, the column accepts "
+		"(mra: rows are E,\nwhose certificate C checks in the SIP "
+		"SERVICE message).\n"
+		"  .  works    C  client-purpose (the acceptor rejects; mra: C "
+		"rejects E's message)\n"
+		"  S  server-purpose (the initiator rejects)    !  model and "
+		"live disagree\n"
+		"  +client = also an X15.5 client certificate (client-only); "
+		"X15.5 off = the\n"
+		"  acceptor's client EKU switch off for this service only\n\n");
+	for (a = 0; a < n; a++) {
+		if (grids[a].printed)
+			continue;
+		snprintf(title, sizeof(title), "%s", grids[a].title);
+		for (b = a + 1; b < n; b++) {
+			size_t used = strlen(title);
+
+			if (grids[b].printed ||
+			    !same_grid(&grids[a], &grids[b]))
+				continue;
+			grids[b].printed = true;
+			snprintf(title + used, sizeof(title) - used, ", %s",
+				 grids[b].title);
+		}
+		grid_print(f, &grids[a], title);
+	}
+}
+
 static void verdict_text(char *buf, size_t len, const struct mx_verdict *v)
 {
 	if (v->ok)
@@ -216,25 +424,62 @@ static void verdict_text(char *buf, size_t len, const struct mx_verdict *v)
 			 pol_code_name(v->code));
 }
 
+/* What one side is, for a case line: its version, or the external kind. */
+static const char *who(const struct mx_side *s)
+{
+	return is_external(s) ? pol_kind_name(s->kind) : s->version;
+}
+
+/* "enforce", "permissive", or initiator/acceptor when they differ. */
+static const char *modes(const struct mx_case *c)
+{
+	if (c->ini.mode == c->acc.mode)
+		return pol_mode_name(c->ini.mode);
+	return c->ini.mode == POL_ENFORCE ? "enf/perm" : "perm/enf";
+}
+
+/* The acceptor's client EKU setting for the case's service. */
+static void setting(const struct mx_case *c, char *buf, size_t len)
+{
+	const struct mx_side *a = &c->acc;
+	int i;
+
+	if (is_external(a)) {
+		snprintf(buf, len, "checks-eku:%s",
+			 a->checks_client_eku ? "on" : "off");
+		return;
+	}
+	snprintf(buf, len, "eku-check:%s", a->client_eku_check ? "on" : "off");
+	for (i = 0; i < POL_SVC_COUNT; i++)
+		if (a->client_eku_service[i] != POL_SW_DEFAULT) {
+			size_t used = strlen(buf);
+
+			snprintf(buf + used, len - used, " %s:%s",
+				 pol_service_name((enum pol_service)i),
+				 a->client_eku_service[i] == POL_SW_CHECK
+				     ? "on"
+				     : "off");
+		}
+}
+
 static void print_case_line(FILE *f, const struct mx_case *c)
 {
-	char ic[96], ac[96], p[96], o[96];
+	char ic[96], ac[96], p[96], o[96], st[96];
 
 	mx_cert_label(&c->ini, ic, sizeof(ic));
 	mx_cert_label(&c->acc, ac, sizeof(ac));
 	verdict_text(p, sizeof(p), &c->predicted);
 	verdict_text(o, sizeof(o), &c->observed);
+	setting(c, st, sizeof(st));
 	fprintf(
 	    f,
-	    "  %-6s %-9s %-10s %-7s %-22s%s%-13s -> %-7s %-22s %s "
-	    "%-32s %s\n",
-	    c->group, pol_service_name(c->service), pol_mode_name(c->ini.mode),
-	    c->ini.version, c->ini.no_cert ? "no certificate" : ic,
+	    "  %-9s %-10s %-10s %-7s %-22s%s%-13s -> %-7s %-22s %-13s %-32s "
+	    "%s\n",
+	    c->group, pol_service_name(c->service), modes(c), who(&c->ini),
+	    c->ini.no_cert ? "no certificate" : ic,
 	    c->ini.has_client ? " +client " : "         ",
 	    c->ini.has_client ? pki_profile_name(c->ini.client_profile) : "",
-	    c->acc.version, ac,
-	    c->acc.client_eku_check ? "eku-check:on " : "eku-check:off", o,
-	    c->agree ? "" : p);
+	    who(&c->acc), ac, st, o, c->agree ? "" : p);
 	if (!c->agree)
 		fprintf(f,
 			"         DISAGREE: model says '%s', live says '%s' "
@@ -242,24 +487,33 @@ static void print_case_line(FILE *f, const struct mx_case *c)
 			p, o, pol_code_name(c->peer_saw), c->detail);
 }
 
+/* Cases shown as grids are listed only with --all or when they
+ * disagree. */
+static bool gridded(const struct mx_case *c)
+{
+	return strcmp(c->group, "cross") == 0 || c->block != NULL;
+}
+
 static void print_text(FILE *f, const struct mx_run *r, bool all)
 {
 	size_t i;
 
 	print_cross(f, r);
+	print_services(f, r);
 	fprintf(f,
 		"X15.5 (client certificates, client EKU check), edge cases "
-		"(every code), %s:\n",
+		"(every code), zone\nedge cases (the switch per service, "
+		"externals that do not verify, MRA's own\ncodes), %s:\n",
 		all ? "every case" : "and any disagreement");
 	fprintf(f,
-		"  %-6s %-9s %-10s %-7s %-22s %-22s -> %-7s %-22s %-13s "
+		"  %-9s %-10s %-10s %-7s %-22s %-22s -> %-7s %-22s %-13s "
 		"%s\n",
 		"group", "service", "verify", "init", "init cert",
 		"client cert", "accept", "acceptor cert", "", "live result");
 	for (i = 0; i < r->n; i++) {
 		const struct mx_case *c = &r->cases[i];
 
-		if (all || strcmp(c->group, "cross") != 0 || !c->agree)
+		if (all || !gridded(c) || !c->agree)
 			print_case_line(f, c);
 	}
 	fprintf(f, "\n%zu cases, %zu disagreements, %.1f s\n", r->n,

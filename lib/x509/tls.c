@@ -63,14 +63,25 @@ struct tls_ctx {
 	size_t n_peer_names;
 };
 
+/* One verification in progress: a handshake's (inside a tls_conn) or that
+ * of a chain received in a message (tls_verify_chain). */
+struct vrun {
+	const struct pol_rules *rules; /* not owned */
+	unsigned purpose;	       /* the purpose this pass checks */
+	bool purpose_only; /* the also_purpose pass: only purpose errors */
+	const char *const *names; /* identities accepted; none = no check */
+	size_t n_names;
+	struct tls_verify *v; /* the record being filled */
+	bool recorded;	      /* v->code/depth hold the first error seen */
+};
+
 struct tls_conn {
 	struct tls_ctx *ctx; /* not owned */
 	SSL *ssl;	     /* owned */
 	enum pol_side side;
-	const struct pol_rules *rules; /* points into ctx */
-	char *expect;		       /* owned; initiator only, or NULL */
+	char *expect; /* owned; initiator only, or NULL */
 	struct tls_verify verify;
-	bool recorded; /* verify.code/depth hold the first error seen */
+	struct vrun run; /* rules point into ctx, names into expect or ctx */
 	/* Failure details, captured when they happen. */
 	bool failed;
 	int read_alert;	   /* fatal alert received, or -1 */
@@ -97,9 +108,10 @@ static int conn_index_get(void)
 
 /* ---- policy codes and X509 errors ---- */
 
-/* The policy code of an OpenSSL verification error seen by `side`.
- * Unknown errors fall back to the strict answer: untrusted. */
-static enum pol_code code_of_x509(int e, enum pol_side side)
+/* The policy code of an OpenSSL verification error seen while checking
+ * `purpose` (POL_EKU_SERVER or POL_EKU_CLIENT). Unknown errors fall back to
+ * the strict answer: untrusted. */
+static enum pol_code code_of_x509(int e, unsigned purpose)
 {
 	if (certinfo_is_chain_error(e))
 		return POL_UNTRUSTED;
@@ -107,8 +119,8 @@ static enum pol_code code_of_x509(int e, enum pol_side side)
 	case X509_V_ERR_CERT_HAS_EXPIRED: return POL_EXPIRED;
 	case X509_V_ERR_CERT_NOT_YET_VALID: return POL_NOT_YET_VALID;
 	case X509_V_ERR_INVALID_PURPOSE:
-		return side == POL_SIDE_INITIATOR ? POL_SERVER_PURPOSE
-						  : POL_CLIENT_PURPOSE;
+		return purpose == POL_EKU_SERVER ? POL_SERVER_PURPOSE
+						 : POL_CLIENT_PURPOSE;
 	case X509_V_ERR_HOSTNAME_MISMATCH:
 	case X509_V_ERR_IP_ADDRESS_MISMATCH: return POL_NAME_MISMATCH;
 	}
@@ -197,25 +209,20 @@ static bool leaf_matches(X509 *leaf, const char *name)
 	return X509_check_host(leaf, name, 0, flags, NULL) == 1;
 }
 
-/* The peer identity check: the initiator expects its `expect` name, the
- * acceptor any of its peer names; no names configured = nothing to check. */
-static bool identity_ok(const struct tls_conn *c, X509 *leaf, int *x509_err)
+/* The peer identity check: any of the run's names (the initiator's one
+ * expected name, the acceptor's peer names, a message's expected sender);
+ * no names = nothing to check. */
+static bool identity_ok(const struct vrun *r, X509 *leaf, int *x509_err)
 {
 	size_t i;
 
-	if (c->side == POL_SIDE_INITIATOR) {
-		if (c->expect == NULL)
-			return true;
-		*x509_err = is_ip_literal(c->expect)
-				? X509_V_ERR_IP_ADDRESS_MISMATCH
-				: X509_V_ERR_HOSTNAME_MISMATCH;
-		return leaf_matches(leaf, c->expect);
-	}
-	if (c->ctx->n_peer_names == 0)
+	if (r->n_names == 0)
 		return true;
-	*x509_err = X509_V_ERR_HOSTNAME_MISMATCH;
-	for (i = 0; i < c->ctx->n_peer_names; i++)
-		if (leaf_matches(leaf, c->ctx->peer_names[i]))
+	*x509_err = r->n_names == 1 && is_ip_literal(r->names[0])
+			? X509_V_ERR_IP_ADDRESS_MISMATCH
+			: X509_V_ERR_HOSTNAME_MISMATCH;
+	for (i = 0; i < r->n_names; i++)
+		if (leaf_matches(leaf, r->names[i]))
 			return true;
 	return false;
 }
@@ -231,27 +238,67 @@ static void record_leaf(struct tls_verify *v, X509 *leaf)
 	v->eku = certinfo_eku(leaf);
 }
 
-static void record_first(struct tls_conn *c, enum pol_code code, int depth,
+static void record_first(struct vrun *r, enum pol_code code, int depth,
 			 int x509_err)
 {
-	if (c->recorded)
+	if (r->recorded)
 		return;
-	c->recorded = true;
-	c->verify.code = code;
-	c->verify.depth = depth;
-	c->verify.x509_err = x509_err;
+	r->recorded = true;
+	r->v->code = code;
+	r->v->depth = depth;
+	r->v->x509_err = x509_err;
 }
 
-static int reject(struct tls_conn *c, X509_STORE_CTX *xs, enum pol_code code,
+static int reject(struct vrun *r, X509_STORE_CTX *xs, enum pol_code code,
 		  int depth, int x509_err)
 {
-	c->recorded = true;
-	c->verify.rejected = true;
-	c->verify.code = code;
-	c->verify.depth = depth;
-	c->verify.x509_err = x509_err;
+	r->recorded = true;
+	r->v->rejected = true;
+	r->v->code = code;
+	r->v->depth = depth;
+	r->v->x509_err = x509_err;
 	X509_STORE_CTX_set_error(xs, canonical_x509(code));
 	return 0;
+}
+
+/* One call of OpenSSL's verify callback, for either kind of run. */
+static int vrun_step(struct vrun *r, int ok, X509_STORE_CTX *xs)
+{
+	const struct pol_rules *rules = r->rules;
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	int depth = X509_STORE_CTX_get_error_depth(xs);
+	int e;
+	enum pol_code code;
+
+	record_leaf(r->v, leaf);
+
+	if (ok == 0) {
+		e = X509_STORE_CTX_get_error(xs);
+		/* The second purpose pass: the first one saw everything else.
+		 */
+		if (r->purpose_only && e != X509_V_ERR_INVALID_PURPOSE)
+			return 1;
+		code = code_of_x509(e, r->purpose);
+		record_first(r, code, depth, e);
+		if (!rules->verify)
+			return 1; /* permissive: record only */
+		if (e == X509_V_ERR_INVALID_PURPOSE && !rules->check_purpose)
+			return 1; /* skipped, at any depth */
+		return reject(r, xs, code, depth, e);
+	}
+
+	/* ok=1 at depth 0 is OpenSSL's last call: the whole chain, times
+	 * included, verified or was overridden. Now the identity. */
+	if (depth != 0 || leaf == NULL || r->purpose_only)
+		return 1;
+	e = X509_V_OK;
+	if (identity_ok(r, leaf, &e))
+		return 1;
+	if (!rules->verify) {
+		record_first(r, POL_NAME_MISMATCH, 0, e);
+		return 1;
+	}
+	return reject(r, xs, POL_NAME_MISMATCH, 0, e);
 }
 
 static int verify_cb(int ok, X509_STORE_CTX *xs)
@@ -259,43 +306,13 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
 	SSL *ssl = X509_STORE_CTX_get_ex_data(
 	    xs, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls_conn *c;
-	const struct pol_rules *r;
-	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
-	int depth = X509_STORE_CTX_get_error_depth(xs);
-	int e;
-	enum pol_code code;
 
 	if (ssl == NULL)
 		return ok;
 	c = SSL_get_ex_data(ssl, conn_index_get());
 	if (c == NULL)
 		return ok;
-	r = c->rules;
-	record_leaf(&c->verify, leaf);
-
-	if (ok == 0) {
-		e = X509_STORE_CTX_get_error(xs);
-		code = code_of_x509(e, c->side);
-		record_first(c, code, depth, e);
-		if (!r->verify)
-			return 1; /* permissive: record only */
-		if (e == X509_V_ERR_INVALID_PURPOSE && !r->check_purpose)
-			return 1; /* skipped, at any depth */
-		return reject(c, xs, code, depth, e);
-	}
-
-	/* ok=1 at depth 0 is OpenSSL's last call: the whole chain, times
-	 * included, verified or was overridden. Now the identity. */
-	if (depth != 0 || leaf == NULL)
-		return 1;
-	e = X509_V_OK;
-	if (identity_ok(c, leaf, &e))
-		return 1;
-	if (!r->verify) {
-		record_first(c, POL_NAME_MISMATCH, 0, e);
-		return 1;
-	}
-	return reject(c, xs, POL_NAME_MISMATCH, 0, e);
+	return vrun_step(&c->run, ok, xs);
 }
 
 /* ---- contexts ---- */
@@ -451,9 +468,8 @@ static int copy_names(struct tls_ctx *ctx, const struct tls_config *cfg,
 int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out, char *err)
 {
 	struct tls_ctx *ctx;
-	struct pol_node node = {.version = cfg->version,
-				.mode = cfg->mode,
-				.client_eku_check = cfg->client_eku_check};
+	struct pol_node node;
+	enum pol_service hs = pol_service_handshake(cfg->service);
 	const char *ccert = NULL;
 	const char *ckey = NULL;
 	int mode;
@@ -474,8 +490,16 @@ int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out, char *err)
 	ctx = ekl_calloc(1, sizeof(*ctx));
 	if (ctx == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
-	pol_rules(&node, POL_SIDE_ACCEPTOR, cfg->service, &ctx->server_rules);
-	pol_rules(&node, POL_SIDE_INITIATOR, cfg->service, &ctx->client_rules);
+	memset(&node, 0, sizeof(node));
+	node.version = cfg->version;
+	node.mode = cfg->mode;
+	node.client_eku_check = cfg->client_eku_check;
+	node.kind = cfg->kind;
+	node.checks_client_eku = cfg->checks_client_eku;
+	memcpy(node.client_eku_service, cfg->client_eku_service,
+	       sizeof(node.client_eku_service));
+	pol_rules(&node, POL_SIDE_ACCEPTOR, hs, &ctx->server_rules);
+	pol_rules(&node, POL_SIDE_INITIATOR, hs, &ctx->client_rules);
 	rv = copy_names(ctx, cfg, err);
 	if (rv != 0)
 		goto fail;
@@ -512,8 +536,10 @@ int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out, char *err)
 	if (!cfg->no_cert) {
 		ccert = cfg->cert_file;
 		ckey = cfg->key_file;
-		if (cfg->version == POL_V_X155 &&
-		    cfg->client_cert_file != NULL) {
+		/* What pol_presented() says an initiator presents. */
+		if (cfg->client_cert_file != NULL &&
+		    (pol_kind_external(cfg->kind) ||
+		     cfg->version == POL_V_X155)) {
 			ccert = cfg->client_cert_file;
 			ckey = cfg->client_key_file;
 		}
@@ -587,18 +613,24 @@ int tls_conn_new(struct tls_ctx *ctx, int fd, enum pol_side side,
 	c->verify.depth = -1;
 	c->read_alert = -1;
 	c->write_alert = -1;
+	c->run.v = &c->verify;
 	if (side == POL_SIDE_INITIATOR) {
-		c->rules = &ctx->client_rules;
+		c->run.rules = &ctx->client_rules;
 		if (expect != NULL) {
 			c->expect = ekl_strdup(expect);
 			if (c->expect == NULL) {
 				rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
 				goto fail;
 			}
+			c->run.names = (const char *const *)&c->expect;
+			c->run.n_names = 1;
 		}
 	} else {
-		c->rules = &ctx->server_rules;
+		c->run.rules = &ctx->server_rules;
+		c->run.names = (const char *const *)ctx->peer_names;
+		c->run.n_names = ctx->n_peer_names;
 	}
+	c->run.purpose = c->run.rules->purpose;
 
 	ERR_clear_error();
 	c->ssl =
@@ -713,8 +745,8 @@ static enum tls_io io_result(struct tls_conn *c, int ret, int sys_errno)
  * certificate to a verifier that did not require one (permissive). */
 static void handshake_done(struct tls_conn *c)
 {
-	if (SSL_get0_peer_certificate(c->ssl) == NULL && !c->recorded) {
-		c->recorded = true;
+	if (SSL_get0_peer_certificate(c->ssl) == NULL && !c->run.recorded) {
+		c->run.recorded = true;
 		c->verify.code = POL_NO_CERTIFICATE;
 		c->verify.depth = -1;
 	}
@@ -888,4 +920,194 @@ const char *tls_conn_cipher(const struct tls_conn *c)
 	const char *s = SSL_get_cipher_name(c->ssl);
 
 	return s != NULL ? s : "(NONE)";
+}
+
+/* ---- a chain received in a message (MRA's SIP SERVICE) ---- */
+
+X509_STORE *tls_ctx_store(const struct tls_ctx *ctx)
+{
+	return SSL_CTX_get_cert_store(ctx->client);
+}
+
+/* Bytes of leading white space, so that a PEM chain starts at its first
+ * boundary line (OpenSSL's reader skips a boundary that does not start a
+ * line, and with it the leaf). */
+static size_t leading_space(const unsigned char *p, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len &&
+	       (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+		i++;
+	return i;
+}
+
+static bool looks_pem(const unsigned char *p, size_t len)
+{
+	static const char tag[] = "-----BEGIN";
+
+	return len >= sizeof(tag) - 1 && memcmp(p, tag, sizeof(tag) - 1) == 0;
+}
+
+/* Certificates of a PEM or DER chain, in order, into *out (a new stack the
+ * caller frees with sk_X509_pop_free). */
+static int parse_chain(const unsigned char *p, size_t len, STACK_OF(X509) **out,
+		       char *err)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	const unsigned char *q = p;
+	BIO *bio = NULL;
+	X509 *x;
+	size_t skip;
+	int rv;
+
+	if (sk == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	skip = leading_space(p, len);
+	if (looks_pem(p + skip, len - skip)) {
+		bio = BIO_new_mem_buf(p + skip, (int)(len - skip));
+		if (bio == NULL) {
+			rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
+			goto fail;
+		}
+		while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase,
+					      NULL)) != NULL) {
+			if (sk_X509_push(sk, x) <= 0) {
+				X509_free(x);
+				rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
+				goto fail;
+			}
+		}
+		/* The end of the input ends the loop with "no start line";
+		 * anything else is a damaged certificate. */
+		if (ERR_GET_REASON(ERR_peek_last_error()) !=
+			PEM_R_NO_START_LINE ||
+		    sk_X509_num(sk) == 0) {
+			rv = ekl_errf(err, EKL_EINVAL,
+				      "certificate chain: PEM certificate %d "
+				      "cannot be read",
+				      sk_X509_num(sk) + 1);
+			goto fail;
+		}
+	} else {
+		while ((size_t)(q - p) < len) {
+			x = d2i_X509(NULL, &q, (long)(len - (size_t)(q - p)));
+			if (x == NULL) {
+				rv = ekl_errf(err, EKL_EINVAL,
+					      "certificate chain: neither PEM "
+					      "nor DER (certificate %d at byte "
+					      "%zu cannot be read)",
+					      sk_X509_num(sk) + 1,
+					      (size_t)(q - p));
+				goto fail;
+			}
+			if (sk_X509_push(sk, x) <= 0) {
+				X509_free(x);
+				rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
+				goto fail;
+			}
+		}
+	}
+	if (sk_X509_num(sk) > TLS_CHAIN_MAX_CERTS) {
+		rv = ekl_errf(err, EKL_ETOOBIG,
+			      "certificate chain: %d certificates, at most %d",
+			      sk_X509_num(sk), TLS_CHAIN_MAX_CERTS);
+		goto fail;
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	*out = sk;
+	return 0;
+fail:
+	BIO_free(bio);
+	sk_X509_pop_free(sk, X509_free);
+	ERR_clear_error();
+	return rv;
+}
+
+static int chain_cb(int ok, X509_STORE_CTX *xs)
+{
+	struct vrun *r = X509_STORE_CTX_get_app_data(xs);
+
+	return r == NULL ? ok : vrun_step(r, ok, xs);
+}
+
+/* One X509_verify_cert pass of `purpose` over leaf + rest. */
+static int verify_pass(struct vrun *r, const struct tls_chain_check *chk,
+		       X509 *leaf, STACK_OF(X509) *rest, unsigned purpose,
+		       char *err)
+{
+	X509_STORE_CTX *xs = X509_STORE_CTX_new();
+	X509_VERIFY_PARAM *param;
+	int rv = 0;
+
+	if (xs == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	if (X509_STORE_CTX_init(xs, chk->store, leaf, rest) != 1) {
+		rv = ekl_errf_ssl(err, EKL_ECRYPTO,
+				  "cannot set up certificate verification");
+		goto out;
+	}
+	param = X509_STORE_CTX_get0_param(xs);
+	X509_VERIFY_PARAM_set_time(param, (time_t)chk->at);
+	X509_STORE_CTX_set_purpose(xs, purpose == POL_EKU_SERVER
+					   ? X509_PURPOSE_SSL_SERVER
+					   : X509_PURPOSE_SSL_CLIENT);
+	X509_STORE_CTX_set_verify_cb(xs, chain_cb);
+	X509_STORE_CTX_set_app_data(xs, r);
+	r->purpose = purpose;
+	/* The verdict is in r (the callback saw every error); the return
+	 * value only repeats it. */
+	(void)X509_verify_cert(xs);
+out:
+	X509_STORE_CTX_free(xs);
+	ERR_clear_error();
+	return rv;
+}
+
+int tls_verify_chain(const struct tls_chain_check *chk, const void *chain,
+		     size_t len, struct tls_verify *out, char *err)
+{
+	STACK_OF(X509) *sk = NULL;
+	struct vrun r;
+	X509 *leaf;
+	int rv;
+
+	memset(out, 0, sizeof(*out));
+	out->code = POL_OK;
+	out->depth = -1;
+	if (chk == NULL || chk->store == NULL || chk->rules == NULL)
+		return ekl_errf(err, EKL_EINVAL,
+				"certificate chain check: no trust store or "
+				"rules given");
+	if (len == 0) {
+		out->code = POL_NO_CERTIFICATE;
+		out->rejected = chk->rules->verify && chk->rules->require_cert;
+		return 0;
+	}
+	if (len > TLS_CHAIN_MAX_BYTES)
+		return ekl_errf(err, EKL_ETOOBIG,
+				"certificate chain: %zu bytes, at most %d", len,
+				TLS_CHAIN_MAX_BYTES);
+	ERR_clear_error();
+	rv = parse_chain(chain, len, &sk, err);
+	if (rv != 0)
+		return rv;
+	leaf = sk_X509_shift(sk);
+
+	memset(&r, 0, sizeof(r));
+	r.rules = chk->rules;
+	r.names = chk->names;
+	r.n_names = chk->n_names;
+	r.v = out;
+	rv = verify_pass(&r, chk, leaf, sk, chk->rules->purpose, err);
+	/* pol_check_chain's last step: the second purpose, leaf up. */
+	if (rv == 0 && chk->rules->also_purpose != 0 && !out->rejected) {
+		r.purpose_only = true;
+		rv = verify_pass(&r, chk, leaf, sk, chk->rules->also_purpose,
+				 err);
+	}
+	X509_free(leaf);
+	sk_X509_pop_free(sk, X509_free);
+	return rv;
 }

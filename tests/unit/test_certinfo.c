@@ -384,8 +384,8 @@ END_TEST
 
 START_TEST(chain_feeds_policy)
 {
-	struct pol_rules cli = {true, true, true, POL_EKU_CLIENT};
-	struct pol_rules srv = {true, true, true, POL_EKU_SERVER};
+	struct pol_rules cli = {true, true, true, POL_EKU_CLIENT, 0};
+	struct pol_rules srv = {true, true, true, POL_EKU_SERVER, 0};
 	const char *names[] = {"under-srv"};
 	struct pol_chain ch;
 	int64_t now = (int64_t)time(NULL);

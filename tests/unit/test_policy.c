@@ -1,4 +1,6 @@
-/* test_policy.c: every rule and every outcome code of the policy model. */
+/* test_policy.c: every rule and every outcome code of the policy model:
+ * versions, services (ClusterDB, the zone services, MRA), Expressway and
+ * external peers, the X15.5 switch per service, and who dials. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,8 +60,13 @@ static void chain3(struct pol_chain *ch, unsigned leaf_eku, unsigned ca_eku,
 
 static struct pol_rules rules(bool verify, bool check_purpose, unsigned purpose)
 {
-	struct pol_rules r = {verify, verify, check_purpose, purpose};
+	struct pol_rules r;
 
+	memset(&r, 0, sizeof(r));
+	r.verify = verify;
+	r.require_cert = verify;
+	r.check_purpose = check_purpose;
+	r.purpose = purpose;
 	return r;
 }
 
@@ -67,8 +74,14 @@ static struct pol_node node(enum pol_vclass v, enum pol_mode m,
 			    const struct pol_chain *server,
 			    const struct pol_chain *client)
 {
-	struct pol_node n = {v, m, true, server, client};
+	struct pol_node n;
 
+	memset(&n, 0, sizeof(n));
+	n.version = v;
+	n.mode = m;
+	n.client_eku_check = true;
+	n.server_chain = server;
+	n.client_chain = client;
 	return n;
 }
 
@@ -194,12 +207,188 @@ START_TEST(names_others)
 	ck_assert_str_eq(pol_vclass_name(POL_V_X154), "X15.4");
 	ck_assert_str_eq(pol_vclass_name(POL_V_X155), "X15.5");
 
-	ck_assert_str_eq(pol_service_name(POL_SVC_CLUSTERDB), "clusterdb");
-	ck_assert_str_eq(pol_service_name(POL_SVC_MTLS), "mtls");
-
 	ck_assert_str_eq(pol_side_name(POL_SIDE_NONE), "none");
 	ck_assert_str_eq(pol_side_name(POL_SIDE_INITIATOR), "initiator");
 	ck_assert_str_eq(pol_side_name(POL_SIDE_ACCEPTOR), "acceptor");
+}
+END_TEST
+
+START_TEST(names_services)
+{
+	static const char *const svc[POL_SVC_COUNT] = {
+	    "clusterdb", "traversal",  "mra",	"neighbour",
+	    "b2b",	 "federation", "cloud",
+	};
+	static const char *const kinds[POL_KIND_COUNT] = {
+	    "expressway", "cucm",     "unity",		 "cube",
+	    "cms",	  "b2b-peer", "federation-peer", "cloud",
+	};
+	enum pol_service sv;
+	enum pol_kind k;
+	enum pol_role r = POL_ROLE_E;
+	int i;
+
+	/* The names are a contract (plans, JSON). */
+	ck_assert_int_eq(POL_SVC_COUNT, 7);
+	for (i = 0; i < POL_SVC_COUNT; i++) {
+		ck_assert_str_eq(pol_service_name((enum pol_service)i), svc[i]);
+		sv = POL_SVC_COUNT;
+		ck_assert_int_eq(pol_service_parse(svc[i], &sv), 0);
+		ck_assert_int_eq(sv, i);
+	}
+	/* The old catch-all "mtls" is gone; no plan or example used it. */
+	ck_assert_int_eq(pol_service_parse("mtls", &sv), EKL_EINVAL);
+	ck_assert_int_eq(pol_service_parse("Traversal", &sv), EKL_EINVAL);
+	ck_assert_int_eq(pol_service_parse("", &sv), EKL_EINVAL);
+	ck_assert_int_eq(pol_service_parse(NULL, &sv), EKL_EINVAL);
+	ck_assert_str_eq(pol_service_name(POL_SVC_COUNT), "?");
+
+	ck_assert_int_eq(POL_KIND_COUNT, 8);
+	for (i = 0; i < POL_KIND_COUNT; i++) {
+		ck_assert_str_eq(pol_kind_name((enum pol_kind)i), kinds[i]);
+		k = POL_KIND_COUNT;
+		ck_assert_int_eq(pol_kind_parse(kinds[i], &k), 0);
+		ck_assert_int_eq(k, i);
+		ck_assert(pol_kind_external(k) == (i != 0));
+	}
+	ck_assert_int_eq(pol_kind_parse("b2b", &k), EKL_EINVAL);
+	ck_assert_int_eq(pol_kind_parse(NULL, &k), EKL_EINVAL);
+	ck_assert_str_eq(pol_kind_name(POL_KIND_COUNT), "?");
+
+	ck_assert_str_eq(pol_role_name(POL_ROLE_C), "c");
+	ck_assert_str_eq(pol_role_name(POL_ROLE_E), "e");
+	ck_assert_int_eq(pol_role_parse("c", &r), 0);
+	ck_assert_int_eq(r, POL_ROLE_C);
+	ck_assert_int_eq(pol_role_parse("e", &r), 0);
+	ck_assert_int_eq(r, POL_ROLE_E);
+	ck_assert_int_eq(pol_role_parse("C", &r), EKL_EINVAL);
+	ck_assert_int_eq(pol_role_parse(NULL, &r), EKL_EINVAL);
+
+	ck_assert_str_eq(pol_dialer_name(POL_DIALS_EITHER), "either");
+	ck_assert_str_eq(pol_dialer_name(POL_DIALS_CLIENT_CLUSTER),
+			 "client-cluster");
+	ck_assert_str_eq(pol_dialer_name(POL_DIALS_EXPRESSWAY), "expressway");
+}
+END_TEST
+
+/* ---- who dials ---- */
+
+START_TEST(dialers)
+{
+	/* F17-F19 and B: who opens each service's connections. */
+	static const enum pol_dialer want[POL_SVC_COUNT] = {
+	    POL_DIALS_EITHER,	      /* clusterdb: every peer dials */
+	    POL_DIALS_CLIENT_CLUSTER, /* traversal: C dials E */
+	    POL_DIALS_CLIENT_CLUSTER, /* mra rides on traversal */
+	    POL_DIALS_EITHER,	      /* neighbour */
+	    POL_DIALS_EITHER,	      /* b2b */
+	    POL_DIALS_EITHER,	      /* federation */
+	    POL_DIALS_EXPRESSWAY,     /* cloud */
+	};
+	int i;
+
+	for (i = 0; i < POL_SVC_COUNT; i++)
+		ck_assert_msg(pol_service_dialer((enum pol_service)i) ==
+				  want[i],
+			      "%s", pol_service_name((enum pol_service)i));
+	ck_assert_int_eq(pol_service_handshake(POL_SVC_MRA), POL_SVC_TRAVERSAL);
+	for (i = 0; i < POL_SVC_COUNT; i++)
+		if (i != POL_SVC_MRA)
+			ck_assert_int_eq(
+			    pol_service_handshake((enum pol_service)i), i);
+}
+END_TEST
+
+static struct pol_node peer(enum pol_kind k, enum pol_role r)
+{
+	struct pol_node n = node(POL_V_X155, POL_ENFORCE, NULL, NULL);
+
+	n.kind = k;
+	n.role = r;
+	return n;
+}
+
+START_TEST(may_initiate)
+{
+	struct pol_node c = peer(POL_KIND_EXPRESSWAY, POL_ROLE_C);
+	struct pol_node c2 = peer(POL_KIND_EXPRESSWAY, POL_ROLE_C);
+	struct pol_node e = peer(POL_KIND_EXPRESSWAY, POL_ROLE_E);
+	struct pol_node cucm = peer(POL_KIND_CUCM, POL_ROLE_C);
+	struct pol_node cms = peer(POL_KIND_CMS, POL_ROLE_C);
+	struct pol_node b2b = peer(POL_KIND_B2B_PEER, POL_ROLE_C);
+	struct pol_node fed = peer(POL_KIND_FEDERATION_PEER, POL_ROLE_C);
+	struct pol_node cloud = peer(POL_KIND_CLOUD, POL_ROLE_C);
+
+	/* ClusterDB: peers of one cluster, both ways. */
+	ck_assert(pol_may_initiate(POL_SVC_CLUSTERDB, &c, &c2));
+	ck_assert(pol_may_initiate(POL_SVC_CLUSTERDB, &c2, &c));
+	ck_assert(!pol_may_initiate(POL_SVC_CLUSTERDB, &c, &e));
+	ck_assert(!pol_may_initiate(POL_SVC_CLUSTERDB, &c, &cucm));
+
+	/* Traversal and MRA: C always initiates to E (F18). */
+	ck_assert(pol_may_initiate(POL_SVC_TRAVERSAL, &c, &e));
+	ck_assert(!pol_may_initiate(POL_SVC_TRAVERSAL, &e, &c));
+	ck_assert(!pol_may_initiate(POL_SVC_TRAVERSAL, &c, &c2));
+	ck_assert(!pol_may_initiate(POL_SVC_TRAVERSAL, &c, &cucm));
+	ck_assert(pol_may_initiate(POL_SVC_MRA, &c, &e));
+	ck_assert(!pol_may_initiate(POL_SVC_MRA, &e, &c));
+
+	/* Neighbour, B2B, federation: either side (F19), with externals of
+	 * a kind that serves the service, or another Expressway. */
+	ck_assert(pol_may_initiate(POL_SVC_NEIGHBOUR, &c, &cucm));
+	ck_assert(pol_may_initiate(POL_SVC_NEIGHBOUR, &cucm, &c));
+	ck_assert(pol_may_initiate(POL_SVC_NEIGHBOUR, &e, &cms));
+	ck_assert(pol_may_initiate(POL_SVC_NEIGHBOUR, &c, &e));
+	ck_assert(!pol_may_initiate(POL_SVC_NEIGHBOUR, &cucm, &cms));
+	ck_assert(!pol_may_initiate(POL_SVC_NEIGHBOUR, &c, &b2b));
+	ck_assert(pol_may_initiate(POL_SVC_B2B, &e, &b2b));
+	ck_assert(pol_may_initiate(POL_SVC_B2B, &b2b, &e));
+	ck_assert(!pol_may_initiate(POL_SVC_B2B, &e, &fed));
+	ck_assert(pol_may_initiate(POL_SVC_FEDERATION, &e, &fed));
+	ck_assert(pol_may_initiate(POL_SVC_FEDERATION, &fed, &e));
+	ck_assert(!pol_may_initiate(POL_SVC_FEDERATION, &fed, &cucm));
+
+	/* Cloud: the Expressway initiates, never the cloud (F19). */
+	ck_assert(pol_may_initiate(POL_SVC_CLOUD, &c, &cloud));
+	ck_assert(pol_may_initiate(POL_SVC_CLOUD, &e, &cloud));
+	ck_assert(!pol_may_initiate(POL_SVC_CLOUD, &cloud, &c));
+	ck_assert(!pol_may_initiate(POL_SVC_CLOUD, &c, &e));
+	ck_assert(!pol_may_initiate(POL_SVC_CLOUD, &c, &cucm));
+
+	ck_assert(!pol_may_initiate(POL_SVC_COUNT, &c, &cucm));
+	ck_assert(!pol_may_initiate(POL_SVC_NEIGHBOUR, NULL, &cucm));
+	ck_assert(!pol_may_initiate(POL_SVC_NEIGHBOUR, &c, NULL));
+}
+END_TEST
+
+START_TEST(kind_serves)
+{
+	int k, s;
+
+	for (k = 0; k < POL_KIND_COUNT; k++)
+		for (s = 0; s < POL_SVC_COUNT; s++) {
+			bool want;
+
+			switch ((enum pol_kind)k) {
+			case POL_KIND_EXPRESSWAY: want = true; break;
+			case POL_KIND_CUCM:
+			case POL_KIND_UNITY:
+			case POL_KIND_CUBE:
+			case POL_KIND_CMS: want = s == POL_SVC_NEIGHBOUR; break;
+			case POL_KIND_B2B_PEER: want = s == POL_SVC_B2B; break;
+			case POL_KIND_FEDERATION_PEER:
+				want = s == POL_SVC_FEDERATION;
+				break;
+			case POL_KIND_CLOUD: want = s == POL_SVC_CLOUD; break;
+			default: want = false; break;
+			}
+			ck_assert_msg(pol_kind_serves((enum pol_kind)k,
+						      (enum pol_service)s) ==
+					  want,
+				      "%s %s", pol_kind_name((enum pol_kind)k),
+				      pol_service_name((enum pol_service)s));
+		}
+	ck_assert(!pol_kind_serves(POL_KIND_EXPRESSWAY, POL_SVC_COUNT));
 }
 END_TEST
 
@@ -209,9 +398,10 @@ static struct pol_rules rules_of(enum pol_vclass v, enum pol_mode m,
 				 bool eku_check, enum pol_side as,
 				 enum pol_service svc)
 {
-	struct pol_node n = {v, m, eku_check, NULL, NULL};
+	struct pol_node n = node(v, m, NULL, NULL);
 	struct pol_rules r;
 
+	n.client_eku_check = eku_check;
 	memset(&r, 0xa5, sizeof(r));
 	pol_rules(&n, as, svc, &r);
 	return r;
@@ -223,54 +413,79 @@ START_TEST(rules_initiator)
 	int svc;
 	int eku;
 
-	/* Every version, service and setting: server purpose enforced. */
+	/* Every version, handshake service and setting: server purpose
+	 * enforced, nothing else asked of the chain. */
 	for (v = POL_V_PRE154; v <= POL_V_X155; v++)
-		for (svc = 0; svc < 2; svc++)
+		for (svc = 0; svc < POL_SVC_COUNT; svc++)
 			for (eku = 0; eku < 2; eku++) {
-				struct pol_rules r = rules_of(
-				    v, POL_ENFORCE, eku, POL_SIDE_INITIATOR,
-				    (enum pol_service)svc);
+				struct pol_rules r;
 
+				if (svc == POL_SVC_MRA)
+					continue; /* rules_mra */
+				r = rules_of(v, POL_ENFORCE, eku,
+					     POL_SIDE_INITIATOR,
+					     (enum pol_service)svc);
 				ck_assert(r.verify);
 				ck_assert(r.require_cert);
 				ck_assert(r.check_purpose);
 				ck_assert_uint_eq(r.purpose, POL_EKU_SERVER);
+				ck_assert_uint_eq(r.also_purpose, 0);
 			}
 }
 END_TEST
 
 START_TEST(rules_acceptor)
 {
+	/* Does an enforcing Expressway acceptor check clientAuth? One row
+	 * per service and version, with the X15.5 switch on (default) and
+	 * off node-wide. docs/model.md, the services table. */
 	static const struct {
-		enum pol_vclass v;
 		enum pol_service svc;
-		bool eku_check;
-		bool want;
+		bool pre154, x154, x155_on, x155_off;
 	} rows[] = {
-	    {POL_V_PRE154, POL_SVC_CLUSTERDB, true, true},
-	    {POL_V_PRE154, POL_SVC_CLUSTERDB, false, true},
-	    {POL_V_PRE154, POL_SVC_MTLS, true, true},
-	    {POL_V_PRE154, POL_SVC_MTLS, false, true},
-	    {POL_V_X154, POL_SVC_CLUSTERDB, true, false},
-	    {POL_V_X154, POL_SVC_CLUSTERDB, false, false},
-	    {POL_V_X154, POL_SVC_MTLS, true, true},
-	    {POL_V_X154, POL_SVC_MTLS, false, true},
-	    {POL_V_X155, POL_SVC_CLUSTERDB, true, false},
-	    {POL_V_X155, POL_SVC_CLUSTERDB, false, false},
-	    {POL_V_X155, POL_SVC_MTLS, true, true},
-	    {POL_V_X155, POL_SVC_MTLS, false, false},
+	    /* F9, F10: ClusterDB skips from X15.4, whatever the switch. */
+	    {POL_SVC_CLUSTERDB, true, false, false, false},
+	    /* F12, F18, F19: the zone services check on every version;
+	     * only X15.5's switch lifts it (F13). */
+	    {POL_SVC_TRAVERSAL, true, true, true, false},
+	    {POL_SVC_NEIGHBOUR, true, true, true, false},
+	    {POL_SVC_B2B, true, true, true, false},
+	    {POL_SVC_FEDERATION, true, true, true, false},
+	    {POL_SVC_CLOUD, true, true, true, false},
 	};
 	size_t i;
+	int k;
 
+	ck_assert_uint_eq(sizeof(rows) / sizeof(rows[0]), POL_SVC_COUNT - 1);
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct pol_rules r =
-		    rules_of(rows[i].v, POL_ENFORCE, rows[i].eku_check,
-			     POL_SIDE_ACCEPTOR, rows[i].svc);
+		const bool want[4] = {rows[i].pre154, rows[i].x154,
+				      rows[i].x155_on, rows[i].x155_off};
+		const enum pol_vclass vs[4] = {POL_V_PRE154, POL_V_X154,
+					       POL_V_X155, POL_V_X155};
 
-		ck_assert(r.verify);
-		ck_assert(r.require_cert);
-		ck_assert_uint_eq(r.purpose, POL_EKU_CLIENT);
-		ck_assert_msg(r.check_purpose == rows[i].want, "row %zu", i);
+		for (k = 0; k < 4; k++) {
+			/* The switch off (k == 3), or off on a version that
+			 * has no switch: only X15.5 reads it. */
+			bool eku = k != 3;
+			struct pol_rules r =
+			    rules_of(vs[k], POL_ENFORCE, eku, POL_SIDE_ACCEPTOR,
+				     rows[i].svc);
+
+			ck_assert(r.verify);
+			ck_assert(r.require_cert);
+			ck_assert_uint_eq(r.purpose, POL_EKU_CLIENT);
+			ck_assert_uint_eq(r.also_purpose, 0);
+			ck_assert_msg(r.check_purpose == want[k],
+				      "%s column %d",
+				      pol_service_name(rows[i].svc), k);
+			if (vs[k] != POL_V_X155) {
+				r = rules_of(vs[k], POL_ENFORCE, false,
+					     POL_SIDE_ACCEPTOR, rows[i].svc);
+				ck_assert_msg(r.check_purpose == want[k],
+					      "%s: the switch before X15.5",
+					      pol_service_name(rows[i].svc));
+			}
+		}
 	}
 }
 END_TEST
@@ -281,14 +496,15 @@ START_TEST(rules_permissive)
 	int svc;
 
 	for (v = POL_V_PRE154; v <= POL_V_X155; v++)
-		for (svc = 0; svc < 2; svc++) {
-			struct pol_rules a =
-			    rules_of(v, POL_PERMISSIVE, true, POL_SIDE_ACCEPTOR,
-				     (enum pol_service)svc);
-			struct pol_rules i =
-			    rules_of(v, POL_PERMISSIVE, true,
-				     POL_SIDE_INITIATOR, (enum pol_service)svc);
+		for (svc = 0; svc < POL_SVC_COUNT; svc++) {
+			struct pol_rules a, i;
 
+			if (svc == POL_SVC_MRA)
+				continue; /* rules_mra: not the verify mode */
+			a = rules_of(v, POL_PERMISSIVE, true, POL_SIDE_ACCEPTOR,
+				     (enum pol_service)svc);
+			i = rules_of(v, POL_PERMISSIVE, true,
+				     POL_SIDE_INITIATOR, (enum pol_service)svc);
 			ck_assert(!a.verify && !a.require_cert &&
 				  !a.check_purpose);
 			ck_assert(!i.verify && !i.require_cert &&
@@ -297,6 +513,150 @@ START_TEST(rules_permissive)
 			ck_assert_uint_eq(a.purpose, POL_EKU_CLIENT);
 			ck_assert_uint_eq(i.purpose, POL_EKU_SERVER);
 		}
+}
+END_TEST
+
+START_TEST(rules_switch_per_service)
+{
+	struct pol_node n = node(POL_V_X155, POL_ENFORCE, NULL, NULL);
+	struct pol_rules r;
+	int svc;
+
+	/* Default on, off for the neighbour zone only. */
+	n.client_eku_service[POL_SVC_NEIGHBOUR] = POL_SW_IGNORE;
+	ck_assert(!pol_client_eku_check(&n, POL_SVC_NEIGHBOUR));
+	for (svc = 0; svc < POL_SVC_COUNT; svc++)
+		if (svc != POL_SVC_NEIGHBOUR)
+			ck_assert(
+			    pol_client_eku_check(&n, (enum pol_service)svc));
+	pol_rules(&n, POL_SIDE_ACCEPTOR, POL_SVC_NEIGHBOUR, &r);
+	ck_assert(!r.check_purpose);
+	pol_rules(&n, POL_SIDE_ACCEPTOR, POL_SVC_TRAVERSAL, &r);
+	ck_assert(r.check_purpose);
+	pol_rules(&n, POL_SIDE_ACCEPTOR, POL_SVC_B2B, &r);
+	ck_assert(r.check_purpose);
+
+	/* Default off, back on for traversal: the override wins. */
+	n = node(POL_V_X155, POL_ENFORCE, NULL, NULL);
+	n.client_eku_check = false;
+	n.client_eku_service[POL_SVC_TRAVERSAL] = POL_SW_CHECK;
+	pol_rules(&n, POL_SIDE_ACCEPTOR, POL_SVC_TRAVERSAL, &r);
+	ck_assert(r.check_purpose);
+	pol_rules(&n, POL_SIDE_ACCEPTOR, POL_SVC_FEDERATION, &r);
+	ck_assert(!r.check_purpose);
+	/* An override cannot bring back ClusterDB's check (F10). */
+	n.client_eku_service[POL_SVC_CLUSTERDB] = POL_SW_CHECK;
+	pol_rules(&n, POL_SIDE_ACCEPTOR, POL_SVC_CLUSTERDB, &r);
+	ck_assert(!r.check_purpose);
+
+	/* Before X15.5 there is no switch: overrides are ignored. */
+	n.version = POL_V_X154;
+	n.client_eku_service[POL_SVC_NEIGHBOUR] = POL_SW_IGNORE;
+	pol_rules(&n, POL_SIDE_ACCEPTOR, POL_SVC_NEIGHBOUR, &r);
+	ck_assert(r.check_purpose);
+	/* The switch is the acceptor's: an initiator checks serverAuth. */
+	n.version = POL_V_X155;
+	n.client_eku_check = false;
+	pol_rules(&n, POL_SIDE_INITIATOR, POL_SVC_NEIGHBOUR, &r);
+	ck_assert(r.check_purpose);
+	ck_assert_uint_eq(r.purpose, POL_EKU_SERVER);
+	/* Out of range: the node-wide value. */
+	ck_assert(!pol_client_eku_check(&n, POL_SVC_COUNT));
+}
+END_TEST
+
+START_TEST(rules_external)
+{
+	struct pol_node x = node(POL_V_PRE154, POL_ENFORCE, NULL, NULL);
+	struct pol_rules r;
+	enum pol_vclass v;
+	int svc;
+	int k;
+
+	/* An external acceptor checks clientAuth exactly when it says so,
+	 * whatever service, "version" or X15.5 switch (F20: GnuTLS's server
+	 * does not by default). */
+	for (k = POL_KIND_CUCM; k < POL_KIND_COUNT; k++)
+		for (v = POL_V_PRE154; v <= POL_V_X155; v++)
+			for (svc = 0; svc < POL_SVC_COUNT; svc++) {
+				if (svc == POL_SVC_MRA)
+					continue;
+				x = node(v, POL_ENFORCE, NULL, NULL);
+				x.kind = (enum pol_kind)k;
+				x.client_eku_check = false;
+				x.checks_client_eku = true;
+				pol_rules(&x, POL_SIDE_ACCEPTOR,
+					  (enum pol_service)svc, &r);
+				ck_assert(r.verify && r.require_cert);
+				ck_assert(r.check_purpose);
+				ck_assert_uint_eq(r.purpose, POL_EKU_CLIENT);
+				x.checks_client_eku = false;
+				x.client_eku_check = true;
+				pol_rules(&x, POL_SIDE_ACCEPTOR,
+					  (enum pol_service)svc, &r);
+				ck_assert(r.verify && r.require_cert);
+				ck_assert(!r.check_purpose);
+				/* As initiator: serverAuth, like any client. */
+				pol_rules(&x, POL_SIDE_INITIATOR,
+					  (enum pol_service)svc, &r);
+				ck_assert(r.verify && r.check_purpose);
+				ck_assert_uint_eq(r.purpose, POL_EKU_SERVER);
+			}
+
+	/* An external that does not verify (a zone's tls_verify off). */
+	x = node(POL_V_PRE154, POL_PERMISSIVE, NULL, NULL);
+	x.kind = POL_KIND_CUCM;
+	x.checks_client_eku = true;
+	pol_rules(&x, POL_SIDE_ACCEPTOR, POL_SVC_NEIGHBOUR, &r);
+	ck_assert(!r.verify && !r.require_cert && !r.check_purpose);
+	pol_rules(&x, POL_SIDE_INITIATOR, POL_SVC_NEIGHBOUR, &r);
+	ck_assert(!r.verify && !r.check_purpose);
+}
+END_TEST
+
+START_TEST(rules_mra)
+{
+	/* F17: serverAuth on every version; clientAuth as well before
+	 * X15.4; whatever C's verify mode, switch or the side asked. */
+	static const struct {
+		enum pol_vclass v;
+		unsigned also;
+	} rows[] = {
+	    {POL_V_PRE154, POL_EKU_CLIENT},
+	    {POL_V_X154, 0},
+	    {POL_V_X155, 0},
+	};
+	size_t i;
+	int m, side, eku;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		for (m = 0; m < 2; m++)
+			for (side = POL_SIDE_NONE; side <= POL_SIDE_ACCEPTOR;
+			     side++)
+				for (eku = 0; eku < 2; eku++) {
+					struct pol_rules r = rules_of(
+					    rows[i].v, (enum pol_mode)m, eku,
+					    (enum pol_side)side, POL_SVC_MRA);
+
+					ck_assert(r.verify);
+					ck_assert(r.require_cert);
+					ck_assert(r.check_purpose);
+					ck_assert_uint_eq(r.purpose,
+							  POL_EKU_SERVER);
+					ck_assert_uint_eq(r.also_purpose,
+							  rows[i].also);
+				}
+	/* An unknown version class gets the strict answer. */
+	{
+		struct pol_node n =
+		    node((enum pol_vclass)9, POL_ENFORCE, NULL, NULL);
+		struct pol_rules r;
+
+		pol_rules(&n, POL_SIDE_INITIATOR, POL_SVC_MRA, &r);
+		ck_assert_uint_eq(r.also_purpose, POL_EKU_CLIENT);
+		pol_rules(&n, POL_SIDE_ACCEPTOR, POL_SVC_CLUSTERDB, &r);
+		ck_assert(r.check_purpose);
+	}
 }
 END_TEST
 
@@ -321,6 +681,15 @@ START_TEST(presented)
 	}
 	n = node(POL_V_X155, POL_ENFORCE, NULL, NULL);
 	ck_assert_ptr_null(pol_presented(&n, POL_SIDE_INITIATOR));
+
+	/* An external presents its client certificate when it has one,
+	 * whatever its "version" field says. */
+	n = node(POL_V_PRE154, POL_ENFORCE, &srv, &cli);
+	n.kind = POL_KIND_CUBE;
+	ck_assert_ptr_eq(pol_presented(&n, POL_SIDE_INITIATOR), &cli);
+	ck_assert_ptr_eq(pol_presented(&n, POL_SIDE_ACCEPTOR), &srv);
+	n.client_chain = NULL;
+	ck_assert_ptr_eq(pol_presented(&n, POL_SIDE_INITIATOR), &srv);
 }
 END_TEST
 
@@ -667,6 +1036,54 @@ START_TEST(check_names_and_none)
 }
 END_TEST
 
+START_TEST(check_also_purpose)
+{
+	/* The MRA rules of a pre-X15.4 C: serverAuth, then clientAuth once
+	 * chain, validity and identity have passed. */
+	struct pol_rules r = rules(true, true, POL_EKU_SERVER);
+	struct pol_chain ch;
+	int d;
+
+	r.also_purpose = POL_EKU_CLIENT;
+	chain3(&ch, EKU_BOTH, EKU_NONE, "e");
+	ck_assert_int_eq(check(&r, &ch, "e", &d), POL_OK);
+	ck_assert_int_eq(d, -1);
+	/* Missing clientAuth: client-purpose, leaf first, then the CAs. */
+	chain3(&ch, EKU_SRV, EKU_SRV, "e");
+	ck_assert_int_eq(check(&r, &ch, "e", &d), POL_CLIENT_PURPOSE);
+	ck_assert_int_eq(d, 0);
+	chain3(&ch, EKU_BOTH, EKU_SRV, "e");
+	ck_assert_int_eq(check(&r, &ch, "e", &d), POL_CLIENT_PURPOSE);
+	ck_assert_int_eq(d, 1);
+	chain3(&ch, EKU_NONE, EKU_NONE, "e");
+	ck_assert_int_eq(check(&r, &ch, "e", &d), POL_OK);
+	/* Both missing: serverAuth is checked first. */
+	chain3(&ch, EKU_ANY, EKU_NONE, "e");
+	ck_assert_int_eq(check(&r, &ch, "e", &d), POL_SERVER_PURPOSE);
+	ck_assert_int_eq(d, 0);
+	chain3(&ch, EKU_BOTH, EKU_CLI, "e");
+	ck_assert_int_eq(check(&r, &ch, "e", &d), POL_SERVER_PURPOSE);
+	ck_assert_int_eq(d, 1);
+	/* Validity and identity come before the second purpose. */
+	chain3(&ch, EKU_SRV, EKU_NONE, "e");
+	ch.certs[0].not_after = NOW - 1;
+	ck_assert_int_eq(check(&r, &ch, "e", &d), POL_EXPIRED);
+	chain3(&ch, EKU_SRV, EKU_NONE, "e");
+	ck_assert_int_eq(check(&r, &ch, "other", &d), POL_NAME_MISMATCH);
+	ck_assert_int_eq(pol_check_chain(&r, &ch, NULL, 0, NOW, &d),
+			 POL_CLIENT_PURPOSE);
+	ch.anchored = false;
+	ck_assert_int_eq(check(&r, &ch, "e", &d), POL_UNTRUSTED);
+	/* Skipped with the purpose check; reported when permissive. */
+	chain3(&ch, EKU_SRV, EKU_NONE, "e");
+	r.check_purpose = false;
+	ck_assert_int_eq(check(&r, &ch, "e", &d), POL_OK);
+	r.verify = false;
+	ck_assert_int_eq(check(&r, &ch, "e", &d), POL_CLIENT_PURPOSE);
+	ck_assert_int_eq(d, 0);
+}
+END_TEST
+
 /* ---- pol_decide ---- */
 
 /* Server-only and combined chains for nodes "a" and "b". */
@@ -885,8 +1302,11 @@ START_TEST(decide_x154)
 	pol_decide(&c, &v);
 	ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK, -1);
 
-	/* ...but other mTLS services still need clientAuth. */
-	c.service = POL_SVC_MTLS;
+	/* ...but the zone services still need clientAuth (F12, F19). */
+	c.service = POL_SVC_NEIGHBOUR;
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 0);
+	c.service = POL_SVC_TRAVERSAL;
 	pol_decide(&c, &v);
 	ASSERT_VERDICT(v, false, POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 0);
 
@@ -920,12 +1340,13 @@ START_TEST(decide_x155)
 	/* The X15.5 initiator presents its client certificate. */
 	a = node(POL_V_X155, POL_ENFORCE, &p.a_srv, &p.a_cli);
 	b = node(POL_V_X155, POL_ENFORCE, &p.b_srv, NULL);
-	c = conn(&a, &b, POL_SVC_MTLS);
+	c = conn(&a, &b, POL_SVC_TRAVERSAL);
 	pol_decide(&c, &v);
 	ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK, -1);
 
-	/* Without one, the server-only certificate is reused and the MTLS
-	 * acceptor rejects it unless its client EKU check is off. */
+	/* Without one, the server-only certificate is reused and the
+	 * traversal acceptor (E) rejects it unless its client EKU check is
+	 * off (F14). */
 	a.client_chain = NULL;
 	pol_decide(&c, &v);
 	ASSERT_VERDICT(v, false, POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 0);
@@ -956,9 +1377,245 @@ START_TEST(decide_x155)
 	 * client check but a pre-X15.5 initiator never presents it. */
 	a = node(POL_V_X154, POL_ENFORCE, &p.a_srv, &p.a_cli);
 	b = node(POL_V_X154, POL_ENFORCE, &p.b_srv, NULL);
-	c = conn(&a, &b, POL_SVC_MTLS);
+	c = conn(&a, &b, POL_SVC_NEIGHBOUR);
 	pol_decide(&c, &v);
 	ASSERT_VERDICT(v, false, POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 0);
+}
+END_TEST
+
+START_TEST(decide_services)
+{
+	/* A server-only initiator to an Expressway acceptor of every
+	 * version, every handshake service (docs/model.md services table):
+	 * only ClusterDB from X15.4 and the X15.5 switch let it through. */
+	static const struct {
+		enum pol_service svc;
+		bool ok[4]; /* pre-X15.4, X15.4, X15.5, X15.5 switch off */
+	} rows[] = {
+	    {POL_SVC_CLUSTERDB, {false, true, true, true}},
+	    {POL_SVC_TRAVERSAL, {false, false, false, true}},
+	    {POL_SVC_NEIGHBOUR, {false, false, false, true}},
+	    {POL_SVC_B2B, {false, false, false, true}},
+	    {POL_SVC_FEDERATION, {false, false, false, true}},
+	};
+	const enum pol_vclass vs[4] = {POL_V_PRE154, POL_V_X154, POL_V_X155,
+				       POL_V_X155};
+	struct pair p;
+	struct pol_node a, b;
+	struct pol_conn c;
+	struct pol_verdict v;
+	size_t i;
+	int k;
+
+	pair_init(&p);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		for (k = 0; k < 4; k++) {
+			a = node(POL_V_X155, POL_ENFORCE, &p.a_srv, NULL);
+			b = node(vs[k], POL_ENFORCE, &p.b_both, NULL);
+			if (rows[i].svc != POL_SVC_CLUSTERDB)
+				b.role = POL_ROLE_E;
+			/* The switch off for this service only. */
+			if (k == 3)
+				b.client_eku_service[rows[i].svc] =
+				    POL_SW_IGNORE;
+			c = conn(&a, &b, rows[i].svc);
+			pol_decide(&c, &v);
+			if (rows[i].ok[k])
+				ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK,
+					       -1);
+			else
+				ASSERT_VERDICT(v, false, POL_SIDE_ACCEPTOR,
+					       POL_CLIENT_PURPOSE, 0);
+		}
+
+	/* With the switch off, CN/SAN are still checked (F13). */
+	a = node(POL_V_X155, POL_ENFORCE, &p.a_srv, NULL);
+	b = node(POL_V_X155, POL_ENFORCE, &p.b_both, NULL);
+	b.client_eku_service[POL_SVC_B2B] = POL_SW_IGNORE;
+	c = conn(&a, &b, POL_SVC_B2B);
+	c.acceptor_accepts = (const char *const[]){"nobody"};
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_ACCEPTOR, POL_NAME_MISMATCH, 0);
+}
+END_TEST
+
+START_TEST(decide_externals)
+{
+	struct pair p;
+	struct pol_node x, cucm;
+	struct pol_conn c;
+	struct pol_verdict v;
+	enum pol_vclass ver;
+
+	pair_init(&p);
+	/* Expressway (a, server-only) -> CUCM (b): the CUCM decides by its
+	 * own setting, whatever the Expressway's version. */
+	for (ver = POL_V_PRE154; ver <= POL_V_X155; ver++) {
+		x = node(ver, POL_ENFORCE, &p.a_srv, NULL);
+		cucm = node(POL_V_PRE154, POL_ENFORCE, &p.b_both, NULL);
+		cucm.kind = POL_KIND_CUCM;
+		cucm.checks_client_eku = true;
+		c = conn(&x, &cucm, POL_SVC_NEIGHBOUR);
+		pol_decide(&c, &v);
+		ASSERT_VERDICT(v, false, POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE,
+			       0);
+		cucm.checks_client_eku = false;
+		pol_decide(&c, &v);
+		ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK, -1);
+		/* Not checking EKU is not "not verifying": the chain, time
+		 * and name still count. */
+		c.acceptor_accepts = (const char *const[]){"nobody"};
+		pol_decide(&c, &v);
+		ASSERT_VERDICT(v, false, POL_SIDE_ACCEPTOR, POL_NAME_MISMATCH,
+			       0);
+		/* A CUCM that does not verify at all (tls_verify off). */
+		cucm.mode = POL_PERMISSIVE;
+		cucm.checks_client_eku = true;
+		pol_decide(&c, &v);
+		ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK, -1);
+	}
+
+	/* An X15.5 Expressway with a client certificate presents it to the
+	 * external; F14: without one, its server-only certificate. */
+	x = node(POL_V_X155, POL_ENFORCE, &p.a_srv, &p.a_cli);
+	cucm = node(POL_V_PRE154, POL_ENFORCE, &p.b_both, NULL);
+	cucm.kind = POL_KIND_CMS;
+	cucm.checks_client_eku = true;
+	c = conn(&x, &cucm, POL_SVC_NEIGHBOUR);
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK, -1);
+
+	/* CUCM (a) -> Expressway (b): the Expressway acceptor checks the
+	 * CUCM's clientAuth on every version unless X15.5's switch is off
+	 * for the neighbour zone. */
+	for (ver = POL_V_PRE154; ver <= POL_V_X155; ver++) {
+		cucm = node(POL_V_PRE154, POL_ENFORCE, &p.a_srv, NULL);
+		cucm.kind = POL_KIND_CUCM;
+		x = node(ver, POL_ENFORCE, &p.b_both, NULL);
+		c = conn(&cucm, &x, POL_SVC_NEIGHBOUR);
+		pol_decide(&c, &v);
+		ASSERT_VERDICT(v, false, POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE,
+			       0);
+		x.client_eku_service[POL_SVC_NEIGHBOUR] = POL_SW_IGNORE;
+		pol_decide(&c, &v);
+		if (ver == POL_V_X155)
+			ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK, -1);
+		else
+			ASSERT_VERDICT(v, false, POL_SIDE_ACCEPTOR,
+				       POL_CLIENT_PURPOSE, 0);
+	}
+
+	/* An external initiator checks the Expressway's serverAuth like
+	 * any TLS client. */
+	cucm = node(POL_V_PRE154, POL_ENFORCE, &p.a_both, NULL);
+	cucm.kind = POL_KIND_FEDERATION_PEER;
+	x = node(POL_V_X155, POL_ENFORCE, &p.a_cli, NULL);
+	c = conn(&cucm, &x, POL_SVC_FEDERATION);
+	c.initiator_expects = "a";
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_INITIATOR, POL_SERVER_PURPOSE, 0);
+	cucm.mode = POL_PERMISSIVE;
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK, -1);
+
+	/* Cloud: the Expressway initiates; the cloud per its setting. */
+	x = node(POL_V_X154, POL_ENFORCE, &p.a_srv, NULL);
+	cucm = node(POL_V_PRE154, POL_ENFORCE, &p.b_both, NULL);
+	cucm.kind = POL_KIND_CLOUD;
+	cucm.checks_client_eku = true;
+	c = conn(&x, &cucm, POL_SVC_CLOUD);
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 0);
+	cucm.checks_client_eku = false;
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK, -1);
+}
+END_TEST
+
+START_TEST(decide_mra)
+{
+	struct pair p;
+	struct pol_node cn, en;
+	struct pol_conn c;
+	struct pol_verdict v;
+
+	pair_init(&p);
+	/* C (a, combined) dials E (b); E's certificate travels in the SIP
+	 * SERVICE message. F17: pre-X15.4 C needs both EKUs on it. */
+	cn = node(POL_V_PRE154, POL_ENFORCE, &p.a_both, NULL);
+	en = node(POL_V_PRE154, POL_ENFORCE, &p.b_srv, NULL);
+	cn.role = POL_ROLE_C;
+	en.role = POL_ROLE_E;
+	c = conn(&cn, &en, POL_SVC_MRA);
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_INITIATOR, POL_CLIENT_PURPOSE, 0);
+	pol_decide_mra(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_INITIATOR, POL_CLIENT_PURPOSE, 0);
+	/* The traversal handshake alone works: the message is what fails. */
+	c.service = POL_SVC_TRAVERSAL;
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK, -1);
+	c.service = POL_SVC_MRA;
+
+	/* X15.4+ C: serverAuth only (E's version does not matter). */
+	cn.version = POL_V_X154;
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK, -1);
+	cn.version = POL_V_X155;
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK, -1);
+	/* E upgraded and renewed first: pre-X15.4 C still fails MRA. */
+	cn.version = POL_V_PRE154;
+	en.version = POL_V_X155;
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_INITIATOR, POL_CLIENT_PURPOSE, 0);
+
+	/* A 2026 public hierarchy: combined leaf, server-only issuing CA. */
+	en.server_chain = &p.b_both;
+	p.b_both.certs[1].eku = EKU_SRV;
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_INITIATOR, POL_CLIENT_PURPOSE, 1);
+	p.b_both.certs[1].eku = EKU_NONE;
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK, -1);
+
+	/* Independent of C's verify mode (a modelling choice): a
+	 * permissive C lets the handshake through, not the message. */
+	cn.mode = POL_PERMISSIVE;
+	en.server_chain = &p.b_srv;
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_INITIATOR, POL_CLIENT_PURPOSE, 0);
+	/* Chain, validity and identity (E's configured name) apply. */
+	c.initiator_expects = "elsewhere";
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_INITIATOR, POL_NAME_MISMATCH, 0);
+	c.initiator_expects = "b";
+	p.b_srv.certs[0].not_after = NOW - 1;
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_INITIATOR, POL_EXPIRED, 0);
+	p.b_srv.certs[0].not_after = NOW + DAY;
+	p.b_srv.anchored = false;
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_INITIATOR, POL_UNTRUSTED, 2);
+	p.b_srv.anchored = true;
+
+	/* A failing traversal handshake comes first: an enforcing C sees
+	 * E's certificate without serverAuth in the handshake. */
+	cn.mode = POL_ENFORCE;
+	en.server_chain = &p.a_cli;
+	c.initiator_expects = "a";
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_INITIATOR, POL_SERVER_PURPOSE, 0);
+	/* ...and E (acceptor) checks C's clientAuth on every version. */
+	en.server_chain = &p.b_both;
+	en.version = POL_V_X154;
+	cn.server_chain = &p.a_srv;
+	c.initiator_expects = "b";
+	pol_decide(&c, &v);
+	ASSERT_VERDICT(v, false, POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 0);
+	/* pol_decide_mra alone looks at the message only. */
+	pol_decide_mra(&c, &v);
+	ASSERT_VERDICT(v, true, POL_SIDE_NONE, POL_OK, -1);
 }
 END_TEST
 
@@ -975,12 +1632,22 @@ static Suite *policy_suite(void)
 	tc = tcase_create("name_tables");
 	tcase_add_test(tc, names_codes);
 	tcase_add_test(tc, names_others);
+	tcase_add_test(tc, names_services);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pol_may_initiate");
+	tcase_add_test(tc, dialers);
+	tcase_add_test(tc, may_initiate);
+	tcase_add_test(tc, kind_serves);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pol_rules");
 	tcase_add_test(tc, rules_initiator);
 	tcase_add_test(tc, rules_acceptor);
 	tcase_add_test(tc, rules_permissive);
+	tcase_add_test(tc, rules_switch_per_service);
+	tcase_add_test(tc, rules_external);
+	tcase_add_test(tc, rules_mra);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pol_presented");
@@ -1001,6 +1668,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, check_time);
 	tcase_add_test(tc, check_order);
 	tcase_add_test(tc, check_names_and_none);
+	tcase_add_test(tc, check_also_purpose);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pol_decide");
@@ -1011,6 +1679,9 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, decide_pre154_needs_combined);
 	tcase_add_test(tc, decide_x154);
 	tcase_add_test(tc, decide_x155);
+	tcase_add_test(tc, decide_services);
+	tcase_add_test(tc, decide_externals);
+	tcase_add_test(tc, decide_mra);
 	suite_add_tcase(s, tc);
 	return s;
 }

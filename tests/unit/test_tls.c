@@ -1,4 +1,7 @@
-/* test_tls.c: live handshakes over a socketpair, checked against pol_decide. */
+/* test_tls.c: live handshakes over a socketpair, checked against pol_decide;
+ * tls_verify_chain (a chain received in a message: MRA's SIP SERVICE)
+ * checked against pol_check_chain and the F20 purpose table, with real
+ * certificates from the lab PKI. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -10,6 +13,9 @@
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "ekulab/x509/certinfo.h"
 #include "ekulab/core/err.h"
@@ -55,6 +61,39 @@ static int issue(const char *dir, const char *name, enum pki_profile profile,
 	return rv;
 }
 
+/* F20's purpose table, with real certificates: a leaf of every profile
+ * under every issuing CA, named p-<ca>-<profile> (also its DNS SAN). */
+static const enum pki_ca table_cas[] = {PKI_CA_UNRESTRICTED, PKI_CA_SERVER_ONLY,
+					PKI_CA_COMBINED};
+static const enum pki_profile table_leaves[] = {
+    PKI_PROFILE_COMBINED, PKI_PROFILE_SERVER_ONLY, PKI_PROFILE_CLIENT_ONLY,
+    PKI_PROFILE_NO_EKU, PKI_PROFILE_ANY_EKU};
+
+static const char *leaf_name(enum pki_ca ca, enum pki_profile p)
+{
+	static char buf[8][64];
+	static int next;
+	char *b = buf[next++ % 8];
+
+	snprintf(b, sizeof(buf[0]), "p-%s-%s", pki_ca_name(ca),
+		 pki_profile_name(p));
+	return b;
+}
+
+static int make_purpose_leaves(void)
+{
+	size_t c, l;
+
+	for (c = 0; c < sizeof(table_cas) / sizeof(table_cas[0]); c++)
+		for (l = 0; l < sizeof(table_leaves) / sizeof(table_leaves[0]);
+		     l++)
+			if (issue(pki_dir,
+				  leaf_name(table_cas[c], table_leaves[l]),
+				  table_leaves[l], table_cas[c], 0, 0) != 0)
+				return -1;
+	return 0;
+}
+
 static int make_pkis(void)
 {
 	const char *base = tu_tmpdir("tls");
@@ -89,7 +128,7 @@ static int make_pkis(void)
 	    issue(other_dir, "rogue", PKI_PROFILE_COMBINED, PKI_CA_UNRESTRICTED,
 		  0, 0))
 		return -1;
-	return 0;
+	return make_purpose_leaves();
 }
 
 /* ---- one end of a connection ---- */
@@ -301,6 +340,8 @@ static void model(const struct tls_config *ic, const struct tls_config *ac,
 	ini.version = ic->version;
 	ini.mode = ic->mode;
 	ini.client_eku_check = ic->client_eku_check;
+	ini.kind = ic->kind;
+	ini.checks_client_eku = ic->checks_client_eku;
 	ini.server_chain = &i_srv;
 	if (!ic->no_cert && ic->client_cert_file != NULL) {
 		facts(ic->client_cert_file, ac->ca_file, &i_cli);
@@ -309,6 +350,10 @@ static void model(const struct tls_config *ic, const struct tls_config *ac,
 	acc.version = ac->version;
 	acc.mode = ac->mode;
 	acc.client_eku_check = ac->client_eku_check;
+	acc.kind = ac->kind;
+	acc.checks_client_eku = ac->checks_client_eku;
+	memcpy(acc.client_eku_service, ac->client_eku_service,
+	       sizeof(acc.client_eku_service));
 	acc.server_chain = &a_srv;
 
 	memset(&conn, 0, sizeof(conn));
@@ -543,8 +588,13 @@ START_TEST(test_x154_service)
 	ck_assert_int_eq(o.v[ACC].depth, 0);
 	ck_assert(!o.v[ACC].rejected);
 
-	ac.service = POL_SVC_MTLS;
-	ic.service = POL_SVC_MTLS;
+	/* Every zone service still checks client EKU on X15.4 (F12, F19);
+	 * an mra context is a traversal one. */
+	ac.service = POL_SVC_NEIGHBOUR;
+	ic.service = POL_SVC_NEIGHBOUR;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 0,
+		   &o);
+	ac.service = POL_SVC_MRA;
 	check_case(&ic, &ac, "nodeb", POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 0,
 		   &o);
 }
@@ -571,7 +621,7 @@ START_TEST(test_skipped_purpose_hides_nothing)
 	ac = node_cfg(pki_dir, "nodeb");
 	ac.version = POL_V_X155;
 	ac.client_eku_check = false;
-	ac.service = POL_SVC_MTLS;
+	ac.service = POL_SVC_B2B;
 	check_case(&ic, &ac, "nodeb", POL_SIDE_NONE, POL_OK, -1, &o);
 	ac.client_eku_check = true;
 	check_case(&ic, &ac, "nodeb", POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 0,
@@ -632,6 +682,457 @@ START_TEST(test_permissive)
 	check_case(&ic, &ac, "nodeb", POL_SIDE_NONE, POL_OK, -1, &o);
 	ck_assert(!o.v[ACC].have_cert);
 	ck_assert_int_eq(o.v[ACC].code, POL_NO_CERTIFICATE);
+}
+END_TEST
+
+START_TEST(test_external_peers)
+{
+	struct tls_config ic = node_cfg(pki_dir, "srvonly");
+	struct tls_config ac = node_cfg(pki_dir, "nodeb");
+	struct outcome o;
+
+	/* Expressway (server-only) -> CUCM: the CUCM's own setting decides
+	 * (F20: not every stack checks the client EKU). */
+	ic.service = ac.service = POL_SVC_NEIGHBOUR;
+	ac.kind = POL_KIND_CUCM;
+	ac.checks_client_eku = true;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 0,
+		   &o);
+	ac.checks_client_eku = false;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_NONE, POL_OK, -1, &o);
+	/* Seen and skipped, not enforced. */
+	ck_assert_int_eq(o.v[ACC].code, POL_CLIENT_PURPOSE);
+	ck_assert(!o.v[ACC].rejected);
+	/* Not checking EKU is still verifying: an untrusted caller fails. */
+	ic = node_cfg(other_dir, "rogue");
+	ic.service = POL_SVC_NEIGHBOUR;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_ACCEPTOR, POL_UNTRUSTED, 1, &o);
+	/* A CUCM that does not verify (tls_verify off) takes it. */
+	ac.mode = POL_PERMISSIVE;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_NONE, POL_OK, -1, &o);
+
+	/* CUCM -> Expressway: the Expressway checks clientAuth on X15.4
+	 * (F19), an external initiator checks serverAuth like any client. */
+	ic = node_cfg(pki_dir, "srvonly");
+	ic.kind = POL_KIND_CUCM;
+	ac = node_cfg(pki_dir, "nodeb");
+	ic.service = ac.service = POL_SVC_NEIGHBOUR;
+	ac.version = POL_V_X154;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 0,
+		   &o);
+	ac = node_cfg(pki_dir, "clionly");
+	ac.service = POL_SVC_NEIGHBOUR;
+	ic = node_cfg(pki_dir, "nodea");
+	ic.kind = POL_KIND_CUCM;
+	ic.service = POL_SVC_NEIGHBOUR;
+	check_case(&ic, &ac, "clionly", POL_SIDE_INITIATOR, POL_SERVER_PURPOSE,
+		   0, &o);
+
+	/* An external presents its client certificate when it has one. */
+	ic = node_cfg(pki_dir, "srvonly");
+	ic.kind = POL_KIND_FEDERATION_PEER;
+	ic.client_cert_file = pf(pki_dir, "clionly", "crt");
+	ic.client_key_file = pf(pki_dir, "clionly", "key");
+	ac = node_cfg(pki_dir, "nodeb");
+	ic.service = ac.service = POL_SVC_FEDERATION;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_NONE, POL_OK, -1, &o);
+	ck_assert_str_eq(o.v[ACC].claimed, "clionly");
+}
+END_TEST
+
+START_TEST(test_switch_per_service)
+{
+	struct tls_config ic = node_cfg(pki_dir, "srvonly");
+	struct tls_config ac = node_cfg(pki_dir, "nodeb");
+	struct outcome o;
+
+	/* X15.5 E, switch on by default, off for traversal only. */
+	ic.version = POL_V_X155;
+	ac.version = POL_V_X155;
+	ac.client_eku_service[POL_SVC_TRAVERSAL] = POL_SW_IGNORE;
+	ic.service = ac.service = POL_SVC_TRAVERSAL;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_NONE, POL_OK, -1, &o);
+	ic.service = ac.service = POL_SVC_NEIGHBOUR;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 0,
+		   &o);
+	/* Off node-wide, back on for the neighbour zone. */
+	ac.client_eku_check = false;
+	ac.client_eku_service[POL_SVC_NEIGHBOUR] = POL_SW_CHECK;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 0,
+		   &o);
+	ic.service = ac.service = POL_SVC_B2B;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_NONE, POL_OK, -1, &o);
+}
+END_TEST
+
+/* ---- tls_verify_chain ---- */
+
+static size_t read_all(const char *path, unsigned char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	ck_assert_msg(f != NULL, "%s", path);
+	n = fread(buf, 1, cap, f);
+	fclose(f);
+	return n;
+}
+
+/* The same chain as DER certificates back to back. */
+static size_t pem_to_der(const unsigned char *pem, size_t len,
+			 unsigned char *out, size_t cap)
+{
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	X509 *x;
+	size_t n = 0;
+	unsigned char *p;
+	int k;
+
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		k = i2d_X509(x, NULL);
+		ck_assert(k > 0 && n + (size_t)k <= cap);
+		p = out + n;
+		i2d_X509(x, &p);
+		n += (size_t)k;
+		X509_free(x);
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	return n;
+}
+
+static X509_STORE *lab_store(void)
+{
+	X509_STORE *st = NULL;
+	char err[EKL_ERRLEN] = "";
+
+	ck_assert_msg(certinfo_load_store(pf(pki_dir, "ca", "crt"), &st, err) ==
+			  0,
+		      "%s", err);
+	return st;
+}
+
+/* Check `name` (dir/name.crt) with rules r, live and in the model, and
+ * return the live result after asserting they agree. */
+static struct tls_verify chain_case(X509_STORE *st, const char *dir,
+				    const char *name, const char *expect,
+				    const struct pol_rules *r, int64_t at)
+{
+	static unsigned char pem[16384], der[16384];
+	const char *const names[1] = {expect};
+	struct tls_chain_check chk = {st, at, r, names, expect ? 1 : 0};
+	struct tls_verify live, live_der;
+	struct pol_chain facts_;
+	char err[EKL_ERRLEN] = "";
+	size_t n = read_all(pf(dir, name, "crt"), pem, sizeof(pem));
+	size_t nd = pem_to_der(pem, n, der, sizeof(der));
+	enum pol_code code;
+	int depth;
+
+	ck_assert_msg(tls_verify_chain(&chk, pem, n, &live, err) == 0, "%s",
+		      err);
+	ck_assert_msg(tls_verify_chain(&chk, der, nd, &live_der, err) == 0,
+		      "%s", err);
+	ck_assert_int_eq(live_der.code, live.code);
+	ck_assert_int_eq(live_der.depth, live.depth);
+	ck_assert(live_der.rejected == live.rejected);
+
+	ck_assert_msg(
+	    certinfo_chain_file(pf(dir, name, "crt"), st, &facts_, err) == 0,
+	    "%s", err);
+	code = pol_check_chain(r, &facts_, names, expect ? 1 : 0, at, &depth);
+	ck_assert_msg(live.code == code && live.depth == depth,
+		      "%s: live %s@%d, model %s@%d", name,
+		      pol_code_name(live.code), live.depth, pol_code_name(code),
+		      depth);
+	ck_assert(live.rejected == (r->verify && code != POL_OK));
+	ck_assert(live.have_cert);
+	ck_assert_str_eq(live.claimed, name[0] == 'p' ? name : live.claimed);
+	return live;
+}
+
+START_TEST(test_chain_purpose_table)
+{
+	/* docs/model.md F20, measured with OpenSSL 3.0: the first failing
+	 * certificate from the leaf up, -1 = ok. Rows: issuing CA x leaf,
+	 * in table_cas x table_leaves order. */
+	static const int want[3][5][2] = {
+	    /* CA unrestricted: combined, server-only, client-only, no-eku,
+	     * any-eku; {as client, as server} */
+	    {{-1, -1}, {0, -1}, {-1, 0}, {-1, -1}, {0, 0}},
+	    /* CA server-only */
+	    {{1, -1}, {0, -1}, {1, 0}, {1, -1}, {0, 0}},
+	    /* CA combined */
+	    {{-1, -1}, {0, -1}, {-1, 0}, {-1, -1}, {0, 0}},
+	};
+	X509_STORE *st = lab_store();
+	struct pol_rules cli = {true, true, true, POL_EKU_CLIENT, 0};
+	struct pol_rules srv = {true, true, true, POL_EKU_SERVER, 0};
+	int64_t now = (int64_t)time(NULL);
+	struct tls_verify v;
+	size_t c, l;
+
+	for (c = 0; c < 3; c++)
+		for (l = 0; l < 5; l++) {
+			const char *n =
+			    leaf_name(table_cas[c], table_leaves[l]);
+
+			v = chain_case(st, pki_dir, n, n, &cli, now);
+			ck_assert_msg(v.depth == want[c][l][0], "%s client %d",
+				      n, v.depth);
+			ck_assert_int_eq(v.code, want[c][l][0] < 0
+						     ? POL_OK
+						     : POL_CLIENT_PURPOSE);
+			v = chain_case(st, pki_dir, n, n, &srv, now);
+			ck_assert_msg(v.depth == want[c][l][1], "%s server %d",
+				      n, v.depth);
+			ck_assert_int_eq(v.code, want[c][l][1] < 0
+						     ? POL_OK
+						     : POL_SERVER_PURPOSE);
+		}
+	X509_STORE_free(st);
+}
+END_TEST
+
+START_TEST(test_chain_mra)
+{
+	/* F17: what a C of each version makes of E's certificate in the SIP
+	 * SERVICE message. {leaf profile, CA, code and depth per version:
+	 * pre-X15.4, X15.4, X15.5}. */
+	static const struct {
+		enum pki_profile leaf;
+		enum pki_ca ca;
+		enum pol_code code[3];
+		int depth[3];
+	} rows[] = {
+	    {PKI_PROFILE_COMBINED,
+	     PKI_CA_UNRESTRICTED,
+	     {POL_OK, POL_OK, POL_OK},
+	     {-1, -1, -1}},
+	    {PKI_PROFILE_SERVER_ONLY,
+	     PKI_CA_UNRESTRICTED,
+	     {POL_CLIENT_PURPOSE, POL_OK, POL_OK},
+	     {0, -1, -1}},
+	    /* The 2026 public hierarchy: combined leaf, server-only CA. */
+	    {PKI_PROFILE_COMBINED,
+	     PKI_CA_SERVER_ONLY,
+	     {POL_CLIENT_PURPOSE, POL_OK, POL_OK},
+	     {1, -1, -1}},
+	    {PKI_PROFILE_SERVER_ONLY,
+	     PKI_CA_SERVER_ONLY,
+	     {POL_CLIENT_PURPOSE, POL_OK, POL_OK},
+	     {0, -1, -1}},
+	    /* Both EKUs missing: serverAuth is checked first. */
+	    {PKI_PROFILE_ANY_EKU,
+	     PKI_CA_UNRESTRICTED,
+	     {POL_SERVER_PURPOSE, POL_SERVER_PURPOSE, POL_SERVER_PURPOSE},
+	     {0, 0, 0}},
+	    {PKI_PROFILE_CLIENT_ONLY,
+	     PKI_CA_UNRESTRICTED,
+	     {POL_SERVER_PURPOSE, POL_SERVER_PURPOSE, POL_SERVER_PURPOSE},
+	     {0, 0, 0}},
+	    {PKI_PROFILE_NO_EKU,
+	     PKI_CA_UNRESTRICTED,
+	     {POL_OK, POL_OK, POL_OK},
+	     {-1, -1, -1}},
+	};
+	const enum pol_vclass vs[3] = {POL_V_PRE154, POL_V_X154, POL_V_X155};
+	X509_STORE *st = lab_store();
+	int64_t now = (int64_t)time(NULL);
+	struct pol_chain e_chain;
+	char err[EKL_ERRLEN] = "";
+	size_t i;
+	int k, m;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		for (k = 0; k < 3; k++)
+			for (m = 0; m < 2; m++) {
+				const char *n =
+				    leaf_name(rows[i].ca, rows[i].leaf);
+				struct pol_node c, e;
+				struct pol_rules r;
+				struct pol_conn conn;
+				struct pol_verdict pv;
+				struct tls_verify v;
+
+				/* C's rules come from the policy, in either
+				 * verify mode: the check does not depend on
+				 * it. */
+				memset(&c, 0, sizeof(c));
+				c.version = vs[k];
+				c.mode = (enum pol_mode)m;
+				pol_rules(&c, POL_SIDE_INITIATOR, POL_SVC_MRA,
+					  &r);
+				v = chain_case(st, pki_dir, n, n, &r, now);
+				ck_assert_msg(v.code == rows[i].code[k] &&
+						  v.depth == rows[i].depth[k],
+					      "%s for C %s: %s@%d", n,
+					      pol_vclass_name(vs[k]),
+					      pol_code_name(v.code), v.depth);
+				ck_assert(v.rejected ==
+					  (rows[i].code[k] != POL_OK));
+				/* The model's own entry point agrees. */
+				ck_assert(certinfo_chain_file(
+					      pf(pki_dir, n, "crt"), st,
+					      &e_chain, err) == 0);
+				memset(&e, 0, sizeof(e));
+				e.role = POL_ROLE_E;
+				e.server_chain = &e_chain;
+				memset(&conn, 0, sizeof(conn));
+				conn.initiator = &c;
+				conn.acceptor = &e;
+				conn.initiator_expects = n;
+				conn.initiator_time = now;
+				pol_decide_mra(&conn, &pv);
+				ck_assert_int_eq(pv.code, v.code);
+				ck_assert_int_eq(pv.depth, v.depth);
+				ck_assert(pv.ok == !v.rejected);
+				if (!pv.ok)
+					ck_assert_int_eq(pv.side,
+							 POL_SIDE_INITIATOR);
+			}
+	X509_STORE_free(st);
+}
+END_TEST
+
+START_TEST(test_chain_other_codes)
+{
+	X509_STORE *st = lab_store();
+	struct pol_node c;
+	struct pol_rules r;
+	struct tls_verify v;
+	int64_t now = (int64_t)time(NULL);
+
+	memset(&c, 0, sizeof(c));
+	pol_rules(&c, POL_SIDE_INITIATOR, POL_SVC_MRA, &r);
+	/* Chain, validity and identity apply as in a handshake. */
+	v = chain_case(st, other_dir, "rogue", "rogue", &r, now);
+	ck_assert_int_eq(v.code, POL_UNTRUSTED);
+	ck_assert_int_eq(v.depth, 1);
+	v = chain_case(st, pki_dir, "expired", "expired", &r, now);
+	ck_assert_int_eq(v.code, POL_EXPIRED);
+	v = chain_case(st, pki_dir, "future", "future", &r, now);
+	ck_assert_int_eq(v.code, POL_NOT_YET_VALID);
+	v = chain_case(st, pki_dir, "future", "future", &r, now + 10 * DAY);
+	ck_assert_int_eq(v.code, POL_OK);
+	v = chain_case(st, pki_dir, "nodeb", "nodez", &r, now);
+	ck_assert_int_eq(v.code, POL_NAME_MISMATCH);
+	ck_assert_int_eq(v.x509_err, X509_V_ERR_HOSTNAME_MISMATCH);
+	v = chain_case(st, pki_dir, "nodeb", "10.0.0.2", &r, now);
+	ck_assert_int_eq(v.code, POL_NAME_MISMATCH);
+	ck_assert_int_eq(v.x509_err, X509_V_ERR_IP_ADDRESS_MISMATCH);
+	/* Validity before the second purpose; no names: no identity. */
+	v = chain_case(st, pki_dir, "srvexpired", "srvexpired", &r, now);
+	ck_assert_int_eq(v.code, POL_EXPIRED);
+	v = chain_case(st, pki_dir, "srvonly", NULL, &r, now);
+	ck_assert_int_eq(v.code, POL_CLIENT_PURPOSE);
+	/* Permissive rules record the first problem and never reject. */
+	r.verify = false;
+	r.check_purpose = false;
+	v = chain_case(st, pki_dir, "srvonly", "srvonly", &r, now);
+	ck_assert_int_eq(v.code, POL_CLIENT_PURPOSE);
+	ck_assert(!v.rejected);
+	X509_STORE_free(st);
+}
+END_TEST
+
+START_TEST(test_chain_bad_input)
+{
+	static unsigned char big[TLS_CHAIN_MAX_BYTES + 1];
+	static unsigned char pem[65536];
+	X509_STORE *st = lab_store();
+	struct pol_node c;
+	struct pol_rules r;
+	struct tls_chain_check chk;
+	struct tls_verify v;
+	char err[EKL_ERRLEN] = "";
+	size_t n, one;
+	int i;
+
+	memset(&c, 0, sizeof(c));
+	pol_rules(&c, POL_SIDE_INITIATOR, POL_SVC_MRA, &r);
+	memset(&chk, 0, sizeof(chk));
+	chk.store = st;
+	chk.at = (int64_t)time(NULL);
+	chk.rules = &r;
+
+	/* Nothing sent: no-certificate, rejected. */
+	ck_assert_int_eq(tls_verify_chain(&chk, "", 0, &v, err), 0);
+	ck_assert_int_eq(v.code, POL_NO_CERTIFICATE);
+	ck_assert(v.rejected && !v.have_cert);
+	/* Not a chain at all. */
+	ck_assert_int_eq(tls_verify_chain(&chk, "hello", 5, &v, err),
+			 EKL_EINVAL);
+	ck_assert(strstr(err, "neither PEM nor DER") != NULL);
+	/* A damaged PEM certificate after a good one. */
+	n = read_all(pf(pki_dir, "nodeb", "crt"), pem, sizeof(pem));
+	memcpy(pem + n,
+	       "-----BEGIN CERTIFICATE-----\nAAAA\n-----END "
+	       "CERTIFICATE-----\n",
+	       58);
+	ck_assert_int_eq(tls_verify_chain(&chk, pem, n + 58, &v, err),
+			 EKL_EINVAL);
+	ck_assert(strstr(err, "PEM certificate 3") != NULL);
+	/* Leading blank lines are fine. */
+	memmove(pem + 2, pem, n);
+	pem[0] = '\n';
+	pem[1] = ' ';
+	chk.names = (const char *const[]){"nodeb"};
+	chk.n_names = 1;
+	ck_assert_int_eq(tls_verify_chain(&chk, pem, n + 2, &v, err), 0);
+	ck_assert_int_eq(v.code, POL_OK);
+	ck_assert_str_eq(v.claimed, "nodeb");
+	/* Over the limits. */
+	memset(big, 'x', sizeof(big));
+	ck_assert_int_eq(tls_verify_chain(&chk, big, sizeof(big), &v, err),
+			 EKL_ETOOBIG);
+	one = read_all(pf(pki_dir, "nodeb", "crt"), pem, sizeof(pem));
+	for (i = 1; i <= TLS_CHAIN_MAX_CERTS / 2; i++)
+		memcpy(pem + (size_t)i * one, pem, one);
+	ck_assert_int_eq(tls_verify_chain(&chk, pem,
+					  one * (TLS_CHAIN_MAX_CERTS / 2 + 1),
+					  &v, err),
+			 EKL_ETOOBIG);
+	ck_assert(strstr(err, "at most") != NULL);
+	/* No store or rules: refused, not accepted. */
+	chk.store = NULL;
+	ck_assert_int_eq(tls_verify_chain(&chk, pem, one, &v, err), EKL_EINVAL);
+	X509_STORE_free(st);
+}
+END_TEST
+
+START_TEST(test_chain_ctx_store)
+{
+	/* A node checks the message with the trust store of its context. */
+	static unsigned char pem[16384];
+	struct tls_config cfg = node_cfg(pki_dir, "nodea");
+	struct tls_ctx *ctx = NULL;
+	struct pol_node c;
+	struct pol_rules r;
+	struct tls_chain_check chk;
+	struct tls_verify v;
+	char err[EKL_ERRLEN] = "";
+	size_t n;
+
+	ck_assert_msg(tls_ctx_new(&cfg, &ctx, err) == 0, "%s", err);
+	memset(&c, 0, sizeof(c));
+	c.version = POL_V_X154;
+	pol_rules(&c, POL_SIDE_INITIATOR, POL_SVC_MRA, &r);
+	memset(&chk, 0, sizeof(chk));
+	chk.store = tls_ctx_store(ctx);
+	chk.at = (int64_t)time(NULL);
+	chk.rules = &r;
+	chk.names = (const char *const[]){"srvonly"};
+	chk.n_names = 1;
+	ck_assert_ptr_nonnull(chk.store);
+	n = read_all(pf(pki_dir, "srvonly", "crt"), pem, sizeof(pem));
+	ck_assert_int_eq(tls_verify_chain(&chk, pem, n, &v, err), 0);
+	ck_assert_int_eq(v.code, POL_OK);
+	n = read_all(pf(other_dir, "rogue", "crt"), pem, sizeof(pem));
+	ck_assert_int_eq(tls_verify_chain(&chk, pem, n, &v, err), 0);
+	ck_assert_int_eq(v.code, POL_UNTRUSTED);
+	ck_assert(v.rejected);
+	tls_ctx_free(ctx);
 }
 END_TEST
 
@@ -829,6 +1330,17 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_skipped_purpose_hides_nothing);
 	tcase_add_test(tc, test_x155_client_cert);
 	tcase_add_test(tc, test_permissive);
+	tcase_add_test(tc, test_external_peers);
+	tcase_add_test(tc, test_switch_per_service);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tls_verify_chain");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_chain_purpose_table);
+	tcase_add_test(tc, test_chain_mra);
+	tcase_add_test(tc, test_chain_other_codes);
+	tcase_add_test(tc, test_chain_bad_input);
+	tcase_add_test(tc, test_chain_ctx_store);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tls_ctx_new");

@@ -1,8 +1,14 @@
 /* tls.h: OpenSSL configured from the policy rules; non-blocking handshakes.
  *
- * A tls_ctx holds one node's TLS identity and its verification settings,
- * which it takes from pol_rules() (never from its own copy of the rules).
- * A tls_conn is one TLS session over a connected, non-blocking socket.
+ * A tls_ctx holds one endpoint's TLS identity and its verification settings
+ * for one service, which it takes from pol_rules() (never from its own copy
+ * of the rules). The endpoint is an Expressway node or an external peer
+ * (CUCM, a federation peer, the cloud...): an external is a verifier with
+ * its own rule, configured the same way (tls_config.kind and
+ * checks_client_eku). A tls_conn is one TLS session over a connected,
+ * non-blocking socket. tls_verify_chain() checks a certificate chain that
+ * arrives in a message rather than a handshake (MRA's SIP SERVICE), with
+ * the same verification code.
  *
  * Verification is OpenSSL's own (X509_verify_cert with the ssl_client /
  * ssl_server purpose). A verify callback applies the rules: it records the
@@ -19,17 +25,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include "policy.h"
 
+/* The policy fields mirror struct pol_node (policy.h): zero means an
+ * Expressway (kind), the node-wide X15.5 switch alone (client_eku_service
+ * all POL_SW_DEFAULT), and, for an external, no client EKU check. */
 struct tls_config {
 	enum pol_vclass version;
 	enum pol_mode mode;
-	bool client_eku_check;	  /* X15.5 only */
-	enum pol_service service; /* POL_SVC_CLUSTERDB for ekunode */
-	const char *ca_file;	  /* trust bundle */
-	const char *cert_file;	  /* server certificate chain (PEM) */
+	bool client_eku_check; /* X15.5 only: node-wide default */
+	/* POL_SVC_CLUSTERDB for ekunode's replication; a context for
+	 * POL_SVC_MRA is a traversal one (pol_service_handshake). */
+	enum pol_service service;
+	enum pol_kind kind;	/* POL_KIND_EXPRESSWAY or an external */
+	bool checks_client_eku; /* external acceptor only */
+	enum pol_switch client_eku_service[POL_SVC_COUNT]; /* X15.5 only */
+	const char *ca_file;				   /* trust bundle */
+	const char *cert_file; /* server certificate chain (PEM) */
 	const char *key_file;
-	const char *client_cert_file; /* X15.5 client certificate, or NULL */
+	/* Client certificate, or NULL: presented when initiating by an X15.5
+	 * Expressway or an external (pol_presented). */
+	const char *client_cert_file;
 	const char *client_key_file;
 	bool no_cert; /* test hook: present no certificate when
 			 initiating (cert_file may then be NULL) */
@@ -117,5 +135,42 @@ const char *tls_conn_cipher(const struct tls_conn *c);
 /* The policy code a rejecting peer signals with TLS alert `alert`, given
  * which side sent it; POL_OK when the alert names no certificate problem. */
 enum pol_code tls_alert_code(int alert, enum pol_side sender);
+
+/* ---- a certificate chain received in a message ---- */
+
+#define TLS_CHAIN_MAX_BYTES 65536 /* larger messages are refused */
+#define TLS_CHAIN_MAX_CERTS 10
+
+/* What the verifier of a chain received outside a handshake checks. */
+struct tls_chain_check {
+	X509_STORE *store; /* the verifier's trust store (not owned) */
+	int64_t at;	   /* evaluation time, seconds since the epoch */
+	/* The verifier's rules: for MRA's SIP SERVICE message,
+	 * pol_rules(C, POL_SIDE_INITIATOR, POL_SVC_MRA, ...). Not owned. */
+	const struct pol_rules *rules;
+	/* Identities accepted for the leaf (E's configured name); none =
+	 * identity not checked. Not owned. */
+	const char *const *names;
+	size_t n_names;
+};
+
+/* Verify the certificate chain in chain[0..len) (PEM: one or more
+ * certificates; or DER certificates back to back; the leaf first) with
+ * OpenSSL's X509_verify_cert configured from chk->rules: chain to
+ * chk->store, rules->purpose, validity at chk->at, identity, then (when
+ * rules->also_purpose is set) a second pass for that purpose. The result
+ * in *out is the same code and depth as pol_check_chain() gives for the
+ * chain's facts (certinfo_chain), with out->rejected when the rules
+ * enforce it; len 0 is no-certificate. Returns 0 when the chain was
+ * evaluated (out says how), or EKL_EINVAL / EKL_ETOOBIG / EKL_ENOMEM /
+ * EKL_ECRYPTO when it could not be (bytes that are no certificate chain,
+ * over the limits above); a caller must then treat the message as
+ * rejected. Thread-safe; nothing is kept. */
+int tls_verify_chain(const struct tls_chain_check *chk, const void *chain,
+		     size_t len, struct tls_verify *out, char *err);
+
+/* The trust store ctx verifies peers with (borrowed: valid until
+ * tls_ctx_free), for tls_chain_check.store. */
+X509_STORE *tls_ctx_store(const struct tls_ctx *ctx);
 
 #endif
