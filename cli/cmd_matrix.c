@@ -16,11 +16,13 @@ static void usage(FILE *f)
 	    f,
 	    "usage: ekulab matrix [--json] [--jobs N] [--all]\n"
 	    "  Runs every case live (real TLS handshakes on loopback with\n"
-	    "  ekunode's TLS code) and compares with the policy model.\n"
+	    "  ekunode's TLS code: ClusterDB, every zone service in each\n"
+	    "  direction it is dialled, MRA's SIP SERVICE check) and compares\n"
+	    "  with the policy model.\n"
 	    "  --json   {\"total\", \"disagreements\", \"cases\": [...]}\n"
 	    "  --jobs N worker processes (default: number of CPUs)\n"
 	    "  --all    list every case in the text output, not only the\n"
-	    "           X15.5, edge and disagreeing ones\n"
+	    "           X15.5, edge, zone-edge and disagreeing ones\n"
 	    "  Exit 0 when model and handshakes agree on every case, 1 when\n"
 	    "  any case disagrees, 2 on usage errors.\n");
 }

@@ -562,6 +562,7 @@ static void zone_edge_case(int k, struct mx_case *c)
 	struct mx_side me = side("X15.3.2", POL_ENFORCE,
 				 PKI_PROFILE_SERVER_ONLY, PKI_CA_UNRESTRICTED);
 
+	*c = mkcase("zone-edge", x155, e, POL_SVC_TRAVERSAL);
 	e.role = POL_ROLE_E;
 	me.role = POL_ROLE_E;
 	switch (k) {

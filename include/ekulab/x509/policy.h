@@ -11,6 +11,15 @@
  * Who opens a service's connections is policy too (pol_service_dialer,
  * pol_may_initiate): topology and lab code ask, never hard-code.
  *
+ * Predicting a zone of a deployment: describe every node and external as a
+ * struct pol_node (kind, role, version, mode, switches, chains); for each
+ * pair (a, b) across the zone and each service s of the zone, when
+ * pol_may_initiate(s, &a, &b), pol_decide() the connection a -> b. For MRA,
+ * pol_decide() with POL_SVC_MRA over each C -> E traversal pair gives the
+ * outcome end to end (handshake, then E's certificate in the SIP SERVICE
+ * message). Live, a tls_ctx per endpoint and service (tls.h) and
+ * tls_verify_chain() for the message run the same rules.
+ *
  * Everything here is pure: no I/O, no clock, no allocation. Times are
  * seconds since the Unix epoch (UTC).
  */
@@ -210,10 +219,11 @@ struct pol_node {
 	enum pol_mode mode;
 	bool client_eku_check;		      /* X15.5 default; true = check */
 	const struct pol_chain *server_chain; /* presented when accepting */
-	const struct pol_chain
-	    *client_chain; /* X15.5 client certificate, or NULL */
-	enum pol_kind kind;
-	enum pol_role role;
+	/* Client certificate (an X15.5 Expressway's, or an external's), or
+	 * NULL. */
+	const struct pol_chain *client_chain;
+	enum pol_kind kind; /* POL_KIND_EXPRESSWAY (zero) or an external */
+	enum pol_role role; /* Expressway: POL_ROLE_C (zero) or POL_ROLE_E */
 	enum pol_switch client_eku_service[POL_SVC_COUNT]; /* X15.5 */
 	bool checks_client_eku; /* external acceptors only */
 };
