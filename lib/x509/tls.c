@@ -22,6 +22,11 @@
  *   - anything else (socket errors, EOF, protocol errors) is kept as text.
  * Every failure detail is captured when it happens (capture_failure): the
  * OpenSSL error queue is per thread and is cleared around every call.
+ *
+ * A chain received in a message (MRA's SIP SERVICE) goes through the same
+ * callback logic (vrun_step) from tls_verify_chain: X509_verify_cert with
+ * the rules' purpose, then, for a pre-X15.4 Expressway-C, a second pass
+ * with the clientAuth purpose that only looks at purpose errors.
  */
 #include "ekulab/x509/tls.h"
 
@@ -465,6 +470,21 @@ static int copy_names(struct tls_ctx *ctx, const struct tls_config *cfg,
 	return 0;
 }
 
+/* Does the endpoint present its client certificate when initiating? The
+ * policy's answer (pol_presented), asked with stand-ins for the chains. */
+static bool presents_client_cert(const struct pol_node *n,
+				 const struct tls_config *cfg)
+{
+	static const struct pol_chain server_standin, client_standin;
+	struct pol_node q = *n;
+
+	if (cfg->client_cert_file == NULL)
+		return false;
+	q.server_chain = &server_standin;
+	q.client_chain = &client_standin;
+	return pol_presented(&q, POL_SIDE_INITIATOR) == &client_standin;
+}
+
 int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out, char *err)
 {
 	struct tls_ctx *ctx;
@@ -536,10 +556,7 @@ int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out, char *err)
 	if (!cfg->no_cert) {
 		ccert = cfg->cert_file;
 		ckey = cfg->key_file;
-		/* What pol_presented() says an initiator presents. */
-		if (cfg->client_cert_file != NULL &&
-		    (pol_kind_external(cfg->kind) ||
-		     cfg->version == POL_V_X155)) {
+		if (presents_client_cert(&node, cfg)) {
 			ccert = cfg->client_cert_file;
 			ckey = cfg->client_key_file;
 		}
@@ -1098,7 +1115,7 @@ int tls_verify_chain(const struct tls_chain_check *chk, const void *chain,
 	memset(&r, 0, sizeof(r));
 	r.rules = chk->rules;
 	r.names = chk->names;
-	r.n_names = chk->n_names;
+	r.n_names = chk->names != NULL ? chk->n_names : 0;
 	r.v = out;
 	rv = verify_pass(&r, chk, leaf, sk, chk->rules->purpose, err);
 	/* pol_check_chain's last step: the second purpose, leaf up. */

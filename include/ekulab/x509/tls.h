@@ -68,7 +68,8 @@ struct tls_ctx;
 int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out, char *err);
 void tls_ctx_free(struct tls_ctx *ctx);
 
-/* What our verification of the peer saw during one handshake. */
+/* What our verification of the peer saw during one handshake (or, from
+ * tls_verify_chain, in one message). */
 struct tls_verify {
 	bool have_cert;		    /* the peer presented a certificate */
 	enum pol_code code;	    /* first error seen (POL_OK if none) */
