@@ -348,9 +348,8 @@ bool pol_may_initiate(enum pol_service s, const struct pol_node *from,
 		       pol_kind_serves(to->kind, s);
 	case POL_DIALS_EITHER: break;
 	}
-	if (s == POL_SVC_CLUSTERDB)
-		return is_expressway(from) && is_expressway(to) &&
-		       from->role == to->role;
+	if (s == POL_SVC_CLUSTERDB) /* which cluster: the topology's */
+		return is_expressway(from) && is_expressway(to);
 	if ((unsigned)s >= POL_SVC_COUNT)
 		return false;
 	return (is_expressway(from) || is_expressway(to)) &&

@@ -319,11 +319,13 @@ START_TEST(may_initiate)
 	struct pol_node fed = peer(POL_KIND_FEDERATION_PEER, POL_ROLE_C);
 	struct pol_node cloud = peer(POL_KIND_CLOUD, POL_ROLE_C);
 
-	/* ClusterDB: peers of one cluster, both ways. */
+	/* ClusterDB: Expressway peers, both ways (cluster membership is the
+	 * topology's); never an external. */
 	ck_assert(pol_may_initiate(POL_SVC_CLUSTERDB, &c, &c2));
 	ck_assert(pol_may_initiate(POL_SVC_CLUSTERDB, &c2, &c));
-	ck_assert(!pol_may_initiate(POL_SVC_CLUSTERDB, &c, &e));
+	ck_assert(pol_may_initiate(POL_SVC_CLUSTERDB, &e, &e));
 	ck_assert(!pol_may_initiate(POL_SVC_CLUSTERDB, &c, &cucm));
+	ck_assert(!pol_may_initiate(POL_SVC_CLUSTERDB, &cloud, &c));
 
 	/* Traversal and MRA: C always initiates to E (F18). */
 	ck_assert(pol_may_initiate(POL_SVC_TRAVERSAL, &c, &e));

@@ -234,7 +234,8 @@ struct pol_node {
 bool pol_client_eku_check(const struct pol_node *n, enum pol_service s);
 
 /* May `from` open a connection of service s to `to` (F17-F19)? ClusterDB:
- * two Expressways of one role; traversal and mra: an Expressway-C to an
+ * two Expressways (whether they share a cluster is the topology's to say);
+ * traversal and mra: an Expressway-C to an
  * Expressway-E; neighbour, b2b, federation: either way, at least one end
  * an Expressway and every external end of a kind that serves s; cloud: an
  * Expressway to a cloud peer. Topology and lab code ask this instead of
