@@ -246,8 +246,9 @@ static int predict(struct mx_env *e, struct mx_case *c, char *err)
 static struct tls_ctx *ctx_for(struct mx_env *e, const struct mx_side *s,
 			       bool ini, enum pol_service svc, char *err)
 {
-	char cert[400], client[400], key[400], ckey[400], k[600], sw[16];
+	char cert[400], client[400], key[400], ckey[400], k[600];
 	const char *peers[] = {ini ? MX_ACC_NAME : MX_INI_NAME};
+	struct pol_rules ra, ri;
 	struct pol_node n;
 	struct tls_config tc;
 	size_t i;
@@ -255,12 +256,15 @@ static struct tls_ctx *ctx_for(struct mx_env *e, const struct mx_side *s,
 	if (side_files(e, s, ini, cert, client, 400, err) != 0 ||
 	    node_of(s, &n, err) != 0)
 		return NULL;
-	for (i = 0; i < POL_SVC_COUNT; i++)
-		sw[i] = (char)('0' + (int)n.client_eku_service[i]);
-	sw[POL_SVC_COUNT] = '\0';
-	snprintf(k, sizeof(k), "%d|%d|%d|%d|%d|%s|%d|%d|%.250s|%.250s", ini,
-		 n.kind, n.version, n.mode, n.client_eku_check, sw,
-		 n.checks_client_eku, svc, cert, client);
+	/* One context per distinct endpoint: what it presents and the rules
+	 * it enforces on both sides (settings that give the same rules, say
+	 * the neighbour and b2b zones, share it). */
+	pol_rules(&n, POL_SIDE_ACCEPTOR, pol_service_handshake(svc), &ra);
+	pol_rules(&n, POL_SIDE_INITIATOR, pol_service_handshake(svc), &ri);
+	snprintf(k, sizeof(k), "%d|%d|%d|%d%d%d%u|%d%d%d%u|%.250s|%.250s", ini,
+		 pol_kind_external(n.kind), n.version, ra.verify,
+		 ra.require_cert, ra.check_purpose, ra.purpose, ri.verify,
+		 ri.require_cert, ri.check_purpose, ri.purpose, cert, client);
 	for (i = 0; i < e->n_ctxs; i++)
 		if (strcmp(e->ctxs[i].key, k) == 0)
 			return e->ctxs[i].ctx;
@@ -829,10 +833,19 @@ int mx_run(struct mx_run *r, int jobs, char *err)
 		goto out;
 	}
 	/* Predict first: this also issues every certificate, so the workers
-	 * only read files. */
+	 * only read files. Then build every TLS context once, here: the
+	 * workers inherit them instead of each building its own. */
 	for (i = 0; i < l.n; i++)
 		if ((rv = predict(&e, &l.v[i], err)) != 0)
 			goto out;
+	for (i = 0; i < l.n; i++)
+		if (ctx_for(&e, &l.v[i].ini, true, l.v[i].service, err) ==
+			NULL ||
+		    ctx_for(&e, &l.v[i].acc, false, l.v[i].service, err) ==
+			NULL) {
+			rv = EKL_ETLS;
+			goto out;
+		}
 	if (pipe(pfd) != 0) {
 		rv = ekl_errf(err, EKL_EIO, "pipe: %s", strerror(errno));
 		goto out;
