@@ -847,7 +847,8 @@ static struct tls_verify chain_case(X509_STORE *st, const char *dir,
 		      depth);
 	ck_assert(live.rejected == (r->verify && code != POL_OK));
 	ck_assert(live.have_cert);
-	ck_assert_str_eq(live.claimed, name[0] == 'p' ? name : live.claimed);
+	if (strncmp(name, "p-", 2) == 0) /* the purpose-table leaves */
+		ck_assert_str_eq(live.claimed, name);
 	return live;
 }
 
