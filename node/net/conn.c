@@ -103,6 +103,7 @@ static void conn_fail(struct conn *c, const char *code, int depth,
 	vsnprintf(c->err.message, sizeof(c->err.message), fmt, ap);
 	va_end(ap);
 	c->err.at = ev_now(loop);
+	c->failed_in = c->state;
 	conn_set_state(c, CONN_CLOSED);
 	ev_io_stop(loop, &c->rio);
 	ev_io_stop(loop, &c->wio);
@@ -164,6 +165,7 @@ static int conn_alloc(const struct conn_env *env, const struct conn_ops *ops,
 	c->ops = ops;
 	c->owner = owner;
 	c->side = side;
+	c->failed_in = CONN_CLOSED;
 	c->fd = fd;
 	c->since = ev_now(env->loop);
 	c->err.depth = -1;

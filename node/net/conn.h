@@ -115,10 +115,12 @@ struct conn {
 	void *owner;		    /* the owner's object, not owned */
 	enum pol_side side;
 	enum conn_state state;
-	int fd;		      /* owned */
-	struct tls_conn *tls; /* owned */
-	char expect[64];      /* outbound: the peer we dialled */
-	char remote[80];      /* "127.0.0.1:40312" */
+	enum conn_state failed_in; /* the state conn_fail() found (CLOSED:
+				      not failed yet) */
+	int fd;			   /* owned */
+	struct tls_conn *tls;	   /* owned */
+	char expect[64];	   /* outbound: the peer we dialled */
+	char remote[80];	   /* "127.0.0.1:40312" */
 	ev_io rio;
 	ev_io wio;
 	ev_timer idle;	 /* handshake deadline, then dead-link detector */

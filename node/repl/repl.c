@@ -147,10 +147,16 @@ void repl_stop(struct repl *r)
 		return;
 	ev_prepare_stop(r->cfg.loop, &r->commit_w);
 	ev_timer_stop(r->cfg.loop, &r->wait_timer);
-	/* Everything committed becomes durable before we answer it. */
-	syncer_stop(r->syncer);
-	r->syncer = NULL;
-	repl_on_synced(r, r->commit_seq);
+	/* What the syncer made durable is answered; what it could not (its
+	 * fdatasync failed) is answered with an error. Without a syncer
+	 * every commit was synchronous. */
+	if (r->syncer != NULL) {
+		uint64_t durable = syncer_stop(r->syncer);
+
+		r->syncer = NULL;
+		repl_on_synced(r, durable);
+		repl_fail_unsynced(r);
+	}
 	while (r->queue != NULL) {
 		struct pending_write *w = r->queue;
 
@@ -224,6 +230,9 @@ void repl_adopt_epoch(struct repl *r, int64_t epoch, const char *primary)
 		return;
 	}
 	ekl_info("epoch %lld: primary is %s", (long long)epoch, primary);
+	for (i = 0; i < r->io->n_peers; i++)
+		r->peers[i].sent_high =
+		    0; /* what we sent was another epoch's */
 	if (was_primary && !repl_is_primary(r)) {
 		while (r->waits != NULL) {
 			char msg[256];
@@ -255,6 +264,7 @@ int repl_promote(struct repl *r, char *err)
 	for (i = 0; i < r->io->n_peers; i++) {
 		repl_peer_reset(&r->peers[i]);
 		r->peers[i].known = false;
+		r->peers[i].sent_high = 0;
 	}
 	broadcast_state(r);
 	return 0;

@@ -141,15 +141,18 @@ void syncer_request(struct syncer *s, uint64_t seq)
 	pthread_mutex_unlock(&s->mu);
 }
 
-void syncer_stop(struct syncer *s)
+uint64_t syncer_stop(struct syncer *s)
 {
+	uint64_t durable;
+
 	if (s == NULL)
-		return;
+		return 0;
 	pthread_mutex_lock(&s->mu);
 	s->stop = true;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->thread, NULL);
+	durable = s->durable; /* the thread is gone: no lock needed */
 	ev_async_stop(s->loop, &s->async);
 	if (s->fd >= 0)
 		close(s->fd);
@@ -157,4 +160,5 @@ void syncer_stop(struct syncer *s)
 	pthread_mutex_destroy(&s->mu);
 	ekl_free(s->wal_path);
 	ekl_free(s);
+	return durable;
 }
