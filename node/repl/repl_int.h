@@ -64,7 +64,12 @@ struct repl_peer {
 	enum repl_phase phase;
 	struct repl_chan *carrier; /* not owned: the channel the stream runs
 				      on (io->carrier when last told) */
-	bool known;		   /* a ReplState has been received */
+	/* Handles compared, never dereferenced (they may be gone): */
+	struct repl_chan *state_chan; /* primary: where the peer's last
+					 ReplState came from */
+	struct repl_chan *state_sent; /* the channel our ReplState went to
+					 when it came up (repl_conn_up) */
+	bool known;		      /* a ReplState has been received */
 	int64_t applied;	/* peer's applied revision (acked / reported) */
 	int64_t rev_epoch_seen; /* epoch of that revision, from ReplState */
 	int64_t acked_epoch;	/* primary: epoch in which the peer last

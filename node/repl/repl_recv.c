@@ -101,14 +101,19 @@ static void on_state(struct repl *r, int peer, struct repl_chan *ch,
 		repl_send_state(r, ch); /* it will adopt ours */
 	}
 	if (p->phase == REPL_SNAPSHOT && ch == p->carrier &&
-	    (int64_t)s->epoch == st.epoch)
-		return; /* a snapshot is on its way to it already */
+	    (int64_t)s->epoch == st.epoch &&
+	    (int64_t)s->staging == p->snap_revision)
+		return; /* it is staging the snapshot we are sending */
 	p->known = true;
 	p->applied = (int64_t)s->revision;
 	p->rev_epoch_seen = (int64_t)s->rev_epoch;
 	p->acked_epoch = 0; /* judge its history from what it reports */
+	p->state_chan = ch;
+	/* The stream starts on the carrier: a ReplState from another
+	 * channel waits until that channel carries the link (then
+	 * repl_link_changed starts it). */
 	if (repl_is_primary(r) && (int64_t)s->epoch == st.epoch &&
-	    p->carrier != NULL)
+	    p->carrier != NULL && ch == p->carrier)
 		repl_start_stream(r, peer);
 }
 
@@ -131,6 +136,20 @@ static const char *arena_put(char **at, const ProtobufCBinaryData *b)
 	return s;
 }
 
+/* Replication data (batches, snapshot messages) is taken from the
+ * carrier only: what arrives on another channel was sent before the
+ * primary moved the stream and is dropped. */
+static bool stale(struct repl *r, int peer, struct repl_chan *ch,
+		  const char *what)
+{
+	if (ch == r->peers[peer].carrier)
+		return false;
+	ekl_debug("replication from %s: %s on a channel that no longer "
+		  "carries the link: dropped",
+		  r->io->peer_name(r->io, peer), what);
+	return true;
+}
+
 /* Convert a batch to store changes, skipping those already applied. */
 static void on_batch(struct repl *r, int peer, struct repl_chan *from,
 		     const Ekl__ReplBatch *b)
@@ -143,6 +162,8 @@ static void on_batch(struct repl *r, int peer, struct repl_chan *from,
 	char *arena, *at;
 	size_t i, n = 0, size = 1;
 
+	if (stale(r, peer, from, "a batch"))
+		return;
 	store_state(r->store, &st);
 	if ((int64_t)b->epoch < st.epoch) {
 		repl_send_state(r, from); /* a demoted primary: tell it */
@@ -235,6 +256,8 @@ static void on_snap_begin(struct repl *r, int peer, struct repl_chan *ch,
 	struct store_state st;
 	char err[EKL_ERRLEN];
 
+	if (stale(r, peer, ch, "a snapshot's beginning"))
+		return;
 	store_state(r->store, &st);
 	if ((int64_t)b->epoch < st.epoch) {
 		repl_send_state(r, ch);
@@ -275,6 +298,8 @@ static void on_snap_chunk(struct repl *r, int peer, struct repl_chan *ch,
 	size_t i, size = 1;
 	int rv;
 
+	if (stale(r, peer, ch, "a snapshot chunk"))
+		return;
 	if (p->phase != REPL_SNAPSHOT || k->n_paths != k->n_values) {
 		refuse(r, peer, ch, "snapshot chunk out of place");
 		return;
@@ -334,6 +359,8 @@ static void on_snap_end(struct repl *r, int peer, struct repl_chan *ch)
 	struct store_state st;
 	char err[EKL_ERRLEN];
 
+	if (stale(r, peer, ch, "a snapshot's end"))
+		return;
 	if (p->phase != REPL_SNAPSHOT) {
 		refuse(r, peer, ch, "snapshot end out of place");
 		return;
