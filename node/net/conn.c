@@ -481,6 +481,7 @@ static void do_read(struct conn *c)
 			if (fr != FRAME_READY)
 				break;
 			frames++;
+			c->frames_in++;
 			on_frame(c, env);
 			ekl__envelope__free_unpacked(env, NULL);
 			if (c->state == CONN_CLOSED)

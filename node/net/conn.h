@@ -130,8 +130,9 @@ struct conn {
 	uint8_t *out; /* owned: bytes waiting to be written */
 	size_t out_len;
 	size_t out_cap;
-	uint64_t hb_seq; /* heartbeats sent */
-	double since;	 /* ev_now when the state last changed */
+	uint64_t hb_seq;    /* heartbeats sent */
+	uint64_t frames_in; /* frames received and handled (any kind) */
+	double since;	    /* ev_now when the state last changed */
 	/* From the peer's Hello. */
 	char peer_name[64];
 	char peer_version[32];

@@ -605,6 +605,10 @@ START_TEST(test_heartbeats_keep_link_up)
 		      p.ini.err.message, p.acc.err.message);
 	ck_assert_int_ge(p.ini.c->hb_seq, 12);
 	ck_assert_int_ge(p.acc.c->hb_seq, 12);
+	/* Each end counts what it handled: the other's Hello and heartbeats
+	 * (the status's frames_in). */
+	ck_assert_uint_ge(p.ini.c->frames_in, 12);
+	ck_assert_uint_le(p.ini.c->frames_in, p.acc.c->hb_seq + 1);
 	/* Heartbeats are the conn's business: the owner never sees them. */
 	ck_assert_int_eq(p.ini.frames + p.acc.frames, 0);
 	free_pair(&p);
