@@ -1400,6 +1400,90 @@ START_TEST(test_wire_rows_refused)
 }
 END_TEST
 
+/* ---- the carrier: data from another connection is stale ---- */
+
+/* A snapshot in progress is not mixed with chunks or batches that arrive
+ * on a connection that no longer carries the link (sent before the
+ * primary moved the stream): they are dropped, not staged, not refused. */
+START_TEST(test_stale_channel_dropped)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__SnapChunk sc = EKL__SNAP_CHUNK__INIT;
+	ProtobufCBinaryData paths[1], values[1];
+	struct repl_chan old = {1, 0, true, false, "", "", 0};
+	struct store_state p, st;
+	char *value = NULL;
+	char err[EKL_ERRLEN] = "";
+
+	log_keep = 10;
+	start_all();
+	write_group("s", 3000);
+	state_of(PRIMARY, &p);
+	hold[0][1] = HOLD_ALL; /* the snapshot waits... */
+	link_up(0, 1);
+	run_for(0.1);
+	ck_assert_int_eq(queued(0, 1, EKL__ENVELOPE__MSG_SNAP_BEGIN), 1);
+	{
+		/* ...but for its beginning. */
+		size_t k;
+
+		for (k = qhead; k < qtail; k++)
+			if (queue[k].buf != NULL && queue[k].from == 0 &&
+			    queue[k].to == 1 &&
+			    queue[k].kind == EKL__ENVELOPE__MSG_SNAP_BEGIN) {
+				Ekl__Envelope *b = ekl__envelope__unpack(
+				    NULL, queue[k].len, queue[k].buf);
+
+				ck_assert_ptr_nonnull(b);
+				repl_on_frame(nodes[1].r, peer_of(1, 0),
+					      &nodes[1].chan[0], b);
+				ekl__envelope__free_unpacked(b, NULL);
+				ekl_free(queue[k].buf);
+				queue[k].buf = NULL;
+				break;
+			}
+	}
+	ck_assert_str_eq(view(1, 0, NULL, NULL), "snapshot");
+	/* A chunk of another snapshot, and a batch, on the old connection. */
+	paths[0] = bytes_of("stale/row", 9);
+	values[0] = bytes_of("from the old carrier", 20);
+	sc.n_paths = sc.n_values = 1;
+	sc.paths = paths;
+	sc.values = values;
+	env.msg_case = EKL__ENVELOPE__MSG_SNAP_CHUNK;
+	env.snap_chunk = &sc;
+	repl_on_frame(nodes[1].r, peer_of(1, 0), &old, &env);
+	{
+		Ekl__ReplBatch bt = EKL__REPL_BATCH__INIT;
+		Ekl__Change c = EKL__CHANGE__INIT, *cs[1] = {&c};
+
+		c.rev = (uint64_t)p.revision + 1;
+		c.epoch = 1;
+		c.path = bytes_of("stale/batch", 11);
+		c.value = bytes_of("x", 1);
+		bt.epoch = 1;
+		bt.n_changes = 1;
+		bt.changes = cs;
+		env.msg_case = EKL__ENVELOPE__MSG_BATCH;
+		env.batch = &bt;
+		repl_on_frame(nodes[1].r, peer_of(1, 0), &old, &env);
+	}
+	ck_assert_int_eq(nodes[1].chan[0].closes, 0);
+	ck_assert_int_eq(old.closes, 0);
+	ck_assert_str_eq(view(1, 0, NULL, NULL), "snapshot");
+	/* The real snapshot goes through and holds only the primary's rows. */
+	hold[0][1] = 0;
+	conv_mask = 3;
+	ck_assert(run_until(some_converged, NULL, 10));
+	state_of(1, &st);
+	ck_assert_int_eq(st.rows, p.rows);
+	ck_assert_int_eq(
+	    store_get(repl_store(nodes[1].r), "stale/row", &value, err),
+	    EKL_ENOENT);
+	check_store(1);
+}
+END_TEST
+
 /* ---- durability: no answer before fdatasync, on every path ---- */
 
 START_TEST(test_oom_group_refused)
@@ -1511,6 +1595,7 @@ static Suite *repl_suite(void)
 	ADD("snapshot_large_rows", test_snapshot_large_rows);
 	ADD("large_group_bounded", test_large_group_bounded);
 	ADD("wire_rows_refused", test_wire_rows_refused);
+	ADD("stale_channel_dropped", test_stale_channel_dropped);
 	ADD("oom_group_refused", test_oom_group_refused);
 	ADD("stop_after_failed_sync", test_stop_after_failed_sync);
 #undef ADD
