@@ -1,7 +1,6 @@
 /* sync.c: make committed WAL frames durable on a thread, off the loop. */
 #include "sync.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -32,13 +31,16 @@ struct syncer {
 	bool failed;
 };
 
-/* fdatasync the WAL; reopen it when SQLite replaced the file. */
+/* fdatasync the WAL; reopen it when SQLite replaced the file. Only called
+ * after a commit, so the WAL exists: a WAL that is gone (removed under the
+ * node's feet) holds commits that can no longer be made durable, and that
+ * is a failure, never "nothing to do". */
 static int sync_wal(struct syncer *s)
 {
 	struct stat st;
 
 	if (stat(s->wal_path, &st) != 0)
-		return errno == ENOENT ? 0 : -1; /* no WAL: nothing pending */
+		return -1;
 	if (s->fd < 0 || st.st_ino != s->ino) {
 		if (s->fd >= 0)
 			close(s->fd);
