@@ -198,7 +198,6 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct node *n = container_of(w, struct node, listen_w);
 	char err[EKL_ERRLEN];
-
 	int k;
 
 	(void)loop;
