@@ -2,7 +2,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,6 +13,7 @@
 
 #include "ekulab/core/err.h"
 #include "ekulab/core/mem.h"
+#include "ekulab/x509/certinfo.h"
 #include "ekulab/x509/pki.h"
 
 /* Every option, with the key it has in a config file (the long flag name). */
@@ -325,17 +328,49 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Open a config file for reading: a regular file, never anything that
+ * could block or read as empty (a directory, a FIFO, a device). */
+static int open_file(const char *path, FILE **out, char *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return ekl_errf(err, EKL_ECONFIG, "--config %s: %s", path,
+				strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ekl_errf(err, EKL_ECONFIG,
+				"--config %s is %s, not a file; give the path "
+				"of a file of `key = value` lines",
+				path,
+				S_ISDIR(st.st_mode) ? "a directory"
+						    : "a special file");
+	}
+	*out = fdopen(fd, "r");
+	if (*out == NULL) {
+		int e = errno;
+
+		close(fd);
+		return ekl_errf(err, EKL_ECONFIG, "--config %s: %s", path,
+				strerror(e));
+	}
+	return 0;
+}
+
 static int load_file(struct config *c, const char *path, const bool *cli,
 		     char *err)
 {
 	char line[1024];
 	struct origin o = {path, 0};
-	FILE *f = fopen(path, "r");
-	int rv = 0;
+	int seen[OPT_HELP + 1]; /* the line each key was first given on */
+	FILE *f = NULL;
+	int rv;
 
-	if (f == NULL)
-		return ekl_errf(err, EKL_ECONFIG, "--config %s: %s", path,
-				strerror(errno));
+	rv = open_file(path, &f, err);
+	if (rv != 0)
+		return rv;
+	memset(seen, 0, sizeof(seen));
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *k, *v, *eq;
 		int i, opt = 0;
@@ -363,6 +398,16 @@ static int load_file(struct config *c, const char *path, const bool *cli,
 				      k);
 			break;
 		}
+		/* Which of two values would win is a guess: refuse. Only
+		 * `peer` adds up. */
+		if (opt != OPT_PEER && seen[opt] != 0) {
+			rv = ekl_errf(err, EKL_ECONFIG,
+				      "%s:%d: '%s' is given twice (first on "
+				      "line %d); give it once",
+				      path, o.line, k, seen[opt]);
+			break;
+		}
+		seen[opt] = o.line;
 		if (opt == OPT_DEBUG) {
 			if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
 				rv = ekl_errf(err, EKL_ECONFIG,
@@ -390,6 +435,66 @@ static int need_file(const char *flag, const char *path, char *err)
 		return ekl_errf(err, EKL_ECONFIG, "--%s %s: %s", flag, path,
 				strerror(errno));
 	return 0;
+}
+
+/* Would dialling peer reach our own listener? The same address, or the
+ * same port on a loopback or wildcard address when we listen on the
+ * wildcard (0.0.0.0 or ::). */
+static bool is_own_address(const struct addr *listen, const struct addr *peer)
+{
+	const struct sockaddr *l = (const struct sockaddr *)&listen->ss;
+	const struct sockaddr *p = (const struct sockaddr *)&peer->ss;
+
+	if (listen->len == peer->len &&
+	    memcmp(&listen->ss, &peer->ss, listen->len) == 0)
+		return true;
+	if (l->sa_family == AF_INET && p->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)l,
+					 *b = (const void *)p;
+		uint32_t ip = ntohl(b->sin_addr.s_addr);
+
+		return a->sin_port == b->sin_port &&
+		       a->sin_addr.s_addr == htonl(INADDR_ANY) &&
+		       (ip == INADDR_ANY || (ip >> 24) == 127);
+	}
+	if (l->sa_family == AF_INET6 && p->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)l,
+					  *b = (const void *)p;
+
+		return a->sin6_port == b->sin6_port &&
+		       IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr) &&
+		       (IN6_IS_ADDR_UNSPECIFIED(&b->sin6_addr) ||
+			IN6_IS_ADDR_LOOPBACK(&b->sin6_addr));
+	}
+	return false;
+}
+
+/* Does the certificate in `path` name this node? Every peer that checks
+ * identities (enforce) refuses it otherwise, so refuse it first. */
+static int cert_names_node(const char *flag, const char *path, const char *name,
+			   char *err)
+{
+	STACK_OF(X509) *extra = NULL;
+	X509 *leaf = NULL;
+	char claimed[EKL_ERRLEN];
+	int rv;
+
+	rv = certinfo_load_chain(path, &leaf, &extra, claimed);
+	if (rv != 0)
+		return ekl_errf(err, EKL_ECONFIG, "--%s: %s", flag, claimed);
+	if (!certinfo_names(leaf, name)) {
+		certinfo_identity(leaf, claimed, sizeof(claimed));
+		rv = ekl_errf(err, EKL_ECONFIG,
+			      "--%s %s names '%.100s', not this node (--name "
+			      "%s): every peer would refuse it "
+			      "(identity-mismatch); give this node's own "
+			      "certificate, or issue one for %s",
+			      flag, path, claimed[0] ? claimed : "(nobody)",
+			      name, name);
+	}
+	X509_free(leaf);
+	sk_X509_pop_free(extra, X509_free);
+	return rv;
 }
 
 static int check(struct config *c, char *err)
@@ -448,6 +553,19 @@ static int check(struct config *c, char *err)
 	    ((rv = need_file("client-cert", c->client_cert, err)) != 0 ||
 	     (rv = need_file("client-key", c->client_key, err)) != 0))
 		return rv;
+	if ((rv = cert_names_node("cert", c->cert, c->name, err)) != 0 ||
+	    (c->client_cert != NULL &&
+	     (rv = cert_names_node("client-cert", c->client_cert, c->name,
+				   err)) != 0))
+		return rv;
+	for (i = 0; i < (size_t)c->n_peers; i++)
+		if (is_own_address(&c->listen, &c->peers[i].addr))
+			return ekl_errf(err, EKL_ECONFIG,
+					"--peer %s=%s is this node's own "
+					"--listen %s: it would dial itself; "
+					"give %s's address",
+					c->peers[i].name, c->peers[i].addr_text,
+					c->listen_text, c->peers[i].name);
 	if (c->primary[0] != '\0' && strcasecmp(c->primary, c->name) != 0 &&
 	    config_peer_index(c, c->primary) < 0)
 		return ekl_errf(err, EKL_ECONFIG,

@@ -14,9 +14,14 @@
  * configured peer, then that peer's link adopts them.
  *
  * The failure modes: a start-up error undoes everything done so far (no
- * half-configured node). An inbound connection that fails before Hello is
- * attributed to the configured peer its certificate names, else recorded
- * in the ring of unknown callers.
+ * half-configured node); a second node on the same --data is refused (an
+ * exclusive lock on DATA/ekunode.lock, held until node_stop). An inbound
+ * connection that fails before Hello is attributed to the configured peer
+ * its certificate names only when that certificate is worth its name (see
+ * pending_closed); everything else goes to the ring of unknown callers, so
+ * a stranger cannot overwrite a real peer's last result. Callbacks that
+ * drain a socket (accept, lingering sockets) take a bounded share per loop
+ * iteration.
  */
 #include "node.h"
 
@@ -26,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,6 +54,11 @@ struct node_linger {
 };
 
 #define LINGER_SECONDS 1.0
+/* Reads of a lingering socket, and accept() calls, per callback: what is
+ * left waits for the loop's next iteration (the watchers are level
+ * triggered). */
+#define LINGER_READS 16
+#define ACCEPT_BATCH 64
 
 static void linger_free(struct node_linger *l)
 {
@@ -69,11 +80,13 @@ static void on_linger_read(struct ev_loop *loop, ev_io *w, int revents)
 	struct node_linger *l = container_of(w, struct node_linger, w);
 	char buf[4096];
 	ssize_t r;
+	int k = 0;
 
 	(void)loop;
 	(void)revents;
 	while ((r = read(l->fd, buf, sizeof(buf))) > 0)
-		;
+		if (++k == LINGER_READS)
+			return; /* a peer that keeps sending: next turn */
 	if (r == 0 ||
 	    (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 		linger_free(l);
@@ -147,20 +160,31 @@ void node_note_unknown(struct node *n, const struct conn *c)
 		n->n_unknown++;
 }
 
+/* The configured peer an inbound failure belongs to, or -1. Only a
+ * certificate whose chain verified names anyone: a self-signed or foreign
+ * certificate can claim any name. And the caller must have proved it
+ * holds that certificate's key (TLS completed) unless our verification
+ * rejected the certificate itself (then the verdict is about the
+ * certificate, true whoever presents it). */
+static int pending_peer(struct node *n, const struct conn *c)
+{
+	const struct tls_verify *v =
+	    c->tls != NULL ? tls_conn_verify(c->tls) : NULL;
+
+	if (v == NULL || !v->have_cert || v->code == POL_UNTRUSTED)
+		return -1;
+	if (c->failed_in != CONN_HELLO && !v->rejected)
+		return -1;
+	return config_peer_index(&n->cfg, v->claimed);
+}
+
 static void pending_closed(struct conn *c)
 {
 	struct node *n = c->owner;
-	const struct tls_verify *v =
-	    c->tls != NULL ? tls_conn_verify(c->tls) : NULL;
-	int i = -1;
+	int i;
 
 	pending_remove(n, c);
-	/* Attribute the failure to the peer the certificate claims to be,
-	 * else to the node the Hello named. */
-	if (v != NULL && v->have_cert)
-		i = config_peer_index(&n->cfg, v->claimed);
-	if (i < 0 && c->peer_name[0] != '\0')
-		i = config_peer_index(&n->cfg, c->peer_name);
+	i = pending_peer(n, c);
 	if (i >= 0)
 		link_note_inbound_failure(&n->links[i], c);
 	else
@@ -174,10 +198,11 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct node *n = container_of(w, struct node, listen_w);
 	char err[EKL_ERRLEN];
+	int k;
 
 	(void)loop;
 	(void)revents;
-	for (;;) {
+	for (k = 0; k < ACCEPT_BATCH; k++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		struct addr a;
@@ -379,6 +404,51 @@ static int make_data_dir(const char *dir, char *err)
 	return 0;
 }
 
+/* Take DIR for this process: an exclusive lock on DIR/ekunode.lock, our
+ * pid written in it so that a second node can say who holds it. The lock
+ * goes with the descriptor (*fd, kept open until node_stop), also when the
+ * process is killed. */
+static int lock_data_dir(const char *dir, int *fd, char *err)
+{
+	char path[4096], pid[32];
+	ssize_t r;
+	int f;
+
+	snprintf(path, sizeof(path), "%s/ekunode.lock", dir);
+	f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (f < 0)
+		return ekl_errf(err, EKL_ECONFIG, "--data %s: %s: %s", dir,
+				path, strerror(errno));
+	if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		r = pread(f, pid, sizeof(pid) - 1, 0);
+		close(f);
+		pid[r > 0 ? r : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (e != EWOULDBLOCK)
+			return ekl_errf(err, EKL_ECONFIG,
+					"--data %s: lock %s: %s", dir, path,
+					strerror(e));
+		return ekl_errf(err, EKL_ECONFIG,
+				"--data %s: data directory in use by pid %s; "
+				"stop that ekunode first, or give this one its "
+				"own --data",
+				dir, pid[0] != '\0' ? pid : "(unknown)");
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(f, 0) != 0 ||
+	    pwrite(f, pid, strlen(pid), 0) != (ssize_t)strlen(pid)) {
+		int e = errno;
+
+		close(f);
+		return ekl_errf(err, EKL_ECONFIG, "--data %s: writing %s: %s",
+				dir, path, strerror(e));
+	}
+	*fd = f;
+	return 0;
+}
+
 int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 	       char *err)
 {
@@ -391,9 +461,12 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 	n->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	n->listen_fd = -1;
+	n->lock_fd = -1;
 	n->started = ev_now(loop);
 
 	rv = make_data_dir(n->cfg.data, err);
+	if (rv == 0)
+		rv = lock_data_dir(n->cfg.data, &n->lock_fd, err);
 	if (rv != 0)
 		goto err;
 	n->repl_io.data = n;
@@ -420,7 +493,7 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 		rv = repl_start(&rc, &n->repl_io, n->cfg.data, n->cfg.primary,
 				&n->repl, err);
 		if (rv != 0)
-			goto err;
+			goto err_after_lock;
 	}
 	memset(&tc, 0, sizeof(tc));
 	tc.version = n->cfg.vclass;
@@ -519,6 +592,9 @@ err_after_tls:
 err_after_repl:
 	repl_stop(n->repl);
 	n->repl = NULL;
+err_after_lock:
+	close(n->lock_fd);
+	n->lock_fd = -1;
 err:
 	config_close(&n->cfg);
 	return rv;
@@ -553,6 +629,9 @@ void node_stop(struct node *n)
 	ev_signal_stop(n->loop, &n->sigint);
 	tls_ctx_free(n->tls);
 	n->tls = NULL;
+	if (n->lock_fd >= 0)
+		close(n->lock_fd); /* the store is closed: let go of DATA */
+	n->lock_fd = -1;
 	config_close(&n->cfg);
 }
 

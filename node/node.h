@@ -34,6 +34,7 @@ struct node {
 	struct conn_env conn_env; /* every conn's view of this node */
 	struct repl_io repl_io;	  /* replication's view of the links */
 	int listen_fd;		  /* owned */
+	int lock_fd;		  /* owned: DATA/ekunode.lock, locked */
 	ev_io listen_w;
 	struct link *links;   /* owned, cfg.n_peers entries; peer i of
 				 repl_io is links[i] */
@@ -64,7 +65,8 @@ void node_stop(struct node *n);
  * Takes ownership of fd. (conn_env.linger) */
 void node_linger(struct node *n, int fd);
 
-/* Record an inbound failure that names no configured peer. */
+/* Record an inbound failure that is not attributed to a configured peer
+ * (node.c's pending_closed says which are). */
 void node_note_unknown(struct node *n, const struct conn *c);
 
 /* Status of the node and its links as JSON (contract: see docs/) or as a

@@ -7,6 +7,7 @@
 
 #include "ekulab/core/err.h"
 #include "ekulab/core/mem.h"
+#include "ekulab/core/utf8.h"
 
 _Static_assert(sizeof("xConfiguration ") - 1 == 15,
 	       "ADMINPROTO_LINE_MAX counts 15 bytes of 'xConfiguration '");
@@ -38,6 +39,26 @@ static bool parse_ms(const char *s, unsigned *out)
 		return false;
 	*out = (unsigned)v;
 	return true;
+}
+
+int adminproto_line_check(const char *line, size_t len, char *err)
+{
+	const char *nul = memchr(line, '\0', len);
+	size_t ok =
+	    utf8_valid_prefix(line, nul != NULL ? (size_t)(nul - line) : len);
+
+	if (ok < (nul != NULL ? (size_t)(nul - line) : len))
+		return ekl_errf(
+		    err, EKL_EINVAL,
+		    "the request is not UTF-8 (byte %zu is 0x%02x); "
+		    "the admin protocol is UTF-8 text",
+		    ok + 1, (unsigned)(unsigned char)line[ok]);
+	if (nul != NULL)
+		return ekl_errf(err, EKL_EINVAL,
+				"the request contains a NUL byte (byte %zu); "
+				"the admin protocol is text without NUL",
+				(size_t)(nul - line) + 1);
+	return 0;
 }
 
 int adminproto_request_parse(char *line, struct adminproto_request *rq,
@@ -121,6 +142,9 @@ int adminproto_line_new(const char *prefix, const char *command, char **line,
 				command);
 	if (n > ADMINPROTO_LINE_MAX)
 		return adminproto_line_too_long(err);
+	if (adminproto_line_check(prefix, p, err) != 0 ||
+	    adminproto_line_check(command, c, err) != 0)
+		return EKL_EINVAL;
 	s = ekl_malloc(n + 2);
 	if (s == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");

@@ -7,12 +7,13 @@
  * responses leave in request order.
  *
  * The failure modes: a request line over ADMINPROTO_LINE_MAX gets an "err"
- * naming the limit and the rest of that line is skipped; a malformed
- * prefix gets an "err" too. A client that stops reading its responses
- * (output over LINESRV_OUT_HIGH) or keeps too many requests unanswered
- * (LINESRV_INFLIGHT_MAX) is not read from until it catches up
- * (backpressure). A client is closed only on a read or write error, or
- * when memory runs out so that its responses could no longer be kept in
+ * naming the limit and the rest of that line is skipped; a line with a
+ * NUL byte or bytes that are not UTF-8 (adminproto_line_check), or a
+ * malformed prefix, gets an "err" too and never reaches the handler. A client
+ * that stops reading its responses (output over LINESRV_OUT_HIGH) or keeps too
+ * many requests unanswered (LINESRV_INFLIGHT_MAX) is not read from until it
+ * catches up (backpressure). A client is closed only on a read or write error,
+ * or when memory runs out so that its responses could no longer be kept in
  * order. A client that half-closes still gets every response, then is
  * closed. accept() running out of descriptors pauses the listener for a
  * moment.
@@ -292,7 +293,7 @@ static bool answer_too_long(struct lsrv_client *c)
 	return true;
 }
 
-static bool handle_line(struct lsrv_client *c, char *line)
+static bool handle_line(struct lsrv_client *c, char *line, size_t len)
 {
 	struct linesrv_reply *r = reply_new(c);
 	struct adminproto_request rq;
@@ -300,7 +301,8 @@ static bool handle_line(struct lsrv_client *c, char *line)
 
 	if (r == NULL)
 		return false;
-	if (adminproto_request_parse(line, &rq, err) != 0) {
+	if (adminproto_line_check(line, len, err) != 0 ||
+	    adminproto_request_parse(line, &rq, err) != 0) {
 		linesrv_reply_done(r, false, err);
 		return true;
 	}
@@ -350,7 +352,7 @@ static void handle_input(struct lsrv_client *c)
 		if (n > 0 && start[n - 1] == '\r')
 			start[--n] = '\0';
 		if (n > ADMINPROTO_LINE_MAX ? !answer_too_long(c)
-					    : !handle_line(c, start))
+					    : !handle_line(c, start, n))
 			c->broken = true;
 	}
 }

@@ -17,6 +17,35 @@
 
 /* ---- one certificate ---- */
 
+static bool has_ip_san(X509 *x)
+{
+	GENERAL_NAMES *gens =
+	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	bool found = false;
+	int i;
+
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++)
+		if (sk_GENERAL_NAME_value(gens, i)->type == GEN_IPADD)
+			found = true;
+	GENERAL_NAMES_free(gens);
+	return found;
+}
+
+bool certinfo_names(X509 *leaf, const char *name)
+{
+	unsigned flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+	unsigned char buf[16];
+
+	if (leaf == NULL || name[0] == '\0')
+		return false;
+	if (inet_pton(AF_INET, name, buf) == 1 ||
+	    inet_pton(AF_INET6, name, buf) == 1)
+		return X509_check_ip_asc(leaf, name, 0) == 1;
+	if (has_ip_san(leaf))
+		flags |= X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
+	return X509_check_host(leaf, name, 0, flags, NULL) == 1;
+}
+
 unsigned certinfo_eku(X509 *x)
 {
 	EXTENDED_KEY_USAGE *eku;

@@ -183,35 +183,10 @@ static bool is_ip_literal(const char *s)
 	       inet_pton(AF_INET6, s, buf) == 1;
 }
 
-static bool has_ip_san(X509 *x)
-{
-	GENERAL_NAMES *gens =
-	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	bool found = false;
-	int i;
-
-	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++)
-		if (sk_GENERAL_NAME_value(gens, i)->type == GEN_IPADD)
-			found = true;
-	GENERAL_NAMES_free(gens);
-	return found;
-}
-
-/* Does the leaf match `name`? OpenSSL's matcher with the policy's identity
- * rules (pol_name_matches): "*." wildcards for a whole left-most label only,
- * the subject CN only when the leaf has neither DNS nor IP SANs (OpenSSL
- * alone would also consult it next to IP SANs). */
+/* Does the leaf match `name`? (certinfo_names: the one matcher.) */
 static bool leaf_matches(X509 *leaf, const char *name)
 {
-	unsigned flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
-
-	if (name[0] == '\0')
-		return false;
-	if (is_ip_literal(name))
-		return X509_check_ip_asc(leaf, name, 0) == 1;
-	if (has_ip_san(leaf))
-		flags |= X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
-	return X509_check_host(leaf, name, 0, flags, NULL) == 1;
+	return certinfo_names(leaf, name);
 }
 
 /* The peer identity check: any of the run's names (the initiator's one

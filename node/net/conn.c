@@ -10,11 +10,19 @@
  * handshake completed, on the first read; a Hello from another cluster, an
  * unknown node or a node whose certificate names someone else; an
  * oversized, zero-length or undecodable frame; no frame for dead_ms; no
- * Hello within handshake_ms. Each ends in conn_fail(), which records a
+ * Hello within handshake_ms of the conn's creation (a deadline: bytes that
+ * trickle in do not extend it). Each ends in conn_fail(), which records a
  * struct conn_err, stops the watchers and tells the owner from the loop (a
- * zero timer), so an owner may free the conn inside its callback.
- * conn_free() hands a socket on which TLS ran to env->linger, so a closing
- * peer still receives our alert or Bye instead of a reset.
+ * zero timer), so an owner may free the conn inside its callback. Our own
+ * refusals and timeouts first say why in a Bye and close TLS, so the peer
+ * records our reason rather than a broken connection. conn_free() hands a
+ * socket on which TLS ran to env->linger, so a closing peer still receives
+ * our alert or Bye instead of a reset.
+ *
+ * A peer that sends without pause gets one read budget (CONN_READ_FRAMES /
+ * CONN_READ_BYTES) per loop iteration: do_read() stops there and the
+ * resume timer (0 s) goes on in the next iteration, after every other
+ * watcher had its turn.
  *
  * Everything from outside comes through the struct conn_env (conn.h): the
  * loop, the TLS context, our Hello values, the timers, known_peer() and
@@ -73,6 +81,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents);
 static void on_idle(struct ev_loop *loop, ev_timer *w, int revents);
 static void on_hb(struct ev_loop *loop, ev_timer *w, int revents);
 static void on_notify(struct ev_loop *loop, ev_timer *w, int revents);
+static void on_resume(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* Record why and stop; the owner hears about it from the loop. */
 static void conn_fail(struct conn *c, const char *code, int depth,
@@ -94,11 +103,13 @@ static void conn_fail(struct conn *c, const char *code, int depth,
 	vsnprintf(c->err.message, sizeof(c->err.message), fmt, ap);
 	va_end(ap);
 	c->err.at = ev_now(loop);
+	c->failed_in = c->state;
 	conn_set_state(c, CONN_CLOSED);
 	ev_io_stop(loop, &c->rio);
 	ev_io_stop(loop, &c->wio);
 	ev_timer_stop(loop, &c->hb);
 	ev_timer_stop(loop, &c->idle);
+	ev_timer_stop(loop, &c->resume);
 	/* Tell the owner from the loop: the idle timer, re-armed at 0. */
 	ev_init(&c->idle, on_notify);
 	ev_timer_set(&c->idle, 0., 0.);
@@ -154,6 +165,7 @@ static int conn_alloc(const struct conn_env *env, const struct conn_ops *ops,
 	c->ops = ops;
 	c->owner = owner;
 	c->side = side;
+	c->failed_in = CONN_CLOSED;
 	c->fd = fd;
 	c->since = ev_now(env->loop);
 	c->err.depth = -1;
@@ -162,13 +174,17 @@ static int conn_alloc(const struct conn_env *env, const struct conn_ops *ops,
 	ev_io_init(&c->wio, on_io, fd, EV_WRITE);
 	ev_init(&c->idle, on_idle);
 	ev_init(&c->hb, on_hb);
+	ev_timer_init(&c->resume, on_resume, 0., 0.);
 	*out = c;
 	return 0;
 }
 
-/* (Re)arm the inactivity timer for `after` seconds. */
+/* (Re)arm the idle timer for `after` seconds from now. The loop's clock
+ * is brought up to date first: a callback that ran for a while must not
+ * arm a timer that is already partly spent. */
 static void idle_arm(struct conn *c, double after)
 {
+	ev_now_update(c->env->loop);
 	c->idle.repeat = after;
 	ev_timer_again(c->env->loop, &c->idle);
 }
@@ -387,7 +403,7 @@ static void on_hello(struct conn *c, const Ekl__Hello *h)
 	snprintf(c->peer_version, sizeof(c->peer_version), "%s", h->version);
 	snprintf(c->peer_role, sizeof(c->peer_role), "%s", h->role);
 	conn_set_state(c, CONN_UP);
-	idle_arm(c, e->dead_ms / 1000.0);
+	idle_arm(c, e->dead_ms / 1000.0); /* also brings ev_now up to date */
 	ev_timer_set(&c->hb, e->heartbeat_ms / 1000.0,
 		     e->heartbeat_ms / 1000.0);
 	ev_timer_start(e->loop, &c->hb);
@@ -413,27 +429,73 @@ static void on_frame(struct conn *c, const Ekl__Envelope *env)
 			  POL_SIDE_NONE, "peer closed the link: %s",
 			  env->bye->message);
 		return;
-	default:
+	default: {
+		char msg[128];
+
 		if (c->state == CONN_UP && c->ops->frame != NULL) {
 			c->ops->frame(c, env);
 			return;
 		}
-		refuse(c, "protocol", "unexpected message before Hello");
+		snprintf(msg, sizeof(msg),
+			 c->state == CONN_UP
+			     ? "unexpected message (kind %d): nothing on this "
+			       "link takes it"
+			     : "unexpected message (kind %d) before Hello",
+			 (int)env->msg_case);
+		refuse(c, "protocol", msg);
 		return;
+	}
 	}
 }
 
-/* Read everything available and handle each complete frame. */
+/* The read budget is used up: stop reading the socket, go on from the
+ * loop's next iteration (on_resume). */
+static void resume_later(struct conn *c)
+{
+	ev_io_stop(c->env->loop, &c->rio);
+	if (!ev_is_active(&c->resume))
+		ev_timer_start(c->env->loop, &c->resume);
+}
+
+/* Handle the frames already decoded, then read and handle more, until the
+ * socket has nothing for us or the budget (CONN_READ_FRAMES frames,
+ * CONN_READ_BYTES bytes) is used up. */
 static void do_read(struct conn *c)
 {
 	uint8_t buf[16384];
+	size_t bytes = 0;
+	int frames = 0;
 
 	for (;;) {
 		Ekl__Envelope *env = NULL;
 		enum frame_res fr;
 		size_t n = 0;
-		enum tls_io r = tls_read(c->tls, buf, sizeof(buf), &n);
+		enum tls_io r;
 
+		for (;;) {
+			if (frames >= CONN_READ_FRAMES) {
+				resume_later(c);
+				return;
+			}
+			fr = frame_dec_next(&c->dec, &env);
+			if (fr != FRAME_READY)
+				break;
+			frames++;
+			c->frames_in++;
+			on_frame(c, env);
+			ekl__envelope__free_unpacked(env, NULL);
+			if (c->state == CONN_CLOSED)
+				return;
+		}
+		if (fr != FRAME_NEED_MORE) {
+			refuse(c, "protocol", frame_res_name(fr));
+			return;
+		}
+		if (bytes >= CONN_READ_BYTES) {
+			resume_later(c);
+			return;
+		}
+		r = tls_read(c->tls, buf, sizeof(buf), &n);
 		if (r == TLS_IO_WANT_READ)
 			return;
 		if (r == TLS_IO_WANT_WRITE) {
@@ -452,20 +514,25 @@ static void do_read(struct conn *c)
 				  "out of memory buffering a frame");
 			return;
 		}
-		idle_arm(c, (c->state == CONN_UP ? c->env->dead_ms
-						 : c->env->handshake_ms) /
-				1000.0);
-		while ((fr = frame_dec_next(&c->dec, &env)) == FRAME_READY) {
-			on_frame(c, env);
-			ekl__envelope__free_unpacked(env, NULL);
-			if (c->state == CONN_CLOSED)
-				return;
-		}
-		if (fr != FRAME_NEED_MORE) {
-			refuse(c, "protocol", frame_res_name(fr));
-			return;
-		}
+		bytes += n;
+		/* Once UP, any bytes show the link is alive. Before, the
+		 * handshake timer is a deadline: it is never re-armed. */
+		if (c->state == CONN_UP)
+			idle_arm(c, c->env->dead_ms / 1000.0);
 	}
+}
+
+static void on_resume(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = container_of(w, struct conn, resume);
+
+	(void)revents;
+	if (c->state != CONN_HELLO && c->state != CONN_UP)
+		return;
+	ev_io_start(loop, &c->rio);
+	if (c->out_len > 0 && !flush(c))
+		return;
+	do_read(c);
 }
 
 static void do_handshake(struct conn *c)
@@ -535,21 +602,25 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/* The dead-link timer (UP) or the handshake deadline: close, telling the
+ * peer why (Bye, then TLS close_notify) when TLS is up, so that it records
+ * a timeout and not a broken connection. */
 static void on_idle(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = container_of(w, struct conn, idle);
+	char msg[256];
 
 	(void)loop;
 	(void)revents;
 	if (c->state == CONN_UP)
-		conn_fail(c, "timeout", -1, POL_SIDE_NONE,
-			  "no frame from %s for %d ms: link dead", c->remote,
-			  c->env->dead_ms);
+		snprintf(msg, sizeof(msg),
+			 "no frame from %s for %d ms: link dead", c->remote,
+			 c->env->dead_ms);
 	else
-		conn_fail(c, "timeout", -1, POL_SIDE_NONE,
-			  "%s with %s did not finish in %g s",
-			  conn_state_name(c->state), c->remote,
-			  c->env->handshake_ms / 1000.0);
+		snprintf(msg, sizeof(msg), "%s with %s did not finish in %g s",
+			 conn_state_name(c->state), c->remote,
+			 c->env->handshake_ms / 1000.0);
+	conn_close(c, "timeout", msg);
 }
 
 static void on_hb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -593,6 +664,7 @@ void conn_free(struct conn *c)
 	ev_io_stop(loop, &c->wio);
 	ev_timer_stop(loop, &c->idle);
 	ev_timer_stop(loop, &c->hb);
+	ev_timer_stop(loop, &c->resume);
 	/* Once TLS ran, close gracefully so the peer gets our last alert or
 	 * Bye instead of a reset. */
 	if (c->fd >= 0 && c->tls != NULL && c->env->linger != NULL)

@@ -26,6 +26,15 @@
 /* How long TCP connect + TLS handshake + Hello may take, by default. */
 #define CONN_HANDSHAKE_MS 5000
 
+/* What one read callback may take from a connection before it returns to
+ * the loop: at most this many frames handled, or this many bytes read,
+ * whichever comes first. What is left (in the socket, in OpenSSL or in the
+ * frame decoder) is taken in later loop iterations, one budget each, so a
+ * peer that never stops sending cannot starve the other connections, the
+ * timers or the admin socket. */
+#define CONN_READ_FRAMES 64
+#define CONN_READ_BYTES	 (64u << 10)
+
 /* What a conn needs from the node: its loop and TLS identity, the values
  * its Hello carries and checks, its timers, and two questions it cannot
  * answer itself. Not owned by any conn; must outlive them all. */
@@ -42,7 +51,9 @@ struct conn_env {
 	enum pol_mode verify;
 	int heartbeat_ms; /* interval between our heartbeats once UP */
 	int dead_ms;	  /* UP with no frame for this long: timeout */
-	int handshake_ms; /* connect + TLS + Hello budget (CONN_HANDSHAKE_MS) */
+	/* Connect + TLS + Hello must finish this long after the conn was
+	 * made (CONN_HANDSHAKE_MS): a deadline, not an idle timer. */
+	int handshake_ms;
 	/* Is `name` (from a Hello) one of our configured peers? Unknown ones
 	 * are refused with unknown-peer. */
 	bool (*known_peer)(void *arg, const char *name);
@@ -104,20 +115,24 @@ struct conn {
 	void *owner;		    /* the owner's object, not owned */
 	enum pol_side side;
 	enum conn_state state;
-	int fd;		      /* owned */
-	struct tls_conn *tls; /* owned */
-	char expect[64];      /* outbound: the peer we dialled */
-	char remote[80];      /* "127.0.0.1:40312" */
+	enum conn_state failed_in; /* the state conn_fail() found (CLOSED:
+				      not failed yet) */
+	int fd;			   /* owned */
+	struct tls_conn *tls;	   /* owned */
+	char expect[64];	   /* outbound: the peer we dialled */
+	char remote[80];	   /* "127.0.0.1:40312" */
 	ev_io rio;
 	ev_io wio;
-	ev_timer idle; /* handshake timeout, then dead-link detector */
-	ev_timer hb;   /* heartbeat sender */
+	ev_timer idle;	 /* handshake deadline, then dead-link detector */
+	ev_timer hb;	 /* heartbeat sender */
+	ev_timer resume; /* read budget used up: go on from the loop */
 	struct frame_dec dec;
 	uint8_t *out; /* owned: bytes waiting to be written */
 	size_t out_len;
 	size_t out_cap;
-	uint64_t hb_seq; /* heartbeats sent */
-	double since;	 /* ev_now when the state last changed */
+	uint64_t hb_seq;    /* heartbeats sent */
+	uint64_t frames_in; /* frames received and handled (any kind) */
+	double since;	    /* ev_now when the state last changed */
 	/* From the peer's Hello. */
 	char peer_name[64];
 	char peer_version[32];

@@ -180,6 +180,7 @@ static void on_redial(struct ev_loop *loop, ev_timer *w, int revents)
 		l->out_err.side = POL_SIDE_NONE;
 		l->out_err.at = ev_now(l->cfg.env->loop);
 		l->out_err_set = true;
+		l->out_failures++;
 		schedule_redial(l);
 	}
 }
@@ -200,6 +201,7 @@ static void out_closed(struct conn *c)
 
 	l->out_err = c->err;
 	l->out_err_set = true;
+	l->out_failures++;
 	if (strcmp(c->err.code, "connect-failed") != 0 &&
 	    strcmp(c->err.code, "closed") != 0)
 		ekl_debug("outbound to %s failed: %s: %s", l->cfg.name,
@@ -221,6 +223,7 @@ static void in_closed(struct conn *c)
 
 	l->in_err = c->err;
 	l->in_err_set = true;
+	l->in_failures++;
 	if (l->in == c)
 		l->in = NULL;
 	conn_free(c);
@@ -248,6 +251,7 @@ void link_note_inbound_failure(struct link *l, const struct conn *c)
 {
 	l->in_err = c->err;
 	l->in_err_set = true;
+	l->in_failures++;
 }
 
 static void err_json(struct json *j, bool set, const struct conn_err *e)
@@ -317,6 +321,8 @@ static void conn_json(struct json *j, const struct conn *c)
 		json_str(j, c->peer_version);
 		json_key(j, "peer_role");
 		json_str(j, c->peer_role);
+		json_key(j, "frames_in");
+		json_int(j, (int64_t)c->frames_in);
 	}
 	json_obj_end(j);
 }
@@ -370,6 +376,10 @@ void link_status_json(const struct link *l, struct json *j)
 	err_json(j, l->out_err_set, &l->out_err);
 	json_key(j, "inbound_error");
 	err_json(j, l->in_err_set, &l->in_err);
+	json_key(j, "outbound_failures");
+	json_int(j, (int64_t)l->out_failures);
+	json_key(j, "inbound_failures");
+	json_int(j, (int64_t)l->in_failures);
 	json_key(j, "replication");
 	l->cfg.ops->repl_json(l, j);
 	json_key(j, "outbound");

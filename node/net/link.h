@@ -63,6 +63,8 @@ struct link {
 	struct conn_err out_err; /* last outbound failure */
 	bool in_err_set;
 	struct conn_err in_err; /* last inbound failure */
+	uint64_t out_failures;	/* outbound attempts that failed */
+	uint64_t in_failures;	/* inbound ones attributed to this peer */
 	double up_since;	/* ev_now when the link came up */
 	bool was_up;
 };

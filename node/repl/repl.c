@@ -16,7 +16,14 @@
  * Carrier changes: a carrier change restarts the stream from the last
  * acknowledged revision; the peer skips changes it already has, so each is
  * applied exactly once. A write waiting for --ack all fails when a peer it
- * waits for loses its link.
+ * waits for loses its link. Both ends of a link agree on its carrier (the
+ * lower name's dial when both directions are up), and replication data
+ * travels only on it: the primary sends on its carrier, a peer takes
+ * batches and snapshot messages from its carrier only and drops what
+ * still arrives on another channel (stale: sent before the primary moved
+ * the stream), so a snapshot restarted on a new channel is never mixed
+ * with the chunks of the one it replaced. A peer's ReplState says which
+ * snapshot it is staging, so the primary restarts one the peer dropped.
  *
  * The outside: peers, channels and write replies only through r->io
  * (struct repl_io, repl.h); the store and the loop directly.
@@ -147,10 +154,16 @@ void repl_stop(struct repl *r)
 		return;
 	ev_prepare_stop(r->cfg.loop, &r->commit_w);
 	ev_timer_stop(r->cfg.loop, &r->wait_timer);
-	/* Everything committed becomes durable before we answer it. */
-	syncer_stop(r->syncer);
-	r->syncer = NULL;
-	repl_on_synced(r, r->commit_seq);
+	/* What the syncer made durable is answered; what it could not (its
+	 * fdatasync failed) is answered with an error. Without a syncer
+	 * every commit was synchronous. */
+	if (r->syncer != NULL) {
+		uint64_t durable = syncer_stop(r->syncer);
+
+		r->syncer = NULL;
+		repl_on_synced(r, durable);
+		repl_fail_unsynced(r);
+	}
 	while (r->queue != NULL) {
 		struct pending_write *w = r->queue;
 
@@ -176,17 +189,32 @@ void repl_stop(struct repl *r)
 
 /* ---- epochs ---------------------------------------------------------- */
 
+/* Our ReplState: (epoch, primary, revision, rev_epoch), and on a peer the
+ * revision of the snapshot it is staging. */
+static void fill_state(struct repl *r, Ekl__ReplState *rs,
+		       struct store_state *st)
+{
+	int i;
+
+	store_state(r->store, st);
+	rs->epoch = (uint64_t)st->epoch;
+	rs->primary = st->primary;
+	rs->revision = (uint64_t)st->revision;
+	rs->rev_epoch = (uint64_t)st->rev_epoch;
+	if (repl_is_primary(r))
+		return;
+	for (i = 0; i < r->io->n_peers; i++)
+		if (r->peers[i].phase == REPL_SNAPSHOT)
+			rs->staging = (uint64_t)r->peers[i].snap_revision;
+}
+
 void repl_send_state(struct repl *r, struct repl_chan *ch)
 {
 	Ekl__Envelope env = EKL__ENVELOPE__INIT;
 	Ekl__ReplState rs = EKL__REPL_STATE__INIT;
 	struct store_state st;
 
-	store_state(r->store, &st);
-	rs.epoch = (uint64_t)st.epoch;
-	rs.primary = st.primary;
-	rs.revision = (uint64_t)st.revision;
-	rs.rev_epoch = (uint64_t)st.rev_epoch;
+	fill_state(r, &rs, &st);
 	env.msg_case = EKL__ENVELOPE__MSG_REPL_STATE;
 	env.repl_state = &rs;
 	r->io->send(r->io, ch, &env);
@@ -200,11 +228,7 @@ static void broadcast_state(struct repl *r)
 	struct store_state st;
 	int i;
 
-	store_state(r->store, &st);
-	rs.epoch = (uint64_t)st.epoch;
-	rs.primary = st.primary;
-	rs.revision = (uint64_t)st.revision;
-	rs.rev_epoch = (uint64_t)st.rev_epoch;
+	fill_state(r, &rs, &st);
 	env.msg_case = EKL__ENVELOPE__MSG_REPL_STATE;
 	env.repl_state = &rs;
 	for (i = 0; i < r->io->n_peers; i++)
@@ -224,6 +248,9 @@ void repl_adopt_epoch(struct repl *r, int64_t epoch, const char *primary)
 		return;
 	}
 	ekl_info("epoch %lld: primary is %s", (long long)epoch, primary);
+	for (i = 0; i < r->io->n_peers; i++)
+		r->peers[i].sent_high =
+		    0; /* what we sent was another epoch's */
 	if (was_primary && !repl_is_primary(r)) {
 		while (r->waits != NULL) {
 			char msg[256];
@@ -255,6 +282,7 @@ int repl_promote(struct repl *r, char *err)
 	for (i = 0; i < r->io->n_peers; i++) {
 		repl_peer_reset(&r->peers[i]);
 		r->peers[i].known = false;
+		r->peers[i].sent_high = 0;
 	}
 	broadcast_state(r);
 	return 0;
@@ -264,21 +292,26 @@ int repl_promote(struct repl *r, char *err)
 
 void repl_conn_up(struct repl *r, int peer, struct repl_chan *ch)
 {
-	(void)peer;
 	repl_send_state(r, ch);
+	r->peers[peer].state_sent = ch;
 }
 
 void repl_link_changed(struct repl *r, int peer)
 {
 	struct repl_peer *p = &r->peers[peer];
 	struct repl_chan *carrier = r->io->carrier(r->io, peer);
+	bool aborted = false;
 
 	if (carrier == p->carrier)
 		return;
 	if (p->carrier != NULL && carrier == NULL)
 		repl_check_waits(r, peer);
-	if (p->phase == REPL_SNAPSHOT && !repl_is_primary(r))
+	if (p->phase == REPL_SNAPSHOT && !repl_is_primary(r)) {
+		/* It came on the old carrier; the primary restarts it on
+		 * the new one. */
 		store_snap_abort(r->store);
+		aborted = true;
+	}
 	repl_peer_reset(p);
 	p->carrier = carrier;
 	if (carrier == NULL)
@@ -288,13 +321,16 @@ void repl_link_changed(struct repl *r, int peer)
 
 		store_state(r->store, &st);
 		/* What we know of the peer is stale unless it acknowledged our
-		 * stream in this epoch; otherwise wait for its ReplState,
-		 * which it sends when its carrier changes too. */
-		if (p->acked_epoch != st.epoch)
+		 * stream in this epoch or said it on this very channel;
+		 * otherwise wait for its ReplState, which it sends when its
+		 * carrier changes too. */
+		if (p->acked_epoch != st.epoch && p->state_chan != carrier)
 			p->known = false;
 		repl_start_stream(r, peer);
-	} else {
-		/* The primary restarts the stream from what this says. */
+	} else if (carrier != p->state_sent || aborted) {
+		/* The primary restarts the stream from what this says (it
+		 * got our ReplState when this channel came up, unless we
+		 * dropped a snapshot since). */
 		repl_send_state(r, carrier);
 	}
 }

@@ -19,14 +19,34 @@
 
 #include <ev.h>
 
+#include "ekulab/wire/frame.h"
 #include "repl.h"
 #include "store/store.h"
 
-#define BATCH_MAX   1000	/* changes per batch */
-#define BATCH_BYTES (256 << 10) /* path+value bytes per batch */
-#define WINDOW	    4		/* unacknowledged batches per peer */
-#define SNAP_ROWS   1000	/* rows per snapshot chunk */
-#define LAT_MAX	    65536	/* latency samples kept */
+#define BATCH_MAX 1000	/* changes per batch */
+#define WINDOW	  4	/* unacknowledged batches per peer */
+#define SNAP_ROWS 1000	/* rows per snapshot chunk */
+#define LAT_MAX	  65536 /* latency samples kept */
+
+/* Batches and snapshot chunks are bounded by bytes too: rows stop at
+ * FRAME_ROWS_BYTES of path+value (or one row alone), so every frame stays
+ * under FRAME_MAX_DEFAULT. The overhead of one Change in a ReplBatch is
+ * at most 40 bytes (two 10-byte varints, tags and lengths), of one row in
+ * a SnapChunk at most 10. */
+#define REPL_CHANGE_OVERHEAD 40
+#define REPL_ROW_OVERHEAD    10
+_Static_assert((FRAME_ROWS_BYTES > STORE_PATH_MAX + STORE_VALUE_MAX
+		    ? FRAME_ROWS_BYTES
+		    : STORE_PATH_MAX + STORE_VALUE_MAX) +
+		       BATCH_MAX * REPL_CHANGE_OVERHEAD + 64 <=
+		   FRAME_MAX_DEFAULT,
+	       "a full batch fits one frame");
+_Static_assert((FRAME_ROWS_BYTES > STORE_PATH_MAX + STORE_VALUE_MAX
+		    ? FRAME_ROWS_BYTES
+		    : STORE_PATH_MAX + STORE_VALUE_MAX) +
+		       SNAP_ROWS * REPL_ROW_OVERHEAD + 64 <=
+		   FRAME_MAX_DEFAULT,
+	       "a full snapshot chunk fits one frame");
 
 struct syncer;
 struct durable; /* repl_write.c */
@@ -44,14 +64,22 @@ struct repl_peer {
 	enum repl_phase phase;
 	struct repl_chan *carrier; /* not owned: the channel the stream runs
 				      on (io->carrier when last told) */
-	bool known;		   /* a ReplState has been received */
+	/* Handles compared, never dereferenced (they may be gone): */
+	struct repl_chan *state_chan; /* primary: where the peer's last
+					 ReplState came from */
+	struct repl_chan *state_sent; /* the channel our ReplState went to
+					 when it came up (repl_conn_up) */
+	bool known;		      /* a ReplState has been received */
 	int64_t applied;	/* peer's applied revision (acked / reported) */
 	int64_t rev_epoch_seen; /* epoch of that revision, from ReplState */
 	int64_t acked_epoch;	/* primary: epoch in which the peer last
 				   acknowledged our batches (its history up
 				   to `applied` is ours); 0 = unknown */
 	int64_t sent;		/* primary: last revision sent */
-	int inflight;		/* primary: snapshot chunks not yet acked */
+	int64_t sent_high; /* primary: the highest revision sent to it in this
+			      epoch (batches, a snapshot's); an ack above it
+			      is a lie */
+	int inflight;	   /* primary: snapshot chunks not yet acked */
 	int64_t out_last[WINDOW]; /* primary: last revision of each batch
 				     sent and not yet acknowledged, oldest
 				     first */
@@ -128,6 +156,13 @@ bool repl_skewed(struct repl *r, struct repl_chan *ch);
 
 /* repl_write.c */
 void repl_write_free(struct pending_write *w);
+/* Answer every write of list that is not answered yet with msg, free the
+ * list. */
+void repl_fail_writes(struct repl *r, struct pending_write *list,
+		      const char *msg);
+/* At stop: answer the committed groups that the syncer never made durable
+ * with an error (never "ok" without fdatasync). */
+void repl_fail_unsynced(struct repl *r);
 /* The commit_w prepare watcher: commit the queued writes as one group. */
 void repl_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents);
 /* The wait_timer: fail --ack all waits whose deadline passed. */
@@ -142,6 +177,9 @@ void repl_check_waits(struct repl *r, int gone);
 void repl_maybe_compact(struct repl *r);
 
 /* repl_send.c */
+/* A row (path or value) as protobuf bytes, pointing at s (borrowed: s
+ * must outlive the message). */
+ProtobufCBinaryData repl_wire_bytes(const char *s);
 /* Batches sent to p and not yet covered by its acknowledgements. */
 int repl_batches_out(struct repl_peer *p);
 /* Record a batch ending at revision last as sent to p. */
@@ -151,8 +189,10 @@ void repl_pump(struct repl *r, int peer);
 /* Bring a peer at (applied, rev_epoch_seen) up to date: stream or
  * snapshot. */
 void repl_start_stream(struct repl *r, int peer);
-/* A ReplAck / SnapAck from peer. */
-void repl_on_ack(struct repl *r, int peer, const Ekl__ReplAck *a);
+/* The highest revision peer may acknowledge in our epoch. */
+int64_t repl_ack_bound(const struct repl_peer *p);
+/* A valid ReplAck (repl_recv.c checked it) of revision rev from peer. */
+void repl_on_ack(struct repl *r, int peer, int64_t rev);
 void repl_on_snap_ack(struct repl *r, int peer);
 
 /* repl_recv.c */

@@ -7,9 +7,16 @@
  * side holds (epoch, primary, revision); from a peer's, the primary starts
  * its stream (repl_start_stream).
  *
- * The failure modes: a revision gap, or a batch from a node that is not
- * the primary of our epoch, is refused: the channel is closed with
- * "protocol" and the reason (io->close), nothing applied. A batch from an
+ * The failure modes: a revision gap, a batch from a node that is not the
+ * primary of our epoch, or a row that breaks the row rules (a NUL byte,
+ * invalid UTF-8, a line break, over the admin protocol's limits: the same
+ * rules as for an admin write, store_row_invalid) is refused: the channel
+ * is closed with "protocol" and the reason (io->close), nothing of the
+ * batch or chunk applied. On the primary, an acknowledgement that cannot
+ * be true (a newer epoch than ours, a revision above the highest one sent
+ * to that peer in this epoch) is refused the same way and never counts;
+ * one from an older epoch was sent before the peer heard of ours and is
+ * dropped. A batch from an
  * older epoch (a demoted primary) is not applied either; we answer with
  * our ReplState so that it learns the new epoch. Changes the peer already
  * has (a stream restarted after a carrier change) are skipped, so each is
@@ -17,6 +24,7 @@
  * by SnapEnd; a chunk or end that fails aborts the staging and closes the
  * channel.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,15 +101,53 @@ static void on_state(struct repl *r, int peer, struct repl_chan *ch,
 		repl_send_state(r, ch); /* it will adopt ours */
 	}
 	if (p->phase == REPL_SNAPSHOT && ch == p->carrier &&
-	    (int64_t)s->epoch == st.epoch)
-		return; /* a snapshot is on its way to it already */
+	    (int64_t)s->epoch == st.epoch &&
+	    (int64_t)s->staging == p->snap_revision)
+		return; /* it is staging the snapshot we are sending */
 	p->known = true;
 	p->applied = (int64_t)s->revision;
 	p->rev_epoch_seen = (int64_t)s->rev_epoch;
 	p->acked_epoch = 0; /* judge its history from what it reports */
+	p->state_chan = ch;
+	/* The stream starts on the carrier: a ReplState from another
+	 * channel waits until that channel carries the link (then
+	 * repl_link_changed starts it). */
 	if (repl_is_primary(r) && (int64_t)s->epoch == st.epoch &&
-	    p->carrier != NULL)
+	    p->carrier != NULL && ch == p->carrier)
 		repl_start_stream(r, peer);
+}
+
+/* Rows arrive as protobuf bytes (proto/ekulab.proto): judged with their
+ * exact lengths, then copied into one arena as C strings for the store. */
+static const char *wire_row(const ProtobufCBinaryData *b)
+{
+	return b->data != NULL ? (const char *)b->data : "";
+}
+
+/* Copy b into *at as a C string; returns it and moves *at on. */
+static const char *arena_put(char **at, const ProtobufCBinaryData *b)
+{
+	char *s = *at;
+
+	if (b->len > 0)
+		memcpy(s, b->data, b->len);
+	s[b->len] = '\0';
+	*at += b->len + 1;
+	return s;
+}
+
+/* Replication data (batches, snapshot messages) is taken from the
+ * carrier only: what arrives on another channel was sent before the
+ * primary moved the stream and is dropped. */
+static bool stale(struct repl *r, int peer, struct repl_chan *ch,
+		  const char *what)
+{
+	if (ch == r->peers[peer].carrier)
+		return false;
+	ekl_debug("replication from %s: %s on a channel that no longer "
+		  "carries the link: dropped",
+		  r->io->peer_name(r->io, peer), what);
+	return true;
 }
 
 /* Convert a batch to store changes, skipping those already applied. */
@@ -113,8 +159,11 @@ static void on_batch(struct repl *r, int peer, struct repl_chan *from,
 	struct store_change *ch;
 	struct store_state st;
 	char err[EKL_ERRLEN];
-	size_t i, n = 0;
+	char *arena, *at;
+	size_t i, n = 0, size = 1;
 
+	if (stale(r, peer, from, "a batch"))
+		return;
 	store_state(r->store, &st);
 	if ((int64_t)b->epoch < st.epoch) {
 		repl_send_state(r, from); /* a demoted primary: tell it */
@@ -138,28 +187,62 @@ static void on_batch(struct repl *r, int peer, struct repl_chan *from,
 		store_snap_abort(r->store);
 	p->phase = REPL_STREAM;
 	p->primary_rev = (int64_t)b->primary_revision;
+	for (i = 0; i < b->n_changes; i++) {
+		const Ekl__Change *x = b->changes[i];
+		const char *why;
+
+		if (x->rev > (uint64_t)INT64_MAX ||
+		    x->epoch > (uint64_t)INT64_MAX) {
+			refuse(r, peer, from,
+			       "change %" PRIu64 " of epoch %" PRIu64
+			       ": out of range",
+			       x->rev, x->epoch);
+			return;
+		}
+		if ((int64_t)x->rev <= st.revision)
+			continue; /* already applied (a restarted stream) */
+		why = store_row_invalid(wire_row(&x->path), x->path.len,
+					x->deleted ? NULL : wire_row(&x->value),
+					x->value.len);
+		if (why != NULL) {
+			refuse(r, peer, from,
+			       "change %" PRIu64 " (\"%.*s\"): %s; nothing of "
+			       "the batch applied",
+			       x->rev,
+			       (int)(x->path.len < 80 ? x->path.len : 80),
+			       wire_row(&x->path), why);
+			return;
+		}
+		size += x->path.len + 1 + (x->deleted ? 0 : x->value.len + 1);
+	}
 	ch = ekl_calloc(b->n_changes ? b->n_changes : 1, sizeof(*ch));
-	if (ch == NULL) {
+	arena = ekl_malloc(size);
+	if (ch == NULL || arena == NULL) {
+		ekl_free(ch);
+		ekl_free(arena);
 		refuse(r, peer, from, "out of memory applying a batch");
 		return;
 	}
+	at = arena;
 	for (i = 0; i < b->n_changes; i++) {
 		const Ekl__Change *x = b->changes[i];
 
 		if ((int64_t)x->rev <= st.revision)
-			continue; /* already applied (a restarted stream) */
+			continue;
 		ch[n].rev = (int64_t)x->rev;
 		ch[n].epoch = (int64_t)x->epoch;
-		ch[n].path = x->path;
-		ch[n].value = x->deleted ? NULL : x->value;
+		ch[n].path = arena_put(&at, &x->path);
+		ch[n].value = x->deleted ? NULL : arena_put(&at, &x->value);
 		n++;
 	}
 	if (n > 0 && store_apply(r->store, ch, n, err) != 0) {
 		ekl_free(ch);
+		ekl_free(arena);
 		refuse(r, peer, from, "%s", err);
 		return;
 	}
 	ekl_free(ch);
+	ekl_free(arena);
 	repl_maybe_compact(r);
 	ack_when_durable(r, peer, from);
 }
@@ -173,6 +256,8 @@ static void on_snap_begin(struct repl *r, int peer, struct repl_chan *ch,
 	struct store_state st;
 	char err[EKL_ERRLEN];
 
+	if (stale(r, peer, ch, "a snapshot's beginning"))
+		return;
 	store_state(r->store, &st);
 	if ((int64_t)b->epoch < st.epoch) {
 		repl_send_state(r, ch);
@@ -207,16 +292,57 @@ static void on_snap_chunk(struct repl *r, int peer, struct repl_chan *ch,
 	struct repl_peer *p = &r->peers[peer];
 	Ekl__Envelope env = EKL__ENVELOPE__INIT;
 	Ekl__SnapAck ack = EKL__SNAP_ACK__INIT;
+	const char **paths = NULL, **values = NULL;
 	char err[EKL_ERRLEN];
+	char *arena = NULL, *at;
+	size_t i, size = 1;
+	int rv;
 
+	if (stale(r, peer, ch, "a snapshot chunk"))
+		return;
 	if (p->phase != REPL_SNAPSHOT || k->n_paths != k->n_values) {
 		refuse(r, peer, ch, "snapshot chunk out of place");
 		return;
 	}
-	if (store_snap_stage_rows(r->store, (const char *const *)k->paths,
-				  (const char *const *)k->values, k->n_paths,
-				  err) != 0) {
+	for (i = 0; i < k->n_paths; i++) {
+		const char *why = store_row_invalid(
+		    wire_row(&k->paths[i]), k->paths[i].len,
+		    wire_row(&k->values[i]), k->values[i].len);
+
+		if (why != NULL) {
+			store_snap_abort(r->store);
+			p->phase = REPL_IDLE;
+			refuse(
+			    r, peer, ch,
+			    "snapshot row \"%.*s\": %s; the snapshot was "
+			    "not applied",
+			    (int)(k->paths[i].len < 80 ? k->paths[i].len : 80),
+			    wire_row(&k->paths[i]), why);
+			return;
+		}
+		size += k->paths[i].len + k->values[i].len + 2;
+	}
+	paths = ekl_calloc(k->n_paths ? k->n_paths : 1, sizeof(*paths));
+	values = ekl_calloc(k->n_paths ? k->n_paths : 1, sizeof(*values));
+	arena = ekl_malloc(size);
+	if (paths == NULL || values == NULL || arena == NULL) {
+		rv = ekl_errf(err, EKL_ENOMEM,
+			      "out of memory staging a snapshot");
+	} else {
+		at = arena;
+		for (i = 0; i < k->n_paths; i++) {
+			paths[i] = arena_put(&at, &k->paths[i]);
+			values[i] = arena_put(&at, &k->values[i]);
+		}
+		rv = store_snap_stage_rows(r->store, paths, values, k->n_paths,
+					   err);
+	}
+	ekl_free(paths);
+	ekl_free(values);
+	ekl_free(arena);
+	if (rv != 0) {
 		store_snap_abort(r->store);
+		p->phase = REPL_IDLE;
 		refuse(r, peer, ch, "%s", err);
 		return;
 	}
@@ -233,6 +359,8 @@ static void on_snap_end(struct repl *r, int peer, struct repl_chan *ch)
 	struct store_state st;
 	char err[EKL_ERRLEN];
 
+	if (stale(r, peer, ch, "a snapshot's end"))
+		return;
 	if (p->phase != REPL_SNAPSHOT) {
 		refuse(r, peer, ch, "snapshot end out of place");
 		return;
@@ -253,6 +381,42 @@ static void on_snap_end(struct repl *r, int peer, struct repl_chan *ch)
 	ack_when_durable(r, peer, ch);
 }
 
+/* A ReplAck. Only the primary counts acknowledgements, and only those
+ * that can be true (see the failure modes above). */
+static void on_ack(struct repl *r, int peer, struct repl_chan *ch,
+		   const Ekl__ReplAck *a)
+{
+	struct repl_peer *p = &r->peers[peer];
+	int64_t bound = repl_ack_bound(p);
+	struct store_state st;
+
+	if (!repl_is_primary(r))
+		return; /* we stream to nobody: nothing to count */
+	store_state(r->store, &st);
+	if (a->epoch > (uint64_t)st.epoch) {
+		refuse(r, peer, ch,
+		       "acknowledgement from epoch %" PRIu64
+		       ", but this primary is in epoch %" PRId64,
+		       a->epoch, st.epoch);
+		return;
+	}
+	if (a->epoch < (uint64_t)st.epoch) {
+		ekl_debug("replication from %s: acknowledgement from epoch "
+			  "%" PRIu64 " (ours is %" PRId64 ") dropped",
+			  r->io->peer_name(r->io, peer), a->epoch, st.epoch);
+		return;
+	}
+	if (a->revision > (uint64_t)bound) {
+		refuse(r, peer, ch,
+		       "acknowledged revision %" PRIu64
+		       ", but the highest revision sent to it in epoch "
+		       "%" PRId64 " is %" PRId64,
+		       a->revision, st.epoch, bound);
+		return;
+	}
+	repl_on_ack(r, peer, (int64_t)a->revision);
+}
+
 void repl_on_frame(struct repl *r, int peer, struct repl_chan *ch,
 		   const Ekl__Envelope *env)
 {
@@ -263,7 +427,7 @@ void repl_on_frame(struct repl *r, int peer, struct repl_chan *ch,
 	case EKL__ENVELOPE__MSG_BATCH:
 		on_batch(r, peer, ch, env->batch);
 		return;
-	case EKL__ENVELOPE__MSG_ACK: repl_on_ack(r, peer, env->ack); return;
+	case EKL__ENVELOPE__MSG_ACK: on_ack(r, peer, ch, env->ack); return;
 	case EKL__ENVELOPE__MSG_SNAP_BEGIN:
 		on_snap_begin(r, peer, ch, env->snap_begin);
 		return;

@@ -2,18 +2,20 @@
  * snapshots, the repl_pump, where a stream starts, the peer's acks.
  *
  * The happy path: the primary pumps each peer (repl_pump): batches of up
- * to BATCH_MAX changes read from the change log, at most WINDOW batches
- * unacknowledged. Each ReplAck (repl_on_ack) slides the window and pumps
- * again.
+ * to BATCH_MAX changes and FRAME_ROWS_BYTES of rows read from the change
+ * log, at most WINDOW batches unacknowledged. Each ReplAck (repl_on_ack)
+ * slides the window and pumps again.
  *
  * The failure modes: a peer whose revision the log no longer holds, or
  * whose history diverged (it has revisions the primary lacks, or of
  * another epoch), gets a snapshot (start_snapshot): SnapBegin, chunks of
- * SNAP_ROWS rows with at most WINDOW unacknowledged, SnapEnd; once the
+ * at most SNAP_ROWS rows and FRAME_ROWS_BYTES of rows, at most WINDOW
+ * unacknowledged, SnapEnd; once the
  * peer acknowledges the snapshot's revision the stream resumes from there.
  * A carrier change restarts the stream from the last acknowledged revision
  * (repl_start_stream, from repl_link_changed).
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "ekulab/core/err.h"
@@ -42,6 +44,22 @@ void repl_batch_sent(struct repl_peer *p, int64_t last)
 	if (p->n_out < WINDOW)
 		p->out_last[p->n_out++] = last;
 	p->sent = last;
+	if (last > p->sent_high)
+		p->sent_high = last;
+}
+
+int64_t repl_ack_bound(const struct repl_peer *p)
+{
+	return p->sent > p->sent_high ? p->sent : p->sent_high;
+}
+
+ProtobufCBinaryData repl_wire_bytes(const char *s)
+{
+	ProtobufCBinaryData b;
+
+	b.len = strlen(s);
+	b.data = (uint8_t *)(uintptr_t)s;
+	return b;
 }
 
 /* Collects log entries into a batch; strings are copied. */
@@ -57,6 +75,7 @@ struct batch_build {
 static int batch_add(void *arg, const struct store_change *c)
 {
 	struct batch_build *b = arg;
+	char *path, *value;
 	Ekl__Change *ch;
 
 	if (b->n == b->cap)
@@ -65,15 +84,17 @@ static int batch_add(void *arg, const struct store_change *c)
 	ekl__change__init(ch);
 	ch->rev = (uint64_t)c->rev;
 	ch->epoch = (uint64_t)c->epoch;
-	ch->path = ekl_strdup(c->path);
 	ch->deleted = c->value == NULL;
-	ch->value = ekl_strdup(c->value != NULL ? c->value : "");
-	if (ch->path == NULL || ch->value == NULL) {
-		ekl_free(ch->path);
-		ekl_free(ch->value);
+	path = ekl_strdup(c->path);
+	value = ekl_strdup(c->value != NULL ? c->value : "");
+	if (path == NULL || value == NULL) {
+		ekl_free(path);
+		ekl_free(value);
 		b->oom = true;
 		return EKL_ENOMEM;
 	}
+	ch->path = repl_wire_bytes(path);
+	ch->value = repl_wire_bytes(value);
 	b->ptrs[b->n++] = ch;
 	b->last = c->rev;
 	return 0;
@@ -84,8 +105,8 @@ static void batch_free(struct batch_build *b)
 	size_t i;
 
 	for (i = 0; i < b->n; i++) {
-		ekl_free(b->changes[i].path);
-		ekl_free(b->changes[i].value);
+		ekl_free(b->changes[i].path.data);
+		ekl_free(b->changes[i].value.data);
 	}
 	ekl_free(b->changes);
 	ekl_free(b->ptrs);
@@ -122,8 +143,8 @@ static int send_batch(struct repl *r, int peer)
 		return EKL_ENOMEM;
 	}
 	b.cap = want;
-	rv = store_log_read(r->store, p->sent, want, BATCH_BYTES, batch_add, &b,
-			    err);
+	rv = store_log_read(r->store, p->sent, want, FRAME_ROWS_BYTES,
+			    batch_add, &b, err);
 	if (rv < 0) {
 		if (rv != EKL_ENOENT)
 			ekl_warn("replication to %s: %s",
@@ -152,24 +173,23 @@ static int send_batch(struct repl *r, int peer)
 /* ---- snapshots -------------------------------------------------------- */
 
 struct chunk_build {
-	char **paths;  /* owned */
-	char **values; /* owned */
+	ProtobufCBinaryData *paths;  /* owned, and each data */
+	ProtobufCBinaryData *values; /* owned, and each data */
 	size_t n;
-	size_t bytes;
 };
 
 static int chunk_add(void *arg, const char *path, const char *value)
 {
 	struct chunk_build *c = arg;
+	char *p = ekl_strdup(path), *v = ekl_strdup(value);
 
-	c->paths[c->n] = ekl_strdup(path);
-	c->values[c->n] = ekl_strdup(value);
-	if (c->paths[c->n] == NULL || c->values[c->n] == NULL) {
-		ekl_free(c->paths[c->n]);
-		ekl_free(c->values[c->n]);
+	if (p == NULL || v == NULL) {
+		ekl_free(p);
+		ekl_free(v);
 		return EKL_ENOMEM;
 	}
-	c->bytes += strlen(path) + strlen(value);
+	c->paths[c->n] = repl_wire_bytes(p);
+	c->values[c->n] = repl_wire_bytes(v);
 	c->n++;
 	return 0;
 }
@@ -179,8 +199,8 @@ static void chunk_free(struct chunk_build *c)
 	size_t i;
 
 	for (i = 0; i < c->n; i++) {
-		ekl_free(c->paths[i]);
-		ekl_free(c->values[i]);
+		ekl_free(c->paths[i].data);
+		ekl_free(c->values[i].data);
 	}
 	ekl_free(c->paths);
 	ekl_free(c->values);
@@ -198,13 +218,14 @@ static int send_chunk(struct repl *r, int peer)
 	int rv;
 
 	memset(&c, 0, sizeof(c));
-	c.paths = ekl_calloc(SNAP_ROWS, sizeof(char *));
-	c.values = ekl_calloc(SNAP_ROWS, sizeof(char *));
+	c.paths = ekl_calloc(SNAP_ROWS, sizeof(*c.paths));
+	c.values = ekl_calloc(SNAP_ROWS, sizeof(*c.values));
 	if (c.paths == NULL || c.values == NULL) {
 		chunk_free(&c);
 		return EKL_ENOMEM;
 	}
-	rv = store_snap_next(p->snap, SNAP_ROWS, chunk_add, &c, err);
+	rv = store_snap_next(p->snap, SNAP_ROWS, FRAME_ROWS_BYTES, chunk_add,
+			     &c, err);
 	if (rv < 0) {
 		ekl_warn("snapshot to %s: %s", r->io->peer_name(r->io, peer),
 			 err);
@@ -223,8 +244,12 @@ static int send_chunk(struct repl *r, int peer)
 		env.snap_chunk = &chunk;
 	}
 	rv = r->io->send(r->io, p->carrier, &env);
-	if (rv == 0)
+	if (rv == 0) {
 		p->inflight++;
+		/* After SnapEnd it acknowledges the snapshot's revision. */
+		if (p->snap_done && p->snap_revision > p->sent_high)
+			p->sent_high = p->snap_revision;
+	}
 	chunk_free(&c);
 	return rv;
 }
@@ -324,22 +349,27 @@ void repl_start_stream(struct repl *r, int peer)
 		agree = false; /* compacted away: cannot check, cannot send */
 	}
 	if (!agree) {
+		/* What it holds is not our history: nothing of it counts
+		 * (--ack all, status) until it acknowledges the snapshot. */
+		p->applied = 0;
 		start_snapshot(r, peer);
 	} else {
 		p->phase = REPL_STREAM;
 		p->sent = p->applied;
+		if (p->sent > p->sent_high)
+			p->sent_high = p->sent; /* it has those already */
 	}
 	repl_pump(r, peer);
 }
 
-void repl_on_ack(struct repl *r, int peer, const Ekl__ReplAck *a)
+void repl_on_ack(struct repl *r, int peer, int64_t rev)
 {
 	struct repl_peer *p = &r->peers[peer];
 	struct store_state st;
 
 	store_state(r->store, &st);
-	if ((int64_t)a->revision > p->applied)
-		p->applied = (int64_t)a->revision;
+	if (rev > p->applied)
+		p->applied = rev;
 	p->acked_epoch = st.epoch;
 	if (p->phase == REPL_SNAPSHOT && p->snap_done &&
 	    p->applied >= p->snap_revision) {

@@ -13,7 +13,11 @@
  * (send_group_early).
  *
  * The failure modes: a write on a node that is not the primary fails,
- * naming the primary. A failed commit fails the group's writes; if the
+ * naming the primary. Without memory for the record that makes a group's
+ * answers wait for the sync, the group is refused before anything is
+ * committed: no write is ever answered before fdatasync made it durable
+ * (if the sync fails, the node stops and repl_stop answers what was not
+ * synced with an error). A failed commit fails the group's writes; if the
  * group already went to peers, the primary stops (see send_group_early). A
  * write waiting for --ack all fails when a peer it waits for loses its link
  * or the timeout passes; it stays committed on the primary and replicates
@@ -273,15 +277,20 @@ static void send_group_early(struct repl *r, struct pending_write *group)
 	Ekl__Change *changes = NULL, **ptrs = NULL;
 	struct pending_write *w;
 	struct store_state st;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, bytes = 0;
 	int64_t last = 0;
 	int i;
 
 	for (w = group; w != NULL; w = w->next)
-		if (w->reply != NULL)
+		if (w->reply != NULL) {
 			cap++;
-	if (cap == 0 || cap > BATCH_MAX)
-		return; /* large groups go through the log as usual */
+			bytes += strlen(w->path) +
+				 (w->value != NULL ? strlen(w->value) : 0);
+		}
+	/* Large groups go through the log as usual, in batches that the
+	 * log read bounds the same way (BATCH_MAX, FRAME_ROWS_BYTES). */
+	if (cap == 0 || cap > BATCH_MAX || bytes > FRAME_ROWS_BYTES)
+		return;
 	changes = ekl_calloc(cap, sizeof(*changes));
 	ptrs = ekl_calloc(cap, sizeof(*ptrs));
 	if (changes == NULL || ptrs == NULL)
@@ -293,9 +302,10 @@ static void send_group_early(struct repl *r, struct pending_write *group)
 		ekl__change__init(&changes[n]);
 		changes[n].rev = (uint64_t)w->rev;
 		changes[n].epoch = (uint64_t)st.epoch;
-		changes[n].path = w->path;
+		changes[n].path = repl_wire_bytes(w->path);
 		changes[n].deleted = w->value == NULL;
-		changes[n].value = w->value != NULL ? w->value : "";
+		changes[n].value =
+		    repl_wire_bytes(w->value != NULL ? w->value : "");
 		ptrs[n] = &changes[n];
 		last = w->rev;
 		n++;
@@ -380,6 +390,7 @@ static void complete_writes(struct repl *r, struct pending_write *list,
 static void group_commit(struct repl *r)
 {
 	struct pending_write *batch = r->queue, *w;
+	struct durable *d = NULL;
 	struct store_state st;
 	char err[EKL_ERRLEN];
 	int i, rv;
@@ -398,6 +409,12 @@ static void group_commit(struct repl *r)
 				 "no primary is configured; start the nodes "
 				 "with --primary NAME");
 		fail_queue(r, msg);
+		return;
+	}
+	/* The record that holds the answers until the WAL is synced, made
+	 * before anything is committed: without it nothing is. */
+	if (r->syncer != NULL && (d = ekl_calloc(1, sizeof(*d))) == NULL) {
+		fail_queue(r, "out of memory: nothing was written; try again");
 		return;
 	}
 	r->queue = NULL;
@@ -444,42 +461,60 @@ static void group_commit(struct repl *r)
 	}
 	r->sent_early = false;
 	if (rv != 0) {
-		for (w = batch; w != NULL;) {
-			struct pending_write *next = w->next;
-
-			if (w->reply != NULL)
-				repl_reply(r, w->reply, false, err);
-			repl_write_free(w);
-			w = next;
-		}
+		repl_fail_writes(r, batch, err);
+		ekl_free(d);
 		return;
 	}
-	if (r->syncer != NULL) {
+	if (d != NULL) {
 		/* Replies wait until the WAL is synced (repl_on_synced). */
-		struct durable *d = ekl_calloc(1, sizeof(*d));
-
-		if (d == NULL) {
-			/* Out of memory: sync here, on the loop. */
-			char serr[EKL_ERRLEN];
-
-			if (store_set_deferred_sync(r->store, false, serr) == 0)
-				(void)store_set_deferred_sync(r->store, true,
-							      serr);
-			complete_writes(r, batch, ev_time());
-		} else {
-			d->seq = ++r->commit_seq;
-			d->writes = batch;
-			d->committed = ev_time();
-			*r->durables_tail = d;
-			r->durables_tail = &d->next;
-			syncer_request(r->syncer, d->seq);
-		}
+		d->seq = ++r->commit_seq;
+		d->writes = batch;
+		d->committed = ev_time();
+		*r->durables_tail = d;
+		r->durables_tail = &d->next;
+		syncer_request(r->syncer, d->seq);
 	} else {
+		/* No syncer: the commit itself was synchronous=FULL. */
 		complete_writes(r, batch, ev_time());
 	}
 	repl_maybe_compact(r);
 	for (i = 0; i < r->io->n_peers; i++)
 		repl_pump(r, i);
+}
+
+void repl_fail_writes(struct repl *r, struct pending_write *list,
+		      const char *msg)
+{
+	while (list != NULL) {
+		struct pending_write *next = list->next;
+
+		if (list->reply != NULL)
+			repl_reply(r, list->reply, false, msg);
+		repl_write_free(list);
+		list = next;
+	}
+}
+
+void repl_fail_unsynced(struct repl *r)
+{
+	while (r->durables != NULL) {
+		struct durable *d = r->durables;
+		struct pending_write *w = d->writes;
+		char msg[256];
+
+		r->durables = d->next;
+		while (w != NULL && w->reply == NULL)
+			w = w->next;
+		snprintf(
+		    msg, sizeof(msg),
+		    "committed here at revision %lld, but the node stopped "
+		    "before fdatasync made it durable: it may be lost; "
+		    "read it back after a restart",
+		    w != NULL ? (long long)w->rev : 0LL);
+		repl_fail_writes(r, d->writes, msg);
+		ekl_free(d);
+	}
+	r->durables_tail = &r->durables;
 }
 
 /* The syncer made every commit up to seq durable. */

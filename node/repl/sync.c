@@ -1,7 +1,6 @@
 /* sync.c: make committed WAL frames durable on a thread, off the loop. */
 #include "sync.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -32,13 +31,16 @@ struct syncer {
 	bool failed;
 };
 
-/* fdatasync the WAL; reopen it when SQLite replaced the file. */
+/* fdatasync the WAL; reopen it when SQLite replaced the file. Only called
+ * after a commit, so the WAL exists: a WAL that is gone (removed under the
+ * node's feet) holds commits that can no longer be made durable, and that
+ * is a failure, never "nothing to do". */
 static int sync_wal(struct syncer *s)
 {
 	struct stat st;
 
 	if (stat(s->wal_path, &st) != 0)
-		return errno == ENOENT ? 0 : -1; /* no WAL: nothing pending */
+		return -1;
 	if (s->fd < 0 || st.st_ino != s->ino) {
 		if (s->fd >= 0)
 			close(s->fd);
@@ -141,15 +143,18 @@ void syncer_request(struct syncer *s, uint64_t seq)
 	pthread_mutex_unlock(&s->mu);
 }
 
-void syncer_stop(struct syncer *s)
+uint64_t syncer_stop(struct syncer *s)
 {
+	uint64_t durable;
+
 	if (s == NULL)
-		return;
+		return 0;
 	pthread_mutex_lock(&s->mu);
 	s->stop = true;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->thread, NULL);
+	durable = s->durable; /* the thread is gone: no lock needed */
 	ev_async_stop(s->loop, &s->async);
 	if (s->fd >= 0)
 		close(s->fd);
@@ -157,4 +162,5 @@ void syncer_stop(struct syncer *s)
 	pthread_mutex_destroy(&s->mu);
 	ekl_free(s->wal_path);
 	ekl_free(s);
+	return durable;
 }

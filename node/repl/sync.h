@@ -24,7 +24,9 @@ int syncer_start(struct ev_loop *loop, const char *wal_path,
 		 struct syncer **out, char *err);
 /* Ask for everything committed so far, tagged seq, to become durable. */
 void syncer_request(struct syncer *s, uint64_t seq);
-/* Sync what is pending, join the thread, free. Accepts NULL. */
-void syncer_stop(struct syncer *s);
+/* Sync what is pending, join the thread, free. Returns the sequence
+ * number durable at the end: the last one requested, or less when an
+ * fdatasync failed. Accepts NULL (returns 0). */
+uint64_t syncer_stop(struct syncer *s);
 
 #endif

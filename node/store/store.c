@@ -36,6 +36,7 @@
 #include <sqlite3.h>
 
 #include "ekulab/core/err.h"
+#include "ekulab/core/utf8.h"
 #include "ekulab/x509/sslerr.h"
 #include "ekulab/core/mem.h"
 #include "store_int.h"
@@ -129,25 +130,52 @@ int store_fail(struct store *s, int rc, const char *what, char *err)
 
 /* ---- validation ---- */
 
+#define STORE_STR_(x) #x
+#define STORE_STR(x)  STORE_STR_(x)
+
+/* Why text s[0..len) cannot be stored as `what` ("path", "value"). */
+static const char *bad_text(const char *s, size_t len, bool path)
+{
+	size_t i;
+
+	if (path && len > STORE_PATH_MAX)
+		return "the path is longer than " STORE_STR(
+		    STORE_PATH_MAX) " bytes";
+	if (!path && len > STORE_VALUE_MAX)
+		return "the value is longer than " STORE_STR(
+		    STORE_VALUE_MAX) " bytes";
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\0')
+			return path ? "the path contains a NUL byte"
+				    : "the value contains a NUL byte";
+		if (s[i] == '\r' || s[i] == '\n')
+			return path ? "the path contains a line break"
+				    : "the value contains a line break";
+	}
+	if (len > 0 && utf8_valid_prefix(s, len) != len)
+		return path ? "the path is not valid UTF-8"
+			    : "the value is not valid UTF-8";
+	return NULL;
+}
+
+const char *store_row_invalid(const char *path, size_t path_len,
+			      const char *value, size_t value_len)
+{
+	const char *why;
+
+	if (path == NULL || path_len == 0)
+		return "the path is empty";
+	why = bad_text(path, path_len, true);
+	if (why == NULL && value != NULL)
+		why = bad_text(value, value_len, false);
+	return why;
+}
+
 /* NULL when path (and value, unless NULL) may be stored, else why not. */
 const char *store_bad_row(const char *path, const char *value)
 {
-	size_t n;
-
-	if (path == NULL || path[0] == '\0')
-		return "the path is empty";
-	n = strlen(path);
-	if (n > STORE_PATH_MAX)
-		return "the path is longer than 512 bytes";
-	if (strpbrk(path, "\r\n") != NULL)
-		return "the path contains a line break";
-	if (value == NULL)
-		return NULL;
-	if (strlen(value) > STORE_VALUE_MAX)
-		return "the value is longer than 65536 bytes";
-	if (strpbrk(value, "\r\n") != NULL)
-		return "the value contains a line break";
-	return NULL;
+	return store_row_invalid(path, path != NULL ? strlen(path) : 0, value,
+				 value != NULL ? strlen(value) : 0);
 }
 
 /* ---- statement helpers ---- */

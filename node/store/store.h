@@ -72,6 +72,14 @@ int store_open(const char *dir, struct store **out, char *err);
 /* Accepts NULL. Any open write group is rolled back. */
 void store_close(struct store *s);
 
+/* The one set of row rules, for what an admin writes and what a peer
+ * sends alike: NULL when path and value (NULL: a delete, no value) may be
+ * stored, else why not: an empty path, a path over STORE_PATH_MAX or a
+ * value over STORE_VALUE_MAX bytes, a NUL, CR or LF byte, or bytes that
+ * are not UTF-8. Lengths are explicit, so a NUL inside is seen. */
+const char *store_row_invalid(const char *path, size_t path_len,
+			      const char *value, size_t value_len);
+
 /* Durability of commits. FULL (the default): every commit fsyncs before
  * it returns. Deferred: commits write the WAL without fsync
  * (synchronous=NORMAL); the caller makes them durable by syncing the WAL
@@ -149,9 +157,12 @@ int store_set_epoch(struct store *s, int64_t epoch, const char *primary,
 struct store_snap_reader;
 int store_snap_open(struct store *s, struct store_snap_reader **out,
 		    struct store_state *at, char *err);
-/* Calls cb for up to max_rows next rows (path order); returns the number
- * passed; 0 at the end. */
+/* Calls cb for the next rows (path order): up to max_rows, and no more
+ * than max_bytes of path+value (at least one row, however long); returns
+ * the number passed; 0 at the end. A row held back by max_bytes comes
+ * first in the next call. */
 int store_snap_next(struct store_snap_reader *r, size_t max_rows,
+		    size_t max_bytes,
 		    int (*cb)(void *arg, const char *path, const char *value),
 		    void *arg, char *err);
 void store_snap_close(struct store_snap_reader *r); /* accepts NULL */

@@ -14,7 +14,7 @@
 struct store_snap_reader {
 	sqlite3 *db;		       /* owned: a read-only connection */
 	sqlite3_stmt *next;	       /* owned */
-	bool done;		       /* the last batch was short */
+	bool done;		       /* every row has been passed */
 	char last[STORE_PATH_MAX + 1]; /* path of the last row passed */
 	char file[STORE_FILE_MAX];
 };
@@ -76,11 +76,14 @@ err_after_open:
 }
 
 int store_snap_next(struct store_snap_reader *r, size_t max_rows,
+		    size_t max_bytes,
 		    int (*cb)(void *arg, const char *path, const char *value),
 		    void *arg, char *err)
 {
 	sqlite3_stmt *stmt = r->next;
 	int n = 0, rc, ret = 0;
+	size_t bytes = 0;
+	bool full = false; /* stopped by max_bytes, not by the end */
 	int64_t limit;
 
 	if (r->done || max_rows == 0)
@@ -94,6 +97,7 @@ int store_snap_next(struct store_snap_reader *r, size_t max_rows,
 		const char *p = (const char *)sqlite3_column_text(stmt, 0);
 		size_t plen = (size_t)sqlite3_column_bytes(stmt, 0);
 		const char *v = (const char *)sqlite3_column_text(stmt, 1);
+		size_t len = plen + (size_t)sqlite3_column_bytes(stmt, 1);
 
 		if (p == NULL || v == NULL) {
 			rc = SQLITE_NOMEM;
@@ -106,6 +110,14 @@ int store_snap_next(struct store_snap_reader *r, size_t max_rows,
 				       r->file, STORE_PATH_MAX);
 			break;
 		}
+		if (n > 0 && bytes + len > max_bytes) {
+			/* This row starts the next call (r->last is the
+			 * row before it). */
+			full = true;
+			rc = SQLITE_DONE;
+			break;
+		}
+		bytes += len;
 		/* Copied before the callback: the next batch starts here
 		 * (sqlite3_reset below keeps r->last bound, not read). */
 		memcpy(r->last, p, plen);
@@ -119,7 +131,7 @@ int store_snap_next(struct store_snap_reader *r, size_t max_rows,
 		ret = store_sql_fail(r->db, r->file, rc, "reading a snapshot",
 				     err);
 	(void)sqlite3_reset(stmt);
-	if (ret == 0 && (size_t)n < max_rows)
+	if (ret == 0 && !full && (size_t)n < max_rows)
 		r->done = true;
 	return ret != 0 ? ret : n;
 }

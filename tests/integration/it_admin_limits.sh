@@ -4,13 +4,15 @@
 # maximum length is accepted and reads back; a value one byte over is
 # refused by the store with an "err"; a line one byte over the maximum gets
 # an "err" naming the limit; and the same connection then still serves the
-# next requests, in order. ekulab ctl refuses an over-long line itself.
+# next requests, in order. A NUL byte, bytes that are not UTF-8 and a
+# negative timeout get an "err" each and store nothing, so the rows stay
+# valid JSON. ekulab ctl refuses an over-long line itself.
 . "${EKL_IT_LIB:?}"
 
 pki_setup
-issue node1 combined
+issue solo combined
 # A single node that is its own primary (its peer never runs).
-start_node solo X15.3.2 enforce node1 @ghost --primary solo
+start_node solo X15.3.2 enforce solo @ghost --primary solo
 wait_admin solo
 
 python3 - "$(sock_of solo)" <<'PY' || fail "limits on one admin connection (above)"
@@ -79,9 +81,32 @@ w, b = reply()
 assert w == "err" and "limit" in b, ("huge line", w, b)
 w, b = reply()
 assert w == "ok" and "revision 1" in b, ("after the huge line", w, b)
+
+# Not text: a NUL (a C server would see "a" and store it), invalid UTF-8
+# (it would replicate and make `json xConfiguration` invalid on every
+# node), a negative timeout. Each gets an err naming what is wrong and
+# nothing is stored.
+s.sendall(b"text xConfiguration Nul: a\x00b\n"
+          b"text xConfiguration Bad: \xff\xfe\n"
+          b"text xConfiguration \xc3\x28: 1\n"
+          b"text,timeout=-5 xConfiguration T: 1\n"
+          b"json xConfiguration\n")
+w, b = reply()
+assert w == "err" and "NUL byte (byte 27)" in b, ("NUL", w, b)
+w, b = reply()
+assert w == "err" and "not UTF-8 (byte 26 is 0xff)" in b, ("UTF-8", w, b)
+w, b = reply()
+assert w == "err" and "not UTF-8" in b, ("UTF-8 path", w, b)
+w, b = reply()
+assert w == "err" and "timeout=-5" in b, ("negative timeout", w, b)
+w, b = reply()
+assert w == "ok", ("list", w, b)
+rows = json.loads(b)
+assert set(rows) == {path}, ("rows after the refusals", sorted(rows))
 s.close()
 print("limits: max accepted, +1 value refused by the store, +1 line refused "
-      "with the limit named, connection kept", file=sys.stderr)
+      "with the limit named, NUL / not UTF-8 / negative timeout refused, "
+      "connection kept", file=sys.stderr)
 PY
 
 # The same through ekulab ctl: a maximal value is written and read back;

@@ -24,6 +24,22 @@ route_get() { # route_get ROUTE FIELD: one field of `routes` (JSON)
 }
 link_is() { node_is node1 'peers[name=node2].link' "$1" &&
 	node_is node2 'peers[name=node1].link' "$1"; }
+# Events to wait for instead of sleeping: NAME's count of PEER's failed or
+# ended connections (both directions), and frames handled on the
+# connection carrying the link.
+ends() {
+	local o i
+	o=$(node_get "$1" "peers[name=$2].outbound_failures") &&
+		i=$(node_get "$1" "peers[name=$2].inbound_failures") &&
+		echo $((o + i))
+}
+more_ends() { local n; n=$(ends "$1" "$2") && [ "$n" -gt "$3" ]; }
+frames() {
+	local dir
+	dir=$(node_get "$1" "peers[name=$2].direction") || return 1
+	node_get "$1" "peers[name=$2].$dir.frames_in"
+}
+more_frames() { local n; n=$(frames "$1" "$2") && [ "$n" -gt "$3" ]; }
 
 # Bad invocations fail, say why and leave nothing behind.
 rc=0
@@ -73,7 +89,11 @@ assert_contains "$(pctl 'fault list')" \
 	"cut down routes=node1>node2,node2>node1" "fault list"
 wait_for node1 'peers[name=node2].link' down
 wait_for node2 'peers[name=node1].link' down
-sleep 1.5 # redials keep failing
+# Three more redials each way, and each failed.
+e1=$(ends node1 node2)
+e2=$(ends node2 node1)
+wait_until 15 more_ends node1 node2 $((e1 + 2)) || fail "node1 stopped redialling"
+wait_until 15 more_ends node2 node1 $((e2 + 2)) || fail "node2 stopped redialling"
 expect node1 'peers[name=node2].link' down
 expect node2 'peers[name=node1].link' down
 node_set node1 'peers[name=node2].outbound_error' ||
@@ -93,9 +113,18 @@ assert_eq "$(pctl --json 'fault list')" '{"faults":[]}' "fault list after remove
 pctl 'fault add slow latency * ms=50 jitter=20' >/dev/null ||
 	fail "fault add slow failed"
 assert_eq "$(route_get 'node2>node1' latency_ms)" 50 "latency of node2>node1"
-sleep 2 # ten heartbeats, each 50 +- 20 ms late: under --dead-ms 1000
+# Ten heartbeats each way, each 50 +- 20 ms late (under --dead-ms 1000),
+# and no connection ended meanwhile.
+e1=$(ends node1 node2)
+e2=$(ends node2 node1)
+k1=$(frames node1 node2) || fail "node1's carrier to node2"
+k2=$(frames node2 node1) || fail "node2's carrier to node1"
+wait_until 15 more_frames node1 node2 $((k1 + 9)) || fail "node1 heard too little"
+wait_until 15 more_frames node2 node1 $((k2 + 9)) || fail "node2 heard too little"
 expect node1 'peers[name=node2].link' up
 expect node2 'peers[name=node1].link' up
+assert_eq "$(ends node1 node2)" "$e1" "node1's ended connections under latency"
+assert_eq "$(ends node2 node1)" "$e2" "node2's ended connections under latency"
 
 # ---- blackhole: nothing moves, the dead timer notices ----
 pctl 'fault add hole blackhole *' >/dev/null || fail "fault add hole failed"

@@ -6,6 +6,27 @@
 # catches up. --version-skew strict stops replication across versions.
 . "${EKL_IT_LIB:-$(dirname "$0")/lib.sh}"
 
+# A write that must not arrive is checked after an event that shows it
+# would have arrived by then, never after a guessed sleep:
+#   retried_since NAME PEER N: NAME's dials to PEER failed more than N
+#   times in all (so a dial after the write failed too: no link carried it);
+#   frames_since NAME PEER N: NAME's connection carrying PEER's link handled
+#   more than N frames (frames arrive in order: anything PEER sent before
+#   its answer to the write has been handled).
+retried_since() {
+	local n
+	n=$(node_get "$1" "peers[name=$2].outbound_failures") && [ "$n" -gt "$3" ]
+}
+carrier_frames() {
+	local dir
+	dir=$(node_get "$1" "peers[name=$2].direction") || return 1
+	node_get "$1" "peers[name=$2].$dir.frames_in"
+}
+frames_since() {
+	local n
+	n=$(carrier_frames "$1" "$2") && [ "$n" -gt "$3" ]
+}
+
 pki_setup
 issue node1 server-only
 issue node2 server-only
@@ -30,13 +51,19 @@ assert_contains "$(ctl node1 'xStatus Cluster')" client-purpose \
 
 # Writes on node1 are durable there but do not reach node2. With the link
 # down no peer is waited for: --ack all returns at once.
+f1=$(node_get node1 'peers[name=node2].outbound_failures')
+f2=$(node_get node2 'peers[name=node1].outbound_failures')
 for i in 1 2 3; do
 	ctl node1 --ack all "xConfiguration Notice/$i: written while cut off" \
 		>/dev/null || fail "write $i on node1"
 done
 assert_eq "$(db node1 revision)" 3 "node1's revision"
 wait_for node1 'peers[name=node2].replication.lag' 3
-sleep 1 # a second for a write that must not arrive
+# Both directions were tried again after the writes, and failed.
+wait_until 15 retried_since node1 node2 "$f1" ||
+	fail "node1 did not dial node2 again"
+wait_until 15 retried_since node2 node1 "$f2" ||
+	fail "node2 did not dial node1 again"
 assert_eq "$(db node2 revision)" 0 "node2's revision while cut off"
 assert_eq "$(db node2 rows)" 0 "node2's rows while cut off"
 rc=0
@@ -75,12 +102,17 @@ start_node node4 X15.4 enforce node4 @node3 --primary node3 \
 wait_admin node3
 wait_admin node4
 wait_for node3 'peers[name=node4].link' up
+wait_for node4 'peers[name=node3].link' up
 ctl node3 'xConfiguration Skew/1: one' >/dev/null || fail "write on node3"
+k=$(carrier_frames node4 node3) || fail "node4's carrier to node3"
 wait_for node3 'peers[name=node4].replication.state' stopped
 expect node3 'peers[name=node4].replication.reason' version-skew
 assert_contains "$(ctl node3 'xStatus Cluster')" version-skew \
 	"node3's text status"
-sleep 1 # a second for a write that must not arrive
+# Three more frames from node3 (its heartbeats) have been handled since
+# the write was answered: a batch sent for it would have come first.
+wait_until 15 frames_since node4 node3 $((k + 3)) ||
+	fail "node4 heard nothing more from node3"
 assert_eq "$(db node4 revision)" 0 "node4's revision under strict skew"
 expect node3 'peers[name=node4].link' up
 # node4, strict as well, sees the same: it is not being replicated to.

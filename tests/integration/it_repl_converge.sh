@@ -5,7 +5,7 @@
 . "${EKL_IT_LIB:-$(dirname "$0")/lib.sh}"
 
 pki_setup
-for n in node1 node2 node3; do
+for n in node1 node2 node3 solo1 solo2 solo3 solo4; do
 	issue "$n" combined
 done
 start_cluster3
@@ -144,8 +144,8 @@ assert d["differences"] == [], d
 # ---- verify-cluster on nodes that do differ ----
 # Two single-node clusters (each its own primary, its peer never runs):
 # same path with different values, rows on one side only.
-start_node solo1 X15.3.2 enforce node1 @ghost1 --primary solo1
-start_node solo2 X15.3.2 enforce node2 @ghost2 --primary solo2
+start_node solo1 X15.3.2 enforce solo1 @ghost1 --primary solo1
+start_node solo2 X15.3.2 enforce solo2 @ghost2 --primary solo2
 wait_admin solo1
 wait_admin solo2
 for n in solo1 solo2; do
@@ -191,8 +191,8 @@ assert "Same/path" not in diffs
 PY
 
 # The same rows at different revisions: not in agreement either.
-start_node solo3 X15.3.2 enforce node3 @ghost3 --primary solo3
-start_node solo4 X15.3.2 enforce node1 @ghost4 --primary solo4
+start_node solo3 X15.3.2 enforce solo3 @ghost3 --primary solo3
+start_node solo4 X15.3.2 enforce solo4 @ghost4 --primary solo4
 wait_admin solo3
 wait_admin solo4
 ctl solo3 'xConfiguration Same/rows: yes' >/dev/null

@@ -172,8 +172,8 @@ sock_of() { printf '%s/%s.sock' "$T" "$1"; }
 # node_args NAME VERSION VERIFY CERTNAME [extra ekunode flags...]
 # Sets NODE_ARGS to a full ekunode command line (without the program):
 # the certificate CERTNAME from $PKI (trust bundle $CA_FILE, default
-# $PKI/ca.crt), data in $T/NAME.data, admin socket $ADMIN_PATH (default
-# $T/NAME.sock), listening
+# $PKI/ca.crt), data in $DATA_DIR (default $T/NAME.data), admin socket
+# $ADMIN_PATH (default $T/NAME.sock), listening
 # on 127.0.0.1:PORT[NAME] (allocated when missing) with the fast timers.
 # An extra argument @PEER stands for --peer PEER=127.0.0.1:PORT[PEER].
 NODE_ARGS=()
@@ -185,7 +185,7 @@ node_args() {
 		--listen "127.0.0.1:${PORT[$name]}"
 		--cert "$PKI/$certname.crt" --key "$PKI/$certname.key"
 		--ca "${CA_FILE:-$PKI/ca.crt}" --version "$version" --role c
-		--verify "$verify" --data "$T/$name.data"
+		--verify "$verify" --data "${DATA_DIR:-$T/$name.data}"
 		--admin "${ADMIN_PATH:-$(sock_of "$name")}" "${FAST_FLAGS[@]}")
 	for a in "$@"; do
 		if [ "${a#@}" != "$a" ]; then

@@ -132,6 +132,44 @@ START_TEST(request_parse_forms)
 }
 END_TEST
 
+START_TEST(line_check_text)
+{
+	char err[EKL_ERRLEN] = "";
+
+	ck_assert_int_eq(adminproto_line_check("text help", 9, err), 0);
+	ck_assert_int_eq(adminproto_line_check(
+			     "text xConfiguration a: \xe2\x82\xac", 26, err),
+			 0);
+	ck_assert_int_eq(adminproto_line_check("", 0, err), 0);
+	/* NUL: the line would end there for a C server. */
+	ck_assert_int_eq(adminproto_line_check("text x: a\0b", 12, err),
+			 EKL_EINVAL);
+	ck_assert_msg(strstr(err, "NUL byte (byte 10)") != NULL, "%s", err);
+	/* Not UTF-8, wherever it is; the first bad byte is named. */
+	ck_assert_int_eq(adminproto_line_check("text x: \xff", 9, err),
+			 EKL_EINVAL);
+	ck_assert_msg(strstr(err, "not UTF-8 (byte 9 is 0xff)") != NULL, "%s",
+		      err);
+	ck_assert_int_eq(adminproto_line_check("\xc3", 1, err), EKL_EINVAL);
+	ck_assert_int_eq(adminproto_line_check("a\xed\xa0\x80", 4, err),
+			 EKL_EINVAL);
+	/* The client refuses before sending, too. */
+	{
+		struct adminproto_opts o = {ADMINPROTO_TEXT, false, 0};
+		char *line = NULL;
+		size_t len = 0;
+
+		ck_assert_int_eq(adminproto_request_new(&o,
+							"xConfiguration "
+							"a: \xff",
+							&line, &len, err),
+				 EKL_EINVAL);
+		ck_assert_ptr_null(line);
+		ck_assert_msg(strstr(err, "not UTF-8") != NULL, "%s", err);
+	}
+}
+END_TEST
+
 START_TEST(request_parse_refusals)
 {
 	static const struct {
@@ -467,6 +505,7 @@ static Suite *adminproto_suite(void)
 	tc = tcase_create("adminproto_request_parse");
 	tcase_add_test(tc, request_parse_forms);
 	tcase_add_test(tc, request_parse_refusals);
+	tcase_add_test(tc, line_check_text);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("adminproto_request_new");

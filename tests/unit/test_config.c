@@ -37,6 +37,8 @@ static int make_files(void)
 		return -1;
 	}
 	o.name = "n1-client";
+	o.sans[0] = "n1"; /* as the lab issues them: it names the node */
+	o.n_sans = 1;
 	o.profile = PKI_PROFILE_CLIENT_ONLY;
 	if (pki_issue(dir, &o, err) != 0) {
 		fprintf(stderr, "pki_issue n1-client: %s\n", err);
@@ -714,6 +716,111 @@ START_TEST(test_file_errors)
 }
 END_TEST
 
+/* ---- start-up refusals that say what to fix ---- */
+
+START_TEST(test_config_not_a_file)
+{
+	struct args a;
+
+	args_full(&a);
+	args_add(&a, "--config", dir); /* a directory */
+	expect_fail(&a, "--config", dir, "is a directory",
+		    "file of `key = value` lines", (char *)NULL);
+	args_full(&a);
+	args_add(&a, "--config", "/dev/null"); /* a device */
+	expect_fail(&a, "/dev/null is a special file", (char *)NULL);
+}
+END_TEST
+
+START_TEST(test_file_key_twice)
+{
+	char needle[800];
+	struct args a;
+	struct config c;
+	const char *path;
+
+	path = write_file("twice.conf", "cluster = a\n"
+					"heartbeat-ms = 100\n"
+					"# the second one\n"
+					"heartbeat-ms = 200\n");
+	args_full(&a);
+	args_drop(&a, "--cluster");
+	args_add(&a, "--config", path);
+	snprintf(needle, sizeof(needle),
+		 "%s:4: 'heartbeat-ms' is given twice (first on line 2)", path);
+	expect_fail(&a, needle, "give it once", (char *)NULL);
+	/* Also when the command line would win anyway: the file is wrong. */
+	args_add(&a, "--heartbeat-ms", "300");
+	expect_fail(&a, needle, (char *)NULL);
+	/* `peer` adds up and may repeat. */
+	path = write_file("peers.conf", "peer = n4=127.0.0.1:7004\n"
+					"peer = n5=127.0.0.1:7005\n");
+	args_full(&a);
+	args_add(&a, "--config", path);
+	expect_ok(&a, &c);
+	ck_assert_int_eq(c.n_peers, 4);
+	config_close(&c);
+}
+END_TEST
+
+START_TEST(test_peer_is_own_listen)
+{
+	struct args a;
+	struct config c;
+
+	args_full(&a);
+	args_add(&a, "--peer", "n4=127.0.0.1:7001");
+	expect_fail(&a, "--peer n4=127.0.0.1:7001",
+		    "own --listen 127.0.0.1:7001", "dial itself",
+		    "give n4's address", (char *)NULL);
+	/* Listening on every address: loopback with our port is us. */
+	args_full(&a);
+	args_set(&a, "--listen", "0.0.0.0:7001");
+	args_add(&a, "--peer", "n4=127.0.0.1:7001");
+	expect_fail(&a, "n4=127.0.0.1:7001", "own --listen", (char *)NULL);
+	args_full(&a);
+	args_set(&a, "--listen", "[::]:7001");
+	args_add(&a, "--peer", "n4=[::1]:7001");
+	expect_fail(&a, "own --listen", (char *)NULL);
+	/* Another port, or another host with our port, is somebody else. */
+	args_full(&a);
+	args_set(&a, "--listen", "0.0.0.0:7001");
+	args_add(&a, "--peer", "n4=10.0.0.4:7001");
+	expect_ok(&a, &c);
+	config_close(&c);
+}
+END_TEST
+
+START_TEST(test_cert_names_node)
+{
+	struct args a;
+	struct config c;
+
+	args_full(&a);
+	args_set(&a, "--name", "n9");
+	expect_fail(&a, "--cert", cert, "names 'n1'",
+		    "not this node (--name n9)", "identity-mismatch",
+		    "issue one for n9", (char *)NULL);
+	/* The client certificate is presented as this node too. */
+	args_full(&a);
+	args_set(&a, "--version", "X15.5");
+	args_add(&a, "--client-cert", cert);
+	args_add(&a, "--client-key", key);
+	expect_ok(&a, &c); /* n1's own certificate names n1 */
+	config_close(&c);
+	args_set(&a, "--client-cert", ca); /* the CA names nobody here */
+	expect_fail(&a, "--client-cert", "not this node (--name n1)",
+		    (char *)NULL);
+	/* Names compare as the handshake compares them: case-insensitive
+	 * DNS names. */
+	args_full(&a);
+	args_set(&a, "--name", "N1");
+	args_drop(&a, "--peer");
+	expect_ok(&a, &c);
+	config_close(&c);
+}
+END_TEST
+
 /* ---- config_close ---- */
 
 START_TEST(test_close_after_failure)
@@ -784,6 +891,10 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_file_values);
 	tcase_add_test(tc, test_file_command_line_wins);
 	tcase_add_test(tc, test_file_errors);
+	tcase_add_test(tc, test_config_not_a_file);
+	tcase_add_test(tc, test_file_key_twice);
+	tcase_add_test(tc, test_peer_is_own_listen);
+	tcase_add_test(tc, test_cert_names_node);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("config_peer_index");

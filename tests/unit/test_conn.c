@@ -10,12 +10,15 @@
 #include <strings.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <ev.h>
 
 #include "ekulab/core/addr.h"
 #include "ekulab/core/err.h"
+#include "ekulab/core/mem.h"
+#include "ekulab/wire/frame.h"
 #include "ekulab/x509/pki.h"
 #include "ekulab/x509/policy.h"
 #include "ekulab/x509/tls.h"
@@ -571,6 +574,13 @@ START_TEST(test_frame_without_handler_refused)
 	ck_assert(run_until(both_closed, &p, 10));
 	ck_assert_str_eq(p.acc.err.code, "protocol");
 	ck_assert_str_eq(p.ini.err.code, "protocol");
+	/* The link was up: the reason says so, not "before Hello". */
+	ck_assert_msg(strstr(p.acc.err.message,
+			     "unexpected message (kind 6): nothing on this "
+			     "link takes it") != NULL,
+		      "%s", p.acc.err.message);
+	ck_assert_msg(strstr(p.acc.err.message, "before Hello") == NULL, "%s",
+		      p.acc.err.message);
 }
 END_TEST
 
@@ -595,6 +605,10 @@ START_TEST(test_heartbeats_keep_link_up)
 		      p.ini.err.message, p.acc.err.message);
 	ck_assert_int_ge(p.ini.c->hb_seq, 12);
 	ck_assert_int_ge(p.acc.c->hb_seq, 12);
+	/* Each end counts what it handled: the other's Hello and heartbeats
+	 * (the status's frames_in). */
+	ck_assert_uint_ge(p.ini.c->frames_in, 12);
+	ck_assert_uint_le(p.ini.c->frames_in, p.acc.c->hb_seq + 1);
 	/* Heartbeats are the conn's business: the owner never sees them. */
 	ck_assert_int_eq(p.ini.frames + p.acc.frames, 0);
 	free_pair(&p);
@@ -619,11 +633,15 @@ START_TEST(test_dead_link_timeout)
 		      "%s", p.ini.err.message);
 	/* dead_ms after the last frame, nodeb's Hello. */
 	ck_assert_double_ge(p.ini.closed_at - p.ini.up_at, 0.29);
-	/* nodea's socket was lingered; nodeb sees the connection end (no
-	 * Bye: a dead link is not told why). */
+	/* nodea said why before closing: nodeb records the timeout from the
+	 * Bye, not a TLS error from a connection that just ended. */
 	ck_assert_int_eq(sides[0].lingered, 1);
 	ck_assert(run_until(closed, &p.acc, 10));
 	ck_assert_int_eq(p.acc.ups, 1);
+	ck_assert_msg(strcmp(p.acc.err.code, "timeout") == 0, "nodeb: %s: %s",
+		      p.acc.err.code, p.acc.err.message);
+	ck_assert_msg(strstr(p.acc.err.message, "300 ms: link dead") != NULL,
+		      "%s", p.acc.err.message);
 }
 END_TEST
 
@@ -676,6 +694,228 @@ START_TEST(test_handshake_timeout_outbound)
 	ck_assert_msg(strstr(e.err.message, "handshake with 127.0.0.1:") !=
 			  NULL,
 		      "%s", e.err.message);
+}
+END_TEST
+
+/* ---- a raw TLS client in a child process ---- */
+
+/* Fork a child that connects to the listener with sides[0]'s certificate,
+ * completes TLS (blocking) and runs body; the parent gets the accepted
+ * socket in *fd. The child never returns. */
+static pid_t raw_client(void (*body)(struct tls_conn *t, void *arg), void *arg,
+			int *fd)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char err[EKL_ERRLEN] = "";
+		struct tls_conn *t = NULL;
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		enum tls_io r;
+
+		/* Not the test's handlers: check's SIGTERM handler would end
+		 * the whole process group. */
+		signal(SIGTERM, SIG_DFL);
+		if (s < 0 || connect(s, (struct sockaddr *)&listen_addr.ss,
+				     listen_addr.len) != 0)
+			_exit(2);
+		if (tls_conn_new(sides[0].tls, s, POL_SIDE_INITIATOR, "nodeb",
+				 &t, err) != 0)
+			_exit(3);
+		while ((r = tls_handshake(t)) == TLS_IO_WANT_READ ||
+		       r == TLS_IO_WANT_WRITE)
+			;
+		if (r != TLS_IO_OK)
+			_exit(4);
+		body(t, arg);
+		_exit(0);
+	}
+	*fd = accept_one();
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	int status = 0;
+
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+}
+
+/* Write all of buf; false when the connection is gone. */
+static bool write_all(struct tls_conn *t, const uint8_t *buf, size_t len)
+{
+	size_t off = 0, n;
+	enum tls_io r;
+
+	while (off < len) {
+		r = tls_write(t, buf + off, len - off, &n);
+		if (r == TLS_IO_OK)
+			off += n;
+		else if (r != TLS_IO_WANT_READ && r != TLS_IO_WANT_WRITE)
+			return false;
+	}
+	return true;
+}
+
+/* Our Hello as nodea, framed. */
+static uint8_t *hello_frame(size_t *len)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__Hello h = EKL__HELLO__INIT;
+	uint8_t *buf = NULL;
+
+	h.proto_version = 1;
+	h.cluster = "lab";
+	h.node = "nodea";
+	h.version = "X15.3.2";
+	h.role = "c";
+	env.msg_case = EKL__ENVELOPE__MSG_HELLO;
+	env.hello = &h;
+	if (frame_pack(&env, FRAME_MAX_DEFAULT, &buf, len) != 0)
+		return NULL;
+	return buf;
+}
+
+/* The Hello, one byte every 50 ms. */
+static void drip_hello(struct tls_conn *t, void *arg)
+{
+	size_t len = 0, i;
+	uint8_t *buf = hello_frame(&len);
+
+	(void)arg;
+	if (buf == NULL)
+		_exit(5);
+	for (i = 0; i < len; i++) {
+		if (!write_all(t, buf + i, 1))
+			_exit(0);
+		usleep(50000);
+	}
+	pause(); /* the parent ends us */
+}
+
+START_TEST(test_hello_deadline)
+{
+	struct end e;
+	char err[EKL_ERRLEN] = "";
+	size_t len = 0;
+	uint8_t *hello = NULL;
+	pid_t pid;
+	int fd;
+
+	side_init(0, "nodea", "nodea", POL_V_PRE154);
+	side_init(1, "nodeb", "nodeb", POL_V_PRE154);
+	sides[1].env.handshake_ms = 400;
+	hello = hello_frame(&len);
+	ck_assert_ptr_nonnull(hello);
+	ck_assert_uint_gt(len, 20); /* over a second at 50 ms a byte */
+	ekl_free(hello);
+	memset(&e, 0, sizeof(e));
+	pid = raw_client(drip_hello, NULL, &fd);
+	ck_assert_int_eq(
+	    conn_accept(&sides[1].env, &ops, &e, fd, "dripper", &e.c, err), 0);
+	/* Each byte that arrives must not buy the caller more time: the
+	 * Hello is cut at the deadline, long before its last byte. */
+	ck_assert(run_until(closed, &e, 10));
+	ck_assert_int_eq(e.ups, 0);
+	ck_assert_str_eq(e.err.code, "timeout");
+	ck_assert_msg(strstr(e.err.message,
+			     "hello with dripper did not finish in 0.4 s") !=
+			  NULL,
+		      "%s", e.err.message);
+	reap(pid);
+}
+END_TEST
+
+/* Heartbeat frames without pause for 3 s or until the connection is
+ * gone. */
+static void flood(struct tls_conn *t, void *arg)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__Heartbeat hb = EKL__HEARTBEAT__INIT;
+	uint8_t *one = NULL, *many;
+	size_t len = 0, k;
+
+	(void)arg;
+	env.msg_case = EKL__ENVELOPE__MSG_HEARTBEAT;
+	env.heartbeat = &hb;
+	{
+		size_t hlen;
+		uint8_t *h = hello_frame(&hlen);
+
+		if (h == NULL || !write_all(t, h, hlen))
+			_exit(0);
+		ekl_free(h);
+	}
+	hb.seq = 1;
+	if (frame_pack(&env, FRAME_MAX_DEFAULT, &one, &len) != 0)
+		_exit(6);
+	many = ekl_malloc(len * 8192);
+	if (many == NULL)
+		_exit(7);
+	for (k = 0; k < 8192; k++)
+		memcpy(many + k * len, one, len);
+	{
+		double end = ev_time() + 3;
+
+		while (ev_time() < end && write_all(t, many, len * 8192))
+			;
+	}
+	_exit(0);
+}
+
+static int ticks;
+
+static void count_tick(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	ticks++;
+}
+
+START_TEST(test_flood_read_budget)
+{
+	struct end e;
+	struct pair p;
+	char err[EKL_ERRLEN] = "";
+	ev_timer tick10;
+	pid_t pid;
+	int fd, i;
+
+	side_init(0, "nodea", "nodea", POL_V_PRE154);
+	side_init(1, "nodeb", "nodeb", POL_V_PRE154);
+	for (i = 0; i < 2; i++) {
+		sides[i].env.heartbeat_ms = 50;
+		sides[i].env.dead_ms = 400;
+	}
+	/* A well-behaved pair on the same loop. */
+	up_pair(&p);
+	/* A peer that completes Hello and then sends heartbeats without
+	 * pause. */
+	memset(&e, 0, sizeof(e));
+	pid = raw_client(flood, NULL, &fd);
+	ck_assert_int_eq(
+	    conn_accept(&sides[1].env, &ops, &e, fd, "flooder", &e.c, err), 0);
+	ticks = 0;
+	ev_timer_init(&tick10, count_tick, 0.01, 0.01);
+	ev_timer_start(loop, &tick10);
+	run_for(1.5);
+	ev_timer_stop(loop, &tick10);
+	/* The flood was taken in turns: the loop kept running its timers,
+	 * and the other link kept its heartbeats and stayed up. */
+	ck_assert_int_eq(e.ups, 1);
+	ck_assert_msg(e.closes == 0, "flooder closed: %s: %s", e.err.code,
+		      e.err.message);
+	ck_assert_msg(ticks >= 30, "a 10 ms timer ran %d times in 1.5 s",
+		      ticks);
+	ck_assert_msg(p.ini.closes + p.acc.closes == 0, "closed: %s / %s",
+		      p.ini.err.message, p.acc.err.message);
+	conn_free(e.c);
+	e.c = NULL;
+	reap(pid);
+	free_pair(&p);
 }
 END_TEST
 
@@ -772,6 +1012,8 @@ static Suite *conn_suite(void)
 	ADD("dead_link_timeout", test_dead_link_timeout);
 	ADD("handshake_timeout_inbound", test_handshake_timeout_inbound);
 	ADD("handshake_timeout_outbound", test_handshake_timeout_outbound);
+	ADD("hello_deadline", test_hello_deadline);
+	ADD("flood_read_budget", test_flood_read_budget);
 	ADD("close_keeps_tls_alert", test_close_keeps_tls_alert);
 	ADD("client_purpose_skipped_from_x154",
 	    test_client_purpose_skipped_from_x154);

@@ -404,6 +404,30 @@ START_TEST(limit_long_line_skipped)
 }
 END_TEST
 
+/* A NUL byte or bytes that are not UTF-8: an err naming the byte, the
+ * handler never sees the line, the connection goes on. */
+START_TEST(limit_not_text)
+{
+	static const char nul[] = "text echo a\0b\n";
+	struct cli c;
+
+	cli_pair(&c);
+	cli_send(&c, nul, sizeof(nul) - 1);
+	cli_sends(&c, "text echo caf\xc3\xa9\n");
+	cli_sends(&c, "text echo \xff\xfe\n");
+	cli_sends(&c, "text echo \xc0\x80\r\n");
+	cli_sends(&c, "text echo after\n");
+	pump(&c, 5);
+	want_err_has(&c, 0, "NUL byte (byte 12)");
+	want(&c, 1, true, "caf\xc3\xa9");
+	want_err_has(&c, 2, "not UTF-8 (byte 11 is 0xff)");
+	want_err_has(&c, 3, "not UTF-8");
+	want(&c, 4, true, "after");
+	ck_assert_uint_eq(F.handled, 2);
+	cli_close(&c);
+}
+END_TEST
+
 /* A body over ADMINPROTO_BODY_MAX becomes an err naming the limit. */
 START_TEST(limit_body)
 {
@@ -589,6 +613,7 @@ static Suite *linesrv_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, limit_line_edge);
 	tcase_add_test(tc, limit_long_line_skipped);
+	tcase_add_test(tc, limit_not_text);
 	tcase_add_test(tc, limit_body);
 	suite_add_tcase(s, tc);
 

@@ -2,9 +2,11 @@
  * repl_io), with real SQLite stores: flow control, ordering, exactly-once
  * apply, refusals, epochs, --ack all, snapshots. */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ev.h>
 
@@ -12,6 +14,7 @@
 #include "ekulab/core/err.h"
 #include "ekulab/core/json.h"
 #include "ekulab/core/mem.h"
+#include "ekulab/wire/frame.h"
 #include "ekulab/x509/policy.h"
 #include "repl/repl.h"
 #include "store/store.h"
@@ -67,6 +70,7 @@ static size_t qhead, qtail;
 #define HOLD_ALL (-1)
 static int hold[N][N];
 static int sent[N][N][16];	/* envelopes sent, by kind */
+static int too_big;		/* messages over the frame maximum */
 static int delivered[N][N][16]; /* envelopes handed to repl, by kind */
 
 /* Node i's peer number for node j, and back. */
@@ -114,6 +118,9 @@ static const char *io_chan_version(struct repl_io *io, struct repl_chan *ch)
 	return nodes[ch->other].version;
 }
 
+static void io_close(struct repl_io *io, struct repl_chan *ch, const char *code,
+		     const char *message);
+
 static int io_send(struct repl_io *io, struct repl_chan *ch,
 		   const Ekl__Envelope *env)
 {
@@ -122,6 +129,13 @@ static int io_send(struct repl_io *io, struct repl_chan *ch,
 	(void)io;
 	if (!ch->up || ch->close_pending)
 		return EKL_ECLOSED;
+	/* The real transport's limit (conn_send): a message over the frame
+	 * maximum cannot be sent and costs the link. */
+	if (ekl__envelope__get_packed_size(env) > FRAME_MAX_DEFAULT) {
+		too_big++;
+		io_close(io, ch, "protocol", "cannot send a message: too big");
+		return EKL_ETOOBIG;
+	}
 	ck_assert_msg(qtail < MAX_MSGS, "message queue full");
 	m = &queue[qtail++];
 	m->from = ch->self;
@@ -448,6 +462,7 @@ static void setup(void)
 	memset(hold, 0, sizeof(hold));
 	memset(sent, 0, sizeof(sent));
 	memset(delivered, 0, sizeof(delivered));
+	too_big = 0;
 	for (i = 0; i < N; i++) {
 		memset(&nodes[i], 0, sizeof(nodes[i]));
 		snprintf(nodes[i].dir, sizeof(nodes[i].dir), "%s/%s", base,
@@ -520,6 +535,16 @@ static const char *view(int i, int j, int64_t *applied, int64_t *lag)
 	if (lag != NULL)
 		*lag = l;
 	return state;
+}
+
+/* A row for a crafted Change (borrowed). */
+static ProtobufCBinaryData bytes_of(const char *s, size_t len)
+{
+	ProtobufCBinaryData b;
+
+	b.len = len;
+	b.data = (uint8_t *)(uintptr_t)s;
+	return b;
 }
 
 static void all_links_up(void)
@@ -771,8 +796,8 @@ START_TEST(test_gap_closes_link)
 	/* Revision 7 after 5: revision 6 is missing. */
 	c.rev = 7;
 	c.epoch = 1;
-	c.path = "g/late";
-	c.value = "v";
+	c.path = bytes_of("g/late", 6);
+	c.value = bytes_of("v", 1);
 	b.epoch = 1;
 	b.n_changes = 1;
 	b.changes = cs;
@@ -803,8 +828,8 @@ START_TEST(test_batch_from_non_primary_refused)
 	ck_assert(run_until(all_converged, NULL, 10));
 	c.rev = 1;
 	c.epoch = 1;
-	c.path = "p";
-	c.value = "v";
+	c.path = bytes_of("p", 1);
+	c.value = bytes_of("v", 1);
 	b.epoch = 1;
 	b.n_changes = 1;
 	b.changes = cs;
@@ -1072,6 +1097,445 @@ START_TEST(test_snapshot_handoff)
 }
 END_TEST
 
+/* ---- acknowledgements that cannot be true ---- */
+
+/* Deliver env to `to` as if `from` had sent it, then let closes happen. */
+static void inject(int from, int to, Ekl__Envelope *env)
+{
+	repl_on_frame(nodes[to].r, peer_of(to, from), &nodes[to].chan[from],
+		      env);
+	process_closes();
+}
+
+static void inject_ack(int from, int to, uint64_t epoch, uint64_t rev)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__ReplAck ack = EKL__REPL_ACK__INIT;
+
+	ack.epoch = epoch;
+	ack.revision = rev;
+	env.msg_case = EKL__ENVELOPE__MSG_ACK;
+	env.ack = &ack;
+	inject(from, to, &env);
+}
+
+START_TEST(test_ack_above_sent_refused)
+{
+	struct wr w;
+	int64_t applied = -1;
+
+	start_all();
+	all_links_up();
+	write_kv(PRIMARY, &w, "k", "v", false, 0);
+	ck_assert(run_until(answered, &w, 10));
+	wait_acked(1, 7);
+	/* n2's real acks wait; an --ack all write waits for n2 and n3. */
+	hold[1][0] = EKL__ENVELOPE__MSG_ACK;
+	write_kv(PRIMARY, &w, "k", "w", true, 0);
+	run_for(0.3);
+	ck_assert_int_eq(w.done, 0);
+	/* n2 "acknowledges" revision 999999: the link is closed as
+	 * protocol and the write does not count it. */
+	inject_ack(1, 0, 1, 999999);
+	ck_assert_int_eq(nodes[0].chan[1].closes, 1);
+	ck_assert_str_eq(nodes[0].chan[1].close_code, "protocol");
+	ck_assert_msg(strstr(nodes[0].chan[1].close_message,
+			     "acknowledged revision 999999, but the highest "
+			     "revision sent to it in epoch 1 is 2") != NULL,
+		      "%s", nodes[0].chan[1].close_message);
+	ck_assert_int_eq(w.done, 1);
+	ck_assert_msg(!w.ok &&
+			  strstr(w.body, "the link to n2 went down") != NULL,
+		      "%s", w.body);
+	ck_assert_ptr_nonnull(view(0, 1, &applied, NULL));
+	ck_assert_int_lt(applied, 999999);
+	/* A true ack of what was sent still counts, on a new link. */
+	hold[1][0] = 0;
+	link_up(0, 1);
+	ck_assert(run_until(all_converged, NULL, 10));
+	wait_acked(2, 7);
+}
+END_TEST
+
+START_TEST(test_ack_other_epoch)
+{
+	struct wr w;
+	int64_t applied = -1;
+
+	start_all();
+	all_links_up();
+	write_kv(PRIMARY, &w, "k", "v", false, 0);
+	ck_assert(run_until(answered, &w, 10));
+	wait_acked(1, 7);
+	hold[1][0] = EKL__ENVELOPE__MSG_ACK;
+	write_kv(PRIMARY, &w, "k", "w", true, 0);
+	run_for(0.3);
+	/* From an older epoch: sent before n2 heard of ours. Dropped: not
+	 * counted, the link stays. */
+	inject_ack(1, 0, 0, 2);
+	ck_assert_int_eq(nodes[0].chan[1].closes, 0);
+	ck_assert_int_eq(w.done, 0);
+	ck_assert_ptr_nonnull(view(0, 1, &applied, NULL));
+	ck_assert_int_eq(applied, 1);
+	/* From an epoch this primary never reached: a lie. */
+	inject_ack(1, 0, 5, 2);
+	ck_assert_int_eq(nodes[0].chan[1].closes, 1);
+	ck_assert_str_eq(nodes[0].chan[1].close_code, "protocol");
+	ck_assert_msg(strstr(nodes[0].chan[1].close_message,
+			     "acknowledgement from epoch 5, but this primary "
+			     "is in epoch 1") != NULL,
+		      "%s", nodes[0].chan[1].close_message);
+	ck_assert_int_eq(w.done, 1);
+	ck_assert(!w.ok);
+	/* A peer acknowledges nothing to a node that is not the primary. */
+	inject_ack(0, 1, 1, 1);
+	ck_assert_int_eq(nodes[1].chan[0].closes, 0);
+}
+END_TEST
+
+/* A peer that claims revisions we never made gets a snapshot, and its
+ * claim counts for nothing meanwhile. */
+START_TEST(test_claimed_revision_not_counted)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__ReplState rs = EKL__REPL_STATE__INIT;
+	struct wr w;
+	int64_t applied = -1;
+
+	start_all();
+	all_links_up();
+	write_kv(PRIMARY, &w, "k", "v", false, 0);
+	ck_assert(run_until(answered, &w, 10));
+	wait_acked(1, 7);
+	rs.epoch = 1;
+	rs.primary = "n1";
+	rs.revision = 999999;
+	rs.rev_epoch = 1;
+	env.msg_case = EKL__ENVELOPE__MSG_REPL_STATE;
+	env.repl_state = &rs;
+	inject(1, 0, &env);
+	ck_assert_str_eq(view(0, 1, &applied, NULL), "snapshot");
+	ck_assert_int_eq(applied, 0);
+	/* The snapshot goes through and n2 counts again from its ack. */
+	ck_assert(run_until(all_converged, NULL, 10));
+	wait_acked(1, 7);
+}
+END_TEST
+
+/* ---- byte bounds: every frame under the maximum ---- */
+
+/* count rows of vlen bytes in groups of 100; waits for the answers. */
+static void write_big(const char *prefix, int count, size_t vlen)
+{
+	struct wr *w = ekl_calloc((size_t)count, sizeof(*w));
+	char *value = ekl_malloc(vlen + 1);
+	char path[64];
+	int k;
+
+	ck_assert_ptr_nonnull(w);
+	ck_assert_ptr_nonnull(value);
+	for (k = 0; k < count; k++) {
+		snprintf(path, sizeof(path), "%s/%05d", prefix, k);
+		memset(value, 'a' + k % 26, vlen);
+		value[vlen] = '\0';
+		repl_write(nodes[PRIMARY].r, &w[k], path, value, false, 0);
+		if (k % 100 == 99 || k == count - 1)
+			ck_assert(run_until(answered, &w[k], 30));
+	}
+	for (k = 0; k < count; k++)
+		ck_assert_msg(w[k].done == 1 && w[k].ok, "%d: %s", k,
+			      w[k].body);
+	ekl_free(value);
+	ekl_free(w);
+}
+
+START_TEST(test_snapshot_large_rows)
+{
+	struct store_state p, st;
+
+	log_keep = 100;
+	start_all();
+	/* 1300 rows of 1.5 KiB: 1000 of them would be a 1.5 MiB chunk. */
+	write_big("big", 1300, 1536);
+	state_of(PRIMARY, &p);
+	ck_assert_int_gt(p.log_first, 1); /* n2 can only get a snapshot */
+	link_up(0, 1);
+	conv_mask = 3;
+	ck_assert(run_until(some_converged, NULL, 30));
+	ck_assert_int_eq(too_big, 0);
+	ck_assert_int_eq(nodes[1].chan[0].closes + nodes[0].chan[1].closes, 0);
+	ck_assert_int_eq(sent[0][1][EKL__ENVELOPE__MSG_SNAP_BEGIN], 1);
+	/* 2 MiB of rows in chunks of at most FRAME_ROWS_BYTES. */
+	ck_assert_int_ge(sent[0][1][EKL__ENVELOPE__MSG_SNAP_CHUNK],
+			 (int)(1300 * 1536 / FRAME_ROWS_BYTES));
+	state_of(1, &st);
+	ck_assert_int_eq(st.rows, 1300);
+	check_store(1);
+}
+END_TEST
+
+START_TEST(test_large_group_bounded)
+{
+	struct wr w[40];
+	char *value = ekl_malloc(60001);
+	char path[32];
+	int k;
+
+	ck_assert_ptr_nonnull(value);
+	start_all();
+	all_links_up();
+	ck_assert(run_until(all_converged, NULL, 10));
+	/* One group of 40 rows of 60 000 bytes (2.4 MB): the peers are
+	 * caught up, so it would go to them while being committed. */
+	memset(value, 'x', 60000);
+	value[60000] = '\0';
+	for (k = 0; k < 40; k++) {
+		snprintf(path, sizeof(path), "g/%02d", k);
+		write_kv(PRIMARY, &w[k], path, value, false, 0);
+	}
+	ck_assert(run_until(answered, &w[39], 30));
+	for (k = 0; k < 40; k++)
+		ck_assert_msg(w[k].ok, "%d: %s", k, w[k].body);
+	ck_assert(run_until(all_converged, NULL, 30));
+	ck_assert_int_eq(too_big, 0);
+	ck_assert_int_eq(nodes[1].chan[0].closes + nodes[2].chan[0].closes, 0);
+	ekl_free(value);
+}
+END_TEST
+
+/* ---- rows a peer refuses from the wire ---- */
+
+static void inject_change(int64_t rev, ProtobufCBinaryData path,
+			  ProtobufCBinaryData value)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__ReplBatch b = EKL__REPL_BATCH__INIT;
+	Ekl__Change c = EKL__CHANGE__INIT, *cs[1] = {&c};
+
+	c.rev = (uint64_t)rev;
+	c.epoch = 1;
+	c.path = path;
+	c.value = value;
+	b.epoch = 1;
+	b.n_changes = 1;
+	b.changes = cs;
+	b.primary_revision = (uint64_t)rev;
+	env.msg_case = EKL__ENVELOPE__MSG_BATCH;
+	env.batch = &b;
+	inject(0, 1, &env);
+}
+
+START_TEST(test_wire_rows_refused)
+{
+	static const struct {
+		const char *path;
+		size_t plen;
+		const char *value;
+		size_t vlen;
+		const char *why;
+	} bad[] = {
+	    {"p", 1, "a\0b", 3, "the value contains a NUL byte"},
+	    {"p\0q", 3, "v", 1, "the path contains a NUL byte"},
+	    {"p", 1, "\xff\xfe", 2, "the value is not valid UTF-8"},
+	    {"p", 1, "a\nb", 3, "the value contains a line break"},
+	};
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__SnapBegin sb = EKL__SNAP_BEGIN__INIT;
+	Ekl__SnapChunk sc = EKL__SNAP_CHUNK__INIT;
+	ProtobufCBinaryData paths[1], values[1];
+	uint8_t digest[STORE_DIGEST_LEN] = {0};
+	struct store_state st;
+	size_t i;
+
+	start_all();
+	link_up(0, 1);
+	conv_mask = 3;
+	ck_assert(run_until(some_converged, NULL, 10));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		nodes[1].chan[0].closes = 0;
+		inject_change(1, bytes_of(bad[i].path, bad[i].plen),
+			      bytes_of(bad[i].value, bad[i].vlen));
+		ck_assert_int_eq(nodes[1].chan[0].closes, 1);
+		ck_assert_str_eq(nodes[1].chan[0].close_code, "protocol");
+		ck_assert_msg(
+		    strstr(nodes[1].chan[0].close_message, bad[i].why) != NULL,
+		    "case %zu: %s", i, nodes[1].chan[0].close_message);
+		state_of(1, &st);
+		ck_assert_int_eq(st.revision, 0); /* nothing applied */
+		link_up(0, 1);
+	}
+	/* The same rule for a snapshot's rows. */
+	nodes[1].chan[0].closes = 0;
+	sb.epoch = 1;
+	sb.revision = 1;
+	sb.rev_epoch = 1;
+	sb.digest.data = digest;
+	sb.digest.len = sizeof(digest);
+	sb.rows = 1;
+	env.msg_case = EKL__ENVELOPE__MSG_SNAP_BEGIN;
+	env.snap_begin = &sb;
+	inject(0, 1, &env);
+	ck_assert_int_eq(nodes[1].chan[0].closes, 0);
+	paths[0] = bytes_of("p", 1);
+	values[0] = bytes_of("a\0b", 3);
+	sc.n_paths = sc.n_values = 1;
+	sc.paths = paths;
+	sc.values = values;
+	env.msg_case = EKL__ENVELOPE__MSG_SNAP_CHUNK;
+	env.snap_chunk = &sc;
+	inject(0, 1, &env);
+	ck_assert_int_eq(nodes[1].chan[0].closes, 1);
+	ck_assert_msg(strstr(nodes[1].chan[0].close_message,
+			     "the value contains a NUL byte") != NULL,
+		      "%s", nodes[1].chan[0].close_message);
+	state_of(1, &st);
+	ck_assert_int_eq(st.revision, 0);
+	check_store(1);
+	/* A good row from the primary is still applied. */
+	link_up(0, 1);
+	inject_change(1, bytes_of("p", 1), bytes_of("caf\xc3\xa9", 5));
+	ck_assert_int_eq(nodes[1].chan[0].closes, 1);
+	state_of(1, &st);
+	ck_assert_int_eq(st.revision, 1);
+}
+END_TEST
+
+/* ---- the carrier: data from another connection is stale ---- */
+
+/* A snapshot in progress is not mixed with chunks or batches that arrive
+ * on a connection that no longer carries the link (sent before the
+ * primary moved the stream): they are dropped, not staged, not refused. */
+START_TEST(test_stale_channel_dropped)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__SnapChunk sc = EKL__SNAP_CHUNK__INIT;
+	ProtobufCBinaryData paths[1], values[1];
+	struct repl_chan old = {1, 0, true, false, "", "", 0};
+	struct store_state p, st;
+	char *value = NULL;
+	char err[EKL_ERRLEN] = "";
+
+	log_keep = 10;
+	start_all();
+	write_group("s", 3000);
+	state_of(PRIMARY, &p);
+	hold[0][1] = HOLD_ALL; /* the snapshot waits... */
+	link_up(0, 1);
+	run_for(0.1);
+	ck_assert_int_eq(queued(0, 1, EKL__ENVELOPE__MSG_SNAP_BEGIN), 1);
+	{
+		/* ...but for its beginning. */
+		size_t k;
+
+		for (k = qhead; k < qtail; k++)
+			if (queue[k].buf != NULL && queue[k].from == 0 &&
+			    queue[k].to == 1 &&
+			    queue[k].kind == EKL__ENVELOPE__MSG_SNAP_BEGIN) {
+				Ekl__Envelope *b = ekl__envelope__unpack(
+				    NULL, queue[k].len, queue[k].buf);
+
+				ck_assert_ptr_nonnull(b);
+				repl_on_frame(nodes[1].r, peer_of(1, 0),
+					      &nodes[1].chan[0], b);
+				ekl__envelope__free_unpacked(b, NULL);
+				ekl_free(queue[k].buf);
+				queue[k].buf = NULL;
+				break;
+			}
+	}
+	ck_assert_str_eq(view(1, 0, NULL, NULL), "snapshot");
+	/* A chunk of another snapshot, and a batch, on the old connection. */
+	paths[0] = bytes_of("stale/row", 9);
+	values[0] = bytes_of("from the old carrier", 20);
+	sc.n_paths = sc.n_values = 1;
+	sc.paths = paths;
+	sc.values = values;
+	env.msg_case = EKL__ENVELOPE__MSG_SNAP_CHUNK;
+	env.snap_chunk = &sc;
+	repl_on_frame(nodes[1].r, peer_of(1, 0), &old, &env);
+	{
+		Ekl__ReplBatch bt = EKL__REPL_BATCH__INIT;
+		Ekl__Change c = EKL__CHANGE__INIT, *cs[1] = {&c};
+
+		c.rev = (uint64_t)p.revision + 1;
+		c.epoch = 1;
+		c.path = bytes_of("stale/batch", 11);
+		c.value = bytes_of("x", 1);
+		bt.epoch = 1;
+		bt.n_changes = 1;
+		bt.changes = cs;
+		env.msg_case = EKL__ENVELOPE__MSG_BATCH;
+		env.batch = &bt;
+		repl_on_frame(nodes[1].r, peer_of(1, 0), &old, &env);
+	}
+	ck_assert_int_eq(nodes[1].chan[0].closes, 0);
+	ck_assert_int_eq(old.closes, 0);
+	ck_assert_str_eq(view(1, 0, NULL, NULL), "snapshot");
+	/* The real snapshot goes through and holds only the primary's rows. */
+	hold[0][1] = 0;
+	conv_mask = 3;
+	ck_assert(run_until(some_converged, NULL, 10));
+	state_of(1, &st);
+	ck_assert_int_eq(st.rows, p.rows);
+	ck_assert_int_eq(
+	    store_get(repl_store(nodes[1].r), "stale/row", &value, err),
+	    EKL_ENOENT);
+	check_store(1);
+}
+END_TEST
+
+/* ---- durability: no answer before fdatasync, on every path ---- */
+
+START_TEST(test_oom_group_refused)
+{
+	struct wr w;
+	struct store_state st;
+
+	start_all();
+	write_kv(PRIMARY, &w, "k", "v", false, 0);
+	/* No memory from here on: the group cannot wait for its sync. */
+	ekl_mem_fail_after(0);
+	ev_run(loop, EVRUN_NOWAIT);
+	ekl_mem_fail_after(-1);
+	ck_assert_int_eq(w.done, 1);
+	ck_assert_msg(!w.ok && strstr(w.body, "out of memory") != NULL, "%s",
+		      w.body);
+	state_of(PRIMARY, &st);
+	ck_assert_int_eq(st.revision, 0); /* and nothing was committed */
+	write_kv(PRIMARY, &w, "k", "v", false, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert(w.ok);
+	ck_assert_str_eq(w.body, "revision 1");
+}
+END_TEST
+
+START_TEST(test_stop_after_failed_sync)
+{
+	struct wr w1, w2;
+	char wal[600];
+
+	start_all();
+	write_kv(PRIMARY, &w1, "a", "1", false, 0);
+	ck_assert(run_until(answered, &w1, 10));
+	ck_assert(w1.ok);
+	/* The WAL is removed under the node's feet: SQLite goes on writing
+	 * through its open descriptor, but what it writes can no longer be
+	 * made durable, and the syncer must say so. */
+	snprintf(wal, sizeof(wal), "%s",
+		 store_wal_path(repl_store(nodes[PRIMARY].r)));
+	ck_assert_int_eq(unlink(wal), 0);
+	write_kv(PRIMARY, &w2, "b", "2", false, 0);
+	run_for(0.5);
+	ck_assert_int_eq(w2.done, 0); /* committed, never synced */
+	repl_stop(nodes[PRIMARY].r);
+	nodes[PRIMARY].r = NULL;
+	ck_assert_int_eq(w2.done, 1);
+	ck_assert_msg(!w2.ok && strstr(w2.body, "fdatasync") != NULL, "%s",
+		      w2.body);
+	unlink(wal);
+}
+END_TEST
+
 /* ---- --version-skew strict ---- */
 
 START_TEST(test_version_skew_strict)
@@ -1125,6 +1589,15 @@ static Suite *repl_suite(void)
 	ADD("stop_answers_waiting_writes", test_stop_answers_waiting_writes);
 	ADD("snapshot_handoff", test_snapshot_handoff);
 	ADD("version_skew_strict", test_version_skew_strict);
+	ADD("ack_above_sent_refused", test_ack_above_sent_refused);
+	ADD("ack_other_epoch", test_ack_other_epoch);
+	ADD("claimed_revision_not_counted", test_claimed_revision_not_counted);
+	ADD("snapshot_large_rows", test_snapshot_large_rows);
+	ADD("large_group_bounded", test_large_group_bounded);
+	ADD("wire_rows_refused", test_wire_rows_refused);
+	ADD("stale_channel_dropped", test_stale_channel_dropped);
+	ADD("oom_group_refused", test_oom_group_refused);
+	ADD("stop_after_failed_sync", test_stop_after_failed_sync);
 #undef ADD
 	return s;
 }

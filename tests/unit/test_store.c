@@ -539,6 +539,102 @@ START_TEST(test_group_invalid)
 }
 END_TEST
 
+/* The row rules, with explicit lengths: what an admin writes and what a
+ * peer sends are judged alike. */
+START_TEST(test_row_rules)
+{
+	static const struct {
+		const char *path;
+		size_t plen;
+		const char *value; /* NULL: a delete */
+		size_t vlen;
+		const char *why; /* NULL: accepted */
+	} cases[] = {
+	    {"a/b", 3, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91", 14, NULL},
+	    {"a", 1, NULL, 0, NULL},
+	    {"a", 1, "", 0, NULL},
+	    {"", 0, "1", 1, "the path is empty"},
+	    {"a\0b", 3, "1", 1, "the path contains a NUL byte"},
+	    {"a", 1, "x\0y", 3, "the value contains a NUL byte"},
+	    {"a", 1, "x\ry", 3, "the value contains a line break"},
+	    {"a\nb", 3, "1", 1, "the path contains a line break"},
+	    {"a", 1, "\xff\xfe", 2, "the value is not valid UTF-8"},
+	    {"\xc3", 1, "1", 1, "the path is not valid UTF-8"}, /* truncated */
+	    {"a", 1, "\xc0\x80", 2,
+	     "the value is not valid UTF-8"}, /* overlong */
+	    {"a", 1, "\xed\xa0\x80", 3,
+	     "the value is not valid UTF-8"}, /* a surrogate */
+	    {"a", 1, "\xf4\x90\x80\x80", 4,
+	     "the value is not valid UTF-8"}, /* above U+10FFFF */
+	};
+	char longp[STORE_PATH_MAX + 2], want[64];
+	char *longv = malloc(STORE_VALUE_MAX + 2);
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *why =
+		    store_row_invalid(cases[i].path, cases[i].plen,
+				      cases[i].value, cases[i].vlen);
+
+		if (cases[i].why == NULL)
+			ck_assert_msg(why == NULL, "case %zu: %s", i, why);
+		else
+			ck_assert_msg(
+			    why != NULL && strcmp(why, cases[i].why) == 0,
+			    "case %zu: '%s', expected '%s'", i,
+			    why != NULL ? why : "(accepted)", cases[i].why);
+	}
+	/* The limits are the admin protocol's, and the messages say them. */
+	ck_assert_ptr_nonnull(longv);
+	memset(longp, 'p', sizeof(longp));
+	memset(longv, 'v', STORE_VALUE_MAX + 2);
+	ck_assert_ptr_null(
+	    store_row_invalid(longp, STORE_PATH_MAX, longv, STORE_VALUE_MAX));
+	snprintf(want, sizeof(want), "the path is longer than %d bytes",
+		 ADMINPROTO_KEY_MAX);
+	ck_assert_str_eq(store_row_invalid(longp, STORE_PATH_MAX + 1, "1", 1),
+			 want);
+	snprintf(want, sizeof(want), "the value is longer than %d bytes",
+		 ADMINPROTO_VALUE_MAX);
+	ck_assert_str_eq(store_row_invalid("a", 1, longv, STORE_VALUE_MAX + 1),
+			 want);
+	free(longv);
+}
+END_TEST
+
+/* Invalid UTF-8 is refused by a write group and by apply alike: a row
+ * that is not text would make every node's JSON listing invalid. */
+START_TEST(test_not_utf8_refused)
+{
+	char dir[512];
+	struct store *s;
+	struct store_change bad[2] = {{1, 1, "ok", "1"},
+				      {2, 1, "v", "\xc3\x28"}};
+	int64_t rev = 0;
+
+	mkdir_fresh(dir, sizeof(dir), "store-utf8");
+	s = open_ok(dir);
+	OK(store_group_begin(s, err));
+	FAILS(EKL_EINVAL, store_group_put(s, "a", "\xff\xfe", &rev, err));
+	ck_assert_msg(strstr(err, "not valid UTF-8") != NULL, "%s", err);
+	FAILS(EKL_EINVAL, store_group_put(s, "\xe2\x82", "1", &rev, err));
+	OK(store_group_put(s, "caf\xc3\xa9", "\xe2\x82\xac", &rev, err));
+	OK(store_group_commit(s, err));
+	ck_assert_int_eq(state(s).revision, 1);
+	store_close(s);
+
+	mkdir_fresh(dir, sizeof(dir), "store-utf8-apply");
+	s = open_ok(dir);
+	FAILS(EKL_EPROTO, store_apply(s, bad, 2, err));
+	ck_assert_msg(strstr(err, "change 2") != NULL &&
+			  strstr(err, "not valid UTF-8") != NULL,
+		      "%s", err);
+	ck_assert_int_eq(state(s).revision, 0); /* nothing of it applied */
+	OK(store_check(s, err));
+	store_close(s);
+}
+END_TEST
+
 START_TEST(test_group_rollback)
 {
 	char dir[512];
@@ -1162,10 +1258,11 @@ START_TEST(test_snap_reader_consistent)
 	OK(store_group_put(s, "row05", "uncommitted", NULL, err));
 
 	do {
-		n = store_snap_next(rd, 7, rows_cb, &rs, err);
+		n = store_snap_next(rd, 7, SIZE_MAX, rows_cb, &rs, err);
 		ck_assert_msg(n >= 0, "store_snap_next: %d %s", n, err);
 	} while (n > 0);
-	ck_assert_int_eq(store_snap_next(rd, 7, rows_cb, &rs, err), 0);
+	ck_assert_int_eq(store_snap_next(rd, 7, SIZE_MAX, rows_cb, &rs, err),
+			 0);
 	store_snap_close(rd);
 	OK(store_group_commit(s, err));
 
@@ -1185,8 +1282,10 @@ START_TEST(test_snap_reader_consistent)
 	OK(store_snap_open(s, &rd, &at, err));
 	ck_assert_int_eq(at.revision, state(s).revision);
 	ck_assert_int_eq(at.rows, 29);
-	ck_assert_int_eq(store_snap_next(rd, 100, rows_cb, &rs, err), 29);
-	ck_assert_int_eq(store_snap_next(rd, 100, rows_cb, &rs, err), 0);
+	ck_assert_int_eq(store_snap_next(rd, 100, SIZE_MAX, rows_cb, &rs, err),
+			 29);
+	ck_assert_int_eq(store_snap_next(rd, 100, SIZE_MAX, rows_cb, &rs, err),
+			 0);
 	store_snap_close(rd);
 	rows_free(&rs);
 	store_snap_close(NULL);
@@ -1206,17 +1305,57 @@ START_TEST(test_snap_reader_exact_batches)
 	s = open_ok(dir);
 	OK(store_snap_open(s, &rd, &at, err)); /* an empty store */
 	ck_assert_int_eq(at.rows, 0);
-	ck_assert_int_eq(store_snap_next(rd, 5, rows_cb, &rs, err), 0);
+	ck_assert_int_eq(store_snap_next(rd, 5, SIZE_MAX, rows_cb, &rs, err),
+			 0);
 	store_snap_close(rd);
 
 	fill(s, 10, "r%d", 1);
 	OK(store_snap_open(s, &rd, &at, err));
-	ck_assert_int_eq(store_snap_next(rd, 5, rows_cb, &rs, err), 5);
-	ck_assert_int_eq(store_snap_next(rd, 5, rows_cb, &rs, err), 5);
-	ck_assert_int_eq(store_snap_next(rd, 5, rows_cb, &rs, err), 0);
+	ck_assert_int_eq(store_snap_next(rd, 5, SIZE_MAX, rows_cb, &rs, err),
+			 5);
+	ck_assert_int_eq(store_snap_next(rd, 5, SIZE_MAX, rows_cb, &rs, err),
+			 5);
+	ck_assert_int_eq(store_snap_next(rd, 5, SIZE_MAX, rows_cb, &rs, err),
+			 0);
 	ck_assert_int_eq(rs.n, 10);
 	ck_assert_str_eq(rs.paths[0], "r0");
 	ck_assert_str_eq(rs.paths[9], "r9");
+	store_snap_close(rd);
+	rows_free(&rs);
+	store_close(s);
+}
+END_TEST
+
+/* A chunk stops at max_bytes of path+value, never skips a row, and a row
+ * larger than max_bytes goes alone. */
+START_TEST(test_snap_reader_byte_bound)
+{
+	char dir[512], big[200];
+	struct store *s;
+	struct store_snap_reader *rd = NULL;
+	struct store_state at;
+	struct rows rs = {0};
+
+	mkdir_fresh(dir, sizeof(dir), "store-snapbytes");
+	s = open_ok(dir);
+	fill(s, 10, "r%d", 8); /* 2 + 8 bytes a row */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	put1(s, "r5a", big); /* 3 + 199 bytes, between r5 and r6 */
+	OK(store_snap_open(s, &rd, &at, err));
+	ck_assert_int_eq(at.rows, 11);
+	/* 35 bytes: three rows of 10, not a fourth. */
+	ck_assert_int_eq(store_snap_next(rd, 100, 35, rows_cb, &rs, err), 3);
+	ck_assert_int_eq(store_snap_next(rd, 100, 35, rows_cb, &rs, err), 3);
+	/* r5a alone is over the bound: it goes alone, next time. */
+	ck_assert_int_eq(store_snap_next(rd, 100, 35, rows_cb, &rs, err), 1);
+	ck_assert_str_eq(rs.paths[rs.n - 1], "r5a");
+	ck_assert_int_eq(store_snap_next(rd, 100, 35, rows_cb, &rs, err), 3);
+	ck_assert_int_eq(store_snap_next(rd, 100, 35, rows_cb, &rs, err), 1);
+	ck_assert_int_eq(store_snap_next(rd, 100, 35, rows_cb, &rs, err), 0);
+	ck_assert_int_eq(rs.n, 11);
+	ck_assert_str_eq(rs.paths[0], "r0");
+	ck_assert_str_eq(rs.paths[10], "r9");
 	store_snap_close(rd);
 	rows_free(&rs);
 	store_close(s);
@@ -1237,7 +1376,7 @@ static int send_snapshot(struct store *p, struct store *r, size_t batch,
 	OK(store_snap_open(p, &rd, &at, err));
 	OK(store_snap_stage_begin(r, err));
 	do {
-		n = store_snap_next(rd, batch, rows_cb, &rs, err);
+		n = store_snap_next(rd, batch, SIZE_MAX, rows_cb, &rs, err);
 		ck_assert_msg(n >= 0, "store_snap_next: %d %s", n, err);
 		OK(store_snap_stage_rows(r, rs.paths, rs.values, (size_t)rs.n,
 					 err));
@@ -1441,6 +1580,8 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_group_put_get_list_delete);
 	tcase_add_test(tc, test_group_list_stops);
 	tcase_add_test(tc, test_group_invalid);
+	tcase_add_test(tc, test_row_rules);
+	tcase_add_test(tc, test_not_utf8_refused);
 	tcase_add_test(tc, test_group_rollback);
 	tcase_add_test(tc, test_group_put_fails_midway);
 	tcase_add_test(tc, test_group_durable);
@@ -1481,6 +1622,7 @@ static Suite *store_suite(void)
 	tc = tcase_create("store_snap_reader");
 	tcase_add_test(tc, test_snap_reader_consistent);
 	tcase_add_test(tc, test_snap_reader_exact_batches);
+	tcase_add_test(tc, test_snap_reader_byte_bound);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("store_snap_finish");

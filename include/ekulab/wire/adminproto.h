@@ -8,6 +8,9 @@
  *             timeout=MS (1-3600000)
  *   response: "ok N\n" or "err N\n", then exactly N bytes of body.
  *
+ * A request line is UTF-8 text without NUL bytes; anything else gets an
+ * "err" naming the byte (adminproto_line_check), and nothing is done.
+ *
  * Responses come in request order, so a client may pipeline. A request
  * line over ADMINPROTO_LINE_MAX gets an "err" response naming the limit;
  * the server then skips to the end of that line and goes on serving the
@@ -50,6 +53,15 @@ struct adminproto_request {
 	char *command;	  /* points into the parsed line; may be "" */
 };
 
+/* Is line[0..len) (newline removed) a line the protocol takes? 0, or
+ * EKL_EINVAL with err naming the offending byte: a NUL (a C server would
+ * see the line end there and act on part of it) or bytes that are not
+ * UTF-8 (a value stored and replicated that way would make every node's
+ * JSON invalid). Servers call it before adminproto_request_parse; the
+ * request builders below call it too, so a client refuses before it
+ * sends. */
+int adminproto_line_check(const char *line, size_t len, char *err);
+
 /* Parse one request line (newline removed) in place: the prefix is cut off
  * and rq->command points after it. On error (EKL_EINVAL) err holds the
  * message a server sends back in its "err" response. */
@@ -64,7 +76,8 @@ void adminproto_prefix_format(const struct adminproto_opts *o, char *buf,
 /* The request line "PREFIX COMMAND\n" in a new buffer (*line owned by the
  * caller, ekl_free; *len counts the newline). prefix is sent as given, so
  * a server judges it. Refuses (EKL_EINVAL) a line break in prefix or
- * command and (EKL_ETOOBIG) a line over ADMINPROTO_LINE_MAX. */
+ * command or bytes that are not UTF-8, and (EKL_ETOOBIG) a line over
+ * ADMINPROTO_LINE_MAX. */
 int adminproto_line_new(const char *prefix, const char *command, char **line,
 			size_t *len, char *err);
 /* The same with a prefix formatted from o. */

@@ -10,6 +10,12 @@
 
 #define FRAME_MAX_DEFAULT (1u << 20) /* 1 MiB payload */
 #define FRAME_HDR	  4u
+/* How many bytes of rows (path + value) a sender puts into one frame (a
+ * replication batch, a snapshot chunk) before it starts the next one. A
+ * quarter of the maximum: the rows' encoding overhead and one row of the
+ * largest size the admin protocol allows, sent alone, still fit
+ * (static assertions next to the senders check it). */
+#define FRAME_ROWS_BYTES (FRAME_MAX_DEFAULT / 4)
 
 /* Pack env into a new buffer: 4-byte length then payload. Refuses a payload
  * over max (EKL_ETOOBIG) or of length 0, i.e. an empty Envelope (EKL_EPROTO).

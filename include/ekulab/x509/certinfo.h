@@ -20,6 +20,14 @@ unsigned certinfo_eku(X509 *x);
  * else its subject CN, else "". Writes at most len bytes (NUL included). */
 void certinfo_identity(X509 *x, char *out, size_t len);
 
+/* Does the leaf name `name`, as the handshake's identity check reads it?
+ * OpenSSL's matcher with the policy's identity rules (pol_name_matches):
+ * an IP literal against IP SANs; "*." wildcards for a whole left-most
+ * label only; the subject CN only when the leaf has neither DNS nor IP
+ * SANs (OpenSSL alone would also consult it next to IP SANs). The TLS
+ * code and ekunode's start-up check use it. */
+bool certinfo_names(X509 *leaf, const char *name);
+
 /* Fill ch from a presented chain (leaf first; `extra` may be NULL) as a
  * verifier holding trust store `store` would build it: anchored when a path
  * to a root in store exists, ignoring time and purpose; the facts then
