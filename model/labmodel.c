@@ -473,100 +473,139 @@ static void predict_dir(const struct lab_state *s, const struct work *w,
 			size_t i, size_t j, struct lab_dir *d)
 {
 	const char *accepts[TOPO_MAX_NODES];
+	struct lab_dir_facts f;
 	size_t na;
 
-	memset(d, 0, sizeof(*d));
-	d->v.depth = -1;
-	if (!labmodel_dials(s->topo->dial, w->names[i], w->names[j],
-			    w->names[s->primary])) {
-		d->state = LAB_DIR_NOT_DIALLED;
-	} else if (!s->nodes[i].running || !s->nodes[j].running) {
-		d->state = LAB_DIR_NOT_RUNNING;
-	} else if (labmodel_cuts_has(&s->cuts, i, j)) {
-		d->state = LAB_DIR_CUT;
-	} else {
+	memset(&f, 0, sizeof(f));
+	f.dialled = labmodel_dials(s->topo->dial, w->names[i], w->names[j],
+				   w->names[s->primary]);
+	f.from_running = s->nodes[i].running;
+	f.to_running = s->nodes[j].running;
+	f.cut = labmodel_cuts_has(&s->cuts, i, j);
+	/* A handshake happens only when nothing before it in the
+	 * precedence stops the connection. */
+	if (f.dialled && f.from_running && f.to_running && !f.cut) {
 		na = accepts_of(w, s->n, j, accepts);
 		labmodel_decide(&w->peer[i], &w->peer[j], true, accepts, na,
-				s->at, &d->v);
-		d->state = d->v.ok ? LAB_DIR_OK : LAB_DIR_REJECTED;
+				s->at, &f.v);
+		f.handshake = true;
+	}
+	labmodel_dir_resolve(&f, d);
+}
+
+/* ---- the one precedence of reasons ---- */
+
+void labmodel_dir_resolve(const struct lab_dir_facts *f, struct lab_dir *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->v.depth = -1;
+	if (!f->dialled)
+		out->state = LAB_DIR_NOT_DIALLED;
+	else if (!f->from_running || !f->to_running)
+		out->state = LAB_DIR_NOT_RUNNING;
+	else if (f->cut || !f->handshake)
+		out->state = LAB_DIR_CUT;
+	else {
+		out->v = f->v;
+		out->state = f->v.ok ? LAB_DIR_OK : LAB_DIR_REJECTED;
 	}
 }
 
-/* Why the pair (a, b) is down, from its two directions, the lower name's
- * dial first: a certificate code wins, then cut, then not-running. */
+void labmodel_dir_why(const struct lab_dir *d, struct lab_why *out)
+{
+	memset(out, 0, sizeof(*out));
+	switch (d->state) {
+	case LAB_DIR_OK: out->kind = LAB_WHY_NONE; break;
+	case LAB_DIR_REJECTED:
+		out->kind = LAB_WHY_CERT;
+		out->code = d->v.code;
+		break;
+	case LAB_DIR_CUT: out->kind = LAB_WHY_CUT; break;
+	case LAB_DIR_NOT_RUNNING: out->kind = LAB_WHY_NOT_RUNNING; break;
+	case LAB_DIR_NOT_DIALLED: out->kind = LAB_WHY_NOT_DIALLED; break;
+	}
+}
+
+/* Why a pair is down, from its directions (the lower name's dial first):
+ * over the dialled directions that are not OK, not-running, then cut,
+ * then a certificate code; not-dialled when none is dialled. */
 static void pair_why(const struct lab_dir *first, const struct lab_dir *second,
 		     struct lab_why *out)
 {
 	const struct lab_dir *d[2] = {first, second};
 	static const enum lab_dir_state order[] = {
-	    LAB_DIR_REJECTED, LAB_DIR_CUT, LAB_DIR_NOT_RUNNING};
+	    LAB_DIR_NOT_RUNNING, LAB_DIR_CUT, LAB_DIR_REJECTED};
 	size_t k, o;
 
 	memset(out, 0, sizeof(*out));
-	for (o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
-		for (k = 0; k < 2; k++) {
-			if (d[k]->state != order[o])
-				continue;
-			switch (order[o]) {
-			case LAB_DIR_REJECTED:
-				out->kind = LAB_WHY_CERT;
-				out->code = d[k]->v.code;
-				break;
-			case LAB_DIR_CUT: out->kind = LAB_WHY_CUT; break;
-			default: out->kind = LAB_WHY_NOT_RUNNING; break;
+	for (o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+		for (k = 0; k < 2; k++)
+			if (d[k]->state == order[o]) {
+				labmodel_dir_why(d[k], out);
+				return;
 			}
-			return;
-		}
-	}
 	out->kind = LAB_WHY_NOT_DIALLED;
+}
+
+void labmodel_link_decide(enum topo_link rule, size_t a, size_t b, bool a_lower,
+			  const struct lab_dir *ab, const struct lab_dir *ba,
+			  struct lab_pair *out)
+{
+	const struct lab_dir *low = a_lower ? ab : ba;
+	const struct lab_dir *high = a_lower ? ba : ab;
+	size_t lo = a_lower ? a : b;
+	size_t hi = a_lower ? b : a;
+	bool low_d = low->state != LAB_DIR_NOT_DIALLED;
+	bool high_d = high->state != LAB_DIR_NOT_DIALLED;
+	bool low_ok = low->state == LAB_DIR_OK;
+	bool high_ok = high->state == LAB_DIR_OK;
+
+	memset(out, 0, sizeof(*out));
+	out->carrier_from = out->carrier_to = -1;
+	if (rule == TOPO_LINK_EITHER)
+		out->linked = low_ok || high_ok;
+	else
+		out->linked = (low_d || high_d) && (!low_d || low_ok) &&
+			      (!high_d || high_ok);
+	if (!out->linked) {
+		pair_why(low, high, &out->why);
+		return;
+	}
+	out->carrier_from = (int)(low_ok ? lo : hi);
+	out->carrier_to = (int)(low_ok ? hi : lo);
+}
+
+void labmodel_repl_decide(bool running, bool primary, bool primary_running,
+			  const struct lab_pair *with_primary,
+			  struct lab_repl *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!running) {
+		out->why.kind = LAB_WHY_NOT_RUNNING;
+	} else if (primary) {
+		out->replicating = true;
+	} else if (!primary_running) {
+		out->why.kind = LAB_WHY_PRIMARY_DOWN;
+	} else {
+		out->replicating = with_primary->linked;
+		out->why = with_primary->why;
+	}
 }
 
 void labmodel_derive(struct lab_prediction *p, const char *const *names)
 {
 	size_t a, b, i;
 
-	for (a = 0; a < p->n; a++) {
-		for (b = a + 1; b < p->n; b++) {
-			const struct lab_dir *ab = &p->dir[a][b];
-			const struct lab_dir *ba = &p->dir[b][a];
-			bool a_low = strcmp(names[a], names[b]) < 0;
-			const struct lab_dir *low = a_low ? ab : ba;
-			const struct lab_dir *high = a_low ? ba : ab;
-			struct lab_pair *pr = &p->pair[a][b];
-
-			memset(pr, 0, sizeof(*pr));
-			pr->carrier_from = pr->carrier_to = -1;
-			if (low->state == LAB_DIR_OK) {
-				pr->linked = true;
-				pr->carrier_from = (int)(a_low ? a : b);
-				pr->carrier_to = (int)(a_low ? b : a);
-			} else if (high->state == LAB_DIR_OK) {
-				pr->linked = true;
-				pr->carrier_from = (int)(a_low ? b : a);
-				pr->carrier_to = (int)(a_low ? a : b);
-			} else {
-				pair_why(low, high, &pr->why);
-			}
-		}
-	}
-	for (i = 0; i < p->n; i++) {
-		struct lab_repl *r = &p->repl[i];
-
-		memset(r, 0, sizeof(*r));
-		if (!p->running[i]) {
-			r->why.kind = LAB_WHY_NOT_RUNNING;
-		} else if (i == p->primary) {
-			r->replicating = true;
-		} else if (!p->running[p->primary]) {
-			r->why.kind = LAB_WHY_PRIMARY_DOWN;
-		} else {
-			const struct lab_pair *pr =
-			    labmodel_pair(p, i, p->primary);
-
-			r->replicating = pr->linked;
-			r->why = pr->why;
-		}
-	}
+	for (a = 0; a < p->n; a++)
+		for (b = a + 1; b < p->n; b++)
+			labmodel_link_decide(
+			    p->link, a, b, strcmp(names[a], names[b]) < 0,
+			    &p->dir[a][b], &p->dir[b][a], &p->pair[a][b]);
+	for (i = 0; i < p->n; i++)
+		labmodel_repl_decide(
+		    p->running[i], i == p->primary, p->running[p->primary],
+		    i == p->primary ? NULL : labmodel_pair(p, i, p->primary),
+		    &p->repl[i]);
 }
 
 const struct lab_pair *labmodel_pair(const struct lab_prediction *p, size_t i,
@@ -583,6 +622,7 @@ int labmodel_predict(const struct lab_state *s, struct lab_prediction *out,
 
 	out->n = s->n;
 	out->primary = s->primary;
+	out->link = s->topo->link;
 	for (i = 0; i < s->n; i++)
 		out->running[i] = s->nodes[i].running;
 	w = ekl_malloc(sizeof(*w) + 2 * (s->n ? s->n : 1) * sizeof(*w->server));

@@ -4,9 +4,10 @@
  * runs: each node's version, certificates, verify mode and whether it is
  * running, the directed links that faults cut, and the evaluation time.
  * labmodel_predict() asks pol_decide() about every directed connection the
- * topology's dial mode makes, then derives links (a modelling choice: a
- * pair is linked when either dialled direction succeeds) and replication (a
- * node replicates when it is linked to the running primary).
+ * topology's dial mode makes, then derives links (the topology's link
+ * rule, `cluster.link`: both or either) and replication (a node replicates
+ * when it is linked to the running primary), with the one precedence of
+ * reasons below, which the live observation uses too.
  *
  * Plan steps (plan.h) map onto the state-change functions below, so `plan
  * check` and the live `plan run` apply the same transitions. A prediction
@@ -187,9 +188,9 @@ bool labmodel_why_eq(const struct lab_why *a, const struct lab_why *b);
 
 /* One unordered pair i < j. */
 struct lab_pair {
-	bool linked;
+	bool linked; /* by the link rule (labmodel_link_decide) */
 	/* When linked, the connection that carries the link: when both
-	 * directions work, the one the lower name dials (node/link.c
+	 * directions work, the one the lower name dials (node/net/link.c
 	 * link_carrier). */
 	int carrier_from;
 	int carrier_to;
@@ -201,9 +202,84 @@ struct lab_repl {
 	struct lab_why why;
 };
 
+/* ---- the one precedence of reasons (docs/model.md) ----
+ *
+ * The model (labmodel_predict) and the live observation (plan run, lab
+ * status) turn what they know into directions, pairs and replication with
+ * these three functions, in this order, so the same facts always give the
+ * same state and the same words. Outermost cause first: a process that is
+ * not running makes no connection, a cut connection never reaches a
+ * handshake, and only a handshake can be refused by a certificate check.
+ *
+ *   direction    not-dialled > not-running > cut > the handshake (ok, or
+ *                the certificate code of the side that refused)
+ *   pair         not-dialled (no direction dialled) > not-running > cut >
+ *                a certificate code (the lower name's dial first), taken
+ *                over the dialled directions that are not ok
+ *   replication  not-running (this node) > primary-not-running > the
+ *                reason of its pair with the primary
+ */
+
+/* What is known of one directed connection `from` -> `to`. */
+struct lab_dir_facts {
+	bool dialled;	   /* the dial mode has `from` dial `to`
+			      (labmodel_dials) */
+	bool from_running; /* neither killed nor paused */
+	bool to_running;
+	bool cut;	/* a fault in force cuts from -> to (a link fault or
+			   a partition) */
+	bool handshake; /* a handshake happened and `v` says how it ended;
+			   false: the connection never reached one (refused,
+			   timed out, still pending) */
+	struct pol_verdict v;
+};
+
+/* The direction's state from its facts, by the precedence above:
+ *   !dialled                         LAB_DIR_NOT_DIALLED
+ *   !from_running || !to_running     LAB_DIR_NOT_RUNNING
+ *   cut                              LAB_DIR_CUT
+ *   !handshake                       LAB_DIR_CUT (no handshake happened)
+ *   v.ok                             LAB_DIR_OK
+ *   else                             LAB_DIR_REJECTED with v (code, side,
+ *                                    depth)
+ * out->v is f->v for OK and REJECTED; else zeroed with depth -1. */
+void labmodel_dir_resolve(const struct lab_dir_facts *f, struct lab_dir *out);
+
+/* A direction's result in the words of reasons: NONE (ok), CERT with the
+ * code, CUT, NOT_RUNNING or NOT_DIALLED. */
+void labmodel_dir_why(const struct lab_dir *d, struct lab_why *out);
+
+/* The link rule on one pair (a, b), a != b. `ab` is a's dial to b, `ba`
+ * b's dial to a; a direction in state LAB_DIR_NOT_DIALLED is one the dial
+ * mode does not make (fill it with labmodel_dir_resolve). `a_lower`: a's
+ * name sorts before b's (strcmp), which picks the carrier.
+ *   rule both    linked when at least one direction is dialled and every
+ *                dialled direction is OK (the default: on pre-X15.4
+ *                Enforce a node whose certificate lost clientAuth breaks
+ *                its own replication, as the field notice's FAQ says)
+ *   rule either  linked when a dialled direction is OK
+ * When linked, the carrier is the lower name's dial when it is OK, else
+ * the other direction (node/net/link.c link_carrier does the same), and
+ * why is NONE. When not, carrier_from/to are -1 and why follows the
+ * precedence above over the dialled directions that are not OK; with no
+ * dialled direction it is not-dialled. */
+void labmodel_link_decide(enum topo_link rule, size_t a, size_t b, bool a_lower,
+			  const struct lab_dir *ab, const struct lab_dir *ba,
+			  struct lab_pair *out);
+
+/* A node's replication: `running` (this node), `primary` (it is the
+ * primary), `primary_running`, and its pair with the primary (ignored
+ * for the primary itself). The primary replicates (is the source) while
+ * it runs; another node while it runs, the primary runs and their pair is
+ * linked; why by the precedence above. */
+void labmodel_repl_decide(bool running, bool primary, bool primary_running,
+			  const struct lab_pair *with_primary,
+			  struct lab_repl *out);
+
 struct lab_prediction {
 	size_t n;
 	size_t primary;
+	enum topo_link link; /* the rule labmodel_derive applies */
 	bool running[TOPO_MAX_NODES];
 	/* dir[i][j], i != j: i dials j. */
 	struct lab_dir dir[TOPO_MAX_NODES][TOPO_MAX_NODES];
@@ -217,10 +293,11 @@ struct lab_prediction {
 int labmodel_predict(const struct lab_state *s, struct lab_prediction *out,
 		     char *err);
 
-/* Derive pair[] and repl[] from n, primary, running[] and dir[]
- * (labmodel_predict does this; a live observer that filled those from the
- * nodes' link tables can call it too). `names`: the n node names, for the
- * carrier rule. */
+/* Derive pair[] and repl[] from n, primary, link, running[] and dir[]
+ * with labmodel_link_decide and labmodel_repl_decide (labmodel_predict
+ * does this; a live observer that filled dir[] with labmodel_dir_resolve
+ * sets link to the topology's rule and calls it too). `names`: the n node
+ * names, for the carrier rule. */
 void labmodel_derive(struct lab_prediction *p, const char *const *names);
 
 /* The pair of i and j in either order (i != j). */

@@ -53,6 +53,28 @@ int topo_dial_parse(const char *s, enum topo_dial *out)
 	return 0;
 }
 
+const char *topo_link_name(enum topo_link l)
+{
+	switch (l) {
+	case TOPO_LINK_BOTH: return "both";
+	case TOPO_LINK_EITHER: return "either";
+	}
+	return "?";
+}
+
+int topo_link_parse(const char *s, enum topo_link *out)
+{
+	if (s == NULL)
+		return EKL_EINVAL;
+	if (strcmp(s, "both") == 0)
+		*out = TOPO_LINK_BOTH;
+	else if (strcmp(s, "either") == 0)
+		*out = TOPO_LINK_EITHER;
+	else
+		return EKL_EINVAL;
+	return 0;
+}
+
 const char *topo_role_name(enum topo_role r)
 {
 	switch (r) {
@@ -564,7 +586,8 @@ static void default_name(const char *path, char *out, size_t len)
 static int parse_cluster(struct walk *w, const yaml_node_t *root,
 			 struct topo *t, const yaml_node_t **primary)
 {
-	static const char *const keys[] = {"verify", "primary", "dial", NULL};
+	static const char *const keys[] = {"verify", "primary", "dial", "link",
+					   NULL};
 	yaml_node_t *c = get(w, root, "cluster", NULL);
 	yaml_node_t *v;
 	const char *s;
@@ -575,7 +598,8 @@ static int parse_cluster(struct walk *w, const yaml_node_t *root,
 		return 0;
 	if (c->type != YAML_MAPPING_NODE)
 		return fail_at(w, c, "cluster",
-			       "expected a mapping of verify, primary, dial");
+			       "expected a mapping of verify, primary, dial, "
+			       "link");
 	if ((rc = check_keys(w, c, "cluster", keys)) != 0)
 		return rc;
 	if ((v = get(w, c, "verify", NULL)) != NULL) {
@@ -594,6 +618,17 @@ static int parse_cluster(struct walk *w, const yaml_node_t *root,
 			return fail_at(w, v, "cluster.dial",
 				       "'%s' is not a dial mode; use both, "
 				       "lower-name or primary",
+				       s);
+	}
+	if ((v = get(w, c, "link", NULL)) != NULL) {
+		if ((rc = scalar(w, v, "cluster.link", &s)) != 0)
+			return rc;
+		if (topo_link_parse(s, &t->link) != 0)
+			return fail_at(w, v, "cluster.link",
+				       "'%s' is not a link rule; use both "
+				       "(every dialled direction must work) or "
+				       "either (one working direction is "
+				       "enough)",
 				       s);
 	}
 	if ((v = get(w, c, "primary", NULL)) != NULL) {
@@ -696,6 +731,7 @@ static int walk_root(struct walk *w, struct topo *t)
 		return rc;
 	t->verify = POL_ENFORCE;
 	t->dial = TOPO_DIAL_BOTH;
+	t->link = TOPO_LINK_BOTH;
 	if ((v = get(w, root, "name", NULL)) != NULL) {
 		if ((rc = scalar(w, v, "name", &s)) != 0)
 			return rc;

@@ -9,6 +9,7 @@
  *     verify: enforce          # enforce | permissive        (default enforce)
  *     primary: node1           # a node name          (default: the first node)
  *     dial: both               # both | lower-name | primary  (default both)
+ *     link: both               # both | either                (default both)
  *   defaults:                  # any node key; merged per key into each node
  *     version: X15.3.2
  *     role: c                  # c | e                       (default c)
@@ -46,10 +47,20 @@ enum topo_dial {
 	TOPO_DIAL_PRIMARY,    /* only the primary dials, to every other node */
 };
 enum topo_role { TOPO_ROLE_C = 0, TOPO_ROLE_E };
+/* The link rule (docs/model.md, a modelling choice): when is a pair of
+ * nodes linked, given the directions its dial mode makes? */
+enum topo_link {
+	TOPO_LINK_BOTH = 0, /* every dialled direction works (the default:
+			       the field notice's ClusterDB behaviour) */
+	TOPO_LINK_EITHER,   /* one working direction carries the link */
+};
 
 /* "both" "lower-name" "primary"; parse returns 0 or EKL_EINVAL. */
 const char *topo_dial_name(enum topo_dial d);
 int topo_dial_parse(const char *s, enum topo_dial *out);
+/* "both" "either"; parse returns 0 or EKL_EINVAL. */
+const char *topo_link_name(enum topo_link l);
+int topo_link_parse(const char *s, enum topo_link *out);
 /* "c" "e"; parse returns 0 or EKL_EINVAL. */
 const char *topo_role_name(enum topo_role r);
 int topo_role_parse(const char *s, enum topo_role *out);
@@ -85,6 +96,7 @@ struct topo {
 	enum pol_mode verify;
 	char primary[TOPO_NAME_MAX + 1]; /* always names a node after load */
 	enum topo_dial dial;
+	enum topo_link link;
 	struct topo_node *nodes; /* owned; n_nodes entries, in file order */
 	size_t n_nodes;
 };

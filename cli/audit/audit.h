@@ -262,7 +262,7 @@ struct audit_link {
 	int a, b; /* node indices, a < b */
 	struct audit_direction dirs[2];
 	int n_dirs;
-	bool up; /* any direction ok */
+	bool up; /* by the cluster's link rule (labmodel_link_decide) */
 };
 
 struct audit_step {
@@ -279,6 +279,7 @@ struct audit_forecast {
 	char name[TOPO_NAME_MAX + 1];
 	enum pol_mode verify;
 	enum topo_dial dial;
+	enum topo_link link;
 	char primary[TOPO_NAME_MAX + 1];
 	int64_t at;
 	struct audit_fnode *nodes; /* owned */
@@ -296,12 +297,14 @@ struct audit_forecast {
 /* Simulate `nodes` from `at`: each node's server certificate is replaced
  * by its renewal (node->renewal) at node->renew_at and renewed again at
  * each expiry; every directed link is decided by pol_decide() at each
- * renewal date. Returns true when a link goes down; *date and the links
- * down then (up to max_down, *n_down) are set. */
+ * renewal date, and each pair by the link rule `link`. Returns true when
+ * a link goes down; *date and the links down then (up to max_down,
+ * *n_down) are set. */
 bool audit_simulate(const struct audit_fnode *nodes, size_t n,
 		    enum pol_mode verify, enum topo_dial dial,
-		    const char *primary, int64_t at, int64_t *date,
-		    struct audit_link *down, size_t max_down, size_t *n_down);
+		    enum topo_link link, const char *primary, int64_t at,
+		    int64_t *date, struct audit_link *down, size_t max_down,
+		    size_t *n_down);
 
 /* The facts of a lab certificate (pki.h profile and issuing CA under the
  * lab root) issued at `from` for `days` (365 when 0), named `name`. */

@@ -88,17 +88,20 @@ static void decide(const struct audit_fnode *nodes, int ini, int acc,
 	labmodel_decide(&in, &an, false, NULL, 0, t, &d->v);
 }
 
-/* Every link at time t; the ones down go to `down`. Returns how many are
+/* Every link at time t, by the link rule (labmodel_link_decide, as the
+ * lab model decides it); the ones down go to `down`. Returns how many are
  * down. */
 static size_t links_down(const struct audit_fnode *nodes, size_t n,
 			 enum pol_mode verify, enum topo_dial dial,
-			 const char *primary, int64_t t,
+			 enum topo_link link, const char *primary, int64_t t,
 			 struct audit_link *down, size_t max_down)
 {
 	struct audit_link l;
+	struct lab_dir_facts f;
+	struct lab_dir ab, ba;
+	struct lab_pair pr;
 	size_t count = 0;
 	size_t a, b;
-	int k;
 
 	for (a = 0; a < n; a++) {
 		for (b = a + 1; b < n; b++) {
@@ -106,18 +109,33 @@ static size_t links_down(const struct audit_fnode *nodes, size_t n,
 			l.a = (int)a;
 			l.b = (int)b;
 			/* Who dials whom: the lab model's rule. */
-			if (labmodel_dials(dial, nodes[a].name, nodes[b].name,
-					   primary))
+			memset(&f, 0, sizeof(f));
+			f.from_running = f.to_running = f.handshake = true;
+			f.dialled = labmodel_dials(dial, nodes[a].name,
+						   nodes[b].name, primary);
+			if (f.dialled) {
 				decide(nodes, l.a, l.b, verify, t,
-				       &l.dirs[l.n_dirs++]);
-			if (labmodel_dials(dial, nodes[b].name, nodes[a].name,
-					   primary))
+				       &l.dirs[l.n_dirs]);
+				f.v = l.dirs[l.n_dirs++].v;
+			}
+			labmodel_dir_resolve(&f, &ab);
+			memset(&f, 0, sizeof(f));
+			f.from_running = f.to_running = f.handshake = true;
+			f.dialled = labmodel_dials(dial, nodes[b].name,
+						   nodes[a].name, primary);
+			if (f.dialled) {
 				decide(nodes, l.b, l.a, verify, t,
-				       &l.dirs[l.n_dirs++]);
+				       &l.dirs[l.n_dirs]);
+				f.v = l.dirs[l.n_dirs++].v;
+			}
+			labmodel_dir_resolve(&f, &ba);
 			if (l.n_dirs == 0)
 				continue; /* no link between them */
-			for (k = 0; k < l.n_dirs; k++)
-				l.up |= l.dirs[k].v.ok;
+			labmodel_link_decide(
+			    link, a, b,
+			    strcmp(nodes[a].name, nodes[b].name) < 0, &ab, &ba,
+			    &pr);
+			l.up = pr.linked;
 			if (!l.up) {
 				if (count < max_down)
 					down[count] = l;
@@ -138,8 +156,9 @@ static int cmp_time(const void *x, const void *y)
 
 bool audit_simulate(const struct audit_fnode *nodes, size_t n,
 		    enum pol_mode verify, enum topo_dial dial,
-		    const char *primary, int64_t at, int64_t *date,
-		    struct audit_link *down, size_t max_down, size_t *n_down)
+		    enum topo_link link, const char *primary, int64_t at,
+		    int64_t *date, struct audit_link *down, size_t max_down,
+		    size_t *n_down)
 {
 	int64_t times[TOPO_MAX_NODES + 1];
 	size_t nt = 0;
@@ -155,8 +174,8 @@ bool audit_simulate(const struct audit_fnode *nodes, size_t n,
 	for (i = 0; i < nt; i++) {
 		if (i > 0 && times[i] == times[i - 1])
 			continue;
-		k = links_down(nodes, n, verify, dial, primary, times[i], down,
-			       max_down);
+		k = links_down(nodes, n, verify, dial, link, primary, times[i],
+			       down, max_down);
 		if (k > 0) {
 			*date = times[i];
 			*n_down = k < max_down ? k : max_down;
@@ -333,8 +352,8 @@ static void add_step(struct audit_forecast *f, struct audit_fnode *trial,
 	memset(s, 0, sizeof(*s));
 	s->code = code;
 	s->before = before;
-	breaks = audit_simulate(trial, f->n_nodes, verify, f->dial, f->primary,
-				f->at, &date2, &one, 1, &nd);
+	breaks = audit_simulate(trial, f->n_nodes, verify, f->dial, f->link,
+				f->primary, f->at, &date2, &one, 1, &nd);
 	s->prevents = !breaks;
 	audit_format_date(before, d, sizeof(d));
 	if (breaks) {
@@ -432,6 +451,7 @@ int audit_forecast_run(const struct topo *t, const struct audit_trust *trust,
 	snprintf(out->primary, sizeof(out->primary), "%s", t->primary);
 	out->verify = t->verify;
 	out->dial = t->dial;
+	out->link = t->link;
 	out->at = at;
 	if (t->n_nodes == 0 || t->n_nodes > TOPO_MAX_NODES)
 		return ekl_errf(err, EKL_EINVAL,
@@ -450,9 +470,9 @@ int audit_forecast_run(const struct topo *t, const struct audit_trust *trust,
 	rc = fill_nodes(t, trust, at, out->nodes, err);
 	if (rc != 0)
 		goto err;
-	out->breaks = audit_simulate(out->nodes, out->n_nodes, out->verify,
-				     out->dial, out->primary, at, &out->date,
-				     out->down, max_links, &out->n_down);
+	out->breaks = audit_simulate(
+	    out->nodes, out->n_nodes, out->verify, out->dial, out->link,
+	    out->primary, at, &out->date, out->down, max_links, &out->n_down);
 	if (out->breaks) {
 		describe_cause(out);
 		plan_steps(out, trial);
@@ -505,6 +525,7 @@ static int load_list(const char *path, struct topo *t, char *err)
 		 base);
 	t->verify = POL_ENFORCE;
 	t->dial = TOPO_DIAL_BOTH;
+	t->link = TOPO_LINK_BOTH;
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		char *tok[5];
 		char *save = NULL;

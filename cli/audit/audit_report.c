@@ -199,6 +199,8 @@ static void json_forecast(struct json *j, const struct audit_forecast *f)
 	json_str(j, pol_mode_name(f->verify));
 	json_key(j, "dial");
 	json_str(j, topo_dial_name(f->dial));
+	json_key(j, "link");
+	json_str(j, topo_link_name(f->link));
 	json_key(j, "primary");
 	json_str(j, f->primary);
 	json_key(j, "from");
@@ -444,11 +446,11 @@ static void print_forecast(FILE *out, const struct audit_forecast *f)
 
 	audit_format_date(f->at, d, sizeof(d));
 	fprintf(out,
-		"Cluster forecast: %s (verify %s, dial %s, primary %s), from "
-		"%s,\nevery certificate renewed server-only from a public CA "
-		"at its expiry:\n",
+		"Cluster forecast: %s (verify %s, dial %s, link %s, primary "
+		"%s), from %s,\nevery certificate renewed server-only from a "
+		"public CA at its expiry:\n",
 		f->name, pol_mode_name(f->verify), topo_dial_name(f->dial),
-		f->primary, d);
+		topo_link_name(f->link), f->primary, d);
 	for (i = 0; i < f->n_nodes; i++) {
 		const struct audit_fnode *n = &f->nodes[i];
 

@@ -189,10 +189,11 @@ static void print_topology(FILE *f, const struct plan *pl)
 	size_t i;
 
 	fprintf(f,
-		"plan %s: topology %s%s%s (primary %s, verify %s, dial %s)\n",
+		"plan %s: topology %s%s%s (primary %s, verify %s, dial %s, "
+		"link %s)\n",
 		pl->path, t->name, pl->topo_path[0] ? " from " : " (inline)",
 		pl->topo_path, t->primary, pol_mode_name(t->verify),
-		topo_dial_name(t->dial));
+		topo_dial_name(t->dial), topo_link_name(t->link));
 	for (i = 0; i < t->n_nodes; i++) {
 		const struct topo_node *n = &t->nodes[i];
 
@@ -417,6 +418,8 @@ static int print_check_json(FILE *f, const struct plan *pl,
 	json_str(&j, pol_mode_name(t->verify));
 	json_key(&j, "dial");
 	json_str(&j, topo_dial_name(t->dial));
+	json_key(&j, "link");
+	json_str(&j, topo_link_name(t->link));
 	json_obj_end(&j);
 	json_key(&j, "start");
 	json_obj_begin(&j);

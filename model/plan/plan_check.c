@@ -335,22 +335,6 @@ void plan_expect_text(const struct plan_expect *e, const struct topo *t,
 	}
 }
 
-/* A directed connection's result in the words of an expectation. */
-static void dir_why(const struct lab_dir *d, struct lab_why *out)
-{
-	memset(out, 0, sizeof(*out));
-	switch (d->state) {
-	case LAB_DIR_OK: out->kind = LAB_WHY_NONE; break;
-	case LAB_DIR_REJECTED:
-		out->kind = LAB_WHY_CERT;
-		out->code = d->v.code;
-		break;
-	case LAB_DIR_CUT: out->kind = LAB_WHY_CUT; break;
-	case LAB_DIR_NOT_RUNNING: out->kind = LAB_WHY_NOT_RUNNING; break;
-	case LAB_DIR_NOT_DIALLED: out->kind = LAB_WHY_NOT_DIALLED; break;
-	}
-}
-
 static void pair_text(const struct topo *t, const struct lab_prediction *o,
 		      int a, int b, char *buf, size_t len)
 {
@@ -400,7 +384,7 @@ bool plan_expect_eval(const struct plan_expect *e, const struct topo *t,
 	    !eval_pair(e, t, obs, why, len))
 		ok = false;
 	if (e->has_direction) {
-		dir_why(&obs->dir[e->dir[0]][e->dir[1]], &got);
+		labmodel_dir_why(&obs->dir[e->dir[0]][e->dir[1]], &got);
 		if (!labmodel_why_eq(&got, &e->dir_result)) {
 			cat(why, len, "%s%s -> %s is %s", ok ? "" : "; ",
 			    nm(t, e->dir[0]), nm(t, e->dir[1]),

@@ -589,13 +589,16 @@ audit fc-example --at 2026-01-15 --cluster "$EXAMPLES/three-node.yaml"
 expect_rc fc-example 1
 check fc-example '
 f = d["forecast"]
-assert f["name"] == "three-node" and f["breaks"] is True
-assert f["date"] == "2027-01-15", f["date"]
+assert f["name"] == "three-node" and f["breaks"] is True and f["link"] == "both"
+# node2 is server-only already: node1 refuses its dial, which is enough
+# under the link rule both.
+assert f["date"] == "2026-01-15", f["date"]
 assert [(l["a"], l["b"]) for l in f["links_down"]] == [("node1", "node2")]
-dirs = f["links_down"][0]["directions"]
-assert all(x["verdict"] == "client-purpose" and x["rejected_by"] == "acceptor" for x in dirs)
+dirs = {(x["initiator"], x["acceptor"]): x for x in f["links_down"][0]["directions"]}
+assert dirs[("node2", "node1")]["verdict"] == "client-purpose"
+assert dirs[("node2", "node1")]["rejected_by"] == "acceptor"
+assert dirs[("node1", "node2")]["verdict"] == "ok"
 assert f["prevention"]["step"] == "upgrade-x15.4"
-assert f["prevention"]["before"] == "2027-01-15"
 assert f["steps"][-1]["step"] == "permissive" and f["steps"][-1]["prevents"]
 early = [s for s in f["steps"] if s["step"] == "renew-before-deadline"][0]
 assert not early["prevents"] and early["postpones_to"] > "2027-01-15"
@@ -619,7 +622,7 @@ check fc-files '
 f = d["forecast"]
 assert f["nodes"][0]["certificate"].startswith("file ") and f["nodes"][0]["root"] == "private"
 assert f["breaks"] and [(l["a"], l["b"]) for l in f["links_down"]] == [("n1", "n2")]
-assert f["date"] == f["nodes"][0]["renewal"]
+assert f["date"] == d["at"][:10], (f["date"], d["at"])  # n1 refuses n2 today
 '
 printf 'n1 X15.4 combined.crt\nn2 X15.4 server-only.crt e\n' >"$T/nodes.txt"
 audit fc-list --no-system-store --ca "$L/ca.crt" --cluster "$T/nodes.txt"

@@ -81,8 +81,15 @@ done
 log "$n example plans agree with the model"
 
 # Where replication breaks, in words.
-grep -q 'breaks after step 8 (renew node1 server-only (ca server-only)): node2 stops replicating (client-purpose)' \
+# Under the link rule both (the default), at the first renewal.
+grep -q 'breaks after step 3 (renew node2 server-only (ca server-only)): node2 stops replicating (client-purpose)' \
 	"$T/a-renewal-breaks-pre-x15.4.out" || fail "a: no replication break line"
+grep -q 'dial both, link both)' "$T/a-renewal-breaks-pre-x15.4.out" ||
+	fail "a: the header does not name the link rule"
+# Under either, node2's own renewal changes nothing; node1's stops it.
+grep -q 'after step 12 (renew node1 server-only (ca server-only)): node2 stops (client-purpose)' \
+	"$T/h-link-either.out" || fail "h: no replication change line"
+grep -q 'after step 2 ' "$T/h-link-either.out" && fail "h: step 2 changed replication"
 
 # ---- a wrong expectation: exit 1 ----
 cp "$PLANS/cluster-x15.3.yaml" "$T/"
@@ -91,13 +98,14 @@ topology: cluster-x15.3.yaml
 steps:
   - renew: {node: node2, profile: server-only}
   - renew: {node: node3, profile: server-only}
-  # Wrong: node1 still dials both and they accept its combined certificate.
-  - expect: {replicating: none}
+  # Wrong: node1 refuses their connections, and a pair needs both
+  # directions (link: both).
+  - expect: {replicating: all}
   - expect: {link: [node2, node3], state: down, code: client-purpose}
 YAML
 run wrong plan check "$T/wrong.yaml"
 [ "$RC" -eq 1 ] || fail "wrong: exit $RC, expected 1"
-grep -q 'DISAGREES: the model predicts replicating: node2 node3' "$T/wrong.out" ||
+grep -q 'DISAGREES: the model predicts replicating: none; node2 not (client-purpose); node3 not (client-purpose)' "$T/wrong.out" ||
 	fail "wrong: the disagreement is not named: $(cat "$T/wrong.out")"
 grep -q '1 of 2 DISAGREE' "$T/wrong.out" || fail "wrong: no summary"
 run wrong-json plan check --json "$T/wrong.yaml"
@@ -107,8 +115,9 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["agrees"] is False and d["disagreements"] == 1
 e = [s for s in d["steps"] if s["kind"] == "expect"]
-assert e[0]["agrees"] is False and "node2 node3" in e[0]["predicted"]
+assert e[0]["agrees"] is False and "replicating: none" in e[0]["predicted"]
 assert e[1]["agrees"] is True
+assert d["topology"]["link"] == "both", d["topology"]
 PY
 
 # ---- a broken plan: exit 2 with FILE:LINE:COLUMN and the key ----
@@ -138,15 +147,17 @@ assert len(d["steps"]) == 6 and len(d["recommended"]) == 6
 assert [s["step"] for s in d["recommended"][:3]] == ["upgrade"] * 3
 assert d["failures"] and d["failures"][0]["reason"] == "client-purpose"
 # Cross-check with a brute force in Python over the model's rule for this
-# cluster (pre-X15.4 Enforce, both dial): a pair is down exactly when both
-# of its nodes hold the server-only renewal and neither runs X15.4.
+# cluster (pre-X15.4 Enforce, both dial, link both): a connection is
+# refused exactly when its initiator holds the server-only renewal and its
+# acceptor does not run X15.4, and a pair is down when either of its two
+# connections is refused.
 steps = [(s["node"], s["step"]) for s in d["steps"]]
 nodes = sorted({n for n, _ in steps})
 def safe(done):
     up = {n for n, k in done if k == "upgrade"}
     so = {n for n, k in done if k == "renew"}
-    for a, b in itertools.combinations(nodes, 2):
-        if a in so and b in so and a not in up and b not in up:
+    for a, b in itertools.permutations(nodes, 2):
+        if a in so and b not in up:
             return False
     return True
 count = 0

@@ -662,11 +662,19 @@ START_TEST(test_simulate)
 	int64_t date = 0;
 	size_t nd;
 
-	/* Two pre-X15.4 nodes: down when the second one goes server-only. */
+	/* Two pre-X15.4 nodes. Link rule both (the default): down at the
+	 * first server-only renewal, whose owner's dial is refused. */
 	n[0] = fnode("a", "X15.3.2", PKI_PROFILE_COMBINED, at, 30);
 	n[1] = fnode("b", "X15.3.2", PKI_PROFILE_COMBINED, at, 90);
-	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_BOTH, "a", at,
-				 &date, down, 4, &nd));
+	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_BOTH,
+				 TOPO_LINK_BOTH, "a", at, &date, down, 4, &nd));
+	ck_assert_int_eq(date, n[0].renew_at);
+	ck_assert_uint_eq(nd, 1);
+	ck_assert(!down[0].up);
+	/* Link rule either: down when the second one goes server-only. */
+	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_BOTH,
+				 TOPO_LINK_EITHER, "a", at, &date, down, 4,
+				 &nd));
 	ck_assert_int_eq(date, n[1].renew_at);
 	ck_assert_uint_eq(nd, 1);
 	ck_assert_int_eq(down[0].a, 0);
@@ -678,12 +686,18 @@ START_TEST(test_simulate)
 	/* One of them on X15.4: b dials a? a (pre) refuses b; a dials b:
 	 * b (X15.4) skips the client purpose: the link stays up. */
 	n[1] = fnode("b", "X15.4", PKI_PROFILE_COMBINED, at, 90);
-	ck_assert(!audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_BOTH, "a", at,
-				  &date, down, 4, &nd));
+	ck_assert(!audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_BOTH,
+				  TOPO_LINK_EITHER, "a", at, &date, down, 4,
+				  &nd));
+	/* Under both, b's own renewal takes it down: a refuses b. */
+	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_BOTH,
+				 TOPO_LINK_BOTH, "a", at, &date, down, 4, &nd));
+	ck_assert_int_eq(date, n[1].renew_at);
 	/* ... unless only b dials (lower-name with b lower). */
 	snprintf(n[1].name, sizeof(n[1].name), "0b");
-	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_LOWER_NAME, "a",
-				 at, &date, down, 4, &nd));
+	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_LOWER_NAME,
+				 TOPO_LINK_EITHER, "a", at, &date, down, 4,
+				 &nd));
 	ck_assert_int_eq(date, n[1].renew_at); /* 0b's renewal, day 90 */
 	ck_assert_int_eq(down[0].n_dirs, 1);
 	ck_assert_int_eq(down[0].dirs[0].initiator, 1);
@@ -693,16 +707,23 @@ START_TEST(test_simulate)
 	n[0] = fnode("a", "X15.3.2", PKI_PROFILE_SERVER_ONLY, at, 365);
 	n[1] = fnode("b", "X15.3.2", PKI_PROFILE_COMBINED, at, 365);
 	n[1].renew_at += 10 * XPW_DAY; /* b renews later */
-	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_BOTH, "a", at,
-				 &date, down, 4, &nd));
+	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_BOTH,
+				 TOPO_LINK_EITHER, "a", at, &date, down, 4,
+				 &nd));
 	ck_assert_int_eq(date, n[1].renew_at);
-	/* ... but only a dials with lower-name: down from the start. */
-	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_LOWER_NAME, "a",
-				 at, &date, down, 4, &nd));
+	/* ... under both, down from the start, */
+	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_BOTH,
+				 TOPO_LINK_BOTH, "a", at, &date, down, 4, &nd));
+	ck_assert_int_eq(date, at);
+	/* ... as when only a dials with lower-name. */
+	ck_assert(audit_simulate(n, 2, POL_ENFORCE, TOPO_DIAL_LOWER_NAME,
+				 TOPO_LINK_EITHER, "a", at, &date, down, 4,
+				 &nd));
 	ck_assert_int_eq(date, at);
 	/* Permissive never goes down. */
-	ck_assert(!audit_simulate(n, 2, POL_PERMISSIVE, TOPO_DIAL_BOTH, "a", at,
-				  &date, down, 4, &nd));
+	ck_assert(!audit_simulate(n, 2, POL_PERMISSIVE, TOPO_DIAL_BOTH,
+				  TOPO_LINK_BOTH, "a", at, &date, down, 4,
+				  &nd));
 
 	/* dial primary: only links with the primary exist. */
 	n[0] = fnode("a", "X15.3.2", PKI_PROFILE_COMBINED, at, 365);
@@ -710,13 +731,14 @@ START_TEST(test_simulate)
 	n[2] = fnode("c", "X15.3.2", PKI_PROFILE_SERVER_ONLY, at, 365);
 	/* b-c would fail both ways, but they never dial each other; a dials
 	 * both, which accept its combined certificate until a's renewal. */
-	ck_assert(audit_simulate(n, 3, POL_ENFORCE, TOPO_DIAL_PRIMARY, "a", at,
-				 &date, down, 4, &nd));
+	ck_assert(audit_simulate(n, 3, POL_ENFORCE, TOPO_DIAL_PRIMARY,
+				 TOPO_LINK_BOTH, "a", at, &date, down, 4, &nd));
 	ck_assert_int_eq(date, n[0].renew_at);
 	ck_assert_uint_eq(nd, 2);
 	ck_assert_str_eq(n[down[0].a].name, "a");
-	ck_assert(audit_simulate(n, 3, POL_ENFORCE, TOPO_DIAL_BOTH, "a", at,
-				 &date, down, 4, &nd));
+	ck_assert(audit_simulate(n, 3, POL_ENFORCE, TOPO_DIAL_BOTH,
+				 TOPO_LINK_EITHER, "a", at, &date, down, 4,
+				 &nd));
 	ck_assert_int_eq(date, at);
 	ck_assert_str_eq(n[down[0].a].name, "b");
 	ck_assert_str_eq(n[down[0].b].name, "c");
@@ -751,6 +773,7 @@ START_TEST(test_forecast_topology)
 	    audit_cluster_load(
 		write_file("three.yaml",
 			   "name: three\n"
+			   "cluster: {link: either}\n"
 			   "defaults: {version: X15.3.2}\n"
 			   "nodes:\n"
 			   "  node1: {}\n"
@@ -814,6 +837,7 @@ START_TEST(test_cluster_list)
 	char want[900];
 	char ca[800];
 	const char *files[1] = {ca};
+	int64_t now;
 
 	ck_assert_int_eq(
 	    audit_cluster_load(
@@ -831,16 +855,17 @@ START_TEST(test_cluster_list)
 	ck_assert_int_eq(topo.nodes[0].role, TOPO_ROLE_C);
 
 	/* The real certificates: srv is server-only, leaf combined; both
-	 * pre-X15.4: srv -> leaf fails, leaf -> srv works until leaf is
-	 * renewed server-only too. */
+	 * pre-X15.4: srv -> leaf fails, so under the default link rule
+	 * (both) the link is down from the start. */
 	snprintf(ca, sizeof(ca), "%s/ca.crt", pki);
 	ck_assert_int_eq(audit_trust_init(&t, false, NULL, 0, files, 1, err),
 			 0);
-	ck_assert_int_eq(
-	    audit_forecast_run(&topo, &t, (int64_t)time(NULL), &f, err), 0);
+	ck_assert_int_eq(topo.link, TOPO_LINK_BOTH);
+	now = (int64_t)time(NULL);
+	ck_assert_int_eq(audit_forecast_run(&topo, &t, now, &f, err), 0);
 	ck_assert_int_eq(f.nodes[0].root, AUDIT_ROOT_PRIVATE);
 	ck_assert(f.breaks);
-	ck_assert_int_eq(f.date, f.nodes[0].renew_at);
+	ck_assert_int_eq(f.date, now);
 	audit_forecast_free(&f);
 	audit_trust_free(&t);
 	topo_free(&topo);

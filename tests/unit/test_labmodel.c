@@ -84,7 +84,9 @@ static const char *why(const struct lab_why *w)
 	return labmodel_why_name(w);
 }
 
-static const char two_pre[] = "cluster: {primary: a}\n"
+/* Under the `either` link rule: a pair survives while one direction
+ * works (test_predict_link_both has the default rule). */
+static const char two_pre[] = "cluster: {primary: a, link: either}\n"
 			      "defaults: {version: X15.3.2}\n"
 			      "nodes:\n"
 			      "  a: {}\n"
@@ -214,10 +216,10 @@ START_TEST(test_predict_lower_name)
 	ck_assert_int_eq(dir_of("a", "b")->state, LAB_DIR_REJECTED);
 	ck_assert(!pair_of("a", "b")->linked);
 	ck_assert_str_eq(why(&pair_of("a", "b")->why), "client-purpose");
-	/* With both dialling, b -> a works. */
+	/* With both dialling, b -> a works: enough under `either`. */
 	labmodel_free(&st);
 	topo_free(&topo);
-	load("cluster: {dial: both}\n"
+	load("cluster: {dial: both, link: either}\n"
 	     "defaults: {version: X15.3.2}\n"
 	     "nodes: {a: {cert: {profile: server-only}}, b: {}}\n");
 	predict();
@@ -254,13 +256,14 @@ START_TEST(test_predict_cuts)
 	predict();
 	ck_assert_int_eq(dir_of("b", "a")->state, LAB_DIR_CUT);
 	ck_assert(pair_of("a", "b")->linked);
-	/* Cutting the working one takes the link down; the certificate
-	 * code wins over the cut as the reason. */
+	/* Cutting the working one takes the link down; the cut comes
+	 * before the certificate code in the precedence of reasons. */
 	labmodel_cut(&st, 1, 0, false);
 	labmodel_cut(&st, 0, 1, true);
 	predict();
 	ck_assert(!pair_of("a", "b")->linked);
-	ck_assert_str_eq(why(&pair_of("a", "b")->why), "client-purpose");
+	ck_assert_str_eq(why(&pair_of("a", "b")->why), "cut");
+	ck_assert_int_eq(dir_of("b", "a")->v.code, POL_CLIENT_PURPOSE);
 	/* Both cut: "cut". */
 	labmodel_cut(&st, 1, 0, true);
 	predict();
@@ -440,15 +443,210 @@ START_TEST(test_derive)
 	pred->dir[2][0].state = LAB_DIR_CUT;
 	pred->dir[1][2].state = LAB_DIR_NOT_DIALLED;
 	pred->dir[2][1].state = LAB_DIR_NOT_DIALLED;
-	labmodel_derive(pred, names);
+	labmodel_derive(pred, names); /* link: both (a zeroed prediction) */
 	ck_assert(pred->pair[0][1].linked);
 	ck_assert_int_eq(pred->pair[0][1].carrier_from, 0);
 	ck_assert(!pred->pair[0][2].linked);
-	ck_assert_str_eq(why(&pred->pair[0][2].why), "server-purpose");
+	/* Cut before a certificate code. */
+	ck_assert_str_eq(why(&pred->pair[0][2].why), "cut");
 	ck_assert_str_eq(why(&pred->pair[1][2].why), "not-dialled");
 	ck_assert(pred->repl[1].replicating);
 	ck_assert(!pred->repl[2].replicating);
-	ck_assert_str_eq(why(&pred->repl[2].why), "server-purpose");
+	ck_assert_str_eq(why(&pred->repl[2].why), "cut");
+	/* x -> y rejected: down under both, up over y -> x under either. */
+	pred->dir[0][1].state = LAB_DIR_REJECTED;
+	pred->dir[0][1].v.code = POL_EXPIRED;
+	labmodel_derive(pred, names);
+	ck_assert(!pred->pair[0][1].linked);
+	ck_assert_str_eq(why(&pred->pair[0][1].why), "expired");
+	pred->link = TOPO_LINK_EITHER;
+	labmodel_derive(pred, names);
+	ck_assert(pred->pair[0][1].linked);
+	ck_assert_int_eq(pred->pair[0][1].carrier_from, 1);
+	ck_assert_int_eq(pred->pair[0][1].carrier_to, 0);
+	ck_assert_str_eq(why(&pred->pair[0][2].why), "cut");
+}
+END_TEST
+
+/* ---- the precedence of reasons ---- */
+
+static void facts(struct lab_dir_facts *f, bool dialled, bool fr, bool tr,
+		  bool cut, bool hs, enum pol_code code)
+{
+	memset(f, 0, sizeof(*f));
+	f->dialled = dialled;
+	f->from_running = fr;
+	f->to_running = tr;
+	f->cut = cut;
+	f->handshake = hs;
+	f->v.ok = code == POL_OK;
+	f->v.code = code;
+	f->v.side = POL_SIDE_ACCEPTOR;
+	f->v.depth = code == POL_OK ? -1 : 0;
+}
+
+START_TEST(test_dir_resolve)
+{
+	struct lab_dir_facts f;
+	struct lab_dir d;
+	struct lab_why w;
+
+	/* not-dialled > not-running > cut > the handshake, whatever else
+	 * is known. */
+	facts(&f, false, false, false, true, true, POL_CLIENT_PURPOSE);
+	labmodel_dir_resolve(&f, &d);
+	ck_assert_int_eq(d.state, LAB_DIR_NOT_DIALLED);
+	facts(&f, true, true, false, true, true, POL_CLIENT_PURPOSE);
+	labmodel_dir_resolve(&f, &d);
+	ck_assert_int_eq(d.state, LAB_DIR_NOT_RUNNING);
+	ck_assert_int_eq(d.v.depth, -1);
+	facts(&f, true, false, true, false, false, POL_OK);
+	labmodel_dir_resolve(&f, &d);
+	ck_assert_int_eq(d.state, LAB_DIR_NOT_RUNNING);
+	facts(&f, true, true, true, true, true, POL_CLIENT_PURPOSE);
+	labmodel_dir_resolve(&f, &d);
+	ck_assert_int_eq(d.state, LAB_DIR_CUT);
+	ck_assert(!d.v.ok);
+	/* No handshake happened (refused, timed out): cut. */
+	facts(&f, true, true, true, false, false, POL_OK);
+	labmodel_dir_resolve(&f, &d);
+	ck_assert_int_eq(d.state, LAB_DIR_CUT);
+	facts(&f, true, true, true, false, true, POL_CLIENT_PURPOSE);
+	labmodel_dir_resolve(&f, &d);
+	ck_assert_int_eq(d.state, LAB_DIR_REJECTED);
+	ck_assert_int_eq(d.v.code, POL_CLIENT_PURPOSE);
+	ck_assert_int_eq(d.v.depth, 0);
+	labmodel_dir_why(&d, &w);
+	ck_assert_str_eq(why(&w), "client-purpose");
+	facts(&f, true, true, true, false, true, POL_OK);
+	labmodel_dir_resolve(&f, &d);
+	ck_assert_int_eq(d.state, LAB_DIR_OK);
+	labmodel_dir_why(&d, &w);
+	ck_assert_str_eq(why(&w), "ok");
+}
+END_TEST
+
+static void dir_set(struct lab_dir *d, enum lab_dir_state s, enum pol_code c)
+{
+	memset(d, 0, sizeof(*d));
+	d->state = s;
+	d->v.ok = s == LAB_DIR_OK;
+	d->v.code = c;
+	d->v.depth = -1;
+}
+
+START_TEST(test_link_decide)
+{
+	struct lab_dir ab, ba;
+	struct lab_pair p;
+	struct lab_repl r;
+
+	/* Both ok: the lower name's dial carries, under either rule. */
+	dir_set(&ab, LAB_DIR_OK, POL_OK);
+	dir_set(&ba, LAB_DIR_OK, POL_OK);
+	labmodel_link_decide(TOPO_LINK_BOTH, 3, 5, false, &ab, &ba, &p);
+	ck_assert(p.linked);
+	ck_assert_int_eq(p.carrier_from, 5);
+	ck_assert_int_eq(p.carrier_to, 3);
+	ck_assert_int_eq(p.why.kind, LAB_WHY_NONE);
+	/* One refused: both says down with the code; either carries over
+	 * the other. */
+	dir_set(&ab, LAB_DIR_REJECTED, POL_CLIENT_PURPOSE);
+	labmodel_link_decide(TOPO_LINK_BOTH, 3, 5, true, &ab, &ba, &p);
+	ck_assert(!p.linked);
+	ck_assert_int_eq(p.carrier_from, -1);
+	ck_assert_str_eq(why(&p.why), "client-purpose");
+	labmodel_link_decide(TOPO_LINK_EITHER, 3, 5, true, &ab, &ba, &p);
+	ck_assert(p.linked);
+	ck_assert_int_eq(p.carrier_from, 5);
+	/* One dialled direction (lower-name, primary): it alone decides,
+	 * under both rules. */
+	dir_set(&ba, LAB_DIR_NOT_DIALLED, POL_OK);
+	dir_set(&ab, LAB_DIR_OK, POL_OK);
+	labmodel_link_decide(TOPO_LINK_BOTH, 3, 5, false, &ab, &ba, &p);
+	ck_assert(p.linked);
+	ck_assert_int_eq(p.carrier_from, 3); /* the only one */
+	dir_set(&ab, LAB_DIR_REJECTED, POL_UNTRUSTED);
+	labmodel_link_decide(TOPO_LINK_EITHER, 3, 5, false, &ab, &ba, &p);
+	ck_assert(!p.linked);
+	ck_assert_str_eq(why(&p.why), "untrusted");
+	/* Nothing dialled: not-dialled under both rules. */
+	dir_set(&ab, LAB_DIR_NOT_DIALLED, POL_OK);
+	labmodel_link_decide(TOPO_LINK_BOTH, 3, 5, false, &ab, &ba, &p);
+	ck_assert(!p.linked);
+	ck_assert_str_eq(why(&p.why), "not-dialled");
+	/* not-running > cut > certificate, in either direction. */
+	dir_set(&ab, LAB_DIR_REJECTED, POL_EXPIRED);
+	dir_set(&ba, LAB_DIR_CUT, POL_OK);
+	labmodel_link_decide(TOPO_LINK_BOTH, 3, 5, true, &ab, &ba, &p);
+	ck_assert_str_eq(why(&p.why), "cut");
+	dir_set(&ab, LAB_DIR_NOT_RUNNING, POL_OK);
+	labmodel_link_decide(TOPO_LINK_EITHER, 3, 5, true, &ab, &ba, &p);
+	ck_assert_str_eq(why(&p.why), "not-running");
+	/* Two codes: the lower name's dial first. */
+	dir_set(&ab, LAB_DIR_REJECTED, POL_EXPIRED);
+	dir_set(&ba, LAB_DIR_REJECTED, POL_UNTRUSTED);
+	labmodel_link_decide(TOPO_LINK_BOTH, 3, 5, false, &ab, &ba, &p);
+	ck_assert_str_eq(why(&p.why), "untrusted");
+	labmodel_link_decide(TOPO_LINK_BOTH, 3, 5, true, &ab, &ba, &p);
+	ck_assert_str_eq(why(&p.why), "expired");
+
+	/* Replication: not-running > primary-not-running > the pair. */
+	labmodel_repl_decide(false, false, false, &p, &r);
+	ck_assert(!r.replicating);
+	ck_assert_str_eq(why(&r.why), "not-running");
+	labmodel_repl_decide(true, false, false, &p, &r);
+	ck_assert_str_eq(why(&r.why), "primary-not-running");
+	labmodel_repl_decide(true, false, true, &p, &r);
+	ck_assert(!r.replicating);
+	ck_assert_str_eq(why(&r.why), "expired");
+	labmodel_repl_decide(true, true, true, NULL, &r);
+	ck_assert(r.replicating);
+	labmodel_repl_decide(false, true, false, NULL, &r);
+	ck_assert_str_eq(why(&r.why), "not-running");
+}
+END_TEST
+
+/* The default rule, on a model prediction: one refused direction takes
+ * the pair down (the field notice's FAQ). */
+START_TEST(test_predict_link_both)
+{
+	load("cluster: {primary: a}\n"
+	     "defaults: {version: X15.3.2}\n"
+	     "nodes:\n"
+	     "  a: {}\n"
+	     "  b: {cert: {profile: server-only}}\n"
+	     "  c: {}\n");
+	ck_assert_int_eq(topo.link, TOPO_LINK_BOTH);
+	predict();
+	ck_assert_int_eq(pred->link, TOPO_LINK_BOTH);
+	ck_assert_int_eq(dir_of("a", "b")->state, LAB_DIR_OK);
+	ck_assert_int_eq(dir_of("b", "a")->state, LAB_DIR_REJECTED);
+	ck_assert(!pair_of("a", "b")->linked);
+	ck_assert_str_eq(why(&pair_of("a", "b")->why), "client-purpose");
+	ck_assert(!pred->repl[idx("b")].replicating);
+	ck_assert(pred->repl[idx("c")].replicating);
+	ck_assert(pair_of("a", "c")->linked);
+	ck_assert_int_eq(pair_of("a", "c")->carrier_from, idx("a"));
+	/* X15.4 on both ends of a pair skips the client purpose: up. */
+	labmodel_upgrade(&st, (size_t)idx("a"), "X15.4");
+	predict();
+	ck_assert_int_eq(dir_of("b", "a")->state, LAB_DIR_OK);
+	ck_assert(pair_of("a", "b")->linked);
+	ck_assert(!pair_of("b", "c")->linked); /* c refuses b */
+	ck_assert(labmodel_safe(pred, LAB_CRIT_PRIMARY));
+	ck_assert(!labmodel_safe(pred, LAB_CRIT_MESH));
+	/* One direction cut: down (cut), under both. */
+	labmodel_cut(&st, (size_t)idx("c"), (size_t)idx("a"), true);
+	predict();
+	ck_assert(!pair_of("a", "c")->linked);
+	ck_assert_str_eq(why(&pair_of("a", "c")->why), "cut");
+	ck_assert_str_eq(why(&pred->repl[idx("c")].why), "cut");
+	/* Killed and cut: not-running wins. */
+	labmodel_set_running(&st, (size_t)idx("c"), false);
+	predict();
+	ck_assert_str_eq(why(&pair_of("a", "c")->why), "not-running");
+	ck_assert_str_eq(why(&pred->repl[idx("c")].why), "not-running");
 }
 END_TEST
 
@@ -526,6 +724,9 @@ static Suite *suite(void)
 	    {"labmodel_renew", test_predict_validity},
 	    {"labmodel_load_files", test_predict_file},
 	    {"labmodel_derive", test_derive},
+	    {"labmodel_dir_resolve", test_dir_resolve},
+	    {"labmodel_link_decide", test_link_decide},
+	    {"labmodel_predict_link_both", test_predict_link_both},
 	    {"labmodel_why", test_why},
 	    {"labmodel_cuts", test_cuts},
 	};

@@ -44,6 +44,11 @@ static const char three[] = "name: three\n"
 			    "cluster: {primary: node1}\n"
 			    "defaults: {version: X15.3.2}\n"
 			    "nodes: {node1: {}, node2: {}, node3: {}}\n";
+/* The same under the `either` link rule. */
+static const char three_either[] = "name: three\n"
+				   "cluster: {primary: node1, link: either}\n"
+				   "defaults: {version: X15.3.2}\n"
+				   "nodes: {node1: {}, node2: {}, node3: {}}\n";
 
 /* ---- plan_load ---- */
 
@@ -499,10 +504,10 @@ START_TEST(test_expect)
 	struct lab_state st;
 	struct plan p;
 
-	put("three.yaml", three);
+	put("three-either.yaml", three_either);
 	ck_assert_msg(
 	    plan_load(put("e.yaml",
-			  "topology: three.yaml\n"
+			  "topology: three-either.yaml\n"
 			  "steps:\n"
 			  "  - expect: {link: [node1, node2], state: up, "
 			  "carrier: [node1, node2]}\n"
@@ -545,6 +550,19 @@ START_TEST(test_expect)
 	plan_expect_text(&p.steps[0].expect, &p.topo, text, sizeof(text));
 	ck_assert_str_eq(text, "link node1-node2 up; carried by node1 -> "
 			       "node2");
+	/* The default rule (both): node2's refused dial takes node1-node2
+	 * down, whatever carries it under either. */
+	p.topo.link = TOPO_LINK_BOTH;
+	labmodel_cut(&st, 0, 2, false);
+	labmodel_cut(&st, 2, 0, false);
+	ck_assert_int_eq(labmodel_predict(&st, pr, err), 0);
+	ck_assert(!plan_expect_eval(&p.steps[0].expect, &p.topo, pr, why,
+				    sizeof(why)));
+	ck_assert_str_eq(why, "node1-node2 is down (client-purpose)");
+	ck_assert(plan_expect_eval(&p.steps[1].expect, &p.topo, pr, why,
+				   sizeof(why)));
+	ck_assert(plan_expect_eval(&p.steps[3].expect, &p.topo, pr, why,
+				   sizeof(why)));
 	ekl_free(pr);
 	plan_free(&p);
 }
@@ -601,10 +619,11 @@ START_TEST(test_check_break)
 	check_file(EKL_SOURCE_DIR
 		   "/examples/plans/a-renewal-breaks-pre-x15.4.yaml",
 		   &p, &c);
-	/* Replication first breaks at the second renewal (node1's). */
+	/* Replication first breaks at the first renewal (node2's): under
+	 * the link rule both, node1 refusing node2 is enough. */
 	ck_assert_int_ge(c.break_step, 0);
 	ck_assert_str_eq(p.steps[c.break_step].text,
-			 "renew node1 server-only (ca server-only)");
+			 "renew node2 server-only (ca server-only)");
 	ck_assert_str_eq(p.topo.nodes[c.break_node].name, "node2");
 	ck_assert_str_eq(labmodel_why_name(&c.break_why), "client-purpose");
 	/* write and expect steps share the prediction before them. */
@@ -628,10 +647,12 @@ START_TEST(test_check_break)
 	ck_assert_uint_eq(c.n_expect, 2);
 	ck_assert_uint_eq(c.n_disagree, 1);
 	ck_assert(!c.steps[2].agrees);
+	/* node1's own renewal: node2 and node3 refuse its dial. */
 	ck_assert_str_eq(c.steps[2].why,
-			 "replicating: node3; node2 not (client-purpose)");
+			 "replicating: none; node2 not (client-purpose); "
+			 "node3 not (client-purpose)");
 	ck_assert(c.steps[3].agrees);
-	ck_assert_int_eq(c.break_step, 1);
+	ck_assert_int_eq(c.break_step, 0);
 	plan_check_free(&c);
 	plan_free(&p);
 }

@@ -61,6 +61,7 @@ START_TEST(test_load_example)
 	ck_assert_int_eq(t.verify, POL_ENFORCE);
 	ck_assert_str_eq(t.primary, "node1");
 	ck_assert_int_eq(t.dial, TOPO_DIAL_BOTH);
+	ck_assert_int_eq(t.link, TOPO_LINK_BOTH); /* the default */
 	ck_assert_uint_eq(t.n_nodes, 3);
 	ck_assert_str_eq(t.nodes[0].name, "node1");
 	ck_assert_str_eq(t.nodes[1].name, "node2");
@@ -111,7 +112,8 @@ START_TEST(test_load_defaults_and_files)
 	const char *path;
 
 	path = put("my-lab.yml",
-		   "cluster: {verify: permissive, dial: lower-name}\n"
+		   "cluster: {verify: permissive, dial: lower-name, "
+		   "link: either}\n"
 		   "defaults:\n"
 		   "  version: X15.5\n"
 		   "  role: e\n"
@@ -127,6 +129,7 @@ START_TEST(test_load_defaults_and_files)
 	ck_assert_str_eq(t.name, "my-lab"); /* the file stem */
 	ck_assert_int_eq(t.verify, POL_PERMISSIVE);
 	ck_assert_int_eq(t.dial, TOPO_DIAL_LOWER_NAME);
+	ck_assert_int_eq(t.link, TOPO_LINK_EITHER);
 	ck_assert_str_eq(t.primary, "b.2"); /* the first node */
 	ck_assert_uint_eq(t.n_nodes, 3);
 
@@ -169,6 +172,10 @@ static const struct bad bads[] = {
      "cluster.verify", "'enforse' is not a verify mode"},
     {"cluster:\n  dial: everyone\nnodes:\n  n1: {version: X15.4}\n", "2:9",
      "cluster.dial", "use both, lower-name or primary"},
+    {"cluster:\n  link: any\nnodes:\n  n1: {version: X15.4}\n", "2:9",
+     "cluster.link", "'any' is not a link rule; use both"},
+    {"cluster:\n  link: [both]\nnodes:\n  n1: {version: X15.4}\n", "2:9",
+     "cluster.link", "expected a single value"},
     {"cluster:\n  primary: node9\nnodes:\n  n1: {version: X15.4}\n", "2:12",
      "cluster.primary", "'node9' is not one of the nodes"},
     {"cluster:\n  prim: n1\nnodes:\n  n1: {version: X15.4}\n", "2:3",
@@ -293,6 +300,7 @@ START_TEST(test_names)
 {
 	enum topo_dial d;
 	enum topo_role r;
+	enum topo_link l;
 	char long_name[80];
 
 	ck_assert(topo_name_valid("node-1.a_b"));
@@ -317,6 +325,14 @@ START_TEST(test_names)
 	ck_assert_int_eq(r, TOPO_ROLE_E);
 	ck_assert_str_eq(topo_role_name(TOPO_ROLE_C), "c");
 	ck_assert_int_eq(topo_role_parse("E", &r), EKL_EINVAL);
+	ck_assert_int_eq(topo_link_parse("either", &l), 0);
+	ck_assert_int_eq(l, TOPO_LINK_EITHER);
+	ck_assert_int_eq(topo_link_parse("both", &l), 0);
+	ck_assert_int_eq(l, TOPO_LINK_BOTH);
+	ck_assert_str_eq(topo_link_name(TOPO_LINK_EITHER), "either");
+	ck_assert_str_eq(topo_link_name(TOPO_LINK_BOTH), "both");
+	ck_assert_int_eq(topo_link_parse("Either", &l), EKL_EINVAL);
+	ck_assert_int_eq(topo_link_parse(NULL, &l), EKL_EINVAL);
 }
 END_TEST
 
