@@ -21,6 +21,7 @@ struct plan_args {
 	const char *goal_cert;
 	const char *goal_ca;
 	const char *criterion;
+	bool allow_scp;	  /* explore: SCP copies count as allowed */
 	long verify_live; /* explore: orderings to run live (0 = none) */
 };
 
@@ -32,7 +33,8 @@ static void usage(FILE *f)
 	    "       ekulab plan explore TOPOLOGY --goal-version V "
 	    "--goal-cert PROFILE\n"
 	    "                    [--goal-ca CA] [--criterion primary|mesh] "
-	    "[--at TIME] [--json]\n"
+	    "[--allow-scp]\n"
+	    "                    [--at TIME] [--json]\n"
 	    "       ekulab plan run PLAN ...   (live, on a lab: 'ekulab plan "
 	    "run --help')\n"
 	    "\n"
@@ -56,8 +58,14 @@ static void usage(FILE *f)
 	    "after every\n"
 	    "  step (primary: every node replicates from the primary; mesh: "
 	    "every pair\n"
-	    "  linked), shows where the others first fail, and recommends "
-	    "a safe order.\n"
+	    "  linked) and whose every renewal passes the node's upload rule "
+	    "when it\n"
+	    "  happens (--allow-scp: a refused one is copied in by SCP), "
+	    "and whose\n"
+	    "  upgrades go to a version released at TIME; shows where the "
+	    "others\n"
+	    "  first fail, what blocks the goal, and recommends a safe "
+	    "order.\n"
 	    "  Exit: 0 a safe ordering exists, 1 none, 2 usage or topology "
 	    "error.\n"
 	    "See docs/plans.md.\n");
@@ -77,6 +85,7 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
 	    {"goal-cert", required_argument, NULL, 'P'},
 	    {"goal-ca", required_argument, NULL, 'C'},
 	    {"criterion", required_argument, NULL, 'k'},
+	    {"allow-scp", no_argument, NULL, 'S'},
 	    {"verify-live", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -95,6 +104,7 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
 		case 'P': a->goal_cert = optarg; break;
 		case 'C': a->goal_ca = optarg; break;
 		case 'k': a->criterion = optarg; break;
+		case 'S': a->allow_scp = true; break;
 		case 'L': {
 			char *end;
 
@@ -139,6 +149,7 @@ static int goal_of(const struct plan_args *a, struct plan_goal *g)
 		return 2;
 	}
 	g->version = a->goal_version;
+	g->allow_scp = a->allow_scp;
 	if (pki_profile_parse(a->goal_cert, &g->profile) != 0) {
 		cli_fail("plan explore: --goal-cert '%s': use combined, "
 			 "server-only, client-only, no-eku or any-eku",
@@ -179,9 +190,10 @@ static int check_main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (a.goal_version || a.goal_cert || a.goal_ca || a.criterion) {
-		cli_fail("plan check: --goal-* and --criterion belong to "
-			 "plan explore");
+	if (a.goal_version || a.goal_cert || a.goal_ca || a.criterion ||
+	    a.allow_scp) {
+		cli_fail("plan check: --goal-*, --criterion and --allow-scp "
+			 "belong to plan explore");
 		return 2;
 	}
 	memset(&o, 0, sizeof(o));

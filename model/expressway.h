@@ -12,6 +12,7 @@
 #define EKULAB_MODEL_EXPRESSWAY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ekulab/x509/policy.h"
@@ -24,6 +25,9 @@
 /* Seconds since the epoch of YYYY-MM-DD 00:00:00 UTC (proleptic
  * Gregorian; any year). */
 int64_t xpw_date(int year, int month, int day);
+
+/* "YYYY-MM-DD" (UTC) into buf. */
+void xpw_date_text(int64_t t, char *buf, size_t len);
 
 /* The timeline of the public CA policy change (the notice's dates):
  *   2026-02-11  Let's Encrypt's classic ACME profile stops adding
@@ -43,6 +47,19 @@ int64_t xpw_chrome_in_force(void);  /* 2026-06-15 */
 int xpw_public_max_days(int64_t issued);
 /* The date the cap that applies at `issued` took effect (0 for 398 days). */
 int64_t xpw_public_cap_since(int64_t issued);
+
+/* ---- releases (F15) ---- */
+
+/* The notice gives the month of each fix: X15.4 (interim) February 2026,
+ * X15.5 (complete) May 2026. A month is not a day, so the model counts a
+ * release as available from the first day after its month (2026-03-01
+ * and 2026-06-01): no advice then names a version before it exists (a
+ * modelling choice). Pre-X15.4 versions exist at any time (0). */
+int64_t xpw_release(enum pol_vclass v);
+/* "February 2026", "May 2026", or NULL for pre-X15.4. */
+const char *xpw_release_month(enum pol_vclass v);
+/* Does version class v exist at `at`? */
+bool xpw_released(enum pol_vclass v, int64_t at);
 
 /* ---- certificate purposes ---- */
 
@@ -64,8 +81,27 @@ struct xpw_node {
 
 enum xpw_slot { XPW_SLOT_SERVER = 0, XPW_SLOT_CLIENT };
 
+/* Which part of the upload rule decided (accepted or refused). */
+enum xpw_rule {
+	XPW_RULE_SERVER_EKU = 0, /* every server slot needs serverAuth
+				    (ekulab's choice) */
+	XPW_RULE_PRE154,	 /* pre-X15.4: clientAuth (hard-coded) */
+	XPW_RULE_X154_E,	 /* X15.4 Expressway-E: clientAuth unless
+				    EnableServerEkuUpload: On */
+	XPW_RULE_X154_C,	 /* X15.4 Expressway-C: combined EKU */
+	XPW_RULE_X155_SERVER,	 /* X15.5 server slot: serverAuth */
+	XPW_RULE_X155_CLIENT,	 /* X15.5 client slot: clientAuth */
+	XPW_RULE_NO_CLIENT_SLOT, /* only X15.5 has a client slot */
+};
+/* "server certificate serverAuth", "pre-X15.4 upload", "X15.4
+ * Expressway-E upload", "X15.4 Expressway-C upload", "X15.5 server
+ * certificate upload", "X15.5 client certificate upload", "client
+ * certificate slot": how every command names the rule. */
+const char *xpw_rule_name(enum xpw_rule r);
+
 struct xpw_upload {
 	bool accept;
+	enum xpw_rule rule;
 	const char *reason; /* static text */
 };
 
@@ -79,8 +115,30 @@ struct xpw_upload {
  *   X15.5 server slot    server-only accepted
  *   X15.5 client slot    clientAuth required (only X15.5 has that slot)
  * Modelling choice: every server-certificate slot also requires serverAuth
- * (a "server certificate" that cannot serve is refused). */
+ * (a "server certificate" that cannot serve is refused). Only the leaf's
+ * EKU counts (the notice describes a check of the certificate, not of its
+ * issuers: another modelling choice). */
 void xpw_upload(const struct xpw_node *n, enum xpw_slot slot, unsigned eku,
 		struct xpw_upload *out);
+
+/* The one sentence every command prints for an upload the rule refuses
+ * (audit, plan check, plan run, plan explore, lab fault renew):
+ * "NODE (VERSION, Expressway-C) refuses the upload: REASON". */
+void xpw_refusal_text(const char *node, const char *version,
+		      const struct xpw_node *n, const struct xpw_upload *up,
+		      char *buf, size_t len);
+
+/* What would let a refused upload through, asked of xpw_upload itself,
+ * in this order: EnableServerEkuUpload: On (an X15.4 Expressway-E), the
+ * first later version whose rule accepts it (with its release month, and
+ * whether it is out at `at`: xpw_released), a combined-EKU certificate
+ * from an alternate root (when the slot takes one and the certificate is
+ * not combined), and an SCP copy to /persistent/Certs, which bypasses the
+ * web UI (server slot only). E.g. "X15.5 (released May 2026), a
+ * combined-EKU certificate from an alternate root, or an SCP copy to
+ * /persistent/Certs (bypasses the web UI)". Empty when the upload is
+ * accepted. */
+void xpw_unblock(const struct xpw_node *n, enum xpw_slot slot, unsigned eku,
+		 int64_t at, char *buf, size_t len);
 
 #endif

@@ -35,27 +35,28 @@ static struct pol_cert cert_of(unsigned eku, int64_t nb, int64_t na)
 	return c;
 }
 
+unsigned labmodel_profile_eku(enum pki_profile p)
+{
+	/* The EKU each pki.h profile carries. */
+	switch (p) {
+	case PKI_PROFILE_COMBINED:
+		return POL_EKU_EXT | POL_EKU_SERVER | POL_EKU_CLIENT;
+	case PKI_PROFILE_SERVER_ONLY: return POL_EKU_EXT | POL_EKU_SERVER;
+	case PKI_PROFILE_CLIENT_ONLY: return POL_EKU_EXT | POL_EKU_CLIENT;
+	case PKI_PROFILE_NO_EKU: return 0;
+	case PKI_PROFILE_ANY_EKU: return POL_EKU_EXT | POL_EKU_ANY;
+	}
+	return 0;
+}
+
 void labmodel_lab_chain(enum pki_profile p, enum pki_ca ca, int64_t from,
 			int days, const char *name, struct pol_chain *out)
 {
-	unsigned leaf = 0;
+	unsigned leaf = labmodel_profile_eku(p);
 	unsigned issuing = 0;
 	int64_t nb, na, cnb, cna;
 
-	/* The EKU each pki.h profile and issuing CA carries. */
-	switch (p) {
-	case PKI_PROFILE_COMBINED:
-		leaf = POL_EKU_EXT | POL_EKU_SERVER | POL_EKU_CLIENT;
-		break;
-	case PKI_PROFILE_SERVER_ONLY:
-		leaf = POL_EKU_EXT | POL_EKU_SERVER;
-		break;
-	case PKI_PROFILE_CLIENT_ONLY:
-		leaf = POL_EKU_EXT | POL_EKU_CLIENT;
-		break;
-	case PKI_PROFILE_NO_EKU: leaf = 0; break;
-	case PKI_PROFILE_ANY_EKU: leaf = POL_EKU_EXT | POL_EKU_ANY; break;
-	}
+	/* The EKU each issuing CA carries. */
 	switch (ca) {
 	case PKI_CA_UNRESTRICTED: issuing = 0; break;
 	case PKI_CA_SERVER_ONLY: issuing = POL_EKU_EXT | POL_EKU_SERVER; break;
@@ -319,6 +320,27 @@ void labmodel_renew_client(struct lab_state *s, size_t node, enum pki_profile p,
 	s->nodes[node].has_client_cert = true;
 }
 
+void labmodel_xpw_node(const struct lab_state *s, size_t node,
+		       struct xpw_node *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (node >= s->n)
+		return;
+	out->role = s->topo->nodes[node].role;
+	out->vclass = s->nodes[node].vclass;
+	out->server_eku_upload = s->topo->nodes[node].server_eku_upload;
+}
+
+void labmodel_upload(const struct lab_state *s, size_t node, bool client,
+		     enum pki_profile p, struct xpw_upload *out)
+{
+	struct xpw_node x;
+
+	labmodel_xpw_node(s, node, &x);
+	xpw_upload(&x, client ? XPW_SLOT_CLIENT : XPW_SLOT_SERVER,
+		   labmodel_profile_eku(p), out);
+}
+
 int labmodel_upgrade(struct lab_state *s, size_t node, const char *version)
 {
 	enum pol_vclass v;
@@ -348,8 +370,18 @@ void labmodel_set_verify(struct lab_state *s, enum pol_mode mode, int node)
 
 void labmodel_set_running(struct lab_state *s, size_t node, bool running)
 {
-	if (node < s->n)
+	if (node < s->n) {
 		s->nodes[node].running = running;
+		s->nodes[node].paused = false;
+	}
+}
+
+void labmodel_set_paused(struct lab_state *s, size_t node, bool paused)
+{
+	if (node < s->n) {
+		s->nodes[node].running = !paused;
+		s->nodes[node].paused = paused;
+	}
 }
 
 void labmodel_cut(struct lab_state *s, size_t from, size_t to, bool cut)

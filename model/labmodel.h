@@ -27,6 +27,7 @@
 
 #include "ekulab/x509/pki.h"
 #include "ekulab/x509/policy.h"
+#include "expressway.h"
 #include "topology.h"
 
 /* X509_STORE without pulling OpenSSL headers into every user. */
@@ -42,6 +43,10 @@ struct x509_store_st;
  * from `from` - 1 day for 20 years (or wide, with the leaf). */
 void labmodel_lab_chain(enum pki_profile p, enum pki_ca ca, int64_t from,
 			int days, const char *name, struct pol_chain *out);
+
+/* The EKU bits (POL_EKU_*) of a lab leaf of profile p, as
+ * labmodel_lab_chain issues it. */
+unsigned labmodel_profile_eku(enum pki_profile p);
 
 /* Does `from` dial `to` under `dial`? both: always; lower-name: when
  * from's name sorts first (strcmp); primary: when from is the primary. */
@@ -103,6 +108,7 @@ struct lab_node_state {
 	bool client_eku_check;
 	enum pol_mode verify; /* the cluster's mode unless a step changed it */
 	bool running;	      /* false: killed or paused */
+	bool paused; /* not running because frozen (SIGSTOP), not killed */
 };
 
 struct lab_state {
@@ -141,11 +147,27 @@ void labmodel_renew(struct lab_state *s, size_t node, enum pki_profile p,
 /* A new (or first) X15.5 client certificate. */
 void labmodel_renew_client(struct lab_state *s, size_t node, enum pki_profile p,
 			   enum pki_ca ca, int days);
-/* Returns 0, or EKL_EVERSION when `version` is not a known version. */
+/* The node as the upload rule sees it: role and server_eku_upload from
+ * the topology, its current version class. */
+void labmodel_xpw_node(const struct lab_state *s, size_t node,
+		       struct xpw_node *out);
+/* Would the node's web UI take a new lab certificate of profile p now
+ * (xpw_upload; `client`: the X15.5 client certificate slot)? Steps call
+ * it before labmodel_renew / labmodel_renew_client: a refused upload
+ * changes nothing (plan.h). */
+void labmodel_upload(const struct lab_state *s, size_t node, bool client,
+		     enum pki_profile p, struct xpw_upload *out);
+/* Returns 0, or EKL_EVERSION when `version` is not a known version.
+ * Changes only the version: a node that is killed or paused stays so (an
+ * upgrade never starts or resumes a node; nor does a renewal or a verify
+ * change). */
 int labmodel_upgrade(struct lab_state *s, size_t node, const char *version);
 /* node < 0: every node. */
 void labmodel_set_verify(struct lab_state *s, enum pol_mode mode, int node);
+/* Running, or killed (paused cleared). */
 void labmodel_set_running(struct lab_state *s, size_t node, bool running);
+/* Paused (not running, frozen), or running again. */
+void labmodel_set_paused(struct lab_state *s, size_t node, bool paused);
 void labmodel_cut(struct lab_state *s, size_t from, size_t to, bool cut);
 
 /* ---- the prediction ---- */

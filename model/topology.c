@@ -180,6 +180,8 @@ struct part_node {
 	struct part_cert client;
 	bool has_check;
 	bool check;
+	bool has_seu;
+	bool seu; /* server_eku_upload */
 };
 
 /* "PATH:LINE:COLUMN: key 'KEY': MESSAGE" (1-based line and column). */
@@ -332,7 +334,8 @@ static int parse_bool(struct walk *w, const yaml_node_t *n, const char *key,
 			return 0;
 		}
 	}
-	return fail_at(w, n, key, "'%s' is not on or off", s);
+	return fail_at(w, n, key, "'%s' is not on or off (true/false, yes/no)",
+		       s);
 }
 
 static int parse_days(struct walk *w, const yaml_node_t *n, const char *key,
@@ -429,8 +432,13 @@ static int parse_cert(struct walk *w, const yaml_node_t *n, const char *kp,
 static int parse_node(struct walk *w, const yaml_node_t *n, const char *kp,
 		      struct part_node *pn)
 {
-	static const char *const keys[] = {
-	    "version", "role", "cert", "client_cert", "client_eku_check", NULL};
+	static const char *const keys[] = {"version",
+					   "role",
+					   "cert",
+					   "client_cert",
+					   "client_eku_check",
+					   "server_eku_upload",
+					   NULL};
 	char sub[KEYPATH_LEN];
 	yaml_node_t *v;
 	const char *s;
@@ -484,6 +492,12 @@ static int parse_node(struct walk *w, const yaml_node_t *n, const char *kp,
 		if ((rc = parse_bool(w, v, sub, &pn->check)) != 0)
 			return rc;
 		pn->has_check = true;
+	}
+	if ((v = get(w, n, "server_eku_upload", NULL)) != NULL) {
+		snprintf(sub, sizeof(sub), "%s.server_eku_upload", kp);
+		if ((rc = parse_bool(w, v, sub, &pn->seu)) != 0)
+			return rc;
+		pn->has_seu = true;
 	}
 	return 0;
 }
@@ -553,6 +567,9 @@ static int merge_node(struct walk *w, const yaml_node_t *key,
 	out->client_eku_check = pn->has_check	 ? pn->check
 				: def->has_check ? def->check
 						 : true;
+	out->server_eku_upload = pn->has_seu	? pn->seu
+				 : def->has_seu ? def->seu
+						: false;
 	if ((rc = merge_cert(w, &pn->cert, &def->cert, PKI_PROFILE_COMBINED,
 			     &out->cert)) != 0)
 		return rc;

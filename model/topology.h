@@ -19,15 +19,17 @@
  *     node2: {cert: {profile: server-only}}
  *     node3: {version: X15.4, client_cert: {profile: client-only},
  *             client_eku_check: off}
+ *     node4: {version: X15.4, role: e, server_eku_upload: true}
  *
  * Node keys: version (required here or in defaults), role, cert,
  * client_cert (or `client_cert: none`), client_eku_check (on/off, default
- * on). Certificate keys: profile (default combined; client-only for
- * client_cert), ca (default unrestricted), days (1-36500; default: the lab
- * PKI's 365), file (an existing PEM certificate to use instead of issuing
- * one; relative paths are taken from the topology file's directory).
- * Per-key merge: defaults.cert.ca applies to a node that only sets
- * cert.profile.
+ * on), server_eku_upload (true/false, default false: the X15.4
+ * Expressway-E setting EnableServerEkuUpload). Certificate keys: profile
+ * (default combined; client-only for client_cert), ca (default unrestricted),
+ * days (1-36500; default: the lab PKI's 365), file (an existing PEM certificate
+ * to use instead of issuing one; relative paths are taken from the topology
+ * file's directory). Per-key merge: defaults.cert.ca applies to a node that
+ * only sets cert.profile.
  *
  * Every error names FILE:LINE:COLUMN and the key (as a dotted path, e.g.
  * nodes.node2.cert.profile). Unknown and duplicate keys are errors.
@@ -88,7 +90,11 @@ struct topo_node {
 	bool has_client_cert;	      /* X15.5 client certificate */
 	struct topo_cert client_cert; /* valid when has_client_cert */
 	bool client_eku_check;	      /* X15.5 setting; default true */
-	int line;		      /* 1-based line of the node's key */
+	/* X15.4 Expressway-E: xConfiguration Certificate XCP TLS CVS
+	 * EnableServerEkuUpload (the upload rule, model/expressway.h);
+	 * default false, as on a fresh system. */
+	bool server_eku_upload;
+	int line; /* 1-based line of the node's key */
 };
 
 struct topo {

@@ -132,25 +132,25 @@ int lab_fault_renew(struct lab *l, int node, enum pki_profile p, enum pki_ca ca,
 	int rv;
 
 	if (!force) {
-		/* The node's own rule: would its web UI take this file? */
+		/* The node's own rule (the model's, with the topology's
+		 * server_eku_upload): would its web UI take this file? */
 		struct xpw_node x;
 		struct xpw_upload up;
-		struct pol_chain ch;
+		char why[400];
 
 		x.role = l->topo.nodes[node].role;
 		if (pol_version_parse(nd->version, &x.vclass) != 0)
 			return ekl_errf(err, EKL_EVERSION, "bad version");
-		x.server_eku_upload = true;
-		labmodel_lab_chain(p, ca, 0, 365, nd->name, &ch);
-		xpw_upload(&x, XPW_SLOT_SERVER, ch.certs[0].eku, &up);
-		if (!up.accept)
-			return ekl_errf(
-			    err, EKL_EPERM,
-			    "%s (%s, role %s) refuses the upload: "
-			    "%s; use --force to copy the file in by "
-			    "hand, as over SCP",
-			    nd->name, nd->version, topo_role_name(x.role),
-			    up.reason);
+		x.server_eku_upload = l->topo.nodes[node].server_eku_upload;
+		xpw_upload(&x, XPW_SLOT_SERVER, labmodel_profile_eku(p), &up);
+		if (!up.accept) {
+			xpw_refusal_text(nd->name, nd->version, &x, &up, why,
+					 sizeof(why));
+			return ekl_errf(err, EKL_EPERM,
+					"%s; use --force to copy the file in "
+					"by hand, as over SCP",
+					why);
+		}
 	}
 	nd->profile = p;
 	nd->ca = ca;

@@ -256,6 +256,26 @@ static void print_replication(FILE *f, const struct plan *pl,
 	}
 }
 
+/* The line under a renew or write step: what it did. */
+static void print_outcome(FILE *f, const struct plan *pl,
+			  const struct plan_check *ck, size_t i)
+{
+	const struct plan_step *st = &pl->steps[i];
+	const struct plan_check_step *cs = &ck->steps[i];
+	char text[1200];
+
+	if (st->kind == PLAN_RENEW && cs->outcome.renew &&
+	    cs->outcome.result != PLAN_RENEW_UPLOADED)
+		plan_outcome_text(&cs->outcome, &pl->topo, st, ck->at, false,
+				  text, sizeof(text));
+	else if (st->kind == PLAN_WRITE)
+		plan_write_text(&cs->write, &pl->topo, ck->start->primary, text,
+				sizeof(text));
+	else
+		return;
+	fprintf(f, "%4s  -> %s\n", "", text);
+}
+
 static void print_check_text(FILE *f, const struct plan *pl,
 			     const struct plan_check *ck)
 {
@@ -274,6 +294,7 @@ static void print_check_text(FILE *f, const struct plan *pl,
 		pshow_textf(num, sizeof(num), "%zu", i + 1);
 		if (st->kind != PLAN_EXPECT) {
 			print_row(f, pl, &c, num, st->text, cs->pred);
+			print_outcome(f, pl, ck, i);
 			continue;
 		}
 		fprintf(f, "%4s  %s  -> %s%s%s\n", num, st->text,
@@ -282,6 +303,11 @@ static void print_check_text(FILE *f, const struct plan *pl,
 			cs->agrees ? "" : cs->why, "");
 	}
 	print_replication(f, pl, ck);
+	if (ck->n_refused > 0)
+		fprintf(f,
+			"renewals: %zu refused by the upload rule (the node "
+			"kept its certificate; the plan went on)\n",
+			ck->n_refused);
 	if (ck->n_expect == 0)
 		fprintf(f, "expectations: none\n");
 	else if (ck->n_disagree == 0)
@@ -394,6 +420,54 @@ static void json_prediction(struct json *j, const struct topo *t,
 	json_arr_end(j);
 }
 
+static void json_outcome(struct json *j, const struct plan *pl,
+			 const struct plan_check *ck, size_t i)
+{
+	const struct plan_step *st = &pl->steps[i];
+	const struct plan_check_step *cs = &ck->steps[i];
+	char text[1200];
+	size_t k;
+
+	json_key(j, "outcome");
+	if (st->kind == PLAN_RENEW && cs->outcome.renew) {
+		plan_outcome_text(&cs->outcome, &pl->topo, st, ck->at, false,
+				  text, sizeof(text));
+		json_obj_begin(j);
+		json_key(j, "renew");
+		json_str(j, plan_renew_result_name(cs->outcome.result));
+		json_key(j, "via");
+		json_str(j, plan_via_name(st->via));
+		json_key(j, "rule");
+		json_str(j, xpw_rule_name(cs->outcome.upload.rule));
+		json_key(j, "upload");
+		json_str(j, cs->outcome.upload.accept ? "accept" : "reject");
+		json_key(j, "reason");
+		json_str(j, cs->outcome.upload.reason);
+		json_key(j, "text");
+		json_str(j, text);
+		json_obj_end(j);
+	} else if (st->kind == PLAN_WRITE) {
+		plan_write_text(&cs->write, &pl->topo, ck->start->primary, text,
+				sizeof(text));
+		json_obj_begin(j);
+		json_key(j, "write");
+		json_str(j, plan_write_result_name(cs->write.result));
+		json_key(j, "replicas");
+		json_arr_begin(j);
+		for (k = 0; k < pl->topo.n_nodes && k < 64; k++)
+			if ((cs->write.replicas >> k) & 1u)
+				json_str(j, pl->topo.nodes[k].name);
+		json_arr_end(j);
+		json_key(j, "timeout_ms");
+		json_int(j, PLAN_WRITE_TIMEOUT_MS);
+		json_key(j, "text");
+		json_str(j, text);
+		json_obj_end(j);
+	} else {
+		json_null(j);
+	}
+}
+
 static int print_check_json(FILE *f, const struct plan *pl,
 			    const struct plan_check *ck, char *err)
 {
@@ -442,6 +516,7 @@ static int print_check_json(FILE *f, const struct plan *pl,
 		json_str(&j, st->text);
 		json_key(&j, "changed");
 		json_bool(&j, cs->changed);
+		json_outcome(&j, pl, ck, i);
 		if (st->kind == PLAN_EXPECT) {
 			json_key(&j, "agrees");
 			json_bool(&j, cs->agrees);
@@ -467,6 +542,8 @@ static int print_check_json(FILE *f, const struct plan *pl,
 		json_str(&j, labmodel_why_name(&ck->break_why));
 		json_obj_end(&j);
 	}
+	json_key(&j, "refused_renewals");
+	json_int(&j, (int64_t)ck->n_refused);
 	json_key(&j, "expectations");
 	json_int(&j, (int64_t)ck->n_expect);
 	json_key(&j, "disagreements");

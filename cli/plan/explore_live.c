@@ -67,18 +67,27 @@ static int write_plan(const char *path, const char *topo_path,
 	fprintf(f, "topology: %s\nsteps:\n  - write: 20\n", topo_path);
 	for (k = 0; k < x->n_steps; k++) {
 		const struct plan_xstep *s = &x->steps[ord[k]];
+		struct xpw_upload up;
 		struct lab_state st;
 		bool any = false;
 
+		/* A renewal the web UI would refuse then is an SCP copy
+		 * (--allow-scp), as the model counted it. */
+		state_after(t, x, at, done, &st);
+		up.accept = true;
+		if (!s->upgrade)
+			(void)plan_explore_allowed(&st, g, x, (size_t)ord[k],
+						   &up);
 		if (s->upgrade)
 			fprintf(f, "  - upgrade: {node: %s, version: %s}\n",
 				t->nodes[s->node].name, g->version);
 		else
-			fprintf(f, "  - renew: {node: %s, profile: %s%s%s}\n",
+			fprintf(f, "  - renew: {node: %s, profile: %s%s%s%s}\n",
 				t->nodes[s->node].name,
 				pki_profile_name(g->profile),
 				g->has_ca ? ", ca: " : "",
-				g->has_ca ? pki_ca_name(g->ca) : "");
+				g->has_ca ? pki_ca_name(g->ca) : "",
+				up.accept ? "" : ", via: scp");
 		done |= 1u << ord[k];
 		state_after(t, x, at, done, &st);
 		if (labmodel_predict(&st, pred, err) != 0) {

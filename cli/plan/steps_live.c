@@ -66,8 +66,9 @@ static int do_writes(struct run *r, size_t k, long n, char *err)
 	return rv;
 }
 
-/* Carry a step out on the lab. */
-static int apply_live(struct run *r, size_t k, char *err)
+/* Carry a step out on the lab; `oc` is what the model did with it. */
+static int apply_live(struct run *r, size_t k, const struct plan_outcome *oc,
+		      char *err)
 {
 	const struct plan_step *s = &r->plan.steps[k];
 	struct lab *l = &r->lab;
@@ -78,10 +79,14 @@ static int apply_live(struct run *r, size_t k, char *err)
 	case PLAN_WAIT: usleep((useconds_t)s->wait_ms * 1000); return 0;
 	case PLAN_EXPECT: return 0;
 	case PLAN_RENEW: {
-		/* Plans put certificates in place by hand (--force): the
-		 * web UI's upload rule (model/expressway.h) is not asked. */
+		/* The model asked the upload rule (plan_apply_outcome): a
+		 * refused upload leaves the node as it is; an accepted one,
+		 * or an SCP copy, is put in place by hand (--force: the rule
+		 * has been asked already). */
 		enum pki_ca ca = s->has_ca ? s->ca : l->nodes[s->node].ca;
 
+		if (oc->renew && oc->result == PLAN_RENEW_REFUSED)
+			return 0;
 		if (s->client)
 			return ekl_errf(err, EKL_EINVAL,
 					"renewing client certificates live is "
@@ -162,6 +167,8 @@ void prun_step(struct run *r, size_t k)
 	const struct plan_step *s = &r->plan.steps[k];
 	struct plan_step_report *sr = &r->rep[k];
 	char err[EKL_ERRLEN], why[256] = "";
+	char outcome[400] = "";
+	struct plan_outcome oc;
 	struct lab_status st;
 	double end;
 	bool pause_writer;
@@ -170,14 +177,23 @@ void prun_step(struct run *r, size_t k)
 	sr->t_start = prun_now() - r->t0;
 	sr->is_expect = s->kind == PLAN_EXPECT;
 	sr->applied = sr->matched = sr->converged = sr->expect_ok = true;
-	if (plan_apply(&r->sim, s, err) != 0 ||
+	if (plan_apply_outcome(&r->sim, s, &oc, err) != 0 ||
 	    labmodel_predict(&r->sim.lab, r->pred, err) != 0) {
 		sr->applied = false;
 		deviation(r, sr, "model: %s", err);
 		goto out;
 	}
 	prun_summarize(r->pred, &r->lab, sr->predicted, sizeof(sr->predicted));
-	if (apply_live(r, k, err) != 0) {
+	if (oc.renew && oc.result != PLAN_RENEW_UPLOADED) {
+		/* Refused or copied, in plan check's words. */
+		plan_outcome_text(&oc, &r->lab.topo, s, r->sim.lab.at, true,
+				  outcome, sizeof(outcome));
+		snprintf(why, sizeof(why), "%.250s", sr->predicted);
+		pshow_textf(sr->predicted, sizeof(sr->predicted), "%s; %s",
+			    outcome, why);
+		why[0] = '\0';
+	}
+	if (apply_live(r, k, &oc, err) != 0) {
 		sr->applied = false;
 		deviation(r, sr, "%s", err);
 	}

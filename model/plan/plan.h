@@ -7,7 +7,7 @@
  *   topology: ../three-node.yaml     # path relative to the plan, or a mapping
  *   steps:
  *     - write: 200
- *     - renew: {node: node2, profile: server-only}        # ca:, days:
+ *     - renew: {node: node2, profile: server-only}  # ca:, days:, via:
  *     - upgrade: {node: node3, version: X15.4}
  *     - verify: {mode: permissive}                        # node: for one
  *     - fault: {kind: partition, shape: isolate, node: node3, name: cut3}
@@ -49,6 +49,16 @@ enum plan_step_kind {
 };
 /* "write" "renew" "upgrade" "verify" "fault" "heal" "wait" "expect" */
 const char *plan_step_kind_name(enum plan_step_kind k);
+
+/* How a renew step puts the certificate on the node. */
+enum plan_via {
+	PLAN_VIA_UPLOAD = 0, /* the web UI: the upload rule may refuse it */
+	PLAN_VIA_SCP,	     /* copied to /persistent/Certs: the notice's
+				workaround, never refused */
+};
+/* "upload" "scp"; parse returns 0 or EKL_EINVAL. */
+const char *plan_via_name(enum plan_via v);
+int plan_via_parse(const char *s, enum plan_via *out);
 
 enum plan_fault_kind {
 	PLAN_F_KILL = 0,  /* node stops (SIGKILL); heal restarts it */
@@ -148,8 +158,9 @@ struct plan_step {
 	enum pki_profile profile; /* renew */
 	bool has_ca;		  /* else the node's current issuing CA */
 	enum pki_ca ca;
-	int days;    /* 0: wide validity in the model, PKI default live */
-	bool client; /* renew the X15.5 client certificate */
+	int days;	   /* 0: wide validity in the model, PKI default live */
+	bool client;	   /* renew the X15.5 client certificate */
+	enum plan_via via; /* renew */
 	char version[TOPO_VERSION_MAX + 1]; /* upgrade */
 	enum pol_mode mode;		    /* verify */
 	/* fault */
@@ -207,9 +218,86 @@ int plan_sim_load_files(struct plan_sim *s, struct x509_store_st *store,
 /* Frees what plan_sim_load_files loaded; accepts NULL. */
 void plan_sim_free(struct plan_sim *s);
 
+/* What a renew step did (an outcome, never an error: the plan goes on). */
+enum plan_renew_result {
+	PLAN_RENEW_UPLOADED = 0, /* via upload, the rule accepted it */
+	PLAN_RENEW_REFUSED,	 /* via upload, the rule refused it: the node
+				    keeps its certificate */
+	PLAN_RENEW_COPIED,	 /* via scp: in place whatever the rule says */
+};
+/* "uploaded" "refused" "copied" */
+const char *plan_renew_result_name(enum plan_renew_result r);
+
+struct plan_outcome {
+	bool renew; /* a renew step: the fields below are set */
+	enum plan_renew_result result;
+	/* The upload rule's verdict on the node at that moment (for scp:
+	 * what the web UI would have said), and the node as it saw it. */
+	struct xpw_upload upload;
+	struct xpw_node node;
+	char version[TOPO_VERSION_MAX + 1];
+};
+
 /* Apply one step to the model (write, wait and expect change nothing).
- * Returns 0, or EKL_EINVAL when the step cannot apply (too many faults). */
+ * A renew step asks the upload rule first (labmodel_upload): via upload
+ * a refusal changes nothing; via scp the certificate is put in place
+ * anyway. `out` (may be NULL) says what happened. No step starts or
+ * resumes a node but heal, resume and restart: an upgrade, renewal or
+ * verify change of a killed or paused node leaves it not running.
+ * Returns 0, or EKL_EINVAL when the step cannot apply (too many faults);
+ * a refused renewal is not an error. */
+int plan_apply_outcome(struct plan_sim *s, const struct plan_step *st,
+		       struct plan_outcome *out, char *err);
+/* plan_apply_outcome without the outcome. */
 int plan_apply(struct plan_sim *s, const struct plan_step *st, char *err);
+
+/* The outcome as one sentence, the same in `plan check` and `plan run`:
+ *   uploaded  "uploaded: X15.5 server certificate: serverAuth is enough"
+ *   refused   "refused: node2 (X15.3.2, Expressway-C) refuses the upload:
+ *             ...; node2 keeps its certificate (would pass with: ...)"
+ *   copied    "copied in by SCP (the upload would have been refused: ...)"
+ * `at` dates the alternatives (xpw_unblock); `brief` leaves them out (the
+ * words before them are the same). */
+void plan_outcome_text(const struct plan_outcome *o, const struct topo *t,
+		       const struct plan_step *st, int64_t at, bool brief,
+		       char *buf, size_t len);
+
+/* ---- what a write step does ---- */
+
+/* The bound on a write that gets no answer: a paused primary accepts the
+ * admin connection (the kernel queues it) but never answers, so the
+ * write waits this long, then the step reports a timeout. */
+#define PLAN_WRITE_TIMEOUT_MS 5000
+
+enum plan_write_result {
+	PLAN_WRITE_APPLIED = 0, /* the primary runs: every write is
+				   acknowledged */
+	PLAN_WRITE_REFUSED,	/* the primary is killed: its admin socket
+				   refuses the connection */
+	PLAN_WRITE_TIMEOUT,	/* the primary is paused: no answer within
+				   PLAN_WRITE_TIMEOUT_MS */
+};
+/* "applied" "refused" "timeout" */
+const char *plan_write_result_name(enum plan_write_result r);
+
+struct plan_write {
+	enum plan_write_result result;
+	/* When applied: bit i set = node i receives the writes (it
+	 * replicates from the primary in `p`); never the primary. */
+	uint64_t replicas;
+};
+
+/* What a write step does in state s with prediction p (labmodel_predict
+ * of s): the primary running (links and faults do not matter: writes
+ * reach it on its admin socket) -> applied, replicated to the nodes that
+ * replicate; killed -> refused; paused -> timeout. */
+void plan_write_predict(const struct lab_state *s,
+			const struct lab_prediction *p, struct plan_write *out);
+/* "applied on node1, replicated to node2, node3" / "refused: node1 is
+ * not running (connection refused)" / "times out after 5 s: node1 is
+ * paused". */
+void plan_write_text(const struct plan_write *w, const struct topo *t,
+		     size_t primary, char *buf, size_t len);
 
 /* Does `obs` (a prediction, or a live observation in the same shape) meet
  * the expectation? When not, `why` (len bytes) says what was seen, e.g.
@@ -225,6 +313,10 @@ void plan_expect_text(const struct plan_expect *e, const struct topo *t,
 
 struct plan_check_step {
 	bool changed; /* the prediction differs from the one before */
+	/* renew steps: what the upload rule did (outcome.renew is set) */
+	struct plan_outcome outcome;
+	/* write steps: what the write does */
+	struct plan_write write;
 	/* After the step; shared with the step before when unchanged. */
 	const struct lab_prediction *pred;
 	bool agrees;   /* expect steps: the prediction meets it */
@@ -232,6 +324,7 @@ struct plan_check_step {
 };
 
 struct plan_check {
+	int64_t at;			    /* the evaluation time used */
 	const struct lab_prediction *start; /* before step 1 */
 	struct plan_check_step *steps;	    /* owned: one per plan step */
 	struct lab_prediction **preds;	    /* owned: the distinct ones */
@@ -239,6 +332,7 @@ struct plan_check {
 	size_t n_steps;
 	size_t n_expect;
 	size_t n_disagree;
+	size_t n_refused; /* renew steps the upload rule refused */
 	/* The first step after which a node that replicated stops: index
 	 * into steps, or -1; the node and why. */
 	long break_step;
@@ -266,6 +360,8 @@ struct plan_goal {
 	bool has_ca;		  /* ... from this issuing CA; else its own */
 	enum pki_ca ca;
 	enum lab_criterion criterion;
+	bool allow_scp; /* a renewal the upload rule refuses is copied in by
+			   SCP instead (else it blocks the ordering) */
 };
 
 struct plan_xstep {
@@ -280,12 +376,28 @@ struct plan_xstep {
 
 struct plan_xfailure {
 	uint32_t done;	/* the steps done (bit k: xsteps[k]) when the state
-			   first became unsafe */
-	uint64_t count; /* orderings whose first unsafe prefix is `done` */
+			   first became unsafe, or before the refused step */
+	uint64_t count; /* orderings that fail first there */
 	int a, b;	/* the first pair down (node indices), or -1 */
 	struct lab_why why;
 	int node; /* for the primary criterion: the first node not
 		     replicating */
+	/* A refused renewal (>= 0: the step, refused right after `done`;
+	 * a, b, why and node unused) rather than an unsafe state. */
+	int refused;
+	struct xpw_upload upload; /* when refused >= 0 */
+};
+
+/* Why no ordering reaches the goal (every one hits a refused renewal or
+ * an unreleased version). */
+struct plan_xblock {
+	bool blocked;
+	bool release; /* the goal version is not out at `at` */
+	int step;     /* a renewal refused both before and after its node's
+			 upgrade (the first), or -1 */
+	struct xpw_upload upload; /* its verdict at the goal version */
+	struct xpw_node node;	  /* the node as the rule saw it */
+	char unblock[600];	  /* what would let it through (xpw_unblock) */
 };
 
 struct plan_explore {
@@ -293,7 +405,11 @@ struct plan_explore {
 	size_t n_steps;
 	bool start_safe;
 	uint64_t orderings; /* n_steps! */
-	uint64_t safe;	    /* orderings safe at every intermediate state */
+	uint64_t safe;	    /* orderings whose every renewal is accepted
+			       when it happens (or copied, allow_scp) and
+			       that are safe at every intermediate state */
+	uint64_t refused;   /* orderings that hit a refused renewal first */
+	struct plan_xblock block;
 	uint64_t unsafe_subsets;
 	struct plan_xfailure failures[PLAN_EXPLORE_FAILURES]; /* most common */
 	size_t n_failures;
@@ -303,10 +419,14 @@ struct plan_explore {
 };
 
 /* Count the orderings of the steps from t's state to `goal` that keep the
- * criterion at every state (start included), by dynamic programming over
- * subsets of steps (the state after a set of steps depends only on the
- * set). Returns 0, or EKL_EINVAL (more than PLAN_EXPLORE_MAX_STEPS steps,
- * a bad version) or EKL_ENOMEM. */
+ * criterion at every state (start included) and whose every step can
+ * happen when it comes: a renewal is accepted by the node's upload rule
+ * at its version then (an SCP copy with goal->allow_scp), an upgrade
+ * needs the goal version released at `at` (xpw_released). By dynamic
+ * programming over subsets of steps (the state after a set of steps
+ * depends only on the set; whether a step may follow a set depends only
+ * on the set). Returns 0, or EKL_EINVAL (more than PLAN_EXPLORE_MAX_STEPS
+ * steps, a bad version) or EKL_ENOMEM. */
 int plan_explore_run(const struct topo *t, const struct plan_goal *goal,
 		     int64_t at, struct plan_explore *out, char *err);
 
@@ -321,5 +441,14 @@ int plan_explore_steps(const struct topo *t, const struct plan_goal *goal,
  * steps touch different things, so the order does not matter). */
 void plan_explore_apply(struct lab_state *s, const struct plan_xstep *steps,
 			size_t n, uint32_t done);
+
+/* May step k of x follow the steps of `done` (not in it)? `s` is the
+ * state after `done` (plan_explore_apply). For a renewal, *up (may be
+ * NULL) gets the upload rule's verdict at the node's version then; it may
+ * follow when accepted or goal->allow_scp. An upgrade may follow when the
+ * goal version is released at s->at. */
+bool plan_explore_allowed(const struct lab_state *s, const struct plan_goal *g,
+			  const struct plan_explore *x, size_t k,
+			  struct xpw_upload *up);
 
 #endif

@@ -120,7 +120,8 @@ static bool stops_node(const struct plan_fault *f)
 	return f->kind == PLAN_F_KILL || f->kind == PLAN_F_PAUSE;
 }
 
-/* The lab's cuts and running flags from the faults in force. */
+/* The lab's cuts and running flags from the faults in force (a node
+ * both paused and killed is killed). */
 static void recompute(struct plan_sim *s)
 {
 	size_t i;
@@ -132,9 +133,13 @@ static void recompute(struct plan_sim *s)
 		const struct plan_active_fault *a = &s->faults[i];
 
 		labmodel_cuts_add(&s->lab.cuts, &a->cuts);
-		if (stops_node(&a->f))
-			labmodel_set_running(&s->lab, (size_t)a->f.node, false);
+		if (a->f.kind == PLAN_F_PAUSE)
+			labmodel_set_paused(&s->lab, (size_t)a->f.node, true);
 	}
+	for (i = 0; i < s->n_faults; i++)
+		if (s->faults[i].f.kind == PLAN_F_KILL)
+			labmodel_set_running(
+			    &s->lab, (size_t)s->faults[i].f.node, false);
 }
 
 static void remove_fault(struct plan_sim *s, size_t i)
@@ -207,13 +212,53 @@ static void heal(struct plan_sim *s, const char *name)
 	}
 }
 
+const char *plan_renew_result_name(enum plan_renew_result r)
+{
+	switch (r) {
+	case PLAN_RENEW_UPLOADED: return "uploaded";
+	case PLAN_RENEW_REFUSED: return "refused";
+	case PLAN_RENEW_COPIED: return "copied";
+	}
+	return "?";
+}
+
+/* Ask the upload rule; true when the certificate goes in place. */
+static bool renew_allowed(const struct plan_sim *s, const struct plan_step *st,
+			  struct plan_outcome *o)
+{
+	const struct lab_state *l = &s->lab;
+
+	memset(o, 0, sizeof(*o));
+	o->renew = true;
+	labmodel_upload(l, (size_t)st->node, st->client, st->profile,
+			&o->upload);
+	labmodel_xpw_node(l, (size_t)st->node, &o->node);
+	snprintf(o->version, sizeof(o->version), "%s",
+		 l->nodes[st->node].version);
+	if (st->via == PLAN_VIA_SCP)
+		o->result = PLAN_RENEW_COPIED;
+	else
+		o->result =
+		    o->upload.accept ? PLAN_RENEW_UPLOADED : PLAN_RENEW_REFUSED;
+	return o->result != PLAN_RENEW_REFUSED;
+}
+
 int plan_apply(struct plan_sim *s, const struct plan_step *st, char *err)
+{
+	return plan_apply_outcome(s, st, NULL, err);
+}
+
+int plan_apply_outcome(struct plan_sim *s, const struct plan_step *st,
+		       struct plan_outcome *out, char *err)
 {
 	struct lab_state *l = &s->lab;
 	const struct lab_cert *cur;
+	struct plan_outcome o;
 	enum pki_ca ca;
 	int rc;
 
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
 	switch (st->kind) {
 	case PLAN_WRITE:
 	case PLAN_WAIT:
@@ -221,6 +266,13 @@ int plan_apply(struct plan_sim *s, const struct plan_step *st, char *err)
 	case PLAN_RENEW:
 		if (st->node < 0 || (size_t)st->node >= l->n)
 			return ekl_errf(err, EKL_EINVAL, "renew: which node?");
+		if (!renew_allowed(s, st, &o)) {
+			if (out != NULL)
+				*out = o;
+			return 0; /* the node keeps its certificate */
+		}
+		if (out != NULL)
+			*out = o;
 		cur = st->client ? &l->nodes[st->node].client_cert
 				 : &l->nodes[st->node].cert;
 		ca = st->has_ca ? st->ca
@@ -254,13 +306,6 @@ int plan_apply(struct plan_sim *s, const struct plan_step *st, char *err)
 	return 0;
 }
 
-/* ---- expectations ---- */
-
-static const char *nm(const struct topo *t, int i)
-{
-	return i >= 0 && (size_t)i < t->n_nodes ? t->nodes[i].name : "?";
-}
-
 /* Append to buf (NUL-terminated, len bytes). */
 static void cat(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -275,6 +320,119 @@ static void cat(char *buf, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf + l, len - l, fmt, ap);
 	va_end(ap);
+}
+
+void plan_outcome_text(const struct plan_outcome *o, const struct topo *t,
+		       const struct plan_step *st, int64_t at, bool brief,
+		       char *buf, size_t len)
+{
+	const char *name = t->nodes[st->node].name;
+	char refusal[400], alts[600];
+	enum xpw_slot slot = st->client ? XPW_SLOT_CLIENT : XPW_SLOT_SERVER;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	if (!o->renew)
+		return;
+	xpw_refusal_text(name, o->version, &o->node, &o->upload, refusal,
+			 sizeof(refusal));
+	switch (o->result) {
+	case PLAN_RENEW_UPLOADED:
+		snprintf(buf, len, "uploaded: %s", o->upload.reason);
+		return;
+	case PLAN_RENEW_REFUSED:
+		alts[0] = '\0';
+		if (!brief)
+			xpw_unblock(&o->node, slot,
+				    labmodel_profile_eku(st->profile), at, alts,
+				    sizeof(alts));
+		snprintf(buf, len,
+			 "refused: %s; %s keeps its certificate%s%s%s", refusal,
+			 name, alts[0] ? " (would pass with: " : "", alts,
+			 alts[0] ? ")" : "");
+		return;
+	case PLAN_RENEW_COPIED:
+		if (o->upload.accept)
+			snprintf(buf, len, "copied in by SCP");
+		else
+			snprintf(buf, len,
+				 "copied in by SCP (the upload would have been "
+				 "refused: %s)",
+				 o->upload.reason);
+		return;
+	}
+}
+
+/* ---- writes ---- */
+
+const char *plan_write_result_name(enum plan_write_result r)
+{
+	switch (r) {
+	case PLAN_WRITE_APPLIED: return "applied";
+	case PLAN_WRITE_REFUSED: return "refused";
+	case PLAN_WRITE_TIMEOUT: return "timeout";
+	}
+	return "?";
+}
+
+void plan_write_predict(const struct lab_state *s,
+			const struct lab_prediction *p, struct plan_write *out)
+{
+	const struct lab_node_state *pn = &s->nodes[s->primary];
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (!pn->running) {
+		out->result =
+		    pn->paused ? PLAN_WRITE_TIMEOUT : PLAN_WRITE_REFUSED;
+		return;
+	}
+	out->result = PLAN_WRITE_APPLIED;
+	for (i = 0; i < p->n && i < 64; i++)
+		if (i != p->primary && p->repl[i].replicating)
+			out->replicas |= UINT64_C(1) << i;
+}
+
+void plan_write_text(const struct plan_write *w, const struct topo *t,
+		     size_t primary, char *buf, size_t len)
+{
+	const char *pn = primary < t->n_nodes ? t->nodes[primary].name : "?";
+	bool any = false;
+	size_t i;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	switch (w->result) {
+	case PLAN_WRITE_APPLIED:
+		cat(buf, len, "applied on %s, replicated to ", pn);
+		for (i = 0; i < t->n_nodes && i < 64; i++) {
+			if (!((w->replicas >> i) & 1u))
+				continue;
+			cat(buf, len, "%s%s", any ? ", " : "",
+			    t->nodes[i].name);
+			any = true;
+		}
+		if (!any)
+			cat(buf, len, "no node");
+		return;
+	case PLAN_WRITE_REFUSED:
+		cat(buf, len, "refused: %s is not running (connection refused)",
+		    pn);
+		return;
+	case PLAN_WRITE_TIMEOUT:
+		cat(buf, len, "times out after %d s: %s is paused",
+		    PLAN_WRITE_TIMEOUT_MS / 1000, pn);
+		return;
+	}
+}
+
+/* ---- expectations ---- */
+
+static const char *nm(const struct topo *t, int i)
+{
+	return i >= 0 && (size_t)i < t->n_nodes ? t->nodes[i].name : "?";
 }
 
 static void repl_text(const struct plan_expect *e, const struct topo *t,
@@ -515,6 +673,7 @@ int plan_check_run(const struct plan *p, int64_t at,
 	}
 	out->n_steps = p->n_steps;
 	plan_sim_init(sim, p, at);
+	out->at = sim->lab.at;
 	if ((rc = plan_sim_load_files(sim, store, err)) != 0)
 		goto out;
 	if ((rc = new_pred(out, sim, &pred, err)) != 0)
@@ -534,13 +693,20 @@ int plan_check_run(const struct plan *p, int64_t at,
 				out->n_disagree++;
 			continue;
 		}
-		if (st->kind == PLAN_WRITE || st->kind == PLAN_WAIT)
+		if (st->kind == PLAN_WRITE) {
+			plan_write_predict(&sim->lab, prev, &cs->write);
 			continue;
-		if ((rc = plan_apply(sim, st, e)) != 0) {
+		}
+		if (st->kind == PLAN_WAIT)
+			continue;
+		if ((rc = plan_apply_outcome(sim, st, &cs->outcome, e)) != 0) {
 			rc = ekl_errf(err, rc, "%s:%d:%d: step %zu: %s",
 				      p->path, st->line, st->column, i + 1, e);
 			goto out;
 		}
+		if (cs->outcome.renew &&
+		    cs->outcome.result == PLAN_RENEW_REFUSED)
+			out->n_refused++;
 		if ((rc = new_pred(out, sim, &pred, err)) != 0)
 			goto out;
 		if (differs(prev, pred)) {

@@ -1,22 +1,33 @@
 /* plan_explore.c: count the orderings of upgrade and renewal steps that
- * keep a cluster safe at every intermediate state.
+ * keep a cluster safe at every intermediate state, each step happening
+ * only when it can (a renewal the node's upload rule accepts at its
+ * version then, or an SCP copy when allowed; an upgrade to a released
+ * version).
  *
- * The state after a set of steps depends only on the set (each step sets a
- * different thing: one node's version or one node's certificate), so with
- * k steps there are 2^k states, each evaluated once by the model. Then, by
- * dynamic programming over subsets S (bit i: step i done):
+ * The state after a set of steps depends only on the set (each step sets
+ * a different thing: one node's version or one node's certificate), and
+ * whether step s may follow set S depends only on S (a renewal's upload
+ * verdict depends on whether its node's upgrade is in S), so with k steps
+ * there are 2^k states, each evaluated once by the model. Then, by
+ * dynamic programming over subsets S (bit i: step i done), with
+ * allowed(S, s) the edge S -> S+{s}:
  *
- *   reach[S] = sum over s in S of ways[S \ {s}]   (orderings of S whose
- *              proper prefixes are all safe; reach[{}] = 1)
+ *   reach[S] = sum over s in S, allowed(S-{s}, s), of ways[S-{s}]
+ *              (orderings of S whose proper prefixes are all safe and
+ *              whose steps could all happen; reach[{}] = 1)
  *   ways[S]  = safe(S) ? reach[S] : 0
  *   safe orderings K = ways[all]
  *   orderings whose first unsafe prefix is exactly S (S unsafe)
  *            = reach[S] * (k - |S|)!
+ *   orderings refused first by step s after S (S safe, s not allowed)
+ *            = ways[S] * (k - |S| - 1)!
  *
- * and backwards, comp[T] = safe(T) ? sum over s not in T of comp[T+{s}] :
- * 0 with comp[all] = safe(all), the number of safe completions from T;
+ * and these three kinds add up to k! (checked). Backwards,
+ * comp[T] = safe(T) ? sum over allowed s not in T of comp[T+{s}] : 0 with
+ * comp[all] = safe(all), the number of safe completions from T;
  * comp[{}] == ways[all] is checked as an independent second count. The
- * recommended ordering follows the step with the most safe completions.
+ * recommended ordering follows the allowed step with the most safe
+ * completions.
  */
 #include "plan.h"
 
@@ -96,6 +107,23 @@ void plan_explore_apply(struct lab_state *s, const struct plan_xstep *steps,
 	}
 }
 
+bool plan_explore_allowed(const struct lab_state *s, const struct plan_goal *g,
+			  const struct plan_explore *x, size_t k,
+			  struct xpw_upload *up)
+{
+	const struct plan_xstep *st = &x->steps[k];
+	struct xpw_upload u;
+	enum pol_vclass vc;
+
+	if (st->upgrade)
+		return pol_version_parse(st->version, &vc) == 0 &&
+		       xpw_released(vc, s->at);
+	labmodel_upload(s, (size_t)st->node, false, st->profile, &u);
+	if (up != NULL)
+		*up = u;
+	return u.accept || g->allow_scp;
+}
+
 static uint64_t factorial(size_t k)
 {
 	uint64_t f = 1;
@@ -143,8 +171,50 @@ struct xwork {
 	struct lab_state *s;	     /* scratch */
 	struct lab_prediction *pred; /* scratch */
 	const struct plan_explore *x;
+	const struct plan_goal *goal;
 	enum lab_criterion crit;
+	/* Whether each step may happen: an upgrade always (`ok_before`) or
+	 * never; a renewal depending on its node's upgrade step (`upg`, or
+	 * -1) being done. */
+	int upg[PLAN_EXPLORE_MAX_STEPS];
+	bool ok_before[PLAN_EXPLORE_MAX_STEPS];
+	bool ok_after[PLAN_EXPLORE_MAX_STEPS];
 };
+
+static bool allowed(const struct xwork *w, uint32_t S, size_t s)
+{
+	int u = w->upg[s];
+
+	if (u >= 0 && ((S >> u) & 1u))
+		return w->ok_after[s];
+	return w->ok_before[s];
+}
+
+/* Fill upg, ok_before and ok_after from the base state and, for each
+ * renewal whose node is upgraded, the state after that upgrade. */
+static void edges(struct xwork *w)
+{
+	const struct plan_explore *x = w->x;
+	size_t s, u;
+
+	for (s = 0; s < x->n_steps; s++) {
+		w->upg[s] = -1;
+		for (u = 0; u < x->n_steps; u++)
+			if (!x->steps[s].upgrade && x->steps[u].upgrade &&
+			    x->steps[u].node == x->steps[s].node)
+				w->upg[s] = (int)u;
+		w->ok_before[s] =
+		    plan_explore_allowed(w->base, w->goal, x, s, NULL);
+		w->ok_after[s] = w->ok_before[s];
+		if (w->upg[s] >= 0) {
+			*w->s = *w->base;
+			plan_explore_apply(w->s, x->steps, x->n_steps,
+					   UINT32_C(1) << w->upg[s]);
+			w->ok_after[s] =
+			    plan_explore_allowed(w->s, w->goal, x, s, NULL);
+		}
+	}
+}
 
 static int eval(struct xwork *w, uint32_t done, bool *safe,
 		struct plan_xfailure *f, char *err)
@@ -159,7 +229,16 @@ static int eval(struct xwork *w, uint32_t done, bool *safe,
 	*safe = labmodel_safe(w->pred, w->crit);
 	if (f != NULL) {
 		f->done = done;
-		describe(w->pred, w->crit, f);
+		if (f->refused >= 0) {
+			/* The refused renewal's verdict in that state. */
+			f->a = f->b = f->node = -1;
+			memset(&f->why, 0, sizeof(f->why));
+			(void)plan_explore_allowed(w->s, w->goal, w->x,
+						   (size_t)f->refused,
+						   &f->upload);
+		} else {
+			describe(w->pred, w->crit, f);
+		}
 	}
 	return 0;
 }
@@ -175,10 +254,13 @@ static bool before(const struct plan_xfailure *a, const struct plan_xfailure *b)
 		return a->count > b->count;
 	if (pa != pb)
 		return pa < pb;
-	return a->done < b->done;
+	if (a->done != b->done)
+		return a->done < b->done;
+	return a->refused < b->refused;
 }
 
-static void keep_failure(struct plan_explore *x, uint32_t done, uint64_t count)
+static void keep_failure(struct plan_explore *x, uint32_t done, int refused,
+			 uint64_t count)
 {
 	struct plan_xfailure f;
 	size_t i;
@@ -186,6 +268,7 @@ static void keep_failure(struct plan_explore *x, uint32_t done, uint64_t count)
 	memset(&f, 0, sizeof(f));
 	f.done = done;
 	f.count = count;
+	f.refused = refused;
 	if (x->n_failures == PLAN_EXPLORE_FAILURES &&
 	    !before(&f, &x->failures[x->n_failures - 1]))
 		return;
@@ -199,7 +282,8 @@ static void keep_failure(struct plan_explore *x, uint32_t done, uint64_t count)
 
 /* Follow the most safe completions; ties go to upgrades, then to the
  * lower step. */
-static void recommend(struct plan_explore *x, const uint64_t *comp)
+static void recommend(const struct xwork *w, struct plan_explore *x,
+		      const uint64_t *comp)
 {
 	uint32_t done = 0;
 	size_t pos, s;
@@ -210,7 +294,8 @@ static void recommend(struct plan_explore *x, const uint64_t *comp)
 		for (s = 0; s < x->n_steps; s++) {
 			uint32_t next = done | (UINT32_C(1) << s);
 
-			if ((done >> s) & 1u || comp[next] == 0)
+			if ((done >> s) & 1u || comp[next] == 0 ||
+			    !allowed(w, done, s))
 				continue;
 			if (best < 0 ||
 			    comp[next] > comp[done | (1u << best)] ||
@@ -230,6 +315,7 @@ static int count(struct xwork *w, struct plan_explore *x, uint8_t *safe,
 {
 	size_t k = x->n_steps;
 	uint32_t full = (uint32_t)((UINT64_C(1) << k) - 1);
+	uint64_t unsafe = 0;
 	uint32_t S;
 	size_t s;
 	bool ok;
@@ -244,17 +330,26 @@ static int count(struct xwork *w, struct plan_explore *x, uint8_t *safe,
 	}
 	for (S = 0;; S++) {
 		uint64_t reach = S == 0 ? 1 : 0;
+		size_t rest = k - (size_t)__builtin_popcount(S);
 
-		for (s = 0; s < k; s++)
-			if ((S >> s) & 1u)
-				reach += ways[S & ~(UINT32_C(1) << s)];
+		for (s = 0; s < k; s++) {
+			uint32_t prev = S & ~(UINT32_C(1) << s);
+
+			if ((S >> s) & 1u && allowed(w, prev, s))
+				reach += ways[prev];
+		}
 		ways[S] = safe[S] ? reach : 0;
 		if (!safe[S] && reach > 0) {
 			x->unsafe_subsets++;
-			keep_failure(
-			    x, S,
-			    reach *
-				factorial(k - (size_t)__builtin_popcount(S)));
+			unsafe += reach * factorial(rest);
+			keep_failure(x, S, -1, reach * factorial(rest));
+		}
+		for (s = 0; ways[S] > 0 && s < k; s++) {
+			if ((S >> s) & 1u || allowed(w, S, s))
+				continue;
+			x->refused += ways[S] * factorial(rest - 1);
+			keep_failure(x, S, (int)s,
+				     ways[S] * factorial(rest - 1));
 		}
 		if (S == full)
 			break;
@@ -263,20 +358,64 @@ static int count(struct xwork *w, struct plan_explore *x, uint8_t *safe,
 		uint64_t c = S == full ? 1 : 0;
 
 		for (s = 0; s < k; s++)
-			if (!((S >> s) & 1u))
+			if (!((S >> s) & 1u) && allowed(w, S, s))
 				c += comp[S | (UINT32_C(1) << s)];
 		comp[S] = safe[S] ? c : 0;
 		if (S == 0)
 			break;
 	}
 	x->safe = ways[full];
-	if (comp[0] != ways[full])
-		return ekl_errf(err, EKL_EINVAL,
-				"explore: the forward and backward counts "
-				"differ (%llu, %llu); please report this",
-				(unsigned long long)ways[full],
-				(unsigned long long)comp[0]);
+	if (comp[0] != ways[full] ||
+	    x->safe + unsafe + x->refused != x->orderings)
+		return ekl_errf(
+		    err, EKL_EINVAL,
+		    "explore: the counts do not add up (forward "
+		    "%llu, backward %llu, unsafe %llu, refused "
+		    "%llu, of %llu); please report this",
+		    (unsigned long long)ways[full], (unsigned long long)comp[0],
+		    (unsigned long long)unsafe, (unsigned long long)x->refused,
+		    (unsigned long long)x->orderings);
 	return 0;
+}
+
+/* Why no ordering can reach the goal, whatever the order: an upgrade to
+ * a version not out yet, or a renewal refused both before and after its
+ * node's upgrade. */
+static void blockage(struct xwork *w, struct plan_explore *x, int64_t at)
+{
+	struct plan_xblock *b = &x->block;
+	enum pol_vclass goal = POL_V_PRE154;
+	bool upgrades = false;
+	size_t s;
+
+	memset(b, 0, sizeof(*b));
+	b->step = -1;
+	for (s = 0; s < x->n_steps; s++)
+		upgrades |= x->steps[s].upgrade;
+	(void)pol_version_parse(w->goal->version, &goal);
+	if (upgrades && !xpw_released(goal, at)) {
+		b->blocked = b->release = true;
+		return;
+	}
+	for (s = 0; s < x->n_steps; s++) {
+		const struct plan_xstep *st = &x->steps[s];
+
+		if (st->upgrade || w->ok_before[s] || w->ok_after[s])
+			continue;
+		/* The verdict at the version the node ends on. */
+		*w->s = *w->base;
+		if (w->upg[s] >= 0)
+			plan_explore_apply(w->s, x->steps, x->n_steps,
+					   UINT32_C(1) << w->upg[s]);
+		(void)plan_explore_allowed(w->s, w->goal, x, s, &b->upload);
+		labmodel_xpw_node(w->s, (size_t)st->node, &b->node);
+		xpw_unblock(&b->node, XPW_SLOT_SERVER,
+			    labmodel_profile_eku(st->profile), at, b->unblock,
+			    sizeof(b->unblock));
+		b->blocked = true;
+		b->step = (int)s;
+		return;
+	}
 }
 
 int plan_explore_run(const struct topo *t, const struct plan_goal *goal,
@@ -314,8 +453,12 @@ int plan_explore_run(const struct topo *t, const struct plan_goal *goal,
 		goto out;
 	w.base = base;
 	w.x = out;
+	w.goal = goal;
 	w.crit = goal->criterion;
+	edges(&w);
+	blockage(&w, out, base->at);
 
+	out->start_failure.refused = -1;
 	if ((rc = eval(&w, 0, &ok, &out->start_failure, err)) != 0)
 		goto out;
 	out->start_safe = ok;
@@ -325,6 +468,7 @@ int plan_explore_run(const struct topo *t, const struct plan_goal *goal,
 		goto out;
 	}
 	memset(&out->start_failure, 0, sizeof(out->start_failure));
+	out->start_failure.refused = -1;
 	if ((rc = count(&w, out, safe, ways, comp, err)) != 0)
 		goto out;
 	for (i = 0; i < out->n_failures; i++) {
@@ -336,7 +480,7 @@ int plan_explore_run(const struct topo *t, const struct plan_goal *goal,
 		out->failures[i].count = c;
 	}
 	if (out->safe > 0)
-		recommend(out, comp);
+		recommend(&w, out, comp);
 out:
 	ekl_free(comp);
 	ekl_free(ways);

@@ -27,6 +27,22 @@ const char *plan_step_kind_name(enum plan_step_kind k)
 	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }
 
+const char *plan_via_name(enum plan_via v)
+{
+	return v == PLAN_VIA_SCP ? "scp" : "upload";
+}
+
+int plan_via_parse(const char *s, enum plan_via *out)
+{
+	if (s != NULL && strcmp(s, "upload") == 0)
+		*out = PLAN_VIA_UPLOAD;
+	else if (s != NULL && strcmp(s, "scp") == 0)
+		*out = PLAN_VIA_SCP;
+	else
+		return EKL_EINVAL;
+	return 0;
+}
+
 static const char *const fault_names[] = {
     "kill", "pause",	 "resume", "restart", "partition",
     "down", "blackhole", "reset",  "latency", "bandwidth"};

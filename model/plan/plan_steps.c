@@ -58,8 +58,8 @@ static int parse_profile_ca(struct plan_yaml *w, const yaml_node_t *map,
 static int parse_renew(struct plan_yaml *w, const yaml_node_t *n,
 		       const char *kp, struct plan_step *st)
 {
-	static const char *const keys[] = {"node", "profile", "ca",
-					   "days", "cert",    NULL};
+	static const char *const keys[] = {"node", "profile", "ca", "days",
+					   "cert", "via",     NULL};
 	char sub[PLAN_KP_LEN];
 	yaml_node_t *v;
 	const char *s;
@@ -99,6 +99,18 @@ static int parse_renew(struct plan_yaml *w, const yaml_node_t *n,
 			    w, v, sub,
 			    "'%s' is not server or client (the "
 			    "X15.5 client certificate)",
+			    s);
+	}
+	if ((v = plan_yaml_get(w, n, "via")) != NULL) {
+		plan_yaml_keypath(sub, sizeof(sub), "%s.via", kp);
+		if ((rc = plan_yaml_scalar(w, v, sub, &s)) != 0)
+			return rc;
+		if (plan_via_parse(s, &st->via) != 0)
+			return plan_yaml_fail(
+			    w, v, sub,
+			    "'%s' is not upload (the web UI, which the "
+			    "upload rule may refuse) or scp (copied in, "
+			    "never refused)",
 			    s);
 	}
 	return 0;
@@ -787,6 +799,8 @@ static void step_text(const struct topo *t, struct plan_step *st)
 			cat(b, len, " (ca %s)", pki_ca_name(st->ca));
 		if (st->days > 0)
 			cat(b, len, ", %d days", st->days);
+		if (st->via == PLAN_VIA_SCP)
+			cat(b, len, " via scp");
 		break;
 	case PLAN_UPGRADE:
 		cat(b, len, "upgrade %s to %s", t->nodes[st->node].name,

@@ -81,13 +81,29 @@ done
 log "$n example plans agree with the model"
 
 # Where replication breaks, in words.
-# Under the link rule both (the default), at the first renewal.
-grep -q 'breaks after step 3 (renew node2 server-only (ca server-only)): node2 stops replicating (client-purpose)' \
+# The web UI refuses the first renewal (an outcome: the plan goes on);
+# the SCP copy breaks replication at once under the link rule both.
+grep -q '^      -> refused: node2 (X15.3.2, Expressway-C) refuses the upload: pre-X15.4 upload rejects a certificate without clientAuth' \
+	"$T/a-renewal-breaks-pre-x15.4.out" || fail "a: no refused line"
+grep -q '^renewals: 1 refused by the upload rule' "$T/a-renewal-breaks-pre-x15.4.out" ||
+	fail "a: no refusal count"
+grep -q 'breaks after step 5 (renew node2 server-only (ca server-only) via scp): node2 stops replicating (client-purpose)' \
 	"$T/a-renewal-breaks-pre-x15.4.out" || fail "a: no replication break line"
+python3 - "$T/a-renewal-breaks-pre-x15.4-json.out" <<'PY' || fail "a --json: outcomes"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["refused_renewals"] == 1
+o = d["steps"][2]["outcome"]
+assert o["renew"] == "refused" and o["via"] == "upload" and o["rule"] == "pre-X15.4 upload", o
+assert o["text"].startswith("refused: node2 (X15.3.2, Expressway-C) refuses the upload"), o
+assert d["steps"][4]["outcome"]["renew"] == "copied"
+w = d["steps"][0]["outcome"]
+assert w["write"] == "applied" and w["replicas"] == ["node2", "node3"], w
+PY
 grep -q 'dial both, link both)' "$T/a-renewal-breaks-pre-x15.4.out" ||
 	fail "a: the header does not name the link rule"
 # Under either, node2's own renewal changes nothing; node1's stops it.
-grep -q 'after step 12 (renew node1 server-only (ca server-only)): node2 stops (client-purpose)' \
+grep -q 'after step 12 (renew node1 server-only (ca server-only) via scp): node2 stops (client-purpose)' \
 	"$T/h-link-either.out" || fail "h: no replication change line"
 grep -q 'after step 2 ' "$T/h-link-either.out" && fail "h: step 2 changed replication"
 
@@ -96,8 +112,8 @@ cp "$PLANS/cluster-x15.3.yaml" "$T/"
 cat >"$T/wrong.yaml" <<'YAML'
 topology: cluster-x15.3.yaml
 steps:
-  - renew: {node: node2, profile: server-only}
-  - renew: {node: node3, profile: server-only}
+  - renew: {node: node2, profile: server-only, via: scp}
+  - renew: {node: node3, profile: server-only, via: scp}
   # Wrong: node1 refuses their connections, and a pair needs both
   # directions (link: both).
   - expect: {replicating: all}
@@ -134,8 +150,42 @@ run usage plan check
 [ "$RC" -eq 2 ] || fail "usage: exit $RC, expected 2"
 
 # ---- explore ----
-run explore plan explore "$PLANS/cluster-x15.3.yaml" --goal-version X15.4 \
+# Expressway-C through the web UI: every server-only renewal is refused
+# (pre-X15.4: no clientAuth; X15.4 Expressway-C: not combined), so no
+# ordering reaches the goal.
+run explore-blocked plan explore "$PLANS/cluster-x15.3.yaml" --goal-version X15.4 \
 	--goal-cert server-only --goal-ca server-only --criterion mesh --json
+[ "$RC" -eq 1 ] || fail "explore blocked: exit $RC, expected 1"
+python3 - "$T/explore-blocked.out" <<'PY' || fail "explore blocked --json: unexpected"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["orderings"] == 720 and d["safe"] == 0 and d["refused"] == 720, d
+assert d["recommended"] is None, d["recommended"]
+b = d["blocked_by"]
+assert b["rule"] == "X15.4 Expressway-C upload", b
+assert b["step"]["step"] == "renew" and "SCP" in b["unblock"] and "X15.5" in b["unblock"], b
+assert d["allow_scp"] is False
+assert all(f["reason"] == "upload-refused" for f in d["failures"]), d["failures"]
+PY
+run explore-blocked-text plan explore "$PLANS/cluster-x15.3.yaml" --goal-version X15.4 \
+	--goal-cert server-only --goal-ca server-only
+[ "$RC" -eq 1 ] || fail "explore blocked text: exit $RC"
+grep -q '^no ordering reaches the goal: blocked by the X15.4 Expressway-C upload: node1 (X15.4, Expressway-C) refuses the upload' \
+	"$T/explore-blocked-text.out" || fail "explore blocked text: $(cat "$T/explore-blocked-text.out")"
+grep -q '^what would unblock it: X15.5 (released May 2026), a combined-EKU certificate from an alternate root, or an SCP copy' \
+	"$T/explore-blocked-text.out" || fail "explore blocked text: no unblock line"
+# X15.5 is not out in April 2026: the release blocks it.
+run explore-early plan explore "$PLANS/cluster-x15.3.yaml" --goal-version X15.5 \
+	--goal-cert server-only --at 2026-04-15 --json
+[ "$RC" -eq 1 ] || fail "explore early: exit $RC"
+python3 - "$T/explore-early.out" <<'PY' || fail "explore early --json: unexpected"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["recommended"] is None and d["blocked_by"]["rule"] == "X15.5 release", d["blocked_by"]
+PY
+# With SCP copies allowed: the old campaign's counts.
+run explore plan explore "$PLANS/cluster-x15.3.yaml" --goal-version X15.4 \
+	--goal-cert server-only --goal-ca server-only --criterion mesh --allow-scp --json
 [ "$RC" -eq 0 ] || fail "explore: exit $RC: $(cat "$T/explore.err")"
 python3 - "$T/explore.out" <<'PY' || fail "explore --json: unexpected"
 import itertools, json, sys
@@ -146,6 +196,7 @@ assert len(d["steps"]) == 6 and len(d["recommended"]) == 6
 # Upgrades before renewals on ties: the recommendation upgrades first.
 assert [s["step"] for s in d["recommended"][:3]] == ["upgrade"] * 3
 assert d["failures"] and d["failures"][0]["reason"] == "client-purpose"
+assert d["blocked_by"] is None and d["refused"] == 0 and d["allow_scp"] is True
 # Cross-check with a brute force in Python over the model's rule for this
 # cluster (pre-X15.4 Enforce, both dial, link both): a connection is
 # refused exactly when its initiator holds the server-only renewal and its
@@ -167,7 +218,7 @@ for perm in itertools.permutations(steps):
 assert count == d["safe"], (count, d["safe"])
 PY
 run explore-text plan explore "$PLANS/cluster-x15.3.yaml" --goal-version X15.4 \
-	--goal-cert server-only
+	--goal-cert server-only --allow-scp
 [ "$RC" -eq 0 ] || fail "explore text: exit $RC"
 grep -q '^orderings 720, safe ' "$T/explore-text.out" || fail "explore text"
 grep -q 'recommended safe ordering' "$T/explore-text.out" || fail "explore text"

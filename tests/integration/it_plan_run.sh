@@ -41,8 +41,8 @@ cat >"$T/wrong.yaml" <<YAML
 topology: $EX/cluster-x15.3.yaml
 steps:
   - write: 20
-  - renew: {node: node2, profile: server-only}
-  - renew: {node: node1, profile: server-only}
+  - renew: {node: node2, profile: server-only, via: scp}
+  - renew: {node: node1, profile: server-only, via: scp}
   - expect: {link: [node1, node2], state: up}
 YAML
 log "a deviating plan"

@@ -75,7 +75,7 @@ static const char good[] =
     "  - expect: {replicating: [node3]}\n"
     "  - expect: {replicating: all}\n"
     "  - renew: {node: node1, profile: client-only, ca: combined, days: "
-    "30, cert: client}\n";
+    "30, cert: client, via: scp}\n";
 
 START_TEST(test_load)
 {
@@ -101,6 +101,7 @@ START_TEST(test_load)
 	ck_assert_int_eq(s[1].profile, PKI_PROFILE_SERVER_ONLY);
 	ck_assert(!s[1].has_ca);
 	ck_assert(!s[1].client);
+	ck_assert_int_eq(s[1].via, PLAN_VIA_UPLOAD); /* the default */
 	ck_assert_str_eq(s[1].text, "renew node2 server-only");
 	ck_assert_str_eq(s[2].version, "X15.4");
 	ck_assert_str_eq(s[2].text, "upgrade node3 to X15.4");
@@ -131,9 +132,10 @@ START_TEST(test_load)
 	ck_assert_uint_eq(s[14].expect.replicating, 6u); /* not node1 */
 	ck_assert(s[15].client && s[15].has_ca);
 	ck_assert_int_eq(s[15].days, 30);
+	ck_assert_int_eq(s[15].via, PLAN_VIA_SCP);
 	ck_assert_str_eq(s[15].text,
 			 "renew node1 client cert client-only (ca combined), "
-			 "30 days");
+			 "30 days via scp");
 	plan_free(&p);
 	plan_free(&p); /* twice is fine */
 }
@@ -222,6 +224,8 @@ static const struct {
     {"  - expect: {direction: [node2, node3]}\n",
      ":3:25: key 'steps[1].expect.direction': ", "needs code"},
     {"  - expect: {}\n", ":3:13: key 'steps[1].expect': ", "expects nothing"},
+    {"  - renew: {node: node2, profile: combined, via: ftp}\n",
+     ":3:50: key 'steps[1].renew.via': ", "'ftp' is not upload"},
 };
 
 START_TEST(test_load_errors)
@@ -427,10 +431,15 @@ START_TEST(test_apply)
 			  "node1, name: iso}\n"
 			  "  - fault: {kind: reset, link: [node2, node3]}\n"
 			  "  - heal: iso\n"
-			  "  - renew: {node: node2, profile: server-only}\n"
+			  "  - renew: {node: node2, profile: server-only, "
+			  "via: scp}\n"
 			  "  - renew: {node: node3, profile: client-only, "
-			  "cert: client}\n"
-			  "  - heal: all\n"),
+			  "cert: client, via: scp}\n"
+			  "  - heal: all\n"
+			  "  - renew: {node: node1, profile: server-only}\n"
+			  "  - renew: {node: node1, profile: combined}\n"
+			  "  - renew: {node: node1, profile: client-only, "
+			  "cert: client}\n"),
 		      &p, err) == 0,
 	    "%s", err);
 	sim = ekl_calloc(1, sizeof(*sim));
@@ -438,7 +447,11 @@ START_TEST(test_apply)
 	plan_sim_init(sim, &p, 0);
 	sim->lab.nodes[1].cert.ca = PKI_CA_COMBINED; /* kept by renew */
 	for (i = 0; i < p.n_steps; i++) {
-		ck_assert_int_eq(plan_apply(sim, &p.steps[i], err), 0);
+		struct plan_outcome o;
+
+		ck_assert_int_eq(plan_apply_outcome(sim, &p.steps[i], &o, err),
+				 0);
+		ck_assert(o.renew == (p.steps[i].kind == PLAN_RENEW));
 		switch (i) {
 		case 0:
 			ck_assert(!sim->lab.nodes[1].running);
@@ -472,6 +485,10 @@ START_TEST(test_apply)
 					 PKI_PROFILE_SERVER_ONLY);
 			ck_assert_int_eq(sim->lab.nodes[1].cert.ca,
 					 PKI_CA_COMBINED);
+			/* Copied in, though the web UI would refuse it. */
+			ck_assert_int_eq(o.result, PLAN_RENEW_COPIED);
+			ck_assert(!o.upload.accept);
+			ck_assert_int_eq(o.upload.rule, XPW_RULE_PRE154);
 			break;
 		case 8:
 			ck_assert(sim->lab.nodes[2].has_client_cert);
@@ -485,10 +502,224 @@ START_TEST(test_apply)
 			ck_assert_uint_eq(labmodel_cuts_count(&sim->lab.cuts),
 					  0);
 			break;
+		case 10:
+			/* Refused by the web UI: an outcome, nothing
+			 * changes. */
+			ck_assert_int_eq(o.result, PLAN_RENEW_REFUSED);
+			ck_assert_int_eq(o.upload.rule, XPW_RULE_PRE154);
+			ck_assert_str_eq(o.version, "X15.3.2");
+			ck_assert_int_eq(sim->lab.nodes[0].cert.profile,
+					 PKI_PROFILE_COMBINED);
+			ck_assert_int_eq(sim->lab.nodes[0].cert.issued,
+					 sim->lab.at);
+			break;
+		case 11:
+			ck_assert_int_eq(o.result, PLAN_RENEW_UPLOADED);
+			ck_assert(o.upload.accept);
+			break;
+		case 12:
+			/* No client slot before X15.5. */
+			ck_assert_int_eq(o.result, PLAN_RENEW_REFUSED);
+			ck_assert_int_eq(o.upload.rule,
+					 XPW_RULE_NO_CLIENT_SLOT);
+			ck_assert(!sim->lab.nodes[0].has_client_cert);
+			break;
 		}
 	}
 	plan_sim_free(sim);
 	ekl_free(sim);
+	plan_free(&p);
+}
+END_TEST
+
+/* ---- outcomes: renewals, writes, node processes ---- */
+
+START_TEST(test_outcome_text)
+{
+	char err[EKL_ERRLEN] = "";
+	char text[1200];
+	struct plan_sim *sim = ekl_calloc(1, sizeof(*sim));
+	struct plan_outcome o;
+	struct plan p;
+
+	ck_assert_ptr_nonnull(sim);
+	ck_assert_msg(
+	    plan_load(put("o.yaml",
+			  "topology:\n"
+			  "  cluster: {primary: c}\n"
+			  "  defaults: {version: X15.4}\n"
+			  "  nodes: {c: {}, e: {role: e}, "
+			  "f: {role: e, server_eku_upload: true}}\n"
+			  "steps:\n"
+			  "  - renew: {node: c, profile: server-only}\n"
+			  "  - renew: {node: e, profile: server-only}\n"
+			  "  - renew: {node: f, profile: server-only}\n"
+			  "  - renew: {node: c, profile: server-only, "
+			  "via: scp}\n"),
+		      &p, err) == 0,
+	    "%s", err);
+	plan_sim_init(sim, &p, xpw_date(2026, 4, 1));
+	ck_assert_int_eq(plan_apply_outcome(sim, &p.steps[0], &o, err), 0);
+	ck_assert_int_eq(o.result, PLAN_RENEW_REFUSED);
+	ck_assert_str_eq(xpw_rule_name(o.upload.rule),
+			 "X15.4 Expressway-C upload");
+	plan_outcome_text(&o, &p.topo, &p.steps[0], sim->lab.at, false, text,
+			  sizeof(text));
+	/* The rule's words, what would unblock it, dated by `at`: X15.5
+	 * is not out on 2026-04-01. */
+	ck_assert_msg(strstr(text, "refused: c (X15.4, Expressway-C) refuses "
+				   "the upload: X15.4 Expressway-C upload "
+				   "still requires combined EKU") == text,
+		      "%s", text);
+	ck_assert_msg(strstr(text, "c keeps its certificate (would pass "
+				   "with: X15.5 (due May 2026, not out at "
+				   "the evaluation time), a combined-EKU "
+				   "certificate from an alternate root, or "
+				   "an SCP copy") != NULL,
+		      "%s", text);
+	plan_outcome_text(&o, &p.topo, &p.steps[0], sim->lab.at, true, text,
+			  sizeof(text));
+	ck_assert_ptr_null(strstr(text, "would pass"));
+	ck_assert_ptr_nonnull(strstr(text, "c keeps its certificate"));
+	/* X15.4 Expressway-E: the setting decides. */
+	ck_assert_int_eq(plan_apply_outcome(sim, &p.steps[1], &o, err), 0);
+	ck_assert_int_eq(o.result, PLAN_RENEW_REFUSED);
+	plan_outcome_text(&o, &p.topo, &p.steps[1], sim->lab.at, false, text,
+			  sizeof(text));
+	ck_assert_msg(strstr(text, "EnableServerEkuUpload: On (topology: "
+				   "server_eku_upload: true)") != NULL,
+		      "%s", text);
+	ck_assert_int_eq(plan_apply_outcome(sim, &p.steps[2], &o, err), 0);
+	ck_assert_int_eq(o.result, PLAN_RENEW_UPLOADED);
+	ck_assert_int_eq(sim->lab.nodes[2].cert.profile,
+			 PKI_PROFILE_SERVER_ONLY);
+	plan_outcome_text(&o, &p.topo, &p.steps[2], sim->lab.at, false, text,
+			  sizeof(text));
+	ck_assert_str_eq(text, "uploaded: X15.4 Expressway-E with "
+			       "EnableServerEkuUpload: On accepts server-only "
+			       "certificates");
+	ck_assert_int_eq(plan_apply_outcome(sim, &p.steps[3], &o, err), 0);
+	ck_assert_int_eq(o.result, PLAN_RENEW_COPIED);
+	ck_assert_int_eq(sim->lab.nodes[0].cert.profile,
+			 PKI_PROFILE_SERVER_ONLY);
+	plan_outcome_text(&o, &p.topo, &p.steps[3], sim->lab.at, false, text,
+			  sizeof(text));
+	ck_assert_str_eq(text,
+			 "copied in by SCP (the upload would have been "
+			 "refused: X15.4 Expressway-C upload still "
+			 "requires combined EKU (serverAuth+clientAuth))");
+	plan_sim_free(sim);
+	ekl_free(sim);
+	plan_free(&p);
+}
+END_TEST
+
+/* What a write does: applied (to whom), refused (killed primary),
+ * timeout (paused primary), whatever links are cut. */
+START_TEST(test_write_predict)
+{
+	char err[EKL_ERRLEN] = "";
+	char text[300];
+	struct plan_sim *sim = ekl_calloc(1, sizeof(*sim));
+	struct lab_prediction *pr = ekl_malloc(sizeof(*pr));
+	struct plan_write w;
+	struct plan p;
+	size_t i;
+
+	ck_assert(sim && pr);
+	put("three.yaml", three);
+	ck_assert_msg(
+	    plan_load(put("w.yaml",
+			  "topology: three.yaml\n"
+			  "steps:\n"
+			  "  - fault: {kind: partition, shape: isolate, node: "
+			  "node3, name: iso}\n"
+			  "  - fault: {kind: pause, node: node1, name: p}\n"
+			  "  - fault: {kind: kill, node: node1, name: k}\n"
+			  "  - heal: p\n"
+			  "  - heal: k\n"
+			  "  - fault: {kind: pause, node: node1, name: p2}\n"
+			  "  - fault: {kind: resume, node: node1}\n"),
+		      &p, err) == 0,
+	    "%s", err);
+	plan_sim_init(sim, &p, 0);
+	for (i = 0; i < p.n_steps; i++) {
+		ck_assert_int_eq(plan_apply(sim, &p.steps[i], err), 0);
+		ck_assert_int_eq(labmodel_predict(&sim->lab, pr, err), 0);
+		plan_write_predict(&sim->lab, pr, &w);
+		plan_write_text(&w, &p.topo, pr->primary, text, sizeof(text));
+		switch (i) {
+		case 0:
+		case 4:
+		case 6:
+			/* node3 is isolated (the partition is never
+			 * healed): it does not receive them. */
+			ck_assert_int_eq(w.result, PLAN_WRITE_APPLIED);
+			ck_assert_uint_eq(w.replicas, 2u);
+			ck_assert_str_eq(text, "applied on node1, replicated "
+					       "to node2");
+			break;
+		case 1:
+		case 5:
+			ck_assert_int_eq(w.result, PLAN_WRITE_TIMEOUT);
+			ck_assert(sim->lab.nodes[0].paused);
+			ck_assert_str_eq(text, "times out after 5 s: node1 is "
+					       "paused");
+			break;
+		case 2:
+		case 3:
+			/* Killed wins over paused. */
+			ck_assert_int_eq(w.result, PLAN_WRITE_REFUSED);
+			ck_assert(!sim->lab.nodes[0].paused);
+			ck_assert_str_eq(text, "refused: node1 is not running "
+					       "(connection refused)");
+			break;
+		}
+	}
+	ck_assert_str_eq(plan_write_result_name(PLAN_WRITE_TIMEOUT), "timeout");
+	plan_sim_free(sim);
+	ekl_free(sim);
+	ekl_free(pr);
+	plan_free(&p);
+}
+END_TEST
+
+/* No step but heal, resume and restart starts a node: an upgrade,
+ * renewal or verify change leaves a killed or paused node not running. */
+START_TEST(test_stopped_stays_stopped)
+{
+	char err[EKL_ERRLEN] = "";
+	struct plan_check c;
+	struct plan p;
+
+	put("three.yaml", three);
+	ck_assert_msg(
+	    plan_load(put("s.yaml",
+			  "topology: three.yaml\n"
+			  "steps:\n"
+			  "  - fault: {kind: pause, node: node2, name: p}\n"
+			  "  - fault: {kind: kill, node: node3, name: k}\n"
+			  "  - upgrade: {node: node2, version: X15.4}\n"
+			  "  - upgrade: {node: node3, version: X15.4}\n"
+			  "  - renew: {node: node2, profile: combined}\n"
+			  "  - verify: {mode: permissive}\n"
+			  "  - expect: {replicating: none}\n"
+			  "  - expect: {link: [node1, node2], code: "
+			  "not-running}\n"
+			  "  - fault: {kind: resume, node: node2}\n"
+			  "  - expect: {replicating: [node2]}\n"
+			  "  - fault: {kind: restart, node: node3}\n"
+			  "  - expect: {replicating: all}\n"),
+		      &p, err) == 0,
+	    "%s", err);
+	ck_assert_msg(plan_check_run(&p, 0, NULL, &c, err) == 0, "%s", err);
+	ck_assert_uint_eq(c.n_expect, 4);
+	ck_assert_msg(c.n_disagree == 0, "%s %s", c.steps[6].why,
+		      c.steps[7].why);
+	/* The upgrades, renewal and verify change did not start them. */
+	ck_assert(!c.steps[5].pred->running[1]);
+	ck_assert(!c.steps[5].pred->running[2]);
+	plan_check_free(&c);
 	plan_free(&p);
 }
 END_TEST
@@ -619,11 +850,15 @@ START_TEST(test_check_break)
 	check_file(EKL_SOURCE_DIR
 		   "/examples/plans/a-renewal-breaks-pre-x15.4.yaml",
 		   &p, &c);
-	/* Replication first breaks at the first renewal (node2's): under
-	 * the link rule both, node1 refusing node2 is enough. */
+	/* The web UI refuses node2's first renewal; its SCP copy breaks
+	 * replication at once: under the link rule both, node1 refusing
+	 * node2 is enough. */
+	ck_assert_uint_eq(c.n_refused, 1);
+	ck_assert_int_eq(c.steps[2].outcome.result, PLAN_RENEW_REFUSED);
+	ck_assert(!c.steps[2].changed);
 	ck_assert_int_ge(c.break_step, 0);
 	ck_assert_str_eq(p.steps[c.break_step].text,
-			 "renew node2 server-only (ca server-only)");
+			 "renew node2 server-only (ca server-only) via scp");
 	ck_assert_str_eq(p.topo.nodes[c.break_node].name, "node2");
 	ck_assert_str_eq(labmodel_why_name(&c.break_why), "client-purpose");
 	/* write and expect steps share the prediction before them. */
@@ -637,9 +872,9 @@ START_TEST(test_check_break)
 	check_file(put("w.yaml", "topology: three.yaml\n"
 				 "steps:\n"
 				 "  - renew: {node: node1, profile: "
-				 "server-only}\n"
+				 "server-only, via: scp}\n"
 				 "  - renew: {node: node2, profile: "
-				 "server-only}\n"
+				 "server-only, via: scp}\n"
 				 "  - expect: {replicating: all}\n"
 				 "  - expect: {link: [node1, node2], state: "
 				 "down}\n"),
@@ -781,8 +1016,12 @@ static const char *const small[] = {
 
 START_TEST(test_explore_brute)
 {
-	struct plan_goal g = {"X15.4", PKI_PROFILE_SERVER_ONLY, true,
-			      PKI_CA_SERVER_ONLY, LAB_CRIT_PRIMARY};
+	struct plan_goal g = {"X15.4",
+			      PKI_PROFILE_SERVER_ONLY,
+			      true,
+			      PKI_CA_SERVER_ONLY,
+			      LAB_CRIT_PRIMARY,
+			      true};
 	char err[EKL_ERRLEN] = "";
 	struct plan_explore *x = ekl_calloc(1, sizeof(*x));
 	uint64_t brute_safe, probe_count;
@@ -825,8 +1064,9 @@ END_TEST
 /* The recommended ordering is safe at every step, upgrades first. */
 START_TEST(test_explore_recommend)
 {
-	struct plan_goal g = {"X15.4", PKI_PROFILE_SERVER_ONLY, false,
-			      PKI_CA_UNRESTRICTED, LAB_CRIT_MESH};
+	struct plan_goal g = {"X15.4",	     PKI_PROFILE_SERVER_ONLY,
+			      false,	     PKI_CA_UNRESTRICTED,
+			      LAB_CRIT_MESH, true};
 	char err[EKL_ERRLEN] = "";
 	struct plan_explore *x = ekl_calloc(1, sizeof(*x));
 	struct lab_prediction *pr = ekl_malloc(sizeof(*pr));
@@ -883,8 +1123,12 @@ END_TEST
  * checked against a forward DP written here from scratch. */
 START_TEST(test_explore_twelve)
 {
-	struct plan_goal g = {"X15.4", PKI_PROFILE_SERVER_ONLY, true,
-			      PKI_CA_SERVER_ONLY, LAB_CRIT_PRIMARY};
+	struct plan_goal g = {"X15.4",
+			      PKI_PROFILE_SERVER_ONLY,
+			      true,
+			      PKI_CA_SERVER_ONLY,
+			      LAB_CRIT_PRIMARY,
+			      true};
 	char err[EKL_ERRLEN] = "";
 	struct plan_explore *x = ekl_calloc(1, sizeof(*x));
 	struct lab_prediction *pr = ekl_malloc(sizeof(*pr));
@@ -968,6 +1212,9 @@ static Suite *suite(void)
 	tc = tcase_create("plan_apply");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_apply);
+	tcase_add_test(tc, test_outcome_text);
+	tcase_add_test(tc, test_write_predict);
+	tcase_add_test(tc, test_stopped_stays_stopped);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("plan_expect_eval");

@@ -78,6 +78,7 @@ START_TEST(test_load_example)
 	ck_assert_ptr_null(n->cert.file);
 	ck_assert(!n->has_client_cert);
 	ck_assert(n->client_eku_check);
+	ck_assert(!n->server_eku_upload); /* the default */
 	ck_assert_int_eq(n->line, 11);
 
 	/* Per-key merge: node2 sets the profile, keeps the default CA. */
@@ -120,10 +121,12 @@ START_TEST(test_load_defaults_and_files)
 		   "  cert: {ca: server-only, days: 90}\n"
 		   "  client_cert: {profile: combined}\n"
 		   "  client_eku_check: 'no'\n"
+		   "  server_eku_upload: true\n"
 		   "nodes:\n"
 		   "  b.2: {cert: {file: certs/b.crt}, client_cert: none}\n"
 		   "  a_1:\n"
-		   "  c-3: {role: c, client_eku_check: on,\n"
+		   "  c-3: {role: c, client_eku_check: on, server_eku_upload: "
+		   "false,\n"
 		   "        cert: {file: /abs/c.pem, profile: no-eku}}\n");
 	ck_assert_int_eq(topo_load(path, &t, err), 0);
 	ck_assert_str_eq(t.name, "my-lab"); /* the file stem */
@@ -142,6 +145,8 @@ START_TEST(test_load_defaults_and_files)
 	ck_assert_str_eq(t.nodes[0].cert.file, want);
 	ck_assert(!t.nodes[0].has_client_cert); /* none beats the default */
 	ck_assert(!t.nodes[0].client_eku_check);
+	ck_assert(t.nodes[0].server_eku_upload);  /* from defaults */
+	ck_assert(!t.nodes[2].server_eku_upload); /* its own */
 
 	/* `a_1:` with no value takes every default. */
 	ck_assert(t.nodes[1].has_client_cert);
@@ -194,6 +199,8 @@ static const struct bad bads[] = {
      "'x' is not a role"},
     {"nodes:\n  n1: {version: X15.4, client_eku_check: maybe}\n", "2:42",
      "nodes.n1.client_eku_check", "'maybe' is not on or off"},
+    {"nodes:\n  n1: {version: X15.4, server_eku_upload: 1}\n", "2:43",
+     "nodes.n1.server_eku_upload", "'1' is not on or off (true/false"},
     {"nodes:\n  n1: {version: X15.4, client_cert: some}\n", "2:37",
      "nodes.n1.client_cert", "or none"},
     {"nodes:\n  n1: {version: X15.4, cert: [combined]}\n", "2:30",
