@@ -75,6 +75,22 @@ int topo_link_parse(const char *s, enum topo_link *out)
 	return 0;
 }
 
+const char *topo_root_name(enum topo_root r)
+{
+	return r == TOPO_ROOT_PUBLIC ? "public" : "private";
+}
+
+int topo_root_parse(const char *s, enum topo_root *out)
+{
+	if (s != NULL && strcmp(s, "private") == 0)
+		*out = TOPO_ROOT_PRIVATE;
+	else if (s != NULL && strcmp(s, "public") == 0)
+		*out = TOPO_ROOT_PUBLIC;
+	else
+		return EKL_EINVAL;
+	return 0;
+}
+
 const char *topo_role_name(enum topo_role r)
 {
 	switch (r) {
@@ -164,9 +180,10 @@ struct walk {
 struct part_cert {
 	bool given; /* the key was present */
 	bool none;  /* client_cert: none */
-	bool has_profile, has_ca, has_days;
+	bool has_profile, has_ca, has_days, has_root;
 	enum pki_profile profile;
 	enum pki_ca ca;
+	enum topo_root root;
 	int days;
 	const char *file; /* points into the YAML document, or NULL */
 };
@@ -364,8 +381,8 @@ static int parse_days(struct walk *w, const yaml_node_t *n, const char *key,
 static int parse_cert(struct walk *w, const yaml_node_t *n, const char *kp,
 		      bool client, struct part_cert *pc)
 {
-	static const char *const keys[] = {"profile", "ca", "days", "file",
-					   NULL};
+	static const char *const keys[] = {"profile", "ca",   "days",
+					   "root",    "file", NULL};
 	char sub[KEYPATH_LEN];
 	yaml_node_t *v;
 	const char *s;
@@ -419,6 +436,19 @@ static int parse_cert(struct walk *w, const yaml_node_t *n, const char *kp,
 		if ((rc = parse_days(w, v, sub, &pc->days)) != 0)
 			return rc;
 		pc->has_days = true;
+	}
+	if ((v = get(w, n, "root", NULL)) != NULL) {
+		snprintf(sub, sizeof(sub), "%s.root", kp);
+		if ((rc = scalar(w, v, sub, &s)) != 0)
+			return rc;
+		if (topo_root_parse(s, &pc->root) != 0)
+			return fail_at(w, v, sub,
+				       "'%s' is not a root; use private (a "
+				       "private PKI, renewed like for like) or "
+				       "public (a public CA, renewed "
+				       "server-only)",
+				       s);
+		pc->has_root = true;
 	}
 	if ((v = get(w, n, "file", NULL)) != NULL) {
 		snprintf(sub, sizeof(sub), "%s.file", kp);
@@ -537,6 +567,9 @@ static int merge_cert(struct walk *w, const struct part_cert *node,
 		  : def->has_ca ? def->ca
 				: PKI_CA_UNRESTRICTED;
 	out->days = node->has_days ? node->days : def->has_days ? def->days : 0;
+	out->root = node->has_root  ? node->root
+		    : def->has_root ? def->root
+				    : TOPO_ROOT_PRIVATE;
 	file = node->file != NULL ? node->file : def->file;
 	out->file = NULL;
 	if (file != NULL)

@@ -25,11 +25,12 @@
  * client_cert (or `client_cert: none`), client_eku_check (on/off, default
  * on), server_eku_upload (true/false, default false: the X15.4
  * Expressway-E setting EnableServerEkuUpload). Certificate keys: profile
- * (default combined; client-only for client_cert), ca (default unrestricted),
- * days (1-36500; default: the lab PKI's 365), file (an existing PEM certificate
- * to use instead of issuing one; relative paths are taken from the topology
- * file's directory). Per-key merge: defaults.cert.ca applies to a node that
- * only sets cert.profile.
+ * (default combined; client-only for client_cert), ca (default
+ * unrestricted), days (1-36500; default: the lab PKI's 365), root (private
+ * or public: what the certificate stands for in `audit --cluster`; default
+ * private), file (an existing PEM certificate to use instead of issuing
+ * one; relative paths are taken from the topology file's directory). Per-key
+ * merge: defaults.cert.ca applies to a node that only sets cert.profile.
  *
  * Every error names FILE:LINE:COLUMN and the key (as a dotted path, e.g.
  * nodes.node2.cert.profile). Unknown and duplicate keys are errors.
@@ -74,9 +75,19 @@ int topo_role_parse(const char *s, enum topo_role *out);
 /* A name usable as a file stem: 1-63 of [A-Za-z0-9._-], not "." or "..". */
 bool topo_name_valid(const char *s);
 
+/* Which kind of CA a lab certificate stands for (`audit --cluster` only:
+ * public certificates are renewed server-only at expiry, private ones like
+ * for like; the lab and plans issue every certificate from the lab's
+ * PKI). */
+enum topo_root { TOPO_ROOT_PRIVATE = 0, TOPO_ROOT_PUBLIC };
+/* "private" "public"; parse returns 0 or EKL_EINVAL. */
+const char *topo_root_name(enum topo_root r);
+int topo_root_parse(const char *s, enum topo_root *out);
+
 struct topo_cert {
 	enum pki_profile profile;
 	enum pki_ca ca;
+	enum topo_root root; /* default private (the lab's PKI) */
 	int days;   /* validity in days; 0 = not given (the PKI default) */
 	char *file; /* owned; an existing certificate to use, or NULL */
 };

@@ -94,11 +94,15 @@ enum audit_renewal {
 					issuing CA serverAuth only */
 	AUDIT_RENEW_ALTERNATE_ROOT,  /* public alternate root: combined EKU */
 	AUDIT_RENEW_PRIVATE,	     /* private PKI: combined, 365 days */
+	AUDIT_RENEW_LIKE, /* like for like: the leaf's and issuing CA's EKU
+			     and the leaf's validity span kept (a private
+			     root, which the policy change does not touch) */
 };
 
 /* The chain `orig` renewed at `start` the `how` way: leaf, issuing CA and
  * root, anchored, leaf names kept; public renewals last
- * xpw_public_max_days(start). */
+ * xpw_public_max_days(start), LIKE as long as orig's leaf (at least a
+ * day). */
 void audit_renewed_chain(const struct pol_chain *orig, enum audit_renewal how,
 			 int64_t start, struct pol_chain *out);
 
@@ -248,7 +252,11 @@ struct audit_fnode {
 	bool has_client;	 /* an X15.5 client certificate */
 	struct pol_chain client; /* renewed like for like */
 	int64_t renew_at;	 /* max(server leaf notAfter, at) */
+	/* SERVER_ONLY for a public (or unknown: assumed public) root, LIKE
+	 * for a private one: private roots are never renewed by a public
+	 * CA. */
 	enum audit_renewal renewal;
+	bool server_eku_upload;		  /* the topology's setting */
 	struct xpw_upload renewal_upload; /* the renewal, on this node */
 };
 
@@ -270,7 +278,17 @@ struct audit_step {
 	bool prevents;	      /* no link goes down any more */
 	int64_t before;	      /* do it before this date */
 	int64_t postpones_to; /* when it only postpones: the new date */
-	char text[400];
+	/* Every renewal of the step passes its node's upload rule (the web
+	 * UI); else `refused_node` (index) and `refused` say the first one
+	 * refused, and the step works only with SCP copies. */
+	bool upload_ok;
+	int refused_node;
+	struct xpw_upload refused;
+	/* The version the step needs is out by `before` (xpw_release);
+	 * `available` is its release, 0 when no version is needed. */
+	bool in_time;
+	int64_t available;
+	char text[700];
 };
 
 #define AUDIT_MAX_STEPS 6
@@ -291,7 +309,9 @@ struct audit_forecast {
 	char cause[600];
 	struct audit_step steps[AUDIT_MAX_STEPS];
 	size_t n_steps;
-	int prevention; /* index into steps of the first that prevents, or -1 */
+	/* The first step that prevents the break, passes every upload and
+	 * can be done in time, or -1. */
+	int prevention;
 };
 
 /* Simulate `nodes` from `at`: each node's server certificate is replaced

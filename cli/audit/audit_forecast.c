@@ -200,7 +200,9 @@ static int node_cert(const struct topo_node *tn, const struct topo_cert *tc,
 	if (tc->file == NULL) {
 		audit_lab_chain(tc->profile, tc->ca, at, tc->days, tn->name,
 				ch);
-		*root = AUDIT_ROOT_PRIVATE;
+		/* The topology says what the lab certificate stands for. */
+		*root = tc->root == TOPO_ROOT_PUBLIC ? AUDIT_ROOT_PUBLIC
+						     : AUDIT_ROOT_PRIVATE;
 		snprintf(label, label_len, "lab %s/%s",
 			 pki_profile_name(tc->profile), pki_ca_name(tc->ca));
 		return 0;
@@ -218,10 +220,25 @@ static int node_cert(const struct topo_node *tn, const struct topo_cert *tc,
 	return 0;
 }
 
+/* The upload verdict on node nd (with version class vc and the setting
+ * seu) of the certificate its renewal gives it. */
+static void renewal_upload(const struct audit_fnode *nd, enum pol_vclass vc,
+			   bool seu, enum audit_renewal how,
+			   struct xpw_upload *out)
+{
+	struct pol_chain ch;
+	struct xpw_node x;
+
+	audit_renewed_chain(&nd->server, how, nd->renew_at, &ch);
+	x.role = nd->role;
+	x.vclass = vc;
+	x.server_eku_upload = seu;
+	xpw_upload(&x, XPW_SLOT_SERVER, ch.certs[0].eku, out);
+}
+
 static int fill_nodes(const struct topo *t, const struct audit_trust *trust,
 		      int64_t at, struct audit_fnode *nodes, char *err)
 {
-	struct xpw_node xn;
 	enum audit_root croot;
 	char clabel[600];
 	size_t i;
@@ -236,6 +253,7 @@ static int fill_nodes(const struct topo *t, const struct audit_trust *trust,
 		nd->vclass = tn->vclass;
 		nd->role = tn->role;
 		nd->client_eku_check = tn->client_eku_check;
+		nd->server_eku_upload = tn->server_eku_upload;
 		rc = node_cert(tn, &tn->cert, trust, at, &nd->server, &nd->root,
 			       nd->cert_label, sizeof(nd->cert_label), err);
 		if (rc != 0)
@@ -252,17 +270,19 @@ static int fill_nodes(const struct topo *t, const struct audit_trust *trust,
 		    nd->server.len > 0 && nd->server.certs[0].not_after > at
 			? nd->server.certs[0].not_after
 			: at;
-		nd->renewal = AUDIT_RENEW_SERVER_ONLY;
-		xn.role = tn->role;
-		xn.vclass = tn->vclass;
-		xn.server_eku_upload = true;
-		xpw_upload(&xn, XPW_SLOT_SERVER, POL_EKU_EXT | POL_EKU_SERVER,
-			   &nd->renewal_upload);
+		/* F4: a private PKI is not affected; an unknown root is
+		 * assumed public (the worse case). */
+		nd->renewal = nd->root == AUDIT_ROOT_PRIVATE
+				  ? AUDIT_RENEW_LIKE
+				  : AUDIT_RENEW_SERVER_ONLY;
+		renewal_upload(nd, nd->vclass, nd->server_eku_upload,
+			       nd->renewal, &nd->renewal_upload);
 	}
 	return 0;
 }
 
-/* Which nodes' renewals (by `date`) take part in the links down. */
+/* Which nodes' renewals (by `date`) take part in the links down: only
+ * public ones change anything. */
 static void describe_cause(struct audit_forecast *f)
 {
 	char d[16];
@@ -281,7 +301,8 @@ static void describe_cause(struct audit_forecast *f)
 		for (k = 0; k < f->n_down; k++)
 			in_down |=
 			    f->down[k].a == (int)i || f->down[k].b == (int)i;
-		if (!in_down || nd->renew_at > f->date ||
+		if (!in_down || nd->renewal != AUDIT_RENEW_SERVER_ONLY ||
+		    nd->renew_at > f->date ||
 		    (nd->renew_at == f->at &&
 		     nd->server.certs[0].not_after > f->at))
 			continue;
@@ -301,8 +322,15 @@ static void describe_cause(struct audit_forecast *f)
 		}
 	}
 	if (!any && f->n_down > 0) {
-		const struct audit_direction *dd = &f->down[0].dirs[0];
+		const struct audit_link *l = &f->down[0];
+		const struct audit_direction *dd = &l->dirs[0];
+		int k2;
 
+		for (k2 = 0; k2 < l->n_dirs; k2++)
+			if (!l->dirs[k2].v.ok) {
+				dd = &l->dirs[k2];
+				break;
+			}
 		snprintf(f->cause, sizeof(f->cause),
 			 "the certificates in place on %s already fail: %s -> "
 			 "%s is rejected by the %s: %s%s",
@@ -335,16 +363,41 @@ static int64_t first_breaking_renewal(const struct audit_forecast *f)
 	return best;
 }
 
+/* Does every renewal of `trial` pass its node's upload rule? The first
+ * refusal goes to the step. */
+static void check_uploads(const struct audit_fnode *trial, size_t n,
+			  struct audit_step *s)
+{
+	struct xpw_upload up;
+	size_t i;
+
+	s->upload_ok = true;
+	s->refused_node = -1;
+	for (i = 0; i < n; i++) {
+		renewal_upload(&trial[i], trial[i].vclass,
+			       trial[i].server_eku_upload, trial[i].renewal,
+			       &up);
+		if (!up.accept) {
+			s->upload_ok = false;
+			s->refused_node = (int)i;
+			s->refused = up;
+			return;
+		}
+	}
+}
+
+/* Check one step by simulating the cluster with it (`trial`); `needs`
+ * is the version class it needs, or -1. */
 static void add_step(struct audit_forecast *f, struct audit_fnode *trial,
 		     enum pol_mode verify, enum audit_opt code, int64_t before,
-		     const char *what)
+		     int needs, const char *what)
 {
 	struct audit_step *s;
 	struct audit_link one;
 	int64_t date2 = 0;
-	size_t nd;
+	size_t nd, l;
 	bool breaks;
-	char d[16], d2[16];
+	char d[16], d2[16], rel[16], why[400];
 
 	if (f->n_steps >= AUDIT_MAX_STEPS)
 		return;
@@ -355,18 +408,54 @@ static void add_step(struct audit_forecast *f, struct audit_fnode *trial,
 	breaks = audit_simulate(trial, f->n_nodes, verify, f->dial, f->link,
 				f->primary, f->at, &date2, &one, 1, &nd);
 	s->prevents = !breaks;
+	check_uploads(trial, f->n_nodes, s);
+	s->in_time = true;
+	if (needs >= 0) {
+		s->available = xpw_release((enum pol_vclass)needs);
+		s->in_time = s->available <= before;
+	}
 	audit_format_date(before, d, sizeof(d));
 	if (breaks) {
 		s->postpones_to = date2 > f->date ? date2 : 0;
 		audit_format_date(date2, d2, sizeof(d2));
 	}
-	snprintf(s->text, sizeof(s->text), "%s before %s: %s%s", what, d,
+	snprintf(s->text, sizeof(s->text), "%s before %s", what, d);
+	l = strlen(s->text);
+	if (needs >= 0 && s->available > f->at) {
+		audit_format_date(s->available, rel, sizeof(rel));
+		snprintf(s->text + l, sizeof(s->text) - l,
+			 s->in_time
+			     ? " (%s is due %s: from %s)"
+			     : " (%s is due %s, counted from %s: too late)",
+			 needs == POL_V_X155 ? "X15.5" : "X15.4",
+			 xpw_release_month((enum pol_vclass)needs), rel);
+		l = strlen(s->text);
+	}
+	snprintf(s->text + l, sizeof(s->text) - l, ": %s%s",
 		 !breaks		? "keeps every link up"
 		 : s->postpones_to != 0 ? "only postpones the break to "
 					: "does not help: a link still goes "
 					  "down on ",
 		 breaks ? d2 : "");
-	if (f->prevention < 0 && s->prevents && code != AUDIT_OPT_RENEW_EARLY)
+	l = strlen(s->text);
+	if (!s->upload_ok) {
+		const struct audit_fnode *rn = &trial[s->refused_node];
+		struct xpw_node x;
+
+		x.role = rn->role;
+		x.vclass = rn->vclass;
+		x.server_eku_upload = rn->server_eku_upload;
+		xpw_refusal_text(rn->name,
+				 rn->vclass == f->nodes[s->refused_node].vclass
+				     ? rn->version
+				 : rn->vclass == POL_V_X155 ? "X15.5"
+							    : "X15.4",
+				 &x, &s->refused, why, sizeof(why));
+		snprintf(s->text + l, sizeof(s->text) - l,
+			 ", but only with SCP copies of the renewals: %s", why);
+	}
+	if (f->prevention < 0 && s->prevents && s->upload_ok && s->in_time &&
+	    code != AUDIT_OPT_RENEW_EARLY)
 		f->prevention = (int)(f->n_steps - 1);
 }
 
@@ -376,51 +465,71 @@ static void plan_steps(struct audit_forecast *f, struct audit_fnode *trial)
 	size_t sz = n * sizeof(*trial);
 	int64_t renew_by = first_breaking_renewal(f);
 	bool any_pre = false, any_not155 = false, any_c = false;
+	bool any_public = false;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		any_pre |= f->nodes[i].vclass == POL_V_PRE154;
 		any_not155 |= f->nodes[i].vclass != POL_V_X155;
-		any_c |= f->nodes[i].role == TOPO_ROLE_C;
+		any_c |= f->nodes[i].role == TOPO_ROLE_C &&
+			 f->nodes[i].renewal == AUDIT_RENEW_SERVER_ONLY;
+		any_public |= f->nodes[i].renewal == AUDIT_RENEW_SERVER_ONLY;
 	}
 	if (any_pre) {
+		/* Expressway-E with the upload setting: part of the step. */
 		memcpy(trial, f->nodes, sz);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			if (trial[i].vclass == POL_V_PRE154)
 				trial[i].vclass = POL_V_X154;
+			if (trial[i].role == TOPO_ROLE_E)
+				trial[i].server_eku_upload = true;
+		}
 		add_step(f, trial, f->verify, AUDIT_OPT_UPGRADE_X154, f->date,
+			 POL_V_X154,
 			 "upgrade every node to X15.4 (ClusterDB skips the "
-			 "clientAuth check; all nodes on the same version)");
+			 "clientAuth check; Expressway-E with "
+			 "EnableServerEkuUpload: On; all nodes on the same "
+			 "version)");
 	}
 	if (any_not155) {
 		memcpy(trial, f->nodes, sz);
 		for (i = 0; i < n; i++)
 			trial[i].vclass = POL_V_X155;
 		add_step(f, trial, f->verify, AUDIT_OPT_UPGRADE_X155, f->date,
+			 POL_V_X155,
 			 "upgrade every node to X15.5 (separate server and "
 			 "client certificates)");
 	}
-	memcpy(trial, f->nodes, sz);
-	for (i = 0; i < n; i++)
-		trial[i].renewal = AUDIT_RENEW_ALTERNATE_ROOT;
-	add_step(f, trial, f->verify, AUDIT_OPT_ALTERNATE_ROOT, renew_by,
-		 "renew from an alternate root with combined EKU (IdenTrust "
-		 "Public Sector Root CA 1, DigiCert Assured ID Root G2) that "
-		 "every node trusts");
+	if (any_public) {
+		memcpy(trial, f->nodes, sz);
+		for (i = 0; i < n; i++)
+			if (trial[i].renewal == AUDIT_RENEW_SERVER_ONLY)
+				trial[i].renewal = AUDIT_RENEW_ALTERNATE_ROOT;
+		add_step(f, trial, f->verify, AUDIT_OPT_ALTERNATE_ROOT,
+			 renew_by, -1,
+			 "renew the public certificates from an alternate "
+			 "root with combined EKU (IdenTrust Public Sector "
+			 "Root CA 1, DigiCert Assured ID Root G2) that every "
+			 "node trusts");
+	}
 	if (any_c) {
 		memcpy(trial, f->nodes, sz);
 		for (i = 0; i < n; i++)
-			if (trial[i].role == TOPO_ROLE_C)
+			if (trial[i].role == TOPO_ROLE_C &&
+			    trial[i].renewal == AUDIT_RENEW_SERVER_ONLY)
 				trial[i].renewal = AUDIT_RENEW_PRIVATE;
 		add_step(f, trial, f->verify, AUDIT_OPT_PRIVATE_PKI, renew_by,
+			 -1,
 			 "renew the Expressway-C nodes from a private PKI with "
 			 "combined EKU (not for Expressway-E)");
 	}
-	if (f->at < xpw_public_no_client()) {
+	if (any_public && f->at < xpw_public_no_client()) {
 		memcpy(trial, f->nodes, sz);
 		for (i = 0; i < n; i++) {
 			struct pol_chain now;
 
+			if (trial[i].renewal != AUDIT_RENEW_SERVER_ONLY)
+				continue;
 			audit_renewed_chain(&trial[i].server,
 					    AUDIT_RENEW_ALTERNATE_ROOT, f->at,
 					    &now);
@@ -428,12 +537,12 @@ static void plan_steps(struct audit_forecast *f, struct audit_fnode *trial)
 			trial[i].renew_at = now.certs[0].not_after;
 		}
 		add_step(f, trial, f->verify, AUDIT_OPT_RENEW_EARLY,
-			 xpw_public_no_client(),
-			 "renew every node now with combined EKU from a public "
-			 "CA, while public CAs still issue it");
+			 xpw_public_no_client(), -1,
+			 "renew every public certificate now with combined EKU "
+			 "from a public CA, while public CAs still issue it");
 	}
 	memcpy(trial, f->nodes, sz);
-	add_step(f, trial, POL_PERMISSIVE, AUDIT_OPT_PERMISSIVE, f->date,
+	add_step(f, trial, POL_PERMISSIVE, AUDIT_OPT_PERMISSIVE, f->date, -1,
 		 "insecure last resort: set the cluster's TLS verify mode to "
 		 "Permissive (peers are no longer authenticated)");
 }

@@ -41,6 +41,8 @@ static void json_upload(struct json *j, const struct xpw_upload *u)
 	json_obj_begin(j);
 	json_key(j, "verdict");
 	json_str(j, u->accept ? "accept" : "reject");
+	json_key(j, "rule");
+	json_str(j, xpw_rule_name(u->rule));
 	json_key(j, "reason");
 	json_str(j, u->reason);
 	json_obj_end(j);
@@ -168,7 +170,8 @@ static void json_cert(struct json *j, const struct audit_cert *c)
 	json_obj_end(j);
 }
 
-static void json_step(struct json *j, const struct audit_step *s)
+static void json_step(struct json *j, const struct audit_forecast *f,
+		      const struct audit_step *s)
 {
 	json_obj_begin(j);
 	json_key(j, "step");
@@ -182,6 +185,28 @@ static void json_step(struct json *j, const struct audit_step *s)
 		json_date(j, s->postpones_to);
 	else
 		json_null(j);
+	json_key(j, "upload_ok");
+	json_bool(j, s->upload_ok);
+	json_key(j, "refused_by");
+	if (s->upload_ok) {
+		json_null(j);
+	} else {
+		json_obj_begin(j);
+		json_key(j, "node");
+		json_str(j, f->nodes[s->refused_node].name);
+		json_key(j, "rule");
+		json_str(j, xpw_rule_name(s->refused.rule));
+		json_key(j, "reason");
+		json_str(j, s->refused.reason);
+		json_obj_end(j);
+	}
+	json_key(j, "available_from");
+	if (s->available != 0)
+		json_date(j, s->available);
+	else
+		json_null(j);
+	json_key(j, "in_time");
+	json_bool(j, s->in_time);
 	json_key(j, "text");
 	json_str(j, s->text);
 	json_obj_end(j);
@@ -223,6 +248,9 @@ static void json_forecast(struct json *j, const struct audit_forecast *f)
 		json_str(j, audit_root_name(n->root));
 		json_key(j, "renewal");
 		json_date(j, n->renew_at);
+		json_key(j, "renewal_kind");
+		json_str(j, n->renewal == AUDIT_RENEW_LIKE ? "like-for-like"
+							   : "server-only");
 		json_key(j, "renewal_upload");
 		json_upload(j, &n->renewal_upload);
 		json_obj_end(j);
@@ -274,13 +302,13 @@ static void json_forecast(struct json *j, const struct audit_forecast *f)
 	json_str(j, f->breaks ? f->cause : NULL);
 	json_key(j, "prevention");
 	if (f->prevention >= 0)
-		json_step(j, &f->steps[f->prevention]);
+		json_step(j, f, &f->steps[f->prevention]);
 	else
 		json_null(j);
 	json_key(j, "steps");
 	json_arr_begin(j);
 	for (i = 0; i < f->n_steps; i++)
-		json_step(j, &f->steps[i]);
+		json_step(j, f, &f->steps[i]);
 	json_arr_end(j);
 	json_obj_end(j);
 }
@@ -328,6 +356,10 @@ int audit_report_json(const struct audit_run *r, FILE *f)
 	json_int(&j, (int64_t)r->n_errors);
 	json_key(&j, "skipped_key_files");
 	json_int(&j, (int64_t)r->skipped);
+	json_key(&j, "forecast_nodes");
+	json_int(&j, r->has_forecast ? (int64_t)r->forecast.n_nodes : 0);
+	json_key(&j, "forecast_breaks");
+	json_bool(&j, r->has_forecast && r->forecast.breaks);
 	json_key(&j, "exit");
 	json_int(&j, audit_exit_code(r));
 	json_obj_end(&j);
@@ -447,8 +479,9 @@ static void print_forecast(FILE *out, const struct audit_forecast *f)
 	audit_format_date(f->at, d, sizeof(d));
 	fprintf(out,
 		"Cluster forecast: %s (verify %s, dial %s, link %s, primary "
-		"%s), from %s,\nevery certificate renewed server-only from a "
-		"public CA at its expiry:\n",
+		"%s), from %s,\nevery certificate renewed at its expiry "
+		"(public root: server-only from a public CA; private root: "
+		"like for like):\n",
 		f->name, pol_mode_name(f->verify), topo_dial_name(f->dial),
 		topo_link_name(f->link), f->primary, d);
 	for (i = 0; i < f->n_nodes; i++) {
@@ -456,16 +489,19 @@ static void print_forecast(FILE *out, const struct audit_forecast *f)
 
 		audit_format_date(n->renew_at, d, sizeof(d));
 		fprintf(out,
-			"  %-12s %-8s %s  %s, %s root; renewal %s, its "
-			"upload: %s\n",
+			"  %-12s %-8s %s  %s, %s root; renewal %s (%s), its "
+			"upload: %s (%s)\n",
 			n->name, n->version, topo_role_name(n->role),
 			n->cert_label, audit_root_name(n->root), d,
-			n->renewal_upload.accept ? "accept" : "reject");
+			n->renewal == AUDIT_RENEW_LIKE ? "like for like"
+						       : "server-only",
+			n->renewal_upload.accept ? "accept" : "reject",
+			xpw_rule_name(n->renewal_upload.rule));
 	}
 	if (!f->breaks) {
 		fprintf(out,
 			"  No link goes down: every renewal keeps the cluster "
-			"linked.\n\n");
+			"linked (its uploads as above).\n\n");
 		return;
 	}
 	audit_format_date(f->date, d, sizeof(d));
@@ -498,9 +534,9 @@ static void print_forecast(FILE *out, const struct audit_forecast *f)
 		fprintf(out, "  prevention: %s\n",
 			f->steps[f->prevention].text);
 	else
-		fprintf(
-		    out,
-		    "  prevention: none of the steps keeps every link up\n");
+		fprintf(out,
+			"  prevention: none of the steps keeps every link up "
+			"with uploads the web UI accepts, in time\n");
 	fprintf(out, "  steps checked:\n");
 	for (i = 0; i < f->n_steps; i++)
 		fprintf(out, "    - %s\n", f->steps[i].text);
@@ -528,9 +564,21 @@ void audit_report_text(const struct audit_run *r, FILE *f)
 				r->errors[i].message);
 		fprintf(f, "\n");
 	}
-	fprintf(f, "%zu certificate%s, %zu with findings, %zu error%s",
-		r->n_certs, r->n_certs == 1 ? "" : "s", with, r->n_errors,
-		r->n_errors == 1 ? "" : "s");
+	fprintf(f, "%zu certificate%s, %zu with findings, ", r->n_certs,
+		r->n_certs == 1 ? "" : "s", with);
+	if (r->has_forecast) {
+		audit_format_date(r->forecast.date, at, sizeof(at));
+		fprintf(f,
+			"cluster forecast of %zu node%s: ", r->forecast.n_nodes,
+			r->forecast.n_nodes == 1 ? "" : "s");
+		if (r->forecast.breaks)
+			fprintf(f, "breaks on %s (%zu link%s down), ", at,
+				r->forecast.n_down,
+				r->forecast.n_down == 1 ? "" : "s");
+		else
+			fprintf(f, "no link goes down, ");
+	}
+	fprintf(f, "%zu error%s", r->n_errors, r->n_errors == 1 ? "" : "s");
 	if (r->skipped > 0)
 		fprintf(f, ", %zu *.key file%s skipped", r->skipped,
 			r->skipped == 1 ? "" : "s");

@@ -111,6 +111,18 @@ void audit_renewed_chain(const struct pol_chain *orig, enum audit_renewal how,
 		issuing = 0;
 		days = 365;
 		break;
+	case AUDIT_RENEW_LIKE:
+		leaf = orig != NULL && orig->len > 0 ? orig->certs[0].eku : 0;
+		issuing =
+		    orig != NULL && orig->len > 1 ? orig->certs[1].eku : 0;
+		days = orig != NULL && orig->len > 0
+			   ? (orig->certs[0].not_after -
+			      orig->certs[0].not_before) /
+				 XPW_DAY
+			   : 365;
+		if (days < 1)
+			days = 1;
+		break;
 	}
 	out->anchored = true;
 	out->len = 3;
@@ -365,10 +377,27 @@ static int upgrade_needed(const struct audit_facts *f,
 	return need;
 }
 
+/* " (released February 2026)" or " (due May 2026: not out before
+ * 2026-06-01, which ekulab counts as its release)": an option never
+ * names a version as if it existed before it does. */
+static void release_note(enum pol_vclass v, int64_t at, char *buf, size_t len)
+{
+	char d[16];
+
+	if (xpw_released(v, at)) {
+		snprintf(buf, len, " (released %s)", xpw_release_month(v));
+		return;
+	}
+	audit_format_date(xpw_release(v), d, sizeof(d));
+	snprintf(buf, len, " (due %s: not out before %s)", xpw_release_month(v),
+		 d);
+}
+
 size_t audit_options(const struct audit_facts *f,
 		     const struct audit_target_result *tr, size_t n_targets,
 		     int64_t at, struct audit_option *out, size_t max)
 {
+	char r154[80], r155[80];
 	bool breaking = false;
 	bool any_c = n_targets == 0;
 	const char *why154 = NULL;
@@ -439,33 +468,39 @@ size_t audit_options(const struct audit_facts *f,
 			       "issuing combined EKU and give its root to "
 			       "every peer; not for Expressway-E, which needs "
 			       "a public certificate");
-	/* D: upgrade. */
+	/* D: upgrade, each version no earlier than its release. */
+	release_note(POL_V_X154, at, r154, sizeof(r154));
+	release_note(POL_V_X155, at, r155, sizeof(r155));
 	if (n_targets == 0) {
 		n = add_option(out, n, max, AUDIT_OPT_UPGRADE_X154, 0,
-			       "Option D: urgent need: upgrade to X15.4 "
+			       "Option D: urgent need: upgrade to X15.4%s "
 			       "(ClusterDB skips the clientAuth check; "
 			       "Expressway-E accepts server-only uploads with "
-			       "EnableServerEkuUpload: On)");
+			       "EnableServerEkuUpload: On; Expressway-C's "
+			       "upload still needs combined EKU)",
+			       r154);
 		n = add_option(out, n, max, AUDIT_OPT_UPGRADE_X155, 0,
-			       "Option D: complete fix: upgrade to X15.5 "
+			       "Option D: complete fix: upgrade to X15.5%s "
 			       "(separate server and client certificates); "
-			       "Expressway-C and -E on the same version");
+			       "Expressway-C and -E on the same version",
+			       r155);
 		return n;
 	}
 	need = upgrade_needed(f, tr, n_targets, at, &why154);
 	if (need == POL_V_X154)
 		n = add_option(
 		    out, n, max, AUDIT_OPT_UPGRADE_X154, 0,
-		    "Option D: upgrade to X15.4 (ClusterDB skips "
+		    "Option D: upgrade to X15.4%s (ClusterDB skips "
 		    "the clientAuth check; Expressway-E accepts "
 		    "server-only uploads with EnableServerEkuUpload: "
-		    "On), then X15.5 for the complete fix; "
-		    "Expressway-C and -E on the same version");
+		    "On), then X15.5%s for the complete fix; "
+		    "Expressway-C and -E on the same version",
+		    r154, r155);
 	else if (need == POL_V_X155)
 		n = add_option(
 		    out, n, max, AUDIT_OPT_UPGRADE_X155, 0,
-		    "Option D: upgrade to X15.5 (separate server and "
+		    "Option D: upgrade to X15.5%s (separate server and "
 		    "client certificates); X15.4 is not enough: %s",
-		    why154 != NULL ? why154 : "see the targets");
+		    r155, why154 != NULL ? why154 : "see the targets");
 	return n;
 }

@@ -598,10 +598,44 @@ dirs = {(x["initiator"], x["acceptor"]): x for x in f["links_down"][0]["directio
 assert dirs[("node2", "node1")]["verdict"] == "client-purpose"
 assert dirs[("node2", "node1")]["rejected_by"] == "acceptor"
 assert dirs[("node1", "node2")]["verdict"] == "ok"
-assert f["prevention"]["step"] == "upgrade-x15.4"
+assert all(n["root"] == "public" and n["renewal_kind"] == "server-only" for n in f["nodes"])
+assert f["nodes"][2]["renewal_upload"]["rule"] == "X15.4 Expressway-C upload"
+# Nothing can be done in time: X15.4 and X15.5 are not out in January
+# 2026, and a renewal at expiry comes too late.
+assert f["prevention"] is None, f["prevention"]
+x154 = [s for s in f["steps"] if s["step"] == "upgrade-x15.4"][0]
+assert x154["in_time"] is False and x154["available_from"] == "2026-03-01", x154
+assert x154["upload_ok"] is False and x154["refused_by"]["rule"] == "X15.4 Expressway-C upload", x154
 assert f["steps"][-1]["step"] == "permissive" and f["steps"][-1]["prevents"]
-early = [s for s in f["steps"] if s["step"] == "renew-before-deadline"][0]
-assert not early["prevents"] and early["postpones_to"] > "2027-01-15"
+assert d["summary"]["forecast_nodes"] == 3 and d["summary"]["forecast_breaks"] is True
+'
+"$EKULAB" audit --at 2026-01-15 --cluster "$EXAMPLES/three-node.yaml" >"$T/fc-example.txt" 2>&1 || true
+grep -q '^0 certificates, 0 with findings, cluster forecast of 3 nodes: breaks on 2026-01-15 (1 link down), 0 errors.$' \
+	"$T/fc-example.txt" || fail "fc-example: the summary does not count the forecast: $(tail -1 "$T/fc-example.txt")"
+grep -q 'upgrade every node to X15.4 .* (X15.4 is due February 2026, counted from 2026-03-01: too late)' \
+	"$T/fc-example.txt" || fail "fc-example: the X15.4 release is not said"
+
+# Staggered public renewals: in January the alternate root prevents the
+# break (no upgrade is out in time; X15.4 would need SCP copies on
+# Expressway-C anyway); in July X15.5 is out and prevents it.
+audit fc-stag --at 2026-01-15 --cluster "$EXAMPLES/staggered-renewals.yaml"
+expect_rc fc-stag 1
+check fc-stag '
+f = d["forecast"]
+assert f["date"] == "2026-02-14", f["date"]
+assert f["cause"] == "renewed server-only from a public CA: c1 (2026-02-14)", f["cause"]
+assert f["prevention"]["step"] == "alternate-root", f["prevention"]
+x155 = [s for s in f["steps"] if s["step"] == "upgrade-x15.5"][0]
+assert x155["prevents"] and not x155["in_time"], x155
+'
+audit fc-stag-jul --at 2026-07-01 --cluster "$EXAMPLES/staggered-renewals.yaml"
+expect_rc fc-stag-jul 1
+check fc-stag-jul '
+f = d["forecast"]
+assert f["prevention"]["step"] == "upgrade-x15.5", f["prevention"]
+x154 = [s for s in f["steps"] if s["step"] == "upgrade-x15.4"][0]
+assert x154["prevents"] and x154["in_time"] and not x154["upload_ok"], x154
+assert "only with SCP copies" in x154["text"], x154["text"]
 '
 audit fc-ok --cluster "$EXAMPLES/x15.5-client-certs.yaml"
 expect_rc fc-ok 0
@@ -621,6 +655,9 @@ expect_rc fc-files 1
 check fc-files '
 f = d["forecast"]
 assert f["nodes"][0]["certificate"].startswith("file ") and f["nodes"][0]["root"] == "private"
+# A private root is renewed like for like, never server-only by a public CA.
+assert all(n["renewal_kind"] == "like-for-like" for n in f["nodes"]), f["nodes"]
+assert "public" not in f["cause"], f["cause"]
 assert f["breaks"] and [(l["a"], l["b"]) for l in f["links_down"]] == [("n1", "n2")]
 assert f["date"] == d["at"][:10], (f["date"], d["at"])  # n1 refuses n2 today
 '

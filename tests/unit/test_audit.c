@@ -183,6 +183,18 @@ START_TEST(test_renewed_chain)
 	ck_assert_uint_eq(r.certs[1].eku, 0);
 	ck_assert_int_eq(r.certs[0].not_after - r.certs[0].not_before,
 			 365 * XPW_DAY);
+	/* Like for like: the same EKU, on the leaf and the issuing CA, and
+	 * the same span. */
+	audit_lab_chain(PKI_PROFILE_SERVER_ONLY, PKI_CA_SERVER_ONLY, start, 90,
+			"host.example", &orig);
+	audit_renewed_chain(&orig, AUDIT_RENEW_LIKE, start + 90 * XPW_DAY, &r);
+	ck_assert_uint_eq(r.certs[0].eku, E_S);
+	ck_assert_uint_eq(r.certs[1].eku, E_S);
+	ck_assert_int_eq(r.certs[0].not_before, start + 90 * XPW_DAY);
+	ck_assert_int_eq(
+	    (r.certs[0].not_after - r.certs[0].not_before) / XPW_DAY,
+	    (orig.certs[0].not_after - orig.certs[0].not_before) / XPW_DAY);
+	ck_assert_str_eq(r.dns[0], "host.example");
 }
 END_TEST
 
@@ -316,6 +328,8 @@ START_TEST(test_options)
 		       3);
 	ck_assert_ptr_nonnull(strstr(o[2].text, "Expressway-C"));
 
+	ck_assert_ptr_nonnull(strstr(o[2].text, "X15.5 (released May 2026)"));
+
 	/* Pre-X15.4 Expressway-E: A, then X15.4 is enough; no C. */
 	t[0] = target(TOPO_ROLE_E, "X14.3.7", false);
 	n = options_for(&f, t, 1, late, o);
@@ -323,6 +337,9 @@ START_TEST(test_options)
 		       (enum audit_opt[]){AUDIT_OPT_ALTERNATE_ROOT,
 					  AUDIT_OPT_UPGRADE_X154},
 		       2);
+	/* Released by then: said so. */
+	ck_assert_ptr_nonnull(
+	    strstr(o[1].text, "upgrade to X15.4 (released February 2026)"));
 
 	/* Before 2026-03-15, B comes second with that deadline. */
 	n = options_for(&f, t, 1, xpw_date(2026, 1, 10), o);
@@ -332,6 +349,13 @@ START_TEST(test_options)
 					  AUDIT_OPT_UPGRADE_X154},
 		       3);
 	ck_assert_int_eq(o[1].before, xpw_date(2026, 3, 15));
+	/* In January 2026 neither fix is out: the option says when. */
+	ck_assert_ptr_nonnull(strstr(o[2].text,
+				     "upgrade to X15.4 (due February 2026: "
+				     "not out before 2026-03-01)"));
+	ck_assert_ptr_nonnull(strstr(o[2].text,
+				     "X15.5 (due May 2026: not out before "
+				     "2026-06-01)"));
 
 	/* Let's Encrypt before 2026-02-11: B's deadline is that day. */
 	f.lets_encrypt = true;
@@ -774,7 +798,8 @@ START_TEST(test_forecast_topology)
 		write_file("three.yaml",
 			   "name: three\n"
 			   "cluster: {link: either}\n"
-			   "defaults: {version: X15.3.2}\n"
+			   "defaults: {version: X15.3.2, cert: {root: "
+			   "public}}\n"
 			   "nodes:\n"
 			   "  node1: {}\n"
 			   "  node2: {cert: {profile: server-only}}\n"
@@ -791,8 +816,23 @@ START_TEST(test_forecast_topology)
 	/* The renewal's upload on X15.3.2 fails; on X15.4-C too. */
 	ck_assert(!f.nodes[0].renewal_upload.accept);
 	ck_assert(!f.nodes[2].renewal_upload.accept);
+	ck_assert_int_eq(f.nodes[2].renewal_upload.rule, XPW_RULE_X154_C);
+	ck_assert_int_eq(f.nodes[0].renewal, AUDIT_RENEW_SERVER_ONLY);
+	/* X15.4 keeps the links up, but Expressway-C's web UI refuses the
+	 * server-only renewals: not the prevention. X15.5 (out by then)
+	 * is. */
+	ck_assert_int_eq(f.steps[0].code, AUDIT_OPT_UPGRADE_X154);
+	ck_assert(f.steps[0].prevents);
+	ck_assert(!f.steps[0].upload_ok);
+	ck_assert(f.steps[0].in_time);
+	ck_assert_int_eq(f.steps[0].refused.rule, XPW_RULE_X154_C);
+	ck_assert_ptr_nonnull(strstr(f.steps[0].text, "only with SCP copies"));
+	ck_assert_ptr_nonnull(strstr(f.steps[0].text,
+				     "(X15.4, Expressway-C) refuses the "
+				     "upload"));
 	ck_assert_int_ge(f.prevention, 0);
-	ck_assert_int_eq(f.steps[f.prevention].code, AUDIT_OPT_UPGRADE_X154);
+	ck_assert_int_eq(f.steps[f.prevention].code, AUDIT_OPT_UPGRADE_X155);
+	ck_assert(f.steps[f.prevention].upload_ok);
 	ck_assert_int_eq(f.steps[f.prevention].before, f.date);
 	for (i = 0; i < f.n_steps; i++) {
 		if (f.steps[i].code == AUDIT_OPT_RENEW_EARLY) {
@@ -808,6 +848,47 @@ START_TEST(test_forecast_topology)
 	}
 	ck_assert(saw_early);
 	ck_assert(saw_permissive);
+	audit_forecast_free(&f);
+	topo_free(&topo);
+
+	/* A break before X15.4 and X15.5 are out: no upgrade is advised;
+	 * the alternate root is. */
+	ck_assert_int_eq(
+	    audit_cluster_load(
+		write_file("early.yaml",
+			   "defaults: {version: X15.3.2, cert: {root: public, "
+			   "days: 30}}\n"
+			   "nodes: {a: {}, b: {}}\n"),
+		&topo, err),
+	    0);
+	ck_assert_int_eq(audit_forecast_run(&topo, &t, at, &f, err), 0);
+	ck_assert(f.breaks);
+	ck_assert_int_lt(f.date, xpw_release(POL_V_X154));
+	for (i = 0; i < f.n_steps; i++)
+		if (f.steps[i].code == AUDIT_OPT_UPGRADE_X154 ||
+		    f.steps[i].code == AUDIT_OPT_UPGRADE_X155) {
+			ck_assert(!f.steps[i].in_time);
+			ck_assert_ptr_nonnull(
+			    strstr(f.steps[i].text, "too late"));
+		}
+	ck_assert_int_ge(f.prevention, 0);
+	ck_assert_int_eq(f.steps[f.prevention].code, AUDIT_OPT_ALTERNATE_ROOT);
+	audit_forecast_free(&f);
+	topo_free(&topo);
+
+	/* Private roots (the default for lab certificates) are renewed like
+	 * for like, never server-only by a public CA: nothing breaks. */
+	ck_assert_int_eq(
+	    audit_cluster_load(write_file("private.yaml",
+					  "defaults: {version: X15.3.2}\n"
+					  "nodes: {a: {}, b: {}}\n"),
+			       &topo, err),
+	    0);
+	ck_assert_int_eq(audit_forecast_run(&topo, &t, at, &f, err), 0);
+	ck_assert(!f.breaks);
+	ck_assert_int_eq(f.nodes[0].root, AUDIT_ROOT_PRIVATE);
+	ck_assert_int_eq(f.nodes[0].renewal, AUDIT_RENEW_LIKE);
+	ck_assert(f.nodes[0].renewal_upload.accept); /* combined again */
 	audit_forecast_free(&f);
 	topo_free(&topo);
 

@@ -75,6 +75,7 @@ START_TEST(test_load_example)
 	ck_assert_int_eq(n->cert.profile, PKI_PROFILE_COMBINED);
 	ck_assert_int_eq(n->cert.ca, PKI_CA_UNRESTRICTED);
 	ck_assert_int_eq(n->cert.days, 0);
+	ck_assert_int_eq(n->cert.root, TOPO_ROOT_PRIVATE); /* the default */
 	ck_assert_ptr_null(n->cert.file);
 	ck_assert(!n->has_client_cert);
 	ck_assert(n->client_eku_check);
@@ -118,7 +119,7 @@ START_TEST(test_load_defaults_and_files)
 		   "defaults:\n"
 		   "  version: X15.5\n"
 		   "  role: e\n"
-		   "  cert: {ca: server-only, days: 90}\n"
+		   "  cert: {ca: server-only, days: 90, root: public}\n"
 		   "  client_cert: {profile: combined}\n"
 		   "  client_eku_check: 'no'\n"
 		   "  server_eku_upload: true\n"
@@ -141,6 +142,7 @@ START_TEST(test_load_defaults_and_files)
 	ck_assert_int_eq(t.nodes[0].cert.profile, PKI_PROFILE_COMBINED);
 	ck_assert_int_eq(t.nodes[0].cert.ca, PKI_CA_SERVER_ONLY);
 	ck_assert_int_eq(t.nodes[0].cert.days, 90);
+	ck_assert_int_eq(t.nodes[0].cert.root, TOPO_ROOT_PUBLIC);
 	snprintf(want, sizeof(want), "%s/certs/b.crt", dir);
 	ck_assert_str_eq(t.nodes[0].cert.file, want);
 	ck_assert(!t.nodes[0].has_client_cert); /* none beats the default */
@@ -172,7 +174,7 @@ struct bad {
 static const struct bad bads[] = {
     {"nodse:\n  n1: {version: X15.4}\n", "1:1", "nodse", "unknown key"},
     {"nodes:\n  n1: {version: X15.4, cert: {profle: combined}}\n", "2:31",
-     "nodes.n1.cert.profle", "expected one of: profile, ca, days, file"},
+     "nodes.n1.cert.profle", "expected one of: profile, ca, days, root, file"},
     {"cluster:\n  verify: enforse\nnodes:\n  n1: {version: X15.4}\n", "2:11",
      "cluster.verify", "'enforse' is not a verify mode"},
     {"cluster:\n  dial: everyone\nnodes:\n  n1: {version: X15.4}\n", "2:9",
@@ -199,6 +201,8 @@ static const struct bad bads[] = {
      "'x' is not a role"},
     {"nodes:\n  n1: {version: X15.4, client_eku_check: maybe}\n", "2:42",
      "nodes.n1.client_eku_check", "'maybe' is not on or off"},
+    {"nodes:\n  n1: {version: X15.4, cert: {root: corporate}}\n", "2:37",
+     "nodes.n1.cert.root", "'corporate' is not a root; use private"},
     {"nodes:\n  n1: {version: X15.4, server_eku_upload: 1}\n", "2:43",
      "nodes.n1.server_eku_upload", "'1' is not on or off (true/false"},
     {"nodes:\n  n1: {version: X15.4, client_cert: some}\n", "2:37",
@@ -308,6 +312,7 @@ START_TEST(test_names)
 	enum topo_dial d;
 	enum topo_role r;
 	enum topo_link l;
+	enum topo_root rt;
 	char long_name[80];
 
 	ck_assert(topo_name_valid("node-1.a_b"));
@@ -340,6 +345,10 @@ START_TEST(test_names)
 	ck_assert_str_eq(topo_link_name(TOPO_LINK_BOTH), "both");
 	ck_assert_int_eq(topo_link_parse("Either", &l), EKL_EINVAL);
 	ck_assert_int_eq(topo_link_parse(NULL, &l), EKL_EINVAL);
+	ck_assert_int_eq(topo_root_parse("public", &rt), 0);
+	ck_assert_int_eq(rt, TOPO_ROOT_PUBLIC);
+	ck_assert_str_eq(topo_root_name(TOPO_ROOT_PRIVATE), "private");
+	ck_assert_int_eq(topo_root_parse("Public", &rt), EKL_EINVAL);
 }
 END_TEST
 
