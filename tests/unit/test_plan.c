@@ -1119,8 +1119,9 @@ START_TEST(test_explore_recommend)
 }
 END_TEST
 
-/* 6 nodes x 2 steps: 12! orderings, counted in well under a second; K
- * checked against a forward DP written here from scratch. */
+/* 6 nodes x 2 steps: 12! orderings; K checked against a forward DP
+ * written here from scratch. (How long it takes is a benchmark's
+ * business, not a test's.) */
 START_TEST(test_explore_twelve)
 {
 	struct plan_goal g = {"X15.4",
@@ -1135,23 +1136,16 @@ START_TEST(test_explore_twelve)
 	uint64_t *ways = ekl_calloc(4096, sizeof(*ways));
 	uint64_t fails = 0, fact[13];
 	struct lab_state base, s;
-	struct timespec t0, t1;
 	uint32_t S;
 	size_t k;
 	struct topo t;
-	double secs;
 
 	ck_assert(x && pr && ways);
 	load_topo("cluster: {primary: n3}\n"
 		  "defaults: {version: X15.3.2}\n"
 		  "nodes: {n1: {}, n2: {}, n3: {}, n4: {}, n5: {}, n6: {}}\n",
 		  &t);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert_int_eq(plan_explore_run(&t, &g, 1780000000, x, err), 0);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - t0.tv_sec) +
-	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	ck_assert_msg(secs < 10.0, "explore took %.2f s", secs);
 	ck_assert_uint_eq(x->n_steps, 12);
 	ck_assert_uint_eq(x->orderings, UINT64_C(479001600));
 	ck_assert_uint_gt(x->safe, 0);
