@@ -252,6 +252,7 @@ static bool is_null(const yaml_node_t *n)
 static int scalar(struct walk *w, const yaml_node_t *n, const char *key,
 		  const char **out)
 {
+	*out = NULL; /* set on every path (gcc -O2 cannot tell) */
 	if (n->type != YAML_SCALAR_NODE)
 		return fail_at(w, n, key, "expected a single value, found a %s",
 			       n->type == YAML_MAPPING_NODE ? "mapping"
