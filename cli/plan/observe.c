@@ -29,6 +29,7 @@ int prun_observe(const struct lab *l, struct lab_prediction *obs,
 	memset(obs, 0, sizeof(*obs));
 	obs->n = n;
 	obs->primary = (size_t)p;
+	obs->link = l->topo.link; /* the rule labmodel_derive applies */
 	for (i = 0; i < n; i++) {
 		names[i] = l->nodes[i].name;
 		obs->running[i] = st->nodes[i].running && !st->nodes[i].paused;
