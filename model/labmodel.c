@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/x509.h>
@@ -89,7 +90,7 @@ bool labmodel_dials(enum topo_dial dial, const char *from, const char *to,
 {
 	switch (dial) {
 	case TOPO_DIAL_BOTH: return true;
-	case TOPO_DIAL_LOWER_NAME: return strcmp(from, to) < 0;
+	case TOPO_DIAL_LOWER_NAME: return strcasecmp(from, to) < 0;
 	case TOPO_DIAL_PRIMARY: return strcmp(from, primary) == 0;
 	}
 	return false;
@@ -631,7 +632,7 @@ void labmodel_derive(struct lab_prediction *p, const char *const *names)
 	for (a = 0; a < p->n; a++)
 		for (b = a + 1; b < p->n; b++)
 			labmodel_link_decide(
-			    p->link, a, b, strcmp(names[a], names[b]) < 0,
+			    p->link, a, b, strcasecmp(names[a], names[b]) < 0,
 			    &p->dir[a][b], &p->dir[b][a], &p->pair[a][b]);
 	for (i = 0; i < p->n; i++)
 		labmodel_repl_decide(

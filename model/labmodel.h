@@ -49,7 +49,8 @@ void labmodel_lab_chain(enum pki_profile p, enum pki_ca ca, int64_t from,
 unsigned labmodel_profile_eku(enum pki_profile p);
 
 /* Does `from` dial `to` under `dial`? both: always; lower-name: when
- * from's name sorts first (strcmp); primary: when from is the primary. */
+ * from's name sorts first (strcasecmp: names compare case-insensitively,
+ * as ekunode's do); primary: when from is the primary. */
 bool labmodel_dials(enum topo_dial dial, const char *from, const char *to,
 		    const char *primary);
 
@@ -274,7 +275,8 @@ void labmodel_dir_why(const struct lab_dir *d, struct lab_why *out);
 /* The link rule on one pair (a, b), a != b. `ab` is a's dial to b, `ba`
  * b's dial to a; a direction in state LAB_DIR_NOT_DIALLED is one the dial
  * mode does not make (fill it with labmodel_dir_resolve). `a_lower`: a's
- * name sorts before b's (strcmp), which picks the carrier.
+ * name sorts before b's (strcasecmp, as ekunode compares names), which
+ * picks the carrier.
  *   rule both    linked when at least one direction is dialled and every
  *                dialled direction is OK (the default: on pre-X15.4
  *                Enforce a node whose certificate lost clientAuth breaks

@@ -748,6 +748,14 @@ static int parse_nodes(struct walk *w, yaml_node_t *root, struct topo *t)
 					       "duplicate node (first at line "
 					       "%zu)",
 					       k2->start_mark.line + 1);
+			if (strcasecmp(text(k2), text(k)) == 0)
+				return fail_at(
+				    w, k, kp,
+				    "'%s' differs from '%s' (line %zu) only "
+				    "in case; node names compare "
+				    "case-insensitively, as certificate names "
+				    "and ekunode do",
+				    text(k), text(k2), k2->start_mark.line + 1);
 		}
 		if ((rc = parse_node(w, v, kp, &pn)) != 0)
 			return rc;

@@ -72,7 +72,10 @@ int topo_role_parse(const char *s, enum topo_role *out);
 #define TOPO_VERSION_MAX 31 /* longest version string */
 #define TOPO_MAX_NODES	 64
 
-/* A name usable as a file stem: 1-63 of [A-Za-z0-9._-], not "." or "..". */
+/* A name usable as a file stem: 1-63 of [A-Za-z0-9._-], not "." or "..".
+ * Two node names of a topology may not differ only in case: names compare
+ * case-insensitively wherever an order matters (lower-name dial, carrier),
+ * as certificate names and ekunode do. */
 bool topo_name_valid(const char *s);
 
 /* Which kind of CA a lab certificate stands for (`audit --cluster` only:

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ekulab/x509/certinfo.h"
 #include "model/labmodel.h"
@@ -133,8 +134,8 @@ static size_t links_down(const struct audit_fnode *nodes, size_t n,
 				continue; /* no link between them */
 			labmodel_link_decide(
 			    link, a, b,
-			    strcmp(nodes[a].name, nodes[b].name) < 0, &ab, &ba,
-			    &pr);
+			    strcasecmp(nodes[a].name, nodes[b].name) < 0, &ab,
+			    &ba, &pr);
 			l.up = pr.linked;
 			if (!l.up) {
 				if (count < max_down)

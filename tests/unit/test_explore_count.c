@@ -22,7 +22,7 @@
  *             X15.4 and X15.5 acceptors skip it for ClusterDB; Permissive
  *             checks nothing. (No client certificates here.)
  *   dial      both: everyone dials everyone; lower-name: of a pair the
- *             lower name (strcmp); primary: only the primary.
+ *             lower name (case-insensitively); primary: only the primary.
  *   link      both: linked when every dialled direction connects (and
  *             one is dialled); either: when one does.
  *   safe      primary: every node is linked to the primary; mesh: every
@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ekulab/core/err.h"
 #include "ekulab/core/mem.h"
@@ -130,7 +131,7 @@ static bool dials(const struct icase *c, size_t i, size_t j)
 {
 	switch (c->dial) {
 	case 0: return true;
-	case 1: return strcmp(c->nodes[i].name, c->nodes[j].name) < 0;
+	case 1: return strcasecmp(c->nodes[i].name, c->nodes[j].name) < 0;
 	default: return i == c->primary;
 	}
 }

@@ -140,6 +140,9 @@ START_TEST(test_dials)
 	ck_assert(labmodel_dials(TOPO_DIAL_PRIMARY, "p", "x", "p"));
 	ck_assert(!labmodel_dials(TOPO_DIAL_PRIMARY, "x", "p", "p"));
 	ck_assert(!labmodel_dials(TOPO_DIAL_PRIMARY, "x", "y", "p"));
+	/* Case-insensitively, as ekunode compares names: "a" < "B". */
+	ck_assert(labmodel_dials(TOPO_DIAL_LOWER_NAME, "a", "B", "a"));
+	ck_assert(!labmodel_dials(TOPO_DIAL_LOWER_NAME, "B", "a", "a"));
 }
 END_TEST
 
@@ -201,6 +204,14 @@ START_TEST(test_predict_carrier)
 	ck_assert_int_eq(dir_of("alpha", "zed")->state, LAB_DIR_OK);
 	ck_assert_int_eq(pair_of("zed", "alpha")->carrier_from, idx("alpha"));
 	ck_assert_int_eq(pair_of("zed", "alpha")->carrier_to, idx("zed"));
+	/* Names compare case-insensitively: "alpha" < "Zed" although 'Z'
+	 * sorts before 'a' byte by byte. */
+	labmodel_free(&st);
+	topo_free(&topo);
+	load("defaults: {version: X15.4}\n"
+	     "nodes: {Zed: {}, alpha: {}}\n");
+	predict();
+	ck_assert_int_eq(pair_of("Zed", "alpha")->carrier_from, idx("alpha"));
 }
 END_TEST
 

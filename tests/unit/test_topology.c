@@ -215,6 +215,8 @@ static const struct bad bads[] = {
      "not a valid node name"},
     {"nodes:\n  n1: {version: X15.4}\n  n1: {version: X15.5}\n", "3:3",
      "nodes.n1", "duplicate node (first at line 2)"},
+    {"nodes:\n  Node1: {version: X15.4}\n  node1: {version: X15.5}\n", "3:3",
+     "nodes.node1", "differs from 'Node1' (line 2) only in case"},
     {"name: a\nname: b\nnodes:\n  n1: {version: X15.4}\n", "2:1", "name",
      "duplicate key (first at line 1)"},
     {"nodes:\n  n1: {version: X15.4, version: X15.5}\n", "2:24",
