@@ -42,6 +42,8 @@ enum {
 	OPT_LOG_KEEP,
 	OPT_VERSION_SKEW,
 	OPT_ACK_TIMEOUT_MS,
+	OPT_LINK,
+	OPT_LOG_LEVEL,
 	OPT_DEBUG,
 	OPT_HELP,
 };
@@ -71,6 +73,8 @@ static const struct option options[] = {
     {"log-keep", required_argument, NULL, OPT_LOG_KEEP},
     {"version-skew", required_argument, NULL, OPT_VERSION_SKEW},
     {"ack-timeout-ms", required_argument, NULL, OPT_ACK_TIMEOUT_MS},
+    {"link", required_argument, NULL, OPT_LINK},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"debug", no_argument, NULL, OPT_DEBUG},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -81,7 +85,8 @@ void config_usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: ekunode --name N --cluster C --listen HOST:PORT\n"
-	    "               --peer NAME=HOST:PORT [--peer ...]\n"
+	    "               --peer NAME=HOST:PORT[,dial=no][,accept=no] "
+	    "[--peer ...]\n"
 	    "               --cert F --key F [--client-cert F --client-key F]\n"
 	    "               --ca F --version V --role c|e\n"
 	    "               --verify enforce|permissive [--client-eku-check "
@@ -92,10 +97,19 @@ void config_usage(FILE *f)
 	    "               [--primary NAME] [--log-keep N]\n"
 	    "               [--version-skew allow|strict] [--ack-timeout-ms "
 	    "N]\n"
+	    "               [--link both|either] "
+	    "[--log-level debug|info|warn|error]\n"
 	    "\n"
 	    "A config file holds `key = value` lines with the flag names as "
 	    "keys\n"
 	    "(`peer` may repeat); flags given on the command line win.\n"
+	    "A peer's `dial=no`: this node never dials it, it only accepts "
+	    "the\n"
+	    "peer's connections; `accept=no`: the peer never dials this "
+	    "node.\n"
+	    "--link both (the default): a peer is linked when every "
+	    "direction\n"
+	    "that exists works; either: when one does.\n"
 	    "TIME is YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @EPOCH.\n");
 }
 
@@ -151,14 +165,63 @@ static int parse_int(const char *val, int lo, int hi, int *out)
 	return 0;
 }
 
+/* A peer's options after its address: `dial=yes|no`, `accept=yes|no`,
+ * comma-separated (docs/node.md). */
+static int peer_options(struct config_peer *p, const char *opts,
+			const char *val, char *err, const struct origin *o)
+{
+	char buf[128], *save = NULL, *tok;
+
+	if (strlen(opts) >= sizeof(buf))
+		return bad(err, o, "peer", "'%s': options too long", val);
+	snprintf(buf, sizeof(buf), "%s", opts);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *k = tok, *v = strchr(tok, '=');
+		bool *flag;
+
+		while (*k == ' ' || *k == '\t')
+			k++;
+		if (v == NULL)
+			return bad(err, o, "peer",
+				   "'%s': a peer option is KEY=VALUE "
+				   "(dial=no, accept=no)",
+				   val);
+		*v++ = '\0';
+		if (strcmp(k, "dial") == 0)
+			flag = &p->dial;
+		else if (strcmp(k, "accept") == 0)
+			flag = &p->accept;
+		else
+			return bad(err, o, "peer",
+				   "'%s': unknown peer option; use dial=yes|no "
+				   "or accept=yes|no",
+				   val);
+		if (strcmp(v, "yes") == 0)
+			*flag = true;
+		else if (strcmp(v, "no") == 0)
+			*flag = false;
+		else
+			return bad(err, o, "peer",
+				   "'%s': dial and accept are yes or no", val);
+	}
+	if (!p->dial && !p->accept)
+		return bad(err, o, "peer",
+			   "'%s': dial=no and accept=no leave no connection "
+			   "with this peer; drop one of them",
+			   val);
+	return 0;
+}
+
 static int add_peer(struct config *c, const char *val, char *err,
 		    const struct origin *o)
 {
 	const char *eq = strchr(val, '=');
 	struct config_peer *p;
 	char aerr[EKL_ERRLEN];
-	size_t nl;
-	int i;
+	const char *opts;
+	size_t nl, al;
+	int i, rv;
 
 	if (eq == NULL || eq == val)
 		return bad(err, o, "peer", "'%s': expected NAME=HOST:PORT",
@@ -179,12 +242,22 @@ static int add_peer(struct config *c, const char *val, char *err,
 	p = &c->peers[c->n_peers];
 	memset(p, 0, sizeof(*p));
 	memcpy(p->name, val, nl);
+	p->dial = p->accept = true;
 	eq++;
 	while (*eq == ' ' || *eq == '\t')
 		eq++;
-	snprintf(p->addr_text, sizeof(p->addr_text), "%s", eq);
+	opts = strchr(eq, ',');
+	al = opts != NULL ? (size_t)(opts - eq) : strlen(eq);
+	while (al > 0 && (eq[al - 1] == ' ' || eq[al - 1] == '\t'))
+		al--;
+	if (al >= sizeof(p->addr_text))
+		return bad(err, o, "peer", "'%s': address too long", val);
+	memcpy(p->addr_text, eq, al);
+	p->addr_text[al] = '\0';
 	if (addr_parse(p->addr_text, &p->addr, aerr) != 0)
 		return bad(err, o, "peer", "%s", aerr);
+	if (opts != NULL && (rv = peer_options(p, opts + 1, val, err, o)) != 0)
+		return rv;
 	for (i = 0; i < c->n_peers; i++) {
 		if (strcasecmp(c->peers[i].name, p->name) == 0)
 			return bad(err, o, "peer",
@@ -310,6 +383,33 @@ static int apply(struct config *c, int opt, const char *val, char *err,
 		if (parse_int(val, 1, 3600000, &c->ack_timeout_ms) != 0)
 			return bad(err, o, key, "'%s': must be 1-3600000", val);
 		return 0;
+	case OPT_LINK:
+		if (strcmp(val, "both") == 0)
+			c->link = CONFIG_LINK_BOTH;
+		else if (strcmp(val, "either") == 0)
+			c->link = CONFIG_LINK_EITHER;
+		else
+			return bad(err, o, key,
+				   "'%s': must be both (every direction that "
+				   "exists works) or either (one does)",
+				   val);
+		return 0;
+	case OPT_LOG_LEVEL: {
+		static const char *const levels[] = {"debug", "info", "warn",
+						     "error"};
+		int k;
+
+		for (k = 0; k < 4; k++)
+			if (strcmp(val, levels[k]) == 0)
+				break;
+		if (k == 4)
+			return bad(err, o, key,
+				   "'%s': must be debug, info, warn or error",
+				   val);
+		c->log_level = k; /* enum ekl_log_level order */
+		c->log_level_set = true;
+		return 0;
+	}
 	case OPT_DEBUG: c->debug = true; return 0;
 	}
 	return ekl_errf(err, EKL_EINVAL, "internal: unknown option %d", opt);

@@ -14,9 +14,18 @@
 
 struct config_peer {
 	char name[CONFIG_NAME_MAX]; /* identity expected in its certificate */
-	char addr_text[96];
+	char addr_text[96];	    /* HOST:PORT, without the options */
 	struct addr addr;
+	/* The directions of the pair (`,dial=no`, `,accept=no`): dial: this
+	 * node dials the peer; accept: the peer dials this node. Both true
+	 * unless told otherwise; never both false. */
+	bool dial;
+	bool accept;
 };
+
+/* When is a peer linked (--link)? Every direction the peer options make
+ * works (both, the default), or at least one (either). */
+enum config_link { CONFIG_LINK_BOTH = 0, CONFIG_LINK_EITHER };
 
 /* All strings are owned by the struct (fixed buffers or ekl_strdup'd
  * pointers freed by config_close). */
@@ -48,7 +57,10 @@ struct config {
 	int64_t log_keep;	       /* change-log entries kept */
 	bool skew_strict;	       /* --version-skew strict */
 	int ack_timeout_ms;	       /* default wait for --ack all */
+	enum config_link link;	       /* --link */
 	bool debug;
+	bool log_level_set; /* --log-level given (--debug is level debug) */
+	int log_level;	    /* enum ekl_log_level */
 };
 
 /* Parse argv (flags, and --config FILE whose `key = value` lines use the

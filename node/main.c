@@ -31,6 +31,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ekl_log_set_name(cfg.name);
+	if (cfg.log_level_set)
+		ekl_log_set_level((enum ekl_log_level)cfg.log_level);
 	if (cfg.debug)
 		ekl_log_set_level(EKL_LOG_DEBUG);
 	loop = ev_default_loop(EVFLAG_AUTO);

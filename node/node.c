@@ -139,8 +139,17 @@ static void pending_up(struct conn *c)
 	struct node *n = c->owner;
 	int i = config_peer_index(&n->cfg, c->peer_name);
 
-	pending_remove(n, c);
 	/* on_hello only accepts known peers (node_known_peer), so i >= 0. */
+	if (!n->cfg.peers[i].accept) {
+		/* accept=no: the dial mode has only us dial this peer; its
+		 * connection is refused (pending_closed files it under the
+		 * peer's inbound_error). */
+		conn_close(c, "not-dialled",
+			   "this node is configured accept=no for the peer: "
+			   "only its own dial exists");
+		return;
+	}
+	pending_remove(n, c);
 	link_adopt_inbound(&n->links[i], c);
 }
 
@@ -570,14 +579,19 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 		lc.addr_text = n->cfg.peers[i].addr_text;
 		lc.addr = &n->cfg.peers[i].addr;
 		lc.backoff_max_ms = n->cfg.backoff_max_ms;
+		lc.dial = n->cfg.peers[i].dial;
+		lc.accept = n->cfg.peers[i].accept;
+		lc.rule = n->cfg.link == CONFIG_LINK_EITHER ? LINK_RULE_EITHER
+							    : LINK_RULE_BOTH;
 		link_init(&n->links[i], &lc);
 		link_start(&n->links[i]);
 	}
 	ekl_info("ready: version %s (class %s), role %c, verify %s, listening "
-		 "on %s, %d peers",
+		 "on %s, %d peers, link rule %s",
 		 n->cfg.version, pol_vclass_name(n->cfg.vclass), n->cfg.role,
 		 pol_mode_name(n->cfg.verify), n->cfg.listen_text,
-		 n->cfg.n_peers);
+		 n->cfg.n_peers,
+		 n->cfg.link == CONFIG_LINK_EITHER ? "either" : "both");
 	return 0;
 
 err_after_links:
@@ -658,6 +672,8 @@ static void status_json(struct node *n, struct json *j)
 	json_bool(j, n->cfg.client_cert != NULL);
 	json_key(j, "listen");
 	json_str(j, n->cfg.listen_text);
+	json_key(j, "link_rule");
+	json_str(j, n->cfg.link == CONFIG_LINK_EITHER ? "either" : "both");
 	repl_status_json(n->repl, j);
 	json_key(j, "peers");
 	json_arr_begin(j);
@@ -744,10 +760,13 @@ static char *status_text(struct node *n)
 	struct textbuf t = {NULL, 0, 0, false};
 	int i;
 
-	textf(&t, "node %s  cluster %s  version %s (%s)  role %c  verify %s\n",
+	textf(&t,
+	      "node %s  cluster %s  version %s (%s)  role %c  verify %s  "
+	      "link %s\n",
 	      n->cfg.name, n->cfg.cluster, n->cfg.version,
 	      pol_vclass_name(n->cfg.vclass), n->cfg.role,
-	      pol_mode_name(n->cfg.verify));
+	      pol_mode_name(n->cfg.verify),
+	      n->cfg.link == CONFIG_LINK_EITHER ? "either" : "both");
 	{
 		struct store_state st;
 		char hex[2 * STORE_DIGEST_LEN + 1];

@@ -22,6 +22,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ekulab/core/container_of.h"
 #include "ekulab/core/err.h"
@@ -47,6 +48,23 @@ static void on_frame(struct conn *c, const Ekl__Envelope *env)
 	l->cfg.ops->frame(l, c, env);
 }
 
+const char *link_rule_name(enum link_rule r)
+{
+	return r == LINK_RULE_EITHER ? "either" : "both";
+}
+
+bool link_rule_linked(enum link_rule rule, bool dial, bool accept, bool out_up,
+		      bool in_up)
+{
+	bool out_ok = dial && out_up, in_ok = accept && in_up;
+
+	if (!dial && !accept)
+		return false;
+	if (rule == LINK_RULE_EITHER)
+		return out_ok || in_ok;
+	return (!dial || out_ok) && (!accept || in_ok);
+}
+
 void link_init(struct link *l, const struct link_config *cfg)
 {
 	memset(l, 0, sizeof(*l));
@@ -69,6 +87,8 @@ static void schedule_redial(struct link *l)
 
 void link_start(struct link *l)
 {
+	if (!l->cfg.dial)
+		return; /* dial=no: we only accept this peer's connections */
 	ev_timer_set(&l->redial, 0., 0.);
 	ev_timer_start(l->cfg.env->loop, &l->redial);
 }
@@ -93,18 +113,19 @@ bool link_is_up(const struct link *l)
 
 struct conn *link_carrier(const struct link *l)
 {
-	bool out_up_ = l->out != NULL && l->out->state == CONN_UP;
-	bool in_up_ = l->in != NULL && l->in->state == CONN_UP;
+	bool out_up_ =
+	    l->cfg.dial && l->out != NULL && l->out->state == CONN_UP;
+	bool in_up_ = l->cfg.accept && l->in != NULL && l->in->state == CONN_UP;
 
+	if (!link_rule_linked(l->cfg.rule, l->cfg.dial, l->cfg.accept, out_up_,
+			      in_up_))
+		return NULL;
 	if (out_up_ && in_up_)
-		/* Both directions work: the lower name's dial carries it. */
-		return strcmp(l->cfg.env->name, l->cfg.name) < 0 ? l->out
-								 : l->in;
-	if (out_up_)
-		return l->out;
-	if (in_up_)
-		return l->in;
-	return NULL;
+		/* Both directions work: the lower name's dial carries it
+		 * (names compare case-insensitively, as everywhere). */
+		return strcasecmp(l->cfg.env->name, l->cfg.name) < 0 ? l->out
+								     : l->in;
+	return out_up_ ? l->out : l->in;
 }
 
 void link_send_all(struct link *l, const Ekl__Envelope *env)
@@ -122,20 +143,128 @@ const char *link_down_reason(const struct link *l)
 	    "name-mismatch",  "server-purpose", "client-purpose",
 	    "no-certificate",
 	};
+	/* Only the directions that exist, and only while they are not up
+	 * (an error is cleared when its direction comes up). */
+	bool out = l->cfg.dial && l->out_err_set;
+	bool in = l->cfg.accept && l->in_err_set;
 	size_t i;
 
 	for (i = 0; i < sizeof(cert_codes) / sizeof(cert_codes[0]); i++) {
-		if (l->out_err_set &&
-		    strcmp(l->out_err.code, cert_codes[i]) == 0)
+		if (out && strcmp(l->out_err.code, cert_codes[i]) == 0)
 			return cert_codes[i];
-		if (l->in_err_set && strcmp(l->in_err.code, cert_codes[i]) == 0)
+		if (in && strcmp(l->in_err.code, cert_codes[i]) == 0)
 			return cert_codes[i];
 	}
-	if (l->out_err_set)
+	if (out)
 		return l->out_err.code;
-	if (l->in_err_set)
+	if (in)
 		return l->in_err.code;
 	return "link-down";
+}
+
+static bool is_cert_code(const char *code)
+{
+	enum pol_code c;
+
+	return pol_code_parse(code, &c) == 0 && c != POL_OK;
+}
+
+void link_explain(const char *peer, bool outbound, const struct conn_err *e,
+		  char *buf, size_t len)
+{
+	/* Did we reject the peer's certificate (else the peer rejected
+	 * ours)? We are the initiator of our outbound connections. */
+	bool ours =
+	    e->side == (outbound ? POL_SIDE_INITIATOR : POL_SIDE_ACCEPTOR);
+	const char *c = e->code;
+	char whose[160];
+
+	if (e->depth > 0)
+		snprintf(whose, sizeof(whose),
+			 "the CA at depth %d of %.63s's chain", e->depth, peer);
+	else
+		snprintf(whose, sizeof(whose), "%.63s's certificate", peer);
+	if (is_cert_code(c) && e->side != POL_SIDE_NONE && !ours) {
+		const char *what = "it fails the peer's check";
+
+		if (strcmp(c, "client-purpose") == 0)
+			what = "it has no clientAuth EKU";
+		else if (strcmp(c, "server-purpose") == 0)
+			what = "it has no serverAuth EKU";
+		else if (strcmp(c, "untrusted") == 0)
+			what = "its issuer is not in the peer's trust bundle";
+		else if (strcmp(c, "expired") == 0)
+			what = "it (or its chain) has expired";
+		else if (strcmp(c, "not-yet-valid") == 0)
+			what = "it (or its chain) is not valid yet";
+		else if (strcmp(c, "name-mismatch") == 0)
+			what = "it does not name us as the peer expects";
+		else if (strcmp(c, "no-certificate") == 0)
+			what = "we presented none";
+		snprintf(buf, len, "%.63s rejected our certificate: %s", peer,
+			 what);
+	} else if (strcmp(c, "client-purpose") == 0) {
+		snprintf(buf, len, "%s has no clientAuth EKU", whose);
+	} else if (strcmp(c, "server-purpose") == 0) {
+		snprintf(buf, len, "%s has no serverAuth EKU", whose);
+	} else if (strcmp(c, "untrusted") == 0) {
+		snprintf(buf, len,
+			 "%.63s's certificate does not chain to a root in our "
+			 "trust bundle",
+			 peer);
+	} else if (strcmp(c, "expired") == 0) {
+		snprintf(buf, len, "%s has expired", whose);
+	} else if (strcmp(c, "not-yet-valid") == 0) {
+		snprintf(buf, len, "%s is not valid yet", whose);
+	} else if (strcmp(c, "name-mismatch") == 0) {
+		snprintf(buf, len,
+			 outbound ? "%.63s's certificate does not name %.63s"
+				  : "%.63s's certificate names none of our "
+				    "peers",
+			 peer, peer);
+	} else if (strcmp(c, "no-certificate") == 0) {
+		snprintf(buf, len, "%.63s presented no certificate", peer);
+	} else if (strcmp(c, "connect-failed") == 0) {
+		snprintf(buf, len, "we cannot connect to %.63s", peer);
+	} else if (strcmp(c, "timeout") == 0) {
+		snprintf(buf, len,
+			 "%.63s went silent (no frame within the dead or "
+			 "handshake time)",
+			 peer);
+	} else if (strcmp(c, "closed") == 0 || strcmp(c, "shutdown") == 0) {
+		snprintf(buf, len, "%.63s closed the connection", peer);
+	} else if (strcmp(c, "tls") == 0) {
+		snprintf(buf, len, "the TLS handshake with %.63s failed", peer);
+	} else if (strcmp(c, "not-dialled") == 0) {
+		snprintf(buf, len,
+			 "%.63s dialled us although it is configured "
+			 "accept=no here",
+			 peer);
+	} else {
+		snprintf(buf, len, "the connection with %.63s failed", peer);
+	}
+}
+
+/* Log a direction's failure at warn when its reason first appears or
+ * changes (code, depth, who rejected): once, not on every retry. */
+static void note_failure(struct link *l, bool outbound,
+			 const struct conn_err *e)
+{
+	bool *set = outbound ? &l->out_logged_set : &l->in_logged_set;
+	struct conn_err *last = outbound ? &l->out_logged : &l->in_logged;
+	char sentence[320], depth[24] = "";
+
+	if (*set && strcmp(last->code, e->code) == 0 &&
+	    last->depth == e->depth && last->side == e->side)
+		return;
+	*last = *e;
+	*set = true;
+	if (e->depth >= 0)
+		snprintf(depth, sizeof(depth), " at depth %d", e->depth);
+	link_explain(l->cfg.name, outbound, e, sentence, sizeof(sentence));
+	ekl_warn("peer %s %s: %s%s: %s (%s)", l->cfg.name,
+		 outbound ? "outbound" : "inbound", e->code, depth, sentence,
+		 e->message);
 }
 
 /* Log link transitions (up/down), once each, and let the owner
@@ -181,6 +310,7 @@ static void on_redial(struct ev_loop *loop, ev_timer *w, int revents)
 		l->out_err.at = ev_now(l->cfg.env->loop);
 		l->out_err_set = true;
 		l->out_failures++;
+		note_failure(l, true, &l->out_err);
 		schedule_redial(l);
 	}
 }
@@ -190,6 +320,7 @@ static void out_up(struct conn *c)
 	struct link *l = c->owner;
 
 	l->out_err_set = false;
+	l->out_logged_set = false;
 	l->backoff_ms = BACKOFF_MIN_MS;
 	l->cfg.ops->conn_up(l, c);
 	note_transition(l, NULL);
@@ -206,6 +337,7 @@ static void out_closed(struct conn *c)
 	    strcmp(c->err.code, "closed") != 0)
 		ekl_debug("outbound to %s failed: %s: %s", l->cfg.name,
 			  c->err.code, c->err.message);
+	note_failure(l, true, &l->out_err);
 	l->out = NULL;
 	conn_free(c);
 	note_transition(l, &l->out_err);
@@ -224,6 +356,7 @@ static void in_closed(struct conn *c)
 	l->in_err = c->err;
 	l->in_err_set = true;
 	l->in_failures++;
+	note_failure(l, false, &l->in_err);
 	if (l->in == c)
 		l->in = NULL;
 	conn_free(c);
@@ -238,6 +371,7 @@ void link_adopt_inbound(struct link *l, struct conn *c)
 	c->owner = l;
 	l->in = c;
 	l->in_err_set = false;
+	l->in_logged_set = false;
 	if (old != NULL) {
 		/* The peer reconnected: the new connection replaces it. */
 		old->owner = NULL;
@@ -252,6 +386,7 @@ void link_note_inbound_failure(struct link *l, const struct conn *c)
 	l->in_err = c->err;
 	l->in_err_set = true;
 	l->in_failures++;
+	note_failure(l, false, &l->in_err);
 }
 
 static void err_json(struct json *j, bool set, const struct conn_err *e)
@@ -372,6 +507,10 @@ void link_status_json(const struct link *l, struct json *j)
 	else
 		json_str(j, carrier->side == POL_SIDE_INITIATOR ? "outbound"
 								: "inbound");
+	json_key(j, "dial");
+	json_bool(j, l->cfg.dial);
+	json_key(j, "accept");
+	json_bool(j, l->cfg.accept);
 	json_key(j, "outbound_error");
 	err_json(j, l->out_err_set, &l->out_err);
 	json_key(j, "inbound_error");

@@ -2,8 +2,10 @@
 # it_repl_certs.sh: the field notice, seen by replication. Two X15.3.2
 # nodes with server-only certificates in enforce mode reject each other's
 # client certificate: replication stops with reason client-purpose.
-# Upgrading the peer to X15.4 lets the primary's dial through and the peer
-# catches up. --version-skew strict stops replication across versions.
+# Upgrading the peer to X15.4 lets the primary's dial through, but under
+# the default link rule (both) the pair stays down until the primary is
+# upgraded too; under --link either the peer catches up at once.
+# --version-skew strict stops replication across versions.
 . "${EKL_IT_LIB:-$(dirname "$0")/lib.sh}"
 
 # A write that must not arrive is checked after an event that shows it
@@ -71,13 +73,35 @@ ctl node2 'xConfiguration Notice/1' >/dev/null 2>&1 || rc=$?
 assert_eq "$rc" 1 "Notice/1 read on node2 while cut off"
 
 # ---- node2 upgraded to X15.4 (same data, certificate and port) ----
-# node1 -> node2: node2 (X15.4) no longer checks node1's client purpose,
-# and node2's server-only certificate passes node1's serverAuth check.
+# node1 -> node2 now works: node2 (X15.4) no longer checks node1's client
+# purpose, and node2's server-only certificate passes node1's serverAuth
+# check. node2 -> node1 still fails: node1 is X15.3.2. Under the default
+# link rule (both: every direction must work, the field notice's "my
+# cluster replication broke after renewing the certificate") the pair
+# stays down.
 stop_node node2
 start_node node2 X15.4 enforce node2 @node1 --primary node1
 wait_admin node2
+wait_for node1 'peers[name=node2].outbound.state' up
+wait_for node2 'peers[name=node1].inbound.state' up
+wait_for node2 'peers[name=node1].outbound_error.code' client-purpose
+expect node1 'peers[name=node2].link' down
+expect node1 'peers[name=node2].replication.state' stopped
+expect node1 'peers[name=node2].replication.reason' client-purpose
+expect node2 link_rule both
+assert_eq "$(db node2 revision)" 0 "node2's revision, one direction up"
+
+# The same pair under --link either: one working direction carries the
+# link (node1's dial), and node2 catches up.
+stop_node node1
+stop_node node2
+start_node node1 X15.3.2 enforce node1 @node2 --primary node1 --link either
+start_node node2 X15.4 enforce node2 @node1 --primary node1 --link either
+wait_admin node1
+wait_admin node2
 wait_for node1 'peers[name=node2].link' up
 expect node1 'peers[name=node2].direction' outbound
+expect node1 link_rule either
 wait_converged 20 node1 node2
 wait_for node1 'peers[name=node2].replication.state' replicating
 expect node1 'peers[name=node2].replication.reason' null
@@ -85,12 +109,28 @@ wait_for node2 'peers[name=node1].replication.state' replicating
 expect node2 'peers[name=node1].inbound.unenforced' client-purpose
 assert_eq "$(ctl node2 'xConfiguration Notice/2')" \
 	"Notice/2: written while cut off" "Notice/2 on node2"
-# node2 -> node1 still fails (node1 is X15.3.2): the link rides node1's dial.
 wait_for node2 'peers[name=node1].outbound_error.code' client-purpose
 out=$(ctl node1 --ack all 'xConfiguration Notice/after: upgraded') ||
 	fail "--ack all after the upgrade: $out"
 assert_eq "$(ctl node2 'xConfiguration Notice/after')" \
 	"Notice/after: upgraded" "Notice/after on node2"
+
+# Back to the default rule, node1 upgraded as well: both directions work
+# and the pair is linked again.
+stop_node node1
+stop_node node2
+start_node node1 X15.4 enforce node1 @node2 --primary node1
+start_node node2 X15.4 enforce node2 @node1 --primary node1
+wait_admin node1
+wait_admin node2
+wait_for node1 'peers[name=node2].link' up
+wait_for node2 'peers[name=node1].link' up
+expect node1 'peers[name=node2].direction' outbound
+expect node2 'peers[name=node1].direction' inbound
+out=$(ctl node1 --ack all 'xConfiguration Notice/both: upgraded') ||
+	fail "--ack all with both nodes upgraded: $out"
+assert_eq "$(ctl node2 'xConfiguration Notice/both')" \
+	"Notice/both: upgraded" "Notice/both on node2"
 stop_node node1
 stop_node node2
 

@@ -16,9 +16,11 @@ for f in node1 node2 node3; do
 	assert_eq "$(file_mode "$PKI/$f.key")" 600 "mode of $f.key"
 done
 
-start_node node1 X15.3.2 enforce node1 @node2 @node3
-start_node node2 X15.3.2 enforce node2 @node1 @node3
-start_node node3 X15.4 enforce node3 @node1 @node2
+# Under --link either (one working direction carries a pair) first; the
+# default rule, both, comes after.
+start_node node1 X15.3.2 enforce node1 @node2 @node3 --link either
+start_node node2 X15.3.2 enforce node2 @node1 @node3 --link either
+start_node node3 X15.4 enforce node3 @node1 @node2 --link either
 wait_admin node1
 wait_admin node2
 wait_admin node3
@@ -111,14 +113,45 @@ stop_node node1
 stop_node node2
 stop_node node3
 
+# ---- the same cluster under the default link rule, both ----
+# Every pair has one failing direction, so no pair is linked and the
+# primary replicates to nobody; each link says why (client-purpose).
+start_node node1 X15.3.2 enforce node1 @node2 @node3 --primary node1
+start_node node2 X15.3.2 enforce node2 @node1 @node3 --primary node1
+start_node node3 X15.4 enforce node3 @node1 @node2 --primary node1
+wait_admin node1
+wait_admin node2
+wait_admin node3
+wait_for node1 'peers[name=node2].outbound.state' up
+wait_for node1 'peers[name=node3].outbound.state' up
+wait_for node2 'peers[name=node3].outbound.state' up
+wait_for node1 'peers[name=node2].inbound_error.code' client-purpose
+wait_for node1 'peers[name=node3].inbound_error.code' client-purpose
+wait_for node2 'peers[name=node3].inbound_error.code' client-purpose
+for pair in node1:node2 node1:node3 node2:node3 node2:node1 node3:node1 \
+	node3:node2; do
+	expect "${pair%%:*}" "peers[name=${pair#*:}].link" down
+	expect "${pair%%:*}" "peers[name=${pair#*:}].direction" null
+done
+expect node1 link_rule both
+expect node1 'peers[name=node2].replication.reason' client-purpose
+expect node1 'peers[name=node3].replication.reason' client-purpose
+# The failure is logged once, at warn, with a plain sentence.
+# (The inbound_error above was set at the same moment as the log line.)
+n=$(last_run_log node1 | grep -c "warn: peer node2 inbound: client-purpose at depth 0: node2's certificate has no clientAuth EKU" || true)
+assert_eq "$n" 1 "warn lines about node2's certificate in node1's log"
+stop_node node1
+stop_node node2
+stop_node node3
+
 # ---- second topology: both server-only and pre-X15.4: the link is down ----
 #
 # A -> B: B (pre-X15.4) rejects A's server-only certificate, client-purpose.
 # B -> A: A rejects B's the same way. No direction works: down at both ends.
 issue nodea server-only
 issue nodeb server-only
-start_node nodea X15.3.2 enforce nodea @nodeb
-start_node nodeb X15.3.2 enforce nodeb @nodea
+start_node nodea X15.3.2 enforce nodea @nodeb --link either
+start_node nodeb X15.3.2 enforce nodeb @nodea --link either
 wait_admin nodea
 wait_admin nodeb
 for n in nodea nodeb; do
@@ -137,7 +170,7 @@ assert_contains "$text" down "ctl text status of nodea"
 # the client purpose, so A -> B works and the link comes up, carried by
 # A's dial. B -> A still fails: A is still pre-X15.4.
 stop_node nodeb
-start_node nodeb X15.4 enforce nodeb @nodea
+start_node nodeb X15.4 enforce nodeb @nodea --link either
 wait_admin nodeb
 wait_for nodea 'peers[name=nodeb].link' up
 expect nodea 'peers[name=nodeb].direction' outbound

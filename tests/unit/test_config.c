@@ -376,6 +376,85 @@ START_TEST(test_peer_syntax)
 }
 END_TEST
 
+START_TEST(test_peer_options)
+{
+	struct args a;
+	struct config c;
+
+	/* Default: both directions. */
+	args_full(&a);
+	expect_ok(&a, &c);
+	ck_assert(c.peers[0].dial && c.peers[0].accept);
+	ck_assert_int_eq(c.link, CONFIG_LINK_BOTH);
+	config_close(&c);
+
+	args_full(&a);
+	args_drop(&a, "--peer");
+	args_add(&a, "--peer", "n2=127.0.0.1:7002,dial=no");
+	args_add(&a, "--peer", "n3=127.0.0.1:7003, accept=no");
+	args_add(&a, "--peer", "n4=[::1]:7004,dial=yes,accept=yes");
+	expect_ok(&a, &c);
+	ck_assert_str_eq(c.peers[0].addr_text, "127.0.0.1:7002");
+	ck_assert(!c.peers[0].dial && c.peers[0].accept);
+	ck_assert_str_eq(c.peers[1].addr_text, "127.0.0.1:7003");
+	ck_assert(c.peers[1].dial && !c.peers[1].accept);
+	ck_assert_str_eq(c.peers[2].addr_text, "[::1]:7004");
+	ck_assert(c.peers[2].dial && c.peers[2].accept);
+	config_close(&c);
+
+	args_full(&a);
+	args_add(&a, "--peer", "n4=127.0.0.1:7004,dial=no,accept=no");
+	expect_fail(&a, "--peer", "no connection", (char *)NULL);
+	args_full(&a);
+	args_add(&a, "--peer", "n4=127.0.0.1:7004,dial=maybe");
+	expect_fail(&a, "--peer", "yes or no", (char *)NULL);
+	args_full(&a);
+	args_add(&a, "--peer", "n4=127.0.0.1:7004,listen=no");
+	expect_fail(&a, "--peer", "unknown peer option", "dial=yes|no",
+		    (char *)NULL);
+	args_full(&a);
+	args_add(&a, "--peer", "n4=127.0.0.1:7004,dial");
+	expect_fail(&a, "--peer", "KEY=VALUE", (char *)NULL);
+}
+END_TEST
+
+START_TEST(test_link_and_log_level)
+{
+	struct args a;
+	struct config c;
+
+	args_full(&a);
+	args_add(&a, "--link", "either");
+	args_add(&a, "--log-level", "warn");
+	expect_ok(&a, &c);
+	ck_assert_int_eq(c.link, CONFIG_LINK_EITHER);
+	ck_assert(c.log_level_set);
+	ck_assert_int_eq(c.log_level, 2);
+	config_close(&c);
+
+	args_full(&a);
+	args_add(&a, "--link", "one");
+	expect_fail(&a, "--link", "'one'", "both", "either", (char *)NULL);
+	args_full(&a);
+	args_add(&a, "--log-level", "loud");
+	expect_fail(&a, "--log-level", "debug, info, warn or error",
+		    (char *)NULL);
+
+	/* The same keys in a config file, peer options included. */
+	args_full(&a);
+	args_drop(&a, "--peer");
+	args_add(&a, "--config",
+		 write_file("link.conf", "link = either\n"
+					 "log-level = error\n"
+					 "peer = n2=127.0.0.1:7002,dial=no\n"));
+	expect_ok(&a, &c);
+	ck_assert_int_eq(c.link, CONFIG_LINK_EITHER);
+	ck_assert_int_eq(c.log_level, 3);
+	ck_assert(!c.peers[0].dial && c.peers[0].accept);
+	config_close(&c);
+}
+END_TEST
+
 START_TEST(test_peer_listed_twice)
 {
 	struct args a;
@@ -880,6 +959,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_help);
 	tcase_add_test(tc, test_peer_syntax);
+	tcase_add_test(tc, test_peer_options);
+	tcase_add_test(tc, test_link_and_log_level);
 	tcase_add_test(tc, test_peer_listed_twice);
 	tcase_add_test(tc, test_peer_same_address);
 	tcase_add_test(tc, test_peer_is_self);
