@@ -199,6 +199,7 @@ struct part_node {
 	bool check;
 	bool has_seu;
 	bool seu; /* server_eku_upload */
+	const char *log_level; /* into the document, or NULL */
 };
 
 /* "PATH:LINE:COLUMN: key 'KEY': MESSAGE" (1-based line and column). */
@@ -469,6 +470,7 @@ static int parse_node(struct walk *w, const yaml_node_t *n, const char *kp,
 					   "client_cert",
 					   "client_eku_check",
 					   "server_eku_upload",
+					   "log_level",
 					   NULL};
 	char sub[KEYPATH_LEN];
 	yaml_node_t *v;
@@ -529,6 +531,18 @@ static int parse_node(struct walk *w, const yaml_node_t *n, const char *kp,
 		if ((rc = parse_bool(w, v, sub, &pn->seu)) != 0)
 			return rc;
 		pn->has_seu = true;
+	}
+	if ((v = get(w, n, "log_level", NULL)) != NULL) {
+		snprintf(sub, sizeof(sub), "%s.log_level", kp);
+		if ((rc = scalar(w, v, sub, &s)) != 0)
+			return rc;
+		if (strcmp(s, "debug") != 0 && strcmp(s, "info") != 0 &&
+		    strcmp(s, "warn") != 0 && strcmp(s, "error") != 0)
+			return fail_at(w, v, sub,
+				       "'%s' is not a log level; use debug, "
+				       "info, warn or error",
+				       s);
+		pn->log_level = s;
 	}
 	return 0;
 }
@@ -604,6 +618,10 @@ static int merge_node(struct walk *w, const yaml_node_t *key,
 	out->server_eku_upload = pn->has_seu	? pn->seu
 				 : def->has_seu ? def->seu
 						: false;
+	snprintf(out->log_level, sizeof(out->log_level), "%s",
+		 pn->log_level != NULL	  ? pn->log_level
+		 : def->log_level != NULL ? def->log_level
+					  : "");
 	if ((rc = merge_cert(w, &pn->cert, &def->cert, PKI_PROFILE_COMBINED,
 			     &out->cert)) != 0)
 		return rc;

@@ -23,7 +23,9 @@
  *
  * Node keys: version (required here or in defaults), role, cert,
  * client_cert (or `client_cert: none`), client_eku_check (on/off, default
- * on), server_eku_upload (true/false, default false: the X15.4
+ * on), log_level (debug, info, warn or error: the live node's log level,
+ * which the model ignores; default info), server_eku_upload (true/false,
+ * default false: the X15.4
  * Expressway-E setting EnableServerEkuUpload). Certificate keys: profile
  * (default combined; client-only for client_cert), ca (default
  * unrestricted), days (1-36500; default: the lab PKI's 365), root (private
@@ -108,7 +110,9 @@ struct topo_node {
 	 * EnableServerEkuUpload (the upload rule, model/expressway.h);
 	 * default false, as on a fresh system. */
 	bool server_eku_upload;
-	int line; /* 1-based line of the node's key */
+	char log_level[8]; /* the node's --log-level (debug, info, warn,
+			      error), or "" for its default (info) */
+	int line;	   /* 1-based line of the node's key */
 };
 
 struct topo {

@@ -145,10 +145,16 @@ int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
 				l->nodes[i].port);
 		} else if (strcmp(k, "peer") == 0) {
 			char *peq = strchr(v, '=');
+			const char *opts = "";
 			int j;
 
-			if (peq != NULL)
+			if (peq != NULL) {
 				*peq = '\0';
+				/* `,dial=no` / `,accept=no` stay as they are.
+				 */
+				opts = strchr(peq + 1, ',');
+				opts = opts != NULL ? opts : "";
+			}
 			j = lab_node_index(l, trim(v));
 			if (j < 0 || j == i) {
 				fputs(line, out);
@@ -156,13 +162,14 @@ int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
 			}
 			if (l->route_port[(size_t)i * n + (size_t)j] > 0)
 				fprintf(
-				    out, "peer = %s=%s:%d\n", l->nodes[j].name,
-				    d->proxy_ip,
-				    l->route_port[(size_t)i * n + (size_t)j]);
+				    out, "peer = %s=%s:%d%s\n",
+				    l->nodes[j].name, d->proxy_ip,
+				    l->route_port[(size_t)i * n + (size_t)j],
+				    opts);
 			else
-				fprintf(out, "peer = %s=%s:%d\n",
+				fprintf(out, "peer = %s=%s:%d%s\n",
 					l->nodes[j].name, d->ip[j],
-					l->nodes[j].port);
+					l->nodes[j].port, opts);
 		} else if (strcmp(k, "cert") == 0 || strcmp(k, "key") == 0 ||
 			   strcmp(k, "client-cert") == 0 ||
 			   strcmp(k, "client-key") == 0 ||

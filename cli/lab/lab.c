@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -71,10 +72,17 @@ static int lab_init_nodes(struct lab *l, const char *state, char *err)
 	n = l->topo.n_nodes;
 	l->nodes = ekl_calloc(n, sizeof(*l->nodes));
 	l->route_port = ekl_calloc(n * n, sizeof(*l->route_port));
-	if (l->nodes == NULL || l->route_port == NULL) {
+	l->node_fd = ekl_calloc(n, sizeof(*l->node_fd));
+	l->route_fd = ekl_calloc(n * n, sizeof(*l->route_fd));
+	if (l->nodes == NULL || l->route_port == NULL || l->node_fd == NULL ||
+	    l->route_fd == NULL) {
 		lab_close(l);
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
 	}
+	for (i = 0; i < n; i++)
+		l->node_fd[i] = -1;
+	for (i = 0; i < n * n; i++)
+		l->route_fd[i] = -1;
 	for (i = 0; i < n; i++) {
 		const struct topo_node *t = &l->topo.nodes[i];
 		struct lab_node *nd = &l->nodes[i];
@@ -114,14 +122,75 @@ int lab_open_topo(struct lab *l, const struct topo *t, const char *where,
 	return lab_init_nodes(l, state, err);
 }
 
+/* Close the reservations no process took. */
+static void close_reserved(struct lab *l)
+{
+	size_t i, n = l->topo.n_nodes;
+
+	for (i = 0; l->node_fd != NULL && i < n; i++)
+		if (l->node_fd[i] >= 0) {
+			close(l->node_fd[i]);
+			l->node_fd[i] = -1;
+		}
+	for (i = 0; l->route_fd != NULL && i < n * n; i++)
+		if (l->route_fd[i] >= 0) {
+			close(l->route_fd[i]);
+			l->route_fd[i] = -1;
+		}
+}
+
 void lab_close(struct lab *l)
 {
+	close_reserved(l);
 	if (!l->topo_borrowed)
 		topo_free(&l->topo);
 	ekl_free(l->nodes);
 	ekl_free(l->route_port);
+	ekl_free(l->node_fd);
+	ekl_free(l->route_fd);
 	l->nodes = NULL;
 	l->route_port = NULL;
+	l->node_fd = NULL;
+	l->route_fd = NULL;
+}
+
+bool lab_dials(const struct lab *l, size_t i, size_t j)
+{
+	return i != j && labmodel_dials(l->topo.dial, l->nodes[i].name,
+					l->nodes[j].name, l->topo.primary);
+}
+
+int lab_node_socket(struct lab *l, int i, int *fd, char *err)
+{
+	char e[EKL_ERRLEN];
+	int port;
+
+	if (l->node_fd[i] >= 0) {
+		*fd = l->node_fd[i];
+		l->node_fd[i] = -1;
+		return 0;
+	}
+	if (addr_reserve(l->nodes[i].port, fd, &port, e) != 0)
+		return ekl_errf(err, EKL_EADDR, "node %s's listen port: %s",
+				l->nodes[i].name, e);
+	return 0;
+}
+
+int lab_route_socket(struct lab *l, size_t from, size_t to, int *fd, char *err)
+{
+	size_t k = from * l->topo.n_nodes + to;
+	char e[EKL_ERRLEN];
+	int port;
+
+	if (l->route_fd[k] >= 0) {
+		*fd = l->route_fd[k];
+		l->route_fd[k] = -1;
+		return 0;
+	}
+	if (addr_reserve(l->route_port[k], fd, &port, e) != 0)
+		return ekl_errf(err, EKL_EADDR, "the proxy's route %s>%s: %s",
+				l->nodes[from].name, l->nodes[to].name, e);
+	return 0;
 }
 
 /* ---- lab.conf ------------------------------------------------------------ */
@@ -330,12 +399,23 @@ int lab_write_node_conf(struct lab *l, int i, char *err)
 	fprintf(f, "# written by ekulab lab for topology %s\n", l->topo.name);
 	fprintf(f, "name = %s\ncluster = %s\n", nd->name, l->topo.name);
 	fprintf(f, "listen = 127.0.0.1:%d\n", nd->port);
-	for (j = 0; j < n; j++)
-		if (j != (size_t)i)
-			fprintf(f, "peer = %s=127.0.0.1:%d\n", l->nodes[j].name,
-				l->route_port[(size_t)i * n + j] > 0
-				    ? l->route_port[(size_t)i * n + j]
-				    : l->nodes[j].port);
+	/* A peer for every node with a direction to or from this one: we
+	 * dial it through its route (or its port, direct); `dial=no` when
+	 * the dial mode has only the peer dial, `accept=no` when only we
+	 * do. Two nodes the dial mode never connects do not know each
+	 * other (the model's not-dialled). */
+	for (j = 0; j < n; j++) {
+		bool out = lab_dials(l, (size_t)i, j);
+		bool in = lab_dials(l, j, (size_t)i);
+
+		if (!out && !in)
+			continue;
+		fprintf(f, "peer = %s=127.0.0.1:%d%s%s\n", l->nodes[j].name,
+			l->route_port[(size_t)i * n + j] > 0
+			    ? l->route_port[(size_t)i * n + j]
+			    : l->nodes[j].port,
+			out ? "" : ",dial=no", in ? "" : ",accept=no");
+	}
 	fprintf(f, "cert = %s/pki/%s.crt\nkey = %s/pki/%s.key\n", l->state,
 		nd->name, l->state, nd->name);
 	/* A client certificate exists from X15.5 on; earlier versions ignore
@@ -351,6 +431,8 @@ int lab_write_node_conf(struct lab *l, int i, char *err)
 		topo_role_name(t->role), pol_mode_name(nd->verify));
 	fprintf(f, "client-eku-check = %s\n",
 		t->client_eku_check ? "on" : "off");
+	if (t->log_level[0] != '\0')
+		fprintf(f, "log-level = %s\n", t->log_level);
 	fprintf(f, "data = %s/%s/data\nadmin = %s/%s/admin.sock\n", l->state,
 		nd->name, l->state, nd->name);
 	fprintf(f, "primary = %s\n", l->topo.primary);
@@ -371,10 +453,59 @@ int lab_write_node_conf(struct lab *l, int i, char *err)
 	return 0;
 }
 
+/* Every node's listen port and a route port for each direction the dial
+ * mode makes (none when direct). The docker runtime's nodes and proxy
+ * have addresses of their own: fixed numbers. Otherwise each port is
+ * reserved and held (lab.h), so none is handed out twice. */
+static int pick_ports(struct lab *l, char *err)
+{
+	size_t i, j, n = l->topo.n_nodes;
+	struct rlimit rl;
+	char e[EKL_ERRLEN];
+
+	/* A socket per node and per route stays open until its process
+	 * starts: allow as many descriptors as the hard limit does. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	close_reserved(l);
+	for (i = 0; i < n; i++) {
+		if (l->rt->own_network) {
+			l->nodes[i].port = LAB_NODE_PORT_BASE + (int)i;
+			continue;
+		}
+		if (addr_reserve(0, &l->node_fd[i], &l->nodes[i].port, e) != 0)
+			return ekl_errf(err, EKL_EADDR,
+					"a listen port for node %s: %s",
+					l->nodes[i].name, e);
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++) {
+			size_t k = i * n + j;
+
+			l->route_port[k] = 0;
+			if (l->tune.direct || !lab_dials(l, i, j))
+				continue;
+			if (l->rt->own_network) {
+				l->route_port[k] = LAB_ROUTE_PORT_BASE + (int)k;
+				continue;
+			}
+			if (addr_reserve(0, &l->route_fd[k], &l->route_port[k],
+					 e) != 0)
+				return ekl_errf(err, EKL_EADDR,
+						"a port for the proxy's route "
+						"%s>%s: %s",
+						l->nodes[i].name,
+						l->nodes[j].name, e);
+		}
+	return 0;
+}
+
 int lab_prepare(struct lab *l, const char *runtime, char *err)
 {
 	char pki[LAB_PATH_MAX + 8], dir[LAB_PATH_MAX + 80];
-	size_t i, j, n = l->topo.n_nodes;
+	size_t i, n = l->topo.n_nodes;
 	int rv;
 
 	l->rt = lab_runtime_find(runtime);
@@ -402,19 +533,11 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 		lab_path(l, l->nodes[i].name, "data", dir, sizeof(dir));
 		if ((rv = mkdirs(dir, err)) != 0)
 			return rv;
-		l->nodes[i].port = addr_free_port();
 		if ((rv = lab_issue_cert(l, (int)i, err)) != 0)
 			return rv;
 	}
-	for (i = 0; i < n; i++)
-		for (j = 0; j < n; j++)
-			l->route_port[i * n + j] =
-			    !l->tune.direct && i != j &&
-				    labmodel_dials(
-					l->topo.dial, l->nodes[i].name,
-					l->nodes[j].name, l->topo.primary)
-				? addr_free_port()
-				: 0;
+	if ((rv = pick_ports(l, err)) != 0)
+		return rv;
 	for (i = 0; i < n; i++)
 		if ((rv = lab_write_node_conf(l, (int)i, err)) != 0)
 			return rv;

@@ -10,9 +10,21 @@
  *   NODE/admin.sock     its admin socket; NODE/node.log its log
  *   proxy.sock          the link-fault proxy's control socket; proxy.log
  *
- * Every directed link A->B goes through the proxy: A is started with
+ * Every directed connection the topology's dial mode makes (A dials B:
+ * labmodel_dials) goes through the proxy: A is started with
  * --peer B=127.0.0.1:ROUTE_PORT(A,B) and the proxy forwards to B's listen
- * port, so link faults need no privileges.
+ * port, so link faults need no privileges. No other connection exists:
+ * a direction the dial mode does not make has no route, and the nodes
+ * are told (`dial=no` on the side that does not dial, `accept=no` on the
+ * other), so they never open it.
+ *
+ * Ports: on the process runtime every listening socket (each node's, each
+ * route's) is reserved by ekulab (addr_reserve: bound and listening, held
+ * open) and handed to the process that serves it when it starts (the
+ * LISTEN_FDS protocol), so no two can ever get the same port; a node
+ * started again reserves its own port again. The docker runtime gives
+ * each node and the proxy an address of their own, so their ports are
+ * fixed numbers.
  */
 #ifndef EKULAB_CLI_LAB_H
 #define EKULAB_CLI_LAB_H
@@ -22,8 +34,13 @@
 
 #include "model/topology.h"
 
-#define LAB_PATH_MAX   200
-#define LAB_MAX_FAULTS 64
+#define LAB_PATH_MAX 200
+/* Fixed ports on a runtime with its own network (docker): node i listens
+ * on LAB_NODE_PORT_BASE + i at its own address, the proxy's route
+ * from -> to on LAB_ROUTE_PORT_BASE + from * n + to at its address. */
+#define LAB_NODE_PORT_BASE  7001
+#define LAB_ROUTE_PORT_BASE 21000
+#define LAB_MAX_FAULTS	    64
 /* Longest $TMPDIR a lab uses: the node and proxy Unix socket paths under
  * it must stay below the 108 bytes of sun_path. */
 #define LAB_TMPDIR_MAX 60
@@ -73,6 +90,11 @@ struct lab {
 	const struct lab_runtime *rt; /* not owned: static table */
 	struct lab_node *nodes;	      /* owned, topo.n_nodes entries */
 	int *route_port;	      /* owned: [from * n + to] */
+	/* Reserved listening sockets not yet handed to their process
+	 * (process runtime), or -1: node_fd[i], route_fd[from * n + to].
+	 * Owned; lab_close closes what is left. */
+	int *node_fd;
+	int *route_fd;
 	pid_t proxy_pid;
 	struct lab_fault faults[LAB_MAX_FAULTS];
 	int n_faults;
@@ -106,7 +128,9 @@ void lab_close(struct lab *l);
 
 int lab_node_index(const struct lab *l, const char *name);
 
-/* Create the PKI, certificates and node configs, pick ports (up). */
+/* Create the PKI, certificates and node configs, pick ports (up): on a
+ * runtime without its own network the ports are reserved (held in
+ * node_fd / route_fd until the serving process starts). */
 int lab_prepare(struct lab *l, const char *runtime, char *err);
 /* (Re)write NODE/node.conf from the node's current settings. */
 int lab_write_node_conf(struct lab *l, int i, char *err);
@@ -139,5 +163,15 @@ int lab_ask(const struct lab *l, int i, const char *prefix, const char *cmd,
 	    bool *ok, char **body, char *err);
 /* Wait until node i answers on its admin socket (bounded). */
 int lab_wait_node(const struct lab *l, int i, double seconds, char *err);
+
+/* The directions between nodes i and j the topology's dial mode makes:
+ * does i dial j? (labmodel_dials on the lab's topology) */
+bool lab_dials(const struct lab *l, size_t i, size_t j);
+/* The listening socket for node i (process runtime): the one reserved at
+ * prepare, or a new reservation of its port (a restart). The caller owns
+ * the fd. Returns 0 or EKL_EADDR naming the node, port and cause. */
+int lab_node_socket(struct lab *l, int i, int *fd, char *err);
+/* The same for route from -> to. */
+int lab_route_socket(struct lab *l, size_t from, size_t to, int *fd, char *err);
 
 #endif

@@ -10,6 +10,10 @@ struct lab;
 
 struct lab_runtime {
 	const char *name; /* "process" */
+	/* Each node and the proxy have an address of their own (docker): the
+	 * lab's ports are fixed numbers. Otherwise they share the host's
+	 * loopback and the lab reserves every port (lab.h). */
+	bool own_network;
 	/* Start node i from its node.conf; returns once the process runs
 	 * (not necessarily healthy: see lab_wait_node). */
 	int (*start_node)(struct lab *l, int i, char *err);

@@ -360,6 +360,7 @@ static int stop_proxy(struct lab *l, char *err)
 
 const struct lab_runtime lab_runtime_docker = {
     .name = "docker",
+    .own_network = true,
     .start_node = start_node,
     .stop_node = stop_node,
     .kill_node = kill_node,

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ekulab/core/addr.h"
 #include "ekulab/core/err.h"
 #include "lab.h"
 #include "lab_runtime.h"
@@ -73,27 +74,84 @@ static bool pid_is_ours(const struct lab *l, pid_t pid)
 	return strstr(cmd, l->state) != NULL;
 }
 
-/* fork + setsid + exec, stdout/stderr appended to log. Returns once the
- * child has exec'd (a close-on-exec pipe tells), so the new process's
- * command line is already its own; -1 when fork or exec failed. */
-static pid_t spawn(char *const argv[], const char *log)
+extern char **environ;
+
+/* The environment for a child handed n listening sockets: ours without
+ * LISTEN_*, plus LISTEN_FDS=n and a LISTEN_PID slot the child fills in
+ * (its pid is known only after fork). NULL when out of memory. */
+static char **child_env(int n, char *fds_var, size_t fds_len, char *pid_var)
 {
-	int pfd[2], e = 0;
+	size_t k = 0, m = 0;
+	char **env;
+
+	while (environ[m] != NULL)
+		m++;
+	env = calloc(m + 3, sizeof(*env));
+	if (env == NULL)
+		return NULL;
+	for (m = 0; environ[m] != NULL; m++)
+		if (strncmp(environ[m], "LISTEN_", 7) != 0)
+			env[k++] = environ[m];
+	if (n > 0) {
+		snprintf(fds_var, fds_len, "LISTEN_FDS=%d", n);
+		env[k++] = fds_var;
+		env[k++] = pid_var;
+	}
+	env[k] = NULL;
+	return env;
+}
+
+/* "LISTEN_PID=" followed by pid, without stdio (after fork). */
+static void put_pid(char *var, pid_t pid)
+{
+	char digits[16];
+	int n = 0;
+	unsigned long v = (unsigned long)pid;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0 && n < (int)sizeof(digits));
+	memcpy(var, "LISTEN_PID=", 11);
+	var += 11;
+	while (n > 0)
+		*var++ = digits[--n];
+	*var = '\0';
+}
+
+/* fork + setsid + exec, stdout/stderr appended to log, the n listening
+ * sockets fds handed over at descriptors 3.. (LISTEN_FDS: addr_listen
+ * in the child picks them up). Returns once the child has exec'd (a
+ * close-on-exec pipe tells), so the new process's command line is
+ * already its own; -1 when fork or exec failed. The caller still owns
+ * and closes fds. */
+static pid_t spawn(char *const argv[], const char *log, const int *fds, int n)
+{
+	char fds_var[32], pid_var[40];
+	char **env;
+	int pfd[2], e = 0, k, *moved;
 	pid_t pid;
 	ssize_t r;
 
-	if (pipe2(pfd, O_CLOEXEC) != 0)
+	env = child_env(n, fds_var, sizeof(fds_var), pid_var);
+	moved = calloc((size_t)n + 1, sizeof(*moved));
+	if (env == NULL || moved == NULL || pipe2(pfd, O_CLOEXEC) != 0) {
+		free(env);
+		free(moved);
 		return -1;
+	}
 	pid = fork();
 	if (pid < 0) {
 		close(pfd[0]);
 		close(pfd[1]);
+		free(env);
+		free(moved);
 		return -1;
 	}
 	if (pid == 0) {
 		int fd =
 		    open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		int nul = open("/dev/null", O_RDONLY);
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int hi = ADDR_LISTEN_FDS_START + n + 3;
 
 		close(pfd[0]);
 		setsid();
@@ -103,12 +161,29 @@ static pid_t spawn(char *const argv[], const char *log)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execv(argv[0], argv);
+		/* Out of the way first (a source may sit on a target), then
+		 * into place; dup2 clears close-on-exec on the copies. */
+		if (pfd[1] < hi) {
+			int w = fcntl(pfd[1], F_DUPFD_CLOEXEC, hi);
+
+			if (w >= 0)
+				pfd[1] = w;
+		}
+		for (k = 0; k < n; k++)
+			if ((moved[k] = fcntl(fds[k], F_DUPFD_CLOEXEC, hi)) < 0)
+				_exit(126);
+		for (k = 0; k < n; k++)
+			if (dup2(moved[k], ADDR_LISTEN_FDS_START + k) < 0)
+				_exit(126);
+		put_pid(pid_var, getpid());
+		execve(argv[0], argv, env);
 		e = errno;
 		if (write(pfd[1], &e, sizeof(e)) != sizeof(e))
 			_exit(126);
 		_exit(127);
 	}
+	free(env);
+	free(moved);
 	close(pfd[1]);
 	do
 		r = read(pfd[0], &e, sizeof(e));
@@ -136,6 +211,7 @@ static int start_node(struct lab *l, int i, char *err)
 {
 	char prog[PATH_MAX], conf[LAB_PATH_MAX + 80], log[LAB_PATH_MAX + 80];
 	char *argv[4];
+	int fd, rv, e;
 
 	if (lab_find_program("ekunode", "EKUNODE", prog, sizeof(prog)) != 0)
 		return ekl_errf(err, EKL_ENOENT,
@@ -147,9 +223,14 @@ static int start_node(struct lab *l, int i, char *err)
 	argv[1] = "--config";
 	argv[2] = conf;
 	argv[3] = NULL;
-	l->nodes[i].pid = spawn(argv, log);
+	if ((rv = lab_node_socket(l, i, &fd, err)) != 0)
+		return rv;
+	l->nodes[i].pid = spawn(argv, log, &fd, 1);
+	e = errno;
+	close(fd); /* the node has its copy */
 	if (l->nodes[i].pid < 0)
-		return ekl_errf(err, EKL_EIO, "fork: %s", strerror(errno));
+		return ekl_errf(err, EKL_EIO, "starting node %s: %s",
+				l->nodes[i].name, strerror(e));
 	return 0;
 }
 
@@ -231,15 +312,40 @@ static int resume_node(struct lab *l, int i, char *err)
 	return signal_node(l, i, SIGCONT, err);
 }
 
+/* The control socket appears once every route listens; the proxy that
+ * exits first says why in its log. */
+static int wait_proxy(struct lab *l, const char *ctl, const char *log,
+		      char *err)
+{
+	struct stat sb;
+	int k;
+
+	for (k = 0; k < 1000; k++) {
+		if (stat(ctl, &sb) == 0)
+			return 0;
+		reap(l->proxy_pid);
+		if (!pid_is_ours(l, l->proxy_pid))
+			return ekl_errf(err, EKL_EIO,
+					"the proxy exited during start-up "
+					"(see %s)",
+					log);
+		usleep(10000);
+	}
+	return ekl_errf(err, EKL_EIO,
+			"the proxy made no control socket within 10 s (see %s)",
+			log);
+}
+
 static int start_proxy(struct lab *l, char *err)
 {
 	char prog[PATH_MAX], ctl[LAB_PATH_MAX + 32], log[LAB_PATH_MAX + 32];
 	size_t i, j, n = l->topo.n_nodes, a = 0;
 	char **argv = calloc(8 + 2 * n * n, sizeof(char *));
 	char(*routes)[192] = calloc(n * n + 1, sizeof(*routes));
-	int rv = 0;
+	int *fds = calloc(n * n + 1, sizeof(int));
+	int rv = 0, nfds = 0, k;
 
-	if (argv == NULL || routes == NULL) {
+	if (argv == NULL || routes == NULL || fds == NULL) {
 		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -265,14 +371,25 @@ static int start_proxy(struct lab *l, char *err)
 				 l->nodes[j].port);
 			argv[a++] = "--route";
 			argv[a++] = routes[i * n + j];
+			if ((rv = lab_route_socket(l, i, j, &fds[nfds], err)) !=
+			    0)
+				goto out;
+			nfds++;
 		}
 	argv[a] = NULL;
-	l->proxy_pid = spawn(argv, log);
-	if (l->proxy_pid < 0)
-		rv = ekl_errf(err, EKL_EIO, "fork: %s", strerror(errno));
+	l->proxy_pid = spawn(argv, log, fds, nfds);
+	if (l->proxy_pid < 0) {
+		rv = ekl_errf(err, EKL_EIO, "starting the proxy: %s",
+			      strerror(errno));
+		goto out;
+	}
+	rv = wait_proxy(l, ctl, log, err);
 out:
+	for (k = 0; fds != NULL && k < nfds; k++)
+		close(fds[k]);
 	free(argv);
 	free(routes);
+	free(fds);
 	return rv;
 }
 
@@ -286,6 +403,7 @@ static int stop_proxy(struct lab *l, char *err)
 
 const struct lab_runtime lab_runtime_process = {
     .name = "process",
+    .own_network = false,
     .start_node = start_node,
     .stop_node = stop_node,
     .kill_node = kill_node,

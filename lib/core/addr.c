@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ekulab/core/err.h"
@@ -120,6 +121,8 @@ static int set_flags(int fd)
 	return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+static int inherit_take(const struct addr *a);
+
 int addr_listen(const struct addr *a, int *fd, char *err)
 {
 	char buf[80];
@@ -127,6 +130,16 @@ int addr_listen(const struct addr *a, int *fd, char *err)
 	int s;
 
 	addr_format(a, buf, sizeof(buf));
+	s = inherit_take(a);
+	if (s >= 0) {
+		/* Handed over by our parent, bound and listening already. */
+		if (listen(s, 128) < 0 || set_flags(s) < 0)
+			return ekl_errf(err, EKL_EIO,
+					"listen %s (handed over): %s", buf,
+					strerror(errno));
+		*fd = s;
+		return 0;
+	}
 	s = socket(a->ss.ss_family, SOCK_STREAM, 0);
 	if (s < 0)
 		return ekl_errf(err, EKL_EIO, "listen %s: socket: %s", buf,
@@ -263,19 +276,162 @@ err_after_socket:
 	return rv;
 }
 
-int addr_free_port(void)
+/* ---- reserving ports ---- */
+
+/* The kernel's ephemeral range (outgoing connections take their local
+ * port from it). */
+static void ephemeral_range(int *lo, int *hi)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	*lo = 32768;
+	*hi = 60999;
+	if (f == NULL)
+		return;
+	if (fscanf(f, "%d %d", lo, hi) != 2) {
+		*lo = 32768;
+		*hi = 60999;
+	}
+	fclose(f);
+}
+
+/* Bind and listen on 127.0.0.1:port (0: any); 0 or errno. */
+static int reserve_one(int port, int *fd)
 {
 	struct sockaddr_in sin;
-	socklen_t sl = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+	int one = 1, s, e;
 
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return errno;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &sl) == 0)
-		port = ntohs(sin.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
+	sin.sin_port = htons((uint16_t)port);
+	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    listen(s, 128) != 0) {
+		e = errno;
+		close(s);
+		return e;
+	}
+	*fd = s;
+	return 0;
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+
+	if (getsockname(fd, (struct sockaddr *)&sin, &sl) != 0)
+		return -1;
+	return ntohs(sin.sin_port);
+}
+
+int addr_reserve(int port, int *fd, int *port_out, char *err)
+{
+	static unsigned seed;
+	int lo, hi, k, e = 0;
+
+	*fd = -1;
+	if (port > 0) {
+		e = reserve_one(port, fd);
+		if (e == 0) {
+			*port_out = port;
+			return 0;
+		}
+		return ekl_errf(err, EKL_EADDR, "port 127.0.0.1:%d: %s%s", port,
+				strerror(e),
+				e == EADDRINUSE
+				    ? " (another process took it while no "
+				      "one served it)"
+				    : "");
+	}
+	/* Below the ephemeral range, at random: other labs and tests pick
+	 * their own at random too, and a reservation that collides with
+	 * one of theirs fails to bind and moves on. */
+	ephemeral_range(&lo, &hi);
+	hi = lo < 20000 ? lo : 20000;
+	lo = hi - 10000 > 1024 ? hi - 10000 : 1024;
+	if (seed == 0)
+		seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+	for (k = 0; hi - lo >= 1000 && k < 200; k++) {
+		int p = lo + (int)(rand_r(&seed) % (unsigned)(hi - lo));
+
+		e = reserve_one(p, fd);
+		if (e == 0) {
+			*port_out = p;
+			return 0;
+		}
+		if (e != EADDRINUSE && e != EACCES)
+			break;
+	}
+	/* No room below the ephemeral range: let the kernel choose. */
+	e = reserve_one(0, fd);
+	if (e == 0 && (*port_out = bound_port(*fd)) > 0)
+		return 0;
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	return ekl_errf(err, EKL_EADDR, "no free TCP port on 127.0.0.1: %s",
+			strerror(e != 0 ? e : EADDRINUSE));
+}
+
+/* ---- listening sockets handed over by the parent ---- */
+
+#define INHERIT_MAX 256
+
+static bool inherit_loaded;
+static int inherit_n;
+static bool inherit_taken[INHERIT_MAX];
+
+static void inherit_load(void)
+{
+	const char *fds = getenv("LISTEN_FDS");
+	const char *pid = getenv("LISTEN_PID");
+	char *end;
+	long n, p;
+	int i;
+
+	if (inherit_loaded)
+		return;
+	inherit_loaded = true;
+	if (fds == NULL || pid == NULL)
+		return;
+	p = strtol(pid, &end, 10);
+	if (*pid == '\0' || *end != '\0' || p != (long)getpid())
+		return;
+	n = strtol(fds, &end, 10);
+	if (*fds == '\0' || *end != '\0' || n <= 0 || n > INHERIT_MAX)
+		return;
+	inherit_n = (int)n;
+	for (i = 0; i < inherit_n; i++)
+		(void)fcntl(ADDR_LISTEN_FDS_START + i, F_SETFD, FD_CLOEXEC);
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+}
+
+/* An inherited listening socket bound to exactly a, or -1. */
+static int inherit_take(const struct addr *a)
+{
+	int i;
+
+	inherit_load();
+	for (i = 0; i < inherit_n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = ADDR_LISTEN_FDS_START + i;
+
+		if (inherit_taken[i])
+			continue;
+		memset(&ss, 0, sizeof(ss));
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+		    sl != a->len || memcmp(&ss, &a->ss, sl) != 0)
+			continue;
+		inherit_taken[i] = true;
+		return fd;
+	}
+	return -1;
 }

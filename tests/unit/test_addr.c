@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ekulab/core/addr.h"
@@ -290,6 +293,121 @@ START_TEST(connect_refused)
 }
 END_TEST
 
+/* ---- addr_reserve and the handover ---- */
+
+START_TEST(reserve_distinct_and_below_ephemeral)
+{
+	char err[EKL_ERRLEN] = "";
+	int fd[64], port[64], i, j, lo = 32768, hi = 60999, fdx, px;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	if (f != NULL) {
+		ck_assert_int_eq(fscanf(f, "%d %d", &lo, &hi), 2);
+		fclose(f);
+	}
+	/* Held reservations never share a port (addr_free_port's bug was
+	 * to release the port it found, so the next call could return it
+	 * again). */
+	for (i = 0; i < 64; i++) {
+		ck_assert_msg(addr_reserve(0, &fd[i], &port[i], err) == 0, "%s",
+			      err);
+		ck_assert(fcntl(fd[i], F_GETFD) & FD_CLOEXEC);
+		if (lo > 11000)
+			ck_assert_int_lt(port[i], lo);
+		for (j = 0; j < i; j++)
+			ck_assert_int_ne(port[i], port[j]);
+	}
+	/* A held port cannot be reserved again; the message says so. */
+	ck_assert_int_eq(addr_reserve(port[0], &fdx, &px, err), EKL_EADDR);
+	ck_assert_int_eq(fdx, -1);
+	ck_assert_msg(strstr(err, "in use") != NULL, "got '%s'", err);
+	ck_assert_msg(strstr(err, "took it") != NULL, "got '%s'", err);
+	/* Released: the same port can be reserved again (a restart). */
+	close(fd[0]);
+	ck_assert_msg(addr_reserve(port[0], &fd[0], &i, err) == 0, "%s", err);
+	ck_assert_int_eq(i, port[0]);
+	for (i = 0; i < 64; i++)
+		close(fd[i]);
+}
+END_TEST
+
+/* A child given the socket at descriptor 3 with LISTEN_FDS=1 and its pid:
+ * addr_listen on the reserved address uses it (it listens on the port
+ * while ours is closed), and clears the variables. */
+START_TEST(listen_takes_handed_over_socket)
+{
+	char err[EKL_ERRLEN] = "", a_text[64];
+	struct addr a;
+	int fd, port, st;
+	pid_t pid;
+
+	ck_assert_msg(addr_reserve(0, &fd, &port, err) == 0, "%s", err);
+	snprintf(a_text, sizeof(a_text), "127.0.0.1:%d", port);
+	parse_ok(a_text, &a);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char pidv[32];
+		int lfd = -1, other = -1;
+
+		if (dup2(fd, ADDR_LISTEN_FDS_START) < 0)
+			_exit(10);
+		close(fd);
+		snprintf(pidv, sizeof(pidv), "%d", (int)getpid());
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("LISTEN_PID", pidv, 1);
+		if (addr_listen(&a, &lfd, err) != 0)
+			_exit(11);
+		if (lfd != ADDR_LISTEN_FDS_START)
+			_exit(12);
+		if (getenv("LISTEN_FDS") != NULL)
+			_exit(13);
+		if (!(fcntl(lfd, F_GETFL) & O_NONBLOCK) ||
+		    !(fcntl(lfd, F_GETFD) & FD_CLOEXEC))
+			_exit(14);
+		/* Taken once: the same address again binds anew, and fails
+		 * (the handed-over socket holds it). */
+		if (addr_listen(&a, &other, err) != EKL_EADDR)
+			_exit(15);
+		_exit(0);
+	}
+	close(fd);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "child failed with %d", WEXITSTATUS(st));
+}
+END_TEST
+
+/* LISTEN_PID of another process: the sockets are not ours to take. */
+START_TEST(listen_ignores_other_pid)
+{
+	char err[EKL_ERRLEN] = "", a_text[64];
+	struct addr a;
+	int fd, port, st;
+	pid_t pid;
+
+	ck_assert_msg(addr_reserve(0, &fd, &port, err) == 0, "%s", err);
+	snprintf(a_text, sizeof(a_text), "127.0.0.1:%d", port);
+	parse_ok(a_text, &a);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int lfd = -1;
+
+		if (dup2(fd, ADDR_LISTEN_FDS_START) < 0)
+			_exit(10);
+		close(fd);
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("LISTEN_PID", "1", 1);
+		/* Not taken, so binding the held port fails. */
+		_exit(addr_listen(&a, &lfd, err) == EKL_EADDR ? 0 : 11);
+	}
+	close(fd);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+END_TEST
+
 static Suite *addr_suite(void)
 {
 	Suite *s = suite_create("addr");
@@ -311,6 +429,12 @@ static Suite *addr_suite(void)
 	tc = tcase_create("addr_listen");
 	tcase_add_test(tc, listen_and_in_use);
 	tcase_add_test(tc, listen_bad_address);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("addr_reserve");
+	tcase_add_test(tc, reserve_distinct_and_below_ephemeral);
+	tcase_add_test(tc, listen_takes_handed_over_socket);
+	tcase_add_test(tc, listen_ignores_other_pid);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("addr_connect");

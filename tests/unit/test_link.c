@@ -202,9 +202,8 @@ static const char *explain(bool outbound, const char *code, int depth,
 START_TEST(test_explain)
 {
 	/* We accepted node2's connection and rejected its certificate. */
-	ck_assert_str_eq(
-	    explain(false, "client-purpose", 0, POL_SIDE_ACCEPTOR),
-	    "node2's certificate has no clientAuth EKU");
+	ck_assert_str_eq(explain(false, "client-purpose", 0, POL_SIDE_ACCEPTOR),
+			 "node2's certificate has no clientAuth EKU");
 	ck_assert_str_eq(
 	    explain(false, "client-purpose", 1, POL_SIDE_ACCEPTOR),
 	    "the CA at depth 1 of node2's chain has no clientAuth EKU");
@@ -213,9 +212,8 @@ START_TEST(test_explain)
 			 "node2 rejected our certificate: it has no "
 			 "clientAuth EKU");
 	/* We dialled and rejected node2's server certificate. */
-	ck_assert_str_eq(
-	    explain(true, "server-purpose", 0, POL_SIDE_INITIATOR),
-	    "node2's certificate has no serverAuth EKU");
+	ck_assert_str_eq(explain(true, "server-purpose", 0, POL_SIDE_INITIATOR),
+			 "node2's certificate has no serverAuth EKU");
 	ck_assert_str_eq(explain(true, "name-mismatch", 0, POL_SIDE_INITIATOR),
 			 "node2's certificate does not name node2");
 	ck_assert_str_eq(explain(true, "connect-failed", -1, POL_SIDE_NONE),

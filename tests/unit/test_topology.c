@@ -123,8 +123,10 @@ START_TEST(test_load_defaults_and_files)
 		   "  client_cert: {profile: combined}\n"
 		   "  client_eku_check: 'no'\n"
 		   "  server_eku_upload: true\n"
+		   "  log_level: warn\n"
 		   "nodes:\n"
-		   "  b.2: {cert: {file: certs/b.crt}, client_cert: none}\n"
+		   "  b.2: {cert: {file: certs/b.crt}, client_cert: none,\n"
+		   "        log_level: debug}\n"
 		   "  a_1:\n"
 		   "  c-3: {role: c, client_eku_check: on, server_eku_upload: "
 		   "false,\n"
@@ -149,6 +151,8 @@ START_TEST(test_load_defaults_and_files)
 	ck_assert(!t.nodes[0].client_eku_check);
 	ck_assert(t.nodes[0].server_eku_upload);  /* from defaults */
 	ck_assert(!t.nodes[2].server_eku_upload); /* its own */
+	ck_assert_str_eq(t.nodes[0].log_level, "debug");
+	ck_assert_str_eq(t.nodes[1].log_level, "warn"); /* the default's */
 
 	/* `a_1:` with no value takes every default. */
 	ck_assert(t.nodes[1].has_client_cert);
@@ -187,6 +191,8 @@ static const struct bad bads[] = {
      "cluster.primary", "'node9' is not one of the nodes"},
     {"cluster:\n  prim: n1\nnodes:\n  n1: {version: X15.4}\n", "2:3",
      "cluster.prim", "unknown key"},
+    {"nodes:\n  n1: {version: X15.4, log_level: loud}\n", "2:35",
+     "nodes.n1.log_level", "'loud' is not a log level"},
     {"nodes:\n  n1: {version: X16.1}\n", "2:17", "nodes.n1.version",
      "'X16.1' is not a known version"},
     {"defaults:\n  version: 15.4\nnodes:\n  n1: {}\n", "2:12",
