@@ -272,10 +272,14 @@ static int lab_fault(struct lab *l, const struct opts *o, int argc, char **argv)
 		   strcmp(kind, "restart") == 0) {
 		if (argc != 2 || (a = node_arg(l, argv[1])) < 0)
 			return 2;
-		rv = kind[0] == 'k'   ? lab_fault_kill(l, a, name, err)
-		     : kind[0] == 'p' ? lab_fault_pause(l, a, name, err)
-		     : kind[2] == 's' ? lab_fault_resume(l, a, err)
-				      : lab_fault_restart(l, a, err);
+		if (strcmp(kind, "kill") == 0)
+			rv = lab_fault_kill(l, a, name, err);
+		else if (strcmp(kind, "pause") == 0)
+			rv = lab_fault_pause(l, a, name, err);
+		else if (strcmp(kind, "resume") == 0)
+			rv = lab_fault_resume(l, a, err);
+		else
+			rv = lab_fault_restart(l, a, err);
 	} else if (strcmp(kind, "upgrade") == 0) {
 		if (argc != 3 || (a = node_arg(l, argv[1])) < 0)
 			return 2;

@@ -674,6 +674,10 @@ static void status_json(struct node *n, struct json *j)
 	json_str(j, n->cfg.listen_text);
 	json_key(j, "link_rule");
 	json_str(j, n->cfg.link == CONFIG_LINK_EITHER ? "either" : "both");
+	json_key(j, "pid");
+	json_int(j, (int64_t)getpid());
+	json_key(j, "uptime_ms");
+	json_int(j, (int64_t)((ev_now(n->loop) - n->started) * 1000.0));
 	repl_status_json(n->repl, j);
 	json_key(j, "peers");
 	json_arr_begin(j);

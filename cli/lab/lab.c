@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -547,12 +548,28 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 /* ---- talking to nodes
  * --------------------------------------------------------- */
 
-int lab_node_connect(const struct lab *l, int i, char *err)
+int lab_node_connect_ms(const struct lab *l, int i, int ms, char *err)
 {
 	char sock[LAB_PATH_MAX + 80];
+	struct timeval tv;
+	int fd;
 
 	lab_path(l, l->nodes[i].name, "admin.sock", sock, sizeof(sock));
-	return admin_client_connect(sock, err);
+	fd = admin_client_connect(sock, err);
+	if (fd < 0)
+		return fd;
+	/* A paused node's socket accepts (the kernel queues the
+	 * connection) but never answers: every call on it is bounded. */
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+int lab_node_connect(const struct lab *l, int i, char *err)
+{
+	return lab_node_connect_ms(l, i, LAB_ADMIN_TIMEOUT_MS, err);
 }
 
 int lab_ask(const struct lab *l, int i, const char *prefix, const char *cmd,

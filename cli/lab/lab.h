@@ -155,9 +155,15 @@ int lab_remove_state(const struct lab *l, char *err);
  * shorter than 5 bytes). */
 int lab_remove_dir(const char *dir, char *err);
 
+/* How long one admin call on a lab node may wait for its answer. */
+#define LAB_ADMIN_TIMEOUT_MS 10000
+
 /* Connect to node i's admin socket: the fd (for the calls of
- * client/admin_client.h and client/node_status.h), or a negative code. */
+ * client/admin_client.h and client/node_status.h), or a negative code.
+ * Every read and write on it gives up after LAB_ADMIN_TIMEOUT_MS (or
+ * `ms`): the call then fails with "no response within the timeout". */
 int lab_node_connect(const struct lab *l, int i, char *err);
+int lab_node_connect_ms(const struct lab *l, int i, int ms, char *err);
 /* Ask a node's admin socket; body owned by the caller (ekl_free). */
 int lab_ask(const struct lab *l, int i, const char *prefix, const char *cmd,
 	    bool *ok, char **body, char *err);
