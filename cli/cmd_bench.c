@@ -8,6 +8,7 @@
 
 #include "bench/bench.h"
 #include "cmd.h"
+#include "lab/lab_interrupt.h"
 #include "ekulab/core/err.h"
 #include "lab/lab.h"
 
@@ -77,10 +78,11 @@ int cmd_bench(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
+	lab_interrupt_install();
 	rv = bench_run(&o, kept, sizeof(kept), err);
 	if (err[0] != '\0')
 		cli_fail("bench: %s", err);
 	if (rv != 0 && kept[0] != '\0')
 		fprintf(stderr, "ekulab: bench: logs kept in %s\n", kept);
-	return rv;
+	return lab_interrupted() ? 128 + lab_interrupted() : rv;
 }

@@ -12,6 +12,7 @@
 #include "ekulab/core/mem.h"
 #include "lab/lab.h"
 #include "lab/lab_fault.h"
+#include "lab/lab_interrupt.h"
 #include "lab/lab_runtime.h"
 #include "lab/lab_status.h"
 
@@ -20,7 +21,7 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: ekulab lab up FILE [--state DIR] "
-	    "[--runtime process|docker]\n"
+	    "[--runtime process|docker] [--no-wait]\n"
 	    "       ekulab lab down FILE [--state DIR]\n"
 	    "       ekulab lab status FILE [--json]\n"
 	    "       ekulab lab graph FILE [--svg OUT.svg] [--dot OUT.dot]\n"
@@ -40,6 +41,9 @@ static void usage(FILE *f)
 	    "  list [--json] | heal NAME|all\n"
 	    "Every subcommand takes --state DIR and --runtime NAME (checked\n"
 	    "against the lab's; by default read from its lab.conf).\n"
+	    "up returns once the links agree with the model (at most "
+	    "60 s);\n"
+	    "--no-wait returns as soon as every node answers.\n"
 	    "See docs/lab.md, docs/faults.md and docs/docker.md.\n");
 }
 
@@ -53,6 +57,7 @@ struct opts {
 	bool json;
 	bool force;
 	bool one_way;
+	bool no_wait;
 	long ms;
 	long jitter;
 	long rate;
@@ -70,6 +75,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"json", no_argument, NULL, 'j'},
 	    {"force", no_argument, NULL, 'f'},
 	    {"one-way", no_argument, NULL, 'o'},
+	    {"no-wait", no_argument, NULL, 'W'},
 	    {"ms", required_argument, NULL, 'm'},
 	    {"jitter", required_argument, NULL, 'J'},
 	    {"rate", required_argument, NULL, 'R'},
@@ -96,6 +102,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'j': o->json = true; break;
 		case 'f': o->force = true; break;
 		case 'o': o->one_way = true; break;
+		case 'W': o->no_wait = true; break;
 		case 'm':
 		case 'J':
 		case 'R':
@@ -125,15 +132,36 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* How long `lab up` waits for the links to agree with the model. */
+#define UP_SETTLE_SECONDS 60.0
+
 static int up_main(struct lab *l, const struct opts *o)
 {
 	char err[EKL_ERRLEN];
-	int rv = lab_up(l, o->runtime, err);
+	int rv;
 
-	if (rv == 0) {
-		printf("lab %s is up: %zu nodes (%s runtime), state in %s\n",
-		       l->topo.name, l->topo.n_nodes, l->rt->name, l->state);
-		return 0;
+	lab_interrupt_install();
+	rv =
+	    lab_up_wait(l, o->runtime, o->no_wait ? 0 : UP_SETTLE_SECONDS, err);
+	if (rv == 0 || rv == EKL_ETIMEDOUT) {
+		printf("lab %s is up: %zu nodes (%s runtime), state in %s%s\n",
+		       l->topo.name, l->topo.n_nodes, l->rt->name, l->state,
+		       o->no_wait ? ""
+		       : rv == 0  ? "; links settled as the model predicts"
+				  : "");
+		if (rv == 0)
+			return 0;
+		cli_fail("lab up: %s; the lab stays up: see 'ekulab lab "
+			 "status %s'",
+			 err, l->topo_path);
+		return 1;
+	}
+	if (rv == EKL_EINTR) {
+		fprintf(stderr,
+			"ekulab: lab up: %s; stopped every node and the "
+			"proxy it started and removed %s\n",
+			err, l->state);
+		return 128 + lab_interrupted();
 	}
 	cli_fail("lab up: %s", err);
 	if (rv != EKL_EEXIST && l->rt != NULL)

@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "ekulab/core/err.h"
+#include "lab/lab_interrupt.h"
 #include "plan/plan_run.h"
 #include "plan/plan_show.h"
 
@@ -235,10 +236,12 @@ static int explore_main(int argc, char **argv)
 	o.json = a.json;
 	o.verify_live = a.verify_live;
 	o.out = stdout;
+	if (o.verify_live > 0)
+		lab_interrupt_install();
 	rc = plan_explore_show(&o, err);
 	if (err[0] != '\0')
 		cli_fail("plan explore: %s", err);
-	return rc;
+	return lab_interrupted() ? 128 + lab_interrupted() : rc;
 }
 
 static int run_main(int argc, char **argv)
@@ -288,10 +291,11 @@ static int run_main(int argc, char **argv)
 		return 2;
 	}
 	o.plan = argv[optind];
+	lab_interrupt_install();
 	rc = plan_run(&o, err);
 	if (err[0] != '\0')
 		cli_fail("plan run: %s", err);
-	return rc;
+	return lab_interrupted() ? 128 + lab_interrupted() : rc;
 }
 
 int cmd_plan(int argc, char **argv)

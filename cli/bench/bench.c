@@ -24,6 +24,7 @@
 #include "client/node_status.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/mem.h"
+#include "lab/lab_interrupt.h"
 #include "lab/lab_runtime.h"
 
 const int bench_writer_counts[BENCH_WRITER_RUNS] = {1, 16, 64};
@@ -204,7 +205,8 @@ static int phases(struct bench *b, const struct bench_opts *o, char *err)
 
 	if (setup(b, err) != 0)
 		return 1;
-	usleep(300000);
+	if (!lab_sleep(0.3))
+		return 1;
 	for (i = 0; i < NODES; i++)
 		b->n[i].idle_rss_kb = rss_kb(b->lab.nodes[i].pid, "VmRSS:");
 	fprintf(o->progress, "ekulab bench: local SQLite reference...\n");
@@ -268,7 +270,15 @@ int bench_run(const struct bench_opts *o, char *kept, size_t kept_len,
 	rv = phases(b, o, err);
 	if (rv == 0)
 		err[0] = '\0'; /* what callees wrote while they retried */
-	if (teardown(b, o->keep || rv != 0, err))
+	if (lab_interrupted()) {
+		/* Ctrl-C or SIGTERM: stop and remove everything. */
+		ekl_errf(err, EKL_EINTR,
+			 "interrupted by %s: stopped the bench's %d nodes and "
+			 "removed %s",
+			 lab_interrupt_name(), NODES, b->dir);
+		rv = 1;
+	}
+	if (teardown(b, !lab_interrupted() && (o->keep || rv != 0), err))
 		snprintf(kept, kept_len, "%s", b->dir);
 	ekl_free(b);
 	return rv;

@@ -17,6 +17,7 @@
 #include "bench_int.h"
 #include "client/admin_client.h"
 #include "client/node_status.h"
+#include "lab/lab_interrupt.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/mem.h"
 #include "lab/lab_runtime.h"
@@ -70,7 +71,8 @@ int bench_wait_ready(struct bench *b, double timeout)
 			close(fd);
 		if (replicating >= NODES - 1)
 			return 0;
-		usleep(50000);
+		if (!lab_sleep(0.05))
+			return -1;
 	}
 	return -1;
 }
@@ -146,6 +148,12 @@ double bench_run_writers(struct bench *b, int count, bool ack_all, char *err)
 	for (i = 0; i < count; i++)
 		writer_send(&ws[i], i, &pfx);
 	while ((t = bench_now()) - t0 < b->seconds) {
+		if (lab_interrupted()) {
+			ekl_errf(err, EKL_EINTR, "interrupted by %s",
+				 lab_interrupt_name());
+			done = -1;
+			goto out;
+		}
 		for (i = 0; i < count; i++) {
 			pf[i].fd = ws[i].c.fd;
 			pf[i].events = POLLIN;
@@ -207,6 +215,12 @@ static void gen_done(void *arg, size_t index, bool ok, const char *body)
 			body);
 }
 
+static bool interrupted(void *arg)
+{
+	(void)arg;
+	return lab_interrupted() != 0;
+}
+
 int bench_catchup(struct bench *b, char *err)
 {
 	struct admin_pipeline p;
@@ -223,7 +237,7 @@ int bench_catchup(struct bench *b, char *err)
 	p.done = gen_done;
 	p.arg = &g;
 	p.window = 4096;
-	p.cancel = NULL;
+	p.cancel = interrupted;
 	t0 = bench_now();
 	rv = admin_client_pipeline(fd, &p, err);
 	close(fd);
@@ -237,14 +251,18 @@ int bench_catchup(struct bench *b, char *err)
 	end = bench_now() + 30;
 	while ((start_rev = bench_db_revision(b->n[2].sock)) < 0 &&
 	       bench_now() < end)
-		usleep(2000);
+		if (!lab_sleep(0.002))
+			return ekl_errf(err, EKL_EINTR, "interrupted by %s",
+					lab_interrupt_name());
 	t0 = bench_now();
 	end = t0 + 600;
 	while (bench_db_revision(b->n[2].sock) < target) {
 		if (bench_now() > end)
 			return ekl_errf(err, EKL_EIO,
 					"node3 did not catch up within 600 s");
-		usleep(5000);
+		if (!lab_sleep(0.005))
+			return ekl_errf(err, EKL_EINTR, "interrupted by %s",
+					lab_interrupt_name());
 	}
 	b->catchup_seconds = bench_now() - t0;
 	b->catchup_rate = (double)(target - start_rev) / b->catchup_seconds;

@@ -130,6 +130,25 @@ static bool direction(struct reader *r, const struct jsonr_value *peer,
 	       bad(r, err_field, "an error object or null");
 }
 
+/* The optional details of one direction: depth and side of its failure,
+ * the unenforced code of its connection. */
+static void direction_details(const struct jsonr_value *peer,
+			      const char *conn_field, const char *err_field,
+			      int *depth, char *by, size_t by_len,
+			      char *unenforced)
+{
+	const struct jsonr_value *e = jsonr_get(peer, err_field);
+	const char *side = jsonr_get_str(e, "rejected_by");
+	const char *u =
+	    jsonr_get_str(jsonr_get(peer, conn_field), "unenforced");
+	int64_t d;
+
+	*depth =
+	    jsonr_get_int(e, "depth", &d) && d >= 0 && d < 100 ? (int)d : -1;
+	snprintf(by, by_len, "%s", side != NULL ? side : "");
+	snprintf(unenforced, NODE_STATUS_CODE_MAX, "%s", u != NULL ? u : "");
+}
+
 static bool peer_from(struct reader *r, const struct jsonr_value *o,
 		      struct node_peer_status *p)
 {
@@ -146,6 +165,14 @@ static bool peer_from(struct reader *r, const struct jsonr_value *o,
 	if (!direction(r, o, "outbound", "outbound_error", p->out) ||
 	    !direction(r, o, "inbound", "inbound_error", p->in))
 		return false;
+	direction_details(o, "outbound", "outbound_error", &p->out_depth,
+			  p->out_by, sizeof(p->out_by), p->out_unenforced);
+	direction_details(o, "inbound", "inbound_error", &p->in_depth, p->in_by,
+			  sizeof(p->in_by), p->in_unenforced);
+	if (!jsonr_get_bool(o, "dial", &p->dial))
+		p->dial = true;
+	if (!jsonr_get_bool(o, "accept", &p->accept))
+		p->accept = true;
 	if (jsonr_is(rep, JSONR_NULL)) {
 		p->replicates = false;
 		snprintf(p->repl, sizeof(p->repl), "-");
@@ -185,6 +212,16 @@ static int status_from(const struct jsonr_value *root, struct node_status *st,
 		return r.rv;
 	}
 	st->n_unknown_callers = jsonr_len(jsonr_get(root, "unknown_callers"));
+	{
+		const char *lr = jsonr_get_str(root, "link_rule");
+
+		snprintf(st->link_rule, sizeof(st->link_rule), "%.20s",
+			 lr != NULL ? lr : "");
+		if (!jsonr_get_int(root, "pid", &st->pid))
+			st->pid = -1;
+		if (!jsonr_get_int(root, "uptime_ms", &st->uptime_ms))
+			st->uptime_ms = -1;
+	}
 	st->peers = ekl_calloc(jsonr_len(peers) + 1, sizeof(*st->peers));
 	if (st->peers == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");

@@ -32,6 +32,18 @@ struct node_peer_status {
 	 * nothing happened yet. */
 	char out[NODE_STATUS_CODE_MAX];
 	char in[NODE_STATUS_CODE_MAX];
+	/* For a failure code: the certificate depth (-1 when unknown) and who
+	 * rejected ("initiator", "acceptor" or ""). */
+	int out_depth, in_depth;
+	char out_by[16], in_by[16];
+	/* What verification saw on an up connection but did not enforce
+	 * (permissive, or the X15.4+ ClusterDB bypass): a code, or "". */
+	char out_unenforced[NODE_STATUS_CODE_MAX];
+	char in_unenforced[NODE_STATUS_CODE_MAX];
+	/* The directions that exist (peer options dial=no, accept=no); both
+	 * true from a node that does not say. */
+	bool dial;
+	bool accept;
 	/* Replication with this peer; false between two non-primaries,
 	 * then repl and reason are "-" and the numbers -1. */
 	bool replicates;
@@ -56,6 +68,11 @@ struct node_status {
 	struct node_peer_status *peers; /* owned, n_peers entries */
 	size_t n_peers;
 	size_t n_unknown_callers;
+	/* Optional fields (-1 or "" from a node that does not report them):
+	 * the link rule, the process id and how long it has run. */
+	char link_rule[NODE_STATUS_CODE_MAX];
+	int64_t pid;
+	int64_t uptime_ms;
 };
 
 int node_status_get(int fd, struct node_status *st, char *err);

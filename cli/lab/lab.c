@@ -22,7 +22,9 @@
 #include "model/labmodel.h"
 #include "ekulab/core/mem.h"
 #include "ekulab/x509/pki.h"
+#include "lab_interrupt.h"
 #include "lab_runtime.h"
+#include "lab_status.h"
 
 void lab_path(const struct lab *l, const char *node, const char *file,
 	      char *buf, size_t len)
@@ -437,6 +439,7 @@ int lab_write_node_conf(struct lab *l, int i, char *err)
 	fprintf(f, "data = %s/%s/data\nadmin = %s/%s/admin.sock\n", l->state,
 		nd->name, l->state, nd->name);
 	fprintf(f, "primary = %s\n", l->topo.primary);
+	fprintf(f, "link = %s\n", topo_link_name(l->topo.link));
 	if (l->tune.heartbeat_ms > 0)
 		fprintf(f, "heartbeat-ms = %d\n", l->tune.heartbeat_ms);
 	if (l->tune.dead_ms > 0)
@@ -585,6 +588,28 @@ int lab_ask(const struct lab *l, int i, const char *prefix, const char *cmd,
 	return rv;
 }
 
+/* ": LAST LINE" of node i's log (its own word on why it stopped), or "". */
+static const char *last_log_line(const struct lab *l, int i)
+{
+	static char out[300];
+	char path[LAB_PATH_MAX + 80], line[512], last[512] = "";
+	FILE *f;
+
+	lab_path(l, l->nodes[i].name, "node.log", path, sizeof(path));
+	f = fopen(path, "r");
+	if (f == NULL)
+		return "";
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (line[0] != '\n')
+			snprintf(last, sizeof(last), "%s", line);
+	fclose(f);
+	last[strcspn(last, "\n")] = '\0';
+	if (last[0] == '\0')
+		return "";
+	snprintf(out, sizeof(out), ": %.280s", last);
+	return out;
+}
+
 int lab_wait_node(const struct lab *l, int i, double seconds, char *err)
 {
 	struct timespec t0, t;
@@ -601,9 +626,9 @@ int lab_wait_node(const struct lab *l, int i, double seconds, char *err)
 		if (!l->rt->node_running(l, i))
 			return ekl_errf(err, EKL_EIO,
 					"node %s exited during start-up (see "
-					"%s/%s/node.log)",
+					"%s/%s/node.log)%s",
 					l->nodes[i].name, l->state,
-					l->nodes[i].name);
+					l->nodes[i].name, last_log_line(l, i));
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((double)(t.tv_sec - t0.tv_sec) +
 			(double)(t.tv_nsec - t0.tv_nsec) / 1e9 >
@@ -614,7 +639,11 @@ int lab_wait_node(const struct lab *l, int i, double seconds, char *err)
 			    "socket within %.0f s (see %s/%s/node.log)",
 			    l->nodes[i].name, seconds, l->state,
 			    l->nodes[i].name);
-		usleep(20000);
+		if (!lab_sleep(0.02))
+			return ekl_errf(err, EKL_EINTR,
+					"interrupted by %s while node %s "
+					"started",
+					lab_interrupt_name(), l->nodes[i].name);
 	}
 }
 
@@ -628,9 +657,13 @@ int lab_start_all(struct lab *l, char *err)
 
 	if (!l->tune.direct && (rv = l->rt->start_proxy(l, err)) != 0)
 		return rv;
-	for (i = 0; i < l->topo.n_nodes; i++)
+	for (i = 0; i < l->topo.n_nodes; i++) {
+		if (lab_interrupted())
+			return ekl_errf(err, EKL_EINTR, "interrupted by %s",
+					lab_interrupt_name());
 		if ((rv = l->rt->start_node(l, (int)i, err)) != 0)
 			return rv;
+	}
 	if ((rv = lab_save(l, err)) != 0)
 		return rv;
 	for (i = 0; i < l->topo.n_nodes; i++)
@@ -673,6 +706,11 @@ int lab_remove_state(const struct lab *l, char *err)
 
 int lab_up(struct lab *l, const char *runtime, char *err)
 {
+	return lab_up_wait(l, runtime, 0, err);
+}
+
+int lab_up_wait(struct lab *l, const char *runtime, double settle, char *err)
+{
 	char probe[EKL_ERRLEN];
 	size_t i;
 	int rv;
@@ -688,12 +726,17 @@ int lab_up(struct lab *l, const char *runtime, char *err)
 	}
 	if ((rv = lab_prepare(l, runtime != NULL ? runtime : "process", err)) !=
 		0 ||
-	    (rv = lab_start_all(l, err)) != 0) {
+	    (rv = lab_start_all(l, err)) != 0 ||
+	    (settle > 0 && (rv = lab_status_settle(l, settle, err)) != 0 &&
+	     rv != EKL_ETIMEDOUT)) {
 		if (l->rt != NULL)
 			lab_stop_all(l);
+		/* Interrupted: nothing of this lab is left behind. */
+		if (rv == EKL_EINTR)
+			(void)lab_remove_state(l, probe);
 		return rv;
 	}
-	return 0;
+	return rv;
 }
 
 int lab_down(struct lab *l, char *err)

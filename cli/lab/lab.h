@@ -147,6 +147,13 @@ void lab_stop_all(struct lab *l);
  * it started (l->rt is then set) and leave the logs in the state
  * directory. */
 int lab_up(struct lab *l, const char *runtime, char *err);
+/* lab_up, then, with settle > 0, wait up to `settle` seconds until the
+ * links agree with the model's prediction (lab_status_settle). Returns 0;
+ * EKL_ETIMEDOUT when they did not settle (the lab stays up; err says the
+ * last difference); EKL_EINTR when a signal came (lab_interrupt.h):
+ * everything it started is stopped and the state directory removed; or
+ * the error of lab_up. */
+int lab_up_wait(struct lab *l, const char *runtime, double settle, char *err);
 /* `lab down`: load lab.conf, stop everything, remove the state directory. */
 int lab_down(struct lab *l, char *err);
 /* Remove the state directory. */

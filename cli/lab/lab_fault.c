@@ -68,9 +68,70 @@ void lab_fault_name(const struct lab *l, const char *kind, char *buf,
 	} while (taken);
 }
 
+/* Does a node fault in force (kill or pause) keep the node down? */
+static bool held_down(const struct lab *l, int node)
+{
+	int k;
+
+	for (k = 0; k < l->n_faults; k++)
+		if (strcmp(l->faults[k].node, l->nodes[node].name) == 0)
+			return true;
+	return false;
+}
+
+/* Start node i from its node.conf and wait until it answers. */
+static int start_wait(struct lab *l, int node, char *err)
+{
+	int rv;
+
+	if ((rv = lab_write_node_conf(l, node, err)) != 0 ||
+	    (rv = l->rt->start_node(l, node, err)) != 0 ||
+	    (rv = lab_save(l, err)) != 0)
+		return rv;
+	return lab_wait_node(l, node, 15, err);
+}
+
+/* After its faults changed: a node no fault holds down runs (resumed
+ * when its process is there, paused; started when it is not). One still
+ * held down is left as it is. */
+static int bring_back(struct lab *l, int node, char *err)
+{
+	if (held_down(l, node))
+		return 0;
+	if (l->rt->node_running(l, node))
+		return l->rt->resume_node(l, node, err);
+	return start_wait(l, node, err);
+}
+
+/* Apply node i's new settings (version, certificate, verify mode) the
+ * way the model does: a running node restarts with them; a node that a
+ * kill or pause holds down takes them without running (a paused process
+ * is stopped) and starts with them once its faults are healed. */
+static int reconfigure(struct lab *l, int node, char *err)
+{
+	int rv;
+
+	if (held_down(l, node)) {
+		if (l->rt->node_running(l, node) &&
+		    (rv = l->rt->stop_node(l, node, err)) != 0)
+			return rv;
+		if ((rv = lab_write_node_conf(l, node, err)) != 0)
+			return rv;
+		return lab_save(l, err);
+	}
+	if ((rv = l->rt->stop_node(l, node, err)) != 0)
+		return rv;
+	return start_wait(l, node, err);
+}
+
 int lab_fault_kill(struct lab *l, int node, const char *name, char *err)
 {
-	int rv = l->rt->kill_node(l, node, err);
+	int rv = l->rt->node_running(l, node)
+		     ? l->rt->kill_node(l, node, err)
+		     : (held_down(l, node) ? 0
+					   : ekl_errf(err, EKL_ENOENT,
+						      "node %s is not running",
+						      l->nodes[node].name));
 
 	if (rv != 0)
 		return rv;
@@ -79,8 +140,12 @@ int lab_fault_kill(struct lab *l, int node, const char *name, char *err)
 
 int lab_fault_pause(struct lab *l, int node, const char *name, char *err)
 {
-	int rv = l->rt->pause_node(l, node, err);
+	int rv = 0;
 
+	/* A node a kill holds down has no process to freeze: the pause
+	 * still holds it (the model: not running until both are healed). */
+	if (l->rt->node_running(l, node) || !held_down(l, node))
+		rv = l->rt->pause_node(l, node, err);
 	if (rv != 0)
 		return rv;
 	return remember(l, name, "pause", node, err);
@@ -88,26 +153,24 @@ int lab_fault_pause(struct lab *l, int node, const char *name, char *err)
 
 int lab_fault_resume(struct lab *l, int node, char *err)
 {
-	int rv = l->rt->resume_node(l, node, err);
+	int rv;
 
-	if (rv != 0)
-		return rv;
 	forget_node(l, node, "pause");
-	return lab_save(l, err);
+	if ((rv = lab_save(l, err)) != 0)
+		return rv;
+	return bring_back(l, node, err);
 }
 
+/* A new process: ends the node's kill and pause faults (SIGTERM, the node
+ * says Bye; a paused one is thawed first), then starts it again. */
 int lab_fault_restart(struct lab *l, int node, char *err)
 {
 	int rv;
 
-	if ((rv = l->rt->stop_node(l, node, err)) != 0 ||
-	    (rv = lab_write_node_conf(l, node, err)) != 0 ||
-	    (rv = l->rt->start_node(l, node, err)) != 0)
-		return rv;
 	forget_node(l, node, NULL);
-	if ((rv = lab_save(l, err)) != 0)
+	if ((rv = l->rt->stop_node(l, node, err)) != 0)
 		return rv;
-	return lab_wait_node(l, node, 15, err);
+	return start_wait(l, node, err);
 }
 
 int lab_fault_upgrade(struct lab *l, int node, const char *version, char *err)
@@ -121,7 +184,7 @@ int lab_fault_upgrade(struct lab *l, int node, const char *version, char *err)
 				version);
 	snprintf(l->nodes[node].version, sizeof(l->nodes[node].version), "%s",
 		 version);
-	return lab_fault_restart(l, node, err);
+	return reconfigure(l, node, err);
 }
 
 int lab_fault_renew(struct lab *l, int node, enum pki_profile p, enum pki_ca ca,
@@ -158,7 +221,7 @@ int lab_fault_renew(struct lab *l, int node, enum pki_profile p, enum pki_ca ca,
 		*nd = saved;
 		return rv;
 	}
-	return lab_fault_restart(l, node, err);
+	return reconfigure(l, node, err);
 }
 
 int lab_fault_verify(struct lab *l, enum pol_mode mode, int node, char *err)
@@ -170,12 +233,7 @@ int lab_fault_verify(struct lab *l, enum pol_mode mode, int node, char *err)
 		if (node >= 0 && (size_t)node != i)
 			continue;
 		l->nodes[i].verify = mode;
-		if (!l->rt->node_running(l, (int)i)) {
-			if ((rv = lab_write_node_conf(l, (int)i, err)) != 0)
-				return rv;
-			continue;
-		}
-		if ((rv = lab_fault_restart(l, (int)i, err)) != 0)
+		if ((rv = reconfigure(l, (int)i, err)) != 0)
 			return rv;
 	}
 	return lab_save(l, err);
@@ -244,14 +302,7 @@ int lab_fault_heal(struct lab *l, const char *name, char *err)
 		forget(l, k);
 		if (i < 0)
 			continue;
-		if (strcmp(f.kind, "pause") == 0)
-			rv = l->rt->resume_node(l, i, err);
-		else
-			rv = l->rt->node_running(l, i)
-				 ? 0
-				 : (lab_write_node_conf(l, i, err) ||
-				    l->rt->start_node(l, i, err) ||
-				    lab_wait_node(l, i, 15, err));
+		rv = bring_back(l, i, err);
 		if (rv != 0 && first == 0) {
 			/* Keep healing the rest; report the first failure. */
 			first = rv;

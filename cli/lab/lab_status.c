@@ -1,18 +1,24 @@
-/* lab_status.c: the link matrix and replication of a running lab, as
- * text, JSON, DOT and SVG. */
+/* lab_status.c: a running lab observed in the model's terms: collecting
+ * each node's link table, the runtime's process states and the proxy's
+ * routes; the observation built with the model's precedence of reasons;
+ * the comparison with a prediction; `lab up`'s wait until they agree.
+ * (Printing: lab_status_show.c.) */
 #include "lab_status.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ekulab/core/err.h"
-#include "ekulab/core/json.h"
 #include "ekulab/core/mem.h"
+#include "lab_interrupt.h"
 #include "lab_runtime.h"
+
+/* How long one node may take to answer a status request. */
+#define STATUS_TIMEOUT_MS 3000
 
 /* What node i said about itself and its peers. */
 static void fill(const struct lab *l, struct lab_node_status *ns,
@@ -22,7 +28,10 @@ static void fill(const struct lab *l, struct lab_node_status *ns,
 
 	snprintf(ns->primary, sizeof(ns->primary), "%s",
 		 st->primary[0] ? st->primary : "-");
+	snprintf(ns->verify, sizeof(ns->verify), "%s", st->verify);
 	ns->revision = st->revision;
+	ns->pid = st->pid;
+	ns->uptime_ms = st->uptime_ms;
 	for (k = 0; k < st->n_peers; k++) {
 		const struct node_peer_status *p = &st->peers[k];
 		int j = lab_node_index(l, p->name);
@@ -34,6 +43,14 @@ static void fill(const struct lab *l, struct lab_node_status *ns,
 		o->link_up = p->link_up;
 		memcpy(o->out, p->out, sizeof(o->out));
 		memcpy(o->in, p->in, sizeof(o->in));
+		o->out_depth = p->out_depth;
+		o->in_depth = p->in_depth;
+		snprintf(o->out_by, sizeof(o->out_by), "%s", p->out_by);
+		snprintf(o->in_by, sizeof(o->in_by), "%s", p->in_by);
+		memcpy(o->out_unenforced, p->out_unenforced,
+		       sizeof(o->out_unenforced));
+		memcpy(o->in_unenforced, p->in_unenforced,
+		       sizeof(o->in_unenforced));
 		memcpy(o->repl, p->repl, sizeof(o->repl));
 		memcpy(o->reason, p->reason, sizeof(o->reason));
 		o->applied = p->applied;
@@ -52,13 +69,156 @@ static bool is_paused(const struct lab *l, size_t i)
 	return false;
 }
 
+/* The proxy's routes and faults (nothing when the lab is direct, or the
+ * proxy does not answer: then no route counts as cut). */
+static int collect_proxy(const struct lab *l, struct lab_status *s, char *err)
+{
+	struct proxy_route_info *r = NULL;
+	char sock[LAB_PATH_MAX + 32], e[EKL_ERRLEN];
+	size_t nr = 0, k;
+
+	if (l->tune.direct)
+		return 0;
+	lab_path(l, NULL, "proxy.sock", sock, sizeof(sock));
+	if (proxy_client_routes(sock, &r, &nr, e) != 0)
+		return 0;
+	s->proxy_answers = true;
+	for (k = 0; k < nr; k++) {
+		char from[TOPO_NAME_MAX + 1], *gt;
+		int i, j;
+
+		snprintf(from, sizeof(from), "%.63s", r[k].name);
+		gt = strchr(from, '>');
+		if (gt == NULL)
+			continue;
+		*gt = '\0';
+		i = lab_node_index(l, from);
+		j = lab_node_index(l, strchr(r[k].name, '>') + 1);
+		if (i < 0 || j < 0)
+			continue;
+		snprintf(s->route_state[(size_t)i * s->n + (size_t)j],
+			 sizeof(s->route_state[0]), "%s", r[k].state);
+	}
+	proxy_client_routes_free(r, nr);
+	if (proxy_client_faults(sock, &s->lfaults, &s->n_lfaults, e) != 0) {
+		s->lfaults = NULL;
+		s->n_lfaults = 0;
+	}
+	(void)err;
+	return 0;
+}
+
+/* A route a fault cuts: down, blackhole or reset (latency and bandwidth
+ * leave it open). */
+static bool route_cut(const struct lab_status *s, size_t i, size_t j)
+{
+	const char *st = s->route_state[i * s->n + j];
+
+	return st[0] != '\0' && strcmp(st, "open") != 0;
+}
+
+static bool is_cert_code(const char *c, enum pol_code *code)
+{
+	return pol_code_parse(c, code) == 0 && *code != POL_OK;
+}
+
+/* The facts of from -> to, resolved by the model's precedence. */
+static void observe_dir(const struct lab *l, const struct lab_status *s,
+			size_t i, size_t j, struct lab_dir *out)
+{
+	const struct lab_node_status *a = &s->nodes[i];
+	const struct lab_peer_status *p = &a->peers[j];
+	struct lab_dir_facts f;
+	enum pol_code code;
+
+	memset(&f, 0, sizeof(f));
+	f.v.depth = -1;
+	f.dialled = lab_dials(l, i, j);
+	f.from_running = s->obs->running[i];
+	f.to_running = s->obs->running[j];
+	f.cut = route_cut(s, i, j);
+	if (a->answers && strcmp(p->out, "up") == 0) {
+		f.handshake = true;
+		f.v.ok = true;
+	} else if (a->answers && is_cert_code(p->out, &code)) {
+		f.handshake = true;
+		f.v.code = code;
+		f.v.depth = p->out_depth;
+		f.v.side = strcmp(p->out_by, "initiator") == 0
+			       ? POL_SIDE_INITIATOR
+			       : POL_SIDE_ACCEPTOR;
+		/* The acceptor knows the depth of its own rejection. */
+		if (f.v.depth < 0 && s->nodes[j].answers &&
+		    strcmp(s->nodes[j].peers[i].in, p->out) == 0)
+			f.v.depth = s->nodes[j].peers[i].in_depth;
+	}
+	labmodel_dir_resolve(&f, out);
+}
+
+/* The observation: directions, pairs (the topology's link rule) and
+ * replication as the primary reports it, reasons by the model's
+ * precedence. */
+static void observe(const struct lab *l, struct lab_status *s)
+{
+	struct lab_prediction *o = s->obs;
+	const char *names[TOPO_MAX_NODES];
+	size_t i, j, n = s->n;
+	int p = lab_node_index(l, l->topo.primary);
+
+	o->n = n;
+	o->primary = p >= 0 ? (size_t)p : 0;
+	o->link = l->topo.link;
+	for (i = 0; i < n; i++) {
+		names[i] = l->nodes[i].name;
+		o->running[i] = s->nodes[i].running && !s->nodes[i].paused;
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			if (i != j)
+				observe_dir(l, s, i, j, &o->dir[i][j]);
+	labmodel_derive(o, names);
+	/* Replication as the primary reports it; the reason, when it stops,
+	 * by the model's precedence over what was observed. */
+	for (i = 0; p >= 0 && i < n; i++) {
+		const struct lab_peer_status *r;
+		struct lab_why why;
+		bool live;
+
+		if ((int)i == p)
+			continue;
+		r = s->nodes[p].answers ? &s->nodes[p].peers[i] : NULL;
+		live = r != NULL && o->running[i] && o->running[p] &&
+		       (strcmp(r->repl, "replicating") == 0 ||
+			strcmp(r->repl, "catching-up") == 0 ||
+			strcmp(r->repl, "snapshot") == 0);
+		if (live) {
+			o->repl[i].replicating = true;
+			memset(&o->repl[i].why, 0, sizeof(o->repl[i].why));
+		} else if (o->repl[i].replicating) {
+			/* Linked, yet the primary does not replicate to it
+			 * (starting, or a cause outside the model such as
+			 * version skew): say what the node says when it is
+			 * a word of the model. */
+			o->repl[i].replicating = false;
+			if (r != NULL &&
+			    labmodel_why_parse(r->reason, &why) == 0)
+				o->repl[i].why = why;
+			else
+				o->repl[i].why.kind = LAB_WHY_CUT;
+		}
+	}
+}
+
 int lab_status_collect(const struct lab *l, struct lab_status *s, char *err)
 {
-	size_t i, n = l->topo.n_nodes;
+	size_t i, k, n = l->topo.n_nodes;
 
+	memset(s, 0, sizeof(*s));
 	s->n = n;
 	s->nodes = ekl_calloc(n, sizeof(*s->nodes));
-	if (s->nodes == NULL)
+	s->route_state = ekl_calloc(n * n + 1, sizeof(*s->route_state));
+	s->obs = ekl_calloc(1, sizeof(*s->obs));
+	if (s->nodes == NULL || s->route_state == NULL || s->obs == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
 		struct lab_node_status *ns = &s->nodes[i];
@@ -69,12 +229,26 @@ int lab_status_collect(const struct lab *l, struct lab_status *s, char *err)
 		ns->peers = ekl_calloc(n, sizeof(*ns->peers));
 		if (ns->peers == NULL)
 			return ekl_errf(err, EKL_ENOMEM, "out of memory");
+		for (k = 0; k < n; k++) {
+			snprintf(ns->peers[k].out, sizeof(ns->peers[k].out),
+				 "-");
+			snprintf(ns->peers[k].in, sizeof(ns->peers[k].in), "-");
+			snprintf(ns->peers[k].repl, sizeof(ns->peers[k].repl),
+				 "-");
+			snprintf(ns->peers[k].reason,
+				 sizeof(ns->peers[k].reason), "-");
+			ns->peers[k].out_depth = ns->peers[k].in_depth = -1;
+			ns->peers[k].applied = ns->peers[k].lag = -1;
+		}
+		snprintf(ns->verify, sizeof(ns->verify), "%s",
+			 pol_mode_name(l->nodes[i].verify));
 		ns->running = l->rt->node_running(l, (int)i);
 		ns->paused = is_paused(l, i);
 		ns->revision = -1;
+		ns->pid = ns->uptime_ms = -1;
 		if (!ns->running || ns->paused)
 			continue;
-		fd = lab_node_connect(l, (int)i, e);
+		fd = lab_node_connect_ms(l, (int)i, STATUS_TIMEOUT_MS, e);
 		if (fd < 0)
 			continue;
 		if (node_status_get(fd, &st, e) == 0) {
@@ -84,6 +258,8 @@ int lab_status_collect(const struct lab *l, struct lab_status *s, char *err)
 		node_status_free(&st);
 		close(fd);
 	}
+	collect_proxy(l, s, err);
+	observe(l, s);
 	return 0;
 }
 
@@ -94,25 +270,32 @@ void lab_status_free(struct lab_status *s)
 	for (i = 0; s->nodes != NULL && i < s->n; i++)
 		ekl_free(s->nodes[i].peers);
 	ekl_free(s->nodes);
-	s->nodes = NULL;
+	ekl_free(s->route_state);
+	ekl_free(s->obs);
+	proxy_client_faults_free(s->lfaults, s->n_lfaults);
+	memset(s, 0, sizeof(*s));
 }
 
 const char *lab_status_cell(const struct lab *l, const struct lab_status *s,
 			    size_t from, size_t to)
 {
-	size_t n = l->topo.n_nodes;
+	const struct lab_dir *d = &s->obs->dir[from][to];
 	const struct lab_node_status *a = &s->nodes[from];
 
-	if (l->route_port[from * n + to] <= 0)
-		return "-";
-	if (!a->running || !s->nodes[to].running)
-		return "stopped";
-	if (a->paused || s->nodes[to].paused)
-		return "paused";
+	switch (d->state) {
+	case LAB_DIR_NOT_DIALLED: return "-";
+	case LAB_DIR_NOT_RUNNING: return "not-running";
+	case LAB_DIR_OK: return "ok";
+	case LAB_DIR_REJECTED: return pol_code_name(d->v.code);
+	case LAB_DIR_CUT: break;
+	}
+	(void)l;
+	if (route_cut(s, from, to))
+		return "cut";
+	/* Dialled between running nodes, nothing cuts it, no handshake
+	 * (yet): what the dialling node says. */
 	if (!a->answers)
 		return "?";
-	if (strcmp(a->peers[to].out, "up") == 0)
-		return "ok";
 	if (strcmp(a->peers[to].out, "-") == 0)
 		return "pending";
 	return a->peers[to].out;
@@ -120,367 +303,170 @@ const char *lab_status_cell(const struct lab *l, const struct lab_status *s,
 
 bool lab_status_linked(const struct lab_status *s, size_t i, size_t j)
 {
-	return (s->nodes[i].answers && s->nodes[i].peers[j].link_up) ||
-	       (s->nodes[j].answers && s->nodes[j].peers[i].link_up);
+	return labmodel_pair(s->obs, i, j)->linked;
 }
 
-/* Replication of node i as the primary sees it (or as i sees itself). */
-static const struct lab_peer_status *
-repl_of(const struct lab *l, const struct lab_status *s, size_t i, int *primary)
-{
-	*primary = lab_node_index(l, l->topo.primary);
-	if (*primary < 0 || (size_t)*primary == i)
-		return NULL;
-	if (s->nodes[*primary].answers)
-		return &s->nodes[*primary].peers[i];
-	if (s->nodes[i].answers)
-		return &s->nodes[i].peers[*primary];
-	return NULL;
-}
+/* ---- comparing with the model ---- */
 
-static void print_text(const struct lab *l, const struct lab_status *s)
+static const char *dir_word(const struct lab_dir *d, bool observed)
 {
-	size_t i, j, n = l->topo.n_nodes;
-	int p;
-
-	printf("lab %s (%s runtime), verify %s, primary %s, dial %s\n\n",
-	       l->topo.name, l->rt->name, pol_mode_name(l->topo.verify),
-	       l->topo.primary, topo_dial_name(l->topo.dial));
-	printf("connections (row dials column: ok, or why it fails)\n%-14s",
-	       "");
-	for (j = 0; j < n; j++)
-		printf(" %-15s", l->nodes[j].name);
-	printf("\n");
-	for (i = 0; i < n; i++) {
-		printf("%-14s", l->nodes[i].name);
-		for (j = 0; j < n; j++)
-			printf(" %-15s",
-			       i == j ? "" : lab_status_cell(l, s, i, j));
-		printf("\n");
+	switch (d->state) {
+	case LAB_DIR_OK: return "ok";
+	case LAB_DIR_REJECTED: return pol_code_name(d->v.code);
+	case LAB_DIR_CUT: return observed ? "no connection (cut)" : "cut";
+	case LAB_DIR_NOT_RUNNING: return "not-running";
+	case LAB_DIR_NOT_DIALLED: return "not-dialled";
 	}
-	printf("\n%-14s %-8s %-13s %-9s %-26s %-10s %s\n", "node", "version",
-	       "certificate", "process", "replication", "revision", "lag");
-	for (i = 0; i < n; i++) {
-		const struct lab_node_status *ns = &s->nodes[i];
-		const struct lab_peer_status *r = repl_of(l, s, i, &p);
-		char cert[40], state[96];
-
-		snprintf(cert, sizeof(cert), "%s/%s",
-			 pki_profile_name(l->nodes[i].profile),
-			 l->nodes[i].ca == PKI_CA_UNRESTRICTED	? "u"
-			 : l->nodes[i].ca == PKI_CA_SERVER_ONLY ? "so"
-								: "c");
-		if (p >= 0 && (size_t)p == i)
-			snprintf(state, sizeof(state), "primary");
-		else if (r == NULL)
-			snprintf(state, sizeof(state), "unknown");
-		else if (strcmp(r->reason, "-") != 0)
-			snprintf(state, sizeof(state), "%s (%s)", r->repl,
-				 r->reason);
-		else
-			snprintf(state, sizeof(state), "%s", r->repl);
-		char rev[24], lag[24];
-
-		snprintf(rev, sizeof(rev), "%lld", (long long)ns->revision);
-		snprintf(lag, sizeof(lag), "%lld",
-			 r != NULL ? (long long)r->lag : 0LL);
-		printf("%-14s %-8s %-13s %-9s %-26s %-10s %s\n",
-		       l->nodes[i].name, l->nodes[i].version, cert,
-		       !ns->running ? "stopped"
-		       : ns->paused ? "paused"
-				    : "running",
-		       state, ns->revision >= 0 ? rev : "-",
-		       r != NULL && ns->revision >= 0 ? lag : "-");
-	}
+	return "?";
 }
 
-static void print_json(const struct lab *l, const struct lab_status *s)
+bool lab_status_matches(const struct lab_prediction *pred,
+			const struct lab_prediction *obs, const struct lab *l,
+			char *why, size_t len)
 {
-	size_t i, j, n = l->topo.n_nodes;
-	struct json js;
-	int p;
+	size_t i, j, n = pred->n;
 
-	json_init(&js);
-	json_obj_begin(&js);
-	json_key(&js, "lab");
-	json_str(&js, l->topo.name);
-	json_key(&js, "runtime");
-	json_str(&js, l->rt->name);
-	json_key(&js, "primary");
-	json_str(&js, l->topo.primary);
-	json_key(&js, "links");
-	json_arr_begin(&js);
 	for (i = 0; i < n; i++)
 		for (j = 0; j < n; j++) {
-			const char *c;
+			const struct lab_dir *a = &pred->dir[i][j],
+					     *b = &obs->dir[i][j];
 
-			if (i == j || l->route_port[i * n + j] <= 0)
+			if (i == j || (a->state == LAB_DIR_NOT_DIALLED &&
+				       b->state == LAB_DIR_NOT_DIALLED))
 				continue;
-			c = lab_status_cell(l, s, i, j);
-			json_obj_begin(&js);
-			json_key(&js, "from");
-			json_str(&js, l->nodes[i].name);
-			json_key(&js, "to");
-			json_str(&js, l->nodes[j].name);
-			json_key(&js, "state");
-			json_str(&js, strcmp(c, "ok") == 0 ? "up" : "down");
-			json_key(&js, "code");
-			json_str(&js, strcmp(c, "ok") == 0 ? NULL : c);
-			json_obj_end(&js);
+			if (a->state != b->state ||
+			    (a->state == LAB_DIR_REJECTED &&
+			     a->v.code != b->v.code)) {
+				snprintf(why, len,
+					 "%s -> %s: predicted %s, observed %s",
+					 l->nodes[i].name, l->nodes[j].name,
+					 dir_word(a, false), dir_word(b, true));
+				return false;
+			}
 		}
-	json_arr_end(&js);
-	json_key(&js, "pairs");
-	json_arr_begin(&js);
+	for (i = 0; i < n; i++) {
+		if (i == pred->primary || !pred->running[i])
+			continue;
+		if (pred->repl[i].replicating != obs->repl[i].replicating) {
+			snprintf(why, len, "%s: predicted %s, observed %s",
+				 l->nodes[i].name,
+				 pred->repl[i].replicating ? "replicating"
+							   : "not replicating",
+				 obs->repl[i].replicating ? "replicating"
+							  : "not replicating");
+			return false;
+		}
+	}
+	return true;
+}
+
+void lab_status_summarize(const struct lab_prediction *p, const struct lab *l,
+			  char *buf, size_t len)
+{
+	size_t i, j, n = p->n, off = 0;
+	bool any = false;
+
+	buf[0] = '\0';
 	for (i = 0; i < n; i++)
 		for (j = i + 1; j < n; j++) {
-			json_obj_begin(&js);
-			json_key(&js, "nodes");
-			json_arr_begin(&js);
-			json_str(&js, l->nodes[i].name);
-			json_str(&js, l->nodes[j].name);
-			json_arr_end(&js);
-			json_key(&js, "linked");
-			json_bool(&js, lab_status_linked(s, i, j));
-			json_obj_end(&js);
-		}
-	json_arr_end(&js);
-	json_key(&js, "nodes");
-	json_arr_begin(&js);
-	for (i = 0; i < n; i++) {
-		const struct lab_node_status *ns = &s->nodes[i];
-		const struct lab_peer_status *r = repl_of(l, s, i, &p);
+			const struct lab_pair *pr = labmodel_pair(p, i, j);
 
-		json_obj_begin(&js);
-		json_key(&js, "name");
-		json_str(&js, l->nodes[i].name);
-		json_key(&js, "version");
-		json_str(&js, l->nodes[i].version);
-		json_key(&js, "certificate");
-		json_str(&js, pki_profile_name(l->nodes[i].profile));
-		json_key(&js, "ca");
-		json_str(&js, pki_ca_name(l->nodes[i].ca));
-		json_key(&js, "verify");
-		json_str(&js, pol_mode_name(l->nodes[i].verify));
-		json_key(&js, "process");
-		json_str(&js, !ns->running ? "stopped"
-			      : ns->paused ? "paused"
-					   : "running");
-		json_key(&js, "revision");
-		json_int(&js, ns->revision);
-		json_key(&js, "replication");
-		if (p >= 0 && (size_t)p == i) {
-			json_str(&js, "primary");
-		} else if (r == NULL) {
-			json_null(&js);
-		} else {
-			json_obj_begin(&js);
-			json_key(&js, "state");
-			json_str(&js, r->repl);
-			json_key(&js, "reason");
-			json_str(&js,
-				 strcmp(r->reason, "-") ? r->reason : NULL);
-			json_key(&js, "applied_revision");
-			json_int(&js, r->applied);
-			json_key(&js, "lag");
-			json_int(&js, r->lag);
-			json_obj_end(&js);
-		}
-		json_obj_end(&js);
-	}
-	json_arr_end(&js);
-	json_obj_end(&js);
-	if (json_finish(&js) != NULL)
-		puts(json_finish(&js));
-	json_close(&js);
-}
-
-void lab_status_print(const struct lab *l, const struct lab_status *s,
-		      bool json)
-{
-	if (json)
-		print_json(l, s);
-	else
-		print_text(l, s);
-}
-
-/* A colour per version class, as graph nodes. */
-static const char *version_colour(const char *version)
-{
-	enum pol_vclass v;
-
-	if (pol_version_parse(version, &v) != 0)
-		return "#dddddd";
-	switch (v) {
-	case POL_V_PRE154: return "#f6c38b";
-	case POL_V_X154: return "#9ecae1";
-	case POL_V_X155: return "#a1d99b";
-	}
-	return "#dddddd";
-}
-
-static const char *edge_colour(const char *cell)
-{
-	if (strcmp(cell, "ok") == 0)
-		return "#2ca02c";
-	if (strcmp(cell, "stopped") == 0 || strcmp(cell, "paused") == 0 ||
-	    strcmp(cell, "pending") == 0 || strcmp(cell, "?") == 0)
-		return "#999999";
-	return "#d62728";
-}
-
-void lab_status_dot(const struct lab *l, const struct lab_status *s, FILE *f)
-{
-	size_t i, j, n = l->topo.n_nodes;
-
-	fprintf(f,
-		"digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, "
-		"style=\"rounded,filled\", fontname=\"Helvetica\"];\n",
-		l->topo.name);
-	for (i = 0; i < n; i++)
-		fprintf(f,
-			"  \"%s\" [label=\"%s\\n%s\\n%s/%s%s\", "
-			"fillcolor=\"%s\"%s];\n",
-			l->nodes[i].name, l->nodes[i].name, l->nodes[i].version,
-			pki_profile_name(l->nodes[i].profile),
-			pki_ca_name(l->nodes[i].ca),
-			strcasecmp(l->nodes[i].name, l->topo.primary) == 0
-			    ? "\\n(primary)"
-			    : "",
-			version_colour(l->nodes[i].version),
-			s->nodes[i].running ? ""
-					    : ", style=\"rounded,dashed\"");
-	for (i = 0; i < n; i++)
-		for (j = 0; j < n; j++) {
-			const char *c;
-
-			if (i == j || l->route_port[i * n + j] <= 0)
+			if (pr->linked || pr->why.kind == LAB_WHY_NOT_DIALLED ||
+			    off + 80 > len)
 				continue;
-			c = lab_status_cell(l, s, i, j);
-			fprintf(f,
-				"  \"%s\" -> \"%s\" [color=\"%s\", "
-				"fontcolor=\"%s\", label=\"%s\"%s];\n",
-				l->nodes[i].name, l->nodes[j].name,
-				edge_colour(c), edge_colour(c),
-				strcmp(c, "ok") == 0 ? "" : c,
-				strcmp(c, "ok") == 0 ? ", penwidth=2"
-						     : ", style=dashed");
+			off += (size_t)snprintf(
+			    buf + off, len - off, "%s%s-%s down (%s)",
+			    any ? ", " : "", l->nodes[i].name, l->nodes[j].name,
+			    labmodel_why_name(&pr->why));
+			any = true;
 		}
-	fprintf(f, "}\n");
+	for (i = 0; i < n; i++) {
+		if (i == p->primary || p->repl[i].replicating || off + 80 > len)
+			continue;
+		off += (size_t)snprintf(buf + off, len - off,
+					"%s%s not replicating (%s)",
+					any ? "; " : "", l->nodes[i].name,
+					labmodel_why_name(&p->repl[i].why));
+		any = true;
+	}
+	if (!any)
+		snprintf(buf, len, "all links up, all replicating");
 }
 
-/* A self-contained SVG: nodes on a circle, one curved arrow per directed
- * connection (so A->B and B->A do not overlap), coloured by state and
- * labelled with the failure code. */
-void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f)
+int lab_status_predict(const struct lab *l, const struct lab_status *s,
+		       struct lab_prediction *pred, char *err)
 {
+	struct lab_state st;
 	size_t i, j, n = l->topo.n_nodes;
-	double cx = 420, cy = 330, rad = n > 1 ? 220 : 0;
-	double *x = calloc(n, sizeof(double)), *y = calloc(n, sizeof(double));
+	int k;
 
-	if (x == NULL || y == NULL) {
-		free(x);
-		free(y);
-		return;
-	}
+	labmodel_init(&st, &l->topo, 0);
 	for (i = 0; i < n; i++) {
-		double a = -M_PI / 2 + 2 * M_PI * (double)i / (double)n;
+		const struct lab_node *nd = &l->nodes[i];
+		const struct topo_node *tn = &l->topo.nodes[i];
 
-		x[i] = cx + rad * cos(a);
-		y[i] = cy + rad * sin(a);
+		if (labmodel_upgrade(&st, i, nd->version) != 0)
+			return ekl_errf(err, EKL_EVERSION,
+					"node %s: unknown version %s", nd->name,
+					nd->version);
+		if (nd->profile != tn->cert.profile || nd->ca != tn->cert.ca)
+			labmodel_renew(&st, i, nd->profile, nd->ca,
+				       tn->cert.days);
+		labmodel_set_verify(&st, nd->verify, (int)i);
 	}
-	fprintf(f,
-		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"840\" "
-		"height=\"700\" font-family=\"Helvetica,Arial,sans-serif\">\n"
-		"<title>ekulab lab %s</title>\n"
-		"<defs>\n",
-		l->topo.name);
-	{
-		static const char *const cols[] = {"#2ca02c", "#d62728",
-						   "#999999"};
-		size_t k;
+	for (k = 0; k < l->n_faults; k++) {
+		int i2 = lab_node_index(l, l->faults[k].node);
 
-		for (k = 0; k < 3; k++)
-			fprintf(f,
-				"<marker id=\"m%zu\" viewBox=\"0 0 10 10\" "
-				"refX=\"10\" refY=\"5\" markerWidth=\"8\" "
-				"markerHeight=\"8\" orient=\"auto\"><path "
-				"d=\"M0,0 L10,5 L0,10 z\" fill=\"%s\"/>"
-				"</marker>\n",
-				k, cols[k]);
+		if (i2 >= 0)
+			labmodel_set_running(&st, (size_t)i2, false);
 	}
-	fprintf(f, "</defs>\n<rect width=\"100%%\" height=\"100%%\" "
-		   "fill=\"white\"/>\n");
-	fprintf(f,
-		"<text x=\"20\" y=\"30\" font-size=\"18\">lab %s: verify "
-		"%s, primary %s</text>\n",
-		l->topo.name, pol_mode_name(l->topo.verify), l->topo.primary);
-	for (i = 0; i < n; i++)
-		for (j = 0; j < n; j++) {
-			const char *c, *col;
-			double dx, dy, len, mx, my, nx, ny, sx, sy, ex, ey;
-			int m;
+	for (i = 0; s != NULL && i < n; i++)
+		for (j = 0; j < n; j++)
+			if (i != j && route_cut(s, i, j))
+				labmodel_cut(&st, i, j, true);
+	return labmodel_predict(&st, pred, err);
+}
 
-			if (i == j || l->route_port[i * n + j] <= 0)
-				continue;
-			c = lab_status_cell(l, s, i, j);
-			col = edge_colour(c);
-			m = strcmp(col, "#2ca02c") == 0	  ? 0
-			    : strcmp(col, "#d62728") == 0 ? 1
-							  : 2;
-			dx = x[j] - x[i];
-			dy = y[j] - y[i];
-			len = sqrt(dx * dx + dy * dy);
-			nx = -dy / len;
-			ny = dx / len;
-			/* Start and end at the node boxes' edge. */
-			sx = x[i] + dx / len * 60;
-			sy = y[i] + dy / len * 30;
-			ex = x[j] - dx / len * 60;
-			ey = y[j] - dy / len * 30;
-			mx = (sx + ex) / 2 + nx * 30;
-			my = (sy + ey) / 2 + ny * 30;
-			fprintf(f,
-				"<path d=\"M%.1f,%.1f Q%.1f,%.1f %.1f,%.1f\" "
-				"stroke=\"%s\" stroke-width=\"%s\" "
-				"fill=\"none\"%s marker-end=\"url(#m%d)\"/>\n",
-				sx, sy, mx, my, ex, ey, col,
-				m == 0 ? "2.5" : "1.5",
-				m == 0 ? "" : " stroke-dasharray=\"6,4\"", m);
-			if (m != 0)
-				fprintf(f,
-					"<text x=\"%.1f\" y=\"%.1f\" "
-					"font-size=\"12\" fill=\"%s\" "
-					"text-anchor=\"middle\">%s</text>\n",
-					mx, my, col, c);
+int lab_status_settle(const struct lab *l, double seconds, char *err)
+{
+	struct lab_prediction *pred = ekl_calloc(1, sizeof(*pred));
+	char why[320] = "no observation yet";
+	struct timespec t0, t;
+	int rv;
+
+	if (pred == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct lab_status s;
+
+		rv = lab_status_collect(l, &s, err);
+		if (rv == 0)
+			rv = lab_status_predict(l, &s, pred, err);
+		if (rv == 0 &&
+		    lab_status_matches(pred, s.obs, l, why, sizeof(why))) {
+			lab_status_free(&s);
+			break;
 		}
-	for (i = 0; i < n; i++)
-		fprintf(
-		    f,
-		    "<g><rect x=\"%.1f\" y=\"%.1f\" width=\"120\" "
-		    "height=\"60\" rx=\"10\" fill=\"%s\" stroke=\"#333\" "
-		    "stroke-width=\"%s\"%s/>\n"
-		    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" "
-		    "text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n"
-		    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
-		    "text-anchor=\"middle\">%s %s</text>\n"
-		    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
-		    "text-anchor=\"middle\">%s</text></g>\n",
-		    x[i] - 60, y[i] - 30, version_colour(l->nodes[i].version),
-		    strcasecmp(l->nodes[i].name, l->topo.primary) == 0 ? "3"
-								       : "1",
-		    s->nodes[i].running ? "" : " stroke-dasharray=\"4,3\"",
-		    x[i], y[i] - 10, l->nodes[i].name, x[i], y[i] + 6,
-		    l->nodes[i].version,
-		    strcasecmp(l->nodes[i].name, l->topo.primary) == 0
-			? "(primary)"
-			: "",
-		    x[i], y[i] + 21, pki_profile_name(l->nodes[i].profile));
-	fprintf(f, "<g font-size=\"12\"><text x=\"20\" y=\"670\">versions: "
-		   "<tspan fill=\"#c77a1e\">pre-X15.4</tspan>, <tspan "
-		   "fill=\"#3d85c6\">X15.4</tspan>, <tspan "
-		   "fill=\"#38a33b\">X15.5</tspan>; arrows: green = connection "
-		   "up, red dashed = refused (code), grey = not running</text>"
-		   "</g>\n</svg>\n");
-	free(x);
-	free(y);
+		lab_status_free(&s);
+		if (rv != 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((double)(t.tv_sec - t0.tv_sec) +
+			(double)(t.tv_nsec - t0.tv_nsec) / 1e9 >
+		    seconds) {
+			rv = ekl_errf(err, EKL_ETIMEDOUT,
+				      "the links did not settle to the "
+				      "model's prediction within %.0f s: %s",
+				      seconds, why);
+			break;
+		}
+		if (!lab_sleep(0.2)) {
+			rv = ekl_errf(err, EKL_EINTR, "interrupted by %s",
+				      lab_interrupt_name());
+			break;
+		}
+	}
+	ekl_free(pred);
+	return rv;
 }

@@ -14,6 +14,7 @@
 #include "ekulab/core/mem.h"
 #include "model/labmodel.h"
 #include "model/plan/plan.h"
+#include "lab/lab_interrupt.h"
 #include "plan_int.h"
 #include "plan_show.h"
 
@@ -128,7 +129,8 @@ int plan_explore_live(const char *topo_path, const struct topo *t,
 	srand(12345); /* reproducible choice of orderings */
 	fprintf(out, "\nverify-live: running %ld ordering%s live\n", n,
 		n == 1 ? "" : "s");
-	for (tries = 0; run < n && tries < 10000; tries++) {
+	for (tries = 0; run < n && tries < 10000 && !lab_interrupted();
+	     tries++) {
 		struct plan_run_opts ro;
 		char plan[LAB_PATH_MAX + 48], rerr[EKL_ERRLEN];
 		bool safe;
@@ -181,6 +183,15 @@ int plan_explore_live(const char *topo_path, const struct topo *t,
 		if (rerr[0] != '\0' && err[0] == '\0')
 			ekl_errf(err, EKL_EIO, "ordering %ld: plan run: %s",
 				 run + 1, rerr);
+		if (lab_interrupted()) {
+			/* plan_run stopped its lab; the plans go below. */
+			ekl_errf(err, EKL_EINTR,
+				 "interrupted by %s during ordering %ld: "
+				 "%s; removed %s",
+				 lab_interrupt_name(), run + 1, rerr, dir);
+			bad++;
+			break;
+		}
 		fprintf(out, "ordering %ld: %s\n", run + 1,
 			rv == 0 ? "confirmed live"
 				: "DEVIATION from the model");

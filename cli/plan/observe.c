@@ -1,7 +1,7 @@
-/* observe.c: what the live lab looks like, in the model's terms: the
- * links and replication as a prediction (from every node's status), how
- * that differs from the model's, and whether the replicas have caught up
- * with the primary (revision and digest). */
+/* observe.c: what the live lab looks like, in the model's terms (the
+ * observation of lab/lab_status.h), how that differs from the model's,
+ * and whether the replicas have caught up with the primary (revision and
+ * digest). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,156 +10,36 @@
 #include "client/node_status.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/mem.h"
+#include "lab/lab_interrupt.h"
 #include "lab/lab_status.h"
 #include "plan_int.h"
 
-/* The lab's live state in the shape of a prediction. */
+/* The lab's live state in the shape of a prediction: the observation
+ * lab_status builds with the model's precedence of reasons. */
 int prun_observe(const struct lab *l, struct lab_prediction *obs,
 		 struct lab_status *st, char *err)
 {
-	const char *names[TOPO_MAX_NODES];
-	size_t i, j, n = l->topo.n_nodes;
-	int p = lab_node_index(l, l->topo.primary);
-	int rv;
+	int rv = lab_status_collect(l, st, err);
 
-	memset(st, 0, sizeof(*st));
-	rv = lab_status_collect(l, st, err);
-	if (rv != 0)
+	if (rv != 0) {
+		lab_status_free(st);
 		return rv;
-	memset(obs, 0, sizeof(*obs));
-	obs->n = n;
-	obs->primary = (size_t)p;
-	obs->link = l->topo.link; /* the rule labmodel_derive applies */
-	for (i = 0; i < n; i++) {
-		names[i] = l->nodes[i].name;
-		obs->running[i] = st->nodes[i].running && !st->nodes[i].paused;
 	}
-	for (i = 0; i < n; i++)
-		for (j = 0; j < n; j++) {
-			struct lab_dir *d = &obs->dir[i][j];
-			const char *c;
-			enum pol_code code;
-
-			if (i == j)
-				continue;
-			c = lab_status_cell(l, st, i, j);
-			d->v.depth = -1;
-			if (strcmp(c, "-") == 0) {
-				d->state = LAB_DIR_NOT_DIALLED;
-			} else if (!obs->running[i] || !obs->running[j]) {
-				d->state = LAB_DIR_NOT_RUNNING;
-			} else if (strcmp(c, "ok") == 0) {
-				d->state = LAB_DIR_OK;
-				d->v.ok = true;
-			} else if (pol_code_parse(c, &code) == 0) {
-				d->state = LAB_DIR_REJECTED;
-				d->v.code = code;
-			} else {
-				/* connect-failed, timeout, closed, pending:
-				 * the connection does not happen. */
-				d->state = LAB_DIR_CUT;
-			}
-		}
-	labmodel_derive(obs, names);
-	/* Replication as the nodes report it, not as links suggest. */
-	for (i = 0; i < n; i++) {
-		const struct lab_peer_status *r;
-
-		if ((int)i == p || p < 0)
-			continue;
-		r = st->nodes[p].answers ? &st->nodes[p].peers[i] : NULL;
-		obs->repl[i].replicating =
-		    r != NULL && obs->running[i] &&
-		    (strcmp(r->repl, "replicating") == 0 ||
-		     strcmp(r->repl, "catching-up") == 0 ||
-		     strcmp(r->repl, "snapshot") == 0);
-		if (!obs->repl[i].replicating && r != NULL &&
-		    labmodel_why_parse(r->reason, &obs->repl[i].why) != 0)
-			obs->repl[i].why.kind = LAB_WHY_CUT;
-	}
+	*obs = *st->obs;
 	return 0;
 }
 
-/* Do the observed links and replication equal the prediction? */
 bool prun_matches(const struct lab_prediction *pred,
 		  const struct lab_prediction *obs, const struct lab *l,
 		  char *why, size_t len)
 {
-	size_t i, j, n = pred->n;
-
-	for (i = 0; i < n; i++)
-		for (j = 0; j < n; j++) {
-			const struct lab_dir *a = &pred->dir[i][j],
-					     *b = &obs->dir[i][j];
-
-			if (i == j || a->state == LAB_DIR_NOT_DIALLED)
-				continue;
-			if (a->state != b->state ||
-			    (a->state == LAB_DIR_REJECTED &&
-			     a->v.code != b->v.code)) {
-				snprintf(
-				    why, len,
-				    "%s -> %s: predicted %s, observed %s",
-				    l->nodes[i].name, l->nodes[j].name,
-				    a->state == LAB_DIR_OK ? "ok"
-				    : a->state == LAB_DIR_REJECTED
-					? pol_code_name(a->v.code)
-				    : a->state == LAB_DIR_CUT ? "cut"
-							      : "not-running",
-				    b->state == LAB_DIR_OK ? "ok"
-				    : b->state == LAB_DIR_REJECTED
-					? pol_code_name(b->v.code)
-				    : b->state == LAB_DIR_CUT ? "no connection"
-							      : "not-running");
-				return false;
-			}
-		}
-	for (i = 0; i < n; i++) {
-		if (i == pred->primary || !pred->running[i])
-			continue;
-		if (pred->repl[i].replicating != obs->repl[i].replicating) {
-			snprintf(why, len, "%s: predicted %s, observed %s",
-				 l->nodes[i].name,
-				 pred->repl[i].replicating ? "replicating"
-							   : "not replicating",
-				 obs->repl[i].replicating ? "replicating"
-							  : "not replicating");
-			return false;
-		}
-	}
-	return true;
+	return lab_status_matches(pred, obs, l, why, len);
 }
 
 void prun_summarize(const struct lab_prediction *p, const struct lab *l,
 		    char *buf, size_t len)
 {
-	size_t i, j, n = p->n, off = 0;
-	bool any = false;
-
-	buf[0] = '\0';
-	for (i = 0; i < n; i++)
-		for (j = i + 1; j < n; j++) {
-			const struct lab_pair *pr = labmodel_pair(p, i, j);
-
-			if (pr->linked || off + 80 > len)
-				continue;
-			off += (size_t)snprintf(
-			    buf + off, len - off, "%s%s-%s down (%s)",
-			    any ? ", " : "", l->nodes[i].name, l->nodes[j].name,
-			    labmodel_why_name(&pr->why));
-			any = true;
-		}
-	for (i = 0; i < n; i++) {
-		if (i == p->primary || p->repl[i].replicating || off + 80 > len)
-			continue;
-		off += (size_t)snprintf(buf + off, len - off,
-					"%s%s not replicating (%s)",
-					any ? "; " : "", l->nodes[i].name,
-					labmodel_why_name(&p->repl[i].why));
-		any = true;
-	}
-	if (!any)
-		snprintf(buf, len, "all links up, all replicating");
+	lab_status_summarize(p, l, buf, len);
 }
 
 /* Revision and digest of node i, or false. */
@@ -193,14 +73,16 @@ bool prun_converge(struct run *r, char *why, size_t len)
 
 	if (!r->pred->running[p])
 		return true; /* nothing to converge on */
-	usleep(300000);	     /* let in-flight writes land */
+	if (!lab_sleep(0.3)) /* let in-flight writes land */
+		return false;
 	while (prun_now() < end) {
 		long long prev, rv;
 		char pd[80], d[80];
 		bool all = true;
 
 		if (!db_state(r, p, &prev, pd, sizeof(pd))) {
-			usleep(100000);
+			if (!lab_sleep(0.1))
+				return false;
 			continue;
 		}
 		for (i = 0; i < r->lab.topo.n_nodes && all; i++) {
@@ -216,7 +98,8 @@ bool prun_converge(struct run *r, char *why, size_t len)
 		}
 		if (all)
 			return true;
-		usleep(100000);
+		if (!lab_sleep(0.1))
+			return false;
 	}
 	return false;
 }

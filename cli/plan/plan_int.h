@@ -21,6 +21,13 @@ void pshow_textf(char *out, size_t len, const char *fmt, ...)
 
 #define PRUN_SETTLE_SECONDS   20.0 /* bound on waiting for links to match */
 #define PRUN_CONVERGE_SECONDS 20.0
+/* A write with no answer for this long ends its step as a timeout (the
+ * model's bound: a paused primary never answers). */
+#define PRUN_WRITE_SILENCE_S 5.0
+/* Every step has a deadline (prun_step_budget): carrying it out (a node
+ * restart waits up to 15 s), settling and converging, plus its wait and
+ * 10 ms per write. A step that runs past it is reported so. */
+#define PRUN_STEP_BASE_SECONDS 60.0
 
 /* One run of a plan. The lab is up from lab_start_all() in plan_run() to
  * lab_stop_all() at its end; the writer (a child process) runs between
@@ -32,6 +39,9 @@ struct run {
 	struct lab_prediction *pred;  /* owned: the model, after the step */
 	struct lab_prediction *obs;   /* owned: the lab, observed */
 	struct plan_step_report *rep; /* owned, one per step */
+	double step_deadline;	/* the current step's, on prun_now()'s clock */
+	char write_outcome[16]; /* the last write step's: applied, refused,
+				   timeout or failed */
 	pid_t writer;
 	char writer_log[LAB_PATH_MAX + 32];
 	long step_writes; /* acknowledged by write steps */
@@ -44,6 +54,9 @@ struct run {
 
 /* CLOCK_MONOTONIC in seconds. */
 double prun_now(void);
+/* The seconds step s may take (PRUN_STEP_BASE_SECONDS, its wait, 10 ms
+ * per write, the settle and convergence bounds). */
+double prun_step_budget(const struct plan_step *s);
 /* The primary's admin socket into buf; returns the primary's index. */
 int prun_primary_sock(const struct run *r, char *buf, size_t len);
 

@@ -43,7 +43,9 @@ struct plan_step_report {
 	bool converged; /* replicas caught up (when checked) */
 	bool is_expect;
 	bool expect_ok;
-	char detail[320]; /* the deviations, "; "-separated; "" when none */
+	bool past_deadline; /* the step ran past its deadline */
+	bool interrupted;   /* a signal ended the run during the step */
+	char detail[320];   /* the deviations, "; "-separated; "" when none */
 	char predicted[512];
 	char observed[512];
 };

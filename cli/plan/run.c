@@ -27,6 +27,7 @@
 
 #include "ekulab/core/err.h"
 #include "ekulab/core/mem.h"
+#include "lab/lab_interrupt.h"
 #include "plan_int.h"
 
 double prun_now(void)
@@ -35,6 +36,18 @@ double prun_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+double prun_step_budget(const struct plan_step *s)
+{
+	double b = PRUN_STEP_BASE_SECONDS + PRUN_SETTLE_SECONDS +
+		   PRUN_CONVERGE_SECONDS;
+
+	if (s->kind == PLAN_WAIT)
+		b += (double)s->wait_ms / 1000.0;
+	if (s->kind == PLAN_WRITE)
+		b += (double)s->count * 0.01;
+	return b;
 }
 
 /* Append one more problem to err ("; "-separated): what fails beside the
@@ -152,7 +165,8 @@ int plan_run(const struct plan_run_opts *o, char *err)
 		r->plan.path, r->plan.n_steps, r->lab.topo.n_nodes,
 		r->lab.state);
 	if (lab_start_all(&r->lab, lerr) != 0) {
-		ekl_errf(err, EKL_EIO, "lab up: %s", lerr);
+		ekl_errf(err, lab_interrupted() ? EKL_EINTR : EKL_EIO,
+			 "lab up: %s", lerr);
 		rv = 1;
 		goto out_lab;
 	}
@@ -163,11 +177,18 @@ int plan_run(const struct plan_run_opts *o, char *err)
 	}
 	if (o->workload)
 		prun_writer_start(r);
-	for (k = 0; k < r->plan.n_steps; k++) {
+	for (k = 0; k < r->plan.n_steps && !lab_interrupted(); k++) {
 		prun_step(r, k);
 		plan_report_step(&r->rep[k], k, o->out);
 	}
 	prun_writer_stop_wait(r);
+	if (lab_interrupted()) {
+		/* Ctrl-C or SIGTERM: no final checks; stop everything. */
+		ekl_errf(err, EKL_EINTR, "interrupted by %s during step %zu",
+			 lab_interrupt_name(), k);
+		rv = 1;
+		goto out_lab;
+	}
 	{
 		char why[256];
 
@@ -190,6 +211,13 @@ out_lab:
 			note(err, "%s", lerr);
 		else if (o->keep)
 			fprintf(o->out, "lab state kept in %s\n", r->lab.state);
+		if (lab_interrupted())
+			note(err,
+			     "stopped the writer, the %zu nodes and the proxy "
+			     "it started%s%s",
+			     r->lab.topo.n_nodes,
+			     o->keep ? "; kept " : " and removed ",
+			     r->lab.state);
 	}
 	lab_close(&r->lab);
 out_plan:

@@ -13,13 +13,22 @@
 #include "client/admin_client.h"
 #include "ekulab/core/err.h"
 #include "lab/lab_fault.h"
+#include "lab/lab_interrupt.h"
 #include "lab/lab_status.h"
 #include "plan_int.h"
 
-/* A write step: N acknowledged writes on the primary, pipelined. */
+/* A write step: N acknowledged writes on the primary, pipelined, never
+ * waiting for ever: a write with no answer for PRUN_WRITE_SILENCE_S (a
+ * paused primary accepts the connection and never answers) ends the step
+ * as a timeout, and so do the step's deadline and a signal. */
 struct wgen {
 	long step;
-	long i, n, acked;
+	long i, n, acked, answered, refused;
+	double last;	 /* when the last answer came (or the start) */
+	double deadline; /* the step's */
+	bool silent;	 /* ended: no answer within PRUN_WRITE_SILENCE_S */
+	bool late;	 /* ended: the step's deadline */
+	char first_err[160];
 };
 
 static int wgen_next(void *arg, char *buf, size_t len)
@@ -39,31 +48,126 @@ static void wgen_done(void *arg, size_t index, bool ok, const char *body)
 	struct wgen *g = arg;
 
 	(void)index;
-	(void)body;
-	if (ok)
+	g->answered++;
+	g->last = prun_now();
+	if (ok) {
 		g->acked++;
+	} else {
+		g->refused++;
+		if (g->first_err[0] == '\0')
+			snprintf(g->first_err, sizeof(g->first_err), "%.150s",
+				 body != NULL ? body : "");
+	}
 }
 
-static int do_writes(struct run *r, size_t k, long n, char *err)
+static bool wgen_cancel(void *arg)
 {
-	struct wgen g = {(long)k + 1, 0, n, 0};
-	struct admin_pipeline pl = {wgen_next, wgen_done, &g, 64, NULL};
-	char sock[LAB_PATH_MAX + 80];
+	struct wgen *g = arg;
+	double now = prun_now();
+
+	if (lab_interrupted())
+		return true;
+	if (now > g->deadline)
+		g->late = true;
+	else if (now - g->last > PRUN_WRITE_SILENCE_S)
+		g->silent = true;
+	return g->late || g->silent;
+}
+
+/* The step's writes; *outcome is what happened to them, in the model's
+ * words (applied, refused, timeout), or "failed" for anything else (err
+ * says what). Returns 0 when every write was acknowledged. */
+static int do_writes(struct run *r, size_t k, long n, const char **outcome,
+		     char *err)
+{
+	struct wgen g;
+	struct admin_pipeline pl = {wgen_next, wgen_done, &g, 64, wgen_cancel};
+	char sock[LAB_PATH_MAX + 80], perr[EKL_ERRLEN];
 	int fd, rv;
 
+	memset(&g, 0, sizeof(g));
+	g.step = (long)k + 1;
+	g.n = n;
+	g.last = prun_now();
+	g.deadline = r->step_deadline;
 	prun_primary_sock(r, sock, sizeof(sock));
-	fd = admin_client_connect(sock, err);
-	if (fd < 0)
-		return fd;
-	rv = admin_client_pipeline(fd, &pl, err);
-	close(fd);
 	r->step_attempts += n;
+	fd = admin_client_connect(sock, perr);
+	if (fd < 0) {
+		*outcome = "refused";
+		return ekl_errf(err, EKL_EIO, "refused: %s", perr);
+	}
+	rv = admin_client_pipeline(fd, &pl, perr);
+	close(fd);
 	r->step_writes += g.acked;
-	if (rv == 0 && g.acked != n)
-		return ekl_errf(err, EKL_EIO,
-				"only %ld of %ld writes were acknowledged",
+	if (rv == 0 && g.acked == n) {
+		*outcome = "applied";
+		return 0;
+	}
+	if (g.silent) {
+		*outcome = "timeout";
+		return ekl_errf(err, EKL_ETIMEDOUT,
+				"timeout: no answer from the primary within "
+				"%.0f s (%ld of %ld writes acknowledged)",
+				PRUN_WRITE_SILENCE_S, g.acked, n);
+	}
+	*outcome = "failed";
+	if (g.late)
+		return ekl_errf(err, EKL_ETIMEDOUT,
+				"the writes ran past the step's deadline (%ld "
+				"of %ld acknowledged)",
 				g.acked, n);
-	return rv;
+	if (lab_interrupted())
+		return ekl_errf(err, EKL_EINTR, "interrupted by %s",
+				lab_interrupt_name());
+	if (g.refused > 0)
+		return ekl_errf(err, EKL_EIO,
+				"%ld of %ld writes refused, e.g. %s", g.refused,
+				n, g.first_err);
+	return ekl_errf(err, rv != 0 ? rv : EKL_EIO,
+			"only %ld of %ld writes were acknowledged%s%s", g.acked,
+			n, rv != 0 ? ": " : "", rv != 0 ? perr : "");
+}
+
+/* What the model says a write step does now: the primary running ->
+ * applied; killed -> refused (its admin socket refuses the connection);
+ * paused -> timeout (it accepts and never answers). */
+static const char *write_expected(const struct run *r)
+{
+	size_t p = r->sim.lab.primary, k;
+	bool paused = false;
+
+	if (r->sim.lab.nodes[p].running)
+		return "applied";
+	for (k = 0; k < r->sim.n_faults; k++)
+		if (r->sim.faults[k].f.kind == PLAN_F_KILL &&
+		    (size_t)r->sim.faults[k].f.node == p)
+			return "refused";
+		else if (r->sim.faults[k].f.kind == PLAN_F_PAUSE &&
+			 (size_t)r->sim.faults[k].f.node == p)
+			paused = true;
+	return paused ? "timeout" : "refused";
+}
+
+/* A write step: the writes, and their outcome against the model's. A
+ * refusal or a timeout the model predicts is not an error. */
+static int write_step(struct run *r, size_t k, char *err)
+{
+	const char *want = write_expected(r), *got = "failed";
+	char e[EKL_ERRLEN];
+	int rv = do_writes(r, k, r->plan.steps[k].count, &got, e);
+
+	snprintf(r->write_outcome, sizeof(r->write_outcome), "%s", got);
+	if (rv == EKL_EINTR)
+		return ekl_errf(err, rv, "%s", e);
+	if (strcmp(want, got) == 0)
+		return 0;
+	if (rv == 0)
+		return ekl_errf(err, EKL_EIO,
+				"the writes were applied; the model predicts "
+				"%s",
+				want);
+	return ekl_errf(err, rv, "%s; the model predicts %s", e, want);
 }
 
 /* Carry a step out on the lab; `oc` is what the model did with it. */
@@ -75,8 +179,12 @@ static int apply_live(struct run *r, size_t k, const struct plan_outcome *oc,
 	const struct plan_fault *f = &s->fault;
 
 	switch (s->kind) {
-	case PLAN_WRITE: return do_writes(r, k, s->count, err);
-	case PLAN_WAIT: usleep((useconds_t)s->wait_ms * 1000); return 0;
+	case PLAN_WRITE: return write_step(r, k, err);
+	case PLAN_WAIT:
+		if (!lab_sleep((double)s->wait_ms / 1000.0))
+			return ekl_errf(err, EKL_EINTR, "interrupted by %s",
+					lab_interrupt_name());
+		return 0;
 	case PLAN_EXPECT: return 0;
 	case PLAN_RENEW: {
 		/* The model asked the upload rule (plan_apply_outcome): a
@@ -175,6 +283,8 @@ void prun_step(struct run *r, size_t k)
 
 	snprintf(sr->text, sizeof(sr->text), "%s", s->text);
 	sr->t_start = prun_now() - r->t0;
+	r->step_deadline = prun_now() + prun_step_budget(s);
+	r->write_outcome[0] = '\0';
 	sr->is_expect = s->kind == PLAN_EXPECT;
 	sr->applied = sr->matched = sr->converged = sr->expect_ok = true;
 	if (plan_apply_outcome(&r->sim, s, &oc, err) != 0 ||
@@ -197,8 +307,12 @@ void prun_step(struct run *r, size_t k)
 		sr->applied = false;
 		deviation(r, sr, "%s", err);
 	}
+	if (lab_interrupted())
+		goto out;
 	/* Observed links equal the prediction (bounded wait). */
 	end = prun_now() + PRUN_SETTLE_SECONDS;
+	if (end > r->step_deadline)
+		end = r->step_deadline;
 	for (;;) {
 		if (prun_observe(&r->lab, r->obs, &st, err) == 0) {
 			bool ok = prun_matches(r->pred, r->obs, &r->lab, why,
@@ -215,9 +329,20 @@ void prun_step(struct run *r, size_t k)
 			deviation(r, sr, "observed links differ: %s", why);
 			break;
 		}
-		usleep(200000);
+		if (!lab_sleep(0.2))
+			goto out;
 	}
 	prun_summarize(r->obs, &r->lab, sr->observed, sizeof(sr->observed));
+	if (s->kind == PLAN_WRITE) {
+		/* What the writes did, next to what the model says. */
+		snprintf(why, sizeof(why), "%.200s", sr->predicted);
+		pshow_textf(sr->predicted, sizeof(sr->predicted),
+			    "writes %s; %s", write_expected(r), why);
+		snprintf(why, sizeof(why), "%.200s", sr->observed);
+		pshow_textf(sr->observed, sizeof(sr->observed), "writes %s; %s",
+			    r->write_outcome[0] ? r->write_outcome : "-", why);
+		why[0] = '\0';
+	}
 	if (s->kind == PLAN_EXPECT) {
 		sr->expect_ok = plan_expect_eval(&s->expect, &r->lab.topo,
 						 r->obs, why, sizeof(why));
@@ -228,12 +353,20 @@ void prun_step(struct run *r, size_t k)
 	pause_writer = r->writer > 0;
 	if (pause_writer)
 		prun_writer_signal(r, SIGSTOP);
-	if (!prun_converge(r, why, sizeof(why))) {
+	if (!prun_converge(r, why, sizeof(why)) && !lab_interrupted()) {
 		sr->converged = false;
 		deviation(r, sr, "replicas did not converge: %s", why);
 	}
 	if (pause_writer)
 		prun_writer_signal(r, SIGCONT);
 out:
+	if (lab_interrupted()) {
+		sr->interrupted = true;
+		deviation(r, sr, "interrupted by %s", lab_interrupt_name());
+	} else if (prun_now() > r->step_deadline) {
+		sr->past_deadline = true;
+		deviation(r, sr, "the step ran past its deadline of %.0f s",
+			  r->step_deadline - r->t0 - sr->t_start);
+	}
 	sr->t_end = prun_now() - r->t0;
 }

@@ -82,7 +82,11 @@ static void writer_main(const char *sock, const char *log)
 	struct admin_pipeline pl = {lw_next, lw_done, &w, 8, lw_cancel};
 
 	w.lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	/* Ctrl-C reaches the whole process group: the writer stops as on
+	 * SIGTERM, and the run stops the rest. */
 	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	signal(SIGHUP, on_term);
 	signal(SIGPIPE, SIG_IGN);
 	while (!writer_stop) {
 		char err[EKL_ERRLEN];

@@ -22,7 +22,7 @@
 	X(EKL_ECLOSED, -12, "connection closed")                               \
 	X(EKL_EAGAIN, -13, "operation would block")                            \
 	X(EKL_EADDR, -14, "bad address")                                       \
-	X(EKL_ECRYPTO, -15, "cryptographic operation failed")                 \
+	X(EKL_ECRYPTO, -15, "cryptographic operation failed")                  \
 	X(EKL_EINTR, -16, "interrupted by a signal")                           \
 	X(EKL_ETIMEDOUT, -17, "timed out")
 

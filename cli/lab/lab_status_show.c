@@ -1,0 +1,609 @@
+/* lab_status_show.c: a lab's observation printed: the text report (the
+ * connection matrix, the pairs, the nodes, what Permissive hides, the
+ * faults in force and a legend), JSON, DOT and SVG. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ekulab/core/json.h"
+#include "lab_runtime.h"
+#include "lab_status.h"
+
+/* Replication of node i as the primary reports it (or as i sees it). */
+static const struct lab_peer_status *
+repl_of(const struct lab *l, const struct lab_status *s, size_t i, int *primary)
+{
+	*primary = lab_node_index(l, l->topo.primary);
+	if (*primary < 0 || (size_t)*primary == i)
+		return NULL;
+	if (s->nodes[*primary].answers)
+		return &s->nodes[*primary].peers[i];
+	if (s->nodes[i].answers)
+		return &s->nodes[i].peers[*primary];
+	return NULL;
+}
+
+static const char *process_word(const struct lab_node_status *ns)
+{
+	return !ns->running ? "stopped" : ns->paused ? "paused" : "running";
+}
+
+/* "u", "so", "c": the issuing CA, abbreviated in the text table. */
+static const char *ca_abbrev(enum pki_ca ca)
+{
+	return ca == PKI_CA_UNRESTRICTED  ? "u"
+	       : ca == PKI_CA_SERVER_ONLY ? "so"
+					  : "c";
+}
+
+/* The verify mode all nodes report, or "mixed". */
+static const char *verify_summary(const struct lab_status *s)
+{
+	size_t i;
+
+	for (i = 1; i < s->n; i++)
+		if (strcmp(s->nodes[i].verify, s->nodes[0].verify) != 0)
+			return "mixed";
+	return s->n > 0 ? s->nodes[0].verify : "-";
+}
+
+/* Of a pair, exactly one dialled direction refused by a certificate check
+ * while the other connects: the pair the field notice is about (up under
+ * either, down under both). */
+static bool one_refused(const struct lab_prediction *o, size_t i, size_t j)
+{
+	const struct lab_dir *a = &o->dir[i][j], *b = &o->dir[j][i];
+
+	return (a->state == LAB_DIR_REJECTED && b->state == LAB_DIR_OK) ||
+	       (b->state == LAB_DIR_REJECTED && a->state == LAB_DIR_OK);
+}
+
+/* What verification saw on the connection from -> to but did not
+ * enforce: the initiator's check of the acceptor (from's outbound) or the
+ * acceptor's check of the initiator (to's inbound); "" when nothing. */
+static const char *unenforced(const struct lab_status *s, size_t from,
+			      size_t to, size_t *by)
+{
+	const struct lab_node_status *a = &s->nodes[from], *b = &s->nodes[to];
+
+	if (s->obs->dir[from][to].state != LAB_DIR_OK)
+		return "";
+	if (b->answers && b->peers[from].in_unenforced[0] != '\0') {
+		*by = to;
+		return b->peers[from].in_unenforced;
+	}
+	if (a->answers && a->peers[to].out_unenforced[0] != '\0') {
+		*by = from;
+		return a->peers[to].out_unenforced;
+	}
+	return "";
+}
+
+static void print_faults(const struct lab *l, const struct lab_status *s)
+{
+	size_t k;
+	int f;
+
+	if (l->n_faults == 0 && s->n_lfaults == 0) {
+		printf("faults in force: none%s\n",
+		       !l->tune.direct && !s->proxy_answers
+			   ? " on the nodes (the proxy does not answer)"
+			   : "");
+		return;
+	}
+	printf("faults in force:\n");
+	for (f = 0; f < l->n_faults; f++)
+		printf("  %-16s %-9s %s\n", l->faults[f].name,
+		       l->faults[f].kind, l->faults[f].node);
+	for (k = 0; k < s->n_lfaults; k++) {
+		const struct proxy_fault_info *p = &s->lfaults[k];
+
+		printf("  %-16s %-9s %s", p->name, p->kind, p->routes);
+		if (strcmp(p->kind, "latency") == 0)
+			printf(" (%u ms, jitter %u ms)", p->ms, p->jitter_ms);
+		else if (strcmp(p->kind, "bandwidth") == 0)
+			printf(" (%llu B/s)", p->rate);
+		printf("\n");
+	}
+}
+
+static void print_text(const struct lab *l, const struct lab_status *s)
+{
+	const struct lab_prediction *o = s->obs;
+	size_t i, j, n = l->topo.n_nodes, by = 0;
+	bool any_star = false, any_pending = false;
+	int p;
+
+	printf("lab %s (%s runtime): primary %s, dial %s, link %s, verify %s\n",
+	       l->topo.name, l->rt->name, l->topo.primary,
+	       topo_dial_name(l->topo.dial), topo_link_name(l->topo.link),
+	       verify_summary(s));
+	print_faults(l, s);
+	printf("\nconnections (the row node dials the column node)\n%-14s",
+	       "");
+	for (j = 0; j < n; j++)
+		printf(" %-15s", l->nodes[j].name);
+	printf("\n");
+	for (i = 0; i < n; i++) {
+		printf("%-14s", l->nodes[i].name);
+		for (j = 0; j < n; j++) {
+			char cell[40];
+			const char *c = i == j ? "" : lab_status_cell(l, s, i, j);
+			bool star = i != j && unenforced(s, i, j, &by)[0] != 0;
+
+			any_star |= star;
+			any_pending |= strcmp(c, "pending") == 0 ||
+				       strcmp(c, "?") == 0;
+			snprintf(cell, sizeof(cell), "%s%s", c, star ? "*" : "");
+			printf(" %-15s", cell);
+		}
+		printf("\n");
+	}
+	printf("\npairs (link rule %s: %s)\n", topo_link_name(l->topo.link),
+	       l->topo.link == TOPO_LINK_BOTH
+		   ? "linked when every dialled direction connects"
+		   : "linked when a dialled direction connects");
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++) {
+			const struct lab_pair *pr = labmodel_pair(o, i, j);
+			char name[2 * TOPO_NAME_MAX + 4], state[TOPO_NAME_MAX + 40];
+
+			if (!pr->linked && pr->why.kind == LAB_WHY_NOT_DIALLED)
+				continue;
+			snprintf(name, sizeof(name), "%s-%s", l->nodes[i].name,
+				 l->nodes[j].name);
+			if (pr->linked)
+				snprintf(state, sizeof(state), "up (%s dials)",
+					 l->nodes[pr->carrier_from].name);
+			else
+				snprintf(state, sizeof(state), "down (%s)",
+					 labmodel_why_name(&pr->why));
+			printf("  %-24s %-28s%s\n", name, state,
+			       one_refused(o, i, j) ? "  ! one direction refused"
+						    : "");
+		}
+	printf("\n%-14s %-8s %-10s %-14s %-9s %-28s %-8s %s\n", "node",
+	       "version", "verify", "certificate", "process", "replication",
+	       "revision", "lag");
+	for (i = 0; i < n; i++) {
+		const struct lab_node_status *ns = &s->nodes[i];
+		const struct lab_peer_status *r = repl_of(l, s, i, &p);
+		char cert[40], state[96], rev[24], lag[24];
+
+		snprintf(cert, sizeof(cert), "%s/%s",
+			 pki_profile_name(l->nodes[i].profile),
+			 ca_abbrev(l->nodes[i].ca));
+		if (p >= 0 && (size_t)p == i)
+			snprintf(state, sizeof(state), "primary%s",
+				 o->running[i] ? "" : " (not-running)");
+		else if (o->repl[i].replicating)
+			snprintf(state, sizeof(state), "%s",
+				 r != NULL ? r->repl : "replicating");
+		else
+			snprintf(state, sizeof(state), "stopped (%s)",
+				 labmodel_why_name(&o->repl[i].why));
+		snprintf(rev, sizeof(rev), "%lld", (long long)ns->revision);
+		snprintf(lag, sizeof(lag), "%lld",
+			 r != NULL ? (long long)r->lag : 0LL);
+		printf("%-14s %-8s %-10s %-14s %-9s %-28s %-8s %s\n",
+		       l->nodes[i].name, l->nodes[i].version, ns->verify, cert,
+		       process_word(ns), state, ns->revision >= 0 ? rev : "-",
+		       r != NULL && ns->revision >= 0 &&
+			       o->repl[i].replicating
+			   ? lag
+			   : "-");
+	}
+	if (any_star) {
+		printf("\n* accepted although verification found a problem "
+		       "(not enforced):\n");
+		for (i = 0; i < n; i++)
+			for (j = 0; j < n; j++) {
+				const char *u =
+				    i == j ? "" : unenforced(s, i, j, &by);
+
+				if (u[0] == '\0')
+					continue;
+				printf("  %s -> %s: %s accepted %s's "
+				       "certificate: %s (%s)\n",
+				       l->nodes[i].name, l->nodes[j].name,
+				       l->nodes[by].name,
+				       l->nodes[by == i ? j : i].name, u,
+				       strcmp(s->nodes[by].verify,
+					      "permissive") == 0
+					   ? "Permissive hides it"
+					   : "the X15.4+ ClusterDB bypass");
+			}
+	}
+	printf("\nlegend:\n"
+	       "  ok            connected (TLS and Hello passed)\n"
+	       "  CODE          refused by that certificate check, e.g. "
+	       "client-purpose (docs/model.md)\n"
+	       "  cut           a link fault or partition cuts the "
+	       "connection\n"
+	       "  not-running   a node of the connection is killed or "
+	       "paused\n"
+	       "  -             the dial mode (%s) does not make this "
+	       "connection\n",
+	       topo_dial_name(l->topo.dial));
+	if (any_pending)
+		printf("  pending       dialled, no result yet; ? the node "
+		       "does not answer; connect-failed,\n"
+		       "                timeout, tls, closed: no handshake "
+		       "yet, as the dialling node reports it\n");
+	if (any_star)
+		printf("  *             accepted with a problem verification "
+		       "did not enforce (listed above)\n");
+	printf("  !             one direction of the pair refused by a "
+	       "certificate check, the other connects\n"
+	       "  up (A dials)  linked; A's connection carries the link\n"
+	       "  PROFILE/CA    the certificate's profile and issuing CA: "
+	       "u unrestricted, so server-only,\n"
+	       "                c combined\n"
+	       "  lag           revisions behind the primary; revision and "
+	       "lag - : not known (not running,\n"
+	       "                not answering or not replicating)\n");
+}
+
+static void json_dir(struct json *js, const struct lab *l,
+		     const struct lab_status *s, size_t i, size_t j)
+{
+	const struct lab_dir *d = &s->obs->dir[i][j];
+	const char *c = lab_status_cell(l, s, i, j);
+	struct lab_why why;
+	size_t by = 0;
+	const char *u = unenforced(s, i, j, &by);
+
+	labmodel_dir_why(d, &why);
+	json_obj_begin(js);
+	json_key(js, "from");
+	json_str(js, l->nodes[i].name);
+	json_key(js, "to");
+	json_str(js, l->nodes[j].name);
+	json_key(js, "state");
+	json_str(js, d->state == LAB_DIR_OK ? "up" : "down");
+	json_key(js, "code");
+	json_str(js, d->state == LAB_DIR_OK ? NULL : c);
+	json_key(js, "reason");
+	json_str(js, labmodel_why_name(&why));
+	json_key(js, "rejected_by");
+	json_str(js, d->state == LAB_DIR_REJECTED ? pol_side_name(d->v.side)
+						  : NULL);
+	json_key(js, "depth");
+	if (d->state == LAB_DIR_REJECTED && d->v.depth >= 0)
+		json_int(js, d->v.depth);
+	else
+		json_null(js);
+	json_key(js, "unenforced");
+	json_str(js, u[0] != '\0' ? u : NULL);
+	json_obj_end(js);
+}
+
+static void print_json(const struct lab *l, const struct lab_status *s)
+{
+	const struct lab_prediction *o = s->obs;
+	size_t i, j, k, n = l->topo.n_nodes;
+	struct json js;
+	int p, f;
+
+	json_init(&js);
+	json_obj_begin(&js);
+	json_key(&js, "lab");
+	json_str(&js, l->topo.name);
+	json_key(&js, "runtime");
+	json_str(&js, l->rt->name);
+	json_key(&js, "primary");
+	json_str(&js, l->topo.primary);
+	json_key(&js, "dial");
+	json_str(&js, topo_dial_name(l->topo.dial));
+	json_key(&js, "link_rule");
+	json_str(&js, topo_link_name(l->topo.link));
+	json_key(&js, "verify");
+	json_str(&js, verify_summary(s));
+	json_key(&js, "faults");
+	json_arr_begin(&js);
+	for (f = 0; f < l->n_faults; f++) {
+		json_obj_begin(&js);
+		json_key(&js, "name");
+		json_str(&js, l->faults[f].name);
+		json_key(&js, "kind");
+		json_str(&js, l->faults[f].kind);
+		json_key(&js, "node");
+		json_str(&js, l->faults[f].node);
+		json_obj_end(&js);
+	}
+	for (k = 0; k < s->n_lfaults; k++) {
+		json_obj_begin(&js);
+		json_key(&js, "name");
+		json_str(&js, s->lfaults[k].name);
+		json_key(&js, "kind");
+		json_str(&js, s->lfaults[k].kind);
+		json_key(&js, "routes");
+		json_str(&js, s->lfaults[k].routes);
+		json_obj_end(&js);
+	}
+	json_arr_end(&js);
+	json_key(&js, "links");
+	json_arr_begin(&js);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			if (i != j && lab_dials(l, i, j))
+				json_dir(&js, l, s, i, j);
+	json_arr_end(&js);
+	json_key(&js, "pairs");
+	json_arr_begin(&js);
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++) {
+			const struct lab_pair *pr = labmodel_pair(o, i, j);
+
+			json_obj_begin(&js);
+			json_key(&js, "nodes");
+			json_arr_begin(&js);
+			json_str(&js, l->nodes[i].name);
+			json_str(&js, l->nodes[j].name);
+			json_arr_end(&js);
+			json_key(&js, "linked");
+			json_bool(&js, pr->linked);
+			json_key(&js, "reason");
+			json_str(&js, pr->linked ? NULL
+						 : labmodel_why_name(&pr->why));
+			json_key(&js, "carrier");
+			if (pr->linked) {
+				json_arr_begin(&js);
+				json_str(&js, l->nodes[pr->carrier_from].name);
+				json_str(&js, l->nodes[pr->carrier_to].name);
+				json_arr_end(&js);
+			} else {
+				json_null(&js);
+			}
+			json_key(&js, "one_refused");
+			json_bool(&js, one_refused(o, i, j));
+			json_obj_end(&js);
+		}
+	json_arr_end(&js);
+	json_key(&js, "nodes");
+	json_arr_begin(&js);
+	for (i = 0; i < n; i++) {
+		const struct lab_node_status *ns = &s->nodes[i];
+		const struct lab_peer_status *r = repl_of(l, s, i, &p);
+
+		json_obj_begin(&js);
+		json_key(&js, "name");
+		json_str(&js, l->nodes[i].name);
+		json_key(&js, "version");
+		json_str(&js, l->nodes[i].version);
+		json_key(&js, "certificate");
+		json_str(&js, pki_profile_name(l->nodes[i].profile));
+		json_key(&js, "ca");
+		json_str(&js, pki_ca_name(l->nodes[i].ca));
+		json_key(&js, "verify");
+		json_str(&js, ns->verify);
+		json_key(&js, "process");
+		json_str(&js, process_word(ns));
+		json_key(&js, "pid");
+		json_int(&js, ns->pid);
+		json_key(&js, "uptime_ms");
+		json_int(&js, ns->uptime_ms);
+		json_key(&js, "revision");
+		json_int(&js, ns->revision);
+		json_key(&js, "replication");
+		if (p >= 0 && (size_t)p == i) {
+			json_str(&js, "primary");
+		} else if (r == NULL && o->repl[i].replicating) {
+			json_null(&js);
+		} else {
+			json_obj_begin(&js);
+			json_key(&js, "state");
+			json_str(&js, o->repl[i].replicating && r != NULL
+					  ? r->repl
+					  : "stopped");
+			json_key(&js, "reason");
+			json_str(&js, o->repl[i].replicating
+					  ? NULL
+					  : labmodel_why_name(&o->repl[i].why));
+			json_key(&js, "applied_revision");
+			json_int(&js, r != NULL ? r->applied : -1);
+			json_key(&js, "lag");
+			json_int(&js, r != NULL ? r->lag : -1);
+			json_obj_end(&js);
+		}
+		json_obj_end(&js);
+	}
+	json_arr_end(&js);
+	json_obj_end(&js);
+	if (json_finish(&js) != NULL)
+		puts(json_finish(&js));
+	json_close(&js);
+}
+
+void lab_status_print(const struct lab *l, const struct lab_status *s,
+		      bool json)
+{
+	if (json)
+		print_json(l, s);
+	else
+		print_text(l, s);
+}
+
+/* A colour per version class, as graph nodes. */
+static const char *version_colour(const char *version)
+{
+	enum pol_vclass v;
+
+	if (pol_version_parse(version, &v) != 0)
+		return "#dddddd";
+	switch (v) {
+	case POL_V_PRE154: return "#f6c38b";
+	case POL_V_X154: return "#9ecae1";
+	case POL_V_X155: return "#a1d99b";
+	}
+	return "#dddddd";
+}
+
+static const char *edge_colour(const char *cell)
+{
+	if (strcmp(cell, "ok") == 0)
+		return "#2ca02c";
+	if (strcmp(cell, "stopped") == 0 || strcmp(cell, "paused") == 0 ||
+	    strcmp(cell, "pending") == 0 || strcmp(cell, "?") == 0)
+		return "#999999";
+	return "#d62728";
+}
+
+void lab_status_dot(const struct lab *l, const struct lab_status *s, FILE *f)
+{
+	size_t i, j, n = l->topo.n_nodes;
+
+	fprintf(f,
+		"digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, "
+		"style=\"rounded,filled\", fontname=\"Helvetica\"];\n",
+		l->topo.name);
+	for (i = 0; i < n; i++)
+		fprintf(f,
+			"  \"%s\" [label=\"%s\\n%s\\n%s/%s%s\", "
+			"fillcolor=\"%s\"%s];\n",
+			l->nodes[i].name, l->nodes[i].name, l->nodes[i].version,
+			pki_profile_name(l->nodes[i].profile),
+			pki_ca_name(l->nodes[i].ca),
+			strcasecmp(l->nodes[i].name, l->topo.primary) == 0
+			    ? "\\n(primary)"
+			    : "",
+			version_colour(l->nodes[i].version),
+			s->nodes[i].running ? ""
+					    : ", style=\"rounded,dashed\"");
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++) {
+			const char *c;
+
+			if (i == j || l->route_port[i * n + j] <= 0)
+				continue;
+			c = lab_status_cell(l, s, i, j);
+			fprintf(f,
+				"  \"%s\" -> \"%s\" [color=\"%s\", "
+				"fontcolor=\"%s\", label=\"%s\"%s];\n",
+				l->nodes[i].name, l->nodes[j].name,
+				edge_colour(c), edge_colour(c),
+				strcmp(c, "ok") == 0 ? "" : c,
+				strcmp(c, "ok") == 0 ? ", penwidth=2"
+						     : ", style=dashed");
+		}
+	fprintf(f, "}\n");
+}
+
+/* A self-contained SVG: nodes on a circle, one curved arrow per directed
+ * connection (so A->B and B->A do not overlap), coloured by state and
+ * labelled with the failure code. */
+void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f)
+{
+	size_t i, j, n = l->topo.n_nodes;
+	double cx = 420, cy = 330, rad = n > 1 ? 220 : 0;
+	double *x = calloc(n, sizeof(double)), *y = calloc(n, sizeof(double));
+
+	if (x == NULL || y == NULL) {
+		free(x);
+		free(y);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		double a = -M_PI / 2 + 2 * M_PI * (double)i / (double)n;
+
+		x[i] = cx + rad * cos(a);
+		y[i] = cy + rad * sin(a);
+	}
+	fprintf(f,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"840\" "
+		"height=\"700\" font-family=\"Helvetica,Arial,sans-serif\">\n"
+		"<title>ekulab lab %s</title>\n"
+		"<defs>\n",
+		l->topo.name);
+	{
+		static const char *const cols[] = {"#2ca02c", "#d62728",
+						   "#999999"};
+		size_t k;
+
+		for (k = 0; k < 3; k++)
+			fprintf(f,
+				"<marker id=\"m%zu\" viewBox=\"0 0 10 10\" "
+				"refX=\"10\" refY=\"5\" markerWidth=\"8\" "
+				"markerHeight=\"8\" orient=\"auto\"><path "
+				"d=\"M0,0 L10,5 L0,10 z\" fill=\"%s\"/>"
+				"</marker>\n",
+				k, cols[k]);
+	}
+	fprintf(f, "</defs>\n<rect width=\"100%%\" height=\"100%%\" "
+		   "fill=\"white\"/>\n");
+	fprintf(f,
+		"<text x=\"20\" y=\"30\" font-size=\"18\">lab %s: verify "
+		"%s, primary %s</text>\n",
+		l->topo.name, pol_mode_name(l->topo.verify), l->topo.primary);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++) {
+			const char *c, *col;
+			double dx, dy, len, mx, my, nx, ny, sx, sy, ex, ey;
+			int m;
+
+			if (i == j || l->route_port[i * n + j] <= 0)
+				continue;
+			c = lab_status_cell(l, s, i, j);
+			col = edge_colour(c);
+			m = strcmp(col, "#2ca02c") == 0	  ? 0
+			    : strcmp(col, "#d62728") == 0 ? 1
+							  : 2;
+			dx = x[j] - x[i];
+			dy = y[j] - y[i];
+			len = sqrt(dx * dx + dy * dy);
+			nx = -dy / len;
+			ny = dx / len;
+			/* Start and end at the node boxes' edge. */
+			sx = x[i] + dx / len * 60;
+			sy = y[i] + dy / len * 30;
+			ex = x[j] - dx / len * 60;
+			ey = y[j] - dy / len * 30;
+			mx = (sx + ex) / 2 + nx * 30;
+			my = (sy + ey) / 2 + ny * 30;
+			fprintf(f,
+				"<path d=\"M%.1f,%.1f Q%.1f,%.1f %.1f,%.1f\" "
+				"stroke=\"%s\" stroke-width=\"%s\" "
+				"fill=\"none\"%s marker-end=\"url(#m%d)\"/>\n",
+				sx, sy, mx, my, ex, ey, col,
+				m == 0 ? "2.5" : "1.5",
+				m == 0 ? "" : " stroke-dasharray=\"6,4\"", m);
+			if (m != 0)
+				fprintf(f,
+					"<text x=\"%.1f\" y=\"%.1f\" "
+					"font-size=\"12\" fill=\"%s\" "
+					"text-anchor=\"middle\">%s</text>\n",
+					mx, my, col, c);
+		}
+	for (i = 0; i < n; i++)
+		fprintf(
+		    f,
+		    "<g><rect x=\"%.1f\" y=\"%.1f\" width=\"120\" "
+		    "height=\"60\" rx=\"10\" fill=\"%s\" stroke=\"#333\" "
+		    "stroke-width=\"%s\"%s/>\n"
+		    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" "
+		    "text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n"
+		    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+		    "text-anchor=\"middle\">%s %s</text>\n"
+		    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+		    "text-anchor=\"middle\">%s</text></g>\n",
+		    x[i] - 60, y[i] - 30, version_colour(l->nodes[i].version),
+		    strcasecmp(l->nodes[i].name, l->topo.primary) == 0 ? "3"
+								       : "1",
+		    s->nodes[i].running ? "" : " stroke-dasharray=\"4,3\"",
+		    x[i], y[i] - 10, l->nodes[i].name, x[i], y[i] + 6,
+		    l->nodes[i].version,
+		    strcasecmp(l->nodes[i].name, l->topo.primary) == 0
+			? "(primary)"
+			: "",
+		    x[i], y[i] + 21, pki_profile_name(l->nodes[i].profile));
+	fprintf(f, "<g font-size=\"12\"><text x=\"20\" y=\"670\">versions: "
+		   "<tspan fill=\"#c77a1e\">pre-X15.4</tspan>, <tspan "
+		   "fill=\"#3d85c6\">X15.4</tspan>, <tspan "
+		   "fill=\"#38a33b\">X15.5</tspan>; arrows: green = connection "
+		   "up, red dashed = refused (code), grey = not running</text>"
+		   "</g>\n</svg>\n");
+	free(x);
+	free(y);
+}
