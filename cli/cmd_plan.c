@@ -253,6 +253,8 @@ static int run_main(int argc, char **argv)
 	    {"keep", no_argument, NULL, 'k'},
 	    {"no-workload", no_argument, NULL, 'n'},
 	    {"runtime", required_argument, NULL, 'r'},
+	    {"dial", required_argument, NULL, 'd'},
+	    {"link", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -274,10 +276,23 @@ static int run_main(int argc, char **argv)
 		case 'k': o.keep = true; break;
 		case 'n': o.workload = false; break;
 		case 'r': o.runtime = optarg; break;
+		case 'd': o.dial = optarg; break;
+		case 'l': o.link = optarg; break;
 		case 'h':
 			printf("usage: ekulab plan run PLAN [--json FILE|-] "
 			       "[--html FILE] [--state DIR] [--keep] "
-			       "[--no-workload] [--runtime process|docker]\n");
+			       "[--no-workload] [--runtime process|docker]\n"
+			       "                      [--dial "
+			       "both|lower-name|primary] [--link "
+			       "both|either]\n"
+			       "--dial and --link run the plan's topology "
+			       "under another dial mode or link rule\n"
+			       "(the model is asked about the same). Exit 0: "
+			       "as the model predicts and every\n"
+			       "expectation held; 1: a deviation or a failed "
+			       "expectation; 2: plan error.\n"
+			       "Ctrl-C or SIGTERM stops the run and "
+			       "everything it started.\n");
 			return 0;
 		default:
 			cli_fail(

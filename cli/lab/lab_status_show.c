@@ -121,8 +121,7 @@ static void print_text(const struct lab *l, const struct lab_status *s)
 	       topo_dial_name(l->topo.dial), topo_link_name(l->topo.link),
 	       verify_summary(s));
 	print_faults(l, s);
-	printf("\nconnections (the row node dials the column node)\n%-14s",
-	       "");
+	printf("\nconnections (the row node dials the column node)\n%-14s", "");
 	for (j = 0; j < n; j++)
 		printf(" %-15s", l->nodes[j].name);
 	printf("\n");
@@ -130,13 +129,15 @@ static void print_text(const struct lab *l, const struct lab_status *s)
 		printf("%-14s", l->nodes[i].name);
 		for (j = 0; j < n; j++) {
 			char cell[40];
-			const char *c = i == j ? "" : lab_status_cell(l, s, i, j);
+			const char *c =
+			    i == j ? "" : lab_status_cell(l, s, i, j);
 			bool star = i != j && unenforced(s, i, j, &by)[0] != 0;
 
 			any_star |= star;
-			any_pending |= strcmp(c, "pending") == 0 ||
-				       strcmp(c, "?") == 0;
-			snprintf(cell, sizeof(cell), "%s%s", c, star ? "*" : "");
+			any_pending |=
+			    strcmp(c, "pending") == 0 || strcmp(c, "?") == 0;
+			snprintf(cell, sizeof(cell), "%s%s", c,
+				 star ? "*" : "");
 			printf(" %-15s", cell);
 		}
 		printf("\n");
@@ -148,7 +149,8 @@ static void print_text(const struct lab *l, const struct lab_status *s)
 	for (i = 0; i < n; i++)
 		for (j = i + 1; j < n; j++) {
 			const struct lab_pair *pr = labmodel_pair(o, i, j);
-			char name[2 * TOPO_NAME_MAX + 4], state[TOPO_NAME_MAX + 40];
+			char name[2 * TOPO_NAME_MAX + 4],
+			    state[TOPO_NAME_MAX + 40];
 
 			if (!pr->linked && pr->why.kind == LAB_WHY_NOT_DIALLED)
 				continue;
@@ -161,8 +163,9 @@ static void print_text(const struct lab *l, const struct lab_status *s)
 				snprintf(state, sizeof(state), "down (%s)",
 					 labmodel_why_name(&pr->why));
 			printf("  %-24s %-28s%s\n", name, state,
-			       one_refused(o, i, j) ? "  ! one direction refused"
-						    : "");
+			       one_refused(o, i, j)
+				   ? "  ! one direction refused"
+				   : "");
 		}
 	printf("\n%-14s %-8s %-10s %-14s %-9s %-28s %-8s %s\n", "node",
 	       "version", "verify", "certificate", "process", "replication",
@@ -190,8 +193,7 @@ static void print_text(const struct lab *l, const struct lab_status *s)
 		printf("%-14s %-8s %-10s %-14s %-9s %-28s %-8s %s\n",
 		       l->nodes[i].name, l->nodes[i].version, ns->verify, cert,
 		       process_word(ns), state, ns->revision >= 0 ? rev : "-",
-		       r != NULL && ns->revision >= 0 &&
-			       o->repl[i].replicating
+		       r != NULL && ns->revision >= 0 && o->repl[i].replicating
 			   ? lag
 			   : "-");
 	}

@@ -1,5 +1,6 @@
 /* runtime_process.c: the process runtime: nodes and the proxy are local,
  * unprivileged processes on loopback, detached from the terminal. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -116,6 +117,54 @@ static void put_pid(char *var, pid_t pid)
 	while (n > 0)
 		*var++ = digits[--n];
 	*var = '\0';
+}
+
+/* The threads of pid (entries of /proc/PID/task); 0 when it is gone. */
+static int task_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Has pid finished exiting (gone, or a zombie: its files are closed)?
+ * An empty command line is not enough: a process being killed loses its
+ * memory before its files, so its sockets may still accept for a moment. */
+static bool pid_gone(pid_t pid)
+{
+	char path[64], buf[512], *rp;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0 || kill(pid, 0) != 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	/* "PID (COMM) STATE ...": COMM may hold spaces and parentheses. */
+	rp = strrchr(buf, ')');
+	if (rp == NULL || rp[1] != ' ' || (rp[2] != 'Z' && rp[2] != 'X'))
+		return false;
+	/* A zombie leader whose other threads still exit keeps the files
+	 * they share open: gone once it is the last task. */
+	return task_count(pid) <= 1;
 }
 
 /* fork + setsid + exec, stdout/stderr appended to log, the n listening
@@ -252,7 +301,7 @@ static int stop_pid(const struct lab *l, pid_t pid, double grace)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		reap(pid);
-		if (!pid_is_ours(l, pid))
+		if (pid_gone(pid))
 			return 0;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((double)(t.tv_sec - t0.tv_sec) +
@@ -262,7 +311,7 @@ static int stop_pid(const struct lab *l, pid_t pid, double grace)
 		usleep(10000);
 	}
 	kill(pid, SIGKILL);
-	for (int k = 0; k < 200 && pid_is_ours(l, pid); k++) {
+	for (int k = 0; k < 500 && !pid_gone(pid); k++) {
 		reap(pid);
 		usleep(10000);
 	}
@@ -285,7 +334,9 @@ static int kill_node(struct lab *l, int i, char *err)
 		return ekl_errf(err, EKL_ENOENT, "node %s is not running",
 				l->nodes[i].name);
 	kill(pid, SIGKILL);
-	for (int k = 0; k < 200 && pid_is_ours(l, pid); k++) {
+	/* Until its sockets are closed: a write then finds the admin socket
+	 * refusing, as the model says of a killed node. */
+	for (int k = 0; k < 1000 && !pid_gone(pid); k++) {
 		reap(pid);
 		usleep(5000);
 	}

@@ -47,6 +47,7 @@ struct run {
 	long step_writes; /* acknowledged by write steps */
 	long step_attempts;
 	size_t deviations;
+	size_t expect_failed; /* held neither live nor in the model */
 	/* set check */
 	long lost, unexpected, never_read, recovered, acked, attempted;
 	double t0;

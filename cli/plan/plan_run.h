@@ -18,14 +18,21 @@ struct plan_run_opts {
 				own per run, under the lab default */
 	bool keep;	     /* keep the lab's state directory afterwards */
 	bool workload;	     /* run the background writer */
-	const char *json;    /* write the JSON report there ("-": to out) */
-	const char *html;    /* write the HTML report there */
-	FILE *out;	     /* the step table as it runs, and the summary */
+	/* Run the plan's topology under another dial mode or link rule
+	 * (NULL: the topology's own): "both" "lower-name" "primary", "both"
+	 * "either". The model is asked about the same topology. */
+	const char *dial;
+	const char *link;
+	const char *json; /* write the JSON report there ("-": to out) */
+	const char *html; /* write the HTML report there */
+	FILE *out;	  /* the step table as it runs, and the summary */
 };
 
 /* Run o->plan live. Returns 0 when the lab behaved as the model predicts
- * at every step and no write was lost, 1 on a deviation or when the lab
- * failed (err says how), 2 when the plan cannot be read (err). On 0 and 1
+ * at every step, every expectation held and no write was lost, 1 on a
+ * deviation (the live lab differs from the model), a failed expectation,
+ * or when the lab failed (err says how), 2 when the plan cannot be read
+ * or an override is unknown (err). On 0 and 1
  * err may also hold what failed beside the run (a report that could not
  * be written, a state directory that could not be removed): the caller
  * prints err whenever it is not empty. err must be EKL_ERRLEN long. */
@@ -43,9 +50,12 @@ struct plan_step_report {
 	bool converged; /* replicas caught up (when checked) */
 	bool is_expect;
 	bool expect_ok;
-	bool past_deadline; /* the step ran past its deadline */
-	bool interrupted;   /* a signal ended the run during the step */
-	char detail[320];   /* the deviations, "; "-separated; "" when none */
+	bool expect_model_ok; /* the model predicts it holds */
+	bool deviated;	      /* the live lab differed from the model */
+	bool past_deadline;   /* the step ran past its deadline */
+	bool interrupted;     /* a signal ended the run during the step */
+	char detail[320];     /* the deviations and a failed expectation,
+				 "; "-separated; "" when none */
 	char predicted[512];
 	char observed[512];
 };
@@ -65,7 +75,11 @@ struct plan_run_report {
 	const char *plan;		      /* the plan file; borrowed */
 	const struct plan_step_report *steps; /* borrowed; n_steps */
 	size_t n_steps;
-	size_t deviations;
+	size_t deviations;	    /* the live lab differed from the model */
+	size_t expectations_failed; /* expect steps that did not hold, live
+				       and in the model alike */
+	const char *dial;	    /* the dial mode and link rule run */
+	const char *link;
 	struct plan_run_writes writes;
 };
 

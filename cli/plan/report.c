@@ -17,8 +17,14 @@ int plan_report_json(const struct plan_run_report *r, FILE *out)
 	json_obj_begin(&j);
 	json_key(&j, "plan");
 	json_str(&j, r->plan);
+	json_key(&j, "dial");
+	json_str(&j, r->dial);
+	json_key(&j, "link_rule");
+	json_str(&j, r->link);
 	json_key(&j, "deviations");
 	json_int(&j, (int64_t)r->deviations);
+	json_key(&j, "expectations_failed");
+	json_int(&j, (int64_t)r->expectations_failed);
 	json_key(&j, "steps");
 	json_arr_begin(&j);
 	for (k = 0; k < r->n_steps; k++) {
@@ -39,9 +45,17 @@ int plan_report_json(const struct plan_run_report *r, FILE *out)
 		json_bool(&j, s->matched);
 		json_key(&j, "converged");
 		json_bool(&j, s->converged);
+		json_key(&j, "deviated");
+		json_bool(&j, s->deviated);
+		json_key(&j, "past_deadline");
+		json_bool(&j, s->past_deadline);
+		json_key(&j, "interrupted");
+		json_bool(&j, s->interrupted);
 		if (s->is_expect) {
 			json_key(&j, "expectation_met");
 			json_bool(&j, s->expect_ok);
+			json_key(&j, "expectation_predicted");
+			json_bool(&j, s->expect_model_ok);
 		}
 		json_key(&j, "predicted");
 		json_str(&j, s->predicted);
@@ -114,7 +128,7 @@ void plan_report_html(const struct plan_run_report *r, FILE *f)
 		   "<th>predicted</th><th>observed</th><th>result</th></tr>\n");
 	for (k = 0; k < r->n_steps; k++) {
 		const struct plan_step_report *s = &r->steps[k];
-		bool good = s->detail[0] == '\0';
+		bool good = !s->deviated && (!s->is_expect || s->expect_ok);
 
 		fprintf(f, "<tr><td>%zu</td><td>", k + 1);
 		html_text(f, s->text);
@@ -138,7 +152,10 @@ void plan_report_html(const struct plan_run_report *r, FILE *f)
 void plan_report_step(const struct plan_step_report *s, size_t k, FILE *f)
 {
 	fprintf(f, "%3zu %-44s %5.1fs  %s\n", k + 1, s->text,
-		s->t_end - s->t_start, s->detail[0] ? "DEVIATION" : "ok");
+		s->t_end - s->t_start,
+		s->deviated			? "DEVIATION"
+		: s->is_expect && !s->expect_ok ? "EXPECTATION FAILED"
+						: "ok");
 	fprintf(f, "      predicted: %s\n", s->predicted);
 	if (s->detail[0])
 		fprintf(f, "      observed:  %s\n      why:       %s\n",
@@ -157,4 +174,10 @@ void plan_report_summary(const struct plan_run_report *r, FILE *f)
 		w->never_read, w->recovered);
 	fprintf(f, "%zu deviation%s\n", r->deviations,
 		r->deviations == 1 ? "" : "s");
+	if (r->expectations_failed > 0)
+		fprintf(f,
+			"%zu expectation%s failed, as the model predicts "
+			"(the plan's expectation is wrong, not the lab)\n",
+			r->expectations_failed,
+			r->expectations_failed == 1 ? "" : "s");
 }

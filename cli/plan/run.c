@@ -75,6 +75,9 @@ static void report_of(const struct run *r, struct plan_run_report *out)
 	out->steps = r->rep;
 	out->n_steps = r->plan.n_steps;
 	out->deviations = r->deviations;
+	out->expectations_failed = r->expect_failed;
+	out->dial = topo_dial_name(r->plan.topo.dial);
+	out->link = topo_link_name(r->plan.topo.link);
 	out->writes.attempted = r->attempted + r->step_attempts;
 	out->writes.acknowledged = r->acked + r->step_writes;
 	out->writes.lost = r->lost;
@@ -140,6 +143,15 @@ int plan_run(const struct plan_run_opts *o, char *err)
 	}
 	if (plan_load(o->plan, &r->plan, err) != 0)
 		goto out_free;
+	if ((o->dial != NULL &&
+	     topo_dial_parse(o->dial, &r->plan.topo.dial) != 0) ||
+	    (o->link != NULL &&
+	     topo_link_parse(o->link, &r->plan.topo.link) != 0)) {
+		ekl_errf(err, EKL_EINVAL,
+			 "--dial is both, lower-name or primary; --link is "
+			 "both or either");
+		goto out_plan;
+	}
 	r->rep =
 	    ekl_calloc(r->plan.n_steps ? r->plan.n_steps : 1, sizeof(*r->rep));
 	/* A plan's lab has its own state directory, per run: it never
@@ -161,9 +173,12 @@ int plan_run(const struct plan_run_opts *o, char *err)
 	}
 	up = true;
 	r->t0 = prun_now();
-	fprintf(o->out, "plan %s: %zu steps on a lab of %zu nodes (state %s)\n",
+	fprintf(o->out,
+		"plan %s: %zu steps on a lab of %zu nodes, dial %s, link %s "
+		"(state %s)\n",
 		r->plan.path, r->plan.n_steps, r->lab.topo.n_nodes,
-		r->lab.state);
+		topo_dial_name(r->lab.topo.dial),
+		topo_link_name(r->lab.topo.link), r->lab.state);
 	if (lab_start_all(&r->lab, lerr) != 0) {
 		ekl_errf(err, lab_interrupted() ? EKL_EINTR : EKL_EIO,
 			 "lab up: %s", lerr);
@@ -202,7 +217,7 @@ int plan_run(const struct plan_run_opts *o, char *err)
 		r->deviations++;
 	err[0] = '\0'; /* from here on, only what fails beside the run */
 	write_reports(r, o, err);
-	rv = r->deviations > 0 ? 1 : 0;
+	rv = r->deviations > 0 || r->expect_failed > 0 ? 1 : 0;
 out_lab:
 	prun_writer_stop_wait(r);
 	if (up) {

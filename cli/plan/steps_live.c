@@ -249,6 +249,25 @@ static int apply_live(struct run *r, size_t k, const struct plan_outcome *oc,
 	}
 }
 
+static void note_detail(struct plan_step_report *sr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Add to the step's detail ("; "-separated). */
+static void note_detail(struct plan_step_report *sr, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = strlen(sr->detail);
+
+	va_start(ap, fmt);
+	if (n + 4 < sizeof(sr->detail)) {
+		if (n > 0)
+			n += (size_t)snprintf(sr->detail + n,
+					      sizeof(sr->detail) - n, "; ");
+		vsnprintf(sr->detail + n, sizeof(sr->detail) - n, fmt, ap);
+	}
+	va_end(ap);
+}
+
 static void deviation(struct run *r, struct plan_step_report *sr,
 		      const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -267,6 +286,7 @@ static void deviation(struct run *r, struct plan_step_report *sr,
 		vsnprintf(sr->detail + n, sizeof(sr->detail) - n, fmt, ap);
 	}
 	va_end(ap);
+	sr->deviated = true;
 	r->deviations++;
 }
 
@@ -344,10 +364,28 @@ void prun_step(struct run *r, size_t k)
 		why[0] = '\0';
 	}
 	if (s->kind == PLAN_EXPECT) {
+		char mwhy[256];
+
 		sr->expect_ok = plan_expect_eval(&s->expect, &r->lab.topo,
 						 r->obs, why, sizeof(why));
-		if (!sr->expect_ok)
-			deviation(r, sr, "expectation failed: %s", why);
+		sr->expect_model_ok = plan_expect_eval(
+		    &s->expect, &r->lab.topo, r->pred, mwhy, sizeof(mwhy));
+		if (!sr->expect_ok && !sr->expect_model_ok) {
+			/* The lab agrees with the model: the expectation is
+			 * wrong, not the lab. */
+			r->expect_failed++;
+			note_detail(sr,
+				    "expectation failed (as the model "
+				    "predicts): %s",
+				    why);
+		} else if (sr->expect_ok != sr->expect_model_ok) {
+			deviation(r, sr,
+				  "expectation %s live but %s in the "
+				  "model: %s",
+				  sr->expect_ok ? "holds" : "fails",
+				  sr->expect_model_ok ? "holds" : "fails",
+				  sr->expect_ok ? mwhy : why);
+		}
 	}
 	/* Replicas converge: pause the writer while checking. */
 	pause_writer = r->writer > 0;

@@ -42,7 +42,7 @@ TOPO="$T/mixed.yaml"
 NAME=it-docker-$$
 cat >"$TOPO" <<YAML
 name: $NAME
-cluster: {verify: enforce, primary: node1, dial: both}
+cluster: {verify: enforce, primary: node1, dial: both, link: either}
 defaults: {version: X15.3.2, role: c, cert: {profile: combined, ca: unrestricted}}
 nodes:
   node1: {}

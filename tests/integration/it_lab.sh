@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# it_lab.sh: `ekulab lab` with the process runtime: up (status equal to the
-# model), graph, exec, each node fault and link fault, heal, two labs side
-# by side, and down leaving no process and no state behind.
+# it_lab.sh: `ekulab lab` with the process runtime: up (waits until the
+# links agree with the model; --no-wait does not), status equal to the
+# model with the model's reasons for killed, paused and cut connections,
+# the faults in force, live verify modes, what Permissive hides and a
+# legend; graph, exec, each node and link fault (restart is a new
+# process), heal, two labs side by side, and down leaving no process and
+# no state behind.
 source "${EKL_IT_LIB:?}"
 
 LAB="$T/lab"
@@ -9,7 +13,9 @@ LAB2="$T/lab2"
 TOPO="$T/mixed.yaml"
 cat >"$TOPO" <<'YAML'
 name: it-mixed
-cluster: {verify: enforce, primary: node1, dial: both}
+# link: either: one working direction carries a pair, so writes reach
+# every node while four of the six directions are refused.
+cluster: {verify: enforce, primary: node1, dial: both, link: either}
 defaults: {version: X15.3.2, role: c, cert: {profile: combined, ca: unrestricted}}
 nodes:
   node1: {}
@@ -45,6 +51,14 @@ expect_cell() {
 	wait_until "${4:-15}" cell_is "$1" "$2" "$3" ||
 		fail "$1 -> $2: expected $3, got $(cell "$1" "$2")"
 }
+# node_field NODE KEY: a field of the node in `lab status --json`.
+node_field() {
+	status | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print([n for n in d["nodes"] if n["name"] == sys.argv[1]][0][sys.argv[2]])
+' "$1" "$2"
+}
 process_of() {
 	status | python3 -c '
 import json, sys
@@ -54,8 +68,10 @@ print([n for n in d["nodes"] if n["name"] == sys.argv[1]][0]["process"])
 }
 lab_pids() { pgrep -f "$1/" || true; }
 
-log "up"
+log "up (waits until the links agree with the model)"
 lab up "$TOPO" >"$T/up.out" || fail "lab up failed: $(cat "$T/up.out")"
+grep -q "links settled as the model predicts" "$T/up.out" ||
+	fail "lab up did not wait for the links: $(cat "$T/up.out")"
 [ "$(lab_pids "$LAB" | wc -l)" -eq 4 ] ||
 	fail "expected 3 nodes + proxy running, got: $(lab_pids "$LAB")"
 [ "$(stat -c %a "$LAB/pki/node1.key")" = 600 ] || fail "node1.key not 0600"
@@ -73,7 +89,29 @@ expect_cell node1 node3 up
 expect_cell node2 node3 up
 expect_cell node3 node1 client-purpose
 expect_cell node3 node2 client-purpose
-lab status "$TOPO" | grep -q "client-purpose" || fail "text status lacks the code"
+lab status "$TOPO" >"$T/status.txt"
+grep -q "client-purpose" "$T/status.txt" || fail "text status lacks the code"
+grep -q "^legend:" "$T/status.txt" || fail "text status has no legend"
+grep -q "link either" "$T/status.txt" || fail "status does not name the link rule"
+grep -q "! one direction refused" "$T/status.txt" ||
+	fail "status does not mark the pairs with one refused direction"
+# node3 (X15.4) accepts server-only callers by the ClusterDB bypass: shown.
+grep -q "node2 -> node3: node3 accepted node2's certificate: client-purpose" "$T/status.txt" ||
+	fail "status does not show what the bypass accepts: $(cat "$T/status.txt")"
+status | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+# Keys of before (a superset is fine) and the new ones.
+assert {"lab", "runtime", "primary", "links", "pairs", "nodes"} <= set(d), d.keys()
+assert d["link_rule"] == "either" and d["dial"] == "both", d
+for l in d["links"]:
+    assert {"from", "to", "state", "code", "reason"} <= set(l), l
+p = [p for p in d["pairs"] if p["nodes"] == ["node1", "node2"]][0]
+assert p["linked"] and p["one_refused"] and p["carrier"] == ["node1", "node2"], p
+for n in d["nodes"]:
+    assert {"name", "version", "certificate", "ca", "verify", "process",
+            "revision", "replication", "pid", "uptime_ms"} <= set(n), n
+' || fail "status --json lacks keys or values"
 
 log "graph"
 lab graph "$TOPO" --svg "$T/g.svg" --dot "$T/g.dot" >/dev/null
@@ -104,6 +142,13 @@ log "verify mode"
 lab fault "$TOPO" verify permissive >/dev/null
 expect_cell node2 node1 up
 expect_cell node3 node1 up
+# The header and each node follow the live mode; what Permissive hides is
+# listed with its code.
+lab status "$TOPO" >"$T/perm.txt"
+grep -q "verify permissive" "$T/perm.txt" || fail "header still says enforce: $(head -1 "$T/perm.txt")"
+[ "$(node_field node1 verify)" = permissive ] || fail "node1's verify mode is not permissive"
+grep -q "node1 accepted node2's certificate: client-purpose (Permissive hides it)" "$T/perm.txt" ||
+	fail "status does not say what Permissive hides: $(cat "$T/perm.txt")"
 lab fault "$TOPO" verify enforce >/dev/null
 expect_cell node3 node1 client-purpose
 
@@ -113,12 +158,32 @@ lab fault "$TOPO" kill node3 --name k3 >/dev/null
 lab fault "$TOPO" pause node2 --name p2 >/dev/null
 [ "$(process_of node2)" = paused ] || fail "node2 not paused"
 lab fault "$TOPO" list | grep -q "^k3 *kill *node3" || fail "fault list lacks k3"
+# The model's reasons, never a certificate or TLS code, for a killed or
+# paused node; the faults in force are listed.
+cell_is node1 node3 not-running || fail "node1 -> node3: $(cell node1 node3), expected not-running"
+cell_is node3 node1 not-running || fail "node3 -> node1: $(cell node3 node1), expected not-running"
+cell_is node1 node2 not-running || fail "node1 -> node2: $(cell node1 node2), expected not-running"
+lab status "$TOPO" >"$T/faults.txt"
+grep -Eq "^  k3 +kill +node3" "$T/faults.txt" || fail "status does not list k3: $(cat "$T/faults.txt")"
+grep -Eq "^node3 .*stopped \(not-running\)" "$T/faults.txt" || fail "node3's replication reason is not not-running"
+! grep -Eq "\((tls|connect-failed|client-purpose)\)" "$T/faults.txt" ||
+	fail "status shows a TLS or certificate reason for a stopped node: $(cat "$T/faults.txt")"
 lab fault "$TOPO" heal k3 >/dev/null
 [ "$(process_of node3)" = running ] || fail "node3 not restarted by heal"
 lab fault "$TOPO" heal p2 >/dev/null
 [ "$(process_of node2)" = running ] || fail "node2 not resumed by heal"
+pid1=$(node_field node1 pid)
 lab fault "$TOPO" restart node1 >/dev/null
 expect_cell node1 node3 up
+pid2=$(node_field node1 pid)
+up2=$(node_field node1 uptime_ms)
+[ "$pid2" != "$pid1" ] && [ "$pid2" -gt 0 ] ||
+	fail "restart kept the process (pid $pid1 -> $pid2)"
+[ "$up2" -lt 20000 ] || fail "node1's uptime after restart is $up2 ms"
+# resume is not restart: the same process goes on.
+lab fault "$TOPO" pause node1 --name p1 >/dev/null
+lab fault "$TOPO" resume node1 >/dev/null
+[ "$(node_field node1 pid)" = "$pid2" ] || fail "resume started a new process"
 
 log "link faults and partitions"
 lab fault "$TOPO" down node1 node3 --name d13 >/dev/null
@@ -129,6 +194,8 @@ expect_cell node1 node3 up
 lab fault "$TOPO" partition isolate node3 --name iso >/dev/null
 wait_until 15 sh -c "! '$EKULAB' lab status '$TOPO' --state '$LAB' --json | grep -q '\"to\":\"node3\",\"state\":\"up\"'" ||
 	fail "node3 still reachable when isolated"
+cell_is node1 node3 cut || fail "node1 -> node3: $(cell node1 node3), expected cut"
+cell_is node3 node2 cut || fail "node3 -> node2: $(cell node3 node2), expected cut"
 lab fault "$TOPO" latency node1 node2 --ms 20 --name lat >/dev/null
 lab fault "$TOPO" list --json | python3 -c '
 import json, sys
@@ -144,8 +211,9 @@ d = json.load(sys.stdin)
 assert d["node_faults"] == [] and d["link_faults"]["faults"] == [], d
 ' || fail "faults left after heal all"
 
-log "a second lab side by side"
-"$EKULAB" lab up "$TOPO" --state "$LAB2" >/dev/null || fail "second lab did not come up"
+log "a second lab side by side (--no-wait)"
+"$EKULAB" lab up "$TOPO" --state "$LAB2" --no-wait >"$T/up2.out" || fail "second lab did not come up"
+! grep -q "settled" "$T/up2.out" || fail "--no-wait waited for the links"
 [ "$(lab_pids "$LAB2" | wc -l)" -eq 4 ] || fail "second lab is incomplete"
 "$EKULAB" lab down "$TOPO" --state "$LAB2" >/dev/null
 [ -z "$(lab_pids "$LAB2")" ] || fail "second lab left processes: $(lab_pids "$LAB2")"

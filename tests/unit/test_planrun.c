@@ -56,6 +56,7 @@ static struct plan_run_report sample(void)
 		 "all links up, all replicating");
 	snprintf(steps[1].detail, sizeof(steps[1].detail),
 		 "observed links differ: <node1> & node2");
+	steps[1].deviated = true;
 	snprintf(steps[2].text, sizeof(steps[2].text),
 		 "expect link node1-node2 up");
 	steps[2].t_start = 4.0;
@@ -63,13 +64,18 @@ static struct plan_run_report sample(void)
 	steps[2].applied = steps[2].matched = steps[2].converged = true;
 	steps[2].is_expect = true;
 	steps[2].expect_ok = false;
+	steps[2].expect_model_ok = false;
 	snprintf(steps[2].detail, sizeof(steps[2].detail),
-		 "expectation failed: client-purpose");
+		 "expectation failed (as the model predicts): "
+		 "client-purpose");
 	memset(&r, 0, sizeof(r));
 	r.plan = "plans/x.yaml";
 	r.steps = steps;
 	r.n_steps = 3;
 	r.deviations = 3;
+	r.expectations_failed = 1;
+	r.dial = "both";
+	r.link = "both";
 	r.writes.attempted = 120;
 	r.writes.acknowledged = 110;
 	r.writes.lost = 1;
@@ -115,6 +121,15 @@ START_TEST(test_step_deviation)
 	ck_assert_ptr_nonnull(
 	    strstr(s, "      why:       observed links differ: <node1>"));
 	free(s);
+	/* An expectation that fails live as in the model: not a deviation,
+	 * but said. */
+	cap_open(&c);
+	plan_report_step(&r.steps[2], 2, c.f);
+	s = cap_close(&c);
+	ck_assert_ptr_nonnull(strstr(s, "EXPECTATION FAILED\n"));
+	ck_assert_ptr_null(strstr(s, "DEVIATION"));
+	ck_assert_ptr_nonnull(strstr(s, "as the model predicts"));
+	free(s);
 }
 END_TEST
 
@@ -131,7 +146,10 @@ START_TEST(test_summary)
 	s = cap_close(&c);
 	ck_assert_str_eq(s, "\nwrites: 120 attempted, 110 acknowledged; lost "
 			    "1, unexpected 0, never-read 4, recovered 6\n"
-			    "3 deviations\n");
+			    "3 deviations\n"
+			    "1 expectation failed, as the model predicts "
+			    "(the plan's expectation is wrong, not the "
+			    "lab)\n");
 	free(s);
 	r.deviations = 1;
 	cap_open(&c);
@@ -154,7 +172,13 @@ START_TEST(test_json)
 	ck_assert_int_eq(plan_report_json(&r, c.f), 0);
 	s = cap_close(&c);
 	ck_assert_ptr_nonnull(strstr(s, "{\"plan\":\"plans/x.yaml\","
-					"\"deviations\":3,\"steps\":["));
+					"\"dial\":\"both\",\"link_rule\":"
+					"\"both\",\"deviations\":3,"
+					"\"expectations_failed\":1,"
+					"\"steps\":["));
+	ck_assert_ptr_nonnull(strstr(s, "\"deviated\":true"));
+	ck_assert_ptr_nonnull(strstr(s, "\"past_deadline\":false"));
+	ck_assert_ptr_nonnull(strstr(s, "\"expectation_predicted\":false"));
 	ck_assert_ptr_nonnull(
 	    strstr(s, "{\"step\":1,\"text\":\"write 20\",\"start_s\":0,"));
 	ck_assert_ptr_nonnull(strstr(s, "\"detail\":null"));
