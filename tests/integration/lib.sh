@@ -588,3 +588,52 @@ last_run_log() {
 	awk '/^=== start / { buf = "" } { buf = buf $0 "\n" }
 	     END { printf "%s", buf }' "$T/$1.log"
 }
+
+# ---- example plans under every dial mode and link rule ----
+
+# example_plans_under LINK: every example plan (examples/plans/*.yaml with
+# steps) run live under each dial mode with link rule LINK (plan run --dial
+# --link): 0 deviations from the model and no acknowledged write lost.
+# Under the plan's own dial mode and link rule every expectation must hold
+# too (exit 0); under another, an expectation may fail only where the
+# model says it fails (expectations_failed, not a deviation). Runs go
+# under $TMPDIR, which the caller points into $T.
+example_plans_under() {
+	local link=$1 ex plan name dial own rc
+	ex="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../examples/plans" && pwd)"
+	for plan in "$ex"/*.yaml; do
+		grep -q '^steps:' "$plan" || continue
+		name=$(basename "$plan" .yaml)
+		own=$("$EKULAB" plan check "$plan" --json | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["topology"]
+print(t["dial"], t["link"])') || fail "plan check $name"
+		for dial in both lower-name primary; do
+			log "$name under dial $dial, link $link (own: $own)"
+			rc=0
+			"$EKULAB" plan run "$plan" --dial "$dial" --link "$link" \
+				--json "$T/$name-$dial-$link.json" \
+				>"$T/$name-$dial-$link.out" 2>&1 || rc=$?
+			[ -s "$T/$name-$dial-$link.json" ] || {
+				cat "$T/$name-$dial-$link.out" >&2
+				fail "$name ($dial, $link): no report (exit $rc)"
+			}
+			python3 - "$T/$name-$dial-$link.json" "$rc" \
+				"$([ "$own" = "$dial $link" ] && echo own)" <<'PY' || {
+import json, sys
+r = json.load(open(sys.argv[1]))
+rc, own = int(sys.argv[2]), sys.argv[3] == "own"
+bad = [(s["step"], s["text"], s["detail"]) for s in r["steps"] if s["deviated"]]
+assert r["deviations"] == 0, bad
+assert r["writes"]["lost"] == 0 and r["writes"]["unexpected"] == 0, r["writes"]
+if own:
+    assert rc == 0 and r["expectations_failed"] == 0, (rc, r["expectations_failed"])
+else:
+    assert rc == (1 if r["expectations_failed"] else 0), rc
+PY
+				cat "$T/$name-$dial-$link.out" >&2
+				fail "$name under dial $dial, link $link deviated"
+			}
+		done
+	done
+}
