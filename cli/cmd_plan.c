@@ -1,6 +1,7 @@
 /* cmd_plan.c: `ekulab plan check|explore|run`: the options of each into
  * the engine's (cli/plan/plan_show.h, plan_run.h), one engine call, and
  * what went wrong on stderr. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include "cmd.h"
 #include "ekulab/core/err.h"
 #include "lab/lab_interrupt.h"
+#include "plan/plan_generate.h"
 #include "plan/plan_run.h"
 #include "plan/plan_show.h"
 
@@ -38,6 +40,8 @@ static void usage(FILE *f)
 	    "                    [--at TIME] [--json]\n"
 	    "       ekulab plan run PLAN ...   (live, on a lab: 'ekulab plan "
 	    "run --help')\n"
+	    "       ekulab plan generate --seed S [--nodes N] [--steps K]   "
+	    "(a random plan)\n"
 	    "\n"
 	    "check: predict every step of PLAN from the policy model alone "
 	    "(no lab):\n"
@@ -313,6 +317,85 @@ static int run_main(int argc, char **argv)
 	return lab_interrupted() ? 128 + lab_interrupted() : rc;
 }
 
+static int generate_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"seed", required_argument, NULL, 's'},
+	    {"nodes", required_argument, NULL, 'n'},
+	    {"steps", required_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct plan_gen_opts o;
+	char err[EKL_ERRLEN] = "", *end;
+	bool have_seed = false;
+	int opt, rc;
+
+	memset(&o, 0, sizeof(o));
+	o.out = stdout;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		unsigned long long v;
+
+		if (opt == 'h') {
+			printf("usage: ekulab plan generate --seed S [--nodes "
+			       "N] [--steps K]\n"
+			       "A random plan with its topology inline, the "
+			       "same for the same seed and options:\n"
+			       "random versions, roles, certificates, verify "
+			       "mode, dial mode and link rule,\n"
+			       "then K actions (default 8-16) of every step "
+			       "and fault kind, and the\n"
+			       "model's predictions as expectations. N: 2-%d "
+			       "nodes (default 3 or 4).\n"
+			       "  ekulab plan generate --seed 7 > p.yaml && "
+			       "ekulab plan run p.yaml\n"
+			       "scripts/random-plans.sh runs many seeds.\n",
+			       PLAN_GEN_MAX_NODES);
+			return 0;
+		}
+		if (opt != 's' && opt != 'n' && opt != 'k') {
+			cli_fail("plan generate: unknown option or missing "
+				 "value: %s",
+				 argv[optind - 1]);
+			return 2;
+		}
+		errno = 0;
+		v = strtoull(optarg, &end, 10);
+		if (*optarg == '\0' || *end != '\0' || errno != 0 ||
+		    optarg[0] == '-' ||
+		    (opt == 'n' && (v < 2 || v > PLAN_GEN_MAX_NODES)) ||
+		    (opt == 'k' && (v < 1 || v > PLAN_GEN_MAX_STEPS))) {
+			cli_fail("plan generate: %s '%s': %s", argv[optind - 1],
+				 optarg,
+				 opt == 's'   ? "a number, 0 or more"
+				 : opt == 'n' ? "2-8 nodes"
+					      : "1-200 actions");
+			return 2;
+		}
+		if (opt == 's') {
+			o.seed = v;
+			have_seed = true;
+		} else if (opt == 'n') {
+			o.nodes = (int)v;
+		} else {
+			o.steps = (int)v;
+		}
+	}
+	if (!have_seed || optind != argc) {
+		cli_fail("plan generate: give --seed S (and no other "
+			 "argument); see --help");
+		return 2;
+	}
+	rc = plan_generate(&o, err);
+	if (rc != 0) {
+		cli_fail("plan generate: %s", err);
+		return 1;
+	}
+	return 0;
+}
+
 int cmd_plan(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
@@ -326,7 +409,10 @@ int cmd_plan(int argc, char **argv)
 		return explore_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "run") == 0)
 		return run_main(argc - 1, argv + 1);
-	cli_fail("plan: unknown subcommand '%s'; use check or explore",
+	if (strcmp(argv[1], "generate") == 0)
+		return generate_main(argc - 1, argv + 1);
+	cli_fail("plan: unknown subcommand '%s'; use check, explore, run or "
+		 "generate",
 		 argv[1]);
 	usage(stderr);
 	return 2;

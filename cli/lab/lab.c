@@ -232,7 +232,8 @@ int lab_save(const struct lab *l, char *err)
 					l->route_port[i * n + j]);
 	for (k = 0; k < l->n_faults; k++)
 		fprintf(f, "fault %s %s %s\n", l->faults[k].name,
-			l->faults[k].kind, l->faults[k].node);
+			l->faults[k].kind,
+			l->faults[k].node[0] ? l->faults[k].node : "-");
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		fclose(f);
 		unlink(tmp);
@@ -308,7 +309,8 @@ int lab_load(struct lab *l, char *err)
 			ft = &l->faults[l->n_faults++];
 			snprintf(ft->name, sizeof(ft->name), "%.63s", a);
 			snprintf(ft->kind, sizeof(ft->kind), "%.15s", b);
-			snprintf(ft->node, sizeof(ft->node), "%.63s", c);
+			snprintf(ft->node, sizeof(ft->node), "%.63s",
+				 strcmp(c, "-") == 0 ? "" : c);
 		} else if (strncmp(line, "topology ", 9) != 0) {
 			goto bad;
 		}

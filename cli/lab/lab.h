@@ -46,11 +46,13 @@
 #define LAB_TMPDIR_MAX 60
 
 /* A node fault the lab remembers so that `fault list` and `heal` can see
- * it (link faults live in the proxy). */
+ * it (link faults live in the proxy, but for one on no route). */
 struct lab_fault {
 	char name[64];
-	char kind[16]; /* kill | pause */
-	char node[TOPO_NAME_MAX + 1];
+	char kind[16];		      /* kill | pause, or a link fault's kind */
+	char node[TOPO_NAME_MAX + 1]; /* "" for a link fault on no route:
+					 one the dial mode makes no
+					 connection for (it cuts nothing) */
 };
 
 struct lab_node {

@@ -35,6 +35,29 @@ static int remember(struct lab *l, const char *name, const char *kind, int node,
 	return lab_save(l, err);
 }
 
+/* A link fault on no route (lab_fault_links): node "" so that no node
+ * fault logic sees it. */
+static int remember_link(struct lab *l, const char *name, const char *kind,
+			 char *err)
+{
+	struct lab_fault *f;
+	int k;
+
+	for (k = 0; k < l->n_faults; k++)
+		if (strcmp(l->faults[k].name, name) == 0)
+			return ekl_errf(err, EKL_EEXIST,
+					"a fault called '%s' exists; choose "
+					"another --name",
+					name);
+	if (l->n_faults == LAB_MAX_FAULTS)
+		return ekl_errf(err, EKL_EINVAL, "too many faults; heal some");
+	f = &l->faults[l->n_faults++];
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	snprintf(f->kind, sizeof(f->kind), "%s", kind);
+	f->node[0] = '\0';
+	return lab_save(l, err);
+}
+
 static void forget(struct lab *l, int k)
 {
 	memmove(&l->faults[k], &l->faults[k + 1],
@@ -272,10 +295,12 @@ int lab_fault_links(struct lab *l, const char *name, const char *kind,
 		    l->nodes[from[k]].name, l->nodes[to[k]].name);
 	}
 	if (used == 0) {
+		/* The dial mode makes none of these connections: the fault
+		 * cuts nothing, as in the model, but it is in force (listed,
+		 * healed by name). The lab remembers it: the proxy has no
+		 * route to put it on. */
 		ekl_free(cmd);
-		return ekl_errf(err, EKL_EINVAL,
-				"no dialled connection matches (dial mode %s)",
-				topo_dial_name(l->topo.dial));
+		return remember_link(l, name, kind, err);
 	}
 	if (params != NULL && params[0] != '\0')
 		snprintf(cmd + len, cap - len, " %s", params);
@@ -333,7 +358,11 @@ int lab_fault_list(struct lab *l, bool json, FILE *out, char *err)
 		fprintf(out, "%-20s %-10s %s\n", "name", "kind", "target");
 		for (k = 0; k < l->n_faults; k++)
 			fprintf(out, "%-20s %-10s %s\n", l->faults[k].name,
-				l->faults[k].kind, l->faults[k].node);
+				l->faults[k].kind,
+				l->faults[k].node[0] ? l->faults[k].node
+						     : "(no dialled "
+						       "connection: cuts "
+						       "nothing)");
 	}
 	rv = proxy_call(l, json ? "json" : "text", "fault list", &body, err);
 	if (rv != 0)
@@ -342,11 +371,14 @@ int lab_fault_list(struct lab *l, bool json, FILE *out, char *err)
 		/* {"node_faults": [...], "link_faults": <proxy's JSON>} */
 		fprintf(out, "{\"node_faults\":[");
 		for (k = 0; k < l->n_faults; k++)
-			fprintf(out,
-				"%s{\"name\":\"%s\",\"kind\":\"%s\",\"node\":"
-				"\"%s\"}",
-				k ? "," : "", l->faults[k].name,
-				l->faults[k].kind, l->faults[k].node);
+			fprintf(
+			    out,
+			    "%s{\"name\":\"%s\",\"kind\":\"%s\",\"node\":"
+			    "%s%s%s}",
+			    k ? "," : "", l->faults[k].name, l->faults[k].kind,
+			    l->faults[k].node[0] ? "\"" : "",
+			    l->faults[k].node[0] ? l->faults[k].node : "null",
+			    l->faults[k].node[0] ? "\"" : "");
 		fprintf(out, "],\"link_faults\":%s}\n",
 			body[0] != '\0' ? body : "null");
 	} else {

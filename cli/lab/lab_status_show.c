@@ -96,7 +96,10 @@ static void print_faults(const struct lab *l, const struct lab_status *s)
 	printf("faults in force:\n");
 	for (f = 0; f < l->n_faults; f++)
 		printf("  %-16s %-9s %s\n", l->faults[f].name,
-		       l->faults[f].kind, l->faults[f].node);
+		       l->faults[f].kind,
+		       l->faults[f].node[0]
+			   ? l->faults[f].node
+			   : "(no dialled connection: cuts nothing)");
 	for (k = 0; k < s->n_lfaults; k++) {
 		const struct proxy_fault_info *p = &s->lfaults[k];
 
@@ -312,7 +315,11 @@ static void print_json(const struct lab *l, const struct lab_status *s)
 		json_key(&js, "kind");
 		json_str(&js, l->faults[f].kind);
 		json_key(&js, "node");
-		json_str(&js, l->faults[f].node);
+		json_str(&js, l->faults[f].node[0] ? l->faults[f].node : NULL);
+		if (l->faults[f].node[0] == '\0') {
+			json_key(&js, "routes");
+			json_str(&js, ""); /* the dial mode makes none */
+		}
 		json_obj_end(&js);
 	}
 	for (k = 0; k < s->n_lfaults; k++) {

@@ -204,8 +204,13 @@ static int apply_live(struct run *r, size_t k, const struct plan_outcome *oc,
 	case PLAN_UPGRADE:
 		return lab_fault_upgrade(l, s->node, s->version, err);
 	case PLAN_VERIFY: return lab_fault_verify(l, s->mode, s->node, err);
-	case PLAN_HEAL:
-		return lab_fault_heal(l, s->heal[0] ? s->heal : "all", err);
+	case PLAN_HEAL: {
+		/* A fault no longer in force (a restart or resume ended it)
+		 * is ignored, as the model does. */
+		int rv = lab_fault_heal(l, s->heal[0] ? s->heal : "all", err);
+
+		return rv == EKL_ENOENT ? 0 : rv;
+	}
 	case PLAN_FAULT: break;
 	}
 	switch (f->kind) {
