@@ -98,10 +98,9 @@ static void addf(struct text *t, const char *fmt, ...)
 
 /* ---- the generator's own view while it picks ---- */
 
-static const char *const versions[] = {"X15.3.2", "X14.3.7", "X15.4",
-				       "X15.5"};
-static const char *const profiles[] = {"combined", "server-only",
-				       "client-only", "no-eku"};
+static const char *const versions[] = {"X15.3.2", "X14.3.7", "X15.4", "X15.5"};
+static const char *const profiles[] = {"combined", "server-only", "client-only",
+				       "no-eku"};
 static const char *const cas[] = {"unrestricted", "server-only", "combined"};
 
 #define NVERS	  (int)(sizeof(versions) / sizeof(versions[0]))
@@ -357,8 +356,8 @@ static void expectation(struct gen *g, const struct topo *t,
 			names_of(t, set, out);
 		addf(out, "}\n");
 	} else if (kind == 1) {
-		const struct lab_pair *pr = labmodel_pair(p, (size_t)a,
-							  (size_t)b);
+		const struct lab_pair *pr =
+		    labmodel_pair(p, (size_t)a, (size_t)b);
 
 		if (pr->linked)
 			addf(out,
@@ -424,7 +423,8 @@ int plan_generate(const struct plan_gen_opts *o, char *err)
 	(void)rng_next(&g->r);
 	g->n = o->nodes > 0 ? o->nodes : 3 + pick(&g->r, 2);
 	steps = o->steps > 0 ? o->steps : 8 + pick(&g->r, 9);
-	if (g->n < 2 || g->n > PLAN_GEN_MAX_NODES || steps > PLAN_GEN_MAX_STEPS) {
+	if (g->n < 2 || g->n > PLAN_GEN_MAX_NODES ||
+	    steps > PLAN_GEN_MAX_STEPS) {
 		rv = ekl_errf(err, EKL_EINVAL,
 			      "--nodes is 2-%d and --steps 1-%d",
 			      PLAN_GEN_MAX_NODES, PLAN_GEN_MAX_STEPS);
@@ -435,8 +435,7 @@ int plan_generate(const struct plan_gen_opts *o, char *err)
 		action(g);
 	add_act(g, "heal: all");
 	/* Read the actions back as the parser sees them. */
-	snprintf(path, sizeof(path), "%s/ekulab-generate-XXXXXX",
-		 lab_tmpdir());
+	snprintf(path, sizeof(path), "%s/ekulab-generate-XXXXXX", lab_tmpdir());
 	fd = mkstemp(path);
 	f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (f == NULL) {
