@@ -198,7 +198,7 @@ struct part_node {
 	bool has_check;
 	bool check;
 	bool has_seu;
-	bool seu; /* server_eku_upload */
+	bool seu;	       /* server_eku_upload */
 	const char *log_level; /* into the document, or NULL */
 };
 

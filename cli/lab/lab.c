@@ -96,6 +96,7 @@ static int lab_init_nodes(struct lab *l, const char *state, char *err)
 		nd->ca = t->cert.ca;
 		nd->has_client = t->has_client_cert;
 		nd->client_profile = t->client_cert.profile;
+		nd->client_ca = t->client_cert.ca;
 		nd->verify = l->topo.verify;
 	}
 	return 0;
@@ -223,6 +224,10 @@ int lab_save(const struct lab *l, char *err)
 			nd->has_client ? pki_profile_name(nd->client_profile)
 				       : "none",
 			pol_mode_name(nd->verify), nd->port, (int)nd->pid);
+		if (nd->has_client)
+			fprintf(f, "client %s %s %s\n", nd->name,
+				pki_profile_name(nd->client_profile),
+				pki_ca_name(nd->client_ca));
 	}
 	for (i = 0; i < n; i++)
 		for (j = 0; j < n; j++)
@@ -295,6 +300,14 @@ int lab_load(struct lab *l, char *err)
 				goto bad;
 			nd->port = p1;
 			nd->pid = p2;
+		} else if (sscanf(line, "client %127s %127s %127s", a, b, c) ==
+			   3) {
+			if ((i = lab_node_index(l, a)) < 0 ||
+			    pki_profile_parse(b, &l->nodes[i].client_profile) !=
+				0 ||
+			    pki_ca_parse(c, &l->nodes[i].client_ca) != 0)
+				goto bad;
+			l->nodes[i].has_client = true;
 		} else if (sscanf(line, "route %127s %127s %d", a, b, &p1) ==
 			   3) {
 			if ((i = lab_node_index(l, a)) < 0 ||
@@ -381,7 +394,7 @@ int lab_issue_cert(struct lab *l, int i, char *err)
 	o.sans[0] = nd->name;
 	o.n_sans = 1;
 	o.profile = nd->client_profile;
-	o.ca = t->client_cert.ca;
+	o.ca = nd->client_ca;
 	o.days = t->client_cert.days;
 	o.force = true;
 	return pki_issue(pki, &o, err);

@@ -60,8 +60,9 @@ struct lab_node {
 	char version[TOPO_VERSION_MAX + 1]; /* current (upgrades change it) */
 	enum pki_profile profile;	    /* current certificate */
 	enum pki_ca ca;
-	bool has_client;
+	bool has_client; /* an X15.5 client certificate */
 	enum pki_profile client_profile;
+	enum pki_ca client_ca;
 	enum pol_mode verify; /* current verify mode */
 	int port;	      /* real listen port */
 	pid_t pid;	      /* process runtime; 0 = none */

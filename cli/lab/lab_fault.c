@@ -247,6 +247,23 @@ int lab_fault_renew(struct lab *l, int node, enum pki_profile p, enum pki_ca ca,
 	return reconfigure(l, node, err);
 }
 
+int lab_fault_renew_client(struct lab *l, int node, enum pki_profile p,
+			   enum pki_ca ca, char *err)
+{
+	struct lab_node *nd = &l->nodes[node];
+	struct lab_node saved = *nd;
+	int rv;
+
+	nd->has_client = true;
+	nd->client_profile = p;
+	nd->client_ca = ca;
+	if ((rv = lab_issue_cert(l, node, err)) != 0) {
+		*nd = saved;
+		return rv;
+	}
+	return reconfigure(l, node, err);
+}
+
 int lab_fault_verify(struct lab *l, enum pol_mode mode, int node, char *err)
 {
 	size_t i;

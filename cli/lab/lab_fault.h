@@ -21,6 +21,11 @@ int lab_fault_upgrade(struct lab *l, int node, const char *version, char *err);
  * first (pre-X15.4 refuses a certificate without clientAuth, ...). */
 int lab_fault_renew(struct lab *l, int node, enum pki_profile p, enum pki_ca ca,
 		    bool force, char *err);
+/* A new (or first) X15.5 client certificate from the lab PKI, copied in
+ * by hand (the caller asked the upload rule), then node restarts with it
+ * (a node a kill or pause holds down takes it without running). */
+int lab_fault_renew_client(struct lab *l, int node, enum pki_profile p,
+			   enum pki_ca ca, char *err);
 /* Change the verify mode of one node (node >= 0) or all, restarting them. */
 int lab_fault_verify(struct lab *l, enum pol_mode mode, int node, char *err);
 

@@ -1,10 +1,11 @@
 /* generate.c: `ekulab plan generate`: a random plan from a seed.
  *
  * The happy path: a splitmix64 stream from the seed picks the topology
- * (nodes, versions, roles, certificates, verify mode, dial mode, link
- * rule, primary) and the actions (every step kind, every fault kind and
- * partition shape, heals of faults in force); the plan so far is written
- * to a temporary file, read back with plan_load (so it is valid by the
+ * (nodes, versions, roles, certificates, the X15.4 Expressway-E upload
+ * setting, verify mode, dial mode, link rule, primary) and the actions
+ * (every step kind, renewals of either slot via upload or scp, every fault
+ * kind and partition shape, heals of faults in force); the plan so far is
+ * written to a temporary file, read back with plan_load (so it is valid by the
  * parser's own rules) and walked through the model (plan_apply,
  * labmodel_predict); after some actions an expectation the model predicts
  * is added (who replicates, a pair, a direction). The same seed and
@@ -159,6 +160,8 @@ static void topology(struct gen *g, uint64_t seed, struct text *t)
 			     chance(&g->r, 70) ? "client-only" : "combined");
 		if (chance(&g->r, 25))
 			addf(t, ", client_eku_check: off");
+		if (chance(&g->r, 25))
+			addf(t, ", server_eku_upload: true");
 		addf(t, "}\n");
 	}
 }
@@ -285,13 +288,19 @@ static void action(struct gen *g)
 	if (w < 14) {
 		add_act(g, "write: %d", 1 + pick(&g->r, 40));
 	} else if (w < 30) {
+		/* The upload rule decides (via upload, the default, may be
+		 * refused); via scp always puts the file in place. */
+		const char *via = chance(&g->r, 40)   ? ""
+				  : chance(&g->r, 50) ? ", via: scp"
+						      : ", via: upload";
+		const char *slot = chance(&g->r, 20) ? ", cert: client" : "";
+		char ca[40] = "";
+
 		if (chance(&g->r, 50))
-			add_act(g, "renew: {node: %s, profile: %s}", a,
-				profiles[pick(&g->r, NPROFILES)]);
-		else
-			add_act(g, "renew: {node: %s, profile: %s, ca: %s}", a,
-				profiles[pick(&g->r, NPROFILES)],
-				cas[pick(&g->r, NCAS)]);
+			snprintf(ca, sizeof(ca), ", ca: %s",
+				 cas[pick(&g->r, NCAS)]);
+		add_act(g, "renew: {node: %s, profile: %s%s%s%s}", a,
+			profiles[pick(&g->r, NPROFILES)], ca, slot, via);
 	} else if (w < 42) {
 		int v = (g->version[i] + 1 + pick(&g->r, NVERS - 1)) % NVERS;
 

@@ -1,7 +1,8 @@
 /* plan_generate.h: `ekulab plan generate`: a random plan, reproducible from
  * its seed, with its topology inline: random versions, roles, profiles,
- * issuing CAs, client certificates, verify mode, dial mode and link rule,
- * then random steps of every kind (writes, renewals, upgrades, verify
+ * issuing CAs, client certificates, server_eku_upload, verify mode, dial
+ * mode and link rule, then random steps of every kind (writes, renewals of
+ * the server or client certificate via upload or scp, upgrades, verify
  * changes, every fault kind and partition shape, heals, waits) with
  * expectations the model predicts after some of them. `plan run` of such a
  * plan compares every step with the model; scripts/random-plans.sh runs

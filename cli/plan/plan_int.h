@@ -22,8 +22,8 @@ void pshow_textf(char *out, size_t len, const char *fmt, ...)
 #define PRUN_SETTLE_SECONDS   20.0 /* bound on waiting for links to match */
 #define PRUN_CONVERGE_SECONDS 20.0
 /* A write with no answer for this long ends its step as a timeout (the
- * model's bound: a paused primary never answers). */
-#define PRUN_WRITE_SILENCE_S 5.0
+ * model's bound, PLAN_WRITE_TIMEOUT_MS: a paused primary never answers). */
+#define PRUN_WRITE_SILENCE_S (PLAN_WRITE_TIMEOUT_MS / 1000.0)
 /* Every step has a deadline (prun_step_budget): carrying it out (a node
  * restart waits up to 15 s), settling and converging, plus its wait and
  * 10 ms per write. A step that runs past it is reported so. */

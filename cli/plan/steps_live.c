@@ -129,24 +129,14 @@ static int do_writes(struct run *r, size_t k, long n, const char **outcome,
 			n, rv != 0 ? ": " : "", rv != 0 ? perr : "");
 }
 
-/* What the model says a write step does now: the primary running ->
- * applied; killed -> refused (its admin socket refuses the connection);
- * paused -> timeout (it accepts and never answers). */
+/* What the model says a write step does now (plan_write_predict):
+ * "applied", "refused" or "timeout". */
 static const char *write_expected(const struct run *r)
 {
-	size_t p = r->sim.lab.primary, k;
-	bool paused = false;
+	struct plan_write w;
 
-	if (r->sim.lab.nodes[p].running)
-		return "applied";
-	for (k = 0; k < r->sim.n_faults; k++)
-		if (r->sim.faults[k].f.kind == PLAN_F_KILL &&
-		    (size_t)r->sim.faults[k].f.node == p)
-			return "refused";
-		else if (r->sim.faults[k].f.kind == PLAN_F_PAUSE &&
-			 (size_t)r->sim.faults[k].f.node == p)
-			paused = true;
-	return paused ? "timeout" : "refused";
+	plan_write_predict(&r->sim.lab, r->pred, &w);
+	return plan_write_result_name(w.result);
 }
 
 /* A write step: the writes, and their outcome against the model's. A
@@ -196,9 +186,13 @@ static int apply_live(struct run *r, size_t k, const struct plan_outcome *oc,
 		if (oc->renew && oc->result == PLAN_RENEW_REFUSED)
 			return 0;
 		if (s->client)
-			return ekl_errf(err, EKL_EINVAL,
-					"renewing client certificates live is "
-					"not supported by the lab yet");
+			return lab_fault_renew_client(
+			    l, s->node, s->profile,
+			    s->has_ca ? s->ca
+			    : l->nodes[s->node].has_client
+				? l->nodes[s->node].client_ca
+				: PKI_CA_UNRESTRICTED,
+			    err);
 		return lab_fault_renew(l, s->node, s->profile, ca, true, err);
 	}
 	case PLAN_UPGRADE:
