@@ -94,7 +94,7 @@ for l in sorted(d["links"], key=lambda l: (l["from"], l["to"])):
                         "up" if l["state"] == "up" else (l["code"] or l["state"])))
 '
 }
-settled() { ! links "$1" | grep -qE ' (pending|stopped|paused|null)$'; }
+settled() { ! links "$1" | grep -qE ' (pending|not-running|\?|null)$'; }
 # Both labs settled and equal, twice in a row half a second apart.
 same_matrix() {
 	settled "$DLAB" && settled "$PLAB" || return 1
@@ -183,7 +183,7 @@ old=$(docker inspect -f '{{.Id}}' "$ID-node3")
 dlab fault "$TOPO" kill node3 --name k3 >/dev/null || fail "kill"
 [ "$(cstate node3)" = exited ] || fail "node3's container is $(cstate node3)"
 wait_until 10 process_is node3 stopped || fail "status: node3 not stopped"
-expect_cell node1 node3 stopped
+expect_cell node1 node3 not-running
 dlab fault "$TOPO" heal k3 >/dev/null || fail "heal k3"
 [ "$(docker inspect -f '{{.Id}}' "$ID-node3")" = "$old" ] ||
 	fail "heal made a new container instead of starting node3's"
@@ -201,7 +201,7 @@ expect_cell node1 node2 up
 log "partition isolate node1 (the proxy): equal to processes"
 dlab fault "$TOPO" partition isolate node1 --name iso >/dev/null || fail "partition"
 plab fault "$TOPO" partition isolate node1 --name iso >/dev/null || fail "partition (process)"
-expect_cell node1 node2 tls
+expect_cell node1 node2 cut
 expect_same_matrix "under partition isolate node1"
 dlab fault "$TOPO" list | grep -q '^iso' || fail "fault list lacks iso"
 dlab fault "$TOPO" heal all >/dev/null || fail "heal all"
@@ -250,5 +250,19 @@ grep -q '^0 deviations' "$T/plan.out" || fail "plan deviations: $(cat "$T/plan.o
 	fail "the plan left containers"
 [ ! -e "$PSTATE" ] || fail "the plan left its state directory"
 tail -n 3 "$T/plan.out" >&2
+
+log "dial primary in containers: routes only for the primary's dials, j-dial-modes live"
+"$EKULAB" plan run "$ROOT/examples/plans/j-dial-modes.yaml" --runtime docker \
+	--dial primary --state "$T/jdial" --keep --json "$T/jdial.json" >"$T/jdial.out" 2>&1 ||
+	fail "j-dial-modes under dial primary in docker: $(tail -n 30 "$T/jdial.out")"
+grep -q '^0 deviations' "$T/jdial.out" || fail "j-dial-modes deviations: $(cat "$T/jdial.out")"
+# The proxy container was started with the primary's two routes only.
+grep -c '^      - "--route"' "$T/jdial/compose.yaml" | grep -qx 2 ||
+	fail "the docker proxy has other routes than node1's: $(grep -A1 -- '--route' "$T/jdial/compose.yaml")"
+grep -q 'peer = node3=.*,dial=no' "$T/jdial/node2/container.conf" &&
+	fail "node2 knows node3 although dial primary never connects them"
+grep -q 'peer = node1=.*,dial=no' "$T/jdial/node2/container.conf" ||
+	fail "node2's container config does not say dial=no for node1"
+rm -rf "$T/jdial"
 
 log "all docker checks passed"
