@@ -16,7 +16,9 @@ PEER_PY="$(dirname "$EKL_IT_LIB")/peer.py"
 pki_setup
 issue node1 combined
 issue node2 combined
-start_node node1 X15.3.2 enforce node1 @node2 --primary node2
+# node2 is played by openssl s_client and peer.py, which only dial: node1
+# does not dial it (dial=no).
+start_node node1 X15.3.2 enforce node1 @node2,dial=no --primary node2
 wait_admin node1
 
 in_code() { node_get node1 "peers[name=node2].inbound_error.code"; }

@@ -22,8 +22,10 @@ issue node2 combined
 issue node3 combined
 issue --dir "$OTHER" node2 combined
 
-alloc_port node3 # nobody listens there: node1's dials to node3 fail
-start_node node1 X15.3.2 enforce node1 @node2 @node3 --primary node1
+# node3 is peer.py, which only dials: node1 does not dial it (dial=no), so
+# under the default link rule (both) node3's own connection is the link.
+alloc_port node3
+start_node node1 X15.3.2 enforce node1 @node2 @node3,dial=no --primary node1
 start_node node2 X15.3.2 enforce node2 @node1 --primary node1
 wait_admin node1
 wait_admin node2

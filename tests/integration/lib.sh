@@ -175,7 +175,8 @@ sock_of() { printf '%s/%s.sock' "$T" "$1"; }
 # $PKI/ca.crt), data in $DATA_DIR (default $T/NAME.data), admin socket
 # $ADMIN_PATH (default $T/NAME.sock), listening
 # on 127.0.0.1:PORT[NAME] (allocated when missing) with the fast timers.
-# An extra argument @PEER stands for --peer PEER=127.0.0.1:PORT[PEER].
+# An extra argument @PEER stands for --peer PEER=127.0.0.1:PORT[PEER], and
+# @PEER,dial=no for the same with that peer option.
 NODE_ARGS=()
 node_args() {
 	local name=$1 version=$2 verify=$3 certname=$4 a
@@ -189,8 +190,15 @@ node_args() {
 		--admin "${ADMIN_PATH:-$(sock_of "$name")}" "${FAST_FLAGS[@]}")
 	for a in "$@"; do
 		if [ "${a#@}" != "$a" ]; then
-			alloc_port "${a#@}"
-			NODE_ARGS+=(--peer "${a#@}=127.0.0.1:${PORT[${a#@}]}")
+			# @PEER[,OPTION...]: options such as dial=no go after
+			# the address.
+			local p=${a#@} o=
+			if [ "${p#*,}" != "$p" ]; then
+				o=",${p#*,}"
+				p=${p%%,*}
+			fi
+			alloc_port "$p"
+			NODE_ARGS+=(--peer "$p=127.0.0.1:${PORT[$p]}$o")
 		else
 			NODE_ARGS+=("$a")
 		fi
