@@ -271,12 +271,17 @@ static void note_failure(struct link *l, bool outbound,
  * (replication) follow the carrier. */
 static void note_transition(struct link *l, const struct conn_err *why)
 {
-	bool up = link_is_up(l);
+	struct conn *c;
+	bool up;
 
 	l->cfg.ops->changed(l);
+	/* After the owner followed the change: it may have closed a
+	 * connection (a send that failed), so the link may be down again
+	 * (its closed callback brings us back here). Computed before, `up`
+	 * could name a carrier that is gone. */
+	c = link_carrier(l);
+	up = c != NULL;
 	if (up && !l->was_up) {
-		struct conn *c = link_carrier(l);
-
 		l->up_since = ev_now(l->cfg.env->loop);
 		ekl_info("link %s up (%s, %s)", l->cfg.name,
 			 c->side == POL_SIDE_INITIATOR ? "outbound" : "inbound",

@@ -74,6 +74,16 @@ static void no_changed(struct link *l)
 	(void)l;
 }
 
+/* An owner that closes the carrier when told of the change (a send that
+ * failed, as replication may do). */
+static void closing_changed(struct link *l)
+{
+	struct conn *c = link_carrier(l);
+
+	if (c != NULL)
+		c->state = CONN_CLOSED; /* what conn_close leaves behind */
+}
+
 static void no_frame(struct link *l, struct conn *c, const Ekl__Envelope *e)
 {
 	(void)l;
@@ -282,6 +292,26 @@ START_TEST(test_warn_once)
 }
 END_TEST
 
+/* The owner's change callback closes the connection that just came up:
+ * the link must not log it as up (it used to read a carrier that was
+ * gone: a crash seen once in 200 random plans). */
+START_TEST(test_changed_closes_carrier)
+{
+	static const struct link_ops closing = {no_conn_up, closing_changed,
+						no_frame, no_view, no_json};
+	struct link l;
+
+	make(&l, "node1", "node2", false, true, LINK_RULE_BOTH);
+	l.cfg.ops = &closing;
+	in_c.state = CONN_UP;
+	in_c.env = &env;
+	link_adopt_inbound(&l, &in_c);
+	ck_assert(!l.was_up);
+	ck_assert_ptr_null(link_carrier(&l));
+	l.in = NULL;
+}
+END_TEST
+
 static Suite *link_suite(void)
 {
 	Suite *s = suite_create("link");
@@ -292,6 +322,7 @@ static Suite *link_suite(void)
 	tcase_add_test(tc, test_down_reason_existing_directions);
 	tcase_add_test(tc, test_explain);
 	tcase_add_test(tc, test_warn_once);
+	tcase_add_test(tc, test_changed_closes_carrier);
 	suite_add_tcase(s, tc);
 	return s;
 }
