@@ -2,8 +2,8 @@
 # Random plans, live: for each seed, `ekulab plan generate --seed S` and
 # `ekulab plan run` of that plan; every step is compared with the model.
 # Reports each seed's deviations and any run that hangs (killed after
-# --timeout seconds), keeps the plan and the report of every seed that
-# failed, and exits 1 when one did.
+# --timeout seconds), keeps the plan, the report and the node logs of
+# every seed that failed, and exits 1 when one did.
 #
 # Usage: scripts/random-plans.sh [--seeds N] [--from S] [--nodes N]
 #                                [--steps K] [--timeout SECONDS] [--out DIR]
@@ -63,6 +63,19 @@ child=
 # say where things are.
 trap 'echo "random-plans: interrupted" >&2; [ -n "$child" ] && kill -INT "$child" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; exit 130' INT TERM
 
+# keep_logs SEED: the failing run's node and proxy logs into $out.
+keep_logs() {
+	local f
+	mkdir -p "$out/seed-$1-logs"
+	for f in "$work/lab-$1"/*/node.log "$work/lab-$1"/proxy.log; do
+		[ -e "$f" ] || continue
+		cp "$f" "$out/seed-$1-logs/$(basename "$(dirname "$f")")-$(basename "$f")"
+	done
+	# plan run stopped the lab (--keep keeps only its files).
+	pkill -KILL -f "$work/lab-$1/" 2>/dev/null
+	rm -rf "$work/lab-$1"
+}
+
 opts=()
 [ -n "$nodes" ] && opts+=(--nodes "$nodes")
 [ -n "$steps" ] && opts+=(--steps "$steps")
@@ -78,6 +91,7 @@ for ((s = from; s <= last; s++)); do
 	fi
 	start=$SECONDS
 	timeout -k 30 "$timeout_s" "$EKULAB" plan run "$plan" \
+		--state "$work/lab-$s" --keep \
 		--json "$work/seed-$s.json" >"$work/seed-$s.out" 2>&1 &
 	child=$!
 	rc=0
@@ -88,6 +102,7 @@ for ((s = from; s <= last; s++)); do
 		echo "seed $s: HANG (killed after ${timeout_s} s)"
 		hung=$((hung + 1))
 		cp "$plan" "$work/seed-$s.out" "$out/" 2>/dev/null
+		keep_logs "$s"
 		continue
 	fi
 	n=$(python3 -c '
@@ -106,7 +121,9 @@ except Exception:
 		bad=$((bad + 1))
 		[ "$d" != "?" ] && devs=$((devs + d))
 		cp "$plan" "$work/seed-$s.out" "$work/seed-$s.json" "$out/" 2>/dev/null
+		keep_logs "$s"
 	fi
+	rm -rf "$work/lab-$s"
 done
 rm -rf "$work"
 echo "random plans: seeds $from-$last: $ok ok, $bad with deviations or errors ($devs deviations), $hung hung; $((SECONDS - t0)) s"

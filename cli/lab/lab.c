@@ -228,6 +228,8 @@ int lab_save(const struct lab *l, char *err)
 			fprintf(f, "client %s %s %s\n", nd->name,
 				pki_profile_name(nd->client_profile),
 				pki_ca_name(nd->client_ca));
+		if (nd->stale)
+			fprintf(f, "stale %s\n", nd->name);
 	}
 	for (i = 0; i < n; i++)
 		for (j = 0; j < n; j++)
@@ -308,6 +310,10 @@ int lab_load(struct lab *l, char *err)
 			    pki_ca_parse(c, &l->nodes[i].client_ca) != 0)
 				goto bad;
 			l->nodes[i].has_client = true;
+		} else if (sscanf(line, "stale %127s", a) == 1) {
+			if ((i = lab_node_index(l, a)) < 0)
+				goto bad;
+			l->nodes[i].stale = true;
 		} else if (sscanf(line, "route %127s %127s %d", a, b, &p1) ==
 			   3) {
 			if ((i = lab_node_index(l, a)) < 0 ||

@@ -66,6 +66,10 @@ struct lab_node {
 	enum pol_mode verify; /* current verify mode */
 	int port;	      /* real listen port */
 	pid_t pid;	      /* process runtime; 0 = none */
+	/* Its (paused) process runs with settings it no longer has (an
+	 * upgrade, renewal or verify change while paused): healing starts
+	 * it anew instead of resuming it. */
+	bool stale;
 };
 
 /* How a lab wires and tunes its nodes. lab_open() and lab_open_topo() set

@@ -107,6 +107,7 @@ static int start_wait(struct lab *l, int node, char *err)
 {
 	int rv;
 
+	l->nodes[node].stale = false;
 	if ((rv = lab_write_node_conf(l, node, err)) != 0 ||
 	    (rv = l->rt->start_node(l, node, err)) != 0 ||
 	    (rv = lab_save(l, err)) != 0)
@@ -119,25 +120,32 @@ static int start_wait(struct lab *l, int node, char *err)
  * held down is left as it is. */
 static int bring_back(struct lab *l, int node, char *err)
 {
+	int rv;
+
 	if (held_down(l, node))
 		return 0;
-	if (l->rt->node_running(l, node))
+	if (l->rt->node_running(l, node) && !l->nodes[node].stale)
 		return l->rt->resume_node(l, node, err);
+	/* Not running, or paused with settings it no longer has. */
+	if (l->rt->node_running(l, node) &&
+	    (rv = l->rt->stop_node(l, node, err)) != 0)
+		return rv;
 	return start_wait(l, node, err);
 }
 
 /* Apply node i's new settings (version, certificate, verify mode) the
  * way the model does: a running node restarts with them; a node that a
- * kill or pause holds down takes them without running (a paused process
- * is stopped) and starts with them once its faults are healed. */
+ * kill or pause holds down takes them without running, and starts with
+ * them once its faults are healed. A paused process stays paused (its
+ * admin socket still takes connections and never answers, as the model
+ * says of a paused node), marked stale: healing starts it anew. */
 static int reconfigure(struct lab *l, int node, char *err)
 {
 	int rv;
 
 	if (held_down(l, node)) {
-		if (l->rt->node_running(l, node) &&
-		    (rv = l->rt->stop_node(l, node, err)) != 0)
-			return rv;
+		if (l->rt->node_running(l, node))
+			l->nodes[node].stale = true;
 		if ((rv = lab_write_node_conf(l, node, err)) != 0)
 			return rv;
 		return lab_save(l, err);
