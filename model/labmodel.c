@@ -195,6 +195,22 @@ void labmodel_init(struct lab_state *s, const struct topo *t, int64_t at)
 	s->topo = t;
 	s->n = t->n_nodes < TOPO_MAX_NODES ? t->n_nodes : TOPO_MAX_NODES;
 	s->at = at != 0 ? at : (int64_t)time(NULL);
+	s->n_ext = t->n_externals;
+	if (s->n + s->n_ext > TOPO_MAX_NODES)
+		s->n_ext = TOPO_MAX_NODES - s->n;
+	for (i = 0; i < s->n_ext; i++) {
+		const struct topo_external *x = &t->externals[i];
+		struct lab_node_state *ns = &s->nodes[s->n + i];
+
+		cert_from_topo(&x->cert, s->at, &ns->cert);
+		ns->has_client_cert = x->has_client_cert;
+		if (x->has_client_cert)
+			cert_from_topo(&x->client_cert, s->at,
+				       &ns->client_cert);
+		ns->client_eku_check = x->checks_client_eku;
+		ns->verify = x->verify;
+		ns->running = true;
+	}
 	for (i = 0; i < s->n; i++) {
 		const struct topo_node *tn = &t->nodes[i];
 		struct lab_node_state *ns = &s->nodes[i];
@@ -207,7 +223,10 @@ void labmodel_init(struct lab_state *s, const struct topo *t, int64_t at)
 			cert_from_topo(&tn->client_cert, s->at,
 				       &ns->client_cert);
 		ns->client_eku_check = tn->client_eku_check;
-		ns->verify = t->verify;
+		/* The single-cluster form reads the topology's own fields
+		 * (callers such as plan run --dial change them). */
+		ns->verify =
+		    t->multi ? t->clusters[tn->cluster].verify : t->verify;
 		ns->running = true;
 		if (strcmp(tn->name, t->primary) == 0)
 			s->primary = i;
@@ -220,7 +239,7 @@ void labmodel_free(struct lab_state *s)
 
 	if (s == NULL || s->facts == NULL)
 		return;
-	for (i = 0; i < s->n; i++) {
+	for (i = 0; i < s->n + s->n_ext; i++) {
 		s->nodes[i].cert.file_facts = NULL;
 		s->nodes[i].client_cert.file_facts = NULL;
 	}
@@ -243,8 +262,9 @@ static int load_one(struct lab_state *s, size_t i, struct lab_cert *c,
 	fclose(fp);
 	rc = certinfo_chain_file(c->file, store, slot, e);
 	if (rc != 0)
-		return ekl_errf(err, rc, "node %s: certificate file '%s': %s",
-				s->topo->nodes[i].name, c->file, e);
+		return ekl_errf(err, rc, "%s %s: certificate file '%s': %s",
+				i < s->n ? "node" : "external",
+				topo_endpoint_name(s->topo, i), c->file, e);
 	if (store == NULL)
 		slot->anchored = true; /* the lab trusts its roots */
 	c->file_facts = slot;
@@ -257,20 +277,21 @@ int labmodel_load_files(struct lab_state *s, struct x509_store_st *store,
 	size_t i;
 	int rc;
 	bool any = false;
+	size_t ne = s->n + s->n_ext;
 
-	for (i = 0; i < s->n; i++)
+	for (i = 0; i < ne; i++)
 		any |= s->nodes[i].cert.file != NULL ||
 		       (s->nodes[i].has_client_cert &&
 			s->nodes[i].client_cert.file != NULL);
 	if (!any)
 		return 0;
 	if (s->facts == NULL) {
-		s->facts = ekl_calloc(2 * (s->n ? s->n : 1), sizeof(*s->facts));
+		s->facts = ekl_calloc(2 * (ne ? ne : 1), sizeof(*s->facts));
 		if (s->facts == NULL)
 			return ekl_errf(err, EKL_ENOMEM,
 					"certificate facts: out of memory");
 	}
-	for (i = 0; i < s->n; i++) {
+	for (i = 0; i < ne; i++) {
 		struct lab_node_state *ns = &s->nodes[i];
 
 		rc = load_one(s, i, &ns->cert, &s->facts[2 * i], store, err);
@@ -295,6 +316,18 @@ int labmodel_index(const struct lab_state *s, const char *name)
 	return -1;
 }
 
+int labmodel_endpoint(const struct lab_state *s, const char *name)
+{
+	int i = topo_endpoint_index(s->topo, name);
+
+	return i >= 0 && (size_t)i < s->n + s->n_ext ? i : -1;
+}
+
+static bool endpoint_ok(const struct lab_state *s, size_t i)
+{
+	return i < s->n + s->n_ext;
+}
+
 static void new_cert(struct lab_cert *c, enum pki_profile p, enum pki_ca ca,
 		     int days, int64_t at)
 {
@@ -308,14 +341,14 @@ static void new_cert(struct lab_cert *c, enum pki_profile p, enum pki_ca ca,
 void labmodel_renew(struct lab_state *s, size_t node, enum pki_profile p,
 		    enum pki_ca ca, int days)
 {
-	if (node < s->n)
+	if (endpoint_ok(s, node))
 		new_cert(&s->nodes[node].cert, p, ca, days, s->at);
 }
 
 void labmodel_renew_client(struct lab_state *s, size_t node, enum pki_profile p,
 			   enum pki_ca ca, int days)
 {
-	if (node >= s->n)
+	if (!endpoint_ok(s, node))
 		return;
 	new_cert(&s->nodes[node].client_cert, p, ca, days, s->at);
 	s->nodes[node].has_client_cert = true;
@@ -361,7 +394,7 @@ void labmodel_set_verify(struct lab_state *s, enum pol_mode mode, int node)
 	size_t i;
 
 	if (node >= 0) {
-		if ((size_t)node < s->n)
+		if (endpoint_ok(s, (size_t)node))
 			s->nodes[node].verify = mode;
 		return;
 	}
@@ -371,7 +404,7 @@ void labmodel_set_verify(struct lab_state *s, enum pol_mode mode, int node)
 
 void labmodel_set_running(struct lab_state *s, size_t node, bool running)
 {
-	if (node < s->n) {
+	if (endpoint_ok(s, node)) {
 		s->nodes[node].running = running;
 		s->nodes[node].paused = false;
 	}
@@ -379,7 +412,7 @@ void labmodel_set_running(struct lab_state *s, size_t node, bool running)
 
 void labmodel_set_paused(struct lab_state *s, size_t node, bool paused)
 {
-	if (node < s->n) {
+	if (endpoint_ok(s, node)) {
 		s->nodes[node].running = !paused;
 		s->nodes[node].paused = paused;
 	}
@@ -387,7 +420,7 @@ void labmodel_set_paused(struct lab_state *s, size_t node, bool paused)
 
 void labmodel_cut(struct lab_state *s, size_t from, size_t to, bool cut)
 {
-	if (from < s->n && to < s->n && from != to)
+	if (endpoint_ok(s, from) && endpoint_ok(s, to) && from != to)
 		labmodel_cuts_set(&s->cuts, from, to, cut);
 }
 
@@ -453,7 +486,7 @@ static void chain_of(const struct lab_state *s, size_t i,
 		return;
 	}
 	labmodel_lab_chain(c->profile, c->ca, c->issued, c->days,
-			   s->topo->nodes[i].name, out);
+			   topo_endpoint_name(s->topo, i), out);
 	if (c->not_before != 0 && c->not_after != 0) {
 		out->certs[0].not_before = c->not_before;
 		out->certs[0].not_after = c->not_after;
@@ -472,14 +505,14 @@ static void build_work(const struct lab_state *s, struct work *w)
 {
 	size_t i;
 
-	for (i = 0; i < s->n; i++) {
+	for (i = 0; i < s->n + s->n_ext; i++) {
 		const struct lab_node_state *ns = &s->nodes[i];
 		struct lab_peer *p = &w->peer[i];
 
 		chain_of(s, i, &ns->cert, &w->server[i]);
 		if (ns->has_client_cert)
 			chain_of(s, i, &ns->client_cert, &w->client[i]);
-		w->names[i] = s->topo->nodes[i].name;
+		w->names[i] = topo_endpoint_name(s->topo, i);
 		p->name = w->names[i];
 		p->vclass = ns->vclass;
 		p->mode = ns->verify;
@@ -489,15 +522,17 @@ static void build_work(const struct lab_state *s, struct work *w)
 	}
 }
 
-/* The names acceptor `j` accepts: every other node (its --peer list). */
-static size_t accepts_of(const struct work *w, size_t n, size_t j,
-			 const char **out)
+/* The names acceptor `j` accepts: every other node of its cluster (its
+ * --peer list). */
+static size_t accepts_of(const struct lab_state *s, const struct work *w,
+			 size_t j, const char **out)
 {
+	const struct topo_node *tn = s->topo->nodes;
 	size_t k = 0;
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (i != j)
+	for (i = 0; i < s->n; i++)
+		if (i != j && tn[i].cluster == tn[j].cluster)
 			out[k++] = w->names[i];
 	return k;
 }
@@ -509,21 +544,212 @@ static void predict_dir(const struct lab_state *s, const struct work *w,
 	struct lab_dir_facts f;
 	size_t na;
 
+	const struct topo *t = s->topo;
+	const struct topo_cluster *c = &t->clusters[t->nodes[i].cluster];
+
 	memset(&f, 0, sizeof(f));
-	f.dialled = labmodel_dials(s->topo->dial, w->names[i], w->names[j],
-				   w->names[s->primary]);
+	/* ClusterDB joins the nodes of one cluster only. */
+	f.dialled = t->nodes[i].cluster == t->nodes[j].cluster &&
+		    labmodel_dials(
+			t->multi ? c->dial : t->dial, w->names[i], w->names[j],
+			w->names[t->multi ? c->primary : s->primary]);
 	f.from_running = s->nodes[i].running;
 	f.to_running = s->nodes[j].running;
 	f.cut = labmodel_cuts_has(&s->cuts, i, j);
 	/* A handshake happens only when nothing before it in the
 	 * precedence stops the connection. */
 	if (f.dialled && f.from_running && f.to_running && !f.cut) {
-		na = accepts_of(w, s->n, j, accepts);
+		na = accepts_of(s, w, j, accepts);
 		labmodel_decide(&w->peer[i], &w->peer[j], true, accepts, na,
 				s->at, &f.v);
 		f.handshake = true;
 	}
 	labmodel_dir_resolve(&f, d);
+}
+
+/* ---- zone services ---- */
+
+/* Endpoint i as policy sees it in zone z. */
+static void zone_pol_node(const struct lab_state *s, const struct work *w,
+			  const struct topo_zone *z, size_t i,
+			  struct pol_node *out)
+{
+	const struct topo_external *x = topo_endpoint_external(s->topo, i);
+	const struct lab_node_state *ns = &s->nodes[i];
+
+	memset(out, 0, sizeof(*out));
+	out->mode = ns->verify;
+	out->server_chain = w->peer[i].server;
+	out->client_chain = w->peer[i].client;
+	if (x != NULL) {
+		out->kind = x->kind;
+		out->checks_client_eku = x->checks_client_eku;
+		return;
+	}
+	out->kind = POL_KIND_EXPRESSWAY;
+	out->version = ns->vclass;
+	out->client_eku_check = ns->client_eku_check;
+	out->role =
+	    s->topo->nodes[i].role == TOPO_ROLE_E ? POL_ROLE_E : POL_ROLE_C;
+	if (!z->tls_verify)
+		out->mode = POL_PERMISSIVE;
+}
+
+/* The endpoints of one zone end. */
+static size_t zone_members(const struct lab_state *s,
+			   const struct topo_zone_end *e, size_t *out)
+{
+	size_t k = 0;
+	size_t i;
+
+	for (i = 0; i < s->n + s->n_ext; i++)
+		if (topo_zone_end_has(s->topo, e, i))
+			out[k++] = i;
+	return k;
+}
+
+static void zone_conn(const struct lab_state *s, const struct work *w,
+		      size_t zi, enum pol_service svc, size_t from, size_t to,
+		      const char *const *accepts, size_t n_accepts,
+		      struct lab_zones *out)
+{
+	const struct topo_zone *z = &s->topo->zones[zi];
+	struct lab_zone_conn *c;
+	struct pol_node a, b;
+	struct lab_dir_facts f;
+	struct pol_conn pc;
+
+	zone_pol_node(s, w, z, from, &a);
+	zone_pol_node(s, w, z, to, &b);
+	if (!pol_may_initiate(svc, &a, &b) || out->n >= LAB_MAX_ZONE_CONNS)
+		return;
+	c = &out->c[out->n++];
+	memset(c, 0, sizeof(*c));
+	c->zone = (uint8_t)zi;
+	c->service = (uint8_t)svc;
+	c->from = (uint8_t)from;
+	c->to = (uint8_t)to;
+	memset(&f, 0, sizeof(f));
+	f.dialled = true;
+	f.from_running = s->nodes[from].running;
+	f.to_running = s->nodes[to].running;
+	f.cut = labmodel_cuts_has(&s->cuts, from, to);
+	if (f.from_running && f.to_running && !f.cut) {
+		memset(&pc, 0, sizeof(pc));
+		pc.initiator = &a;
+		pc.acceptor = &b;
+		pc.service = svc;
+		pc.initiator_expects = w->names[to];
+		pc.acceptor_accepts = accepts;
+		pc.n_acceptor_accepts = n_accepts;
+		pc.initiator_time = s->at;
+		pc.acceptor_time = s->at;
+		pol_decide(&pc, &f.v);
+		f.handshake = true;
+	}
+	labmodel_dir_resolve(&f, &c->d);
+}
+
+static bool zone_mismatch(const struct lab_state *s, const struct topo_zone *z)
+{
+	size_t i, j;
+
+	if (z->type != POL_SVC_TRAVERSAL)
+		return false;
+	for (i = 0; i < s->n; i++)
+		for (j = 0; j < s->n; j++)
+			if (topo_zone_end_has(s->topo, &z->a, i) &&
+			    topo_zone_end_has(s->topo, &z->b, j) &&
+			    s->nodes[i].vclass != s->nodes[j].vclass)
+				return true;
+	return false;
+}
+
+static void predict_zones(const struct lab_state *s, const struct work *w,
+			  struct lab_zones *out)
+{
+	const struct topo *t = s->topo;
+	size_t am[TOPO_MAX_NODES], bm[TOPO_MAX_NODES];
+	const char *an[TOPO_MAX_NODES], *bn[TOPO_MAX_NODES];
+	size_t zi, na, nb, i, j, k;
+
+	out->n = 0;
+	memset(out->mismatch, 0, sizeof(out->mismatch));
+	for (zi = 0; zi < t->n_zones && zi < TOPO_MAX_ZONES; zi++) {
+		const struct topo_zone *z = &t->zones[zi];
+		enum pol_service svcs[2] = {z->type, POL_SVC_MRA};
+		size_t nsvc = z->type == POL_SVC_TRAVERSAL && z->mra ? 2 : 1;
+
+		out->mismatch[zi] = zone_mismatch(s, z);
+		na = zone_members(s, &z->a, am);
+		nb = zone_members(s, &z->b, bm);
+		for (i = 0; i < na; i++)
+			an[i] = w->names[am[i]];
+		for (j = 0; j < nb; j++)
+			bn[j] = w->names[bm[j]];
+		/* b accepts a's names; a accepts b's. */
+		for (k = 0; k < nsvc; k++) {
+			for (i = 0; i < na; i++) {
+				for (j = 0; j < nb; j++) {
+					zone_conn(s, w, zi, svcs[k], am[i],
+						  bm[j], an, na, out);
+					zone_conn(s, w, zi, svcs[k], bm[j],
+						  am[i], bn, nb, out);
+				}
+			}
+		}
+	}
+}
+
+const struct lab_zone_conn *labmodel_zone_dir(const struct lab_prediction *p,
+					      enum pol_service service,
+					      size_t from, size_t to)
+{
+	size_t i;
+
+	for (i = 0; i < p->zones.n; i++) {
+		const struct lab_zone_conn *c = &p->zones.c[i];
+
+		if (c->service == service && c->from == from && c->to == to)
+			return c;
+	}
+	return NULL;
+}
+
+bool labmodel_service_between(const struct lab_prediction *p,
+			      enum pol_service service, size_t a, size_t b,
+			      struct lab_pair *out)
+{
+	const struct lab_zone_conn *ab = labmodel_zone_dir(p, service, a, b);
+	const struct lab_zone_conn *ba = labmodel_zone_dir(p, service, b, a);
+	struct lab_dir none;
+
+	memset(out, 0, sizeof(*out));
+	if (ab == NULL && ba == NULL)
+		return false;
+	memset(&none, 0, sizeof(none));
+	none.state = LAB_DIR_NOT_DIALLED;
+	labmodel_link_decide(TOPO_LINK_BOTH, a, b, true,
+			     ab != NULL ? &ab->d : &none,
+			     ba != NULL ? &ba->d : &none, out);
+	out->carrier_from = out->carrier_to = -1;
+	return true;
+}
+
+const struct lab_zone_conn *
+labmodel_services_first_down(const struct lab_prediction *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->zones.n; i++)
+		if (p->zones.c[i].d.state != LAB_DIR_OK)
+			return &p->zones.c[i];
+	return NULL;
+}
+
+bool labmodel_services_ok(const struct lab_prediction *p)
+{
+	return labmodel_services_first_down(p) == NULL;
 }
 
 /* ---- the one precedence of reasons ---- */
@@ -625,20 +851,47 @@ void labmodel_repl_decide(bool running, bool primary, bool primary_running,
 	}
 }
 
+size_t labmodel_primary_of(const struct lab_prediction *p, size_t i)
+{
+	if (p->n_clusters == 0 || i >= p->n || p->cluster[i] >= p->n_clusters)
+		return p->primary;
+	return p->cprimary[p->cluster[i]];
+}
+
+bool labmodel_is_primary(const struct lab_prediction *p, size_t i)
+{
+	return labmodel_primary_of(p, i) == i;
+}
+
+bool labmodel_same_cluster(const struct lab_prediction *p, size_t i, size_t j)
+{
+	return p->n_clusters == 0 || p->cluster[i] == p->cluster[j];
+}
+
+static enum topo_link link_of(const struct lab_prediction *p, size_t i)
+{
+	if (p->n_clusters == 0 || p->cluster[i] >= p->n_clusters)
+		return p->link;
+	return p->clink[p->cluster[i]];
+}
+
 void labmodel_derive(struct lab_prediction *p, const char *const *names)
 {
 	size_t a, b, i;
 
 	for (a = 0; a < p->n; a++)
 		for (b = a + 1; b < p->n; b++)
-			labmodel_link_decide(
-			    p->link, a, b, strcasecmp(names[a], names[b]) < 0,
-			    &p->dir[a][b], &p->dir[b][a], &p->pair[a][b]);
-	for (i = 0; i < p->n; i++)
-		labmodel_repl_decide(
-		    p->running[i], i == p->primary, p->running[p->primary],
-		    i == p->primary ? NULL : labmodel_pair(p, i, p->primary),
-		    &p->repl[i]);
+			labmodel_link_decide(link_of(p, a), a, b,
+					     strcasecmp(names[a], names[b]) < 0,
+					     &p->dir[a][b], &p->dir[b][a],
+					     &p->pair[a][b]);
+	for (i = 0; i < p->n; i++) {
+		size_t pr = labmodel_primary_of(p, i);
+
+		labmodel_repl_decide(p->running[i], i == pr, p->running[pr],
+				     i == pr ? NULL : labmodel_pair(p, i, pr),
+				     &p->repl[i]);
+	}
 }
 
 const struct lab_pair *labmodel_pair(const struct lab_prediction *p, size_t i,
@@ -650,32 +903,48 @@ const struct lab_pair *labmodel_pair(const struct lab_prediction *p, size_t i,
 int labmodel_predict(const struct lab_state *s, struct lab_prediction *out,
 		     char *err)
 {
+	const struct topo *t = s->topo;
 	struct work *w;
-	size_t i, j;
+	size_t i, j, ne;
 
 	out->n = s->n;
 	out->primary = s->primary;
-	out->link = s->topo->link;
+	out->link = t->link;
+	out->n_clusters = t->n_clusters;
+	for (i = 0; i < t->n_clusters; i++) {
+		out->cprimary[i] =
+		    t->multi ? t->clusters[i].primary : s->primary;
+		out->clink[i] = t->multi ? t->clusters[i].link : t->link;
+	}
+	for (i = 0; i < s->n; i++)
+		out->cluster[i] = t->nodes[i].cluster;
 	for (i = 0; i < s->n; i++)
 		out->running[i] = s->nodes[i].running;
-	w = ekl_malloc(sizeof(*w) + 2 * (s->n ? s->n : 1) * sizeof(*w->server));
+	ne = s->n + s->n_ext;
+	w = ekl_malloc(sizeof(*w) + 2 * (ne ? ne : 1) * sizeof(*w->server));
 	if (w == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "prediction: out of memory");
 	w->server = (struct pol_chain *)(w + 1);
-	w->client = w->server + s->n;
+	w->client = w->server + ne;
 	build_work(s, w);
 	for (i = 0; i < s->n; i++)
 		for (j = 0; j < s->n; j++)
 			if (i != j)
 				predict_dir(s, w, i, j, &out->dir[i][j]);
 	labmodel_derive(out, w->names);
+	predict_zones(s, w, &out->zones);
 	ekl_free(w);
 	return 0;
 }
 
 const char *labmodel_criterion_name(enum lab_criterion c)
 {
-	return c == LAB_CRIT_MESH ? "mesh" : "primary";
+	switch (c) {
+	case LAB_CRIT_PRIMARY: return "primary";
+	case LAB_CRIT_MESH: return "mesh";
+	case LAB_CRIT_SERVICES: return "services";
+	}
+	return "?";
 }
 
 int labmodel_criterion_parse(const char *s, enum lab_criterion *out)
@@ -686,6 +955,8 @@ int labmodel_criterion_parse(const char *s, enum lab_criterion *out)
 		*out = LAB_CRIT_PRIMARY;
 	else if (strcmp(s, "mesh") == 0)
 		*out = LAB_CRIT_MESH;
+	else if (strcmp(s, "services") == 0)
+		*out = LAB_CRIT_SERVICES;
 	else
 		return EKL_EINVAL;
 	return 0;
@@ -695,17 +966,19 @@ bool labmodel_safe(const struct lab_prediction *p, enum lab_criterion c)
 {
 	size_t i, j;
 
-	if (c == LAB_CRIT_PRIMARY) {
-		if (!p->running[p->primary])
-			return false;
-		for (i = 0; i < p->n; i++)
+	if (c == LAB_CRIT_PRIMARY || c == LAB_CRIT_SERVICES) {
+		for (i = 0; i < p->n; i++) {
+			if (!p->running[labmodel_primary_of(p, i)])
+				return false;
 			if (p->running[i] && !p->repl[i].replicating)
 				return false;
-		return true;
+		}
+		return c == LAB_CRIT_PRIMARY || labmodel_services_ok(p);
 	}
 	for (i = 0; i < p->n; i++)
 		for (j = i + 1; j < p->n; j++)
-			if (!p->pair[i][j].linked)
+			if (labmodel_same_cluster(p, i, j) &&
+			    !p->pair[i][j].linked)
 				return false;
 	return true;
 }

@@ -115,7 +115,12 @@ struct lab_node_state {
 struct lab_state {
 	const struct topo *topo; /* borrowed; outlives the state */
 	size_t n;		 /* topo->n_nodes */
-	size_t primary;		 /* index of topo->primary */
+	size_t primary;		 /* index of topo->primary (the first
+				    cluster's) */
+	/* nodes[0 .. n): the nodes; nodes[n .. n + n_ext): the externals
+	 * (endpoint indices, topo_endpoints), of which only the
+	 * certificates, verify and running/paused are used. */
+	size_t n_ext; /* topo->n_externals */
 	struct lab_node_state nodes[TOPO_MAX_NODES];
 	struct lab_cuts cuts;
 	int64_t at;		 /* evaluation time */
@@ -139,8 +144,13 @@ int labmodel_load_files(struct lab_state *s, struct x509_store_st *store,
 
 /* The index of node `name`, or -1. */
 int labmodel_index(const struct lab_state *s, const char *name);
+/* The endpoint index of node or external `name` (topo_endpoint_index), or
+ * -1. The state changes below take endpoint indices where they say so. */
+int labmodel_endpoint(const struct lab_state *s, const char *name);
 
-/* State changes; node indices must be < s->n. */
+/* State changes; node indices must be < s->n. renew, renew_client,
+ * set_verify (one endpoint), set_running, set_paused and cut also take an
+ * external's endpoint index (< s->n + s->n_ext). */
 /* A new server certificate from the lab PKI, issued at s->at (days 0 =
  * wide validity); a `file:` certificate is replaced. */
 void labmodel_renew(struct lab_state *s, size_t node, enum pki_profile p,
@@ -300,10 +310,51 @@ void labmodel_repl_decide(bool running, bool primary, bool primary_running,
 			  const struct lab_pair *with_primary,
 			  struct lab_repl *out);
 
+/* ---- zone services ----
+ *
+ * Every zone of the topology predicted connection by connection: for each
+ * node or external a at one end and b at the other, and each service of
+ * the zone (its type; traversal zones with mra also mra), a -> b is listed
+ * when pol_may_initiate says a may open it (and b -> a likewise). Its
+ * direction state follows the one precedence (not-running > cut > the
+ * handshake); the handshake is pol_decide() with the zone's service
+ * (mra: the traversal handshake, then E's certificate in the SIP SERVICE
+ * message under pol_decide_mra). An Expressway end of a zone with
+ * tls_verify off is permissive in that zone. Identity: the initiator
+ * expects the acceptor's name, the acceptor accepts the names of the
+ * zone's other end. */
+#define LAB_MAX_ZONE_CONNS TOPO_MAX_ZONE_CONNS
+
+struct lab_zone_conn {
+	uint8_t zone;	 /* index into topo->zones */
+	uint8_t service; /* enum pol_service */
+	uint8_t from;	 /* endpoint indices */
+	uint8_t to;
+	struct lab_dir d;
+};
+
+struct lab_zones {
+	size_t n;
+	struct lab_zone_conn c[LAB_MAX_ZONE_CONNS];
+	/* Traversal zones whose two ends run different versions (F: C and
+	 * E must run the same version): some node of the client cluster
+	 * and some node of the server cluster differ in version class. A
+	 * finding even when every handshake succeeds. */
+	bool mismatch[TOPO_MAX_ZONES];
+};
+
 struct lab_prediction {
 	size_t n;
 	size_t primary;
 	enum topo_link link; /* the rule labmodel_derive applies */
+	/* Clusters: 0 = one cluster with `primary` and `link` (what a live
+	 * observation fills); else cluster[i] is node i's cluster, whose
+	 * primary is cprimary[] and link rule clink[]. */
+	size_t n_clusters;
+	size_t cluster[TOPO_MAX_NODES];
+	size_t cprimary[TOPO_MAX_CLUSTERS];
+	enum topo_link clink[TOPO_MAX_CLUSTERS];
+	struct lab_zones zones;
 	bool running[TOPO_MAX_NODES];
 	/* dir[i][j], i != j: i dials j. */
 	struct lab_dir dir[TOPO_MAX_NODES][TOPO_MAX_NODES];
@@ -324,6 +375,30 @@ int labmodel_predict(const struct lab_state *s, struct lab_prediction *out,
  * names, for the carrier rule. */
 void labmodel_derive(struct lab_prediction *p, const char *const *names);
 
+/* The primary of node i's cluster, and whether i is a primary. */
+size_t labmodel_primary_of(const struct lab_prediction *p, size_t i);
+bool labmodel_is_primary(const struct lab_prediction *p, size_t i);
+/* Are nodes i and j in the same cluster (ClusterDB peers)? */
+bool labmodel_same_cluster(const struct lab_prediction *p, size_t i, size_t j);
+
+/* The connection of `service` from endpoint `from` to `to` in any zone,
+ * or NULL when no zone has `from` open one to `to`. */
+const struct lab_zone_conn *labmodel_zone_dir(const struct lab_prediction *p,
+					      enum pol_service service,
+					      size_t from, size_t to);
+/* A service between two endpoints: false when no zone has a connection of
+ * `service` between them either way. Else *out says whether it is up
+ * (every direction that may be opened works: the link rule `both`) and,
+ * when down, why (the one precedence, a -> b first); carrier unused. */
+bool labmodel_service_between(const struct lab_prediction *p,
+			      enum pol_service service, size_t a, size_t b,
+			      struct lab_pair *out);
+/* Does every connection of every zone work? */
+bool labmodel_services_ok(const struct lab_prediction *p);
+/* The first connection that does not work, or NULL. */
+const struct lab_zone_conn *
+labmodel_services_first_down(const struct lab_prediction *p);
+
 /* The pair of i and j in either order (i != j). */
 const struct lab_pair *labmodel_pair(const struct lab_prediction *p, size_t i,
 				     size_t j);
@@ -331,12 +406,15 @@ const struct lab_pair *labmodel_pair(const struct lab_prediction *p, size_t i,
 enum lab_criterion {
 	LAB_CRIT_PRIMARY = 0, /* every running node linked to the primary */
 	LAB_CRIT_MESH,	      /* every pair of nodes linked */
+	LAB_CRIT_SERVICES,    /* primary, and every zone connection works */
 };
 const char *labmodel_criterion_name(enum lab_criterion c);
 int labmodel_criterion_parse(const char *s, enum lab_criterion *out);
 
-/* Does the prediction meet the criterion? PRIMARY also needs the primary
- * running; MESH needs every node running. */
+/* Does the prediction meet the criterion? Per cluster: PRIMARY also
+ * needs the primary running; MESH needs every node running and every pair
+ * of a cluster linked. SERVICES: PRIMARY, and every connection of every
+ * zone works (labmodel_services_ok). */
 bool labmodel_safe(const struct lab_prediction *p, enum lab_criterion c);
 
 #endif

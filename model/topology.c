@@ -145,6 +145,76 @@ const struct topo_node *topo_find(const struct topo *t, const char *name)
 	return NULL;
 }
 
+size_t topo_endpoints(const struct topo *t)
+{
+	return t->n_nodes + t->n_externals;
+}
+
+int topo_endpoint_index(const struct topo *t, const char *name)
+{
+	size_t i;
+
+	if (t == NULL || name == NULL)
+		return -1;
+	for (i = 0; i < t->n_nodes; i++)
+		if (strcmp(t->nodes[i].name, name) == 0)
+			return (int)i;
+	for (i = 0; i < t->n_externals; i++)
+		if (strcmp(t->externals[i].name, name) == 0)
+			return (int)(t->n_nodes + i);
+	return -1;
+}
+
+const char *topo_endpoint_name(const struct topo *t, size_t i)
+{
+	if (i < t->n_nodes)
+		return t->nodes[i].name;
+	if (i < t->n_nodes + t->n_externals)
+		return t->externals[i - t->n_nodes].name;
+	return "?";
+}
+
+const struct topo_external *topo_endpoint_external(const struct topo *t,
+						   size_t i)
+{
+	if (i >= t->n_nodes && i < t->n_nodes + t->n_externals)
+		return &t->externals[i - t->n_nodes];
+	return NULL;
+}
+
+int topo_cluster_index(const struct topo *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < t->n_clusters; i++)
+		if (strcmp(t->clusters[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+bool topo_is_primary(const struct topo *t, size_t i)
+{
+	return i < t->n_nodes && t->nodes[i].cluster < t->n_clusters &&
+	       t->clusters[t->nodes[i].cluster].primary == i;
+}
+
+const char *topo_zone_end_name(const struct topo *t,
+			       const struct topo_zone_end *e)
+{
+	if (e->external)
+		return e->index < t->n_externals ? t->externals[e->index].name
+						 : "?";
+	return e->index < t->n_clusters ? t->clusters[e->index].name : "?";
+}
+
+bool topo_zone_end_has(const struct topo *t, const struct topo_zone_end *e,
+		       size_t i)
+{
+	if (e->external)
+		return i == t->n_nodes + e->index;
+	return i < t->n_nodes && t->nodes[i].cluster == e->index;
+}
+
 static void cert_free(struct topo_cert *c)
 {
 	ekl_free(c->file);
@@ -161,6 +231,10 @@ void topo_free(struct topo *t)
 		cert_free(&t->nodes[i].cert);
 		cert_free(&t->nodes[i].client_cert);
 	}
+	for (i = 0; i < t->n_externals; i++) {
+		cert_free(&t->externals[i].cert);
+		cert_free(&t->externals[i].client_cert);
+	}
 	ekl_free(t->nodes);
 	memset(t, 0, sizeof(*t));
 }
@@ -174,6 +248,8 @@ struct walk {
 	yaml_document_t *doc;
 	yaml_node_t *root; /* the topology's mapping */
 	char *err;
+	bool has_verify; /* defaults.verify was given */
+	enum pol_mode verify;
 };
 
 /* Partial records: what one mapping gave, before defaults merge in. */
@@ -461,17 +537,15 @@ static int parse_cert(struct walk *w, const yaml_node_t *n, const char *kp,
 }
 
 /* The keys a node (or `defaults`) may set. */
-static int parse_node(struct walk *w, const yaml_node_t *n, const char *kp,
-		      struct part_node *pn)
+static const char *const node_keys[] = {
+    "version",		 "role",      "cert", "client_cert", "client_eku_check",
+    "server_eku_upload", "log_level", NULL};
+
+/* The node keys of mapping n (whose allowed keys are `keys`, node_keys for
+ * a node) into *pn. */
+static int parse_node_keys(struct walk *w, const yaml_node_t *n, const char *kp,
+			   const char *const *keys, struct part_node *pn)
 {
-	static const char *const keys[] = {"version",
-					   "role",
-					   "cert",
-					   "client_cert",
-					   "client_eku_check",
-					   "server_eku_upload",
-					   "log_level",
-					   NULL};
 	char sub[KEYPATH_LEN];
 	yaml_node_t *v;
 	const char *s;
@@ -547,6 +621,12 @@ static int parse_node(struct walk *w, const yaml_node_t *n, const char *kp,
 	return 0;
 }
 
+static int parse_node(struct walk *w, const yaml_node_t *n, const char *kp,
+		      struct part_node *pn)
+{
+	return parse_node_keys(w, n, kp, node_keys, pn);
+}
+
 /* An owned copy of `file`, relative paths taken from the topology's
  * directory. */
 static int resolve_file(struct walk *w, const char *file, char **out)
@@ -592,7 +672,7 @@ static int merge_cert(struct walk *w, const struct part_cert *node,
 	return 0;
 }
 
-static int merge_node(struct walk *w, const yaml_node_t *key,
+static int merge_node(struct walk *w, const yaml_node_t *key, const char *nkp,
 		      const struct part_node *pn, const struct part_node *def,
 		      struct topo_node *out)
 {
@@ -603,10 +683,10 @@ static int merge_node(struct walk *w, const yaml_node_t *key,
 	snprintf(out->name, sizeof(out->name), "%s", text(key));
 	out->line = (int)key->start_mark.line + 1;
 	if (version == NULL)
-		return fail_at(w, key, "nodes",
+		return fail_at(w, key, nkp,
 			       "node '%s' has no version; set "
-			       "nodes.%s.version or defaults.version",
-			       out->name, out->name);
+			       "%s.%s.version or defaults.version",
+			       out->name, nkp, out->name);
 	snprintf(out->version, sizeof(out->version), "%s", version);
 	out->vclass = pn->version != NULL ? pn->vclass : def->vclass;
 	out->role = pn->has_role    ? pn->role
@@ -708,90 +788,775 @@ static int parse_cluster(struct walk *w, const yaml_node_t *root,
 	return 0;
 }
 
-static int parse_nodes(struct walk *w, yaml_node_t *root, struct topo *t)
+/* defaults: any node key, and verify (every cluster's verify mode unless
+ * the cluster sets its own). */
+static int parse_defaults(struct walk *w, const yaml_node_t *n,
+			  struct part_node *def)
 {
-	yaml_node_t *defs = get(w, root, "defaults", NULL);
-	yaml_node_t *nodes = get(w, root, "nodes", NULL);
+	static const char *const keys[] = {"version",
+					   "role",
+					   "cert",
+					   "client_cert",
+					   "client_eku_check",
+					   "server_eku_upload",
+					   "log_level",
+					   "verify",
+					   NULL};
+	yaml_node_t *v;
+	const char *s;
+	int rc;
+
+	memset(def, 0, sizeof(*def));
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_MAPPING_NODE)
+		return fail_at(w, n, "defaults",
+			       "expected a mapping of node settings");
+	if ((rc = parse_node_keys(w, n, "defaults", keys, def)) != 0)
+		return rc;
+	if ((v = get(w, n, "verify", NULL)) != NULL) {
+		if ((rc = scalar(w, v, "defaults.verify", &s)) != 0)
+			return rc;
+		if (pol_mode_parse(s, &w->verify) != 0)
+			return fail_at(w, v, "defaults.verify",
+				       "'%s' is not a verify mode; use enforce "
+				       "or permissive",
+				       s);
+		w->has_verify = true;
+	}
+	return 0;
+}
+
+/* Is `name` taken by a node, a cluster or an external already loaded?
+ * Names compare case-insensitively (they name files and certificates). */
+static int name_taken(struct walk *w, const yaml_node_t *k, const char *kp,
+		      const struct topo *t, const char *what)
+{
+	const char *name = text(k);
+	size_t i;
+
+	for (i = 0; i < t->n_nodes; i++) {
+		if (strcmp(t->nodes[i].name, name) == 0)
+			return fail_at(w, k, kp,
+				       "duplicate node (first at line %d): a "
+				       "%s needs its own name",
+				       t->nodes[i].line, what);
+		if (strcasecmp(t->nodes[i].name, name) == 0)
+			return fail_at(w, k, kp,
+				       "'%s' differs from '%s' (line %d) only "
+				       "in case; names compare "
+				       "case-insensitively, as certificate "
+				       "names and ekunode do",
+				       name, t->nodes[i].name,
+				       t->nodes[i].line);
+	}
+	for (i = 0; i < t->n_clusters; i++)
+		if (t->multi && strcasecmp(t->clusters[i].name, name) == 0)
+			return fail_at(w, k, kp,
+				       "'%s' is already the name of a cluster "
+				       "(line %d); a %s needs its own name",
+				       name, t->clusters[i].line, what);
+	for (i = 0; i < t->n_externals; i++)
+		if (strcasecmp(t->externals[i].name, name) == 0)
+			return fail_at(
+			    w, k, kp,
+			    "'%s' is already the name of an external "
+			    "(line %d); a %s needs its own name",
+			    name, t->externals[i].line, what);
+	return 0;
+}
+
+static int check_name(struct walk *w, const yaml_node_t *k, const char *kp,
+		      const char *what)
+{
+	if (k == NULL || k->type != YAML_SCALAR_NODE)
+		return ekl_errf(w->err, EKL_ECONFIG,
+				"%s: key '%s': %s names must be plain names",
+				w->path, kp, what);
+	if (!topo_name_valid(text(k)))
+		return fail_at(w, k, kp,
+			       "'%s' is not a valid %s name; use 1-%d of A-Z "
+			       "a-z 0-9 . _ - (it names files)",
+			       text(k), what, TOPO_NAME_MAX);
+	return 0;
+}
+
+/* The nodes of one `nodes:` mapping (key path `nkp`), appended to
+ * t->nodes (allocated for TOPO_MAX_NODES) in cluster `cluster`. */
+static int parse_node_map(struct walk *w, const yaml_node_t *holder,
+			  yaml_node_t *nodes, const char *nkp,
+			  const struct part_node *def, size_t cluster,
+			  struct topo *t)
+{
 	const yaml_node_pair_t *p;
-	struct part_node def;
 	struct part_node pn;
 	char kp[KEYPATH_LEN];
 	size_t count;
 	int rc;
 
-	memset(&def, 0, sizeof(def));
-	if (defs != NULL && (rc = parse_node(w, defs, "defaults", &def)) != 0)
-		return rc;
 	if (nodes == NULL)
-		return fail_at(w, root, "nodes",
+		return fail_at(w, holder, nkp,
 			       "missing; list at least one node under "
 			       "nodes:");
 	if (nodes->type != YAML_MAPPING_NODE)
-		return fail_at(w, nodes, "nodes",
+		return fail_at(w, nodes, nkp,
 			       "expected a mapping of node name to settings");
 	count = (size_t)(nodes->data.mapping.pairs.top -
 			 nodes->data.mapping.pairs.start);
 	if (count == 0)
-		return fail_at(w, nodes, "nodes",
+		return fail_at(w, nodes, nkp,
 			       "no node; list at least one node");
-	if (count > TOPO_MAX_NODES)
-		return fail_at(w, nodes, "nodes",
-			       "%zu nodes; at most %d are supported", count,
-			       TOPO_MAX_NODES);
-	t->nodes = ekl_calloc(count, sizeof(*t->nodes));
-	if (t->nodes == NULL)
-		return ekl_errf(w->err, EKL_ENOMEM, "%s: out of memory",
-				w->path);
+	if (t->n_nodes + count > TOPO_MAX_NODES)
+		return fail_at(w, nodes, nkp,
+			       "%zu nodes in all; at most %d are supported",
+			       t->n_nodes + count, TOPO_MAX_NODES);
 	for (p = nodes->data.mapping.pairs.start;
 	     p < nodes->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = node_at(w, p->key);
 		yaml_node_t *v = node_at(w, p->value);
-		const yaml_node_pair_t *q;
+		struct topo_node *tn;
 
 		if (k == NULL || k->type != YAML_SCALAR_NODE)
-			return fail_at(w, k != NULL ? k : nodes, "nodes",
+			return fail_at(w, k != NULL ? k : nodes, nkp,
 				       "node names must be plain names");
-		snprintf(kp, sizeof(kp), "nodes.%s", text(k));
-		if (!topo_name_valid(text(k)))
-			return fail_at(
-			    w, k, kp,
-			    "'%s' is not a valid node name; use 1-%d "
-			    "of A-Z a-z 0-9 . _ - (it names files)",
-			    text(k), TOPO_NAME_MAX);
-		for (q = nodes->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = node_at(w, q->key);
-
-			if (strcmp(text(k2), text(k)) == 0)
-				return fail_at(w, k, kp,
-					       "duplicate node (first at line "
-					       "%zu)",
-					       k2->start_mark.line + 1);
-			if (strcasecmp(text(k2), text(k)) == 0)
-				return fail_at(
-				    w, k, kp,
-				    "'%s' differs from '%s' (line %zu) only "
-				    "in case; node names compare "
-				    "case-insensitively, as certificate names "
-				    "and ekunode do",
-				    text(k), text(k2), k2->start_mark.line + 1);
-		}
+		snprintf(kp, sizeof(kp), "%s.%s", nkp, text(k));
+		if ((rc = check_name(w, k, kp, "node")) != 0)
+			return rc;
+		if ((rc = name_taken(w, k, kp, t, "node")) != 0)
+			return rc;
 		if ((rc = parse_node(w, v, kp, &pn)) != 0)
 			return rc;
-		rc = merge_node(w, k, &pn, &def, &t->nodes[t->n_nodes]);
+		tn = &t->nodes[t->n_nodes];
+		rc = merge_node(w, k, nkp, &pn, def, tn);
 		t->n_nodes++; /* counted even on error: topo_free frees it */
 		if (rc != 0)
+			return rc;
+		tn->cluster = cluster;
+	}
+	return 0;
+}
+
+static int alloc_nodes(struct walk *w, struct topo *t)
+{
+	t->nodes = ekl_calloc(TOPO_MAX_NODES, sizeof(*t->nodes));
+	if (t->nodes == NULL)
+		return ekl_errf(w->err, EKL_ENOMEM, "%s: out of memory",
+				w->path);
+	return 0;
+}
+
+static int parse_nodes(struct walk *w, yaml_node_t *root, struct topo *t)
+{
+	yaml_node_t *defs = get(w, root, "defaults", NULL);
+	struct part_node def;
+	int rc;
+
+	memset(&def, 0, sizeof(def));
+	if (defs != NULL && (rc = parse_defaults(w, defs, &def)) != 0)
+		return rc;
+	if ((rc = alloc_nodes(w, t)) != 0)
+		return rc;
+	return parse_node_map(w, root, get(w, root, "nodes", NULL), "nodes",
+			      &def, 0, t);
+}
+
+/* Per key: hi over lo. */
+static void part_cert_over(const struct part_cert *hi,
+			   const struct part_cert *lo, struct part_cert *out)
+{
+	*out = *lo;
+	if (!hi->given)
+		return;
+	out->given = true;
+	out->none = hi->none;
+	if (hi->has_profile) {
+		out->has_profile = true;
+		out->profile = hi->profile;
+	}
+	if (hi->has_ca) {
+		out->has_ca = true;
+		out->ca = hi->ca;
+	}
+	if (hi->has_days) {
+		out->has_days = true;
+		out->days = hi->days;
+	}
+	if (hi->has_root) {
+		out->has_root = true;
+		out->root = hi->root;
+	}
+	if (hi->file != NULL)
+		out->file = hi->file;
+}
+
+static void part_over(const struct part_node *hi, const struct part_node *lo,
+		      struct part_node *out)
+{
+	*out = *lo;
+	if (hi->version != NULL) {
+		out->version = hi->version;
+		out->vclass = hi->vclass;
+	}
+	if (hi->has_role) {
+		out->has_role = true;
+		out->role = hi->role;
+	}
+	part_cert_over(&hi->cert, &lo->cert, &out->cert);
+	part_cert_over(&hi->client, &lo->client, &out->client);
+	if (hi->has_check) {
+		out->has_check = true;
+		out->check = hi->check;
+	}
+	if (hi->has_seu) {
+		out->has_seu = true;
+		out->seu = hi->seu;
+	}
+	if (hi->log_level != NULL)
+		out->log_level = hi->log_level;
+}
+
+/* verify, dial, link of a cluster mapping (key path kp) into c. */
+static int parse_cluster_modes(struct walk *w, const yaml_node_t *m,
+			       const char *kp, struct topo_cluster *c)
+{
+	char sub[KEYPATH_LEN];
+	yaml_node_t *v;
+	const char *s;
+	int rc;
+
+	if ((v = get(w, m, "verify", NULL)) != NULL) {
+		snprintf(sub, sizeof(sub), "%s.verify", kp);
+		if ((rc = scalar(w, v, sub, &s)) != 0)
+			return rc;
+		if (pol_mode_parse(s, &c->verify) != 0)
+			return fail_at(w, v, sub,
+				       "'%s' is not a verify mode; use enforce "
+				       "or permissive",
+				       s);
+	}
+	if ((v = get(w, m, "dial", NULL)) != NULL) {
+		snprintf(sub, sizeof(sub), "%s.dial", kp);
+		if ((rc = scalar(w, v, sub, &s)) != 0)
+			return rc;
+		if (topo_dial_parse(s, &c->dial) != 0)
+			return fail_at(w, v, sub,
+				       "'%s' is not a dial mode; use both, "
+				       "lower-name or primary",
+				       s);
+	}
+	if ((v = get(w, m, "link", NULL)) != NULL) {
+		snprintf(sub, sizeof(sub), "%s.link", kp);
+		if ((rc = scalar(w, v, sub, &s)) != 0)
+			return rc;
+		if (topo_link_parse(s, &c->link) != 0)
+			return fail_at(w, v, sub,
+				       "'%s' is not a link rule; use both "
+				       "(every dialled direction must work) or "
+				       "either (one working direction is "
+				       "enough)",
+				       s);
+	}
+	return 0;
+}
+
+/* The primary of cluster c: `v` names one of its nodes, or NULL for the
+ * first. */
+static int set_primary(struct walk *w, const yaml_node_t *v, const char *kp,
+		       struct topo *t, struct topo_cluster *c)
+{
+	size_t i;
+
+	c->primary = c->first;
+	if (v == NULL)
+		return 0;
+	for (i = c->first; i < c->first + c->count; i++) {
+		if (strcmp(t->nodes[i].name, text(v)) == 0) {
+			c->primary = i;
+			return 0;
+		}
+	}
+	return fail_at(w, v, kp, "'%s' is not one of the nodes of %s", text(v),
+		       c->name);
+}
+
+/* clusters: {NAME: {role, primary, verify, dial, link, nodes, and any node
+ * key as the cluster's defaults}}. */
+static int parse_clusters(struct walk *w, yaml_node_t *root,
+			  yaml_node_t *clusters, struct topo *t)
+{
+	static const char *const keys[] = {"role",
+					   "primary",
+					   "verify",
+					   "dial",
+					   "link",
+					   "nodes",
+					   "version",
+					   "cert",
+					   "client_cert",
+					   "client_eku_check",
+					   "server_eku_upload",
+					   "log_level",
+					   NULL};
+	yaml_node_t *defs = get(w, root, "defaults", NULL);
+	const yaml_node_pair_t *p;
+	struct part_node def, cdef, merged;
+	char kp[KEYPATH_LEN - 96], sub[KEYPATH_LEN];
+	size_t i;
+	int rc;
+
+	memset(&def, 0, sizeof(def));
+	if (defs != NULL && (rc = parse_defaults(w, defs, &def)) != 0)
+		return rc;
+	if (clusters->type != YAML_MAPPING_NODE)
+		return fail_at(w, clusters, "clusters",
+			       "expected a mapping of cluster name to {role, "
+			       "primary, nodes}");
+	if (clusters->data.mapping.pairs.top ==
+	    clusters->data.mapping.pairs.start)
+		return fail_at(w, clusters, "clusters",
+			       "no cluster; list at least one");
+	if (clusters->data.mapping.pairs.top -
+		clusters->data.mapping.pairs.start >
+	    TOPO_MAX_CLUSTERS)
+		return fail_at(w, clusters, "clusters",
+			       "at most %d clusters are supported",
+			       TOPO_MAX_CLUSTERS);
+	if ((rc = alloc_nodes(w, t)) != 0)
+		return rc;
+	t->multi = true;
+	for (p = clusters->data.mapping.pairs.start;
+	     p < clusters->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(w, p->key);
+		yaml_node_t *v = node_at(w, p->value);
+		struct topo_cluster *c = &t->clusters[t->n_clusters];
+		yaml_node_t *role;
+
+		snprintf(kp, sizeof(kp), "clusters.%s",
+			 k != NULL && k->type == YAML_SCALAR_NODE ? text(k)
+								  : "?");
+		if ((rc = check_name(w, k, kp, "cluster")) != 0)
+			return rc;
+		for (i = 0; i < t->n_clusters; i++)
+			if (strcasecmp(t->clusters[i].name, text(k)) == 0)
+				return fail_at(w, k, kp,
+					       "'%s' is already a cluster "
+					       "(line %d); names compare "
+					       "case-insensitively",
+					       text(k), t->clusters[i].line);
+		if ((rc = name_taken(w, k, kp, t, "cluster")) != 0)
+			return rc;
+		memset(c, 0, sizeof(*c));
+		snprintf(c->name, sizeof(c->name), "%s", text(k));
+		c->line = (int)k->start_mark.line + 1;
+		if (v->type != YAML_MAPPING_NODE)
+			return fail_at(w, v, kp,
+				       "expected a mapping such as {role: c, "
+				       "primary: c1, nodes: {c1: {}, c2: {}}}");
+		if ((rc = check_keys(w, v, kp, keys)) != 0)
+			return rc;
+		role = get(w, v, "role", NULL);
+		snprintf(sub, sizeof(sub), "%s.role", kp);
+		if (role == NULL)
+			return fail_at(
+			    w, v, sub,
+			    "missing; say role: c (Expressway-C, the "
+			    "traversal client) or role: e "
+			    "(Expressway-E, the traversal server)");
+		if ((rc = parse_node_keys(w, v, kp, keys, &cdef)) != 0)
+			return rc;
+		c->role = cdef.role;
+		c->verify = w->has_verify ? w->verify : POL_ENFORCE;
+		if ((rc = parse_cluster_modes(w, v, kp, c)) != 0)
+			return rc;
+		cdef.has_role = true;
+		part_over(&cdef, &def, &merged);
+		c->first = t->n_nodes;
+		t->n_clusters++;
+		snprintf(sub, sizeof(sub), "%s.nodes", kp);
+		rc = parse_node_map(w, v, get(w, v, "nodes", NULL), sub,
+				    &merged, t->n_clusters - 1, t);
+		if (rc != 0)
+			return rc;
+		c->count = t->n_nodes - c->first;
+		for (i = c->first; i < t->n_nodes; i++) {
+			const struct topo_node *tn = &t->nodes[i];
+
+			if (tn->role != c->role) {
+				snprintf(sub, sizeof(sub), "%s.nodes.%s.role",
+					 kp, tn->name);
+				return fail_at(
+				    w, v, sub,
+				    "node %s is in cluster %s, whose role is "
+				    "%s; a cluster's nodes share its role "
+				    "(remove role: from the node)",
+				    tn->name, c->name, topo_role_name(c->role));
+			}
+		}
+		snprintf(sub, sizeof(sub), "%s.primary", kp);
+		{
+			yaml_node_t *pv = get(w, v, "primary", NULL);
+			const char *ps;
+
+			if (pv != NULL && (rc = scalar(w, pv, sub, &ps)) != 0)
+				return rc;
+			if ((rc = set_primary(w, pv, sub, t, c)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* externals: {NAME: {kind, checks_client_eku, verify, cert, client_cert}}. */
+static int parse_externals(struct walk *w, yaml_node_t *ext, struct topo *t)
+{
+	static const char *const keys[] = {
+	    "kind", "checks_client_eku", "verify", "cert", "client_cert", NULL};
+	static const struct part_cert no_cert;
+	const yaml_node_pair_t *p;
+	char kp[KEYPATH_LEN - 96], sub[KEYPATH_LEN];
+	struct part_cert pc, pcc;
+	yaml_node_t *v;
+	const char *s;
+	int rc;
+
+	if (ext->type != YAML_MAPPING_NODE)
+		return fail_at(w, ext, "externals",
+			       "expected a mapping of name to {kind: cucm, "
+			       "checks_client_eku: true}");
+	for (p = ext->data.mapping.pairs.start; p < ext->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = node_at(w, p->key);
+		yaml_node_t *m = node_at(w, p->value);
+		struct topo_external *x;
+
+		snprintf(kp, sizeof(kp), "externals.%s",
+			 k != NULL && k->type == YAML_SCALAR_NODE ? text(k)
+								  : "?");
+		if ((rc = check_name(w, k, kp, "external")) != 0)
+			return rc;
+		if ((rc = name_taken(w, k, kp, t, "external")) != 0)
+			return rc;
+		if (t->n_externals >= TOPO_MAX_EXTERNALS ||
+		    t->n_nodes + t->n_externals >= TOPO_MAX_NODES)
+			return fail_at(w, k, kp,
+				       "too many externals: at most %d, and at "
+				       "most %d nodes and externals in all",
+				       TOPO_MAX_EXTERNALS, TOPO_MAX_NODES);
+		if (m->type != YAML_MAPPING_NODE)
+			return fail_at(w, m, kp,
+				       "expected a mapping such as {kind: "
+				       "cucm, checks_client_eku: true}");
+		if ((rc = check_keys(w, m, kp, keys)) != 0)
+			return rc;
+		x = &t->externals[t->n_externals];
+		memset(x, 0, sizeof(*x));
+		snprintf(x->name, sizeof(x->name), "%s", text(k));
+		x->line = (int)k->start_mark.line + 1;
+		x->verify = POL_ENFORCE;
+		x->checks_client_eku = true;
+		snprintf(sub, sizeof(sub), "%s.kind", kp);
+		if ((v = get(w, m, "kind", NULL)) == NULL)
+			return fail_at(w, m, sub,
+				       "missing; say what the peer is: cucm, "
+				       "unity, cube, cms, b2b-peer, "
+				       "federation-peer or cloud");
+		if ((rc = scalar(w, v, sub, &s)) != 0)
+			return rc;
+		if (pol_kind_parse(s, &x->kind) != 0 ||
+		    !pol_kind_external(x->kind))
+			return fail_at(
+			    w, v, sub,
+			    "'%s' is not an external kind; use cucm, "
+			    "unity, cube, cms, b2b-peer, "
+			    "federation-peer or cloud (an "
+			    "Expressway is a node of a cluster)",
+			    s);
+		if ((v = get(w, m, "checks_client_eku", NULL)) != NULL) {
+			snprintf(sub, sizeof(sub), "%s.checks_client_eku", kp);
+			if ((rc = parse_bool(w, v, sub,
+					     &x->checks_client_eku)) != 0)
+				return rc;
+		}
+		if ((v = get(w, m, "verify", NULL)) != NULL) {
+			snprintf(sub, sizeof(sub), "%s.verify", kp);
+			if ((rc = scalar(w, v, sub, &s)) != 0)
+				return rc;
+			if (pol_mode_parse(s, &x->verify) != 0)
+				return fail_at(w, v, sub,
+					       "'%s' is not a verify mode; use "
+					       "enforce (it verifies its peer) "
+					       "or permissive",
+					       s);
+		}
+		memset(&pc, 0, sizeof(pc));
+		memset(&pcc, 0, sizeof(pcc));
+		if ((v = get(w, m, "cert", NULL)) != NULL) {
+			snprintf(sub, sizeof(sub), "%s.cert", kp);
+			if ((rc = parse_cert(w, v, sub, false, &pc)) != 0)
+				return rc;
+		}
+		if ((v = get(w, m, "client_cert", NULL)) != NULL) {
+			snprintf(sub, sizeof(sub), "%s.client_cert", kp);
+			if ((rc = parse_cert(w, v, sub, true, &pcc)) != 0)
+				return rc;
+		}
+		t->n_externals++; /* counted now: topo_free frees its files */
+		if ((rc = merge_cert(w, &pc, &no_cert, PKI_PROFILE_COMBINED,
+				     &x->cert)) != 0)
+			return rc;
+		x->has_client_cert = pcc.given && !pcc.none;
+		if (x->has_client_cert &&
+		    (rc = merge_cert(w, &pcc, &no_cert, PKI_PROFILE_CLIENT_ONLY,
+				     &x->client_cert)) != 0)
 			return rc;
 	}
 	return 0;
 }
 
+/* A zone end: a cluster or an external, by name. */
+static int zone_end(struct walk *w, const yaml_node_t *v, const char *kp,
+		    const struct topo *t, struct topo_zone_end *out)
+{
+	const char *s;
+	size_t i;
+	int rc;
+
+	if ((rc = scalar(w, v, kp, &s)) != 0)
+		return rc;
+	for (i = 0; i < t->n_clusters; i++) {
+		if (strcmp(t->clusters[i].name, s) == 0) {
+			out->external = false;
+			out->index = i;
+			return 0;
+		}
+	}
+	for (i = 0; i < t->n_externals; i++) {
+		if (strcmp(t->externals[i].name, s) == 0) {
+			out->external = true;
+			out->index = i;
+			return 0;
+		}
+	}
+	if (topo_find(t, s) != NULL)
+		return fail_at(w, v, kp,
+			       "'%s' is a node; a zone joins clusters and "
+			       "externals (name its cluster)",
+			       s);
+	return fail_at(
+	    w, v, kp,
+	    "'%s' is not a cluster or an external of the "
+	    "topology%s",
+	    s, t->multi ? "" : " (the single cluster is named by name:)");
+}
+
+/* Connections a zone makes, at most: every pair across it, both ways,
+ * twice for a traversal zone with MRA. */
+static size_t zone_size(const struct topo *t, const struct topo_zone *z)
+{
+	size_t a = z->a.external ? 1 : t->clusters[z->a.index].count;
+	size_t b = z->b.external ? 1 : t->clusters[z->b.index].count;
+
+	return a * b * 2 * (z->mra ? 2 : 1);
+}
+
+static int check_zone(struct walk *w, const yaml_node_t *m, const char *kp,
+		      const struct topo *t, const struct topo_zone *z)
+{
+	const struct topo_zone_end *e[2] = {&z->a, &z->b};
+	const char *svc = pol_service_name(z->type);
+	size_t i;
+
+	if (z->type == POL_SVC_TRAVERSAL) {
+		if (z->a.external ||
+		    t->clusters[z->a.index].role != TOPO_ROLE_C)
+			return fail_at(w, m, kp,
+				       "the client of a traversal zone is an "
+				       "Expressway-C cluster (role c); %s is "
+				       "%s",
+				       topo_zone_end_name(t, &z->a),
+				       z->a.external ? "an external"
+						     : "role e");
+		if (z->b.external ||
+		    t->clusters[z->b.index].role != TOPO_ROLE_E)
+			return fail_at(w, m, kp,
+				       "the server of a traversal zone is an "
+				       "Expressway-E cluster (role e); %s is "
+				       "%s",
+				       topo_zone_end_name(t, &z->b),
+				       z->b.external ? "an external"
+						     : "role c");
+		return 0;
+	}
+	if (z->a.external && z->b.external)
+		return fail_at(w, m, kp,
+			       "both ends are externals; a zone has an "
+			       "Expressway cluster at one end at least");
+	if (!z->a.external && !z->b.external && z->a.index == z->b.index)
+		return fail_at(w, m, kp,
+			       "joins cluster %s to itself; its own nodes "
+			       "talk ClusterDB",
+			       topo_zone_end_name(t, &z->a));
+	if (z->type == POL_SVC_CLOUD && (z->a.external || !z->b.external))
+		return fail_at(w, m, kp,
+			       "a cloud zone goes from an Expressway cluster "
+			       "(from:) to a cloud peer (to:); the Expressway "
+			       "initiates");
+	for (i = 0; i < 2; i++) {
+		const struct topo_external *x;
+
+		if (!e[i]->external)
+			continue;
+		x = &t->externals[e[i]->index];
+		if (!pol_kind_serves(x->kind, z->type))
+			return fail_at(
+			    w, m, kp,
+			    "%s is a %s peer, which takes no part in %s "
+			    "zones (neighbour: cucm, unity, cube, cms; b2b: "
+			    "b2b-peer; federation: federation-peer; cloud: "
+			    "cloud)",
+			    x->name, pol_kind_name(x->kind), svc);
+	}
+	return 0;
+}
+
+/* zones: a list of {type, client, server, mra} (traversal) or {type,
+ * from, to, tls_verify}. */
+static int parse_zones(struct walk *w, yaml_node_t *zones, struct topo *t)
+{
+	static const char *const tkeys[] = {"type", "client", "server", "mra",
+					    NULL};
+	static const char *const nkeys[] = {"type", "from", "to", "tls_verify",
+					    NULL};
+	static const char *const ckeys[] = {"type", "from", "to", NULL};
+	const yaml_node_item_t *it;
+	char kp[KEYPATH_LEN - 96], sub[KEYPATH_LEN];
+	size_t total = 0;
+	int idx = 0;
+	int rc;
+
+	if (zones->type != YAML_SEQUENCE_NODE)
+		return fail_at(w, zones, "zones",
+			       "expected a list such as [{type: traversal, "
+			       "client: core, server: edge}]");
+	for (it = zones->data.sequence.items.start;
+	     it < zones->data.sequence.items.top; it++, idx++) {
+		yaml_node_t *m = node_at(w, *it);
+		struct topo_zone *z;
+		yaml_node_t *v;
+		const char *s;
+		const char *ka, *kb;
+
+		snprintf(kp, sizeof(kp), "zones[%d]", idx + 1);
+		if (t->n_zones >= TOPO_MAX_ZONES)
+			return fail_at(w, m, kp, "at most %d zones",
+				       TOPO_MAX_ZONES);
+		if (m->type != YAML_MAPPING_NODE)
+			return fail_at(w, m, kp,
+				       "expected a mapping such as {type: "
+				       "neighbour, from: core, to: cucm}");
+		z = &t->zones[t->n_zones];
+		memset(z, 0, sizeof(*z));
+		z->line = (int)m->start_mark.line + 1;
+		z->tls_verify = true;
+		snprintf(sub, sizeof(sub), "%s.type", kp);
+		if ((v = get(w, m, "type", NULL)) == NULL)
+			return fail_at(
+			    w, m, sub,
+			    "missing; use traversal, neighbour, b2b, "
+			    "federation or cloud");
+		if ((rc = scalar(w, v, sub, &s)) != 0)
+			return rc;
+		if (pol_service_parse(s, &z->type) != 0 ||
+		    z->type == POL_SVC_CLUSTERDB || z->type == POL_SVC_MRA)
+			return fail_at(
+			    w, v, sub,
+			    "'%s' is not a zone type; use traversal, "
+			    "neighbour, b2b, federation or cloud%s",
+			    s,
+			    strcmp(s, "mra") == 0
+				? " (MRA runs over a traversal "
+				  "zone: mra: true)"
+				: "");
+		if (z->type == POL_SVC_TRAVERSAL) {
+			rc = check_keys(w, m, kp, tkeys);
+			ka = "client";
+			kb = "server";
+		} else {
+			rc = check_keys(
+			    w, m, kp, z->type == POL_SVC_CLOUD ? ckeys : nkeys);
+			ka = "from";
+			kb = "to";
+		}
+		if (rc != 0)
+			return rc;
+		snprintf(sub, sizeof(sub), "%s.%s", kp, ka);
+		if ((v = get(w, m, ka, NULL)) == NULL)
+			return fail_at(w, m, sub, "missing; name a cluster%s",
+				       z->type == POL_SVC_TRAVERSAL
+					   ? " of role c"
+					   : " or an external");
+		if ((rc = zone_end(w, v, sub, t, &z->a)) != 0)
+			return rc;
+		snprintf(sub, sizeof(sub), "%s.%s", kp, kb);
+		if ((v = get(w, m, kb, NULL)) == NULL)
+			return fail_at(w, m, sub, "missing; name a cluster%s",
+				       z->type == POL_SVC_TRAVERSAL
+					   ? " of role e"
+					   : " or an external");
+		if ((rc = zone_end(w, v, sub, t, &z->b)) != 0)
+			return rc;
+		if ((v = get(w, m, "mra", NULL)) != NULL) {
+			snprintf(sub, sizeof(sub), "%s.mra", kp);
+			if ((rc = parse_bool(w, v, sub, &z->mra)) != 0)
+				return rc;
+		}
+		if ((v = get(w, m, "tls_verify", NULL)) != NULL) {
+			snprintf(sub, sizeof(sub), "%s.tls_verify", kp);
+			if ((rc = parse_bool(w, v, sub, &z->tls_verify)) != 0)
+				return rc;
+		}
+		if ((rc = check_zone(w, m, kp, t, z)) != 0)
+			return rc;
+		total += zone_size(t, z);
+		if (total > TOPO_MAX_ZONE_CONNS)
+			return fail_at(w, m, kp,
+				       "the zones make more than %d "
+				       "connections; use fewer or smaller "
+				       "clusters",
+				       TOPO_MAX_ZONE_CONNS);
+		t->n_zones++;
+	}
+	return 0;
+}
+
+/* The single-cluster form's one cluster. */
+static void single_cluster(struct topo *t)
+{
+	struct topo_cluster *c = &t->clusters[0];
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", t->name);
+	c->role = t->nodes[0].role;
+	c->verify = t->verify;
+	c->dial = t->dial;
+	c->link = t->link;
+	c->first = 0;
+	c->count = t->n_nodes;
+	for (i = 0; i < t->n_nodes; i++)
+		if (strcmp(t->nodes[i].name, t->primary) == 0)
+			c->primary = i;
+	t->n_clusters = 1;
+}
+
 static int walk_root(struct walk *w, struct topo *t)
 {
-	static const char *const keys[] = {"name", "cluster", "defaults",
-					   "nodes", NULL};
+	static const char *const keys[] = {"name",  "cluster",	"defaults",
+					   "nodes", "clusters", "externals",
+					   "zones", NULL};
 	yaml_node_t *root = w->root;
 	const yaml_node_t *primary = NULL;
-	yaml_node_t *v;
+	yaml_node_t *v, *clusters, *kn;
 	const char *s;
 	int rc;
 
@@ -803,7 +1568,7 @@ static int walk_root(struct walk *w, struct topo *t)
 	if (root->type != YAML_MAPPING_NODE)
 		return fail_at(w, root, "(top)",
 			       "expected a mapping with name, cluster, "
-			       "defaults and nodes");
+			       "defaults and nodes (or clusters)");
 	if ((rc = check_keys(w, root, "", keys)) != 0)
 		return rc;
 	t->verify = POL_ENFORCE;
@@ -826,20 +1591,59 @@ static int walk_root(struct walk *w, struct topo *t)
 				       "a valid cluster name; set name:",
 				       t->name);
 	}
-	if ((rc = parse_cluster(w, root, t, &primary)) != 0)
-		return rc;
-	if ((rc = parse_nodes(w, root, t)) != 0)
-		return rc;
-	if (primary != NULL) {
-		if (topo_find(t, text(primary)) == NULL)
-			return fail_at(w, primary, "cluster.primary",
-				       "'%s' is not one of the nodes",
-				       text(primary));
-		snprintf(t->primary, sizeof(t->primary), "%s", text(primary));
-	} else {
+	clusters = get(w, root, "clusters", &kn);
+	if (clusters != NULL) {
+		yaml_node_t *other = get(w, root, "cluster", NULL);
+		const char *which = "cluster";
+
+		if (other == NULL) {
+			other = get(w, root, "nodes", NULL);
+			which = "nodes";
+		}
+		if (other != NULL)
+			return fail_at(w, kn, "clusters",
+				       "use either cluster: and nodes: (one "
+				       "cluster) or clusters: (one or more), "
+				       "not both (remove %s:)",
+				       which);
+		if ((rc = parse_clusters(w, root, clusters, t)) != 0)
+			return rc;
+		t->verify = t->clusters[0].verify;
+		t->dial = t->clusters[0].dial;
+		t->link = t->clusters[0].link;
 		snprintf(t->primary, sizeof(t->primary), "%s",
-			 t->nodes[0].name);
+			 t->nodes[t->clusters[0].primary].name);
+	} else {
+		if ((rc = parse_cluster(w, root, t, &primary)) != 0)
+			return rc;
+		if ((rc = parse_nodes(w, root, t)) != 0)
+			return rc;
+		if (w->has_verify) {
+			yaml_node_t *c = get(w, root, "cluster", NULL);
+
+			if (c == NULL || c->type != YAML_MAPPING_NODE ||
+			    get(w, c, "verify", NULL) == NULL)
+				t->verify = w->verify;
+		}
+		if (primary != NULL) {
+			if (topo_find(t, text(primary)) == NULL)
+				return fail_at(w, primary, "cluster.primary",
+					       "'%s' is not one of the nodes",
+					       text(primary));
+			snprintf(t->primary, sizeof(t->primary), "%s",
+				 text(primary));
+		} else {
+			snprintf(t->primary, sizeof(t->primary), "%s",
+				 t->nodes[0].name);
+		}
+		single_cluster(t);
 	}
+	if ((v = get(w, root, "externals", NULL)) != NULL && !is_null(v) &&
+	    (rc = parse_externals(w, v, t)) != 0)
+		return rc;
+	if ((v = get(w, root, "zones", NULL)) != NULL && !is_null(v) &&
+	    (rc = parse_zones(w, v, t)) != 0)
+		return rc;
 	return 0;
 }
 

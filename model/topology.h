@@ -113,16 +113,84 @@ struct topo_node {
 	char log_level[8]; /* the node's --log-level (debug, info, warn,
 			      error), or "" for its default (info) */
 	int line;	   /* 1-based line of the node's key */
+	size_t cluster;	   /* index into topo->clusters */
+};
+
+#define TOPO_MAX_CLUSTERS  8
+#define TOPO_MAX_EXTERNALS 16
+#define TOPO_MAX_ZONES	   16
+/* Connections all zones make together, at most (LAB_MAX_ZONE_CONNS). */
+#define TOPO_MAX_ZONE_CONNS 512
+
+/* One cluster of Expressways: its nodes are topo->nodes[first ..
+ * first + count) (file order). The single-cluster form makes one, named
+ * after the topology. */
+struct topo_cluster {
+	char name[TOPO_NAME_MAX + 1];
+	enum topo_role role; /* every node of the cluster has it */
+	enum pol_mode verify;
+	size_t primary; /* index into topo->nodes */
+	enum topo_dial dial;
+	enum topo_link link;
+	size_t first;
+	size_t count;
+	int line;
+};
+
+/* An external peer of a zone (Unified CM, Unity, CUBE, Meeting Server, a
+ * B2B or federation peer, the Cisco cloud): a TLS endpoint with its own
+ * verify setting and its own client-EKU check as acceptor. */
+struct topo_external {
+	char name[TOPO_NAME_MAX + 1];
+	enum pol_kind kind;	/* never POL_KIND_EXPRESSWAY */
+	enum pol_mode verify;	/* default enforce */
+	bool checks_client_eku; /* as acceptor; default true */
+	struct topo_cert cert;
+	bool has_client_cert; /* presented when it initiates, else cert */
+	struct topo_cert client_cert;
+	int line;
+};
+
+/* One end of a zone: a cluster or an external. */
+struct topo_zone_end {
+	bool external;
+	size_t index; /* into clusters[] or externals[] */
+};
+
+/* A zone between two ends (docs/lab.md, "Zones"). `type` is the zone's
+ * service: POL_SVC_TRAVERSAL, _NEIGHBOUR, _B2B, _FEDERATION or _CLOUD.
+ * traversal: a = the client cluster (role c), b = the server cluster
+ * (role e), mra = MRA runs over it. Others: a = from, b = to; who dials
+ * is pol_may_initiate's to say. tls_verify off: the Expressway ends do
+ * not verify the peer in this zone (permissive); traversal always
+ * verifies as its nodes do. */
+struct topo_zone {
+	enum pol_service type;
+	struct topo_zone_end a;
+	struct topo_zone_end b;
+	bool mra;
+	bool tls_verify; /* default true */
+	int line;
 };
 
 struct topo {
 	char name[TOPO_NAME_MAX + 1];
+	/* The first cluster's settings (the only cluster in the
+	 * single-cluster form). */
 	enum pol_mode verify;
 	char primary[TOPO_NAME_MAX + 1]; /* always names a node after load */
 	enum topo_dial dial;
 	enum topo_link link;
 	struct topo_node *nodes; /* owned; n_nodes entries, in file order */
 	size_t n_nodes;
+	/* Always at least one after load; nodes[i].cluster indexes it. */
+	struct topo_cluster clusters[TOPO_MAX_CLUSTERS];
+	size_t n_clusters;
+	bool multi; /* written in the clusters: form */
+	struct topo_external externals[TOPO_MAX_EXTERNALS];
+	size_t n_externals;
+	struct topo_zone zones[TOPO_MAX_ZONES];
+	size_t n_zones;
 };
 
 /* Read and validate `path` into *t (zeroed first). On error *t holds
@@ -147,5 +215,28 @@ void topo_free(struct topo *t);
 
 /* The node called `name`, or NULL. */
 const struct topo_node *topo_find(const struct topo *t, const char *name);
+
+/* Endpoints: every node (indices 0 .. n_nodes-1, as in nodes[]) then every
+ * external (n_nodes + k for externals[k]). At most TOPO_MAX_NODES in all
+ * (topo_load checks), so a lab_cuts row covers them. */
+size_t topo_endpoints(const struct topo *t);
+/* The endpoint called `name`, or -1. */
+int topo_endpoint_index(const struct topo *t, const char *name);
+/* Its name, or "?" out of range. */
+const char *topo_endpoint_name(const struct topo *t, size_t i);
+/* The external of endpoint i, or NULL for a node. */
+const struct topo_external *topo_endpoint_external(const struct topo *t,
+						   size_t i);
+/* The cluster called `name`, or -1. */
+int topo_cluster_index(const struct topo *t, const char *name);
+/* Is node i the primary of its cluster? */
+bool topo_is_primary(const struct topo *t, size_t i);
+/* The zone's end as a name (a cluster's or an external's). */
+const char *topo_zone_end_name(const struct topo *t,
+			       const struct topo_zone_end *e);
+/* Does endpoint i belong to zone end e (a node of the cluster, or the
+ * external)? */
+bool topo_zone_end_has(const struct topo *t, const struct topo_zone_end *e,
+		       size_t i);
 
 #endif

@@ -26,7 +26,79 @@ void pshow_textf(char *out, size_t len, const char *fmt, ...)
 
 static const char *node_name(const struct topo *t, int i)
 {
-	return i >= 0 && (size_t)i < t->n_nodes ? t->nodes[i].name : "?";
+	return i >= 0 ? topo_endpoint_name(t, (size_t)i) : "?";
+}
+
+/* ---- zone services (shared by text and JSON) ---- */
+
+/* Rank of a failing direction in the one precedence (lower first). */
+static int dir_rank(const struct lab_dir *d)
+{
+	switch (d->state) {
+	case LAB_DIR_NOT_RUNNING: return 0;
+	case LAB_DIR_CUT: return 1;
+	case LAB_DIR_REJECTED: return 2;
+	default: return 3;
+	}
+}
+
+/* One zone service as a cell: "up", or "down REASON k/n" (k of its n
+ * connections fail; the reason by the one precedence). */
+static void service_cell(const struct lab_prediction *p, size_t zone,
+			 enum pol_service svc, char *buf, size_t len)
+{
+	const struct lab_dir *first = NULL;
+	size_t i, n = 0, down = 0;
+	struct lab_why w;
+
+	for (i = 0; i < p->zones.n; i++) {
+		const struct lab_zone_conn *c = &p->zones.c[i];
+
+		if (c->zone != zone || c->service != svc)
+			continue;
+		n++;
+		if (c->d.state == LAB_DIR_OK)
+			continue;
+		down++;
+		if (first == NULL || dir_rank(&c->d) < dir_rank(first))
+			first = &c->d;
+	}
+	if (first == NULL) {
+		pshow_textf(buf, len, n ? "up" : "none");
+		return;
+	}
+	labmodel_dir_why(first, &w);
+	pshow_textf(buf, len, "down %s %zu/%zu", labmodel_why_name(&w), down,
+		    n);
+}
+
+static void findings_cell(const struct topo *t, const struct lab_prediction *p,
+			  char *buf, size_t len)
+{
+	size_t i, l;
+
+	buf[0] = '\0';
+	for (i = 0; i < t->n_zones && i < TOPO_MAX_ZONES; i++) {
+		if (!p->zones.mismatch[i])
+			continue;
+		l = strlen(buf);
+		pshow_textf(buf + l, len - l, "%sversion-mismatch %s-%s",
+			    l ? ", " : "",
+			    topo_zone_end_name(t, &t->zones[i].a),
+			    topo_zone_end_name(t, &t->zones[i].b));
+	}
+	if (buf[0] == '\0')
+		pshow_textf(buf, len, "none");
+}
+
+static bool has_traversal(const struct topo *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_zones; i++)
+		if (t->zones[i].type == POL_SVC_TRAVERSAL)
+			return true;
+	return false;
 }
 
 /* ---- plan check: text ---- */
@@ -50,7 +122,7 @@ static void repl_cell(const struct topo *t, const struct lab_prediction *p,
 
 	buf[0] = '\0';
 	for (i = 0; i < p->n; i++) {
-		if (i == p->primary || !p->repl[i].replicating)
+		if (labmodel_is_primary(p, i) || !p->repl[i].replicating)
 			continue;
 		l = strlen(buf);
 		pshow_textf(buf + l, len - l, "%s%s", any ? " " : "",
@@ -60,12 +132,11 @@ static void repl_cell(const struct topo *t, const struct lab_prediction *p,
 	if (!any)
 		pshow_textf(buf, len, "none");
 	for (i = 0; i < p->n; i++) {
-		if (i == p->primary ? p->repl[i].replicating
-				    : p->repl[i].replicating)
+		if (p->repl[i].replicating)
 			continue;
 		l = strlen(buf);
 		pshow_textf(buf + l, len - l, "; %s%s: %s", t->nodes[i].name,
-			    i == p->primary ? " (primary)" : "",
+			    labmodel_is_primary(p, i) ? " (primary)" : "",
 			    labmodel_why_name(&p->repl[i].why));
 	}
 }
@@ -82,7 +153,7 @@ static void down_cell(const struct topo *t, const struct lab_prediction *p,
 		for (b = a + 1; b < p->n; b++) {
 			const struct lab_pair *pr = &p->pair[a][b];
 
-			if (pr->linked)
+			if (pr->linked || !labmodel_same_cluster(p, a, b))
 				continue;
 			l = strlen(buf);
 			pshow_textf(buf + l, len - l, "%s%s-%s %s",
@@ -96,12 +167,32 @@ static void down_cell(const struct topo *t, const struct lab_prediction *p,
 		pshow_textf(buf, len, "all up");
 }
 
+#define MAX_SVC_COLS (2 * TOPO_MAX_ZONES)
+
 struct cols {
-	int step;		  /* width of the step text column */
-	int pair[TOPO_MAX_NODES]; /* per pair column, matrix mode */
+	int step;		   /* width of the step text column */
+	int pair[TOPO_MAX_NODES];  /* per pair column, matrix mode */
+	size_t pa[TOPO_MAX_NODES]; /* the pairs: nodes of one cluster */
+	size_t pb[TOPO_MAX_NODES];
 	size_t n_pairs;
 	bool matrix;
+	/* one column per zone service, then the findings */
+	size_t sz[MAX_SVC_COLS];
+	enum pol_service ss[MAX_SVC_COLS];
+	int sw[MAX_SVC_COLS];
+	size_t n_svc;
+	bool findings;
+	int fw;
 };
+
+static void svc_header(const struct topo *t, const struct cols *c, size_t k,
+		       char *buf, size_t len)
+{
+	const struct topo_zone *z = &t->zones[c->sz[k]];
+
+	pshow_textf(buf, len, "%s %s-%s", pol_service_name(c->ss[k]),
+		    topo_zone_end_name(t, &z->a), topo_zone_end_name(t, &z->b));
+}
 
 static void print_row(FILE *f, const struct plan *pl, const struct cols *c,
 		      const char *num, const char *text,
@@ -113,18 +204,26 @@ static void print_row(FILE *f, const struct plan *pl, const struct cols *c,
 
 	fprintf(f, "%4s  %-*s", num, c->step, text);
 	if (c->matrix) {
-		for (a = 0; a < t->n_nodes; a++) {
-			for (b = a + 1; b < t->n_nodes; b++) {
-				link_cell(p, a, b, cell, sizeof(cell));
-				fprintf(f, "  %-*s", c->pair[k++], cell);
-			}
+		for (k = 0; k < c->n_pairs; k++) {
+			link_cell(p, c->pa[k], c->pb[k], cell, sizeof(cell));
+			fprintf(f, "  %-*s", c->pair[k], cell);
 		}
 	} else {
 		down_cell(t, p, cell, sizeof(cell));
 		fprintf(f, "  %s", cell);
 	}
+	for (k = 0; k < c->n_svc; k++) {
+		service_cell(p, c->sz[k], c->ss[k], cell, sizeof(cell));
+		fprintf(f, "  %s%-*s", c->matrix ? "" : "| ", c->sw[k], cell);
+	}
+	if (c->findings) {
+		findings_cell(t, p, cell, sizeof(cell));
+		fprintf(f, "  %-*s", c->fw, cell);
+	}
 	repl_cell(t, p, cell, sizeof(cell));
 	fprintf(f, "  %s%s\n", c->matrix ? "" : "| replicating: ", cell);
+	(void)a;
+	(void)b;
 }
 
 static void widths(const struct plan *pl, const struct plan_check *ck,
@@ -142,11 +241,54 @@ static void widths(const struct plan *pl, const struct plan_check *ck,
 		if (pl->steps[i].kind != PLAN_EXPECT && w > c->step)
 			c->step = w;
 	}
-	c->matrix = t->n_nodes <= MATRIX_MAX_NODES;
+	for (a = 0; a < t->n_zones && c->n_svc + 2 <= MAX_SVC_COLS; a++) {
+		c->sz[c->n_svc] = a;
+		c->ss[c->n_svc++] = t->zones[a].type;
+		if (t->zones[a].type == POL_SVC_TRAVERSAL && t->zones[a].mra) {
+			c->sz[c->n_svc] = a;
+			c->ss[c->n_svc++] = POL_SVC_MRA;
+		}
+	}
+	c->findings = has_traversal(t);
+	for (k = 0; k < c->n_svc; k++) {
+		char h[3 * TOPO_NAME_MAX + 16];
+
+		svc_header(t, c, k, h, sizeof(h));
+		c->sw[k] = (int)strlen(h);
+		for (i = 0; i <= pl->n_steps; i++) {
+			const struct lab_prediction *p =
+			    i == 0 ? ck->start : ck->steps[i - 1].pred;
+
+			service_cell(p, c->sz[k], c->ss[k], cell, sizeof(cell));
+			if ((int)strlen(cell) > c->sw[k])
+				c->sw[k] = (int)strlen(cell);
+		}
+	}
+	c->fw = 8; /* "findings" */
+	for (i = 0; c->findings && i <= pl->n_steps; i++) {
+		char fc[512];
+		const struct lab_prediction *p =
+		    i == 0 ? ck->start : ck->steps[i - 1].pred;
+
+		findings_cell(t, p, fc, sizeof(fc));
+		if ((int)strlen(fc) > c->fw)
+			c->fw = (int)strlen(fc);
+	}
+	k = 0;
+	for (a = 0; a < t->n_nodes; a++)
+		for (b = a + 1; b < t->n_nodes; b++)
+			if (t->nodes[a].cluster == t->nodes[b].cluster)
+				k++;
+	c->matrix = k <= 6;
 	if (!c->matrix)
 		return;
+	k = 0;
 	for (a = 0; a < t->n_nodes; a++) {
-		for (b = a + 1; b < t->n_nodes; b++, k++) {
+		for (b = a + 1; b < t->n_nodes; b++) {
+			if (t->nodes[a].cluster != t->nodes[b].cluster)
+				continue;
+			c->pa[k] = a;
+			c->pb[k] = b;
 			c->pair[k] = (int)(strlen(t->nodes[a].name) +
 					   strlen(t->nodes[b].name) + 1);
 			for (i = 0; i <= pl->n_steps; i++) {
@@ -157,6 +299,7 @@ static void widths(const struct plan *pl, const struct plan_check *ck,
 				if ((int)strlen(cell) > c->pair[k])
 					c->pair[k] = (int)strlen(cell);
 			}
+			k++;
 		}
 	}
 	c->n_pairs = k;
@@ -165,22 +308,27 @@ static void widths(const struct plan *pl, const struct plan_check *ck,
 static void print_header(FILE *f, const struct plan *pl, const struct cols *c)
 {
 	const struct topo *t = &pl->topo;
-	char h[2 * TOPO_NAME_MAX + 2];
-	size_t a, b, k = 0;
+	char h[3 * TOPO_NAME_MAX + 16];
+	size_t k;
 
 	fprintf(f, "%4s  %-*s", "#", c->step, "step");
 	if (c->matrix) {
-		for (a = 0; a < t->n_nodes; a++) {
-			for (b = a + 1; b < t->n_nodes; b++) {
-				pshow_textf(h, sizeof(h), "%s-%s",
-					    t->nodes[a].name, t->nodes[b].name);
-				fprintf(f, "  %-*s", c->pair[k++], h);
-			}
+		for (k = 0; k < c->n_pairs; k++) {
+			pshow_textf(h, sizeof(h), "%s-%s",
+				    t->nodes[c->pa[k]].name,
+				    t->nodes[c->pb[k]].name);
+			fprintf(f, "  %-*s", c->pair[k], h);
 		}
-		fprintf(f, "  replicating\n");
 	} else {
-		fprintf(f, "  links\n");
+		fprintf(f, "  links");
 	}
+	for (k = 0; k < c->n_svc; k++) {
+		svc_header(t, c, k, h, sizeof(h));
+		fprintf(f, "  %s%-*s", c->matrix ? "" : "| ", c->sw[k], h);
+	}
+	if (c->findings)
+		fprintf(f, "  %-*s", c->fw, "findings");
+	fprintf(f, "  %s\n", c->matrix ? "replicating" : "");
 }
 
 static void print_topology(FILE *f, const struct plan *pl)
@@ -208,7 +356,31 @@ static void print_topology(FILE *f, const struct plan *pl)
 				pki_ca_name(n->client_cert.ca));
 		if (!n->client_eku_check)
 			fprintf(f, ", client EKU check off");
+		if (t->multi)
+			fprintf(f, ", cluster %s (role %s)%s",
+				t->clusters[n->cluster].name,
+				topo_role_name(n->role),
+				topo_is_primary(t, i) ? ", primary" : "");
 		fprintf(f, "\n");
+	}
+	for (i = 0; i < t->n_externals; i++) {
+		const struct topo_external *x = &t->externals[i];
+
+		fprintf(f,
+			"  %-12s %-9s cert %s/%s, verify %s, %s client EKU\n",
+			x->name, pol_kind_name(x->kind),
+			pki_profile_name(x->cert.profile),
+			pki_ca_name(x->cert.ca), pol_mode_name(x->verify),
+			x->checks_client_eku ? "checks" : "ignores");
+	}
+	for (i = 0; i < t->n_zones; i++) {
+		const struct topo_zone *z = &t->zones[i];
+
+		fprintf(f, "  zone %s %s %s %s%s%s\n",
+			pol_service_name(z->type), topo_zone_end_name(t, &z->a),
+			z->type == POL_SVC_TRAVERSAL ? "->" : "-",
+			topo_zone_end_name(t, &z->b), z->mra ? " (mra)" : "",
+			z->tls_verify ? "" : " (tls_verify off)");
 	}
 	fprintf(f, "\n");
 }
@@ -368,6 +540,8 @@ static void json_prediction(struct json *j, const struct topo *t,
 		for (b = a + 1; b < p->n; b++) {
 			const struct lab_pair *pr = &p->pair[a][b];
 
+			if (!labmodel_same_cluster(p, a, b))
+				continue;
 			json_obj_begin(j);
 			json_key(j, "a");
 			json_str(j, t->nodes[a].name);
@@ -405,7 +579,7 @@ static void json_prediction(struct json *j, const struct topo *t,
 		json_key(j, "node");
 		json_str(j, t->nodes[i].name);
 		json_key(j, "primary");
-		json_bool(j, i == p->primary);
+		json_bool(j, labmodel_is_primary(p, i));
 		json_key(j, "running");
 		json_bool(j, p->running[i]);
 		json_key(j, "replicating");
@@ -415,6 +589,58 @@ static void json_prediction(struct json *j, const struct topo *t,
 			json_null(j);
 		else
 			json_str(j, labmodel_why_name(&p->repl[i].why));
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	if (t->n_zones == 0)
+		return;
+	json_key(j, "services");
+	json_arr_begin(j);
+	for (i = 0; i < p->zones.n; i++) {
+		const struct lab_zone_conn *c = &p->zones.c[i];
+		const struct topo_zone *z = &t->zones[c->zone];
+		const struct lab_dir *d = &c->d;
+
+		json_obj_begin(j);
+		json_key(j, "service");
+		json_str(j, pol_service_name((enum pol_service)c->service));
+		json_key(j, "zone");
+		json_arr_begin(j);
+		json_str(j, topo_zone_end_name(t, &z->a));
+		json_str(j, topo_zone_end_name(t, &z->b));
+		json_arr_end(j);
+		json_key(j, "from");
+		json_str(j, topo_endpoint_name(t, c->from));
+		json_key(j, "to");
+		json_str(j, topo_endpoint_name(t, c->to));
+		json_key(j, "result");
+		json_str(j, dir_result(d));
+		json_key(j, "rejected_by");
+		if (d->state == LAB_DIR_REJECTED)
+			json_str(j, pol_side_name(d->v.side));
+		else
+			json_null(j);
+		json_key(j, "depth");
+		if (d->state == LAB_DIR_REJECTED && d->v.depth >= 0)
+			json_int(j, d->v.depth);
+		else
+			json_null(j);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_key(j, "findings");
+	json_arr_begin(j);
+	for (i = 0; i < t->n_zones && i < TOPO_MAX_ZONES; i++) {
+		if (!p->zones.mismatch[i])
+			continue;
+		json_obj_begin(j);
+		json_key(j, "finding");
+		json_str(j, "version-mismatch");
+		json_key(j, "zone");
+		json_arr_begin(j);
+		json_str(j, topo_zone_end_name(t, &t->zones[i].a));
+		json_str(j, topo_zone_end_name(t, &t->zones[i].b));
+		json_arr_end(j);
 		json_obj_end(j);
 	}
 	json_arr_end(j);

@@ -141,6 +141,20 @@ struct plan_expect {
 	uint64_t replicating; /* bit i: node i replicates (never the
 				 primary: it is the source) */
 	bool repl_all;	      /* written as all (for text) */
+	/* Zone services (endpoint indices: nodes, then externals):
+	 * service: S with between: [a, b] (state:, code: as for a link:
+	 * up when every direction the zone may open works) or direction:
+	 * [from, to] (code: ok or the reason). service: clusterdb is the
+	 * ClusterDB link (link:, direction:). */
+	bool has_service;
+	enum pol_service service;
+	bool has_between;
+	int between[2];
+	/* finding: version-mismatch, zone: [client, server], present:
+	 * true|false; `zone` indexes topo->zones (a traversal zone). */
+	bool has_finding;
+	int zone;
+	bool present;
 };
 
 struct plan_step {

@@ -127,7 +127,7 @@ static void recompute(struct plan_sim *s)
 	size_t i;
 
 	labmodel_cuts_clear(&s->lab.cuts);
-	for (i = 0; i < s->lab.n; i++)
+	for (i = 0; i < s->lab.n + s->lab.n_ext; i++)
 		labmodel_set_running(&s->lab, i, true);
 	for (i = 0; i < s->n_faults; i++) {
 		const struct plan_active_fault *a = &s->faults[i];
@@ -264,8 +264,22 @@ int plan_apply_outcome(struct plan_sim *s, const struct plan_step *st,
 	case PLAN_WAIT:
 	case PLAN_EXPECT: return 0;
 	case PLAN_RENEW:
-		if (st->node < 0 || (size_t)st->node >= l->n)
+		if (st->node < 0 || (size_t)st->node >= l->n + l->n_ext)
 			return ekl_errf(err, EKL_EINVAL, "renew: which node?");
+		if ((size_t)st->node >= l->n) {
+			/* An external peer: no Expressway upload rule. */
+			cur = st->client ? &l->nodes[st->node].client_cert
+					 : &l->nodes[st->node].cert;
+			ca = st->has_ca ? st->ca : cur->ca;
+			if (st->client)
+				labmodel_renew_client(l, (size_t)st->node,
+						      st->profile, ca,
+						      st->days);
+			else
+				labmodel_renew(l, (size_t)st->node, st->profile,
+					       ca, st->days);
+			return 0;
+		}
 		if (!renew_allowed(s, st, &o)) {
 			if (out != NULL)
 				*out = o;
@@ -287,7 +301,7 @@ int plan_apply_outcome(struct plan_sim *s, const struct plan_step *st,
 				       st->days);
 		return 0;
 	case PLAN_UPGRADE:
-		if (st->node < 0 ||
+		if (st->node < 0 || (size_t)st->node >= l->n ||
 		    labmodel_upgrade(l, (size_t)st->node, st->version) != 0)
 			return ekl_errf(err, EKL_EVERSION,
 					"upgrade: '%s' is not a version",
@@ -390,7 +404,8 @@ void plan_write_predict(const struct lab_state *s,
 	}
 	out->result = PLAN_WRITE_APPLIED;
 	for (i = 0; i < p->n && i < 64; i++)
-		if (i != p->primary && p->repl[i].replicating)
+		if (i != p->primary && p->repl[i].replicating &&
+		    labmodel_same_cluster(p, i, p->primary))
 			out->replicas |= UINT64_C(1) << i;
 }
 
@@ -432,7 +447,7 @@ void plan_write_text(const struct plan_write *w, const struct topo *t,
 
 static const char *nm(const struct topo *t, int i)
 {
-	return i >= 0 && (size_t)i < t->n_nodes ? t->nodes[i].name : "?";
+	return i >= 0 ? topo_endpoint_name(t, (size_t)i) : "?";
 }
 
 static void repl_text(const struct plan_expect *e, const struct topo *t,
@@ -464,6 +479,28 @@ void plan_expect_text(const struct plan_expect *e, const struct topo *t,
 	if (len == 0)
 		return;
 	buf[0] = '\0';
+	if (e->has_finding) {
+		const struct topo_zone *z = &t->zones[e->zone];
+
+		cat(buf, len, "finding version-mismatch %s-%s %s",
+		    topo_zone_end_name(t, &z->a), topo_zone_end_name(t, &z->b),
+		    e->present ? "present" : "absent");
+		return;
+	}
+	if (e->has_service) {
+		const int *pr = e->has_between ? e->between : e->dir;
+
+		cat(buf, len, "service %s %s%s%s", pol_service_name(e->service),
+		    nm(t, pr[0]), e->has_between ? "-" : " -> ", nm(t, pr[1]));
+		if (e->has_direction)
+			cat(buf, len, " %s", labmodel_why_name(&e->dir_result));
+		if (e->has_state || e->has_code)
+			cat(buf, len, " %s",
+			    e->has_state && e->up ? "up" : "down");
+		if (e->has_code)
+			cat(buf, len, " (%s)", labmodel_why_name(&e->code));
+		return;
+	}
 	if (e->has_link || e->has_state || e->has_code) {
 		const int *pr = e->has_link	   ? e->link
 				: e->has_direction ? e->dir
@@ -528,6 +565,62 @@ static bool eval_pair(const struct plan_expect *e, const struct topo *t,
 	return ok;
 }
 
+/* A zone service expectation (e->has_service) or a finding. */
+static bool eval_service(const struct plan_expect *e, const struct topo *t,
+			 const struct lab_prediction *o, char *why, size_t len)
+{
+	const struct lab_zone_conn *c;
+	struct lab_pair pr;
+	struct lab_why got;
+	bool ok = true;
+
+	if (e->has_finding) {
+		bool have = e->zone >= 0 && e->zone < TOPO_MAX_ZONES &&
+			    o->zones.mismatch[e->zone];
+
+		if (have != e->present)
+			cat(why, len, "version-mismatch is %s (%s)",
+			    have ? "present" : "absent",
+			    have ? "the two ends run different versions"
+				 : "both ends run the same version");
+		return have == e->present;
+	}
+	if (e->has_direction) {
+		c = labmodel_zone_dir(o, e->service, (size_t)e->dir[0],
+				      (size_t)e->dir[1]);
+		memset(&got, 0, sizeof(got));
+		got.kind = LAB_WHY_NOT_DIALLED;
+		if (c != NULL)
+			labmodel_dir_why(&c->d, &got);
+		if (!labmodel_why_eq(&got, &e->dir_result)) {
+			cat(why, len, "%s %s -> %s is %s",
+			    pol_service_name(e->service), nm(t, e->dir[0]),
+			    nm(t, e->dir[1]), labmodel_why_name(&got));
+			return false;
+		}
+		return true;
+	}
+	if (!labmodel_service_between(o, e->service, (size_t)e->between[0],
+				      (size_t)e->between[1], &pr)) {
+		cat(why, len, "%s %s-%s: no connection observed",
+		    pol_service_name(e->service), nm(t, e->between[0]),
+		    nm(t, e->between[1]));
+		return false;
+	}
+	if (e->has_state && pr.linked != e->up)
+		ok = false;
+	if (e->has_code && (pr.linked || !labmodel_why_eq(&pr.why, &e->code)))
+		ok = false;
+	if (!ok)
+		cat(why, len, "%s %s-%s is %s%s%s%s",
+		    pol_service_name(e->service), nm(t, e->between[0]),
+		    nm(t, e->between[1]), pr.linked ? "up" : "down",
+		    pr.linked ? "" : " (",
+		    pr.linked ? "" : labmodel_why_name(&pr.why),
+		    pr.linked ? "" : ")");
+	return ok;
+}
+
 bool plan_expect_eval(const struct plan_expect *e, const struct topo *t,
 		      const struct lab_prediction *obs, char *why, size_t len)
 {
@@ -538,6 +631,8 @@ bool plan_expect_eval(const struct plan_expect *e, const struct topo *t,
 
 	if (len > 0)
 		why[0] = '\0';
+	if (e->has_service || e->has_finding)
+		return eval_service(e, t, obs, why, len);
 	if ((e->has_state || e->has_code || e->has_carrier) &&
 	    !eval_pair(e, t, obs, why, len))
 		ok = false;
@@ -552,14 +647,15 @@ bool plan_expect_eval(const struct plan_expect *e, const struct topo *t,
 	}
 	if (e->has_replicating) {
 		for (i = 0; i < obs->n && i < 64; i++)
-			if (i != obs->primary && obs->repl[i].replicating)
+			if (!labmodel_is_primary(obs, i) &&
+			    obs->repl[i].replicating)
 				have |= UINT64_C(1) << i;
 		if (have != e->replicating) {
 			bool any = false;
 
 			cat(why, len, "%sreplicating:", ok ? "" : "; ");
 			for (i = 0; i < obs->n; i++) {
-				if (i == obs->primary ||
+				if (labmodel_is_primary(obs, i) ||
 				    !obs->repl[i].replicating)
 					continue;
 				cat(why, len, " %s", nm(t, (int)i));
@@ -568,7 +664,7 @@ bool plan_expect_eval(const struct plan_expect *e, const struct topo *t,
 			if (!any)
 				cat(why, len, " none");
 			for (i = 0; i < obs->n; i++) {
-				if (i == obs->primary ||
+				if (labmodel_is_primary(obs, i) ||
 				    obs->repl[i].replicating)
 					continue;
 				cat(why, len, "; %s not (%s)", nm(t, (int)i),
@@ -588,6 +684,18 @@ static bool differs(const struct lab_prediction *a,
 {
 	size_t i, j;
 
+	if (a->zones.n != b->zones.n ||
+	    memcmp(a->zones.mismatch, b->zones.mismatch,
+		   sizeof(a->zones.mismatch)) != 0)
+		return true;
+	for (i = 0; i < a->zones.n; i++) {
+		const struct lab_dir *x = &a->zones.c[i].d;
+		const struct lab_dir *y = &b->zones.c[i].d;
+
+		if (x->state != y->state || x->v.code != y->v.code ||
+		    x->v.side != y->v.side || x->v.depth != y->v.depth)
+			return true;
+	}
 	for (i = 0; i < a->n; i++) {
 		if (a->running[i] != b->running[i] ||
 		    a->repl[i].replicating != b->repl[i].replicating ||

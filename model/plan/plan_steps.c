@@ -77,7 +77,7 @@ static int parse_renew(struct plan_yaml *w, const yaml_node_t *n,
 	if ((v = plan_yaml_get(w, n, "node")) == NULL)
 		return plan_yaml_fail(w, n, sub,
 				      "missing; name the node to renew");
-	if ((rc = plan_yaml_node_name(w, v, sub, &st->node)) != 0)
+	if ((rc = plan_yaml_endpoint_name(w, v, sub, &st->node)) != 0)
 		return rc;
 	if ((rc = parse_profile_ca(w, n, kp, st)) != 0)
 		return rc;
@@ -185,7 +185,7 @@ static int parse_verify(struct plan_yaml *w, const yaml_node_t *n,
 		    s);
 	if ((v = plan_yaml_get(w, n, "node")) != NULL) {
 		plan_yaml_keypath(sub, sizeof(sub), "%s.node", kp);
-		if ((rc = plan_yaml_node_name(w, v, sub, &st->node)) != 0)
+		if ((rc = plan_yaml_endpoint_name(w, v, sub, &st->node)) != 0)
 			return rc;
 	}
 	return 0;
@@ -360,7 +360,11 @@ static int parse_fault(struct plan_yaml *w, const yaml_node_t *n,
 	case PLAN_F_PAUSE:
 	case PLAN_F_RESUME:
 	case PLAN_F_RESTART:
-		rc = need_node(w, n, kp, "node", "name the node", &f->node);
+		plan_yaml_keypath(sub, sizeof(sub), "%s.node", kp);
+		if ((v = plan_yaml_get(w, n, "node")) == NULL)
+			return plan_yaml_fail(w, n, sub,
+					      "missing; name the node");
+		rc = plan_yaml_endpoint_name(w, v, sub, &f->node);
 		break;
 	case PLAN_F_PARTITION:
 		rc = parse_partition(w, n, kp, f, &shape_node);
@@ -370,7 +374,7 @@ static int parse_fault(struct plan_yaml *w, const yaml_node_t *n,
 		if ((v = plan_yaml_get(w, n, "link")) == NULL)
 			return plan_yaml_fail(
 			    w, n, sub, "missing; name the link as [a, b]");
-		rc = plan_yaml_pair(w, v, sub, f->link);
+		rc = plan_yaml_endpoint_pair(w, v, sub, f->link);
 		break;
 	}
 	if (rc != 0)
@@ -468,7 +472,7 @@ static int parse_replicating(struct plan_yaml *w, const yaml_node_t *v,
 			    "names");
 		e->repl_all = true;
 		for (i = 0; i < t->n_nodes; i++)
-			if (strcmp(t->nodes[i].name, t->primary) != 0)
+			if (!topo_is_primary(t, i))
 				e->replicating |= UINT64_C(1) << i;
 		return 0;
 	}
@@ -481,15 +485,233 @@ static int parse_replicating(struct plan_yaml *w, const yaml_node_t *v,
 		if ((rc = plan_yaml_node_name(w, plan_yaml_node(w, *it), sub,
 					      &idx)) != 0)
 			return rc;
-		if (strcmp(t->nodes[idx].name, t->primary) == 0)
+		if (topo_is_primary(t, (size_t)idx))
 			return plan_yaml_fail(
 			    w, plan_yaml_node(w, *it), sub,
 			    "'%s' is the primary, the source of "
 			    "replication; list the nodes that "
 			    "replicate from it",
-			    t->primary);
+			    t->nodes[idx].name);
 		e->replicating |= UINT64_C(1) << idx;
 	}
+	return 0;
+}
+
+/* Does a zone of `svc` have a and b at its two ends? */
+static bool zone_pair(const struct topo *t, enum pol_service svc, int a, int b)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_zones; i++) {
+		const struct topo_zone *z = &t->zones[i];
+
+		if (z->type != svc && !(svc == POL_SVC_MRA &&
+					z->type == POL_SVC_TRAVERSAL && z->mra))
+			continue;
+		if ((topo_zone_end_has(t, &z->a, (size_t)a) &&
+		     topo_zone_end_has(t, &z->b, (size_t)b)) ||
+		    (topo_zone_end_has(t, &z->a, (size_t)b) &&
+		     topo_zone_end_has(t, &z->b, (size_t)a)))
+			return true;
+	}
+	return false;
+}
+
+/* finding: version-mismatch, zone: [client, server], present: bool. */
+static int parse_finding(struct plan_yaml *w, const yaml_node_t *n,
+			 const char *kp, struct plan_expect *e)
+{
+	static const char *const keys[] = {"finding", "zone", "present", NULL};
+	const struct topo *t = w->topo;
+	char sub[PLAN_KP_LEN];
+	const char *s, *names[2];
+	yaml_node_t *v;
+	size_t i;
+	int rc;
+
+	if ((rc = plan_yaml_check_keys(w, n, kp, keys)) != 0)
+		return rc;
+	v = plan_yaml_get(w, n, "finding");
+	plan_yaml_keypath(sub, sizeof(sub), "%s.finding", kp);
+	if ((rc = plan_yaml_scalar(w, v, sub, &s)) != 0)
+		return rc;
+	if (strcmp(s, "version-mismatch") != 0)
+		return plan_yaml_fail(w, v, sub,
+				      "'%s' is not a finding; use "
+				      "version-mismatch",
+				      s);
+	plan_yaml_keypath(sub, sizeof(sub), "%s.zone", kp);
+	if ((v = plan_yaml_get(w, n, "zone")) == NULL)
+		return plan_yaml_fail(w, n, sub,
+				      "missing; name the traversal zone as "
+				      "[client, server], e.g. [core, edge]");
+	if (v->type != YAML_SEQUENCE_NODE ||
+	    v->data.sequence.items.top - v->data.sequence.items.start != 2)
+		return plan_yaml_fail(w, v, sub,
+				      "expected [client, server], the two "
+				      "clusters of a traversal zone");
+	for (i = 0; i < 2; i++) {
+		yaml_node_t *it =
+		    plan_yaml_node(w, v->data.sequence.items.start[i]);
+
+		plan_yaml_keypath(sub, sizeof(sub), "%s.zone[%zu]", kp, i + 1);
+		if ((rc = plan_yaml_scalar(w, it, sub, &names[i])) != 0)
+			return rc;
+	}
+	e->zone = -1;
+	for (i = 0; i < t->n_zones; i++) {
+		const struct topo_zone *z = &t->zones[i];
+		const char *za = topo_zone_end_name(t, &z->a);
+		const char *zb = topo_zone_end_name(t, &z->b);
+
+		if (z->type == POL_SVC_TRAVERSAL &&
+		    ((strcmp(za, names[0]) == 0 && strcmp(zb, names[1]) == 0) ||
+		     (strcmp(za, names[1]) == 0 && strcmp(zb, names[0]) == 0)))
+			e->zone = (int)i;
+	}
+	plan_yaml_keypath(sub, sizeof(sub), "%s.zone", kp);
+	if (e->zone < 0)
+		return plan_yaml_fail(w, v, sub,
+				      "no traversal zone joins %s and %s in "
+				      "the topology",
+				      names[0], names[1]);
+	plan_yaml_keypath(sub, sizeof(sub), "%s.present", kp);
+	if ((v = plan_yaml_get(w, n, "present")) == NULL)
+		return plan_yaml_fail(w, n, sub, "missing; true or false");
+	if ((rc = plan_yaml_scalar(w, v, sub, &s)) != 0)
+		return rc;
+	if (strcmp(s, "true") == 0)
+		e->present = true;
+	else if (strcmp(s, "false") != 0)
+		return plan_yaml_fail(w, v, sub, "'%s' is not true or false",
+				      s);
+	e->has_finding = true;
+	return 0;
+}
+
+/* service: S with between: [a, b] (state:, code:) or direction: [from,
+ * to] (code:). */
+static int parse_service(struct plan_yaml *w, const yaml_node_t *n,
+			 const char *kp, struct plan_expect *e)
+{
+	static const char *const keys[] = {"service", "between", "direction",
+					   "state",   "code",	 NULL};
+	const struct topo *t = w->topo;
+	char sub[PLAN_KP_LEN];
+	yaml_node_t *v, *bv, *dv;
+	const int *pr;
+	const char *s;
+	int rc;
+
+	if ((rc = plan_yaml_check_keys(w, n, kp, keys)) != 0)
+		return rc;
+	plan_yaml_keypath(sub, sizeof(sub), "%s.service", kp);
+	if ((v = plan_yaml_get(w, n, "service")) == NULL)
+		return plan_yaml_fail(w, n, sub,
+				      "missing; which service: clusterdb, "
+				      "traversal, mra, neighbour, b2b, "
+				      "federation or cloud");
+	if ((rc = plan_yaml_scalar(w, v, sub, &s)) != 0)
+		return rc;
+	if (pol_service_parse(s, &e->service) != 0)
+		return plan_yaml_fail(w, v, sub,
+				      "'%s' is not a service; use clusterdb, "
+				      "traversal, mra, neighbour, b2b, "
+				      "federation or cloud",
+				      s);
+	bv = plan_yaml_get(w, n, "between");
+	dv = plan_yaml_get(w, n, "direction");
+	if ((bv == NULL) == (dv == NULL))
+		return plan_yaml_fail(w, n, kp,
+				      "give between: [a, b] (the service "
+				      "between two ends) or direction: [from, "
+				      "to] (one connection), one of them");
+	if (e->service == POL_SVC_CLUSTERDB) {
+		/* The ClusterDB link itself. */
+		if (bv != NULL) {
+			plan_yaml_keypath(sub, sizeof(sub), "%s.between", kp);
+			if ((rc = plan_yaml_pair(w, bv, sub, e->link)) != 0)
+				return rc;
+			e->has_link = true;
+		} else {
+			plan_yaml_keypath(sub, sizeof(sub), "%s.direction", kp);
+			if ((rc = plan_yaml_pair(w, dv, sub, e->dir)) != 0)
+				return rc;
+			e->has_direction = true;
+		}
+		pr = e->has_link ? e->link : e->dir;
+		if (t->nodes[pr[0]].cluster != t->nodes[pr[1]].cluster)
+			return plan_yaml_fail(w, bv != NULL ? bv : dv, sub,
+					      "%s and %s are in different "
+					      "clusters; ClusterDB joins the "
+					      "nodes of one cluster",
+					      t->nodes[pr[0]].name,
+					      t->nodes[pr[1]].name);
+	} else {
+		e->has_service = true;
+		if (bv != NULL) {
+			plan_yaml_keypath(sub, sizeof(sub), "%s.between", kp);
+			rc = plan_yaml_endpoint_pair(w, bv, sub, e->between);
+			e->has_between = rc == 0;
+			pr = e->between;
+		} else {
+			plan_yaml_keypath(sub, sizeof(sub), "%s.direction", kp);
+			rc = plan_yaml_endpoint_pair(w, dv, sub, e->dir);
+			e->has_direction = rc == 0;
+			pr = e->dir;
+		}
+		if (rc != 0)
+			return rc;
+		if (!zone_pair(t, e->service, pr[0], pr[1]))
+			return plan_yaml_fail(
+			    w, bv != NULL ? bv : dv, sub,
+			    "no %s zone joins %s and %s in the topology%s",
+			    e->service == POL_SVC_MRA
+				? "traversal (mra: true)"
+				: pol_service_name(e->service),
+			    topo_endpoint_name(t, (size_t)pr[0]),
+			    topo_endpoint_name(t, (size_t)pr[1]),
+			    e->service == POL_SVC_MRA
+				? ""
+				: " (a zone joins a cluster's nodes to the "
+				  "other end's)");
+	}
+	if ((v = plan_yaml_get(w, n, "state")) != NULL) {
+		plan_yaml_keypath(sub, sizeof(sub), "%s.state", kp);
+		if ((rc = plan_yaml_scalar(w, v, sub, &s)) != 0)
+			return rc;
+		if (dv != NULL)
+			return plan_yaml_fail(w, v, sub,
+					      "a direction has code: ok or a "
+					      "reason, not state:");
+		if (strcmp(s, "up") != 0 && strcmp(s, "down") != 0)
+			return plan_yaml_fail(w, v, sub,
+					      "'%s' is not up or down", s);
+		e->has_state = true;
+		e->up = strcmp(s, "up") == 0;
+	}
+	plan_yaml_keypath(sub, sizeof(sub), "%s.code", kp);
+	v = plan_yaml_get(w, n, "code");
+	if (dv != NULL) {
+		if (v == NULL)
+			return plan_yaml_fail(w, dv, sub,
+					      "missing; code: ok or the reason "
+					      "the connection fails");
+		return parse_expect_code(w, v, sub, true, &e->dir_result);
+	}
+	if (v != NULL) {
+		if (e->has_state && e->up)
+			return plan_yaml_fail(w, v, sub,
+					      "is why a service is down; with "
+					      "state: up remove it");
+		if ((rc = parse_expect_code(w, v, sub, false, &e->code)) != 0)
+			return rc;
+		e->has_code = true;
+	}
+	if (!e->has_state && !e->has_code)
+		return plan_yaml_fail(w, n, kp,
+				      "says nothing about the service; add "
+				      "state: up or state: down");
 	return 0;
 }
 
@@ -510,6 +732,12 @@ static int parse_expect(struct plan_yaml *w, const yaml_node_t *n,
 		    w, n, kp,
 		    "expected a mapping such as {link: [node1, "
 		    "node2], state: up} or {replicating: all}");
+	e->zone = -1;
+	if (plan_yaml_get(w, n, "finding") != NULL)
+		return parse_finding(w, n, kp, e);
+	if (plan_yaml_get(w, n, "service") != NULL ||
+	    plan_yaml_get(w, n, "between") != NULL)
+		return parse_service(w, n, kp, e);
 	if ((rc = plan_yaml_check_keys(w, n, kp, keys)) != 0)
 		return rc;
 	if ((v = plan_yaml_get(w, n, "link")) != NULL) {
@@ -756,7 +984,9 @@ static void fault_text(const struct topo *t, const struct plan_fault *f,
 	case PLAN_F_KILL:
 	case PLAN_F_PAUSE:
 	case PLAN_F_RESUME:
-	case PLAN_F_RESTART: cat(b, len, " %s", t->nodes[f->node].name); break;
+	case PLAN_F_RESTART:
+		cat(b, len, " %s", topo_endpoint_name(t, (size_t)f->node));
+		break;
 	case PLAN_F_PARTITION:
 		if (f->part.shape == PLAN_SHAPE_ONE_WAY)
 			cat(b, len, " one-way %s->%s",
@@ -768,8 +998,8 @@ static void fault_text(const struct topo *t, const struct plan_fault *f,
 			cat(b, len, " %s", t->nodes[f->part.node].name);
 		break;
 	default:
-		cat(b, len, " %s-%s", t->nodes[f->link[0]].name,
-		    t->nodes[f->link[1]].name);
+		cat(b, len, " %s-%s", topo_endpoint_name(t, (size_t)f->link[0]),
+		    topo_endpoint_name(t, (size_t)f->link[1]));
 		if (f->kind == PLAN_F_LATENCY)
 			cat(b, len, " %dms", f->ms);
 		else if (f->kind == PLAN_F_BANDWIDTH)
@@ -792,7 +1022,8 @@ static void step_text(const struct topo *t, struct plan_step *st)
 		    st->wait_ms % 1000);
 		break;
 	case PLAN_RENEW:
-		cat(b, len, "renew %s%s %s", t->nodes[st->node].name,
+		cat(b, len, "renew %s%s %s",
+		    topo_endpoint_name(t, (size_t)st->node),
 		    st->client ? " client cert" : "",
 		    pki_profile_name(st->profile));
 		if (st->has_ca)
@@ -808,7 +1039,8 @@ static void step_text(const struct topo *t, struct plan_step *st)
 		break;
 	case PLAN_VERIFY:
 		cat(b, len, "verify %s%s%s",
-		    st->node >= 0 ? t->nodes[st->node].name : "",
+		    st->node >= 0 ? topo_endpoint_name(t, (size_t)st->node)
+				  : "",
 		    st->node >= 0 ? " " : "", pol_mode_name(st->mode));
 		break;
 	case PLAN_FAULT: fault_text(t, &st->fault, b, len); break;

@@ -163,9 +163,11 @@ int plan_yaml_long(struct plan_yaml *w, const yaml_node_t *n, const char *key,
 }
 
 /* A node name of the topology; returns its index through *out. */
-int plan_yaml_node_name(struct plan_yaml *w, const yaml_node_t *n,
-			const char *key, int *out)
+/* A node (or, with `ext`, an external) of w->topo. */
+static int endpoint_name(struct plan_yaml *w, const yaml_node_t *n,
+			 const char *key, bool ext, int *out)
 {
+	const struct topo *t = w->topo;
 	char names[300] = "";
 	const char *s;
 	size_t i;
@@ -173,23 +175,43 @@ int plan_yaml_node_name(struct plan_yaml *w, const yaml_node_t *n,
 
 	if ((rc = plan_yaml_scalar(w, n, key, &s)) != 0)
 		return rc;
-	for (i = 0; i < w->topo->n_nodes; i++) {
+	for (i = 0; i < topo_endpoints(t); i++) {
 		size_t l = strlen(names);
 
-		if (strcmp(w->topo->nodes[i].name, s) == 0) {
+		if (i >= t->n_nodes && !ext)
+			break;
+		if (strcmp(topo_endpoint_name(t, i), s) == 0) {
 			*out = (int)i;
 			return 0;
 		}
 		snprintf(names + l, sizeof(names) - l, "%s%s", i ? ", " : "",
-			 w->topo->nodes[i].name);
+			 topo_endpoint_name(t, i));
 	}
-	return plan_yaml_fail(
-	    w, n, key, "'%s' is not a node of the topology (%s)", s, names);
+	if (!ext && topo_endpoint_index(t, s) >= 0)
+		return plan_yaml_fail(w, n, key,
+				      "'%s' is an external; this names an "
+				      "Expressway node (%s)",
+				      s, names);
+	return plan_yaml_fail(w, n, key,
+			      "'%s' is not a %s of the topology (%s)", s,
+			      ext ? "node or external" : "node", names);
 }
 
-/* [a, b]: two different nodes. */
-int plan_yaml_pair(struct plan_yaml *w, const yaml_node_t *n, const char *key,
-		   int out[2])
+int plan_yaml_node_name(struct plan_yaml *w, const yaml_node_t *n,
+			const char *key, int *out)
+{
+	return endpoint_name(w, n, key, false, out);
+}
+
+int plan_yaml_endpoint_name(struct plan_yaml *w, const yaml_node_t *n,
+			    const char *key, int *out)
+{
+	return endpoint_name(w, n, key, true, out);
+}
+
+/* [a, b]: two different nodes (or, with ext, nodes or externals). */
+static int pair_of(struct plan_yaml *w, const yaml_node_t *n, const char *key,
+		   bool ext, int out[2])
 {
 	char sub[PLAN_KP_LEN];
 	yaml_node_item_t *it;
@@ -205,11 +227,23 @@ int plan_yaml_pair(struct plan_yaml *w, const yaml_node_t *n, const char *key,
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
 	     it++, k++) {
 		plan_yaml_keypath(sub, sizeof(sub), "%s[%d]", key, k + 1);
-		if ((rc = plan_yaml_node_name(w, plan_yaml_node(w, *it), sub,
-					      &out[k])) != 0)
+		if ((rc = endpoint_name(w, plan_yaml_node(w, *it), sub, ext,
+					&out[k])) != 0)
 			return rc;
 	}
 	if (out[0] == out[1])
 		return plan_yaml_fail(w, n, key, "names the same node twice");
 	return 0;
+}
+
+int plan_yaml_pair(struct plan_yaml *w, const yaml_node_t *n, const char *key,
+		   int out[2])
+{
+	return pair_of(w, n, key, false, out);
+}
+
+int plan_yaml_endpoint_pair(struct plan_yaml *w, const yaml_node_t *n,
+			    const char *key, int out[2])
+{
+	return pair_of(w, n, key, true, out);
 }

@@ -51,6 +51,11 @@ int plan_yaml_node_name(struct plan_yaml *w, const yaml_node_t *n,
 /* [a, b]: two different nodes. */
 int plan_yaml_pair(struct plan_yaml *w, const yaml_node_t *n, const char *key,
 		   int out[2]);
+/* The same for nodes and externals (endpoint indices, topo_endpoints). */
+int plan_yaml_endpoint_name(struct plan_yaml *w, const yaml_node_t *n,
+			    const char *key, int *out);
+int plan_yaml_endpoint_pair(struct plan_yaml *w, const yaml_node_t *n,
+			    const char *key, int out[2]);
 
 /* Parse steps[idx] (earlier steps are complete: heal and fault names are
  * checked against them) and set its text. plan_steps.c. */
