@@ -35,7 +35,8 @@ static void usage(FILE *f)
 	    "usage: ekulab plan check PLAN [--json] [--at TIME] [--ca FILE]\n"
 	    "       ekulab plan explore TOPOLOGY --goal-version V "
 	    "--goal-cert PROFILE\n"
-	    "                    [--goal-ca CA] [--criterion primary|mesh] "
+	    "                    [--goal-ca CA] [--criterion "
+	    "primary|mesh|services] "
 	    "[--allow-scp]\n"
 	    "                    [--at TIME] [--json]\n"
 	    "       ekulab plan run PLAN ...   (live, on a lab: 'ekulab plan "
@@ -61,12 +62,14 @@ static void usage(FILE *f)
 	    "step per node.\n"
 	    "  Counts the orderings of those steps that keep the criterion "
 	    "after every\n"
-	    "  step (primary: every node replicates from the primary; mesh: "
-	    "every pair\n"
-	    "  linked) and whose every renewal passes the node's upload rule "
-	    "when it\n"
-	    "  happens (--allow-scp: a refused one is copied in by SCP), "
-	    "and whose\n"
+	    "  step (primary: every node replicates from its cluster's "
+	    "primary; mesh:\n"
+	    "  every pair of a cluster linked; services: primary, and every "
+	    "zone\n"
+	    "  connection works) and whose every renewal passes the node's "
+	    "upload rule\n"
+	    "  when it happens (--allow-scp: a refused one is copied in by "
+	    "SCP), and whose\n"
 	    "  upgrades go to a version released at TIME; shows where the "
 	    "others\n"
 	    "  first fail, what blocks the goal, and recommends a safe "
@@ -172,7 +175,8 @@ static int goal_of(const struct plan_args *a, struct plan_goal *g)
 	}
 	if (a->criterion != NULL &&
 	    labmodel_criterion_parse(a->criterion, &g->criterion) != 0) {
-		cli_fail("plan explore: --criterion '%s': use primary or mesh",
+		cli_fail("plan explore: --criterion '%s': use primary, mesh or "
+			 "services",
 			 a->criterion);
 		return 2;
 	}

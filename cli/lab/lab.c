@@ -65,6 +65,20 @@ static int lab_init_nodes(struct lab *l, const char *state, char *err)
 {
 	size_t i, n;
 
+	if (l->topo.multi || l->topo.n_externals > 0 || l->topo.n_zones > 0) {
+		char name[TOPO_NAME_MAX + 1];
+
+		snprintf(name, sizeof(name), "%s", l->topo.name);
+		if (!l->topo_borrowed)
+			topo_free(&l->topo);
+		return ekl_errf(err, EKL_ECONFIG,
+				"topology %s: the live lab runs one cluster "
+				"(ClusterDB); clusters:, externals: and zones: "
+				"are predicted by the model (plan check, plan "
+				"explore, audit --cluster) but not run live "
+				"yet: use plan check",
+				name);
+	}
 	if (state != NULL)
 		snprintf(l->state, sizeof(l->state), "%s", state);
 	else

@@ -103,7 +103,12 @@ static void failure_text(const struct topo *t, const struct plan_goal *g,
 			     sizeof(r));
 		pshow_textf(buf, len, "renew %s refused: %s",
 			    t->nodes[x->steps[f->refused].node].name, r);
-	} else if (g->criterion == LAB_CRIT_PRIMARY && f->node >= 0)
+	} else if (f->service >= 0)
+		pshow_textf(buf, len, "%s %s -> %s fails (%s)",
+			    pol_service_name((enum pol_service)f->service),
+			    topo_endpoint_name(t, (size_t)f->a),
+			    topo_endpoint_name(t, (size_t)f->b), why);
+	else if (g->criterion != LAB_CRIT_MESH && f->node >= 0)
 		pshow_textf(buf, len,
 			    "%s stops replicating: link %s-%s down (%s)",
 			    t->nodes[f->node].name, t->nodes[f->a].name,
@@ -182,8 +187,11 @@ static void print_text(FILE *to, const struct topo *t,
 	fprintf(to, "; criterion %s (%s)\n",
 		labmodel_criterion_name(g->criterion),
 		g->criterion == LAB_CRIT_PRIMARY
-		    ? "every node replicates from the primary"
-		    : "every pair of nodes linked");
+		    ? "every node replicates from its primary"
+		: g->criterion == LAB_CRIT_SERVICES
+		    ? "every node replicates from its primary and every "
+		      "zone service works"
+		    : "every pair of nodes of a cluster linked");
 	fprintf(to, "renewals: %s; link rule %s, dial %s\n",
 		g->allow_scp ? "through the web UI, or copied in by SCP when "
 			       "its upload rule refuses (--allow-scp)"
@@ -273,13 +281,25 @@ static void json_failure(struct json *j, const struct topo *t,
 	json_key(j, "node");
 	json_str(j, f->node >= 0 ? t->nodes[f->node].name : NULL);
 	json_key(j, "link");
-	if (f->a >= 0) {
+	if (f->a >= 0 && f->service < 0) {
 		json_arr_begin(j);
 		json_str(j, t->nodes[f->a].name);
 		json_str(j, t->nodes[f->b].name);
 		json_arr_end(j);
 	} else {
 		json_null(j);
+	}
+	if (f->service >= 0) {
+		json_key(j, "service");
+		json_obj_begin(j);
+		json_key(j, "service");
+		json_str(j, pol_service_name((enum pol_service)f->service));
+		json_key(j, "direction");
+		json_arr_begin(j);
+		json_str(j, topo_endpoint_name(t, (size_t)f->a));
+		json_str(j, topo_endpoint_name(t, (size_t)f->b));
+		json_arr_end(j);
+		json_obj_end(j);
 	}
 	json_key(j, "reason");
 	json_str(j, f->refused < 0		   ? labmodel_why_name(&f->why)

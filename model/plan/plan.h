@@ -396,6 +396,10 @@ struct plan_xfailure {
 	struct lab_why why;
 	int node; /* for the primary criterion: the first node not
 		     replicating */
+	/* For the services criterion when replication holds: the first zone
+	 * connection that fails (service, a -> b as endpoint indices), or
+	 * -1. */
+	int service;
 	/* A refused renewal (>= 0: the step, refused right after `done`;
 	 * a, b, why and node unused) rather than an unsafe state. */
 	int refused;

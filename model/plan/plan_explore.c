@@ -138,25 +138,35 @@ static uint64_t factorial(size_t k)
 static void describe(const struct lab_prediction *p, enum lab_criterion c,
 		     struct plan_xfailure *f)
 {
-	size_t i, j;
+	const struct lab_zone_conn *zc;
+	size_t i, j, pr;
 
-	f->a = f->b = f->node = -1;
+	f->a = f->b = f->node = f->service = -1;
 	memset(&f->why, 0, sizeof(f->why));
-	if (c == LAB_CRIT_PRIMARY) {
+	if (c == LAB_CRIT_PRIMARY || c == LAB_CRIT_SERVICES) {
 		for (i = 0; i < p->n; i++) {
 			if (p->repl[i].replicating)
 				continue;
+			pr = labmodel_primary_of(p, i);
 			f->node = (int)i;
 			f->why = p->repl[i].why;
-			f->a = (int)(i < p->primary ? i : p->primary);
-			f->b = (int)(i < p->primary ? p->primary : i);
+			f->a = (int)(i < pr ? i : pr);
+			f->b = (int)(i < pr ? pr : i);
 			return;
+		}
+		if (c == LAB_CRIT_SERVICES &&
+		    (zc = labmodel_services_first_down(p)) != NULL) {
+			f->service = zc->service;
+			f->a = zc->from;
+			f->b = zc->to;
+			labmodel_dir_why(&zc->d, &f->why);
 		}
 		return;
 	}
 	for (i = 0; i < p->n; i++) {
 		for (j = i + 1; j < p->n; j++) {
-			if (p->pair[i][j].linked)
+			if (p->pair[i][j].linked ||
+			    !labmodel_same_cluster(p, i, j))
 				continue;
 			f->a = (int)i;
 			f->b = (int)j;
@@ -231,7 +241,7 @@ static int eval(struct xwork *w, uint32_t done, bool *safe,
 		f->done = done;
 		if (f->refused >= 0) {
 			/* The refused renewal's verdict in that state. */
-			f->a = f->b = f->node = -1;
+			f->a = f->b = f->node = f->service = -1;
 			memset(&f->why, 0, sizeof(f->why));
 			(void)plan_explore_allowed(w->s, w->goal, w->x,
 						   (size_t)f->refused,
