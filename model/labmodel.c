@@ -583,7 +583,8 @@ static void zone_pol_node(const struct lab_state *s, const struct work *w,
 	out->client_chain = w->peer[i].client;
 	if (x != NULL) {
 		out->kind = x->kind;
-		out->checks_client_eku = x->checks_client_eku;
+		/* The state's copy of checks_client_eku. */
+		out->checks_client_eku = ns->client_eku_check;
 		return;
 	}
 	out->kind = POL_KIND_EXPRESSWAY;

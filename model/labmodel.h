@@ -119,7 +119,8 @@ struct lab_state {
 				    cluster's) */
 	/* nodes[0 .. n): the nodes; nodes[n .. n + n_ext): the externals
 	 * (endpoint indices, topo_endpoints), of which only the
-	 * certificates, verify and running/paused are used. */
+	 * certificates, verify, client_eku_check (the external's
+	 * checks_client_eku) and running/paused are used. */
 	size_t n_ext; /* topo->n_externals */
 	struct lab_node_state nodes[TOPO_MAX_NODES];
 	struct lab_cuts cuts;

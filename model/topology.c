@@ -830,7 +830,7 @@ static int parse_defaults(struct walk *w, const yaml_node_t *n,
 /* Is `name` taken by a node, a cluster or an external already loaded?
  * Names compare case-insensitively (they name files and certificates). */
 static int name_taken(struct walk *w, const yaml_node_t *k, const char *kp,
-		      const struct topo *t, const char *what)
+		      const struct topo *t)
 {
 	const char *name = text(k);
 	size_t i;
@@ -838,9 +838,10 @@ static int name_taken(struct walk *w, const yaml_node_t *k, const char *kp,
 	for (i = 0; i < t->n_nodes; i++) {
 		if (strcmp(t->nodes[i].name, name) == 0)
 			return fail_at(w, k, kp,
-				       "duplicate node (first at line %d): a "
-				       "%s needs its own name",
-				       t->nodes[i].line, what);
+				       "duplicate node (first at line %d): "
+				       "every node, cluster and external "
+				       "needs its own name",
+				       t->nodes[i].line);
 		if (strcasecmp(t->nodes[i].name, name) == 0)
 			return fail_at(w, k, kp,
 				       "'%s' differs from '%s' (line %d) only "
@@ -852,17 +853,20 @@ static int name_taken(struct walk *w, const yaml_node_t *k, const char *kp,
 	}
 	for (i = 0; i < t->n_clusters; i++)
 		if (t->multi && strcasecmp(t->clusters[i].name, name) == 0)
-			return fail_at(w, k, kp,
-				       "'%s' is already the name of a cluster "
-				       "(line %d); a %s needs its own name",
-				       name, t->clusters[i].line, what);
+			return fail_at(
+			    w, k, kp,
+			    "'%s' is already the name of a cluster "
+			    "(line %d); every node, cluster and external "
+			    "needs its own name",
+			    name, t->clusters[i].line);
 	for (i = 0; i < t->n_externals; i++)
 		if (strcasecmp(t->externals[i].name, name) == 0)
 			return fail_at(
 			    w, k, kp,
 			    "'%s' is already the name of an external "
-			    "(line %d); a %s needs its own name",
-			    name, t->externals[i].line, what);
+			    "(line %d); every node, cluster and external "
+			    "needs its own name",
+			    name, t->externals[i].line);
 	return 0;
 }
 
@@ -922,7 +926,7 @@ static int parse_node_map(struct walk *w, const yaml_node_t *holder,
 		snprintf(kp, sizeof(kp), "%s.%s", nkp, text(k));
 		if ((rc = check_name(w, k, kp, "node")) != 0)
 			return rc;
-		if ((rc = name_taken(w, k, kp, t, "node")) != 0)
+		if ((rc = name_taken(w, k, kp, t)) != 0)
 			return rc;
 		if ((rc = parse_node(w, v, kp, &pn)) != 0)
 			return rc;
@@ -1143,7 +1147,7 @@ static int parse_clusters(struct walk *w, yaml_node_t *root,
 					       "(line %d); names compare "
 					       "case-insensitively",
 					       text(k), t->clusters[i].line);
-		if ((rc = name_taken(w, k, kp, t, "cluster")) != 0)
+		if ((rc = name_taken(w, k, kp, t)) != 0)
 			return rc;
 		memset(c, 0, sizeof(*c));
 		snprintf(c->name, sizeof(c->name), "%s", text(k));
@@ -1234,7 +1238,7 @@ static int parse_externals(struct walk *w, yaml_node_t *ext, struct topo *t)
 								  : "?");
 		if ((rc = check_name(w, k, kp, "external")) != 0)
 			return rc;
-		if ((rc = name_taken(w, k, kp, t, "external")) != 0)
+		if ((rc = name_taken(w, k, kp, t)) != 0)
 			return rc;
 		if (t->n_externals >= TOPO_MAX_EXTERNALS ||
 		    t->n_nodes + t->n_externals >= TOPO_MAX_NODES)

@@ -225,3 +225,108 @@ grep -q 'recommended safe ordering' "$T/explore-text.out" || fail "explore text"
 run explore-bad plan explore "$PLANS/cluster-x15.3.yaml" --goal-version X9 \
 	--goal-cert server-only
 [ "$RC" -eq 2 ] || fail "explore bad version: exit $RC, expected 2"
+
+# ---- the deployment: C and E clusters, zones, externals ----
+DEP="$HERE/../../examples/deployment"
+n=0
+for plan in "$DEP"/?-*.yaml; do
+	base=dep-$(basename "$plan" .yaml)
+	run "$base" plan check "$plan"
+	[ "$RC" -eq 0 ] || {
+		cat "$T/$base.out" "$T/$base.err" >&2
+		fail "$base: exit $RC, expected 0"
+	}
+	grep -q 'agree with the model' "$T/$base.out" || fail "$base: no agreement"
+	run "$base-json" plan check --json "$plan"
+	[ "$RC" -eq 0 ] || fail "$base --json: exit $RC"
+	python3 - "$T/$base-json.out" <<'PY' || fail "$base --json: bad JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["agrees"] is True and d["expectations"] > 0
+for s in d["steps"]:
+    assert s["services"], s["step"]
+    for c in s["services"]:
+        assert c["service"] in ("traversal", "mra", "neighbour", "b2b",
+                                "federation", "cloud"), c
+        assert c["result"] == "ok" or c["result"] in (
+            "client-purpose", "server-purpose", "untrusted", "expired",
+            "not-yet-valid", "name-mismatch", "no-certificate", "cut",
+            "not-running"), c
+PY
+	n=$((n + 1))
+done
+[ "$n" -ge 5 ] || fail "only $n deployment plans"
+log "$n deployment plans agree with the model"
+# (a) in words: MRA down for lack of clientAuth on E's certificate, the
+# version mismatch as a finding, and the JSON of the step that breaks it.
+grep -q 'mra core-edge' "$T/dep-a-mra-e-before-c.out" || fail "a: no mra column"
+grep -q 'down client-purpose 4/4' "$T/dep-a-mra-e-before-c.out" || fail "a: mra not down"
+grep -q 'version-mismatch core-edge' "$T/dep-a-mra-e-before-c.out" || fail "a: no finding"
+python3 - "$T/dep-a-mra-e-before-c-json.out" <<'PY' || fail "a --json: services"
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = [x for x in d["steps"] if x["text"] == "renew e2 server-only (ca server-only)"][0]
+mra = [c for c in s["services"] if c["service"] == "mra"]
+assert len(mra) == 4 and all(c["result"] == "client-purpose" and c["rejected_by"] == "initiator" for c in mra), mra
+tr = [c for c in s["services"] if c["service"] == "traversal"]
+assert len(tr) == 4 and all(c["result"] == "ok" and c["from"] in ("c1", "c2") for c in tr), tr
+assert s["findings"] == [{"finding": "version-mismatch", "zone": ["core", "edge"]}], s["findings"]
+assert all(l["a"][0] == l["b"][0] for l in s["links"]), s["links"]
+assert [r["node"] for r in s["replication"] if r["primary"]] == ["c1", "e1"]
+PY
+# A wrong zone expectation: exit 1, what the model predicts.
+cp "$DEP/mra-lab.yaml" "$T/"
+cat >"$T/wrong-mra.yaml" <<'YAML'
+topology: mra-lab.yaml
+steps:
+  - upgrade: {node: e1, version: X15.4}
+  - renew: {node: e1, profile: server-only, ca: server-only}
+  - expect: {service: mra, between: [c1, e1], state: up}
+YAML
+run wrong-mra plan check "$T/wrong-mra.yaml"
+[ "$RC" -eq 1 ] || fail "wrong-mra: exit $RC, expected 1"
+grep -q 'DISAGREES: the model predicts mra c1-e1 is down (client-purpose)' "$T/wrong-mra.out" ||
+	fail "wrong-mra: $(cat "$T/wrong-mra.out")"
+# A zone that names an unknown cluster: exit 2, file, line, key.
+cat >"$T/bad-zone.yaml" <<'YAML'
+topology:
+  clusters:
+    core: {role: c, nodes: {c1: {version: X15.4}}}
+  zones:
+    - {type: traversal, client: core, server: edges}
+steps:
+  - wait: 1
+YAML
+run bad-zone plan check "$T/bad-zone.yaml"
+[ "$RC" -eq 2 ] || fail "bad-zone: exit $RC, expected 2"
+grep -q "bad-zone.yaml:5:47: key 'topology.zones\[1\].server': 'edges' is not a cluster or an external" \
+	"$T/bad-zone.err" || fail "bad-zone: $(cat "$T/bad-zone.err")"
+# explore across both clusters with --criterion services.
+run explore-services plan explore "$DEP/switch-lab.yaml" --goal-version X15.5 \
+	--goal-cert server-only --goal-ca server-only --criterion services \
+	--at 2026-07-01 --json
+[ "$RC" -eq 0 ] || fail "explore services: exit $RC: $(cat "$T/explore-services.err")"
+python3 - "$T/explore-services.out" <<'PY' || fail "explore services --json: unexpected"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["criterion"] == "services"
+assert d["orderings"] == 40320 and d["safe"] == 576, (d["orderings"], d["safe"])
+r = [(s["step"], s["node"]) for s in d["recommended"]]
+assert len(r) == 8 and [k for k, _ in r[:4]] == ["upgrade"] * 4, r
+assert {n for _, n in r[:4]} == {"c1", "c2", "e1", "e2"}, r
+PY
+# Under the primary criterion (ClusterDB only) more orderings pass: the
+# zones are what forbids the others.
+run explore-primary plan explore "$DEP/switch-lab.yaml" --goal-version X15.5 \
+	--goal-cert server-only --goal-ca server-only --criterion primary \
+	--at 2026-07-01 --json
+[ "$RC" -eq 0 ] || fail "explore primary: exit $RC"
+python3 - "$T/explore-primary.out" "$T/explore-services.out" <<'PY' || fail "explore primary vs services"
+import json, sys
+p, s = (json.load(open(f)) for f in sys.argv[1:3])
+assert p["safe"] > s["safe"], (p["safe"], s["safe"])
+PY
+# The live lab does not run a deployment yet: a clear refusal.
+run lab-deploy lab up "$DEP/mra-lab.yaml" --state "$T/state"
+[ "$RC" -ne 0 ] || fail "lab up of a deployment: exit 0"
+grep -q 'the live lab runs one cluster' "$T/lab-deploy.err" || fail "lab-deploy: $(cat "$T/lab-deploy.err")"

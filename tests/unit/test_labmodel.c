@@ -714,6 +714,206 @@ START_TEST(test_cuts)
 }
 END_TEST
 
+/* ---- the deployment: clusters, externals, zones ---- */
+
+static const char deployment[] =
+    "name: mra-lab\n"
+    "defaults: {version: X15.3.2, cert: {profile: combined}}\n"
+    "clusters:\n"
+    "  core: {role: c, primary: c1, nodes: {c1: {}, c2: {}}}\n"
+    "  edge: {role: e, primary: e1, server_eku_upload: true, nodes: {e1: "
+    "{}, e2: {}}}\n"
+    "externals:\n"
+    "  cucm: {kind: cucm, checks_client_eku: true}\n"
+    "zones:\n"
+    "  - {type: traversal, client: core, server: edge, mra: true}\n"
+    "  - {type: neighbour, from: core, to: cucm, tls_verify: true}\n";
+
+static int ep(const char *name)
+{
+	int i = labmodel_endpoint(&st, name);
+
+	ck_assert_int_ge(i, 0);
+	return i;
+}
+
+/* The service between a and b: up, or down with `code` (a certificate
+ * code name, cut, not-running). */
+static void service_is(enum pol_service s, const char *a, const char *b,
+		       const char *code)
+{
+	struct lab_pair pr;
+
+	ck_assert_msg(labmodel_service_between(pred, s, (size_t)ep(a),
+					       (size_t)ep(b), &pr),
+		      "%s %s-%s: no connection", pol_service_name(s), a, b);
+	if (code == NULL) {
+		ck_assert_msg(pr.linked, "%s %s-%s is down (%s)",
+			      pol_service_name(s), a, b,
+			      labmodel_why_name(&pr.why));
+		return;
+	}
+	ck_assert_msg(!pr.linked, "%s %s-%s is up", pol_service_name(s), a, b);
+	ck_assert_str_eq(labmodel_why_name(&pr.why), code);
+}
+
+static const struct lab_zone_conn *zdir(enum pol_service s, const char *a,
+					const char *b)
+{
+	return labmodel_zone_dir(pred, s, (size_t)ep(a), (size_t)ep(b));
+}
+
+START_TEST(test_zones_connections)
+{
+	struct lab_pair pr;
+
+	load(deployment);
+	predict();
+	/* traversal and mra: C -> E only, every node to every node (4 + 4);
+	 * neighbour: either side, core's 2 nodes and cucm (4). */
+	ck_assert_uint_eq(pred->zones.n, 12);
+	ck_assert_ptr_nonnull(zdir(POL_SVC_TRAVERSAL, "c2", "e1"));
+	ck_assert_ptr_null(zdir(POL_SVC_TRAVERSAL, "e1", "c2"));
+	ck_assert_ptr_nonnull(zdir(POL_SVC_MRA, "c1", "e2"));
+	ck_assert_ptr_nonnull(zdir(POL_SVC_NEIGHBOUR, "cucm", "c2"));
+	ck_assert_ptr_nonnull(zdir(POL_SVC_NEIGHBOUR, "c2", "cucm"));
+	ck_assert_ptr_null(zdir(POL_SVC_NEIGHBOUR, "e1", "cucm"));
+	ck_assert(!labmodel_service_between(pred, POL_SVC_B2B, 0, 4, &pr));
+	ck_assert(labmodel_services_ok(pred));
+	ck_assert(!pred->zones.mismatch[0]);
+	/* ClusterDB stays inside each cluster, each from its primary. */
+	ck_assert_int_eq(dir_of("c1", "e1")->state, LAB_DIR_NOT_DIALLED);
+	ck_assert_int_eq(dir_of("c1", "c2")->state, LAB_DIR_OK);
+	ck_assert(pred->repl[idx("c2")].replicating);
+	ck_assert(pred->repl[idx("e2")].replicating);
+	ck_assert(labmodel_is_primary(pred, (size_t)idx("e1")));
+	ck_assert(!labmodel_is_primary(pred, (size_t)idx("e2")));
+	ck_assert(labmodel_safe(pred, LAB_CRIT_MESH));
+	ck_assert(labmodel_safe(pred, LAB_CRIT_SERVICES));
+}
+END_TEST
+
+/* E upgraded to X15.4 and renewed server-only before C: MRA breaks (a
+ * pre-X15.4 C requires clientAuth on E's certificate in the SIP SERVICE
+ * message) until C runs X15.4; the traversal handshake itself works. */
+START_TEST(test_zones_mra)
+{
+	const struct lab_zone_conn *c;
+
+	load(deployment);
+	ck_assert_int_eq(labmodel_upgrade(&st, (size_t)idx("e1"), "X15.4"), 0);
+	ck_assert_int_eq(labmodel_upgrade(&st, (size_t)idx("e2"), "X15.4"), 0);
+	predict();
+	ck_assert(pred->zones.mismatch[0]);
+	ck_assert(labmodel_services_ok(pred));
+	labmodel_renew(&st, (size_t)idx("e1"), PKI_PROFILE_SERVER_ONLY,
+		       PKI_CA_SERVER_ONLY, 0);
+	predict();
+	service_is(POL_SVC_MRA, "c1", "e1", "client-purpose");
+	service_is(POL_SVC_MRA, "c1", "e2", NULL);
+	service_is(POL_SVC_TRAVERSAL, "c1", "e1", NULL);
+	c = zdir(POL_SVC_MRA, "c2", "e1");
+	ck_assert_int_eq(c->d.state, LAB_DIR_REJECTED);
+	ck_assert_int_eq(c->d.v.side, POL_SIDE_INITIATOR);
+	ck_assert_int_eq(c->d.v.depth, 0);
+	ck_assert(!labmodel_services_ok(pred));
+	ck_assert(labmodel_safe(pred, LAB_CRIT_PRIMARY));
+	ck_assert(!labmodel_safe(pred, LAB_CRIT_SERVICES));
+	ck_assert_ptr_eq(labmodel_services_first_down(pred),
+			 zdir(POL_SVC_MRA, "c1", "e1"));
+	/* C on X15.4: serverAuth is enough; the versions match again. */
+	ck_assert_int_eq(labmodel_upgrade(&st, (size_t)idx("c1"), "X15.4"), 0);
+	predict();
+	service_is(POL_SVC_MRA, "c1", "e1", NULL);
+	service_is(POL_SVC_MRA, "c2", "e1", "client-purpose");
+	ck_assert(pred->zones.mismatch[0]);
+	ck_assert_int_eq(labmodel_upgrade(&st, (size_t)idx("c2"), "X15.4"), 0);
+	predict();
+	ck_assert(labmodel_services_ok(pred));
+	ck_assert(!pred->zones.mismatch[0]);
+}
+END_TEST
+
+/* C is always the traversal client: a server-only C certificate fails at
+ * E on every version unless X15.5's switch on E ignores the client EKU;
+ * the neighbour zone fails where cucm checks clientAuth. */
+START_TEST(test_zones_client_side)
+{
+	const struct lab_zone_conn *c;
+	size_t i;
+
+	load(deployment);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(labmodel_upgrade(&st, i, "X15.4"), 0);
+	labmodel_renew(&st, (size_t)idx("c1"), PKI_PROFILE_SERVER_ONLY,
+		       PKI_CA_UNRESTRICTED, 0);
+	predict();
+	c = zdir(POL_SVC_TRAVERSAL, "c1", "e2");
+	ck_assert_int_eq(c->d.state, LAB_DIR_REJECTED);
+	ck_assert_int_eq(c->d.v.side, POL_SIDE_ACCEPTOR);
+	ck_assert_int_eq(c->d.v.code, POL_CLIENT_PURPOSE);
+	/* mra rides on the traversal handshake. */
+	service_is(POL_SVC_MRA, "c1", "e1", "client-purpose");
+	service_is(POL_SVC_NEIGHBOUR, "c1", "cucm", "client-purpose");
+	ck_assert_int_eq(zdir(POL_SVC_NEIGHBOUR, "cucm", "c1")->d.state,
+			 LAB_DIR_OK);
+	/* ClusterDB on X15.4 no longer needs it. */
+	ck_assert(pred->repl[idx("c2")].replicating);
+
+	/* X15.5 E with its switch off (ignore the peer's client EKU). */
+	ck_assert_int_eq(labmodel_upgrade(&st, (size_t)idx("e1"), "X15.5"), 0);
+	ck_assert_int_eq(labmodel_upgrade(&st, (size_t)idx("e2"), "X15.5"), 0);
+	predict();
+	service_is(POL_SVC_TRAVERSAL, "c1", "e1", "client-purpose");
+	st.nodes[idx("e1")].client_eku_check = false;
+	st.nodes[idx("e2")].client_eku_check = false;
+	predict();
+	service_is(POL_SVC_TRAVERSAL, "c1", "e1", NULL);
+	service_is(POL_SVC_MRA, "c1", "e2", NULL);
+	/* Unified CM that ignores client EKU. */
+	st.nodes[ep("cucm")].client_eku_check = false;
+	predict();
+	service_is(POL_SVC_NEIGHBOUR, "c1", "cucm", NULL);
+	/* An X15.5 C with a client certificate presents it instead. */
+	st.nodes[ep("cucm")].client_eku_check = true;
+	predict();
+	service_is(POL_SVC_NEIGHBOUR, "c1", "cucm", "client-purpose");
+	ck_assert_int_eq(labmodel_upgrade(&st, (size_t)idx("c1"), "X15.5"), 0);
+	labmodel_renew_client(&st, (size_t)idx("c1"), PKI_PROFILE_CLIENT_ONLY,
+			      PKI_CA_UNRESTRICTED, 0);
+	predict();
+	service_is(POL_SVC_NEIGHBOUR, "c1", "cucm", NULL);
+}
+END_TEST
+
+/* Externals and zone connections take faults like nodes: not running,
+ * cut, and a zone with tls_verify off. */
+START_TEST(test_zones_faults)
+{
+	load(deployment);
+	labmodel_set_running(&st, (size_t)ep("cucm"), false);
+	labmodel_cut(&st, (size_t)idx("c2"), (size_t)idx("e1"), true);
+	predict();
+	service_is(POL_SVC_NEIGHBOUR, "c1", "cucm", "not-running");
+	service_is(POL_SVC_TRAVERSAL, "c2", "e1", "cut");
+	service_is(POL_SVC_TRAVERSAL, "c2", "e2", NULL);
+	ck_assert(!labmodel_safe(pred, LAB_CRIT_SERVICES));
+	labmodel_set_running(&st, (size_t)ep("cucm"), true);
+	labmodel_cut(&st, (size_t)idx("c2"), (size_t)idx("e1"), false);
+	/* cucm renewed server-only: C accepts it only as initiator... */
+	labmodel_renew(&st, (size_t)ep("cucm"), PKI_PROFILE_SERVER_ONLY,
+		       PKI_CA_UNRESTRICTED, 0);
+	predict();
+	service_is(POL_SVC_NEIGHBOUR, "c1", "cucm", "client-purpose");
+	ck_assert_int_eq(zdir(POL_SVC_NEIGHBOUR, "c1", "cucm")->d.state,
+			 LAB_DIR_OK);
+	/* ...and does not check anything with tls_verify off. */
+	topo.zones[1].tls_verify = false;
+	predict();
+	service_is(POL_SVC_NEIGHBOUR, "c1", "cucm", NULL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("labmodel");
@@ -740,6 +940,10 @@ static Suite *suite(void)
 	    {"labmodel_predict_link_both", test_predict_link_both},
 	    {"labmodel_why", test_why},
 	    {"labmodel_cuts", test_cuts},
+	    {"labmodel_zones", test_zones_connections},
+	    {"labmodel_zones_mra", test_zones_mra},
+	    {"labmodel_zones_client", test_zones_client_side},
+	    {"labmodel_zones_faults", test_zones_faults},
 	};
 	size_t i;
 

@@ -810,6 +810,267 @@ static int check_file(const char *path, struct plan *p, struct plan_check *c)
 	return 0;
 }
 
+/* ---- the deployment: zone services in plans ---- */
+
+static const char deploy[] =
+    "name: dep\n"
+    "defaults: {version: X15.3.2}\n"
+    "clusters:\n"
+    "  core: {role: c, nodes: {c1: {}, c2: {}}}\n"
+    "  edge: {role: e, server_eku_upload: true, nodes: {e1: {}}}\n"
+    "externals:\n"
+    "  cucm: {kind: cucm}\n"
+    "  fed: {kind: federation-peer}\n"
+    "zones:\n"
+    "  - {type: traversal, client: core, server: edge, mra: true}\n"
+    "  - {type: neighbour, from: core, to: cucm}\n"
+    "  - {type: federation, from: edge, to: fed}\n";
+
+static const struct {
+	const char *steps; /* after "topology: dep.yaml\nsteps:\n" */
+	const char *where;
+	const char *says;
+} dbad[] = {
+    {"  - expect: {service: sip, between: [c1, e1], state: up}\n",
+     ":3:23: key 'steps[1].expect.service': ", "'sip' is not a service"},
+    {"  - expect: {service: mra, state: up}\n",
+     ":3:13: key 'steps[1].expect': ", "give between: [a, b]"},
+    {"  - expect: {service: mra, between: [c1, e1], direction: [c1, e1], "
+     "code: ok}\n",
+     ":3:13: key 'steps[1].expect': ", "one of them"},
+    {"  - expect: {service: neighbour, between: [e1, cucm], state: up}\n",
+     ":3:43: key 'steps[1].expect.between': ",
+     "no neighbour zone joins e1 and cucm"},
+    {"  - expect: {service: mra, between: [c1, c2], state: up}\n",
+     ":3:37: key 'steps[1].expect.between': ",
+     "no traversal (mra: true) zone joins c1 and c2"},
+    {"  - expect: {service: clusterdb, between: [c1, e1], state: up}\n",
+     "key 'steps[1].expect.between': ", "in different clusters"},
+    {"  - expect: {service: mra, between: [c1, nope], state: up}\n",
+     ":3:42: key 'steps[1].expect.between[2]': ",
+     "'nope' is not a node or external"},
+    {"  - expect: {service: mra, direction: [c1, e1]}\n",
+     ":3:39: key 'steps[1].expect.code': ", "missing; code: ok"},
+    {"  - expect: {service: mra, direction: [c1, e1], state: up, code: ok}\n",
+     ":3:56: key 'steps[1].expect.state': ", "not state:"},
+    {"  - expect: {service: mra, between: [c1, e1]}\n",
+     ":3:13: key 'steps[1].expect': ", "add state: up"},
+    {"  - expect: {service: mra, between: [c1, e1], state: up, code: "
+     "expired}\n",
+     ":3:64: key 'steps[1].expect.code': ", "with state: up remove it"},
+    {"  - expect: {finding: drift, zone: [core, edge], present: true}\n",
+     ":3:23: key 'steps[1].expect.finding': ", "'drift' is not a finding"},
+    {"  - expect: {finding: version-mismatch, zone: [core, cucm], present: "
+     "true}\n",
+     ":3:47: key 'steps[1].expect.zone': ",
+     "no traversal zone joins core and cucm"},
+    {"  - expect: {finding: version-mismatch, zone: [core, edge]}\n",
+     ":3:13: key 'steps[1].expect.present': ", "missing; true or false"},
+    {"  - expect: {finding: version-mismatch, zone: [core, edge], present: "
+     "maybe}\n",
+     ":3:70: key 'steps[1].expect.present': ", "not true or false"},
+    {"  - upgrade: {node: cucm, version: X15.4}\n",
+     ":3:21: key 'steps[1].upgrade.node': ", "'cucm' is an external"},
+    {"  - expect: {replicating: [e1]}\n",
+     ":3:28: key 'steps[1].expect.replicating[1]': ", "is the primary"},
+};
+
+START_TEST(test_load_deploy_errors)
+{
+	char text[1024];
+	char err[EKL_ERRLEN] = "";
+	const char *path;
+	struct plan p;
+
+	put("dep.yaml", deploy);
+	snprintf(text, sizeof(text), "topology: dep.yaml\nsteps:\n%s",
+		 dbad[_i].steps);
+	path = put("bad.yaml", text);
+	ck_assert_int_eq(plan_load(path, &p, err), EKL_ECONFIG);
+	ck_assert_msg(strstr(err, dbad[_i].where) != NULL, "case %d: %s", _i,
+		      err);
+	ck_assert_msg(strstr(err, dbad[_i].says) != NULL, "case %d: %s", _i,
+		      err);
+	ck_assert_ptr_null(p.steps);
+}
+END_TEST
+
+/* Steps on externals and service expectations, judged against the
+ * model: text, agreement and what the model says when they disagree. */
+START_TEST(test_expect_services)
+{
+	char err[EKL_ERRLEN] = "";
+	char why[256], text[256];
+	struct plan_check c;
+	struct plan p;
+
+	put("dep.yaml", deploy);
+	check_file(
+	    put("s.yaml",
+		"topology: dep.yaml\n"
+		"steps:\n"
+		"  - expect: {service: mra, between: [c1, e1], state: "
+		"up}\n"
+		"  - upgrade: {node: e1, version: X15.4}\n"
+		"  - renew: {node: e1, profile: server-only, ca: "
+		"server-only}\n"
+		"  - expect: {service: mra, between: [c1, e1], state: "
+		"up}\n"
+		"  - expect: {direction: [c2, e1], service: mra, code: "
+		"client-purpose}\n"
+		"  - expect: {finding: version-mismatch, zone: [edge, "
+		"core], present: false}\n"
+		"  - renew: {node: fed, profile: server-only}\n"
+		"  - expect: {service: federation, between: [e1, fed], "
+		"state: down, code: client-purpose}\n"
+		"  - fault: {kind: kill, node: cucm}\n"
+		"  - expect: {service: neighbour, between: [cucm, c2], "
+		"state: down, code: not-running}\n"
+		"  - fault: {kind: down, link: [c1, cucm], name: l}\n"
+		"  - heal: all\n"
+		"  - fault: {kind: down, link: [c1, cucm], name: l2}\n"
+		"  - expect: {direction: [cucm, c1], service: neighbour, "
+		"code: cut}\n"
+		"  - expect: {service: clusterdb, between: [c1, c2], "
+		"state: up}\n"
+		"  - expect: {direction: [e1, c1], service: traversal, "
+		"code: not-dialled}\n"),
+	    &p, &c);
+	ck_assert_uint_eq(c.n_expect, 9);
+	ck_assert_uint_eq(c.n_disagree, 2);
+	ck_assert(c.steps[0].agrees);
+	ck_assert(!c.steps[3].agrees);
+	ck_assert_str_eq(c.steps[3].why, "mra c1-e1 is down (client-purpose)");
+	ck_assert(c.steps[4].agrees);
+	ck_assert(!c.steps[5].agrees);
+	ck_assert_str_eq(c.steps[5].why, "version-mismatch is present (the two "
+					 "ends run different versions)");
+	ck_assert(c.steps[7].agrees);
+	ck_assert(c.steps[9].agrees);
+	ck_assert(c.steps[13].agrees);
+	ck_assert(c.steps[14].agrees);
+	ck_assert(c.steps[15].agrees);
+	/* the renewal of an external has no upload rule */
+	ck_assert(!c.steps[6].outcome.renew);
+	ck_assert_str_eq(p.steps[6].text, "renew fed server-only");
+	ck_assert_str_eq(p.steps[8].text, "fault kill cucm [kill-9]");
+	plan_expect_text(&p.steps[4].expect, &p.topo, text, sizeof(text));
+	ck_assert_str_eq(text, "service mra c2 -> e1 client-purpose");
+	plan_expect_text(&p.steps[5].expect, &p.topo, text, sizeof(text));
+	ck_assert_str_eq(text, "finding version-mismatch core-edge absent");
+	plan_expect_text(&p.steps[9].expect, &p.topo, text, sizeof(text));
+	ck_assert_str_eq(text, "service neighbour cucm-c2 down (not-running)");
+	/* A live observation has no zone connections: never agrees. */
+	{
+		struct lab_prediction *o = ekl_calloc(1, sizeof(*o));
+
+		ck_assert_ptr_nonnull(o);
+		o->n = 3;
+		ck_assert(!plan_expect_eval(&p.steps[0].expect, &p.topo, o, why,
+					    sizeof(why)));
+		ck_assert_str_eq(why, "mra c1-e1: no connection observed");
+		ekl_free(o);
+	}
+	(void)err;
+	plan_check_free(&c);
+	plan_free(&p);
+}
+END_TEST
+
+/* Every plan of examples/deployment agrees with the model. */
+START_TEST(test_check_deployment)
+{
+	char path[1024];
+	struct plan_check c;
+	struct dirent *de;
+	struct plan p;
+	size_t seen = 0;
+	DIR *d;
+
+	d = opendir(EKL_SOURCE_DIR "/examples/deployment");
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+
+		/* Plans are X-name.yaml; the rest are topologies. */
+		if (l < 5 || strcmp(de->d_name + l - 5, ".yaml") != 0 ||
+		    de->d_name[1] != '-')
+			continue;
+		snprintf(path, sizeof(path), "%s/examples/deployment/%s",
+			 EKL_SOURCE_DIR, de->d_name);
+		check_file(path, &p, &c);
+		ck_assert_msg(c.n_expect > 0, "%s has no expectation", path);
+		ck_assert_msg(c.n_disagree == 0, "%s: %zu disagree", path,
+			      c.n_disagree);
+		seen++;
+		plan_check_free(&c);
+		plan_free(&p);
+	}
+	closedir(d);
+	ck_assert_uint_ge(seen, 5);
+}
+END_TEST
+
+/* explore --criterion services over both clusters: upgrading E and C to
+ * X15.4 keeping combined certificates is safe in any order; with E's
+ * certificates going server-only, MRA needs every C upgraded before any E
+ * renewal. */
+START_TEST(test_explore_services)
+{
+	char err[EKL_ERRLEN] = "";
+	struct plan_explore x;
+	struct plan_goal g;
+	struct topo t;
+
+	ck_assert_msg(
+	    topo_load(put("d.yaml", "name: d\n"
+				    "defaults: {version: X15.3.2}\n"
+				    "clusters:\n"
+				    "  core: {role: c, nodes: {c1: {}}}\n"
+				    "  edge: {role: e, server_eku_upload: on,\n"
+				    "         nodes: {e1: {}, e2: {}}}\n"
+				    "zones: [{type: traversal, client: core, "
+				    "server: edge, mra: true}]\n"),
+		      &t, err) == 0,
+	    "%s", err);
+	memset(&g, 0, sizeof(g));
+	g.version = "X15.4";
+	g.profile = PKI_PROFILE_COMBINED;
+	g.criterion = LAB_CRIT_SERVICES;
+	ck_assert_msg(plan_explore_run(&t, &g, INT64_C(1790000000), &x, err) ==
+			  0,
+		      "%s", err);
+	ck_assert_uint_eq(x.n_steps, 3);
+	ck_assert_uint_eq(x.orderings, 6);
+	ck_assert_uint_eq(x.safe, 6);
+	/* E on X15.4 with server-only certificates (C keeps combined: it
+	 * is the traversal client): ClusterDB on E holds, MRA under the
+	 * pre-X15.4 C does not. */
+	snprintf(t.nodes[1].version, sizeof(t.nodes[1].version), "X15.4");
+	snprintf(t.nodes[2].version, sizeof(t.nodes[2].version), "X15.4");
+	t.nodes[1].vclass = t.nodes[2].vclass = POL_V_X154;
+	t.nodes[1].cert.profile = PKI_PROFILE_SERVER_ONLY;
+	t.nodes[2].cert.profile = PKI_PROFILE_SERVER_ONLY;
+	t.nodes[1].cert.ca = PKI_CA_SERVER_ONLY;
+	t.nodes[2].cert.ca = PKI_CA_SERVER_ONLY;
+	/* The start already breaks MRA. */
+	ck_assert_msg(plan_explore_run(&t, &g, INT64_C(1790000000), &x, err) ==
+			  0,
+		      "%s", err);
+	ck_assert(!x.start_safe);
+	ck_assert_int_eq(x.start_failure.service, POL_SVC_MRA);
+	ck_assert_int_eq(x.start_failure.a, 0);
+	ck_assert_str_eq(labmodel_why_name(&x.start_failure.why),
+			 "client-purpose");
+	g.criterion = LAB_CRIT_PRIMARY;
+	ck_assert_msg(plan_explore_run(&t, &g, INT64_C(1790000000), &x, err) ==
+			  0,
+		      "%s", err);
+	ck_assert(x.start_safe);
+	topo_free(&t);
+}
+END_TEST
+
 START_TEST(test_check_examples)
 {
 	char path[1024];
@@ -1219,6 +1480,11 @@ static Suite *suite(void)
 	tc = tcase_create("plan_check_run");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_check_examples);
+	tcase_add_test(tc, test_check_deployment);
+	tcase_add_test(tc, test_expect_services);
+	tcase_add_loop_test(tc, test_load_deploy_errors, 0,
+			    (int)(sizeof(dbad) / sizeof(dbad[0])));
+	tcase_add_test(tc, test_explore_services);
 	tcase_add_test(tc, test_check_break);
 	suite_add_tcase(s, tc);
 

@@ -241,7 +241,179 @@ static const struct bad bads[] = {
     {"nodes:\n  n1: {version: X15.4, cert: {file: ''}}\n", "2:37",
      "nodes.n1.cert.file", "the value is empty"},
     {"", NULL, NULL, "the topology is empty"},
+    /* clusters:, externals:, zones: */
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "nodes:\n  n1: {version: X15.4}\n",
+     "1:1", "clusters", "use either cluster: and nodes: (one cluster)"},
+    {"clusters:\n  core: {nodes: {c1: {version: X15.4}}}\n", "2:9",
+     "clusters.core.role", "missing; say role: c (Expressway-C"},
+    {"clusters:\n  core: {role: x, nodes: {c1: {version: X15.4}}}\n", "2:16",
+     "clusters.core.role", "'x' is not a role"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4, role: e}}}"
+     "\n",
+     NULL, "clusters.core.nodes.c1.role", "a cluster's nodes share its role"},
+    {"clusters:\n  core: {role: c, primary: e1, nodes: {c1: {version: "
+     "X15.4}}}\n",
+     "2:28", "clusters.core.primary", "'e1' is not one of the nodes of core"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "  edge: {role: e, nodes: {c1: {version: X15.4}}}\n",
+     "3:27", "clusters.edge.nodes.c1", "duplicate node (first at line 2)"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "  Core: {role: e, nodes: {e1: {version: X15.4}}}\n",
+     "3:3", "clusters.Core", "'Core' is already a cluster (line 2)"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "externals:\n  c1: {kind: cucm}\n",
+     "4:3", "externals.c1", "duplicate node (first at line 2)"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "externals:\n  x: {kind: router}\n",
+     "4:13", "externals.x.kind", "'router' is not an external kind"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "externals:\n  x: {kind: expressway}\n",
+     "4:13", "externals.x.kind", "an Expressway is a node of a cluster"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "externals:\n  x: {checks_client_eku: true}\n",
+     "4:6", "externals.x.kind", "missing; say what the peer is"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "zones:\n  - {type: traversal, client: core, server: nope}\n",
+     "4:45", "zones[1].server", "'nope' is not a cluster or an external"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "  edge: {role: e, nodes: {e1: {version: X15.4}}}\n"
+     "zones:\n  - {type: traversal, client: edge, server: core}\n",
+     "5:5", "zones[1]",
+     "the client of a traversal zone is an Expressway-C "
+     "cluster (role c); edge is role e"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "  c2: {role: c, nodes: {c3: {version: X15.4}}}\n"
+     "zones:\n  - {type: traversal, client: core, server: c2}\n",
+     "5:5", "zones[1]",
+     "the server of a traversal zone is an Expressway-E "
+     "cluster (role e); c2 is role c"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "externals:\n  p: {kind: b2b-peer}\n"
+     "zones:\n  - {type: neighbour, from: core, to: p}\n",
+     "6:5", "zones[1]",
+     "p is a b2b-peer peer, which takes no part in "
+     "neighbour zones"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "zones:\n  - {type: mra, from: core, to: core}\n",
+     "4:12", "zones[1].type", "MRA runs over a traversal zone: mra: true"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "externals:\n  u: {kind: cucm}\n"
+     "zones:\n  - {type: neighbour, from: core, to: c1}\n",
+     "6:39", "zones[1].to", "'c1' is a node; a zone joins clusters"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "zones:\n  - {type: neighbour, from: core, to: core}\n",
+     "4:5", "zones[1]", "joins cluster core to itself"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "externals:\n  u: {kind: cucm}\n"
+     "zones:\n  - {type: neighbour, from: core, to: u, mra: true}\n",
+     "6:42", "zones[1].mra", "unknown key"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "externals:\n  cl: {kind: cloud}\n"
+     "zones:\n  - {type: cloud, from: cl, to: core}\n",
+     "6:5", "zones[1]", "a cloud zone goes from an Expressway cluster"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "externals:\n  a: {kind: cucm}\n  b: {kind: cucm}\n"
+     "zones:\n  - {type: neighbour, from: a, to: b}\n",
+     "7:5", "zones[1]", "both ends are externals"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "zones:\n  - {type: neighbour, from: core}\n",
+     "4:5", "zones[1].to", "missing; name a cluster or an external"},
+    {"clusters:\n  core: {role: c, nodes: {c1: {version: X15.4}}}\n"
+     "zones: {type: traversal}\n",
+     "3:8", "zones", "expected a list"},
+    {"defaults: {verify: sometimes}\nnodes:\n  n1: {version: X15.4}\n", "1:20",
+     "defaults.verify", "'sometimes' is not a verify mode"},
 };
+
+/* The deployment, verbatim. */
+static const char mra_lab[] =
+    "name: mra-lab\n"
+    "defaults: {version: X15.3.2, verify: enforce, cert: {profile: "
+    "combined, ca: unrestricted}}\n"
+    "clusters:\n"
+    "  core: {role: c, primary: c1, nodes: {c1: {}, c2: {}}}\n"
+    "  edge: {role: e, primary: e1, server_eku_upload: true, nodes: {e1: "
+    "{}, e2: {}}}\n"
+    "externals:\n"
+    "  cucm: {kind: cucm, checks_client_eku: true, cert: {profile: "
+    "combined}}\n"
+    "zones:\n"
+    "  - {type: traversal, client: core, server: edge, mra: true}\n"
+    "  - {type: neighbour, from: core, to: cucm, tls_verify: true}\n";
+
+START_TEST(test_load_deployment)
+{
+	char err[EKL_ERRLEN] = "";
+	struct topo t;
+
+	ck_assert_msg(topo_load(put("mra.yaml", mra_lab), &t, err) == 0, "%s",
+		      err);
+	ck_assert(t.multi);
+	ck_assert_uint_eq(t.n_clusters, 2);
+	ck_assert_uint_eq(t.n_nodes, 4);
+	ck_assert_str_eq(t.clusters[0].name, "core");
+	ck_assert_int_eq(t.clusters[0].role, TOPO_ROLE_C);
+	ck_assert_uint_eq(t.clusters[0].first, 0);
+	ck_assert_uint_eq(t.clusters[0].count, 2);
+	ck_assert_uint_eq(t.clusters[1].primary, 2);
+	ck_assert_int_eq(t.clusters[1].role, TOPO_ROLE_E);
+	/* Cluster keys are the cluster's node defaults. */
+	ck_assert(t.nodes[2].server_eku_upload);
+	ck_assert(!t.nodes[0].server_eku_upload);
+	ck_assert_int_eq(t.nodes[3].role, TOPO_ROLE_E);
+	ck_assert_uint_eq(t.nodes[3].cluster, 1);
+	ck_assert_str_eq(t.nodes[3].version, "X15.3.2");
+	ck_assert(topo_is_primary(&t, 0));
+	ck_assert(!topo_is_primary(&t, 1));
+	ck_assert(topo_is_primary(&t, 2));
+	ck_assert_str_eq(t.primary, "c1");
+	ck_assert_uint_eq(t.n_externals, 1);
+	ck_assert_int_eq(t.externals[0].kind, POL_KIND_CUCM);
+	ck_assert(t.externals[0].checks_client_eku);
+	ck_assert_int_eq(t.externals[0].verify, POL_ENFORCE);
+	ck_assert_uint_eq(topo_endpoints(&t), 5);
+	ck_assert_int_eq(topo_endpoint_index(&t, "cucm"), 4);
+	ck_assert_str_eq(topo_endpoint_name(&t, 4), "cucm");
+	ck_assert_ptr_nonnull(topo_endpoint_external(&t, 4));
+	ck_assert_ptr_null(topo_endpoint_external(&t, 3));
+	ck_assert_uint_eq(t.n_zones, 2);
+	ck_assert_int_eq(t.zones[0].type, POL_SVC_TRAVERSAL);
+	ck_assert(t.zones[0].mra);
+	ck_assert(!t.zones[0].a.external);
+	ck_assert_uint_eq(t.zones[0].b.index, 1);
+	ck_assert_int_eq(t.zones[1].type, POL_SVC_NEIGHBOUR);
+	ck_assert(t.zones[1].b.external);
+	ck_assert(t.zones[1].tls_verify);
+	ck_assert(topo_zone_end_has(&t, &t.zones[1].a, 1));
+	ck_assert(!topo_zone_end_has(&t, &t.zones[1].a, 2));
+	ck_assert(topo_zone_end_has(&t, &t.zones[1].b, 4));
+	ck_assert_str_eq(topo_zone_end_name(&t, &t.zones[0].b), "edge");
+	topo_free(&t);
+
+	/* The single-cluster form is one cluster named after the topology,
+	 * and a zone may name it. */
+	ck_assert_msg(topo_load(put("one.yaml",
+				    "name: solo\n"
+				    "defaults: {version: X15.4, verify: "
+				    "permissive}\n"
+				    "nodes: {n1: {}, n2: {}}\n"
+				    "externals: {cm: {kind: cucm, "
+				    "checks_client_eku: false}}\n"
+				    "zones: [{type: neighbour, from: solo, to: "
+				    "cm, tls_verify: false}]\n"),
+				&t, err) == 0,
+		      "%s", err);
+	ck_assert(!t.multi);
+	ck_assert_uint_eq(t.n_clusters, 1);
+	ck_assert_str_eq(t.clusters[0].name, "solo");
+	ck_assert_uint_eq(t.clusters[0].count, 2);
+	ck_assert_int_eq(t.verify, POL_PERMISSIVE);
+	ck_assert(!t.zones[0].tls_verify);
+	ck_assert(!t.externals[0].checks_client_eku);
+	topo_free(&t);
+}
+END_TEST
 
 START_TEST(test_load_errors)
 {
@@ -369,6 +541,7 @@ static Suite *topology_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_load_example);
 	tcase_add_test(tc, test_load_defaults_and_files);
+	tcase_add_test(tc, test_load_deployment);
 	tcase_add_loop_test(tc, test_load_errors, 0,
 			    (int)(sizeof(bads) / sizeof(bads[0])));
 	tcase_add_test(tc, test_load_file_errors);
