@@ -117,6 +117,38 @@ struct audit_facts {
 	struct pol_chain chain; /* as a peer holding the trust store sees it */
 };
 
+/* ---- zone services ----
+ *
+ * Beyond ClusterDB, every zone service the target's role takes part in
+ * (docs/audit.md, a modelling choice): Expressway-C: traversal (it is
+ * always the client), neighbour, cloud; Expressway-E: traversal (the
+ * server), mra (its certificate in the SIP SERVICE message), neighbour,
+ * b2b, federation. Each is asked of pol_decide() over every direction
+ * pol_may_initiate() allows, against a peer assumed to check the client
+ * EKU and to hold a combined certificate: an Expressway on the target's
+ * version (C and E run the same version), or an external peer of the
+ * zone's kind. The audited certificate is the node's server certificate
+ * and it has no X15.5 client certificate. */
+#define AUDIT_MAX_SERVICES 6
+
+struct audit_service {
+	enum pol_service service;
+	enum pol_code now;     /* this certificate at `at` */
+	bool now_by_peer;      /* the peer rejects (else this node) */
+	enum pol_code renewed; /* renewed server-only from a public CA */
+	bool renewed_by_peer;
+	char fix[240]; /* when either fails: what fixes it */
+};
+
+/* The zone services of role r (above); returns how many. */
+size_t audit_role_services(enum topo_role r, enum pol_service *out);
+
+/* Service s with chain ch as target t's server certificate, at `at`:
+ * POL_OK or the first rejection; *by_peer says who rejects. */
+enum pol_code audit_service(const struct pol_chain *ch,
+			    const struct audit_target *t, enum pol_service s,
+			    int64_t at, bool *by_peer);
+
 struct audit_target_result {
 	struct audit_target target;
 	struct xpw_upload upload;	 /* the (server) certificate slot */
@@ -131,7 +163,10 @@ struct audit_target_result {
 	struct xpw_upload renewed_upload;
 	enum pol_code renewed_as_client;
 	enum pol_code renewed_as_server;
-	bool breaks_when_renewed;
+	bool breaks_when_renewed; /* upload or ClusterDB */
+	struct audit_service services[AUDIT_MAX_SERVICES];
+	size_t n_services;
+	bool service_fails; /* a zone service fails now or when renewed */
 };
 
 void audit_evaluate_target(const struct audit_facts *f,
@@ -171,13 +206,14 @@ enum audit_opt {
 	AUDIT_OPT_UPGRADE_X154,	  /* option D, urgent */
 	AUDIT_OPT_UPGRADE_X155,	  /* option D, complete */
 	AUDIT_OPT_PERMISSIVE,	  /* forecast only: insecure last resort */
+	AUDIT_OPT_ZONES,	  /* what each failing zone service needs */
 };
 /* "no-action" "classify-root" "monitor" "alternate-root"
  * "renew-before-deadline" "private-pki" "upgrade-x15.4" "upgrade-x15.5"
- * "permissive" */
+ * "permissive" "zones" */
 const char *audit_opt_name(enum audit_opt o);
 
-#define AUDIT_MAX_OPTIONS 8
+#define AUDIT_MAX_OPTIONS 10
 
 struct audit_option {
 	enum audit_opt code;

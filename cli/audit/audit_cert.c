@@ -271,7 +271,7 @@ static void add_finding(struct audit_cert *c, const char *fmt, ...)
  * ClusterDB either way) or a timeline risk applies. */
 static void findings_of(struct audit_cert *c)
 {
-	size_t i;
+	size_t i, k;
 
 	if (c->validity != POL_OK)
 		add_finding(c, "%s", pol_code_name(c->validity));
@@ -291,6 +291,13 @@ static void findings_of(struct audit_cert *c)
 			add_finding(c, "clusterdb_as_server:%s/%s:%s", r,
 				    t->target.version,
 				    pol_code_name(t->as_server));
+		for (k = 0; k < t->n_services; k++)
+			if (t->services[k].now != POL_OK)
+				add_finding(
+				    c, "zone_%s:%s/%s:%s",
+				    pol_service_name(t->services[k].service), r,
+				    t->target.version,
+				    pol_code_name(t->services[k].now));
 	}
 	for (i = 0; i < c->n_risks; i++)
 		add_finding(c, "risk:%s", audit_risk_name(c->risks[i].code));

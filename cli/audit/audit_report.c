@@ -50,6 +50,8 @@ static void json_upload(struct json *j, const struct xpw_upload *u)
 
 static void json_target(struct json *j, const struct audit_target_result *t)
 {
+	size_t i;
+
 	json_obj_begin(j);
 	json_key(j, "role");
 	json_str(j, topo_role_name(t->target.role));
@@ -77,6 +79,33 @@ static void json_target(struct json *j, const struct audit_target_result *t)
 	json_key(j, "breaks");
 	json_bool(j, t->breaks_when_renewed);
 	json_obj_end(j);
+	json_key(j, "services");
+	json_arr_begin(j);
+	for (i = 0; i < t->n_services; i++) {
+		const struct audit_service *a = &t->services[i];
+
+		json_obj_begin(j);
+		json_key(j, "service");
+		json_str(j, pol_service_name(a->service));
+		json_key(j, "now");
+		json_str(j, pol_code_name(a->now));
+		json_key(j, "now_rejected_by");
+		if (a->now == POL_OK)
+			json_null(j);
+		else
+			json_str(j, a->now_by_peer ? "peer" : "self");
+		json_key(j, "renewed");
+		json_str(j, pol_code_name(a->renewed));
+		json_key(j, "renewed_rejected_by");
+		if (a->renewed == POL_OK)
+			json_null(j);
+		else
+			json_str(j, a->renewed_by_peer ? "peer" : "self");
+		json_key(j, "fix");
+		json_str(j, a->fix[0] ? a->fix : NULL);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
 	json_obj_end(j);
 }
 
@@ -401,6 +430,31 @@ static void verdict_text(enum pol_code code, int depth, char *buf, size_t len)
 		snprintf(buf, len, "%s", pol_code_name(code));
 }
 
+/* The zone services of one target: now and renewed server-only. */
+static void print_services(FILE *f, const struct audit_target_result *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_services; i++) {
+		const struct audit_service *a = &t->services[i];
+
+		fprintf(f,
+			"  %-10s  %-10s now %s%s, renewed server-only %s%s\n",
+			i == 0 ? "" : "", pol_service_name(a->service),
+			pol_code_name(a->now),
+			a->now == POL_OK ? ""
+			: a->now_by_peer ? " (the peer rejects it)"
+					 : " (this node rejects the peer)",
+			pol_code_name(a->renewed),
+			a->renewed != POL_OK && a->renewed == a->now &&
+				a->renewed_by_peer == a->now_by_peer
+			    ? ""
+			: a->renewed == POL_OK ? ""
+			: a->renewed_by_peer   ? " (the peer rejects it)"
+					     : " (this node rejects the peer)");
+	}
+}
+
 static void print_cert(FILE *f, const struct audit_cert *c)
 {
 	char nb[16], na[16], d[16], vc[64], vs[64];
@@ -453,6 +507,7 @@ static void print_cert(FILE *f, const struct audit_cert *c)
 			pol_code_name(t->renewed_as_client),
 			pol_code_name(t->renewed_as_server),
 			t->breaks_when_renewed ? "  <- breaks" : "");
+		print_services(f, t);
 	}
 	for (i = 0; i < c->n_risks; i++) {
 		audit_format_date(c->risks[i].date, d, sizeof(d));

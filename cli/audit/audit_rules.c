@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "model/labmodel.h"
+
 #define YEAR (365 * XPW_DAY)
 
 /* ==== dates ========================================================== */
@@ -68,6 +70,148 @@ enum pol_code audit_clusterdb(const struct pol_chain *ch, enum pol_vclass peer,
 	node.client_eku_check = true;
 	pol_rules(&node, peer_side, POL_SVC_CLUSTERDB, &rules);
 	return pol_check_chain(&rules, ch, NULL, 0, at, depth);
+}
+
+/* ==== zone services ================================================== */
+
+size_t audit_role_services(enum topo_role r, enum pol_service *out)
+{
+	static const enum pol_service c[] = {POL_SVC_TRAVERSAL,
+					     POL_SVC_NEIGHBOUR, POL_SVC_CLOUD};
+	static const enum pol_service e[] = {POL_SVC_TRAVERSAL, POL_SVC_MRA,
+					     POL_SVC_NEIGHBOUR, POL_SVC_B2B,
+					     POL_SVC_FEDERATION};
+	const enum pol_service *v = r == TOPO_ROLE_E ? e : c;
+	size_t n = r == TOPO_ROLE_E ? sizeof(e) / sizeof(e[0])
+				    : sizeof(c) / sizeof(c[0]);
+
+	memcpy(out, v, n * sizeof(*v));
+	return n;
+}
+
+/* The external kind a zone of service s joins. */
+static enum pol_kind peer_kind(enum pol_service s)
+{
+	switch (s) {
+	case POL_SVC_NEIGHBOUR: return POL_KIND_CUCM;
+	case POL_SVC_B2B: return POL_KIND_B2B_PEER;
+	case POL_SVC_FEDERATION: return POL_KIND_FEDERATION_PEER;
+	case POL_SVC_CLOUD: return POL_KIND_CLOUD;
+	default: return POL_KIND_EXPRESSWAY;
+	}
+}
+
+enum pol_code audit_service(const struct pol_chain *ch,
+			    const struct audit_target *t, enum pol_service s,
+			    int64_t at, bool *by_peer)
+{
+	struct pol_node me, peer;
+	struct pol_chain pc;
+	struct pol_verdict v;
+	struct pol_conn c;
+	const struct pol_node *ends[2][2] = {{&me, &peer}, {&peer, &me}};
+	size_t k;
+
+	*by_peer = false;
+	labmodel_lab_chain(PKI_PROFILE_COMBINED, PKI_CA_UNRESTRICTED, at, 0,
+			   "peer", &pc);
+	memset(&me, 0, sizeof(me));
+	me.kind = POL_KIND_EXPRESSWAY;
+	me.version = t->vclass;
+	me.mode = POL_ENFORCE;
+	me.client_eku_check = true;
+	me.role = t->role == TOPO_ROLE_E ? POL_ROLE_E : POL_ROLE_C;
+	me.server_chain = ch;
+	peer = me;
+	peer.server_chain = &pc;
+	peer.kind = peer_kind(s);
+	peer.checks_client_eku = true;
+	peer.role = me.role == POL_ROLE_E ? POL_ROLE_C : POL_ROLE_E;
+	for (k = 0; k < 2; k++) {
+		if (!pol_may_initiate(s, ends[k][0], ends[k][1]))
+			continue;
+		memset(&c, 0, sizeof(c));
+		c.initiator = ends[k][0];
+		c.acceptor = ends[k][1];
+		c.service = s;
+		c.initiator_time = c.acceptor_time = at;
+		pol_decide(&c, &v);
+		if (v.ok)
+			continue;
+		*by_peer = (v.side == POL_SIDE_INITIATOR) == (k == 1);
+		return v.code;
+	}
+	return POL_OK;
+}
+
+/* What fixes service s failing with `code` (who rejects: by_peer) on
+ * target t, without the service's name ("needs ..." or a clause that
+ * follows "NAME: "). */
+static void service_fix(const struct audit_target *t, enum pol_service s,
+			enum pol_code code, bool by_peer, char *buf, size_t len)
+{
+	if (code != POL_CLIENT_PURPOSE || !by_peer) {
+		snprintf(buf, len, "%s (rejected by %s)", pol_code_name(code),
+			 by_peer ? "the peer" : "this node");
+		return;
+	}
+	switch (s) {
+	case POL_SVC_TRAVERSAL:
+		if (t->vclass == POL_V_X155)
+			snprintf(buf, len,
+				 "needs E to ignore client EKU, or a client "
+				 "certificate");
+		else
+			snprintf(buf, len,
+				 "E checks C's clientAuth on every version "
+				 "(X15.4's bypass is ClusterDB only): keep "
+				 "clientAuth, or X15.5 with a client "
+				 "certificate or E ignoring client EKU");
+		return;
+	case POL_SVC_MRA:
+		snprintf(buf, len,
+			 "C before X15.4 requires clientAuth on E's "
+			 "certificate in the SIP SERVICE message: upgrade C "
+			 "and E to X15.4");
+		return;
+	default:
+		snprintf(buf, len,
+			 "may still fail on every version: a peer that checks "
+			 "clientAuth rejects it when this node initiates; "
+			 "keep clientAuth, or X15.5 with a client "
+			 "certificate, or a peer that ignores client EKU");
+		return;
+	}
+}
+
+static void evaluate_services(const struct audit_facts *f,
+			      const struct audit_target *t, int64_t at,
+			      const struct pol_chain *renewed, int64_t r,
+			      struct audit_target_result *out)
+{
+	enum pol_service svc[AUDIT_MAX_SERVICES];
+	size_t i;
+
+	out->n_services = audit_role_services(t->role, svc);
+	for (i = 0; i < out->n_services; i++) {
+		struct audit_service *a = &out->services[i];
+
+		memset(a, 0, sizeof(*a));
+		a->service = svc[i];
+		a->now =
+		    audit_service(&f->chain, t, svc[i], at, &a->now_by_peer);
+		a->renewed =
+		    audit_service(renewed, t, svc[i], r, &a->renewed_by_peer);
+		/* The renewal's failure names the EKU problem to come; else
+		 * today's (a validity problem, say). */
+		if (a->renewed != POL_OK)
+			service_fix(t, svc[i], a->renewed, a->renewed_by_peer,
+				    a->fix, sizeof(a->fix));
+		else if (a->now != POL_OK)
+			service_fix(t, svc[i], a->now, a->now_by_peer, a->fix,
+				    sizeof(a->fix));
+		out->service_fails |= a->now != POL_OK || a->renewed != POL_OK;
+	}
 }
 
 /* The facts of a certificate with these EKU bits, valid [nb, na]. */
@@ -196,6 +340,7 @@ void audit_evaluate_target(const struct audit_facts *f,
 	out->breaks_when_renewed = !out->renewed_upload.accept ||
 				   out->renewed_as_client != POL_OK ||
 				   out->renewed_as_server != POL_OK;
+	evaluate_services(f, t, at, &renewed, r, out);
 }
 
 const char *audit_risk_name(enum audit_risk_code c)
@@ -297,6 +442,7 @@ const char *audit_opt_name(enum audit_opt o)
 	case AUDIT_OPT_UPGRADE_X154: return "upgrade-x15.4";
 	case AUDIT_OPT_UPGRADE_X155: return "upgrade-x15.5";
 	case AUDIT_OPT_PERMISSIVE: return "permissive";
+	case AUDIT_OPT_ZONES: return "zones";
 	}
 	return "?";
 }
@@ -393,6 +539,52 @@ static void release_note(enum pol_vclass v, int64_t at, char *buf, size_t len)
 		 d);
 }
 
+/* One "zones" option per target whose zone services fail: the services
+ * grouped by what fixes them, "NAMES: FIX" (or "NAME needs ..."). */
+static size_t zone_options(const struct audit_target_result *tr, size_t nt,
+			   struct audit_option *out, size_t n, size_t max)
+{
+	char text[sizeof(out[0].text)];
+	bool done[AUDIT_MAX_SERVICES];
+	size_t i, k, m, l;
+
+	for (i = 0; i < nt; i++) {
+		const struct audit_service *sv = tr[i].services;
+
+		if (!tr[i].service_fails)
+			continue;
+		memset(done, 0, sizeof(done));
+		snprintf(text, sizeof(text), "Zones of %s %s: ",
+			 tr[i].target.role == TOPO_ROLE_E ? "Expressway-E"
+							  : "Expressway-C",
+			 tr[i].target.version);
+		for (k = 0; k < tr[i].n_services; k++) {
+			if (sv[k].fix[0] == '\0' || done[k])
+				continue;
+			l = strlen(text);
+			if (text[l - 2] != ':')
+				snprintf(text + l, sizeof(text) - l, "; ");
+			for (m = k; m < tr[i].n_services; m++) {
+				if (done[m] ||
+				    strcmp(sv[m].fix, sv[k].fix) != 0)
+					continue;
+				done[m] = true;
+				l = strlen(text);
+				snprintf(text + l, sizeof(text) - l, "%s%s",
+					 m == k ? "" : ", ",
+					 pol_service_name(sv[m].service));
+			}
+			l = strlen(text);
+			snprintf(text + l, sizeof(text) - l, "%s%s",
+				 strncmp(sv[k].fix, "needs ", 6) == 0 ? " "
+								      : ": ",
+				 sv[k].fix);
+		}
+		n = add_option(out, n, max, AUDIT_OPT_ZONES, 0, "%s", text);
+	}
+	return n;
+}
+
 size_t audit_options(const struct audit_facts *f,
 		     const struct audit_target_result *tr, size_t n_targets,
 		     int64_t at, struct audit_option *out, size_t max)
@@ -420,14 +612,16 @@ size_t audit_options(const struct audit_facts *f,
 				  "private root with --ca, to tell whether the "
 				  "public CA policy applies");
 	for (i = 0; i < n_targets; i++) {
-		breaking |= tr[i].breaks_when_renewed;
+		breaking |= tr[i].breaks_when_renewed || tr[i].service_fails;
 		any_c |= tr[i].target.role == TOPO_ROLE_C;
 	}
+	/* "monitor" only when every service of every target passes, now and
+	 * renewed. */
 	if (n_targets > 0 && !breaking)
 		return add_option(out, n, max, AUDIT_OPT_MONITOR, 0,
 				  "a server-only renewal keeps every target "
-				  "working: minimal impact; monitor future "
-				  "changes");
+				  "and every zone service working: minimal "
+				  "impact; monitor future changes");
 
 	/* A: combined EKU from an alternate root. */
 	if (fixes_all(f, tr, n_targets, AUDIT_RENEW_ALTERNATE_ROOT, false, at))
@@ -502,5 +696,5 @@ size_t audit_options(const struct audit_facts *f,
 		    "Option D: upgrade to X15.5%s (separate server and "
 		    "client certificates); X15.4 is not enough: %s",
 		    r155, why154 != NULL ? why154 : "see the targets");
-	return n;
+	return zone_options(tr, n_targets, out, n, max);
 }

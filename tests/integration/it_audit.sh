@@ -342,12 +342,27 @@ risks = [r["risk"] for r in c["risks"]]
 assert "public-no-client-auth" in risks and "validity-cap" in risks, risks
 assert "chrome-policy" in risks and "lets-encrypt-classic" not in risks, risks
 opts = [o["option"] for o in c["options"]]
-assert opts[0] == "alternate-root" and opts[-1] == "upgrade-x15.4", opts
+assert opts[0] == "alternate-root" and opts[1] == "upgrade-x15.4", opts
+# renewed server-only, the zones E opens fail (both targets): never
+# "monitor"
+assert opts[2:] == ["zones", "zones"] and "monitor" not in opts, opts
 assert "private-pki" not in opts   # Expressway-E targets only
 ca = cert("/pub-combined.pem", 1)
 assert ca["ca"] and ca["eku"] == ["serverAuth"] and ca["risks"] == []
 s = cert("/pub-server.pem")
 assert tgt(s, "X15.4")["upload"]["verdict"] == "accept"  # EnableServerEkuUpload
+# An X15.4 E with a server-only certificate: ClusterDB, traversal and MRA
+# pass; neighbour, b2b and federation may still fail, each a finding.
+sv = {x["service"]: x for x in tgt(s, "X15.4")["services"]}
+assert list(sv) == ["traversal", "mra", "neighbour", "b2b", "federation"], list(sv)
+assert sv["traversal"]["now"] == "ok" and sv["mra"]["now"] == "ok", sv
+for z in ("neighbour", "b2b", "federation"):
+    assert sv[z]["now"] == "client-purpose" and sv[z]["now_rejected_by"] == "peer", sv[z]
+    assert "may still fail" in sv[z]["fix"], sv[z]
+    assert "zone_%s:e/X15.4:client-purpose" % z in s["findings"], s["findings"]
+assert tgt(s, "X15.3.2")["services"][1]["now"] == "client-purpose"  # mra, pre-X15.4 C
+zo = [o["text"] for o in s["options"] if o["option"] == "zones"]
+assert any(t.startswith("Zones of Expressway-E X15.4: neighbour, b2b, federation: may still fail") for t in zo), zo
 assert tgt(s, "X15.3.2")["upload"]["verdict"] == "reject"
 assert "public-no-client-auth" not in [r["risk"] for r in s["risks"]]
 le = cert("/le-combined.pem")

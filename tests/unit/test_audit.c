@@ -321,12 +321,19 @@ START_TEST(test_options)
 	 * requiring clientAuth). No B after May 2026. */
 	t[0] = target(TOPO_ROLE_C, "X15.3.2", false);
 	n = options_for(&f, t, 1, late, o);
-	expect_options(o, n,
-		       (enum audit_opt[]){AUDIT_OPT_ALTERNATE_ROOT,
-					  AUDIT_OPT_PRIVATE_PKI,
-					  AUDIT_OPT_UPGRADE_X155},
-		       3);
+	expect_options(
+	    o, n,
+	    (enum audit_opt[]){AUDIT_OPT_ALTERNATE_ROOT, AUDIT_OPT_PRIVATE_PKI,
+			       AUDIT_OPT_UPGRADE_X155, AUDIT_OPT_ZONES},
+	    4);
 	ck_assert_ptr_nonnull(strstr(o[2].text, "Expressway-C"));
+	/* Renewed server-only, C fails traversal (E checks clientAuth on
+	 * every version) and the neighbour and cloud zones it opens. */
+	ck_assert_ptr_nonnull(
+	    strstr(o[3].text, "Zones of Expressway-C X15.3.2: traversal: "
+			      "E checks C's clientAuth on every version"));
+	ck_assert_ptr_nonnull(strstr(o[3].text, "; neighbour, cloud: may still "
+						"fail on every version"));
 
 	ck_assert_ptr_nonnull(strstr(o[2].text, "X15.5 (released May 2026)"));
 
@@ -335,19 +342,24 @@ START_TEST(test_options)
 	n = options_for(&f, t, 1, late, o);
 	expect_options(o, n,
 		       (enum audit_opt[]){AUDIT_OPT_ALTERNATE_ROOT,
-					  AUDIT_OPT_UPGRADE_X154},
-		       2);
+					  AUDIT_OPT_UPGRADE_X154,
+					  AUDIT_OPT_ZONES},
+		       3);
+	/* mra: its own pre-X15.4 C rejects a server-only E certificate. */
+	ck_assert_ptr_nonnull(strstr(o[2].text,
+				     "mra: C before X15.4 requires clientAuth "
+				     "on E's certificate"));
 	/* Released by then: said so. */
 	ck_assert_ptr_nonnull(
 	    strstr(o[1].text, "upgrade to X15.4 (released February 2026)"));
 
 	/* Before 2026-03-15, B comes second with that deadline. */
 	n = options_for(&f, t, 1, xpw_date(2026, 1, 10), o);
-	expect_options(o, n,
-		       (enum audit_opt[]){AUDIT_OPT_ALTERNATE_ROOT,
-					  AUDIT_OPT_RENEW_EARLY,
-					  AUDIT_OPT_UPGRADE_X154},
-		       3);
+	expect_options(
+	    o, n,
+	    (enum audit_opt[]){AUDIT_OPT_ALTERNATE_ROOT, AUDIT_OPT_RENEW_EARLY,
+			       AUDIT_OPT_UPGRADE_X154, AUDIT_OPT_ZONES},
+	    4);
 	ck_assert_int_eq(o[1].before, xpw_date(2026, 3, 15));
 	/* In January 2026 neither fix is out: the option says when. */
 	ck_assert_ptr_nonnull(strstr(o[2].text,
@@ -360,12 +372,12 @@ START_TEST(test_options)
 	/* Let's Encrypt before 2026-02-11: B's deadline is that day. */
 	f.lets_encrypt = true;
 	n = options_for(&f, t, 1, xpw_date(2026, 1, 10), o);
-	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(n, 4);
 	ck_assert_int_eq(o[1].code, AUDIT_OPT_RENEW_EARLY);
 	ck_assert_int_eq(o[1].before, xpw_date(2026, 2, 11));
 	/* ... and none after it. */
 	n = options_for(&f, t, 1, xpw_date(2026, 2, 20), o);
-	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(n, 3);
 	f.lets_encrypt = false;
 
 	/* Both roles: C's needs decide the upgrade. */
@@ -374,14 +386,31 @@ START_TEST(test_options)
 	expect_options(o, n,
 		       (enum audit_opt[]){AUDIT_OPT_ALTERNATE_ROOT,
 					  AUDIT_OPT_PRIVATE_PKI,
-					  AUDIT_OPT_UPGRADE_X155},
-		       3);
+					  AUDIT_OPT_UPGRADE_X155,
+					  AUDIT_OPT_ZONES, AUDIT_OPT_ZONES},
+		       5);
 
-	/* X15.5 targets: a server-only renewal breaks nothing. */
+	/* X15.5 targets: a server-only renewal keeps ClusterDB, but not
+	 * the zones C opens (traversal: E checks the client EKU) nor those
+	 * E opens to peers that check it: never "monitor" then. */
 	t[0] = target(TOPO_ROLE_C, "X15.5", false);
 	t[1] = target(TOPO_ROLE_E, "X15.5", false);
-	n = options_for(&f, t, 2, late, o);
-	expect_options(o, n, (enum audit_opt[]){AUDIT_OPT_MONITOR}, 1);
+	/* (in July: the certificate is valid then) */
+	n = options_for(&f, t, 2, xpw_date(2026, 7, 1), o);
+	expect_options(o, n,
+		       (enum audit_opt[]){AUDIT_OPT_ALTERNATE_ROOT,
+					  AUDIT_OPT_PRIVATE_PKI,
+					  AUDIT_OPT_ZONES, AUDIT_OPT_ZONES},
+		       4);
+	ck_assert_ptr_nonnull(
+	    strstr(o[2].text, "Zones of Expressway-C X15.5: traversal "
+			      "needs E to ignore client EKU, or a client "
+			      "certificate"));
+	/* E's traversal and MRA pass on X15.5; the zones it opens do not. */
+	ck_assert_ptr_null(strstr(o[3].text, "traversal"));
+	ck_assert_ptr_null(strstr(o[3].text, "mra"));
+	ck_assert_ptr_nonnull(strstr(o[3].text, "neighbour, b2b, federation: "
+						"may still fail"));
 
 	/* No targets: the whole tree, in order. */
 	n = options_for(&f, t, 0, late, o);
@@ -400,6 +429,70 @@ START_TEST(test_options)
 	expect_options(o, n, (enum audit_opt[]){AUDIT_OPT_CLASSIFY}, 1);
 	f.ca = true;
 	ck_assert_uint_eq(options_for(&f, t, 1, late, o), 0);
+}
+END_TEST
+
+/* The issue's cases: an X15.4 Expressway-E and an X15.5 Expressway-C
+ * whose only certificate is server-only. */
+START_TEST(test_services)
+{
+	struct audit_facts f = public_facts(E_S, xpw_date(2026, 9, 1), false);
+	struct audit_target_result r;
+	struct audit_target t = target(TOPO_ROLE_E, "X15.4", true);
+	struct audit_option o[AUDIT_MAX_OPTIONS];
+	enum pol_service svc[AUDIT_MAX_SERVICES];
+	int64_t at = xpw_date(2026, 7, 1);
+	size_t n, i;
+	bool by_peer;
+
+	ck_assert_uint_eq(audit_role_services(TOPO_ROLE_C, svc), 3);
+	ck_assert_uint_eq(audit_role_services(TOPO_ROLE_E, svc), 5);
+	ck_assert_int_eq(svc[1], POL_SVC_MRA);
+
+	audit_evaluate_target(&f, &t, at, &r);
+	ck_assert(!r.breaks_when_renewed); /* ClusterDB and upload pass */
+	ck_assert(r.service_fails);
+	ck_assert_uint_eq(r.n_services, 5);
+	/* traversal (C checks E's serverAuth) and mra (X15.4 C: serverAuth
+	 * only) pass; every zone E opens to a peer that checks clientAuth
+	 * fails, rejected by the peer. */
+	ck_assert_int_eq(r.services[0].now, POL_OK);
+	ck_assert_int_eq(r.services[1].now, POL_OK);
+	for (i = 2; i < 5; i++) {
+		ck_assert_int_eq(r.services[i].now, POL_CLIENT_PURPOSE);
+		ck_assert(r.services[i].now_by_peer);
+		ck_assert_ptr_nonnull(strstr(
+		    r.services[i].fix, "may still fail on every version"));
+	}
+	n = audit_options(&f, &r, 1, at, o, AUDIT_MAX_OPTIONS);
+	ck_assert_uint_gt(n, 0);
+	for (i = 0; i < n; i++)
+		ck_assert_int_ne(o[i].code, AUDIT_OPT_MONITOR);
+	ck_assert_int_eq(o[n - 1].code, AUDIT_OPT_ZONES);
+	ck_assert_ptr_nonnull(strstr(o[n - 1].text,
+				     "Zones of Expressway-E X15.4: neighbour, "
+				     "b2b, federation: may still fail"));
+
+	/* X15.5 Expressway-C, server-only, no client certificate. */
+	t = target(TOPO_ROLE_C, "X15.5", false);
+	audit_evaluate_target(&f, &t, at, &r);
+	ck_assert(!r.breaks_when_renewed);
+	ck_assert_int_eq(r.services[0].service, POL_SVC_TRAVERSAL);
+	ck_assert_int_eq(r.services[0].now, POL_CLIENT_PURPOSE);
+	ck_assert(r.services[0].now_by_peer);
+	ck_assert_str_eq(r.services[0].fix, "needs E to ignore client EKU, or "
+					    "a client certificate");
+	n = audit_options(&f, &r, 1, at, o, AUDIT_MAX_OPTIONS);
+	ck_assert_int_eq(o[n - 1].code, AUDIT_OPT_ZONES);
+	ck_assert_ptr_nonnull(strstr(o[n - 1].text,
+				     "traversal needs E to ignore client EKU, "
+				     "or a client certificate"));
+
+	/* A combined certificate passes every service now. */
+	f = public_facts(E_SC, xpw_date(2026, 9, 1), false);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(
+		    audit_service(&f.chain, &t, svc[i], at, &by_peer), POL_OK);
 }
 END_TEST
 
@@ -990,6 +1083,9 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, test_renewed_chain);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("audit_services");
+	tcase_add_test(tc, test_services);
+	suite_add_tcase(s, tc);
 	tc = tcase_create("audit_evaluate_target");
 	tcase_add_test(tc, test_evaluate_target);
 	suite_add_tcase(s, tc);
