@@ -177,7 +177,9 @@ int audit_exit_code(const struct audit_run *r)
 
 	if (r->n_errors > 0 || r->oom)
 		return 2;
-	if (r->has_forecast && r->forecast.breaks)
+	if (r->has_forecast &&
+	    (r->forecast.breaks || r->forecast.n_zones_now > 0 ||
+	     r->forecast.n_zones_later > 0 || r->forecast.n_mismatch > 0))
 		return 1;
 	for (i = 0; i < r->n_certs; i++)
 		if (r->certs[i].n_findings > 0)

@@ -294,6 +294,13 @@ struct audit_fnode {
 	enum audit_renewal renewal;
 	bool server_eku_upload;		  /* the topology's setting */
 	struct xpw_upload renewal_upload; /* the renewal, on this node */
+	/* Its cluster (ClusterDB joins the nodes of one cluster) and that
+	 * cluster's dial, link and primary; cprimary "" (nodes built by
+	 * hand): the forecast's own. */
+	size_t cluster;
+	char cprimary[TOPO_NAME_MAX + 1];
+	enum topo_dial cdial;
+	enum topo_link clink;
 };
 
 struct audit_direction {
@@ -329,6 +336,26 @@ struct audit_step {
 
 #define AUDIT_MAX_STEPS 6
 
+/* A zone connection that fails in the forecast. */
+struct audit_zone_down {
+	enum pol_service service;
+	char from[TOPO_NAME_MAX + 1];
+	char to[TOPO_NAME_MAX + 1];
+	enum pol_code code;
+	enum pol_side side; /* who rejects */
+};
+
+#define AUDIT_MAX_ZONE_DOWN 32
+
+/* A traversal zone whose two ends run different versions (C and E must
+ * run the same version): a finding even when every handshake works. */
+struct audit_mismatch {
+	char client[TOPO_NAME_MAX + 1]; /* the clusters */
+	char server[TOPO_NAME_MAX + 1];
+	char client_versions[120]; /* "X15.3.2" or "X15.3.2, X15.4" */
+	char server_versions[120];
+};
+
 struct audit_forecast {
 	char name[TOPO_NAME_MAX + 1];
 	enum pol_mode verify;
@@ -348,6 +375,20 @@ struct audit_forecast {
 	/* The first step that prevents the break, passes every upload and
 	 * can be done in time, or -1. */
 	int prevention;
+	/* Zones (a topology with zones:), asked of the lab model with the
+	 * forecast's certificates: at `at`, and at `later_at`, once every
+	 * node has been renewed (its latest renew_at). Identity is not
+	 * checked (as for ClusterDB). */
+	size_t n_zones;	   /* the topology's zones */
+	size_t zone_conns; /* connections the zones make */
+	struct audit_zone_down zones_now[AUDIT_MAX_ZONE_DOWN];
+	size_t n_zones_now; /* how many fail at `at` (may exceed the
+			       array) */
+	int64_t later_at;
+	struct audit_zone_down zones_later[AUDIT_MAX_ZONE_DOWN];
+	size_t n_zones_later;
+	struct audit_mismatch mismatch[TOPO_MAX_ZONES];
+	size_t n_mismatch;
 };
 
 /* Simulate `nodes` from `at`: each node's server certificate is replaced
@@ -411,8 +452,9 @@ struct audit_run {
 int audit_run(const struct audit_opts *o, struct audit_run *r, char *err);
 void audit_run_free(struct audit_run *r);
 
-/* 2 when any item had an error, else 1 when any certificate has a finding
- * or the forecast breaks, else 0. */
+/* 2 when any item had an error, else 1 when any certificate has a finding,
+ * the forecast breaks, a zone connection fails in it or a traversal zone's
+ * ends run different versions, else 0. */
 int audit_exit_code(const struct audit_run *r);
 
 /* ---- the reports (audit_report.c) ---- */

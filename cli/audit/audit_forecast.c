@@ -106,14 +106,24 @@ static size_t links_down(const struct audit_fnode *nodes, size_t n,
 
 	for (a = 0; a < n; a++) {
 		for (b = a + 1; b < n; b++) {
+			/* Each cluster's own rules (a topology), else the
+			 * forecast's. */
+			bool own = nodes[a].cprimary[0] != '\0';
+			enum topo_dial d = own ? nodes[a].cdial : dial;
+			enum topo_link lk = own ? nodes[a].clink : link;
+			const char *pr_name = own ? nodes[a].cprimary : primary;
+
+			/* ClusterDB joins the nodes of one cluster. */
+			if (nodes[a].cluster != nodes[b].cluster)
+				continue;
 			memset(&l, 0, sizeof(l));
 			l.a = (int)a;
 			l.b = (int)b;
 			/* Who dials whom: the lab model's rule. */
 			memset(&f, 0, sizeof(f));
 			f.from_running = f.to_running = f.handshake = true;
-			f.dialled = labmodel_dials(dial, nodes[a].name,
-						   nodes[b].name, primary);
+			f.dialled = labmodel_dials(d, nodes[a].name,
+						   nodes[b].name, pr_name);
 			if (f.dialled) {
 				decide(nodes, l.a, l.b, verify, t,
 				       &l.dirs[l.n_dirs]);
@@ -122,8 +132,8 @@ static size_t links_down(const struct audit_fnode *nodes, size_t n,
 			labmodel_dir_resolve(&f, &ab);
 			memset(&f, 0, sizeof(f));
 			f.from_running = f.to_running = f.handshake = true;
-			f.dialled = labmodel_dials(dial, nodes[b].name,
-						   nodes[a].name, primary);
+			f.dialled = labmodel_dials(d, nodes[b].name,
+						   nodes[a].name, pr_name);
 			if (f.dialled) {
 				decide(nodes, l.b, l.a, verify, t,
 				       &l.dirs[l.n_dirs]);
@@ -133,7 +143,7 @@ static size_t links_down(const struct audit_fnode *nodes, size_t n,
 			if (l.n_dirs == 0)
 				continue; /* no link between them */
 			labmodel_link_decide(
-			    link, a, b,
+			    lk, a, b,
 			    strcasecmp(nodes[a].name, nodes[b].name) < 0, &ab,
 			    &ba, &pr);
 			l.up = pr.linked;
@@ -255,6 +265,16 @@ static int fill_nodes(const struct topo *t, const struct audit_trust *trust,
 		nd->role = tn->role;
 		nd->client_eku_check = tn->client_eku_check;
 		nd->server_eku_upload = tn->server_eku_upload;
+		nd->cluster = tn->cluster;
+		if (t->multi) {
+			const struct topo_cluster *c =
+			    &t->clusters[tn->cluster];
+
+			snprintf(nd->cprimary, sizeof(nd->cprimary), "%s",
+				 t->nodes[c->primary].name);
+			nd->cdial = c->dial;
+			nd->clink = c->link;
+		}
 		rc = node_cert(tn, &tn->cert, trust, at, &nd->server, &nd->root,
 			       nd->cert_label, sizeof(nd->cert_label), err);
 		if (rc != 0)
@@ -548,6 +568,170 @@ static void plan_steps(struct audit_forecast *f, struct audit_fnode *trial)
 		 "Permissive (peers are no longer authenticated)");
 }
 
+/* ---- zones ---- */
+
+/* The chain, named `name` (the forecast does not check identity). */
+static void named(struct pol_chain *ch, const char *name)
+{
+	ch->n_dns = 1;
+	ch->n_ip = 0;
+	snprintf(ch->dns[0], sizeof(ch->dns[0]), "%s", name);
+	snprintf(ch->cn, sizeof(ch->cn), "%s", name);
+}
+
+/* The zone connections that fail at time `when`, the nodes presenting
+ * their forecast certificates then (lab model, pol_decide). */
+static int zones_at(const struct topo *t, const struct audit_trust *trust,
+		    const struct audit_forecast *f, int64_t when,
+		    struct audit_zone_down *out, size_t *n_out, size_t *conns,
+		    char *err)
+{
+	struct lab_prediction *p = NULL;
+	struct pol_chain *ch = NULL;
+	struct lab_state *s = NULL;
+	size_t i, k = 0;
+	int rc;
+
+	s = ekl_calloc(1, sizeof(*s));
+	p = ekl_calloc(1, sizeof(*p));
+	ch = ekl_calloc(2 * (f->n_nodes ? f->n_nodes : 1), sizeof(*ch));
+	if (s == NULL || p == NULL || ch == NULL) {
+		rc = ekl_errf(err, EKL_ENOMEM, "forecast: out of memory");
+		goto out;
+	}
+	labmodel_init(s, t, when);
+	/* Externals' file: certificates; nodes' are the forecast's own. */
+	if ((rc = labmodel_load_files(s, trust->store, err)) != 0)
+		goto out;
+	for (i = 0; i < f->n_nodes && i < s->n; i++) {
+		server_at(&f->nodes[i], when, &ch[2 * i]);
+		named(&ch[2 * i], f->nodes[i].name);
+		s->nodes[i].cert.file_facts = &ch[2 * i];
+		s->nodes[i].has_client_cert = f->nodes[i].has_client;
+		if (f->nodes[i].has_client) {
+			client_at(&f->nodes[i], when, &ch[2 * i + 1]);
+			named(&ch[2 * i + 1], f->nodes[i].name);
+			s->nodes[i].client_cert.file_facts = &ch[2 * i + 1];
+		}
+	}
+	if ((rc = labmodel_predict(s, p, err)) != 0)
+		goto out;
+	*conns = p->zones.n;
+	for (i = 0; i < p->zones.n; i++) {
+		const struct lab_zone_conn *c = &p->zones.c[i];
+		struct audit_zone_down *d;
+
+		if (c->d.state == LAB_DIR_OK)
+			continue;
+		if (k < AUDIT_MAX_ZONE_DOWN) {
+			d = &out[k];
+			memset(d, 0, sizeof(*d));
+			d->service = (enum pol_service)c->service;
+			snprintf(d->from, sizeof(d->from), "%s",
+				 topo_endpoint_name(t, c->from));
+			snprintf(d->to, sizeof(d->to), "%s",
+				 topo_endpoint_name(t, c->to));
+			d->code = c->d.v.code;
+			d->side = c->d.v.side;
+		}
+		k++;
+	}
+	*n_out = k;
+	rc = 0;
+out:
+	if (s != NULL) {
+		/* The node chains are ours, not the state's. */
+		for (i = 0; i < s->n; i++) {
+			s->nodes[i].cert.file_facts = NULL;
+			s->nodes[i].client_cert.file_facts = NULL;
+		}
+		labmodel_free(s);
+	}
+	ekl_free(s);
+	ekl_free(p);
+	ekl_free(ch);
+	return rc;
+}
+
+/* "X15.3.2" or "X15.3.2, X15.4": the versions of a cluster's nodes. */
+static void versions_of(const struct topo *t, size_t cluster, char *buf,
+			size_t len)
+{
+	size_t i, j, l;
+	bool seen;
+
+	buf[0] = '\0';
+	for (i = 0; i < t->n_nodes; i++) {
+		if (t->nodes[i].cluster != cluster)
+			continue;
+		seen = false;
+		for (j = 0; j < i; j++)
+			seen |= t->nodes[j].cluster == cluster &&
+				strcmp(t->nodes[j].version,
+				       t->nodes[i].version) == 0;
+		if (seen)
+			continue;
+		l = strlen(buf);
+		snprintf(buf + l, len - l, "%s%s", l ? ", " : "",
+			 t->nodes[i].version);
+	}
+}
+
+/* Traversal zones whose ends run different versions (the model's rule,
+ * labmodel's mismatch: version classes differ). */
+static void mismatches(const struct topo *t, struct audit_forecast *f)
+{
+	size_t z, i, j;
+
+	for (z = 0; z < t->n_zones; z++) {
+		const struct topo_zone *zn = &t->zones[z];
+		struct audit_mismatch *m;
+		bool differ = false;
+
+		if (zn->type != POL_SVC_TRAVERSAL)
+			continue;
+		for (i = 0; i < t->n_nodes; i++)
+			for (j = 0; j < t->n_nodes; j++)
+				differ |=
+				    topo_zone_end_has(t, &zn->a, i) &&
+				    topo_zone_end_has(t, &zn->b, j) &&
+				    t->nodes[i].vclass != t->nodes[j].vclass;
+		if (!differ)
+			continue;
+		m = &f->mismatch[f->n_mismatch++];
+		snprintf(m->client, sizeof(m->client), "%s",
+			 topo_zone_end_name(t, &zn->a));
+		snprintf(m->server, sizeof(m->server), "%s",
+			 topo_zone_end_name(t, &zn->b));
+		versions_of(t, zn->a.index, m->client_versions,
+			    sizeof(m->client_versions));
+		versions_of(t, zn->b.index, m->server_versions,
+			    sizeof(m->server_versions));
+	}
+}
+
+static int forecast_zones(const struct topo *t, const struct audit_trust *trust,
+			  struct audit_forecast *f, char *err)
+{
+	size_t i, conns = 0;
+	int rc;
+
+	f->n_zones = t->n_zones;
+	if (t->n_zones == 0)
+		return 0;
+	mismatches(t, f);
+	f->later_at = f->at;
+	for (i = 0; i < f->n_nodes; i++)
+		if (f->nodes[i].renew_at > f->later_at)
+			f->later_at = f->nodes[i].renew_at;
+	rc = zones_at(t, trust, f, f->at, f->zones_now, &f->n_zones_now,
+		      &f->zone_conns, err);
+	if (rc == 0)
+		rc = zones_at(t, trust, f, f->later_at, f->zones_later,
+			      &f->n_zones_later, &conns, err);
+	return rc;
+}
+
 int audit_forecast_run(const struct topo *t, const struct audit_trust *trust,
 		       int64_t at, struct audit_forecast *out, char *err)
 {
@@ -587,6 +771,8 @@ int audit_forecast_run(const struct topo *t, const struct audit_trust *trust,
 		describe_cause(out);
 		plan_steps(out, trial);
 	}
+	if ((rc = forecast_zones(t, trust, out, err)) != 0)
+		goto err;
 	ekl_free(trial);
 	return 0;
 err:

@@ -241,6 +241,30 @@ static void json_step(struct json *j, const struct audit_forecast *f,
 	json_obj_end(j);
 }
 
+/* The failing zone connections (n may exceed what was kept). */
+static void json_zone_down(struct json *j, const struct audit_zone_down *d,
+			   size_t n)
+{
+	size_t i;
+
+	json_arr_begin(j);
+	for (i = 0; i < n && i < AUDIT_MAX_ZONE_DOWN; i++) {
+		json_obj_begin(j);
+		json_key(j, "service");
+		json_str(j, pol_service_name(d[i].service));
+		json_key(j, "initiator");
+		json_str(j, d[i].from);
+		json_key(j, "acceptor");
+		json_str(j, d[i].to);
+		json_key(j, "verdict");
+		json_str(j, pol_code_name(d[i].code));
+		json_key(j, "rejected_by");
+		json_str(j, pol_side_name(d[i].side));
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
+
 static void json_forecast(struct json *j, const struct audit_forecast *f)
 {
 	size_t i;
@@ -339,6 +363,40 @@ static void json_forecast(struct json *j, const struct audit_forecast *f)
 	for (i = 0; i < f->n_steps; i++)
 		json_step(j, f, &f->steps[i]);
 	json_arr_end(j);
+	json_key(j, "zones");
+	if (f->n_zones == 0) {
+		json_null(j);
+	} else {
+		json_obj_begin(j);
+		json_key(j, "connections");
+		json_int(j, (int64_t)f->zone_conns);
+		json_key(j, "now");
+		json_zone_down(j, f->zones_now, f->n_zones_now);
+		json_key(j, "after_renewals");
+		json_obj_begin(j);
+		json_key(j, "date");
+		json_date(j, f->later_at);
+		json_key(j, "down");
+		json_zone_down(j, f->zones_later, f->n_zones_later);
+		json_obj_end(j);
+		json_obj_end(j);
+	}
+	json_key(j, "version_mismatch");
+	json_arr_begin(j);
+	for (i = 0; i < f->n_mismatch; i++) {
+		json_obj_begin(j);
+		json_key(j, "zone");
+		json_arr_begin(j);
+		json_str(j, f->mismatch[i].client);
+		json_str(j, f->mismatch[i].server);
+		json_arr_end(j);
+		json_key(j, "client_versions");
+		json_str(j, f->mismatch[i].client_versions);
+		json_key(j, "server_versions");
+		json_str(j, f->mismatch[i].server_versions);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
 	json_obj_end(j);
 }
 
@@ -389,6 +447,10 @@ int audit_report_json(const struct audit_run *r, FILE *f)
 	json_int(&j, r->has_forecast ? (int64_t)r->forecast.n_nodes : 0);
 	json_key(&j, "forecast_breaks");
 	json_bool(&j, r->has_forecast && r->forecast.breaks);
+	json_key(&j, "forecast_zones_down");
+	json_int(&j, r->has_forecast ? (int64_t)r->forecast.n_zones_later : 0);
+	json_key(&j, "forecast_version_mismatch");
+	json_int(&j, r->has_forecast ? (int64_t)r->forecast.n_mismatch : 0);
 	json_key(&j, "exit");
 	json_int(&j, audit_exit_code(r));
 	json_obj_end(&j);
@@ -525,6 +587,54 @@ static void print_cert(FILE *f, const struct audit_cert *c)
 	fprintf(f, "\n\n");
 }
 
+static void print_zone_down(FILE *out, const char *when,
+			    const struct audit_zone_down *d, size_t n,
+			    size_t conns)
+{
+	size_t i;
+
+	if (n == 0) {
+		fprintf(out, "  zones %s: all %zu connections work\n", when,
+			conns);
+		return;
+	}
+	fprintf(out, "  zones %s: %zu of %zu connections FAIL\n", when, n,
+		conns);
+	for (i = 0; i < n && i < AUDIT_MAX_ZONE_DOWN; i++)
+		fprintf(out, "    %-10s %s -> %s: the %s rejects: %s\n",
+			pol_service_name(d[i].service), d[i].from, d[i].to,
+			pol_side_name(d[i].side), pol_code_name(d[i].code));
+	if (n > AUDIT_MAX_ZONE_DOWN)
+		fprintf(out, "    ... and %zu more\n", n - AUDIT_MAX_ZONE_DOWN);
+}
+
+/* The zones of the forecast and the version-mismatch findings. */
+static void print_zones(FILE *out, const struct audit_forecast *f)
+{
+	char d[16], w[48];
+	size_t i;
+
+	if (f->n_zones > 0) {
+		audit_format_date(f->at, d, sizeof(d));
+		snprintf(w, sizeof(w), "on %s", d);
+		print_zone_down(out, w, f->zones_now, f->n_zones_now,
+				f->zone_conns);
+		audit_format_date(f->later_at, d, sizeof(d));
+		snprintf(w, sizeof(w), "after every renewal (%s)", d);
+		print_zone_down(out, w, f->zones_later, f->n_zones_later,
+				f->zone_conns);
+	}
+	for (i = 0; i < f->n_mismatch; i++)
+		fprintf(out,
+			"  finding: version-mismatch: traversal zone %s -> %s: "
+			"C runs %s, E runs %s; Expressway-C and -E must run "
+			"the same version (X15.4 or X15.5) for correct "
+			"operation\n",
+			f->mismatch[i].client, f->mismatch[i].server,
+			f->mismatch[i].client_versions,
+			f->mismatch[i].server_versions);
+}
+
 static void print_forecast(FILE *out, const struct audit_forecast *f)
 {
 	char d[16];
@@ -556,7 +666,9 @@ static void print_forecast(FILE *out, const struct audit_forecast *f)
 	if (!f->breaks) {
 		fprintf(out,
 			"  No link goes down: every renewal keeps the cluster "
-			"linked (its uploads as above).\n\n");
+			"linked (its uploads as above).\n");
+		print_zones(out, f);
+		fprintf(out, "\n");
 		return;
 	}
 	audit_format_date(f->date, d, sizeof(d));
@@ -595,6 +707,7 @@ static void print_forecast(FILE *out, const struct audit_forecast *f)
 	fprintf(out, "  steps checked:\n");
 	for (i = 0; i < f->n_steps; i++)
 		fprintf(out, "    - %s\n", f->steps[i].text);
+	print_zones(out, f);
 	fprintf(out, "\n");
 }
 
@@ -632,6 +745,17 @@ void audit_report_text(const struct audit_run *r, FILE *f)
 				r->forecast.n_down == 1 ? "" : "s");
 		else
 			fprintf(f, "no link goes down, ");
+		if (r->forecast.n_zones > 0)
+			fprintf(f,
+				"zones: %zu connection%s fail now, %zu after "
+				"the renewals, ",
+				r->forecast.n_zones_now,
+				r->forecast.n_zones_now == 1 ? "" : "s",
+				r->forecast.n_zones_later);
+		if (r->forecast.n_mismatch > 0)
+			fprintf(f, "%zu version mismatch%s, ",
+				r->forecast.n_mismatch,
+				r->forecast.n_mismatch == 1 ? "" : "es");
 	}
 	fprintf(f, "%zu error%s", r->n_errors, r->n_errors == 1 ? "" : "s");
 	if (r->skipped > 0)

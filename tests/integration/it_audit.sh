@@ -685,3 +685,51 @@ printf 'nodes:\n  n1: {version: X15.4, cert: {profle: combined}}\n' >"$T/typo.ya
 audit fc-typo --cluster "$T/typo.yaml"
 expect_rc fc-typo 2
 check fc-typo 'm = errs("typo.yaml"); assert len(m) == 1 and "typo.yaml:2:31: key '"'"'nodes.n1.cert.profle'"'"'" in m[0], m'
+
+# ---- the deployment: C and E clusters, zones, the version mismatch ----
+# Every node's certificate stands for a public one: each renewal is
+# server-only. ClusterDB holds (X15.4/X15.5 skip clientAuth), but
+# traversal (E checks C's clientAuth on every version), MRA (riding on
+# it) and the neighbour zone to Unified CM fail after the renewals; C and
+# E run different versions: a finding.
+cat >"$T/deploy.yaml" <<'EOF2'
+name: deploy
+defaults: {version: X15.4, cert: {profile: combined, root: public}}
+clusters:
+  core: {role: c, nodes: {c1: {version: X15.5}, c2: {version: X15.5}}}
+  edge: {role: e, server_eku_upload: true, nodes: {e1: {}, e2: {}}}
+externals:
+  cucm: {kind: cucm, checks_client_eku: true}
+zones:
+  - {type: traversal, client: core, server: edge, mra: true}
+  - {type: neighbour, from: core, to: cucm}
+EOF2
+audit fc-deploy --no-system-store --at 2026-07-01 --cluster "$T/deploy.yaml"
+expect_rc fc-deploy 1
+check fc-deploy '
+f = d["forecast"]
+assert not f["breaks"] and f["links_down"] == [], f["links_down"]
+z = f["zones"]
+assert z["connections"] == 12 and z["now"] == [], z
+down = {(x["service"], x["initiator"], x["acceptor"]): (x["verdict"], x["rejected_by"]) for x in z["after_renewals"]["down"]}
+assert len(down) == 10, down
+assert down[("traversal", "c1", "e2")] == ("client-purpose", "acceptor"), down
+assert down[("mra", "c2", "e1")] == ("client-purpose", "acceptor"), down
+assert down[("neighbour", "c1", "cucm")] == ("client-purpose", "acceptor"), down
+assert not any(k[0] == "neighbour" and k[1] == "cucm" for k in down), down
+assert f["version_mismatch"] == [{"zone": ["core", "edge"], "client_versions": "X15.5", "server_versions": "X15.4"}], f["version_mismatch"]
+assert d["summary"]["forecast_zones_down"] == 10 and d["summary"]["forecast_version_mismatch"] == 1
+'
+"$EKULAB" audit --no-system-store --at 2026-07-01 --cluster "$T/deploy.yaml" >"$T/fc-deploy.txt" 2>&1 || true
+grep -q 'finding: version-mismatch: traversal zone core -> edge: C runs X15.5, E runs X15.4' "$T/fc-deploy.txt" ||
+	fail "fc-deploy: no mismatch line: $(cat "$T/fc-deploy.txt")"
+grep -q 'zones after every renewal (2027-07-01): 10 of 12 connections FAIL' "$T/fc-deploy.txt" ||
+	fail "fc-deploy: no zones line"
+# The shipped example: private certificates, every zone works, no finding.
+audit fc-example --no-system-store --at 2026-07-01 --cluster "$EXAMPLES/deployment/mra-lab.yaml"
+expect_rc fc-example 0
+check fc-example '
+f = d["forecast"]
+assert f["zones"]["after_renewals"]["down"] == [] and f["version_mismatch"] == []
+assert [n["name"] for n in f["nodes"]] == ["c1", "c2", "e1", "e2"]
+'
