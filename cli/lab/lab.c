@@ -61,23 +61,27 @@ int lab_node_index(const struct lab *l, const char *name)
 }
 
 /* Fill nodes and routes from l->topo (already loaded). */
-static int lab_init_nodes(struct lab *l, const char *state, char *err)
+int lab_topo_supported(const struct topo *t, char *err)
 {
-	size_t i, n;
-
-	if (l->topo.multi || l->topo.n_externals > 0 || l->topo.n_zones > 0) {
-		char name[TOPO_NAME_MAX + 1];
-
-		snprintf(name, sizeof(name), "%s", l->topo.name);
-		if (!l->topo_borrowed)
-			topo_free(&l->topo);
+	if (t->multi || t->n_externals > 0 || t->n_zones > 0)
 		return ekl_errf(err, EKL_ECONFIG,
 				"topology %s: the live lab runs one cluster "
 				"(ClusterDB); clusters:, externals: and zones: "
 				"are predicted by the model (plan check, plan "
 				"explore, audit --cluster) but not run live "
 				"yet: use plan check",
-				name);
+				t->name);
+	return 0;
+}
+
+static int lab_init_nodes(struct lab *l, const char *state, char *err)
+{
+	size_t i, n;
+
+	if (lab_topo_supported(&l->topo, err) != 0) {
+		if (!l->topo_borrowed)
+			topo_free(&l->topo);
+		return EKL_ECONFIG;
 	}
 	if (state != NULL)
 		snprintf(l->state, sizeof(l->state), "%s", state);

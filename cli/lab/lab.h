@@ -119,6 +119,11 @@ const char *lab_tmpdir(void);
  * NAME. */
 void lab_default_state(const char *name, char *buf, size_t len);
 
+/* Can the live lab run t? It runs one cluster: a topology with
+ * clusters:, externals: or zones: is the model's only for now. Returns 0
+ * or EKL_ECONFIG with err saying so. lab_open and lab_open_topo ask it. */
+int lab_topo_supported(const struct topo *t, char *err);
+
 /* Read the topology; the state directory is `state` or the default. */
 int lab_open(struct lab *l, const char *topo_path, const char *state,
 	     char *err);

@@ -152,6 +152,8 @@ int plan_run(const struct plan_run_opts *o, char *err)
 			 "both or either");
 		goto out_plan;
 	}
+	if (lab_topo_supported(&r->plan.topo, err) != 0)
+		goto out_plan; /* a plan this lab cannot run: exit 2 */
 	r->rep =
 	    ekl_calloc(r->plan.n_steps ? r->plan.n_steps : 1, sizeof(*r->rep));
 	/* A plan's lab has its own state directory, per run: it never

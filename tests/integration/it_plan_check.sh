@@ -330,3 +330,6 @@ PY
 run lab-deploy lab up "$DEP/mra-lab.yaml" --state "$T/state"
 [ "$RC" -ne 0 ] || fail "lab up of a deployment: exit 0"
 grep -q 'the live lab runs one cluster' "$T/lab-deploy.err" || fail "lab-deploy: $(cat "$T/lab-deploy.err")"
+run run-deploy plan run "$DEP/a-mra-e-before-c.yaml"
+[ "$RC" -eq 2 ] || fail "plan run of a deployment: exit $RC, expected 2"
+grep -q 'the live lab runs one cluster' "$T/run-deploy.err" || fail "run-deploy: $(cat "$T/run-deploy.err")"
