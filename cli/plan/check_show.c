@@ -336,12 +336,28 @@ static void print_topology(FILE *f, const struct plan *pl)
 	const struct topo *t = &pl->topo;
 	size_t i;
 
-	fprintf(f,
-		"plan %s: topology %s%s%s (primary %s, verify %s, dial %s, "
-		"link %s)\n",
-		pl->path, t->name, pl->topo_path[0] ? " from " : " (inline)",
-		pl->topo_path, t->primary, pol_mode_name(t->verify),
-		topo_dial_name(t->dial), topo_link_name(t->link));
+	if (!t->multi)
+		fprintf(f,
+			"plan %s: topology %s%s%s (primary %s, verify %s, dial "
+			"%s, link %s)\n",
+			pl->path, t->name,
+			pl->topo_path[0] ? " from " : " (inline)",
+			pl->topo_path, t->primary, pol_mode_name(t->verify),
+			topo_dial_name(t->dial), topo_link_name(t->link));
+	else
+		fprintf(f, "plan %s: topology %s%s%s\n", pl->path, t->name,
+			pl->topo_path[0] ? " from " : " (inline)",
+			pl->topo_path);
+	for (i = 0; t->multi && i < t->n_clusters; i++) {
+		const struct topo_cluster *c = &t->clusters[i];
+
+		fprintf(f,
+			"  cluster %s: Expressway-%s, primary %s, verify %s, "
+			"dial %s, link %s\n",
+			c->name, c->role == TOPO_ROLE_E ? "E" : "C",
+			t->nodes[c->primary].name, pol_mode_name(c->verify),
+			topo_dial_name(c->dial), topo_link_name(c->link));
+	}
 	for (i = 0; i < t->n_nodes; i++) {
 		const struct topo_node *n = &t->nodes[i];
 
@@ -694,6 +710,71 @@ static void json_outcome(struct json *j, const struct plan *pl,
 	}
 }
 
+/* The clusters, externals and zones of the topology (JSON). */
+static void json_topology_parts(struct json *j, const struct topo *t)
+{
+	size_t i;
+
+	json_key(j, "clusters");
+	json_arr_begin(j);
+	for (i = 0; i < t->n_clusters; i++) {
+		const struct topo_cluster *c = &t->clusters[i];
+		size_t k;
+
+		json_obj_begin(j);
+		json_key(j, "name");
+		json_str(j, c->name);
+		json_key(j, "role");
+		json_str(j, topo_role_name(c->role));
+		json_key(j, "primary");
+		json_str(j, t->nodes[c->primary].name);
+		json_key(j, "nodes");
+		json_arr_begin(j);
+		for (k = c->first; k < c->first + c->count; k++)
+			json_str(j, t->nodes[k].name);
+		json_arr_end(j);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_key(j, "externals");
+	json_arr_begin(j);
+	for (i = 0; i < t->n_externals; i++) {
+		const struct topo_external *x = &t->externals[i];
+
+		json_obj_begin(j);
+		json_key(j, "name");
+		json_str(j, x->name);
+		json_key(j, "kind");
+		json_str(j, pol_kind_name(x->kind));
+		json_key(j, "checks_client_eku");
+		json_bool(j, x->checks_client_eku);
+		json_key(j, "verify");
+		json_str(j, pol_mode_name(x->verify));
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_key(j, "zones");
+	json_arr_begin(j);
+	for (i = 0; i < t->n_zones; i++) {
+		const struct topo_zone *z = &t->zones[i];
+
+		json_obj_begin(j);
+		json_key(j, "type");
+		json_str(j, pol_service_name(z->type));
+		json_key(j, "ends");
+		json_arr_begin(j);
+		json_str(j, topo_zone_end_name(t, &z->a));
+		json_str(j, topo_zone_end_name(t, &z->b));
+		json_arr_end(j);
+		json_key(j, "mra");
+		json_bool(j, z->mra);
+		json_key(j, "tls_verify");
+		json_bool(j, z->tls_verify);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
+
 static int print_check_json(FILE *f, const struct plan *pl,
 			    const struct plan_check *ck, char *err)
 {
@@ -720,6 +801,7 @@ static int print_check_json(FILE *f, const struct plan *pl,
 	json_str(&j, topo_dial_name(t->dial));
 	json_key(&j, "link");
 	json_str(&j, topo_link_name(t->link));
+	json_topology_parts(&j, t);
 	json_obj_end(&j);
 	json_key(&j, "start");
 	json_obj_begin(&j);
