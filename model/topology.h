@@ -1,6 +1,6 @@
 /* topology.h: the lab's cluster topology file (YAML), read with libyaml.
  *
- * One file describes a cluster: its name, the cluster-wide verify mode, the
+ * One file describes a cluster (or a deployment, below): its name, the cluster-wide verify mode, the
  * primary, who dials whom, node defaults and the nodes. `ekulab audit
  * --cluster` forecasts it; `ekulab lab` runs it. Example:
  *
@@ -33,6 +33,29 @@
  * private), file (an existing PEM certificate to use instead of issuing
  * one; relative paths are taken from the topology file's directory). Per-key
  * merge: defaults.cert.ca applies to a node that only sets cert.profile.
+ *
+ * A deployment (docs/lab.md, "Deployments") replaces cluster: and nodes:
+ * with clusters: and adds external peers and zones:
+ *
+ *   defaults: {version: X15.3.2, verify: enforce}
+ *   clusters:
+ *     core: {role: c, primary: c1, nodes: {c1: {}, c2: {}}}
+ *     edge: {role: e, server_eku_upload: true, nodes: {e1: {}, e2: {}}}
+ *   externals:
+ *     cucm: {kind: cucm, checks_client_eku: true, cert: {profile: combined}}
+ *   zones:
+ *     - {type: traversal, client: core, server: edge, mra: true}
+ *     - {type: neighbour, from: core, to: cucm, tls_verify: true}
+ *
+ * Cluster keys: role (required), primary, verify, dial, link, nodes, and
+ * any node key as the cluster's default (over defaults:). defaults.verify
+ * is every cluster's verify mode unless it sets its own. External keys:
+ * kind (required), checks_client_eku (default true), verify (default
+ * enforce), cert, client_cert. Zones: traversal {client: a role-c cluster,
+ * server: a role-e cluster, mra}; neighbour, b2b, federation {from, to,
+ * tls_verify (default true)}; cloud {from: a cluster, to: a cloud
+ * external}. The single-cluster form is one cluster named `name`, which
+ * zones may name.
  *
  * Every error names FILE:LINE:COLUMN and the key (as a dotted path, e.g.
  * nodes.node2.cert.profile). Unknown and duplicate keys are errors.
