@@ -1,7 +1,8 @@
 /* topology.h: the lab's cluster topology file (YAML), read with libyaml.
  *
- * One file describes a cluster (or a deployment, below): its name, the cluster-wide verify mode, the
- * primary, who dials whom, node defaults and the nodes. `ekulab audit
+ * One file describes a cluster (or a deployment, below): its name, the
+ * cluster-wide verify mode, the primary, who dials whom, node defaults and the
+ * nodes. `ekulab audit
  * --cluster` forecasts it; `ekulab lab` runs it. Example:
  *
  *   name: three-node
