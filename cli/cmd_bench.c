@@ -20,6 +20,9 @@ int cmd_bench(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"keep", no_argument, NULL, 'k'},
 	    {"writers-only", required_argument, NULL, 'w'},
+	    {"snapshot-rows", required_argument, NULL, 'r'},
+	    {"value-bytes", required_argument, NULL, 'v'},
+	    {"lab", no_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -30,6 +33,7 @@ int cmd_bench(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.seconds = 3;
 	o.catchup = 1000000;
+	o.value_bytes = 2048;
 	o.out = stdout;
 	o.progress = stderr;
 	optind = 1;
@@ -54,6 +58,26 @@ int cmd_bench(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'r':
+			o.snapshot_rows = strtol(optarg, &end, 10);
+			if (*end != '\0' || o.snapshot_rows < 1000 ||
+			    o.snapshot_rows > 10000000) {
+				cli_fail("bench: --snapshot-rows '%s': "
+					 "1000-10000000",
+					 optarg);
+				return 2;
+			}
+			break;
+		case 'v':
+			o.value_bytes = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || o.value_bytes < 16 ||
+			    o.value_bytes > 65536) {
+				cli_fail("bench: --value-bytes '%s': 16-65536",
+					 optarg);
+				return 2;
+			}
+			break;
+		case 'l': o.lab = true; break;
 		case 'j': o.json = true; break;
 		case 'k': o.keep = true; break;
 		case 'w': o.writers_only = optarg; break;
@@ -61,6 +85,9 @@ int cmd_bench(int argc, char **argv)
 			printf(
 			    "usage: ekulab bench [--seconds S] [--catchup N] "
 			    "[--json] [--keep]\n"
+			    "       ekulab bench --snapshot-rows N "
+			    "[--value-bytes B] [--json] [--keep]\n"
+			    "       ekulab bench --lab [--json]\n"
 			    "  Starts 3 ekunode processes on loopback and "
 			    "prints the figures (see docs/benchmarks.md).\n"
 			    "  --seconds S  per writer run (default 3)\n"
@@ -69,7 +96,17 @@ int cmd_bench(int argc, char **argv)
 			    "  --keep       keep the work directory and logs\n"
 			    "  --writers-only SOCKET  only the writer runs, "
 			    "against the primary\n"
-			    "               serving SOCKET\n");
+			    "               serving SOCKET\n"
+			    "  --snapshot-rows N  instead: a peer misses N "
+			    "rows "
+			    "and receives them\n"
+			    "               as a snapshot (rows/s, peak RSS)\n"
+			    "  --value-bytes B  bytes of each of those rows' "
+			    "values (default 2048)\n"
+			    "  --lab        instead: time `lab up` of 6 nodes "
+			    "until the links are up,\n"
+			    "               with processes and with "
+			    "containers\n");
 			return 0;
 		default:
 			cli_fail("bench: unknown option or missing value: %s",

@@ -37,7 +37,7 @@ double bench_now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static long rss_kb(pid_t pid, const char *field)
+long bench_rss_kb(pid_t pid, const char *field)
 {
 	char path[64], line[256];
 	long v = -1;
@@ -54,21 +54,21 @@ static long rss_kb(pid_t pid, const char *field)
 	return v;
 }
 
-/* The cluster: node1 (primary), node2, node3, X15.3.2 Expressway-C, verify
+/* The cluster: node1 (primary), node2, ..., X15.3.2 Expressway-C, verify
  * enforce, combined certificates from the unrestricted issuing CA. */
-static int make_topo(struct topo *t, char *err)
+int bench_make_topo(struct topo *t, int nodes, char *err)
 {
 	size_t i;
 
 	memset(t, 0, sizeof(*t));
-	t->nodes = ekl_calloc(NODES, sizeof(*t->nodes));
+	t->nodes = ekl_calloc((size_t)nodes, sizeof(*t->nodes));
 	if (t->nodes == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
 	snprintf(t->name, sizeof(t->name), "bench");
 	t->verify = POL_ENFORCE;
 	t->dial = TOPO_DIAL_BOTH;
-	t->n_nodes = NODES;
-	for (i = 0; i < NODES; i++) {
+	t->n_nodes = (size_t)nodes;
+	for (i = 0; i < (size_t)nodes; i++) {
 		struct topo_node *n = &t->nodes[i];
 
 		snprintf(n->name, sizeof(n->name), "node%zu", i + 1);
@@ -88,7 +88,7 @@ static int setup(struct bench *b, char *err)
 	char dir[LAB_PATH_MAX];
 	int i, rv;
 
-	if ((rv = make_topo(&b->topo, err)) != 0)
+	if ((rv = bench_make_topo(&b->topo, NODES, err)) != 0)
 		return rv;
 	snprintf(dir, sizeof(dir), "%s/ekulab-bench.XXXXXX", lab_tmpdir());
 	if (mkdtemp(dir) == NULL)
@@ -101,7 +101,10 @@ static int setup(struct bench *b, char *err)
 	b->lab.tune.heartbeat_ms = 0; /* the node's defaults */
 	b->lab.tune.dead_ms = 0;
 	b->lab.tune.backoff_max_ms = 0;
-	b->lab.tune.log_keep = 4000000;
+	/* Every change of the catch-up stays in the log; for the snapshot
+	 * run, hardly any does. */
+	b->lab.tune.log_keep =
+	    b->snapshot_rows > 0 ? BENCH_SNAP_LOG_KEEP : 4000000;
 	b->lab.tune.ack_timeout_ms = 30000;
 	if ((rv = lab_prepare(&b->lab, "process", err)) != 0)
 		return rv;
@@ -166,7 +169,58 @@ static void result_of(const struct bench *b, struct bench_result *r)
 			 b->n[i].name);
 		r->nodes[i].idle_rss_kib = b->n[i].idle_rss_kb;
 		r->nodes[i].peak_rss_kib = b->n[i].peak_rss_kb;
+		r->nodes[i].snap_peak_rss_kib = b->n[i].snap_peak_rss_kb;
 	}
+	r->floors.fdatasync_us = b->fdatasync_us;
+	r->floors.tcp_rtt_us = b->tcp_rtt_us;
+	r->floors.unix_rtt_us = b->unix_rtt_us;
+	r->snapshot_rows = b->snapshot_rows;
+	r->value_bytes = b->value_bytes;
+	r->snap_rate = b->snap_rate;
+	r->snap_seconds = b->snap_seconds;
+	r->snap_write_seconds = b->snap_write_seconds;
+	r->snap_sqlite = b->snap_sqlite;
+	memcpy(r->lab_up_s, b->lab_up_s, sizeof(r->lab_up_s));
+	memcpy(r->lab_err, b->lab_err, sizeof(r->lab_err));
+}
+
+static int report(const struct bench *b, const struct bench_opts *o, char *err)
+{
+	struct bench_result res;
+
+	result_of(b, &res);
+	res.lab = o->lab;
+	if (o->json) {
+		if (bench_report_json(&res, o->out) != 0)
+			return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	} else {
+		bench_report_text(&res, o->out);
+	}
+	return 0;
+}
+
+/* The snapshot run: its own lab (a short log), the floors, idle RSS, the
+ * snapshot catch-up and its local SQLite reference. */
+static int snapshot_phases(struct bench *b, const struct bench_opts *o,
+			   char *err)
+{
+	int i;
+
+	if (setup(b, err) != 0)
+		return 1;
+	usleep(300000);
+	for (i = 0; i < NODES; i++)
+		b->n[i].idle_rss_kb =
+		    bench_rss_kb(b->lab.nodes[i].pid, "VmRSS:");
+	fprintf(o->progress, "ekulab bench: floors (fdatasync, round "
+			     "trips)...\n");
+	bench_floors(b);
+	fprintf(o->progress,
+		"ekulab bench: snapshot of %ld rows of %d bytes...\n",
+		b->snapshot_rows, b->value_bytes);
+	if (bench_snapshot(b, err) != 0)
+		return 1;
+	return report(b, o, err) != 0;
 }
 
 /* Only the writer runs, against a running primary. */
@@ -199,7 +253,6 @@ static int writers_only(struct bench *b, const struct bench_opts *o, char *err)
 
 static int phases(struct bench *b, const struct bench_opts *o, char *err)
 {
-	struct bench_result res;
 	struct node_latency lat;
 	int i, w, a;
 
@@ -208,7 +261,11 @@ static int phases(struct bench *b, const struct bench_opts *o, char *err)
 	if (!lab_sleep(0.3))
 		return 1;
 	for (i = 0; i < NODES; i++)
-		b->n[i].idle_rss_kb = rss_kb(b->lab.nodes[i].pid, "VmRSS:");
+		b->n[i].idle_rss_kb =
+		    bench_rss_kb(b->lab.nodes[i].pid, "VmRSS:");
+	fprintf(o->progress, "ekulab bench: floors (fdatasync, round "
+			     "trips)...\n");
+	bench_floors(b);
 	fprintf(o->progress, "ekulab bench: local SQLite reference...\n");
 	if (bench_sqlite_reference(b, err) != 0)
 		return 1;
@@ -235,17 +292,9 @@ static int phases(struct bench *b, const struct bench_opts *o, char *err)
 	if (bench_catchup(b, err) != 0)
 		return 1;
 	for (i = 0; i < NODES; i++)
-		b->n[i].peak_rss_kb = rss_kb(b->lab.nodes[i].pid, "VmHWM:");
-	result_of(b, &res);
-	if (o->json) {
-		if (bench_report_json(&res, o->out) != 0) {
-			ekl_errf(err, EKL_ENOMEM, "out of memory");
-			return 1;
-		}
-	} else {
-		bench_report_text(&res, o->out);
-	}
-	return 0;
+		b->n[i].peak_rss_kb =
+		    bench_rss_kb(b->lab.nodes[i].pid, "VmHWM:");
+	return report(b, o, err) != 0;
 }
 
 int bench_run(const struct bench_opts *o, char *kept, size_t kept_len,
@@ -262,12 +311,21 @@ int bench_run(const struct bench_opts *o, char *kept, size_t kept_len,
 	}
 	b->seconds = o->seconds;
 	b->catchup = o->catchup;
+	b->snapshot_rows = o->snapshot_rows;
+	b->value_bytes = o->value_bytes;
 	if (o->writers_only != NULL) {
 		rv = writers_only(b, o, err);
 		ekl_free(b);
 		return rv;
 	}
-	rv = phases(b, o, err);
+	if (o->lab) {
+		bench_lab(b, o->progress);
+		rv = report(b, o, err) != 0;
+		ekl_free(b);
+		return rv;
+	}
+	rv = o->snapshot_rows > 0 ? snapshot_phases(b, o, err)
+				  : phases(b, o, err);
 	if (rv == 0)
 		err[0] = '\0'; /* what callees wrote while they retried */
 	if (lab_interrupted()) {

@@ -12,7 +12,11 @@
  *   - p50/p99 latency from commit on the primary to applied (durably) on
  *     every peer, measured by the primary for --ack all writes;
  *   - catch-up rate of a peer that missed N changes (default 1 000 000);
- *   - idle and peak RSS of each node.
+ *   - idle and peak RSS of each node;
+ *   - the floors: one fdatasync, one loopback and one Unix-socket round
+ *     trip.
+ * --snapshot-rows N runs the snapshot catch-up instead (snapshot.c), --lab
+ * the `lab up` timings (labup.c).
  */
 #ifndef EKULAB_CLI_BENCH_H
 #define EKULAB_CLI_BENCH_H
@@ -22,6 +26,10 @@
 
 #define BENCH_NODES	  3
 #define BENCH_WRITER_RUNS 3
+#define BENCH_LAB_NODES	  6 /* --lab: nodes of the lab timed */
+/* --snapshot-rows: the change log the nodes keep, so that the stopped
+ * peer gets a snapshot */
+#define BENCH_SNAP_LOG_KEEP 1000
 
 /* Concurrent writers of each writer run: 1, 16, 64. */
 extern const int bench_writer_counts[BENCH_WRITER_RUNS];
@@ -35,6 +43,13 @@ struct bench_opts {
 	 * this admin socket; one line per run to out. NULL: the whole
 	 * benchmark on a lab of its own. */
 	const char *writers_only;
+	/* The snapshot catch-up instead of the default run: a peer misses
+	 * snapshot_rows rows of value_bytes each and gets them as a
+	 * snapshot. 0: the default run. */
+	long snapshot_rows;
+	int value_bytes;
+	/* Only the `lab up` timings (6 nodes, processes and containers). */
+	bool lab;
 	FILE *out;	/* the report */
 	FILE *progress; /* "ekulab bench: ..." as each phase starts */
 };
@@ -43,6 +58,14 @@ struct bench_node_result {
 	char name[16];
 	long idle_rss_kib;
 	long peak_rss_kib;
+	long snap_peak_rss_kib; /* VmHWM at the end of the snapshot */
+};
+
+/* What this machine cannot go below (floors.c), microseconds. */
+struct bench_floors {
+	double fdatasync_us; /* one fdatasync of a 4 KiB overwrite */
+	double tcp_rtt_us;   /* one byte there and back, loopback TCP */
+	double unix_rtt_us;  /* ...over a Unix socket (the admin path) */
 };
 
 /* The figures of one run. */
@@ -57,6 +80,18 @@ struct bench_result {
 	double catchup_rate;
 	double catchup_seconds;
 	struct bench_node_result nodes[BENCH_NODES];
+	struct bench_floors floors;
+	/* The snapshot run (snapshot_rows > 0). */
+	long snapshot_rows;
+	int value_bytes;
+	double snap_rate; /* rows/s into the peer */
+	double snap_seconds;
+	double snap_write_seconds; /* writing them on the primary */
+	double snap_sqlite;	   /* local SQLite, the same rows, 1000/txn */
+	/* --lab: seconds to a settled lab [process, docker], -1 = failed */
+	bool lab;
+	double lab_up_s[2];
+	char lab_err[2][256];
 };
 
 /* Run the benchmark and print its report (o->json) to o->out. Returns 0,
@@ -68,7 +103,10 @@ int bench_run(const struct bench_opts *o, char *kept, size_t kept_len,
 	      char *err);
 
 void bench_report_text(const struct bench_result *r, FILE *f);
-/* One JSON object and a newline; EKL_ENOMEM when it cannot be built. */
+/* One JSON object and a newline; EKL_ENOMEM when it cannot be built.
+ * Besides the figures, each is given as a ratio to what local SQLite does
+ * in the same run (the *_vs_sqlite keys), so a script compares those
+ * directly. */
 int bench_report_json(const struct bench_result *r, FILE *f);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "bench.h"
 #include "lab/lab.h"
@@ -15,6 +16,7 @@ struct bnode {
 	char sock[LAB_PATH_MAX + 80]; /* its admin socket */
 	long idle_rss_kb;
 	long peak_rss_kb;
+	long snap_peak_rss_kb;
 };
 
 /* One benchmark. The lab is up from bench_run()'s setup to its
@@ -35,10 +37,37 @@ struct bench {
 	double pipelined_wps;
 	double catchup_rate;
 	double catchup_seconds;
+	double fdatasync_us, tcp_rtt_us, unix_rtt_us;
+	/* snapshot run */
+	long snapshot_rows;
+	int value_bytes;
+	double snap_rate, snap_seconds, snap_write_seconds, snap_sqlite;
+	/* --lab */
+	double lab_up_s[2];
+	char lab_err[2][256];
 };
 
 /* CLOCK_MONOTONIC in seconds. */
 double bench_now(void);
+/* A "VmRSS:" / "VmHWM:" line of /proc/PID/status, KiB, or -1. */
+long bench_rss_kb(pid_t pid, const char *field);
+/* node1..nodeN, X15.3.2 Expressway-C, enforce, combined certificates from
+ * the unrestricted CA, node1 primary. */
+int bench_make_topo(struct topo *t, int nodes, char *err);
+/* Peers the node serving sock replicates to ("replicating"), or -1. */
+int bench_replicating(const char *sock);
+
+/* ---- floors.c ---- */
+void bench_floors(struct bench *b);
+
+/* ---- snapshot.c ---- */
+/* Stop node3, write b->snapshot_rows rows of b->value_bytes, start node3
+ * and time its snapshot; then local SQLite with the same rows. */
+int bench_snapshot(struct bench *b, char *err);
+
+/* ---- labup.c ---- */
+/* Time `lab up` of BENCH_LAB_NODES nodes with processes and containers. */
+int bench_lab(struct bench *b, FILE *progress);
 
 /* ---- talking to the nodes (load.c) ---- */
 

@@ -50,26 +50,32 @@ int bench_latency(const char *sock, bool reset, struct node_latency *lat)
 	return rv;
 }
 
+int bench_replicating(const char *sock)
+{
+	struct node_status st;
+	char err[EKL_ERRLEN];
+	int fd = admin_client_connect(sock, err), n = -1;
+	size_t i;
+
+	if (fd < 0)
+		return -1;
+	if (node_status_get(fd, &st, err) == 0) {
+		n = 0;
+		for (i = 0; i < st.n_peers; i++)
+			n += strcmp(st.peers[i].repl, "replicating") == 0;
+		node_status_free(&st);
+	}
+	close(fd);
+	return n;
+}
+
 /* Wait until the primary replicates to both peers. */
 int bench_wait_ready(struct bench *b, double timeout)
 {
 	double end = bench_now() + timeout;
 
 	while (bench_now() < end) {
-		struct node_status st;
-		char err[EKL_ERRLEN];
-		int fd = admin_client_connect(b->n[0].sock, err);
-		size_t i, replicating = 0;
-
-		if (fd >= 0 && node_status_get(fd, &st, err) == 0) {
-			for (i = 0; i < st.n_peers; i++)
-				replicating += strcmp(st.peers[i].repl,
-						      "replicating") == 0;
-			node_status_free(&st);
-		}
-		if (fd >= 0)
-			close(fd);
-		if (replicating >= NODES - 1)
+		if (bench_replicating(b->n[0].sock) >= NODES - 1)
 			return 0;
 		if (!lab_sleep(0.05))
 			return -1;

@@ -2,6 +2,7 @@
 #include "ekulab/core/json.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -146,6 +147,19 @@ void json_int(struct json *j, int64_t v)
 
 	value_sep(j);
 	snprintf(b, sizeof(b), "%" PRId64, v);
+	puts_(j, b);
+}
+
+void json_fixed(struct json *j, double v, int decimals)
+{
+	char b[64];
+
+	value_sep(j);
+	if (!isfinite(v) || v > 1e15 || v < -1e15) {
+		puts_(j, "null"); /* JSON has no NaN or infinity */
+		return;
+	}
+	snprintf(b, sizeof(b), "%.*f", decimals < 0 ? 0 : decimals, v);
 	puts_(j, b);
 }
 

@@ -8,8 +8,11 @@
 
 /*
  * Decoder invariants:
- *  1. buf[0..len) holds the unconsumed bytes; buf[0] is always the first
- *     byte of a frame header (consumed frames are memmoved out).
+ *  1. buf[off..off+len) holds the unconsumed bytes; buf[off] is always the
+ *     first byte of a frame header. Taking a frame only moves off on, so
+ *     many small frames in one read cost no copying (moving what remains
+ *     to the front after every frame made that quadratic); the remaining
+ *     bytes move to the front only when a feed needs the room.
  *  2. cap <= FRAME_HDR + max: a header announcing more than max is refused
  *     before anything is allocated for its payload.
  *  3. Once err is not FRAME_NEED_MORE it never changes back; feed and next
@@ -74,6 +77,7 @@ void frame_dec_close(struct frame_dec *d)
 		return;
 	ekl_free(d->buf);
 	d->buf = NULL;
+	d->off = 0;
 	d->len = 0;
 	d->cap = 0;
 }
@@ -120,7 +124,7 @@ int frame_dec_feed(struct frame_dec *d, const void *data, size_t len)
 		enum frame_res r;
 
 		if (d->len > 0)
-			memcpy(hdr, d->buf, d->len);
+			memcpy(hdr, d->buf + d->off, d->len);
 		memcpy(hdr + d->len, in, FRAME_HDR - d->len);
 		r = check_len(d, get_be32(hdr));
 		if (r != FRAME_NEED_MORE)
@@ -132,7 +136,13 @@ int frame_dec_feed(struct frame_dec *d, const void *data, size_t len)
 	if (len > limit - d->len)
 		return res_code(fail(d, FRAME_ERR_TOO_BIG));
 	need = d->len + len;
-	if (need > d->cap) {
+	if (d->off > 0 && d->off + need > d->cap) {
+		/* Make room at the end: the unconsumed bytes go to the front
+		 * (at most one partial frame, once per feed). */
+		memmove(d->buf, d->buf + d->off, d->len);
+		d->off = 0;
+	}
+	if (d->off + need > d->cap) {
 		cap = d->cap ? d->cap : 256;
 		while (cap < need)
 			cap = cap > limit / 2 ? limit : cap * 2;
@@ -144,7 +154,7 @@ int frame_dec_feed(struct frame_dec *d, const void *data, size_t len)
 		d->buf = nb;
 		d->cap = cap;
 	}
-	memcpy(d->buf + d->len, in, len);
+	memcpy(d->buf + d->off + d->len, in, len);
 	d->len = need;
 	return 0;
 }
@@ -161,14 +171,14 @@ enum frame_res frame_dec_next(struct frame_dec *d, Ekl__Envelope **env)
 		return d->err;
 	if (d->len < FRAME_HDR)
 		return FRAME_NEED_MORE;
-	n = get_be32(d->buf);
+	n = get_be32(d->buf + d->off);
 	r = check_len(d, n);
 	if (r != FRAME_NEED_MORE)
 		return fail(d, r);
 	whole = FRAME_HDR + (size_t)n;
 	if (d->len < whole)
 		return FRAME_NEED_MORE;
-	e = ekl__envelope__unpack(NULL, n, d->buf + FRAME_HDR);
+	e = ekl__envelope__unpack(NULL, n, d->buf + d->off + FRAME_HDR);
 	if (e == NULL)
 		return fail(d, FRAME_ERR_DECODE);
 	if (e->msg_case == EKL__ENVELOPE__MSG__NOT_SET) {
@@ -176,10 +186,12 @@ enum frame_res frame_dec_next(struct frame_dec *d, Ekl__Envelope **env)
 		return fail(d, FRAME_ERR_DECODE);
 	}
 	d->len -= whole;
-	if (d->len > 0)
-		memmove(d->buf, d->buf + whole, d->len);
-	else if (d->cap > FRAME_KEEP_CAP)
-		frame_dec_close(d);
+	d->off += whole;
+	if (d->len == 0) {
+		d->off = 0;
+		if (d->cap > FRAME_KEEP_CAP)
+			frame_dec_close(d);
+	}
 	*env = e;
 	return FRAME_READY;
 }

@@ -75,11 +75,13 @@ struct lsrv_client {
 	size_t in_len;
 	size_t in_cap;
 	size_t scanned;
-	bool skipping; /* discarding an over-long line up to its newline */
-	bool paused;   /* backpressure: neither reading nor handling */
-	bool eof;      /* the client sent everything it will */
-	bool broken;   /* responses can no longer be kept in order */
-	char *out;     /* owned */
+	bool skipping;	/* discarding an over-long line up to its newline */
+	bool paused;	/* backpressure: neither reading nor handling */
+	bool eof;	/* the client sent everything it will */
+	bool broken;	/* responses can no longer be kept in order */
+	bool flush_due; /* responses became ready: flush before the loop
+			   waits (on_flush) */
+	char *out;	/* owned */
 	size_t out_off;
 	size_t out_len;
 	size_t out_cap;
@@ -98,6 +100,8 @@ struct linesrv {
 	int fd;	    /* owned; -1 until linesrv_listen */
 	ev_io accept_w;
 	ev_timer retry;
+	ev_prepare flush_w; /* writes ready responses before the loop waits */
+	size_t n_flush_due; /* clients with flush_due set */
 	struct lsrv_client *clients; /* owned */
 	size_t n_clients;
 };
@@ -123,6 +127,8 @@ static void client_free(struct lsrv_client *c)
 		}
 		r = next;
 	}
+	if (c->flush_due)
+		s->n_flush_due--;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -237,11 +243,22 @@ void linesrv_reply_take(struct linesrv_reply *r, bool ok, char *body,
 	r->len = body != NULL ? len : 0;
 	r->ready = true;
 	/* Never write or free from here: we may be inside this client's
-	 * read callback. The write watcher does it. */
+	 * read callback. The responses go out from on_flush, just before
+	 * the loop waits, so that every response completed in this turn of
+	 * the loop leaves in one send and without a turn of its own for
+	 * the write watcher. The watcher is started as well, for a reply
+	 * completed after on_flush ran; when on_flush sent everything it
+	 * is stopped again before the loop tells the kernel (no system
+	 * call). */
 	if (drain_replies(c) != 0)
 		c->broken = true;
-	if (out_pending(c) > 0 || c->broken)
+	if (out_pending(c) > 0 || c->broken) {
 		ev_io_start(c->srv->loop, &c->wio);
+		if (!c->broken && !c->flush_due) {
+			c->flush_due = true;
+			c->srv->n_flush_due++;
+		}
+	}
 }
 
 void linesrv_reply_done(struct linesrv_reply *r, bool ok, const char *body)
@@ -408,6 +425,29 @@ static bool client_flush(struct lsrv_client *c)
 	return true;
 }
 
+/* The prepare watcher: flush the clients whose responses became ready in
+ * this turn of the loop. Always active (and not keeping the loop alive),
+ * at the lowest priority, so it runs after every other prepare watcher:
+ * a group commit completes replies from its prepare watcher too. */
+static void on_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct linesrv *s = container_of(w, struct linesrv, flush_w);
+	struct lsrv_client *c = s->clients;
+
+	(void)loop;
+	(void)revents;
+	while (c != NULL && s->n_flush_due > 0) {
+		struct lsrv_client *next = c->next;
+
+		if (c->flush_due) {
+			c->flush_due = false;
+			s->n_flush_due--;
+			(void)client_flush(c); /* may free c */
+		}
+		c = next;
+	}
+}
+
 static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
@@ -545,6 +585,10 @@ int linesrv_new(struct ev_loop *loop, linesrv_handler_fn fn, void *arg,
 	s->arg = arg;
 	s->fd = -1;
 	ev_init(&s->retry, on_retry);
+	ev_prepare_init(&s->flush_w, on_flush);
+	ev_set_priority(&s->flush_w, EV_MINPRI);
+	ev_prepare_start(loop, &s->flush_w);
+	ev_unref(loop); /* it alone does not keep the loop running */
 	*out = s;
 	return 0;
 }
@@ -599,6 +643,8 @@ void linesrv_free(struct linesrv *s)
 		return;
 	while (s->clients != NULL)
 		client_free(s->clients);
+	ev_ref(s->loop);
+	ev_prepare_stop(s->loop, &s->flush_w);
 	ev_timer_stop(s->loop, &s->retry);
 	if (s->fd >= 0) {
 		ev_io_stop(s->loop, &s->accept_w);

@@ -27,6 +27,9 @@
 #define WINDOW	  4	/* unacknowledged batches per peer */
 #define SNAP_ROWS 1000	/* rows per snapshot chunk */
 #define LAT_MAX	  65536 /* latency samples kept */
+/* Groups and batches of at most this many changes may be synced on the
+ * loop when the sync thread is idle (repl_make_durable). */
+#define SYNC_INLINE_MAX 64
 
 /* Batches and snapshot chunks are bounded by bytes too: rows stop at
  * FRAME_ROWS_BYTES of path+value (or one row alone), so every frame stays
@@ -169,6 +172,13 @@ void repl_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents);
 void repl_on_wait_timer(struct ev_loop *loop, ev_timer *t, int revents);
 /* The syncer's callback: every commit up to seq is durable. */
 void repl_on_synced(void *arg, uint64_t seq);
+/* Make the commit tagged seq durable, then answer what waits for it
+ * (repl_on_synced): on the loop now when inline_ok and the sync thread is
+ * idle (syncer_sync_now), else through the thread. inline_ok says that
+ * nothing else waits behind this commit: a small group or batch, and on
+ * the primary no --ack all write waiting for peers (whose acks the loop
+ * would read late while it syncs). */
+void repl_make_durable(struct repl *r, uint64_t seq, bool inline_ok);
 void repl_wait_remove(struct repl *r, struct ack_wait *w);
 /* Resolve waits after a peer acknowledged, or fail those needing peer
  * `gone` (>= 0) whose link went down. */

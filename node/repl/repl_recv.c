@@ -25,6 +25,7 @@
  * channel.
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,9 +53,10 @@ void repl_send_ack_rev(struct repl *r, struct repl_chan *ch, int64_t rev)
 	r->io->send(r->io, ch, &env);
 }
 
-/* After applying changes: acknowledge them once they are durable (on ch
- * now, or on the carrier of that moment from repl_on_synced). */
-static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch)
+/* After applying n changes: acknowledge them once they are durable (on
+ * ch now, or on the carrier of that moment from repl_on_synced). */
+static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch,
+			     size_t n)
 {
 	struct repl_peer *p = &r->peers[peer];
 	struct store_state st;
@@ -67,7 +69,7 @@ static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch)
 	p->ack_due = true;
 	p->ack_rev = st.revision;
 	p->ack_seq = ++r->commit_seq;
-	syncer_request(r->syncer, p->ack_seq);
+	repl_make_durable(r, p->ack_seq, n <= SYNC_INLINE_MAX);
 }
 
 static void refuse(struct repl *r, int peer, struct repl_chan *ch,
@@ -244,7 +246,7 @@ static void on_batch(struct repl *r, int peer, struct repl_chan *from,
 	ekl_free(ch);
 	ekl_free(arena);
 	repl_maybe_compact(r);
-	ack_when_durable(r, peer, from);
+	ack_when_durable(r, peer, from, n);
 }
 
 /* ---- snapshot staging -------------------------------------------------- */
@@ -378,7 +380,7 @@ static void on_snap_end(struct repl *r, int peer, struct repl_chan *ch)
 	ekl_info("replication from %s: snapshot installed at revision %lld",
 		 name, (long long)p->snap_revision);
 	p->phase = REPL_STREAM;
-	ack_when_durable(r, peer, ch);
+	ack_when_durable(r, peer, ch, SIZE_MAX);
 }
 
 /* A ReplAck. Only the primary counts acknowledgements, and only those

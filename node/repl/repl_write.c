@@ -393,6 +393,7 @@ static void group_commit(struct repl *r)
 	struct durable *d = NULL;
 	struct store_state st;
 	char err[EKL_ERRLEN];
+	size_t n_group = 0;
 	int i, rv;
 
 	if (!repl_is_primary(r)) {
@@ -421,22 +422,29 @@ static void group_commit(struct repl *r)
 	r->queue_tail = &r->queue;
 	r->groups++;
 	for (w = batch; w != NULL; w = w->next)
-		r->grouped++;
+		n_group++;
+	r->grouped += n_group;
 	rv = store_group_begin(r->store, err);
-	for (w = batch; w != NULL; w = w->next) {
+	for (w = batch; w != NULL && rv == 0; w = w->next) {
 		int64_t rev = 0;
 		char perr[EKL_ERRLEN];
+		int pr;
 
-		if (rv != 0) {
-			repl_reply(r, w->reply, false, err);
-			w->reply = NULL;
-			continue;
-		}
-		if (store_group_put(r->store, w->path, w->value, &rev, perr) !=
-		    0) {
+		pr = store_group_put(r->store, w->path, w->value, &rev, perr);
+		if (pr == EKL_EINVAL || pr == EKL_ENOENT) {
+			/* Refused before it wrote: the group goes on. */
 			repl_reply(r, w->reply, false, perr);
 			w->reply = NULL;
 			continue;
+		}
+		if (pr != 0) {
+			/* The store rolled the whole group back: every write
+			 * of it fails below, with this reason. */
+			store_group_rollback(r->store);
+			snprintf(err, EKL_ERRLEN, "%s", perr);
+			rv = pr;
+			ekl_error("group commit failed: %s", err);
+			break;
 		}
 		w->timeout_ms =
 		    w->timeout_ms > 0 ? w->timeout_ms : r->cfg.ack_timeout_ms;
@@ -466,13 +474,16 @@ static void group_commit(struct repl *r)
 		return;
 	}
 	if (d != NULL) {
-		/* Replies wait until the WAL is synced (repl_on_synced). */
+		/* Replies wait until the WAL is synced (repl_on_synced). A
+		 * small group that nothing else waits behind is synced on
+		 * the loop when the thread is idle (repl_make_durable). */
 		d->seq = ++r->commit_seq;
 		d->writes = batch;
 		d->committed = ev_time();
 		*r->durables_tail = d;
 		r->durables_tail = &d->next;
-		syncer_request(r->syncer, d->seq);
+		repl_make_durable(
+		    r, d->seq, r->waits == NULL && n_group <= SYNC_INLINE_MAX);
 	} else {
 		/* No syncer: the commit itself was synchronous=FULL. */
 		complete_writes(r, batch, ev_time());
@@ -517,12 +528,23 @@ void repl_fail_unsynced(struct repl *r)
 	r->durables_tail = &r->durables;
 }
 
+void repl_make_durable(struct repl *r, uint64_t seq, bool inline_ok)
+{
+	if (inline_ok && syncer_sync_now(r->syncer, seq)) {
+		repl_on_synced(r, seq);
+		return;
+	}
+	syncer_request(r->syncer, seq);
+}
+
 /* The syncer made every commit up to seq durable. */
 void repl_on_synced(void *arg, uint64_t seq)
 {
 	struct repl *r = arg;
 	int i;
 
+	if (seq < r->synced_seq)
+		return; /* an answer overtaken by an inline sync */
 	r->synced_seq = seq;
 	while (r->durables != NULL && r->durables->seq <= seq) {
 		struct durable *d = r->durables;

@@ -7,8 +7,9 @@
  * connection; the rows, the change log and meta (written once, at commit)
  * change together. The committed state is cached in s->st and replaced
  * only after COMMIT succeeded, so a failed call leaves the cache as it was
- * (invariant 4). A write group keeps its working state in s->gst; each put
- * runs inside a savepoint so a failed put leaves the group usable.
+ * (invariant 4). A write group keeps its working state in s->gst; a put
+ * that is refused writes nothing, so the group goes on, and an SQLite
+ * error after a put wrote rolls the whole group back (store_write.c).
  *
  * The failure modes: any SQLite error rolls the transaction back and is
  * returned as EKL_EIO (EKL_ENOMEM for SQLITE_NOMEM) with the file and
@@ -48,9 +49,6 @@ static const char *const store_sql_text[SQL_COUNT] = {
     [SQL_BEGIN] = "BEGIN IMMEDIATE",
     [SQL_COMMIT] = "COMMIT",
     [SQL_ROLLBACK] = "ROLLBACK",
-    [SQL_SAVEPOINT] = "SAVEPOINT store_put",
-    [SQL_RELEASE] = "RELEASE store_put",
-    [SQL_ROLLBACK_TO] = "ROLLBACK TO store_put",
     [SQL_GET] = "SELECT value FROM config WHERE path = ?1",
     [SQL_SET] = "INSERT INTO config(path, value) VALUES(?1, ?2) "
 		"ON CONFLICT(path) DO UPDATE SET value = excluded.value",
@@ -67,21 +65,15 @@ static const char *const store_sql_text[SQL_COUNT] = {
     [SQL_STAGE_CLEAR] = "DELETE FROM snap_config",
     [SQL_STAGE_ADD] = "INSERT INTO snap_config(path, value) "
 		      "VALUES(?1, ?2)",
-    [SQL_STAGE_SCAN] = "SELECT path, value FROM snap_config",
-    [SQL_CONFIG_CLEAR] = "DELETE FROM config",
-    [SQL_CONFIG_SWAP] = "INSERT INTO config(path, value) "
-			"SELECT path, value FROM snap_config",
 };
 
 /* The schema of a new file, created in one transaction with its meta. */
 static const char store_schema[] =
     "CREATE TABLE meta(k TEXT PRIMARY KEY NOT NULL, v) WITHOUT ROWID;"
-    "CREATE TABLE config(path TEXT PRIMARY KEY NOT NULL,"
-    " value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE config" STORE_SQL_CONFIG_COLUMNS ";"
     "CREATE TABLE changelog(rev INTEGER PRIMARY KEY,"
     " epoch INTEGER NOT NULL, path TEXT NOT NULL, value TEXT);"
-    "CREATE TABLE snap_config(path TEXT PRIMARY KEY NOT NULL,"
-    " value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE snap_config" STORE_SQL_CONFIG_COLUMNS ";"
     "INSERT INTO meta(k, v) VALUES ('schema_version', 1), ('epoch', 0),"
     " ('primary', ''), ('revision', 0), ('rev_epoch', 0),"
     " ('log_first', 1), ('digest', zeroblob(32));";

@@ -101,8 +101,11 @@ int store_group_begin(struct store *s, char *err);
 /* Inside a group: set (value non-NULL) or delete (value NULL) path as the
  * next revision in the current epoch; *rev gets it. A delete of a missing
  * path is EKL_ENOENT and consumes no revision. Paths and values are
- * validated (non-empty path, no newline, lengths) with EKL_EINVAL. A
- * failed put leaves the group usable. */
+ * validated (non-empty path, no newline, lengths) with EKL_EINVAL. Those
+ * refusals write nothing and leave the group usable. Any other failure
+ * (an SQLite error) rolls the whole group back: every later put and
+ * store_group_commit return that error, and nothing of the group is
+ * applied. */
 int store_group_put(struct store *s, const char *path, const char *value,
 		    int64_t *rev, char *err);
 /* Commit (durable on return) or roll back the group. */

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "ekulab/core/err.h"
 #include "store.h"
 
 #define STORE_FILE_MAX 4096
@@ -24,9 +25,6 @@ enum store_sql {
 	SQL_BEGIN,
 	SQL_COMMIT,
 	SQL_ROLLBACK,
-	SQL_SAVEPOINT,
-	SQL_RELEASE,
-	SQL_ROLLBACK_TO,
 	SQL_GET,
 	SQL_SET,
 	SQL_DEL,
@@ -39,9 +37,6 @@ enum store_sql {
 	SQL_META_SET,
 	SQL_STAGE_CLEAR,
 	SQL_STAGE_ADD,
-	SQL_STAGE_SCAN,
-	SQL_CONFIG_CLEAR,
-	SQL_CONFIG_SWAP,
 	SQL_COUNT
 };
 
@@ -72,9 +67,22 @@ struct store {
 	struct store_state st;	      /* committed state */
 	struct store_state gst;	      /* working state of the open group */
 	bool group;		      /* a write group is open */
-	bool staging;		      /* store_snap_stage_begin() was called */
-	char file[STORE_FILE_MAX];    /* DIR/clusterdb.sqlite3 */
+	int group_failed;	      /* the open group was rolled back:
+					 its code, and why: */
+	char group_err[EKL_ERRLEN];
+	bool staging; /* store_snap_stage_begin() was called */
+	uint8_t stage_digest[STORE_DIGEST_LEN]; /* of the rows staged */
+	int64_t stage_rows;
+	char file[STORE_FILE_MAX]; /* DIR/clusterdb.sqlite3 */
 };
+
+/* The snapshot swap (store_snap_finish): the staging table becomes
+ * config. The schema of both tables is the one in store.c. */
+#define STORE_SQL_CONFIG_COLUMNS                                               \
+	"(path TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID"
+#define STORE_SQL_SWAP                                                         \
+	"DROP TABLE config; ALTER TABLE snap_config RENAME TO config; "        \
+	"CREATE TABLE snap_config" STORE_SQL_CONFIG_COLUMNS ";"
 
 /* ---- errors (store.c) ---- */
 

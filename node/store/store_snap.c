@@ -164,6 +164,8 @@ int store_snap_stage_begin(struct store *s, char *err)
 	else
 		store_tx_rollback(s);
 	s->staging = r == 0;
+	memset(s->stage_digest, 0, STORE_DIGEST_LEN);
+	s->stage_rows = 0;
 	return r;
 }
 
@@ -171,6 +173,7 @@ int store_snap_stage_rows(struct store *s, const char *const *paths,
 			  const char *const *values, size_t n, char *err)
 {
 	sqlite3_stmt *stmt = s->sql[SQL_STAGE_ADD];
+	uint8_t digest[STORE_DIGEST_LEN];
 	int rc, r = 0;
 
 	if (!s->staging)
@@ -190,13 +193,21 @@ int store_snap_stage_rows(struct store *s, const char *const *paths,
 	}
 	if (n == 0)
 		return 0;
+	/* The staged rows' digest is summed as they come (the chunk's part
+	 * counts once its transaction committed), so the swap need not read
+	 * them all again. */
+	memcpy(digest, s->stage_digest, STORE_DIGEST_LEN);
 	r = store_tx_begin(s, err);
 	if (r != 0)
 		return r;
 	for (size_t i = 0; i < n && r == 0; i++) {
-		rc = sqlite3_bind_text(stmt, 1, paths[i], -1, SQLITE_STATIC);
+		size_t plen = strlen(paths[i]), vlen = strlen(values[i]);
+		uint8_t h[STORE_DIGEST_LEN];
+
+		rc = sqlite3_bind_text(stmt, 1, paths[i], (int)plen,
+				       SQLITE_STATIC);
 		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_text(stmt, 2, values[i], -1,
+			rc = sqlite3_bind_text(stmt, 2, values[i], (int)vlen,
 					       SQLITE_STATIC);
 		if (rc == SQLITE_OK)
 			rc = store_sql_done(stmt);
@@ -206,23 +217,37 @@ int store_snap_stage_rows(struct store *s, const char *const *paths,
 				     paths[i]);
 		else if (rc != SQLITE_OK)
 			r = store_fail(s, rc, "staging snapshot rows", err);
+		else if ((r = store_row_hash(s, paths[i], plen, values[i], vlen,
+					     h, err)) == 0)
+			store_digest_add(digest, h);
 	}
 	if (r == 0)
 		r = store_tx_commit(s, err);
 	else
 		store_tx_rollback(s);
+	if (r == 0) {
+		memcpy(s->stage_digest, digest, STORE_DIGEST_LEN);
+		s->stage_rows += (int64_t)n;
+	}
 	return r;
 }
 
-/* The epoch becomes max(epoch, rev_epoch); a newer one has no known
+/* The staged table becomes the live one by renaming it (the old rows'
+ * table is dropped and an empty staging table created), all in one
+ * transaction: no row is copied, so installing a snapshot costs what the
+ * old rows cost to drop, not what the new ones cost to copy (a copy of a
+ * 2 GiB snapshot wrote 4 GiB to the WAL in one transaction). The
+ * statements prepared on these tables prepare again by themselves (a
+ * schema change). The digest was summed while staging.
+ *
+ * The epoch becomes max(epoch, rev_epoch); a newer one has no known
  * primary yet (""), which store_set_epoch() may then fill in. */
 int store_snap_finish(struct store *s, int64_t revision, int64_t rev_epoch,
 		      const uint8_t *digest, char *err)
 {
-	sqlite3_stmt *scan = s->sql[SQL_STAGE_SCAN];
 	struct store_state ns = s->st;
 	char have[2 * STORE_DIGEST_LEN + 1], want[2 * STORE_DIGEST_LEN + 1];
-	int rc = SQLITE_DONE, r;
+	int rc, r;
 
 	r = store_no_group(s, "install a snapshot", err);
 	if (r != 0)
@@ -235,41 +260,27 @@ int store_snap_finish(struct store *s, int64_t revision, int64_t rev_epoch,
 				"snapshot at revision %" PRId64
 				" of epoch %" PRId64 " is impossible",
 				revision, rev_epoch);
+	if (memcmp(s->stage_digest, digest, STORE_DIGEST_LEN) != 0) {
+		store_digest_hex(s->stage_digest, have);
+		store_digest_hex(digest, want);
+		return ekl_errf(err, EKL_EPROTO,
+				"snapshot at revision %" PRId64 ": the %" PRId64
+				" rows received hash to %s, the "
+				"sender announced %s; it was not applied",
+				revision, s->stage_rows, have, want);
+	}
 	r = store_tx_begin(s, err);
 	if (r != 0)
 		return r;
-
-	memset(ns.digest, 0, STORE_DIGEST_LEN);
-	ns.rows = 0;
-	while (r == 0 && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
-		r = store_row_hash_add(s, scan, ns.digest, err);
-		ns.rows++;
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_fail(s, rc, "reading the staged snapshot", err);
-	(void)sqlite3_reset(scan);
-	if (r == 0 && memcmp(ns.digest, digest, STORE_DIGEST_LEN) != 0) {
-		store_digest_hex(ns.digest, have);
-		store_digest_hex(digest, want);
-		r = ekl_errf(err, EKL_EPROTO,
-			     "snapshot at revision %" PRId64 ": the %" PRId64
-			     " rows received hash to %s, the "
-			     "sender announced %s; it was not applied",
-			     revision, ns.rows, have, want);
-	}
-	if (r == 0)
-		r = store_sql_run(s, SQL_CONFIG_CLEAR, "replacing the rows",
-				  err);
-	if (r == 0)
-		r = store_sql_run(s, SQL_CONFIG_SWAP, "replacing the rows",
-				  err);
-	if (r == 0)
-		r = store_sql_run(s, SQL_STAGE_CLEAR, "clearing the staging",
-				  err);
+	rc = sqlite3_exec(s->db, STORE_SQL_SWAP, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		r = store_fail(s, rc, "replacing the rows", err);
 	if (r == 0)
 		r = store_sql_run(s, SQL_LOG_CLEAR, "emptying the change log",
 				  err);
 	if (r == 0) {
+		memcpy(ns.digest, s->stage_digest, STORE_DIGEST_LEN);
+		ns.rows = s->stage_rows;
 		ns.revision = revision;
 		ns.rev_epoch = rev_epoch;
 		ns.log_first = revision + 1;

@@ -21,8 +21,11 @@ static int bind_text(sqlite3_stmt *stmt, int i, const char *v)
 }
 
 /* Applies change (rev, epoch, path, value) to the tables and to *ns
- * (revision, rev_epoch, digest, rows). A delete of a missing row is
- * EKL_ENOENT before anything is written; err is then left to the caller. */
+ * (revision, rev_epoch, digest, rows). Everything that can be refused is
+ * judged before the first write: a delete of a missing row is EKL_ENOENT
+ * (err is then left to the caller), and the new row's hash is computed
+ * first. Only an SQLite error can come after a write; the caller then
+ * rolls the whole transaction back (no savepoint per change). */
 static int change_row(struct store *s, struct store_state *ns, int64_t rev,
 		      int64_t epoch, const char *path, const char *value,
 		      char *err)
@@ -30,6 +33,7 @@ static int change_row(struct store *s, struct store_state *ns, int64_t rev,
 	sqlite3_stmt *get = s->sql[SQL_GET];
 	sqlite3_stmt *stmt;
 	uint8_t digest[STORE_DIGEST_LEN], h[STORE_DIGEST_LEN];
+	uint8_t hnew[STORE_DIGEST_LEN];
 	size_t plen = strlen(path);
 	bool had = false;
 	int rc, r = 0;
@@ -56,6 +60,13 @@ static int change_row(struct store *s, struct store_state *ns, int64_t rev,
 		return r;
 	if (value == NULL && !had)
 		return EKL_ENOENT;
+	if (value != NULL) {
+		r = store_row_hash(s, path, plen, value, strlen(value), hnew,
+				   err);
+		if (r != 0)
+			return r;
+		store_digest_add(digest, hnew);
+	}
 
 	if (value != NULL) {
 		stmt = s->sql[SQL_SET];
@@ -84,12 +95,6 @@ static int change_row(struct store *s, struct store_state *ns, int64_t rev,
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "appending to the change log", err);
 
-	if (value != NULL) {
-		r = store_row_hash(s, path, plen, value, strlen(value), h, err);
-		if (r != 0)
-			return r;
-		store_digest_add(digest, h);
-	}
 	memcpy(ns->digest, digest, STORE_DIGEST_LEN);
 	ns->rows += (value != NULL && !had) ? 1 : 0;
 	ns->rows -= (value == NULL && had) ? 1 : 0;
@@ -118,6 +123,7 @@ int store_group_begin(struct store *s, char *err)
 	if (r != 0)
 		return r;
 	s->group = true;
+	s->group_failed = 0;
 	s->gst = s->st;
 	return 0;
 }
@@ -127,6 +133,11 @@ bool store_group_open(const struct store *s)
 	return s->group;
 }
 
+/* No savepoint per put (it cost two statements and a statement journal
+ * per write): a put that is refused (bad row, a delete of a missing row,
+ * an old epoch) is refused before it writes anything, so the group goes
+ * on; an SQLite error once a put has written rolls the whole group back,
+ * and every later put and the commit report it. */
 int store_group_put(struct store *s, const char *path, const char *value,
 		    int64_t *rev, char *err)
 {
@@ -139,6 +150,10 @@ int store_group_put(struct store *s, const char *path, const char *value,
 				"%s: no write group is open (call "
 				"store_group_begin first)",
 				s->file);
+	if (s->group_failed != 0)
+		return ekl_errf(err, s->group_failed,
+				"the write group was rolled back: %s",
+				s->group_err);
 	why = store_bad_row(path, value);
 	if (why != NULL)
 		return ekl_errf(err, EKL_EINVAL, "cannot store \"%.80s\": %s",
@@ -148,26 +163,20 @@ int store_group_put(struct store *s, const char *path, const char *value,
 				"cannot write in epoch %" PRId64
 				": the last change is from epoch %" PRId64,
 				s->gst.epoch, s->gst.rev_epoch);
-	r = store_sql_run(s, SQL_SAVEPOINT, "starting a savepoint", err);
-	if (r != 0)
-		return r;
 	ns = s->gst;
 	r = change_row(s, &ns, s->gst.revision + 1, s->gst.epoch, path, value,
 		       err);
 	if (r == EKL_ENOENT)
-		ekl_errf(err, r,
-			 "cannot delete \"%.80s\": there is no such "
-			 "row",
-			 path);
-	if (r == 0)
-		r = store_sql_run(s, SQL_RELEASE, "releasing a savepoint", err);
+		return ekl_errf(err, r,
+				"cannot delete \"%.80s\": there is no such "
+				"row",
+				path);
 	if (r != 0) {
-		/* Undo this put only; if even that fails, the whole group. */
-		if (store_sql_done(s->sql[SQL_ROLLBACK_TO]) != SQLITE_OK ||
-		    store_sql_done(s->sql[SQL_RELEASE]) != SQLITE_OK) {
-			store_tx_rollback(s);
-			s->group = false;
-		}
+		/* It may have written part of the change: nothing of the
+		 * group stays. */
+		store_tx_rollback(s);
+		s->group_failed = r;
+		snprintf(s->group_err, sizeof(s->group_err), "%s", err);
 		return r;
 	}
 	s->gst = ns;
@@ -184,6 +193,13 @@ int store_group_commit(struct store *s, char *err)
 		return ekl_errf(err, EKL_EINVAL, "%s: no write group is open",
 				s->file);
 	s->group = false;
+	if (s->group_failed != 0) {
+		r = ekl_errf(err, s->group_failed,
+			     "the write group was rolled back: %s",
+			     s->group_err);
+		s->group_failed = 0;
+		return r;
+	}
 	r = store_meta_write(s, &s->gst, err);
 	if (r == 0)
 		r = store_tx_commit(s, err);
@@ -199,6 +215,7 @@ void store_group_rollback(struct store *s)
 	if (!s->group)
 		return;
 	s->group = false;
+	s->group_failed = 0;
 	store_tx_rollback(s);
 }
 

@@ -251,6 +251,65 @@ START_TEST(feed_steady_state_does_not_grow)
 }
 END_TEST
 
+/* Many small frames in one feed (one socket read) are taken in order, and
+ * taking one does not move the rest: the unconsumed bytes stay where they
+ * are until a feed needs the room (taking each frame used to move all the
+ * others, quadratic in the frames per read). */
+START_TEST(next_many_frames_one_feed)
+{
+	struct frame_dec d;
+	struct msgs m;
+	Ekl__Envelope *out;
+	uint8_t *all = NULL, *buf;
+	size_t len, total = 0, off_before, last = 0;
+	int i;
+
+	for (i = 0; i < 5000; i++) {
+		buf = pack_ok(mk_hb(&m, (uint64_t)i), &len);
+		last = len;
+		all = realloc(all, total + len);
+		ck_assert_ptr_nonnull(all);
+		memcpy(all + total, buf, len);
+		total += len;
+		ekl_free(buf);
+	}
+	frame_dec_init(&d, FRAME_MAX_DEFAULT);
+	ck_assert_int_eq(frame_dec_feed(&d, all, total), 0);
+	for (i = 0; i < 5000; i++) {
+		off_before = d.off;
+		ck_assert_int_eq(frame_dec_next(&d, &out), FRAME_READY);
+		ck_assert_uint_eq(out->heartbeat->seq, (uint64_t)i);
+		ekl__envelope__free_unpacked(out, NULL);
+		if (i < 4999)
+			ck_assert_uint_gt(d.off, off_before);
+	}
+	ck_assert_uint_eq(d.len, 0);
+	ck_assert_uint_eq(d.off, 0);
+	ck_assert_int_eq(frame_dec_next(&d, &out), FRAME_NEED_MORE);
+	/* A partial frame left at the end moves to the front when the next
+	 * feed needs the room, and completes. */
+	buf = pack_ok(mk_hb(&m, 7), &len);
+	ck_assert_int_eq(frame_dec_feed(&d, all, total - 1), 0);
+	for (i = 0; i < 4999; i++) {
+		ck_assert_int_eq(frame_dec_next(&d, &out), FRAME_READY);
+		ekl__envelope__free_unpacked(out, NULL);
+	}
+	ck_assert_int_eq(frame_dec_next(&d, &out), FRAME_NEED_MORE);
+	ck_assert_uint_eq(d.len, last - 1);
+	ck_assert_int_eq(frame_dec_feed(&d, all + total - 1, 1), 0);
+	ck_assert_int_eq(frame_dec_feed(&d, buf, len), 0);
+	ck_assert_int_eq(frame_dec_next(&d, &out), FRAME_READY);
+	ck_assert_uint_eq(out->heartbeat->seq, 4999);
+	ekl__envelope__free_unpacked(out, NULL);
+	ck_assert_int_eq(frame_dec_next(&d, &out), FRAME_READY);
+	ck_assert_uint_eq(out->heartbeat->seq, 7);
+	ekl__envelope__free_unpacked(out, NULL);
+	frame_dec_close(&d);
+	ekl_free(buf);
+	free(all);
+}
+END_TEST
+
 START_TEST(feed_oom)
 {
 	struct frame_dec d;
@@ -641,6 +700,7 @@ static Suite *frame_suite(void)
 	tcase_add_test(tc, feed_oversize_split_header);
 	tcase_add_test(tc, feed_steady_state_does_not_grow);
 	tcase_add_test(tc, feed_oom);
+	tcase_add_test(tc, next_many_frames_one_feed);
 	tcase_add_test(tc, feed_more_than_one_max_frame);
 	suite_add_tcase(s, tc);
 

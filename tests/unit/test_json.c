@@ -1,4 +1,5 @@
 /* test_json.c: the small JSON writer. */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -30,6 +31,24 @@ START_TEST(obj_flat)
 	json_obj_end(&j);
 	ck_assert_str_eq(json_finish(&j),
 			 "{\"a\":1,\"b\":\"two\",\"c\":true,\"d\":null}");
+	json_close(&j);
+}
+END_TEST
+
+/* Fixed decimals for ratios; JSON has no NaN or infinity: null. */
+START_TEST(fixed_numbers)
+{
+	struct json j;
+
+	json_init(&j);
+	json_arr_begin(&j);
+	json_fixed(&j, 0.7254, 3);
+	json_fixed(&j, 12.0, 1);
+	json_fixed(&j, -2.5, 0);
+	json_fixed(&j, INFINITY, 3);
+	json_fixed(&j, NAN, 3);
+	json_arr_end(&j);
+	ck_assert_str_eq(json_finish(&j), "[0.725,12.0,-2,null,null]");
 	json_close(&j);
 }
 END_TEST
@@ -288,6 +307,7 @@ static Suite *json_suite(void)
 
 	tc = tcase_create("json_obj");
 	tcase_add_test(tc, obj_flat);
+	tcase_add_test(tc, fixed_numbers);
 	tcase_add_test(tc, obj_nested);
 	tcase_add_test(tc, obj_empty);
 	suite_add_tcase(s, tc);

@@ -275,6 +275,50 @@ START_TEST(order_late_replies)
 }
 END_TEST
 
+/* A reply completed by a prepare watcher (as the node's group commit
+ * completes writes, just before the loop waits) leaves in that same turn
+ * of the loop: nothing else has to wake the loop up for it. */
+static struct linesrv_reply *prep_reply;
+
+static void on_prep(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (F.n_later > 0) {
+		prep_reply = F.later[0].r;
+		F.n_later = 0;
+		linesrv_reply_done(prep_reply, true, "from prepare");
+	}
+}
+
+START_TEST(reply_from_prepare)
+{
+	struct cli c;
+	ev_prepare p;
+	struct pollfd pfd;
+	int i;
+
+	ev_prepare_init(&p, on_prep);
+	ev_prepare_start(F.loop, &p);
+	cli_pair(&c);
+	cli_sends(&c, "text later 1000 x\n");
+	/* The request is read; the reply is completed in the next turn's
+	 * prepare phase and must be on the socket after that turn. */
+	for (i = 0; i < 4 && F.handled == 0; i++)
+		round_(&c, false);
+	ck_assert_uint_eq(F.handled, 1);
+	ev_run(F.loop, EVRUN_NOWAIT);
+	pfd.fd = c.fd;
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 0), 1);
+	pump(&c, 1);
+	want(&c, 0, true, "from prepare");
+	ev_prepare_stop(F.loop, &p);
+	cli_close(&c);
+}
+END_TEST
+
 /* Nothing leaves while the head of the line waits. */
 START_TEST(order_head_blocks)
 {
@@ -605,6 +649,7 @@ static Suite *linesrv_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, order_late_replies);
 	tcase_add_test(tc, order_head_blocks);
+	tcase_add_test(tc, reply_from_prepare);
 	tcase_add_test(tc, pipelining_many);
 	tcase_add_test(tc, requests_forms);
 	suite_add_tcase(s, tc);

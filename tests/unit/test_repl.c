@@ -1536,6 +1536,70 @@ START_TEST(test_stop_after_failed_sync)
 }
 END_TEST
 
+/* The same on the sync thread's path: a group too large to be synced on
+ * the loop (SYNC_INLINE_MAX) goes to the thread, whose fdatasync fails;
+ * none of its writes is ever answered ok. */
+START_TEST(test_failed_sync_on_thread)
+{
+	enum { COUNT = 100 };
+	struct wr w1, w[COUNT];
+	char wal[600], path[32];
+	int i;
+
+	start_all();
+	write_kv(PRIMARY, &w1, "a", "1", false, 0);
+	ck_assert(run_until(answered, &w1, 10));
+	ck_assert(w1.ok);
+	snprintf(wal, sizeof(wal), "%s",
+		 store_wal_path(repl_store(nodes[PRIMARY].r)));
+	ck_assert_int_eq(unlink(wal), 0);
+	for (i = 0; i < COUNT; i++) {
+		snprintf(path, sizeof(path), "k%d", i);
+		write_kv(PRIMARY, &w[i], path, "v", false, 0);
+	}
+	run_for(0.5);
+	for (i = 0; i < COUNT; i++)
+		ck_assert_int_eq(w[i].done, 0); /* committed, never synced */
+	repl_stop(nodes[PRIMARY].r);
+	nodes[PRIMARY].r = NULL;
+	for (i = 0; i < COUNT; i++) {
+		ck_assert_int_eq(w[i].done, 1);
+		ck_assert_msg(!w[i].ok &&
+				  strstr(w[i].body, "fdatasync") != NULL,
+			      "%s", w[i].body);
+	}
+	unlink(wal);
+}
+END_TEST
+
+/* A peer acknowledges only what its own sync made durable, on the loop's
+ * path too: with its WAL gone, a small batch is applied but never
+ * acknowledged, so the primary never counts it and --ack all fails. */
+START_TEST(test_peer_failed_sync_no_ack)
+{
+	struct wr w1, w2;
+	char wal[600];
+	const char *state, *reason;
+	int64_t applied = 0, lag;
+
+	start_all();
+	all_links_up();
+	write_kv(PRIMARY, &w1, "a", "1", true, 0);
+	ck_assert(run_until(answered, &w1, 10));
+	ck_assert(w1.ok);
+	snprintf(wal, sizeof(wal), "%s",
+		 store_wal_path(repl_store(nodes[1].r)));
+	ck_assert_int_eq(unlink(wal), 0);
+	write_kv(PRIMARY, &w2, "b", "2", true, 300);
+	ck_assert(run_until(answered, &w2, 10));
+	ck_assert_msg(!w2.ok && strstr(w2.body, "n2") != NULL, "%s", w2.body);
+	ck_assert(repl_peer_view(nodes[PRIMARY].r, peer_of(PRIMARY, 1), &state,
+				 &reason, &applied, &lag));
+	ck_assert_int_eq(applied, 1); /* b (revision 2) was never counted */
+	unlink(wal);
+}
+END_TEST
+
 /* ---- --version-skew strict ---- */
 
 START_TEST(test_version_skew_strict)
@@ -1598,6 +1662,8 @@ static Suite *repl_suite(void)
 	ADD("stale_channel_dropped", test_stale_channel_dropped);
 	ADD("oom_group_refused", test_oom_group_refused);
 	ADD("stop_after_failed_sync", test_stop_after_failed_sync);
+	ADD("failed_sync_on_thread", test_failed_sync_on_thread);
+	ADD("peer_failed_sync_no_ack", test_peer_failed_sync_no_ack);
 #undef ADD
 	return s;
 }

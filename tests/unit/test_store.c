@@ -684,16 +684,26 @@ START_TEST(test_group_put_fails_midway)
 	s = open_ok(dir);
 	put1(s, "a", "old");
 	db_file(file, sizeof(file), dir);
-	/* A foreign log row at revision 2 makes the put fail after it has
-	 * written the config row: the savepoint must undo that row. */
-	raw_sql(file, "INSERT INTO changelog VALUES (2, 0, 'x', 'y')");
+	/* A foreign log row at revision 3 makes the second put fail after
+	 * it has written the config row. There is no savepoint per put: the
+	 * whole group is rolled back (the first put too), later puts and the
+	 * commit say so, and nothing of it is applied. */
+	raw_sql(file, "INSERT INTO changelog VALUES (3, 0, 'x', 'y')");
 	OK(store_group_begin(s, err));
+	OK(store_group_put(s, "b", "1", &rev, err));
+	ck_assert_int_eq(rev, 2);
 	FAILS(EKL_EIO, store_group_put(s, "a", "new", &rev, err));
 	ck_assert(store_group_open(s));
 	assert_value(s, "a", "old");
-	OK(store_group_commit(s, err));
+	assert_value(s, "b", NULL);
+	FAILS(EKL_EIO, store_group_put(s, "c", "1", &rev, err));
+	ck_assert_msg(strstr(err, "rolled back") != NULL, "%s", err);
+	FAILS(EKL_EIO, store_group_commit(s, err));
+	ck_assert_msg(strstr(err, "UNIQUE") != NULL, "%s", err);
+	ck_assert(!store_group_open(s));
 	ck_assert_int_eq(state(s).revision, 1);
-	raw_sql(file, "DELETE FROM changelog WHERE rev = 2");
+	assert_value(s, "b", NULL);
+	raw_sql(file, "DELETE FROM changelog WHERE rev = 3");
 	OK(store_check(s, err));
 	assert_value(s, "a", "old");
 	ck_assert_int_eq(put1(s, "a", "new"), 2);

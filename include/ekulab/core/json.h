@@ -28,6 +28,8 @@ void json_arr_end(struct json *j);
 void json_key(struct json *j, const char *k);
 void json_str(struct json *j, const char *s); /* NULL writes null */
 void json_int(struct json *j, int64_t v);
+/* v with that many decimals ("0.725"); null when not finite. */
+void json_fixed(struct json *j, double v, int decimals);
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
 /* NUL-terminated text, still owned by j (valid until json_close). */

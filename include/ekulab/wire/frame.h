@@ -34,6 +34,7 @@ enum frame_res {
 /* Incremental decoder. The buffer never grows past FRAME_HDR + max. */
 struct frame_dec {
 	uint8_t *buf; /* owned */
+	size_t off;   /* the unconsumed bytes are buf[off..off+len) */
 	size_t len;
 	size_t cap;
 	size_t max;
