@@ -73,8 +73,9 @@ static void snap_done(void *arg, size_t index, bool ok, const char *body)
 {
 	(void)arg;
 	if (!ok)
-		fprintf(stderr, "ekulab: bench: snapshot write %zu failed: %s\n",
-			index, body);
+		fprintf(stderr,
+			"ekulab: bench: snapshot write %zu failed: %s\n", index,
+			body);
 }
 
 /* Local SQLite: the same rows, 1000 per transaction; rows/s or -1. */

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -125,10 +126,41 @@ int store_fail(struct store *s, int rc, const char *what, char *err)
 #define STORE_STR_(x) #x
 #define STORE_STR(x)  STORE_STR_(x)
 
+/* The first of NUL, CR or LF in s[0..len), or NULL. memchr is vectorised:
+ * three passes cost less than one byte loop (2 KiB rows of a snapshot
+ * spent a sixth of the peer's time here). */
+static const char *first_forbidden(const char *s, size_t len)
+{
+	const char *nul = memchr(s, '\0', len);
+	const char *cr = memchr(s, '\r', nul != NULL ? (size_t)(nul - s) : len);
+	const char *end = cr != NULL ? cr : nul;
+	const char *lf = memchr(s, '\n', end != NULL ? (size_t)(end - s) : len);
+
+	return lf != NULL ? lf : end;
+}
+
+/* Length of the ASCII prefix of s[0..len), eight bytes at a time. */
+static size_t ascii_prefix(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, 8);
+		if (w & UINT64_C(0x8080808080808080))
+			break;
+	}
+	while (i < len && (unsigned char)s[i] < 0x80)
+		i++;
+	return i;
+}
+
 /* Why text s[0..len) cannot be stored as `what` ("path", "value"). */
 static const char *bad_text(const char *s, size_t len, bool path)
 {
-	size_t i;
+	const char *bad;
+	size_t a;
 
 	if (path && len > STORE_PATH_MAX)
 		return "the path is longer than " STORE_STR(
@@ -136,15 +168,15 @@ static const char *bad_text(const char *s, size_t len, bool path)
 	if (!path && len > STORE_VALUE_MAX)
 		return "the value is longer than " STORE_STR(
 		    STORE_VALUE_MAX) " bytes";
-	for (i = 0; i < len; i++) {
-		if (s[i] == '\0')
-			return path ? "the path contains a NUL byte"
-				    : "the value contains a NUL byte";
-		if (s[i] == '\r' || s[i] == '\n')
-			return path ? "the path contains a line break"
-				    : "the value contains a line break";
-	}
-	if (len > 0 && utf8_valid_prefix(s, len) != len)
+	bad = first_forbidden(s, len);
+	if (bad != NULL && *bad == '\0')
+		return path ? "the path contains a NUL byte"
+			    : "the value contains a NUL byte";
+	if (bad != NULL)
+		return path ? "the path contains a line break"
+			    : "the value contains a line break";
+	a = ascii_prefix(s, len);
+	if (a < len && utf8_valid_prefix(s + a, len - a) != len - a)
 		return path ? "the path is not valid UTF-8"
 			    : "the value is not valid UTF-8";
 	return NULL;

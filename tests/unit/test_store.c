@@ -566,6 +566,18 @@ START_TEST(test_row_rules)
 	     "the value is not valid UTF-8"}, /* a surrogate */
 	    {"a", 1, "\xf4\x90\x80\x80", 4,
 	     "the value is not valid UTF-8"}, /* above U+10FFFF */
+	    /* Past the first eight bytes (read a word at a time), and after
+	     * other characters: */
+	    {"a", 1, "abcdefghijklmnop\xc3\xa9qrstuvw", 25, NULL},
+	    {"a", 1, "abcdefghijklmnop\xff", 17,
+	     "the value is not valid UTF-8"},
+	    {"a", 1, "abcdefgh\xc3\xa9ijklmnop\xc3", 19,
+	     "the value is not valid UTF-8"},
+	    {"a", 1, "caf\xc3\xa9 \xe2\x82\xac\0", 11,
+	     "the value contains a NUL byte"},
+	    {"a", 1, "abcdefghij\nk\0", 13, "the value contains a line break"},
+	    {"a", 1, "abcdefghij\0k\r\n", 14, "the value contains a NUL byte"},
+	    {"a", 1, "\xff\n", 2, "the value contains a line break"},
 	};
 	char longp[STORE_PATH_MAX + 2], want[64];
 	char *longv = malloc(STORE_VALUE_MAX + 2);
