@@ -158,7 +158,11 @@ void repl_stop(struct repl *r)
 	 * fdatasync failed) is answered with an error. Without a syncer
 	 * every commit was synchronous. */
 	if (r->syncer != NULL) {
-		uint64_t durable = syncer_stop(r->syncer);
+		uint64_t durable;
+
+		if (r->sync_due != 0)
+			syncer_request(r->syncer, r->sync_due);
+		durable = syncer_stop(r->syncer);
 
 		r->syncer = NULL;
 		repl_on_synced(r, durable);

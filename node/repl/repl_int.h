@@ -27,9 +27,6 @@
 #define WINDOW	  4	/* unacknowledged batches per peer */
 #define SNAP_ROWS 1000	/* rows per snapshot chunk */
 #define LAT_MAX	  65536 /* latency samples kept */
-/* Groups and batches of at most this many changes may be synced on the
- * loop when the sync thread is idle (repl_make_durable). */
-#define SYNC_INLINE_MAX 64
 
 /* Batches and snapshot chunks are bounded by bytes too: rows stop at
  * FRAME_ROWS_BYTES of path+value (or one row alone), so every frame stays
@@ -134,10 +131,13 @@ struct repl {
 	uint32_t *lat; /* owned */
 	size_t lat_n;  /* samples held (<= LAT_MAX) */
 	size_t lat_next;
-	bool sent_early;	  /* the group being committed went to peers */
-	struct syncer *syncer;	  /* owned; NULL: every commit fsyncs itself */
-	uint64_t commit_seq;	  /* commits that wait for the syncer */
-	uint64_t synced_seq;	  /* ...of which durable */
+	bool sent_early;       /* the group being committed went to peers */
+	struct syncer *syncer; /* owned; NULL: every commit fsyncs itself */
+	uint64_t commit_seq;   /* commits that wait for the syncer */
+	uint64_t synced_seq;   /* ...of which durable */
+	/* Peer: the last commit applied in this turn of the loop, whose
+	 * sync the prepare watcher asks for (0: none). */
+	uint64_t sync_due;
 	struct durable *durables; /* owned: committed groups not yet synced */
 	struct durable **durables_tail;
 	uint64_t groups;  /* group commits since the last reset */
@@ -172,13 +172,7 @@ void repl_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents);
 void repl_on_wait_timer(struct ev_loop *loop, ev_timer *t, int revents);
 /* The syncer's callback: every commit up to seq is durable. */
 void repl_on_synced(void *arg, uint64_t seq);
-/* Make the commit tagged seq durable, then answer what waits for it
- * (repl_on_synced): on the loop now when inline_ok and the sync thread is
- * idle (syncer_sync_now), else through the thread. inline_ok says that
- * nothing else waits behind this commit: a small group or batch, and on
- * the primary no --ack all write waiting for peers (whose acks the loop
- * would read late while it syncs). */
-void repl_make_durable(struct repl *r, uint64_t seq, bool inline_ok);
+
 void repl_wait_remove(struct repl *r, struct ack_wait *w);
 /* Resolve waits after a peer acknowledged, or fail those needing peer
  * `gone` (>= 0) whose link went down. */

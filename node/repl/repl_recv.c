@@ -25,7 +25,6 @@
  * channel.
  */
 #include <inttypes.h>
-#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,10 +52,11 @@ void repl_send_ack_rev(struct repl *r, struct repl_chan *ch, int64_t rev)
 	r->io->send(r->io, ch, &env);
 }
 
-/* After applying n changes: acknowledge them once they are durable (on
- * ch now, or on the carrier of that moment from repl_on_synced). */
-static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch,
-			     size_t n)
+/* After applying changes: acknowledge them once they are durable (on ch
+ * now, or on the carrier of that moment from repl_on_synced). The sync is
+ * asked for once per turn of the loop, from the prepare watcher
+ * (repl_on_prepare), after every frame of that turn was handled. */
+static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch)
 {
 	struct repl_peer *p = &r->peers[peer];
 	struct store_state st;
@@ -69,7 +69,7 @@ static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch,
 	p->ack_due = true;
 	p->ack_rev = st.revision;
 	p->ack_seq = ++r->commit_seq;
-	repl_make_durable(r, p->ack_seq, n <= SYNC_INLINE_MAX);
+	r->sync_due = p->ack_seq;
 }
 
 static void refuse(struct repl *r, int peer, struct repl_chan *ch,
@@ -246,7 +246,7 @@ static void on_batch(struct repl *r, int peer, struct repl_chan *from,
 	ekl_free(ch);
 	ekl_free(arena);
 	repl_maybe_compact(r);
-	ack_when_durable(r, peer, from, n);
+	ack_when_durable(r, peer, from);
 }
 
 /* ---- snapshot staging -------------------------------------------------- */
@@ -380,7 +380,7 @@ static void on_snap_end(struct repl *r, int peer, struct repl_chan *ch)
 	ekl_info("replication from %s: snapshot installed at revision %lld",
 		 name, (long long)p->snap_revision);
 	p->phase = REPL_STREAM;
-	ack_when_durable(r, peer, ch, SIZE_MAX);
+	ack_when_durable(r, peer, ch);
 }
 
 /* A ReplAck. Only the primary counts acknowledgements, and only those

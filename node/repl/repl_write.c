@@ -393,7 +393,6 @@ static void group_commit(struct repl *r)
 	struct durable *d = NULL;
 	struct store_state st;
 	char err[EKL_ERRLEN];
-	size_t n_group = 0;
 	int i, rv;
 
 	if (!repl_is_primary(r)) {
@@ -422,8 +421,7 @@ static void group_commit(struct repl *r)
 	r->queue_tail = &r->queue;
 	r->groups++;
 	for (w = batch; w != NULL; w = w->next)
-		n_group++;
-	r->grouped += n_group;
+		r->grouped++;
 	rv = store_group_begin(r->store, err);
 	for (w = batch; w != NULL && rv == 0; w = w->next) {
 		int64_t rev = 0;
@@ -474,16 +472,13 @@ static void group_commit(struct repl *r)
 		return;
 	}
 	if (d != NULL) {
-		/* Replies wait until the WAL is synced (repl_on_synced). A
-		 * small group that nothing else waits behind is synced on
-		 * the loop when the thread is idle (repl_make_durable). */
+		/* Replies wait until the WAL is synced (repl_on_synced). */
 		d->seq = ++r->commit_seq;
 		d->writes = batch;
 		d->committed = ev_time();
 		*r->durables_tail = d;
 		r->durables_tail = &d->next;
-		repl_make_durable(
-		    r, d->seq, r->waits == NULL && n_group <= SYNC_INLINE_MAX);
+		syncer_request(r->syncer, d->seq);
 	} else {
 		/* No syncer: the commit itself was synchronous=FULL. */
 		complete_writes(r, batch, ev_time());
@@ -528,23 +523,12 @@ void repl_fail_unsynced(struct repl *r)
 	r->durables_tail = &r->durables;
 }
 
-void repl_make_durable(struct repl *r, uint64_t seq, bool inline_ok)
-{
-	if (inline_ok && syncer_sync_now(r->syncer, seq)) {
-		repl_on_synced(r, seq);
-		return;
-	}
-	syncer_request(r->syncer, seq);
-}
-
 /* The syncer made every commit up to seq durable. */
 void repl_on_synced(void *arg, uint64_t seq)
 {
 	struct repl *r = arg;
 	int i;
 
-	if (seq < r->synced_seq)
-		return; /* an answer overtaken by an inline sync */
 	r->synced_seq = seq;
 	while (r->durables != NULL && r->durables->seq <= seq) {
 		struct durable *d = r->durables;
@@ -576,6 +560,12 @@ void repl_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)revents;
 	if (r->queue != NULL)
 		group_commit(r);
+	if (r->sync_due != 0) {
+		/* What a peer applied in this turn of the loop: one request
+		 * for all of it (repl_recv.c: ack_when_durable). */
+		syncer_request(r->syncer, r->sync_due);
+		r->sync_due = 0;
+	}
 }
 
 void repl_write(struct repl *r, void *reply, const char *path,

@@ -29,7 +29,6 @@ struct syncer {
 	uint64_t durable;
 	bool stop;
 	bool failed;
-	bool busy; /* an fdatasync runs (on either thread): fd is in use */
 };
 
 /* fdatasync the WAL; reopen it when SQLite replaced the file. Only called
@@ -62,20 +61,14 @@ static void *sync_main(void *arg)
 		uint64_t target;
 		int rv;
 
-		while (!s->failed &&
-		       (s->busy || (!s->stop && s->requested <= s->durable)))
+		while (!s->stop && s->requested <= s->durable)
 			pthread_cond_wait(&s->cv, &s->mu);
-		/* After a failed fdatasync nothing more is ever promised: a
-		 * later one that succeeds does not bring back what the
-		 * failed one lost. */
-		if (s->failed || (s->requested <= s->durable && s->stop))
+		if (s->requested <= s->durable && s->stop)
 			break;
 		target = s->requested;
-		s->busy = true;
 		pthread_mutex_unlock(&s->mu);
 		rv = sync_wal(s);
 		pthread_mutex_lock(&s->mu);
-		s->busy = false;
 		if (rv != 0) {
 			s->failed = true;
 			break;
@@ -138,36 +131,6 @@ int syncer_start(struct ev_loop *loop, const char *wal_path,
 	}
 	*out = s;
 	return 0;
-}
-
-bool syncer_sync_now(struct syncer *s, uint64_t seq)
-{
-	int rv;
-
-	pthread_mutex_lock(&s->mu);
-	if (s->failed || s->busy || s->requested > s->durable) {
-		pthread_mutex_unlock(&s->mu);
-		return false; /* the thread has work: queue behind it */
-	}
-	s->busy = true;
-	pthread_mutex_unlock(&s->mu);
-	rv = sync_wal(s);
-	pthread_mutex_lock(&s->mu);
-	s->busy = false;
-	if (rv != 0) {
-		/* As if the thread had failed: on_async stops the loop, and
-		 * the thread wakes up only to end. */
-		s->failed = true;
-		pthread_cond_signal(&s->cv);
-		ev_async_send(s->loop, &s->async);
-	} else {
-		if (seq > s->durable)
-			s->durable = seq;
-		if (seq > s->requested)
-			s->requested = seq;
-	}
-	pthread_mutex_unlock(&s->mu);
-	return rv == 0;
 }
 
 void syncer_request(struct syncer *s, uint64_t seq)

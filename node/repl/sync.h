@@ -11,7 +11,6 @@
 #ifndef EKUNODE_SYNC_H
 #define EKUNODE_SYNC_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include <ev.h>
@@ -25,15 +24,7 @@ int syncer_start(struct ev_loop *loop, const char *wal_path,
 		 struct syncer **out, char *err);
 /* Ask for everything committed so far, tagged seq, to become durable. */
 void syncer_request(struct syncer *s, uint64_t seq);
-/* When the thread is idle (everything requested so far is durable), run
- * the fdatasync on the calling (loop) thread instead and return true:
- * everything committed so far, tagged seq, is durable now, without the two
- * thread hand-offs (about a fifth of a single write's time on the
- * 2-core machine). False when the thread is busy (the caller then uses
- * syncer_request, so the syncs still coalesce) or when this fdatasync
- * failed: that is then reported like the thread's failure (the loop
- * stops) and nothing is ever promised durable again. */
-bool syncer_sync_now(struct syncer *s, uint64_t seq);
+
 /* Sync what is pending, join the thread, free. Returns the sequence
  * number durable at the end: the last one requested, or less when an
  * fdatasync failed. Accepts NULL (returns 0). */

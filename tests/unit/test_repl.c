@@ -1536,9 +1536,8 @@ START_TEST(test_stop_after_failed_sync)
 }
 END_TEST
 
-/* The same on the sync thread's path: a group too large to be synced on
- * the loop (SYNC_INLINE_MAX) goes to the thread, whose fdatasync fails;
- * none of its writes is ever answered ok. */
+/* The same for a large group (its own batches through the log): none of
+ * its writes is ever answered ok once the fdatasync failed. */
 START_TEST(test_failed_sync_on_thread)
 {
 	enum { COUNT = 100 };
@@ -1572,9 +1571,10 @@ START_TEST(test_failed_sync_on_thread)
 }
 END_TEST
 
-/* A peer acknowledges only what its own sync made durable, on the loop's
- * path too: with its WAL gone, a small batch is applied but never
- * acknowledged, so the primary never counts it and --ack all fails. */
+/* A peer acknowledges only what its own sync made durable: with its WAL
+ * gone, a batch is applied but never acknowledged (its sync is asked for
+ * from the prepare watcher now), so the primary never counts it and
+ * --ack all fails. */
 START_TEST(test_peer_failed_sync_no_ack)
 {
 	struct wr w1, w2;
