@@ -125,6 +125,7 @@ int repl_start(const struct repl_config *cfg, struct repl_io *io,
 	ev_prepare_start(cfg->loop, &r->commit_w);
 	ev_init(&r->wait_timer, repl_on_wait_timer);
 	r->wait_timer.repeat = 0.1;
+	ev_init(&r->lazy_timer, repl_on_lazy_timer);
 	*out = r;
 	return 0;
 
@@ -154,14 +155,17 @@ void repl_stop(struct repl *r)
 		return;
 	ev_prepare_stop(r->cfg.loop, &r->commit_w);
 	ev_timer_stop(r->cfg.loop, &r->wait_timer);
+	ev_timer_stop(r->cfg.loop, &r->lazy_timer);
 	/* What the syncer made durable is answered; what it could not (its
 	 * fdatasync failed) is answered with an error. Without a syncer
 	 * every commit was synchronous. */
 	if (r->syncer != NULL) {
 		uint64_t durable;
 
-		if (r->sync_due != 0)
-			syncer_request(r->syncer, r->sync_due);
+		if (r->sync_due != 0 || r->lazy_due != 0)
+			syncer_request(r->syncer, r->sync_due > r->lazy_due
+						      ? r->sync_due
+						      : r->lazy_due);
 		durable = syncer_stop(r->syncer);
 
 		r->syncer = NULL;

@@ -27,6 +27,9 @@
 #define WINDOW	  4	/* unacknowledged batches per peer */
 #define SNAP_ROWS 1000	/* rows per snapshot chunk */
 #define LAT_MAX	  65536 /* latency samples kept */
+/* A peer syncs a batch without ack_now at most this long after it applied
+ * it, so that batches nobody waits for share one fdatasync. */
+#define LAZY_SYNC_S 0.002
 
 /* Batches and snapshot chunks are bounded by bytes too: rows stop at
  * FRAME_ROWS_BYTES of path+value (or one row alone), so every frame stays
@@ -131,13 +134,15 @@ struct repl {
 	uint32_t *lat; /* owned */
 	size_t lat_n;  /* samples held (<= LAT_MAX) */
 	size_t lat_next;
-	bool sent_early;       /* the group being committed went to peers */
 	struct syncer *syncer; /* owned; NULL: every commit fsyncs itself */
 	uint64_t commit_seq;   /* commits that wait for the syncer */
 	uint64_t synced_seq;   /* ...of which durable */
 	/* Peer: the last commit applied in this turn of the loop, whose
-	 * sync the prepare watcher asks for (0: none). */
+	 * sync the prepare watcher asks for (0: none); and the last one that
+	 * nobody waits for, whose sync lazy_timer asks for. */
 	uint64_t sync_due;
+	uint64_t lazy_due;
+	ev_timer lazy_timer;
 	struct durable *durables; /* owned: committed groups not yet synced */
 	struct durable **durables_tail;
 	uint64_t groups;  /* group commits since the last reset */
@@ -168,6 +173,8 @@ void repl_fail_writes(struct repl *r, struct pending_write *list,
 void repl_fail_unsynced(struct repl *r);
 /* The commit_w prepare watcher: commit the queued writes as one group. */
 void repl_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents);
+/* The lazy_timer: ask for the sync of what a peer applied lazily. */
+void repl_on_lazy_timer(struct ev_loop *loop, ev_timer *t, int revents);
 /* The wait_timer: fail --ack all waits whose deadline passed. */
 void repl_on_wait_timer(struct ev_loop *loop, ev_timer *t, int revents);
 /* The syncer's callback: every commit up to seq is durable. */

@@ -53,10 +53,15 @@ void repl_send_ack_rev(struct repl *r, struct repl_chan *ch, int64_t rev)
 }
 
 /* After applying changes: acknowledge them once they are durable (on ch
- * now, or on the carrier of that moment from repl_on_synced). The sync is
- * asked for once per turn of the loop, from the prepare watcher
- * (repl_on_prepare), after every frame of that turn was handled. */
-static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch)
+ * now, or on the carrier of that moment from repl_on_synced). When the
+ * primary wants the acknowledgement soon (now), the sync is asked for once
+ * per turn of the loop, from the prepare watcher (repl_on_prepare), after
+ * every frame of that turn was handled; otherwise at most LAZY_SYNC_S
+ * later (lazy_timer), so that batches nobody waits for (--ack primary
+ * writes) share one fdatasync instead of costing one each. Either way
+ * the acknowledgement follows the sync, never precedes it. */
+static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch,
+			     bool now)
 {
 	struct repl_peer *p = &r->peers[peer];
 	struct store_state st;
@@ -69,7 +74,15 @@ static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch)
 	p->ack_due = true;
 	p->ack_rev = st.revision;
 	p->ack_seq = ++r->commit_seq;
-	r->sync_due = p->ack_seq;
+	if (now) {
+		r->sync_due = p->ack_seq;
+		return;
+	}
+	r->lazy_due = p->ack_seq;
+	if (!ev_is_active(&r->lazy_timer)) {
+		ev_timer_set(&r->lazy_timer, LAZY_SYNC_S, 0.);
+		ev_timer_start(r->cfg.loop, &r->lazy_timer);
+	}
 }
 
 static void refuse(struct repl *r, int peer, struct repl_chan *ch,
@@ -246,7 +259,7 @@ static void on_batch(struct repl *r, int peer, struct repl_chan *from,
 	ekl_free(ch);
 	ekl_free(arena);
 	repl_maybe_compact(r);
-	ack_when_durable(r, peer, from);
+	ack_when_durable(r, peer, from, b->ack_now);
 }
 
 /* ---- snapshot staging -------------------------------------------------- */
@@ -380,7 +393,7 @@ static void on_snap_end(struct repl *r, int peer, struct repl_chan *ch)
 	ekl_info("replication from %s: snapshot installed at revision %lld",
 		 name, (long long)p->snap_revision);
 	p->phase = REPL_STREAM;
-	ack_when_durable(r, peer, ch);
+	ack_when_durable(r, peer, ch, true);
 }
 
 /* A ReplAck. Only the primary counts acknowledgements, and only those

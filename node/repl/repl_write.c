@@ -9,7 +9,7 @@
  * answers wait until a thread has fsync'd it (repl_on_synced); without it
  * each commit fsyncs on the loop. After the commit the change log may be
  * compacted (repl_maybe_compact) and every peer is pumped (repl_send.c); a
- * group may even go to caught-up peers while it is being committed
+ * group goes to caught-up peers from memory while it is being synced
  * (send_group_early).
  *
  * The failure modes: a write on a node that is not the primary fails,
@@ -17,8 +17,8 @@
  * answers wait for the sync, the group is refused before anything is
  * committed: no write is ever answered before fdatasync made it durable
  * (if the sync fails, the node stops and repl_stop answers what was not
- * synced with an error). A failed commit fails the group's writes; if the
- * group already went to peers, the primary stops (see send_group_early). A
+ * synced with an error). A failed commit fails the group's writes (nothing
+ * of it went to peers: they get a group only once it is committed). A
  * write waiting for --ack all fails when a peer it waits for loses its link
  * or the timeout passes; it stays committed on the primary and replicates
  * when that peer comes back.
@@ -264,13 +264,16 @@ void repl_maybe_compact(struct repl *r)
 		ekl_warn("compaction: %s", err);
 }
 
-/* Replicate a group while it is being committed: to each peer that is
- * fully caught up, send the group's changes now, so the peers' fsync runs
- * in parallel with ours. Safe because every primary start opens a new
- * epoch (repl_start) and a failed commit stops the primary: changes a
- * peer holds that the primary never made durable belong to an epoch whose
- * log the next primary does not match, so that peer gets a snapshot. */
-static void send_group_early(struct repl *r, struct pending_write *group)
+/* Replicate a group while it is being synced: to each peer that was
+ * fully caught up before it (at `before`, the committed state before the
+ * group), send the group's changes from memory now, so the peers' fsync
+ * runs in parallel with ours. The group is committed (not yet durable):
+ * safe because every primary start opens a new epoch (repl_start) and a
+ * failed sync stops the primary, so changes a peer holds that the
+ * primary never made durable belong to an epoch whose log the next
+ * primary does not match, and that peer gets a snapshot. */
+static void send_group_early(struct repl *r, struct pending_write *group,
+			     const struct store_state *before)
 {
 	Ekl__Envelope env = EKL__ENVELOPE__INIT;
 	Ekl__ReplBatch batch = EKL__REPL_BATCH__INIT;
@@ -279,6 +282,7 @@ static void send_group_early(struct repl *r, struct pending_write *group)
 	struct store_state st;
 	size_t n = 0, cap = 0, bytes = 0;
 	int64_t last = 0;
+	bool waited = false;
 	int i;
 
 	for (w = group; w != NULL; w = w->next)
@@ -295,7 +299,7 @@ static void send_group_early(struct repl *r, struct pending_write *group)
 	ptrs = ekl_calloc(cap, sizeof(*ptrs));
 	if (changes == NULL || ptrs == NULL)
 		goto out;
-	store_state(r->store, &st); /* committed state: before this group */
+	st = *before;
 	for (w = group; w != NULL; w = w->next) {
 		if (w->reply == NULL)
 			continue;
@@ -316,6 +320,9 @@ static void send_group_early(struct repl *r, struct pending_write *group)
 	batch.primary_revision = (uint64_t)last;
 	env.msg_case = EKL__ENVELOPE__MSG_BATCH;
 	env.batch = &batch;
+	for (w = group; w != NULL; w = w->next)
+		if (w->reply != NULL && w->ack_all)
+			waited = true;
 	for (i = 0; i < r->io->n_peers; i++) {
 		struct repl_peer *p = &r->peers[i];
 
@@ -323,10 +330,10 @@ static void send_group_early(struct repl *r, struct pending_write *group)
 		    !r->io->chan_up(r->io, p->carrier) ||
 		    repl_batches_out(p) >= WINDOW || p->sent != st.revision)
 			continue;
-		if (r->io->send(r->io, p->carrier, &env) == 0) {
+		batch.ack_now = waited || r->waits != NULL ||
+				repl_batches_out(p) + 1 >= WINDOW;
+		if (r->io->send(r->io, p->carrier, &env) == 0)
 			repl_batch_sent(p, last);
-			r->sent_early = true;
-		}
 	}
 out:
 	ekl_free(changes);
@@ -448,39 +455,29 @@ static void group_commit(struct repl *r)
 		    w->timeout_ms > 0 ? w->timeout_ms : r->cfg.ack_timeout_ms;
 		w->rev = rev;
 	}
-	if (rv == 0)
-		send_group_early(r, batch);
-	if (rv == 0 && (rv = store_group_commit(r->store, err)) != 0) {
-		if (r->sent_early) {
-			/* Peers may hold changes we could not make durable.
-			 * Fail-stop: a restarted primary opens a new epoch,
-			 * and the peers' divergent tail is replaced. */
-			ekl_error("group commit failed after replicating it: "
-				  "%s; stopping so that peers stay "
-				  "consistent (restart the node)",
-				  err);
-			fail_queue(r, "primary stopping after a failed commit");
-			ev_break(r->cfg.loop, EVBREAK_ALL);
-		} else {
-			ekl_error("group commit failed: %s", err);
-		}
-	}
-	r->sent_early = false;
+	store_state(r->store, &st); /* before this group */
+	if (rv == 0 && (rv = store_group_commit(r->store, err)) != 0)
+		ekl_error("group commit failed: %s", err);
 	if (rv != 0) {
 		repl_fail_writes(r, batch, err);
 		ekl_free(d);
 		return;
 	}
 	if (d != NULL) {
-		/* Replies wait until the WAL is synced (repl_on_synced). */
+		/* Replies wait until the WAL is synced (repl_on_synced). The
+		 * sync starts first: the peers woken by the group below
+		 * would otherwise take the CPU between our commit and our
+		 * fdatasync. */
 		d->seq = ++r->commit_seq;
 		d->writes = batch;
 		d->committed = ev_time();
 		*r->durables_tail = d;
 		r->durables_tail = &d->next;
 		syncer_request(r->syncer, d->seq);
+		send_group_early(r, batch, &st);
 	} else {
 		/* No syncer: the commit itself was synchronous=FULL. */
+		send_group_early(r, batch, &st);
 		complete_writes(r, batch, ev_time());
 	}
 	repl_maybe_compact(r);
@@ -562,10 +559,26 @@ void repl_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 		group_commit(r);
 	if (r->sync_due != 0) {
 		/* What a peer applied in this turn of the loop: one request
-		 * for all of it (repl_recv.c: ack_when_durable). */
+		 * for all of it (repl_recv.c: ack_when_durable). It covers
+		 * what waited lazily too. */
 		syncer_request(r->syncer, r->sync_due);
+		if (r->lazy_due <= r->sync_due) {
+			r->lazy_due = 0;
+			ev_timer_stop(r->cfg.loop, &r->lazy_timer);
+		}
 		r->sync_due = 0;
 	}
+}
+
+void repl_on_lazy_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct repl *r = container_of(t, struct repl, lazy_timer);
+
+	(void)loop;
+	(void)revents;
+	if (r->lazy_due != 0 && r->syncer != NULL)
+		syncer_request(r->syncer, r->lazy_due);
+	r->lazy_due = 0;
 }
 
 void repl_write(struct repl *r, void *reply, const char *path,
