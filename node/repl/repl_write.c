@@ -560,12 +560,13 @@ void repl_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 	if (r->sync_due != 0) {
 		/* What a peer applied in this turn of the loop: one request
 		 * for all of it (repl_recv.c: ack_when_durable). It covers
-		 * what waited lazily too. */
-		syncer_request(r->syncer, r->sync_due);
-		if (r->lazy_due <= r->sync_due) {
-			r->lazy_due = 0;
-			ev_timer_stop(r->cfg.loop, &r->lazy_timer);
-		}
+		 * what waited lazily too (committed before this watcher ran,
+		 * even later in this turn than the last urgent batch). */
+		syncer_request(r->syncer, r->sync_due > r->lazy_due
+					      ? r->sync_due
+					      : r->lazy_due);
+		r->lazy_due = 0;
+		ev_timer_stop(r->cfg.loop, &r->lazy_timer);
 		r->sync_due = 0;
 	}
 }
