@@ -1315,6 +1315,44 @@ START_TEST(test_snap_reader_consistent)
 }
 END_TEST
 
+/* A reader opened while a group is open describes the committed state:
+ * the group's new row is neither counted nor read. */
+START_TEST(test_snap_reader_during_group)
+{
+	char dir[512];
+	struct store *s;
+	struct store_snap_reader *rd = NULL;
+	struct store_state at, now;
+	struct rows rs = {0};
+
+	mkdir_fresh(dir, sizeof(dir), "store-snapgroup");
+	s = open_ok(dir);
+	fill(s, 12, "g%02d", 4);
+	put1(s, "g03", NULL);
+	now = state(s);
+	ck_assert_int_eq(now.rows, 11);
+	OK(store_group_begin(s, err));
+	OK(store_group_put(s, "g99", "uncommitted", NULL, err));
+	OK(store_group_put(s, "g04", NULL, NULL, err));
+	OK(store_snap_open(s, &rd, &at, err));
+	assert_same_state(&now, &at);
+	ck_assert_int_eq(at.rows, 11);
+	ck_assert_int_eq(store_snap_next(rd, 100, SIZE_MAX, rows_cb, &rs, err),
+			 11);
+	ck_assert_int_eq(store_snap_next(rd, 100, SIZE_MAX, rows_cb, &rs, err),
+			 0);
+	ck_assert_str_eq(rs.paths[3], "g04");
+	store_snap_close(rd);
+	rows_free(&rs);
+	OK(store_group_commit(s, err));
+	OK(store_snap_open(s, &rd, &at, err));
+	ck_assert_int_eq(at.rows, 11); /* one added, one deleted */
+	ck_assert_int_eq(at.revision, now.revision + 2);
+	store_snap_close(rd);
+	store_close(s);
+}
+END_TEST
+
 START_TEST(test_snap_reader_exact_batches)
 {
 	char dir[512];
@@ -1643,6 +1681,7 @@ static Suite *store_suite(void)
 
 	tc = tcase_create("store_snap_reader");
 	tcase_add_test(tc, test_snap_reader_consistent);
+	tcase_add_test(tc, test_snap_reader_during_group);
 	tcase_add_test(tc, test_snap_reader_exact_batches);
 	tcase_add_test(tc, test_snap_reader_byte_bound);
 	suite_add_tcase(s, tc);
