@@ -102,9 +102,16 @@ static int setup(struct bench *b, char *err)
 	b->lab.tune.dead_ms = 0;
 	b->lab.tune.backoff_max_ms = 0;
 	/* Every change of the catch-up stays in the log; for the snapshot
-	 * run, hardly any does. */
-	b->lab.tune.log_keep =
-	    b->snapshot_rows > 0 ? BENCH_SNAP_LOG_KEEP : 4000000;
+	 * run, a tenth of the rows at most (see BENCH_SNAP_LOG_KEEP). */
+	b->lab.tune.log_keep = 4000000;
+	if (b->snapshot_rows > 0) {
+		long keep = b->snapshot_rows / 10;
+
+		b->lab.tune.log_keep = keep < 100 ? 100
+				       : keep > BENCH_SNAP_LOG_KEEP
+					   ? BENCH_SNAP_LOG_KEEP
+					   : keep;
+	}
 	b->lab.tune.ack_timeout_ms = 30000;
 	if ((rv = lab_prepare(&b->lab, "process", err)) != 0)
 		return rv;

@@ -27,9 +27,10 @@
 #define BENCH_NODES	  3
 #define BENCH_WRITER_RUNS 3
 #define BENCH_LAB_NODES	  6 /* --lab: nodes of the lab timed */
-/* --snapshot-rows: the change log the nodes keep, so that the stopped
- * peer gets a snapshot */
-#define BENCH_SNAP_LOG_KEEP 1000
+/* --snapshot-rows N: the change log the nodes keep is N / 10 entries
+ * (at least 100, at most this), so that the stopped peer gets a snapshot
+ * while the streaming one (which may lag by ten times that) does not */
+#define BENCH_SNAP_LOG_KEEP 20000
 
 /* Concurrent writers of each writer run: 1, 16, 64. */
 extern const int bench_writer_counts[BENCH_WRITER_RUNS];

@@ -4,7 +4,7 @@
  * batched inserts of the same rows, and the peak RSS of every node.
  *
  * The happy path (on a lab of its own whose nodes keep a change log of
- * BENCH_SNAP_LOG_KEEP entries, so node3 cannot stream what it missed):
+ * a tenth of the rows, so node3 cannot stream what it missed):
  * node3 is stopped; the rows are written on node1 (pipelined) and
  * replicate to node2; node3 starts, and the time until its revision equals
  * the primary's is the catch-up. VmHWM is read at the end: node3's covers
@@ -153,7 +153,7 @@ int bench_snapshot(struct bench *b, char *err)
 	filler[b->value_bytes] = '\0';
 
 	/* node3 misses everything; the lab's log is short
-	 * (BENCH_SNAP_LOG_KEEP), so it gets a snapshot. */
+	 * (a tenth of the rows), so it gets a snapshot. */
 	b->lab.rt->stop_node(&b->lab, 2, err);
 	fd = admin_client_connect(b->n[0].sock, err);
 	if (fd < 0) {
