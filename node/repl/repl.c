@@ -162,10 +162,8 @@ void repl_stop(struct repl *r)
 	if (r->syncer != NULL) {
 		uint64_t durable;
 
-		if (r->sync_due != 0 || r->lazy_due != 0)
-			syncer_request(r->syncer, r->sync_due > r->lazy_due
-						      ? r->sync_due
-						      : r->lazy_due);
+		if (r->lazy_due != 0)
+			syncer_request(r->syncer, r->lazy_due);
 		durable = syncer_stop(r->syncer);
 
 		r->syncer = NULL;

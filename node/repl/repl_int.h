@@ -137,10 +137,8 @@ struct repl {
 	struct syncer *syncer; /* owned; NULL: every commit fsyncs itself */
 	uint64_t commit_seq;   /* commits that wait for the syncer */
 	uint64_t synced_seq;   /* ...of which durable */
-	/* Peer: the last commit applied in this turn of the loop, whose
-	 * sync the prepare watcher asks for (0: none); and the last one that
-	 * nobody waits for, whose sync lazy_timer asks for. */
-	uint64_t sync_due;
+	/* Peer: the last commit applied that nobody waits for, whose sync
+	 * lazy_timer asks for (0: none). */
 	uint64_t lazy_due;
 	ev_timer lazy_timer;
 	struct durable *durables; /* owned: committed groups not yet synced */

@@ -161,10 +161,11 @@ static int send_batch(struct repl *r, int peer)
 	batch.n_changes = b.n;
 	batch.changes = b.ptrs;
 	batch.primary_revision = (uint64_t)st.revision;
-	/* Acknowledge soon: a write waits for it, more follows, or the
-	 * window fills up. */
-	batch.ack_now = r->waits != NULL || b.last < st.revision ||
-			repl_batches_out(p) + 1 >= WINDOW;
+	/* Acknowledge soon: a write waits for it, more follows, or an
+	 * earlier batch is still unacknowledged (a stream: lazy acks would
+	 * fill the window and hold it back). */
+	batch.ack_now =
+	    r->waits != NULL || b.last < st.revision || repl_batches_out(p) > 0;
 	env.msg_case = EKL__ENVELOPE__MSG_BATCH;
 	env.batch = &batch;
 	rv = r->io->send(r->io, p->carrier, &env);

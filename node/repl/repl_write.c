@@ -330,8 +330,8 @@ static void send_group_early(struct repl *r, struct pending_write *group,
 		    !r->io->chan_up(r->io, p->carrier) ||
 		    repl_batches_out(p) >= WINDOW || p->sent != st.revision)
 			continue;
-		batch.ack_now = waited || r->waits != NULL ||
-				repl_batches_out(p) + 1 >= WINDOW;
+		batch.ack_now =
+		    waited || r->waits != NULL || repl_batches_out(p) > 0;
 		if (r->io->send(r->io, p->carrier, &env) == 0)
 			repl_batch_sent(p, last);
 	}
@@ -557,18 +557,6 @@ void repl_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)revents;
 	if (r->queue != NULL)
 		group_commit(r);
-	if (r->sync_due != 0) {
-		/* What a peer applied in this turn of the loop: one request
-		 * for all of it (repl_recv.c: ack_when_durable). It covers
-		 * what waited lazily too (committed before this watcher ran,
-		 * even later in this turn than the last urgent batch). */
-		syncer_request(r->syncer, r->sync_due > r->lazy_due
-					      ? r->sync_due
-					      : r->lazy_due);
-		r->lazy_due = 0;
-		ev_timer_stop(r->cfg.loop, &r->lazy_timer);
-		r->sync_due = 0;
-	}
 }
 
 void repl_on_lazy_timer(struct ev_loop *loop, ev_timer *t, int revents)

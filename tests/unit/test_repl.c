@@ -1573,8 +1573,8 @@ END_TEST
 
 /* A peer acknowledges only what its own sync made durable: with its WAL
  * gone, a batch is applied but never acknowledged (its sync is asked for
- * from the prepare watcher now), so the primary never counts it and
- * --ack all fails. */
+ * at once and fails), so the primary never counts it and --ack all
+ * fails. */
 START_TEST(test_peer_failed_sync_no_ack)
 {
 	struct wr w1, w2;
@@ -1596,6 +1596,40 @@ START_TEST(test_peer_failed_sync_no_ack)
 	ck_assert(repl_peer_view(nodes[PRIMARY].r, peer_of(PRIMARY, 1), &state,
 				 &reason, &applied, &lag));
 	ck_assert_int_eq(applied, 1); /* b (revision 2) was never counted */
+	unlink(wal);
+}
+END_TEST
+
+/* A batch nobody waits for (an --ack primary write, nothing else in
+ * flight) is acknowledged lazily, yet still only after the peer's own
+ * sync: n3 acknowledges it within moments; n2, whose WAL is gone, applies
+ * it and never acknowledges it, so the primary never counts it. */
+START_TEST(test_lazy_ack_after_sync)
+{
+	struct wr w1, w2;
+	struct store_state st;
+	char wal[600];
+	const char *state, *reason;
+	int64_t applied = 0, lag;
+
+	start_all();
+	all_links_up();
+	write_kv(PRIMARY, &w1, "a", "1", true, 0);
+	ck_assert(run_until(answered, &w1, 10));
+	ck_assert(w1.ok);
+	snprintf(wal, sizeof(wal), "%s",
+		 store_wal_path(repl_store(nodes[1].r)));
+	ck_assert_int_eq(unlink(wal), 0);
+	write_kv(PRIMARY, &w2, "b", "2", false, 0);
+	ck_assert(run_until(answered, &w2, 10));
+	ck_assert_msg(w2.ok, "%s", w2.body);
+	wait_acked(2, 1u << 2);
+	run_for(0.2);
+	state_of(1, &st);
+	ck_assert_int_eq(st.revision, 2); /* applied on n2 ... */
+	ck_assert(repl_peer_view(nodes[PRIMARY].r, peer_of(PRIMARY, 1), &state,
+				 &reason, &applied, &lag));
+	ck_assert_int_eq(applied, 1); /* ... never acknowledged */
 	unlink(wal);
 }
 END_TEST
@@ -1664,6 +1698,7 @@ static Suite *repl_suite(void)
 	ADD("stop_after_failed_sync", test_stop_after_failed_sync);
 	ADD("failed_sync_on_thread", test_failed_sync_on_thread);
 	ADD("peer_failed_sync_no_ack", test_peer_failed_sync_no_ack);
+	ADD("lazy_ack_after_sync", test_lazy_ack_after_sync);
 #undef ADD
 	return s;
 }
