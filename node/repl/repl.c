@@ -254,9 +254,12 @@ void repl_adopt_epoch(struct repl *r, int64_t epoch, const char *primary)
 		return;
 	}
 	ekl_info("epoch %lld: primary is %s", (long long)epoch, primary);
-	for (i = 0; i < r->io->n_peers; i++)
-		r->peers[i].sent_high =
-		    0; /* what we sent was another epoch's */
+	for (i = 0; i < r->io->n_peers; i++) {
+		/* What we sent, and what was acknowledged, was another
+		 * epoch's. */
+		r->peers[i].sent_high = 0;
+		r->peers[i].acked = 0;
+	}
 	if (was_primary && !repl_is_primary(r)) {
 		while (r->waits != NULL) {
 			char msg[256];

@@ -73,7 +73,12 @@ struct repl_peer {
 	struct repl_chan *state_sent; /* the channel our ReplState went to
 					 when it came up (repl_conn_up) */
 	bool known;		      /* a ReplState has been received */
-	int64_t applied;	/* peer's applied revision (acked / reported) */
+	int64_t applied; /* peer's applied revision (acked / reported) */
+	int64_t acked;	 /* primary: the highest revision the peer acknowledged
+			    in this epoch (a ReplAck is sent after its
+			    fdatasync); --ack all waits read only this, never
+			    `applied`, which a ReplState sets from what the
+			    peer committed and may not have synced yet */
 	int64_t rev_epoch_seen; /* epoch of that revision, from ReplState */
 	int64_t acked_epoch;	/* primary: epoch in which the peer last
 				   acknowledged our batches (its history up

@@ -375,6 +375,8 @@ void repl_on_ack(struct repl *r, int peer, int64_t rev)
 	store_state(r->store, &st);
 	if (rev > p->applied)
 		p->applied = rev;
+	if (rev > p->acked)
+		p->acked = rev;
 	p->acked_epoch = st.epoch;
 	if (p->phase == REPL_SNAPSHOT && p->snap_done &&
 	    p->applied >= p->snap_revision) {

@@ -168,7 +168,7 @@ void repl_check_waits(struct repl *r, int gone)
 				done = false;
 				break;
 			}
-			if (r->peers[i].applied >= w->rev)
+			if (r->peers[i].acked >= w->rev)
 				w->need[i] = false;
 			else
 				done = false;

@@ -1222,6 +1222,47 @@ START_TEST(test_claimed_revision_not_counted)
 }
 END_TEST
 
+/* A ReplState reports what a peer committed, which it may not have synced
+ * yet: it never confirms an --ack all write; only a ReplAck (sent after the
+ * peer's fdatasync) does. */
+START_TEST(test_state_is_not_an_ack)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__ReplState rs = EKL__REPL_STATE__INIT;
+	struct store_state st;
+	struct wr w, w2;
+
+	start_all();
+	all_links_up();
+	ck_assert(run_until(all_converged, NULL, 10));
+	hold[2][0] = EKL__ENVELOPE__MSG_ACK; /* n3's acks wait */
+	write_kv(PRIMARY, &w, "k", "v", true, 0);
+	ck_assert(run_until(n2_ack_delivered, NULL, 10));
+	ck_assert(converged_mask(7)); /* n3 applied it, its ack waits */
+	ck_assert_int_eq(w.done, 0);
+	/* n3 reports the revision it holds, as after a reconnection. */
+	state_of(2, &st);
+	rs.epoch = (uint64_t)st.epoch;
+	rs.primary = "n1";
+	rs.revision = (uint64_t)st.revision;
+	rs.rev_epoch = (uint64_t)st.rev_epoch;
+	env.msg_case = EKL__ENVELOPE__MSG_REPL_STATE;
+	env.repl_state = &rs;
+	inject(2, 0, &env);
+	/* n2 acknowledges a later write: the waits are judged again. */
+	write_kv(PRIMARY, &w2, "k2", "v", false, 0);
+	ck_assert(run_until(answered, &w2, 10));
+	wait_acked(2, 3);
+	run_for(0.2);
+	ck_assert_msg(w.done == 0, "answered on a ReplState: %s", w.body);
+	/* Its real acknowledgement confirms the write. */
+	hold[2][0] = 0;
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert_msg(w.ok, "%s", w.body);
+	ck_assert_str_eq(w.body, "revision 1");
+}
+END_TEST
+
 /* ---- byte bounds: every frame under the maximum ---- */
 
 /* count rows of vlen bytes in groups of 100; waits for the answers. */
@@ -1682,6 +1723,7 @@ static Suite *repl_suite(void)
 	    test_batch_from_non_primary_refused);
 	ADD("stale_epoch_refused", test_stale_epoch_refused);
 	ADD("ack_all_waits_for_every_peer", test_ack_all_waits_for_every_peer);
+	ADD("state_is_not_an_ack", test_state_is_not_an_ack);
 	ADD("ack_all_peer_lost", test_ack_all_peer_lost);
 	ADD("ack_all_timeout", test_ack_all_timeout);
 	ADD("stop_answers_waiting_writes", test_stop_answers_waiting_writes);
