@@ -50,7 +50,7 @@ static void puts_(struct json *j, const char *s)
 /* Before a value or key at the current depth: a comma if one precedes. */
 static void sep(struct json *j)
 {
-	if (j->depth > 0 && j->depth < 32) {
+	if (j->depth > 0 && j->depth <= JSON_DEPTH_MAX) {
 		if (j->need_comma[j->depth])
 			put(j, ",", 1);
 		j->need_comma[j->depth] = true;
@@ -61,8 +61,10 @@ static void open_(struct json *j, const char *c)
 {
 	put(j, c, 1);
 	j->depth++;
-	if (j->depth < 32)
+	if (j->depth <= JSON_DEPTH_MAX)
 		j->need_comma[j->depth] = false;
+	else
+		j->too_deep = true; /* no commas could be placed right */
 }
 
 /* A value right after a key must not get another comma. */
@@ -177,7 +179,7 @@ void json_null(struct json *j)
 
 const char *json_finish(struct json *j)
 {
-	if (j->oom)
+	if (j->oom || j->too_deep)
 		return NULL;
 	if (j->buf == NULL)
 		put(j, "", 0);

@@ -300,6 +300,51 @@ START_TEST(finish_oom_empty_writer)
 }
 END_TEST
 
+/* Nesting as deep as the reader accepts keeps every comma (a writer that
+ * lost them past 32 levels wrote [[...[1,2]...]] as [[...[12]...]]); one
+ * level more is refused rather than written wrong. Found by fuzz_jsonr
+ * (tests/fuzz/corpus/fuzz_jsonr/regress-depth-40-commas). */
+static const char *nested(struct json *j, int depth)
+{
+	int i;
+
+	json_init(j);
+	for (i = 0; i < depth; i++)
+		json_arr_begin(j);
+	json_int(j, 1);
+	json_int(j, 2);
+	for (i = 0; i < depth; i++)
+		json_arr_end(j);
+	return json_finish(j);
+}
+
+START_TEST(finish_deep_keeps_commas)
+{
+	char want[2 * JSON_DEPTH_MAX + 8];
+	struct json j;
+	int i, n = 0;
+
+	for (i = 0; i < JSON_DEPTH_MAX; i++)
+		want[n++] = '[';
+	memcpy(want + n, "1,2", 3);
+	n += 3;
+	for (i = 0; i < JSON_DEPTH_MAX; i++)
+		want[n++] = ']';
+	want[n] = '\0';
+	ck_assert_str_eq(nested(&j, JSON_DEPTH_MAX), want);
+	json_close(&j);
+}
+END_TEST
+
+START_TEST(finish_too_deep_refused)
+{
+	struct json j;
+
+	ck_assert_ptr_null(nested(&j, JSON_DEPTH_MAX + 1));
+	json_close(&j);
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
 	Suite *s = suite_create("json");
@@ -341,6 +386,8 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, finish_oom_first_alloc);
 	tcase_add_test(tc, finish_oom_on_growth);
 	tcase_add_test(tc, finish_oom_empty_writer);
+	tcase_add_test(tc, finish_deep_keeps_commas);
+	tcase_add_test(tc, finish_too_deep_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,17 +6,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Objects and arrays nest at most this deep: as deep as the reader
+ * (jsonr.h, JSONR_DEPTH_MAX) accepts. */
+#define JSON_DEPTH_MAX 64
+
 /* Commas are inserted automatically: call json_key() then a value inside
- * objects, values alone inside arrays. On allocation failure the writer
- * records it and json_finish() returns NULL. */
+ * objects, values alone inside arrays. On allocation failure, or nesting
+ * deeper than JSON_DEPTH_MAX, the writer records it and json_finish()
+ * returns NULL (never a document that would read back differently). */
 struct json {
 	char *buf; /* owned */
 	size_t len;
 	size_t cap;
 	int depth;
-	bool need_comma[32];
+	bool need_comma[JSON_DEPTH_MAX + 1];
 	bool after_key;
 	bool oom;
+	bool too_deep;
 };
 
 void json_init(struct json *j);
