@@ -13,11 +13,13 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 
 #include "ekulab/x509/certinfo.h"
 #include "ekulab/core/err.h"
+#include "ekulab/core/file.h"
 #include "ekulab/core/mem.h"
 
 #define HOUR  INT64_C(3600)
@@ -251,15 +253,18 @@ static int load_one(struct lab_state *s, size_t i, struct lab_cert *c,
 		    struct pol_chain *slot, X509_STORE *store, char *err)
 {
 	char e[EKL_ERRLEN];
-	FILE *fp;
+	struct stat st;
+	int fd;
 	int rc;
 
 	if (c->file == NULL)
 		return 0;
-	fp = fopen(c->file, "rb");
-	if (fp == NULL)
-		return 0; /* not there (yet): the profile/ca model stands */
-	fclose(fp);
+	/* Not there (yet): the profile/ca model stands. A FIFO is not waited
+	 * on: certinfo refuses it as not a regular file. */
+	if (file_open_read(c->file, &fd, &st) != 0)
+		return 0;
+	if (fd >= 0)
+		close(fd);
 	rc = certinfo_chain_file(c->file, store, slot, e);
 	if (rc != 0)
 		return ekl_errf(err, rc, "%s %s: certificate file '%s': %s",

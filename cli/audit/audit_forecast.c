@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ekulab/x509/certinfo.h"
 #include "model/labmodel.h"
+#include "ekulab/core/file.h"
 #include "ekulab/core/mem.h"
 
 /* ==== the forecast =================================================== */
@@ -800,7 +803,9 @@ static int load_list(const char *path, struct topo *t, char *err)
 	char dir[512] = "";
 	const char *slash = strrchr(path, '/');
 	const char *base = slash != NULL ? slash + 1 : path;
+	struct stat st;
 	FILE *fp;
+	int fd, en;
 	int lineno = 0;
 	int rc = 0;
 
@@ -808,10 +813,19 @@ static int load_list(const char *path, struct topo *t, char *err)
 	if (slash != NULL)
 		snprintf(dir, sizeof(dir), "%.*s",
 			 slash == path ? 1 : (int)(slash - path), path);
-	fp = fopen(path, "r");
-	if (fp == NULL)
-		return ekl_errf(err, errno == ENOENT ? EKL_ENOENT : EKL_EIO,
-				"cluster list '%s': %s", path, strerror(errno));
+	/* Never waits on a FIFO for a writer (file_open_read). */
+	en = file_open_read(path, &fd, &st);
+	if (en != 0)
+		return ekl_errf(err, en == ENOENT ? EKL_ENOENT : EKL_EIO,
+				"cluster list '%s': %s", path, strerror(en));
+	if (fd < 0)
+		return ekl_errf(err, EKL_EIO,
+				"cluster list '%s': not a regular file", path);
+	fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		close(fd);
+		return ekl_errf(err, EKL_ENOMEM, "cluster list: out of memory");
+	}
 	t->nodes = ekl_calloc(TOPO_MAX_NODES, sizeof(*t->nodes));
 	if (t->nodes == NULL) {
 		rc = ekl_errf(err, EKL_ENOMEM, "cluster list: out of memory");

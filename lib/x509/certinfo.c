@@ -7,12 +7,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "ekulab/core/err.h"
+#include "ekulab/core/file.h"
 #include "ekulab/x509/sslerr.h"
 
 /* ---- one certificate ---- */
@@ -341,29 +343,32 @@ static int read_certs(const char *path, const char *what, STACK_OF(X509) **out,
 	FILE *fp;
 	X509 *x;
 	int rc;
+	int fd;
+	int en;
 
 	*out = NULL;
-	fp = fopen(path, "r");
-	if (fp == NULL) {
-		int en = errno;
-
-		if (en == ENOENT)
-			return ekl_errf(err, EKL_ENOENT,
-					"%s '%s': no such file; check the "
-					"path",
-					what, path);
-		if (en == EACCES)
-			return ekl_errf(err, EKL_EPERM,
-					"%s '%s': permission denied; make it "
-					"readable by this user",
-					what, path);
+	/* Never waits on a FIFO for a writer (file_open_read). */
+	en = file_open_read(path, &fd, &st);
+	if (en == ENOENT)
+		return ekl_errf(err, EKL_ENOENT,
+				"%s '%s': no such file; check the path", what,
+				path);
+	if (en == EACCES)
+		return ekl_errf(err, EKL_EPERM,
+				"%s '%s': permission denied; make it readable "
+				"by this user",
+				what, path);
+	if (en != 0)
 		return ekl_errf(err, EKL_EIO, "%s '%s': %s", what, path,
 				strerror(en));
-	}
-	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = ekl_errf(err, EKL_EIO, "%s '%s': not a regular file", what,
-			      path);
-		goto err_after_open;
+	if (fd < 0)
+		return ekl_errf(err, EKL_EIO, "%s '%s': not a regular file",
+				what, path);
+	fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		close(fd);
+		return ekl_errf(err, EKL_ENOMEM, "%s '%s': out of memory", what,
+				path);
 	}
 	if (st.st_size == 0) {
 		rc = ekl_errf(err, EKL_EINVAL,

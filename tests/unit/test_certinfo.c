@@ -492,6 +492,12 @@ START_TEST(load_errors)
 	refuses(p, EKL_EINVAL, "not valid PEM");
 
 	refuses(dir, EKL_EIO, "not a regular file");
+
+	/* A FIFO is refused at once (opening it used to wait for a
+	 * writer: the test would time out). */
+	snprintf(p, sizeof(p), "%s/fifo.pem", dir);
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	refuses(p, EKL_EIO, "not a regular file");
 }
 END_TEST
 
