@@ -467,7 +467,7 @@ START_TEST(test_load_out_of_memory)
 		}
 	}
 	ck_assert_int_eq(rc, 0);
-	ck_assert_int_eq(n, 5); /* nodes, then three file paths */
+	ck_assert_int_eq(n, 6); /* the file, nodes, then three file paths */
 	ck_assert_str_eq(t.nodes[1].cert.file + strlen(dir), "/a");
 	topo_free(&t);
 }

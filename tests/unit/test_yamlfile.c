@@ -227,9 +227,9 @@ START_TEST(test_load_mem)
 	static const char nul[] = "a: \"x\\u0000\"\n";
 
 	walked = 0;
-	ck_assert_int_eq(yamlfile_load_mem("inline", "[1, 2]", 6, "plan", walk,
-					   NULL, err),
-			 0);
+	ck_assert_int_eq(
+	    yamlfile_load_mem("inline", "[1, 2]", 6, "plan", walk, NULL, err),
+	    0);
 	ck_assert_int_eq(walked, 1);
 	ck_assert_int_eq(root_type, YAML_SEQUENCE_NODE);
 	ck_assert_int_eq(yamlfile_load_mem("inline", nul, sizeof(nul) - 1,
