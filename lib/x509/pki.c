@@ -692,24 +692,44 @@ static bool valid_stem(const char *s)
 	return true;
 }
 
-/* Append one SAN: an IP address when s parses as IPv4/IPv6, else DNS. */
-static int san_push(GENERAL_NAMES *gens, const char *s, char *err)
+/* Append one SAN. "DNS:NAME" and "IP:ADDR" (openssl's spelling) say
+ * which; a bare value is an IP address when it parses as IPv4/IPv6, else
+ * a DNS name. A DNS name has no space, comma or colon (a colon would be
+ * "DNS:DNS:node2", or another kind openssl knows but we do not write). */
+static int san_push(GENERAL_NAMES *gens, const char *arg, char *err)
 {
 	unsigned char ip[16];
 	int iplen = 0;
 	GENERAL_NAME *gn = NULL;
 	ASN1_STRING *v = NULL;
+	const char *s = arg;
+	bool want_ip = false, want_dns = false;
 	size_t i;
 
-	if (inet_pton(AF_INET, s, ip) == 1)
-		iplen = 4;
-	else if (inet_pton(AF_INET6, s, ip) == 1)
-		iplen = 16;
+	if (strncmp(s, "DNS:", 4) == 0) {
+		s += 4;
+		want_dns = true;
+	} else if (strncmp(s, "IP:", 3) == 0) {
+		s += 3;
+		want_ip = true;
+	}
+	if (!want_dns) {
+		if (inet_pton(AF_INET, s, ip) == 1)
+			iplen = 4;
+		else if (inet_pton(AF_INET6, s, ip) == 1)
+			iplen = 16;
+	}
+	if (want_ip && iplen == 0)
+		return ekl_errf(err, EKL_EINVAL,
+				"invalid SAN '%s' (--san): '%s' is not an "
+				"IPv4 or IPv6 address",
+				arg, s);
 	if (iplen == 0) {
 		if (s[0] == '\0' || strlen(s) > 253)
 			goto bad;
 		for (i = 0; s[i] != '\0'; i++)
-			if (s[i] <= ' ' || s[i] > '~' || s[i] == ',')
+			if (s[i] <= ' ' || s[i] > '~' || s[i] == ',' ||
+			    s[i] == ':')
 				goto bad;
 	}
 	gn = GENERAL_NAME_new();
@@ -726,13 +746,14 @@ static int san_push(GENERAL_NAMES *gens, const char *s, char *err)
 	return 0;
 bad:
 	return ekl_errf(err, EKL_EINVAL,
-			"invalid SAN '%s' (--san): give an IPv4/IPv6 address "
-			"or a DNS name without spaces or commas",
-			s);
+			"invalid SAN '%s' (--san): give a DNS name (NAME or "
+			"DNS:NAME, without spaces, commas or colons) or an IP "
+			"address (ADDR or IP:ADDR)",
+			arg);
 err:
 	ASN1_STRING_free(v);
 	GENERAL_NAME_free(gn);
-	return ekl_errf_ssl(err, EKL_ECRYPTO, "pki: cannot add SAN '%s'", s);
+	return ekl_errf_ssl(err, EKL_ECRYPTO, "pki: cannot add SAN '%s'", arg);
 }
 
 static int build_sans(const struct pki_leaf_opts *o, GENERAL_NAMES **out,

@@ -584,6 +584,83 @@ START_TEST(test_issue_sans)
 }
 END_TEST
 
+/* openssl's spelling, DNS:NAME and IP:ADDR, names the kind: "DNS:node2"
+ * used to be written as the DNS name "DNS:node2" (DNS:DNS:node2). */
+START_TEST(test_issue_sans_openssl_spelling)
+{
+	const char *dir = init_pki();
+	char err[EKL_ERRLEN] = "";
+	struct pki_leaf_opts o = {
+	    .name = "n1",
+	    .profile = PKI_PROFILE_COMBINED,
+	    .sans = {"DNS:node2", "IP:10.0.0.2", "IP:::1", "DNS:10.0.0.3"},
+	    .n_sans = 4};
+	static const unsigned char v4[] = {10, 0, 0, 2};
+	GENERAL_NAMES *gens;
+	const GENERAL_NAME *gn;
+	X509 *x;
+
+	ck_assert_msg(pki_issue(dir, &o, err) == 0, "%s", err);
+	x = load_one(dir, "n1.crt");
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	ck_assert_ptr_nonnull(gens);
+	ck_assert_int_eq(sk_GENERAL_NAME_num(gens), 4);
+	gn = sk_GENERAL_NAME_value(gens, 0);
+	ck_assert_int_eq(gn->type, GEN_DNS);
+	ck_assert_str_eq((const char *)ASN1_STRING_get0_data(gn->d.dNSName),
+			 "node2");
+	gn = sk_GENERAL_NAME_value(gens, 1);
+	ck_assert_int_eq(gn->type, GEN_IPADD);
+	ck_assert_int_eq(ASN1_STRING_length(gn->d.iPAddress), 4);
+	ck_assert(memcmp(ASN1_STRING_get0_data(gn->d.iPAddress), v4, 4) == 0);
+	gn = sk_GENERAL_NAME_value(gens, 2);
+	ck_assert_int_eq(gn->type, GEN_IPADD);
+	ck_assert_int_eq(ASN1_STRING_length(gn->d.iPAddress), 16);
+	/* DNS: says DNS even for what looks like an address. */
+	gn = sk_GENERAL_NAME_value(gens, 3);
+	ck_assert_int_eq(gn->type, GEN_DNS);
+	ck_assert_int_eq(X509_check_host(x, "node2", 0, 0, NULL), 1);
+	ck_assert_int_eq(X509_check_host(x, "DNS:node2", 0, 0, NULL), 0);
+	ck_assert_int_eq(X509_check_ip_asc(x, "10.0.0.2", 0), 1);
+	GENERAL_NAMES_free(gens);
+	X509_free(x);
+}
+END_TEST
+
+/* A colon in a DNS name, another kind, or IP: without an address: refused,
+ * nothing written. */
+START_TEST(test_issue_sans_refused)
+{
+	static const struct {
+		const char *san;
+		const char *says;
+	} bad[] = {
+	    {"DNS:DNS:node2", "without spaces, commas or colons"},
+	    {"node2:7001", "without spaces, commas or colons"},
+	    {"email:a@b.example", "DNS:NAME"},
+	    {"URI:https://x", "IP:ADDR"},
+	    {"IP:node2", "'node2' is not an IPv4 or IPv6 address"},
+	    {"IP:", "is not an IPv4 or IPv6 address"},
+	    {"DNS:", "give a DNS name"},
+	};
+	const char *dir = init_pki();
+	char err[EKL_ERRLEN] = "";
+	struct pki_leaf_opts o = {
+	    .name = "n3", .profile = PKI_PROFILE_COMBINED, .n_sans = 1};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o.sans[0] = bad[i].san;
+		ck_assert_int_eq(pki_issue(dir, &o, err), EKL_EINVAL);
+		ck_assert_msg(strstr(err, bad[i].san) != NULL, "%s", err);
+		ck_assert_msg(strstr(err, bad[i].says) != NULL, "%s: %s",
+			      bad[i].san, err);
+		ck_assert(!exists(dir, "n3.crt"));
+		ck_assert(!exists(dir, "n3.key"));
+	}
+}
+END_TEST
+
 START_TEST(test_issue_each_ca)
 {
 	static const char *const files[] = {
@@ -1033,6 +1110,8 @@ static Suite *pki_suite(void)
 	tc = tcase_create("pki_issue");
 	tcase_add_test(tc, test_issue_profiles);
 	tcase_add_test(tc, test_issue_sans);
+	tcase_add_test(tc, test_issue_sans_openssl_spelling);
+	tcase_add_test(tc, test_issue_sans_refused);
 	tcase_add_test(tc, test_issue_each_ca);
 	tcase_add_test(tc, test_issue_purpose_table);
 	tcase_add_test(tc, test_issue_self_signed);
