@@ -4,7 +4,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <stdint.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "ekulab/core/file.h"
 #include "ekulab/core/mem.h"
 #include "ekulab/x509/sslerr.h"
 
@@ -328,27 +329,36 @@ static void read_der(struct audit_run *r, const char *path,
 			"certificate or PKCS#7 bundle");
 }
 
-/* The whole file into memory, or an error recorded against it. */
+/* The whole file into memory, or an error recorded against it. Never
+ * waits on a FIFO for a writer (file_open_read). */
 static unsigned char *slurp(struct audit_run *r, const char *path, long *len)
 {
 	unsigned char *buf = NULL;
 	struct stat st;
 	size_t got = 0;
 	FILE *fp;
+	int fd;
+	int en;
 
 	*len = 0;
-	fp = fopen(path, "rb");
-	if (fp == NULL) {
-		int en = errno;
-
+	en = file_open_read(path, &fd, &st);
+	if (en != 0) {
 		audit_add_error(r, path, "cannot read: %s%s", strerror(en),
 				en == EACCES ? "; make it readable by this user"
 					     : "");
 		return NULL;
 	}
-	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-		audit_add_error(r, path, "not a regular file");
-		goto out;
+	if (fd < 0) {
+		audit_add_error(r, path,
+				"not a regular file; give certificate files, "
+				"directories or HOST:PORT");
+		return NULL;
+	}
+	fp = fdopen(fd, "rb");
+	if (fp == NULL) {
+		close(fd);
+		r->oom = true;
+		return NULL;
 	}
 	if (st.st_size == 0) {
 		audit_add_error(r, path,
@@ -381,29 +391,35 @@ out:
 	return buf;
 }
 
+void audit_data(struct audit_run *r, const struct audit_opts *o,
+		const char *source, const unsigned char *data, long len)
+{
+	STACK_OF(X509) *certs;
+	bool ordered = true;
+
+	certs = sk_X509_new_null();
+	if (certs == NULL) {
+		r->oom = true;
+		return;
+	}
+	if (memmem(data, (size_t)len, "-----BEGIN ", 11) != NULL)
+		read_pem(r, source, data, len, certs, &ordered);
+	else
+		read_der(r, source, data, len, certs, &ordered);
+	audit_source(r, o, source, certs, ordered);
+	sk_X509_pop_free(certs, X509_free);
+}
+
 static void audit_file(struct audit_run *r, const struct audit_opts *o,
 		       const char *path)
 {
-	STACK_OF(X509) *certs;
 	unsigned char *data;
-	bool ordered = true;
 	long len;
 
 	data = slurp(r, path, &len);
 	if (data == NULL)
 		return;
-	certs = sk_X509_new_null();
-	if (certs == NULL) {
-		r->oom = true;
-		goto out;
-	}
-	if (memmem(data, (size_t)len, "-----BEGIN ", 11) != NULL)
-		read_pem(r, path, data, len, certs, &ordered);
-	else
-		read_der(r, path, data, len, certs, &ordered);
-	audit_source(r, o, path, certs, ordered);
-	sk_X509_pop_free(certs, X509_free);
-out:
+	audit_data(r, o, path, data, len);
 	/* The buffer may have held a key: wipe it. */
 	OPENSSL_cleanse(data, (size_t)len);
 	ekl_free(data);
@@ -503,40 +519,73 @@ static bool split_endpoint(const char *s, char *host, size_t hlen, char *port,
 	return true;
 }
 
-/* A blocking connect bounded by timeout_ms; returns the socket or -1
- * with *en set. */
-static int connect_timeout(const struct addrinfo *ai, int timeout_ms, int *en)
+/* Milliseconds on the monotonic clock. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until deadline, 0 when it has passed. */
+static int left_ms(int64_t deadline)
+{
+	int64_t left = deadline - now_ms();
+
+	return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+/* Wait until fd is ready for events or deadline passes: 1 ready, 0 the
+ * deadline passed, -1 with errno on error. */
+static int wait_fd(int fd, short events, int64_t deadline)
 {
 	struct pollfd pfd;
+	int n;
+
+	for (;;) {
+		int left = left_ms(deadline);
+
+		if (left == 0)
+			return 0;
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 0)
+			return n < 0 ? -1 : 1;
+	}
+}
+
+/* A non-blocking socket connected to ai by deadline; returns it, or -1
+ * with *en set (ETIMEDOUT when the deadline passed). */
+static int connect_by(const struct addrinfo *ai, int64_t deadline, int *en)
+{
 	socklen_t sl = sizeof(*en);
 	int fd;
-	int fl;
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+	fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
 		    ai->ai_protocol);
 	if (fd < 0) {
 		*en = errno;
 		return -1;
 	}
-	fl = fcntl(fd, F_GETFL);
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
 		if (errno != EINPROGRESS) {
 			*en = errno;
 			goto fail;
 		}
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		pfd.revents = 0;
-		if (poll(&pfd, 1, timeout_ms) != 1) {
-			*en = ETIMEDOUT;
-			goto fail;
+		switch (wait_fd(fd, POLLOUT, deadline)) {
+		case 0: *en = ETIMEDOUT; goto fail;
+		case -1: *en = errno; goto fail;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, en, &sl) != 0 ||
 		    *en != 0)
 			goto fail;
 	}
-	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	return fd;
 fail:
 	close(fd);
@@ -574,14 +623,19 @@ static int capture_cb(int ok, X509_STORE_CTX *ctx)
 	return 1;
 }
 
+/* The chain endpoint presents. timeout_ms is a deadline for the whole
+ * connect and handshake, however the server paces its bytes (a server
+ * that drips one byte every few seconds cannot hold the audit past it);
+ * name resolution comes before it and is the resolver's. */
 static int fetch_chain(const char *endpoint, const char *host, const char *port,
 		       int timeout_ms, STACK_OF(X509) **out, char *err)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	struct capture cap = {NULL};
-	struct timeval tv;
 	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
+	bool timed_out = false;
+	int64_t deadline;
 	char why[256];
 	int fd = -1;
 	int en = 0;
@@ -596,21 +650,18 @@ static int fetch_chain(const char *endpoint, const char *host, const char *port,
 	if (rc != 0)
 		return ekl_errf(err, EKL_EADDR, "cannot resolve '%s': %s", host,
 				gai_strerror(rc));
-	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
-		fd = connect_timeout(ai, timeout_ms, &en);
+	deadline = now_ms() + timeout_ms;
+	for (ai = res; ai != NULL && fd < 0 && left_ms(deadline) > 0;
+	     ai = ai->ai_next)
+		fd = connect_by(ai, deadline, &en);
 	freeaddrinfo(res);
 	if (fd < 0)
 		return ekl_errf(
 		    err, EKL_EIO,
-		    "unreachable: %s%s; check the host, the port and "
-		    "any firewall",
-		    en == ETIMEDOUT ? "no answer within the timeout"
-				    : strerror(en),
-		    en == ETIMEDOUT ? "" : "");
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		    "unreachable: %s; check the host, the port and any "
+		    "firewall",
+		    en == ETIMEDOUT || en == 0 ? "no answer within the timeout"
+					       : strerror(en));
 
 	ctx = SSL_CTX_new(TLS_client_method());
 	if (ctx == NULL) {
@@ -627,14 +678,35 @@ static int fetch_chain(const char *endpoint, const char *host, const char *port,
 	/* SNI for names, not for addresses. */
 	if (!is_address(host))
 		SSL_set_tlsext_host_name(ssl, host);
-	errno = 0;
-	rc = SSL_connect(ssl);
+	/* The handshake on the non-blocking socket, until it ends, fails,
+	 * or the deadline passes. */
+	for (;;) {
+		short events;
+		int w;
+
+		ERR_clear_error();
+		rc = SSL_connect(ssl);
+		if (rc == 1)
+			break;
+		switch (SSL_get_error(ssl, rc)) {
+		case SSL_ERROR_WANT_READ: events = POLLIN; break;
+		case SSL_ERROR_WANT_WRITE: events = POLLOUT; break;
+		default: events = 0; break;
+		}
+		if (events == 0)
+			break;
+		w = wait_fd(fd, events, deadline);
+		if (w <= 0) {
+			timed_out = w == 0;
+			break;
+		}
+	}
 	if (cap.chain == NULL) {
-		en = errno;
-		if (rc != 1 && (en == EAGAIN || en == EWOULDBLOCK))
+		if (timed_out)
 			rc = ekl_errf(err, EKL_ETLS,
-				      "no TLS answer within %d ms: is it a TLS "
-				      "port?",
+				      "no TLS answer within %d ms (--timeout "
+				      "bounds the connection and the whole "
+				      "handshake): is it a TLS port?",
 				      timeout_ms);
 		else
 			rc = ekl_errf(err, EKL_ETLS,

@@ -40,5 +40,11 @@ void audit_analyse(struct audit_run *r, const struct audit_opts *o,
 /* One input: a file, a directory (walked) or a live HOST:PORT. */
 void audit_input(struct audit_run *r, const struct audit_opts *o,
 		 const char *in);
+/* The certificates of one file's content (PEM blocks, else DER X.509 or
+ * PKCS#7) named `source`, audited into r; what is not a certificate
+ * becomes a run error. data is borrowed (len bytes; not NUL-terminated
+ * necessarily). tests/fuzz/fuzz_audit.c feeds it directly. */
+void audit_data(struct audit_run *r, const struct audit_opts *o,
+		const char *source, const unsigned char *data, long len);
 
 #endif

@@ -569,6 +569,60 @@ for f in "$T/bad.json" "$T/bad.err" "$T/bad.txt"; do
 done
 grep -q 'private key' "$T/bad.txt" || fail "text output lacks the key error"
 
+# ---- 6b. input that must not hold the audit: a FIFO, a dripping endpoint ----
+
+# A FIFO used to block the audit forever (opened before its type was
+# checked); a server that sends one byte every 2 s held it indefinitely
+# although --timeout promised a bound (each byte restarted the per-read
+# timeout). Both end promptly now, each with its own error, and the rest
+# is still audited. `timeout 60` only keeps a regression from hanging CI.
+log "a FIFO and an endpoint dripping a byte every 2 s, --timeout 3"
+mkfifo "$B/pipe.pem"
+DRIP=$(free_port)
+python3 - "$DRIP" <<'EOF' &
+import socket, sys, threading, time
+def drip(c):
+    # A TLS handshake record announcing 16 KiB, a byte at a time: it never
+    # ends, and never goes quiet for 2 s.
+    data = b"\x16\x03\x03\x40\x00" + b"\x02" * 16384
+    try:
+        for b in data:
+            c.sendall(bytes([b]))
+            time.sleep(2)
+    except OSError:
+        pass
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=drip, args=(c,), daemon=True).start()
+EOF
+PIDS+=("$!")
+wait_listening "$DRIP"
+start=$(date +%s)
+RC=0
+timeout 60 "$EKULAB" audit --timeout 3 --no-system-store "$B/pipe.pem" \
+	"127.0.0.1:$DRIP" "$O/pub-combined.pem" --json \
+	>"$T/held.json" 2>"$T/held.err" || RC=$?
+elapsed=$(($(date +%s) - start))
+[ "$RC" -ne 124 ] || fail "audit still held after 60 s by a FIFO or a dripping endpoint"
+expect_rc held 2
+# Bounded by --timeout (3 s); the slack is for a loaded machine, the
+# failure it guards against never ends.
+[ "$elapsed" -le 20 ] || fail "audit took ${elapsed}s with --timeout 3"
+check held '
+def one(src, *words):
+    m = errs(src)
+    assert len(m) == 1, (src, m)
+    for w in words:
+        assert w in m[0], (src, w, m[0])
+one("/pipe.pem", "not a regular file")
+one("127.0.0.1:'"$DRIP"'", "no TLS answer within 3000 ms", "--timeout")
+assert cert("/pub-combined.pem")["subject"]  # still audited
+'
+
 # ---- 7. exit codes, also in text mode ----
 
 log "exit codes"
