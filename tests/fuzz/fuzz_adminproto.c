@@ -117,8 +117,7 @@ static enum adminproto_res drain(struct adminproto_reader *r,
 				 r->len - r->off);
 	}
 	FZ_CHECK(res != ADMINPROTO_ERR_NOMEM, "out of memory");
-	FZ_CHECK(rep.body == NULL, "a body with %s",
-		 adminproto_res_name(res));
+	FZ_CHECK(rep.body == NULL, "a body with %s", adminproto_res_name(res));
 	return res;
 }
 
@@ -183,8 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	read_stream(data, size, (uint32_t)size, false, &b);
 	FZ_CHECK(a.end == b.end, "blocking ends in %s, pieces in %s",
 		 adminproto_res_name(a.end), adminproto_res_name(b.end));
-	FZ_CHECK(a.n == b.n, "blocking read %zu replies, pieces %zu", a.n,
-		 b.n);
+	FZ_CHECK(a.n == b.n, "blocking read %zu replies, pieces %zu", a.n, b.n);
 	for (i = 0; i < a.n && i < MAX_REPLIES; i++)
 		FZ_CHECK(a.len[i] == b.len[i] && a.ok[i] == b.ok[i] &&
 			     a.sum[i] == b.sum[i],

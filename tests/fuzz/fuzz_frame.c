@@ -123,8 +123,8 @@ static enum frame_res drain(struct frame_dec *d, struct run *r)
 }
 
 /* Feed data in pieces (sizes from *seed; 1 each when seed is NULL). */
-static void decode(const uint8_t *data, size_t size, size_t max,
-		   uint32_t *seed, struct run *r)
+static void decode(const uint8_t *data, size_t size, size_t max, uint32_t *seed,
+		   struct run *r)
 {
 	struct frame_dec d;
 	enum frame_res res = FRAME_NEED_MORE;

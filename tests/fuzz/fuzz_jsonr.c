@@ -64,8 +64,7 @@ static void check_str(const char *s, size_t len, const char *what)
 	FZ_CHECK(s != NULL, "%s is NULL", what);
 	FZ_CHECK(strlen(s) == len, "%s: strlen %zu, len %zu", what, strlen(s),
 		 len);
-	FZ_CHECK(utf8_ok((const unsigned char *)s, len), "%s: bad UTF-8",
-		 what);
+	FZ_CHECK(utf8_ok((const unsigned char *)s, len), "%s: bad UTF-8", what);
 }
 
 static void check_tree(const struct jsonr_value *v, int depth)
@@ -80,8 +79,8 @@ static void check_tree(const struct jsonr_value *v, int depth)
 		if (v->u.num.is_int)
 			FZ_CHECK((double)v->u.num.i == v->u.num.d ||
 				     fabs(v->u.num.d) > 9007199254740992.0,
-				 "int %lld vs double %g",
-				 (long long)v->u.num.i, v->u.num.d);
+				 "int %lld vs double %g", (long long)v->u.num.i,
+				 v->u.num.d);
 		break;
 	case JSONR_ARRAY:
 	case JSONR_OBJECT:
@@ -139,7 +138,8 @@ static void same_tree(const struct jsonr_value *a, const struct jsonr_value *b)
 	const struct jsonr_value *x, *y;
 
 	if (a->type == JSONR_NUMBER && !a->u.num.is_int) {
-		FZ_CHECK(b->type == JSONR_NULL, "a fraction did not become null");
+		FZ_CHECK(b->type == JSONR_NULL,
+			 "a fraction did not become null");
 		return;
 	}
 	FZ_CHECK(a->type == b->type, "type %s became %s",
@@ -161,10 +161,10 @@ static void same_tree(const struct jsonr_value *a, const struct jsonr_value *b)
 		for (x = a->u.kids.first, y = b->u.kids.first;
 		     x != NULL && y != NULL; x = x->next, y = y->next) {
 			if (a->type == JSONR_OBJECT)
-				FZ_CHECK(x->key_len == y->key_len &&
-					     memcmp(x->key, y->key,
-						    x->key_len) == 0,
-					 "key changed in a round trip");
+				FZ_CHECK(
+				    x->key_len == y->key_len &&
+					memcmp(x->key, y->key, x->key_len) == 0,
+				    "key changed in a round trip");
 			same_tree(x, y);
 		}
 		break;

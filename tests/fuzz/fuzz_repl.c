@@ -113,7 +113,7 @@ void syncer_stop(struct syncer *s)
 
 #define PEERS	    2
 #define MAX_WRITES  128
-#define PRIMARY_LOG 3 /* --log-keep of the primary's template */
+#define PRIMARY_LOG 3  /* --log-keep of the primary's template */
 #define TPL_ROWS    80 /* revisions 1..80 in the primary's template */
 
 struct repl_chan {
@@ -179,15 +179,17 @@ static int io_send(struct repl_io *i, struct repl_chan *ch,
 	rc = frame_pack(env, FRAME_MAX_DEFAULT, &buf, &len);
 	if (rc == EKL_ENOMEM)
 		abort();
-	FZ_CHECK(rc == 0, "replication sent an Envelope that does not pack "
-			  "into a frame: %s",
+	FZ_CHECK(rc == 0,
+		 "replication sent an Envelope that does not pack "
+		 "into a frame: %s",
 		 ekl_strerror(rc));
 	ekl_free(buf);
 	n_sent++;
 	if (verbose)
-		fprintf(stderr, "fuzz_repl: %s -> %s: %s\n", self_name,
-			peer_names[ch->peer],
-			ekl__envelope__descriptor.fields[env->msg_case - 1].name);
+		fprintf(
+		    stderr, "fuzz_repl: %s -> %s: %s\n", self_name,
+		    peer_names[ch->peer],
+		    ekl__envelope__descriptor.fields[env->msg_case - 1].name);
 	return 0;
 }
 
@@ -442,8 +444,7 @@ static void control(const Ekl__Envelope *env, int *from)
 	case 1:
 		snprintf(path, sizeof(path), "fz/%llu",
 			 (unsigned long long)(seq % 64));
-		snprintf(value, sizeof(value), "%llu",
-			 (unsigned long long)seq);
+		snprintf(value, sizeof(value), "%llu", (unsigned long long)seq);
 		write_row(path, value, (seq & 4) != 0);
 		return;
 	case 2:
@@ -477,7 +478,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	frame_dec_init(&d, FRAME_MAX_DEFAULT);
 	if (frame_dec_feed(&d, data + 1, size - 1) == 0) {
-		while (frames < 256 && frame_dec_next(&d, &env) == FRAME_READY) {
+		while (frames < 256 &&
+		       frame_dec_next(&d, &env) == FRAME_READY) {
 			frames++;
 			switch (env->msg_case) {
 			case EKL__ENVELOPE__MSG_HELLO:

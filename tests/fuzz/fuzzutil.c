@@ -13,8 +13,7 @@
 #include "ekulab/core/log.h"
 #include "ekulab/core/mem.h"
 
-void fz_fail(const char *file, int line, const char *cond, const char *fmt,
-	     ...)
+void fz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
 {
 	va_list ap;
 

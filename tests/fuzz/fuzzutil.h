@@ -16,8 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		if (!(cond))                                                   \
 			fz_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);       \
 	} while (0)
-void fz_fail(const char *file, int line, const char *cond, const char *fmt,
-	     ...) __attribute__((noreturn, format(printf, 4, 5)));
+void fz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 4, 5)));
 
 /* A per-process scratch directory under $TMPDIR (else /tmp), created on
  * first use and removed at exit. */
