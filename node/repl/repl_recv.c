@@ -107,12 +107,34 @@ static void refuse(struct repl *r, int peer, struct repl_chan *ch,
 	r->io->close(r->io, ch, "protocol", msg);
 }
 
+/* name is this node or one of its peers (the cluster's members). */
+static bool member(struct repl *r, const char *name)
+{
+	int i;
+
+	if (strcasecmp(name, r->name) == 0)
+		return true;
+	for (i = 0; i < r->io->n_peers; i++)
+		if (strcasecmp(name, r->io->peer_name(r->io, i)) == 0)
+			return true;
+	return false;
+}
+
 static void on_state(struct repl *r, int peer, struct repl_chan *ch,
 		     const Ekl__ReplState *s)
 {
 	struct store_state st;
 	struct repl_peer *p = &r->peers[peer];
 
+	/* A primary outside the cluster would be adopted, stop every write
+	 * and show in the status as given (even as invalid UTF-8). */
+	if (s->primary[0] != '\0' && !member(r, s->primary)) {
+		refuse(r, peer, ch,
+		       "epoch %llu names a primary that is not a member of "
+		       "the cluster",
+		       (unsigned long long)s->epoch);
+		return;
+	}
 	store_state(r->store, &st);
 	if ((int64_t)s->epoch > st.epoch && s->primary[0] != '\0') {
 		repl_adopt_epoch(r, (int64_t)s->epoch, s->primary);

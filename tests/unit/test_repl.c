@@ -846,6 +846,46 @@ START_TEST(test_batch_from_non_primary_refused)
 }
 END_TEST
 
+/* A ReplState naming a primary outside the cluster (here not even UTF-8)
+ * closes the channel and is not adopted: the node used to take it as the
+ * primary of a new epoch, refuse every write and print it in its status
+ * JSON as invalid UTF-8. Found by fuzz_repl
+ * (tests/fuzz/corpus/fuzz_repl/regress-primary-not-member). */
+START_TEST(test_state_primary_not_member_refused)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__ReplState rs = EKL__REPL_STATE__INIT;
+	struct store_state st;
+
+	start_all();
+	all_links_up();
+	ck_assert(run_until(all_converged, NULL, 10));
+	rs.epoch = 4;
+	rs.primary = "\xff\xfe";
+	env.msg_case = EKL__ENVELOPE__MSG_REPL_STATE;
+	env.repl_state = &rs;
+	repl_on_frame(nodes[1].r, peer_of(1, 0), &nodes[1].chan[0], &env);
+	ck_assert_str_eq(nodes[1].chan[0].close_code, "protocol");
+	ck_assert_msg(strstr(nodes[1].chan[0].close_message,
+			     "not a member of the cluster") != NULL,
+		      "%s", nodes[1].chan[0].close_message);
+	rs.primary = "n9";
+	repl_on_frame(nodes[2].r, peer_of(2, 0), &nodes[2].chan[0], &env);
+	ck_assert_str_eq(nodes[2].chan[0].close_code, "protocol");
+	state_of(1, &st);
+	ck_assert_int_eq(st.epoch, 1);
+	ck_assert_str_eq(st.primary, "n1");
+	state_of(2, &st);
+	ck_assert_int_eq(st.epoch, 1);
+	ck_assert_str_eq(st.primary, "n1");
+	/* Members are compared as names are elsewhere: without case. */
+	rs.primary = "N2";
+	rs.epoch = 1;
+	repl_on_frame(nodes[2].r, peer_of(2, 1), &nodes[2].chan[1], &env);
+	ck_assert_int_eq(nodes[2].chan[1].closes, 0);
+}
+END_TEST
+
 /* ---- epochs: a demoted primary is refused and learns ---- */
 
 static bool n1_matches_n2(void *arg)
@@ -1722,6 +1762,8 @@ static Suite *repl_suite(void)
 	ADD("batch_from_non_primary_refused",
 	    test_batch_from_non_primary_refused);
 	ADD("stale_epoch_refused", test_stale_epoch_refused);
+	ADD("state_primary_not_member_refused",
+	    test_state_primary_not_member_refused);
 	ADD("ack_all_waits_for_every_peer", test_ack_all_waits_for_every_peer);
 	ADD("state_is_not_an_ack", test_state_is_not_an_ack);
 	ADD("ack_all_peer_lost", test_ack_all_peer_lost);
