@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/x509.h>
@@ -12,6 +13,7 @@
 #include "audit/audit.h"
 #include "ekulab/x509/certinfo.h"
 #include "ekulab/core/err.h"
+#include "ekulab/core/jsonr.h"
 #include "ekulab/core/mem.h"
 #include "ekulab/x509/pki.h"
 #include "testutil.h"
@@ -1065,6 +1067,57 @@ START_TEST(test_cluster_list)
 }
 END_TEST
 
+/* A cluster list that is a FIFO is refused at once (opening it used to
+ * wait for a writer: the test would time out). */
+START_TEST(test_cluster_list_fifo)
+{
+	struct topo topo;
+	char err[EKL_ERRLEN] = "";
+	char path[900];
+
+	snprintf(path, sizeof(path), "%s/nodes.fifo", pki);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(audit_cluster_load(path, &topo, err), EKL_EIO);
+	ck_assert_ptr_nonnull(strstr(err, "not a regular file"));
+}
+END_TEST
+
+/* Bytes that are not UTF-8 (an overlong C0 A7, a surrogate ED A0 80, an
+ * F5) in an input reach the JSON report as '?': the report stays JSON a
+ * strict reader accepts. The overlong form passed as UTF-8 before (found
+ * by fuzz_audit: tests/fuzz/corpus/fuzz_audit/regress-overlong-utf8). */
+START_TEST(test_report_json_not_utf8)
+{
+	struct audit_opts o;
+	struct audit_run r;
+	struct jsonr_doc *doc = NULL;
+	const struct jsonr_value *e;
+	char err[EKL_ERRLEN] = "";
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	memset(&o, 0, sizeof(o));
+	o.at = (int64_t)time(NULL);
+	o.cluster = write_file("odd.txt",
+			       "node5 X15.3\xc0\xa7\xed\xa0\x80\xf5.2 a.crt\n");
+	ck_assert_int_eq(audit_run(&o, &r, err), 0);
+	ck_assert_uint_eq(r.n_errors, 1);
+	f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	audit_report_json(&r, f);
+	fclose(f);
+	ck_assert_msg(jsonr_parse(text, len, &doc, err) == 0, "%s", err);
+	e = jsonr_at(jsonr_get(jsonr_root(doc), "errors"), 0);
+	ck_assert_msg(strstr(jsonr_get_str(e, "message"), "'X15.3??????.2'") !=
+			  NULL,
+		      "%s", jsonr_get_str(e, "message"));
+	jsonr_free(doc);
+	free(text);
+	audit_run_free(&r);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -1121,6 +1174,8 @@ static Suite *audit_suite(void)
 	tc = tcase_create("audit_cluster_load");
 	tcase_add_unchecked_fixture(tc, make_pkis, NULL);
 	tcase_add_test(tc, test_cluster_list);
+	tcase_add_test(tc, test_cluster_list_fifo);
+	tcase_add_test(tc, test_report_json_not_utf8);
 	suite_add_tcase(s, tc);
 	return s;
 }
