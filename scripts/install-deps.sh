@@ -1,11 +1,12 @@
 #!/bin/sh
-# Install the Debian 12 packages ekulab needs to build and test.
+# Install the Debian 12 packages ekulab needs to build and test
+# (libclang-rt-14-dev: libFuzzer, for scripts/fuzz.sh).
 # Idempotent; prints nothing when everything is already there.
 set -eu
 
 PKGS="build-essential cmake pkg-config libssl-dev openssl libprotobuf-c-dev
 protobuf-c-compiler libev-dev libsqlite3-dev check libyaml-dev ca-certificates
-procps iproute2 python3 clang-format clang git"
+procps iproute2 python3 clang-format clang libclang-rt-14-dev git"
 
 missing=""
 for p in $PKGS; do

@@ -2,7 +2,11 @@
 # Build with ASan+UBSan and -Werror, then run every test (unit + integration).
 # Also checks the formatting and the layer rules, and makes sure a Docker
 # engine runs for the container tests (scripts/docker-engine.sh; without one
-# those tests report SKIPPED, never passed).
+# those tests report SKIPPED, never passed). Then the fuzz step:
+# scripts/fuzz.sh builds the libFuzzer targets with clang (build-fuzz/),
+# runs every committed fuzz input once and fuzzes each target for
+# EKL_FUZZ_SECONDS (default 10; 0 skips the step). It runs only when no
+# ctest arguments narrow the run.
 # Usage: scripts/test.sh [ctest args...]
 set -eu
 cd "$(dirname "$0")/.."
@@ -16,5 +20,7 @@ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DEKULAB_SANITIZE=ON \
 cmake --build "$BUILD" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-cd "$BUILD"
-ctest --output-on-failure -j2 "$@"
+(cd "$BUILD" && ctest --output-on-failure -j2 "$@")
+if [ $# -eq 0 ] && [ "${EKL_FUZZ_SECONDS:-10}" -gt 0 ]; then
+	scripts/fuzz.sh "${EKL_FUZZ_SECONDS:-10}"
+fi

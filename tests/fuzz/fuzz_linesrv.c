@@ -98,7 +98,8 @@ static size_t expand(const uint8_t *data, size_t size)
 
 	while (i < size && n < STREAM_MAX) {
 		if (data[i] == 0xff && i + 3 < size && data[i + 3] != '\n') {
-			size_t count = ((size_t)data[i + 1] << 8 | data[i + 2]) * 4;
+			size_t count =
+			    ((size_t)data[i + 1] << 8 | data[i + 2]) * 4;
 
 			if (count > STREAM_MAX - n)
 				count = STREAM_MAX - n;
@@ -222,7 +223,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 "read: %s", strerror(errno));
 	}
 	if (getenv("FUZZ_VERBOSE") != NULL)
-		fprintf(stderr, "fuzz_linesrv: %zu bytes, %zu responses, %d turns\n",
+		fprintf(stderr,
+			"fuzz_linesrv: %zu bytes, %zu responses, %d turns\n",
 			len, replies, turns);
 	FZ_CHECK(adminproto_reader_need(&rd) == 1 && rd.len == rd.off,
 		 "a response cut short at the close");

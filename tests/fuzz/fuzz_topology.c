@@ -65,13 +65,12 @@ static void check_prediction(const struct topo *t)
 
 			FZ_CHECK(pr->linked == (ij || ji),
 				 "%s-%s linked %d, directions %d %d",
-				 t->nodes[i].name, t->nodes[j].name,
-				 pr->linked, ij, ji);
+				 t->nodes[i].name, t->nodes[j].name, pr->linked,
+				 ij, ji);
 			if (pr->linked)
-				FZ_CHECK(
-				    p.dir[pr->carrier_from][pr->carrier_to]
-					    .state == LAB_DIR_OK,
-				    "carried by a direction that fails");
+				FZ_CHECK(p.dir[pr->carrier_from][pr->carrier_to]
+						 .state == LAB_DIR_OK,
+					 "carried by a direction that fails");
 		}
 	FZ_CHECK(p.repl[p.primary].replicating == p.running[p.primary],
 		 "the running primary does not replicate");
@@ -109,12 +108,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(topo_name_valid(t.nodes[i].name), "node name '%s'",
 			 t.nodes[i].name);
 		FZ_CHECK(strcmp(t.nodes[i].name, t2.nodes[i].name) == 0 &&
-			     strcmp(t.nodes[i].version,
-				    t2.nodes[i].version) == 0,
+			     strcmp(t.nodes[i].version, t2.nodes[i].version) ==
+				 0,
 			 "file and memory differ at node %zu", i);
 		for (j = 0; j < i; j++)
-			FZ_CHECK(strcasecmp(t.nodes[i].name,
-					    t.nodes[j].name) != 0,
+			FZ_CHECK(strcasecmp(t.nodes[i].name, t.nodes[j].name) !=
+				     0,
 				 "nodes '%s' and '%s'", t.nodes[j].name,
 				 t.nodes[i].name);
 	}

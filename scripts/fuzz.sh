@@ -1,0 +1,97 @@
+#!/bin/sh
+# Build the libFuzzer targets (tests/fuzz) with clang into their own build
+# directory, run every committed input once (the seeds and the regression
+# inputs of every crash found so far), then fuzz each target for SECONDS.
+# Prints, per target: executions, executions per second, coverage (cov:
+# code edges, ft: features), corpus size, and the result. Exits 1 when a
+# target crashed (the input is kept, with the command that replays it).
+#
+# Usage: scripts/fuzz.sh [SECONDS]      (default 60 per target)
+# Environment:
+#   FUZZ_BUILD    build directory (default build-fuzz)
+#   FUZZ_TARGETS  targets to run (default: every fuzz_* target)
+#   FUZZ_OUT      where the growing corpora, crashes and logs go
+#                 (default $FUZZ_BUILD/fuzz-out)
+#   FUZZ_ARGS     extra libFuzzer flags (e.g. -jobs=2)
+#   TMPDIR        the targets' scratch files (fuzz_repl's SQLite store);
+#                 a tmpfs (TMPDIR=/dev/shm) makes fuzz_repl faster
+# A long run, niced so it shares the machine:
+#   nice scripts/fuzz.sh 3600
+set -eu
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${1:-60}
+case $SECONDS_EACH in
+'' | *[!0-9]*)
+	echo "usage: scripts/fuzz.sh [SECONDS]" >&2
+	exit 2
+	;;
+esac
+BUILD=${FUZZ_BUILD:-build-fuzz}
+OUT=${FUZZ_OUT:-$BUILD/fuzz-out}
+ALL="fuzz_frame fuzz_repl fuzz_adminproto fuzz_linesrv fuzz_jsonr
+fuzz_topology fuzz_plan fuzz_audit fuzz_config"
+TARGETS=${FUZZ_TARGETS:-$ALL}
+
+command -v clang >/dev/null || {
+	echo "fuzz.sh: clang not found; run scripts/install-deps.sh" >&2
+	exit 2
+}
+CC=clang cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DEKULAB_FUZZ=ON -DEKULAB_WERROR=ON >/dev/null
+# shellcheck disable=SC2086
+cmake --build "$BUILD" -j"$(nproc)" --target $TARGETS >"$BUILD/fuzz-build.log" 2>&1 || {
+	grep -E 'error|warning' "$BUILD/fuzz-build.log" | head -n 40 >&2
+	echo "fuzz.sh: build failed (log: $BUILD/fuzz-build.log)" >&2
+	exit 1
+}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+SRC=$(pwd)/tests/fuzz/corpus
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+failed=""
+printf '%-16s %12s %9s %6s %7s %8s  %s\n' target executions exec/s cov ft corpus result
+for t in $TARGETS; do
+	bin=$(pwd)/$BUILD/tests/fuzz/$t
+	log=$OUT/$t.log
+	mkdir -p "$OUT/$t"
+	rm -f "$OUT/$t"-crash-* "$OUT/$t"-leak-* "$OUT/$t"-timeout-* \
+		"$OUT/$t"-oom-* "$OUT/$t"-slow-unit-*
+	# 1. Every committed input once: seeds and regression inputs.
+	if ! "$bin" -runs=0 -timeout=30 "-artifact_prefix=$OUT/$t-" \
+		"$SRC/$t" >"$log.regress" 2>&1; then
+		printf '%-16s %12s %9s %6s %7s %8s  %s\n' "$t" - - - - - \
+			"FAIL on a committed input ($log.regress)"
+		failed="$failed $t"
+		continue
+	fi
+	# 2. Fuzz: new inputs go to $OUT/$t, the committed corpus is read
+	#    only. -timeout: an input running 10 s is a hang.
+	rc=0
+	# shellcheck disable=SC2086
+	"$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -print_final_stats=1 \
+		"-artifact_prefix=$OUT/$t-" ${FUZZ_ARGS:-} "$OUT/$t" "$SRC/$t" \
+		>"$log" 2>&1 || rc=$?
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+	last=$(grep -aE '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -n 1)
+	cov=$(printf '%s\n' "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+	ft=$(printf '%s\n' "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+	corp=$(printf '%s\n' "$last" | sed -n 's/.* corp: \([0-9]*\).*/\1/p')
+	if [ "$rc" -eq 0 ]; then
+		result="0 crashes"
+	else
+		art=$(ls "$OUT/$t"-* 2>/dev/null | grep -v '\.log' | head -n 1)
+		result="CRASH: ${art:-see $log}; replay: $bin ${art:-INPUT}"
+		failed="$failed $t"
+	fi
+	printf '%-16s %12s %9s %6s %7s %8s  %s\n' "$t" "${execs:-?}" \
+		"${speed:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result"
+done
+if [ -n "$failed" ]; then
+	echo "fuzz.sh: FAILED:$failed (logs in $OUT)" >&2
+	echo "fuzz.sh: a crash is a bug: fix it and add its input to tests/fuzz/corpus/TARGET/regress-NAME" >&2
+	exit 1
+fi
+echo "fuzz.sh: every target ran ${SECONDS_EACH}s with 0 crashes (logs in $OUT)" >&2
