@@ -51,7 +51,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 failed=""
-printf '%-16s %12s %9s %6s %7s %8s  %s\n' target executions exec/s cov ft corpus result
+printf '%-16s %12s %6s %9s %6s %7s %8s  %s\n' target executions secs exec/s cov ft corpus result
 for t in $TARGETS; do
 	bin=$(pwd)/$BUILD/tests/fuzz/$t
 	log=$OUT/$t.log
@@ -61,7 +61,7 @@ for t in $TARGETS; do
 	# 1. Every committed input once: seeds and regression inputs.
 	if ! "$bin" -runs=0 -timeout=30 "-artifact_prefix=$OUT/$t-" \
 		"$SRC/$t" >"$log.regress" 2>&1; then
-		printf '%-16s %12s %9s %6s %7s %8s  %s\n' "$t" - - - - - \
+		printf '%-16s %12s %6s %9s %6s %7s %8s  %s\n' "$t" - - - - - - \
 			"FAIL on a committed input ($log.regress)"
 		failed="$failed $t"
 		continue
@@ -69,10 +69,12 @@ for t in $TARGETS; do
 	# 2. Fuzz: new inputs go to $OUT/$t, the committed corpus is read
 	#    only. -timeout: an input running 10 s is a hang.
 	rc=0
+	start=$(date +%s)
 	# shellcheck disable=SC2086
 	"$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -print_final_stats=1 \
 		"-artifact_prefix=$OUT/$t-" ${FUZZ_ARGS:-} "$OUT/$t" "$SRC/$t" \
 		>"$log" 2>&1 || rc=$?
+	secs=$(($(date +%s) - start))
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
 	last=$(grep -aE '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -n 1)
@@ -86,12 +88,13 @@ for t in $TARGETS; do
 		result="CRASH: ${art:-see $log}; replay: $bin ${art:-INPUT}"
 		failed="$failed $t"
 	fi
-	printf '%-16s %12s %9s %6s %7s %8s  %s\n' "$t" "${execs:-?}" \
-		"${speed:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result"
+	printf '%-16s %12s %6s %9s %6s %7s %8s  %s\n' "$t" "${execs:-?}" \
+		"$secs" "${speed:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" \
+		"$result"
 done
 if [ -n "$failed" ]; then
 	echo "fuzz.sh: FAILED:$failed (logs in $OUT)" >&2
 	echo "fuzz.sh: a crash is a bug: fix it and add its input to tests/fuzz/corpus/TARGET/regress-NAME" >&2
 	exit 1
 fi
-echo "fuzz.sh: every target ran ${SECONDS_EACH}s with 0 crashes (logs in $OUT)" >&2
+echo "fuzz.sh: 0 crashes in every target (at most ${SECONDS_EACH}s each; logs in $OUT)" >&2
