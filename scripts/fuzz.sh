@@ -12,7 +12,9 @@
 #   FUZZ_TARGETS  targets to run (default: every fuzz_* target)
 #   FUZZ_OUT      where the growing corpora, crashes and logs go
 #                 (default $FUZZ_BUILD/fuzz-out)
-#   FUZZ_ARGS     extra libFuzzer flags (e.g. -jobs=2)
+#   FUZZ_JOBS     targets run at the same time (default 1; scripts/test.sh
+#                 uses 2, one per core of a CI machine)
+#   FUZZ_ARGS     extra libFuzzer flags (e.g. -runs=10000000)
 #   TMPDIR        the targets' scratch files (fuzz_repl's SQLite store);
 #                 a tmpfs (TMPDIR=/dev/shm) makes fuzz_repl faster
 # A long run, niced so it shares the machine:
@@ -31,6 +33,7 @@ OUT=${FUZZ_OUT:-$BUILD/fuzz-out}
 ALL="fuzz_frame fuzz_repl fuzz_adminproto fuzz_linesrv fuzz_jsonr
 fuzz_topology fuzz_plan fuzz_audit fuzz_config"
 TARGETS=${FUZZ_TARGETS:-$ALL}
+JOBS=${FUZZ_JOBS:-1}
 
 command -v clang >/dev/null || {
 	echo "fuzz.sh: clang not found; run scripts/install-deps.sh" >&2
@@ -50,9 +53,10 @@ SRC=$(pwd)/tests/fuzz/corpus
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-failed=""
-printf '%-16s %12s %6s %9s %6s %7s %8s  %s\n' target executions secs exec/s cov ft corpus result
-for t in $TARGETS; do
+# One target: committed inputs once, then fuzz; writes its table row to
+# $OUT/$t.row and fails when it crashed.
+run_target() {
+	t=$1
 	bin=$(pwd)/$BUILD/tests/fuzz/$t
 	log=$OUT/$t.log
 	mkdir -p "$OUT/$t"
@@ -62,9 +66,8 @@ for t in $TARGETS; do
 	if ! "$bin" -runs=0 -timeout=30 "-artifact_prefix=$OUT/$t-" \
 		"$SRC/$t" >"$log.regress" 2>&1; then
 		printf '%-16s %12s %6s %9s %6s %7s %8s  %s\n' "$t" - - - - - - \
-			"FAIL on a committed input ($log.regress)"
-		failed="$failed $t"
-		continue
+			"FAIL on a committed input ($log.regress)" >"$OUT/$t.row"
+		return 1
 	fi
 	# 2. Fuzz: new inputs go to $OUT/$t, the committed corpus is read
 	#    only. -timeout: an input running 10 s is a hang.
@@ -86,11 +89,29 @@ for t in $TARGETS; do
 	else
 		art=$(ls "$OUT/$t"-* 2>/dev/null | grep -v '\.log' | head -n 1)
 		result="CRASH: ${art:-see $log}; replay: $bin ${art:-INPUT}"
-		failed="$failed $t"
 	fi
 	printf '%-16s %12s %6s %9s %6s %7s %8s  %s\n' "$t" "${execs:-?}" \
 		"$secs" "${speed:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" \
-		"$result"
+		"$result" >"$OUT/$t.row"
+	[ "$rc" -eq 0 ]
+}
+
+# FUZZ_JOBS targets at a time (each one process: -jobs is libFuzzer's).
+failed=""
+printf '%-16s %12s %6s %9s %6s %7s %8s  %s\n' target executions secs exec/s cov ft corpus result
+set -- $TARGETS
+while [ $# -gt 0 ]; do
+	batch=""
+	while [ $# -gt 0 ] && [ "$(echo $batch | wc -w)" -lt "$JOBS" ]; do
+		(run_target "$1" && echo 0 >"$OUT/$1.rc" || echo 1 >"$OUT/$1.rc") &
+		batch="$batch $1"
+		shift
+	done
+	wait
+	for t in $batch; do
+		cat "$OUT/$t.row"
+		[ "$(cat "$OUT/$t.rc")" = 0 ] || failed="$failed $t"
+	done
 done
 if [ -n "$failed" ]; then
 	echo "fuzz.sh: FAILED:$failed (logs in $OUT)" >&2
