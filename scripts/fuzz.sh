@@ -49,6 +49,7 @@ cmake --build "$BUILD" -j"$(nproc)" --target $TARGETS >"$BUILD/fuzz-build.log" 2
 }
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
+BIN=$(cd "$BUILD" && pwd)/tests/fuzz
 SRC=$(pwd)/tests/fuzz/corpus
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -57,7 +58,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # $OUT/$t.row and fails when it crashed.
 run_target() {
 	t=$1
-	bin=$(pwd)/$BUILD/tests/fuzz/$t
+	bin=$BIN/$t
 	log=$OUT/$t.log
 	mkdir -p "$OUT/$t"
 	rm -f "$OUT/$t"-crash-* "$OUT/$t"-leak-* "$OUT/$t"-timeout-* \
