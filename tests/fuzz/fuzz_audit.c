@@ -81,8 +81,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	targets[2].role = TOPO_ROLE_C;
 	snprintf(targets[2].version, sizeof(targets[2].version), "X15.5");
 	for (int i = 0; i < 3; i++)
-		if (pol_version_parse(targets[i].version,
-				      &targets[i].vclass) != 0)
+		if (pol_version_parse(targets[i].version, &targets[i].vclass) !=
+		    0)
 			abort();
 	return 0;
 }
@@ -98,8 +98,8 @@ static void no_key_material(const uint8_t *data, size_t size,
 	       NULL) {
 		const char *line = p + 17;
 		const char *nl = memchr(line, '\n', (size_t)(end - line));
-		size_t n = nl != NULL ? (size_t)(nl - line)
-				      : (size_t)(end - line);
+		size_t n =
+		    nl != NULL ? (size_t)(nl - line) : (size_t)(end - line);
 		char probe[65];
 
 		p = line;
@@ -136,14 +136,12 @@ static void check_reports(const struct audit_run *r, const uint8_t *data,
 	root = jsonr_root(doc);
 	certs = jsonr_get(root, "certificates");
 	errors = jsonr_get(root, "errors");
-	FZ_CHECK(jsonr_is(certs, JSONR_ARRAY) &&
-		     jsonr_len(certs) == r->n_certs,
+	FZ_CHECK(jsonr_is(certs, JSONR_ARRAY) && jsonr_len(certs) == r->n_certs,
 		 "%zu certificates in the JSON of %zu", jsonr_len(certs),
 		 r->n_certs);
-	FZ_CHECK(jsonr_is(errors, JSONR_ARRAY) &&
-		     jsonr_len(errors) == r->n_errors,
-		 "%zu errors in the JSON of %zu", jsonr_len(errors),
-		 r->n_errors);
+	FZ_CHECK(
+	    jsonr_is(errors, JSONR_ARRAY) && jsonr_len(errors) == r->n_errors,
+	    "%zu errors in the JSON of %zu", jsonr_len(errors), r->n_errors);
 	no_key_material(data, size, text);
 	jsonr_free(doc);
 	free(text);
@@ -183,7 +181,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FZ_CHECK(!r.oom, "out of memory");
 	for (i = 0; i < r.n_certs; i++)
-		FZ_CHECK(r.certs[i].source[0] != '\0', "a record without source");
+		FZ_CHECK(r.certs[i].source[0] != '\0',
+			 "a record without source");
 	check_reports(&r, data, size);
 	audit_run_free(&r);
 	return 0;

@@ -104,8 +104,7 @@ static bool has_cut(const char *s, size_t n)
 
 			while (k < len && (l[k] == ' ' || l[k] == '\t'))
 				k++;
-			if (len > LINE_MAX_READ &&
-			    !(k < len && l[k] == '#'))
+			if (len > LINE_MAX_READ && !(k < len && l[k] == '#'))
 				return true;
 			if (k < len && l[k] != '#' && l[k] != '\0' &&
 			    memchr(l, '\0', len) != NULL)
@@ -125,17 +124,17 @@ static void check_accepted(const struct config *c)
 		     c->version[0] && c->data != NULL && c->admin != NULL,
 		 "an accepted configuration misses a required value");
 	FZ_CHECK(c->role == 'c' || c->role == 'e', "role %d", c->role);
-	FZ_CHECK(c->n_peers >= 0 && c->n_peers <= CONFIG_MAX_PEERS,
-		 "%d peers", c->n_peers);
+	FZ_CHECK(c->n_peers >= 0 && c->n_peers <= CONFIG_MAX_PEERS, "%d peers",
+		 c->n_peers);
 	FZ_CHECK(c->dead_ms > c->heartbeat_ms, "dead-ms %d, heartbeat %d",
 		 c->dead_ms, c->heartbeat_ms);
 	for (i = 0; i < c->n_peers; i++) {
 		FZ_CHECK(strcasecmp(c->peers[i].name, c->name) != 0,
 			 "this node as its own peer");
 		for (j = 0; j < i; j++)
-			FZ_CHECK(strcasecmp(c->peers[i].name,
-					    c->peers[j].name) != 0,
-				 "peer %s twice", c->peers[i].name);
+			FZ_CHECK(
+			    strcasecmp(c->peers[i].name, c->peers[j].name) != 0,
+			    "peer %s twice", c->peers[i].name);
 	}
 	FZ_CHECK(c->primary[0] == '\0' ||
 		     strcasecmp(c->primary, c->name) == 0 ||
@@ -162,7 +161,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == EKL_ENOMEM)
 		abort();
 	if (getenv("FUZZ_VERBOSE") != NULL)
-		fprintf(stderr, "fuzz_config: %s\n", rc != 0 ? err : "accepted");
+		fprintf(stderr, "fuzz_config: %s\n",
+			rc != 0 ? err : "accepted");
 	if (rc != 0) {
 		FZ_CHECK(err[0] != '\0', "refusal %d without a message", rc);
 	} else {

@@ -49,17 +49,17 @@ static size_t visit(const Ekl__Envelope *e)
 		break;
 	case EKL__ENVELOPE__MSG_BATCH:
 		for (i = 0; i < e->batch->n_changes; i++)
-			n += strlen(e->batch->changes[i]->path) +
-			     strlen(e->batch->changes[i]->value);
+			n += e->batch->changes[i]->path.len +
+			     e->batch->changes[i]->value.len;
 		break;
 	case EKL__ENVELOPE__MSG_SNAP_BEGIN:
 		n += e->snap_begin->digest.len;
 		break;
 	case EKL__ENVELOPE__MSG_SNAP_CHUNK:
 		for (i = 0; i < e->snap_chunk->n_paths; i++)
-			n += strlen(e->snap_chunk->paths[i]);
+			n += e->snap_chunk->paths[i].len;
 		for (i = 0; i < e->snap_chunk->n_values; i++)
-			n += strlen(e->snap_chunk->values[i]);
+			n += e->snap_chunk->values[i].len;
 		break;
 	default: break;
 	}

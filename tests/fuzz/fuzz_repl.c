@@ -101,12 +101,16 @@ void syncer_request(struct syncer *s, uint64_t seq)
 		ev_timer_start(s->loop, &s->t);
 }
 
-void syncer_stop(struct syncer *s)
+uint64_t syncer_stop(struct syncer *s)
 {
+	uint64_t want;
+
 	if (s == NULL)
-		return;
+		return 0;
+	want = s->want;
 	ev_timer_stop(s->loop, &s->t);
 	ekl_free(s);
+	return want; /* everything asked for is durable here */
 }
 
 /* ---- the in-memory io ---- */
