@@ -461,7 +461,9 @@ static int open_file(const char *path, FILE **out, char *err)
 static int load_file(struct config *c, const char *path, const bool *cli,
 		     char *err)
 {
-	char line[1024];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
 	struct origin o = {path, 0};
 	int seen[OPT_HELP + 1]; /* the line each key was first given on */
 	FILE *f = NULL;
@@ -471,11 +473,28 @@ static int load_file(struct config *c, const char *path, const bool *cli,
 	if (rv != 0)
 		return rv;
 	memset(seen, 0, sizeof(seen));
-	while (fgets(line, sizeof(line), f) != NULL) {
+	/* Whole lines, so that nothing is read cut short: a NUL byte or a
+	 * line over the limit is refused, never taken as a shorter value. */
+	while ((n = getline(&line, &cap, f)) >= 0) {
 		char *k, *v, *eq;
 		int i, opt = 0;
 
 		o.line++;
+		if (memchr(line, '\0', (size_t)n) != NULL) {
+			rv = ekl_errf(err, EKL_ECONFIG,
+				      "%s:%d: a NUL byte; a config file is "
+				      "text of `key = value` lines",
+				      path, o.line);
+			break;
+		}
+		if (n > CONFIG_LINE_MAX + 1 ||
+		    (n == CONFIG_LINE_MAX + 1 && line[n - 1] != '\n')) {
+			rv = ekl_errf(err, EKL_ECONFIG,
+				      "%s:%d: a line over %d bytes; is it the "
+				      "right file?",
+				      path, o.line, CONFIG_LINE_MAX);
+			break;
+		}
 		k = trim(line);
 		if (*k == '\0' || *k == '#')
 			continue;
@@ -525,6 +544,10 @@ static int load_file(struct config *c, const char *path, const bool *cli,
 		if (rv != 0)
 			break;
 	}
+	if (n < 0 && ferror(f))
+		rv = ekl_errf(err, EKL_ECONFIG, "--config %s: %s", path,
+			      strerror(errno));
+	free(line); /* getline allocates with malloc */
 	fclose(f);
 	return rv;
 }

@@ -11,6 +11,7 @@
 
 #define CONFIG_MAX_PEERS 32
 #define CONFIG_NAME_MAX	 64
+#define CONFIG_LINE_MAX	 4096 /* bytes of a --config line, newline excluded */
 
 struct config_peer {
 	char name[CONFIG_NAME_MAX]; /* identity expected in its certificate */

@@ -842,6 +842,71 @@ START_TEST(test_file_key_twice)
 }
 END_TEST
 
+/* Nothing of a file is read cut short: "cluster = lab\0x" was taken as
+ * cluster lab, and a line over the read buffer was split in two, its tail
+ * read as a line of its own (a comment when it began with '#'). Found by
+ * fuzz_config (tests/fuzz/corpus/fuzz_config/regress-nul). */
+START_TEST(test_file_nothing_cut)
+{
+	char needle[800], nul[700];
+	static char text[CONFIG_LINE_MAX + 64];
+	struct args a;
+	struct config c;
+	const char *path;
+	FILE *f;
+	size_t n;
+
+	snprintf(nul, sizeof(nul), "%s/nul.conf", dir);
+	f = fopen(nul, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite("# a lab\ncluster = lab\0x\n", 1, 24, f), 24);
+	ck_assert_int_eq(fclose(f), 0);
+	args_full(&a);
+	args_drop(&a, "--cluster");
+	args_add(&a, "--config", nul);
+	snprintf(needle, sizeof(needle), "%s:2: a NUL byte", nul);
+	expect_fail(&a, needle, (char *)NULL);
+
+	/* A line over CONFIG_LINE_MAX whose tail looks like a comment. */
+	n = (size_t)snprintf(text, sizeof(text), "cluster = ");
+	memset(text + n, 'a', CONFIG_LINE_MAX - n);
+	snprintf(text + CONFIG_LINE_MAX, sizeof(text) - CONFIG_LINE_MAX,
+		 "#tail\n");
+	path = write_file("long.conf", text);
+	args_full(&a);
+	args_drop(&a, "--cluster");
+	args_add(&a, "--config", path);
+	snprintf(needle, sizeof(needle), "%s:1: a line over %d bytes", path,
+		 CONFIG_LINE_MAX);
+	expect_fail(&a, needle, (char *)NULL);
+
+	/* A line longer than the old 1023-byte buffer is read whole: its
+	 * tail ("#tail") used to be read as a comment line of its own,
+	 * leaving --data cut short without a word. */
+	n = (size_t)snprintf(text, sizeof(text), "data = %s/", dir);
+	memset(text + n, 'd', 1023 - n);
+	snprintf(text + 1023, sizeof(text) - 1023, "#tail\n");
+	path = write_file("split.conf", text);
+	args_full(&a);
+	args_drop(&a, "--data");
+	args_add(&a, "--config", path);
+	expect_ok(&a, &c);
+	ck_assert_uint_eq(strlen(c.data), 1023 - 7 + 5);
+	ck_assert_str_eq(c.data + strlen(c.data) - 5, "#tail");
+	config_close(&c);
+
+	/* A line of exactly CONFIG_LINE_MAX bytes is read whole. */
+	text[CONFIG_LINE_MAX] = '\n';
+	text[CONFIG_LINE_MAX + 1] = '\0';
+	text[0] = '#';
+	path = write_file("max.conf", text);
+	args_full(&a);
+	args_add(&a, "--config", path);
+	expect_ok(&a, &c);
+	config_close(&c);
+}
+END_TEST
+
 START_TEST(test_peer_is_own_listen)
 {
 	struct args a;
@@ -974,6 +1039,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_file_errors);
 	tcase_add_test(tc, test_config_not_a_file);
 	tcase_add_test(tc, test_file_key_twice);
+	tcase_add_test(tc, test_file_nothing_cut);
 	tcase_add_test(tc, test_peer_is_own_listen);
 	tcase_add_test(tc, test_cert_names_node);
 	suite_add_tcase(s, tc);
