@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "ekulab/core/mem.h"
+#include "ekulab/core/utf8.h"
 
 /* ==== small helpers ================================================== */
 
@@ -57,57 +58,23 @@ void audit_strv_free(struct audit_strv *v)
 	v->n = 0;
 }
 
-/* The length of the valid UTF-8 sequence at p (1-4), or 0: no overlong
- * form, no surrogate, nothing above U+10FFFF (RFC 3629, as the strict
- * JSON reader checks it). */
-static int utf8_seq(const unsigned char *p)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	int len, k;
-
-	if (*p < 0x80)
-		return 1;
-	if (*p >= 0xc2 && *p <= 0xdf)
-		len = 2;
-	else if (*p >= 0xe0 && *p <= 0xef)
-		len = 3;
-	else if (*p >= 0xf0 && *p <= 0xf4)
-		len = 4;
-	else
-		return 0; /* a continuation byte, C0, C1 (overlong) or F5+ */
-	if (*p == 0xe0)
-		lo = 0xa0; /* overlong */
-	else if (*p == 0xed)
-		hi = 0x9f; /* surrogates */
-	else if (*p == 0xf0)
-		lo = 0x90; /* overlong */
-	else if (*p == 0xf4)
-		hi = 0x8f; /* above U+10FFFF */
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (k = 2; k < len; k++)
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
 void audit_clean_utf8(char *s)
 {
-	unsigned char *p = (unsigned char *)s;
+	size_t len = strlen(s), i = 0;
 
-	while (*p != '\0') {
-		int len;
+	/* Control characters and whatever is not UTF-8 (lib/core/utf8.c:
+	 * no overlong form, no surrogate, nothing above U+10FFFF) become
+	 * '?', so every report, JSON included, is valid text. */
+	while (i < len) {
+		size_t ok = utf8_valid_prefix(s + i, len - i);
+		size_t k;
 
-		if (*p < 0x20 || *p == 0x7f) {
-			*p++ = '?';
-			continue;
-		}
-		len = utf8_seq(p);
-		if (len == 0) {
-			*p++ = '?';
-			continue;
-		}
-		p += len;
+		for (k = i; k < i + ok; k++)
+			if ((unsigned char)s[k] < 0x20 || s[k] == 0x7f)
+				s[k] = '?';
+		i += ok;
+		if (i < len)
+			s[i++] = '?';
 	}
 }
 
