@@ -295,6 +295,7 @@ static void on_snap_begin(struct repl *r, int peer, struct repl_chan *ch,
 			  const Ekl__SnapBegin *b)
 {
 	struct repl_peer *p = &r->peers[peer];
+	const char *name = r->io->peer_name(r->io, peer);
 	struct store_state st;
 	char err[EKL_ERRLEN];
 
@@ -303,6 +304,20 @@ static void on_snap_begin(struct repl *r, int peer, struct repl_chan *ch,
 	store_state(r->store, &st);
 	if ((int64_t)b->epoch < st.epoch) {
 		repl_send_state(r, ch);
+		return;
+	}
+	/* As for batches: only the primary of the snapshot's epoch sends
+	 * one (a newer epoch is adopted with its sender as primary). A
+	 * primary that took one from a peer staged it over that peer's
+	 * outgoing snapshot state and crashed on its next ack. */
+	if ((int64_t)b->epoch > st.epoch) {
+		repl_adopt_epoch(r, (int64_t)b->epoch, name);
+		store_state(r->store, &st);
+	}
+	if (strcasecmp(st.primary, name) != 0) {
+		refuse(r, peer, ch,
+		       "snapshot from %s, but the primary of epoch %lld is %s",
+		       name, (long long)st.epoch, st.primary);
 		return;
 	}
 	if (b->digest.len != STORE_DIGEST_LEN) {

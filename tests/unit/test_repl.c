@@ -886,6 +886,51 @@ START_TEST(test_state_primary_not_member_refused)
 }
 END_TEST
 
+/* A SnapBegin sent to the primary by a peer closes the channel: only the
+ * primary of the epoch sends snapshots. The primary used to stage it over
+ * that peer's outgoing snapshot state, and the peer's next ack made it
+ * send a chunk from a snapshot reader it did not have (a NULL dereference:
+ * two frames from a peer with a valid certificate crashed the primary).
+ * Found by fuzz_repl (tests/fuzz/corpus/fuzz_repl/regress-snap-to-primary).
+ */
+START_TEST(test_snapshot_to_primary_refused)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__SnapBegin sb = EKL__SNAP_BEGIN__INIT;
+	Ekl__ReplAck ack = EKL__REPL_ACK__INIT;
+	uint8_t digest[STORE_DIGEST_LEN] = {0};
+	struct store_state st;
+
+	start_all();
+	all_links_up();
+	write_group("s", 3);
+	wait_acked(3, 7);
+	sb.epoch = 1;
+	sb.revision = 40;
+	sb.digest.data = digest;
+	sb.digest.len = sizeof(digest);
+	env.msg_case = EKL__ENVELOPE__MSG_SNAP_BEGIN;
+	env.snap_begin = &sb;
+	repl_on_frame(nodes[0].r, peer_of(0, 1), &nodes[0].chan[1], &env);
+	ck_assert_str_eq(nodes[0].chan[1].close_code, "protocol");
+	ck_assert_msg(strstr(nodes[0].chan[1].close_message,
+			     "snapshot from n2, but the primary of epoch 1 "
+			     "is n1") != NULL,
+		      "%s", nodes[0].chan[1].close_message);
+	/* Its ack changes nothing and crashes nothing. */
+	ack.epoch = 1;
+	ack.revision = 3;
+	env.msg_case = EKL__ENVELOPE__MSG_ACK;
+	env.ack = &ack;
+	repl_on_frame(nodes[0].r, peer_of(0, 1), &nodes[0].chan[1], &env);
+	state_of(0, &st);
+	ck_assert_int_eq(st.epoch, 1);
+	ck_assert_str_eq(st.primary, "n1");
+	ck_assert_int_eq(st.revision, 3);
+	check_store(0);
+}
+END_TEST
+
 /* ---- epochs: a demoted primary is refused and learns ---- */
 
 static bool n1_matches_n2(void *arg)
@@ -1764,6 +1809,7 @@ static Suite *repl_suite(void)
 	ADD("stale_epoch_refused", test_stale_epoch_refused);
 	ADD("state_primary_not_member_refused",
 	    test_state_primary_not_member_refused);
+	ADD("snapshot_to_primary_refused", test_snapshot_to_primary_refused);
 	ADD("ack_all_waits_for_every_peer", test_ack_all_waits_for_every_peer);
 	ADD("state_is_not_an_ack", test_state_is_not_an_ack);
 	ADD("ack_all_peer_lost", test_ack_all_peer_lost);
