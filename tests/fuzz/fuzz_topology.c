@@ -9,8 +9,10 @@
  *    TOPO_MAX_NODES nodes with valid, distinct names (case-insensitive
  *    distinct too, since they name files and certificates), a known
  *    version class, and a primary that is one of them;
- *  - its prediction is consistent: a pair is linked exactly when a
- *    direction connects, and the carrier is a direction that connects;
+ *  - its prediction is consistent: a pair is linked exactly as the link
+ *    rule says (both: some direction dialled and every dialled one
+ *    connects; either: a dialled direction connects), and the carrier is
+ *    a direction that connects;
  *    the primary replicates while it runs;
  *  - the same text read from a file (yamlfile_load) gives the same result;
  *  - no sanitizer report, no leak, no time bomb (libFuzzer -timeout).
@@ -62,11 +64,19 @@ static void check_prediction(const struct topo *t)
 			const struct lab_pair *pr = labmodel_pair(&p, i, j);
 			bool ij = p.dir[i][j].state == LAB_DIR_OK;
 			bool ji = p.dir[j][i].state == LAB_DIR_OK;
+			bool dij = p.dir[i][j].state != LAB_DIR_NOT_DIALLED;
+			bool dji = p.dir[j][i].state != LAB_DIR_NOT_DIALLED;
+			/* The link rule (labmodel.h, labmodel_link_decide). */
+			bool want =
+			    p.link == TOPO_LINK_EITHER
+				? (ij || ji)
+				: (dij || dji) && (!dij || ij) && (!dji || ji);
 
-			FZ_CHECK(pr->linked == (ij || ji),
-				 "%s-%s linked %d, directions %d %d",
+			FZ_CHECK(pr->linked == want,
+				 "%s-%s linked %d under rule %s, directions "
+				 "%d %d (dialled %d %d)",
 				 t->nodes[i].name, t->nodes[j].name, pr->linked,
-				 ij, ji);
+				 topo_link_name(p.link), ij, ji, dij, dji);
 			if (pr->linked)
 				FZ_CHECK(p.dir[pr->carrier_from][pr->carrier_to]
 						 .state == LAB_DIR_OK,
