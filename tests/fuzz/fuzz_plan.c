@@ -2,16 +2,17 @@
  * topology it names or holds inline) and `plan check`'s walk of the model
  * through its steps (plan_check.c).
  *
- * Input: the plan file's content. It is written next to the two example
+ * Input: the plan file's content. It is written next to the example
  * topologies the example plans name (cluster-x15.3.yaml and
- * cluster-x15.4.yaml, copied from examples/plans at start), so
- * `topology: cluster-x15.3.yaml` loads a real topology.
+ * cluster-x15.4.yaml from examples/plans, mra-lab.yaml and switch-lab.yaml
+ * from examples/deployment, copied at start), so `topology:
+ * cluster-x15.3.yaml` loads a real topology.
  *
  * Properties checked on every input:
  *  - a refusal comes with a message naming the plan file;
  *  - a loaded plan has at most PLAN_MAX_STEPS steps, each of a known kind,
- *    naming nodes of its topology only, with its text and line set; fault
- *    names are unique among the faults;
+ *    naming nodes or externals of its topology only, with its text and line
+ * set; fault names are unique among the faults;
  *  - plan check runs on every loaded plan (at a fixed time) and either
  *    predicts every step (one result per step, expectations counted) or
  *    refuses with a message; the break step, when there is one, is a step;
@@ -25,17 +26,18 @@
 #include "ekulab/core/mem.h"
 #include "fuzzutil.h"
 #include "model/plan/plan.h"
+#include "model/topology.h"
 
 #define AT 1767225600 /* 2026-01-01: a fixed evaluation time */
 
-static void copy_example(const char *name)
+static void copy_example(const char *dir, const char *name)
 {
 	char from[1024], to[600];
 	static char buf[1 << 16];
 	size_t n;
 	FILE *f;
 
-	snprintf(from, sizeof(from), "%s/examples/plans/%s", EKL_SOURCE_DIR,
+	snprintf(from, sizeof(from), "%s/examples/%s/%s", EKL_SOURCE_DIR, dir,
 		 name);
 	f = fopen(from, "rb");
 	if (f == NULL) {
@@ -53,14 +55,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_quiet();
-	copy_example("cluster-x15.3.yaml");
-	copy_example("cluster-x15.4.yaml");
+	copy_example("plans", "cluster-x15.3.yaml");
+	copy_example("plans", "cluster-x15.4.yaml");
+	copy_example("deployment", "mra-lab.yaml");
+	copy_example("deployment", "switch-lab.yaml");
 	return 0;
 }
 
 static bool node_ok(const struct plan *p, int node)
 {
-	return node >= -1 && node < (int)p->topo.n_nodes;
+	/* Nodes, then externals (topo_endpoints). */
+	return node >= -1 && node < (int)topo_endpoints(&p->topo);
 }
 
 static void check_steps(const struct plan *p)
