@@ -87,6 +87,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* How often s occurs in data. */
+static size_t occurs(const uint8_t *data, size_t size, const char *s)
+{
+	const char *p = (const char *)data, *end = p + size;
+	size_t n = 0, len = strlen(s);
+
+	while ((p = memmem(p, (size_t)(end - p), s, len)) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
 /* The base64 body of a key-labelled PEM block must not reach a report:
  * any line of it, 16 characters or more, is looked for. */
 static void no_key_material(const uint8_t *data, size_t size,
@@ -109,8 +122,10 @@ static void no_key_material(const uint8_t *data, size_t size,
 			n = 64;
 		memcpy(probe, line, n);
 		probe[n] = '\0';
-		if (strlen(probe) < 16)
-			continue;
+		if (strlen(probe) < 16 || occurs(data, size, probe) > 1)
+			continue; /* also given elsewhere in the input (e.g. a
+				     cluster list's version field, which an
+				     error quotes): not only key material */
 		FZ_CHECK(strstr(report, probe) == NULL,
 			 "key material '%s' in a report", probe);
 	}
