@@ -9,6 +9,8 @@
 #include "client/admin_client.h"
 #include "cmd.h"
 #include "ekulab/core/err.h"
+#include "ekulab/core/json.h"
+#include "ekulab/core/jsonr.h"
 #include "ekulab/core/mem.h"
 
 static void usage(FILE *f)
@@ -17,8 +19,9 @@ static void usage(FILE *f)
 	    f,
 	    "usage: ekulab ctl --socket PATH [--json] [--ack primary|all]\n"
 	    "                  [--timeout MS] 'COMMAND'\n"
-	    "       ekulab ctl --socket PATH [--ack primary|all] "
-	    "[--timeout MS] --batch FILE|-\n"
+	    "       ekulab ctl --socket PATH [--json] [--ack primary|all] "
+	    "[--timeout MS]\n"
+	    "                  --batch FILE|-\n"
 	    "\n"
 	    "Commands: 'xStatus Cluster', 'xConfiguration' (list),\n"
 	    "  'xConfiguration PATH' (read), 'xConfiguration PATH: VALUE' "
@@ -37,7 +40,11 @@ static void usage(FILE *f)
 	    "blank lines and # comments skipped) pipelined over one "
 	    "connection and\n"
 	    "prints one acknowledgement per line: 'LINE ok ...' or 'LINE "
-	    "err ...'.\n"
+	    "err ...';\n"
+	    "with --json one JSON object: {\"results\": [{\"line\", "
+	    "\"ok\", \"revision\"|\"result\"|\n"
+	    "\"error\"}...], \"requests\", \"failed\", \"complete\"}. "
+	    "With --json stdout holds JSON only.\n"
 	    "Exit: 0 all ok, 1 a command failed, 2 usage error.\n");
 }
 
@@ -52,6 +59,8 @@ struct batch {
 	char *buf; /* owned */
 	size_t buf_cap;
 	bool oom;
+	bool json;     /* one JSON object on stdout */
+	size_t n_done; /* results printed */
 };
 
 static int batch_next(void *arg, char *out, size_t len)
@@ -90,19 +99,76 @@ static int batch_next(void *arg, char *out, size_t len)
 	}
 }
 
+/* --json: one element of "results": {"line": N, "ok": true, "revision":
+ * R} for a write, {"line", "ok": true, "result": {...}} for a read (the
+ * node's JSON as is), {"line", "ok": false, "error": "..."}. */
+static void batch_json(struct batch *b, size_t line, bool ok, const char *body,
+		       size_t n)
+{
+	char perr[EKL_ERRLEN];
+	struct jsonr_doc *d = NULL;
+	const char *s;
+	long long rev;
+	struct json j;
+	char *text;
+
+	text = ekl_malloc(n + 1);
+	if (text == NULL) {
+		b->oom = true;
+		return;
+	}
+	memcpy(text, body, n);
+	text[n] = '\0';
+	json_init(&j);
+	json_obj_begin(&j);
+	json_key(&j, "line");
+	json_int(&j, (int64_t)line);
+	json_key(&j, "ok");
+	json_bool(&j, ok);
+	if (!ok) {
+		json_key(&j, "error");
+		json_str(&j, text);
+	} else if (sscanf(text, "revision %lld", &rev) == 1) {
+		json_key(&j, "revision");
+		json_int(&j, rev);
+	} else if (!(n > 0 && (text[0] == '{' || text[0] == '[') &&
+		     jsonr_parse(text, n, &d, perr) == 0)) {
+		json_key(&j, "reply");
+		json_str(&j, text);
+	}
+	json_obj_end(&j);
+	s = json_finish(&j);
+	if (s == NULL) {
+		b->oom = true;
+	} else if (d != NULL) {
+		/* the object without its closing brace, then the result */
+		printf("%s%.*s,\"result\":%s}", b->n_done++ ? "," : "",
+		       (int)strlen(s) - 1, s, text);
+	} else {
+		printf("%s%s", b->n_done++ ? "," : "", s);
+	}
+	json_close(&j);
+	jsonr_free(d);
+	ekl_free(text);
+}
+
 static void batch_done(void *arg, size_t index, bool ok, const char *body)
 {
 	struct batch *b = arg;
-	size_t n = strlen(body);
+	size_t n = strlen(body), line;
 
 	if (!ok)
 		b->failed++;
-	printf("%zu %s %.*s\n", index < b->n_req ? b->linemap[index] : 0,
-	       ok ? "ok" : "err",
-	       (int)(n > 0 && body[n - 1] == '\n' ? n - 1 : n), body);
+	line = index < b->n_req ? b->linemap[index] : 0;
+	n = n > 0 && body[n - 1] == '\n' ? n - 1 : n;
+	if (b->json)
+		batch_json(b, line, ok, body, n);
+	else
+		printf("%zu %s %.*s\n", line, ok ? "ok" : "err", (int)n,
+		       body);
 }
 
-static int run_batch(int fd, const char *path, const char *pfx)
+static int run_batch(int fd, const char *path, const char *pfx, bool json)
 {
 	struct batch b;
 	struct admin_pipeline p;
@@ -116,11 +182,19 @@ static int run_batch(int fd, const char *path, const char *pfx)
 		cli_fail("ctl: --batch %s: %s", path, strerror(errno));
 		return 2;
 	}
+	memset(&p, 0, sizeof(p));
 	p.next = batch_next;
 	p.done = batch_done;
 	p.arg = &b;
 	p.window = 256;
+	b.json = json;
+	if (json)
+		printf("{\"results\":[");
 	rv = admin_client_pipeline(fd, &p, err);
+	if (json)
+		printf("],\"requests\":%zu,\"failed\":%zu,\"complete\":%s}\n",
+		       b.n_req, b.failed,
+		       rv == 0 && !b.oom ? "true" : "false");
 	if (b.f != stdin)
 		fclose(b.f);
 	if (rv == 0 && b.oom)
@@ -213,7 +287,7 @@ int cmd_ctl(int argc, char **argv)
 	o.timeout_ms = (unsigned)timeout;
 	adminproto_prefix_format(&o, pfx, sizeof(pfx));
 	if (batch != NULL) {
-		rv = run_batch(fd, batch, pfx);
+		rv = run_batch(fd, batch, pfx, json);
 		close(fd);
 		return rv;
 	}

@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/mem.h"
+#include "ekulab/wire/adminproto.h"
 #include "lab/lab.h"
 #include "lab/lab_fault.h"
 #include "lab/lab_interrupt.h"
@@ -54,6 +55,7 @@ struct opts {
 	const char *svg;
 	const char *dot;
 	const char *ca;
+	const char *ack; /* exec: primary|all */
 	bool json;
 	bool force;
 	bool one_way;
@@ -72,6 +74,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"svg", required_argument, NULL, 'S'},
 	    {"dot", required_argument, NULL, 'D'},
 	    {"ca", required_argument, NULL, 'c'},
+	    {"ack", required_argument, NULL, 'A'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"force", no_argument, NULL, 'f'},
 	    {"one-way", no_argument, NULL, 'o'},
@@ -99,6 +102,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'S': o->svg = optarg; break;
 		case 'D': o->dot = optarg; break;
 		case 'c': o->ca = optarg; break;
+		case 'A':
+			if (strcmp(optarg, "primary") != 0 &&
+			    strcmp(optarg, "all") != 0) {
+				cli_fail("lab: --ack '%s': use primary or all",
+					 optarg);
+				return 2;
+			}
+			o->ack = optarg;
+			break;
 		case 'j': o->json = true; break;
 		case 'f': o->force = true; break;
 		case 'o': o->one_way = true; break;
@@ -167,7 +179,8 @@ static int up_main(struct lab *l, const struct opts *o)
 	if (rv != EKL_EEXIST && l->rt != NULL)
 		fprintf(stderr,
 			"ekulab: lab up: stopped everything it "
-			"started; logs are in %s\n",
+			"started; its logs stay in %s until the next "
+			"'lab up'\n",
 			l->state);
 	return 1;
 }
@@ -176,7 +189,13 @@ static int down_main(struct lab *l)
 {
 	char err[EKL_ERRLEN];
 
-	if (lab_down(l, err) != 0) {
+	int rv = lab_down(l, err);
+
+	if (rv == EKL_ENOENT) {
+		printf("%s\n", err);
+		return 0;
+	}
+	if (rv != 0) {
 		cli_fail("lab down: %s", err);
 		return 1;
 	}
@@ -191,6 +210,12 @@ static int lab_status(struct lab *l, const struct opts *o, bool graph)
 	int rv = 0;
 
 	memset(&s, 0, sizeof(s));
+	if (lab_up_failed(l)) {
+		cli_fail("lab: lab %s is not up: its last 'lab up' failed; "
+			 "its logs are in %s",
+			 l->topo.name, l->state);
+		return 1;
+	}
 	if (lab_load(l, err) != 0 || lab_status_collect(l, &s, err) != 0) {
 		cli_fail("lab: %s", err);
 		lab_status_free(&s);
@@ -230,7 +255,8 @@ static int lab_status(struct lab *l, const struct opts *o, bool graph)
 
 static int lab_exec(struct lab *l, const struct opts *o, int argc, char **argv)
 {
-	char err[EKL_ERRLEN], *body = NULL;
+	char err[EKL_ERRLEN], *body = NULL, pfx[ADMINPROTO_PREFIX_MAX + 1];
+	struct adminproto_opts ao;
 	bool ok = false;
 	int i;
 
@@ -247,8 +273,11 @@ static int lab_exec(struct lab *l, const struct opts *o, int argc, char **argv)
 		cli_fail("lab exec: no node '%s' in %s", argv[0], l->topo_path);
 		return 2;
 	}
-	if (lab_ask(l, i, o->json ? "json" : "text", argv[1], &ok, &body,
-		    err) != 0) {
+	ao.format = o->json ? ADMINPROTO_JSON : ADMINPROTO_TEXT;
+	ao.ack_all = o->ack != NULL && strcmp(o->ack, "all") == 0;
+	ao.timeout_ms = 0;
+	adminproto_prefix_format(&ao, pfx, sizeof(pfx));
+	if (lab_ask(l, i, pfx, argv[1], &ok, &body, err) != 0) {
 		cli_fail("lab exec: %s: %s", argv[0], err);
 		return 1;
 	}

@@ -314,6 +314,10 @@ static int run_main(int argc, char **argv)
 		return 2;
 	}
 	o.plan = argv[optind];
+	/* --json -: stdout holds the JSON only; the run's table goes to
+	 * stderr. */
+	if (o.json != NULL && strcmp(o.json, "-") == 0)
+		o.out = stderr;
 	lab_interrupt_install();
 	rc = plan_run(&o, err);
 	if (err[0] != '\0')

@@ -763,12 +763,15 @@ static char *status_text(struct node *n)
 {
 	struct textbuf t = {NULL, 0, 0, false};
 	int i;
+	const char *vclass = pol_vclass_name(n->cfg.vclass);
+	/* "X15.3.2 (X15.3)"; the class once when it is the version. */
+	bool same = strcmp(vclass, n->cfg.version) == 0;
 
 	textf(&t,
-	      "node %s  cluster %s  version %s (%s)  role %c  verify %s  "
+	      "node %s  cluster %s  version %s%s%s%s  role %c  verify %s  "
 	      "link %s\n",
-	      n->cfg.name, n->cfg.cluster, n->cfg.version,
-	      pol_vclass_name(n->cfg.vclass), n->cfg.role,
+	      n->cfg.name, n->cfg.cluster, n->cfg.version, same ? "" : " (",
+	      same ? "" : vclass, same ? "" : ")", n->cfg.role,
 	      pol_mode_name(n->cfg.verify),
 	      n->cfg.link == CONFIG_LINK_EITHER ? "either" : "both");
 	{

@@ -60,6 +60,8 @@ int lab_node_index(const struct lab *l, const char *name)
 	return -1;
 }
 
+static void nodes_from_topo(struct lab *l);
+
 /* Fill nodes and routes from l->topo (already loaded). */
 int lab_topo_supported(const struct topo *t, char *err)
 {
@@ -104,7 +106,18 @@ static int lab_init_nodes(struct lab *l, const char *state, char *err)
 		l->node_fd[i] = -1;
 	for (i = 0; i < n * n; i++)
 		l->route_fd[i] = -1;
-	for (i = 0; i < n; i++) {
+	nodes_from_topo(l);
+	return 0;
+}
+
+/* Every node's settings as the topology gives them, no faults. */
+static void nodes_from_topo(struct lab *l)
+{
+	size_t i;
+
+	l->n_faults = 0;
+	l->proxy_pid = 0;
+	for (i = 0; i < l->topo.n_nodes; i++) {
 		const struct topo_node *t = &l->topo.nodes[i];
 		struct lab_node *nd = &l->nodes[i];
 
@@ -116,8 +129,9 @@ static int lab_init_nodes(struct lab *l, const char *state, char *err)
 		nd->client_profile = t->client_cert.profile;
 		nd->client_ca = t->client_cert.ca;
 		nd->verify = l->topo.verify;
+		nd->stale = false;
+		nd->pid = 0;
 	}
-	return 0;
 }
 
 int lab_open(struct lab *l, const char *topo_path, const char *state, char *err)
@@ -743,6 +757,22 @@ int lab_remove_state(const struct lab *l, char *err)
 	return lab_remove_dir(l->state, err);
 }
 
+/* A failed up leaves this file beside its logs. */
+static void mark_up_failed(const struct lab *l)
+{
+	char path[LAB_PATH_MAX + 32];
+	FILE *f;
+
+	lab_path(l, NULL, LAB_UP_FAILED, path, sizeof(path));
+	f = fopen(path, "w");
+	if (f != NULL) {
+		fputs("the last 'ekulab lab up' failed; the next one removes "
+		      "this directory\n",
+		      f);
+		fclose(f);
+	}
+}
+
 int lab_up(struct lab *l, const char *runtime, char *err)
 {
 	return lab_up_wait(l, runtime, 0, err);
@@ -762,7 +792,16 @@ int lab_up_wait(struct lab *l, const char *runtime, double settle, char *err)
 						"'ekulab lab down %s' first",
 						l->topo.name, l->state,
 						l->topo_path);
+		/* No node runs: what is left is a failed up's logs (or a
+		 * lab whose nodes all died): this up replaces it. */
+		lab_stop_all(l);
+		if ((rv = lab_remove_state(l, err)) != 0)
+			return rv;
+	} else if (lab_up_failed(l) && (rv = lab_remove_state(l, err)) != 0) {
+		return rv;
 	}
+	nodes_from_topo(l);
+	l->rt = NULL;
 	if ((rv = lab_prepare(l, runtime != NULL ? runtime : "process", err)) !=
 		0 ||
 	    (rv = lab_start_all(l, err)) != 0 ||
@@ -773,17 +812,41 @@ int lab_up_wait(struct lab *l, const char *runtime, double settle, char *err)
 		/* Interrupted: nothing of this lab is left behind. */
 		if (rv == EKL_EINTR)
 			(void)lab_remove_state(l, probe);
+		else
+			mark_up_failed(l);
 		return rv;
 	}
 	return rv;
 }
 
+bool lab_up_failed(const struct lab *l)
+{
+	char path[LAB_PATH_MAX + 32];
+
+	lab_path(l, NULL, LAB_UP_FAILED, path, sizeof(path));
+	return access(path, F_OK) == 0;
+}
+
 int lab_down(struct lab *l, char *err)
 {
+	size_t i;
 	int rv;
 
-	if ((rv = lab_load(l, err)) != 0)
+	if (lab_up_failed(l))
+		return ekl_errf(err, EKL_ENOENT,
+				"lab %s is not up: its last 'lab up' failed; "
+				"its logs stay in %s until the next 'lab up'",
+				l->topo.name, l->state);
+	if ((rv = lab_load(l, err)) != 0) {
+		if (rv == EKL_ENOENT)
+			ekl_errf(err, EKL_ENOENT,
+				 "lab %s is not up (no %s/lab.conf); nothing "
+				 "to do",
+				 l->topo.name, l->state);
 		return rv;
+	}
 	lab_stop_all(l);
+	for (i = 0; i < l->topo.n_nodes; i++)
+		l->nodes[i].pid = 0;
 	return lab_remove_state(l, err);
 }

@@ -157,7 +157,7 @@ void lab_stop_all(struct lab *l);
 /* `lab up`: refuse a lab that is up already (EKL_EEXIST), prepare it on
  * `runtime` (NULL: process) and start it; when that fails, stop whatever
  * it started (l->rt is then set) and leave the logs in the state
- * directory. */
+ * directory (marked LAB_UP_FAILED) until the next up, which removes them. */
 int lab_up(struct lab *l, const char *runtime, char *err);
 /* lab_up, then, with settle > 0, wait up to `settle` seconds until the
  * links agree with the model's prediction (lab_status_settle). Returns 0;
@@ -166,8 +166,14 @@ int lab_up(struct lab *l, const char *runtime, char *err);
  * everything it started is stopped and the state directory removed; or
  * the error of lab_up. */
 int lab_up_wait(struct lab *l, const char *runtime, double settle, char *err);
-/* `lab down`: load lab.conf, stop everything, remove the state directory. */
+/* `lab down`: load lab.conf, stop everything, remove the state directory.
+ * EKL_ENOENT (err says why) when the lab is not up: nothing was started,
+ * or its last up failed (lab_up_failed: its logs stay until the next up). */
 int lab_down(struct lab *l, char *err);
+/* The file a failed up leaves in the state directory; the next up removes
+ * the directory (the failed up's logs) before it starts. */
+#define LAB_UP_FAILED "up-failed"
+bool lab_up_failed(const struct lab *l);
 /* Remove the state directory. */
 int lab_remove_state(const struct lab *l, char *err);
 /* rm -rf dir, a directory ekulab made (refuses a path with a quote, or

@@ -545,8 +545,8 @@ static void json_dir(struct json *j, const struct topo *t,
 	json_obj_end(j);
 }
 
-static void json_prediction(struct json *j, const struct topo *t,
-			    const struct lab_prediction *p)
+void pshow_json_prediction(struct json *j, const struct topo *t,
+			   const struct lab_prediction *p)
 {
 	size_t a, b, i;
 
@@ -805,7 +805,7 @@ static int print_check_json(FILE *f, const struct plan *pl,
 	json_obj_end(&j);
 	json_key(&j, "start");
 	json_obj_begin(&j);
-	json_prediction(&j, t, ck->start);
+	pshow_json_prediction(&j, t, ck->start);
 	json_obj_end(&j);
 	json_key(&j, "steps");
 	json_arr_begin(&j);
@@ -831,7 +831,7 @@ static int print_check_json(FILE *f, const struct plan *pl,
 			json_key(&j, "predicted");
 			json_str(&j, cs->agrees ? NULL : cs->why);
 		}
-		json_prediction(&j, t, cs->pred);
+		pshow_json_prediction(&j, t, cs->pred);
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);

@@ -176,7 +176,11 @@ int plan_explore_live(const char *topo_path, const struct topo *t,
 		fflush(out);
 		/* plan run prints its own step table; keep it. */
 		memset(&ro, 0, sizeof(ro));
+		char title[32];
+
+		snprintf(title, sizeof(title), "ordering %ld", run + 1);
 		ro.plan = plan;
+		ro.title = title;
 		ro.workload = false;
 		ro.out = out;
 		rv = plan_run(&ro, rerr);

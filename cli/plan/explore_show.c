@@ -479,7 +479,8 @@ int plan_explore_show(const struct plan_explore_opts *o, char *err)
 	}
 	if (rc <= 1 && o->verify_live > 0 &&
 	    plan_explore_live(o->topology, &t, &o->goal, x, o->at,
-			      o->verify_live, o->out, err) != 0)
+			      o->verify_live, o->json ? stderr : o->out,
+			      err) != 0)
 		rc = 1;
 	ekl_free(x);
 	topo_free(&t);

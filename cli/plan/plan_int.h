@@ -16,6 +16,12 @@
  * line is better than a failed build). */
 void pshow_textf(char *out, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* "links": [...] and "replication": [...] of a prediction (or of an
+ * observation in the same form) as keys of the object j is in: plan
+ * check --json's form, also plan run's predicted and observed. */
+struct json;
+void pshow_json_prediction(struct json *j, const struct topo *t,
+			   const struct lab_prediction *p);
 
 /* ---- a live run (run.c) ---- */
 

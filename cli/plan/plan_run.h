@@ -13,6 +13,8 @@
 
 struct plan_run_opts {
 	const char *plan;    /* the plan file */
+	const char *title;   /* printed in place of the plan's path (a plan
+				file the caller removes); NULL: the path */
 	const char *runtime; /* "process" or "docker"; NULL: process */
 	const char *state;   /* the lab's state directory; NULL: one of its
 				own per run, under the lab default */
@@ -23,7 +25,7 @@ struct plan_run_opts {
 	 * "either". The model is asked about the same topology. */
 	const char *dial;
 	const char *link;
-	const char *json; /* write the JSON report there ("-": to out) */
+	const char *json; /* write the JSON report there ("-": stdout) */
 	const char *html; /* write the HTML report there */
 	FILE *out;	  /* the step table as it runs, and the summary */
 };
@@ -58,6 +60,11 @@ struct plan_step_report {
 				 "; "-separated; "" when none */
 	char predicted[512];
 	char observed[512];
+	/* The same as JSON objects {"text", "links", "replication"} (plan
+	 * check --json's form); owned by the run, NULL when the step did not
+	 * get that far. */
+	char *predicted_json;
+	char *observed_json;
 };
 
 /* Every write of a run: the write steps' and the background writer's. */

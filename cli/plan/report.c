@@ -7,6 +7,20 @@
 #include "ekulab/core/json.h"
 #include "plan_run.h"
 
+/* A step's predicted or observed side: the structured object, or, when
+ * the step did not get that far, {"text": ...} alone. */
+static void report_side(struct json *j, const char *obj, const char *text)
+{
+	if (obj != NULL) {
+		json_raw(j, obj);
+		return;
+	}
+	json_obj_begin(j);
+	json_key(j, "text");
+	json_str(j, text);
+	json_obj_end(j);
+}
+
 int plan_report_json(const struct plan_run_report *r, FILE *out)
 {
 	const struct plan_run_writes *w = &r->writes;
@@ -35,10 +49,10 @@ int plan_report_json(const struct plan_run_report *r, FILE *out)
 		json_int(&j, (int64_t)k + 1);
 		json_key(&j, "text");
 		json_str(&j, s->text);
-		json_key(&j, "start_s");
-		json_int(&j, (int64_t)(s->t_start * 1000) / 1000);
-		json_key(&j, "seconds");
-		json_int(&j, (int64_t)((s->t_end - s->t_start) * 10) / 10);
+		json_key(&j, "start_ms");
+		json_int(&j, (int64_t)(s->t_start * 1000 + 0.5));
+		json_key(&j, "duration_ms");
+		json_int(&j, (int64_t)((s->t_end - s->t_start) * 1000 + 0.5));
 		json_key(&j, "applied");
 		json_bool(&j, s->applied);
 		json_key(&j, "matches_prediction");
@@ -58,9 +72,9 @@ int plan_report_json(const struct plan_run_report *r, FILE *out)
 			json_bool(&j, s->expect_model_ok);
 		}
 		json_key(&j, "predicted");
-		json_str(&j, s->predicted);
+		report_side(&j, s->predicted_json, s->predicted);
 		json_key(&j, "observed");
-		json_str(&j, s->observed);
+		report_side(&j, s->observed_json, s->observed);
 		json_key(&j, "detail");
 		json_str(&j, s->detail[0] ? s->detail : NULL);
 		json_obj_end(&j);

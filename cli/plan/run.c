@@ -95,12 +95,12 @@ static void write_reports(const struct run *r, const struct plan_run_opts *o,
 	plan_report_summary(&rep, o->out);
 	if (o->json != NULL) {
 		FILE *f =
-		    strcmp(o->json, "-") == 0 ? o->out : fopen(o->json, "w");
+		    strcmp(o->json, "-") == 0 ? stdout : fopen(o->json, "w");
 
 		if (f != NULL) {
 			if (plan_report_json(&rep, f) != 0)
 				note(err, "--json %s: out of memory", o->json);
-			if (f != o->out)
+			if (f != stdout)
 				fclose(f);
 		} else {
 			note(err, "--json %s: %s", o->json, strerror(errno));
@@ -178,7 +178,7 @@ int plan_run(const struct plan_run_opts *o, char *err)
 	fprintf(o->out,
 		"plan %s: %zu steps on a lab of %zu nodes, dial %s, link %s "
 		"(state %s)\n",
-		r->plan.path, r->plan.n_steps, r->lab.topo.n_nodes,
+		o->title != NULL ? o->title : r->plan.path, r->plan.n_steps, r->lab.topo.n_nodes,
 		topo_dial_name(r->lab.topo.dial),
 		topo_link_name(r->lab.topo.link), r->lab.state);
 	if (lab_start_all(&r->lab, lerr) != 0) {
@@ -238,6 +238,10 @@ out_lab:
 	}
 	lab_close(&r->lab);
 out_plan:
+	for (k = 0; r->rep != NULL && k < r->plan.n_steps; k++) {
+		ekl_free(r->rep[k].predicted_json);
+		ekl_free(r->rep[k].observed_json);
+	}
 	plan_free(&r->plan);
 out_free:
 	ekl_free(r->rep);

@@ -12,6 +12,8 @@
 
 #include "client/admin_client.h"
 #include "ekulab/core/err.h"
+#include "ekulab/core/json.h"
+#include "ekulab/core/mem.h"
 #include "lab/lab_fault.h"
 #include "lab/lab_interrupt.h"
 #include "lab/lab_status.h"
@@ -289,6 +291,29 @@ static void deviation(struct run *r, struct plan_step_report *sr,
 	r->deviations++;
 }
 
+/* {"text": ..., "links": [...], "replication": [...]}: plan check --json's
+ * form of a prediction or an observation (owned by the caller; NULL when
+ * out of memory, and the report then gives the text alone). */
+static char *prediction_json(const struct topo *t,
+			     const struct lab_prediction *p, const char *text)
+{
+	struct json j;
+	const char *s;
+	char *out = NULL;
+
+	json_init(&j);
+	json_obj_begin(&j);
+	json_key(&j, "text");
+	json_str(&j, text);
+	pshow_json_prediction(&j, t, p);
+	json_obj_end(&j);
+	s = json_finish(&j);
+	if (s != NULL)
+		out = ekl_strdup(s);
+	json_close(&j);
+	return out;
+}
+
 void prun_step(struct run *r, size_t k)
 {
 	const struct plan_step *s = &r->plan.steps[k];
@@ -298,7 +323,7 @@ void prun_step(struct run *r, size_t k)
 	struct plan_outcome oc;
 	struct lab_status st;
 	double end;
-	bool pause_writer;
+	bool pause_writer, have_pred = false, have_obs = false;
 
 	snprintf(sr->text, sizeof(sr->text), "%s", s->text);
 	sr->t_start = prun_now() - r->t0;
@@ -313,6 +338,7 @@ void prun_step(struct run *r, size_t k)
 		goto out;
 	}
 	prun_summarize(r->pred, &r->lab, sr->predicted, sizeof(sr->predicted));
+	have_pred = true;
 	if (oc.renew && oc.result != PLAN_RENEW_UPLOADED) {
 		/* Refused or copied, in plan check's words. */
 		plan_outcome_text(&oc, &r->lab.topo, s, r->sim.lab.at, true,
@@ -352,6 +378,7 @@ void prun_step(struct run *r, size_t k)
 			goto out;
 	}
 	prun_summarize(r->obs, &r->lab, sr->observed, sizeof(sr->observed));
+	have_obs = true;
 	if (s->kind == PLAN_WRITE) {
 		/* What the writes did, next to what the model says. */
 		snprintf(why, sizeof(why), "%.200s", sr->predicted);
@@ -397,6 +424,12 @@ void prun_step(struct run *r, size_t k)
 	if (pause_writer)
 		prun_writer_signal(r, SIGCONT);
 out:
+	if (have_pred)
+		sr->predicted_json =
+		    prediction_json(&r->lab.topo, r->pred, sr->predicted);
+	if (have_obs)
+		sr->observed_json =
+		    prediction_json(&r->lab.topo, r->obs, sr->observed);
 	if (lab_interrupted()) {
 		sr->interrupted = true;
 		deviation(r, sr, "interrupted by %s", lab_interrupt_name());

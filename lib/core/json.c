@@ -185,3 +185,9 @@ const char *json_finish(struct json *j)
 		put(j, "", 0);
 	return j->oom ? NULL : j->buf;
 }
+
+void json_raw(struct json *j, const char *text)
+{
+	value_sep(j);
+	puts_(j, text);
+}

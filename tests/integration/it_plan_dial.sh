@@ -29,7 +29,7 @@ assert r["deviations"] == 0 and r["expectations_failed"] == 0, r
 assert r["writes"]["lost"] == 0 and r["writes"]["unexpected"] == 0, r["writes"]
 # The writes while the primary was killed and paused: as predicted.
 texts = {s["text"]: s for s in r["steps"]}
-obs = [s["observed"] for s in r["steps"] if s["text"] == "write 10"]
+obs = [s["observed"]["text"] for s in r["steps"] if s["text"] == "write 10"]
 assert obs[0].startswith("writes refused"), obs
 assert obs[1].startswith("writes timeout"), obs
 PY

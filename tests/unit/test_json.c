@@ -83,6 +83,26 @@ START_TEST(obj_nested)
 }
 END_TEST
 
+START_TEST(raw_values)
+{
+	struct json j;
+
+	/* Another writer's text goes in as a value, commas as for any. */
+	json_init(&j);
+	json_obj_begin(&j);
+	json_key(&j, "a");
+	json_raw(&j, "{\"x\":[1,2]}");
+	json_key(&j, "b");
+	json_arr_begin(&j);
+	json_raw(&j, "1");
+	json_raw(&j, "{}");
+	json_arr_end(&j);
+	json_obj_end(&j);
+	ck_assert_str_eq(json_finish(&j), "{\"a\":{\"x\":[1,2]},\"b\":[1,{}]}");
+	json_close(&j);
+}
+END_TEST
+
 START_TEST(obj_empty)
 {
 	struct json j;
@@ -354,6 +374,7 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, obj_flat);
 	tcase_add_test(tc, fixed_numbers);
 	tcase_add_test(tc, obj_nested);
+	tcase_add_test(tc, raw_values);
 	tcase_add_test(tc, obj_empty);
 	suite_add_tcase(s, tc);
 

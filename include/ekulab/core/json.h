@@ -38,6 +38,9 @@ void json_int(struct json *j, int64_t v);
 void json_fixed(struct json *j, double v, int decimals);
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
+/* A value that is already JSON text (another writer's json_finish), as
+ * is; the caller vouches that it is one complete value. */
+void json_raw(struct json *j, const char *text);
 /* NUL-terminated text, still owned by j (valid until json_close). */
 const char *json_finish(struct json *j);
 
