@@ -164,8 +164,7 @@ static void batch_done(void *arg, size_t index, bool ok, const char *body)
 	if (b->json)
 		batch_json(b, line, ok, body, n);
 	else
-		printf("%zu %s %.*s\n", line, ok ? "ok" : "err", (int)n,
-		       body);
+		printf("%zu %s %.*s\n", line, ok ? "ok" : "err", (int)n, body);
 }
 
 static int run_batch(int fd, const char *path, const char *pfx, bool json)
@@ -193,8 +192,7 @@ static int run_batch(int fd, const char *path, const char *pfx, bool json)
 	rv = admin_client_pipeline(fd, &p, err);
 	if (json)
 		printf("],\"requests\":%zu,\"failed\":%zu,\"complete\":%s}\n",
-		       b.n_req, b.failed,
-		       rv == 0 && !b.oom ? "true" : "false");
+		       b.n_req, b.failed, rv == 0 && !b.oom ? "true" : "false");
 	if (b.f != stdin)
 		fclose(b.f);
 	if (rv == 0 && b.oom)

@@ -178,8 +178,8 @@ int plan_run(const struct plan_run_opts *o, char *err)
 	fprintf(o->out,
 		"plan %s: %zu steps on a lab of %zu nodes, dial %s, link %s "
 		"(state %s)\n",
-		o->title != NULL ? o->title : r->plan.path, r->plan.n_steps, r->lab.topo.n_nodes,
-		topo_dial_name(r->lab.topo.dial),
+		o->title != NULL ? o->title : r->plan.path, r->plan.n_steps,
+		r->lab.topo.n_nodes, topo_dial_name(r->lab.topo.dial),
 		topo_link_name(r->lab.topo.link), r->lab.state);
 	if (lab_start_all(&r->lab, lerr) != 0) {
 		ekl_errf(err, lab_interrupted() ? EKL_EINTR : EKL_EIO,
