@@ -545,8 +545,8 @@ static void json_dir(struct json *j, const struct topo *t,
 	json_obj_end(j);
 }
 
-void pshow_json_prediction(struct json *j, const struct topo *t,
-			   const struct lab_prediction *p)
+static void json_prediction(struct json *j, const struct topo *t,
+			    const struct lab_prediction *p)
 {
 	size_t a, b, i;
 
@@ -805,7 +805,7 @@ static int print_check_json(FILE *f, const struct plan *pl,
 	json_obj_end(&j);
 	json_key(&j, "start");
 	json_obj_begin(&j);
-	pshow_json_prediction(&j, t, ck->start);
+	json_prediction(&j, t, ck->start);
 	json_obj_end(&j);
 	json_key(&j, "steps");
 	json_arr_begin(&j);
@@ -831,7 +831,7 @@ static int print_check_json(FILE *f, const struct plan *pl,
 			json_key(&j, "predicted");
 			json_str(&j, cs->agrees ? NULL : cs->why);
 		}
-		pshow_json_prediction(&j, t, cs->pred);
+		json_prediction(&j, t, cs->pred);
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
@@ -903,4 +903,11 @@ out:
 	plan_free(&pl);
 	X509_STORE_free(store);
 	return rc;
+}
+
+/* plan run's predicted and observed, in plan check's form. */
+void pshow_json_prediction(struct json *j, const struct topo *t,
+			   const struct lab_prediction *p)
+{
+	json_prediction(j, t, p);
 }
