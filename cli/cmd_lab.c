@@ -17,19 +17,133 @@
 #include "lab/lab_runtime.h"
 #include "lab/lab_status.h"
 
-static void usage(FILE *f)
-{
-	fprintf(
-	    f,
-	    "usage: ekulab lab up FILE [--state DIR] "
-	    "[--runtime process|docker] [--no-wait]\n"
-	    "       ekulab lab down FILE [--state DIR]\n"
-	    "       ekulab lab status FILE [--json]\n"
-	    "       ekulab lab graph FILE [--svg OUT.svg] [--dot OUT.dot]\n"
-	    "       ekulab lab exec FILE NODE [--json] 'COMMAND'\n"
-	    "       ekulab lab fault FILE FAULT [ARGS] [--name NAME]\n"
+/* Each verb's --help: its purpose, every flag with its meaning and
+ * default, and the exit codes (the man page ekulab(1) is made from
+ * these texts: scripts/man.py). */
+static const struct {
+	const char *verb;
+	const char *purpose;
+	const char *help;
+} verbs[] = {
+    {"up", "bring a lab up and wait until its links agree with the model",
+	    "usage: ekulab lab up FILE [--state DIR] [--runtime process|docker] [--no-wait]\n"
 	    "\n"
-	    "FAULT is one of:\n"
+	    "Bring up the lab of topology FILE: a PKI, one certificate per node, node\n"
+	    "configs, the link-fault proxy and every node, then wait until the links\n"
+	    "agree with the model's prediction.\n"
+	    "\n"
+	    "A lab is up until 'lab down'. When up fails it stops everything it started\n"
+	    "and keeps the logs in the state directory until the next 'lab up'.\n"
+	    "\n"
+	    "options:\n"
+	    "  --state DIR           the lab's state directory (default:\n"
+	    "                        $TMPDIR/ekulab-UID/NAME, /tmp when TMPDIR is unset)\n"
+	    "  --runtime NAME        process (nodes are local processes) or docker\n"
+	    "                        (one container per node) (default: process)\n"
+	    "  --no-wait             return as soon as every node answers, without\n"
+	    "                        waiting for the links (default: wait up to 60 s)\n"
+	    "  --help, -h            this help\n"
+	    "\n"
+	    "exit status:\n"
+	    "  0  up, the links as the model predicts\n"
+	    "  1  up failed (everything stopped, logs kept), or the links did not settle\n"
+	    "     within 60 s (the lab stays up)\n"
+	    "  2  a usage or topology error\n"
+	    "  130, 143  interrupted (Ctrl-C, SIGTERM): everything it started stopped\n"
+	    "     and its state directory removed\n"
+	    "\n"
+	    "See docs/lab.md.\n"},
+    {"down", "stop a lab and remove its state directory",
+	    "usage: ekulab lab down FILE [--state DIR] [--runtime process|docker]\n"
+	    "\n"
+	    "Stop every node and the proxy of the lab and remove its state directory.\n"
+	    "A lab that is not up is left as it is, and down says so; a lab whose last\n"
+	    "'lab up' failed keeps its logs until the next 'lab up'.\n"
+	    "\n"
+	    "options:\n"
+	    "  --state DIR           the lab's state directory (default: the one 'lab\n"
+	    "                        up' uses for FILE)\n"
+	    "  --runtime NAME        must match the lab's runtime (default: the lab's,\n"
+	    "                        read from its lab.conf)\n"
+	    "  --help, -h            this help\n"
+	    "\n"
+	    "exit status:\n"
+	    "  0  down, or it was not up\n"
+	    "  1  something could not be stopped or removed\n"
+	    "  2  a usage or topology error\n"
+	    "\n"
+	    "See docs/lab.md.\n"},
+    {"status", "the lab's connections, pairs and replication in the model's terms",
+	    "usage: ekulab lab status FILE [--json] [--state DIR] [--runtime process|docker]\n"
+	    "\n"
+	    "Show a running lab in the model's terms: every directed connection (up, or\n"
+	    "the code and the side that refused), the pairs, who replicates, the faults\n"
+	    "in force and the live verify modes, each compared with the model's\n"
+	    "prediction, and a legend.\n"
+	    "\n"
+	    "options:\n"
+	    "  --json                one JSON object on stdout instead of the tables\n"
+	    "                        (default: text)\n"
+	    "  --state DIR           the lab's state directory (default: the one 'lab\n"
+	    "                        up' uses for FILE)\n"
+	    "  --runtime NAME        must match the lab's runtime (default: the lab's)\n"
+	    "  --help, -h            this help\n"
+	    "\n"
+	    "exit status:\n"
+	    "  0  shown\n"
+	    "  1  the lab is not up (or its last up failed), or a node could not be\n"
+	    "     asked\n"
+	    "  2  a usage or topology error\n"
+	    "\n"
+	    "See docs/lab.md.\n"},
+    {"graph", "draw the lab (DOT or SVG)",
+	    "usage: ekulab lab graph FILE [--svg OUT.svg] [--dot OUT.dot] [--state DIR]\n"
+	    "\n"
+	    "Draw a running lab: nodes, the directed connections coloured by outcome,\n"
+	    "who replicates. With neither --svg nor --dot the DOT text goes to stdout.\n"
+	    "\n"
+	    "options:\n"
+	    "  --svg FILE            write an SVG picture to FILE (default: none)\n"
+	    "  --dot FILE            write Graphviz DOT to FILE (default: stdout when\n"
+	    "                        no --svg is given)\n"
+	    "  --state DIR           the lab's state directory (default: the one 'lab\n"
+	    "                        up' uses for FILE)\n"
+	    "  --runtime NAME        must match the lab's runtime (default: the lab's)\n"
+	    "  --help, -h            this help\n"
+	    "\n"
+	    "exit status:\n"
+	    "  0  drawn\n"
+	    "  1  the lab is not up, or a file could not be written\n"
+	    "  2  a usage or topology error\n"
+	    "\n"
+	    "See docs/lab.md.\n"},
+    {"exec", "send one admin command to a node of the lab",
+	    "usage: ekulab lab exec FILE NODE [--json] [--ack primary|all] 'COMMAND'\n"
+	    "\n"
+	    "Send one admin command to NODE of the lab, as 'ekulab ctl' does, and print\n"
+	    "the answer: an answer to stdout, an error to stderr.\n"
+	    "\n"
+	    "options:\n"
+	    "  --json                ask for the JSON body (with --json stdout holds\n"
+	    "                        JSON only) (default: text)\n"
+	    "  --ack primary|all     a write returns once durable on the primary\n"
+	    "                        (primary) or once every linked peer applied it\n"
+	    "                        (all) (default: primary)\n"
+	    "  --state DIR           the lab's state directory (default: the one 'lab\n"
+	    "                        up' uses for FILE)\n"
+	    "  --runtime NAME        must match the lab's runtime (default: the lab's)\n"
+	    "  --help, -h            this help\n"
+	    "\n"
+	    "exit status:\n"
+	    "  0  the node answered ok\n"
+	    "  1  the node answered with an error, or could not be reached\n"
+	    "  2  a usage error (unknown node, no COMMAND)\n"
+	    "\n"
+	    "See docs/node.md for the commands.\n"},
+    {"fault", "break the lab on purpose (node, link and partition faults), heal it",
+	    "usage: ekulab lab fault FILE FAULT [ARGS] [--name NAME] [options]\n"
+	    "\n"
+	    "Break a running lab on purpose, or heal it. FAULT is one of:\n"
 	    "  kill NODE | pause NODE | resume NODE | restart NODE\n"
 	    "  upgrade NODE VERSION\n"
 	    "  renew NODE PROFILE [--ca CA] [--force]\n"
@@ -37,15 +151,59 @@ static void usage(FILE *f)
 	    "  down|blackhole|reset A B [--one-way]\n"
 	    "  latency A B --ms N [--jitter N] [--one-way]\n"
 	    "  bandwidth A B --rate BYTES_PER_S [--one-way]\n"
-	    "  partition isolate NODE | halves | ring | bridge NODE | "
-	    "one-way FROM TO\n"
+	    "  partition isolate NODE | halves | ring | bridge NODE | one-way FROM TO\n"
 	    "  list [--json] | heal NAME|all\n"
-	    "Every subcommand takes --state DIR and --runtime NAME (checked\n"
-	    "against the lab's; by default read from its lab.conf).\n"
-	    "up returns once the links agree with the model (at most "
-	    "60 s);\n"
-	    "--no-wait returns as soon as every node answers.\n"
-	    "See docs/lab.md, docs/faults.md and docs/docker.md.\n");
+	    "\n"
+	    "options:\n"
+	    "  --name NAME           the fault's name, for heal (default: KIND-N)\n"
+	    "  --ca CA               renew: the issuing CA, unrestricted, server-only\n"
+	    "                        or combined (default: the node's current CA)\n"
+	    "  --force               renew: put a certificate the node's upload rule\n"
+	    "                        refuses in place anyway, as an SCP copy would\n"
+	    "                        (default: refuse, as the node's web UI does)\n"
+	    "  --one-way             link faults: only A -> B (default: both\n"
+	    "                        directions)\n"
+	    "  --ms N                latency: added delay in milliseconds (required)\n"
+	    "  --jitter N            latency: random extra delay up to N ms (default: 0)\n"
+	    "  --rate BYTES_PER_S    bandwidth: the limit (required)\n"
+	    "  --json                list: one JSON object (default: text)\n"
+	    "  --state DIR           the lab's state directory (default: the one 'lab\n"
+	    "                        up' uses for FILE)\n"
+	    "  --runtime NAME        must match the lab's runtime (default: the lab's)\n"
+	    "  --help, -h            this help\n"
+	    "\n"
+	    "exit status:\n"
+	    "  0  done (the fault's name is printed)\n"
+	    "  1  the lab is not up, or the fault could not be applied\n"
+	    "  2  a usage error, an unknown node, or a renewal the node's upload rule\n"
+	    "     refuses (without --force)\n"
+	    "\n"
+	    "See docs/faults.md.\n"},
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: ekulab lab VERB FILE [ARGS...] [options]\n\n"
+		   "Multi-node labs: a cluster described by a topology file "
+		   "(docs/lab.md),\nrun as processes or containers.\n\n"
+		   "verbs:\n");
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  %-8s %s\n", verbs[i].verb, verbs[i].purpose);
+	fprintf(f, "\nRun 'ekulab lab VERB --help' for a verb's options and "
+		   "exit codes.\n");
+}
+
+/* The verb's help, or NULL for an unknown verb. */
+static const char *verb_help(const char *verb)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(verbs[i].verb, verb) == 0)
+			return verbs[i].help;
+	return NULL;
 }
 
 struct opts {
@@ -129,7 +287,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return 2;
 			}
 			break;
-		case 'h': usage(stdout); return 1;
+		case 'h': usage(stdout); return 1; /* unknown verb */
 		default:
 			cli_fail("lab: unknown option or missing value: %s",
 				 argv[optind - 1]);
@@ -304,7 +462,7 @@ static int lab_fault(struct lab *l, const struct opts *o, int argc, char **argv)
 	int rv = 0, a = -1, b = -1;
 
 	if (argc < 1) {
-		usage(stderr);
+		fputs(verb_help("fault"), stderr);
 		return 2;
 	}
 	if (lab_load(l, err) != 0) {
@@ -406,7 +564,7 @@ static int lab_fault(struct lab *l, const struct opts *o, int argc, char **argv)
 			return 2;
 	} else {
 		cli_fail("lab fault: unknown fault '%s'", kind);
-		usage(stderr);
+		fputs(verb_help("fault"), stderr);
 		return 2;
 	}
 	if (rv != 0) {
@@ -432,7 +590,7 @@ int cmd_lab(int argc, char **argv)
 	struct opts o;
 	struct lab l;
 	const char *sub;
-	int rv;
+	int rv, i;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
@@ -440,6 +598,12 @@ int cmd_lab(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	sub = argv[1];
+	for (i = 2; i < argc && verb_help(sub) != NULL; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			fputs(verb_help(sub), stdout);
+			return 0;
+		}
 	rv = parse_opts(argc - 1, argv + 1, &o);
 	if (rv != 0)
 		return rv == 1 ? 0 : rv;

@@ -28,55 +28,123 @@ struct plan_args {
 	long verify_live; /* explore: orderings to run live (0 = none) */
 };
 
+/* Each verb's --help: its purpose, every flag with its meaning and
+ * default, and the exit codes (ekulab(1) is made from them). */
+static const char help_check[] =
+	    "usage: ekulab plan check PLAN [--json] [--at TIME] [--ca FILE]\n"
+	    "\n"
+	    "Predict every step of PLAN from the policy model alone, with no lab: the\n"
+	    "links (up, or down with the reason) and which nodes replicate after each\n"
+	    "step, whether each expect step agrees, which renewals the upload rule\n"
+	    "refuses, and where replication breaks.\n"
+	    "\n"
+	    "options:\n"
+	    "  --json                one JSON object on stdout (default: text)\n"
+	    "  --at TIME             evaluate certificates at TIME: YYYY-MM-DD,\n"
+	    "                        YYYY-MM-DDTHH:MM:SSZ or @EPOCH (default: the plan's\n"
+	    "                        at:, else now)\n"
+	    "  --ca FILE             the trust bundle for file: certificates (default:\n"
+	    "                        every root trusted)\n"
+	    "  --help, -h            this help\n"
+	    "\n"
+	    "exit status:\n"
+	    "  0  every expectation agrees with the model\n"
+	    "  1  an expectation disagrees\n"
+	    "  2  a plan error (the message names FILE:LINE:COLUMN and the key)\n"
+	    "\n"
+	    "See docs/plans.md.\n";
+
+static const char help_run[] =
+	    "usage: ekulab plan run PLAN [--json FILE|-] [--html FILE] [--state DIR] [--keep]\n"
+	    "                [--no-workload] [--runtime process|docker]\n"
+	    "                [--dial both|lower-name|primary] [--link both|either]\n"
+	    "\n"
+	    "Run PLAN live on a lab of its own, step by step, each step compared with\n"
+	    "the model's prediction, with a background writer on the primary and a set\n"
+	    "check of every acknowledged write at the end. The step table goes to\n"
+	    "stdout as it runs (to stderr with --json -).\n"
+	    "\n"
+	    "options:\n"
+	    "  --json FILE|-         write the JSON report to FILE, or to stdout with -\n"
+	    "                        (stdout then holds the JSON only) (default: none)\n"
+	    "  --html FILE           write an HTML report to FILE (default: none)\n"
+	    "  --state DIR           the lab's state directory (default:\n"
+	    "                        $TMPDIR/ekulab-UID/NAME-plan-PID)\n"
+	    "  --keep                keep the state directory and logs afterwards\n"
+	    "                        (default: removed)\n"
+	    "  --no-workload         no background writer (default: one on the primary)\n"
+	    "  --runtime NAME        process or docker (default: process)\n"
+	    "  --dial MODE           run the topology under another dial mode: both,\n"
+	    "                        lower-name or primary (default: the topology's)\n"
+	    "  --link RULE           run it under another link rule: both or either\n"
+	    "                        (default: the topology's)\n"
+	    "  --help, -h            this help\n"
+	    "\n"
+	    "exit status:\n"
+	    "  0  every step as the model predicts, every expectation held, no write\n"
+	    "     lost\n"
+	    "  1  a deviation, a failed expectation, or the lab failed\n"
+	    "  2  a plan error or an unknown --dial/--link\n"
+	    "  130, 143  interrupted (Ctrl-C, SIGTERM): everything it started stopped\n"
+	    "\n"
+	    "See docs/plans.md.\n";
+
+static const char help_explore[] =
+	    "usage: ekulab plan explore TOPOLOGY --goal-version V --goal-cert PROFILE\n"
+	    "                [--goal-ca CA] [--criterion primary|mesh|services]\n"
+	    "                [--allow-scp]\n"
+	    "                [--at TIME] [--json] [--verify-live N]\n"
+	    "\n"
+	    "Every node goes to version V and a PROFILE certificate: one upgrade and/or\n"
+	    "one renew step per node. Count the orderings of those steps that keep the\n"
+	    "criterion after every step and whose renewals pass the node's upload rule\n"
+	    "when they happen; show where the others first fail, what blocks the goal,\n"
+	    "and recommend a safe order.\n"
+	    "\n"
+	    "options:\n"
+	    "  --goal-version V      the version every node ends on (required)\n"
+	    "  --goal-cert PROFILE   combined, server-only, client-only, no-eku or\n"
+	    "                        any-eku (required)\n"
+	    "  --goal-ca CA          the issuing CA of the new certificates:\n"
+	    "                        unrestricted, server-only or combined (default:\n"
+	    "                        each node's own)\n"
+	    "  --criterion NAME      primary: every running node replicates from its\n"
+	    "                        cluster's primary; mesh: every pair of a cluster\n"
+	    "                        is linked; services: primary, and every zone\n"
+	    "                        connection works (default: primary)\n"
+	    "  --allow-scp           a renewal the upload rule refuses is copied in by\n"
+	    "                        SCP and counts as allowed (default: refused)\n"
+	    "  --at TIME             evaluate at TIME: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ\n"
+	    "                        or @EPOCH (default: now)\n"
+	    "  --json                one JSON object on stdout (with --verify-live the\n"
+	    "                        live runs' tables go to stderr) (default: text)\n"
+	    "  --verify-live N       run N orderings live (1-100): the recommended one,\n"
+	    "                        then random ones, each as a plan run (default: none)\n"
+	    "  --help, -h            this help\n"
+	    "\n"
+	    "exit status:\n"
+	    "  0  a safe ordering exists (and every live ordering as the model says)\n"
+	    "  1  none, or a live ordering deviated from the model\n"
+	    "  2  a usage or topology error\n"
+	    "  130, 143  interrupted during --verify-live\n"
+	    "\n"
+	    "See docs/plans.md.\n";
+
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: ekulab plan check PLAN [--json] [--at TIME] [--ca FILE]\n"
-	    "       ekulab plan explore TOPOLOGY --goal-version V "
-	    "--goal-cert PROFILE\n"
-	    "                    [--goal-ca CA] [--criterion "
-	    "primary|mesh|services] "
-	    "[--allow-scp]\n"
-	    "                    [--at TIME] [--json]\n"
-	    "       ekulab plan run PLAN ...   (live, on a lab: 'ekulab plan "
-	    "run --help')\n"
-	    "       ekulab plan generate --seed S [--nodes N] [--steps K]   "
-	    "(a random plan)\n"
-	    "\n"
-	    "check: predict every step of PLAN from the policy model alone "
-	    "(no lab):\n"
-	    "  the links (up, or down with the reason) and which nodes "
-	    "replicate after\n"
-	    "  each step, whether each expect step agrees, and where "
-	    "replication breaks.\n"
-	    "  --at evaluates certificates at TIME (default the plan's at:, "
-	    "else now);\n"
-	    "  --ca FILE is the trust bundle for file: certificates "
-	    "(default: trusted).\n"
-	    "  Exit: 0 every expectation agrees, 1 one disagrees, 2 plan "
-	    "error.\n"
-	    "explore: every node goes to version V and a PROFILE "
-	    "certificate (from CA,\n"
-	    "  default its own issuing CA): one upgrade and/or one renew "
-	    "step per node.\n"
-	    "  Counts the orderings of those steps that keep the criterion "
-	    "after every\n"
-	    "  step (primary: every node replicates from its cluster's "
-	    "primary; mesh:\n"
-	    "  every pair of a cluster linked; services: primary, and every "
-	    "zone\n"
-	    "  connection works) and whose every renewal passes the node's "
-	    "upload rule\n"
-	    "  when it happens (--allow-scp: a refused one is copied in by "
-	    "SCP), and whose\n"
-	    "  upgrades go to a version released at TIME; shows where the "
-	    "others\n"
-	    "  first fail, what blocks the goal, and recommends a safe "
-	    "order.\n"
-	    "  Exit: 0 a safe ordering exists, 1 none, 2 usage or topology "
-	    "error.\n"
-	    "See docs/plans.md.\n");
+	fputs("usage: ekulab plan VERB ... [options]\n\n"
+	      "Plans: upgrade and renewal campaigns checked against the model "
+	      "and run live.\n\n"
+	      "verbs:\n"
+	      "  check     predict every step of a plan from the model alone\n"
+	      "  run       run a plan live on a lab, each step compared with "
+	      "the model\n"
+	      "  explore   count the safe orderings of an upgrade campaign, "
+	      "recommend one\n"
+	      "  generate  a random plan (for tests)\n\n"
+	      "Run 'ekulab plan VERB --help' for a verb's options and exit "
+	      "codes.\n",
+	      f);
 }
 
 /* ---- options ---- */
@@ -125,11 +193,15 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
 			}
 			break;
 		}
-		case 'h': usage(stdout); return -1;
+		case 'h':
+			fputs(strcmp(argv[0], "check") == 0 ? help_check
+							   : help_explore,
+			      stdout);
+			return -1;
 		default:
-			cli_fail("plan %s: unknown option or missing value: %s",
-				 argv[0], argv[optind - 1]);
-			usage(stderr);
+			cli_fail("plan %s: unknown option or missing value: %s; "
+				 "see 'ekulab plan %s --help'",
+				 argv[0], argv[optind - 1], argv[0]);
 			return 2;
 		}
 	}
@@ -196,7 +268,7 @@ static int check_main(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if (optind != argc - 1) {
 		cli_fail("plan check: give exactly one plan file");
-		usage(stderr);
+		fputs(help_check, stderr);
 		return 2;
 	}
 	if (a.goal_version || a.goal_cert || a.goal_ca || a.criterion ||
@@ -229,7 +301,7 @@ static int explore_main(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if (optind != argc - 1) {
 		cli_fail("plan explore: give exactly one topology file");
-		usage(stderr);
+		fputs(help_explore, stderr);
 		return 2;
 	}
 	if (a.ca != NULL) {
@@ -287,20 +359,7 @@ static int run_main(int argc, char **argv)
 		case 'd': o.dial = optarg; break;
 		case 'l': o.link = optarg; break;
 		case 'h':
-			printf("usage: ekulab plan run PLAN [--json FILE|-] "
-			       "[--html FILE] [--state DIR] [--keep] "
-			       "[--no-workload] [--runtime process|docker]\n"
-			       "                      [--dial "
-			       "both|lower-name|primary] [--link "
-			       "both|either]\n"
-			       "--dial and --link run the plan's topology "
-			       "under another dial mode or link rule\n"
-			       "(the model is asked about the same). Exit 0: "
-			       "as the model predicts and every\n"
-			       "expectation held; 1: a deviation or a failed "
-			       "expectation; 2: plan error.\n"
-			       "Ctrl-C or SIGTERM stops the run and "
-			       "everything it started.\n");
+			fputs(help_run, stdout);
 			return 0;
 		default:
 			cli_fail(

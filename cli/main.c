@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "ekulab/core/version.h"
 
 static const struct {
 	const char *name;
@@ -42,10 +43,25 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: ekulab COMMAND [ARGS...]\n\ncommands:\n");
+	fprintf(f, "usage: ekulab COMMAND [ARGS...]\n"
+		   "       ekulab --version | --help | -h\n\n"
+		   "Makes Cisco field notice FN74362 (public CAs drop the "
+		   "clientAuth EKU) executable:\n"
+		   "a lab PKI, the live handshake truth table, node "
+		   "administration, multi-node\n"
+		   "labs with faults, upgrade plans, a benchmark and a "
+		   "certificate audit.\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\nRun 'ekulab COMMAND --help' for a command's options.\n");
+		fprintf(f, "  %-14s %s\n", commands[i].name,
+			commands[i].help);
+	fprintf(f, "\nRun 'ekulab COMMAND --help' for a command's options "
+		   "('ekulab lab VERB --help',\n'ekulab plan VERB --help' "
+		   "for theirs).\n\n"
+		   "exit status:\n"
+		   "  0  success\n"
+		   "  1  the command ran and found a failure (see each "
+		   "command)\n"
+		   "  2  a usage error\n");
 }
 
 int main(int argc, char **argv)
@@ -60,6 +76,11 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		ekl_version_print(stdout, "ekulab");
 		return 0;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

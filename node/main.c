@@ -8,6 +8,7 @@
 #include "config.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/log.h"
+#include "ekulab/core/version.h"
 #include "node.h"
 
 int main(int argc, char **argv)
@@ -19,6 +20,16 @@ int main(int argc, char **argv)
 	int rv;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Alone, --version is ekunode's own; with a value, the version
+	 * played. */
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		ekl_version_print(stdout, "ekunode");
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "-h") == 0) {
+		config_usage(stdout);
+		return 0;
+	}
 	rv = config_parse(&cfg, argc, argv, err);
 	if (rv == EKL_EINVAL && strcmp(err, "help") == 0) {
 		config_usage(stdout);
