@@ -31,63 +31,70 @@ struct plan_args {
 /* Each verb's --help: its purpose, every flag with its meaning and
  * default, and the exit codes (ekulab(1) is made from them). */
 static const char help_check[] =
-	    "usage: ekulab plan check PLAN [--json] [--at TIME] [--ca FILE]\n"
-	    "\n"
-	    "Predict every step of PLAN from the policy model alone, with no lab: the\n"
-	    "links (up, or down with the reason) and which nodes replicate after each\n"
-	    "step, whether each expect step agrees, which renewals the upload rule\n"
-	    "refuses, and where replication breaks.\n"
-	    "\n"
-	    "options:\n"
-	    "  --json                one JSON object on stdout (default: text)\n"
-	    "  --at TIME             evaluate certificates at TIME: YYYY-MM-DD,\n"
-	    "                        YYYY-MM-DDTHH:MM:SSZ or @EPOCH (default: the plan's\n"
-	    "                        at:, else now)\n"
-	    "  --ca FILE             the trust bundle for file: certificates (default:\n"
-	    "                        every root trusted)\n"
-	    "  --help, -h            this help\n"
-	    "\n"
-	    "exit status:\n"
-	    "  0  every expectation agrees with the model\n"
-	    "  1  an expectation disagrees\n"
-	    "  2  a plan error (the message names FILE:LINE:COLUMN and the key)\n"
-	    "\n"
-	    "See docs/plans.md.\n";
+    "usage: ekulab plan check PLAN [--json] [--at TIME] [--ca FILE]\n"
+    "\n"
+    "Predict every step of PLAN from the policy model alone, with no lab: the\n"
+    "links (up, or down with the reason) and which nodes replicate after each\n"
+    "step, whether each expect step agrees, which renewals the upload rule\n"
+    "refuses, and where replication breaks.\n"
+    "\n"
+    "options:\n"
+    "  --json                one JSON object on stdout (default: text)\n"
+    "  --at TIME             evaluate certificates at TIME: YYYY-MM-DD,\n"
+    "                        YYYY-MM-DDTHH:MM:SSZ or @EPOCH (default: the "
+    "plan's\n"
+    "                        at:, else now)\n"
+    "  --ca FILE             the trust bundle for file: certificates "
+    "(default:\n"
+    "                        every root trusted)\n"
+    "  --help, -h            this help\n"
+    "\n"
+    "exit status:\n"
+    "  0  every expectation agrees with the model\n"
+    "  1  an expectation disagrees\n"
+    "  2  a plan error (the message names FILE:LINE:COLUMN and the key)\n"
+    "\n"
+    "See docs/plans.md.\n";
 
 static const char help_run[] =
-	    "usage: ekulab plan run PLAN [--json FILE|-] [--html FILE] [--state DIR] [--keep]\n"
-	    "                [--no-workload] [--runtime process|docker]\n"
-	    "                [--dial both|lower-name|primary] [--link both|either]\n"
-	    "\n"
-	    "Run PLAN live on a lab of its own, step by step, each step compared with\n"
-	    "the model's prediction, with a background writer on the primary and a set\n"
-	    "check of every acknowledged write at the end. The step table goes to\n"
-	    "stdout as it runs (to stderr with --json -).\n"
-	    "\n"
-	    "options:\n"
-	    "  --json FILE|-         write the JSON report to FILE, or to stdout with -\n"
-	    "                        (stdout then holds the JSON only) (default: none)\n"
-	    "  --html FILE           write an HTML report to FILE (default: none)\n"
-	    "  --state DIR           the lab's state directory (default:\n"
-	    "                        $TMPDIR/ekulab-UID/NAME-plan-PID)\n"
-	    "  --keep                keep the state directory and logs afterwards\n"
-	    "                        (default: removed)\n"
-	    "  --no-workload         no background writer (default: one on the primary)\n"
-	    "  --runtime NAME        process or docker (default: process)\n"
-	    "  --dial MODE           run the topology under another dial mode: both,\n"
-	    "                        lower-name or primary (default: the topology's)\n"
-	    "  --link RULE           run it under another link rule: both or either\n"
-	    "                        (default: the topology's)\n"
-	    "  --help, -h            this help\n"
-	    "\n"
-	    "exit status:\n"
-	    "  0  every step as the model predicts, every expectation held, no write\n"
-	    "     lost\n"
-	    "  1  a deviation, a failed expectation, or the lab failed\n"
-	    "  2  a plan error or an unknown --dial/--link\n"
-	    "  130, 143  interrupted (Ctrl-C, SIGTERM): everything it started stopped\n"
-	    "\n"
-	    "See docs/plans.md.\n";
+    "usage: ekulab plan run PLAN [--json FILE|-] [--html FILE] [--state DIR] "
+    "[--keep]\n"
+    "                [--no-workload] [--runtime process|docker]\n"
+    "                [--dial both|lower-name|primary] [--link both|either]\n"
+    "\n"
+    "Run PLAN live on a lab of its own, step by step, each step compared with\n"
+    "the model's prediction, with a background writer on the primary and a "
+    "set\n"
+    "check of every acknowledged write at the end. The step table goes to\n"
+    "stdout as it runs (to stderr with --json -).\n"
+    "\n"
+    "options:\n"
+    "  --json FILE|-         write the JSON report to FILE, or to stdout with "
+    "-\n"
+    "                        (stdout then holds the JSON only) (default: "
+    "none)\n"
+    "  --html FILE           write an HTML report to FILE (default: none)\n"
+    "  --state DIR           the lab's state directory (default:\n"
+    "                        $TMPDIR/ekulab-UID/NAME-plan-PID)\n"
+    "  --keep                keep the state directory and logs afterwards\n"
+    "                        (default: removed)\n"
+    "  --no-workload         no background writer (default: one on the "
+    "primary)\n"
+    "  --runtime NAME        process or docker (default: process)\n"
+    "  --dial MODE           run the topology under another dial mode: both,\n"
+    "                        lower-name or primary (default: the topology's)\n"
+    "  --link RULE           run it under another link rule: both or either\n"
+    "                        (default: the topology's)\n"
+    "  --help, -h            this help\n"
+    "\n"
+    "exit status:\n"
+    "  0  every step as the model predicts, every expectation held, no write\n"
+    "     lost\n"
+    "  1  a deviation, a failed expectation, or the lab failed\n"
+    "  2  a plan error or an unknown --dial/--link\n"
+    "  130, 143  interrupted (Ctrl-C, SIGTERM): everything it started stopped\n"
+    "\n"
+    "See docs/plans.md.\n";
 
 static const char help_explore[] =
 	    "usage: ekulab plan explore TOPOLOGY --goal-version V --goal-cert PROFILE\n"
@@ -171,7 +178,7 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
 	memset(a, 0, sizeof(*a));
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j': a->json = true; break;
 		case 'a': a->at = optarg; break;
@@ -195,13 +202,14 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
 		}
 		case 'h':
 			fputs(strcmp(argv[0], "check") == 0 ? help_check
-							   : help_explore,
+							    : help_explore,
 			      stdout);
 			return -1;
 		default:
-			cli_fail("plan %s: unknown option or missing value: %s; "
-				 "see 'ekulab plan %s --help'",
-				 argv[0], argv[optind - 1], argv[0]);
+			cli_fail(
+			    "plan %s: unknown option or missing value: %s; "
+			    "see 'ekulab plan %s --help'",
+			    argv[0], argv[optind - 1], argv[0]);
 			return 2;
 		}
 	}
@@ -348,7 +356,7 @@ static int run_main(int argc, char **argv)
 	o.out = stdout;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j': o.json = optarg; break;
 		case 'H': o.html = optarg; break;
@@ -358,9 +366,7 @@ static int run_main(int argc, char **argv)
 		case 'r': o.runtime = optarg; break;
 		case 'd': o.dial = optarg; break;
 		case 'l': o.link = optarg; break;
-		case 'h':
-			fputs(help_run, stdout);
-			return 0;
+		case 'h': fputs(help_run, stdout); return 0;
 		default:
 			cli_fail(
 			    "plan run: unknown option or missing value: %s",
@@ -402,7 +408,7 @@ static int generate_main(int argc, char **argv)
 	o.out = stdout;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		unsigned long long v;
 
 		if (opt == 'h') {

@@ -52,8 +52,7 @@ static void usage(FILE *f)
 		   "labs with faults, upgrade plans, a benchmark and a "
 		   "certificate audit.\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-14s %s\n", commands[i].name,
-			commands[i].help);
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nRun 'ekulab COMMAND --help' for a command's options "
 		   "('ekulab lab VERB --help',\n'ekulab plan VERB --help' "
 		   "for theirs).\n\n"

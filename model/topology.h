@@ -1,39 +1,10 @@
 /* topology.h: the lab's cluster topology file (YAML), read with libyaml.
  *
  * One file describes a cluster (or a deployment, below): its name, the
- * cluster-wide verify mode, the primary, who dials whom, node defaults and the
- * nodes. `ekulab audit
- * --cluster` forecasts it; `ekulab lab` runs it. Example:
- *
- *   name: three-node
- *   cluster:
- *     verify: enforce          # enforce | permissive        (default enforce)
- *     primary: node1           # a node name          (default: the first node)
- *     dial: both               # both | lower-name | primary  (default both)
- *     link: both               # both | either                (default both)
- *   defaults:                  # any node key; merged per key into each node
- *     version: X15.3.2
- *     role: c                  # c | e                       (default c)
- *     cert: {profile: combined, ca: unrestricted}
- *   nodes:
- *     node1: {}
- *     node2: {cert: {profile: server-only}}
- *     node3: {version: X15.4, client_cert: {profile: client-only},
- *             client_eku_check: off}
- *     node4: {version: X15.4, role: e, server_eku_upload: true}
- *
- * Node keys: version (required here or in defaults), role, cert,
- * client_cert (or `client_cert: none`), client_eku_check (on/off, default
- * on), log_level (debug, info, warn or error: the live node's log level,
- * which the model ignores; default info), server_eku_upload (true/false,
- * default false: the X15.4
- * Expressway-E setting EnableServerEkuUpload). Certificate keys: profile
- * (default combined; client-only for client_cert), ca (default
- * unrestricted), days (1-36500; default: the lab PKI's 365), root (private
- * or public: what the certificate stands for in `audit --cluster`; default
- * private), file (an existing PEM certificate to use instead of issuing
- * one; relative paths are taken from the topology file's directory). Per-key
- * merge: defaults.cert.ca applies to a node that only sets cert.profile.
+ * cluster-wide verify mode, the primary, who dials whom, node defaults and
+ * the nodes. `ekulab audit --cluster` forecasts it; `ekulab lab` runs it.
+ * The file format (every key, its meaning and default) is documented in
+ * docs/lab.md, "Topology reference" (also the man page ekulab-topology(5)).
  *
  * A deployment (docs/lab.md, "Deployments") replaces cluster: and nodes:
  * with clusters: and adds external peers and zones:
