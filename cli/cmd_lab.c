@@ -9,6 +9,7 @@
 
 #include "cmd.h"
 #include "ekulab/core/err.h"
+#include "ekulab/core/json.h"
 #include "ekulab/core/mem.h"
 #include "ekulab/wire/adminproto.h"
 #include "lab/lab.h"
@@ -25,8 +26,31 @@ static const struct {
 	const char *purpose;
 	const char *help;
 } verbs[] = {
+    {"list", "every lab on this host: topology, runtime, nodes, age",
+     "usage: ekulab lab list [--json]\n"
+     "\n"
+     "List every lab on this host, whatever its runtime or state directory:\n"
+     "its name, runtime, nodes running of the total, age, topology file and\n"
+     "state directory. Plan runs in progress are listed too. Every lab verb\n"
+     "takes a lab's NAME wherever it takes its topology FILE.\n"
+     "\n"
+     "options:\n"
+     "  --json                one JSON object on stdout: {\"labs\": "
+     "[{\"name\",\n"
+     "                        \"topology\", \"runtime\", \"nodes_running\",\n"
+     "                        \"nodes_total\", \"age_s\", \"state\", "
+     "\"status\"}]}\n"
+     "                        (default: a table)\n"
+     "  --help, -h            this help\n"
+     "\n"
+     "exit status:\n"
+     "  0  listed (also when there is no lab)\n"
+     "  1  the labs could not be read\n"
+     "  2  a usage error\n"
+     "\n"
+     "See docs/lab.md.\n"},
     {"up", "bring a lab up and wait until its links agree with the model",
-     "usage: ekulab lab up FILE [--state DIR] [--runtime process|docker] "
+     "usage: ekulab lab up FILE|NAME [--state DIR] [--runtime process|docker] "
      "[--no-wait]\n"
      "\n"
      "Bring up the lab of topology FILE: a PKI, one certificate per node, "
@@ -61,7 +85,8 @@ static const struct {
      "\n"
      "See docs/lab.md.\n"},
     {"down", "stop a lab and remove its state directory",
-     "usage: ekulab lab down FILE [--state DIR] [--runtime process|docker]\n"
+     "usage: ekulab lab down FILE|NAME [--state DIR] [--runtime "
+     "process|docker]\n"
      "\n"
      "Stop every node and the proxy of the lab and remove its state "
      "directory.\n"
@@ -86,7 +111,7 @@ static const struct {
      "See docs/lab.md.\n"},
     {"status",
      "the lab's connections, pairs and replication in the model's terms",
-     "usage: ekulab lab status FILE [--json] [--state DIR] [--runtime "
+     "usage: ekulab lab status FILE|NAME [--json] [--state DIR] [--runtime "
      "process|docker]\n"
      "\n"
      "Show a running lab in the model's terms: every directed connection (up, "
@@ -113,20 +138,26 @@ static const struct {
      "  2  a usage or topology error\n"
      "\n"
      "See docs/lab.md.\n"},
-    {"graph", "draw the lab (DOT or SVG)",
-     "usage: ekulab lab graph FILE [--svg OUT.svg] [--dot OUT.dot] [--state "
-     "DIR]\n"
+    {"graph",
+     "draw the lab, or the model's prediction of a topology (DOT, SVG, "
+     "Mermaid)",
+     "usage: ekulab lab graph FILE|NAME [--svg OUT.svg] [--dot OUT.dot] "
+     "[--mermaid OUT.md|-]\n"
      "\n"
-     "Draw a running lab: nodes, the directed connections coloured by "
-     "outcome,\n"
-     "who replicates. With neither --svg nor --dot the DOT text goes to "
-     "stdout.\n"
+     "Draw a lab: its nodes, the directed connections coloured by outcome\n"
+     "(green up, red refused with the code, grey not running), who is the\n"
+     "primary. A running lab is drawn as observed; a topology that is not up\n"
+     "is drawn as the model predicts it, and the picture says so. With none\n"
+     "of --svg, --dot, --mermaid the DOT text goes to stdout.\n"
      "\n"
      "options:\n"
      "  --svg FILE            write an SVG picture to FILE (default: none)\n"
      "  --dot FILE            write Graphviz DOT to FILE (default: stdout "
      "when\n"
-     "                        no --svg is given)\n"
+     "                        no other format is asked for)\n"
+     "  --mermaid FILE|-      write a Mermaid flowchart (for Markdown pages) "
+     "to\n"
+     "                        FILE, or to stdout with - (default: none)\n"
      "  --state DIR           the lab's state directory (default: the one "
      "'lab\n"
      "                        up' uses for FILE)\n"
@@ -135,13 +166,14 @@ static const struct {
      "  --help, -h            this help\n"
      "\n"
      "exit status:\n"
-     "  0  drawn\n"
-     "  1  the lab is not up, or a file could not be written\n"
+     "  0  drawn (observed, or predicted when the lab is not up)\n"
+     "  1  a node could not be asked, or a file could not be written\n"
      "  2  a usage or topology error\n"
      "\n"
      "See docs/lab.md.\n"},
     {"exec", "send one admin command to a node of the lab",
-     "usage: ekulab lab exec FILE NODE [--json] [--ack primary|all] 'COMMAND'\n"
+     "usage: ekulab lab exec FILE|NAME NODE [--json] [--ack primary|all] "
+     "'COMMAND'\n"
      "\n"
      "Send one admin command to NODE of the lab, as 'ekulab ctl' does, and "
      "print\n"
@@ -168,7 +200,7 @@ static const struct {
      "See docs/node.md for the commands.\n"},
     {"fault",
      "break the lab on purpose (node, link and partition faults), heal it",
-     "usage: ekulab lab fault FILE FAULT [ARGS] [--name NAME] [options]\n"
+     "usage: ekulab lab fault FILE|NAME FAULT [ARGS] [--name NAME] [options]\n"
      "\n"
      "Break a running lab on purpose, or heal it. FAULT is one of:\n"
      "  kill NODE | pause NODE | resume NODE | restart NODE\n"
@@ -218,14 +250,119 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: ekulab lab VERB FILE [ARGS...] [options]\n\n"
-		   "Multi-node labs: a cluster described by a topology file "
-		   "(docs/lab.md),\nrun as processes or containers.\n\n"
-		   "verbs:\n");
+	fprintf(f,
+		"usage: ekulab lab VERB FILE|NAME [ARGS...] [options]\n"
+		"       ekulab lab list [--json]\n\n"
+		"Multi-node labs: a cluster described by a topology file "
+		"(docs/lab.md),\nrun as processes or containers. NAME is the "
+		"name of a lab on this host\n(lab list) instead of its "
+		"topology FILE.\n\n"
+		"verbs:\n");
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(f, "  %-8s %s\n", verbs[i].verb, verbs[i].purpose);
 	fprintf(f, "\nRun 'ekulab lab VERB --help' for a verb's options and "
 		   "exit codes.\n");
+}
+
+static const char *list_status(const struct lab_entry *e)
+{
+	if (e->up_failed)
+		return "failed";
+	if (e->running < 0)
+		return "unknown";
+	if (e->running == 0)
+		return "down";
+	return e->running == e->total ? "up" : "partial";
+}
+
+static void age_text(long s, char *buf, size_t len)
+{
+	if (s < 120)
+		snprintf(buf, len, "%lds", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%ldm", s / 60);
+	else if (s < 2 * 86400)
+		snprintf(buf, len, "%ldh", s / 3600);
+	else
+		snprintf(buf, len, "%ldd", s / 86400);
+}
+
+static int list_main(bool json)
+{
+	char err[EKL_ERRLEN];
+	struct lab_entry *e;
+	size_t n, i;
+
+	if (lab_list(&e, &n, err) != 0) {
+		cli_fail("lab list: %s", err);
+		return 1;
+	}
+	if (json) {
+		struct json j;
+		const char *s;
+
+		json_init(&j);
+		json_obj_begin(&j);
+		json_key(&j, "labs");
+		json_arr_begin(&j);
+		for (i = 0; i < n; i++) {
+			json_obj_begin(&j);
+			json_key(&j, "name");
+			json_str(&j, e[i].name);
+			json_key(&j, "topology");
+			json_str(&j, e[i].topology);
+			json_key(&j, "runtime");
+			json_str(&j, e[i].runtime);
+			json_key(&j, "nodes_running");
+			if (e[i].running >= 0)
+				json_int(&j, e[i].running);
+			else
+				json_null(&j);
+			json_key(&j, "nodes_total");
+			json_int(&j, e[i].total);
+			json_key(&j, "age_s");
+			json_int(&j, e[i].age_s);
+			json_key(&j, "state");
+			json_str(&j, e[i].state);
+			json_key(&j, "status");
+			json_str(&j, list_status(&e[i]));
+			json_key(&j, "plan_run");
+			json_bool(&j, e[i].plan_run);
+			json_obj_end(&j);
+		}
+		json_arr_end(&j);
+		json_obj_end(&j);
+		s = json_finish(&j);
+		if (s != NULL)
+			printf("%s\n", s);
+		json_close(&j);
+		ekl_free(e);
+		if (s == NULL) {
+			cli_fail("lab list: out of memory");
+			return 1;
+		}
+		return 0;
+	}
+	if (n == 0)
+		printf("no labs on this host\n");
+	else
+		printf("%-20s %-8s %-7s %-8s %-5s %s\n", "NAME", "RUNTIME",
+		       "NODES", "STATUS", "AGE", "TOPOLOGY (STATE)");
+	for (i = 0; i < n; i++) {
+		char nodes[24], age[16];
+
+		if (e[i].running >= 0)
+			snprintf(nodes, sizeof(nodes), "%d/%d", e[i].running,
+				 e[i].total);
+		else
+			snprintf(nodes, sizeof(nodes), "?/%d", e[i].total);
+		age_text(e[i].age_s, age, sizeof(age));
+		printf("%-20s %-8s %-7s %-8s %-5s %s (%s)\n", e[i].name,
+		       e[i].runtime, nodes, list_status(&e[i]), age,
+		       e[i].topology, e[i].state);
+	}
+	ekl_free(e);
+	return 0;
 }
 
 /* The verb's help, or NULL for an unknown verb. */
@@ -245,6 +382,7 @@ struct opts {
 	const char *name;
 	const char *svg;
 	const char *dot;
+	const char *mermaid;
 	const char *ca;
 	const char *ack; /* exec: primary|all */
 	bool json;
@@ -264,6 +402,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"name", required_argument, NULL, 'n'},
 	    {"svg", required_argument, NULL, 'S'},
 	    {"dot", required_argument, NULL, 'D'},
+	    {"mermaid", required_argument, NULL, 'M'},
 	    {"ca", required_argument, NULL, 'c'},
 	    {"ack", required_argument, NULL, 'A'},
 	    {"json", no_argument, NULL, 'j'},
@@ -292,6 +431,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'n': o->name = optarg; break;
 		case 'S': o->svg = optarg; break;
 		case 'D': o->dot = optarg; break;
+		case 'M': o->mermaid = optarg; break;
 		case 'c': o->ca = optarg; break;
 		case 'A':
 			if (strcmp(optarg, "primary") != 0 &&
@@ -398,34 +538,48 @@ static int lab_status(struct lab *l, const struct opts *o, bool graph)
 {
 	char err[EKL_ERRLEN];
 	struct lab_status s;
-	int rv = 0;
+	int rv = 0, lr = 0;
 
 	memset(&s, 0, sizeof(s));
-	if (lab_up_failed(l)) {
+	if (graph &&
+	    (lab_up_failed(l) || (lr = lab_load(l, err)) == EKL_ENOENT)) {
+		/* Not up: draw what the model predicts for the topology. */
+		fprintf(stderr,
+			"ekulab: lab graph: lab %s is not up: drawing the "
+			"model's prediction for %s\n",
+			l->topo.name, l->topo_path);
+		if (lab_status_predicted(l, &s, err) != 0) {
+			cli_fail("lab graph: %s", err);
+			lab_status_free(&s);
+			return 1;
+		}
+	} else if (lab_up_failed(l)) {
 		cli_fail("lab: lab %s is not up: its last 'lab up' failed; "
 			 "its logs are in %s",
 			 l->topo.name, l->state);
 		return 1;
-	}
-	if (lab_load(l, err) != 0 || lab_status_collect(l, &s, err) != 0) {
+	} else if ((!graph && lab_load(l, err) != 0) || lr != 0 ||
+		   lab_status_collect(l, &s, err) != 0) {
 		cli_fail("lab: %s", err);
 		lab_status_free(&s);
 		return 1;
 	}
 	if (!graph) {
 		lab_status_print(l, &s, o->json);
-	} else if (o->svg == NULL && o->dot == NULL) {
+	} else if (o->svg == NULL && o->dot == NULL && o->mermaid == NULL) {
 		lab_status_dot(l, &s, stdout);
 	} else {
-		const char *paths[2] = {o->dot, o->svg};
+		const char *paths[3] = {o->dot, o->svg, o->mermaid};
 		int k;
 
-		for (k = 0; k < 2; k++) {
+		for (k = 0; k < 3; k++) {
+			bool out =
+			    paths[k] != NULL && strcmp(paths[k], "-") == 0;
 			FILE *f;
 
 			if (paths[k] == NULL)
 				continue;
-			f = fopen(paths[k], "w");
+			f = out ? stdout : fopen(paths[k], "w");
 			if (f == NULL) {
 				cli_fail("lab graph: %s: %s", paths[k],
 					 strerror(errno));
@@ -434,10 +588,14 @@ static int lab_status(struct lab *l, const struct opts *o, bool graph)
 			}
 			if (k == 0)
 				lab_status_dot(l, &s, f);
-			else
+			else if (k == 1)
 				lab_status_svg(l, &s, f);
-			fclose(f);
-			printf("wrote %s\n", paths[k]);
+			else
+				lab_status_mermaid(l, &s, f);
+			if (!out) {
+				fclose(f);
+				fprintf(stderr, "wrote %s\n", paths[k]);
+			}
 		}
 	}
 	lab_status_free(&s);
@@ -622,6 +780,7 @@ int cmd_lab(int argc, char **argv)
 	char err[EKL_ERRLEN];
 	struct opts o;
 	struct lab l;
+	char topo[LAB_PATH_MAX * 2], state[LAB_PATH_MAX] = "";
 	const char *sub;
 	int rv, i;
 
@@ -642,11 +801,26 @@ int cmd_lab(int argc, char **argv)
 		return rv == 1 ? 0 : rv;
 	argc -= 1 + optind;
 	argv += 1 + optind;
+	if (strcmp(sub, "list") == 0) {
+		if (argc != 0) {
+			cli_fail("lab list takes no FILE; see 'ekulab lab list "
+				 "--help'");
+			return 2;
+		}
+		return list_main(o.json);
+	}
 	if (argc < 1) {
-		cli_fail("lab %s: give the topology FILE", sub);
+		cli_fail("lab %s: give the topology FILE or a lab's NAME", sub);
 		return 2;
 	}
-	if (lab_open(&l, argv[0], o.state, err) != 0) {
+	if (lab_resolve(argv[0], topo, sizeof(topo), state, sizeof(state),
+			err) != 0) {
+		cli_fail("lab %s: %s", sub, err);
+		return 2;
+	}
+	if (o.state == NULL && state[0] != '\0')
+		o.state = state;
+	if (lab_open(&l, topo, o.state, err) != 0) {
 		cli_fail("lab %s: %s", sub, err);
 		return 2;
 	}

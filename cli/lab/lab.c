@@ -246,6 +246,7 @@ int lab_save(const struct lab *l, char *err)
 	fprintf(f, "# ekulab lab state: written by ekulab, do not edit\n");
 	fprintf(f, "runtime %s\n", l->rt != NULL ? l->rt->name : "process");
 	fprintf(f, "topology %s\n", l->topo_path);
+	fprintf(f, "name %s\n", l->topo.name);
 	fprintf(f, "proxy_pid %d\n", (int)l->proxy_pid);
 	for (i = 0; i < n; i++) {
 		const struct lab_node *nd = &l->nodes[i];
@@ -362,7 +363,8 @@ int lab_load(struct lab *l, char *err)
 			snprintf(ft->kind, sizeof(ft->kind), "%.15s", b);
 			snprintf(ft->node, sizeof(ft->node), "%.63s",
 				 strcmp(c, "-") == 0 ? "" : c);
-		} else if (strncmp(line, "topology ", 9) != 0) {
+		} else if (strncmp(line, "topology ", 9) != 0 &&
+			   strncmp(line, "name ", 5) != 0) {
 			goto bad;
 		}
 	}
@@ -583,6 +585,7 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 			    l->topo_path, l->nodes[i].name);
 	if ((rv = mkdirs(l->state, err)) != 0)
 		return rv;
+	lab_registry_add(l);
 	lab_path(l, NULL, "pki", pki, sizeof(pki));
 	if ((rv = pki_init(pki, true, err)) != 0)
 		return rv;
@@ -754,6 +757,7 @@ int lab_remove_dir(const char *dir, char *err)
 int lab_remove_state(const struct lab *l, char *err)
 {
 	/* The state directory holds only what up made. */
+	lab_registry_remove(l);
 	return lab_remove_dir(l->state, err);
 }
 

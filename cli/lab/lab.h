@@ -180,6 +180,37 @@ int lab_remove_state(const struct lab *l, char *err);
  * shorter than 5 bytes). */
 int lab_remove_dir(const char *dir, char *err);
 
+/* ---- every lab on this host (lab_list.c) ---- */
+
+/* One lab as `lab list` shows it. */
+struct lab_entry {
+	char name[TOPO_NAME_MAX + 1];
+	char topology[LAB_PATH_MAX * 2]; /* the topology (or plan) file */
+	char runtime[16];
+	char state[LAB_PATH_MAX];
+	int running; /* nodes running; -1 when it cannot be told */
+	int total;
+	long age_s;	/* since it was brought up */
+	bool up_failed; /* its last up failed (logs kept) */
+	bool plan_run;	/* made by a plan run (its topology is a plan) */
+};
+
+/* Every lab the user has on this host, whatever its runtime and state
+ * directory: the default state directories (lab_default_state) and those
+ * `lab up --state` registered. *out is owned by the caller (ekl_free),
+ * sorted by name. */
+int lab_list(struct lab_entry **out, size_t *n, char *err);
+/* A lab verb's FILE argument: an existing file is a topology (topo =
+ * arg, state untouched); otherwise the name of a lab on this host (topo
+ * and state set from it). EKL_ENOENT (err says what to do) when neither,
+ * EKL_EEXIST when two labs have that name (give the file and --state). */
+int lab_resolve(const char *arg, char *topo, size_t tlen, char *state,
+		size_t slen, char *err);
+/* Note the lab's state directory so `lab list` finds it anywhere
+ * (lab_prepare does); forget it (lab_remove_state does). */
+void lab_registry_add(const struct lab *l);
+void lab_registry_remove(const struct lab *l);
+
 /* How long one admin call on a lab node may wait for its answer. */
 #define LAB_ADMIN_TIMEOUT_MS 10000
 

@@ -112,7 +112,11 @@ static int collect_proxy(const struct lab *l, struct lab_status *s, char *err)
  * leave it open). */
 static bool route_cut(const struct lab_status *s, size_t i, size_t j)
 {
-	const char *st = s->route_state[i * s->n + j];
+	const char *st;
+
+	if (s->route_state == NULL) /* a prediction: no proxy */
+		return false;
+	st = s->route_state[i * s->n + j];
 
 	return st[0] != '\0' && strcmp(st, "open") != 0;
 }
@@ -425,6 +429,33 @@ int lab_status_predict(const struct lab *l, const struct lab_status *s,
 			if (i != j && route_cut(s, i, j))
 				labmodel_cut(&st, i, j, true);
 	return labmodel_predict(&st, pred, err);
+}
+
+int lab_status_predicted(const struct lab *l, struct lab_status *s, char *err)
+{
+	size_t i, n = l->topo.n_nodes;
+	int rv;
+
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	s->predicted = true;
+	s->nodes = ekl_calloc(n, sizeof(*s->nodes));
+	s->obs = ekl_calloc(1, sizeof(*s->obs));
+	if (s->nodes == NULL || s->obs == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		s->nodes[i].peers = ekl_calloc(n, sizeof(*s->nodes[i].peers));
+		if (s->nodes[i].peers == NULL)
+			return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	}
+	if ((rv = lab_status_predict(l, NULL, s->obs, err)) != 0)
+		return rv;
+	for (i = 0; i < n; i++) {
+		s->nodes[i].running = s->obs->running[i];
+		s->nodes[i].pid = -1;
+		s->nodes[i].uptime_ms = -1;
+	}
+	return 0;
 }
 
 int lab_status_settle(const struct lab *l, double seconds, char *err)

@@ -66,6 +66,9 @@ struct lab_status {
 	size_t n_lfaults;
 	/* The observation in the model's terms (dir, pair, repl, running). */
 	struct lab_prediction *obs; /* owned */
+	/* Not observed: the model's prediction for a lab that is not up
+	 * (lab_status_predicted); the pictures say so. */
+	bool predicted;
 };
 
 /* Collect everything and build the observation. On error s is still
@@ -83,10 +86,19 @@ const char *lab_status_cell(const struct lab *l, const struct lab_status *s,
 /* The pair i-j is linked under the topology's link rule. */
 bool lab_status_linked(const struct lab_status *s, size_t i, size_t j);
 
+/* What a lab that is not up would look like: the model's prediction of
+ * its topology as written, in the form of an observation (s->predicted;
+ * no node answers, no proxy). On error s is still freed by
+ * lab_status_free. */
+int lab_status_predicted(const struct lab *l, struct lab_status *s, char *err);
 void lab_status_print(const struct lab *l, const struct lab_status *s,
 		      bool json);
 void lab_status_dot(const struct lab *l, const struct lab_status *s, FILE *f);
 void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f);
+/* A Mermaid flowchart (for Markdown pages): nodes, the directed
+ * connections labelled and coloured by outcome. */
+void lab_status_mermaid(const struct lab *l, const struct lab_status *s,
+			FILE *f);
 
 /* ---- comparing with the model ---- */
 

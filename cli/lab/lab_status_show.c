@@ -468,6 +468,11 @@ void lab_status_dot(const struct lab *l, const struct lab_status *s, FILE *f)
 		"digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, "
 		"style=\"rounded,filled\", fontname=\"Helvetica\"];\n",
 		l->topo.name);
+	if (s->predicted)
+		fprintf(f,
+			"  labelloc=t;\n  label=\"%s: the model's "
+			"prediction (the lab is not up)\";\n",
+			l->topo.name);
 	for (i = 0; i < n; i++)
 		fprintf(f,
 			"  \"%s\" [label=\"%s\\n%s\\n%s/%s%s\", "
@@ -485,7 +490,7 @@ void lab_status_dot(const struct lab *l, const struct lab_status *s, FILE *f)
 		for (j = 0; j < n; j++) {
 			const char *c;
 
-			if (i == j || l->route_port[i * n + j] <= 0)
+			if (i == j || !lab_dials(l, i, j))
 				continue;
 			c = lab_status_cell(l, s, i, j);
 			fprintf(f,
@@ -544,15 +549,18 @@ void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f)
 		   "fill=\"white\"/>\n");
 	fprintf(f,
 		"<text x=\"20\" y=\"30\" font-size=\"18\">lab %s: verify "
-		"%s, primary %s</text>\n",
-		l->topo.name, pol_mode_name(l->topo.verify), l->topo.primary);
+		"%s, primary %s%s</text>\n",
+		l->topo.name, pol_mode_name(l->topo.verify), l->topo.primary,
+		s->predicted ? " \xe2\x80\x94 the model's prediction (the lab "
+			       "is not up)"
+			     : "");
 	for (i = 0; i < n; i++)
 		for (j = 0; j < n; j++) {
 			const char *c, *col;
 			double dx, dy, len, mx, my, nx, ny, sx, sy, ex, ey;
 			int m;
 
-			if (i == j || l->route_port[i * n + j] <= 0)
+			if (i == j || !lab_dials(l, i, j))
 				continue;
 			c = lab_status_cell(l, s, i, j);
 			col = edge_colour(c);
@@ -615,4 +623,58 @@ void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f)
 		   "</g>\n</svg>\n");
 	free(x);
 	free(y);
+}
+
+void lab_status_mermaid(const struct lab *l, const struct lab_status *s,
+			FILE *f)
+{
+	size_t i, j, n = l->topo.n_nodes;
+	int k = 0;
+
+	fprintf(f, "---\ntitle: lab %s%s\n---\nflowchart LR\n", l->topo.name,
+		s->predicted ? " (the model's prediction: the lab is not up)"
+			     : "");
+	for (i = 0; i < n; i++) {
+		enum pol_vclass v;
+		const char *cls = "other";
+
+		if (pol_version_parse(l->nodes[i].version, &v) == 0)
+			cls = v == POL_V_PRE154 ? "pre154"
+			      : v == POL_V_X154 ? "x154"
+						: "x155";
+		/* ids n0, n1, ...: node names may hold '.' */
+		fprintf(f, "  n%zu[\"%s<br/>%s<br/>%s/%s%s\"]:::%s%s\n", i,
+			l->nodes[i].name, l->nodes[i].version,
+			pki_profile_name(l->nodes[i].profile),
+			pki_ca_name(l->nodes[i].ca),
+			strcasecmp(l->nodes[i].name, l->topo.primary) == 0
+			    ? "<br/>(primary)"
+			    : "",
+			cls, s->nodes[i].running ? "" : "_stopped");
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++) {
+			const char *c;
+
+			if (i == j || !lab_dials(l, i, j))
+				continue;
+			c = lab_status_cell(l, s, i, j);
+			fprintf(f, "  n%zu %s|%s| n%zu\n", i,
+				strcmp(c, "ok") == 0 ? "==>" : "-.->", c, j);
+			fprintf(f, "  linkStyle %d stroke:%s,color:%s\n", k,
+				edge_colour(c), edge_colour(c));
+			k++;
+		}
+	fprintf(f, "  classDef pre154 fill:#f6c38b,stroke:#333\n"
+		   "  classDef x154 fill:#9ecae1,stroke:#333\n"
+		   "  classDef x155 fill:#a1d99b,stroke:#333\n"
+		   "  classDef other fill:#dddddd,stroke:#333\n"
+		   "  classDef pre154_stopped fill:#f6c38b,stroke:#333,"
+		   "stroke-dasharray:4\n"
+		   "  classDef x154_stopped fill:#9ecae1,stroke:#333,"
+		   "stroke-dasharray:4\n"
+		   "  classDef x155_stopped fill:#a1d99b,stroke:#333,"
+		   "stroke-dasharray:4\n"
+		   "  classDef other_stopped fill:#dddddd,stroke:#333,"
+		   "stroke-dasharray:4\n");
 }
