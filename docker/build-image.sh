@@ -4,13 +4,14 @@
 # load (ldd), then `docker build` docker/Dockerfile (FROM scratch, COPY).
 #
 # Usage: docker/build-image.sh [--build DIR] [--tag IMAGE] [--no-strip]
-#                              [--rootfs DIR]
+#                              [--rootfs DIR] [--label KEY=VALUE]...
 #   --build DIR   the CMake build directory (default: build); $EKUNODE and
 #                 $EKULAB, when set, name the two programs instead
 #   --tag IMAGE   the image name (default: ekulab-node:latest, the name
 #                 `ekulab lab --runtime docker` uses unless $EKULAB_IMAGE)
 #   --no-strip    keep symbols (sanitizer builds symbolize better)
 #   --rootfs DIR  only assemble the root filesystem into DIR; no docker
+#   --label K=V   an image label (repeatable; ekulab notes its programs)
 # Prints the image name and its size.
 set -eu
 
@@ -19,13 +20,15 @@ build="$here/../build"
 tag=${EKULAB_IMAGE:-ekulab-node:latest}
 strip=1
 rootfs_only=""
+labels=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift 2 ;;
 	--tag) tag=$2; shift 2 ;;
 	--no-strip) strip=0; shift ;;
 	--rootfs) rootfs_only=$2; shift 2 ;;
-	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--label) labels="$labels --label $2"; shift 2 ;;
+	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "build-image: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -96,8 +99,9 @@ mkdir -p "$ctx/userdirs/lab" "$ctx/userdirs/data" "$ctx/userdirs/pki"
 chmod 0700 "$ctx/userdirs/lab" "$ctx/userdirs/data" "$ctx/userdirs/pki"
 # The classic builder is enough for FROM scratch + COPY and needs no
 # buildx plugin; it pulls nothing.
+# shellcheck disable=SC2086 # labels are KEY=VALUE words without spaces
 if ! DOCKER_BUILDKIT=0 docker build -q -t "$tag" --label ekulab.image=node \
-	"$ctx" >"$ctx/build.log" 2>&1; then
+	$labels "$ctx" >"$ctx/build.log" 2>&1; then
 	grep -v -i 'deprecated\|buildkit\|^ *$' "$ctx/build.log" >&2
 	echo "build-image: docker build failed" >&2
 	exit 1

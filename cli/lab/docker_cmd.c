@@ -227,34 +227,6 @@ bool docker_exists(const char *what, const char *name)
 	return docker_run(&a, NULL, NULL, 0, err) == 0;
 }
 
-int docker_check_image(const struct docker_lab *d, char *err)
-{
-	struct docker_argv a;
-	char e[EKL_ERRLEN];
-	int rv;
-
-	docker_argv_init(&a, "image");
-	docker_argv_add(&a, "inspect");
-	docker_argv_add(&a, "--format");
-	docker_argv_add(&a, "{{.Id}}");
-	docker_argv_add(&a, "%s", d->image);
-	if ((rv = docker_run(&a, NULL, NULL, 0, e)) == 0)
-		return 0;
-	if (rv == EKL_ENOENT)
-		return ekl_errf(err, rv, "%s", e);
-	if (strstr(e, "No such image") == NULL &&
-	    strstr(e, "no such image") == NULL)
-		return ekl_errf(err, EKL_EIO,
-				"%s (scripts/docker-engine.sh starts an "
-				"engine)",
-				e);
-	return ekl_errf(err, EKL_ENOENT,
-			"no image %s; build it offline with "
-			"'docker/build-image.sh --build BUILD_DIR' (or set "
-			"EKULAB_IMAGE)",
-			d->image);
-}
-
 /* "STATUS VERSION IMAGEID" of a container; EKL_ENOENT when none. */
 int docker_inspect(const char *name, char *out, size_t len)
 {

@@ -102,8 +102,9 @@ static bool read_entry(const char *state, struct lab_entry *e)
 			snprintf(e->name, sizeof(e->name), "%.63s", a);
 		else if (sscanf(line, "runtime %15s", a) == 1)
 			snprintf(e->runtime, sizeof(e->runtime), "%.15s", a);
-		else if (sscanf(line, "node %127s %127s %*s %*s %*s %*s %*d %ld",
-				a, b, &pid) == 3) {
+		else if (sscanf(line,
+				"node %127s %127s %*s %*s %*s %*s %*d %ld", a,
+				b, &pid) == 3) {
 			e->total++;
 			if (pid_alive(pid))
 				e->running++;
