@@ -12,19 +12,36 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: ekulab matrix [--json] [--jobs N] [--all]\n"
-	    "  Runs every case live (real TLS handshakes on loopback with\n"
-	    "  ekunode's TLS code: ClusterDB, every zone service in each\n"
-	    "  direction it is dialled, MRA's SIP SERVICE check) and compares\n"
-	    "  with the policy model.\n"
-	    "  --json   {\"total\", \"disagreements\", \"cases\": [...]}\n"
-	    "  --jobs N worker processes (default: number of CPUs)\n"
-	    "  --all    list every case in the text output, not only the\n"
-	    "           X15.5, edge, zone-edge and disagreeing ones\n"
-	    "  Exit 0 when model and handshakes agree on every case, 1 when\n"
-	    "  any case disagrees, 2 on usage errors.\n");
+	fputs("usage: ekulab matrix [--json] [--jobs N] [--verbose] [--all]\n"
+	      "\n"
+	      "Run every case live (real TLS handshakes on loopback with "
+	      "ekunode's TLS code:\n"
+	      "ClusterDB, every zone service in each direction it is "
+	      "dialled, MRA's SIP\n"
+	      "SERVICE check) and compare each with the policy model. By "
+	      "default: the\n"
+	      "compact grids, any disagreeing case and a one-line summary; "
+	      "progress on\n"
+	      "stderr when it is a terminal.\n"
+	      "\n"
+	      "options:\n"
+	      "  --json                {\"total\", \"disagreements\", "
+	      "\"cases\": [...]} on stdout\n"
+	      "                        (default: text)\n"
+	      "  --jobs N              worker processes, 1-16 (default: the "
+	      "number of CPUs)\n"
+	      "  --verbose             also list the X15.5, edge and zone-edge "
+	      "cases (default:\n"
+	      "                        the grids and a summary)\n"
+	      "  --all                 list every case, the gridded ones too "
+	      "(default: off)\n"
+	      "  --help, -h            this help\n"
+	      "\n"
+	      "exit status:\n"
+	      "  0  the model and the handshakes agree on every case\n"
+	      "  1  a case disagrees, or the run failed\n"
+	      "  2  a usage error\n",
+	      f);
 }
 
 int cmd_matrix(int argc, char **argv)
@@ -33,11 +50,12 @@ int cmd_matrix(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"jobs", required_argument, NULL, 'J'},
 	    {"all", no_argument, NULL, 'a'},
+	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	char err[EKL_ERRLEN] = "";
-	bool json = false, all = false;
+	bool json = false, all = false, verbose = false;
 	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
 	struct mx_opts o = {0};
 	char *end;
@@ -45,10 +63,11 @@ int cmd_matrix(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j': json = true; break;
 		case 'a': all = true; break;
+		case 'v': verbose = true; break;
 		case 'J':
 			jobs = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || jobs < 1 ||
@@ -75,6 +94,8 @@ int cmd_matrix(int argc, char **argv)
 	o.jobs = (int)jobs;
 	o.json = json;
 	o.all = all;
+	o.verbose = verbose;
+	o.progress = isatty(STDERR_FILENO) ? stderr : NULL;
 	o.out = stdout;
 	rv = mx_show(&o, err);
 	if (rv == 2)

@@ -97,9 +97,9 @@ static void programs_ident(const char *ekunode, const char *ekulab, char *buf,
 }
 
 /* Run build-image.sh with EKUNODE and EKULAB set; its output into log. */
-static int run_build(const char *script, const char *image,
-		     const char *ekunode, const char *ekulab, const char *ident,
-		     const char *log, char *err)
+static int run_build(const char *script, const char *image, const char *ekunode,
+		     const char *ekulab, const char *ident, const char *log,
+		     char *err)
 {
 	char label[160];
 	pid_t pid;
@@ -117,8 +117,8 @@ static int run_build(const char *script, const char *image,
 		setenv("EKUNODE", ekunode, 1);
 		setenv("EKULAB", ekulab, 1);
 		snprintf(label, sizeof(label), "ekulab.programs=%s", ident);
-		execl("/bin/sh", "sh", script, "--tag", image, "--label",
-		      label, (char *)NULL);
+		execl("/bin/sh", "sh", script, "--tag", image, "--label", label,
+		      (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(pid, &st, 0) < 0)
@@ -166,7 +166,7 @@ int docker_check_image(const struct docker_lab *d, char *err)
 			snprintf(ekunode, sizeof(ekunode), "%s", rp);
 	}
 	newest = mtime_of(ekunode) > mtime_of(ekulab) ? mtime_of(ekunode)
-						       : mtime_of(ekulab);
+						      : mtime_of(ekulab);
 	programs_ident(ekunode, ekulab, ident, sizeof(ident));
 	docker_argv_init(&a, "image");
 	docker_argv_add(&a, "inspect");
@@ -193,7 +193,8 @@ int docker_check_image(const struct docker_lab *d, char *err)
 		sscanf(out, "%63s %31s %127s", c, kind, progs);
 		/* Ours (built by build-image.sh): when it names its programs,
 		 * from others than these; else older than these. */
-		bool older = parse_created(c, &created) == 0 && created < newest;
+		bool older =
+		    parse_created(c, &created) == 0 && created < newest;
 
 		if (strcmp(kind, "node") == 0 &&
 		    (progs[0] != '\0' ? strcmp(progs, ident) != 0 : older))

@@ -811,6 +811,11 @@ static int run_slice(struct mx_env *e, struct mx_case *cases, size_t n,
 
 int mx_run(struct mx_run *r, int jobs, char *err)
 {
+	return mx_run_progress(r, jobs, NULL, err);
+}
+
+int mx_run_progress(struct mx_run *r, int jobs, FILE *progress, char *err)
+{
 	struct mx_case_list l = {NULL, 0, 0};
 	struct timespec t0, t1;
 	struct mx_env e;
@@ -882,6 +887,15 @@ int mx_run(struct mx_run *r, int jobs, char *err)
 		memcpy(l.v[w.idx].detail, w.detail, sizeof(w.detail));
 		l.v[w.idx].detail[sizeof(w.detail) - 1] = '\0';
 		got++;
+		if (progress != NULL && (got % 64 == 0 || got == l.n)) {
+			fprintf(progress, "\rmatrix: %zu of %zu handshakes",
+				got, l.n);
+			fflush(progress);
+		}
+	}
+	if (progress != NULL) {
+		fputs("\r\033[K", progress); /* the line goes away */
+		fflush(progress);
 	}
 	for (k = 0; k < jobs; k++)
 		waitpid(pids[k], NULL, 0);

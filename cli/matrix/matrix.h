@@ -79,6 +79,9 @@ struct mx_run {
  * over loopback TCP with the daemon's TLS code, and compare with
  * pol_decide(). jobs > 1 splits the cases over that many processes. */
 int mx_run(struct mx_run *r, int jobs, char *err);
+/* The same, with "matrix: N of M handshakes" redrawn on progress (a
+ * terminal) as the cases come back; NULL: none. */
+int mx_run_progress(struct mx_run *r, int jobs, FILE *progress, char *err);
 void mx_run_free(struct mx_run *r);
 
 struct mx_opts {
@@ -86,6 +89,10 @@ struct mx_opts {
 	bool json; /* {"total", "disagreements", "seconds", "cases": [...]} */
 	bool all;  /* text: every case, not only the grids, the X15.5 and edge
 		      cases and any disagreeing one */
+	bool verbose;	/* text: the grids and the X15.5 and edge cases; without
+			   it (and --all) the grids, any disagreeing case and
+			   a one-line summary */
+	FILE *progress; /* progress as the cases come back (NULL: none) */
 	FILE *out;
 };
 

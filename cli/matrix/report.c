@@ -217,16 +217,43 @@ static void print_cross(FILE *f, const struct mx_run *r)
 		if (printed[b])
 			continue;
 		first = &r->cases[b * NCERT * NCERT];
-		fprintf(f, "verify %s, initiator -> acceptor:",
-			pol_mode_name(first->ini.mode));
-		for (b2 = b; b2 < nblocks; b2++) {
-			const struct mx_case *o = &r->cases[b2 * NCERT * NCERT];
+		{
+			size_t same = 0, col2 = 2;
 
-			if (printed[b2] || o->ini.mode != first->ini.mode ||
-			    strcmp(grids[b2], grids[b]) != 0)
-				continue;
-			printed[b2] = true;
-			fprintf(f, " %s->%s", o->ini.version, o->acc.version);
+			for (b2 = b; b2 < nblocks; b2++) {
+				const struct mx_case *o =
+				    &r->cases[b2 * NCERT * NCERT];
+
+				if (o->ini.mode == first->ini.mode &&
+				    strcmp(grids[b2], grids[b]) == 0)
+					same++;
+			}
+			fprintf(f,
+				"verify %s: this grid holds for all %zu "
+				"version pair%s below (initiator -> "
+				"acceptor)\n ",
+				pol_mode_name(first->ini.mode), same,
+				same == 1 ? "" : "s");
+			for (b2 = b; b2 < nblocks; b2++) {
+				const struct mx_case *o =
+				    &r->cases[b2 * NCERT * NCERT];
+				size_t w;
+
+				if (printed[b2] ||
+				    o->ini.mode != first->ini.mode ||
+				    strcmp(grids[b2], grids[b]) != 0)
+					continue;
+				printed[b2] = true;
+				w = strlen(o->ini.version) +
+				    strlen(o->acc.version) + 3;
+				if (col2 + w > 78) {
+					fprintf(f, "\n ");
+					col2 = 2;
+				}
+				fprintf(f, " %s->%s", o->ini.version,
+					o->acc.version);
+				col2 += w;
+			}
 		}
 		fprintf(f, "\n%18s", "");
 		for (col = 0; col < NCERT; col++)
@@ -494,12 +521,36 @@ static bool gridded(const struct mx_case *c)
 	return strcmp(c->group, "cross") == 0 || c->block != NULL;
 }
 
-static void print_text(FILE *f, const struct mx_run *r, bool all)
+static void print_text(FILE *f, const struct mx_run *r, bool all, bool verbose)
 {
-	size_t i;
+	size_t i, more = 0;
 
 	print_cross(f, r);
 	print_services(f, r);
+	if (!all && !verbose) {
+		for (i = 0; i < r->n; i++)
+			if (!gridded(&r->cases[i]))
+				more++;
+		if (r->disagreements > 0) {
+			fprintf(f, "Cases where the model and the live "
+				   "handshake disagree:\n");
+			for (i = 0; i < r->n; i++)
+				if (!r->cases[i].agree)
+					print_case_line(f, &r->cases[i]);
+			fprintf(f, "\n");
+		}
+		fprintf(f,
+			"%zu cases, %zu disagreement%s: %s (%.1f s; %zu "
+			"X15.5, edge and zone-edge cases are not in the "
+			"grids: --verbose lists them)\n",
+			r->n, r->disagreements,
+			r->disagreements == 1 ? "" : "s",
+			r->disagreements == 0
+			    ? "the model and the live handshakes agree"
+			    : "the model and the live handshakes DISAGREE",
+			r->seconds, more);
+		return;
+	}
 	fprintf(f,
 		"X15.5 (client certificates, client EKU check), edge cases "
 		"(every code), zone\nedge cases (the switch per service, "
@@ -526,7 +577,7 @@ int mx_show(const struct mx_opts *o, char *err)
 	int rv;
 
 	err[0] = '\0';
-	rv = mx_run(&r, o->jobs, err);
+	rv = mx_run_progress(&r, o->jobs, o->progress, err);
 	if (rv != 0) {
 		mx_run_free(&r);
 		return 2;
@@ -534,7 +585,7 @@ int mx_show(const struct mx_opts *o, char *err)
 	if (o->json)
 		rv = print_json(o->out, &r, err) != 0 ? 2 : 0;
 	else
-		print_text(o->out, &r, o->all);
+		print_text(o->out, &r, o->all, o->verbose);
 	if (rv == 0)
 		rv = r.disagreements > 0 ? 1 : 0;
 	mx_run_free(&r);
