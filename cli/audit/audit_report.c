@@ -1,6 +1,7 @@
 /* audit_report.c: an audit run as the JSON contract {"certificates":
  * [...], "errors": [...], "forecast": {...}, "summary": {...}}
  * (docs/audit.md) or as text, and the whole `ekulab audit` (audit_show). */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -517,6 +518,256 @@ static void print_services(FILE *f, const struct audit_target_result *t)
 	}
 }
 
+/* ---- findings as sentences (the codes stay in the JSON) ---- */
+
+static const char *code_meaning(enum pol_code code)
+{
+	switch (code) {
+	case POL_CLIENT_PURPOSE:
+		return "it lacks the clientAuth EKU that version asks of a "
+		       "node that dials";
+	case POL_SERVER_PURPOSE:
+		return "it lacks the serverAuth EKU a node that accepts must "
+		       "show";
+	case POL_EXPIRED: return "it has expired";
+	case POL_NOT_YET_VALID: return "it is not valid yet";
+	case POL_UNTRUSTED: return "its root is not trusted";
+	default: return pol_code_name(code);
+	}
+}
+
+static const char *role_word(enum topo_role r)
+{
+	return r == TOPO_ROLE_E ? "Expressway-E" : "Expressway-C";
+}
+
+/* "the sentence" into buf: one per finding of c, in findings_of's order
+ * (audit_cert.c), from the same facts. Returns how many. */
+static size_t finding_sentences(const struct audit_cert *c, char out[][400],
+				size_t max)
+{
+	char d[16];
+	size_t i, n = 0;
+
+	if (c->validity != POL_OK && n < max) {
+		audit_format_date(c->validity == POL_EXPIRED ? c->f.not_after
+							     : c->f.not_before,
+				  d, sizeof(d));
+		snprintf(out[n++], 400, "%s on %s: every node refuses it.",
+			 c->validity == POL_EXPIRED ? "It expired"
+						    : "It becomes valid only",
+			 d);
+	}
+	for (i = 0; i < c->n_targets && !c->f.ca; i++) {
+		const struct audit_target_result *t = &c->targets[i];
+		const char *who = role_word(t->target.role);
+
+		if (!t->upload.accept && n < max)
+			snprintf(out[n++], 400,
+				 "An %s on %s refuses to upload it: %s.", who,
+				 t->target.version, t->upload.reason);
+		if (t->as_client != POL_OK && n < max) {
+			char depth[24] = "";
+
+			if (t->as_client_depth >= 0)
+				snprintf(depth, sizeof(depth), " at depth %d",
+					 t->as_client_depth);
+			snprintf(out[n++], 400,
+				 "An %s on %s in Enforce refuses its ClusterDB "
+				 "connection when this node dials (%s%s): %s.",
+				 who, t->target.version,
+				 pol_code_name(t->as_client), depth,
+				 code_meaning(t->as_client));
+		}
+		if (t->as_server != POL_OK && n < max)
+			snprintf(out[n++], 400,
+				 "An %s on %s in Enforce refuses it when it "
+				 "dials this node (%s): %s.",
+				 who, t->target.version,
+				 pol_code_name(t->as_server),
+				 code_meaning(t->as_server));
+	}
+	for (i = 0; i < c->n_targets && !c->f.ca; i++) {
+		const struct audit_target_result *t = &c->targets[i];
+		size_t k;
+
+		for (k = 0; k < t->n_services && n < max; k++)
+			if (t->services[k].now != POL_OK)
+				snprintf(out[n++], 400,
+					 "Its %s zone connection as an %s on "
+					 "%s fails now: %s (%s).",
+					 pol_service_name(
+					     t->services[k].service),
+					 role_word(t->target.role),
+					 t->target.version,
+					 pol_code_name(t->services[k].now),
+					 t->services[k].now_by_peer
+					     ? "the peer rejects it"
+					     : "this node rejects the peer");
+	}
+	for (i = 0; i < c->n_risks && n < max; i++) {
+		audit_format_date(c->risks[i].date, d, sizeof(d));
+		snprintf(out[n++], 400, "From %s: %s.", d, c->risks[i].text);
+	}
+	return n;
+}
+
+static void print_findings(FILE *f, const struct audit_cert *c)
+{
+	char s[AUDIT_MAX_FINDINGS][400];
+	size_t i, n = finding_sentences(c, s, AUDIT_MAX_FINDINGS);
+
+	if (n == 0) {
+		fprintf(f, "  %-10snone\n", "findings");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		fprintf(f, "  %-10s- %s\n", i == 0 ? "findings" : "", s[i]);
+}
+
+/* When c must be acted on: now (at) for what fails today, else the
+ * earliest date a timeline risk takes effect; false when never. */
+static bool action_date(const struct audit_cert *c, int64_t at, int64_t *when)
+{
+	size_t i;
+
+	if (c->n_findings == 0)
+		return false;
+	*when = INT64_MAX;
+	if (c->validity != POL_OK)
+		*when = at;
+	for (i = 0; i < c->n_targets && !c->f.ca; i++) {
+		size_t k;
+
+		if (!c->targets[i].upload.accept ||
+		    c->targets[i].as_client != POL_OK ||
+		    c->targets[i].as_server != POL_OK)
+			*when = at;
+		for (k = 0; k < c->targets[i].n_services; k++)
+			if (c->targets[i].services[k].now != POL_OK)
+				*when = at;
+	}
+	for (i = 0; i < c->n_risks; i++)
+		if (c->risks[i].date < *when)
+			*when = c->risks[i].date > at ? c->risks[i].date : at;
+	return *when != INT64_MAX;
+}
+
+/* What c needs, in a few words: "upload refused by c X15.3.2, c X15.4;
+ * ClusterDB refused by c X15.3.2 (client-purpose); public-no-client-auth
+ * from 2026-05-01". */
+static void short_reason(const struct audit_cert *c, char *buf, size_t len)
+{
+	size_t i, n = 0, k;
+	char d[16];
+	bool any;
+
+	buf[0] = '\0';
+	if (c->validity != POL_OK)
+		n += (size_t)snprintf(buf + n, len - n, "%s",
+				      pol_code_name(c->validity));
+	for (k = 0; k < 2 && !c->f.ca; k++) {
+		any = false;
+		for (i = 0; i < c->n_targets && n < len; i++) {
+			const struct audit_target_result *t = &c->targets[i];
+			bool bad = k == 0 ? !t->upload.accept
+					  : t->as_client != POL_OK ||
+						t->as_server != POL_OK;
+
+			if (!bad)
+				continue;
+			n += (size_t)snprintf(
+			    buf + n, len - n, "%s%s%s %s",
+			    any ? ", " : (n ? "; " : ""),
+			    any ? ""
+				: (k == 0 ? "upload refused by "
+					  : "ClusterDB refused by "),
+			    topo_role_name(t->target.role), t->target.version);
+			if (k == 1 && n < len)
+				n += (size_t)snprintf(
+				    buf + n, len - n, " (%s)",
+				    pol_code_name(t->as_client != POL_OK
+						      ? t->as_client
+						      : t->as_server));
+			any = true;
+		}
+	}
+	for (i = 0; i < c->n_targets && !c->f.ca && n < len; i++) {
+		const struct audit_target_result *t = &c->targets[i];
+
+		for (k = 0; k < t->n_services && n < len; k++)
+			if (t->services[k].now != POL_OK)
+				n += (size_t)snprintf(
+				    buf + n, len - n, "%szone %s fails on %s %s",
+				    n ? "; " : "",
+				    pol_service_name(t->services[k].service),
+				    topo_role_name(t->target.role),
+				    t->target.version);
+	}
+	for (i = 0; i < c->n_risks && n < len; i++) {
+		audit_format_date(c->risks[i].date, d, sizeof(d));
+		n += (size_t)snprintf(buf + n, len - n, "%s%s from %s",
+				      n ? "; " : "",
+				      audit_risk_name(c->risks[i].code), d);
+	}
+}
+
+/* c is a CA certificate an earlier entry of r holds already. */
+static bool ca_seen(const struct audit_run *r, size_t i)
+{
+	size_t k;
+
+	for (k = 0; r->certs[i].f.ca && k < i; k++)
+		if (r->certs[k].f.ca &&
+		    strcmp(r->certs[k].sha256, r->certs[i].sha256) == 0)
+			return true;
+	return false;
+}
+
+/* "3 certificates need action before 2026-06-15:" and one line per
+ * certificate (when, what), or that none does. */
+static void print_action_summary(FILE *f, const struct audit_run *r)
+{
+	char d[16], first[16], why[400];
+	int64_t when, earliest = INT64_MAX;
+	size_t i, n = 0, now = 0;
+
+	for (i = 0; i < r->n_certs; i++)
+		if (!ca_seen(r, i) && action_date(&r->certs[i], r->at, &when)) {
+			n++;
+			now += when <= r->at;
+			if (when > r->at && when < earliest)
+				earliest = when;
+		}
+	if (n == 0) {
+		fprintf(f, "No certificate needs action.\n");
+		return;
+	}
+	audit_format_date(earliest, first, sizeof(first));
+	if (now == n)
+		fprintf(f, "%zu certificate%s need%s action now:\n", n,
+			n == 1 ? "" : "s", n == 1 ? "s" : "");
+	else if (now == 0)
+		fprintf(f, "%zu certificate%s need%s action before %s:\n", n,
+			n == 1 ? "" : "s", n == 1 ? "s" : "", first);
+	else
+		fprintf(f,
+			"%zu certificates need action: %zu now, the others "
+			"before %s:\n",
+			n, now, first);
+	for (i = 0; i < r->n_certs; i++) {
+		const struct audit_cert *c = &r->certs[i];
+
+		if (ca_seen(r, i) || !action_date(c, r->at, &when))
+			continue;
+		audit_format_date(when, d, sizeof(d));
+		short_reason(c, why, sizeof(why));
+		fprintf(f, "  %s #%d (%s) %s%s: %s\n", c->source, c->index,
+			c->subject, when <= r->at ? "now" : "before ",
+			when <= r->at ? "" : d, why);
+	}
+}
+
 static void print_cert(FILE *f, const struct audit_cert *c)
 {
 	char nb[16], na[16], d[16], vc[64], vs[64];
@@ -579,12 +830,8 @@ static void print_cert(FILE *f, const struct audit_cert *c)
 	for (i = 0; i < c->n_options; i++)
 		fprintf(f, "  %-10s%zu. %s\n", i == 0 ? "options" : "", i + 1,
 			c->options[i].text);
-	fprintf(f, "  %-10s", "findings");
-	if (c->n_findings == 0)
-		fprintf(f, "none");
-	for (i = 0; i < c->n_findings; i++)
-		fprintf(f, "%s%s", i ? ", " : "", c->findings[i]);
-	fprintf(f, "\n\n");
+	print_findings(f, c);
+	fprintf(f, "\n");
 }
 
 static void print_zone_down(FILE *out, const char *when,
@@ -720,8 +967,24 @@ void audit_report_text(const struct audit_run *r, FILE *f)
 	audit_format_date(r->at, at, sizeof(at));
 	fprintf(f, "ekulab audit at %s\n\n", at);
 	for (i = 0; i < r->n_certs; i++) {
-		print_cert(f, &r->certs[i]);
-		with += r->certs[i].n_findings > 0;
+		const struct audit_cert *c = &r->certs[i], *seen = NULL;
+		size_t k;
+
+		with += c->n_findings > 0;
+		/* A CA certificate is shown once, however many chains
+		 * hold it. */
+		for (k = 0; ca_seen(r, i) && k < i && seen == NULL; k++)
+			if (r->certs[k].f.ca &&
+			    strcmp(r->certs[k].sha256, c->sha256) == 0)
+				seen = &r->certs[k];
+		if (seen != NULL)
+			fprintf(f,
+				"%s #%d  (CA certificate %s: shown above as "
+				"%s #%d)\n\n",
+				c->source, c->index, c->subject, seen->source,
+				seen->index);
+		else
+			print_cert(f, c);
 	}
 	if (r->has_forecast)
 		print_forecast(f, &r->forecast);
@@ -762,6 +1025,7 @@ void audit_report_text(const struct audit_run *r, FILE *f)
 		fprintf(f, ", %zu *.key file%s skipped", r->skipped,
 			r->skipped == 1 ? "" : "s");
 	fprintf(f, ".\n");
+	print_action_summary(f, r);
 }
 
 int audit_show(const struct audit_show_opts *o, char *err)
