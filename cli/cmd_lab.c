@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -111,8 +112,8 @@ static const struct {
      "See docs/lab.md.\n"},
     {"status",
      "the lab's connections, pairs and replication in the model's terms",
-     "usage: ekulab lab status FILE|NAME [--json] [--state DIR] [--runtime "
-     "process|docker]\n"
+     "usage: ekulab lab status FILE|NAME [--json] [--watch] [--state DIR]\n"
+     "                        [--runtime process|docker]\n"
      "\n"
      "Show a running lab in the model's terms: every directed connection (up, "
      "or\n"
@@ -124,6 +125,10 @@ static const struct {
      "options:\n"
      "  --json                one JSON object on stdout instead of the tables\n"
      "                        (default: text)\n"
+     "  --watch               draw it again whenever it changes (faults,\n"
+     "                        handshakes, replication lag), checked every "
+     "half\n"
+     "                        second, until Ctrl-C (default: once)\n"
      "  --state DIR           the lab's state directory (default: the one "
      "'lab\n"
      "                        up' uses for FILE)\n"
@@ -132,7 +137,7 @@ static const struct {
      "  --help, -h            this help\n"
      "\n"
      "exit status:\n"
-     "  0  shown\n"
+     "  0  shown (--watch: stopped by Ctrl-C or SIGTERM)\n"
      "  1  the lab is not up (or its last up failed), or a node could not be\n"
      "     asked\n"
      "  2  a usage or topology error\n"
@@ -389,6 +394,7 @@ struct opts {
 	bool force;
 	bool one_way;
 	bool no_wait;
+	bool watch;
 	long ms;
 	long jitter;
 	long rate;
@@ -409,6 +415,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"force", no_argument, NULL, 'f'},
 	    {"one-way", no_argument, NULL, 'o'},
 	    {"no-wait", no_argument, NULL, 'W'},
+	    {"watch", no_argument, NULL, 'w'},
 	    {"ms", required_argument, NULL, 'm'},
 	    {"jitter", required_argument, NULL, 'J'},
 	    {"rate", required_argument, NULL, 'R'},
@@ -446,6 +453,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'f': o->force = true; break;
 		case 'o': o->one_way = true; break;
 		case 'W': o->no_wait = true; break;
+		case 'w': o->watch = true; break;
 		case 'm':
 		case 'J':
 		case 'R':
@@ -534,6 +542,61 @@ static int down_main(struct lab *l)
 	return 0;
 }
 
+/* `lab status --watch`: the status again every half second, drawn anew
+ * (the screen cleared on a terminal; otherwise each new frame after a
+ * "--- HH:MM:SS" line) whenever it changed, until Ctrl-C or SIGTERM. */
+static int watch_main(struct lab *l, const struct opts *o)
+{
+	bool tty = isatty(STDOUT_FILENO);
+	char err[EKL_ERRLEN], *prev = NULL;
+
+	lab_interrupt_install();
+	while (!lab_interrupted()) {
+		struct lab_status s;
+		char *buf = NULL, when[16];
+		size_t len = 0;
+		time_t now = time(NULL);
+		FILE *m = open_memstream(&buf, &len);
+
+		if (m == NULL) {
+			cli_fail("lab status --watch: out of memory");
+			free(prev);
+			return 1;
+		}
+		memset(&s, 0, sizeof(s));
+		l->n_faults = 0; /* lab_load adds the faults in force */
+		if (lab_up_failed(l))
+			fprintf(m,
+				"lab %s is not up: its last 'lab up' failed\n",
+				l->topo.name);
+		else if (lab_load(l, err) != 0 ||
+			 lab_status_collect(l, &s, err) != 0)
+			fprintf(m, "lab %s: %s\n", l->topo.name, err);
+		else
+			lab_status_fprint(l, &s, o->json, m);
+		lab_status_free(&s);
+		fclose(m);
+		if (buf != NULL && (prev == NULL || strcmp(prev, buf) != 0)) {
+			strftime(when, sizeof(when), "%H:%M:%S",
+				 localtime(&now));
+			if (tty)
+				printf("\033[H\033[2J%s  (lab status --watch; "
+				       "Ctrl-C stops)\n%s",
+				       when, buf);
+			else
+				printf("--- %s\n%s", when, buf);
+			fflush(stdout);
+			free(prev);
+			prev = buf;
+		} else {
+			free(buf);
+		}
+		(void)lab_sleep(0.5);
+	}
+	free(prev);
+	return 0;
+}
+
 static int lab_status(struct lab *l, const struct opts *o, bool graph)
 {
 	char err[EKL_ERRLEN];
@@ -564,7 +627,10 @@ static int lab_status(struct lab *l, const struct opts *o, bool graph)
 		lab_status_free(&s);
 		return 1;
 	}
-	if (!graph) {
+	if (!graph && o->watch) {
+		lab_status_free(&s);
+		return watch_main(l, o);
+	} else if (!graph) {
 		lab_status_print(l, &s, o->json);
 	} else if (o->svg == NULL && o->dot == NULL && o->mermaid == NULL) {
 		lab_status_dot(l, &s, stdout);

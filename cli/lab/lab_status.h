@@ -93,6 +93,9 @@ bool lab_status_linked(const struct lab_status *s, size_t i, size_t j);
 int lab_status_predicted(const struct lab *l, struct lab_status *s, char *err);
 void lab_status_print(const struct lab *l, const struct lab_status *s,
 		      bool json);
+/* The same to out. */
+void lab_status_fprint(const struct lab *l, const struct lab_status *s,
+		       bool json, FILE *out);
 void lab_status_dot(const struct lab *l, const struct lab_status *s, FILE *f);
 void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f);
 /* A Mermaid flowchart (for Markdown pages): nodes, the directed

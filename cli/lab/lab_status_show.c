@@ -81,55 +81,62 @@ static const char *unenforced(const struct lab_status *s, size_t from,
 	return "";
 }
 
-static void print_faults(const struct lab *l, const struct lab_status *s)
+static void print_faults(const struct lab *l, const struct lab_status *s,
+			 FILE *out)
 {
 	size_t k;
 	int f;
 
 	if (l->n_faults == 0 && s->n_lfaults == 0) {
-		printf("faults in force: none%s\n",
-		       !l->tune.direct && !s->proxy_answers
-			   ? " on the nodes (the proxy does not answer)"
-			   : "");
+		fprintf(out, "faults in force: none%s\n",
+			!l->tune.direct && !s->proxy_answers
+			    ? " on the nodes (the proxy does not answer)"
+			    : "");
 		return;
 	}
-	printf("faults in force:\n");
+	fprintf(out, "faults in force:\n");
 	for (f = 0; f < l->n_faults; f++)
-		printf("  %-16s %-9s %s\n", l->faults[f].name,
-		       l->faults[f].kind,
-		       l->faults[f].node[0]
-			   ? l->faults[f].node
-			   : "(no dialled connection: cuts nothing)");
+		fprintf(out, "  %-16s %-9s %s\n", l->faults[f].name,
+			l->faults[f].kind,
+			l->faults[f].node[0]
+			    ? l->faults[f].node
+			    : "(no dialled connection: cuts nothing)");
 	for (k = 0; k < s->n_lfaults; k++) {
 		const struct proxy_fault_info *p = &s->lfaults[k];
 
-		printf("  %-16s %-9s %s", p->name, p->kind, p->routes);
+		fprintf(out, "  %-16s %-9s %s", p->name, p->kind, p->routes);
 		if (strcmp(p->kind, "latency") == 0)
-			printf(" (%u ms, jitter %u ms)", p->ms, p->jitter_ms);
+			fprintf(out, " (%u ms, jitter %u ms)", p->ms,
+				p->jitter_ms);
 		else if (strcmp(p->kind, "bandwidth") == 0)
-			printf(" (%llu B/s)", p->rate);
-		printf("\n");
+			fprintf(out, " (%llu B/s)", p->rate);
+		fprintf(out, "\n");
 	}
 }
 
-static void print_text(const struct lab *l, const struct lab_status *s)
+static void print_text(const struct lab *l, const struct lab_status *s,
+		       FILE *out)
 {
 	const struct lab_prediction *o = s->obs;
 	size_t i, j, n = l->topo.n_nodes, by = 0;
 	bool any_star = false, any_pending = false;
 	int p;
 
-	printf("lab %s (%s runtime): primary %s, dial %s, link %s, verify %s\n",
-	       l->topo.name, l->rt->name, l->topo.primary,
-	       topo_dial_name(l->topo.dial), topo_link_name(l->topo.link),
-	       verify_summary(s));
-	print_faults(l, s);
-	printf("\nconnections (the row node dials the column node)\n%-14s", "");
+	fprintf(
+	    out,
+	    "lab %s (%s runtime): primary %s, dial %s, link %s, verify %s\n",
+	    l->topo.name, l->rt->name, l->topo.primary,
+	    topo_dial_name(l->topo.dial), topo_link_name(l->topo.link),
+	    verify_summary(s));
+	print_faults(l, s, out);
+	fprintf(out,
+		"\nconnections (the row node dials the column node)\n%-14s",
+		"");
 	for (j = 0; j < n; j++)
-		printf(" %-15s", l->nodes[j].name);
-	printf("\n");
+		fprintf(out, " %-15s", l->nodes[j].name);
+	fprintf(out, "\n");
 	for (i = 0; i < n; i++) {
-		printf("%-14s", l->nodes[i].name);
+		fprintf(out, "%-14s", l->nodes[i].name);
 		for (j = 0; j < n; j++) {
 			char cell[40];
 			const char *c =
@@ -141,14 +148,15 @@ static void print_text(const struct lab *l, const struct lab_status *s)
 			    strcmp(c, "pending") == 0 || strcmp(c, "?") == 0;
 			snprintf(cell, sizeof(cell), "%s%s", c,
 				 star ? "*" : "");
-			printf(" %-15s", cell);
+			fprintf(out, " %-15s", cell);
 		}
-		printf("\n");
+		fprintf(out, "\n");
 	}
-	printf("\npairs (link rule %s: %s)\n", topo_link_name(l->topo.link),
-	       l->topo.link == TOPO_LINK_BOTH
-		   ? "linked when every dialled direction connects"
-		   : "linked when a dialled direction connects");
+	fprintf(out, "\npairs (link rule %s: %s)\n",
+		topo_link_name(l->topo.link),
+		l->topo.link == TOPO_LINK_BOTH
+		    ? "linked when every dialled direction connects"
+		    : "linked when a dialled direction connects");
 	for (i = 0; i < n; i++)
 		for (j = i + 1; j < n; j++) {
 			const struct lab_pair *pr = labmodel_pair(o, i, j);
@@ -165,14 +173,14 @@ static void print_text(const struct lab *l, const struct lab_status *s)
 			else
 				snprintf(state, sizeof(state), "down (%s)",
 					 labmodel_why_name(&pr->why));
-			printf("  %-24s %-28s%s\n", name, state,
-			       one_refused(o, i, j)
-				   ? "  ! one direction refused"
-				   : "");
+			fprintf(out, "  %-24s %-28s%s\n", name, state,
+				one_refused(o, i, j)
+				    ? "  ! one direction refused"
+				    : "");
 		}
-	printf("\n%-14s %-8s %-10s %-14s %-9s %-28s %-8s %s\n", "node",
-	       "version", "verify", "certificate", "process", "replication",
-	       "revision", "lag");
+	fprintf(out, "\n%-14s %-8s %-10s %-14s %-9s %-28s %-8s %s\n", "node",
+		"version", "verify", "certificate", "process", "replication",
+		"revision", "lag");
 	for (i = 0; i < n; i++) {
 		const struct lab_node_status *ns = &s->nodes[i];
 		const struct lab_peer_status *r = repl_of(l, s, i, &p);
@@ -193,16 +201,17 @@ static void print_text(const struct lab *l, const struct lab_status *s)
 		snprintf(rev, sizeof(rev), "%lld", (long long)ns->revision);
 		snprintf(lag, sizeof(lag), "%lld",
 			 r != NULL ? (long long)r->lag : 0LL);
-		printf("%-14s %-8s %-10s %-14s %-9s %-28s %-8s %s\n",
-		       l->nodes[i].name, l->nodes[i].version, ns->verify, cert,
-		       process_word(ns), state, ns->revision >= 0 ? rev : "-",
-		       r != NULL && ns->revision >= 0 && o->repl[i].replicating
-			   ? lag
-			   : "-");
+		fprintf(out, "%-14s %-8s %-10s %-14s %-9s %-28s %-8s %s\n",
+			l->nodes[i].name, l->nodes[i].version, ns->verify, cert,
+			process_word(ns), state, ns->revision >= 0 ? rev : "-",
+			r != NULL && ns->revision >= 0 && o->repl[i].replicating
+			    ? lag
+			    : "-");
 	}
 	if (any_star) {
-		printf("\n* accepted although verification found a problem "
-		       "(not enforced):\n");
+		fprintf(out,
+			"\n* accepted although verification found a problem "
+			"(not enforced):\n");
 		for (i = 0; i < n; i++)
 			for (j = 0; j < n; j++) {
 				const char *u =
@@ -210,45 +219,50 @@ static void print_text(const struct lab *l, const struct lab_status *s)
 
 				if (u[0] == '\0')
 					continue;
-				printf("  %s -> %s: %s accepted %s's "
-				       "certificate: %s (%s)\n",
-				       l->nodes[i].name, l->nodes[j].name,
-				       l->nodes[by].name,
-				       l->nodes[by == i ? j : i].name, u,
-				       strcmp(s->nodes[by].verify,
-					      "permissive") == 0
-					   ? "Permissive hides it"
-					   : "the X15.4+ ClusterDB bypass");
+				fprintf(out,
+					"  %s -> %s: %s accepted %s's "
+					"certificate: %s (%s)\n",
+					l->nodes[i].name, l->nodes[j].name,
+					l->nodes[by].name,
+					l->nodes[by == i ? j : i].name, u,
+					strcmp(s->nodes[by].verify,
+					       "permissive") == 0
+					    ? "Permissive hides it"
+					    : "the X15.4+ ClusterDB bypass");
 			}
 	}
-	printf("\nlegend:\n"
-	       "  ok            connected (TLS and Hello passed)\n"
-	       "  CODE          refused by that certificate check, e.g. "
-	       "client-purpose (docs/model.md)\n"
-	       "  cut           a link fault or partition cuts the "
-	       "connection\n"
-	       "  not-running   a node of the connection is killed or "
-	       "paused\n"
-	       "  -             the dial mode (%s) does not make this "
-	       "connection\n",
-	       topo_dial_name(l->topo.dial));
+	fprintf(out,
+		"\nlegend:\n"
+		"  ok            connected (TLS and Hello passed)\n"
+		"  CODE          refused by that certificate check, e.g. "
+		"client-purpose (docs/model.md)\n"
+		"  cut           a link fault or partition cuts the "
+		"connection\n"
+		"  not-running   a node of the connection is killed or "
+		"paused\n"
+		"  -             the dial mode (%s) does not make this "
+		"connection\n",
+		topo_dial_name(l->topo.dial));
 	if (any_pending)
-		printf("  pending       dialled, no result yet; ? the node "
-		       "does not answer; connect-failed,\n"
-		       "                timeout, tls, closed: no handshake "
-		       "yet, as the dialling node reports it\n");
+		fprintf(out,
+			"  pending       dialled, no result yet; ? the node "
+			"does not answer; connect-failed,\n"
+			"                timeout, tls, closed: no handshake "
+			"yet, as the dialling node reports it\n");
 	if (any_star)
-		printf("  *             accepted with a problem verification "
-		       "did not enforce (listed above)\n");
-	printf("  !             one direction of the pair refused by a "
-	       "certificate check, the other connects\n"
-	       "  up (A dials)  linked; A's connection carries the link\n"
-	       "  PROFILE/CA    the certificate's profile and issuing CA: "
-	       "u unrestricted, so server-only,\n"
-	       "                c combined\n"
-	       "  lag           revisions behind the primary; revision and "
-	       "lag - : not known (not running,\n"
-	       "                not answering or not replicating)\n");
+		fprintf(out,
+			"  *             accepted with a problem verification "
+			"did not enforce (listed above)\n");
+	fprintf(out,
+		"  !             one direction of the pair refused by a "
+		"certificate check, the other connects\n"
+		"  up (A dials)  linked; A's connection carries the link\n"
+		"  PROFILE/CA    the certificate's profile and issuing CA: "
+		"u unrestricted, so server-only,\n"
+		"                c combined\n"
+		"  lag           revisions behind the primary; revision and "
+		"lag - : not known (not running,\n"
+		"                not answering or not replicating)\n");
 }
 
 static void json_dir(struct json *js, const struct lab *l,
@@ -285,7 +299,8 @@ static void json_dir(struct json *js, const struct lab *l,
 	json_obj_end(js);
 }
 
-static void print_json(const struct lab *l, const struct lab_status *s)
+static void print_json(const struct lab *l, const struct lab_status *s,
+		       FILE *out)
 {
 	const struct lab_prediction *o = s->obs;
 	size_t i, j, k, n = l->topo.n_nodes;
@@ -422,17 +437,23 @@ static void print_json(const struct lab *l, const struct lab_status *s)
 	json_arr_end(&js);
 	json_obj_end(&js);
 	if (json_finish(&js) != NULL)
-		puts(json_finish(&js));
+		fprintf(out, "%s\n", json_finish(&js));
 	json_close(&js);
 }
 
 void lab_status_print(const struct lab *l, const struct lab_status *s,
 		      bool json)
 {
+	lab_status_fprint(l, s, json, stdout);
+}
+
+void lab_status_fprint(const struct lab *l, const struct lab_status *s,
+		       bool json, FILE *out)
+{
 	if (json)
-		print_json(l, s);
+		print_json(l, s, out);
 	else
-		print_text(l, s);
+		print_text(l, s, out);
 }
 
 /* A colour per version class, as graph nodes. */

@@ -98,7 +98,11 @@ void plan_report_step(const struct plan_step_report *s, size_t k, FILE *f);
 void plan_report_summary(const struct plan_run_report *r, FILE *f);
 /* One JSON object and a newline; EKL_ENOMEM when it cannot be built. */
 int plan_report_json(const struct plan_run_report *r, FILE *f);
-/* A standalone HTML page: the steps as a table with a time bar each. */
+/* A standalone HTML page: a timeline, one row per step with its time, a
+ * matrix of the directed connections and who replicates (from the steps'
+ * predicted_json/observed_json), the steps where replication breaks and
+ * heals marked, a summary at the top, and the rows whose prediction and
+ * observation differ flagged (report_html.c). */
 void plan_report_html(const struct plan_run_report *r, FILE *f);
 
 #endif

@@ -105,64 +105,6 @@ int plan_report_json(const struct plan_run_report *r, FILE *out)
 	return 0;
 }
 
-static void html_text(FILE *f, const char *s)
-{
-	for (; *s; s++)
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		default: fputc(*s, f);
-		}
-}
-
-void plan_report_html(const struct plan_run_report *r, FILE *f)
-{
-	size_t k;
-	double total = r->n_steps ? r->steps[r->n_steps - 1].t_end : 1;
-
-	fprintf(f, "<!doctype html><html><head><meta charset=\"utf-8\">"
-		   "<title>ekulab plan run</title><style>"
-		   "body{font-family:Helvetica,Arial,sans-serif;margin:24px}"
-		   "table{border-collapse:collapse;width:100%%}"
-		   "td,th{border-bottom:1px solid #ddd;padding:6px;"
-		   "vertical-align:top;font-size:13px}"
-		   ".ok{color:#2ca02c}.bad{color:#d62728;font-weight:bold}"
-		   ".bar{background:#9ecae1;height:10px}"
-		   "</style></head><body>\n<h1>ekulab plan run</h1>\n<p>");
-	html_text(f, r->plan);
-	fprintf(f,
-		" &mdash; <span class=\"%s\">%zu deviation%s</span>; "
-		"writes: %ld acknowledged, lost %ld, unexpected %ld, "
-		"never-read %ld</p>\n",
-		r->deviations ? "bad" : "ok", r->deviations,
-		r->deviations == 1 ? "" : "s", r->writes.acknowledged,
-		r->writes.lost, r->writes.unexpected, r->writes.never_read);
-	fprintf(f, "<table><tr><th>#</th><th>step</th><th>time</th>"
-		   "<th>predicted</th><th>observed</th><th>result</th></tr>\n");
-	for (k = 0; k < r->n_steps; k++) {
-		const struct plan_step_report *s = &r->steps[k];
-		bool good = !s->deviated && (!s->is_expect || s->expect_ok);
-
-		fprintf(f, "<tr><td>%zu</td><td>", k + 1);
-		html_text(f, s->text);
-		fprintf(f,
-			"</td><td>%.1f s<div class=\"bar\" style=\"margin-"
-			"left:%.0f%%;width:%.0f%%\"></div></td><td>",
-			s->t_end - s->t_start,
-			total > 0 ? 100 * s->t_start / total : 0,
-			total > 0 ? 100 * (s->t_end - s->t_start) / total + 1
-				  : 0);
-		html_text(f, s->predicted);
-		fprintf(f, "</td><td>");
-		html_text(f, s->observed);
-		fprintf(f, "</td><td class=\"%s\">", good ? "ok" : "bad");
-		html_text(f, good ? "as predicted" : s->detail);
-		fprintf(f, "</td></tr>\n");
-	}
-	fprintf(f, "</table></body></html>\n");
-}
-
 void plan_report_step(const struct plan_step_report *s, size_t k, FILE *f)
 {
 	fprintf(f, "%3zu %-44s %5.1fs  %s\n", k + 1, s->text,

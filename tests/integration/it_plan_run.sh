@@ -28,7 +28,7 @@ assert w["acknowledged"] > 0, w
 assert all(s["matches_prediction"] and s["converged"] for s in r["steps"]), \
     [s for s in r["steps"] if not s["matches_prediction"]]
 PY
-	grep -q "<table>" "$T/$name.html" || fail "plan $name: no HTML report"
+	grep -q "<table class=\"t\">" "$T/$name.html" || fail "plan $name: no HTML report"
 	[ ! -e "$T/$name" ] || fail "plan $name left its lab state behind"
 }
 

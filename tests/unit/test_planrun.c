@@ -1,6 +1,6 @@
-/* test_planrun.c: the reports of a plan run (cli/plan/report.c): the step
- * table, the summary, JSON and HTML, each from a struct plan_run_report
- * (no lab). */
+/* test_planrun.c: the reports of a plan run (cli/plan/report.c,
+ * report_html.c): the step table, the summary, JSON and the HTML timeline,
+ * each from a struct plan_run_report (no lab). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,8 +179,14 @@ START_TEST(test_json)
 	ck_assert_ptr_nonnull(strstr(s, "\"deviated\":true"));
 	ck_assert_ptr_nonnull(strstr(s, "\"past_deadline\":false"));
 	ck_assert_ptr_nonnull(strstr(s, "\"expectation_predicted\":false"));
+	/* Milliseconds: 0.5 s to 1.25 s. */
 	ck_assert_ptr_nonnull(
-	    strstr(s, "{\"step\":1,\"text\":\"write 20\",\"start_s\":0,"));
+	    strstr(s, "{\"step\":1,\"text\":\"write 20\",\"start_ms\":500,"
+		      "\"duration_ms\":750,"));
+	/* A step without the structured sides: their text alone. */
+	ck_assert_ptr_nonnull(
+	    strstr(s, "\"predicted\":{\"text\":\"node1-node2 down "
+		      "(client-purpose)\"},\"observed\":{\"text\":"));
 	ck_assert_ptr_nonnull(strstr(s, "\"detail\":null"));
 	/* Only an expect step says whether its expectation was met. */
 	step3 = strstr(s, "{\"step\":3,");
@@ -196,7 +202,93 @@ START_TEST(test_json)
 }
 END_TEST
 
+/* Two nodes as plan check --json gives them: node2 -> node1 refused
+ * (client-purpose) or up, node2 replicating or not. */
+static char *side_json(bool refused, const char *reason)
+{
+	static char buf[4][800];
+	static int k;
+	char *b = buf[k++ % 4];
+
+	snprintf(b, 800,
+		 "{\"text\":\"t\",\"links\":[{\"a\":\"node1\",\"b\":"
+		 "\"node2\",\"state\":\"%s\",\"reason\":%s,\"carrier\":null,"
+		 "\"directions\":[{\"from\":\"node1\",\"to\":\"node2\","
+		 "\"result\":\"ok\",\"rejected_by\":null,\"depth\":null},"
+		 "{\"from\":\"node2\",\"to\":\"node1\",\"result\":\"%s\","
+		 "\"rejected_by\":null,\"depth\":null}]}],\"replication\":["
+		 "{\"node\":\"node1\",\"primary\":true,\"running\":true,"
+		 "\"replicating\":true,\"reason\":null},{\"node\":\"node2\","
+		 "\"primary\":false,\"running\":true,\"replicating\":%s,"
+		 "\"reason\":%s%s%s}]}",
+		 refused ? "down" : "up",
+		 refused ? "\"client-purpose\"" : "null",
+		 refused ? "client-purpose" : "ok", refused ? "false" : "true",
+		 refused ? "\"" : "", refused ? reason : "null",
+		 refused ? "\"" : "");
+	return b;
+}
+
+START_TEST(test_json_structured)
+{
+	struct plan_run_report r = sample();
+	struct capture c;
+	char *s;
+
+	steps[1].predicted_json = side_json(true, "client-purpose");
+	steps[1].observed_json = side_json(false, "");
+	cap_open(&c);
+	ck_assert_int_eq(plan_report_json(&r, c.f), 0);
+	s = cap_close(&c);
+	/* The objects go in as they are, in plan check --json's form. */
+	ck_assert_ptr_nonnull(strstr(s, "\"predicted\":{\"text\":\"t\","
+					"\"links\":[{\"a\":\"node1\""));
+	ck_assert_ptr_nonnull(strstr(s, "\"observed\":{\"text\":\"t\","
+					"\"links\":[{\"a\":\"node1\",\"b\":"
+					"\"node2\",\"state\":\"up\""));
+	free(s);
+}
+END_TEST
+
 /* ---- plan_report_html ---- */
+
+START_TEST(test_html_timeline)
+{
+	struct plan_run_report r = sample();
+	struct capture c;
+	char *s, *row2, *row3;
+
+	/* Step 1 all up; step 2 breaks (node2 client-purpose) as predicted;
+	 * step 3 heals, but the prediction said it stays broken: flagged. */
+	steps[0].predicted_json = steps[0].observed_json = side_json(false, "");
+	steps[1].predicted_json = steps[1].observed_json =
+	    side_json(true, "client-purpose");
+	steps[2].predicted_json = side_json(true, "client-purpose");
+	steps[2].observed_json = side_json(false, "");
+	cap_open(&c);
+	plan_report_html(&r, c.f);
+	s = cap_close(&c);
+	ck_assert_ptr_nonnull(
+	    strstr(s, "Replication breaks after step 2 (renew node2 "
+		      "server-only/unrestricted): node2 stops replicating "
+		      "(client-purpose); it heals after step 3 (expect link "
+		      "node1-node2 up)."));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "1 step where prediction and observation differ"));
+	row2 = strstr(s, "<tr class=\"break\"><td>2</td>");
+	ck_assert_ptr_nonnull(row2);
+	ck_assert_ptr_nonnull(strstr(row2, "title=\"node2 &rarr; node1: "
+					   "client-purpose\">C</td>"));
+	row3 = strstr(s, "<tr class=\"heal differs\"><td>3</td>");
+	ck_assert_ptr_nonnull(row3);
+	/* The cell that differs says what was predicted. */
+	ck_assert_ptr_nonnull(strstr(row3, "class=\"c diff\""));
+	ck_assert_ptr_nonnull(
+	    strstr(row3, "node2 &rarr; node1: ok (predicted client-purpose)"));
+	ck_assert_ptr_nonnull(strstr(row3, "predicted and observed differ"));
+	free(s);
+}
+END_TEST
 
 START_TEST(test_html)
 {
@@ -208,7 +300,8 @@ START_TEST(test_html)
 	plan_report_html(&r, c.f);
 	s = cap_close(&c);
 	ck_assert_ptr_nonnull(strstr(s, "<!doctype html>"));
-	ck_assert_ptr_nonnull(strstr(s, "<table>"));
+	ck_assert_ptr_nonnull(strstr(s, "<table class=\"t\">"));
+	ck_assert_ptr_nonnull(strstr(s, "Replication never breaks"));
 	ck_assert_ptr_nonnull(strstr(s, "3 deviations</span>"));
 	ck_assert_ptr_nonnull(strstr(s, "writes: 110 acknowledged, lost 1"));
 	ck_assert_ptr_nonnull(strstr(s, "as predicted"));
@@ -236,10 +329,12 @@ static Suite *planrun_suite(void)
 
 	tc = tcase_create("plan_report_json");
 	tcase_add_test(tc, test_json);
+	tcase_add_test(tc, test_json_structured);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("plan_report_html");
 	tcase_add_test(tc, test_html);
+	tcase_add_test(tc, test_html_timeline);
 	suite_add_tcase(s, tc);
 	return s;
 }
