@@ -354,7 +354,7 @@ static int list_main(bool json)
 		printf("%-20s %-8s %-7s %-8s %-5s %s\n", "NAME", "RUNTIME",
 		       "NODES", "STATUS", "AGE", "TOPOLOGY (STATE)");
 	for (i = 0; i < n; i++) {
-		char nodes[24], age[16];
+		char nodes[24], age[32];
 
 		if (e[i].running >= 0)
 			snprintf(nodes, sizeof(nodes), "%d/%d", e[i].running,

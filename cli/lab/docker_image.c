@@ -31,18 +31,21 @@ static int find_script(char *out, size_t len)
 	ssize_t n;
 
 	if (env != NULL && env[0] != '\0') {
-		snprintf(out, len, "%s/build-image.sh", env);
-		return access(out, R_OK) == 0 ? 0 : -1;
+		return snprintf(out, len, "%s/build-image.sh", env) <
+				   (int)len &&
+			       access(out, R_OK) == 0
+			   ? 0
+			   : -1;
 	}
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
 		if ((slash = strrchr(self, '/')) != NULL) {
 			*slash = '\0';
-			snprintf(out, len,
-				 "%s/../share/ekulab/docker/build-image.sh",
-				 self);
-			if (access(out, R_OK) == 0)
+			if (snprintf(out, len,
+				     "%s/../share/ekulab/docker/build-image.sh",
+				     self) < (int)len &&
+			    access(out, R_OK) == 0)
 				return 0;
 		}
 	}

@@ -96,7 +96,7 @@ static bool read_entry(const char *state, struct lab_entry *e)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		line[strcspn(line, "\n")] = '\0';
 		if (strncmp(line, "topology ", 9) == 0)
-			snprintf(e->topology, sizeof(e->topology), "%s",
+			snprintf(e->topology, sizeof(e->topology), "%.399s",
 				 line + 9);
 		else if (sscanf(line, "name %127s", a) == 1)
 			snprintf(e->name, sizeof(e->name), "%.63s", a);

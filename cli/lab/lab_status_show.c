@@ -526,13 +526,18 @@ void lab_status_dot(const struct lab *l, const struct lab_status *s, FILE *f)
 	fprintf(f, "}\n");
 }
 
-/* A self-contained SVG: nodes on a circle, one curved arrow per directed
- * connection (so A->B and B->A do not overlap), coloured by state and
- * labelled with the failure code. */
+/* A self-contained SVG: nodes on a circle inside a box for the cluster,
+ * one curved arrow per directed connection, the two directions of a pair
+ * bowed to opposite sides with their own ends, coloured by state, each
+ * refusal labelled near its source with the code and the side that
+ * refused; a legend for every mark (version colours, the primary's
+ * outline, a stopped node, arrows). */
 void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f)
 {
 	size_t i, j, n = l->topo.n_nodes;
-	double cx = 420, cy = 330, rad = n > 1 ? 220 : 0;
+	double rad = n > 1 ? 150 + 40 * (double)n : 0;
+	double w = 2 * rad + 360, h = 2 * rad + 300, cx = w / 2,
+	       cy = 70 + rad + 60;
 	double *x = calloc(n, sizeof(double)), *y = calloc(n, sizeof(double));
 
 	if (x == NULL || y == NULL) {
@@ -540,6 +545,8 @@ void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f)
 		free(y);
 		return;
 	}
+	if (w < 840)
+		w = 840, cx = w / 2;
 	for (i = 0; i < n; i++) {
 		double a = -M_PI / 2 + 2 * M_PI * (double)i / (double)n;
 
@@ -547,11 +554,12 @@ void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f)
 		y[i] = cy + rad * sin(a);
 	}
 	fprintf(f,
-		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"840\" "
-		"height=\"700\" font-family=\"Helvetica,Arial,sans-serif\">\n"
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+		"height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+		"font-family=\"Helvetica,Arial,sans-serif\">\n"
 		"<title>ekulab lab %s</title>\n"
 		"<defs>\n",
-		l->topo.name);
+		w, h, w, h, l->topo.name);
 	{
 		static const char *const cols[] = {"#2ca02c", "#d62728",
 						   "#999999"};
@@ -570,15 +578,27 @@ void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f)
 		   "fill=\"white\"/>\n");
 	fprintf(f,
 		"<text x=\"20\" y=\"30\" font-size=\"18\">lab %s: verify "
-		"%s, primary %s%s</text>\n",
+		"%s, primary %s, dial %s, link %s%s</text>\n",
 		l->topo.name, pol_mode_name(l->topo.verify), l->topo.primary,
+		topo_dial_name(l->topo.dial), topo_link_name(l->topo.link),
 		s->predicted ? " \xe2\x80\x94 the model's prediction (the lab "
 			       "is not up)"
 			     : "");
+	/* The cluster as a group. */
+	fprintf(f,
+		"<g class=\"cluster\"><rect x=\"%.1f\" y=\"%.1f\" "
+		"width=\"%.1f\" height=\"%.1f\" rx=\"18\" fill=\"#f7f9fc\" "
+		"stroke=\"#9aa7b8\" stroke-dasharray=\"8,5\"/>\n"
+		"<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" "
+		"fill=\"#5a6b80\">cluster %s</text></g>\n",
+		cx - rad - 110, cy - rad - 60, 2 * rad + 220, 2 * rad + 120,
+		cx - rad - 96, cy - rad - 40, l->topo.name);
 	for (i = 0; i < n; i++)
 		for (j = 0; j < n; j++) {
-			const char *c, *col;
-			double dx, dy, len, mx, my, nx, ny, sx, sy, ex, ey;
+			const struct lab_dir *d = &s->obs->dir[i][j];
+			const char *c, *col, *who = "";
+			double dx, dy, len, nx, ny, sx, sy, ex, ey, mx, my, lx,
+			    ly, t = 0.24;
 			int m;
 
 			if (i == j || !lab_dials(l, i, j))
@@ -588,60 +608,125 @@ void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f)
 			m = strcmp(col, "#2ca02c") == 0	  ? 0
 			    : strcmp(col, "#d62728") == 0 ? 1
 							  : 2;
+			if (d->state == LAB_DIR_REJECTED)
+				who = d->v.side == POL_SIDE_ACCEPTOR
+					  ? l->nodes[j].name
+					  : l->nodes[i].name;
 			dx = x[j] - x[i];
 			dy = y[j] - y[i];
 			len = sqrt(dx * dx + dy * dy);
 			nx = -dy / len;
 			ny = dx / len;
-			/* Start and end at the node boxes' edge. */
-			sx = x[i] + dx / len * 60;
-			sy = y[i] + dy / len * 30;
-			ex = x[j] - dx / len * 60;
-			ey = y[j] - dy / len * 30;
-			mx = (sx + ex) / 2 + nx * 30;
-			my = (sy + ey) / 2 + ny * 30;
+			/* Each direction leaves and arrives 9 px to its own
+			 * side, and bows 45 px that way: the two never
+			 * share a point. */
+			sx = x[i] + dx / len * 72 + nx * 9;
+			sy = y[i] + dy / len * 34 + ny * 9;
+			ex = x[j] - dx / len * 72 + nx * 9;
+			ey = y[j] - dy / len * 34 + ny * 9;
+			mx = (sx + ex) / 2 + nx * 45;
+			my = (sy + ey) / 2 + ny * 45;
 			fprintf(f,
 				"<path d=\"M%.1f,%.1f Q%.1f,%.1f %.1f,%.1f\" "
 				"stroke=\"%s\" stroke-width=\"%s\" "
-				"fill=\"none\"%s marker-end=\"url(#m%d)\"/>\n",
+				"fill=\"none\"%s marker-end=\"url(#m%d)\">"
+				"<title>%s -&gt; %s: %s</title></path>\n",
 				sx, sy, mx, my, ex, ey, col,
-				m == 0 ? "2.5" : "1.5",
-				m == 0 ? "" : " stroke-dasharray=\"6,4\"", m);
-			if (m != 0)
-				fprintf(f,
-					"<text x=\"%.1f\" y=\"%.1f\" "
-					"font-size=\"12\" fill=\"%s\" "
-					"text-anchor=\"middle\">%s</text>\n",
-					mx, my, col, c);
+				m == 0 ? "2.5" : "1.8",
+				m == 0 ? "" : " stroke-dasharray=\"6,4\"", m,
+				l->nodes[i].name, l->nodes[j].name, c);
+			if (m == 0)
+				continue;
+			/* The label near the source, on the curve. */
+			lx = (1 - t) * (1 - t) * sx + 2 * (1 - t) * t * mx +
+			     t * t * ex + nx * 10;
+			ly = (1 - t) * (1 - t) * sy + 2 * (1 - t) * t * my +
+			     t * t * ey + ny * 10;
+			fprintf(f,
+				"<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+				"fill=\"%s\" text-anchor=\"middle\" "
+				"stroke=\"white\" stroke-width=\"3\" "
+				"paint-order=\"stroke\">%s%s%s%s</text>\n",
+				lx, ly, col, c, who[0] ? " (" : "", who,
+				who[0] ? " rejects)" : "");
 		}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		bool prim = strcasecmp(l->nodes[i].name, l->topo.primary) == 0;
+
 		fprintf(
 		    f,
-		    "<g><rect x=\"%.1f\" y=\"%.1f\" width=\"120\" "
-		    "height=\"60\" rx=\"10\" fill=\"%s\" stroke=\"#333\" "
-		    "stroke-width=\"%s\"%s/>\n"
+		    "<g class=\"node\"><rect x=\"%.1f\" y=\"%.1f\" "
+		    "width=\"144\" height=\"64\" rx=\"10\" fill=\"%s\" "
+		    "stroke=\"#333\" stroke-width=\"%s\"%s/>\n"
 		    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"14\" "
 		    "text-anchor=\"middle\" font-weight=\"bold\">%s</text>\n"
 		    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
-		    "text-anchor=\"middle\">%s %s</text>\n"
+		    "text-anchor=\"middle\">%s%s%s</text>\n"
 		    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
-		    "text-anchor=\"middle\">%s</text></g>\n",
-		    x[i] - 60, y[i] - 30, version_colour(l->nodes[i].version),
-		    strcasecmp(l->nodes[i].name, l->topo.primary) == 0 ? "3"
-								       : "1",
-		    s->nodes[i].running ? "" : " stroke-dasharray=\"4,3\"",
-		    x[i], y[i] - 10, l->nodes[i].name, x[i], y[i] + 6,
-		    l->nodes[i].version,
-		    strcasecmp(l->nodes[i].name, l->topo.primary) == 0
-			? "(primary)"
-			: "",
-		    x[i], y[i] + 21, pki_profile_name(l->nodes[i].profile));
-	fprintf(f, "<g font-size=\"12\"><text x=\"20\" y=\"670\">versions: "
-		   "<tspan fill=\"#c77a1e\">pre-X15.4</tspan>, <tspan "
-		   "fill=\"#3d85c6\">X15.4</tspan>, <tspan "
-		   "fill=\"#38a33b\">X15.5</tspan>; arrows: green = connection "
-		   "up, red dashed = refused (code), grey = not running</text>"
-		   "</g>\n</svg>\n");
+		    "text-anchor=\"middle\">%s/%s</text></g>\n",
+		    x[i] - 72, y[i] - 32, version_colour(l->nodes[i].version),
+		    prim ? "3.5" : "1",
+		    s->nodes[i].running ? ""
+					: " stroke-dasharray=\"5,3\" "
+					  "opacity=\"0.6\"",
+		    x[i], y[i] - 12, l->nodes[i].name, x[i], y[i] + 4,
+		    l->nodes[i].version, prim ? " (primary)" : "",
+		    s->nodes[i].running ? "" : " stopped", x[i], y[i] + 20,
+		    pki_profile_name(l->nodes[i].profile),
+		    pki_ca_name(l->nodes[i].ca));
+	}
+	/* The legend. */
+	{
+		double ly = h - 110;
+
+		fprintf(
+		    f,
+		    "<g class=\"legend\" font-size=\"12\">"
+		    "<rect x=\"20\" y=\"%.1f\" width=\"%.1f\" height=\"96\" "
+		    "rx=\"8\" fill=\"#fafafa\" stroke=\"#ddd\"/>\n",
+		    ly, w - 40);
+		fprintf(
+		    f,
+		    "<rect x=\"34\" y=\"%.1f\" width=\"18\" height=\"12\" "
+		    "fill=\"#f6c38b\" stroke=\"#333\"/><text x=\"58\" "
+		    "y=\"%.1f\">pre-X15.4</text>"
+		    "<rect x=\"140\" y=\"%.1f\" width=\"18\" height=\"12\" "
+		    "fill=\"#9ecae1\" stroke=\"#333\"/><text x=\"164\" "
+		    "y=\"%.1f\">X15.4</text>"
+		    "<rect x=\"230\" y=\"%.1f\" width=\"18\" height=\"12\" "
+		    "fill=\"#a1d99b\" stroke=\"#333\"/><text x=\"254\" "
+		    "y=\"%.1f\">X15.5</text>"
+		    "<rect x=\"320\" y=\"%.1f\" width=\"18\" height=\"12\" "
+		    "fill=\"white\" stroke=\"#333\" stroke-width=\"3.5\"/>"
+		    "<text x=\"344\" y=\"%.1f\">the primary (thick "
+		    "outline)</text>"
+		    "<rect x=\"520\" y=\"%.1f\" width=\"18\" height=\"12\" "
+		    "fill=\"white\" stroke=\"#333\" stroke-dasharray=\"5,3\"/>"
+		    "<text x=\"544\" y=\"%.1f\">stopped (killed or "
+		    "paused)</text>\n",
+		    ly + 14, ly + 25, ly + 14, ly + 25, ly + 14, ly + 25,
+		    ly + 14, ly + 25, ly + 14, ly + 25);
+		fprintf(f,
+			"<path d=\"M34,%.1f L74,%.1f\" stroke=\"#2ca02c\" "
+			"stroke-width=\"2.5\" marker-end=\"url(#m0)\"/>"
+			"<text x=\"82\" y=\"%.1f\">connection up (TLS and "
+			"Hello passed)</text>"
+			"<path d=\"M330,%.1f L370,%.1f\" stroke=\"#d62728\" "
+			"stroke-width=\"1.8\" stroke-dasharray=\"6,4\" "
+			"marker-end=\"url(#m1)\"/><text x=\"378\" y=\"%.1f\">"
+			"refused: the code, and which node rejects, next to "
+			"the dialling node</text>\n"
+			"<path d=\"M34,%.1f L74,%.1f\" stroke=\"#999999\" "
+			"stroke-width=\"1.8\" stroke-dasharray=\"6,4\" "
+			"marker-end=\"url(#m2)\"/><text x=\"82\" y=\"%.1f\">"
+			"not running, cut, or no handshake yet</text>"
+			"<text x=\"330\" y=\"%.1f\">an arrow goes from the "
+			"node that dials to the node that accepts; a pair's "
+			"two directions bow apart</text></g>\n",
+			ly + 48, ly + 48, ly + 52, ly + 48, ly + 48, ly + 52,
+			ly + 76, ly + 76, ly + 80, ly + 80);
+	}
+	fprintf(f, "</svg>\n");
 	free(x);
 	free(y);
 }

@@ -44,8 +44,7 @@ static void side_parse(const char *text, struct side *s)
 	char err[EKL_ERRLEN];
 
 	memset(s, 0, sizeof(*s));
-	if (text == NULL ||
-	    jsonr_parse(text, strlen(text), &s->doc, err) != 0)
+	if (text == NULL || jsonr_parse(text, strlen(text), &s->doc, err) != 0)
 		return;
 	s->links = jsonr_get(jsonr_root(s->doc), "links");
 	s->repl = jsonr_get(jsonr_root(s->doc), "replication");
@@ -68,7 +67,8 @@ static const char *dir_result(const struct side *s, const char *from,
 			    strcmp(b, to) == 0) {
 				const char *r = jsonr_get_str(d, "result");
 
-				return r != NULL && strcmp(r, "not-dialled") == 0
+				return r != NULL &&
+					       strcmp(r, "not-dialled") == 0
 					   ? NULL
 					   : r;
 			}
@@ -76,8 +76,7 @@ static const char *dir_result(const struct side *s, const char *from,
 	return NULL;
 }
 
-static const struct jsonr_value *repl_of(const struct side *s,
-					 const char *node)
+static const struct jsonr_value *repl_of(const struct side *s, const char *node)
 {
 	const struct jsonr_value *r;
 
@@ -215,8 +214,8 @@ static void print_matrix(FILE *f, const struct side *o, const struct side *p,
 	fputs("</table>", f);
 }
 
-static void print_repl(FILE *f, const struct side *o,
-		       const char *const *names, size_t n)
+static void print_repl(FILE *f, const struct side *o, const char *const *names,
+		       size_t n)
 {
 	size_t i;
 
@@ -229,14 +228,13 @@ static void print_repl(FILE *f, const struct side *o,
 		jsonr_get_bool(r, "running", &run);
 		jsonr_get_bool(r, "replicating", &rep);
 		fprintf(f, "<span class=\"n %s\" title=\"",
-			!run		? "stopped"
+			!run	      ? "stopped"
 			: prim || rep ? "rep"
 				      : "norep");
 		html_text(f, names[i]);
 		fputs(prim ? ": the primary" : !run ? ": not running" : "", f);
 		if (!prim && run) {
-			fputs(rep ? ": replicating" : ": not replicating (",
-			      f);
+			fputs(rep ? ": replicating" : ": not replicating (", f);
 			if (!rep) {
 				html_text(f, why != NULL ? why : "?");
 				fputs(")", f);
@@ -334,8 +332,9 @@ void plan_report_html(const struct plan_run_report *r, FILE *f)
 		".legend span{margin-right:14px}"
 		"</style></head><body>\n<h1>ekulab plan run</h1>\n<p>");
 	html_text(f, r->plan);
-	fprintf(f, " (dial %s, link rule %s), %zu steps</p>\n<p class=\"summary\">",
-		r->dial, r->link, r->n_steps);
+	fprintf(
+	    f, " (dial %s, link rule %s), %zu steps</p>\n<p class=\"summary\">",
+	    r->dial, r->link, r->n_steps);
 	if (break_at >= 0) {
 		fprintf(f, "Replication breaks after step %ld (", break_at + 1);
 		html_text(f, r->steps[break_at].text);
@@ -366,8 +365,9 @@ void plan_report_html(const struct plan_run_report *r, FILE *f)
 		"%ld, unexpected %ld, never-read %ld</p>\n",
 		r->deviations ? "bad" : "ok", r->deviations,
 		r->deviations == 1 ? "" : "s",
-		r->deviations ? "" : ": the live lab behaved as the model "
-				     "predicts",
+		r->deviations ? ""
+			      : ": the live lab behaved as the model "
+				"predicts",
 		differ ? "warn" : "ok", differ, differ == 1 ? "" : "s",
 		r->writes.acknowledged, r->writes.lost, r->writes.unexpected,
 		r->writes.never_read);
@@ -423,7 +423,9 @@ void plan_report_html(const struct plan_run_report *r, FILE *f)
 		if (show->doc != NULL)
 			print_repl(f, show, names, n);
 		fprintf(f, "</td><td class=\"%s\">",
-			!good ? "bad" : agree ? "ok" : "warn");
+			!good	? "bad"
+			: agree ? "ok"
+				: "warn");
 		if (!good)
 			html_text(f, s->detail[0] ? s->detail
 						  : "expectation failed");
