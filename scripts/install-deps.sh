@@ -6,7 +6,8 @@ set -eu
 
 PKGS="build-essential cmake pkg-config libssl-dev openssl libprotobuf-c-dev
 protobuf-c-compiler libev-dev libsqlite3-dev check libyaml-dev ca-certificates
-procps iproute2 python3 clang-format clang libclang-rt-14-dev git groff-base man-db"
+procps iproute2 python3 clang-format clang libclang-rt-14-dev git groff-base man-db
+chromium"
 
 missing=""
 for p in $PKGS; do

@@ -720,9 +720,9 @@ void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f)
 			"stroke-width=\"1.8\" stroke-dasharray=\"6,4\" "
 			"marker-end=\"url(#m2)\"/><text x=\"82\" y=\"%.1f\">"
 			"not running, cut, or no handshake yet</text>"
-			"<text x=\"330\" y=\"%.1f\">an arrow goes from the "
-			"node that dials to the node that accepts; a pair's "
-			"two directions bow apart</text></g>\n",
+			"<text x=\"330\" y=\"%.1f\">arrows: from the node "
+			"that dials; a pair's two directions bow apart</text>"
+			"</g>\n",
 			ly + 48, ly + 48, ly + 52, ly + 48, ly + 48, ly + 52,
 			ly + 76, ly + 76, ly + 80, ly + 80);
 	}
