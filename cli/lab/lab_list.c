@@ -159,13 +159,14 @@ struct list {
 
 static void add_state(struct list *ls, const char *state)
 {
-	char abs[PATH_MAX];
+	char abs[PATH_MAX], st[LAB_PATH_MAX];
 	size_t i;
 
 	if (realpath(state, abs) == NULL || strlen(abs) >= LAB_PATH_MAX)
 		return;
+	snprintf(st, sizeof(st), "%.*s", LAB_PATH_MAX - 1, abs);
 	for (i = 0; i < ls->n; i++)
-		if (strcmp(ls->e[i].state, abs) == 0)
+		if (strcmp(ls->e[i].state, st) == 0)
 			return;
 	if (ls->n == ls->cap) {
 		size_t cap = ls->cap ? ls->cap * 2 : 16;
@@ -178,7 +179,7 @@ static void add_state(struct list *ls, const char *state)
 		ls->e = ne;
 		ls->cap = cap;
 	}
-	if (read_entry(abs, &ls->e[ls->n]))
+	if (read_entry(st, &ls->e[ls->n]))
 		ls->n++;
 }
 
