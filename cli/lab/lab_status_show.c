@@ -737,7 +737,7 @@ void lab_status_mermaid(const struct lab *l, const struct lab_status *s,
 	size_t i, j, n = l->topo.n_nodes;
 	int k = 0;
 
-	fprintf(f, "---\ntitle: lab %s%s\n---\nflowchart LR\n", l->topo.name,
+	fprintf(f, "---\ntitle: \"lab %s%s\"\n---\nflowchart LR\n", l->topo.name,
 		s->predicted ? " (the model's prediction: the lab is not up)"
 			     : "");
 	for (i = 0; i < n; i++) {
