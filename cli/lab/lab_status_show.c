@@ -737,9 +737,9 @@ void lab_status_mermaid(const struct lab *l, const struct lab_status *s,
 	size_t i, j, n = l->topo.n_nodes;
 	int k = 0;
 
-	fprintf(f, "---\ntitle: \"lab %s%s\"\n---\nflowchart LR\n", l->topo.name,
-		s->predicted ? " (the model's prediction: the lab is not up)"
-			     : "");
+	fprintf(
+	    f, "---\ntitle: \"lab %s%s\"\n---\nflowchart LR\n", l->topo.name,
+	    s->predicted ? " (the model's prediction: the lab is not up)" : "");
 	for (i = 0; i < n; i++) {
 		enum pol_vclass v;
 		const char *cls = "other";
