@@ -593,17 +593,17 @@ static size_t finding_sentences(const struct audit_cert *c, char out[][400],
 
 		for (k = 0; k < t->n_services && n < max; k++)
 			if (t->services[k].now != POL_OK)
-				snprintf(out[n++], 400,
-					 "Its %s zone connection as an %s on "
-					 "%s fails now: %s (%s).",
-					 pol_service_name(
-					     t->services[k].service),
-					 role_word(t->target.role),
-					 t->target.version,
-					 pol_code_name(t->services[k].now),
-					 t->services[k].now_by_peer
-					     ? "the peer rejects it"
-					     : "this node rejects the peer");
+				snprintf(
+				    out[n++], 400,
+				    "Its %s zone connection as an %s on "
+				    "%s fails now: %s (%s).",
+				    pol_service_name(t->services[k].service),
+				    role_word(t->target.role),
+				    t->target.version,
+				    pol_code_name(t->services[k].now),
+				    t->services[k].now_by_peer
+					? "the peer rejects it"
+					: "this node rejects the peer");
 	}
 	for (i = 0; i < c->n_risks && n < max; i++) {
 		audit_format_date(c->risks[i].date, d, sizeof(d));
@@ -698,8 +698,8 @@ static void short_reason(const struct audit_cert *c, char *buf, size_t len)
 		for (k = 0; k < t->n_services && n < len; k++)
 			if (t->services[k].now != POL_OK)
 				n += (size_t)snprintf(
-				    buf + n, len - n, "%szone %s fails on %s %s",
-				    n ? "; " : "",
+				    buf + n, len - n,
+				    "%szone %s fails on %s %s", n ? "; " : "",
 				    pol_service_name(t->services[k].service),
 				    topo_role_name(t->target.role),
 				    t->target.version);
