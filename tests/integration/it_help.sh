@@ -108,18 +108,20 @@ log "bash completion"
 comp="$T/inst/share/bash-completion/completions/ekulab"
 [ -s "$comp" ] && [ -s "$T/inst/share/bash-completion/completions/ekunode" ] ||
 	fail "bash completion not installed"
+# The words into a file first: `grep -q` in a pipe may close it early and
+# pipefail would count the writer's SIGPIPE as a failure.
 complete_words() {
 	bash -c '
 		source "$1"; shift
 		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
 		case "$1" in *ekunode) _ekunode ;; *) _ekulab ;; esac
-		printf "%s\n" "${COMPREPLY[@]}"' _ "$comp" "$@"
+		printf "%s\n" "${COMPREPLY[@]}"' _ "$comp" "$@" >"$T/words"
 }
-complete_words "$EKULAB" "l" | grep -qx lab || fail "completion: 'ekulab l' does not give lab"
-complete_words "$EKULAB" "--v" | grep -qx -- --version || fail "completion: no --version"
-complete_words "$EKULAB" lab "" | grep -qx fault || fail "completion: lab verbs"
-complete_words "$EKULAB" plan "ex" | grep -qx explore || fail "completion: plan explore"
-complete_words "$EKULAB" pki "" | grep -qx issue || fail "completion: pki issue"
-complete_words "$EKULAB" lab up x.yaml "--no" | grep -qx -- --no-wait || fail "completion: lab up --no-wait"
-complete_words "$EKULAB" plan explore x.yaml "--ver" | grep -qx -- --verify-live || fail "completion: --verify-live"
-complete_words "$EKUNODE" "--ack" | grep -qx -- --ack-timeout-ms || fail "completion: ekunode flags"
+complete_words "$EKULAB" "l" && grep -qx lab "$T/words" || fail "completion: 'ekulab l' does not give lab"
+complete_words "$EKULAB" "--v" && grep -qx -- --version "$T/words" || fail "completion: no --version"
+complete_words "$EKULAB" lab "" && grep -qx fault "$T/words" || fail "completion: lab verbs"
+complete_words "$EKULAB" plan "ex" && grep -qx explore "$T/words" || fail "completion: plan explore"
+complete_words "$EKULAB" pki "" && grep -qx issue "$T/words" || fail "completion: pki issue"
+complete_words "$EKULAB" lab up x.yaml "--no" && grep -qx -- --no-wait "$T/words" || fail "completion: lab up --no-wait"
+complete_words "$EKULAB" plan explore x.yaml "--ver" && grep -qx -- --verify-live "$T/words" || fail "completion: --verify-live"
+complete_words "$EKUNODE" "--ack" && grep -qx -- --ack-timeout-ms "$T/words" || fail "completion: ekunode flags"
