@@ -74,15 +74,41 @@ int proxy_client_fault_add(const char *control,
 		return ekl_errf(err, EKL_EINVAL,
 				"fault: name, kind and routes must be single "
 				"words (routes as A>B,C>D or *)");
+	if (f->direction != NULL && !one_word(f->direction))
+		return ekl_errf(err, EKL_EINVAL,
+				"fault %.60s: direction must be one word",
+				f->name);
 	n = snprintf(cmd, sizeof(cmd), "fault add %s %s %s", f->name, f->kind,
 		     f->routes);
-	if (n > 0 && (size_t)n < sizeof(cmd) && strcmp(f->kind, "latency") == 0)
-		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n,
-			      " ms=%u jitter=%u", f->ms, f->jitter_ms);
-	else if (n > 0 && (size_t)n < sizeof(cmd) &&
-		 strcmp(f->kind, "bandwidth") == 0)
-		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " rate=%llu",
-			      f->rate);
+	if (n > 0 && (size_t)n < sizeof(cmd)) {
+		size_t m = (size_t)n, c = sizeof(cmd);
+
+		if (strcmp(f->kind, "latency") == 0)
+			m +=
+			    (size_t)snprintf(cmd + m, c - m, " ms=%u jitter=%u",
+					     f->ms, f->jitter_ms);
+		else if (strcmp(f->kind, "bandwidth") == 0)
+			m += (size_t)snprintf(cmd + m, c - m, " rate=%llu",
+					      f->rate);
+		else if (strcmp(f->kind, "slow_close") == 0 ||
+			 strcmp(f->kind, "timeout") == 0)
+			m += (size_t)snprintf(cmd + m, c - m, " ms=%u", f->ms);
+		else if (strcmp(f->kind, "slicer") == 0)
+			m += (size_t)snprintf(
+			    cmd + m, c - m,
+			    " average_size=%u size_variation=%u delay_us=%u",
+			    f->average_size, f->size_variation, f->delay_us);
+		else if (strcmp(f->kind, "limit_data") == 0)
+			m += (size_t)snprintf(cmd + m, c - m, " bytes=%llu",
+					      f->bytes);
+		if (m < c && f->direction != NULL)
+			m += (size_t)snprintf(cmd + m, c - m, " direction=%s",
+					      f->direction);
+		if (m < c && f->has_toxicity)
+			m += (size_t)snprintf(cmd + m, c - m, " toxicity=%.6f",
+					      f->toxicity);
+		n = m < c ? (int)m : (int)c;
+	}
 	if (n < 0 || (size_t)n >= sizeof(cmd))
 		return ekl_errf(err, EKL_EINVAL,
 				"fault %.60s: route list too long", f->name);
@@ -205,6 +231,7 @@ void proxy_client_faults_free(struct proxy_fault_info *f, size_t n)
 /* One fault of 'json fault list'. */
 static bool fault_from(const struct jsonr_value *o, struct proxy_fault_info *f)
 {
+	const struct jsonr_value *v;
 	bool all = false;
 
 	if (!copy(f->name, sizeof(f->name), jsonr_get_str(o, "name")) ||
@@ -222,7 +249,66 @@ static bool fault_from(const struct jsonr_value *o, struct proxy_fault_info *f)
 		return false;
 	if (jsonr_get(o, "rate") != NULL && !get_ull(o, "rate", &f->rate))
 		return false;
+	if (jsonr_get(o, "bytes") != NULL && !get_ull(o, "bytes", &f->bytes))
+		return false;
+	if (jsonr_get(o, "average_size") != NULL &&
+	    (!get_uint(o, "average_size", &f->average_size) ||
+	     !get_uint(o, "size_variation", &f->size_variation) ||
+	     !get_uint(o, "delay_us", &f->delay_us)))
+		return false;
+	/* Proxies before direction and toxicity: both, every connection. */
+	snprintf(f->direction, sizeof(f->direction), "both");
+	f->toxicity = 1.0;
+	if (jsonr_get(o, "direction") != NULL &&
+	    !copy(f->direction, sizeof(f->direction),
+		  jsonr_get_str(o, "direction")))
+		return false;
+	v = jsonr_get(o, "toxicity");
+	if (v != NULL) {
+		if (!jsonr_is(v, JSONR_NUMBER) || !(v->u.num.d >= 0.0) ||
+		    v->u.num.d > 1.0)
+			return false;
+		f->toxicity = v->u.num.d;
+	}
 	return true;
+}
+
+void proxy_fault_info_text(const struct proxy_fault_info *f, char *buf,
+			   size_t len)
+{
+	size_t n = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	if (strcmp(f->kind, "latency") == 0)
+		n = (size_t)snprintf(buf, len, "%u ms, jitter %u ms", f->ms,
+				     f->jitter_ms);
+	else if (strcmp(f->kind, "bandwidth") == 0)
+		n = (size_t)snprintf(buf, len, "%llu B/s", f->rate);
+	else if (strcmp(f->kind, "slow_close") == 0)
+		n = (size_t)snprintf(buf, len, "close delayed %u ms", f->ms);
+	else if (strcmp(f->kind, "timeout") == 0)
+		n = f->ms > 0 ? (size_t)snprintf(buf, len,
+						 "nothing moves, closed after "
+						 "%u ms",
+						 f->ms)
+			      : (size_t)snprintf(buf, len,
+						 "nothing moves, never closed");
+	else if (strcmp(f->kind, "slicer") == 0)
+		n = (size_t)snprintf(
+		    buf, len, "pieces of %u+-%u bytes every %u us",
+		    f->average_size, f->size_variation, f->delay_us);
+	else if (strcmp(f->kind, "limit_data") == 0)
+		n = (size_t)snprintf(buf, len, "close after %llu bytes",
+				     f->bytes);
+	if (n < len && strcmp(f->direction, "both") != 0 &&
+	    f->direction[0] != '\0')
+		n += (size_t)snprintf(buf + n, len - n, "%s%s only",
+				      n ? ", " : "", f->direction);
+	if (n < len && f->toxicity < 1.0)
+		(void)snprintf(buf + n, len - n, "%son %g%% of connections",
+			       n ? ", " : "", f->toxicity * 100.0);
 }
 
 int proxy_client_faults(const char *control, struct proxy_fault_info **out,

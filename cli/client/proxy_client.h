@@ -14,14 +14,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A fault to add; the strings are only read. */
+/* A fault to add; the strings are only read. Zeroed fields mean the
+ * defaults: both directions, every connection (toxicity 1). */
 struct proxy_fault_spec {
-	const char *name;   /* letters, digits, '.', '_', '-'; not "all" */
-	const char *kind;   /* down, blackhole, reset, latency, bandwidth */
-	const char *routes; /* "node1>node2,node2>node1" or "*" */
-	unsigned ms;	    /* latency: delay per chunk */
-	unsigned jitter_ms; /* latency: +- uniform */
+	const char *name;	 /* letters, digits, '.', '_', '-'; not "all" */
+	const char *kind;	 /* down, blackhole, reset, latency, bandwidth,
+				    slow_close, timeout, slicer, limit_data */
+	const char *routes;	 /* "node1>node2,node2>node1" or "*" */
+	unsigned ms;		 /* latency: delay per chunk; slow_close: delay
+				    of the close; timeout: close after (0 never) */
+	unsigned jitter_ms;	 /* latency: +- uniform */
 	unsigned long long rate; /* bandwidth: bytes per second per direction */
+	unsigned long long bytes; /* limit_data: close after this many */
+	unsigned average_size;	  /* slicer: piece size, +- size_variation */
+	unsigned size_variation;
+	unsigned delay_us;     /* slicer: between pieces */
+	const char *direction; /* "upstream", "downstream"; NULL: both */
+	bool has_toxicity;     /* else 1: every connection */
+	double toxicity;       /* 0-1: the share of connections */
 };
 
 int proxy_client_fault_add(const char *control,
@@ -37,7 +47,21 @@ struct proxy_fault_info {
 	unsigned ms;
 	unsigned jitter_ms;
 	unsigned long long rate;
+	unsigned long long bytes;
+	unsigned average_size;
+	unsigned size_variation;
+	unsigned delay_us;
+	char direction[16]; /* both, upstream, downstream */
+	double toxicity;
 };
+
+/* The fault's parameters in words, for people: "150 ms, jitter 10 ms",
+ * "1000 B/s", "close after 4096 bytes", "pieces of 1+-0 bytes every
+ * 100 us"; then ", upstream only" and ", on 50% of connections" when they
+ * apply; "" for a kind without parameters acting on every connection both
+ * ways. */
+void proxy_fault_info_text(const struct proxy_fault_info *f, char *buf,
+			   size_t len);
 
 /* The faults in the order they were added; *out (n entries, possibly
  * NULL when n is 0) is freed with proxy_client_faults_free. */

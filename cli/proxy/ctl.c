@@ -12,6 +12,14 @@
 #include "ekulab/wire/linesrv.h"
 #include "proxy_int.h"
 
+/* The kinds and their parameters, for the usage and help texts. */
+#define FAULT_KINDS_USAGE                                                      \
+	"down | blackhole | reset | latency ms=N [jitter=N] | bandwidth "      \
+	"rate=BYTES_PER_S | slow_close ms=N | timeout ms=N | slicer "          \
+	"average_size=N [size_variation=N] [delay_us=N] | limit_data "         \
+	"bytes=N; any kind: [direction=both|upstream|downstream] "             \
+	"[toxicity=0-1]"
+
 typedef bool (*ctl_fn)(struct proxy *p, bool json, char *arg, struct sbuf *out);
 
 static void json_out(struct json *j, struct sbuf *out)
@@ -62,7 +70,7 @@ static bool cmd_routes(struct proxy *p, bool json, char *arg, struct sbuf *out)
 			json_key(&j, "target");
 			json_str(&j, r->target_text);
 			json_key(&j, "state");
-			json_str(&j, block_name(r->eff.block));
+			json_str(&j, route_state_name(r->eff.state));
 			json_key(&j, "connections");
 			json_int(&j, (int64_t)r->n_conns);
 			json_key(&j, "accepted");
@@ -94,8 +102,8 @@ static bool cmd_routes(struct proxy *p, bool json, char *arg, struct sbuf *out)
 			  "to_client=%llu latency_ms=%u jitter_ms=%u "
 			  "rate=%llu faults=",
 			  r->name, r->listen_text, r->target_text,
-			  block_name(r->eff.block), r->n_conns, r->accepted,
-			  r->refused, r->bytes[DIR_TO_TARGET],
+			  route_state_name(r->eff.state), r->n_conns,
+			  r->accepted, r->refused, r->bytes[DIR_TO_TARGET],
 			  r->bytes[DIR_TO_CLIENT], r->eff.latency_ms,
 			  r->eff.jitter_ms, (unsigned long long)r->eff.rate);
 		for (f = p->faults; f != NULL; f = f->next)
@@ -150,16 +158,40 @@ static bool cmd_fault_list(struct proxy *p, bool json, char *arg,
 			if (f->all || f->on[i])
 				json_str(&j, p->routes[i]->name);
 		json_arr_end(&j);
-		if (f->kind == FAULT_LATENCY) {
+		switch (f->kind) {
+		case FAULT_LATENCY:
 			json_key(&j, "ms");
 			json_int(&j, f->ms);
 			json_key(&j, "jitter");
 			json_int(&j, f->jitter_ms);
-		}
-		if (f->kind == FAULT_BANDWIDTH) {
+			break;
+		case FAULT_BANDWIDTH:
 			json_key(&j, "rate");
 			json_int(&j, (int64_t)f->rate);
+			break;
+		case FAULT_SLOW_CLOSE:
+		case FAULT_TIMEOUT:
+			json_key(&j, "ms");
+			json_int(&j, f->ms);
+			break;
+		case FAULT_SLICER:
+			json_key(&j, "average_size");
+			json_int(&j, f->average_size);
+			json_key(&j, "size_variation");
+			json_int(&j, f->size_variation);
+			json_key(&j, "delay_us");
+			json_int(&j, f->delay_us);
+			break;
+		case FAULT_LIMIT_DATA:
+			json_key(&j, "bytes");
+			json_int(&j, (int64_t)f->bytes);
+			break;
+		default: break;
 		}
+		json_key(&j, "direction");
+		json_str(&j, fault_dir_name(f->dir));
+		json_key(&j, "toxicity");
+		json_double(&j, f->toxicity);
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
@@ -182,9 +214,8 @@ static bool cmd_fault_add(struct proxy *p, bool json, char *arg,
 
 	if (name == NULL || kind == NULL || routes == NULL) {
 		sb_printf(out, "usage: fault add NAME KIND ROUTES "
-			       "[KEY=VALUE...]; KIND: down, blackhole, "
-			       "reset, latency ms=N [jitter=N], bandwidth "
-			       "rate=BYTES_PER_S; ROUTES: A>B[,C>D...] or *");
+			       "[KEY=VALUE...]; KIND: " FAULT_KINDS_USAGE
+			       "; ROUTES: A>B[,C>D...] or *");
 		return false;
 	}
 	if (!proxy_valid_name(name, strlen(name)) || strcmp(name, "all") == 0) {
@@ -213,7 +244,8 @@ static bool cmd_fault_add(struct proxy *p, bool json, char *arg,
 	if (i == N_KINDS) {
 		sb_printf(out,
 			  "unknown fault kind '%.40s'; kinds: down, blackhole, "
-			  "reset, latency, bandwidth",
+			  "reset, latency, bandwidth, slow_close, timeout, "
+			  "slicer, limit_data",
 			  kind);
 		goto err;
 	}
@@ -221,6 +253,16 @@ static bool cmd_fault_add(struct proxy *p, bool json, char *arg,
 	if (!fault_parse_routes(p, f, routes, out) ||
 	    !fault_parse_params(f, save, out))
 		goto err;
+	if (p->slots == UINT64_MAX) {
+		sb_printf(out,
+			  "%d faults are in force, the most the proxy holds; "
+			  "remove some first",
+			  PROXY_MAX_FAULTS);
+		goto err;
+	}
+	for (f->slot = 0; p->slots & (UINT64_C(1) << f->slot); f->slot++)
+		;
+	p->slots |= UINT64_C(1) << f->slot;
 	for (tail = &p->faults; *tail != NULL; tail = &(*tail)->next)
 		;
 	*tail = f;
@@ -233,7 +275,7 @@ static bool cmd_fault_add(struct proxy *p, bool json, char *arg,
 	}
 	for (i = 0; i < p->n_routes; i++)
 		if (fault_covers(f, p->routes[i]))
-			route_apply(p, p->routes[i]);
+			route_fault_added(p, p->routes[i], f);
 	if (json)
 		sb_printf(out, "{\"added\":\"%s\"}\n", f->name);
 	else
@@ -279,8 +321,11 @@ static bool cmd_fault_remove(struct proxy *p, bool json, char *arg,
 		}
 		*pp = f->next;
 		for (i = 0; i < p->n_routes; i++)
-			if (fault_covers(f, p->routes[i]))
+			if (fault_covers(f, p->routes[i])) {
 				touched[i] = true;
+				route_fault_removed(p, p->routes[i], f->slot);
+			}
+		p->slots &= ~(UINT64_C(1) << f->slot);
 		ekl_info("fault removed: %s", f->name);
 		if (json)
 			sb_printf(out, "%s\"%s\"", n ? "," : "", f->name);
@@ -310,9 +355,8 @@ static const struct {
     {"routes", cmd_routes,
      "each route: listen, target, state, connections, bytes, faults"},
     {"fault add", cmd_fault_add,
-     "NAME KIND ROUTES [KEY=VALUE...]: down | blackhole | reset | "
-     "latency ms=N [jitter=N] | bandwidth rate=BYTES_PER_S; ROUTES "
-     "A>B[,C>D...] or *"},
+     "NAME KIND ROUTES [KEY=VALUE...]: " FAULT_KINDS_USAGE
+     "; ROUTES A>B[,C>D...] or *"},
     {"fault list", cmd_fault_list, "the faults in force"},
     {"fault remove", cmd_fault_remove, "NAME | all"},
     {"help", cmd_help, "this list"},

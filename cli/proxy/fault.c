@@ -1,8 +1,12 @@
 /* fault.c: the proxy's faults: their kinds and parameters, and what they
- * make of a route: whether it is blocked (the harshest fault wins), when
- * a chunk may leave (latency and jitter add up), how fast (the lowest
- * bandwidth wins, as a token bucket per direction). */
+ * make of a connection's direction: whether it is blocked (the harshest
+ * fault wins), when a chunk may leave (latency and jitter add up), how fast
+ * (the lowest bandwidth wins, as a token bucket per route and direction),
+ * in which pieces (the finest slicer wins), how late its FIN (slow_close
+ * delays add up) and how many bytes it may carry (the lowest limit wins).
+ */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,19 +14,61 @@
 #include "ekulab/core/mem.h"
 #include "proxy_int.h"
 
-const char *const fault_kind_names[N_KINDS] = {"down", "blackhole", "reset",
-					       "latency", "bandwidth"};
+const char *const fault_kind_names[N_KINDS] = {
+    "down",	  "blackhole", "reset",	 "latency",   "bandwidth",
+    "slow_close", "timeout",   "slicer", "limit_data"};
 
-const char *block_name(enum block b)
+const char *fault_dir_name(enum fault_dir d)
 {
-	static const char *names[] = {"open", "blackhole", "down", "reset"};
+	static const char *names[] = {"both", "upstream", "downstream"};
 
-	return (unsigned)b < sizeof(names) / sizeof(names[0]) ? names[b] : "?";
+	return (unsigned)d < sizeof(names) / sizeof(names[0]) ? names[d] : "?";
+}
+
+int fault_dir_parse(const char *s, enum fault_dir *out)
+{
+	enum fault_dir d;
+
+	for (d = FDIR_BOTH; d <= FDIR_DOWNSTREAM; d++)
+		if (strcmp(s, fault_dir_name(d)) == 0) {
+			*out = d;
+			return 0;
+		}
+	return -1;
+}
+
+const char *route_state_name(enum route_state s)
+{
+	static const char *names[] = {"open",	 "blackhole", "limit_data",
+				      "timeout", "down",      "reset"};
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
 bool fault_covers(const struct fault *f, const struct route *r)
 {
 	return f->all || f->on[r->index];
+}
+
+bool fault_cuts(const struct fault *f)
+{
+	switch (f->kind) {
+	case FAULT_DOWN:
+	case FAULT_BLACKHOLE:
+	case FAULT_RESET:
+	case FAULT_TIMEOUT:
+	case FAULT_LIMIT_DATA: return true;
+	default: return false;
+	}
+}
+
+bool fault_draw(struct proxy *p, const struct fault *f)
+{
+	if (f->toxicity >= 1.0)
+		return true;
+	if (f->toxicity <= 0.0)
+		return false;
+	return proxy_rng_unit(p) < f->toxicity;
 }
 
 static double bucket_burst(uint64_t rate)
@@ -36,13 +82,11 @@ static double bucket_burst(uint64_t rate)
 	return b;
 }
 
-/* How many of `want` bytes d may send now under the route's rate; 0 arms
- * d's bandwidth timer for when enough tokens are in. */
 size_t bucket_allow(struct pdir *d, size_t want, ev_tstamp now)
 {
 	struct route *r = d->conn->route;
 	struct bucket *b = &r->bucket[d->which];
-	uint64_t rate = r->eff.rate;
+	uint64_t rate = d->eff.rate;
 	double burst, need;
 
 	if (rate == 0)
@@ -67,23 +111,21 @@ void bucket_spend(struct pdir *d, size_t n)
 {
 	struct route *r = d->conn->route;
 
-	if (r->eff.rate != 0)
+	if (d->eff.rate != 0)
 		r->bucket[d->which].tokens -= (double)n;
 }
 
-/* When a chunk read now may leave: now + latency +- jitter, never before
- * the chunk ahead of it (invariant 2). */
 ev_tstamp fault_due_time(struct pdir *d, ev_tstamp now)
 {
 	struct route *r = d->conn->route;
-	double ms = r->eff.latency_ms;
+	double ms = d->eff.latency_ms;
 	ev_tstamp due;
 
-	if (r->eff.jitter_ms > 0) {
-		uint64_t span = 2ull * r->eff.jitter_ms + 1;
+	if (d->eff.jitter_ms > 0) {
+		uint64_t span = 2ull * d->eff.jitter_ms + 1;
 
 		ms += (double)(proxy_rng_next(r->proxy) % span) -
-		      (double)r->eff.jitter_ms;
+		      (double)d->eff.jitter_ms;
 	}
 	due = ms > 0 ? now + ms / 1000.0 : now;
 	if (due < d->last_due)
@@ -92,20 +134,90 @@ ev_tstamp fault_due_time(struct pdir *d, ev_tstamp now)
 	return due;
 }
 
+size_t slicer_piece(struct pdir *d)
+{
+	long n = (long)d->eff.slice_avg;
+
+	if (d->eff.slice_var > 0) {
+		uint64_t span = 2ull * d->eff.slice_var + 1;
+
+		n += (long)(proxy_rng_next(d->conn->route->proxy) % span) -
+		     (long)d->eff.slice_var;
+	}
+	return n < 1 ? 1 : (size_t)n;
+}
+
+/* The harshest route state among the faults that cut. */
+static enum route_state cut_state(enum fault_kind k)
+{
+	switch (k) {
+	case FAULT_BLACKHOLE: return RS_BLACKHOLE;
+	case FAULT_LIMIT_DATA: return RS_LIMIT_DATA;
+	case FAULT_TIMEOUT: return RS_TIMEOUT;
+	case FAULT_DOWN: return RS_DOWN;
+	case FAULT_RESET: return RS_RESET;
+	default: return RS_OPEN;
+	}
+}
+
 void route_compute(struct proxy *p, struct route *r, struct route_eff *e)
 {
 	const struct fault *f;
 
 	memset(e, 0, sizeof(*e));
 	for (f = p->faults; f != NULL; f = f->next) {
-		enum block b = BLOCK_NONE;
-
 		if (!fault_covers(f, r))
 			continue;
+		if (f->toxicity >= 1.0 && cut_state(f->kind) > e->state)
+			e->state = cut_state(f->kind);
+		if (f->kind == FAULT_LATENCY) {
+			e->latency_ms += f->ms;
+			e->jitter_ms += f->jitter_ms;
+		}
+		if (f->kind == FAULT_BANDWIDTH &&
+		    (e->rate == 0 || f->rate < e->rate))
+			e->rate = f->rate;
+	}
+}
+
+static bool acts_on(const struct fault *f, int which)
+{
+	return f->dir == FDIR_BOTH ||
+	       (f->dir == FDIR_UPSTREAM && which == DIR_TO_TARGET) ||
+	       (f->dir == FDIR_DOWNSTREAM && which == DIR_TO_CLIENT);
+}
+
+static enum block kind_block(enum fault_kind k)
+{
+	switch (k) {
+	case FAULT_DOWN: return BLOCK_DOWN;
+	case FAULT_BLACKHOLE: return BLOCK_BLACKHOLE;
+	case FAULT_RESET: return BLOCK_RESET;
+	case FAULT_TIMEOUT: return BLOCK_TIMEOUT;
+	default: return BLOCK_NONE;
+	}
+}
+
+void conn_compute(struct proxy *p, const struct pconn *c, int which,
+		  struct dir_eff *e)
+{
+	const struct fault *f;
+
+	memset(e, 0, sizeof(*e));
+	e->limit_end = UINT64_MAX;
+	for (f = p->faults; f != NULL; f = f->next) {
+		enum block b = kind_block(f->kind);
+
+		if (!(c->applies & (UINT64_C(1) << f->slot)) ||
+		    !acts_on(f, which))
+			continue;
 		switch (f->kind) {
-		case FAULT_DOWN: b = BLOCK_DOWN; break;
-		case FAULT_BLACKHOLE: b = BLOCK_BLACKHOLE; break;
-		case FAULT_RESET: b = BLOCK_RESET; break;
+		case FAULT_TIMEOUT:
+			/* The shortest timeout that ends at all wins. */
+			if (f->ms > 0 &&
+			    (e->timeout_ms == 0 || f->ms < e->timeout_ms))
+				e->timeout_ms = f->ms;
+			break;
 		case FAULT_LATENCY:
 			e->latency_ms += f->ms;
 			e->jitter_ms += f->jitter_ms;
@@ -114,6 +226,23 @@ void route_compute(struct proxy *p, struct route *r, struct route_eff *e)
 			if (e->rate == 0 || f->rate < e->rate)
 				e->rate = f->rate;
 			break;
+		case FAULT_SLOW_CLOSE: e->slow_close_ms += f->ms; break;
+		case FAULT_SLICER:
+			if (e->slice_avg == 0 ||
+			    f->average_size < e->slice_avg) {
+				e->slice_avg = f->average_size;
+				e->slice_var = f->size_variation;
+				e->slice_delay_us = f->delay_us;
+			}
+			break;
+		case FAULT_LIMIT_DATA: {
+			uint64_t end = c->base[f->slot][which] + f->bytes;
+
+			if (end < e->limit_end)
+				e->limit_end = end;
+			break;
+		}
+		default: break;
 		}
 		if (b > e->block)
 			e->block = b;
@@ -156,7 +285,22 @@ static bool parse_num(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 	return true;
 }
 
-/* "A>B,C>D" or "*" into f; an error names every unknown route. */
+/* A probability: a decimal from 0 to 1 ("0", "0.25", "1", "1.0"). */
+static bool parse_prob(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(v) || v < 0 || v > 1)
+		return false;
+	*out = v;
+	return true;
+}
+
 bool fault_parse_routes(struct proxy *p, struct fault *f, char *list,
 			struct sbuf *out)
 {
@@ -198,12 +342,82 @@ bool fault_parse_routes(struct proxy *p, struct fault *f, char *list,
 	return false;
 }
 
-/* key=value parameters of a latency or bandwidth fault. */
+/* The parameters each kind takes, as its usage says them. */
+static const char *kind_usage(enum fault_kind k)
+{
+	switch (k) {
+	case FAULT_LATENCY: return "ms=N [jitter=N]";
+	case FAULT_BANDWIDTH: return "rate=BYTES_PER_S";
+	case FAULT_SLOW_CLOSE: return "ms=N";
+	case FAULT_TIMEOUT: return "ms=N (0: never closes)";
+	case FAULT_SLICER:
+		return "average_size=N [size_variation=N] [delay_us=N]";
+	case FAULT_LIMIT_DATA: return "bytes=N";
+	default: return "no parameter of its own";
+	}
+}
+
+/* One numeric key of one kind: its bounds and where it goes. */
+struct num_key {
+	enum fault_kind kind;
+	const char *key;
+	uint64_t lo, hi;
+	const char *what;
+};
+
+static const struct num_key num_keys[] = {
+    {FAULT_LATENCY, "ms", 0, PROXY_MAX_MS, "milliseconds"},
+    {FAULT_LATENCY, "jitter", 0, PROXY_MAX_MS, "milliseconds"},
+    {FAULT_BANDWIDTH, "rate", 1, PROXY_MAX_RATE, "bytes per second"},
+    {FAULT_SLOW_CLOSE, "ms", 0, PROXY_MAX_MS, "milliseconds"},
+    {FAULT_TIMEOUT, "ms", 0, PROXY_MAX_MS, "milliseconds"},
+    {FAULT_SLICER, "average_size", 1, PROXY_MAX_PIECE, "bytes"},
+    {FAULT_SLICER, "size_variation", 0, PROXY_MAX_PIECE, "bytes"},
+    {FAULT_SLICER, "delay_us", 0, PROXY_MAX_US, "microseconds"},
+    {FAULT_LIMIT_DATA, "bytes", 0, PROXY_MAX_BYTES, "bytes"},
+};
+
+static void set_num(struct fault *f, const char *key, uint64_t v)
+{
+	if (strcmp(key, "ms") == 0)
+		f->ms = (unsigned)v;
+	else if (strcmp(key, "jitter") == 0)
+		f->jitter_ms = (unsigned)v;
+	else if (strcmp(key, "rate") == 0)
+		f->rate = v;
+	else if (strcmp(key, "average_size") == 0)
+		f->average_size = (unsigned)v;
+	else if (strcmp(key, "size_variation") == 0)
+		f->size_variation = (unsigned)v;
+	else if (strcmp(key, "delay_us") == 0)
+		f->delay_us = (unsigned)v;
+	else if (strcmp(key, "bytes") == 0)
+		f->bytes = v;
+}
+
+/* The key each kind cannot do without. */
+static const char *required_key(enum fault_kind k)
+{
+	switch (k) {
+	case FAULT_LATENCY:
+	case FAULT_SLOW_CLOSE:
+	case FAULT_TIMEOUT: return "ms";
+	case FAULT_BANDWIDTH: return "rate";
+	case FAULT_SLICER: return "average_size";
+	case FAULT_LIMIT_DATA: return "bytes";
+	default: return NULL;
+	}
+}
+
 bool fault_parse_params(struct fault *f, char *save, struct sbuf *out)
 {
-	bool have_ms = false, have_rate = false;
+	const char *need = required_key(f->kind);
+	bool have_need = need == NULL;
 	char *tok;
+	size_t i;
 
+	f->toxicity = 1.0;
+	f->dir = FDIR_BOTH;
 	while ((tok = strtok_r(NULL, " ", &save)) != NULL) {
 		char *eq = strchr(tok, '=');
 		uint64_t v;
@@ -214,51 +428,62 @@ bool fault_parse_params(struct fault *f, char *save, struct sbuf *out)
 			return false;
 		}
 		*eq = '\0';
-		if (f->kind == FAULT_LATENCY &&
-		    (strcmp(tok, "ms") == 0 || strcmp(tok, "jitter") == 0)) {
-			if (!parse_num(eq + 1, 0, PROXY_MAX_MS, &v)) {
+		if (strcmp(tok, "toxicity") == 0) {
+			if (!parse_prob(eq + 1, &f->toxicity)) {
 				sb_printf(out,
-					  "%s=%.40s: milliseconds 0-%d "
-					  "expected",
-					  tok, eq + 1, PROXY_MAX_MS);
+					  "toxicity=%.40s: a probability from "
+					  "0 to 1 expected (the share of "
+					  "connections the fault acts on)",
+					  eq + 1);
 				return false;
 			}
-			if (tok[0] == 'm') {
-				f->ms = (unsigned)v;
-				have_ms = true;
-			} else {
-				f->jitter_ms = (unsigned)v;
-			}
-		} else if (f->kind == FAULT_BANDWIDTH &&
-			   strcmp(tok, "rate") == 0) {
-			if (!parse_num(eq + 1, 1, PROXY_MAX_RATE, &v)) {
+			continue;
+		}
+		if (strcmp(tok, "direction") == 0) {
+			if (fault_dir_parse(eq + 1, &f->dir) != 0) {
 				sb_printf(out,
-					  "rate=%.40s: bytes per second "
-					  "1-%llu expected",
-					  eq + 1,
-					  (unsigned long long)PROXY_MAX_RATE);
+					  "direction=%.40s: use both, "
+					  "upstream (what the dialling node "
+					  "sends) or downstream (what it gets "
+					  "back)",
+					  eq + 1);
 				return false;
 			}
-			f->rate = v;
-			have_rate = true;
-		} else {
+			continue;
+		}
+		for (i = 0; i < sizeof(num_keys) / sizeof(num_keys[0]); i++)
+			if (num_keys[i].kind == f->kind &&
+			    strcmp(num_keys[i].key, tok) == 0)
+				break;
+		if (i == sizeof(num_keys) / sizeof(num_keys[0])) {
 			sb_printf(out,
 				  "%s fault takes no parameter '%.40s'; it "
-				  "takes %s",
+				  "takes %s, and toxicity=P direction=D",
 				  fault_kind_names[f->kind], tok,
-				  f->kind == FAULT_LATENCY ? "ms=N [jitter=N]"
-				  : f->kind == FAULT_BANDWIDTH
-				      ? "rate=BYTES_PER_S"
-				      : "none");
+				  kind_usage(f->kind));
 			return false;
 		}
+		if (!parse_num(eq + 1, num_keys[i].lo, num_keys[i].hi, &v)) {
+			sb_printf(out, "%s=%.40s: %s %llu-%llu expected", tok,
+				  eq + 1, num_keys[i].what,
+				  (unsigned long long)num_keys[i].lo,
+				  (unsigned long long)num_keys[i].hi);
+			return false;
+		}
+		set_num(f, tok, v);
+		if (need != NULL && strcmp(tok, need) == 0)
+			have_need = true;
 	}
-	if (f->kind == FAULT_LATENCY && !have_ms) {
-		sb_printf(out, "latency needs ms=N (and optionally jitter=N)");
+	if (!have_need) {
+		sb_printf(out, "%s needs %s", fault_kind_names[f->kind],
+			  kind_usage(f->kind));
 		return false;
 	}
-	if (f->kind == FAULT_BANDWIDTH && !have_rate) {
-		sb_printf(out, "bandwidth needs rate=BYTES_PER_S");
+	if (f->kind == FAULT_SLICER && f->size_variation >= f->average_size) {
+		sb_printf(out,
+			  "size_variation=%u: must be below average_size=%u "
+			  "(a piece is at least one byte)",
+			  f->size_variation, f->average_size);
 		return false;
 	}
 	return true;
@@ -279,8 +504,26 @@ void fault_describe(struct proxy *p, const struct fault *f, struct sbuf *out)
 					  p->routes[i]->name);
 				first = false;
 			}
-	if (f->kind == FAULT_LATENCY)
+	switch (f->kind) {
+	case FAULT_LATENCY:
 		sb_printf(out, " ms=%u jitter=%u", f->ms, f->jitter_ms);
-	if (f->kind == FAULT_BANDWIDTH)
+		break;
+	case FAULT_BANDWIDTH:
 		sb_printf(out, " rate=%llu", (unsigned long long)f->rate);
+		break;
+	case FAULT_SLOW_CLOSE:
+	case FAULT_TIMEOUT: sb_printf(out, " ms=%u", f->ms); break;
+	case FAULT_SLICER:
+		sb_printf(out, " average_size=%u size_variation=%u delay_us=%u",
+			  f->average_size, f->size_variation, f->delay_us);
+		break;
+	case FAULT_LIMIT_DATA:
+		sb_printf(out, " bytes=%llu", (unsigned long long)f->bytes);
+		break;
+	default: break;
+	}
+	if (f->dir != FDIR_BOTH)
+		sb_printf(out, " direction=%s", fault_dir_name(f->dir));
+	if (f->toxicity < 1.0)
+		sb_printf(out, " toxicity=%g", f->toxicity);
 }

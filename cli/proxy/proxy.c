@@ -19,6 +19,11 @@ uint64_t proxy_rng_next(struct proxy *p)
 	return p->rng * 2685821657736338717ull;
 }
 
+double proxy_rng_unit(struct proxy *p)
+{
+	return (double)(proxy_rng_next(p) >> 11) / 9007199254740992.0;
+}
+
 void proxy_timer_arm(struct ev_loop *loop, ev_timer *t, ev_tstamp after)
 {
 	ev_timer_stop(loop, t);

@@ -12,10 +12,13 @@
  *   fault remove NAME | fault remove all
  *   help
  *
- * KIND is down, blackhole, reset, latency (ms=N [jitter=N]) or bandwidth
- * (rate=BYTES_PER_S). docs/faults.md says what each does to new and
- * existing connections. Everything runs on the caller's libev loop; no
- * function is thread safe.
+ * KIND is down, blackhole, reset, latency (ms=N [jitter=N]), bandwidth
+ * (rate=BYTES_PER_S), slow_close (ms=N), timeout (ms=N), slicer
+ * (average_size=N [size_variation=N] [delay_us=N]) or limit_data
+ * (bytes=N); any kind also takes direction=both|upstream|downstream and
+ * toxicity=P (0-1: the share of connections it acts on). docs/faults.md
+ * says what each does to new and existing connections. Everything runs on
+ * the caller's libev loop; no function is thread safe.
  */
 #ifndef EKULAB_CLI_PROXY_H
 #define EKULAB_CLI_PROXY_H

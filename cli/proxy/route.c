@@ -32,6 +32,21 @@ static void close_rst(int fd)
 	close(fd);
 }
 
+/* Close fd so that the other end sees a FIN: bytes it sent that we never
+ * read would make the kernel answer with a reset instead, so they are
+ * read first (a bounded amount; fd is non-blocking). */
+static void close_fin(int fd)
+{
+	char buf[PROXY_CHUNK];
+	int i;
+
+	shutdown(fd, SHUT_WR);
+	for (i = 0; i < 64; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+	close(fd);
+}
+
 static void fd_close(int fd, enum close_how how)
 {
 	if (fd < 0)
@@ -39,7 +54,7 @@ static void fd_close(int fd, enum close_how how)
 	if (how == CLOSE_RST)
 		close_rst(fd);
 	else
-		close(fd);
+		close_fin(fd);
 }
 
 /* "FROM>TO" with two valid node names. */
@@ -97,18 +112,36 @@ static void dir_stop(struct ev_loop *loop, struct pdir *d)
 {
 	ev_timer_stop(loop, &d->lat);
 	ev_timer_stop(loop, &d->bw);
+	ev_timer_stop(loop, &d->fin);
 }
 
-/* Invariant 4: unlink, close both sides, free. */
-static void pconn_close(struct pconn *c, enum close_how how, const char *why)
+static void dir_drop_queue(struct pdir *d)
+{
+	struct chunk *k = d->head;
+
+	while (k != NULL) {
+		struct chunk *next = k->next;
+
+		ekl_free(k);
+		k = next;
+	}
+	d->head = d->tail = NULL;
+	d->queued = 0;
+}
+
+/* Invariant 4: unlink, close both sides (the client side as `client`
+ * says, the target side as `target`), free. */
+static void pconn_close2(struct pconn *c, enum close_how client,
+			 enum close_how target, const char *why)
 {
 	struct route *r = c->route;
 	struct ev_loop *loop = r->proxy->loop;
 	struct pconn **pp;
 	int i;
 
-	ekl_debug("route %s: conn %llu closed (%s, %s)", r->name, c->id, why,
-		  how == CLOSE_RST ? "reset" : "fin");
+	ekl_debug("route %s: conn %llu closed (%s, client %s, target %s)",
+		  r->name, c->id, why, client == CLOSE_RST ? "reset" : "fin",
+		  target == CLOSE_RST ? "reset" : "fin");
 	(void)pconn_set_state(c, PC_CLOSED);
 	for (pp = &r->conns; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == c) {
@@ -118,25 +151,64 @@ static void pconn_close(struct pconn *c, enum close_how how, const char *why)
 		}
 	side_stop(loop, &c->client);
 	side_stop(loop, &c->target);
+	ev_timer_stop(loop, &c->tmo);
 	for (i = 0; i < 2; i++) {
-		struct chunk *k = c->dir[i].head;
-
 		dir_stop(loop, &c->dir[i]);
-		while (k != NULL) {
-			struct chunk *next = k->next;
-
-			ekl_free(k);
-			k = next;
-		}
+		dir_drop_queue(&c->dir[i]);
 	}
-	fd_close(c->client.fd, how);
-	fd_close(c->target.fd, how);
+	fd_close(c->client.fd, client);
+	fd_close(c->target.fd, target);
 	ekl_free(c);
 }
 
+static void pconn_close(struct pconn *c, enum close_how how, const char *why)
+{
+	pconn_close2(c, how, how, why);
+}
+
+/* A one-way down on d: its destination gets a FIN at once, its queue is
+ * dropped, what its source sends from now on is read and discarded. The
+ * other direction goes on until its own FIN. Returns false when the
+ * connection was closed (both ways shut). */
+static bool dir_cut(struct pdir *d)
+{
+	struct pconn *c = d->conn;
+	struct ev_loop *loop = c->route->proxy->loop;
+
+	d->cut = true;
+	dir_drop_queue(d);
+	dir_stop(loop, d);
+	ev_io_stop(loop, &d->dst->wio);
+	if (!d->shut) {
+		shutdown(d->dst->fd, SHUT_WR);
+		d->shut = true;
+	}
+	if (c->dir[!d->which].shut) {
+		pconn_close(c, CLOSE_FIN, "down one way, the other closed");
+		return false;
+	}
+	proxy_io_want(loop, &d->src->rio, !d->eof);
+	return true;
+}
+
+/* The slicer: may d start its next piece now? When not, arms d->lat for
+ * when it may. Picks the piece's size when it starts. */
+static bool piece_ready(struct pdir *d, ev_tstamp now)
+{
+	if (d->eff.slice_avg == 0 || d->piece_left > 0)
+		return true;
+	if (d->piece_due > now + DUE_SLACK) {
+		proxy_timer_arm(d->conn->route->proxy->loop, &d->lat,
+				d->piece_due - now);
+		return false;
+	}
+	d->piece_left = slicer_piece(d);
+	return true;
+}
+
 /* Send due chunks of d as far as faults and the socket allow, pass on a
- * FIN, and recompute d's watchers (dst writable, src readable). Returns
- * false when the connection was closed (and freed). */
+ * FIN (slow_close: later), and recompute d's watchers (dst writable, src
+ * readable). Returns false when the connection was closed (and freed). */
 static bool dir_pump(struct pdir *d)
 {
 	struct pconn *c = d->conn;
@@ -147,16 +219,32 @@ static bool dir_pump(struct pdir *d)
 
 	if (c->state != PC_FORWARDING)
 		return true;
+	if (d->cut) {
+		proxy_io_want(loop, &d->src->rio, !d->eof);
+		return true;
+	}
+	if (d->held) {
+		proxy_io_want(loop, &d->src->rio, false);
+		proxy_io_want(loop, &d->dst->wio, false);
+		return true;
+	}
 	while (d->head != NULL) {
 		struct chunk *k = d->head;
-		size_t allow;
+		size_t want = k->len - k->off, allow;
 		ssize_t w;
 
 		if (k->due > now + DUE_SLACK) {
 			proxy_timer_arm(loop, &d->lat, k->due - now);
 			break;
 		}
-		allow = bucket_allow(d, k->len - k->off, now);
+		if (!piece_ready(d, now))
+			break;
+		if (d->eff.slice_avg > 0 && want > d->piece_left)
+			want = d->piece_left;
+		if (d->eff.limit_end != UINT64_MAX &&
+		    want > d->eff.limit_end - d->sent)
+			want = (size_t)(d->eff.limit_end - d->sent);
+		allow = bucket_allow(d, want, now);
 		if (allow == 0)
 			break;
 		w = send(d->dst->fd, k->data + k->off, allow, MSG_NOSIGNAL);
@@ -174,22 +262,44 @@ static bool dir_pump(struct pdir *d)
 		}
 		bucket_spend(d, (size_t)w);
 		r->bytes[d->which] += (unsigned long long)w;
+		d->sent += (uint64_t)w;
 		k->off += (size_t)w;
 		d->queued -= (size_t)w;
+		if (d->eff.slice_avg > 0) {
+			d->piece_left -=
+			    (size_t)w; /* w <= want <= piece_left */
+			if (d->piece_left == 0)
+				d->piece_due =
+				    now + d->eff.slice_delay_us / 1e6;
+		}
 		if (k->off == k->len) {
 			d->head = k->next;
 			if (d->head == NULL)
 				d->tail = NULL;
 			ekl_free(k);
 		}
+		if (d->sent >= d->eff.limit_end) {
+			/* Invariant 5: exactly the limit went through. */
+			pconn_close(c, CLOSE_FIN, "limit_data reached");
+			return false;
+		}
 	}
 	proxy_io_want(loop, &d->dst->wio, blocked);
 	if (d->head == NULL && d->eof && !d->shut) {
-		shutdown(d->dst->fd, SHUT_WR);
-		d->shut = true;
-		if (c->dir[!d->which].shut) {
-			pconn_close(c, CLOSE_FIN, "both sides closed");
-			return false;
+		ev_tstamp fin_at;
+
+		if (d->fin_ready == 0)
+			d->fin_ready = now;
+		fin_at = d->fin_ready + d->eff.slow_close_ms / 1000.0;
+		if (fin_at > now + DUE_SLACK) {
+			proxy_timer_arm(loop, &d->fin, fin_at - now);
+		} else {
+			shutdown(d->dst->fd, SHUT_WR);
+			d->shut = true;
+			if (c->dir[!d->which].shut) {
+				pconn_close(c, CLOSE_FIN, "both sides closed");
+				return false;
+			}
 		}
 	}
 	proxy_io_want(loop, &d->src->rio, !d->eof && d->queued < PROXY_DIR_MAX);
@@ -202,16 +312,31 @@ static bool pconn_pump(struct pconn *c)
 	       dir_pump(&c->dir[DIR_TO_CLIENT]);
 }
 
-static void on_discard_read(struct pconn *c)
+/* Read and drop what s sends: a new connection swallowed by a blackhole
+ * closes at its EOF; a cut direction d (one-way down) just notes it. */
+static void read_discard(struct pconn *c, struct pside *s, struct pdir *d)
 {
 	char buf[PROXY_CHUNK];
-	ssize_t n = recv(c->client.fd, buf, sizeof(buf), 0);
+	ssize_t n = recv(s->fd, buf, sizeof(buf), 0);
 
 	if (n < 0 &&
 	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
-	if (n <= 0)
-		pconn_close(c, CLOSE_FIN, "client left a blackhole");
+	if (c->state == PC_DISCARDING) {
+		if (n <= 0)
+			pconn_close(c, CLOSE_FIN, "client left a blackhole");
+		return;
+	}
+	if (n < 0) {
+		pconn_close(c, CLOSE_RST,
+			    s == &c->client ? "client failed"
+					    : "target failed");
+		return;
+	}
+	if (n == 0) {
+		d->eof = true;
+		ev_io_stop(c->route->proxy->loop, &s->rio);
+	}
 }
 
 static void on_side_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -226,11 +351,12 @@ static void on_side_read(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n;
 
 	(void)revents;
-	if (c->state == PC_DISCARDING) {
-		on_discard_read(c);
+	if (c->state == PC_DISCARDING ||
+	    (c->state == PC_FORWARDING && d->cut)) {
+		read_discard(c, s, d);
 		return;
 	}
-	if (c->state != PC_FORWARDING) {
+	if (c->state != PC_FORWARDING || d->held) {
 		ev_io_stop(loop, w);
 		return;
 	}
@@ -272,6 +398,8 @@ static void on_side_read(struct ev_loop *loop, ev_io *w, int revents)
 	(void)dir_pump(d);
 }
 
+static void conn_apply(struct proxy *p, struct pconn *c);
+
 static void on_connect_done(struct pconn *c)
 {
 	struct route *r = c->route;
@@ -294,7 +422,9 @@ static void on_connect_done(struct pconn *c)
 		return;
 	}
 	ekl_debug("route %s: conn %llu forwarding", r->name, c->id);
-	(void)pconn_pump(c);
+	/* What waited for a connected target (a one-way down or reset)
+	 * happens now; then the bytes flow. */
+	conn_apply(r->proxy, c);
 }
 
 static void on_side_write(struct ev_loop *loop, ev_io *w, int revents)
@@ -315,23 +445,34 @@ static void on_side_write(struct ev_loop *loop, ev_io *w, int revents)
 	    &c->dir[s == &c->target ? DIR_TO_TARGET : DIR_TO_CLIENT]);
 }
 
-static void on_dir_timer(struct pdir *d)
-{
-	(void)dir_pump(d);
-}
-
 static void on_lat(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	on_dir_timer(container_of(w, struct pdir, lat));
+	(void)dir_pump(container_of(w, struct pdir, lat));
 }
 
 static void on_bw(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	on_dir_timer(container_of(w, struct pdir, bw));
+	(void)dir_pump(container_of(w, struct pdir, bw));
+}
+
+static void on_fin(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	(void)dir_pump(container_of(w, struct pdir, fin));
+}
+
+static void on_tmo(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct pconn *c = container_of(w, struct pconn, tmo);
+
+	(void)loop;
+	(void)revents;
+	pconn_close(c, CLOSE_FIN, "timeout fault ended it");
 }
 
 static void side_init(struct pconn *c, struct pside *s, int fd)
@@ -350,52 +491,14 @@ static void dir_init(struct pconn *c, int which)
 	d->which = which;
 	d->src = which == DIR_TO_TARGET ? &c->client : &c->target;
 	d->dst = which == DIR_TO_TARGET ? &c->target : &c->client;
+	d->eff.limit_end = UINT64_MAX;
 	ev_init(&d->lat, on_lat);
 	ev_init(&d->bw, on_bw);
+	ev_init(&d->fin, on_fin);
 }
 
-/* A connection accepted on r: dial the target (CONNECTING) or, under a
- * blackhole, swallow what the client sends (DISCARDING). Takes fd. */
-static void pconn_new(struct route *r, int fd, enum pconn_state state)
-{
-	struct ev_loop *loop = r->proxy->loop;
-	char err[EKL_ERRLEN];
-	struct pconn *c = ekl_calloc(1, sizeof(*c));
-	int tfd = -1;
-
-	if (c == NULL) {
-		ekl_warn("route %s: out of memory: connection dropped",
-			 r->name);
-		close_rst(fd);
-		return;
-	}
-	if (state == PC_CONNECTING &&
-	    addr_connect(&r->target, &tfd, err) != 0) {
-		ekl_debug("route %s: %s", r->name, err);
-		ekl_free(c);
-		close_rst(fd);
-		return;
-	}
-	c->route = r;
-	c->id = ++r->next_id;
-	c->state = state;
-	side_init(c, &c->client, fd);
-	side_init(c, &c->target, tfd);
-	dir_init(c, DIR_TO_TARGET);
-	dir_init(c, DIR_TO_CLIENT);
-	addr_nodelay(fd);
-	c->next = r->conns;
-	r->conns = c;
-	r->n_conns++;
-	if (state == PC_CONNECTING)
-		ev_io_start(loop, &c->target.wio); /* writable = connected */
-	else
-		ev_io_start(loop, &c->client.rio);
-	ekl_debug("route %s: conn %llu accepted (%s)", r->name, c->id,
-		  pconn_state_name(state));
-}
-
-/* Blackhole: nothing moves; both sockets stay open, queues are kept. */
+/* Blackhole both ways: nothing moves; both sockets stay open, queues are
+ * kept. */
 static void pconn_hold(struct pconn *c)
 {
 	struct ev_loop *loop = c->route->proxy->loop;
@@ -408,28 +511,170 @@ static void pconn_hold(struct pconn *c)
 	side_stop(loop, &c->target);
 	dir_stop(loop, &c->dir[0]);
 	dir_stop(loop, &c->dir[1]);
+	ev_timer_stop(loop, &c->tmo);
+	c->tmo_ms = 0;
 }
 
-/* The blackhole lifted: carry on where we stopped. Returns false when the
- * connection was closed. */
-static bool pconn_resume(struct pconn *c)
+/* Arm (or stop) c's timeout: the shortest of its directions' timeouts
+ * that end, counted from when it began to act. */
+static void conn_timeout(struct ev_loop *loop, struct pconn *c)
 {
-	if (!pconn_set_state(c, c->held_in)) {
-		pconn_close(c, CLOSE_RST, "internal error");
-		return false;
+	unsigned ms = 0;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		const struct dir_eff *e = &c->dir[i].eff;
+
+		if (e->block == BLOCK_TIMEOUT && e->timeout_ms > 0 &&
+		    (ms == 0 || e->timeout_ms < ms))
+			ms = e->timeout_ms;
 	}
-	if (c->state == PC_CONNECTING) {
-		/* A connect that finished meanwhile reports at once. */
-		ev_io_start(c->route->proxy->loop, &c->target.wio);
-		return true;
+	if (ms == c->tmo_ms)
+		return;
+	c->tmo_ms = ms;
+	if (ms == 0)
+		ev_timer_stop(loop, &c->tmo);
+	else
+		proxy_timer_arm(loop, &c->tmo, ms / 1000.0);
+}
+
+/* Invariant 1 for one connection: its directions from the faults that
+ * act on it, and the connection brought in line. May close c. */
+static void conn_apply(struct proxy *p, struct pconn *c)
+{
+	struct ev_loop *loop = p->loop;
+	struct pdir *up = &c->dir[DIR_TO_TARGET], *dn = &c->dir[DIR_TO_CLIENT];
+	enum close_how how_c, how_t;
+	int i;
+
+	conn_compute(p, c, DIR_TO_TARGET, &up->eff);
+	conn_compute(p, c, DIR_TO_CLIENT, &dn->eff);
+	how_c = dn->eff.block == BLOCK_RESET ? CLOSE_RST : CLOSE_FIN;
+	how_t = up->eff.block == BLOCK_RESET ? CLOSE_RST : CLOSE_FIN;
+	if (up->eff.block >= BLOCK_DOWN && dn->eff.block >= BLOCK_DOWN) {
+		pconn_close2(c, how_c, how_t, "down or reset both ways");
+		return;
 	}
-	return pconn_pump(c);
+	if (c->state == PC_DISCARDING) {
+		/* Its first bytes are gone: the stream cannot be resumed.
+		 * The client sees a FIN and redials. */
+		if (up->eff.block != BLOCK_BLACKHOLE ||
+		    dn->eff.block != BLOCK_BLACKHOLE)
+			pconn_close(c, CLOSE_FIN, "blackhole lifted");
+		return;
+	}
+	if (up->eff.block == BLOCK_BLACKHOLE &&
+	    dn->eff.block == BLOCK_BLACKHOLE) {
+		if (c->state != PC_HELD)
+			pconn_hold(c);
+		return;
+	}
+	if (c->state == PC_HELD) {
+		if (!pconn_set_state(c, c->held_in)) {
+			pconn_close(c, CLOSE_RST, "internal error");
+			return;
+		}
+		if (c->state == PC_CONNECTING) /* a finished connect reports */
+			ev_io_start(loop, &c->target.wio);
+	}
+	/* A reset one way needs the target connected: it gets the RST. */
+	if (c->state == PC_FORWARDING &&
+	    (how_c == CLOSE_RST || how_t == CLOSE_RST)) {
+		pconn_close2(c, how_c, how_t, "reset one way");
+		return;
+	}
+	for (i = 0; i < 2; i++)
+		if (c->dir[i].sent >= c->dir[i].eff.limit_end) {
+			pconn_close(c, CLOSE_FIN, "limit_data reached");
+			return;
+		}
+	for (i = 0; i < 2; i++) {
+		struct pdir *d = &c->dir[i];
+
+		d->held = d->eff.block == BLOCK_BLACKHOLE ||
+			  d->eff.block == BLOCK_TIMEOUT;
+		if (c->state == PC_FORWARDING && d->eff.block == BLOCK_DOWN &&
+		    !d->cut && !dir_cut(d))
+			return;
+		if (d->eff.latency_ms == 0 && d->eff.jitter_ms == 0) {
+			struct chunk *k;
+
+			for (k = d->head; k != NULL; k = k->next)
+				k->due = 0;
+			d->last_due = 0;
+		}
+		if (d->eff.slice_avg == 0) {
+			d->piece_left = 0;
+			d->piece_due = 0;
+		}
+	}
+	conn_timeout(loop, c);
+	if (c->state == PC_FORWARDING)
+		(void)pconn_pump(c);
+}
+
+/* A connection accepted on r: draw which faults act on it; closed at once
+ * when both ways are down or reset, swallowed (DISCARDING) when both ways
+ * are blackholed, else dial the target (CONNECTING). Takes fd. */
+static void pconn_new(struct route *r, int fd)
+{
+	struct proxy *p = r->proxy;
+	struct ev_loop *loop = p->loop;
+	char err[EKL_ERRLEN];
+	struct pconn *c = ekl_calloc(1, sizeof(*c));
+	const struct fault *f;
+	struct dir_eff up, dn;
+	int tfd = -1;
+
+	if (c == NULL) {
+		ekl_warn("route %s: out of memory: connection dropped",
+			 r->name);
+		close_rst(fd);
+		return;
+	}
+	c->route = r;
+	for (f = p->faults; f != NULL; f = f->next)
+		if (fault_covers(f, r) && fault_draw(p, f))
+			c->applies |= UINT64_C(1) << f->slot;
+	conn_compute(p, c, DIR_TO_TARGET, &up);
+	conn_compute(p, c, DIR_TO_CLIENT, &dn);
+	if (up.block >= BLOCK_DOWN && dn.block >= BLOCK_DOWN) {
+		r->refused++;
+		fd_close(fd, dn.block == BLOCK_RESET ? CLOSE_RST : CLOSE_FIN);
+		ekl_free(c);
+		return;
+	}
+	c->state = up.block == BLOCK_BLACKHOLE && dn.block == BLOCK_BLACKHOLE
+		       ? PC_DISCARDING
+		       : PC_CONNECTING;
+	if (c->state == PC_CONNECTING &&
+	    addr_connect(&r->target, &tfd, err) != 0) {
+		ekl_debug("route %s: %s", r->name, err);
+		ekl_free(c);
+		close_rst(fd);
+		return;
+	}
+	c->id = ++r->next_id;
+	side_init(c, &c->client, fd);
+	side_init(c, &c->target, tfd);
+	dir_init(c, DIR_TO_TARGET);
+	dir_init(c, DIR_TO_CLIENT);
+	ev_init(&c->tmo, on_tmo);
+	addr_nodelay(fd);
+	c->next = r->conns;
+	r->conns = c;
+	r->n_conns++;
+	if (c->state == PC_CONNECTING)
+		ev_io_start(loop, &c->target.wio); /* writable = connected */
+	else
+		ev_io_start(loop, &c->client.rio);
+	ekl_debug("route %s: conn %llu accepted (%s)", r->name, c->id,
+		  pconn_state_name(c->state));
+	conn_apply(p, c);
 }
 
 /* ---- routes ---- */
 
-/* Invariant 1: recompute r's settings and bring its connections in
- * line. */
 void route_apply(struct proxy *p, struct route *r)
 {
 	struct route_eff old = r->eff;
@@ -443,44 +688,35 @@ void route_apply(struct proxy *p, struct route *r)
 			r->bucket[i].tokens = 0;
 			r->bucket[i].at = now;
 		}
-	if (r->eff.block != old.block)
-		ekl_info("route %s: %s", r->name, block_name(r->eff.block));
+	if (r->eff.state != old.state)
+		ekl_info("route %s: %s", r->name,
+			 route_state_name(r->eff.state));
 	for (c = r->conns; c != NULL; c = next) {
 		next = c->next; /* c may be freed below; only c */
-		switch (r->eff.block) {
-		case BLOCK_DOWN:
-			pconn_close(c, CLOSE_FIN, "route down");
-			continue;
-		case BLOCK_RESET:
-			pconn_close(c, CLOSE_RST, "route reset");
-			continue;
-		case BLOCK_BLACKHOLE:
-			if (c->state == PC_CONNECTING ||
-			    c->state == PC_FORWARDING)
-				pconn_hold(c);
-			continue;
-		case BLOCK_NONE: break;
-		}
-		if (c->state == PC_DISCARDING) {
-			/* Its first bytes are gone: the stream cannot be
-			 * resumed. The client sees a FIN and redials. */
-			pconn_close(c, CLOSE_FIN, "blackhole lifted");
-			continue;
-		}
-		if (r->eff.latency_ms == 0 && r->eff.jitter_ms == 0)
-			for (i = 0; i < 2; i++) {
-				struct chunk *k;
-
-				for (k = c->dir[i].head; k != NULL; k = k->next)
-					k->due = 0;
-				c->dir[i].last_due = 0;
-			}
-		if (c->state == PC_HELD) {
-			(void)pconn_resume(c);
-			continue;
-		}
-		(void)pconn_pump(c);
+		conn_apply(p, c);
 	}
+}
+
+void route_fault_added(struct proxy *p, struct route *r, const struct fault *f)
+{
+	struct pconn *c;
+
+	for (c = r->conns; c != NULL; c = c->next)
+		if (fault_draw(p, f)) {
+			c->applies |= UINT64_C(1) << f->slot;
+			c->base[f->slot][0] = c->dir[0].sent;
+			c->base[f->slot][1] = c->dir[1].sent;
+		}
+	route_apply(p, r);
+}
+
+void route_fault_removed(struct proxy *p, struct route *r, unsigned slot)
+{
+	struct pconn *c;
+
+	(void)p;
+	for (c = r->conns; c != NULL; c = c->next)
+		c->applies &= ~(UINT64_C(1) << slot);
 }
 
 static void on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
@@ -515,18 +751,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		r->accepted++;
-		switch (r->eff.block) {
-		case BLOCK_DOWN:
-			r->refused++;
-			close(fd);
-			break;
-		case BLOCK_RESET:
-			r->refused++;
-			close_rst(fd);
-			break;
-		case BLOCK_BLACKHOLE: pconn_new(r, fd, PC_DISCARDING); break;
-		case BLOCK_NONE: pconn_new(r, fd, PC_CONNECTING); break;
-		}
+		pconn_new(r, fd);
 	}
 }
 

@@ -165,6 +165,19 @@ void json_fixed(struct json *j, double v, int decimals)
 	puts_(j, b);
 }
 
+void json_double(struct json *j, double v)
+{
+	char b[40];
+
+	if (!isfinite(v)) {
+		json_null(j);
+		return;
+	}
+	value_sep(j);
+	snprintf(b, sizeof(b), "%.15g", v);
+	puts_(j, b);
+}
+
 void json_bool(struct json *j, bool v)
 {
 	value_sep(j);

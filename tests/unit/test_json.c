@@ -238,6 +238,26 @@ START_TEST(int_values)
 }
 END_TEST
 
+START_TEST(double_values)
+{
+	struct json j;
+
+	json_init(&j);
+	json_arr_begin(&j);
+	json_double(&j, 0.25);
+	json_double(&j, 1.0);
+	json_double(&j, -2.5e-7);
+	json_double(&j, NAN);
+	json_double(&j, INFINITY);
+	json_double(&j, 123.456);
+	json_arr_end(&j);
+	/* NaN and infinity are not JSON: null. */
+	ck_assert_str_eq(json_finish(&j),
+			 "[0.25,1,-2.5e-07,null,null,123.456]");
+	json_close(&j);
+}
+END_TEST
+
 /* ---- json_bool / json_null at top level ---- */
 
 START_TEST(scalars_top_level)
@@ -395,6 +415,7 @@ static Suite *json_suite(void)
 
 	tc = tcase_create("json_int");
 	tcase_add_test(tc, int_values);
+	tcase_add_test(tc, double_values);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("json_bool_null");

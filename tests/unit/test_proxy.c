@@ -716,13 +716,319 @@ START_TEST(test_fault_bandwidth)
 }
 END_TEST
 
+/* ---- slow_close ---- */
+
+START_TEST(test_fault_slow_close)
+{
+	int fd = dial(F.port_ab);
+	char buf[8];
+	double t0, t;
+
+	echo_ok(fd, "warm");
+	ctl_ok("fault add late slow_close a>b ms=400");
+	/* Bytes are not delayed, only the close: our FIN waits 400 ms on
+	 * its way to the echo server, the server's FIN 400 ms on its way
+	 * back. */
+	echo_ok(fd, "quick");
+	send_all(fd, "bye", 3);
+	t0 = now_s();
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	ck_assert(recv_exact(fd, buf, 3, 3000));
+	ck_assert(memcmp(buf, "bye", 3) == 0);
+	ck_assert_int_eq(end_of(fd, 5000), 0);
+	t = now_s() - t0;
+	ck_assert_msg(t >= 0.79, "FIN came back after %.3f s, under 2 x 400 ms",
+		      t);
+	close(fd);
+	/* Removed while a FIN waits: it leaves at once. */
+	fd = dial(F.port_ab);
+	echo_ok(fd, "again");
+	ctl_ok("fault add later slow_close a>b ms=600000 direction=upstream");
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	ck_assert_int_eq(end_of(fd, 300), -1);
+	ctl_ok("fault remove later");
+	ck_assert_int_eq(end_of(fd, 3000), 0);
+	close(fd);
+	ctl_ok("fault remove late");
+}
+END_TEST
+
+/* ---- timeout ---- */
+
+START_TEST(test_fault_timeout)
+{
+	int old = dial(F.port_ab), fd;
+	char buf[8];
+
+	echo_ok(old, "before");
+	ctl_ok("fault add stop timeout a>b ms=300");
+	ck_assert_str_eq(route_info("a>b").state, "timeout");
+	/* Existing: nothing moves, then closed (FIN) after 300 ms. */
+	send_all(old, "held", 4);
+	ck_assert_int_eq(end_of(old, 5000), 0);
+	close(old);
+	/* New: accepted and dialled, nothing moves, closed the same way. */
+	fd = dial(F.port_ab);
+	send_all(fd, "x", 1);
+	ck_assert_int_eq(end_of(fd, 5000), 0);
+	close(fd);
+	ctl_ok("fault remove stop");
+	/* ms=0: held for as long as the fault lasts, never closed; removed,
+	 * the held bytes arrive, none lost (the data was delayed, not
+	 * dropped). */
+	fd = dial(F.port_ab);
+	echo_ok(fd, "warm");
+	ctl_ok("fault add forever timeout a>b ms=0");
+	send_all(fd, "kept", 4);
+	ck_assert_msg(quiet_and_open(fd, 500), "a timeout of 0 closed or "
+					       "let bytes through");
+	ctl_ok("fault remove forever");
+	ck_assert_msg(recv_exact(fd, buf, 4, 3000), "held bytes lost");
+	ck_assert(memcmp(buf, "kept", 4) == 0);
+	echo_ok(fd, "after");
+	close(fd);
+	ck_assert_str_eq(route_info("a>b").state, "open");
+}
+END_TEST
+
+/* ---- slicer ---- */
+
+START_TEST(test_fault_slicer)
+{
+	int fd = dial(F.port_ab), reads = 0;
+	char buf[16];
+	size_t got = 0;
+
+	echo_ok(fd, "warm");
+	/* Pieces of one byte, 20 ms apart, on the way back: ten bytes
+	 * arrive in (nearly) ten reads, in order. */
+	ctl_ok("fault add thin slicer a>b average_size=1 delay_us=20000 "
+	       "direction=downstream");
+	send_all(fd, "0123456789", 10);
+	while (got < 10) {
+		struct pollfd pf = {fd, POLLIN, 0};
+		ssize_t r;
+
+		ck_assert_msg(poll(&pf, 1, 3000) == 1, "slicer stalled at %zu",
+			      got);
+		r = recv(fd, buf + got, sizeof(buf) - got, 0);
+		ck_assert_int_gt(r, 0);
+		got += (size_t)r;
+		reads++;
+	}
+	ck_assert(memcmp(buf, "0123456789", 10) == 0);
+	ck_assert_msg(reads >= 5,
+		      "10 bytes in 1-byte pieces 20 ms apart came "
+		      "in %d reads",
+		      reads);
+	ctl_ok("fault remove thin");
+	/* Bytes are never changed or reordered, whatever the pieces. */
+	ctl_ok("fault add chop slicer a>b average_size=100 size_variation=99");
+	ck_assert(xfer(fd, 300000) > 0);
+	ctl_ok("fault remove chop");
+	close(fd);
+}
+END_TEST
+
+/* ---- limit_data ---- */
+
+START_TEST(test_fault_limit_data)
+{
+	unsigned long long before;
+	int fd = dial(F.port_ab);
+	char buf[32];
+	size_t got = 0;
+
+	echo_ok(fd, "warm");
+	/* Counted from when the fault begins: ten more bytes back, then
+	 * the connection closes (FIN). */
+	ctl_ok("fault add cap limit_data a>b bytes=10 direction=downstream");
+	send_all(fd, "abcdefghijklmnopqrst", 20);
+	for (;;) {
+		struct pollfd pf = {fd, POLLIN, 0};
+		ssize_t r;
+
+		ck_assert(poll(&pf, 1, 3000) == 1);
+		r = recv(fd, buf + got, sizeof(buf) - got, 0);
+		if (r <= 0) {
+			ck_assert_int_eq(r, 0); /* FIN, not a reset */
+			break;
+		}
+		got += (size_t)r;
+	}
+	ck_assert_uint_eq(got, 10);
+	ck_assert(memcmp(buf, "abcdefghij", 10) == 0);
+	close(fd);
+	ctl_ok("fault remove cap");
+	/* Upstream, on a new connection: exactly 5 bytes reach the target,
+	 * then it closes. */
+	ctl_ok("fault add up5 limit_data a>b bytes=5 direction=upstream");
+	ck_assert_str_eq(route_info("a>b").state, "limit_data");
+	before = route_info("a>b").to_target;
+	fd = dial(F.port_ab);
+	send_all(fd, "hello world", 11);
+	ck_assert_int_eq(end_of(fd, 3000), 0);
+	close(fd);
+	ck_assert_uint_eq(route_info("a>b").to_target - before, 5);
+	ctl_ok("fault remove up5");
+	/* bytes=0: closed before anything passes. */
+	ctl_ok("fault add none limit_data a>b bytes=0");
+	fd = dial(F.port_ab);
+	ck_assert_int_eq(end_of(fd, 3000), 0);
+	close(fd);
+	ctl_ok("fault remove none");
+	fd = dial(F.port_ab);
+	echo_ok(fd, "after");
+	close(fd);
+}
+END_TEST
+
+/* ---- direction ---- */
+
+START_TEST(test_fault_direction)
+{
+	struct proxy_route_info r0, r1;
+	int fd;
+	char buf[8];
+
+	/* A reset acts on the side its direction leads to: downstream, the
+	 * client gets the RST; upstream, the target does and the client
+	 * a FIN. */
+	fd = dial(F.port_ab);
+	echo_ok(fd, "warm");
+	ctl_ok("fault add rd reset a>b direction=downstream");
+	ck_assert_int_eq(end_of(fd, 3000), ECONNRESET);
+	close(fd);
+	ctl_ok("fault remove rd");
+	fd = dial(F.port_ab);
+	echo_ok(fd, "warm");
+	ctl_ok("fault add ru reset a>b direction=upstream");
+	ck_assert_int_eq(end_of(fd, 3000), 0);
+	close(fd);
+	fd = dial(F.port_ab); /* new ones too: dialled, then ended */
+	ck_assert_int_eq(end_of(fd, 3000), 0);
+	close(fd);
+	ctl_ok("fault remove ru");
+	/* Down downstream: the client gets a FIN at once; what it still
+	 * sends reaches the target, whose echo is discarded. */
+	fd = dial(F.port_ab);
+	echo_ok(fd, "warm");
+	ctl_ok("fault add dd down a>b direction=downstream");
+	ck_assert_int_eq(end_of(fd, 3000), 0);
+	r0 = route_info("a>b");
+	send_all(fd, "more", 4);
+	for (int i = 0; i < 300; i++) {
+		r1 = route_info("a>b");
+		if (r1.to_target >= r0.to_target + 4)
+			break;
+		usleep(10000);
+	}
+	ck_assert_uint_eq(r1.to_target, r0.to_target + 4);
+	usleep(100000);
+	ck_assert_uint_eq(route_info("a>b").to_client, r0.to_client);
+	close(fd);
+	ctl_ok("fault remove dd");
+	/* Blackhole upstream: what the client sends is held, what comes
+	 * back still flows (an echo already under way arrives); removed,
+	 * the held bytes go on, none lost. */
+	fd = dial(F.port_ab);
+	echo_ok(fd, "warm");
+	ctl_ok("fault add lag latency a>b ms=300 direction=downstream");
+	send_all(fd, "ab", 2);
+	usleep(50000); /* "ab" is through upstream, its echo waits */
+	ctl_ok("fault add hold blackhole a>b direction=upstream");
+	ck_assert_str_eq(route_info("a>b").state, "blackhole");
+	send_all(fd, "cd", 2);
+	ck_assert_msg(recv_exact(fd, buf, 2, 3000), "downstream stopped too");
+	ck_assert(memcmp(buf, "ab", 2) == 0);
+	ck_assert_msg(quiet_and_open(fd, 600), "held upstream bytes moved");
+	ctl_ok("fault remove hold");
+	ck_assert_msg(recv_exact(fd, buf, 2, 3000), "held bytes lost");
+	ck_assert(memcmp(buf, "cd", 2) == 0);
+	ctl_ok("fault remove lag");
+	close(fd);
+}
+END_TEST
+
+/* ---- toxicity ---- */
+
+/* Dial n connections one after the other and count those the proxy
+ * closed at once (a down fault that acts on them) vs served. */
+static int count_refused(int n)
+{
+	unsigned long long before = route_info("a>b").refused;
+	int i, served = 0;
+
+	for (i = 0; i < n; i++) {
+		int fd = dial(F.port_ab);
+		char c;
+
+		send_all(fd, "t", 1);
+		if (recv_exact(fd, &c, 1, 3000))
+			served++;
+		close(fd);
+	}
+	ck_assert_uint_eq(route_info("a>b").refused - before,
+			  (unsigned long long)(n - served));
+	return n - served;
+}
+
+START_TEST(test_fault_toxicity)
+{
+	struct proxy_fault_info *f = NULL;
+	char err[EKL_ERRLEN];
+	size_t n = 0;
+	int refused, i, old[24], closed = 0;
+
+	ctl_ok("fault add half down a>b toxicity=0.5");
+	/* A fault that acts on half the connections does not decide the
+	 * route's state: only toxicity 1 does. */
+	ck_assert_str_eq(route_info("a>b").state, "open");
+	ck_assert_int_eq(proxy_client_faults(F.sock, &f, &n, err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert(f[0].toxicity == 0.5);
+	ck_assert_str_eq(f[0].direction, "both");
+	proxy_client_faults_free(f, n);
+	/* 200 connections, each drawn once: about half refused (outside
+	 * 60-140 happens with a probability under 1e-8). */
+	refused = count_refused(200);
+	ck_assert_msg(refused >= 60 && refused <= 140,
+		      "toxicity 0.5 refused %d of 200", refused);
+	ctl_ok("fault remove half");
+	ctl_ok("fault add never down a>b toxicity=0");
+	ck_assert_int_eq(count_refused(20), 0);
+	ctl_ok("fault remove never");
+	ctl_ok("fault add always down a>b toxicity=1.0");
+	ck_assert_int_eq(count_refused(20), 20);
+	ctl_ok("fault remove always");
+	/* Added while connections exist: drawn for each of them. */
+	for (i = 0; i < 24; i++) { /* the echo server holds 32 */
+		old[i] = dial(F.port_ab);
+		echo_ok(old[i], "o");
+	}
+	ctl_ok("fault add some reset a>b toxicity=0.5");
+	for (i = 0; i < 24; i++) {
+		if (end_of(old[i], 50) == ECONNRESET)
+			closed++;
+		else
+			echo_ok(old[i], "alive");
+		close(old[i]);
+	}
+	ck_assert_msg(closed >= 2 && closed <= 22,
+		      "toxicity 0.5 reset %d of 24 connections", closed);
+	ctl_ok("fault remove some");
+}
+END_TEST
+
 /* ---- fault list / remove ---- */
 
 START_TEST(test_fault_list_remove)
 {
 	struct proxy_fault_info *f = NULL;
-	struct proxy_fault_spec spec = {"f3", "bandwidth", "b>a,a>b",
-					0,    0,	   1000};
+	struct proxy_fault_spec spec = {.name = "f3",
+					.kind = "bandwidth",
+					.routes = "b>a,a>b",
+					.rate = 1000};
 	char err[EKL_ERRLEN], *body = NULL;
 	size_t n = 0;
 
@@ -823,6 +1129,24 @@ START_TEST(test_bad_commands)
 	    {"fault add x bandwidth a>b rate=0", "rate=0"},
 	    {"fault add x down a>b ms=5", "takes no parameter 'ms'"},
 	    {"fault add x down a>b junk", "KEY=VALUE"},
+	    {"fault add x down a>b toxicity=2", "toxicity=2"},
+	    {"fault add x down a>b toxicity=-0.5", "toxicity=-0.5"},
+	    {"fault add x down a>b toxicity=nan", "from 0 to 1"},
+	    {"fault add x down a>b toxicity=0.5x", "toxicity=0.5x"},
+	    {"fault add x down a>b direction=sideways", "direction=sideways"},
+	    {"fault add x slow_close a>b", "slow_close needs ms=N"},
+	    {"fault add x timeout a>b", "timeout needs ms=N"},
+	    {"fault add x timeout a>b ms=700000", "milliseconds 0-600000"},
+	    {"fault add x slicer a>b delay_us=5", "needs average_size=N"},
+	    {"fault add x slicer a>b average_size=0", "average_size=0"},
+	    {"fault add x slicer a>b average_size=4 size_variation=4",
+	     "below average_size"},
+	    {"fault add x slicer a>b average_size=4 bytes=3",
+	     "takes no parameter 'bytes'"},
+	    {"fault add x limit_data a>b", "limit_data needs bytes=N"},
+	    {"fault add x limit_data a>b bytes=-1", "bytes=-1"},
+	    {"fault add x latency a>b ms=5 bytes=3",
+	     "takes no parameter 'bytes'"},
 	    {"fault add all down a>b", "not 'all'"},
 	    {"fault add a/b down a>b", "fault name 'a/b'"},
 	    {"fault add x down", "usage: fault add"},
@@ -956,6 +1280,31 @@ START_TEST(test_fault_add_alloc_failures)
 }
 END_TEST
 
+/* At most PROXY_MAX_FAULTS (64) faults at once; a removed fault's slot
+ * is used again and acts only on the connections that draw it. */
+START_TEST(test_fault_slots)
+{
+	char cmd[128];
+	int i, fd;
+
+	for (i = 0; i < 64; i++) {
+		snprintf(cmd, sizeof(cmd), "fault add f%d latency b>a ms=0", i);
+		ctl_ok(cmd);
+	}
+	ctl_refused("fault add f64 latency b>a ms=0", "64 faults are in force");
+	fd = dial(F.port_ab);
+	echo_ok(fd, "warm");
+	ctl_ok("fault remove f7");
+	/* Slot 7 again: a fault that acts on no connection (toxicity 0)
+	 * must not inherit the old fault's draws. */
+	ctl_ok("fault add g down a>b toxicity=0");
+	echo_ok(fd, "still");
+	ctl_ok("fault remove all");
+	echo_ok(fd, "after");
+	close(fd);
+}
+END_TEST
+
 static TCase *tcase(const char *name)
 {
 	TCase *tc = tcase_create(name);
@@ -991,6 +1340,25 @@ static Suite *proxy_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase("fault_bandwidth");
 	tcase_add_test(tc, test_fault_bandwidth);
+	suite_add_tcase(s, tc);
+	tc = tcase("fault_slow_close");
+	tcase_add_test(tc, test_fault_slow_close);
+	suite_add_tcase(s, tc);
+	tc = tcase("fault_timeout");
+	tcase_add_test(tc, test_fault_timeout);
+	suite_add_tcase(s, tc);
+	tc = tcase("fault_slicer");
+	tcase_add_test(tc, test_fault_slicer);
+	suite_add_tcase(s, tc);
+	tc = tcase("fault_limit_data");
+	tcase_add_test(tc, test_fault_limit_data);
+	suite_add_tcase(s, tc);
+	tc = tcase("fault_direction");
+	tcase_add_test(tc, test_fault_direction);
+	suite_add_tcase(s, tc);
+	tc = tcase("fault_toxicity");
+	tcase_add_test(tc, test_fault_toxicity);
+	tcase_add_test(tc, test_fault_slots);
 	suite_add_tcase(s, tc);
 	tc = tcase("fault_list_remove");
 	tcase_add_test(tc, test_fault_list_remove);

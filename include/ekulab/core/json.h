@@ -36,6 +36,9 @@ void json_str(struct json *j, const char *s); /* NULL writes null */
 void json_int(struct json *j, int64_t v);
 /* v with that many decimals ("0.725"); null when not finite. */
 void json_fixed(struct json *j, double v, int decimals);
+/* A number with up to 15 significant digits; NaN and infinities, which
+ * JSON cannot say, are written null. */
+void json_double(struct json *j, double v);
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
 /* A value that is already JSON text (another writer's json_finish), as
