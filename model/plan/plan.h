@@ -71,11 +71,30 @@ enum plan_fault_kind {
 	PLAN_F_RESET,	  /*   connections are reset (cut) */
 	PLAN_F_LATENCY,	  /*   delay `ms` (the model ignores timing) */
 	PLAN_F_BANDWIDTH, /*   at most `kbps` (ignored by the model) */
+	PLAN_F_SLOW_CLOSE, /*  closes arrive `ms` late (link stays up) */
+	PLAN_F_TIMEOUT,	   /*  nothing moves; closed after `ms` (cut) */
+	PLAN_F_SLICER,	   /*  bytes in small pieces (link stays up) */
+	PLAN_F_LIMIT_DATA, /*  closed after `bytes` (cut) */
 };
 /* "kill" "pause" "resume" "restart" "partition" "down" "blackhole"
- * "reset" "latency" "bandwidth"; parse returns 0 or EKL_EINVAL. */
+ * "reset" "latency" "bandwidth" "slow_close" "timeout" "slicer"
+ * "limit_data"; parse returns 0 or EKL_EINVAL. */
 const char *plan_fault_kind_name(enum plan_fault_kind k);
 int plan_fault_kind_parse(const char *s, enum plan_fault_kind *out);
+
+/* A link fault: down .. limit_data (it takes link:, direction:,
+ * toxicity:). */
+bool plan_fault_is_link(enum plan_fault_kind k);
+
+/* Which bytes of each connection of the link a link fault acts on. */
+enum plan_direction {
+	PLAN_DIR_BOTH = 0,   /* both ways (the default) */
+	PLAN_DIR_UPSTREAM,   /* what the dialling node sends */
+	PLAN_DIR_DOWNSTREAM, /* what the dialled node sends back */
+};
+/* "both" "upstream" "downstream"; parse returns 0 or EKL_EINVAL. */
+const char *plan_direction_name(enum plan_direction d);
+int plan_direction_parse(const char *s, enum plan_direction *out);
 
 enum plan_shape {
 	PLAN_SHAPE_ISOLATE = 0, /* node: every link to and from it */
@@ -118,10 +137,35 @@ struct plan_fault {
 	int node;		    /* kill, pause, resume, restart; else -1 */
 	struct plan_partition part; /* partition */
 	int link[2];		    /* link faults; else -1 */
-	int ms;			    /* latency: delay; optional jitter_ms */
+	int ms;	       /* latency: delay (optional jitter_ms); slow_close:
+			  delay of the close; timeout: close after (0:
+			  never) */
 	int jitter_ms;
-	int kbps; /* bandwidth */
+	int kbps;		    /* bandwidth */
+	int average_size;	    /* slicer: piece size +- size_variation, */
+	int size_variation;	    /* delay_us between pieces */
+	int delay_us;
+	long long bytes;	    /* limit_data */
+	enum plan_direction direction; /* link faults */
+	/* link faults: the share of connections it acts on, 0-1 (default
+	 * 1). A fault that cuts (plan_fault_cuts) takes only 0 or 1 in a
+	 * plan: with anything between, some connections are cut and others
+	 * not, which the model cannot predict. */
+	double toxicity;
 };
+
+/* A fault of kind k with every default: no node, no link, both
+ * directions, toxicity 1, no parameters. */
+void plan_fault_init(struct plan_fault *f, enum plan_fault_kind k);
+
+/* Does the fault cut the link it is on, in the model? down, blackhole,
+ * reset, timeout and limit_data with toxicity 1 (whatever their
+ * direction: a connection that cannot carry one way cannot carry the
+ * link; limit_data ends every connection, so the link cannot stay up);
+ * latency, bandwidth, slow_close and slicer never do (the link stays up,
+ * slower); a partition cuts what plan_partition_cuts says; node faults
+ * cut no link. */
+bool plan_fault_cuts(const struct plan_fault *f);
 
 /* The expectation of an expect step; each part is optional, at least one
  * is given. */

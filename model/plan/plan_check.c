@@ -115,6 +115,29 @@ void plan_sim_free(struct plan_sim *s)
 		labmodel_free(&s->lab);
 }
 
+void plan_fault_init(struct plan_fault *f, enum plan_fault_kind k)
+{
+	memset(f, 0, sizeof(*f));
+	f->kind = k;
+	f->node = f->link[0] = f->link[1] = -1;
+	f->part.node = f->part.from = f->part.to = -1;
+	f->direction = PLAN_DIR_BOTH;
+	f->toxicity = 1.0;
+}
+
+bool plan_fault_cuts(const struct plan_fault *f)
+{
+	switch (f->kind) {
+	case PLAN_F_PARTITION: return true;
+	case PLAN_F_DOWN:
+	case PLAN_F_BLACKHOLE:
+	case PLAN_F_RESET:
+	case PLAN_F_TIMEOUT:
+	case PLAN_F_LIMIT_DATA: return f->toxicity >= 1.0;
+	default: return false;
+	}
+}
+
 static bool stops_node(const struct plan_fault *f)
 {
 	return f->kind == PLAN_F_KILL || f->kind == PLAN_F_PAUSE;
@@ -182,15 +205,16 @@ static int add_fault(struct plan_sim *s, const struct plan_fault *f, char *err)
 		if (rc != 0)
 			return rc;
 		break;
-	case PLAN_F_DOWN:
-	case PLAN_F_BLACKHOLE:
-	case PLAN_F_RESET:
+	default:
+		if (!plan_fault_is_link(f->kind))
+			break; /* kill, pause: recompute */
 		if (f->link[0] < 0 || f->link[1] < 0)
 			return ekl_errf(err, EKL_EINVAL,
 					"fault %s: which link?", f->name);
-		cut_both(&a->cuts, (size_t)f->link[0], (size_t)f->link[1]);
-		break;
-	default: break; /* kill, pause: recompute; latency, bandwidth: none */
+		if (plan_fault_cuts(f))
+			cut_both(&a->cuts, (size_t)f->link[0],
+				 (size_t)f->link[1]);
+		break; /* latency, bandwidth, slow_close, slicer: no cut */
 	}
 	s->n_faults++;
 	return 0;

@@ -191,7 +191,8 @@ static int parse_verify(struct plan_yaml *w, const yaml_node_t *n,
 	return 0;
 }
 
-/* Which fault keys each kind takes besides kind and name. */
+/* Which fault keys each kind takes besides kind and name (link kinds
+ * also take direction and toxicity). */
 static const char *fault_needs(enum plan_fault_kind k)
 {
 	switch (k) {
@@ -205,8 +206,24 @@ static const char *fault_needs(enum plan_fault_kind k)
 	case PLAN_F_RESET: return "link";
 	case PLAN_F_LATENCY: return "link, ms";
 	case PLAN_F_BANDWIDTH: return "link, kbps";
+	case PLAN_F_SLOW_CLOSE:
+	case PLAN_F_TIMEOUT: return "link, ms";
+	case PLAN_F_SLICER: return "link, average_size";
+	case PLAN_F_LIMIT_DATA: return "link, bytes";
 	}
 	return "";
+}
+
+/* Keys a kind takes beyond those it needs. */
+static bool fault_optional(enum plan_fault_kind k, const char *key)
+{
+	if (k == PLAN_F_LATENCY && strcmp(key, "jitter_ms") == 0)
+		return true;
+	if (k == PLAN_F_SLICER && (strcmp(key, "size_variation") == 0 ||
+				   strcmp(key, "delay_us") == 0))
+		return true;
+	return plan_fault_is_link(k) && (strcmp(key, "direction") == 0 ||
+					 strcmp(key, "toxicity") == 0);
 }
 
 /* A key given to a fault kind that does not take it. */
@@ -214,9 +231,11 @@ static int fault_extra(struct plan_yaml *w, const yaml_node_t *n,
 		       const char *kp, const struct plan_fault *f,
 		       bool shape_node)
 {
-	static const char *const keys[] = {"node",	"shape", "from",
-					   "to",	"link",	 "ms",
-					   "jitter_ms", "kbps",	 NULL};
+	static const char *const keys[] = {
+	    "node",	    "shape",	      "from",	  "to",
+	    "link",	    "ms",	      "jitter_ms", "kbps",
+	    "average_size", "size_variation", "delay_us", "bytes",
+	    "direction",    "toxicity",	      NULL};
 	const char *needs = fault_needs(f->kind);
 	char sub[PLAN_KP_LEN];
 	yaml_node_t *v;
@@ -226,23 +245,21 @@ static int fault_extra(struct plan_yaml *w, const yaml_node_t *n,
 	for (i = 0; keys[i] != NULL; i++) {
 		if ((v = plan_yaml_get(w, n, keys[i])) == NULL)
 			continue;
-		ok = strstr(needs, keys[i]) != NULL;
+		ok = strstr(needs, keys[i]) != NULL ||
+		     fault_optional(f->kind, keys[i]);
 		if (f->kind == PLAN_F_PARTITION)
 			ok = strcmp(keys[i], "shape") == 0 ||
 			     (strcmp(keys[i], "node") == 0 && shape_node) ||
 			     ((strcmp(keys[i], "from") == 0 ||
 			       strcmp(keys[i], "to") == 0) &&
 			      f->part.shape == PLAN_SHAPE_ONE_WAY);
-		if (f->kind == PLAN_F_LATENCY &&
-		    strcmp(keys[i], "jitter_ms") == 0)
-			ok = true;
 		if (!ok) {
 			plan_yaml_keypath(sub, sizeof(sub), "%s.%s", kp,
 					  keys[i]);
 			return plan_yaml_fail(
 			    w, v, sub,
 			    "not used by a %s%s%s fault; it takes "
-			    "%s",
+			    "%s%s",
 			    plan_fault_kind_name(f->kind),
 			    f->kind == PLAN_F_PARTITION ? " " : "",
 			    f->kind == PLAN_F_PARTITION
@@ -253,8 +270,139 @@ static int fault_extra(struct plan_yaml *w, const yaml_node_t *n,
 				   : f->part.shape == PLAN_SHAPE_ONE_WAY
 				       ? "from and to"
 				       : "no node")
-				: needs);
+				: needs,
+			    plan_fault_is_link(f->kind)
+				? " (and optionally direction, toxicity)"
+				: "");
 		}
+	}
+	return 0;
+}
+
+/* toxicity: a probability, 0 to 1; 0 < p < 1 refused for a kind that
+ * cuts (the model cannot predict which connections it cuts). */
+static int parse_toxicity(struct plan_yaml *w, const yaml_node_t *v,
+			  const char *key, struct plan_fault *f)
+{
+	const char *s;
+	char *end;
+	double d;
+	int rc;
+
+	if ((rc = plan_yaml_scalar(w, v, key, &s)) != 0)
+		return rc;
+	errno = 0;
+	d = strtod(s, &end);
+	if (*end != '\0' || errno != 0 || !(d >= 0 && d <= 1) ||
+	    s[0] < '0' || s[0] > '9')
+		return plan_yaml_fail(
+		    w, v, key,
+		    "'%s' is not a probability from 0 to 1 (the share of "
+		    "connections the fault acts on)",
+		    s);
+	f->toxicity = d;
+	if (d > 0 && d < 1) {
+		struct plan_fault all = *f;
+
+		all.toxicity = 1;
+		if (plan_fault_cuts(&all))
+			return plan_yaml_fail(
+			    w, v, key,
+			    "%s with toxicity %s cuts some connections and "
+			    "not others, which the model cannot predict; a "
+			    "plan takes 0 or 1 for a fault that cuts (use "
+			    "'ekulab lab fault' or 'ekulab soak' for a "
+			    "partial one)",
+			    plan_fault_kind_name(f->kind), s);
+	}
+	return 0;
+}
+
+/* The parameters of a link fault kind: ms, jitter_ms, kbps,
+ * average_size, size_variation, delay_us, bytes, direction, toxicity. */
+static int parse_link_params(struct plan_yaml *w, const yaml_node_t *n,
+			     const char *kp, struct plan_fault *f)
+{
+	static const struct {
+		enum plan_fault_kind kind;
+		const char *key;
+		bool need;
+		long lo, hi;
+		const char *what;
+	} nums[] = {
+	    {PLAN_F_LATENCY, "ms", true, 0, 600000, "a delay in ms"},
+	    {PLAN_F_LATENCY, "jitter_ms", false, 0, 600000, "a jitter in ms"},
+	    {PLAN_F_BANDWIDTH, "kbps", true, 1, 100000000, "a rate in kbit/s"},
+	    {PLAN_F_SLOW_CLOSE, "ms", true, 0, 600000,
+	     "a delay of the close in ms"},
+	    {PLAN_F_TIMEOUT, "ms", true, 0, 600000,
+	     "the ms before the connection is closed (0: never)"},
+	    {PLAN_F_SLICER, "average_size", true, 1, 65536,
+	     "a piece size in bytes"},
+	    {PLAN_F_SLICER, "size_variation", false, 0, 65535,
+	     "a variation in bytes"},
+	    {PLAN_F_SLICER, "delay_us", false, 0, 10000000,
+	     "a delay between pieces in microseconds"},
+	    {PLAN_F_LIMIT_DATA, "bytes", true, 0, 1125899906842624L,
+	     "a number of bytes"},
+	};
+	char sub[PLAN_KP_LEN];
+	yaml_node_t *v;
+	const char *s;
+	size_t i;
+	long num;
+	int rc;
+
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		if (nums[i].kind != f->kind)
+			continue;
+		plan_yaml_keypath(sub, sizeof(sub), "%s.%s", kp, nums[i].key);
+		if ((v = plan_yaml_get(w, n, nums[i].key)) == NULL) {
+			if (nums[i].need)
+				return plan_yaml_fail(w, n, sub, "missing; %s",
+						      nums[i].what);
+			continue;
+		}
+		if ((rc = plan_yaml_long(w, v, sub, nums[i].lo, nums[i].hi,
+					 nums[i].what, &num)) != 0)
+			return rc;
+		if (strcmp(nums[i].key, "ms") == 0)
+			f->ms = (int)num;
+		else if (strcmp(nums[i].key, "jitter_ms") == 0)
+			f->jitter_ms = (int)num;
+		else if (strcmp(nums[i].key, "kbps") == 0)
+			f->kbps = (int)num;
+		else if (strcmp(nums[i].key, "average_size") == 0)
+			f->average_size = (int)num;
+		else if (strcmp(nums[i].key, "size_variation") == 0) {
+			if (num >= f->average_size)
+				return plan_yaml_fail(
+				    w, v, sub,
+				    "%ld: must be below average_size (%d): a "
+				    "piece is at least one byte",
+				    num, f->average_size);
+			f->size_variation = (int)num;
+		} else if (strcmp(nums[i].key, "delay_us") == 0)
+			f->delay_us = (int)num;
+		else if (strcmp(nums[i].key, "bytes") == 0)
+			f->bytes = num;
+	}
+	if ((v = plan_yaml_get(w, n, "direction")) != NULL) {
+		plan_yaml_keypath(sub, sizeof(sub), "%s.direction", kp);
+		if ((rc = plan_yaml_scalar(w, v, sub, &s)) != 0)
+			return rc;
+		if (plan_direction_parse(s, &f->direction) != 0)
+			return plan_yaml_fail(
+			    w, v, sub,
+			    "'%s' is not a direction; use both, upstream "
+			    "(what the dialling node sends) or downstream "
+			    "(what it gets back)",
+			    s);
+	}
+	if ((v = plan_yaml_get(w, n, "toxicity")) != NULL) {
+		plan_yaml_keypath(sub, sizeof(sub), "%s.toxicity", kp);
+		if ((rc = parse_toxicity(w, v, sub, f)) != 0)
+			return rc;
 	}
 	return 0;
 }
@@ -320,19 +468,19 @@ static int parse_partition(struct plan_yaml *w, const yaml_node_t *n,
 static int parse_fault(struct plan_yaml *w, const yaml_node_t *n,
 		       const char *kp, size_t index, struct plan_step *st)
 {
-	static const char *const keys[] = {"kind",	"name", "node", "shape",
-					   "from",	"to",	"link", "ms",
-					   "jitter_ms", "kbps", NULL};
+	static const char *const keys[] = {
+	    "kind",	 "name",	  "node",     "shape",	   "from",
+	    "to",	 "link",	  "ms",	      "jitter_ms", "kbps",
+	    "average_size", "size_variation", "delay_us", "bytes",	   "direction",
+	    "toxicity",	 NULL};
 	struct plan_fault *f = &st->fault;
 	char sub[PLAN_KP_LEN];
 	bool shape_node = false;
 	yaml_node_t *v;
 	const char *s;
-	long num;
 	int rc;
 
-	f->node = f->link[0] = f->link[1] = -1;
-	f->part.node = f->part.from = f->part.to = -1;
+	plan_fault_init(f, PLAN_F_KILL);
 	if (n->type != YAML_MAPPING_NODE)
 		return plan_yaml_fail(w, n, kp,
 				      "expected a mapping such as {kind: kill, "
@@ -344,8 +492,9 @@ static int parse_fault(struct plan_yaml *w, const yaml_node_t *n,
 		return plan_yaml_fail(
 		    w, n, sub,
 		    "missing; kill, pause, resume, restart, "
-		    "partition, down, blackhole, reset, latency or "
-		    "bandwidth");
+		    "partition, down, blackhole, reset, latency, "
+		    "bandwidth, slow_close, timeout, slicer or "
+		    "limit_data");
 	if ((rc = plan_yaml_scalar(w, v, sub, &s)) != 0)
 		return rc;
 	if (plan_fault_kind_parse(s, &f->kind) != 0)
@@ -353,7 +502,8 @@ static int parse_fault(struct plan_yaml *w, const yaml_node_t *n,
 		    w, v, sub,
 		    "'%s' is not a fault; use kill, pause, resume, "
 		    "restart, partition, down, blackhole, reset, "
-		    "latency or bandwidth",
+		    "latency, bandwidth, slow_close, timeout, slicer or "
+		    "limit_data",
 		    s);
 	switch (f->kind) {
 	case PLAN_F_KILL:
@@ -381,33 +531,9 @@ static int parse_fault(struct plan_yaml *w, const yaml_node_t *n,
 		return rc;
 	if ((rc = fault_extra(w, n, kp, f, shape_node)) != 0)
 		return rc;
-	if (f->kind == PLAN_F_LATENCY) {
-		plan_yaml_keypath(sub, sizeof(sub), "%s.ms", kp);
-		if ((v = plan_yaml_get(w, n, "ms")) == NULL)
-			return plan_yaml_fail(w, n, sub,
-					      "missing; the delay in ms");
-		if ((rc = plan_yaml_long(w, v, sub, 0, 600000, "a delay in ms",
-					 &num)) != 0)
-			return rc;
-		f->ms = (int)num;
-		if ((v = plan_yaml_get(w, n, "jitter_ms")) != NULL) {
-			plan_yaml_keypath(sub, sizeof(sub), "%s.jitter_ms", kp);
-			if ((rc = plan_yaml_long(w, v, sub, 0, 600000,
-						 "a jitter in ms", &num)) != 0)
-				return rc;
-			f->jitter_ms = (int)num;
-		}
-	}
-	if (f->kind == PLAN_F_BANDWIDTH) {
-		plan_yaml_keypath(sub, sizeof(sub), "%s.kbps", kp);
-		if ((v = plan_yaml_get(w, n, "kbps")) == NULL)
-			return plan_yaml_fail(w, n, sub,
-					      "missing; the rate in kbit/s");
-		if ((rc = plan_yaml_long(w, v, sub, 1, 100000000,
-					 "a rate in kbit/s", &num)) != 0)
-			return rc;
-		f->kbps = (int)num;
-	}
+	if (plan_fault_is_link(f->kind) &&
+	    (rc = parse_link_params(w, n, kp, f)) != 0)
+		return rc;
 	if ((v = plan_yaml_get(w, n, "name")) != NULL) {
 		plan_yaml_keypath(sub, sizeof(sub), "%s.name", kp);
 		if ((rc = plan_yaml_scalar(w, v, sub, &s)) != 0)
@@ -1000,10 +1126,20 @@ static void fault_text(const struct topo *t, const struct plan_fault *f,
 	default:
 		cat(b, len, " %s-%s", topo_endpoint_name(t, (size_t)f->link[0]),
 		    topo_endpoint_name(t, (size_t)f->link[1]));
-		if (f->kind == PLAN_F_LATENCY)
+		if (f->kind == PLAN_F_LATENCY || f->kind == PLAN_F_SLOW_CLOSE ||
+		    f->kind == PLAN_F_TIMEOUT)
 			cat(b, len, " %dms", f->ms);
 		else if (f->kind == PLAN_F_BANDWIDTH)
 			cat(b, len, " %dkbps", f->kbps);
+		else if (f->kind == PLAN_F_SLICER)
+			cat(b, len, " %d+-%dB/%dus", f->average_size,
+			    f->size_variation, f->delay_us);
+		else if (f->kind == PLAN_F_LIMIT_DATA)
+			cat(b, len, " %lldB", f->bytes);
+		if (f->direction != PLAN_DIR_BOTH)
+			cat(b, len, " %s", plan_direction_name(f->direction));
+		if (f->toxicity < 1)
+			cat(b, len, " toxicity %g", f->toxicity);
 		break;
 	}
 	cat(b, len, " [%s]", f->name);

@@ -18,6 +18,7 @@
 #endif
 
 static char dir[512];
+static struct plan p_glob;
 
 static void setup(void)
 {
@@ -226,6 +227,36 @@ static const struct {
     {"  - expect: {}\n", ":3:13: key 'steps[1].expect': ", "expects nothing"},
     {"  - renew: {node: node2, profile: combined, via: ftp}\n",
      ":3:50: key 'steps[1].renew.via': ", "'ftp' is not upload"},
+    {"  - fault: {kind: timeout, link: [node1, node2]}\n",
+     ":3:12: key 'steps[1].fault.ms': ", "missing"},
+    {"  - fault: {kind: slow_close, link: [node1, node2], ms: -5}\n",
+     ":3:57: key 'steps[1].fault.ms': ", "delay of the close"},
+    {"  - fault: {kind: slicer, link: [node1, node2], delay_us: 10}\n",
+     ":3:12: key 'steps[1].fault.average_size': ", "missing"},
+    {"  - fault: {kind: slicer, link: [node1, node2], average_size: 4, "
+     "size_variation: 4}\n",
+     ":3:82: key 'steps[1].fault.size_variation': ", "below average_size"},
+    {"  - fault: {kind: limit_data, link: [node1, node2], bytes: x}\n",
+     ":3:60: key 'steps[1].fault.bytes': ", "number of bytes"},
+    {"  - fault: {kind: limit_data, link: [node1, node2]}\n",
+     ":3:12: key 'steps[1].fault.bytes': ", "missing"},
+    {"  - fault: {kind: down, link: [node1, node2], bytes: 5}\n",
+     ":3:54: key 'steps[1].fault.bytes': ", "not used by a down fault"},
+    {"  - fault: {kind: down, link: [node1, node2], direction: up}\n",
+     ":3:58: key 'steps[1].fault.direction': ", "'up' is not a direction"},
+    {"  - fault: {kind: latency, link: [node1, node2], ms: 5, "
+     "toxicity: 1.5}\n",
+     ":3:67: key 'steps[1].fault.toxicity': ", "probability from 0 to 1"},
+    {"  - fault: {kind: blackhole, link: [node1, node2], toxicity: 0.5}\n",
+     ":3:62: key 'steps[1].fault.toxicity': ",
+     "blackhole with toxicity 0.5 cuts some connections"},
+    {"  - fault: {kind: limit_data, link: [node1, node2], bytes: 9, "
+     "toxicity: 0.99}\n",
+     ":3:73: key 'steps[1].fault.toxicity': ", "the model cannot predict"},
+    {"  - fault: {kind: kill, node: node1, toxicity: 1}\n",
+     ":3:48: key 'steps[1].fault.toxicity': ", "not used by a kill"},
+    {"  - fault: {kind: partition, shape: halves, direction: upstream}\n",
+     ":3:56: key 'steps[1].fault.direction': ", "not used by a partition"},
 };
 
 START_TEST(test_load_errors)
@@ -247,6 +278,96 @@ START_TEST(test_load_errors)
 		      err);
 	ck_assert_ptr_null(p.steps);
 	ck_assert_uint_eq(p.topo.n_nodes, 0);
+}
+END_TEST
+
+/* The link faults Toxiproxy users know: their keys, their text and what
+ * the model says of each (plan_fault_cuts through the lab's cuts). */
+START_TEST(test_link_toxics)
+{
+	static const struct {
+		const char *fault;
+		const char *text; /* the step's text contains it */
+		bool cut;	  /* the model: node1-node2 is down (cut) */
+	} cases[] = {
+	    {"{kind: slow_close, link: [node1, node2], ms: 300}",
+	     "fault slow_close node1-node2 300ms", false},
+	    {"{kind: timeout, link: [node1, node2], ms: 0}",
+	     "fault timeout node1-node2 0ms", true},
+	    {"{kind: slicer, link: [node1, node2], average_size: 1, "
+	     "delay_us: 100}",
+	     "fault slicer node1-node2 1+-0B/100us", false},
+	    {"{kind: limit_data, link: [node1, node2], bytes: 4096, "
+	     "direction: downstream}",
+	     "fault limit_data node1-node2 4096B downstream", true},
+	    {"{kind: down, link: [node1, node2], direction: upstream}",
+	     "fault down node1-node2 upstream", true},
+	    {"{kind: blackhole, link: [node1, node2], toxicity: 0}",
+	     "toxicity 0", false},
+	    {"{kind: reset, link: [node1, node2], toxicity: 1.0}",
+	     "fault reset node1-node2 [", true},
+	    {"{kind: latency, link: [node1, node2], ms: 20, toxicity: 0.5}",
+	     "fault latency node1-node2 20ms toxicity 0.5", false},
+	    {"{kind: bandwidth, link: [node1, node2], kbps: 8, direction: "
+	     "downstream, toxicity: 0.25}",
+	     "8kbps downstream toxicity 0.25", false},
+	};
+	struct lab_prediction *pred = ekl_calloc(1, sizeof(*pred));
+	char err[EKL_ERRLEN] = "", text[512];
+	size_t i;
+
+	ck_assert_ptr_nonnull(pred);
+	put("three.yaml", three);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct plan_sim sim;
+		struct plan p;
+
+		snprintf(text, sizeof(text),
+			 "topology: three.yaml\nsteps:\n  - fault: %s\n",
+			 cases[i].fault);
+		ck_assert_msg(plan_load(put("toxic.yaml", text), &p, err) == 0,
+			      "%s: %s", cases[i].fault, err);
+		ck_assert_msg(strstr(p.steps[0].text, cases[i].text) != NULL,
+			      "'%s' lacks '%s'", p.steps[0].text,
+			      cases[i].text);
+		ck_assert(plan_fault_is_link(p.steps[0].fault.kind));
+		ck_assert(plan_fault_cuts(&p.steps[0].fault) == cases[i].cut);
+		plan_sim_init(&sim, &p, 0);
+		ck_assert_int_eq(plan_apply(&sim, &p.steps[0], err), 0);
+		ck_assert_int_eq(labmodel_predict(&sim.lab, pred, err), 0);
+		ck_assert_msg(labmodel_pair(pred, 0, 1)->linked == !cases[i].cut,
+			      "%s: node1-node2 %s", cases[i].fault,
+			      labmodel_pair(pred, 0, 1)->linked ? "up" : "down");
+		if (cases[i].cut) {
+			ck_assert_int_eq(labmodel_pair(pred, 0, 1)->why.kind,
+					 LAB_WHY_CUT);
+			ck_assert(!pred->repl[1].replicating);
+		}
+		ck_assert(labmodel_pair(pred, 0, 2)->linked);
+		plan_sim_free(&sim);
+		plan_free(&p);
+	}
+	/* The parameters as parsed. */
+	ck_assert_int_eq(
+	    plan_load(put("toxic.yaml",
+			  "topology: three.yaml\nsteps:\n"
+			  "  - fault: {kind: slicer, link: [node2, node3], "
+			  "average_size: 10, size_variation: 3, delay_us: 50, "
+			  "direction: upstream, toxicity: 0.75}\n"
+			  "  - fault: {kind: limit_data, link: [node1, node3], "
+			  "bytes: 1125899906842624, name: big}\n"),
+		      &p_glob, err),
+	    0);
+	ck_assert_int_eq(p_glob.steps[0].fault.average_size, 10);
+	ck_assert_int_eq(p_glob.steps[0].fault.size_variation, 3);
+	ck_assert_int_eq(p_glob.steps[0].fault.delay_us, 50);
+	ck_assert_int_eq(p_glob.steps[0].fault.direction, PLAN_DIR_UPSTREAM);
+	ck_assert(p_glob.steps[0].fault.toxicity == 0.75);
+	ck_assert(p_glob.steps[1].fault.bytes == 1125899906842624LL);
+	ck_assert(p_glob.steps[1].fault.toxicity == 1.0);
+	ck_assert_int_eq(p_glob.steps[1].fault.direction, PLAN_DIR_BOTH);
+	plan_free(&p_glob);
+	ekl_free(pred);
 }
 END_TEST
 
@@ -1457,6 +1578,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_load_errors, 0,
 			    (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, test_load_file_errors);
+	tcase_add_test(tc, test_link_toxics);
 	tcase_add_test(tc, test_load_nomem);
 	suite_add_tcase(s, tc);
 
