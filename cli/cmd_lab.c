@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/proxy_client.h"
 #include "cmd.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/json.h"
@@ -215,6 +216,11 @@ static const struct {
      "  down|blackhole|reset A B [--one-way]\n"
      "  latency A B --ms N [--jitter N] [--one-way]\n"
      "  bandwidth A B --rate BYTES_PER_S [--one-way]\n"
+     "  slow_close A B --ms N [--one-way]\n"
+     "  timeout A B --ms N [--one-way]\n"
+     "  slicer A B --average-size N [--size-variation N] [--delay-us N]\n"
+     "         [--one-way]\n"
+     "  limit_data A B --bytes N [--one-way]\n"
      "  partition isolate NODE | halves | ring | bridge NODE | one-way FROM "
      "TO\n"
      "  list [--json] | heal NAME|all\n"
@@ -233,6 +239,18 @@ static const struct {
      "  --jitter N            latency: random extra delay up to N ms (default: "
      "0)\n"
      "  --rate BYTES_PER_S    bandwidth: the limit (required)\n"
+     "  --ms N                slow_close: delay before the close is passed\n"
+     "                        on; timeout: stop passing data and close after\n"
+     "                        N ms (0: never closed) (required)\n"
+     "  --average-size N      slicer: average piece size in bytes (required)\n"
+     "  --size-variation N    slicer: random variation of a piece (default: 0)\n"
+     "  --delay-us N          slicer: delay between pieces in microseconds\n"
+     "                        (default: 0)\n"
+     "  --bytes N             limit_data: close after N bytes (required)\n"
+     "  --direction D         link faults: both, upstream (A -> B) or\n"
+     "                        downstream (B -> A) data (default: both)\n"
+     "  --toxicity P          link faults: the share of connections the fault\n"
+     "                        acts on, 0 to 1 (default: 1)\n"
      "  --json                list: one JSON object (default: text)\n"
      "  --state DIR           the lab's state directory (default: the one "
      "'lab\n"
@@ -396,8 +414,17 @@ struct opts {
 	bool no_wait;
 	bool watch;
 	long ms;
+	bool ms_set;
 	long jitter;
 	long rate;
+	long long bytes;
+	bool bytes_set;
+	long average_size;
+	long size_variation;
+	long delay_us;
+	const char *direction;
+	double toxicity;
+	bool toxicity_set;
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -410,7 +437,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"dot", required_argument, NULL, 'D'},
 	    {"mermaid", required_argument, NULL, 'M'},
 	    {"ca", required_argument, NULL, 'c'},
-	    {"ack", required_argument, NULL, 'A'},
+	    {"ack", required_argument, NULL, 'K'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"force", no_argument, NULL, 'f'},
 	    {"one-way", no_argument, NULL, 'o'},
@@ -419,6 +446,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"ms", required_argument, NULL, 'm'},
 	    {"jitter", required_argument, NULL, 'J'},
 	    {"rate", required_argument, NULL, 'R'},
+	    {"bytes", required_argument, NULL, 'B'},
+	    {"average-size", required_argument, NULL, 'A'},
+	    {"size-variation", required_argument, NULL, 'V'},
+	    {"delay-us", required_argument, NULL, 'U'},
+	    {"direction", required_argument, NULL, 'd'},
+	    {"toxicity", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -440,7 +473,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'D': o->dot = optarg; break;
 		case 'M': o->mermaid = optarg; break;
 		case 'c': o->ca = optarg; break;
-		case 'A':
+		case 'K':
 			if (strcmp(optarg, "primary") != 0 &&
 			    strcmp(optarg, "all") != 0) {
 				cli_fail("lab: --ack '%s': use primary or all",
@@ -454,12 +487,43 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'o': o->one_way = true; break;
 		case 'W': o->no_wait = true; break;
 		case 'w': o->watch = true; break;
+		case 'd': o->direction = optarg; break;
+		case 't':
+			o->toxicity = strtod(optarg, &end);
+			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
+			    !(o->toxicity >= 0 && o->toxicity <= 1)) {
+				cli_fail("lab: --toxicity '%s': a probability "
+					 "from 0 to 1 (the share of "
+					 "connections the fault acts on)",
+					 optarg);
+				return 2;
+			}
+			o->toxicity_set = true;
+			break;
+		case 'B':
+			o->bytes = strtoll(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
+			    o->bytes < 0) {
+				cli_fail("lab: --bytes '%s': a non-negative "
+					 "number",
+					 optarg);
+				return 2;
+			}
+			o->bytes_set = true;
+			break;
 		case 'm':
 		case 'J':
 		case 'R':
+		case 'A':
+		case 'V':
+		case 'U':
 			num = opt == 'm'   ? &o->ms
 			      : opt == 'J' ? &o->jitter
-					   : &o->rate;
+			      : opt == 'R' ? &o->rate
+			      : opt == 'A' ? &o->average_size
+			      : opt == 'V' ? &o->size_variation
+					   : &o->delay_us;
+			o->ms_set |= opt == 'm';
 			*num = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || *num < 0 ||
 			    *num > 1000000000) {
@@ -712,9 +776,80 @@ static int node_arg(struct lab *l, const char *name)
 	return i;
 }
 
+static bool is_link_kind(const char *k)
+{
+	static const char *const kinds[] = {
+	    "down",	  "blackhole", "reset",	 "latency",   "bandwidth",
+	    "slow_close", "timeout",   "slicer", "limit_data", NULL};
+	size_t i;
+
+	for (i = 0; kinds[i] != NULL; i++)
+		if (strcmp(k, kinds[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The proxy parameters of link fault `kind` from the options, or 2 with
+ * the reason printed. */
+static int link_params(const char *kind, const struct opts *o, char *buf,
+		       size_t len)
+{
+	struct proxy_fault_spec spec;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.kind = kind;
+	if ((strcmp(kind, "latency") == 0 || strcmp(kind, "slow_close") == 0) &&
+	    o->ms <= 0) {
+		cli_fail("lab fault %s: --ms N is needed", kind);
+		return 2;
+	}
+	if (strcmp(kind, "timeout") == 0 && !o->ms_set) {
+		cli_fail("lab fault timeout: --ms N is needed (0: the "
+			 "connections are never closed)");
+		return 2;
+	}
+	if (strcmp(kind, "bandwidth") == 0 && o->rate <= 0) {
+		cli_fail("lab fault bandwidth: --rate BYTES_PER_S is needed");
+		return 2;
+	}
+	if (strcmp(kind, "slicer") == 0 && o->average_size <= 0) {
+		cli_fail("lab fault slicer: --average-size N (bytes, 1 or "
+			 "more) is needed");
+		return 2;
+	}
+	if (strcmp(kind, "limit_data") == 0 && !o->bytes_set) {
+		cli_fail("lab fault limit_data: --bytes N is needed");
+		return 2;
+	}
+	if (o->direction != NULL && strcmp(o->direction, "both") != 0 &&
+	    strcmp(o->direction, "upstream") != 0 &&
+	    strcmp(o->direction, "downstream") != 0) {
+		cli_fail("lab fault %s: --direction is both, upstream (what "
+			 "the dialling node sends) or downstream (what it "
+			 "gets back)",
+			 kind);
+		return 2;
+	}
+	spec.ms = (unsigned)o->ms;
+	spec.jitter_ms = (unsigned)o->jitter;
+	spec.rate = (unsigned long long)o->rate;
+	spec.bytes = (unsigned long long)o->bytes;
+	spec.average_size = (unsigned)o->average_size;
+	spec.size_variation = (unsigned)o->size_variation;
+	spec.delay_us = (unsigned)o->delay_us;
+	spec.direction = o->direction;
+	spec.has_toxicity = o->toxicity_set;
+	spec.toxicity = o->toxicity;
+	if (proxy_fault_params(&spec, buf, len) != 0) {
+		cli_fail("lab fault %s: bad parameters", kind);
+		return 2;
+	}
+	return 0;
+}
+
 static int lab_fault(struct lab *l, const struct opts *o, int argc, char **argv)
 {
-	char err[EKL_ERRLEN] = "", name[64], params[96] = "";
+	char err[EKL_ERRLEN] = "", name[64], params[256] = "";
 	const char *kind;
 	int rv = 0, a = -1, b = -1;
 
@@ -782,10 +917,7 @@ static int lab_fault(struct lab *l, const struct opts *o, int argc, char **argv)
 		if (argc == 3 && (a = node_arg(l, argv[2])) < 0)
 			return 2;
 		rv = lab_fault_verify(l, m, a, err);
-	} else if (strcmp(kind, "down") == 0 ||
-		   strcmp(kind, "blackhole") == 0 ||
-		   strcmp(kind, "reset") == 0 || strcmp(kind, "latency") == 0 ||
-		   strcmp(kind, "bandwidth") == 0) {
+	} else if (is_link_kind(kind)) {
 		int from[2], to[2];
 
 		if (argc != 3 || (a = node_arg(l, argv[1])) < 0 ||
@@ -794,21 +926,8 @@ static int lab_fault(struct lab *l, const struct opts *o, int argc, char **argv)
 				 kind);
 			return 2;
 		}
-		if (strcmp(kind, "latency") == 0) {
-			if (o->ms <= 0) {
-				cli_fail("lab fault latency: --ms N is needed");
-				return 2;
-			}
-			snprintf(params, sizeof(params), "ms=%ld jitter=%ld",
-				 o->ms, o->jitter);
-		} else if (strcmp(kind, "bandwidth") == 0) {
-			if (o->rate <= 0) {
-				cli_fail("lab fault bandwidth: --rate "
-					 "BYTES_PER_S is needed");
-				return 2;
-			}
-			snprintf(params, sizeof(params), "rate=%ld", o->rate);
-		}
+		if (link_params(kind, o, params, sizeof(params)) != 0)
+			return 2;
 		from[0] = a;
 		to[0] = b;
 		from[1] = b;

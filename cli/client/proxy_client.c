@@ -74,40 +74,17 @@ int proxy_client_fault_add(const char *control,
 		return ekl_errf(err, EKL_EINVAL,
 				"fault: name, kind and routes must be single "
 				"words (routes as A>B,C>D or *)");
-	if (f->direction != NULL && !one_word(f->direction))
-		return ekl_errf(err, EKL_EINVAL,
-				"fault %.60s: direction must be one word",
-				f->name);
 	n = snprintf(cmd, sizeof(cmd), "fault add %s %s %s", f->name, f->kind,
 		     f->routes);
-	if (n > 0 && (size_t)n < sizeof(cmd)) {
-		size_t m = (size_t)n, c = sizeof(cmd);
-
-		if (strcmp(f->kind, "latency") == 0)
-			m +=
-			    (size_t)snprintf(cmd + m, c - m, " ms=%u jitter=%u",
-					     f->ms, f->jitter_ms);
-		else if (strcmp(f->kind, "bandwidth") == 0)
-			m += (size_t)snprintf(cmd + m, c - m, " rate=%llu",
-					      f->rate);
-		else if (strcmp(f->kind, "slow_close") == 0 ||
-			 strcmp(f->kind, "timeout") == 0)
-			m += (size_t)snprintf(cmd + m, c - m, " ms=%u", f->ms);
-		else if (strcmp(f->kind, "slicer") == 0)
-			m += (size_t)snprintf(
-			    cmd + m, c - m,
-			    " average_size=%u size_variation=%u delay_us=%u",
-			    f->average_size, f->size_variation, f->delay_us);
-		else if (strcmp(f->kind, "limit_data") == 0)
-			m += (size_t)snprintf(cmd + m, c - m, " bytes=%llu",
-					      f->bytes);
-		if (m < c && f->direction != NULL)
-			m += (size_t)snprintf(cmd + m, c - m, " direction=%s",
-					      f->direction);
-		if (m < c && f->has_toxicity)
-			m += (size_t)snprintf(cmd + m, c - m, " toxicity=%.6f",
-					      f->toxicity);
-		n = m < c ? (int)m : (int)c;
+	if (n > 0 && (size_t)n + 1 < sizeof(cmd)) {
+		cmd[n] = ' ';
+		if (proxy_fault_params(f, cmd + n + 1, sizeof(cmd) - (size_t)n - 1) !=
+		    0)
+			return ekl_errf(err, EKL_EINVAL,
+					"fault %.60s: route list too long or "
+					"bad direction",
+					f->name);
+		n = (int)strlen(cmd);
 	}
 	if (n < 0 || (size_t)n >= sizeof(cmd))
 		return ekl_errf(err, EKL_EINVAL,
@@ -130,6 +107,49 @@ int proxy_client_fault_remove(const char *control, const char *name, char *err)
 	rv = proxy_client_call(control, false, cmd, &body, err);
 	ekl_free(body);
 	return rv;
+}
+
+int proxy_fault_params(const struct proxy_fault_spec *f, char *buf, size_t len)
+{
+	size_t m = 0;
+	int k = 0;
+
+	if (len == 0)
+		return EKL_EINVAL;
+	buf[0] = '\0';
+	if (f->direction != NULL && !one_word(f->direction))
+		return EKL_EINVAL;
+	if (strcmp(f->kind, "latency") == 0)
+		k = snprintf(buf, len, " ms=%u jitter=%u", f->ms, f->jitter_ms);
+	else if (strcmp(f->kind, "bandwidth") == 0)
+		k = snprintf(buf, len, " rate=%llu", f->rate);
+	else if (strcmp(f->kind, "slow_close") == 0 ||
+		 strcmp(f->kind, "timeout") == 0)
+		k = snprintf(buf, len, " ms=%u", f->ms);
+	else if (strcmp(f->kind, "slicer") == 0)
+		k = snprintf(buf, len,
+			     " average_size=%u size_variation=%u delay_us=%u",
+			     f->average_size, f->size_variation, f->delay_us);
+	else if (strcmp(f->kind, "limit_data") == 0)
+		k = snprintf(buf, len, " bytes=%llu", f->bytes);
+	if (k < 0 || (size_t)k >= len)
+		return EKL_EINVAL;
+	m = (size_t)k;
+	if (f->direction != NULL && strcmp(f->direction, "both") != 0) {
+		k = snprintf(buf + m, len - m, " direction=%s", f->direction);
+		if (k < 0 || (size_t)k >= len - m)
+			return EKL_EINVAL;
+		m += (size_t)k;
+	}
+	if (f->has_toxicity) {
+		k = snprintf(buf + m, len - m, " toxicity=%.6f", f->toxicity);
+		if (k < 0 || (size_t)k >= len - m)
+			return EKL_EINVAL;
+		m += (size_t)k;
+	}
+	/* Without the leading space. */
+	memmove(buf, buf + (m > 0), m + (m == 0));
+	return 0;
 }
 
 /* ---- the proxy's JSON ---- */

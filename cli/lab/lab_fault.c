@@ -11,6 +11,7 @@
 #include "ekulab/core/err.h"
 #include "model/expressway.h"
 #include "model/labmodel.h"
+#include "model/plan/plan.h"
 #include "ekulab/core/mem.h"
 #include "lab_runtime.h"
 
@@ -333,6 +334,38 @@ int lab_fault_links(struct lab *l, const char *name, const char *kind,
 	ekl_free(body);
 	ekl_free(cmd);
 	return rv;
+}
+
+int lab_fault_plan_link(struct lab *l, const struct plan_fault *f, char *err)
+{
+	struct proxy_fault_spec spec;
+	int from[2] = {f->link[0], f->link[1]};
+	int to[2] = {f->link[1], f->link[0]};
+	char params[256];
+
+	if (!plan_fault_is_link(f->kind) || f->link[0] < 0 || f->link[1] < 0)
+		return ekl_errf(err, EKL_EINVAL,
+				"fault %s: not a link fault on two nodes",
+				f->name);
+	memset(&spec, 0, sizeof(spec));
+	spec.kind = plan_fault_kind_name(f->kind);
+	spec.ms = (unsigned)f->ms;
+	spec.jitter_ms = (unsigned)f->jitter_ms;
+	spec.rate = (unsigned long long)f->kbps * 125; /* kbit/s -> B/s */
+	spec.bytes = (unsigned long long)f->bytes;
+	spec.average_size = (unsigned)f->average_size;
+	spec.size_variation = (unsigned)f->size_variation;
+	spec.delay_us = (unsigned)f->delay_us;
+	spec.direction = f->direction == PLAN_DIR_BOTH
+			     ? NULL
+			     : plan_direction_name(f->direction);
+	spec.has_toxicity = f->toxicity < 1.0;
+	spec.toxicity = f->toxicity;
+	if (proxy_fault_params(&spec, params, sizeof(params)) != 0)
+		return ekl_errf(err, EKL_EINVAL, "fault %s: bad parameters",
+				f->name);
+	return lab_fault_links(l, f->name, spec.kind, from, to, 2, params,
+			       err);
 }
 
 int lab_fault_heal(struct lab *l, const char *name, char *err)

@@ -36,6 +36,13 @@ int lab_fault_links(struct lab *l, const char *name, const char *kind,
 		    const int *from, const int *to, int n, const char *params,
 		    char *err);
 
+struct plan_fault;
+/* A plan's link fault (a kind plan_fault_is_link says, on link[0] -
+ * link[1], both routes) on the lab's proxy with the fault's parameters,
+ * direction and toxicity, named f->name: the one translation of a plan
+ * fault into the proxy's terms, which plan run and the soak use. */
+int lab_fault_plan_link(struct lab *l, const struct plan_fault *f, char *err);
+
 /* A partition by shape (plan_partition_cuts): argv = SHAPE [NODE...]. */
 int lab_fault_partition(struct lab *l, const char *name, int argc, char **argv,
 			char *err);

@@ -232,21 +232,7 @@ static int apply_live(struct run *r, size_t k, const struct plan_outcome *oc,
 		return lab_fault_links(l, f->name, "down", from, to, m, "",
 				       err);
 	}
-	default: {
-		int from[2] = {f->link[0], f->link[1]};
-		int to[2] = {f->link[1], f->link[0]};
-		char params[64] = "";
-
-		if (f->kind == PLAN_F_LATENCY)
-			snprintf(params, sizeof(params), "ms=%d jitter=%d",
-				 f->ms, f->jitter_ms);
-		else if (f->kind == PLAN_F_BANDWIDTH)
-			snprintf(params, sizeof(params), "rate=%d",
-				 f->kbps * 125);
-		return lab_fault_links(l, f->name,
-				       plan_fault_kind_name(f->kind), from, to,
-				       2, params, err);
-	}
+	default: return lab_fault_plan_link(l, f, err);
 	}
 }
 
