@@ -779,7 +779,7 @@ static int node_arg(struct lab *l, const char *name)
 static bool is_link_kind(const char *k)
 {
 	static const char *const kinds[] = {
-	    "down",	  "blackhole", "reset",	 "latency",   "bandwidth",
+	    "down",	  "blackhole", "reset",	 "latency",    "bandwidth",
 	    "slow_close", "timeout",   "slicer", "limit_data", NULL};
 	size_t i;
 

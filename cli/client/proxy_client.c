@@ -78,8 +78,8 @@ int proxy_client_fault_add(const char *control,
 		     f->routes);
 	if (n > 0 && (size_t)n + 1 < sizeof(cmd)) {
 		cmd[n] = ' ';
-		if (proxy_fault_params(f, cmd + n + 1, sizeof(cmd) - (size_t)n - 1) !=
-		    0)
+		if (proxy_fault_params(f, cmd + n + 1,
+				       sizeof(cmd) - (size_t)n - 1) != 0)
 			return ekl_errf(err, EKL_EINVAL,
 					"fault %.60s: route list too long or "
 					"bad direction",

@@ -40,8 +40,7 @@ int proxy_client_fault_add(const char *control,
  * toxicity ("ms=300 direction=upstream toxicity=0.5"; "" for a down
  * fault on every connection both ways) into buf. Returns 0, or EKL_EINVAL
  * when buf is too small or the direction is not one word. */
-int proxy_fault_params(const struct proxy_fault_spec *f, char *buf,
-		       size_t len);
+int proxy_fault_params(const struct proxy_fault_spec *f, char *buf, size_t len);
 /* Remove the fault named name, or every fault when name is "all". */
 int proxy_client_fault_remove(const char *control, const char *name, char *err);
 

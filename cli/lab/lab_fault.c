@@ -364,8 +364,7 @@ int lab_fault_plan_link(struct lab *l, const struct plan_fault *f, char *err)
 	if (proxy_fault_params(&spec, params, sizeof(params)) != 0)
 		return ekl_errf(err, EKL_EINVAL, "fault %s: bad parameters",
 				f->name);
-	return lab_fault_links(l, f->name, spec.kind, from, to, 2, params,
-			       err);
+	return lab_fault_links(l, f->name, spec.kind, from, to, 2, params, err);
 }
 
 int lab_fault_heal(struct lab *l, const char *name, char *err)

@@ -61,16 +61,16 @@ const char *plan_via_name(enum plan_via v);
 int plan_via_parse(const char *s, enum plan_via *out);
 
 enum plan_fault_kind {
-	PLAN_F_KILL = 0,  /* node stops (SIGKILL); heal restarts it */
-	PLAN_F_PAUSE,	  /* node freezes (SIGSTOP); heal resumes it */
-	PLAN_F_RESUME,	  /* node continues: ends its kill/pause faults */
-	PLAN_F_RESTART,	  /* node restarts: ends its kill/pause faults */
-	PLAN_F_PARTITION, /* directed cuts from a shape */
-	PLAN_F_DOWN,	  /* link faults on [a, b], both directions: */
-	PLAN_F_BLACKHOLE, /*   connections hang (cut in the model) */
-	PLAN_F_RESET,	  /*   connections are reset (cut) */
-	PLAN_F_LATENCY,	  /*   delay `ms` (the model ignores timing) */
-	PLAN_F_BANDWIDTH, /*   at most `kbps` (ignored by the model) */
+	PLAN_F_KILL = 0,   /* node stops (SIGKILL); heal restarts it */
+	PLAN_F_PAUSE,	   /* node freezes (SIGSTOP); heal resumes it */
+	PLAN_F_RESUME,	   /* node continues: ends its kill/pause faults */
+	PLAN_F_RESTART,	   /* node restarts: ends its kill/pause faults */
+	PLAN_F_PARTITION,  /* directed cuts from a shape */
+	PLAN_F_DOWN,	   /* link faults on [a, b], both directions: */
+	PLAN_F_BLACKHOLE,  /*   connections hang (cut in the model) */
+	PLAN_F_RESET,	   /*   connections are reset (cut) */
+	PLAN_F_LATENCY,	   /*   delay `ms` (the model ignores timing) */
+	PLAN_F_BANDWIDTH,  /*   at most `kbps` (ignored by the model) */
 	PLAN_F_SLOW_CLOSE, /*  closes arrive `ms` late (link stays up) */
 	PLAN_F_TIMEOUT,	   /*  nothing moves; closed after `ms` (cut) */
 	PLAN_F_SLICER,	   /*  bytes in small pieces (link stays up) */
@@ -137,15 +137,15 @@ struct plan_fault {
 	int node;		    /* kill, pause, resume, restart; else -1 */
 	struct plan_partition part; /* partition */
 	int link[2];		    /* link faults; else -1 */
-	int ms;	       /* latency: delay (optional jitter_ms); slow_close:
-			  delay of the close; timeout: close after (0:
-			  never) */
+	int ms; /* latency: delay (optional jitter_ms); slow_close:
+		   delay of the close; timeout: close after (0:
+		   never) */
 	int jitter_ms;
-	int kbps;		    /* bandwidth */
-	int average_size;	    /* slicer: piece size +- size_variation, */
-	int size_variation;	    /* delay_us between pieces */
+	int kbps;	    /* bandwidth */
+	int average_size;   /* slicer: piece size +- size_variation, */
+	int size_variation; /* delay_us between pieces */
 	int delay_us;
-	long long bytes;	    /* limit_data */
+	long long bytes;	       /* limit_data */
 	enum plan_direction direction; /* link faults */
 	/* link faults: the share of connections it acts on, 0-1 (default
 	 * 1). A fault that cuts (plan_fault_cuts) takes only 0 or 1 in a

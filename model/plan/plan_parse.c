@@ -44,22 +44,21 @@ int plan_via_parse(const char *s, enum plan_via *out)
 }
 
 static const char *const fault_names[] = {
-    "kill",	 "pause",   "resume", "restart",   "partition",
-    "down",	 "blackhole", "reset",	"latency",   "bandwidth",
-    "slow_close", "timeout", "slicer", "limit_data"};
+    "kill",	  "pause",     "resume", "restart",   "partition",
+    "down",	  "blackhole", "reset",	 "latency",   "bandwidth",
+    "slow_close", "timeout",   "slicer", "limit_data"};
 
 bool plan_fault_is_link(enum plan_fault_kind k)
 {
 	return k >= PLAN_F_DOWN && k <= PLAN_F_LIMIT_DATA;
 }
 
-static const char *const direction_names[] = {"both", "upstream",
-					      "downstream"};
+static const char *const direction_names[] = {"both", "upstream", "downstream"};
 
 const char *plan_direction_name(enum plan_direction d)
 {
-	return (unsigned)d < sizeof(direction_names) /
-				 sizeof(direction_names[0])
+	return (unsigned)d <
+		       sizeof(direction_names) / sizeof(direction_names[0])
 		   ? direction_names[d]
 		   : "?";
 }

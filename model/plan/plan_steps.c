@@ -222,8 +222,8 @@ static bool fault_optional(enum plan_fault_kind k, const char *key)
 	if (k == PLAN_F_SLICER && (strcmp(key, "size_variation") == 0 ||
 				   strcmp(key, "delay_us") == 0))
 		return true;
-	return plan_fault_is_link(k) && (strcmp(key, "direction") == 0 ||
-					 strcmp(key, "toxicity") == 0);
+	return plan_fault_is_link(k) &&
+	       (strcmp(key, "direction") == 0 || strcmp(key, "toxicity") == 0);
 }
 
 /* A key given to a fault kind that does not take it. */
@@ -231,11 +231,21 @@ static int fault_extra(struct plan_yaml *w, const yaml_node_t *n,
 		       const char *kp, const struct plan_fault *f,
 		       bool shape_node)
 {
-	static const char *const keys[] = {
-	    "node",	    "shape",	      "from",	  "to",
-	    "link",	    "ms",	      "jitter_ms", "kbps",
-	    "average_size", "size_variation", "delay_us", "bytes",
-	    "direction",    "toxicity",	      NULL};
+	static const char *const keys[] = {"node",
+					   "shape",
+					   "from",
+					   "to",
+					   "link",
+					   "ms",
+					   "jitter_ms",
+					   "kbps",
+					   "average_size",
+					   "size_variation",
+					   "delay_us",
+					   "bytes",
+					   "direction",
+					   "toxicity",
+					   NULL};
 	const char *needs = fault_needs(f->kind);
 	char sub[PLAN_KP_LEN];
 	yaml_node_t *v;
@@ -293,8 +303,8 @@ static int parse_toxicity(struct plan_yaml *w, const yaml_node_t *v,
 		return rc;
 	errno = 0;
 	d = strtod(s, &end);
-	if (*end != '\0' || errno != 0 || !(d >= 0 && d <= 1) ||
-	    s[0] < '0' || s[0] > '9')
+	if (*end != '\0' || errno != 0 || !(d >= 0 && d <= 1) || s[0] < '0' ||
+	    s[0] > '9')
 		return plan_yaml_fail(
 		    w, v, key,
 		    "'%s' is not a probability from 0 to 1 (the share of "
@@ -469,10 +479,11 @@ static int parse_fault(struct plan_yaml *w, const yaml_node_t *n,
 		       const char *kp, size_t index, struct plan_step *st)
 {
 	static const char *const keys[] = {
-	    "kind",	 "name",	  "node",     "shape",	   "from",
-	    "to",	 "link",	  "ms",	      "jitter_ms", "kbps",
-	    "average_size", "size_variation", "delay_us", "bytes",	   "direction",
-	    "toxicity",	 NULL};
+	    "kind",	 "name",  "node",	  "shape",
+	    "from",	 "to",	  "link",	  "ms",
+	    "jitter_ms", "kbps",  "average_size", "size_variation",
+	    "delay_us",	 "bytes", "direction",	  "toxicity",
+	    NULL};
 	struct plan_fault *f = &st->fault;
 	char sub[PLAN_KP_LEN];
 	bool shape_node = false;

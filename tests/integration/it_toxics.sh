@@ -59,6 +59,11 @@ ends() {
 more_ends() { local n; n=$(ends "$1" "$2") && [ "$n" -gt "$3" ]; }
 alive() { node_alive node1 || fail "node1 died"; node_alive node2 || fail "node2 died"; }
 count() { grep -c "$1" "$2" || true; }
+# more PATTERN FILE N: FILE has more than N lines with PATTERN (for
+# wait_until, which runs it again each time).
+more() { [ "$(count "$1" "$2")" -gt "$3" ]; }
+failures_over() { [ "$(node_get node1 'peers[name=node2].outbound_failures')" -gt "$1" ]; }
+route_over() { [ "$(route_get "$1" "$2")" -gt "$3" ]; }
 
 wait_link up
 wait_for node1 'peers[name=node2].replication.state' replicating
@@ -135,7 +140,7 @@ wait_admin node2
 r0=$(db node2 revision)
 d0=$(db node2 digest)
 # Two snapshots begun (and cut), none installed, node2's rows untouched.
-wait_until 60 test "$(count 'receiving a snapshot' "$T/node2.log")" -ge $((recv0 + 2)) ||
+wait_until 60 more 'receiving a snapshot' "$T/node2.log" $((recv0 + 1)) ||
 	fail "node2 did not begin the snapshot twice: $(tail -5 "$T/node2.log")"
 assert_eq "$(count 'snapshot installed' "$T/node2.log")" "$inst0" \
 	"snapshots installed while every connection is cut mid-snapshot"
@@ -152,7 +157,7 @@ log "timeout: the link goes down as timeout, heals when removed"
 n0=$(count 'link node2 down: timeout' "$T/node1.log")
 pctl 'fault add stall timeout * ms=0'
 wait_link down
-wait_until 20 test "$(count 'link node2 down: timeout' "$T/node1.log")" -gt "$n0" ||
+wait_until 20 more 'link node2 down: timeout' "$T/node1.log" "$n0" ||
 	fail "node1's link to node2 did not end as timeout: $(tail -3 "$T/node1.log")"
 assert_eq "$(route_get 'node1>node2' state)" timeout "state of node1>node2"
 pctl 'fault remove stall'
@@ -167,7 +172,7 @@ n0=$(count 'link node2 down: shutdown' "$T/node1.log")
 pctl 'fault add lateclose slow_close * ms=2000'
 stop_node node2
 # The Bye is data: node1 learns the reason at once, not from a dead timer.
-wait_until 20 test "$(count 'link node2 down: shutdown' "$T/node1.log")" -gt "$n0" ||
+wait_until 20 more 'link node2 down: shutdown' "$T/node1.log" "$n0" ||
 	fail "node1 did not hear node2's Bye: $(tail -3 "$T/node1.log")"
 start_node node2 X15.4 enforce node2 "${N2[@]}"
 wait_admin node2
@@ -187,7 +192,7 @@ pctl 'fault remove rd'
 wait_link up
 pctl 'fault add ru reset node1>node2 direction=upstream'
 e=$(node_get node1 'peers[name=node2].outbound_failures')
-wait_until 20 test "$(node_get node1 'peers[name=node2].outbound_failures')" -gt $((e + 1)) ||
+wait_until 20 failures_over $((e + 1)) ||
 	fail "node1 did not redial under the upstream reset"
 assert_contains "$(node_get node1 'peers[name=node2].outbound_error.message')" \
 	"eof" "node1's error under a reset that lands on node2"
@@ -203,7 +208,7 @@ ctl node1 --batch "$T/half.batch" >"$T/half.acks" || fail "writes under toxicity
 pctl 'fault add kick reset *'
 wait_link down
 pctl 'fault remove kick'
-wait_until 30 test "$(route_get 'node1>node2' refused)" -gt 0 ||
+wait_until 30 route_over 'node1>node2' refused 0 ||
 	fail "no connection was reset: $("$EKULAB" ctl --socket "$CTL" routes)"
 pctl 'fault remove half'
 wait_link up

@@ -335,9 +335,10 @@ START_TEST(test_link_toxics)
 		plan_sim_init(&sim, &p, 0);
 		ck_assert_int_eq(plan_apply(&sim, &p.steps[0], err), 0);
 		ck_assert_int_eq(labmodel_predict(&sim.lab, pred, err), 0);
-		ck_assert_msg(labmodel_pair(pred, 0, 1)->linked == !cases[i].cut,
-			      "%s: node1-node2 %s", cases[i].fault,
-			      labmodel_pair(pred, 0, 1)->linked ? "up" : "down");
+		ck_assert_msg(
+		    labmodel_pair(pred, 0, 1)->linked == !cases[i].cut,
+		    "%s: node1-node2 %s", cases[i].fault,
+		    labmodel_pair(pred, 0, 1)->linked ? "up" : "down");
 		if (cases[i].cut) {
 			ck_assert_int_eq(labmodel_pair(pred, 0, 1)->why.kind,
 					 LAB_WHY_CUT);
