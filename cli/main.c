@@ -24,6 +24,8 @@ static const struct {
      "do the nodes hold the same configuration rows?"},
     {"plan", cmd_plan,
      "plans: check a plan against the model, explore upgrade orders"},
+    {"soak", cmd_soak,
+     "random faults on a live lab, then check nothing was lost"},
     {"proxy", cmd_proxy,
      "the lab's link-fault proxy (foreground daemon; control socket)"},
 };

@@ -35,8 +35,9 @@ cli/matrix: include/ekulab/core include/ekulab/x509
 cli/audit: model model/plan include/ekulab/core include/ekulab/x509
 cli/lab: cli/client model model/plan include/ekulab/core include/ekulab/x509 include/ekulab/wire
 cli/plan: cli/lab cli/client model model/plan include/ekulab/core include/ekulab/x509 include/ekulab/wire
+cli/soak: cli/plan cli/lab cli/client model model/plan include/ekulab/core include/ekulab/x509 include/ekulab/wire
 cli/bench: cli/lab cli/client include/ekulab/core include/ekulab/x509 include/ekulab/wire
-cli: cli/client cli/proxy cli/matrix cli/audit cli/lab cli/plan cli/bench model model/plan include/ekulab/core include/ekulab/x509 include/ekulab/wire
+cli: cli/client cli/proxy cli/matrix cli/audit cli/lab cli/plan cli/bench cli/soak model model/plan include/ekulab/core include/ekulab/x509 include/ekulab/wire
 '
 
 # The rule (folder) that holds a file: the longest folder prefix with a rule.

@@ -1,10 +1,13 @@
 /* plan_int.h: what the cli/plan files share; callers use plan_run.h and
- * plan_show.h. */
+ * plan_show.h, but for the soak (cli/soak), which drives a lab with the
+ * same pieces: the run's state, the writers, the observation, the live
+ * step and the set check. */
 #ifndef EKULAB_CLI_PLAN_INT_H
 #define EKULAB_CLI_PLAN_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "lab/lab.h"
@@ -35,6 +38,26 @@ void pshow_json_prediction(struct json *j, const struct topo *t,
  * 10 ms per write. A step that runs past it is reported so. */
 #define PRUN_STEP_BASE_SECONDS 60.0
 
+/* A background writer (writer.c): a child process that keeps up to 8
+ * writes in flight on the primary, rows "Plan TAG N Value" = "vN", and
+ * logs "S N" before sending write N and "K N" once acknowledged. */
+struct prun_writer {
+	pid_t pid; /* 0: none */
+	char log[LAB_PATH_MAX + 32];
+	char tag[16]; /* "Load" for plan run */
+	bool ack_all; /* each write with ack=all (else ack=primary) */
+	int rate;     /* writes per second at most; 0: no bound */
+	/* When set: the file that names the primary's admin socket, read
+	 * again on every reconnect (the soak moves the primary); else
+	 * the primary's socket at the start. */
+	char primary_file[LAB_PATH_MAX + 32];
+};
+
+/* What a set check counts (setcheck.c). */
+struct prun_tally {
+	long attempted, acked, lost, unexpected, never_read, recovered;
+};
+
 /* One run of a plan. The lab is up from lab_start_all() in plan_run() to
  * lab_stop_all() at its end; the writer (a child process) runs between
  * prun_writer_start() and prun_writer_stop_wait(). */
@@ -48,9 +71,8 @@ struct run {
 	double step_deadline;	/* the current step's, on prun_now()'s clock */
 	char write_outcome[16]; /* the last write step's: applied, refused,
 				   timeout or failed */
-	pid_t writer;
-	char writer_log[LAB_PATH_MAX + 32];
-	long step_writes; /* acknowledged by write steps */
+	struct prun_writer w;	/* the background writer */
+	long step_writes;	/* acknowledged by write steps */
 	long step_attempts;
 	size_t deviations;
 	size_t expect_failed; /* held neither live nor in the model */
@@ -69,14 +91,17 @@ int prun_primary_sock(const struct run *r, char *buf, size_t len);
 
 /* ---- the background writer (writer.c) ---- */
 
-/* Fork the writer: it keeps up to 8 writes in flight on the primary and
- * logs "S N" before sending write N and "K N" once acknowledged, in
- * r->writer_log. */
+/* Fork plan run's writer (tag "Load", ack primary, log STATE/writes.log). */
 void prun_writer_start(struct run *r);
 /* SIGSTOP / SIGCONT it (nothing when there is none). */
 void prun_writer_signal(struct run *r, int sig);
 /* Stop it and wait for it (nothing when there is none). */
 void prun_writer_stop_wait(struct run *r);
+/* Fork writer w (its tag, ack mode, rate, log and primary_file set) on
+ * the admin socket `sock` (or primary_file's). Returns 0 or EKL_EIO. */
+int prun_writer_fork(struct prun_writer *w, const char *sock, char *err);
+void prun_writer_kill(struct prun_writer *w, int sig);
+void prun_writer_wait(struct prun_writer *w);
 
 /* ---- observing the lab (observe.c) ---- */
 
@@ -105,11 +130,30 @@ bool prun_converge(struct run *r, char *why, size_t len);
  * counts deviations. */
 void prun_step(struct run *r, size_t k);
 
+/* Carry step s (step k of the plan: a write step's writes are numbered
+ * by it) out on the lab: a lab fault, a heal, a renewal, upgrade or
+ * verify change, writes on the primary, a wait. `oc` is what the model
+ * did with it (plan_apply_outcome: a renewal the upload rule refused
+ * changes nothing). The one translation of a step into lab calls, which
+ * plan run and the soak (cli/soak) use. Returns 0 or an error. */
+int prun_apply_live(struct run *r, const struct plan_step *s, size_t k,
+		    const struct plan_outcome *oc, char *err);
+
 /* ---- the set check (setcheck.c) ---- */
 
 /* Read the writer's log and every row of each node that replicates at the
  * end: count attempted, acknowledged, lost, unexpected, never-read and
  * recovered writes. */
 void prun_set_check(struct run *r);
+/* The set check of n writers on the nodes `check` selects (bit i: node
+ * i; a node that cannot be read counts every acknowledged write as lost):
+ * every write a writer logged as acknowledged is on each; a row of a
+ * writer's tag with a number it never sent or another value is
+ * unexpected, and so is, when `strict`, any row no writer made. Writes
+ * sent and never acknowledged are counted on `primary` as recovered or
+ * never read. Adds to *t. */
+void prun_set_check_writers(const struct lab *l, uint64_t check, int primary,
+			    const struct prun_writer *w, size_t n, bool strict,
+			    struct prun_tally *t);
 
 #endif

@@ -13,102 +13,169 @@
 #include "ekulab/core/mem.h"
 #include "plan_int.h"
 
-/* A background writer's row, path "Plan Load N Value" and value "vV":
- * true with N and V; false for any other row. */
-static bool load_row(const char *path, const char *value, long *n, long *v)
+/* A background writer's row, path "Plan TAG N Value" and value "vV":
+ * the writer (index into w) with N and V; -1 for any other row. */
+static int load_row(const struct prun_writer *w, size_t nw, const char *path,
+		    const char *value, long *n, long *v)
 {
-	static const char pre[] = "Plan Load ";
-	const char *num = path + sizeof(pre) - 1;
+	static const char pre[] = "Plan ";
+	const char *num;
 	char *end;
+	size_t k, tl;
 
-	if (strncmp(path, pre, sizeof(pre) - 1) != 0 || *num < '0' ||
-	    *num > '9')
-		return false;
+	if (strncmp(path, pre, sizeof(pre) - 1) != 0)
+		return -1;
+	for (k = 0; k < nw; k++) {
+		tl = strlen(w[k].tag);
+		if (strncmp(path + sizeof(pre) - 1, w[k].tag, tl) == 0 &&
+		    path[sizeof(pre) - 1 + tl] == ' ')
+			break;
+	}
+	if (k == nw)
+		return -1;
+	num = path + sizeof(pre) + tl;
+	if (*num < '0' || *num > '9')
+		return -1;
 	*n = strtol(num, &end, 10);
 	if (strcmp(end, " Value") != 0 || value[0] != 'v' ||
 	    ((value[1] < '0' || value[1] > '9') && value[1] != '-'))
-		return false;
+		return -1;
 	*v = strtol(value + 1, &end, 10);
-	return *end == '\0';
+	return *end == '\0' ? (int)k : -1;
 }
 
-/* Read the rows of node i into a set check. */
-void prun_set_check(struct run *r)
-{
-	FILE *f = fopen(r->writer_log, "r");
-	char *acked = NULL, *sent = NULL, line[64];
-	long max = 0, v;
-	size_t i, n = r->lab.topo.n_nodes;
-	int p = lab_node_index(&r->lab, r->lab.topo.primary);
+/* One writer's log: which writes it sent and which were acknowledged. */
+struct wlog {
+	char *acked, *sent, *seen;
+	long max;
+};
 
+static void wlog_read(const struct prun_writer *w, struct wlog *g)
+{
+	FILE *f = fopen(w->log, "r");
+	char line[64];
+	long v;
+
+	memset(g, 0, sizeof(*g));
 	if (f != NULL) {
 		while (fgets(line, sizeof(line), f) != NULL)
-			if (sscanf(line + 2, "%ld", &v) == 1 && v + 1 > max)
-				max = v + 1;
+			if (sscanf(line + 2, "%ld", &v) == 1 && v + 1 > g->max)
+				g->max = v + 1;
 		rewind(f);
 	}
-	acked = calloc((size_t)max + 1, 1);
-	sent = calloc((size_t)max + 1, 1);
-	if (acked == NULL || sent == NULL)
-		goto out;
+	g->acked = calloc((size_t)g->max + 1, 1);
+	g->sent = calloc((size_t)g->max + 1, 1);
+	g->seen = calloc((size_t)g->max + 1, 1);
+	if (g->acked == NULL || g->sent == NULL || g->seen == NULL)
+		g->max = 0;
 	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line + 2, "%ld", &v) == 1 && v >= 0 && v < max) {
+		if (sscanf(line + 2, "%ld", &v) == 1 && v >= 0 && v < g->max) {
 			if (line[0] == 'K')
-				acked[v] = 1;
+				g->acked[v] = 1;
 			else
-				sent[v] = 1;
+				g->sent[v] = 1;
 		}
-	for (v = 0; v < max; v++) {
-		r->attempted += sent[v];
-		r->acked += acked[v];
+	if (f != NULL)
+		fclose(f);
+}
+
+static void wlog_free(struct wlog *g)
+{
+	free(g->acked);
+	free(g->sent);
+	free(g->seen);
+}
+
+void prun_set_check_writers(const struct lab *l, uint64_t check, int primary,
+			    const struct prun_writer *w, size_t nw, bool strict,
+			    struct prun_tally *t)
+{
+	struct wlog g[4];
+	size_t i, k, n = l->topo.n_nodes;
+	long v;
+
+	if (nw > 4)
+		nw = 4;
+	for (k = 0; k < nw; k++) {
+		wlog_read(&w[k], &g[k]);
+		for (v = 0; v < g[k].max; v++) {
+			/* A write acknowledged was sent, even if a crash of
+			 * the writer lost its "S" line: never the case,
+			 * but counted once either way. */
+			t->attempted += g[k].sent[v] | g[k].acked[v];
+			t->acked += g[k].acked[v];
+		}
 	}
-	/* Every node that replicates at the end must hold every acked row. */
+	/* Every node checked must hold every acked row. */
 	for (i = 0; i < n; i++) {
 		char err[EKL_ERRLEN];
 		struct node_rows rows;
-		char *seen;
-		size_t k;
+		size_t r;
 		int fd;
 
-		if (!r->pred->running[i] ||
-		    ((int)i != p && !r->pred->repl[i].replicating))
+		if (!(check & (UINT64_C(1) << i)))
 			continue;
-		fd = lab_node_connect(&r->lab, (int)i, err);
+		fd = lab_node_connect(l, (int)i, err);
 		if (fd < 0 || node_rows_get(fd, &rows, err) != 0) {
 			if (fd >= 0)
 				close(fd);
-			r->lost += r->acked; /* cannot read: count as lost */
+			for (k = 0; k < nw; k++)
+				for (v = 0; v < g[k].max; v++)
+					t->lost += g[k].acked[v];
 			continue;
 		}
 		close(fd);
-		seen = calloc((size_t)max + 1, 1);
-		if (seen == NULL) {
-			node_rows_free(&rows);
-			continue;
-		}
-		for (k = 0; k < rows.n; k++) {
+		for (k = 0; k < nw; k++)
+			if (g[k].max > 0)
+				memset(g[k].seen, 0, (size_t)g[k].max);
+		for (r = 0; r < rows.n; r++) {
 			long val;
+			int wk = load_row(w, nw, rows.row[r].path,
+					  rows.row[r].value, &v, &val);
 
-			if (!load_row(rows.row[k].path, rows.row[k].value, &v,
-				      &val))
+			if (wk < 0) {
+				if (strict)
+					t->unexpected++;
 				continue;
-			if (v < 0 || v >= max || !sent[v] || val != v)
-				r->unexpected++;
+			}
+			if (v < 0 || v >= g[wk].max ||
+			    (!g[wk].sent[v] && !g[wk].acked[v]) || val != v)
+				t->unexpected++;
 			else
-				seen[v] = 1;
+				g[wk].seen[v] = 1;
 		}
-		for (v = 0; v < max; v++) {
-			if (acked[v] && !seen[v])
-				r->lost++;
-			if ((int)i == p && sent[v] && !acked[v])
-				seen[v] ? r->recovered++ : r->never_read++;
-		}
-		free(seen);
+		for (k = 0; k < nw; k++)
+			for (v = 0; v < g[k].max; v++) {
+				if (g[k].acked[v] && !g[k].seen[v])
+					t->lost++;
+				if ((int)i == primary && g[k].sent[v] &&
+				    !g[k].acked[v])
+					g[k].seen[v] ? t->recovered++
+						     : t->never_read++;
+			}
 		node_rows_free(&rows);
 	}
-out:
-	if (f != NULL)
-		fclose(f);
-	free(acked);
-	free(sent);
+	for (k = 0; k < nw; k++)
+		wlog_free(&g[k]);
+}
+
+/* plan run: its one writer, on every node that replicates at the end. */
+void prun_set_check(struct run *r)
+{
+	struct prun_tally t = {0};
+	int p = lab_node_index(&r->lab, r->lab.topo.primary);
+	uint64_t check = 0;
+	size_t i;
+
+	for (i = 0; i < r->lab.topo.n_nodes; i++)
+		if (r->pred->running[i] &&
+		    ((int)i == p || r->pred->repl[i].replicating))
+			check |= UINT64_C(1) << i;
+	prun_set_check_writers(&r->lab, check, p, &r->w, 1, false, &t);
+	r->attempted += t.attempted;
+	r->acked += t.acked;
+	r->lost += t.lost;
+	r->unexpected += t.unexpected;
+	r->never_read += t.never_read;
+	r->recovered += t.recovered;
 }

@@ -162,11 +162,9 @@ static int write_step(struct run *r, size_t k, char *err)
 	return ekl_errf(err, rv, "%s; the model predicts %s", e, want);
 }
 
-/* Carry a step out on the lab; `oc` is what the model did with it. */
-static int apply_live(struct run *r, size_t k, const struct plan_outcome *oc,
-		      char *err)
+int prun_apply_live(struct run *r, const struct plan_step *s, size_t k,
+		    const struct plan_outcome *oc, char *err)
 {
-	const struct plan_step *s = &r->plan.steps[k];
 	struct lab *l = &r->lab;
 	const struct plan_fault *f = &s->fault;
 
@@ -334,7 +332,7 @@ void prun_step(struct run *r, size_t k)
 			    outcome, why);
 		why[0] = '\0';
 	}
-	if (apply_live(r, k, &oc, err) != 0) {
+	if (prun_apply_live(r, s, k, &oc, err) != 0) {
 		sr->applied = false;
 		deviation(r, sr, "%s", err);
 	}
@@ -400,7 +398,7 @@ void prun_step(struct run *r, size_t k)
 		}
 	}
 	/* Replicas converge: pause the writer while checking. */
-	pause_writer = r->writer > 0;
+	pause_writer = r->w.pid > 0;
 	if (pause_writer)
 		prun_writer_signal(r, SIGSTOP);
 	if (!prun_converge(r, why, sizeof(why)) && !lab_interrupted()) {

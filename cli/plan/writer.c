@@ -8,13 +8,18 @@
  * the replicas to converge, resumes it (SIGCONT), and ends it with
  * SIGTERM. The failure modes: the primary goes away (a fault): the child
  * reconnects every 100 ms until it answers again; an error reply or a
- * broken connection drops the writes in flight (they stay "S" only).
+ * broken connection drops the writes in flight (they stay "S" only) and
+ * the child connects again, to the socket the primary file names when it
+ * has one (the soak, cli/soak, moves the primary and runs two writers,
+ * ack=all and ack=primary, at a bounded rate).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client/admin_client.h"
@@ -31,10 +36,21 @@ static void on_term(int sig)
 
 /* The child's state: the write log and the numbers of writes. */
 struct lwriter {
-	int lfd;   /* the write log */
-	long next; /* number of the next write */
-	long base; /* number of this connection's first write */
+	const struct prun_writer *cfg;
+	int lfd;       /* the write log */
+	long next;     /* number of the next write */
+	long base;     /* number of this connection's first write */
+	bool refused;  /* an error reply: reconnect (the primary moved) */
+	double t_next; /* with a rate: when the next write may go */
 };
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 static int lw_next(void *arg, char *buf, size_t len)
 {
@@ -42,12 +58,24 @@ static int lw_next(void *arg, char *buf, size_t len)
 	char rec[32];
 	int rl;
 
-	if (writer_stop)
+	if (writer_stop || w->refused)
 		return 0;
+	if (w->cfg->rate > 0) {
+		double now = now_s();
+
+		if (w->t_next > now)
+			usleep((useconds_t)((w->t_next - now) * 1e6));
+		if (w->t_next < now - 1.0)
+			w->t_next = now; /* no burst after a stall */
+		w->t_next += 1.0 / w->cfg->rate;
+		if (writer_stop)
+			return 0;
+	}
 	rl = snprintf(rec, sizeof(rec), "S %ld\n", w->next);
 	if (write(w->lfd, rec, (size_t)rl) != rl)
 		return 0;
-	snprintf(buf, len, "text xConfiguration Plan Load %ld Value: v%ld",
+	snprintf(buf, len, "text%s xConfiguration Plan %s %ld Value: v%ld",
+		 w->cfg->ack_all ? ",ack=all" : ",ack=primary", w->cfg->tag,
 		 w->next, w->next);
 	w->next++;
 	return 1;
@@ -60,8 +88,10 @@ static void lw_done(void *arg, size_t index, bool ok, const char *body)
 	int rl;
 
 	(void)body;
-	if (!ok)
+	if (!ok) {
+		w->refused = true;
 		return;
+	}
 	rl = snprintf(rec, sizeof(rec), "K %ld\n", w->base + (long)index);
 	if (write(w->lfd, rec, (size_t)rl) != rl)
 		writer_stop = 1;
@@ -69,19 +99,37 @@ static void lw_done(void *arg, size_t index, bool ok, const char *body)
 
 static bool lw_cancel(void *arg)
 {
-	(void)arg;
-	return writer_stop != 0;
+	struct lwriter *w = arg;
+
+	return writer_stop != 0 || w->refused;
+}
+
+/* The admin socket to write to: the primary file's line, or `sock`. */
+static void primary_sock(const struct prun_writer *cfg, const char *sock,
+			 char *buf, size_t len)
+{
+	FILE *f;
+
+	snprintf(buf, len, "%s", sock);
+	if (cfg->primary_file[0] == '\0' ||
+	    (f = fopen(cfg->primary_file, "r")) == NULL)
+		return;
+	if (fgets(buf, (int)len, f) != NULL)
+		buf[strcspn(buf, "\n")] = '\0';
+	else
+		snprintf(buf, len, "%s", sock);
+	fclose(f);
 }
 
 /* The child: keep up to 8 writes in flight on the primary; log "S N"
  * before sending write N and "K N" once acknowledged. Reconnects when the
- * primary goes away. */
-static void writer_main(const char *sock, const char *log)
+ * primary goes away or refuses a write (it is no longer the primary). */
+static void writer_main(const struct prun_writer *cfg, const char *sock0)
 {
-	struct lwriter w = {-1, 0, 0};
+	struct lwriter w = {cfg, -1, 0, 0, false, 0};
 	struct admin_pipeline pl = {lw_next, lw_done, &w, 8, lw_cancel};
 
-	w.lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	w.lfd = open(cfg->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	/* Ctrl-C reaches the whole process group: the writer stops as on
 	 * SIGTERM, and the run stops the rest. */
 	signal(SIGTERM, on_term);
@@ -89,14 +137,17 @@ static void writer_main(const char *sock, const char *log)
 	signal(SIGHUP, on_term);
 	signal(SIGPIPE, SIG_IGN);
 	while (!writer_stop) {
-		char err[EKL_ERRLEN];
-		int fd = admin_client_connect(sock, err);
+		char err[EKL_ERRLEN], sock[LAB_PATH_MAX + 80];
+		int fd;
 
+		primary_sock(cfg, sock0, sock, sizeof(sock));
+		fd = admin_client_connect(sock, err);
 		if (fd < 0) {
 			usleep(100000);
 			continue;
 		}
 		w.base = w.next;
+		w.refused = false;
 		(void)admin_client_pipeline(fd, &pl, err);
 		close(fd);
 		usleep(50000);
@@ -113,33 +164,56 @@ int prun_primary_sock(const struct run *r, char *buf, size_t len)
 	return p;
 }
 
+int prun_writer_fork(struct prun_writer *w, const char *sock, char *err)
+{
+	fflush(NULL);
+	w->pid = fork();
+	if (w->pid < 0) {
+		w->pid = 0;
+		return ekl_errf(err, EKL_EIO, "fork: %s", strerror(errno));
+	}
+	if (w->pid == 0)
+		writer_main(w, sock);
+	return 0;
+}
+
+void prun_writer_kill(struct prun_writer *w, int sig)
+{
+	if (w->pid > 0)
+		kill(w->pid, sig);
+}
+
+void prun_writer_wait(struct prun_writer *w)
+{
+	int st;
+
+	if (w->pid <= 0)
+		return;
+	kill(w->pid, SIGCONT);
+	kill(w->pid, SIGTERM);
+	waitpid(w->pid, &st, 0);
+	w->pid = 0;
+}
+
 void prun_writer_start(struct run *r)
 {
-	char sock[LAB_PATH_MAX + 80];
+	char sock[LAB_PATH_MAX + 80], err[EKL_ERRLEN];
 
 	prun_primary_sock(r, sock, sizeof(sock));
-	lab_path(&r->lab, NULL, "writes.log", r->writer_log,
-		 sizeof(r->writer_log));
-	fflush(NULL);
-	r->writer = fork();
-	if (r->writer == 0)
-		writer_main(sock, r->writer_log);
+	lab_path(&r->lab, NULL, "writes.log", r->w.log, sizeof(r->w.log));
+	snprintf(r->w.tag, sizeof(r->w.tag), "Load");
+	r->w.ack_all = false;
+	r->w.rate = 0;
+	r->w.primary_file[0] = '\0';
+	(void)prun_writer_fork(&r->w, sock, err);
 }
 
 void prun_writer_signal(struct run *r, int sig)
 {
-	if (r->writer > 0)
-		kill(r->writer, sig);
+	prun_writer_kill(&r->w, sig);
 }
 
 void prun_writer_stop_wait(struct run *r)
 {
-	int st;
-
-	if (r->writer <= 0)
-		return;
-	kill(r->writer, SIGCONT);
-	kill(r->writer, SIGTERM);
-	waitpid(r->writer, &st, 0);
-	r->writer = 0;
+	prun_writer_wait(&r->w);
 }

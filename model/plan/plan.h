@@ -229,6 +229,10 @@ struct plan_step {
 	struct plan_expect expect;
 };
 
+/* Fill st->text from the step (what plan_load writes there; the soak
+ * builds steps itself). */
+void plan_step_text(const struct topo *t, struct plan_step *st);
+
 struct plan {
 	char path[512];		 /* the plan file */
 	int64_t at;		 /* `at:` evaluation time, or 0 (now) */

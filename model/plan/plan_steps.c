@@ -1156,7 +1156,7 @@ static void fault_text(const struct topo *t, const struct plan_fault *f,
 	cat(b, len, " [%s]", f->name);
 }
 
-static void step_text(const struct topo *t, struct plan_step *st)
+void plan_step_text(const struct topo *t, struct plan_step *st)
 {
 	char *b = st->text;
 	size_t len = sizeof(st->text);
@@ -1207,6 +1207,6 @@ int plan_parse_step(struct plan_yaml *w, const yaml_node_t *n, size_t idx,
 	int rc = parse_step(w, n, idx, steps);
 
 	if (rc == 0)
-		step_text(w->topo, &steps[idx]);
+		plan_step_text(w->topo, &steps[idx]);
 	return rc;
 }
