@@ -144,11 +144,11 @@ int cmd_soak(int argc, char **argv)
 		cli_fail("soak: %s", err);
 		if (lab_interrupted())
 			return 128 + lab_interrupted();
-		return rv == EKL_EINTR ? 130 : rv == EKL_EINVAL ||
-					       rv == EKL_ECONFIG ||
-					       rv == EKL_ENOENT
-					   ? 2
-					   : 1;
+		return rv == EKL_EINTR ? 130
+		       : rv == EKL_EINVAL || rv == EKL_ECONFIG ||
+			       rv == EKL_ENOENT
+			   ? 2
+			   : 1;
 	}
 	if (o.dry_run)
 		return 0;

@@ -172,8 +172,8 @@ static bool settle(struct soak *s, double seconds, char *why, size_t len)
 		struct lab_status st;
 
 		if (prun_observe(&r->lab, r->obs, &st, err) == 0) {
-			bool ok = prun_matches(r->pred, r->obs, &r->lab, why,
-					       len);
+			bool ok =
+			    prun_matches(r->pred, r->obs, &r->lab, why, len);
 
 			lab_status_free(&st);
 			if (ok)
@@ -507,10 +507,14 @@ static bool draw_fault(struct soak *s, struct rng *g, enum soak_kind kind,
 		       long k, struct plan_step *st, int *to)
 {
 	static const enum plan_fault_kind link_kind[] = {
-	    [SOAK_DOWN] = PLAN_F_DOWN,		 [SOAK_BLACKHOLE] = PLAN_F_BLACKHOLE,
-	    [SOAK_RESET] = PLAN_F_RESET,	 [SOAK_LATENCY] = PLAN_F_LATENCY,
-	    [SOAK_BANDWIDTH] = PLAN_F_BANDWIDTH, [SOAK_SLOW_CLOSE] = PLAN_F_SLOW_CLOSE,
-	    [SOAK_TIMEOUT] = PLAN_F_TIMEOUT,	 [SOAK_SLICER] = PLAN_F_SLICER,
+	    [SOAK_DOWN] = PLAN_F_DOWN,
+	    [SOAK_BLACKHOLE] = PLAN_F_BLACKHOLE,
+	    [SOAK_RESET] = PLAN_F_RESET,
+	    [SOAK_LATENCY] = PLAN_F_LATENCY,
+	    [SOAK_BANDWIDTH] = PLAN_F_BANDWIDTH,
+	    [SOAK_SLOW_CLOSE] = PLAN_F_SLOW_CLOSE,
+	    [SOAK_TIMEOUT] = PLAN_F_TIMEOUT,
+	    [SOAK_SLICER] = PLAN_F_SLICER,
 	    [SOAK_LIMIT_DATA] = PLAN_F_LIMIT_DATA,
 	};
 	int n = (int)s->topo->n_nodes;
@@ -522,7 +526,7 @@ static bool draw_fault(struct soak *s, struct rng *g, enum soak_kind kind,
 	case SOAK_KILL:
 	case SOAK_PAUSE:
 	case SOAK_RESTART:
-		plan_fault_init(f, kind == SOAK_KILL    ? PLAN_F_KILL
+		plan_fault_init(f, kind == SOAK_KILL	? PLAN_F_KILL
 				   : kind == SOAK_PAUSE ? PLAN_F_PAUSE
 							: PLAN_F_RESTART);
 		f->node = pick(g, n);
@@ -598,7 +602,8 @@ static bool draw_fault(struct soak *s, struct rng *g, enum soak_kind kind,
 /* The kinds that can be drawn at all on this topology. */
 static uint32_t usable_kinds(const struct soak *s)
 {
-	uint32_t m = s->o->kinds ? s->o->kinds : (UINT32_C(1) << SOAK_N_KINDS) - 1;
+	uint32_t m =
+	    s->o->kinds ? s->o->kinds : (UINT32_C(1) << SOAK_N_KINDS) - 1;
 
 	if (s->topo->dial == TOPO_DIAL_PRIMARY)
 		m &= ~(UINT32_C(1) << SOAK_PRIMARY);

@@ -75,11 +75,11 @@ struct soak_result {
 	long faults; /* put on the lab */
 	long by_kind[SOAK_N_KINDS];
 	long heals;
-	long skipped;	   /* primary moves not made: no convergence */
-	long errors;	   /* faults the lab could not apply */
-	long attempted;	   /* writes sent */
-	long acked;	   /* acknowledged (both writers) */
-	long acked_all;	   /* by the ack=all writer */
+	long skipped;	    /* primary moves not made: no convergence */
+	long errors;	    /* faults the lab could not apply */
+	long attempted;	    /* writes sent */
+	long acked;	    /* acknowledged (both writers) */
+	long acked_all;	    /* by the ack=all writer */
 	long acked_primary; /* by the ack=primary writer */
 	long lost, unexpected, never_read, recovered;
 	bool converged; /* every node on the primary's revision and digest */

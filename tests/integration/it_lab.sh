@@ -211,6 +211,32 @@ d = json.load(sys.stdin)
 assert d["node_faults"] == [] and d["link_faults"]["faults"] == [], d
 ' || fail "faults left after heal all"
 
+log "Toxiproxy's faults from lab fault: direction, toxicity, refusals"
+lab fault "$TOPO" limit_data node1 node3 --bytes 200 --name ld >/dev/null
+lab fault "$TOPO" slicer node1 node2 --average-size 8 --delay-us 50 \
+	--direction downstream --toxicity 0.5 --name sl >/dev/null
+lab fault "$TOPO" slow_close node2 node3 --ms 300 --name sc >/dev/null
+# Closed after 200 bytes, mid-handshake: node1-node3 never connects.
+expect_cell node1 node3 cut
+lab fault "$TOPO" list >"$T/toxics.txt"
+grep -q "^ld limit_data routes=node1>node3,node3>node1 bytes=200" "$T/toxics.txt" ||
+	fail "fault list: $(cat "$T/toxics.txt")"
+grep -q "^sl slicer .*average_size=8 .*direction=downstream toxicity=0.5" "$T/toxics.txt" ||
+	fail "fault list: $(cat "$T/toxics.txt")"
+# The slicer and slow_close keep their links up.
+expect_cell node1 node2 up
+expect_cell node2 node3 up
+for bad in "slicer node1 node2" "reset node1 node2 --toxicity 2" \
+	"reset node1 node2 --direction sideways" "limit_data node1 node2"; do
+	# shellcheck disable=SC2086
+	if lab fault "$TOPO" $bad 2>"$T/bad.err"; then fail "lab fault $bad accepted"; fi
+	[ -s "$T/bad.err" ] || fail "lab fault $bad: no message"
+done
+[ "$(lab fault "$TOPO" list | grep -c .)" -eq "$(grep -c . "$T/toxics.txt")" ] ||
+	fail "a refused fault changed the list: $(lab fault "$TOPO" list)"
+lab fault "$TOPO" heal all >/dev/null
+expect_cell node1 node3 up
+
 log "a second lab side by side (--no-wait)"
 "$EKULAB" lab up "$TOPO" --state "$LAB2" --no-wait >"$T/up2.out" || fail "second lab did not come up"
 ! grep -q "settled" "$T/up2.out" || fail "--no-wait waited for the links"
