@@ -301,8 +301,10 @@ static int stop_pid(const struct lab *l, pid_t pid, double grace)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		reap(pid);
-		if (pid_gone(pid))
+		if (pid_gone(pid)) {
+			reap(pid); /* a zombie since the reap above */
 			return 0;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((double)(t.tv_sec - t0.tv_sec) +
 			(double)(t.tv_nsec - t0.tv_nsec) / 1e9 >
@@ -315,6 +317,7 @@ static int stop_pid(const struct lab *l, pid_t pid, double grace)
 		reap(pid);
 		usleep(10000);
 	}
+	reap(pid); /* it may have turned zombie after the last reap */
 	return 0;
 }
 
@@ -340,6 +343,7 @@ static int kill_node(struct lab *l, int i, char *err)
 		reap(pid);
 		usleep(5000);
 	}
+	reap(pid); /* a zombie since the last reap: no zombie is left */
 	l->nodes[i].pid = 0;
 	return 0;
 }

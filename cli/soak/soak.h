@@ -75,7 +75,6 @@ struct soak_result {
 	long faults; /* put on the lab */
 	long by_kind[SOAK_N_KINDS];
 	long heals;
-	long skipped;	    /* primary moves not made: no convergence */
 	long errors;	    /* faults the lab could not apply */
 	long attempted;	    /* writes sent */
 	long acked;	    /* acknowledged (both writers) */
@@ -101,7 +100,7 @@ int soak_run(const struct soak_opts *o, struct soak_result *res, char *err);
 bool soak_passed(const struct soak_result *r);
 
 /* The summary for people (several lines) and the JSON object (one line:
- * seed, faults, by_kind, heals, skipped, errors, attempted, acked,
+ * seed, faults, by_kind, heals, errors, attempted, acked,
  * acked_all, acked_primary, lost, unexpected, never_read, recovered,
  * converged, converge_seconds, left_behind, seconds, passed, why).
  * soak_json returns 0 or EKL_ENOMEM. */
