@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # it_soak.sh: `ekulab soak` (docs/testing.md). A short soak of 30 faults
-# passes: one JSON object on stdout with every key, nothing lost, nothing
-# unexpected, converged, no process left, and the faults it put on the lab
-# are the ones --dry-run draws for that seed (a seed replays its faults).
+# of every kind (seed 6 draws all 16) passes: one JSON object on stdout
+# with every key, nothing lost, nothing unexpected, converged, no process
+# left, and the faults it put on the lab are the ones --dry-run draws for
+# that seed (a seed replays its faults).
 # The checker can fail: a row written behind ekulab's back into the
 # primary's SQLite file while a soak runs is reported as unexpected and the
 # soak exits 1. Ctrl-C stops everything the soak started. Bad arguments
@@ -42,10 +43,10 @@ assert_contains "$out" "'flood' is not a fault kind" "refusal of --kinds flood"
 assert_contains "$out" "limit_data" "the known kinds are listed"
 
 # ---- a short soak passes ----
-log "30 faults, seed 5"
+log "30 faults, seed 6 (it draws every kind)"
 S1="$T/s1"
 rc=0
-"$EKULAB" soak "$TOPO" --faults 30 --seed 5 --json --state "$S1" \
+"$EKULAB" soak "$TOPO" --faults 30 --seed 6 --json --state "$S1" \
 	>"$T/s1.json" 2>"$T/s1.err" || rc=$?
 [ "$rc" -eq 0 ] || { tail -20 "$T/s1.err" >&2; fail "soak exited $rc"; }
 python3 - "$T/s1.json" <<'PY' || fail "the soak's JSON: $(cat "$T/s1.json")"
@@ -58,6 +59,9 @@ for k in ("faults", "by_kind", "acked", "lost", "unexpected", "converged",
     assert k in doc, "no key " + k
 assert doc["faults"] == 30, doc["faults"]
 assert sum(doc["by_kind"].values()) == 30, doc["by_kind"]
+# Seed 6 draws every kind in 30 faults on this topology: the toxics, the
+# node faults, partitions, renewal, upgrade and a primary move all ran.
+assert len(doc["by_kind"]) == 16 and min(doc["by_kind"].values()) > 0, doc["by_kind"]
 assert doc["lost"] == 0 and doc["unexpected"] == 0, doc
 assert doc["converged"] is True and doc["left_behind"] == 0, doc
 assert doc["acked_all"] > 0 and doc["acked_primary"] > 0, doc
@@ -68,14 +72,14 @@ grep -q '^PASS' "$T/s1.err" || fail "no summary on stderr: $(tail -3 "$T/s1.err"
 [ ! -e "$S1" ] || fail "the soak kept its state directory without --keep"
 
 log "the same seed draws the same faults"
-"$EKULAB" soak "$TOPO" --faults 30 --seed 5 --dry-run >"$T/dry5" ||
+"$EKULAB" soak "$TOPO" --faults 30 --seed 6 --dry-run >"$T/dry5" ||
 	fail "--dry-run"
 sed -n 's/^soak *[0-9.]*s: \[\([0-9]*\)\/30\] /\1 /p' "$T/s1.err" >"$T/live5"
 assert_eq "$(wc -l <"$T/dry5")" 30 "faults --dry-run prints"
 cmp -s "$T/dry5" "$T/live5" ||
 	fail "the live run's faults differ from --dry-run's: $(diff "$T/dry5" "$T/live5" | head -5)"
-"$EKULAB" soak "$TOPO" --faults 30 --seed 6 --dry-run >"$T/dry6"
-! cmp -s "$T/dry5" "$T/dry6" || fail "seeds 5 and 6 draw the same faults"
+"$EKULAB" soak "$TOPO" --faults 30 --seed 7 --dry-run >"$T/dry6"
+! cmp -s "$T/dry5" "$T/dry6" || fail "seeds 6 and 7 draw the same faults"
 
 # ---- the checker fails on a row no writer sent ----
 log "a row written into the primary's SQLite file behind ekulab's back"
