@@ -21,7 +21,7 @@ static int load_row(const struct prun_writer *w, size_t nw, const char *path,
 	static const char pre[] = "Plan ";
 	const char *num;
 	char *end;
-	size_t k, tl;
+	size_t k, tl = 0;
 
 	if (strncmp(path, pre, sizeof(pre) - 1) != 0)
 		return -1;

@@ -458,11 +458,12 @@ static const char *const soak_versions[] = {"X14.3.7", "X15.3.2", "X15.4",
 #define SOAK_NVERS (int)(sizeof(soak_versions) / sizeof(soak_versions[0]))
 
 /* Does every node replicate in the model once every fault is healed and
- * step st (a renewal or an upgrade) is applied? (A renewal the upload
+ * step st (a renewal or an upgrade; NULL: none) is applied, with node
+ * `primary` (-1: the current one) as the primary? (A renewal the upload
  * rule refuses does not count.) */
 static bool keeps_linked(struct soak *s, struct plan_sim *t,
 			 struct lab_prediction *pred,
-			 const struct plan_step *st)
+			 const struct plan_step *st, int primary)
 {
 	struct plan_step heal;
 	struct plan_outcome oc;
@@ -471,9 +472,12 @@ static bool keeps_linked(struct soak *s, struct plan_sim *t,
 
 	*t = *s->sim; /* shares the file facts; never freed */
 	memset(&heal, 0, sizeof(heal));
+	memset(&oc, 0, sizeof(oc));
 	heal.kind = PLAN_HEAL;
+	if (primary >= 0)
+		t->lab.primary = (size_t)primary;
 	if (plan_apply(t, &heal, err) != 0 ||
-	    plan_apply_outcome(t, st, &oc, err) != 0 ||
+	    (st != NULL && plan_apply_outcome(t, st, &oc, err) != 0) ||
 	    (oc.renew && oc.result == PLAN_RENEW_REFUSED) ||
 	    labmodel_predict(&t->lab, pred, err) != 0)
 		return false;
@@ -520,7 +524,7 @@ static bool draw_change(struct soak *s, struct rng *g, bool renew,
 					snprintf(x.version, sizeof(x.version),
 						 "%s", soak_versions[a]);
 				}
-				if (keeps_linked(s, t, pred, &x))
+				if (keeps_linked(s, t, pred, &x, -1))
 					c[m++] = x;
 			}
 	}
@@ -531,6 +535,23 @@ out:
 	ekl_free(t);
 	ekl_free(pred);
 	return m > 0;
+}
+
+/* Draw a new primary among the nodes every other node would replicate
+ * from (the model, every fault healed); -1 when there is none. */
+static int draw_primary(struct soak *s, struct rng *g)
+{
+	struct plan_sim *t = ekl_calloc(1, sizeof(*t));
+	struct lab_prediction *pred = ekl_calloc(1, sizeof(*pred));
+	int c[TOPO_MAX_NODES], m = 0, i, n = (int)s->topo->n_nodes;
+
+	for (i = 0; i < n && t != NULL && pred != NULL; i++)
+		if (i != (int)s->sim->lab.primary &&
+		    keeps_linked(s, t, pred, NULL, i))
+			c[m++] = i;
+	ekl_free(t);
+	ekl_free(pred);
+	return m > 0 ? c[pick(g, m)] : -1;
 }
 
 /* Draw fault number k of kind `kind` into st (a fault, renew or upgrade
@@ -595,7 +616,8 @@ static bool draw_fault(struct soak *s, struct rng *g, enum soak_kind kind,
 	case SOAK_PRIMARY:
 		if (s->topo->dial == TOPO_DIAL_PRIMARY || n < 2)
 			return false; /* routes follow the primary */
-		*to = ((int)s->sim->lab.primary + 1 + pick(g, n - 1)) % n;
+		if ((*to = draw_primary(s, g)) < 0)
+			return false;
 		snprintf(st->text, sizeof(st->text), "primary %s -> %s",
 			 s->topo->nodes[s->sim->lab.primary].name,
 			 s->topo->nodes[*to].name);
