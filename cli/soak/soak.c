@@ -698,8 +698,16 @@ static int one_fault(struct soak *s, struct rng *g, long k)
 			continue;
 		if (draw_fault(s, g, kind, k, &st, &to))
 			break;
-		if (tries > 10000) /* only undrawable kinds selected */
-			return ekl_errf(err, EKL_EINVAL, "no fault to draw");
+		if (tries > 100000) { /* only undrawable kinds selected */
+			why_first(
+			    s->res,
+			    "fault %ld: none of the kinds asked for can "
+			    "be drawn now (no renewal, upgrade or primary "
+			    "move keeps every node replicating in the "
+			    "model); add other kinds to --kinds",
+			    k + 1);
+			return EKL_EINVAL;
+		}
 	}
 	hold = between(g, 100, 700) / 1000.0;
 	s->res->by_kind[kind]++;
@@ -888,6 +896,8 @@ int soak_run(const struct soak_opts *o, struct soak_result *res, char *err)
 		goto out_lab;
 	for (k = 0; k < o->faults && rv == 0; k++)
 		rv = one_fault(&s, &g, k);
+	if (rv != 0 && rv != EKL_EINTR)
+		snprintf(err, EKL_ERRLEN, "%s", res->why);
 	if (rv == 0 && !lab_interrupted())
 		finish(&s);
 	if (lab_interrupted())

@@ -138,6 +138,48 @@ START_TEST(test_no_primary_move_under_dial_primary)
 }
 END_TEST
 
+/* node1 (X15.4) accepts node2's and node3's server-only certificates
+ * (the ClusterDB bypass), but node2 and node3 (pre-X15.4) refuse each
+ * other's: every node replicates from node1 and from no other, so the
+ * primary never moves, and a soak of primary moves only cannot draw. */
+START_TEST(test_primary_moves_only_where_linked)
+{
+	static const char star[] =
+	    "name: t-star\n"
+	    "cluster: {verify: enforce, primary: node1}\n"
+	    "defaults: {version: X15.3.2, cert: {profile: server-only}}\n"
+	    "nodes:\n"
+	    "  node1: {version: X15.4, cert: {profile: combined}}\n"
+	    "  node2: {}\n"
+	    "  node3: {}\n";
+	struct soak_opts o;
+	struct soak_result r;
+	char path[512], err[EKL_ERRLEN] = "", *a;
+	uint32_t kinds;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/star.yaml", tu_tmpdir("soakstar"));
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(star, f);
+	fclose(f);
+	ck_assert_int_eq(soak_kinds_parse("primary,kill", &kinds, err), 0);
+	a = draws(path, 30, 3, kinds, &r);
+	ck_assert_int_eq(r.by_kind[SOAK_PRIMARY], 0);
+	ck_assert_int_eq(r.by_kind[SOAK_KILL], 30);
+	free(a);
+	memset(&o, 0, sizeof(o));
+	o.topology = path;
+	o.faults = 3;
+	o.dry_run = true;
+	o.out = stdout;
+	ck_assert_int_eq(soak_kinds_parse("primary", &o.kinds, err), 0);
+	ck_assert_int_eq(soak_run(&o, &r, err), EKL_EINVAL);
+	ck_assert_msg(strstr(err, "none of the kinds asked for") != NULL, "%s",
+		      err);
+}
+END_TEST
+
 START_TEST(test_kinds_parse_refusals)
 {
 	uint32_t kinds = 0;
@@ -246,6 +288,7 @@ static Suite *soak_suite(void)
 	tcase_add_test(tc, test_same_seed_same_faults);
 	tcase_add_test(tc, test_kinds_filter);
 	tcase_add_test(tc, test_no_primary_move_under_dial_primary);
+	tcase_add_test(tc, test_primary_moves_only_where_linked);
 	tcase_add_test(tc, test_kinds_parse_refusals);
 	tcase_add_test(tc, test_refuses_unlinked_topology);
 	suite_add_tcase(s, tc);
