@@ -1,6 +1,8 @@
 /* cmd_soak.c: `ekulab soak TOPOLOGY --faults N --seed S [--json]`: argv
  * into soak options, one soak_run, the summary or the JSON object. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +56,9 @@ static bool whole(const char *s, long long lo, long long hi, long long *out)
 
 	if (s[0] < '0' || s[0] > '9')
 		return false;
+	errno = 0;
 	*out = strtoll(s, &end, 10);
-	return *end == '\0' && *out >= lo && *out <= hi;
+	return *end == '\0' && errno == 0 && *out >= lo && *out <= hi;
 }
 
 int cmd_soak(int argc, char **argv)
@@ -95,20 +98,17 @@ int cmd_soak(int argc, char **argv)
 			o.faults = (long)v;
 			have_faults = true;
 			break;
-		case 's': {
-			char *end;
-
-			if (optarg[0] < '0' || optarg[0] > '9' ||
-			    (o.seed = strtoull(optarg, &end, 10), *end)) {
+		case 's':
+			if (!whole(optarg, 0, INT64_MAX, &v)) {
 				cli_fail("soak: --seed '%s': give a whole "
-					 "number (the same seed draws the "
-					 "same faults)",
-					 optarg);
+					 "number from 0 to %lld (the same seed "
+					 "draws the same faults)",
+					 optarg, (long long)INT64_MAX);
 				return 2;
 			}
+			o.seed = (uint64_t)v;
 			have_seed = true;
 			break;
-		}
 		case 'j': json = true; break;
 		case 'k':
 			if (soak_kinds_parse(optarg, &o.kinds, err) != 0) {
