@@ -5,8 +5,8 @@
 # left, and the faults it put on the lab are the ones --dry-run draws for
 # that seed (a seed replays its faults).
 # The checker can fail: a row written behind ekulab's back into the
-# primary's SQLite file while a soak runs is reported as unexpected and the
-# soak exits 1. Ctrl-C stops everything the soak started. Bad arguments
+# primary's SQLite file while a soak runs is reported as unexpected, an
+# acknowledged row deleted from it as lost, and the soak exits 1. Ctrl-C stops everything the soak started. Bad arguments
 # are refused with a message.
 source "${EKL_IT_LIB:?}"
 
@@ -82,7 +82,7 @@ cmp -s "$T/dry5" "$T/live5" ||
 ! cmp -s "$T/dry5" "$T/dry6" || fail "seeds 6 and 7 draw the same faults"
 
 # ---- the checker fails on a row no writer sent ----
-log "a row written into the primary's SQLite file behind ekulab's back"
+log "the primary's SQLite file changed behind ekulab's back"
 S2="$T/s2"
 "$EKULAB" soak "$TOPO" --faults 40 --seed 9 --kinds latency,slicer,bandwidth \
 	--json --state "$S2" >"$T/s2.json" 2>"$T/s2.err" &
@@ -90,19 +90,27 @@ SOAK_PID=$!
 DB="$S2/node1/data/clusterdb.sqlite3"
 wait_until 60 grep -q '\[3/40\]' "$T/s2.err" ||
 	fail "the soak did not start: $(tail -5 "$T/s2.err")"
-python3 - "$DB" <<'PY' || fail "could not write into $DB"
+# One row no writer sent, and one acknowledged row taken away.
+python3 - "$DB" "$S2/writes-All.log" <<'PY' || fail "could not change $DB"
 import sqlite3, sys
+acked = [l.split()[1] for l in open(sys.argv[2]) if l.startswith("K ")]
+assert acked, "no acknowledged write yet"
 c = sqlite3.connect(sys.argv[1], timeout=10)
 c.execute("INSERT INTO config(path, value) VALUES ('Behind Ekulab Back', 'x')")
+n = c.execute("DELETE FROM config WHERE path = ?",
+              ("Plan All %s Value" % acked[0],)).rowcount
+assert n == 1, "write %s is not in the file" % acked[0]
 c.commit()
 PY
 rc=0
 wait "$SOAK_PID" || rc=$?
 SOAK_PID=
-assert_eq "$rc" 1 "soak exit with a row nobody sent"
-assert_eq "$(jget unexpected <"$T/s2.json")" 1 "unexpected rows"
+assert_eq "$rc" 1 "soak exit with a row nobody sent and an acknowledged row gone"
+# At least on node1 (a replica that got a snapshot of it would count too).
+[ "$(jget unexpected <"$T/s2.json")" -ge 1 ] || fail "no unexpected row: $(cat "$T/s2.json")"
+[ "$(jget lost <"$T/s2.json")" -ge 1 ] || fail "no lost write: $(cat "$T/s2.json")"
 assert_eq "$(jget passed <"$T/s2.json")" false "passed"
-grep -q '^FAIL: 1 unexpected rows' "$T/s2.err" ||
+grep -q '^FAIL: [0-9]* acknowledged writes lost' "$T/s2.err" ||
 	fail "the summary does not say why: $(tail -3 "$T/s2.err")"
 [ -z "$(left "$S2")" ] || fail "the failed soak left: $(left "$S2")"
 
