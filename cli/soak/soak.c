@@ -302,11 +302,13 @@ static int move_primary(struct soak *s, int to, char *err)
 	/* The model and the topology (the lab's copy too) name `to`. */
 	snprintf(s->topo->primary, sizeof(s->topo->primary), "%s",
 		 s->topo->nodes[to].name);
+	s->topo->clusters[0].primary = (size_t)to;
 	s->sim->lab.primary = (size_t)to;
 	if (r == NULL)
 		return 0;
 	snprintf(r->lab.topo.primary, sizeof(r->lab.topo.primary), "%s",
 		 s->topo->nodes[to].name);
+	r->lab.topo.clusters[0].primary = (size_t)to;
 	for (i = 0; i < r->lab.topo.n_nodes && rv == 0; i++)
 		rv = lab_write_node_conf(&r->lab, (int)i, err);
 	if (rv == 0)
@@ -854,6 +856,9 @@ int soak_run(const struct soak_opts *o, struct soak_result *res, char *err)
 	if ((rv = topo_load(o->topology, &r->plan.topo, err)) != 0)
 		goto out_free;
 	snprintf(r->plan.path, sizeof(r->plan.path), "%s", o->topology);
+	/* One cluster, as a lab runs (the dry run too: same draws). */
+	if ((rv = lab_topo_supported(&r->plan.topo, err)) != 0)
+		goto out_plan;
 	s.topo = &r->plan.topo;
 	s.sim = &r->sim;
 	plan_sim_init(&r->sim, &r->plan, 0);
