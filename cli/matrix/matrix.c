@@ -23,10 +23,12 @@
 #include "matrix.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -51,6 +53,8 @@ struct mx_env {
 	char other[300];
 	char ca_file[320];
 	X509_STORE *store;
+	/* The PKI's files parsed once for every TLS context. */
+	struct tls_files *files;
 	int64_t now;
 	/* Facts per certificate file, read once; each allocated apart so
 	 * that a pointer to one stays valid while the list grows. */
@@ -306,6 +310,7 @@ static struct tls_ctx *ctx_for(struct mx_env *e, const struct mx_side *s,
 	}
 	tc.peer_names = peers;
 	tc.n_peer_names = 1;
+	tc.files = e->files;
 	snprintf(e->ctxs[e->n_ctxs].key, sizeof(e->ctxs[0].key), "%s", k);
 	if (tls_ctx_new(&tc, &e->ctxs[e->n_ctxs].ctx, err) != 0)
 		return NULL;
@@ -581,7 +586,13 @@ static int mra_setup(struct mx_env *e, const struct mx_case *c,
 	return 0;
 }
 
-static int observe(struct mx_env *e, int lfd, struct mx_case *c, char *err)
+/* Frame buffers of the two ends, allocated once per worker. */
+struct bufs {
+	unsigned char *b[2];
+};
+
+static int observe(struct mx_env *e, int lfd, struct bufs *bufs,
+		   struct mx_case *c, char *err)
 {
 	struct tls_ctx *ictx = ctx_for(e, &c->ini, true, c->service, err);
 	struct tls_ctx *actx =
@@ -608,11 +619,7 @@ static int observe(struct mx_env *e, int lfd, struct mx_case *c, char *err)
 		ends[i].ops = x.mra ? (i == 0 ? ini_mra : acc_mra)
 				    : (i == 0 ? ini_plain : acc_plain);
 		ends[i].n_ops = x.mra ? 3 : 2;
-		ends[i].buf = ekl_malloc(MSG_MAX);
-		if (ends[i].buf == NULL) {
-			rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
-			goto out;
-		}
+		ends[i].buf = bufs->b[i];
 	}
 	rv = loopback_pair(lfd, &ends[0].fd, &ends[1].fd, err);
 	if (rv != 0)
@@ -689,7 +696,6 @@ out:
 		tls_conn_free(ends[i].tls);
 		if (ends[i].fd >= 0)
 			close(ends[i].fd);
-		ekl_free(ends[i].buf);
 	}
 	ekl_free(chain);
 	return rv;
@@ -729,29 +735,37 @@ static int env_init(struct mx_env *e, char *err)
 	snprintf(e->ca_file, sizeof(e->ca_file), "%s/ca.crt", e->pki);
 	e->now = (int64_t)time(NULL);
 	if ((rv = pki_init(e->pki, false, err)) != 0 ||
-	    (rv = pki_init(e->other, false, err)) != 0)
+	    (rv = pki_init(e->other, false, err)) != 0 ||
+	    (rv = tls_files_new(&e->files, err)) != 0)
 		return rv;
 	return certinfo_load_store(e->ca_file, &e->store, err);
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) != 0 &&
+	       errno != ENOENT;
+}
+
 static void env_close(struct mx_env *e)
 {
-	char cmd[400];
 	size_t i;
 
 	for (i = 0; i < e->n_ctxs; i++)
 		tls_ctx_free(e->ctxs[i].ctx);
 	ekl_free(e->ctxs);
+	tls_files_free(e->files);
 	for (i = 0; i < e->n_facts; i++)
 		ekl_free(e->facts[i]);
 	ekl_free(e->facts);
 	X509_STORE_free(e->store);
-	if (e->dir[0] != '\0') {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "ekulab: could not remove %s\n",
-				e->dir);
-	}
+	if (e->dir[0] != '\0' &&
+	    nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		fprintf(stderr, "ekulab: could not remove %s: %s\n", e->dir,
+			strerror(errno));
 }
 
 static int listener(int *lfd, char *err)
@@ -783,30 +797,47 @@ struct wire {
 	int rv;
 };
 
+/* Cases are handed out in chunks from a counter the workers share, so
+ * that a worker slowed down by the rest of the machine takes fewer. */
+#define CHUNK 8
+
 static int run_slice(struct mx_env *e, struct mx_case *cases, size_t n,
-		     int jobs, int k, int out_fd, char *err)
+		     size_t *next, int out_fd, char *err)
 {
+	struct bufs bufs = {{NULL, NULL}};
 	int lfd = -1, rv;
-	size_t i;
+	size_t i, start;
 
 	rv = listener(&lfd, err);
 	if (rv != 0)
 		return rv;
-	for (i = (size_t)k; i < n; i += (size_t)jobs) {
-		struct wire w;
-
-		memset(&w, 0, sizeof(w));
-		w.rv = observe(e, lfd, &cases[i], err);
-		w.idx = (unsigned)i;
-		w.observed = cases[i].observed;
-		w.peer_saw = cases[i].peer_saw;
-		memcpy(w.detail, w.rv ? err : cases[i].detail,
-		       sizeof(w.detail) - 1);
-		if (out_fd >= 0 && write(out_fd, &w, sizeof(w)) != sizeof(w))
-			break;
+	bufs.b[0] = ekl_malloc(MSG_MAX);
+	bufs.b[1] = ekl_malloc(MSG_MAX);
+	if (bufs.b[0] == NULL || bufs.b[1] == NULL) {
+		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
+		goto out;
 	}
+	while ((start = __atomic_fetch_add(next, CHUNK, __ATOMIC_RELAXED)) <
+	       n) {
+		for (i = start; i < n && i < start + CHUNK; i++) {
+			struct wire w;
+
+			memset(&w, 0, sizeof(w));
+			w.rv = observe(e, lfd, &bufs, &cases[i], err);
+			w.idx = (unsigned)i;
+			w.observed = cases[i].observed;
+			w.peer_saw = cases[i].peer_saw;
+			memcpy(w.detail, w.rv ? err : cases[i].detail,
+			       sizeof(w.detail) - 1);
+			if (write(out_fd, &w, sizeof(w)) != sizeof(w))
+				goto out;
+		}
+	}
+out:
+	ekl_free(bufs.b[0]);
+	ekl_free(bufs.b[1]);
 	close(lfd);
-	return 0;
+	return rv;
 }
 
 int mx_run(struct mx_run *r, int jobs, char *err)
@@ -819,6 +850,7 @@ int mx_run_progress(struct mx_run *r, int jobs, FILE *progress, char *err)
 	struct mx_case_list l = {NULL, 0, 0};
 	struct timespec t0, t1;
 	struct mx_env e;
+	size_t *next = MAP_FAILED; /* the next case to hand out (shared) */
 	int pfd[2] = {-1, -1};
 	pid_t pids[16];
 	size_t i, got = 0;
@@ -851,6 +883,13 @@ int mx_run_progress(struct mx_run *r, int jobs, FILE *progress, char *err)
 			rv = EKL_ETLS;
 			goto out;
 		}
+	next = mmap(NULL, sizeof(*next), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (next == MAP_FAILED) {
+		rv = ekl_errf(err, EKL_ENOMEM, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	*next = 0;
 	if (pipe(pfd) != 0) {
 		rv = ekl_errf(err, EKL_EIO, "pipe: %s", strerror(errno));
 		goto out;
@@ -860,7 +899,7 @@ int mx_run_progress(struct mx_run *r, int jobs, FILE *progress, char *err)
 		pids[k] = fork();
 		if (pids[k] == 0) {
 			close(pfd[0]);
-			rv = run_slice(&e, l.v, l.n, jobs, k, pfd[1], err);
+			rv = run_slice(&e, l.v, l.n, next, pfd[1], err);
 			_exit(rv == 0 ? 0 : 1);
 		}
 		if (pids[k] < 0) {
@@ -915,6 +954,8 @@ int mx_run_progress(struct mx_run *r, int jobs, FILE *progress, char *err)
 	r->n = l.n;
 	l.v = NULL;
 out:
+	if (next != MAP_FAILED)
+		munmap(next, sizeof(*next));
 	if (pfd[0] >= 0)
 		close(pfd[0]);
 	if (pfd[1] >= 0)

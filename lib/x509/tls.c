@@ -327,14 +327,14 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-static int load_key(SSL_CTX *sc, const char *cert_file, const char *key_file,
-		    char *err)
+/* Read an unencrypted PEM private key that only its owner can read. */
+static int read_key(const char *key_file, EVP_PKEY **out, char *err)
 {
 	struct stat st;
 	BIO *bio = NULL;
-	EVP_PKEY *key = NULL;
 	int rv;
 
+	*out = NULL;
 	rv = check_file("key file", key_file, err);
 	if (rv != 0)
 		return rv;
@@ -348,54 +348,245 @@ static int load_key(SSL_CTX *sc, const char *cert_file, const char *key_file,
 				key_file, (unsigned)(st.st_mode & 07777),
 				key_file);
 	bio = BIO_new_file(key_file, "r");
-	if (bio == NULL) {
-		rv = ekl_errf_ssl(err, EKL_EIO, "key file %s: cannot open",
-				  key_file);
-		goto out;
-	}
-	key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-	if (key == NULL) {
-		rv = ekl_errf_ssl(err, EKL_ECRYPTO,
-				  "key file %s: not an unencrypted PEM "
-				  "private key",
-				  key_file);
-		goto out;
-	}
+	if (bio == NULL)
+		return ekl_errf_ssl(err, EKL_EIO, "key file %s: cannot open",
+				    key_file);
+	*out = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	if (*out == NULL)
+		return ekl_errf_ssl(err, EKL_ECRYPTO,
+				    "key file %s: not an unencrypted PEM "
+				    "private key",
+				    key_file);
+	return 0;
+}
+
+/* Attach key to sc, whose certificate must be the key's. */
+static int use_key(SSL_CTX *sc, EVP_PKEY *key, const char *cert_file,
+		   const char *key_file, char *err)
+{
 	if (X509_check_private_key(SSL_CTX_get0_certificate(sc), key) != 1 ||
 	    SSL_CTX_use_PrivateKey(sc, key) != 1 ||
 	    SSL_CTX_check_private_key(sc) != 1) {
 		ERR_clear_error();
-		rv = ekl_errf(err, EKL_ECONFIG,
-			      "key %s does not match certificate %s; give the "
-			      "key that was issued with it",
-			      key_file, cert_file);
-		goto out;
+		return ekl_errf(
+		    err, EKL_ECONFIG,
+		    "key %s does not match certificate %s; give the "
+		    "key that was issued with it",
+		    key_file, cert_file);
 	}
-	rv = 0;
-out:
+	return 0;
+}
+
+static int load_key(SSL_CTX *sc, const char *cert_file, const char *key_file,
+		    char *err)
+{
+	EVP_PKEY *key = NULL;
+	int rv;
+
+	rv = read_key(key_file, &key, err);
+	if (rv == 0)
+		rv = use_key(sc, key, cert_file, key_file, err);
 	EVP_PKEY_free(key);
-	BIO_free(bio);
 	return rv;
 }
 
-static int load_identity(SSL_CTX *sc, const char *cert_file,
-			 const char *key_file, char *err)
+/* ---- files parsed once for many contexts ---- */
+
+struct tls_file {
+	char *path; /* owned */
+	/* A certificate chain (leaf, the rest), a key, or a trust bundle. */
+	X509 *leaf;
+	STACK_OF(X509) *rest;
+	EVP_PKEY *key;
+	X509_STORE *store;
+};
+
+struct tls_files {
+	struct tls_file **v; /* owned, n entries, each allocated apart so
+				that a pointer to one outlives growth */
+	size_t n;
+	size_t cap;
+};
+
+int tls_files_new(struct tls_files **out, char *err)
 {
+	*out = ekl_calloc(1, sizeof(**out));
+	if (*out == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	return 0;
+}
+
+static void file_free(struct tls_file *f)
+{
+	ekl_free(f->path);
+	X509_free(f->leaf);
+	sk_X509_pop_free(f->rest, X509_free);
+	EVP_PKEY_free(f->key);
+	X509_STORE_free(f->store);
+	ekl_free(f);
+}
+
+void tls_files_free(struct tls_files *f)
+{
+	size_t i;
+
+	if (f == NULL)
+		return;
+	for (i = 0; i < f->n; i++)
+		file_free(f->v[i]);
+	ekl_free(f->v);
+	ekl_free(f);
+}
+
+enum file_kind { FILE_CHAIN, FILE_KEY, FILE_TRUST };
+
+/* A PEM certificate chain as SSL_CTX_use_certificate_chain_file reads it:
+ * the leaf, then any number of further certificates. */
+static int read_chain(const char *path, struct tls_file *f, char *err)
+{
+	BIO *bio;
+	X509 *x;
 	int rv;
 
-	rv = check_file("certificate file", cert_file, err);
+	rv = check_file("certificate file", path, err);
 	if (rv != 0)
 		return rv;
+	bio = BIO_new_file(path, "r");
+	if (bio == NULL)
+		return ekl_errf_ssl(err, EKL_EIO,
+				    "certificate file %s: cannot open", path);
+	rv = 0;
+	f->leaf = PEM_read_bio_X509_AUX(bio, NULL, no_passphrase, NULL);
+	f->rest = sk_X509_new_null();
+	if (f->leaf == NULL || f->rest == NULL)
+		rv = EKL_ECRYPTO;
+	while (rv == 0 &&
+	       (x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL)
+		if (sk_X509_push(f->rest, x) == 0) {
+			X509_free(x);
+			rv = EKL_ENOMEM;
+		}
+	BIO_free(bio);
+	if (rv == 0) {
+		unsigned long e = ERR_peek_last_error();
+
+		/* The end of the file is the only way out of the loop. */
+		if (e != 0 && !(ERR_GET_LIB(e) == ERR_LIB_PEM &&
+				ERR_GET_REASON(e) == PEM_R_NO_START_LINE))
+			rv = EKL_ECRYPTO;
+		ERR_clear_error();
+	}
+	if (rv != 0)
+		return ekl_errf_ssl(err, rv,
+				    "certificate file %s: cannot load a PEM "
+				    "certificate chain",
+				    path);
+	return 0;
+}
+
+static int read_trust(const char *path, struct tls_file *f, char *err)
+{
+	int rv = check_file("trust bundle", path, err);
+
+	if (rv != 0)
+		return rv;
+	f->store = X509_STORE_new();
+	if (f->store == NULL)
+		return ekl_errf_ssl(err, EKL_ENOMEM, "out of memory");
+	if (X509_STORE_load_file(f->store, path) != 1)
+		return ekl_errf_ssl(err, EKL_ECRYPTO,
+				    "trust bundle %s: no PEM certificate could "
+				    "be loaded",
+				    path);
+	return 0;
+}
+
+/* The entry for path as kind, parsed on first use. */
+static int files_get(struct tls_files *fs, enum file_kind kind,
+		     const char *path, const struct tls_file **out, char *err)
+{
+	struct tls_file *f;
+	size_t i;
+	int rv;
+
+	for (i = 0; i < fs->n; i++) {
+		f = fs->v[i];
+		if (strcmp(f->path, path) == 0 &&
+		    (kind == FILE_CHAIN ? f->leaf != NULL
+		     : kind == FILE_KEY ? f->key != NULL
+					: f->store != NULL)) {
+			*out = f;
+			return 0;
+		}
+	}
+	*out = NULL;
+	if (fs->n == fs->cap) {
+		size_t cap = fs->cap ? fs->cap * 2 : 32;
+		struct tls_file **nv = ekl_realloc(fs->v, cap * sizeof(*nv));
+
+		if (nv == NULL)
+			return ekl_errf(err, EKL_ENOMEM, "out of memory");
+		fs->v = nv;
+		fs->cap = cap;
+	}
+	f = ekl_calloc(1, sizeof(*f));
+	if (f == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	f->path = ekl_strdup(path);
+	if (f->path == NULL) {
+		ekl_free(f);
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	}
+	rv = kind == FILE_CHAIN ? read_chain(path, f, err)
+	     : kind == FILE_KEY ? read_key(path, &f->key, err)
+				: read_trust(path, f, err);
+	if (rv == 0 && ((kind == FILE_CHAIN && f->leaf == NULL) ||
+			(kind == FILE_KEY && f->key == NULL)))
+		rv = ekl_errf(err, EKL_ECRYPTO, "%s: nothing could be read",
+			      path);
+	if (rv != 0) {
+		file_free(f);
+		ERR_clear_error();
+		return rv;
+	}
+	fs->v[fs->n++] = f;
+	*out = f;
+	return 0;
+}
+
+static int load_identity(SSL_CTX *sc, const char *cert_file,
+			 const char *key_file, struct tls_files *fs, char *err)
+{
+	const struct tls_file *c, *k;
+	int rv;
+
+	if (fs == NULL) {
+		rv = check_file("certificate file", cert_file, err);
+		if (rv != 0)
+			return rv;
+	}
 	if (key_file == NULL)
 		return ekl_errf(err, EKL_ECONFIG,
 				"certificate %s has no key file configured",
 				cert_file);
-	if (SSL_CTX_use_certificate_chain_file(sc, cert_file) != 1)
+	if (fs == NULL) {
+		if (SSL_CTX_use_certificate_chain_file(sc, cert_file) != 1)
+			return ekl_errf_ssl(err, EKL_ECRYPTO,
+					    "certificate file %s: cannot load "
+					    "a PEM certificate chain",
+					    cert_file);
+		return load_key(sc, cert_file, key_file, err);
+	}
+	if ((rv = files_get(fs, FILE_CHAIN, cert_file, &c, err)) != 0 ||
+	    (rv = files_get(fs, FILE_KEY, key_file, &k, err)) != 0)
+		return rv;
+	if (SSL_CTX_use_certificate(sc, c->leaf) != 1 ||
+	    SSL_CTX_set1_chain(sc, c->rest) != 1)
 		return ekl_errf_ssl(err, EKL_ECRYPTO,
-				    "certificate file %s: cannot load a PEM "
-				    "certificate chain",
+				    "certificate file %s: cannot use its chain",
 				    cert_file);
-	return load_key(sc, cert_file, key_file, err);
+	return use_key(sc, k->key, cert_file, key_file, err);
 }
 
 /* Settings both contexts share: versions, no compression, no resumption
@@ -416,7 +607,15 @@ static int ctx_common(SSL_CTX *sc, const struct tls_config *cfg, char *err)
 	SSL_CTX_set_mode(sc, SSL_MODE_ENABLE_PARTIAL_WRITE |
 				 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_default_passwd_cb(sc, no_passphrase);
-	if (SSL_CTX_load_verify_file(sc, cfg->ca_file) != 1)
+	if (cfg->files != NULL) {
+		const struct tls_file *t;
+		int rv =
+		    files_get(cfg->files, FILE_TRUST, cfg->ca_file, &t, err);
+
+		if (rv != 0)
+			return rv;
+		SSL_CTX_set1_cert_store(sc, t->store);
+	} else if (SSL_CTX_load_verify_file(sc, cfg->ca_file) != 1)
 		return ekl_errf_ssl(err, EKL_ECRYPTO,
 				    "trust bundle %s: no PEM certificate could "
 				    "be loaded",
@@ -524,7 +723,7 @@ int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out, char *err)
 
 	if (cfg->cert_file != NULL) {
 		rv = load_identity(ctx->server, cfg->cert_file, cfg->key_file,
-				   err);
+				   cfg->files, err);
 		if (rv != 0)
 			goto fail;
 	}
@@ -535,7 +734,7 @@ int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out, char *err)
 			ccert = cfg->client_cert_file;
 			ckey = cfg->client_key_file;
 		}
-		rv = load_identity(ctx->client, ccert, ckey, err);
+		rv = load_identity(ctx->client, ccert, ckey, cfg->files, err);
 		if (rv != 0)
 			goto fail;
 	}

@@ -1223,6 +1223,106 @@ START_TEST(test_ctx_missing_files)
 }
 END_TEST
 
+/* Contexts built from files parsed once (tls_files, the matrix's way)
+ * behave like contexts that read their files: the same outcomes, the same
+ * refusals, and a context outlives the cache it was built with. */
+START_TEST(test_ctx_files)
+{
+	struct tls_files *fs = NULL;
+	struct tls_config ic = node_cfg(pki_dir, "nodea");
+	struct tls_config ac = node_cfg(pki_dir, "nodeb");
+	struct tls_ctx *ctx = NULL;
+	char err[EKL_ERRLEN] = "";
+	char key[600];
+	struct outcome o;
+	int rv;
+
+	ck_assert_msg(tls_files_new(&fs, err) == 0, "%s", err);
+	ic.files = ac.files = fs;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_NONE, POL_OK, -1, &o);
+	/* The same files again, from the cache, and other outcomes (pf's
+	 * ring of paths holds two configurations). */
+	check_case(&ic, &ac, "nodeb", POL_SIDE_NONE, POL_OK, -1, &o);
+	ic = node_cfg(pki_dir, "nodea");
+	ac = node_cfg(pki_dir, "clionly");
+	ic.files = ac.files = fs;
+	check_case(&ic, &ac, "clionly", POL_SIDE_INITIATOR, POL_SERVER_PURPOSE,
+		   0, &o);
+	ic = node_cfg(pki_dir, "public");
+	ac = node_cfg(pki_dir, "nodeb");
+	ic.files = ac.files = fs;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_ACCEPTOR, POL_CLIENT_PURPOSE, 1,
+		   &o);
+	ic = node_cfg(other_dir, "rogue");
+	ac = node_cfg(pki_dir, "nodeb");
+	ic.files = ac.files = fs;
+	check_case(&ic, &ac, "nodeb", POL_SIDE_ACCEPTOR, POL_UNTRUSTED, 1, &o);
+
+	/* Refusals: a key others can read (not yet in the cache), a key of
+	 * another certificate, missing files, a bundle with no certificate. */
+	tls_files_free(fs);
+	ck_assert_int_eq(tls_files_new(&fs, err), 0);
+	ic = node_cfg(pki_dir, "nodea");
+	ic.files = fs;
+	snprintf(key, sizeof(key), "%s", ic.key_file);
+	ck_assert_int_eq(chmod(key, 0644), 0);
+	rv = tls_ctx_new(&ic, &ctx, err);
+	chmod(key, 0600);
+	ck_assert_int_eq(rv, EKL_EPERM);
+	ck_assert_ptr_null(ctx);
+	ck_assert(strstr(err, "chmod 600") != NULL);
+	ic.key_file = pf(pki_dir, "nodeb", "key");
+	ck_assert_int_eq(tls_ctx_new(&ic, &ctx, err), EKL_ECONFIG);
+	ck_assert(strstr(err, "does not match certificate") != NULL);
+	ic = node_cfg(pki_dir, "nosuchnode");
+	ic.files = fs;
+	ck_assert_int_eq(tls_ctx_new(&ic, &ctx, err), EKL_ENOENT);
+	ck_assert(strstr(err, ic.cert_file) != NULL);
+	ic = node_cfg(pki_dir, "nodea");
+	ic.files = fs;
+	ic.ca_file = pf(pki_dir, "nodea", "key");
+	ck_assert_int_eq(tls_ctx_new(&ic, &ctx, err), EKL_ECRYPTO);
+	ck_assert(strstr(err, "trust bundle") != NULL);
+	ck_assert_ptr_null(ctx);
+
+	/* A context keeps what it uses: free the cache, then handshake. */
+	ic = node_cfg(pki_dir, "nodea");
+	ac = node_cfg(pki_dir, "nodeb");
+	ic.files = ac.files = fs;
+	{
+		struct tls_ctx *cx[2] = {NULL, NULL};
+		struct tls_conn *c[2] = {NULL, NULL};
+		int fd[2], i;
+
+		ck_assert_msg(tls_ctx_new(&ic, &cx[INI], err) == 0, "%s", err);
+		ck_assert_msg(tls_ctx_new(&ac, &cx[ACC], err) == 0, "%s", err);
+		tls_files_free(fs);
+		fs = NULL;
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+		set_nonblock(fd[0]);
+		set_nonblock(fd[1]);
+		ck_assert_int_eq(tls_conn_new(cx[INI], fd[INI],
+					      POL_SIDE_INITIATOR, "nodeb",
+					      &c[INI], err),
+				 0);
+		ck_assert_int_eq(tls_conn_new(cx[ACC], fd[ACC],
+					      POL_SIDE_ACCEPTOR, NULL, &c[ACC],
+					      err),
+				 0);
+		memset(&o, 0, sizeof(o));
+		pump(c, fd, &o);
+		ck_assert_int_eq(o.io[INI], TLS_IO_OK);
+		ck_assert_int_eq(o.io[ACC], TLS_IO_OK);
+		for (i = 0; i < 2; i++) {
+			tls_conn_free(c[i]);
+			tls_ctx_free(cx[i]);
+			close(fd[i]);
+		}
+	}
+	tls_files_free(NULL);
+}
+END_TEST
+
 /* ---- tls_conn_failure ---- */
 
 START_TEST(test_failure_not_a_certificate)
@@ -1349,6 +1449,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_ctx_key_mode);
 	tcase_add_test(tc, test_ctx_key_mismatch);
 	tcase_add_test(tc, test_ctx_missing_files);
+	tcase_add_test(tc, test_ctx_files);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tls_conn_failure");

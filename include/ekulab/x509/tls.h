@@ -57,7 +57,23 @@ struct tls_config {
 	 * Copied by tls_ctx_new. */
 	const char *const *peer_names;
 	size_t n_peer_names;
+	/* Files already parsed, shared between contexts (see
+	 * tls_files_new), or NULL: every context reads its files. */
+	struct tls_files *files;
 };
+
+/* A process that builds many contexts from a few files (the matrix: ~180
+ * contexts from ~30 certificates and one trust bundle) parses each file
+ * once: the trust bundle becomes one X509_STORE shared by the contexts, a
+ * certificate chain and a key are parsed on first use and referenced by
+ * every context that presents them. The checks are the same as without
+ * (readable regular files, key mode 0600, key matches certificate), made
+ * when a file is first parsed. The cache is not thread-safe (one thread
+ * builds contexts); contexts keep their own references, so it may be
+ * freed before them. */
+struct tls_files;
+int tls_files_new(struct tls_files **out, char *err);
+void tls_files_free(struct tls_files *f);
 
 struct tls_ctx;
 
