@@ -68,6 +68,37 @@ bool repl_is_primary(const struct repl *r)
 	return st.primary[0] != '\0' && strcasecmp(st.primary, r->name) == 0;
 }
 
+/* Idle: delete the rows an installed snapshot replaced, for at most a
+ * few milliseconds per turn, so the loop never blocks for long (the swap
+ * itself only renamed their table aside: store_snap_finish). */
+#define TRASH_STEP_S 0.004
+
+static void on_trash_idle(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct repl *r = w->data;
+	char err[EKL_ERRLEN];
+
+	(void)revents;
+	if (store_trash_step(r->store, TRASH_STEP_S, err) != 0) {
+		/* Retried on the next snapshot or start; the rows are in
+		 * nobody's view meanwhile. */
+		ekl_warn("deleting the rows a snapshot replaced: %s", err);
+		ev_idle_stop(loop, w);
+		return;
+	}
+	if (!store_trash_pending(r->store)) {
+		ekl_info("the rows a snapshot replaced are deleted");
+		ev_idle_stop(loop, w);
+	}
+}
+
+void repl_trash_later(struct repl *r)
+{
+	r->trash_w.data = r;
+	if (store_trash_pending(r->store))
+		ev_idle_start(r->cfg.loop, &r->trash_w);
+}
+
 int repl_start(const struct repl_config *cfg, struct repl_io *io,
 	       const char *data_dir, const char *primary, struct repl **out,
 	       char *err)
@@ -126,6 +157,9 @@ int repl_start(const struct repl_config *cfg, struct repl_io *io,
 	ev_init(&r->wait_timer, repl_on_wait_timer);
 	r->wait_timer.repeat = 0.1;
 	ev_init(&r->lazy_timer, repl_on_lazy_timer);
+	ev_idle_init(&r->trash_w, on_trash_idle);
+	/* Rows a snapshot replaced before the node stopped. */
+	repl_trash_later(r);
 	*out = r;
 	return 0;
 
@@ -154,6 +188,7 @@ void repl_stop(struct repl *r)
 	if (r == NULL)
 		return;
 	ev_prepare_stop(r->cfg.loop, &r->commit_w);
+	ev_idle_stop(r->cfg.loop, &r->trash_w);
 	ev_timer_stop(r->cfg.loop, &r->wait_timer);
 	ev_timer_stop(r->cfg.loop, &r->lazy_timer);
 	/* What the syncer made durable is answered; what it could not (its

@@ -150,6 +150,10 @@ struct repl {
 	struct durable **durables_tail;
 	uint64_t groups;  /* group commits since the last reset */
 	uint64_t grouped; /* writes in them */
+	/* Deletes the rows an installed snapshot replaced, a few
+	 * milliseconds at a time, when the loop has nothing else to do
+	 * (store_trash_step). */
+	ev_idle trash_w;
 };
 
 /* repl.c */
@@ -189,6 +193,8 @@ void repl_wait_remove(struct repl *r, struct ack_wait *w);
 void repl_check_waits(struct repl *r, int gone);
 /* Compact the change log, keeping what streaming peers still need. */
 void repl_maybe_compact(struct repl *r);
+/* Start deleting the rows a snapshot replaced, when idle (repl.c). */
+void repl_trash_later(struct repl *r);
 
 /* repl_send.c */
 /* A row (path or value) as protobuf bytes, pointing at s (borrowed: s

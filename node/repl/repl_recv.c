@@ -434,6 +434,7 @@ static void on_snap_end(struct repl *r, int peer, struct repl_chan *ch)
 		repl_adopt_epoch(r, p->snap_epoch, name);
 	ekl_info("replication from %s: snapshot installed at revision %lld",
 		 name, (long long)p->snap_revision);
+	repl_trash_later(r);
 	p->phase = REPL_STREAM;
 	ack_when_durable(r, peer, ch, true);
 }

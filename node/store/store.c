@@ -660,6 +660,24 @@ static int open_existing(struct store *s, char *err)
 		r = store_query_int(s->db, s->file,
 				    "SELECT count(*) FROM snap_config", &staged,
 				    err);
+	/* Rows a snapshot replaced and the node had not yet deleted when
+	 * it stopped: store_trash_step goes on with them. */
+	if (r == 0)
+		r = store_query_int(
+		    s->db, s->file,
+		    "SELECT count(*) FROM sqlite_master WHERE "
+		    "type = 'table' AND name GLOB '" STORE_TRASH_PREFIX
+		    "[0-9]*'",
+		    &s->trash_tables, err);
+	if (r == 0)
+		r = store_query_int(
+		    s->db, s->file,
+		    "SELECT coalesce(max(CAST(substr(name, "
+		    "length('" STORE_TRASH_PREFIX
+		    "') + 1) AS INTEGER)), 0) + 1 FROM sqlite_master WHERE "
+		    "type = 'table' AND name GLOB '" STORE_TRASH_PREFIX
+		    "[0-9]*'",
+		    &s->trash_next, err);
 	if (r != 0)
 		return r;
 
@@ -882,5 +900,17 @@ int store_check(struct store *s, char *err)
 				"%s: %" PRId64 " staged rows and no snapshot "
 				"being received",
 				s->file, staged);
+	r = store_query_int(s->db, s->file,
+			    "SELECT count(*) FROM sqlite_master WHERE "
+			    "type = 'table' AND name GLOB '" STORE_TRASH_PREFIX
+			    "[0-9]*'",
+			    &cnt, err);
+	if (r != 0)
+		return r;
+	if (cnt != s->trash_tables)
+		return ekl_errf(err, EKL_EIO,
+				"%s: %" PRId64 " tables of replaced rows, the "
+				"cache says %" PRId64,
+				s->file, cnt, s->trash_tables);
 	return 0;
 }

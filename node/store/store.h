@@ -7,6 +7,10 @@
  *   changelog(rev PRIMARY KEY, epoch, path, value)   value NULL = delete
  *   snap_config(path PRIMARY KEY, value)   staging for a snapshot being
  *                                     received; empty otherwise
+ *   config_retired_N(path PRIMARY KEY, value)   the rows a snapshot
+ *                                     replaced, renamed aside by the swap
+ *                                     and deleted in small steps
+ *                                     (store_trash_step); in no one's view
  *
  * Invariants (checked by store_check in tests):
  *   1. revision is the number of the last change applied; changes are
@@ -180,6 +184,20 @@ int store_snap_stage_rows(struct store *s, const char *const *paths,
 int store_snap_finish(struct store *s, int64_t revision, int64_t rev_epoch,
 		      const uint8_t *digest, char *err);
 void store_snap_abort(struct store *s); /* clears staging */
+
+/* The rows a snapshot replaced. The swap only renames their table aside
+ * (config_retired_N), so that installing a snapshot over a large table
+ * does not hold the caller (the event loop) for as long as deleting it
+ * takes; the caller deletes them later, a step at a time, when it is
+ * idle. A store opened after a crash finds what was left. */
+bool store_trash_pending(const struct store *s);
+int64_t store_trash_tables(const struct store *s); /* tables left */
+/* Deletes rows of the oldest replaced table for about budget_s seconds
+ * (at least 16 rows), in one transaction, and drops the table once it
+ * is empty. Does nothing inside a write group or when nothing is
+ * pending. 0, or EKL_EIO with err saying why (nothing of the step is
+ * then applied; the next step tries again). */
+int store_trash_step(struct store *s, double budget_s, char *err);
 
 /* Test helper: verify the invariants above against the tables (digest
  * recomputed, log contiguous). 0 or EKL_EIO with err saying which. */

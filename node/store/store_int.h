@@ -8,6 +8,7 @@
 #define EKUNODE_STORE_INT_H
 
 #include <stdbool.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,15 +74,25 @@ struct store {
 	bool staging; /* store_snap_stage_begin() was called */
 	uint8_t stage_digest[STORE_DIGEST_LEN]; /* of the rows staged */
 	int64_t stage_rows;
+	/* Tables of rows a snapshot replaced (config_retired_N), renamed
+	 * aside by the swap and deleted later in small steps
+	 * (store_trash_step): how many there are, and N for the next. */
+	int64_t trash_tables;
+	int64_t trash_next;
 	char file[STORE_FILE_MAX]; /* DIR/clusterdb.sqlite3 */
 };
 
-/* The snapshot swap (store_snap_finish): the staging table becomes
- * config. The schema of both tables is the one in store.c. */
+/* The snapshot swap (store_snap_finish): the live rows' table is renamed
+ * aside as STORE_TRASH_PREFIX N (deleted later by store_trash_step), the
+ * staging table becomes config and a new empty staging table is made.
+ * Renames only touch the schema: the swap costs the same for 10 rows or
+ * 10 million. The schema of both tables is the one in store.c. */
 #define STORE_SQL_CONFIG_COLUMNS                                               \
 	"(path TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID"
-#define STORE_SQL_SWAP                                                         \
-	"DROP TABLE config; ALTER TABLE snap_config RENAME TO config; "        \
+#define STORE_TRASH_PREFIX "config_retired_"
+#define STORE_SQL_SWAP_FMT                                                     \
+	"ALTER TABLE config RENAME TO " STORE_TRASH_PREFIX "%" PRId64 "; "     \
+	"ALTER TABLE snap_config RENAME TO config; "                           \
 	"CREATE TABLE snap_config" STORE_SQL_CONFIG_COLUMNS ";"
 
 /* ---- errors (store.c) ---- */

@@ -3,7 +3,9 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -241,13 +243,15 @@ int store_snap_stage_rows(struct store *s, const char *const *paths,
 	return r;
 }
 
-/* The staged table becomes the live one by renaming it (the old rows'
- * table is dropped and an empty staging table created), all in one
- * transaction: no row is copied, so installing a snapshot costs what the
- * old rows cost to drop, not what the new ones cost to copy (a copy of a
- * 2 GiB snapshot wrote 4 GiB to the WAL in one transaction). The
- * statements prepared on these tables prepare again by themselves (a
- * schema change). The digest was summed while staging.
+/* The staged table becomes the live one by renaming it, and the old rows'
+ * table is renamed aside (STORE_SQL_SWAP_FMT), all in one transaction: no
+ * row is copied and none is deleted, so installing a snapshot costs a few
+ * schema changes whatever the sizes (a copy of a 2 GiB snapshot wrote
+ * 4 GiB to the WAL in one transaction; dropping a 500 MiB old table inside
+ * the swap blocked the loop past the link timeout). The old rows are
+ * deleted afterwards in small steps (store_trash_step). The statements
+ * prepared on these tables prepare again by themselves (a schema change).
+ * The digest was summed while staging.
  *
  * The epoch becomes max(epoch, rev_epoch); a newer one has no known
  * primary yet (""), which store_set_epoch() may then fill in. */
@@ -256,6 +260,7 @@ int store_snap_finish(struct store *s, int64_t revision, int64_t rev_epoch,
 {
 	struct store_state ns = s->st;
 	char have[2 * STORE_DIGEST_LEN + 1], want[2 * STORE_DIGEST_LEN + 1];
+	char swap[512];
 	int rc, r;
 
 	r = store_no_group(s, "install a snapshot", err);
@@ -281,7 +286,8 @@ int store_snap_finish(struct store *s, int64_t revision, int64_t rev_epoch,
 	r = store_tx_begin(s, err);
 	if (r != 0)
 		return r;
-	rc = sqlite3_exec(s->db, STORE_SQL_SWAP, NULL, NULL, NULL);
+	snprintf(swap, sizeof(swap), STORE_SQL_SWAP_FMT, s->trash_next);
+	rc = sqlite3_exec(s->db, swap, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		r = store_fail(s, rc, "replacing the rows", err);
 	if (r == 0)
@@ -306,6 +312,8 @@ int store_snap_finish(struct store *s, int64_t revision, int64_t rev_epoch,
 	if (r == 0) {
 		s->st = ns;
 		s->staging = false;
+		s->trash_tables++;
+		s->trash_next++;
 	}
 	return r;
 }
@@ -322,4 +330,115 @@ void store_snap_abort(struct store *s)
 		s->staging = false;
 	else
 		store_tx_rollback(s);
+}
+
+/* ---- the rows a snapshot replaced ---- */
+
+bool store_trash_pending(const struct store *s)
+{
+	return s->trash_tables > 0;
+}
+
+int64_t store_trash_tables(const struct store *s)
+{
+	return s->trash_tables;
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The oldest replaced table's name into name ("" when there is none). */
+static int trash_oldest(struct store *s, char *name, size_t len, char *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	name[0] = '\0';
+	rc = sqlite3_prepare_v2(
+	    s->db,
+	    "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+	    "name GLOB '" STORE_TRASH_PREFIX "[0-9]*' ORDER BY "
+	    "CAST(substr(name, length('" STORE_TRASH_PREFIX "') + 1) AS "
+	    "INTEGER) LIMIT 1",
+	    -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			snprintf(name, len, "%s",
+				 (const char *)sqlite3_column_text(st, 0));
+			rc = SQLITE_OK;
+		} else if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK)
+		return store_fail(s, rc, "finding the rows a snapshot replaced",
+				  err);
+	return 0;
+}
+
+/* Deletes rows of the oldest replaced table, STEP_ROWS at a time, in one
+ * transaction, until budget_s seconds have passed or the table is empty;
+ * an empty table is dropped (cheap: its pages are already free). The
+ * rows are in no one's view (not config, not staging, not counted in the
+ * digest), so a crash anywhere leaves the store as consistent as before
+ * and store_open() finds what is left. */
+#define TRASH_STEP_ROWS 16
+
+int store_trash_step(struct store *s, double budget_s, char *err)
+{
+	char name[128], sql[512];
+	sqlite3_stmt *del = NULL;
+	double t0 = mono_now();
+	bool dropped = false;
+	int rc, r;
+
+	if (s->trash_tables == 0 || s->group)
+		return 0;
+	r = store_tx_begin(s, err);
+	if (r != 0)
+		return r;
+	r = trash_oldest(s, name, sizeof(name), err);
+	if (r != 0 || name[0] == '\0') {
+		if (r == 0) { /* someone else's doing: nothing left */
+			s->trash_tables = 0;
+			r = store_tx_commit(s, err);
+		} else
+			store_tx_rollback(s);
+		return r;
+	}
+	snprintf(sql, sizeof(sql),
+		 "DELETE FROM \"%s\" WHERE path IN "
+		 "(SELECT path FROM \"%s\" LIMIT %d)",
+		 name, name, TRASH_STEP_ROWS);
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &del, NULL);
+	while (rc == SQLITE_OK) {
+		rc = store_sql_done(del);
+		if (rc != SQLITE_OK)
+			break;
+		if (sqlite3_changes(s->db) < TRASH_STEP_ROWS) {
+			snprintf(sql, sizeof(sql), "DROP TABLE \"%s\"", name);
+			rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+			dropped = rc == SQLITE_OK;
+			break;
+		}
+		if (mono_now() - t0 >= budget_s)
+			break;
+	}
+	sqlite3_finalize(del);
+	if (rc != SQLITE_OK) {
+		r = store_fail(s, rc, "deleting the rows a snapshot replaced",
+			       err);
+		store_tx_rollback(s);
+		return r;
+	}
+	r = store_tx_commit(s, err);
+	if (r == 0 && dropped)
+		s->trash_tables--;
+	return r;
 }

@@ -1579,6 +1579,175 @@ START_TEST(test_snap_crash_midway)
 }
 END_TEST
 
+/* ---- the rows a snapshot replaced ---- */
+
+/* Rows of the table named t, read on a connection of its own (the raw
+ * file, as another process would see it); -1 when there is no such
+ * table. */
+static int64_t raw_count(const char *dir, const char *t)
+{
+	char file[600], sql[200];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t n = -1;
+
+	db_file(file, sizeof(file), dir);
+	ck_assert_int_eq(sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\"", t);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/* Steps until nothing is pending; the number of steps it took. */
+static int drain(struct store *s, double budget)
+{
+	int steps = 0;
+
+	while (store_trash_pending(s)) {
+		OK(store_trash_step(s, budget, err));
+		ck_assert_int_lt(++steps, 100000);
+	}
+	return steps;
+}
+
+/* The swap renames the old rows aside instead of deleting them: readers
+ * see the new rows at once, the old ones go a step at a time, and
+ * replication goes on between the steps. */
+START_TEST(test_snap_trash_deferred)
+{
+	char d1[512], d2[512];
+	struct store *p, *r;
+	struct dump dp, dr;
+	int64_t before;
+	int steps;
+
+	mkdir_fresh(d1, sizeof(d1), "store-trashp");
+	p = open_ok(d1);
+	mkdir_fresh(d2, sizeof(d2), "store-trashr");
+	r = open_ok(d2);
+	fill(p, 30, "new%d", 50);
+	fill(r, 1500, "old%04d", 900); /* r's own, larger table */
+	ck_assert(!store_trash_pending(r));
+
+	OK(send_snapshot(p, r, 7, NULL));
+	/* Right after the swap: the new rows are the store's... */
+	OK(store_check(r, err));
+	ck_assert_int_eq(state(r).rows, 30);
+	ck_assert_mem_eq(state(r).digest, state(p).digest, STORE_DIGEST_LEN);
+	assert_value(r, "old0007", NULL);
+	dump(p, &dp);
+	dump(r, &dr);
+	ck_assert_str_eq(dp.buf, dr.buf);
+	/* ...and the old ones were not deleted by the swap. */
+	ck_assert(store_trash_pending(r));
+	ck_assert_int_eq(store_trash_tables(r), 1);
+	before = raw_count(d2, "config_retired_1");
+	ck_assert_int_eq(before, 1500);
+	ck_assert_int_eq(raw_count(d2, "snap_config"), 0);
+
+	/* A step with no time to spare deletes one small bite. */
+	OK(store_trash_step(r, 0, err));
+	ck_assert_int_eq(raw_count(d2, "config_retired_1"), before - 16);
+	ck_assert(store_trash_pending(r));
+
+	/* Replication goes on between steps, and is not touched by them. */
+	put1(p, "new3", "changed");
+	catch_up(p, r, 10);
+	OK(store_trash_step(r, 0, err));
+	OK(store_check(r, err));
+	assert_value(r, "new3", "changed");
+
+	steps = drain(r, 0.0005);
+	ck_assert_int_gt(steps, 1);
+	ck_assert_int_eq(raw_count(d2, "config_retired_1"), -1); /* dropped */
+	ck_assert_int_eq(store_trash_tables(r), 0);
+	OK(store_trash_step(r, 1, err)); /* nothing to do: fine */
+	OK(store_check(r, err));
+	ck_assert_mem_eq(state(r).digest, state(p).digest, STORE_DIGEST_LEN);
+
+	/* Two snapshots before the first one's rows are gone: two tables,
+	 * deleted oldest first. */
+	OK(send_snapshot(p, r, 7, NULL));
+	put1(p, "more", "rows");
+	OK(send_snapshot(p, r, 7, NULL));
+	ck_assert_int_eq(store_trash_tables(r), 2);
+	ck_assert_int_eq(raw_count(d2, "config_retired_2"), 30);
+	ck_assert_int_eq(raw_count(d2, "config_retired_3"), 30);
+	OK(store_trash_step(r, 1, err));
+	ck_assert_int_eq(raw_count(d2, "config_retired_2"), -1);
+	ck_assert_int_eq(raw_count(d2, "config_retired_3"), 30);
+	drain(r, 1);
+	OK(store_check(r, err));
+	ck_assert_int_eq(raw_count(d2, "config_retired_3"), -1);
+	store_close(r);
+	store_close(p);
+}
+END_TEST
+
+/* Killed between the swap and the last step: the store opens consistent
+ * with the snapshot's rows, finds the old table and deletes it. */
+START_TEST(test_snap_trash_crash)
+{
+	char d1[512], d2[512];
+	struct store *p, *r;
+	struct store_state sp;
+	pid_t pid;
+	int status = 0;
+
+	mkdir_fresh(d1, sizeof(d1), "store-trashcp");
+	p = open_ok(d1);
+	mkdir_fresh(d2, sizeof(d2), "store-trashcr");
+	r = open_ok(d2);
+	fill(p, 20, "new%d", 40);
+	fill(r, 600, "old%04d", 700);
+	store_close(r);
+	sp = state(p);
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store *c = NULL;
+		char e[EKL_ERRLEN];
+
+		if (store_open(d2, &c, e) != 0 ||
+		    send_snapshot(p, c, 5, NULL) != 0 ||
+		    store_trash_step(c, 0, e) != 0)
+			_exit(3);
+		abort(); /* swapped, one step made: die holding the rest */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		      "child status %d", status);
+
+	r = open_ok(d2); /* store_check included */
+	ck_assert_int_eq(state(r).revision, sp.revision);
+	ck_assert_mem_eq(state(r).digest, sp.digest, STORE_DIGEST_LEN);
+	assert_value(r, "old0001", NULL);
+	assert_value(r, "new1", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	ck_assert(store_trash_pending(r));
+	ck_assert_int_eq(raw_count(d2, "config_retired_1"), 600 - 16);
+	drain(r, 0.001);
+	ck_assert_int_eq(raw_count(d2, "config_retired_1"), -1);
+	OK(store_check(r, err));
+	store_close(r);
+
+	/* Reopened: nothing left; the next swap renames aside again (the
+	 * numbers start over once no table is left). */
+	r = open_ok(d2);
+	ck_assert(!store_trash_pending(r));
+	OK(send_snapshot(p, r, 5, NULL));
+	ck_assert_int_eq(raw_count(d2, "config_retired_1"), 20);
+	drain(r, 1);
+	store_close(r);
+	store_close(p);
+}
+END_TEST
+
 /* ---- durability across a crash ---- */
 
 START_TEST(test_crash_after_commit)
@@ -1690,6 +1859,11 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_snap_finish_swaps);
 	tcase_add_test(tc, test_snap_finish_wrong_digest);
 	tcase_add_test(tc, test_snap_crash_midway);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store_trash_step");
+	tcase_add_test(tc, test_snap_trash_deferred);
+	tcase_add_test(tc, test_snap_trash_crash);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("durability");
