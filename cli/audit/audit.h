@@ -295,10 +295,11 @@ struct audit_fnode {
 	bool server_eku_upload;		  /* the topology's setting */
 	struct xpw_upload renewal_upload; /* the renewal, on this node */
 	/* Its cluster (ClusterDB joins the nodes of one cluster) and that
-	 * cluster's dial, link and primary; cprimary "" (nodes built by
-	 * hand): the forecast's own. */
+	 * cluster's verify mode, dial, link and primary; cprimary "" (nodes
+	 * built by hand): the forecast's own. */
 	size_t cluster;
 	char cprimary[TOPO_NAME_MAX + 1];
+	enum pol_mode cverify;
 	enum topo_dial cdial;
 	enum topo_link clink;
 };
@@ -394,7 +395,9 @@ struct audit_forecast {
 /* Simulate `nodes` from `at`: each node's server certificate is replaced
  * by its renewal (node->renewal) at node->renew_at and renewed again at
  * each expiry; every directed link is decided by pol_decide() at each
- * renewal date, and each pair by the link rule `link`. Returns true when
+ * renewal date, and each pair by the link rule `link`. verify, dial, link
+ * and primary are those of nodes without their cluster's (cprimary "");
+ * the others use their cluster's. Returns true when
  * a link goes down; *date and the links down then (up to max_down,
  * *n_down) are set. */
 bool audit_simulate(const struct audit_fnode *nodes, size_t n,

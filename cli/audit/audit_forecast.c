@@ -112,6 +112,7 @@ static size_t links_down(const struct audit_fnode *nodes, size_t n,
 			/* Each cluster's own rules (a topology), else the
 			 * forecast's. */
 			bool own = nodes[a].cprimary[0] != '\0';
+			enum pol_mode vm = own ? nodes[a].cverify : verify;
 			enum topo_dial d = own ? nodes[a].cdial : dial;
 			enum topo_link lk = own ? nodes[a].clink : link;
 			const char *pr_name = own ? nodes[a].cprimary : primary;
@@ -128,7 +129,7 @@ static size_t links_down(const struct audit_fnode *nodes, size_t n,
 			f.dialled = labmodel_dials(d, nodes[a].name,
 						   nodes[b].name, pr_name);
 			if (f.dialled) {
-				decide(nodes, l.a, l.b, verify, t,
+				decide(nodes, l.a, l.b, vm, t,
 				       &l.dirs[l.n_dirs]);
 				f.v = l.dirs[l.n_dirs++].v;
 			}
@@ -138,7 +139,7 @@ static size_t links_down(const struct audit_fnode *nodes, size_t n,
 			f.dialled = labmodel_dials(d, nodes[b].name,
 						   nodes[a].name, pr_name);
 			if (f.dialled) {
-				decide(nodes, l.b, l.a, verify, t,
+				decide(nodes, l.b, l.a, vm, t,
 				       &l.dirs[l.n_dirs]);
 				f.v = l.dirs[l.n_dirs++].v;
 			}
@@ -275,6 +276,7 @@ static int fill_nodes(const struct topo *t, const struct audit_trust *trust,
 
 			snprintf(nd->cprimary, sizeof(nd->cprimary), "%s",
 				 t->nodes[c->primary].name);
+			nd->cverify = c->verify;
 			nd->cdial = c->dial;
 			nd->clink = c->link;
 		}
@@ -566,6 +568,8 @@ static void plan_steps(struct audit_forecast *f, struct audit_fnode *trial)
 			 "from a public CA, while public CAs still issue it");
 	}
 	memcpy(trial, f->nodes, sz);
+	for (i = 0; i < n; i++)
+		trial[i].cverify = POL_PERMISSIVE;
 	add_step(f, trial, POL_PERMISSIVE, AUDIT_OPT_PERMISSIVE, f->date, -1,
 		 "insecure last resort: set the cluster's TLS verify mode to "
 		 "Permissive (peers are no longer authenticated)");

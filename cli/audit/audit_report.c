@@ -307,6 +307,11 @@ static void json_forecast(struct json *j, const struct audit_forecast *f)
 							   : "server-only");
 		json_key(j, "renewal_upload");
 		json_upload(j, &n->renewal_upload);
+		/* Its cluster's verify mode (a deployment's clusters each
+		 * have their own; "verify" above is the first's). */
+		json_key(j, "verify");
+		json_str(j, pol_mode_name(n->cprimary[0] != '\0' ? n->cverify
+								 : f->verify));
 		json_obj_end(j);
 	}
 	json_arr_end(j);
@@ -909,6 +914,10 @@ static void print_forecast(FILE *out, const struct audit_forecast *f)
 						       : "server-only",
 			n->renewal_upload.accept ? "accept" : "reject",
 			xpw_rule_name(n->renewal_upload.rule));
+		/* A deployment: each cluster verifies as it is set. */
+		if (n->cprimary[0] != '\0' && n->cverify != f->verify)
+			fprintf(out, "  %-12s (its cluster verifies %s)\n", "",
+				pol_mode_name(n->cverify));
 	}
 	if (!f->breaks) {
 		fprintf(out,

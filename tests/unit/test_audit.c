@@ -1004,6 +1004,60 @@ START_TEST(test_forecast_topology)
 }
 END_TEST
 
+/* Each cluster of a deployment is forecast with its own verify mode (the
+ * first cluster's used to be every cluster's). */
+START_TEST(test_forecast_cluster_verify)
+{
+	static const char *const files[2] = {
+	    /* The permissive cluster first: its mode used to hide the
+	     * enforcing cluster's break. */
+	    "defaults: {version: X15.3.2, cert: {root: public}}\n"
+	    "clusters:\n"
+	    "  core: {role: c, verify: permissive, nodes: {c1: {}, c2: {cert: "
+	    "{profile: server-only}}}}\n"
+	    "  edge: {role: e, nodes: {e1: {}, e2: {cert: {profile: "
+	    "server-only}}}}\n",
+	    /* The enforcing cluster first: its mode used to break the
+	     * permissive cluster's links too. */
+	    "defaults: {version: X15.3.2, cert: {root: public}}\n"
+	    "clusters:\n"
+	    "  edge: {role: e, nodes: {e1: {}, e2: {cert: {profile: "
+	    "server-only}}}}\n"
+	    "  core: {role: c, verify: permissive, nodes: {c1: {}, c2: {cert: "
+	    "{profile: server-only}}}}\n"};
+	struct audit_trust t;
+	struct audit_forecast f;
+	struct topo topo;
+	char err[EKL_ERRLEN] = "";
+	int64_t at = xpw_date(2026, 1, 15);
+	size_t i, k;
+
+	ck_assert_int_eq(audit_trust_init(&t, false, NULL, 0, NULL, 0, err), 0);
+	for (k = 0; k < 2; k++) {
+		ck_assert_msg(
+		    audit_cluster_load(write_file("verify.yaml", files[k]),
+				       &topo, err) == 0,
+		    "%s", err);
+		ck_assert_int_eq(audit_forecast_run(&topo, &t, at, &f, err), 0);
+		/* edge enforces: its server-only node breaks its link. */
+		ck_assert_msg(f.breaks, "file %zu: no break", k);
+		ck_assert_uint_eq(f.n_down, 1);
+		for (i = 0; i < f.n_nodes; i++)
+			ck_assert_int_eq(f.nodes[i].cverify,
+					 f.nodes[i].name[0] == 'c'
+					     ? POL_PERMISSIVE
+					     : POL_ENFORCE);
+		for (i = 0; i < f.n_down; i++) {
+			ck_assert_str_eq(f.nodes[f.down[i].a].name, "e1");
+			ck_assert_str_eq(f.nodes[f.down[i].b].name, "e2");
+		}
+		audit_forecast_free(&f);
+		topo_free(&topo);
+	}
+	audit_trust_free(&t);
+}
+END_TEST
+
 START_TEST(test_cluster_list)
 {
 	struct audit_trust t;
@@ -1174,6 +1228,7 @@ static Suite *audit_suite(void)
 	tc = tcase_create("audit_cluster_load");
 	tcase_add_unchecked_fixture(tc, make_pkis, NULL);
 	tcase_add_test(tc, test_cluster_list);
+	tcase_add_test(tc, test_forecast_cluster_verify);
 	tcase_add_test(tc, test_cluster_list_fifo);
 	tcase_add_test(tc, test_report_json_not_utf8);
 	suite_add_tcase(s, tc);
