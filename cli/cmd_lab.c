@@ -16,6 +16,7 @@
 #include "ekulab/wire/adminproto.h"
 #include "lab/lab.h"
 #include "lab/lab_fault.h"
+#include "lab/lab_graph.h"
 #include "lab/lab_interrupt.h"
 #include "lab/lab_runtime.h"
 #include "lab/lab_status.h"
@@ -147,14 +148,18 @@ static const struct {
     {"graph",
      "draw the lab, or the model's prediction of a topology (DOT, SVG, "
      "Mermaid)",
-     "usage: ekulab lab graph FILE|NAME [--svg OUT.svg] [--dot OUT.dot] "
-     "[--mermaid OUT.md|-]\n"
+     "usage: ekulab lab graph FILE|NAME|PLAN [--svg OUT.svg] [--dot OUT.dot] "
+     "[--mermaid OUT.md|-] [--step N]\n"
      "\n"
      "Draw a lab: its nodes, the directed connections coloured by outcome\n"
      "(green up, red refused with the code, grey not running), who is the\n"
      "primary. A running lab is drawn as observed; a topology that is not up\n"
-     "is drawn as the model predicts it, and the picture says so. With none\n"
-     "of --svg, --dot, --mermaid the DOT text goes to stdout.\n"
+     "is drawn as the model predicts it, and the picture says so. A\n"
+     "deployment (clusters:, externals:, zones:) draws each cluster and\n"
+     "external as a group and each zone's services between the groups. A\n"
+     "plan file draws its topology as predicted before its first step, or\n"
+     "after step N with --step N. With none of --svg, --dot, --mermaid the\n"
+     "DOT text goes to stdout.\n"
      "\n"
      "options:\n"
      "  --svg FILE            write an SVG picture to FILE (default: none)\n"
@@ -164,6 +169,9 @@ static const struct {
      "  --mermaid FILE|-      write a Mermaid flowchart (for Markdown pages) "
      "to\n"
      "                        FILE, or to stdout with - (default: none)\n"
+     "  --step N              a plan: draw the state after its step N (0: "
+     "before\n"
+     "                        the first; default 0)\n"
      "  --state DIR           the lab's state directory (default: the one "
      "'lab\n"
      "                        up' uses for FILE)\n"
@@ -426,6 +434,7 @@ struct opts {
 	const char *direction;
 	double toxicity;
 	bool toxicity_set;
+	long step; /* graph: a plan's state after this step; -1 not given */
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -453,6 +462,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"delay-us", required_argument, NULL, 'U'},
 	    {"direction", required_argument, NULL, 'd'},
 	    {"toxicity", required_argument, NULL, 't'},
+	    {"step", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -462,6 +472,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->runtime = NULL; /* up: process; others: the lab's */
+	o->step = -1;
 	optind = 1;
 	opterr = 0;
 	/* GNU getopt permutes: options may follow the positional words. */
@@ -489,6 +500,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'W': o->no_wait = true; break;
 		case 'w': o->watch = true; break;
 		case 'd': o->direction = optarg; break;
+		case 'P':
+			o->step = strtol(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
+			    o->step > 100000) {
+				cli_fail("lab: --step '%s': a step number (0: "
+					 "before the first step)",
+					 optarg);
+				return 2;
+			}
+			break;
 		case 't':
 			o->toxicity = strtod(optarg, &end);
 			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
@@ -997,6 +1018,19 @@ int cmd_lab(int argc, char **argv)
 	}
 	if (argc < 1) {
 		cli_fail("lab %s: give the topology FILE or a lab's NAME", sub);
+		return 2;
+	}
+	if (strcmp(sub, "graph") == 0 && argc == 1) {
+		/* A plan, or a deployment that is not up: the model's
+		 * prediction (lab_graph.c); else the lab, below. */
+		struct lab_graph_opts go = {o.dot, o.svg, o.mermaid, o.step,
+					    o.state};
+
+		rv = lab_graph_offline(argv[0], &go);
+		if (rv >= 0)
+			return rv;
+	} else if (o.step >= 0) {
+		cli_fail("lab %s: --step is for lab graph of a plan", sub);
 		return 2;
 	}
 	if (lab_resolve(argv[0], topo, sizeof(topo), state, sizeof(state),

@@ -6,6 +6,10 @@
 #                                 as `lab graph --svg` draws it
 #   plan-report.png               `plan run --html` of
 #                                 examples/plans/a-renewal-breaks-pre-x15.4.yaml
+#   deployment-graph.svg, .png    `lab graph --step 8` of
+#                                 examples/deployment/a-mra-e-before-c.yaml:
+#                                 C and E clusters, an external, the zones
+#                                 (the model's prediction; no lab needed)
 # Each picture is checked (tests/integration/pngcheck.py: not blank, not
 # clipped). Usage: scripts/screenshots.sh [BUILD_DIR]   (default build)
 set -eu
@@ -50,4 +54,13 @@ shot "$root/docs/img/lab-graph.svg" "$1" "$2" docs/img/lab-graph.png
 "$ekulab" plan run examples/plans/a-renewal-breaks-pre-x15.4.yaml --no-workload \
 	--html "$tmp/report.html" >/dev/null
 shot "$tmp/report.html" 1280 1900 docs/img/plan-report.png
-echo "screenshots: docs/img/lab-graph.svg, lab-graph.png, plan-report.png"
+
+"$ekulab" lab graph examples/deployment/a-mra-e-before-c.yaml --step 8 \
+	--svg docs/img/deployment-graph.svg 2>/dev/null
+size=$(python3 -c '
+import re
+s = open("docs/img/deployment-graph.svg").read(2000)
+print(int(re.search(r"width=\"(\d+)\"", s).group(1)), int(re.search(r"height=\"(\d+)\"", s).group(1)))')
+set -- $size
+shot "$root/docs/img/deployment-graph.svg" "$1" "$2" docs/img/deployment-graph.png
+echo "screenshots: docs/img/lab-graph.svg, lab-graph.png, plan-report.png, deployment-graph.svg, deployment-graph.png"

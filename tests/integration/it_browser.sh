@@ -2,7 +2,9 @@
 # it_browser.sh: the pictures checked in a real browser. Headless Chromium
 # (Debian's chromium, installed by scripts/install-deps.sh) renders the
 # HTML report of a plan run and the SVG of `lab graph` (a 3-node lab up,
-# and a 6-node topology's prediction); the test fails on a console
+# a 6-node topology's prediction, a deployment's prediction with C and E
+# clusters and an external, and a plan's state after a step); the test
+# fails on a console
 # message (the pages have no script: any message is a fault), a blank
 # picture, or a clipped one (content reaching the window's edge).
 source "${EKL_IT_LIB:?}"
@@ -84,3 +86,15 @@ nodes:
 YAML
 "$EKULAB" lab graph "$T/six.yaml" --svg "$T/six.svg" 2>/dev/null || fail "lab graph of the prediction"
 svg_shot "$T/six.svg" "$T/six.png"
+
+log "lab graph of a deployment (C and E clusters, an external, zones): the prediction"
+"$EKULAB" lab graph "$EKL_SOURCE_DIR/examples/deployment/mra-lab.yaml" --svg "$T/deploy.svg" 2>/dev/null ||
+	fail "lab graph of a deployment"
+grep -q 'class="external"' "$T/deploy.svg" || fail "no external group in the deployment SVG"
+svg_shot "$T/deploy.svg" "$T/deploy.png"
+
+log "lab graph of a plan after a step that breaks MRA"
+"$EKULAB" lab graph "$EKL_SOURCE_DIR/examples/deployment/a-mra-e-before-c.yaml" --step 8 \
+	--svg "$T/plan8.svg" 2>/dev/null || fail "lab graph of a plan --step 8"
+grep -q 'mra: client-purpose' "$T/plan8.svg" || fail "the plan's step 8 SVG does not show MRA refused"
+svg_shot "$T/plan8.svg" "$T/plan8.png"
