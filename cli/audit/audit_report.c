@@ -892,15 +892,20 @@ static void print_forecast(FILE *out, const struct audit_forecast *f)
 	char d[16];
 	size_t i;
 	int k;
+	bool mixed = false; /* a deployment whose clusters verify apart */
 
+	for (i = 0; i < f->n_nodes; i++)
+		mixed |= f->nodes[i].cprimary[0] != '\0' &&
+			 f->nodes[i].cverify != f->verify;
 	audit_format_date(f->at, d, sizeof(d));
 	fprintf(out,
 		"Cluster forecast: %s (verify %s, dial %s, link %s, primary "
 		"%s), from %s,\nevery certificate renewed at its expiry "
 		"(public root: server-only from a public CA; private root: "
 		"like for like):\n",
-		f->name, pol_mode_name(f->verify), topo_dial_name(f->dial),
-		topo_link_name(f->link), f->primary, d);
+		f->name, mixed ? "per cluster" : pol_mode_name(f->verify),
+		topo_dial_name(f->dial), topo_link_name(f->link), f->primary,
+		d);
 	for (i = 0; i < f->n_nodes; i++) {
 		const struct audit_fnode *n = &f->nodes[i];
 
@@ -915,7 +920,7 @@ static void print_forecast(FILE *out, const struct audit_forecast *f)
 			n->renewal_upload.accept ? "accept" : "reject",
 			xpw_rule_name(n->renewal_upload.rule));
 		/* A deployment: each cluster verifies as it is set. */
-		if (n->cprimary[0] != '\0' && n->cverify != f->verify)
+		if (mixed && n->cprimary[0] != '\0')
 			fprintf(out, "  %-12s (its cluster verifies %s)\n", "",
 				pol_mode_name(n->cverify));
 	}

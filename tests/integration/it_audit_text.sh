@@ -46,3 +46,27 @@ log "a public certificate: action before the first rule's date"
 "$EKULAB" audit --public-ca "$P/pub.crt" --role c --version X15.4 --at 2026-01-01 "$P/pub.crt" >"$T/c.txt" || true
 grep -qx '1 certificate needs action before 2026-03-15:' "$T/c.txt" || fail "dated summary: $(tail -n 3 "$T/c.txt")"
 grep -q '^  findings  - From 2026-05-01: public CAs issue no clientAuth' "$T/c.txt" || fail "risk sentence: $(cat "$T/c.txt")"
+
+log "a deployment whose clusters verify differently: each forecast with its own mode"
+cat >"$T/dep.yaml" <<'YAML'
+defaults: {version: X15.3.2, cert: {root: public}}
+clusters:
+  core: {role: c, verify: permissive, nodes: {c1: {}, c2: {cert: {profile: server-only}}}}
+  edge: {role: e, nodes: {e1: {}, e2: {cert: {profile: server-only}}}}
+YAML
+rc=0
+"$EKULAB" audit --cluster "$T/dep.yaml" --at 2026-01-15 >"$T/d.txt" 2>&1 || rc=$?
+[ $rc = 1 ] || fail "audit of a breaking deployment exited $rc: $(cat "$T/d.txt")"
+grep -q '^Cluster forecast: dep (verify per cluster,' "$T/d.txt" || fail "header: $(head -4 "$T/d.txt")"
+grep -q '(its cluster verifies permissive)' "$T/d.txt" && grep -q '(its cluster verifies enforce)' "$T/d.txt" ||
+	fail "per-node modes: $(cat "$T/d.txt")"
+grep -q '^  BREAKS on 2026-01-15: 1 link down' "$T/d.txt" && grep -q '^    e1 - e2$' "$T/d.txt" ||
+	fail "only the enforcing cluster's link breaks: $(cat "$T/d.txt")"
+"$EKULAB" audit --cluster "$T/dep.yaml" --at 2026-01-15 --json >"$T/d.json" 2>/dev/null || true
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = d["forecast"]
+modes = {n["name"]: n["verify"] for n in f["nodes"]}
+assert modes == {"c1": "permissive", "c2": "permissive", "e1": "enforce", "e2": "enforce"}, modes
+' "$T/d.json" || fail "JSON per-node verify: $(head -c 600 "$T/d.json")"
