@@ -6,8 +6,11 @@
  * top-level mapping has `steps:`, else a topology), walks the plan's
  * steps up to --step with plan_apply (as `plan check` does), predicts
  * with labmodel_predict and writes each format asked. lab_graph_write()
- * lays the groups out (clusters in a row, C before E; each external under
- * the first group it has a zone with), then draws.
+ * lays the groups out (clusters in a row, C before E, apart by the widest
+ * zone label; each external below, under the first cluster it has a zone
+ * with), then draws: zone arrows straight between neighbouring clusters,
+ * arcs over the row between clusters with another between them,
+ * vertical (or slanted) between a cluster and an external.
  *
  * The failure modes: a file that is neither (its topology's or plan's
  * error, exit 2), --step out of range or on a topology (exit 2), an
@@ -213,75 +216,149 @@ static double cluster_radius(size_t k)
 	return k <= 1 ? 0 : 45 + 38 * (double)k;
 }
 
-static void layout(struct graph *G)
+/* A group's title, as the SVG writes it. */
+static void group_title(const struct topo *t, const struct group *g, char *buf,
+			size_t len)
+{
+	if (g->external) {
+		const struct topo_external *x = &t->externals[g->index];
+
+		snprintf(buf, len, "external %s (%s)", x->name,
+			 pol_kind_name(x->kind));
+	} else {
+		const struct topo_cluster *c = &t->clusters[g->index];
+
+		snprintf(buf, len,
+			 "cluster %s (Expressway-%s): verify %s, dial %s, link "
+			 "%s",
+			 c->name, c->role == TOPO_ROLE_C ? "C" : "E",
+			 pol_mode_name(c->verify), topo_dial_name(c->dial),
+			 topo_link_name(c->link));
+	}
+}
+
+/* The groups in drawing order (clusters, role C first, then E, file
+ * order within; then the externals) and each endpoint's group. */
+static void assign_groups(struct graph *G)
 {
 	const struct topo *t = G->t;
-	double x = 40, row0 = 70, row0_h = 0, x1 = 40;
-	size_t c, e, i, k, pass;
+	size_t c, e, i, pass;
 
 	G->ng = 0;
-	/* Clusters in a row: role C first, then E, file order within. */
 	for (pass = 0; pass < 2; pass++)
 		for (c = 0; c < t->n_clusters; c++) {
 			const struct topo_cluster *cl = &t->clusters[c];
-			struct group *g;
 
 			if ((pass == 0) != (cl->role == TOPO_ROLE_C))
 				continue;
-			g = &G->g[G->ng];
-			g->external = false;
-			g->index = c;
-			g->r = cluster_radius(cl->count);
-			g->w = 2 * g->r + NODE_W + 90;
-			if (g->w < 330)
-				g->w = 330;
-			g->h = 2 * g->r + NODE_H + 80;
-			g->x = x;
-			g->y = row0;
-			x += g->w + 420;
-			if (g->h > row0_h)
-				row0_h = g->h;
+			G->g[G->ng].external = false;
+			G->g[G->ng].index = c;
 			for (i = cl->first; i < cl->first + cl->count; i++)
 				G->group_of[i] = G->ng;
 			G->ng++;
 		}
-	/* Externals below, each under the first group it has a zone with. */
 	for (e = 0; e < t->n_externals; e++) {
-		struct group *g = &G->g[G->ng];
-		size_t ep = t->n_nodes + e;
-		double want = -1;
+		G->g[G->ng].external = true;
+		G->g[G->ng].index = e;
+		G->group_of[t->n_nodes + e] = G->ng;
+		G->ng++;
+	}
+}
 
+/* Two clusters with another between them in the row: their arrows arc
+ * over the row. */
+static bool arcs_over(const struct graph *G, const struct bundle *b)
+{
+	return !G->g[b->from].external && !G->g[b->to].external &&
+	       (b->from > b->to ? b->from - b->to : b->to - b->from) > 1;
+}
+
+/* Label widths: 12 px bold, about 7.4 px a character. */
+#define LABEL_PX 7.4
+
+static void layout(struct graph *G)
+{
+	const struct topo *t = G->t;
+	double x = 40, row0 = 70, row0_h = 0, last = -1e9, label_w = 0;
+	char buf[200];
+	size_t e, i, k, arc_m = 0;
+
+	for (i = 0; i < G->nb; i++) {
+		bundle_label(G, &G->b[i], buf, sizeof(buf));
+		if (LABEL_PX * (double)strlen(buf) > label_w)
+			label_w = LABEL_PX * (double)strlen(buf);
+		if (arcs_over(G, &G->b[i]) && G->b[i].m > arc_m)
+			arc_m = G->b[i].m;
+	}
+	if (arc_m > 0)
+		row0 += 60 + 30 * (double)arc_m;
+	/* Clusters in a row, far enough apart for the labels between. */
+	for (i = 0; i < G->ng; i++) {
+		struct group *g = &G->g[i];
+		const struct topo_cluster *cl;
+
+		if (g->external)
+			continue;
+		cl = &t->clusters[g->index];
+		group_title(t, g, buf, sizeof(buf));
+		g->r = cluster_radius(cl->count);
+		g->w = 2 * g->r + NODE_W + 90;
+		if (g->w < 30 + 6.8 * (double)strlen(buf))
+			g->w = 30 + 6.8 * (double)strlen(buf);
+		g->h = 2 * g->r + NODE_H + 80;
+		g->x = x;
+		g->y = row0;
+		x += g->w + (label_w + 60 > 300 ? label_w + 60 : 300);
+		if (g->h > row0_h)
+			row0_h = g->h;
+	}
+	G->w = x - (label_w + 60 > 300 ? label_w + 60 : 300) + 40;
+	/* Externals below, each under the first cluster it has a zone
+	 * with, their centres far enough apart for a label on each side of
+	 * their arrows. */
+	for (i = 0; i < G->ng; i++) {
+		struct group *g = &G->g[i];
+		double want = -1, gap = 2 * label_w + 80;
+
+		if (!g->external)
+			continue;
+		e = g->index;
 		for (k = 0; k < t->n_zones && want < 0; k++) {
 			const struct topo_zone *z = &t->zones[k];
 			const struct topo_zone_end *other = NULL;
+			size_t j;
 
 			if (z->a.external && z->a.index == e)
 				other = &z->b;
 			else if (z->b.external && z->b.index == e)
 				other = &z->a;
 			if (other != NULL && !other->external)
-				for (i = 0; i < G->ng; i++)
-					if (!G->g[i].external &&
-					    G->g[i].index == other->index)
+				for (j = 0; j < G->ng; j++)
+					if (!G->g[j].external &&
+					    G->g[j].index == other->index)
 						want =
-						    G->g[i].x + G->g[i].w / 2;
+						    G->g[j].x + G->g[j].w / 2;
 		}
-		g->external = true;
-		g->index = e;
+		group_title(t, g, buf, sizeof(buf));
 		g->r = 0;
-		g->w = 230;
+		g->w = NODE_W + 60;
+		if (g->w < 30 + 6.8 * (double)strlen(buf))
+			g->w = 30 + 6.8 * (double)strlen(buf);
 		g->h = NODE_H + 80;
-		g->x = want < 0 ? x1 : want - g->w / 2;
-		if (g->x < x1)
-			g->x = x1;
+		if (gap < g->w + 60)
+			gap = g->w + 60;
+		if (want < 0)
+			want = 40 + g->w / 2;
+		if (want < last + gap)
+			want = last + gap;
+		if (want - g->w / 2 < 40)
+			want = 40 + g->w / 2;
+		last = want;
+		g->x = want - g->w / 2;
 		g->y = row0 + row0_h + 170;
-		x1 = g->x + g->w + 60;
-		G->group_of[ep] = G->ng;
-		G->ng++;
+		if (g->x + g->w + 40 > G->w)
+			G->w = g->x + g->w + 40;
 	}
-	G->w = x - 420 + 40;
-	if (x1 - 60 + 40 > G->w)
-		G->w = x1 - 60 + 40;
 	if (G->w < 900)
 		G->w = 900;
 	G->h =
@@ -311,23 +388,6 @@ static void layout(struct graph *G)
 }
 
 /* ---- SVG ---- */
-
-/* How far along (dx, dy) from (px, py) the ray leaves group g's box. */
-static double exit_t(const struct group *g, double px, double py, double dx,
-		     double dy)
-{
-	double tx = 1e9, ty = 1e9;
-
-	if (dx > 1e-9)
-		tx = (g->x + g->w - px) / dx;
-	else if (dx < -1e-9)
-		tx = (g->x - px) / dx;
-	if (dy > 1e-9)
-		ty = (g->y + g->h - py) / dy;
-	else if (dy < -1e-9)
-		ty = (g->y - py) / dy;
-	return tx < ty ? tx : ty;
-}
 
 static void xml_text(FILE *f, const char *s)
 {
@@ -402,84 +462,122 @@ static void svg_cluster_dirs(const struct graph *G, FILE *f)
 		}
 }
 
+static double clamp(double v, double lo, double hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* One zone bundle's arrow and label. Three shapes: between clusters next
+ * to each other in the row, a straight line between their facing sides
+ * (bundles 30 px apart, labels above their lines); between clusters with
+ * another between them, an arc over the row; between a cluster and an
+ * external (rows apart), a vertical line above the external (bundles
+ * 30 px apart, labels beside them, outwards). */
+static void svg_bundle(const struct graph *G, const struct bundle *b, FILE *f)
+{
+	const struct group *ga = &G->g[b->from], *gb = &G->g[b->to];
+	double off = ((double)b->k - ((double)b->m - 1) / 2) * 30;
+	double sx, sy, ex, ey, cx = 0, cy = 0, lx, ly;
+	const char *anchor = "middle", *col = bundle_colour(b);
+	bool ok = b->ok == b->total, arc = arcs_over(G, b);
+	char label[200];
+
+	bundle_label(G, b, label, sizeof(label));
+	if (arc) {
+		/* Over the row: from the top of one to the top of the
+		 * other; the bundles of a pair stacked in height. */
+		sx = ga->x + ga->w / 2 + off;
+		ex = gb->x + gb->w / 2 + off;
+		sy = ga->y;
+		ey = gb->y - 2;
+		cx = (sx + ex) / 2;
+		cy = ga->y - 70 - 30 * (double)b->k;
+		lx = cx;
+		ly = (sy + ey) / 4 + cy / 2 - 6;
+	} else if (ga->y != gb->y) {
+		/* Rows apart: vertical, above the external. */
+		const struct group *x = ga->external ? ga : gb;
+		const struct group *top = ga->y < gb->y ? ga : gb;
+		const struct group *bot = top == ga ? gb : ga;
+		double vx = x->x + x->w / 2 + off;
+		bool left = off < 0;
+
+		vx = clamp(vx, top->x + 16, top->x + top->w - 16);
+		vx = clamp(vx, bot->x + 16, bot->x + bot->w - 16);
+		sx = ex = vx;
+		/* Boxes that share no column (an external with zones to
+		 * two clusters): a slanted line from the middles. */
+		bool slant = top->x + top->w < bot->x + 16 ||
+			     bot->x + bot->w < top->x + 16;
+
+		if (slant) {
+			sx = ga->x + ga->w / 2 + off;
+			ex = gb->x + gb->w / 2 + off;
+		}
+		sy = ga == top ? ga->y + ga->h : ga->y;
+		ey = gb == top ? gb->y + gb->h + 2 : gb->y - 2;
+		if (slant) {
+			/* Labels on the line, each at its own distance. */
+			double lt = 0.3 + 0.4 * (double)b->k /
+					      (double)(b->m > 1 ? b->m - 1 : 1);
+
+			if (ga != top)
+				lt = 1 - lt;
+			lx = sx + (ex - sx) * lt;
+			ly = sy + (ey - sy) * lt - 6;
+		} else {
+			anchor = left ? "end" : "start";
+			lx = vx + (left ? -8 : 8);
+			ly =
+			    (sy + ey) / 2 + 4 +
+			    (left ? -1 : 1) * 16 * floor(fabs(off) / 30 + 0.01);
+		}
+	} else {
+		/* Side by side: between the facing sides. */
+		const struct group *l = ga->x < gb->x ? ga : gb;
+		const struct group *r = l == ga ? gb : ga;
+		double y =
+		    clamp(l->y + l->h / 2, r->y + 30, r->y + r->h - 30) + off;
+
+		sx = ga == l ? l->x + l->w : r->x;
+		ex = gb == l ? l->x + l->w + 2 : r->x - 2;
+		sy = ey = y;
+		lx = (sx + ex) / 2;
+		ly = y - 6;
+	}
+	if (arc)
+		fprintf(f, "<path d=\"M%.1f,%.1f Q%.1f,%.1f %.1f,%.1f\" ", sx,
+			sy, cx, cy, ex, ey);
+	else
+		fprintf(f, "<path d=\"M%.1f,%.1f L%.1f,%.1f\" ", sx, sy, ex,
+			ey);
+	fprintf(f,
+		"fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s "
+		"marker-end=\"url(#M%s)\"><title>zone %s %s -&gt; %s: ",
+		col, ok ? "4" : "3", ok ? "" : " stroke-dasharray=\"9,5\"",
+		ok					    ? "g"
+		: b->first_bad->d.state == LAB_DIR_REJECTED ? "r"
+							    : "x",
+		pol_service_name(G->t->zones[b->zone].type),
+		topo_zone_end_name(G->t, &G->t->zones[b->zone].a),
+		topo_zone_end_name(G->t, &G->t->zones[b->zone].b));
+	xml_text(f, label);
+	fprintf(f,
+		"</title></path>\n<text x=\"%.1f\" y=\"%.1f\" "
+		"font-size=\"12\" font-weight=\"bold\" fill=\"%s\" "
+		"text-anchor=\"%s\" stroke=\"white\" stroke-width=\"4\" "
+		"paint-order=\"stroke\">",
+		lx, ly, col, anchor);
+	xml_text(f, label);
+	fprintf(f, "</text>\n");
+}
+
 static void svg_bundles(const struct graph *G, FILE *f)
 {
 	size_t i;
 
-	for (i = 0; i < G->nb; i++) {
-		const struct bundle *b = &G->b[i];
-		const struct group *ga = &G->g[b->from], *gb = &G->g[b->to];
-		/* The normal of the lower group to the higher: the same for
-		 * both directions, so bundles either way sit apart. */
-		const struct group *lo = b->from < b->to ? ga : gb;
-		const struct group *hi = b->from < b->to ? gb : ga;
-		double lcx = lo->x + lo->w / 2, lcy = lo->y + lo->h / 2;
-		double hcx = hi->x + hi->w / 2, hcy = hi->y + hi->h / 2;
-		double dx = hcx - lcx, dy = hcy - lcy;
-		double len = sqrt(dx * dx + dy * dy), nx, ny, off, ax, ay, bx,
-		       by, ux, uy, t0, t1, sx, sy, ex, ey, lx, ly;
-		const char *anchor;
-		char label[200];
-		const char *col = bundle_colour(b);
-		bool ok = b->ok == b->total;
-
-		if (len < 1)
-			continue;
-		nx = -dy / len;
-		ny = dx / len;
-		off = ((double)b->k - ((double)b->m - 1) / 2) * 30;
-		ax = ga->x + ga->w / 2 + nx * off;
-		ay = ga->y + ga->h / 2 + ny * off;
-		bx = gb->x + gb->w / 2 + nx * off;
-		by = gb->y + gb->h / 2 + ny * off;
-		ux = (bx - ax) / len;
-		uy = (by - ay) / len;
-		t0 = exit_t(ga, ax, ay, ux, uy);
-		t1 = exit_t(gb, bx, by, -ux, -uy);
-		sx = ax + ux * t0;
-		sy = ay + uy * t0;
-		ex = bx - ux * (t1 + 2);
-		ey = by - uy * (t1 + 2);
-		bundle_label(G, b, label, sizeof(label));
-		fprintf(f,
-			"<path d=\"M%.1f,%.1f L%.1f,%.1f\" stroke=\"%s\" "
-			"stroke-width=\"%s\"%s marker-end=\"url(#M%s)\">"
-			"<title>zone %s %s -&gt; %s: ",
-			sx, sy, ex, ey, col, ok ? "4" : "3",
-			ok ? "" : " stroke-dasharray=\"9,5\"",
-			ok					    ? "g"
-			: b->first_bad->d.state == LAB_DIR_REJECTED ? "r"
-								    : "x",
-			pol_service_name(G->t->zones[b->zone].type),
-			topo_zone_end_name(G->t, &G->t->zones[b->zone].a),
-			topo_zone_end_name(G->t, &G->t->zones[b->zone].b));
-		xml_text(f, label);
-		fprintf(f, "</title></path>\n");
-		/* Labels: above a horizontal line (the lines of two groups
-		 * are 30 px apart); beside a vertical one, on its own side,
-		 * staggered when several share a side. */
-		lx = (sx + ex) / 2;
-		ly = (sy + ey) / 2;
-		if (fabs(ey - sy) > fabs(ex - sx)) {
-			bool left = nx * off < 0;
-
-			anchor = left ? "end" : "start";
-			lx += left ? -8 : 8;
-			ly += 4 + (left ? -1 : 1) * 16 *
-				      floor(fabs(off) / 30 + 0.01);
-		} else {
-			anchor = "middle";
-			ly -= 6;
-		}
-		fprintf(f,
-			"<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" "
-			"font-weight=\"bold\" fill=\"%s\" "
-			"text-anchor=\"%s\" stroke=\"white\" "
-			"stroke-width=\"4\" paint-order=\"stroke\">",
-			lx, ly, col, anchor);
-		xml_text(f, label);
-		fprintf(f, "</text>\n");
-	}
+	for (i = 0; i < G->nb; i++)
+		svg_bundle(G, &G->b[i], f);
 }
 
 static void svg_groups(const struct graph *G, FILE *f)
@@ -491,22 +589,7 @@ static void svg_groups(const struct graph *G, FILE *f)
 		const struct group *g = &G->g[i];
 		char title[200];
 
-		if (g->external) {
-			const struct topo_external *x = &t->externals[g->index];
-
-			snprintf(title, sizeof(title), "external %s (%s)",
-				 x->name, pol_kind_name(x->kind));
-		} else {
-			const struct topo_cluster *c = &t->clusters[g->index];
-
-			snprintf(title, sizeof(title),
-				 "cluster %s (Expressway-%s): verify %s, dial "
-				 "%s, link %s",
-				 c->name, c->role == TOPO_ROLE_C ? "C" : "E",
-				 pol_mode_name(c->verify),
-				 topo_dial_name(c->dial),
-				 topo_link_name(c->link));
-		}
+		group_title(t, g, title, sizeof(title));
 		fprintf(f,
 			"<g class=\"%s\"><rect x=\"%.1f\" y=\"%.1f\" "
 			"width=\"%.1f\" height=\"%.1f\" rx=\"16\" "
@@ -879,8 +962,9 @@ void lab_graph_write(const struct lab_state *s, const struct lab_prediction *p,
 	G->s = s;
 	G->p = p;
 	G->t = s->topo;
-	layout(G);
+	assign_groups(G);
 	collect_bundles(G);
+	layout(G);
 	if (fmt == LAB_GRAPH_SVG)
 		write_svg(G, title, f);
 	else if (fmt == LAB_GRAPH_DOT)
