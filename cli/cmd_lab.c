@@ -53,7 +53,7 @@ static const struct {
      "\n"
      "See docs/lab.md.\n"},
     {"up", "bring a lab up and wait until its links agree with the model",
-     "usage: ekulab lab up FILE|NAME [--state DIR] [--runtime process|docker] "
+     "usage: ekulab lab up FILE|NAME [--state DIR] [--runtime process|docker|swarm] "
      "[--no-wait]\n"
      "\n"
      "Bring up the lab of topology FILE: a PKI, one certificate per node, "
@@ -69,8 +69,9 @@ static const struct {
      "  --state DIR           the lab's state directory (default:\n"
      "                        $TMPDIR/ekulab-UID/NAME, /tmp when TMPDIR is "
      "unset)\n"
-     "  --runtime NAME        process (nodes are local processes) or docker\n"
-     "                        (one container per node) (default: process)\n"
+     "  --runtime NAME        process (nodes are local processes), docker\n"
+     "                        (one container per node) or swarm (one swarm\n"
+     "                        service per node) (default: process)\n"
      "  --no-wait             return as soon as every node answers, without\n"
      "                        waiting for the links (default: wait up to 60 "
      "s)\n"
@@ -89,7 +90,7 @@ static const struct {
      "See docs/lab.md.\n"},
     {"down", "stop a lab and remove its state directory",
      "usage: ekulab lab down FILE|NAME [--state DIR] [--runtime "
-     "process|docker]\n"
+     "process|docker|swarm]\n"
      "\n"
      "Stop every node and the proxy of the lab and remove its state "
      "directory.\n"
@@ -115,7 +116,7 @@ static const struct {
     {"status",
      "the lab's connections, pairs and replication in the model's terms",
      "usage: ekulab lab status FILE|NAME [--json] [--watch] [--state DIR]\n"
-     "                        [--runtime process|docker]\n"
+     "                        [--runtime process|docker|swarm]\n"
      "\n"
      "Show a running lab in the model's terms: every directed connection (up, "
      "or\n"
@@ -1048,7 +1049,7 @@ int cmd_lab(int argc, char **argv)
 	argv++;
 	if (o.runtime != NULL && strcmp(sub, "up") != 0 &&
 	    (l.rt = lab_runtime_find(o.runtime)) == NULL) {
-		cli_fail("lab %s: unknown runtime '%s'; use process or docker",
+		cli_fail("lab %s: unknown runtime '%s'; use process, docker or swarm",
 			 sub, o.runtime);
 		lab_close(&l);
 		return 2;

@@ -59,7 +59,7 @@ static const char help_check[] =
 static const char help_run[] =
     "usage: ekulab plan run PLAN [--json FILE|-] [--html FILE] [--state DIR] "
     "[--keep]\n"
-    "                [--no-workload] [--runtime process|docker]\n"
+    "                [--no-workload] [--runtime process|docker|swarm]\n"
     "                [--dial both|lower-name|primary] [--link both|either]\n"
     "\n"
     "Run PLAN live on a lab of its own, step by step, each step compared with\n"
@@ -80,7 +80,7 @@ static const char help_run[] =
     "                        (default: removed)\n"
     "  --no-workload         no background writer (default: one on the "
     "primary)\n"
-    "  --runtime NAME        process or docker (default: process)\n"
+    "  --runtime NAME        process, docker or swarm (default: process)\n"
     "  --dial MODE           run the topology under another dial mode: both,\n"
     "                        lower-name or primary (default: the topology's)\n"
     "  --link RULE           run it under another link rule: both or either\n"

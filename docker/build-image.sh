@@ -83,8 +83,10 @@ cat >"$root/etc/group" <<'EOF'
 root:x:0:
 ekunode:x:10001:
 EOF
-# glibc asks no name service: peers are addresses, the node resolves nothing.
-echo "hosts: files" >"$root/etc/nsswitch.conf"
+# Nodes resolve nothing (peers are addresses); the lab proxy of the swarm
+# runtime looks its routes' node services up in the engine's DNS (glibc's
+# files and dns services are built into libc.so since 2.34).
+echo "hosts: files dns" >"$root/etc/nsswitch.conf"
 
 if [ -n "$rootfs_only" ]; then
 	mkdir -p "$root/lab" "$root/data" "$root/pki"

@@ -10,6 +10,7 @@
 #include "yamlfile.h"
 #include "topology.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -276,6 +277,8 @@ struct part_node {
 	bool has_seu;
 	bool seu;	       /* server_eku_upload */
 	const char *log_level; /* into the document, or NULL */
+	bool has_place;
+	struct topo_placement place;
 };
 
 /* "PATH:LINE:COLUMN: key 'KEY': MESSAGE" (1-based line and column). */
@@ -536,10 +539,110 @@ static int parse_cert(struct walk *w, const yaml_node_t *n, const char *kp,
 	return 0;
 }
 
+/* A placement word: a host name, a label key or value (what a swarm
+ * constraint can carry unquoted). */
+static bool place_word(const char *s, size_t max)
+{
+	size_t k, n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (k = 0; k < n; k++)
+		if (!isalnum((unsigned char)s[k]) && s[k] != '.' &&
+		    s[k] != '-' && s[k] != '_')
+			return false;
+	return true;
+}
+
+/* placement: {host: NAME, labels: {KEY: VALUE, ...}} */
+static int parse_placement(struct walk *w, const yaml_node_t *n,
+			   const char *kp, struct topo_placement *out)
+{
+	static const char *const keys[] = {"host", "labels", NULL};
+	char sub[KEYPATH_LEN];
+	const yaml_node_pair_t *p;
+	yaml_node_t *v;
+	const char *s;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (n->type != YAML_MAPPING_NODE)
+		return fail_at(w, n, kp,
+			       "expected a mapping of host and labels, e.g. "
+			       "{host: dmz1} or {labels: {zone: dmz}}");
+	if ((rc = check_keys(w, n, kp, keys)) != 0)
+		return rc;
+	if ((v = get(w, n, "host", NULL)) != NULL) {
+		snprintf(sub, sizeof(sub), "%s.host", kp);
+		if ((rc = scalar(w, v, sub, &s)) != 0)
+			return rc;
+		if (!place_word(s, TOPO_PLACE_HOST_MAX))
+			return fail_at(w, v, sub,
+				       "'%s' is not a host name; use the name "
+				       "`docker node ls` shows (letters, "
+				       "digits, '.', '-', '_')",
+				       s);
+		snprintf(out->host, sizeof(out->host), "%s", s);
+	}
+	if ((v = get(w, n, "labels", NULL)) != NULL) {
+		snprintf(sub, sizeof(sub), "%s.labels", kp);
+		if (v->type != YAML_MAPPING_NODE)
+			return fail_at(w, v, sub,
+				       "expected a mapping of node labels, "
+				       "e.g. {zone: dmz}");
+		for (p = v->data.mapping.pairs.start;
+		     p < v->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = node_at(w, p->key);
+			yaml_node_t *val = node_at(w, p->value);
+			const char *ks, *vs;
+			char lsub[KEYPATH_LEN];
+
+			if ((rc = scalar(w, k, sub, &ks)) != 0)
+				return rc;
+			snprintf(lsub, sizeof(lsub), "%.*s.%.63s",
+				 (int)(sizeof(lsub) - 70), sub, ks);
+			if (!place_word(ks, TOPO_PLACE_TEXT_MAX))
+				return fail_at(w, k, lsub,
+					       "'%s' is not a label key; use "
+					       "1-63 of letters, digits, '.', "
+					       "'-', '_'",
+					       ks);
+			if ((rc = scalar(w, val, lsub, &vs)) != 0)
+				return rc;
+			if (!place_word(vs, TOPO_PLACE_TEXT_MAX))
+				return fail_at(w, val, lsub,
+					       "'%s' is not a label value; use "
+					       "1-63 of letters, digits, '.', "
+					       "'-', '_'",
+					       vs);
+			if (out->n_labels == TOPO_PLACE_LABELS)
+				return fail_at(w, k, lsub,
+					       "at most %d labels",
+					       TOPO_PLACE_LABELS);
+			for (size_t q = 0; q < out->n_labels; q++)
+				if (strcmp(out->label_key[q], ks) == 0)
+					return fail_at(w, k, lsub,
+						       "label '%s' is given "
+						       "twice",
+						       ks);
+			snprintf(out->label_key[out->n_labels],
+				 sizeof(out->label_key[0]), "%s", ks);
+			snprintf(out->label_value[out->n_labels],
+				 sizeof(out->label_value[0]), "%s", vs);
+			out->n_labels++;
+		}
+	}
+	if (out->host[0] == '\0' && out->n_labels == 0)
+		return fail_at(w, n, kp,
+			       "gives neither host nor labels; give one or "
+			       "drop the key");
+	return 0;
+}
+
 /* The keys a node (or `defaults`) may set. */
 static const char *const node_keys[] = {
     "version",		 "role",      "cert", "client_cert", "client_eku_check",
-    "server_eku_upload", "log_level", NULL};
+    "server_eku_upload", "log_level", "placement", NULL};
 
 /* The node keys of mapping n (whose allowed keys are `keys`, node_keys for
  * a node) into *pn. */
@@ -617,6 +720,12 @@ static int parse_node_keys(struct walk *w, const yaml_node_t *n, const char *kp,
 				       "info, warn or error",
 				       s);
 		pn->log_level = s;
+	}
+	if ((v = get(w, n, "placement", NULL)) != NULL) {
+		snprintf(sub, sizeof(sub), "%s.placement", kp);
+		if ((rc = parse_placement(w, v, sub, &pn->place)) != 0)
+			return rc;
+		pn->has_place = true;
 	}
 	return 0;
 }
@@ -702,6 +811,11 @@ static int merge_node(struct walk *w, const yaml_node_t *key, const char *nkp,
 		 pn->log_level != NULL	  ? pn->log_level
 		 : def->log_level != NULL ? def->log_level
 					  : "");
+	/* A node's placement replaces the default's as a whole. */
+	if (pn->has_place)
+		out->placement = pn->place;
+	else if (def->has_place)
+		out->placement = def->place;
 	if ((rc = merge_cert(w, &pn->cert, &def->cert, PKI_PROFILE_COMBINED,
 			     &out->cert)) != 0)
 		return rc;
@@ -800,6 +914,7 @@ static int parse_defaults(struct walk *w, const yaml_node_t *n,
 					   "client_eku_check",
 					   "server_eku_upload",
 					   "log_level",
+					   "placement",
 					   "verify",
 					   NULL};
 	yaml_node_t *v;
@@ -1017,6 +1132,10 @@ static void part_over(const struct part_node *hi, const struct part_node *lo,
 	}
 	if (hi->log_level != NULL)
 		out->log_level = hi->log_level;
+	if (hi->has_place) {
+		out->has_place = true;
+		out->place = hi->place;
+	}
 }
 
 /* verify, dial, link of a cluster mapping (key path kp) into c. */
@@ -1100,6 +1219,7 @@ static int parse_clusters(struct walk *w, yaml_node_t *root,
 					   "client_eku_check",
 					   "server_eku_upload",
 					   "log_level",
+					   "placement",
 					   NULL};
 	yaml_node_t *defs = get(w, root, "defaults", NULL);
 	const yaml_node_pair_t *p;

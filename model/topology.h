@@ -92,6 +92,19 @@ struct topo_cert {
 	char *file; /* owned; an existing certificate to use, or NULL */
 };
 
+/* Where a node runs when a runtime spans hosts (the swarm runtime,
+ * docs/docker.md): `placement: {host: NAME, labels: {KEY: VALUE}}`, a
+ * host name and node labels the host must carry. Empty: not given. */
+#define TOPO_PLACE_LABELS    8
+#define TOPO_PLACE_TEXT_MAX  63
+#define TOPO_PLACE_HOST_MAX  253
+struct topo_placement {
+	char host[TOPO_PLACE_HOST_MAX + 1];
+	size_t n_labels;
+	char label_key[TOPO_PLACE_LABELS][TOPO_PLACE_TEXT_MAX + 1];
+	char label_value[TOPO_PLACE_LABELS][TOPO_PLACE_TEXT_MAX + 1];
+};
+
 struct topo_node {
 	char name[TOPO_NAME_MAX + 1];
 	char version[TOPO_VERSION_MAX + 1]; /* as written, e.g. "X15.3.2" */
@@ -107,6 +120,7 @@ struct topo_node {
 	bool server_eku_upload;
 	char log_level[8]; /* the node's --log-level (debug, info, warn,
 			      error), or "" for its default (info) */
+	struct topo_placement placement; /* the swarm runtime's; may be empty */
 	int line;	   /* 1-based line of the node's key */
 	size_t cluster;	   /* index into topo->clusters */
 };

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -141,7 +142,11 @@ int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
 		k = trim(copy);
 		v = trim(eq + 1);
 		if (strcmp(k, "listen") == 0) {
-			fprintf(out, "listen = %s:%d\n", d->ip[i],
+			/* A swarm task's own address changes with every
+			 * task: it listens on all of them, and is reached
+			 * through its service's virtual address. */
+			fprintf(out, "listen = %s:%d\n",
+				d->swarm ? "0.0.0.0" : d->ip[i],
 				l->nodes[i].port);
 		} else if (strcmp(k, "peer") == 0) {
 			char *peq = strchr(v, '=');
@@ -166,6 +171,11 @@ int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
 				    l->nodes[j].name, d->proxy_ip,
 				    l->route_port[(size_t)i * n + (size_t)j],
 				    opts);
+			else if (d->swarm) /* never dialled: an address */
+				fprintf(out, "peer = %s=%s:%d%s\n",
+					l->nodes[j].name, d->proxy_ip,
+					LAB_ROUTE_PORT_BASE + i * (int)n + j,
+					opts);
 			else
 				fprintf(out, "peer = %s=%s:%d%s\n",
 					l->nodes[j].name, d->ip[j],
@@ -338,5 +348,171 @@ int docker_write_compose(const struct lab *l, const struct docker_lab *d,
 	}
 	if (fclose(f) != 0)
 		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* Pass a sanitizer setting of ours on to the stack's containers. */
+static void stack_env(FILE *f)
+{
+	static const char *const names[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS",
+					    NULL};
+	bool any = false;
+
+	for (size_t k = 0; names[k] != NULL; k++) {
+		const char *v = getenv(names[k]);
+
+		if (v == NULL)
+			continue;
+		if (!any)
+			fprintf(f, "    environment:\n");
+		any = true;
+		fprintf(f, "      %s: ", names[k]);
+		yq(f, v);
+		fputc('\n', f);
+	}
+}
+
+/* deploy: replicas, no restarts (a fault's kill stays a kill), placement,
+ * and the lab's labels on the service itself. */
+static void stack_deploy(FILE *f, const struct docker_lab *d, int replicas,
+			 const struct topo_placement *p, const char *node,
+			 const char *version)
+{
+	fprintf(f,
+		"    stop_grace_period: 5s\n"
+		"    deploy:\n      replicas: %d\n      endpoint_mode: dnsrr\n"
+		"      restart_policy:\n        condition: none\n"
+		"      placement:\n        constraints:\n",
+		replicas);
+	if (p == NULL || (p->host[0] == '\0' && p->n_labels == 0)) {
+		/* The manager's host: where the lab's state directory is. */
+		fprintf(f, "          - ");
+		{
+			char c[128];
+
+			snprintf(c, sizeof(c), "node.id == %s", d->manager);
+			yq(f, c);
+		}
+		fputc('\n', f);
+	} else {
+		char c[512];
+
+		if (p->host[0] != '\0') {
+			snprintf(c, sizeof(c), "node.hostname == %s", p->host);
+			fprintf(f, "          - ");
+			yq(f, c);
+			fputc('\n', f);
+		}
+		for (size_t k = 0; k < p->n_labels; k++) {
+			snprintf(c, sizeof(c), "node.labels.%s == %s",
+				 p->label_key[k], p->label_value[k]);
+			fprintf(f, "          - ");
+			yq(f, c);
+			fputc('\n', f);
+		}
+	}
+	compose_labels(f, d, "      ");
+	if (node != NULL)
+		fprintf(f,
+			"        ekulab.node: \"%s\"\n        ekulab.version: "
+			"\"%s\"\n",
+			node, version);
+}
+
+int docker_write_stack(const struct lab *l, const struct docker_lab *d,
+		       int proxy_replicas, int node_replicas, char *err)
+{
+	char path[LAB_PATH_MAX + 32], tmp[LAB_PATH_MAX + 40],
+	    v[LAB_PATH_MAX + 112];
+	size_t i, j, n = l->topo.n_nodes;
+	FILE *f;
+
+	lab_path(l, NULL, "stack.yaml", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
+	fprintf(f,
+		"# Lab %s as a swarm stack: what `ekulab lab up --runtime "
+		"swarm`\n# deployed from %s (docker stack deploy -c "
+		"stack.yaml %s).\n"
+		"# ekulab then scales and updates each service itself; "
+		"`ekulab lab down`\n# removes the stack, its network and "
+		"volumes by the label ekulab.id.\n",
+		l->topo.name, l->topo_path, d->id);
+	fprintf(f, "version: \"3.8\"\nservices:\n  proxy:\n    image: ");
+	yq(f, d->image);
+	fprintf(f,
+		"\n    hostname: proxy\n    user: \"%s\"\n"
+		"    entrypoint: [\"/usr/bin/ekulab\", \"proxy\"]\n"
+		"    command:\n      - \"--control\"\n"
+		"      - \"/lab/proxy.sock\"\n",
+		d->user);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			if (l->route_port[i * n + j] > 0)
+				fprintf(f,
+					"      - \"--route\"\n      - "
+					"\"%s>%s=0.0.0.0:%d,%s_%s:%d\"\n",
+					l->nodes[i].name, l->nodes[j].name,
+					l->route_port[i * n + j], d->id,
+					l->nodes[j].name, l->nodes[j].port);
+	snprintf(v, sizeof(v), "%s/proxy", l->state);
+	fprintf(f, "    volumes:\n      - type: bind\n        source: ");
+	yq(f, v);
+	fprintf(f, "\n        target: /lab\n    networks: [lab]\n"
+		   "    healthcheck:\n      disable: true\n");
+	stack_env(f);
+	compose_labels(f, d, "    ");
+	stack_deploy(f, d, proxy_replicas, NULL, NULL, NULL);
+	for (i = 0; i < n; i++) {
+		const struct lab_node *nd = &l->nodes[i];
+
+		fprintf(f, "  %s:\n    image: ", nd->name);
+		yq(f, d->image);
+		fprintf(f,
+			"\n    hostname: %s\n    user: \"%s\"\n"
+			"    command: [\"--config\", \"/lab/container.conf\", "
+			"\"--version\", \"%s\"]\n"
+			"    volumes:\n      - type: bind\n        source: ",
+			nd->name, d->user, nd->version);
+		snprintf(v, sizeof(v), "%s/%s", l->state,
+			 nd->name);
+		yq(f, v);
+		fprintf(f,
+			"\n        target: /lab\n      - type: volume\n"
+			"        source: %s-data\n        target: /data\n"
+			"        volume:\n          nocopy: true\n"
+			"    networks: [lab]\n"
+			"    healthcheck:\n      disable: true\n",
+			nd->name);
+		stack_env(f);
+		compose_labels(f, d, "    ");
+		fprintf(f,
+			"      ekulab.node: \"%s\"\n      ekulab.version: "
+			"\"%s\"\n",
+			nd->name, nd->version);
+		stack_deploy(f, d, node_replicas, &l->topo.nodes[i].placement,
+			     nd->name, nd->version);
+	}
+	fprintf(f, "networks:\n  lab:\n    external: true\n    name: %s\n",
+		d->id);
+	fprintf(f, "volumes:\n");
+	for (i = 0; i < n; i++) {
+		snprintf(v, sizeof(v), "%s/%s/data",
+			 l->state, l->nodes[i].name);
+		fprintf(f,
+			"  %s-data:\n    name: %s-%s-data\n    driver: "
+			"local\n    driver_opts:\n      type: none\n"
+			"      o: bind\n      device: ",
+			l->nodes[i].name, d->id, l->nodes[i].name);
+		yq(f, v);
+		fputc('\n', f);
+		compose_labels(f, d, "    ");
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));
+	}
 	return 0;
 }

@@ -12,8 +12,13 @@
 #define DOCKER_TIMEOUT_S     120.0
 #define DOCKER_OUT_MAX	     65536
 
-/* The lab's docker identity and addresses (STATE/docker.conf). */
+/* The lab's docker identity and addresses (STATE/docker.conf). The swarm
+ * runtime (runtime_swarm.c) shares it: swarm set, ip[] and proxy_ip are
+ * the services' virtual addresses on the overlay network, manager the
+ * swarm node id of the manager the lab was brought up from. */
 struct docker_lab {
+	bool swarm;
+	char manager[64];
 	char id[160];
 	char name[TOPO_NAME_MAX + 1];
 	char image[256];
@@ -65,10 +70,16 @@ void docker_cname(const struct docker_lab *d, const char *what, char *buf,
 		  size_t len);
 /* The network, addresses, docker.conf and compose.yaml, made once per up. */
 int docker_ensure(struct lab *l, struct docker_lab *d, char *err);
+/* STATE/docker.conf: write d; read it over docker_ident's values
+ * (EKL_ENOENT: none yet). */
+int docker_conf_save(const struct lab *l, const struct docker_lab *d,
+		     char *err);
+int docker_conf_load(const struct lab *l, struct docker_lab *d, char *err);
 /* Every object of the lab carries both labels (down finds them by id). */
 void docker_add_labels(struct docker_argv *a, const struct docker_lab *d);
 /* Remove every container, the network and every volume of the lab, in
- * that order, going on past a failure (the first one is returned). */
+ * that order, going on past a failure (the first one is returned); with
+ * swarm, every service labelled with the lab's id first. */
 int docker_teardown(const struct docker_lab *d, char *err);
 
 /* ---- docker_compose.c: files the containers and compose read ------------- */
@@ -81,5 +92,19 @@ int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
 /* STATE/compose.yaml. */
 int docker_write_compose(const struct lab *l, const struct docker_lab *d,
 			 char *err);
+/* STATE/stack.yaml: the lab as a swarm stack (docker stack deploy): the
+ * proxy and node services with so many replicas, on the lab's overlay
+ * network (external), with the placement constraints of the topology;
+ * the proxy's routes name the node services (resolved per connection). */
+int docker_write_stack(const struct lab *l, const struct docker_lab *d,
+		       int proxy_replicas, int node_replicas, char *err);
+
+/* ---- runtime_swarm.c ------------------------------------------------------ */
+
+/* Does every host that may run one of the lab's nodes have d's image?
+ * 0, or an error naming the host that lacks it and the command that puts
+ * it there (ekulab image push --to HOST). */
+int swarm_check_hosts(const struct lab *l, const struct docker_lab *d,
+		      char *err);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "docker_int.h"
+#include "lab_runtime.h"
 #include "ekulab/core/err.h"
 #include "lab.h"
 
@@ -30,6 +31,7 @@ void docker_ident(const struct lab *l, struct docker_lab *d)
 	const char *user = getenv("EKULAB_DOCKER_USER");
 
 	memset(d, 0, sizeof(*d));
+	d->swarm = l->rt != NULL && strcmp(l->rt->name, "swarm") == 0;
 	snprintf(d->name, sizeof(d->name), "%s", l->topo.name);
 	snprintf(d->id, sizeof(d->id), "ekulab-%.100s-%08x", l->topo.name,
 		 (unsigned)fnv1a(l->state));
@@ -51,7 +53,8 @@ void docker_cname(const struct docker_lab *d, const char *what, char *buf,
 	snprintf(buf, len, "%s-%s", d->id, what);
 }
 
-static int conf_save(const struct lab *l, const struct docker_lab *d, char *err)
+int docker_conf_save(const struct lab *l, const struct docker_lab *d,
+		     char *err)
 {
 	char path[LAB_PATH_MAX + 32], tmp[LAB_PATH_MAX + 40];
 	size_t i;
@@ -67,6 +70,8 @@ static int conf_save(const struct lab *l, const struct docker_lab *d, char *err)
 		"id %s\nimage %s\nuser %s\nsubnet %s\ngateway %s\n"
 		"proxy %s\n",
 		d->id, d->image, d->user, d->subnet, d->gateway, d->proxy_ip);
+	if (d->manager[0] != '\0')
+		fprintf(f, "manager %s\n", d->manager);
 	for (i = 0; i < l->topo.n_nodes; i++)
 		fprintf(f, "node %s %s\n", l->nodes[i].name, d->ip[i]);
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
@@ -76,8 +81,7 @@ static int conf_save(const struct lab *l, const struct docker_lab *d, char *err)
 	return 0;
 }
 
-/* Read STATE/docker.conf over docker_ident's values (EKL_ENOENT: none). */
-static int conf_load(const struct lab *l, struct docker_lab *d, char *err)
+int docker_conf_load(const struct lab *l, struct docker_lab *d, char *err)
 {
 	char path[LAB_PATH_MAX + 32], line[512], a[256], b[256];
 	FILE *f;
@@ -95,14 +99,15 @@ static int conf_load(const struct lab *l, struct docker_lab *d, char *err)
 		    sscanf(line, "user %31s", d->user) == 1 ||
 		    sscanf(line, "subnet %23s", d->subnet) == 1 ||
 		    sscanf(line, "gateway %15s", d->gateway) == 1 ||
-		    sscanf(line, "proxy %15s", d->proxy_ip) == 1)
+		    sscanf(line, "proxy %15s", d->proxy_ip) == 1 ||
+		    sscanf(line, "manager %63s", d->manager) == 1)
 			continue;
 		if (sscanf(line, "node %255s %255s", a, b) == 2 &&
 		    (i = lab_node_index(l, a)) >= 0)
 			snprintf(d->ip[i], sizeof(d->ip[i]), "%.15s", b);
 	}
 	fclose(f);
-	if (d->proxy_ip[0] == '\0')
+	if (d->proxy_ip[0] == '\0' && !d->swarm)
 		return ekl_errf(err, EKL_ECONFIG,
 				"%s: no proxy address; 'ekulab lab down' and "
 				"up again",
@@ -206,12 +211,13 @@ int docker_ensure(struct lab *l, struct docker_lab *d, char *err)
 	size_t i;
 	int rv, tries = 0;
 
-	if (conf_load(l, d, e) == 0 && docker_exists("network", d->id))
+	if (docker_conf_load(l, d, e) == 0 && docker_exists("network", d->id))
 		return 0;
 	docker_ident(l, d);
 	if (l->topo.n_nodes > 200)
 		return ekl_errf(err, EKL_EINVAL, "too many nodes for a /24");
-	if ((rv = docker_check_image(d, err)) != 0)
+	if ((rv = docker_check_image(d, err)) != 0 ||
+	    (d->swarm && (rv = swarm_check_hosts(l, d, err)) != 0))
 		return rv;
 	x0 = fnv1a(d->id) % 256;
 	for (k = 0; k < 256; k++) {
@@ -233,7 +239,9 @@ int docker_ensure(struct lab *l, struct docker_lab *d, char *err)
 		docker_argv_init(&a, "network");
 		docker_argv_add(&a, "create");
 		docker_argv_add(&a, "--driver");
-		docker_argv_add(&a, "bridge");
+		docker_argv_add(&a, d->swarm ? "overlay" : "bridge");
+		if (d->swarm)
+			docker_argv_add(&a, "--attachable");
 		docker_argv_add(&a, "--subnet");
 		docker_argv_add(&a, "%s", d->subnet);
 		docker_argv_add(&a, "--gateway");
@@ -251,8 +259,8 @@ int docker_ensure(struct lab *l, struct docker_lab *d, char *err)
 		return ekl_errf(err, EKL_EEXIST,
 				"every subnet 10.213.0.0/24 to 10.213.255.0/24 "
 				"is in use; remove some docker networks");
-	if ((rv = conf_save(l, d, err)) != 0 ||
-	    (rv = docker_write_compose(l, d, err)))
+	if ((rv = docker_conf_save(l, d, err)) != 0 ||
+	    (!d->swarm && (rv = docker_write_compose(l, d, err)) != 0))
 		return rv;
 	return 0;
 }
@@ -302,11 +310,24 @@ int docker_teardown(const struct docker_lab *d, char *err)
 	int rv = 0;
 
 	/* In dependency order; go on past a failure. */
-	if (remove_labelled(d, "container", e) != 0)
+	if (d->swarm && remove_labelled(d, "service", e) != 0)
 		rv = ekl_errf(err, EKL_EIO, "%s", e);
-	if (docker_exists("network", d->id) &&
-	    docker_simple("network", "rm", d->id, e) != 0 && rv == 0)
+	if (remove_labelled(d, "container", e) != 0 && rv == 0)
 		rv = ekl_errf(err, EKL_EIO, "%s", e);
+	/* A swarm releases an overlay network's addresses a moment after its
+	 * services go. */
+	for (int k = 0; k < (d->swarm ? 100 : 1); k++) {
+		if (!docker_exists("network", d->id))
+			break;
+		if (docker_simple("network", "rm", d->id, e) == 0)
+			break;
+		if (k + 1 == (d->swarm ? 100 : 1)) {
+			if (rv == 0)
+				rv = ekl_errf(err, EKL_EIO, "%s", e);
+		} else {
+			usleep(100000);
+		}
+	}
 	if (remove_labelled(d, "volume", e) != 0 && rv == 0)
 		rv = ekl_errf(err, EKL_EIO, "%s", e);
 	return rv;

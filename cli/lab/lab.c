@@ -571,7 +571,7 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 	if (l->rt == NULL)
 		return ekl_errf(err, EKL_EINVAL,
 				"unknown runtime '%s'; this build has: "
-				"process, docker",
+				"process, docker, swarm",
 				runtime);
 	for (i = 0; i < n; i++)
 		if (l->topo.nodes[i].cert.file != NULL ||

@@ -26,11 +26,16 @@ struct lab_runtime {
 	bool (*node_running)(const struct lab *l, int i);
 	int (*start_proxy)(struct lab *l, char *err);
 	int (*stop_proxy)(struct lab *l, char *err);
+	/* The host node i runs on, for a runtime that spans hosts (swarm);
+	 * NULL for the others (every node runs on this host). 0 or -1. */
+	int (*node_host)(const struct lab *l, int i, char *out, size_t len);
 };
 
 extern const struct lab_runtime lab_runtime_process;
 /* Each node and the proxy in a container (runtime_docker.c, docs/docker.md). */
 extern const struct lab_runtime lab_runtime_docker;
+/* Each node and the proxy a swarm service of a stack (runtime_swarm.c). */
+extern const struct lab_runtime lab_runtime_swarm;
 
 /* A program of ours: $ENV when set and executable; "ekulab" is this very
  * program; anything else is looked for next to it (../node/NAME in a

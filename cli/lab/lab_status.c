@@ -247,6 +247,10 @@ int lab_status_collect(const struct lab *l, struct lab_status *s, char *err)
 		snprintf(ns->verify, sizeof(ns->verify), "%s",
 			 pol_mode_name(l->nodes[i].verify));
 		ns->running = l->rt->node_running(l, (int)i);
+		ns->host[0] = '\0';
+		if (ns->running && l->rt->node_host != NULL)
+			(void)l->rt->node_host(l, (int)i, ns->host,
+					       sizeof(ns->host));
 		ns->paused = is_paused(l, i);
 		ns->revision = -1;
 		ns->pid = ns->uptime_ms = -1;

@@ -208,6 +208,13 @@ static void print_text(const struct lab *l, const struct lab_status *s,
 			    ? lag
 			    : "-");
 	}
+	if (l->rt->node_host != NULL) {
+		fprintf(out, "\nhosts (%s runtime)\n", l->rt->name);
+		for (i = 0; i < n; i++)
+			fprintf(out, "  %-14s %s\n", l->nodes[i].name,
+				s->nodes[i].host[0] ? s->nodes[i].host
+						    : "- (not running)");
+	}
 	if (any_star) {
 		fprintf(out,
 			"\n* accepted although verification found a problem "
@@ -407,6 +414,10 @@ static void print_json(const struct lab *l, const struct lab_status *s,
 		json_str(&js, process_word(ns));
 		json_key(&js, "pid");
 		json_int(&js, ns->pid);
+		if (l->rt->node_host != NULL) {
+			json_key(&js, "host");
+			json_str(&js, ns->host[0] ? ns->host : NULL);
+		}
 		json_key(&js, "uptime_ms");
 		json_int(&js, ns->uptime_ms);
 		json_key(&js, "revision");

@@ -475,5 +475,7 @@ const struct lab_runtime *lab_runtime_find(const char *name)
 		return &lab_runtime_process;
 	if (strcmp(name, "docker") == 0)
 		return &lab_runtime_docker;
+	if (strcmp(name, "swarm") == 0)
+		return &lab_runtime_swarm;
 	return NULL;
 }

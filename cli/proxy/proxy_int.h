@@ -246,6 +246,11 @@ struct route {
 	char name[PROXY_ROUTE_MAX + 1];
 	struct addr listen;
 	struct addr target;
+	/* A target given as NAME:PORT (the swarm runtime's service names):
+	 * resolved again at each connection, since the address behind the
+	 * name changes when the node's task is replaced. "" when numeric. */
+	char target_host[64];
+	char target_port[8];
 	char listen_text[80];
 	char target_text[80];
 	int fd; /* owned: the listener */

@@ -3,6 +3,7 @@
  * queue paced by the route's faults (proxy_int.h: the happy path, the
  * failure modes, invariants 2-4 and the connection states). */
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,46 @@ static bool valid_route_name(const char *s)
 
 	return gt != NULL && proxy_valid_name(s, (size_t)(gt - s)) &&
 	       proxy_valid_name(gt + 1, strlen(gt + 1));
+}
+
+/* A target "NAME:PORT" where NAME is a host name, not an address (it has
+ * a letter and is not "localhost"): into r's target_host and target_port,
+ * 0. Anything else: -1, for addr_parse. */
+static int target_name(const char *s, struct route *r)
+{
+	const char *colon = strrchr(s, ':');
+	bool letter = false;
+	size_t n, k;
+	char *end;
+	long port;
+
+	if (colon == NULL || strchr(s, '[') != NULL)
+		return -1;
+	n = (size_t)(colon - s);
+	if (n == 0 || n >= sizeof(r->target_host) ||
+	    (n == 9 && strncmp(s, "localhost", 9) == 0))
+		return -1;
+	for (k = 0; k < n; k++) {
+		char c = s[k];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		      c == '_'))
+			return -1;
+		letter = letter || (c >= 'a' && c <= 'z') ||
+			 (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!letter || *end != '\0' || end == colon + 1 || errno != 0 ||
+	    port < 1 || port > 65535)
+		return -1;
+	memcpy(r->target_host, s, n);
+	r->target_host[n] = '\0';
+	snprintf(r->target_port, sizeof(r->target_port), "%ld", port);
+	snprintf(r->target_text, sizeof(r->target_text), "%s:%ld",
+		 r->target_host, port);
+	return 0;
 }
 
 struct route *route_find(struct proxy *p, const char *name)
@@ -613,6 +654,30 @@ static void conn_apply(struct proxy *p, struct pconn *c)
 		(void)pconn_pump(c);
 }
 
+/* A target given by name: its address now (a blocking lookup; the name
+ * is a service on the lab's own network, answered by the engine's DNS on
+ * the same host). */
+static int route_resolve(struct route *r, char *err)
+{
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	if (r->target_host[0] == '\0')
+		return 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(r->target_host, r->target_port, &hints, &res);
+	if (rc != 0 || res == NULL)
+		return ekl_errf(err, EKL_EADDR, "target %s: %s",
+				r->target_text,
+				rc != 0 ? gai_strerror(rc) : "no address");
+	memcpy(&r->target.ss, res->ai_addr, res->ai_addrlen);
+	r->target.len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
 /* A connection accepted on r: draw which faults act on it; closed at once
  * when both ways are down or reset, swallowed (DISCARDING) when both ways
  * are blackholed, else dial the target (CONNECTING). Takes fd. */
@@ -648,7 +713,8 @@ static void pconn_new(struct route *r, int fd)
 		       ? PC_DISCARDING
 		       : PC_CONNECTING;
 	if (c->state == PC_CONNECTING &&
-	    addr_connect(&r->target, &tfd, err) != 0) {
+	    (route_resolve(r, err) != 0 ||
+	     addr_connect(&r->target, &tfd, err) != 0)) {
 		ekl_debug("route %s: %s", r->name, err);
 		ekl_free(c);
 		close_rst(fd);
@@ -824,7 +890,7 @@ int proxy_add_route(struct proxy *p, const char *spec, char *err)
 	memcpy(buf, eq + 1, n);
 	buf[n] = '\0';
 	rv = addr_parse(buf, &r->listen, err);
-	if (rv == 0)
+	if (rv == 0 && target_name(comma + 1, r) != 0)
 		rv = addr_parse(comma + 1, &r->target, err);
 	if (rv != 0) {
 		char detail[EKL_ERRLEN];
@@ -835,7 +901,9 @@ int proxy_add_route(struct proxy *p, const char *spec, char *err)
 		goto err_after_alloc;
 	}
 	addr_format(&r->listen, r->listen_text, sizeof(r->listen_text));
-	addr_format(&r->target, r->target_text, sizeof(r->target_text));
+	if (r->target_host[0] == '\0')
+		addr_format(&r->target, r->target_text,
+			    sizeof(r->target_text));
 	rv = addr_listen(&r->listen, &r->fd, err);
 	if (rv != 0) {
 		char detail[EKL_ERRLEN];

@@ -1,0 +1,683 @@
+/* runtime_swarm.c: the swarm runtime: the lab as a Docker Swarm stack. The
+ * same node image, container.conf and proxy as the docker runtime
+ * (docker_int.h), but each node, and the lab proxy, is a swarm service of
+ * one replica, and the network is an attachable overlay, so nodes may run
+ * on several hosts (docs/docker.md, "Several hosts").
+ *
+ * What one lab makes, every object labelled ekulab.lab=NAME and
+ * ekulab.id=ID (ID as with docker: ekulab-NAME-HASH):
+ *   network  ID                overlay, attachable, subnet 10.213.X.0/24
+ *   stack    ID                STATE/stack.yaml, `docker stack deploy`ed
+ *   service  ID_proxy          `ekulab proxy`, on the manager's host
+ *   service  ID_NODE           ekunode, one replica, placed by the
+ *                              topology's placement (else on the manager's
+ *                              host), STATE/NODE bound on /lab
+ *   volume   ID-NODE-data      its database: a local volume, bound to
+ *                              STATE/NODE/data on the host of its task
+ *
+ * A swarm task has an address the swarm chooses, and a new task (a
+ * restart, an upgrade) gets another one; virtual service addresses need
+ * IPVS in the kernel, which not every host has. So the services use
+ * endpoint_mode dnsrr: the proxy's routes name the node services
+ * (ID_NODE:PORT, looked up at each connection by the engine's DNS), and
+ * the nodes dial the proxy task's address. Up therefore deploys the
+ * stack twice: the proxy alone first, then, once every container.conf
+ * names the proxy's address, every service. Nodes listen on 0.0.0.0.
+ *
+ * Node operations: start = `docker service update --replicas 1 --force`
+ * with the node's version in its arguments (a new task, the same volume)
+ * unless a task of that version is starting or running already; stop =
+ * `--replicas 0`; kill = `docker kill --signal=KILL` of the task's
+ * container (restart policy none: the task stays failed, as a crash);
+ * pause / resume = `docker pause` / `unpause` of the task's container.
+ * The container operations reach the engine this ekulab talks to: the
+ * task must run on this host (docs/docker.md says what is approximate).
+ * Link faults and partitions: the proxy service, as with docker.
+ *
+ * stop_proxy is the teardown: every service, container, the network and
+ * every volume with the lab's ekulab.id label, nothing else. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "docker_int.h"
+#include "ekulab/core/err.h"
+#include "lab.h"
+#include "lab_runtime.h"
+
+#define SWARM_WAIT_S 60.0
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* ID_what: the stack's service name. */
+static void svc_name(const struct docker_lab *d, const char *what, char *buf,
+		     size_t len)
+{
+	snprintf(buf, len, "%s_%s", d->id, what);
+}
+
+static void chomp(char *s)
+{
+	s[strcspn(s, "\n")] = '\0';
+}
+
+/* The engine is a swarm manager: its node id into d->manager. */
+static int swarm_manager(struct docker_lab *d, char *err)
+{
+	char out[256], state[32] = "", ctl[16] = "", id[64] = "";
+	struct docker_argv a;
+	int rv;
+
+	docker_argv_init(&a, "info");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.Swarm.LocalNodeState}} "
+			    "{{.Swarm.ControlAvailable}} {{.Swarm.NodeID}}");
+	if ((rv = docker_run(&a, NULL, out, sizeof(out), err)) != 0)
+		return rv;
+	sscanf(out, "%31s %15s %63s", state, ctl, id);
+	if (strcmp(state, "active") != 0)
+		return ekl_errf(err, EKL_ENOENT,
+				"the Docker engine is in no swarm (swarm: %s): "
+				"run scripts/swarm-engine.sh for a one-host "
+				"swarm, or 'docker swarm init' / 'docker swarm "
+				"join' (docs/docker.md, \"Several hosts\")",
+				state[0] ? state : "unknown");
+	if (strcmp(ctl, "true") != 0)
+		return ekl_errf(err, EKL_EINVAL,
+				"this engine is a swarm worker: run ekulab on "
+				"a swarm manager (docker node ls there)");
+	snprintf(d->manager, sizeof(d->manager), "%s", id);
+	return 0;
+}
+
+static int stack_deploy(const struct lab *l, const struct docker_lab *d,
+			int proxy_replicas, int node_replicas, char *err)
+{
+	char path[LAB_PATH_MAX + 32];
+	struct docker_argv a;
+	int rv;
+
+	if ((rv = docker_write_stack(l, d, proxy_replicas, node_replicas,
+				     err)) != 0)
+		return rv;
+	lab_path(l, NULL, "stack.yaml", path, sizeof(path));
+	docker_argv_init(&a, "stack");
+	docker_argv_add(&a, "deploy");
+	docker_argv_add(&a, "--resolve-image");
+	docker_argv_add(&a, "never");
+	docker_argv_add(&a, "--compose-file");
+	docker_argv_add(&a, "%s", path);
+	docker_argv_add(&a, "%s", d->id);
+	return docker_run(&a, NULL, NULL, 0, err);
+}
+
+/* The current state of the service's task that should run ("Running 3
+ * seconds ago" -> "running"), "" when none should. */
+static void task_state(const char *svc, char *st, size_t len)
+{
+	char out[4096], err[EKL_ERRLEN];
+	struct docker_argv a;
+	size_t k;
+
+	st[0] = '\0';
+	docker_argv_init(&a, "service");
+	docker_argv_add(&a, "ps");
+	docker_argv_add(&a, "--filter");
+	docker_argv_add(&a, "desired-state=running");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.CurrentState}}");
+	docker_argv_add(&a, "%s", svc);
+	if (docker_run(&a, NULL, out, sizeof(out), err) != 0)
+		return;
+	for (k = 0; k + 1 < len && out[k] != '\0' && out[k] != ' ' &&
+		    out[k] != '\n';
+	     k++)
+		st[k] = (char)(out[k] >= 'A' && out[k] <= 'Z' ? out[k] + 32
+							      : out[k]);
+	st[k] = '\0';
+}
+
+/* A task on its way to running or running (paused included). */
+static bool state_active(const char *st)
+{
+	static const char *const active[] = {
+	    "new",     "pending",   "assigned", "accepted", "ready",
+	    "preparing", "starting", "running",	 NULL};
+
+	for (size_t k = 0; active[k] != NULL; k++)
+		if (strcmp(st, active[k]) == 0)
+			return true;
+	return false;
+}
+
+/* The newest container of the service on this host, or "". */
+static void task_container(const char *svc, char *cid, size_t len)
+{
+	char err[EKL_ERRLEN];
+	struct docker_argv a;
+
+	docker_argv_init(&a, "ps");
+	docker_argv_add(&a, "--all");
+	docker_argv_add(&a, "--latest");
+	docker_argv_add(&a, "--quiet");
+	docker_argv_add(&a, "--filter");
+	docker_argv_add(&a, "label=com.docker.swarm.service.name=%s", svc);
+	if (docker_run(&a, NULL, cid, len, err) != 0)
+		cid[0] = '\0';
+	chomp(cid);
+}
+
+static void node_svc(const struct lab *l, const struct docker_lab *d, int i,
+		     char *svc, size_t len)
+{
+	svc_name(d, l->nodes[i].name, svc, len);
+}
+
+static void save_node_log(const struct lab *l, int i, const char *cid)
+{
+	char log[LAB_PATH_MAX + 80];
+
+	if (cid[0] == '\0')
+		return;
+	lab_path(l, l->nodes[i].name, "node.log", log, sizeof(log));
+	docker_save_logs(cid, log);
+}
+
+static bool node_running(const struct lab *l, int i)
+{
+	char svc[256], st[64], cid[128];
+	struct docker_lab d;
+
+	docker_ident(l, &d);
+	node_svc(l, &d, i, svc, sizeof(svc));
+	task_state(svc, st, sizeof(st));
+	if (state_active(st))
+		return true;
+	task_container(svc, cid, sizeof(cid));
+	save_node_log(l, i, cid); /* so "see NODE/node.log" holds */
+	return false;
+}
+
+/* Wait until svc's task runs (true) or is no longer on its way. */
+static int wait_running(const char *svc, const char *what, char *err)
+{
+	double t0 = now_s();
+	char st[64];
+
+	for (;;) {
+		task_state(svc, st, sizeof(st));
+		if (strcmp(st, "running") == 0)
+			return 0;
+		if (st[0] != '\0' && !state_active(st))
+			return ekl_errf(err, EKL_EIO,
+					"%s: its task is %s (docker service "
+					"ps --no-trunc %s says why)",
+					what, st, svc);
+		if (now_s() - t0 > SWARM_WAIT_S)
+			return ekl_errf(
+			    err, EKL_ETIMEDOUT,
+			    "%s: no task running after %.0f s (state '%s'; "
+			    "docker service ps --no-trunc %s: a placement no "
+			    "host meets, or a host without the image?)",
+			    what, SWARM_WAIT_S, st[0] ? st : "none", svc);
+		usleep(100000);
+	}
+}
+
+static int update_service(const char *svc, int replicas, const char *version,
+			  char *err)
+{
+	struct docker_argv a;
+
+	docker_argv_init(&a, "service");
+	docker_argv_add(&a, "update");
+	docker_argv_add(&a, "--detach");
+	docker_argv_add(&a, "--quiet");
+	docker_argv_add(&a, "--replicas");
+	docker_argv_add(&a, "%d", replicas);
+	if (replicas > 0) {
+		docker_argv_add(&a, "--force");
+		if (version != NULL) {
+			docker_argv_add(&a, "--args");
+			docker_argv_add(&a,
+					"--config /lab/container.conf "
+					"--version %s",
+					version);
+			docker_argv_add(&a, "--label-add");
+			docker_argv_add(&a, "ekulab.version=%s", version);
+			docker_argv_add(&a, "--container-label-add");
+			docker_argv_add(&a, "ekulab.version=%s", version);
+		}
+	}
+	docker_argv_add(&a, "%s", svc);
+	return docker_run(&a, NULL, NULL, 0, err);
+}
+
+/* The address of the proxy's running task on the lab's network. */
+static int proxy_address(struct docker_lab *d, char *err)
+{
+	char svc[256], cid[128], out[64];
+	struct docker_argv a;
+	int rv;
+
+	svc_name(d, "proxy", svc, sizeof(svc));
+	if ((rv = wait_running(svc, "the lab proxy", err)) != 0)
+		return rv;
+	task_container(svc, cid, sizeof(cid));
+	if (cid[0] == '\0')
+		return ekl_errf(err, EKL_EIO,
+				"the lab proxy runs on another host than this "
+				"manager (docker service ps %s)",
+				svc);
+	docker_argv_init(&a, "container");
+	docker_argv_add(&a, "inspect");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{(index .NetworkSettings.Networks \"%s\")."
+			    "IPAddress}}",
+			d->id);
+	docker_argv_add(&a, "%s", cid);
+	if ((rv = docker_run(&a, NULL, out, sizeof(out), err)) != 0)
+		return rv;
+	chomp(out);
+	if (out[0] == '\0')
+		return ekl_errf(err, EKL_EIO,
+				"the lab proxy's container %s has no address "
+				"on network %s",
+				cid, d->id);
+	snprintf(d->proxy_ip, sizeof(d->proxy_ip),
+		 "%.15s", out);
+	return 0;
+}
+
+/* The network and the stack: made once per up (see the top). */
+static int swarm_ensure(struct lab *l, struct docker_lab *d, char *err)
+{
+	char e[EKL_ERRLEN], dir[LAB_PATH_MAX + 80];
+	size_t i, n = l->topo.n_nodes;
+	int rv;
+
+	if (docker_conf_load(l, d, e) == 0 && d->proxy_ip[0] != '\0' &&
+	    docker_exists("network", d->id))
+		return 0;
+	docker_ident(l, d);
+	if (l->tune.direct)
+		return ekl_errf(err, EKL_EINVAL,
+				"the swarm runtime needs the lab proxy (its "
+				"nodes are reached by service name)");
+	if ((rv = swarm_manager(d, err)) != 0 ||
+	    (rv = docker_ensure(l, d, err)) != 0 ||
+	    (rv = swarm_manager(d, err)) != 0) /* docker_ensure reset d */
+		return rv;
+	lab_path(l, NULL, "proxy", dir, sizeof(dir));
+	if ((rv = docker_mkdir_given(d, dir, err)) != 0)
+		return rv;
+	for (i = 0; i < n; i++) {
+		lab_path(l, l->nodes[i].name, "", dir, sizeof(dir));
+		if ((rv = docker_mkdir_given(d, dir, err)) != 0)
+			return rv;
+		lab_path(l, l->nodes[i].name, "data", dir, sizeof(dir));
+		if ((rv = docker_mkdir_given(d, dir, err)) != 0)
+			return rv;
+	}
+	/* 1. The proxy alone: its address is the nodes' peers' address. */
+	if ((rv = stack_deploy(l, d, 1, 0, err)) != 0 ||
+	    (rv = proxy_address(d, err)) != 0 ||
+	    (rv = docker_conf_save(l, d, err)) != 0)
+		return rv;
+	for (i = 0; i < n; i++)
+		if ((rv = docker_write_container_conf(l, d, (int)i, err)) != 0)
+			return rv;
+	/* 2. Every service with its one replica: the file as it stays. */
+	return stack_deploy(l, d, 1, 1, err);
+}
+
+static int start_node(struct lab *l, int i, char *err)
+{
+	const struct lab_node *nd = &l->nodes[i];
+	char svc[256], st[64], out[256], what[400];
+	struct docker_argv a;
+	struct docker_lab d;
+	int rv, replicas = -1;
+	char ver[64] = "";
+
+	if ((rv = swarm_ensure(l, &d, err)) != 0 ||
+	    (rv = docker_write_container_conf(l, &d, i, err)) != 0)
+		return rv;
+	l->nodes[i].pid = 0;
+	node_svc(l, &d, i, svc, sizeof(svc));
+	snprintf(what, sizeof(what), "node %s (service %s)", nd->name, svc);
+	docker_argv_init(&a, "service");
+	docker_argv_add(&a, "inspect");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.Spec.Mode.Replicated.Replicas}} {{index "
+			    ".Spec.Labels \"ekulab.version\"}}");
+	docker_argv_add(&a, "%s", svc);
+	if ((rv = docker_run(&a, NULL, out, sizeof(out), err)) != 0)
+		return rv;
+	sscanf(out, "%d %63s", &replicas, ver);
+	task_state(svc, st, sizeof(st));
+	/* Up's deploy started it already, with this version. */
+	if (replicas == 1 && strcmp(ver, nd->version) == 0 && state_active(st))
+		return wait_running(svc, what, err);
+	if ((rv = update_service(svc, 1, nd->version, err)) != 0)
+		return rv;
+	return wait_running(svc, what, err);
+}
+
+static bool container_paused(const char *cid)
+{
+	char st[512];
+
+	return cid[0] != '\0' && docker_inspect(cid, st, sizeof(st)) == 0 &&
+	       strncmp(st, "paused ", 7) == 0;
+}
+
+static int stop_node(struct lab *l, int i, char *err)
+{
+	char svc[256], cid[128], st[64];
+	struct docker_lab d;
+	double t0 = now_s();
+	int rv;
+
+	docker_ident(l, &d);
+	node_svc(l, &d, i, svc, sizeof(svc));
+	l->nodes[i].pid = 0;
+	if (!docker_exists("service", svc))
+		return 0;
+	task_container(svc, cid, sizeof(cid));
+	if (container_paused(cid))
+		(void)docker_simple("unpause", NULL, cid, err);
+	if ((rv = update_service(svc, 0, NULL, err)) != 0)
+		return rv;
+	do {
+		task_state(svc, st, sizeof(st));
+		if (st[0] == '\0')
+			break;
+		usleep(100000);
+	} while (now_s() - t0 < SWARM_WAIT_S);
+	/* The task is shut down once its container stopped. */
+	while (cid[0] != '\0' && now_s() - t0 < SWARM_WAIT_S) {
+		char cst[512];
+
+		if (docker_inspect(cid, cst, sizeof(cst)) != 0 ||
+		    (strncmp(cst, "running ", 8) != 0 &&
+		     strncmp(cst, "paused ", 7) != 0))
+			break;
+		usleep(100000);
+	}
+	save_node_log(l, i, cid);
+	return 0;
+}
+
+/* The running container of node i on this host, or an error. */
+static int node_container(const struct lab *l, const struct docker_lab *d,
+			  int i, char *cid, size_t len, char *err)
+{
+	char svc[256], st[512];
+
+	node_svc(l, d, i, svc, sizeof(svc));
+	task_container(svc, cid, len);
+	if (cid[0] == '\0' || docker_inspect(cid, st, sizeof(st)) != 0 ||
+	    (strncmp(st, "running ", 8) != 0 && strncmp(st, "paused ", 7) != 0))
+		return ekl_errf(err, EKL_ENOENT,
+				"node %s is not running on this host (docker "
+				"service ps %s)",
+				l->nodes[i].name, svc);
+	return 0;
+}
+
+static int kill_node(struct lab *l, int i, char *err)
+{
+	char cid[128];
+	struct docker_lab d;
+	double t0 = now_s();
+	int rv;
+
+	docker_ident(l, &d);
+	if ((rv = node_container(l, &d, i, cid, sizeof(cid), err)) != 0)
+		return rv;
+	if (container_paused(cid))
+		(void)docker_simple("unpause", NULL, cid, err);
+	if ((rv = docker_simple("kill", "--signal=KILL", cid, err)) != 0)
+		return rv;
+	/* The swarm marks the task failed; restart policy none keeps it so. */
+	while (node_running(l, i) && now_s() - t0 < SWARM_WAIT_S)
+		usleep(50000);
+	save_node_log(l, i, cid);
+	return 0;
+}
+
+static int pause_node(struct lab *l, int i, char *err)
+{
+	char cid[128];
+	struct docker_lab d;
+	int rv;
+
+	docker_ident(l, &d);
+	if ((rv = node_container(l, &d, i, cid, sizeof(cid), err)) != 0)
+		return rv;
+	if (container_paused(cid))
+		return 0;
+	return docker_simple("pause", NULL, cid, err);
+}
+
+static int resume_node(struct lab *l, int i, char *err)
+{
+	char cid[128];
+	struct docker_lab d;
+	int rv;
+
+	docker_ident(l, &d);
+	if ((rv = node_container(l, &d, i, cid, sizeof(cid), err)) != 0)
+		return rv;
+	if (!container_paused(cid))
+		return 0; /* as SIGCONT to a running process */
+	return docker_simple("unpause", NULL, cid, err);
+}
+
+static int start_proxy(struct lab *l, char *err)
+{
+	char svc[256], dir[LAB_PATH_MAX + 16], link[LAB_PATH_MAX + 32],
+	    st[64], cid[128];
+	struct docker_lab d;
+	double t0;
+	int rv;
+
+	if ((rv = swarm_ensure(l, &d, err)) != 0)
+		return rv;
+	l->proxy_pid = 0;
+	lab_path(l, NULL, "proxy.sock", link, sizeof(link));
+	unlink(link);
+	if (symlink("proxy/proxy.sock", link) != 0)
+		return ekl_errf(err, EKL_EIO, "symlink %s: %s", link,
+				strerror(errno));
+	svc_name(&d, "proxy", svc, sizeof(svc));
+	task_state(svc, st, sizeof(st));
+	if (!state_active(st)) {
+		lab_path(l, NULL, "proxy/proxy.sock", dir, sizeof(dir));
+		unlink(dir);
+		if ((rv = update_service(svc, 1, NULL, err)) != 0)
+			return rv;
+	}
+	if ((rv = wait_running(svc, "the lab proxy", err)) != 0)
+		return rv;
+	/* The control socket appears once every route listens. */
+	for (t0 = now_s(); now_s() - t0 < 10.0; usleep(20000)) {
+		struct stat sb;
+
+		if (stat(link, &sb) == 0)
+			return 0;
+	}
+	lab_path(l, NULL, "proxy.log", dir, sizeof(dir));
+	task_container(svc, cid, sizeof(cid));
+	if (cid[0] != '\0')
+		docker_save_logs(cid, dir);
+	return ekl_errf(err, EKL_EIO,
+			"the proxy service %s made no control socket within "
+			"10 s (see %s)",
+			svc, dir);
+}
+
+static int stop_proxy(struct lab *l, char *err)
+{
+	char svc[256], cid[128], path[LAB_PATH_MAX + 32];
+	struct docker_lab d;
+	int rv;
+
+	docker_ident(l, &d);
+	l->proxy_pid = 0;
+	svc_name(&d, "proxy", svc, sizeof(svc));
+	task_container(svc, cid, sizeof(cid));
+	lab_path(l, NULL, "proxy.log", path, sizeof(path));
+	if (cid[0] != '\0')
+		docker_save_logs(cid, path);
+	rv = docker_teardown(&d, err);
+	lab_path(l, NULL, "proxy.sock", path, sizeof(path));
+	unlink(path);
+	lab_path(l, NULL, "docker.conf", path, sizeof(path));
+	unlink(path);
+	return rv;
+}
+
+static int node_host(const struct lab *l, int i, char *out, size_t len)
+{
+	char svc[256], buf[512], err[EKL_ERRLEN];
+	struct docker_argv a;
+	struct docker_lab d;
+
+	out[0] = '\0';
+	docker_ident(l, &d);
+	node_svc(l, &d, i, svc, sizeof(svc));
+	docker_argv_init(&a, "service");
+	docker_argv_add(&a, "ps");
+	docker_argv_add(&a, "--filter");
+	docker_argv_add(&a, "desired-state=running");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.Node}}");
+	docker_argv_add(&a, "%s", svc);
+	if (docker_run(&a, NULL, buf, sizeof(buf), err) != 0)
+		return -1;
+	chomp(buf);
+	snprintf(out, len, "%s", buf);
+	return out[0] != '\0' ? 0 : -1;
+}
+
+/* ---- the image on every host ---------------------------------------------
+ */
+
+/* "ID" of image on host (this engine when host is NULL), or "". */
+static void image_id_on(const char *host, const char *image, char *id,
+			size_t len, char *why, size_t wlen)
+{
+	const char *ssh = getenv("EKULAB_SSH");
+	char err[EKL_ERRLEN];
+	struct docker_argv a;
+
+	id[0] = '\0';
+	if (host == NULL) {
+		docker_argv_init(&a, "image");
+	} else {
+		/* ssh HOST docker image inspect ...: the same client. */
+		memset(&a, 0, sizeof(a));
+		docker_argv_add(&a, "%s", ssh != NULL && ssh[0] ? ssh : "ssh");
+		docker_argv_add(&a, "%s", host);
+		docker_argv_add(&a, "docker");
+		docker_argv_add(&a, "image");
+	}
+	docker_argv_add(&a, "inspect");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.Id}}");
+	docker_argv_add(&a, "%s", image);
+	if (docker_run(&a, NULL, id, len, err) != 0) {
+		snprintf(why, wlen, "%s", err);
+		id[0] = '\0';
+	}
+	chomp(id);
+}
+
+int swarm_check_hosts(const struct lab *l, const struct docker_lab *d,
+		      char *err)
+{
+	char hosts[DOCKER_OUT_MAX], self[256] = "", want[160], have[160],
+	    why[EKL_ERRLEN];
+	struct docker_argv a;
+	size_t i, n = l->topo.n_nodes;
+	int rv;
+
+	docker_argv_init(&a, "node");
+	docker_argv_add(&a, "ls");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.Hostname}}");
+	if ((rv = docker_run(&a, NULL, hosts, sizeof(hosts), err)) != 0)
+		return rv;
+	docker_argv_init(&a, "node");
+	docker_argv_add(&a, "inspect");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.Description.Hostname}}");
+	docker_argv_add(&a, "self");
+	if ((rv = docker_run(&a, NULL, self, sizeof(self), err)) != 0)
+		return rv;
+	chomp(self);
+	image_id_on(NULL, d->image, want, sizeof(want), why, sizeof(why));
+	if (want[0] == '\0')
+		return ekl_errf(err, EKL_ENOENT, "image %s: %s", d->image,
+				why);
+	for (i = 0; i < n; i++) {
+		const char *h = l->topo.nodes[i].placement.host;
+		bool known = false;
+		char copy[DOCKER_OUT_MAX], *save = NULL, *t;
+
+		if (h[0] == '\0' || strcmp(h, self) == 0)
+			continue; /* this host: the image was checked */
+		snprintf(copy, sizeof(copy), "%s", hosts);
+		for (t = strtok_r(copy, "\n", &save); t != NULL;
+		     t = strtok_r(NULL, "\n", &save))
+			known = known || strcmp(t, h) == 0;
+		if (!known) {
+			for (char *p = hosts; *p; p++)
+				if (*p == '\n')
+					*p = ' ';
+			return ekl_errf(err, EKL_ECONFIG,
+					"%s: node %s: placement host '%s' is "
+					"no node of this swarm (docker node "
+					"ls: %s); join it (docker swarm join) "
+					"or fix the topology",
+					l->topo_path, l->nodes[i].name, h,
+					hosts);
+		}
+		image_id_on(h, d->image, have, sizeof(have), why, sizeof(why));
+		if (strcmp(have, want) != 0)
+			return ekl_errf(
+			    err, EKL_ENOENT,
+			    "host %s (node %s) lacks the image %s%s%s: put it "
+			    "there with 'ekulab image push --to %s'",
+			    h, l->nodes[i].name, d->image,
+			    have[0] ? " (it has another build)" : ": ",
+			    have[0] ? "" : why, h);
+	}
+	return 0;
+}
+
+const struct lab_runtime lab_runtime_swarm = {
+    .name = "swarm",
+    .own_network = true,
+    .start_node = start_node,
+    .stop_node = stop_node,
+    .kill_node = kill_node,
+    .pause_node = pause_node,
+    .resume_node = resume_node,
+    .node_running = node_running,
+    .start_proxy = start_proxy,
+    .stop_proxy = stop_proxy,
+    .node_host = node_host,
+};
