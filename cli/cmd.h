@@ -13,6 +13,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
 int cmd_soak(int argc, char **argv);
+int cmd_image(int argc, char **argv);
 
 /* Print "ekulab: <msg>" to stderr. */
 void cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -53,7 +53,8 @@ static const struct {
      "\n"
      "See docs/lab.md.\n"},
     {"up", "bring a lab up and wait until its links agree with the model",
-     "usage: ekulab lab up FILE|NAME [--state DIR] [--runtime process|docker|swarm] "
+     "usage: ekulab lab up FILE|NAME [--state DIR] [--runtime "
+     "process|docker|swarm] "
      "[--no-wait]\n"
      "\n"
      "Bring up the lab of topology FILE: a PKI, one certificate per node, "
@@ -1049,7 +1050,8 @@ int cmd_lab(int argc, char **argv)
 	argv++;
 	if (o.runtime != NULL && strcmp(sub, "up") != 0 &&
 	    (l.rt = lab_runtime_find(o.runtime)) == NULL) {
-		cli_fail("lab %s: unknown runtime '%s'; use process, docker or swarm",
+		cli_fail("lab %s: unknown runtime '%s'; use process, docker or "
+			 "swarm",
 			 sub, o.runtime);
 		lab_close(&l);
 		return 2;

@@ -26,6 +26,8 @@ static const struct {
      "plans: check a plan against the model, explore upgrade orders"},
     {"soak", cmd_soak,
      "random faults on a live lab, then check nothing was lost"},
+    {"image", cmd_image,
+     "the node image: push it to another host of a swarm (ssh)"},
     {"proxy", cmd_proxy,
      "the lab's link-fault proxy (foreground daemon; control socket)"},
 };

@@ -555,8 +555,8 @@ static bool place_word(const char *s, size_t max)
 }
 
 /* placement: {host: NAME, labels: {KEY: VALUE, ...}} */
-static int parse_placement(struct walk *w, const yaml_node_t *n,
-			   const char *kp, struct topo_placement *out)
+static int parse_placement(struct walk *w, const yaml_node_t *n, const char *kp,
+			   struct topo_placement *out)
 {
 	static const char *const keys[] = {"host", "labels", NULL};
 	char sub[KEYPATH_LEN];
@@ -616,8 +616,7 @@ static int parse_placement(struct walk *w, const yaml_node_t *n,
 					       "'-', '_'",
 					       vs);
 			if (out->n_labels == TOPO_PLACE_LABELS)
-				return fail_at(w, k, lsub,
-					       "at most %d labels",
+				return fail_at(w, k, lsub, "at most %d labels",
 					       TOPO_PLACE_LABELS);
 			for (size_t q = 0; q < out->n_labels; q++)
 				if (strcmp(out->label_key[q], ks) == 0)
@@ -640,9 +639,15 @@ static int parse_placement(struct walk *w, const yaml_node_t *n,
 }
 
 /* The keys a node (or `defaults`) may set. */
-static const char *const node_keys[] = {
-    "version",		 "role",      "cert", "client_cert", "client_eku_check",
-    "server_eku_upload", "log_level", "placement", NULL};
+static const char *const node_keys[] = {"version",
+					"role",
+					"cert",
+					"client_cert",
+					"client_eku_check",
+					"server_eku_upload",
+					"log_level",
+					"placement",
+					NULL};
 
 /* The node keys of mapping n (whose allowed keys are `keys`, node_keys for
  * a node) into *pn. */

@@ -95,9 +95,9 @@ struct topo_cert {
 /* Where a node runs when a runtime spans hosts (the swarm runtime,
  * docs/docker.md): `placement: {host: NAME, labels: {KEY: VALUE}}`, a
  * host name and node labels the host must carry. Empty: not given. */
-#define TOPO_PLACE_LABELS    8
-#define TOPO_PLACE_TEXT_MAX  63
-#define TOPO_PLACE_HOST_MAX  253
+#define TOPO_PLACE_LABELS   8
+#define TOPO_PLACE_TEXT_MAX 63
+#define TOPO_PLACE_HOST_MAX 253
 struct topo_placement {
 	char host[TOPO_PLACE_HOST_MAX + 1];
 	size_t n_labels;
@@ -121,8 +121,8 @@ struct topo_node {
 	char log_level[8]; /* the node's --log-level (debug, info, warn,
 			      error), or "" for its default (info) */
 	struct topo_placement placement; /* the swarm runtime's; may be empty */
-	int line;	   /* 1-based line of the node's key */
-	size_t cluster;	   /* index into topo->clusters */
+	int line;			 /* 1-based line of the node's key */
+	size_t cluster;			 /* index into topo->clusters */
 };
 
 #define TOPO_MAX_CLUSTERS  8

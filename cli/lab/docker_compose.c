@@ -476,8 +476,7 @@ int docker_write_stack(const struct lab *l, const struct docker_lab *d,
 			"\"--version\", \"%s\"]\n"
 			"    volumes:\n      - type: bind\n        source: ",
 			nd->name, d->user, nd->version);
-		snprintf(v, sizeof(v), "%s/%s", l->state,
-			 nd->name);
+		snprintf(v, sizeof(v), "%s/%s", l->state, nd->name);
 		yq(f, v);
 		fprintf(f,
 			"\n        target: /lab\n      - type: volume\n"
@@ -499,8 +498,8 @@ int docker_write_stack(const struct lab *l, const struct docker_lab *d,
 		d->id);
 	fprintf(f, "volumes:\n");
 	for (i = 0; i < n; i++) {
-		snprintf(v, sizeof(v), "%s/%s/data",
-			 l->state, l->nodes[i].name);
+		snprintf(v, sizeof(v), "%s/%s/data", l->state,
+			 l->nodes[i].name);
 		fprintf(f,
 			"  %s-data:\n    name: %s-%s-data\n    driver: "
 			"local\n    driver_opts:\n      type: none\n"

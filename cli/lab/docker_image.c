@@ -228,3 +228,158 @@ int docker_check_image(const struct docker_lab *d, char *err)
 		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return 0;
 }
+
+/* ---- ekulab image push ------------------------------------------------------
+ */
+
+static bool host_ok(const char *h)
+{
+	size_t k, n = strlen(h);
+
+	if (n == 0 || n > 255 || h[0] == '-')
+		return false;
+	for (k = 0; k < n; k++)
+		if (!((h[k] >= 'a' && h[k] <= 'z') ||
+		      (h[k] >= 'A' && h[k] <= 'Z') ||
+		      (h[k] >= '0' && h[k] <= '9') || h[k] == '.' ||
+		      h[k] == '-' || h[k] == '_' || h[k] == '@' || h[k] == ':'))
+			return false;
+	return true;
+}
+
+static const char *ssh_prog(void)
+{
+	const char *s = getenv("EKULAB_SSH");
+
+	return s != NULL && s[0] != '\0' ? s : "ssh";
+}
+
+/* The last non-empty line of file path, into buf. */
+static void last_line_of(const char *path, char *buf, size_t len)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] != '\0')
+			snprintf(buf, len, "%s", line);
+	}
+	fclose(f);
+}
+
+static double mono_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int lab_image_push(const char *image, const char *host,
+		   struct lab_image_pushed *out, char *err)
+{
+	const char *docker = getenv("EKULAB_DOCKER");
+	char log[PATH_MAX], last[512], rid[160] = "";
+	struct docker_lab d;
+	struct docker_argv a;
+	int p[2], st1 = 0, st2 = 0, rv;
+	pid_t save_pid, load_pid;
+	double t0;
+
+	memset(out, 0, sizeof(*out));
+	if (!host_ok(host))
+		return ekl_errf(err, EKL_EINVAL,
+				"--to '%s': not a host name (letters, digits, "
+				"'.', '-', '_', and USER@ as ssh takes it)",
+				host);
+	memset(&d, 0, sizeof(d));
+	if (image == NULL || image[0] == '\0')
+		image = getenv("EKULAB_IMAGE");
+	snprintf(d.image, sizeof(d.image), "%s",
+		 image != NULL && image[0] ? image : DOCKER_IMAGE_DEFAULT);
+	snprintf(out->image, sizeof(out->image), "%s", d.image);
+	if ((rv = docker_check_image(&d, err)) != 0)
+		return rv;
+	docker_argv_init(&a, "image");
+	docker_argv_add(&a, "inspect");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.Id}} {{.Size}}");
+	docker_argv_add(&a, "%s", d.image);
+	if ((rv = docker_run(&a, NULL, last, sizeof(last), err)) != 0)
+		return rv;
+	sscanf(last, "%159s %lld", out->id, &out->bytes);
+	snprintf(log, sizeof(log), "%s/ekulab-push-%d.log", lab_tmpdir(),
+		 (int)getpid());
+	t0 = mono_s();
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return ekl_errf(err, EKL_EIO, "pipe: %s", strerror(errno));
+	save_pid = fork();
+	if (save_pid == 0) {
+		const char *dk =
+		    docker != NULL && docker[0] ? docker : "docker";
+
+		dup2(p[1], 1);
+		execlp(dk, dk, "save", d.image, (char *)NULL);
+		dprintf(2, "cannot run %s: %s\n", dk, strerror(errno));
+		_exit(127);
+	}
+	load_pid = save_pid < 0 ? -1 : fork();
+	if (load_pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(p[0], 0);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp(ssh_prog(), ssh_prog(), host, "docker", "load",
+		       (char *)NULL);
+		dprintf(2, "cannot run %s: %s\n", ssh_prog(), strerror(errno));
+		_exit(127);
+	}
+	close(p[0]);
+	close(p[1]);
+	if (save_pid < 0 || load_pid < 0) {
+		if (save_pid > 0)
+			waitpid(save_pid, &st1, 0);
+		return ekl_errf(err, EKL_EIO, "fork: %s", strerror(errno));
+	}
+	while (waitpid(save_pid, &st1, 0) < 0 && errno == EINTR)
+		;
+	while (waitpid(load_pid, &st2, 0) < 0 && errno == EINTR)
+		;
+	last_line_of(log, last, sizeof(last));
+	unlink(log);
+	if (!WIFEXITED(st2) || WEXITSTATUS(st2) != 0)
+		return ekl_errf(err, EKL_EIO,
+				"%s %s docker load failed: %s (can this user "
+				"ssh to %s without a password and run docker "
+				"there?)",
+				ssh_prog(), host, last[0] ? last : "no output",
+				host);
+	if (!WIFEXITED(st1) || WEXITSTATUS(st1) != 0)
+		return ekl_errf(err, EKL_EIO, "docker save %s failed", d.image);
+	/* Check what the host has now. */
+	memset(&a, 0, sizeof(a));
+	docker_argv_add(&a, "%s", ssh_prog());
+	docker_argv_add(&a, "%s", host);
+	docker_argv_add(&a, "docker");
+	docker_argv_add(&a, "image");
+	docker_argv_add(&a, "inspect");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.Id}}");
+	docker_argv_add(&a, "%s", d.image);
+	if ((rv = docker_run(&a, NULL, rid, sizeof(rid), err)) != 0)
+		return rv;
+	rid[strcspn(rid, "\n")] = '\0';
+	if (strcmp(rid, out->id) != 0)
+		return ekl_errf(
+		    err, EKL_EIO, "after docker load, %s has %s as %s, not %s",
+		    host, d.image, rid[0] ? rid : "nothing", out->id);
+	out->seconds = mono_s() - t0;
+	return 0;
+}

@@ -99,7 +99,8 @@ int docker_write_compose(const struct lab *l, const struct docker_lab *d,
 int docker_write_stack(const struct lab *l, const struct docker_lab *d,
 		       int proxy_replicas, int node_replicas, char *err);
 
-/* ---- runtime_swarm.c ------------------------------------------------------ */
+/* ---- runtime_swarm.c ------------------------------------------------------
+ */
 
 /* Does every host that may run one of the lab's nodes have d's image?
  * 0, or an error naming the host that lacks it and the command that puts

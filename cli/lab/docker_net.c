@@ -53,8 +53,7 @@ void docker_cname(const struct docker_lab *d, const char *what, char *buf,
 	snprintf(buf, len, "%s-%s", d->id, what);
 }
 
-int docker_conf_save(const struct lab *l, const struct docker_lab *d,
-		     char *err)
+int docker_conf_save(const struct lab *l, const struct docker_lab *d, char *err)
 {
 	char path[LAB_PATH_MAX + 32], tmp[LAB_PATH_MAX + 40];
 	size_t i;
@@ -319,8 +318,14 @@ int docker_teardown(const struct docker_lab *d, char *err)
 	for (int k = 0; k < (d->swarm ? 100 : 1); k++) {
 		if (!docker_exists("network", d->id))
 			break;
-		if (docker_simple("network", "rm", d->id, e) == 0)
+		if (docker_simple("network", "rm", d->id, e) == 0) {
+			/* A swarm's network goes a moment after rm says so. */
+			for (int w = 0; d->swarm && w < 100 &&
+					docker_exists("network", d->id);
+			     w++)
+				usleep(100000);
 			break;
+		}
 		if (k + 1 == (d->swarm ? 100 : 1)) {
 			if (rv == 0)
 				rv = ekl_errf(err, EKL_EIO, "%s", e);

@@ -42,6 +42,19 @@ extern const struct lab_runtime lab_runtime_swarm;
  * build tree, the same directory once installed). 0 or -1. */
 int lab_find_program(const char *name, const char *env, char *out, size_t len);
 
+/* `ekulab image push --to HOST`: the node image (image, else
+ * $EKULAB_IMAGE, else ekulab-node:latest; built offline first when it is
+ * missing or older than the programs) onto HOST over `docker save |
+ * $EKULAB_SSH-or-ssh HOST docker load`, then checked there by its id. */
+struct lab_image_pushed {
+	char image[256];
+	char id[160];
+	long long bytes;
+	double seconds;
+};
+int lab_image_push(const char *image, const char *host,
+		   struct lab_image_pushed *out, char *err);
+
 /* The runtime called name, or NULL. */
 const struct lab_runtime *lab_runtime_find(const char *name);
 

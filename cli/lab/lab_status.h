@@ -49,9 +49,9 @@ struct lab_node_status {
 	char verify[NODE_STATUS_CODE_MAX]; /* as it reports it, else lab.conf's
 					    */
 	int64_t revision;
-	int64_t pid;		       /* as it reports it, or -1 */
-	int64_t uptime_ms;	       /* as it reports it, or -1 */
-	char host[256]; /* the host it runs on (swarm runtime), or "" */
+	int64_t pid;	   /* as it reports it, or -1 */
+	int64_t uptime_ms; /* as it reports it, or -1 */
+	char host[256];	   /* the host it runs on (swarm runtime), or "" */
 	struct lab_peer_status *peers; /* owned; indexed like lab nodes */
 };
 

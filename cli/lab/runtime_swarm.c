@@ -139,8 +139,8 @@ static void task_state(const char *svc, char *st, size_t len)
 	docker_argv_add(&a, "%s", svc);
 	if (docker_run(&a, NULL, out, sizeof(out), err) != 0)
 		return;
-	for (k = 0; k + 1 < len && out[k] != '\0' && out[k] != ' ' &&
-		    out[k] != '\n';
+	for (k = 0;
+	     k + 1 < len && out[k] != '\0' && out[k] != ' ' && out[k] != '\n';
 	     k++)
 		st[k] = (char)(out[k] >= 'A' && out[k] <= 'Z' ? out[k] + 32
 							      : out[k]);
@@ -150,9 +150,9 @@ static void task_state(const char *svc, char *st, size_t len)
 /* A task on its way to running or running (paused included). */
 static bool state_active(const char *st)
 {
-	static const char *const active[] = {
-	    "new",     "pending",   "assigned", "accepted", "ready",
-	    "preparing", "starting", "running",	 NULL};
+	static const char *const active[] = {"new",	 "pending", "assigned",
+					     "accepted", "ready",   "preparing",
+					     "starting", "running", NULL};
 
 	for (size_t k = 0; active[k] != NULL; k++)
 		if (strcmp(st, active[k]) == 0)
@@ -282,8 +282,9 @@ static int proxy_address(struct docker_lab *d, char *err)
 	docker_argv_init(&a, "container");
 	docker_argv_add(&a, "inspect");
 	docker_argv_add(&a, "--format");
-	docker_argv_add(&a, "{{(index .NetworkSettings.Networks \"%s\")."
-			    "IPAddress}}",
+	docker_argv_add(&a,
+			"{{(index .NetworkSettings.Networks \"%s\")."
+			"IPAddress}}",
 			d->id);
 	docker_argv_add(&a, "%s", cid);
 	if ((rv = docker_run(&a, NULL, out, sizeof(out), err)) != 0)
@@ -294,8 +295,7 @@ static int proxy_address(struct docker_lab *d, char *err)
 				"the lab proxy's container %s has no address "
 				"on network %s",
 				cid, d->id);
-	snprintf(d->proxy_ip, sizeof(d->proxy_ip),
-		 "%.15s", out);
+	snprintf(d->proxy_ip, sizeof(d->proxy_ip), "%.15s", out);
 	return 0;
 }
 
@@ -487,8 +487,8 @@ static int resume_node(struct lab *l, int i, char *err)
 
 static int start_proxy(struct lab *l, char *err)
 {
-	char svc[256], dir[LAB_PATH_MAX + 16], link[LAB_PATH_MAX + 32],
-	    st[64], cid[128];
+	char svc[256], dir[LAB_PATH_MAX + 16], link[LAB_PATH_MAX + 32], st[64],
+	    cid[128];
 	struct docker_lab d;
 	double t0;
 	int rv;
@@ -609,7 +609,7 @@ int swarm_check_hosts(const struct lab *l, const struct docker_lab *d,
 		      char *err)
 {
 	char hosts[DOCKER_OUT_MAX], self[256] = "", want[160], have[160],
-	    why[EKL_ERRLEN];
+				    why[EKL_ERRLEN];
 	struct docker_argv a;
 	size_t i, n = l->topo.n_nodes;
 	int rv;
@@ -630,8 +630,7 @@ int swarm_check_hosts(const struct lab *l, const struct docker_lab *d,
 	chomp(self);
 	image_id_on(NULL, d->image, want, sizeof(want), why, sizeof(why));
 	if (want[0] == '\0')
-		return ekl_errf(err, EKL_ENOENT, "image %s: %s", d->image,
-				why);
+		return ekl_errf(err, EKL_ENOENT, "image %s: %s", d->image, why);
 	for (i = 0; i < n; i++) {
 		const char *h = l->topo.nodes[i].placement.host;
 		bool known = false;

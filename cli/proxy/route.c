@@ -669,8 +669,7 @@ static int route_resolve(struct route *r, char *err)
 	hints.ai_socktype = SOCK_STREAM;
 	rc = getaddrinfo(r->target_host, r->target_port, &hints, &res);
 	if (rc != 0 || res == NULL)
-		return ekl_errf(err, EKL_EADDR, "target %s: %s",
-				r->target_text,
+		return ekl_errf(err, EKL_EADDR, "target %s: %s", r->target_text,
 				rc != 0 ? gai_strerror(rc) : "no address");
 	memcpy(&r->target.ss, res->ai_addr, res->ai_addrlen);
 	r->target.len = res->ai_addrlen;
@@ -902,8 +901,7 @@ int proxy_add_route(struct proxy *p, const char *spec, char *err)
 	}
 	addr_format(&r->listen, r->listen_text, sizeof(r->listen_text));
 	if (r->target_host[0] == '\0')
-		addr_format(&r->target, r->target_text,
-			    sizeof(r->target_text));
+		addr_format(&r->target, r->target_text, sizeof(r->target_text));
 	rv = addr_listen(&r->listen, &r->fd, err);
 	if (rv != 0) {
 		char detail[EKL_ERRLEN];
