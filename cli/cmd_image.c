@@ -59,8 +59,7 @@ int cmd_image(int argc, char **argv)
 		return 2;
 	}
 	optind = 1;
-	while ((opt = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) !=
-	       -1) {
+	while ((opt = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't': to = optarg; break;
 		case 'i': image = optarg; break;
