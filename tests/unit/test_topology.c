@@ -167,6 +167,51 @@ START_TEST(test_load_defaults_and_files)
 }
 END_TEST
 
+/* placement: per node, from defaults, per cluster of a deployment; a
+ * node's own replaces the default's as a whole. */
+START_TEST(test_load_placement)
+{
+	char err[EKL_ERRLEN] = "";
+	struct topo t;
+	const char *path;
+
+	path = put("placed.yaml",
+		   "defaults: {version: X15.4, placement: {labels: {zone: "
+		   "lan}}}\n"
+		   "nodes:\n"
+		   "  n1: {placement: {host: dmz-1.example}}\n"
+		   "  n2: {placement: {host: h2, labels: {zone: dmz, rack: "
+		   "r_1}}}\n"
+		   "  n3: {}\n");
+	ck_assert_int_eq(topo_load(path, &t, err), 0);
+	ck_assert_str_eq(t.nodes[0].placement.host, "dmz-1.example");
+	ck_assert_uint_eq(t.nodes[0].placement.n_labels, 0);
+	ck_assert_str_eq(t.nodes[1].placement.host, "h2");
+	ck_assert_uint_eq(t.nodes[1].placement.n_labels, 2);
+	ck_assert_str_eq(t.nodes[1].placement.label_key[0], "zone");
+	ck_assert_str_eq(t.nodes[1].placement.label_value[0], "dmz");
+	ck_assert_str_eq(t.nodes[1].placement.label_key[1], "rack");
+	ck_assert_str_eq(t.nodes[1].placement.label_value[1], "r_1");
+	ck_assert_str_eq(t.nodes[2].placement.host, ""); /* the default's */
+	ck_assert_uint_eq(t.nodes[2].placement.n_labels, 1);
+	ck_assert_str_eq(t.nodes[2].placement.label_value[0], "lan");
+	topo_free(&t);
+
+	path = put("placed-dep.yaml",
+		   "defaults: {version: X15.4}\n"
+		   "clusters:\n"
+		   "  core: {role: c, placement: {host: lan1}, nodes: {c1: "
+		   "{}}}\n"
+		   "  edge: {role: e, nodes: {e1: {placement: {host: "
+		   "dmz1}}, e2: {}}}\n");
+	ck_assert_int_eq(topo_load(path, &t, err), 0);
+	ck_assert_str_eq(t.nodes[0].placement.host, "lan1");
+	ck_assert_str_eq(t.nodes[1].placement.host, "dmz1");
+	ck_assert_str_eq(t.nodes[2].placement.host, "");
+	topo_free(&t);
+}
+END_TEST
+
 /* Each bad file: its error must name FILE:LINE:COLUMN and the key. */
 struct bad {
 	const char *yaml;
@@ -193,6 +238,18 @@ static const struct bad bads[] = {
      "cluster.prim", "unknown key"},
     {"nodes:\n  n1: {version: X15.4, log_level: loud}\n", "2:35",
      "nodes.n1.log_level", "'loud' is not a log level"},
+    {"nodes:\n  n1: {version: X15.4, placement: dmz1}\n", "2:35",
+     "nodes.n1.placement", "expected a mapping of host and labels"},
+    {"nodes:\n  n1: {version: X15.4, placement: {}}\n", "2:35",
+     "nodes.n1.placement", "gives neither host nor labels"},
+    {"nodes:\n  n1: {version: X15.4, placement: {host: 'a b'}}\n", "2:42",
+     "nodes.n1.placement.host", "'a b' is not a host name"},
+    {"nodes:\n  n1: {version: X15.4, placement: {hots: h1}}\n", "2:36",
+     "nodes.n1.placement.hots", "unknown key"},
+    {"nodes:\n  n1: {version: X15.4, placement: {labels: {zone: 'd z'}}}\n",
+     "2:51", "nodes.n1.placement.labels.zone", "'d z' is not a label value"},
+    {"nodes:\n  n1: {version: X15.4, placement: {labels: [dmz]}}\n", "2:44",
+     "nodes.n1.placement.labels", "expected a mapping of node labels"},
     {"nodes:\n  n1: {version: X16.1}\n", "2:17", "nodes.n1.version",
      "'X16.1' is not a known version"},
     {"defaults:\n  version: 15.4\nnodes:\n  n1: {}\n", "2:12",
@@ -542,6 +599,7 @@ static Suite *topology_suite(void)
 	tcase_add_test(tc, test_load_example);
 	tcase_add_test(tc, test_load_defaults_and_files);
 	tcase_add_test(tc, test_load_deployment);
+	tcase_add_test(tc, test_load_placement);
 	tcase_add_loop_test(tc, test_load_errors, 0,
 			    (int)(sizeof(bads) / sizeof(bads[0])));
 	tcase_add_test(tc, test_load_file_errors);
