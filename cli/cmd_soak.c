@@ -19,7 +19,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ekulab soak TOPOLOGY --faults N --seed S [--json] "
 		"[--kinds K1,K2...]\n"
-		"                   [--state DIR] [--keep] [--dry-run]\n"
+		"                   [--state DIR] [--keep] [--dry-run] "
+		"[--runtime NAME]\n"
 		"Bring the topology up as a lab, write on the primary with "
 		"two writers (ack=all\n"
 		"and ack=primary), put N random faults on it (every kind the "
@@ -39,6 +40,8 @@ static void usage(FILE *f)
 		"one under $TMPDIR)\n"
 		"  --keep       keep the state directory (logs, databases)\n"
 		"  --dry-run    print the faults the seed draws; no lab\n"
+		"  --runtime NAME  process, docker or swarm (default: "
+		"process; docs/docker.md)\n"
 		"Kinds: kill pause restart partition down blackhole reset "
 		"latency bandwidth\n"
 		"slow_close timeout slicer limit_data renew upgrade primary "
@@ -71,6 +74,7 @@ int cmd_soak(int argc, char **argv)
 	    {"state", required_argument, NULL, 'S'},
 	    {"keep", no_argument, NULL, 'K'},
 	    {"dry-run", no_argument, NULL, 'n'},
+	    {"runtime", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -119,6 +123,7 @@ int cmd_soak(int argc, char **argv)
 		case 'S': o.state = optarg; break;
 		case 'K': o.keep = true; break;
 		case 'n': o.dry_run = true; break;
+		case 'r': o.runtime = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default:
 			cli_fail("soak: unknown option or missing value: %s "

@@ -177,6 +177,19 @@ static void task_container(const char *svc, char *cid, size_t len)
 	chomp(cid);
 }
 
+static bool service_exists(const char *svc)
+{
+	char err[EKL_ERRLEN];
+	struct docker_argv a;
+
+	docker_argv_init(&a, "service");
+	docker_argv_add(&a, "inspect");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.ID}}");
+	docker_argv_add(&a, "%s", svc);
+	return docker_run(&a, NULL, NULL, 0, err) == 0;
+}
+
 static void node_svc(const struct lab *l, const struct docker_lab *d, int i,
 		     char *svc, size_t len)
 {
@@ -392,7 +405,7 @@ static int stop_node(struct lab *l, int i, char *err)
 	docker_ident(l, &d);
 	node_svc(l, &d, i, svc, sizeof(svc));
 	l->nodes[i].pid = 0;
-	if (!docker_exists("service", svc))
+	if (!service_exists(svc))
 		return 0;
 	task_container(svc, cid, sizeof(cid));
 	if (container_paused(cid))

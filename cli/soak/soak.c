@@ -880,7 +880,9 @@ int soak_run(const struct soak_opts *o, struct soak_result *res, char *err)
 				o->state != NULL ? o->state : sdir, err)) != 0)
 		goto out_plan;
 	r->lab.tune.log_keep = SOAK_LOG_KEEP;
-	if ((rv = lab_prepare(&r->lab, "process", err)) != 0)
+	if ((rv = lab_prepare(&r->lab,
+			      o->runtime != NULL ? o->runtime : "process",
+			      err)) != 0)
 		goto out_lab;
 	up = true;
 	s.r = r;

@@ -66,6 +66,7 @@ struct soak_opts {
 			      under lab_tmpdir() */
 	bool keep;	   /* keep the state directory */
 	bool dry_run;	   /* print the faults the seed draws, no lab */
+	const char *runtime; /* the lab's runtime; NULL: process */
 	FILE *progress;	   /* progress lines (stderr) */
 	FILE *out;	   /* dry run: the faults */
 };

@@ -227,6 +227,16 @@ slab fault "$TOPO" resume node1 >/dev/null || fail "resume"
 [ "$(cstate node1)" = running ] || fail "node1's container is $(cstate node1)"
 expect_cell node1 node2 up
 
+log "restart of a paused node: thawed, stopped (replicas 0), a new task"
+slab fault "$TOPO" pause node2 --name p2 >/dev/null || fail "pause node2"
+old=$(task_of node2)
+slab fault "$TOPO" restart node2 >/dev/null || fail "restart"
+[ -n "$(task_of node2)" ] && [ "$(task_of node2)" != "$old" ] ||
+	fail "restart did not replace node2's task"
+[ "$(cstate node2)" = running ] || fail "node2's container is $(cstate node2)"
+has_value node2 "SIP Domain 1 Name" swarm.example || fail "node2 lost its data"
+expect_cell node1 node2 up
+
 log "partition isolate node1 (the proxy service): equal to processes"
 slab fault "$TOPO" partition isolate node1 --name iso >/dev/null || fail "partition"
 plab fault "$TOPO" partition isolate node1 --name iso >/dev/null || fail "partition (process)"
