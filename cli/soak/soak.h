@@ -61,14 +61,14 @@ struct soak_opts {
 	const char *topology; /* the topology file */
 	long faults;	      /* how many faults */
 	uint64_t seed;
-	uint32_t kinds;	   /* bit set of soak_kind; 0: every kind */
-	const char *state; /* the lab's state directory; NULL: a fresh one
-			      under lab_tmpdir() */
-	bool keep;	   /* keep the state directory */
-	bool dry_run;	   /* print the faults the seed draws, no lab */
+	uint32_t kinds;	     /* bit set of soak_kind; 0: every kind */
+	const char *state;   /* the lab's state directory; NULL: a fresh one
+				under lab_tmpdir() */
+	bool keep;	     /* keep the state directory */
+	bool dry_run;	     /* print the faults the seed draws, no lab */
 	const char *runtime; /* the lab's runtime; NULL: process */
-	FILE *progress;	   /* progress lines (stderr) */
-	FILE *out;	   /* dry run: the faults */
+	FILE *progress;	     /* progress lines (stderr) */
+	FILE *out;	     /* dry run: the faults */
 };
 
 struct soak_result {

@@ -304,4 +304,14 @@ grep -qE '^writes: .* lost 0, unexpected 0' "$T/plan.out" ||
 [ ! -e "$PSTATE" ] || fail "the plan left its state directory"
 tail -n 3 "$T/plan.out" >&2
 
+log "soak on the swarm: 12 random faults (seed 3), nothing lost"
+"$EKULAB" soak "$ROOT/examples/plans/cluster-x15.3.yaml" --faults 12 --seed 3 \
+	--runtime swarm --state "$T/soak" >"$T/soak.out" 2>&1 ||
+	fail "soak on the swarm: $(tail -n 20 "$T/soak.out")"
+grep -q '^PASS$' "$T/soak.out" && grep -q ' 0 lost, 0 unexpected rows' "$T/soak.out" ||
+	fail "soak: $(tail -n 8 "$T/soak.out")"
+[ -z "$(docker service ls -q --filter "label=ekulab.lab=cluster-x15-3")" ] ||
+	fail "the soak left services"
+tail -n 6 "$T/soak.out" >&2
+
 log "all swarm checks passed"
