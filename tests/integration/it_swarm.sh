@@ -143,6 +143,25 @@ task_of() {
 }
 cstate() { docker inspect -f '{{.State.Status}}' "$(task_of "$1")" 2>/dev/null; }
 
+log "an engine in no swarm, or a worker: up says what to do (a stand-in docker client)"
+for st in "inactive false" "active false x"; do
+	cat >"$T/docker" <<SH
+#!/bin/sh
+[ "\$1" = info ] && { echo "$st"; exit 0; }
+exec docker "\$@"
+SH
+	chmod +x "$T/docker"
+	if EKULAB_DOCKER="$T/docker" "$EKULAB" lab up "$TOPO" --runtime swarm \
+		--state "$T/noswarm" >"$T/noswarm.out" 2>&1; then
+		fail "lab up --runtime swarm on an engine whose swarm is '$st' succeeded"
+	fi
+	case $st in
+	inactive*) grep -q "in no swarm.*scripts/swarm-engine.sh" "$T/noswarm.out" ;;
+	*) grep -q "swarm worker: run ekulab on a swarm manager" "$T/noswarm.out" ;;
+	esac || fail "up on '$st': $(cat "$T/noswarm.out")"
+	rm -rf "$T/noswarm"
+done
+
 log "a placement host the swarm lacks: up names it and leaves nothing"
 sed "s/host: $HOST/host: no-such-host-$$/" "$TOPO" >"$T/nohost.yaml"
 if "$EKULAB" lab up "$T/nohost.yaml" --runtime swarm --state "$T/nohost" >"$T/nohost.out" 2>&1; then
