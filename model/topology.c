@@ -573,7 +573,7 @@ static int parse_placement(struct walk *w, const yaml_node_t *n, const char *kp,
 	if ((rc = check_keys(w, n, kp, keys)) != 0)
 		return rc;
 	if ((v = get(w, n, "host", NULL)) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.host", kp);
+		snprintf(sub, sizeof(sub), "%.200s.host", kp);
 		if ((rc = scalar(w, v, sub, &s)) != 0)
 			return rc;
 		if (!place_word(s, TOPO_PLACE_HOST_MAX))
@@ -585,7 +585,7 @@ static int parse_placement(struct walk *w, const yaml_node_t *n, const char *kp,
 		snprintf(out->host, sizeof(out->host), "%s", s);
 	}
 	if ((v = get(w, n, "labels", NULL)) != NULL) {
-		snprintf(sub, sizeof(sub), "%s.labels", kp);
+		snprintf(sub, sizeof(sub), "%.200s.labels", kp);
 		if (v->type != YAML_MAPPING_NODE)
 			return fail_at(w, v, sub,
 				       "expected a mapping of node labels, "
