@@ -618,20 +618,102 @@ static void image_id_on(const char *host, const char *image, char *id,
 	chomp(id);
 }
 
+/* Does the swarm node described by line "HOST ,K=V,K=V," meet p? */
+static bool meets(const char *line, const struct topo_placement *p)
+{
+	char host[256] = "", want[160];
+	const char *labels = strchr(line, ' ');
+
+	sscanf(line, "%255s", host);
+	if (p->host[0] != '\0' && strcmp(host, p->host) != 0)
+		return false;
+	for (size_t k = 0; k < p->n_labels; k++) {
+		snprintf(want, sizeof(want), ",%s=%s,", p->label_key[k],
+			 p->label_value[k]);
+		if (labels == NULL || strstr(labels, want) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* The placement as words, for messages. */
+static void place_text(const struct topo_placement *p, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (p->host[0] != '\0')
+		off += (size_t)snprintf(buf, len, "host %s", p->host);
+	for (size_t k = 0; k < p->n_labels && off < len; k++)
+		off += (size_t)snprintf(buf + off, len - off, "%slabel %s=%s",
+					off ? ", " : "", p->label_key[k],
+					p->label_value[k]);
+}
+
+/* "HOST ,K=V,...,\n..." as "HOST (labels K=V ...), ..." for messages. */
+static void nodes_text(const char *nodes, char *buf, size_t len)
+{
+	size_t off = 0;
+	const char *p = nodes;
+
+	buf[0] = '\0';
+	while (*p != '\0' && off + 1 < len) {
+		const char *e = strchr(p, '\n'), *sp;
+		size_t ll = e != NULL ? (size_t)(e - p) : strlen(p);
+		char line[512];
+
+		snprintf(line, sizeof(line), "%.*s", (int)ll, p);
+		p += ll + (e != NULL);
+		if (line[0] == '\0')
+			continue;
+		sp = strchr(line, ' ');
+		if (sp != NULL) {
+			size_t hl = (size_t)(sp - line);
+			char lab[400];
+			size_t k;
+
+			snprintf(lab, sizeof(lab), "%s", sp + 2);
+			for (k = 0; lab[k]; k++)
+				if (lab[k] == ',')
+					lab[k] = ' ';
+			while (k > 0 && lab[k - 1] == ' ')
+				lab[--k] = '\0';
+			off += (size_t)snprintf(
+			    buf + off, len - off, "%s%.*s (%s%s)",
+			    off ? ", " : "", (int)hl, line,
+			    lab[0] ? "labels " : "no labels", lab);
+		} else {
+			off += (size_t)snprintf(buf + off, len - off, "%s%s",
+						off ? ", " : "", line);
+		}
+	}
+}
+
 int swarm_check_hosts(const struct lab *l, const struct docker_lab *d,
 		      char *err)
 {
-	char hosts[DOCKER_OUT_MAX], self[256] = "", want[160], have[160],
-				    why[EKL_ERRLEN];
+	char ids[DOCKER_OUT_MAX], nodes[DOCKER_OUT_MAX],
+	    self[256] = "", want[160], have[160], why[EKL_ERRLEN], *save = NULL,
+	    *id;
 	struct docker_argv a;
 	size_t i, n = l->topo.n_nodes;
 	int rv;
 
 	docker_argv_init(&a, "node");
 	docker_argv_add(&a, "ls");
+	docker_argv_add(&a, "--quiet");
+	if ((rv = docker_run(&a, NULL, ids, sizeof(ids), err)) != 0)
+		return rv;
+	/* One line per swarm node: "HOSTNAME ,KEY=VALUE,...," */
+	docker_argv_init(&a, "node");
+	docker_argv_add(&a, "inspect");
 	docker_argv_add(&a, "--format");
-	docker_argv_add(&a, "{{.Hostname}}");
-	if ((rv = docker_run(&a, NULL, hosts, sizeof(hosts), err)) != 0)
+	docker_argv_add(&a, "{{.Description.Hostname}} ,{{range $k, $v := "
+			    ".Spec.Labels}}{{$k}}={{$v}},{{end}}");
+	for (id = strtok_r(ids, " \n", &save); id != NULL;
+	     id = strtok_r(NULL, " \n", &save))
+		docker_argv_add(&a, "%s", id);
+	if ((rv = docker_run(&a, NULL, nodes, sizeof(nodes), err)) != 0)
 		return rv;
 	docker_argv_init(&a, "node");
 	docker_argv_add(&a, "inspect");
@@ -645,37 +727,48 @@ int swarm_check_hosts(const struct lab *l, const struct docker_lab *d,
 	if (want[0] == '\0')
 		return ekl_errf(err, EKL_ENOENT, "image %s: %s", d->image, why);
 	for (i = 0; i < n; i++) {
-		const char *h = l->topo.nodes[i].placement.host;
-		bool known = false;
-		char copy[DOCKER_OUT_MAX], *save = NULL, *t;
+		const struct topo_placement *p = &l->topo.nodes[i].placement;
+		char copy[DOCKER_OUT_MAX], what[600], *s2 = NULL, *line;
+		int hits = 0;
 
-		if (h[0] == '\0' || strcmp(h, self) == 0)
-			continue; /* this host: the image was checked */
-		snprintf(copy, sizeof(copy), "%s", hosts);
-		for (t = strtok_r(copy, "\n", &save); t != NULL;
-		     t = strtok_r(NULL, "\n", &save))
-			known = known || strcmp(t, h) == 0;
-		if (!known) {
-			for (char *p = hosts; *p; p++)
-				if (*p == '\n')
-					*p = ' ';
-			return ekl_errf(err, EKL_ECONFIG,
-					"%s: node %s: placement host '%s' is "
-					"no node of this swarm (docker node "
-					"ls: %s); join it (docker swarm join) "
-					"or fix the topology",
-					l->topo_path, l->nodes[i].name, h,
-					hosts);
+		if (p->host[0] == '\0' && p->n_labels == 0)
+			continue; /* the manager's host: checked above */
+		place_text(p, what, sizeof(what));
+		snprintf(copy, sizeof(copy), "%s", nodes);
+		for (line = strtok_r(copy, "\n", &s2); line != NULL;
+		     line = strtok_r(NULL, "\n", &s2)) {
+			char host[256] = "";
+
+			if (!meets(line, p))
+				continue;
+			hits++;
+			sscanf(line, "%255s", host);
+			if (strcmp(host, self) == 0)
+				continue; /* this host: the image was checked */
+			image_id_on(host, d->image, have, sizeof(have), why,
+				    sizeof(why));
+			if (strcmp(have, want) != 0)
+				return ekl_errf(
+				    err, EKL_ENOENT,
+				    "host %s (node %s, %s) lacks the image "
+				    "%s%s%s: put it there with 'ekulab image "
+				    "push --to %s'",
+				    host, l->nodes[i].name, what, d->image,
+				    have[0] ? " (it has another build)" : ": ",
+				    have[0] ? "" : why, host);
 		}
-		image_id_on(h, d->image, have, sizeof(have), why, sizeof(why));
-		if (strcmp(have, want) != 0)
-			return ekl_errf(
-			    err, EKL_ENOENT,
-			    "host %s (node %s) lacks the image %s%s%s: put it "
-			    "there with 'ekulab image push --to %s'",
-			    h, l->nodes[i].name, d->image,
-			    have[0] ? " (it has another build)" : ": ",
-			    have[0] ? "" : why, h);
+		if (hits == 0) {
+			nodes_text(nodes, copy, sizeof(copy));
+			return ekl_errf(err, EKL_ECONFIG,
+					"%s: node %s: no node of this swarm "
+					"meets its placement (%s); docker node "
+					"ls has: %s. Join the host (docker "
+					"swarm join), label it (docker node "
+					"update --label-add KEY=VALUE HOST) or "
+					"fix the topology",
+					l->topo_path, l->nodes[i].name, what,
+					copy);
+		}
 	}
 	return 0;
 }

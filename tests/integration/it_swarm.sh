@@ -173,6 +173,14 @@ grep -q "no-such-host-$$" "$T/nohost.out" && grep -q "docker node ls" "$T/nohost
 	[ -z "$(docker network ls -q --filter "label=ekulab.lab=$NAME")" ] ||
 	fail "a refused up left objects behind"
 rm -rf "$T/nohost"
+sed "s/$LABEL: \"yes\"/$LABEL: \"no\"/" "$TOPO" >"$T/nolabel.yaml"
+if "$EKULAB" lab up "$T/nolabel.yaml" --runtime swarm --state "$T/nolabel" >"$T/nolabel.out" 2>&1; then
+	fail "lab up accepted a placement label no swarm node carries"
+fi
+grep -q "node node3: no node of this swarm meets its placement (label $LABEL=no)" "$T/nolabel.out" &&
+	grep -q "$HOST (labels .*$LABEL=yes" "$T/nolabel.out" ||
+	fail "the error does not name the label: $(cat "$T/nolabel.out")"
+rm -rf "$T/nolabel"
 
 log "up: the same topology as a swarm stack and with processes"
 slab up "$TOPO" --runtime swarm >"$T/sup.out" 2>&1 ||
