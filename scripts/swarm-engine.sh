@@ -12,8 +12,10 @@
 # manager already, it does nothing. Exit 0: the engine is a swarm manager.
 # Exit 1: it is not; the last line says why.
 # --leave: when FILE exists (this script initialised the swarm), leave the
-# swarm and remove FILE, unless services of others still run on it (then
-# it says so and leaves the swarm as it is). Without FILE: nothing to undo.
+# swarm (and remove the docker_gwbridge network the init made, when it
+# made one) and remove FILE, unless services of others still run on it
+# (then it says so and leaves the swarm as it is). Without FILE: nothing
+# to undo.
 set -u
 
 leave=0
@@ -32,7 +34,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	-h | --help)
-		sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -62,6 +64,11 @@ if [ "$leave" = 1 ]; then
 		exit 0
 	fi
 	if out=$(docker swarm leave --force 2>&1); then
+		# docker_gwbridge, when the swarm init made it (and nothing
+		# else uses it now).
+		if grep -qx gwbridge "$marker" 2>/dev/null; then
+			docker network rm docker_gwbridge >/dev/null 2>&1 || true
+		fi
 		rm -f "$marker"
 		say "left the swarm this script initialised"
 		exit 0
@@ -93,11 +100,14 @@ case "$(state)" in
 	;;
 esac
 
-# 3. In no swarm: a single-node swarm on loopback.
+# 3. In no swarm: a single-node swarm on loopback. `swarm init` also makes
+# the bridge docker_gwbridge when there is none: --leave removes it then.
+gw=""
+docker network inspect docker_gwbridge >/dev/null 2>&1 || gw=gwbridge
 if ! out=$(docker swarm init --advertise-addr 127.0.0.1 2>&1); then
 	fail "docker swarm init --advertise-addr 127.0.0.1: $(printf '%s\n' "$out" | tail -n 1)"
 fi
-: >"$marker" || {
+echo "$gw" >"$marker" || {
 	docker swarm leave --force >/dev/null 2>&1
 	fail "cannot write $marker; left the swarm again"
 }
