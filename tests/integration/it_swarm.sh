@@ -341,4 +341,18 @@ grep -q '^PASS$' "$T/soak.out" && grep -q ' 0 lost, 0 unexpected rows' "$T/soak.
 	fail "the soak left services"
 tail -n 6 "$T/soak.out" >&2
 
+if [ -e "$MARKER" ]; then
+	log "the engine as the test found it: swarm-engine.sh --leave"
+	docker node update --label-rm "$LABEL" "$SELF" >/dev/null 2>&1 || true
+	gw=$(cat "$MARKER")
+	"$ROOT/scripts/swarm-engine.sh" --leave --marker "$MARKER" >&2 ||
+		fail "swarm-engine.sh --leave"
+	[ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ] ||
+		[ -e "$MARKER" ] || fail "the engine is still in a swarm after --leave"
+	if [ "$gw" = gwbridge ] && [ ! -e "$MARKER" ]; then
+		! docker network inspect docker_gwbridge >/dev/null 2>&1 ||
+			fail "--leave left the docker_gwbridge network the init made"
+	fi
+fi
+
 log "all swarm checks passed"
