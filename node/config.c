@@ -44,6 +44,12 @@ enum {
 	OPT_ACK_TIMEOUT_MS,
 	OPT_LINK,
 	OPT_LOG_LEVEL,
+	OPT_KIND,
+	OPT_CHECKS_CLIENT_EKU,
+	OPT_ZONE_LISTEN,
+	OPT_ZONE_PEER,
+	OPT_ZONE_ACCEPT,
+	OPT_ZONE_INTERVAL_MS,
 	OPT_DEBUG,
 	OPT_HELP,
 };
@@ -75,6 +81,12 @@ static const struct option options[] = {
     {"ack-timeout-ms", required_argument, NULL, OPT_ACK_TIMEOUT_MS},
     {"link", required_argument, NULL, OPT_LINK},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"kind", required_argument, NULL, OPT_KIND},
+    {"checks-client-eku", required_argument, NULL, OPT_CHECKS_CLIENT_EKU},
+    {"zone-listen", required_argument, NULL, OPT_ZONE_LISTEN},
+    {"zone-peer", required_argument, NULL, OPT_ZONE_PEER},
+    {"zone-accept", required_argument, NULL, OPT_ZONE_ACCEPT},
+    {"zone-interval-ms", required_argument, NULL, OPT_ZONE_INTERVAL_MS},
     {"debug", no_argument, NULL, OPT_DEBUG},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -159,12 +171,40 @@ void config_usage(FILE *f)
 	      "                        strict: no replication with peers of "
 	      "another version\n"
 	      "                        class (default: allow)\n"
+	      "\n"
+	      "zones (docs/node.md, \"Zones\"):\n"
+	      "  --kind KIND           expressway (default), or play an "
+	      "external peer: cucm,\n"
+	      "                        unity, cube, cms, b2b-peer, "
+	      "federation-peer, cloud\n"
+	      "                        (no ClusterDB peers; --role not "
+	      "needed)\n"
+	      "  --checks-client-eku on|off\n"
+	      "                        an external acceptor checks the "
+	      "caller's clientAuth\n"
+	      "                        (default: on)\n"
+	      "  --zone-listen SERVICE=HOST:PORT\n"
+	      "                        accept SERVICE (traversal, neighbour, "
+	      "b2b, federation,\n"
+	      "                        cloud) there; repeat per service\n"
+	      "  --zone-accept SERVICE=NAME\n"
+	      "                        a name accepted from callers of "
+	      "SERVICE; repeat\n"
+	      "  --zone-peer NAME=SERVICE,HOST:PORT[,mra]\n"
+	      "                        open SERVICE to NAME; mra (traversal): "
+	      "check the SIP\n"
+	      "                        SERVICE certificate NAME sends; repeat "
+	      "per peer\n"
+	      "  --zone-interval-ms N  a zone connection is probed afresh "
+	      "this often\n"
+	      "                        (default: 1000)\n"
 	      "  --log-level LEVEL     debug, info, warn or error (default: "
 	      "info)\n"
 	      "  --debug               the same as --log-level debug\n"
 	      "  --config FILE         key = value lines with the flag names "
-	      "as keys (peer may\n"
-	      "                        repeat); the command line wins "
+	      "as keys (peer and\n"
+	      "                        the zone- keys may repeat); the command "
+	      "line wins "
 	      "(default: none)\n"
 	      "  --help, -h            this help\n"
 	      "\n"
@@ -338,6 +378,134 @@ static int add_peer(struct config *c, const char *val, char *err,
 	return 0;
 }
 
+/* Keys that add up: given once per item. */
+static bool repeatable(int opt)
+{
+	return opt == OPT_PEER || opt == OPT_ZONE_LISTEN ||
+	       opt == OPT_ZONE_PEER || opt == OPT_ZONE_ACCEPT;
+}
+
+static int parse_service(const char *s, size_t n, enum pol_service *out)
+{
+	char buf[32];
+
+	if (n >= sizeof(buf))
+		return EKL_EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (pol_service_parse(buf, out) != 0 || *out == POL_SVC_CLUSTERDB ||
+	    *out == POL_SVC_MRA)
+		return EKL_EINVAL;
+	return 0;
+}
+
+#define ZONE_SERVICES "traversal, neighbour, b2b, federation or cloud"
+
+/* --zone-listen SERVICE=HOST:PORT */
+static int add_zone_listen(struct config *c, const char *val, char *err,
+			   const struct origin *o)
+{
+	const char *eq = strchr(val, '=');
+	struct zone_listen_cfg *z;
+	char aerr[EKL_ERRLEN];
+	int i;
+
+	if (c->n_zone_listen == ZONE_MAX_LISTEN)
+		return bad(err, o, "zone-listen", "'%s': too many (max 8)",
+			   val);
+	z = &c->zone_listen[c->n_zone_listen];
+	if (eq == NULL ||
+	    parse_service(val, (size_t)(eq - val), &z->service) != 0)
+		return bad(err, o, "zone-listen",
+			   "'%s': expected SERVICE=HOST:PORT, SERVICE one "
+			   "of " ZONE_SERVICES,
+			   val);
+	if (strlen(eq + 1) >= sizeof(z->addr_text))
+		return bad(err, o, "zone-listen", "'%s': address too long",
+			   val);
+	snprintf(z->addr_text, sizeof(z->addr_text), "%s", eq + 1);
+	if (addr_parse(z->addr_text, &z->addr, aerr) != 0)
+		return bad(err, o, "zone-listen", "%s", aerr);
+	for (i = 0; i < c->n_zone_listen; i++)
+		if (c->zone_listen[i].service == z->service)
+			return bad(err, o, "zone-listen",
+				   "'%s': the service is listened for twice; "
+				   "give one address per service",
+				   val);
+	c->n_zone_listen++;
+	return 0;
+}
+
+/* --zone-peer NAME=SERVICE,HOST:PORT[,mra] */
+static int add_zone_peer(struct config *c, const char *val, char *err,
+			 const struct origin *o)
+{
+	const char *eq = strchr(val, '=');
+	const char *comma = eq != NULL ? strchr(eq + 1, ',') : NULL;
+	struct zone_peer_cfg *z;
+	char rest[128], aerr[EKL_ERRLEN], *opt;
+	size_t nl;
+
+	if (c->n_zone_peers == ZONE_MAX_PEERS)
+		return bad(err, o, "zone-peer", "'%s': too many (max 32)", val);
+	z = &c->zone_peers[c->n_zone_peers];
+	memset(z, 0, sizeof(*z));
+	if (eq == NULL || comma == NULL ||
+	    parse_service(eq + 1, (size_t)(comma - eq - 1), &z->service) != 0)
+		return bad(err, o, "zone-peer",
+			   "'%s': expected NAME=SERVICE,HOST:PORT[,mra], "
+			   "SERVICE one of " ZONE_SERVICES,
+			   val);
+	nl = (size_t)(eq - val);
+	if (nl == 0 || nl >= sizeof(z->name))
+		return bad(err, o, "zone-peer", "'%s': bad peer name", val);
+	memcpy(z->name, val, nl);
+	z->name[nl] = '\0';
+	if (strlen(comma + 1) >= sizeof(rest))
+		return bad(err, o, "zone-peer", "'%s': too long", val);
+	snprintf(rest, sizeof(rest), "%s", comma + 1);
+	opt = strchr(rest, ',');
+	if (opt != NULL) {
+		*opt++ = '\0';
+		if (strcmp(opt, "mra") != 0 || z->service != POL_SVC_TRAVERSAL)
+			return bad(err, o, "zone-peer",
+				   "'%s': the only option is mra, on a "
+				   "traversal peer",
+				   val);
+		z->mra = true;
+	}
+	if (strlen(rest) >= sizeof(z->addr_text))
+		return bad(err, o, "zone-peer", "'%s': address too long", val);
+	memcpy(z->addr_text, rest, strlen(rest) + 1);
+	if (addr_parse(z->addr_text, &z->addr, aerr) != 0)
+		return bad(err, o, "zone-peer", "%s", aerr);
+	c->n_zone_peers++;
+	return 0;
+}
+
+/* --zone-accept SERVICE=NAME */
+static int add_zone_accept(struct config *c, const char *val, char *err,
+			   const struct origin *o)
+{
+	const char *eq = strchr(val, '=');
+	struct zone_accept_cfg *z;
+
+	if (c->n_zone_accepts == ZONE_MAX_ACCEPTS)
+		return bad(err, o, "zone-accept", "'%s': too many (max 64)",
+			   val);
+	z = &c->zone_accepts[c->n_zone_accepts];
+	if (eq == NULL ||
+	    parse_service(val, (size_t)(eq - val), &z->service) != 0 ||
+	    eq[1] == '\0' || strlen(eq + 1) >= sizeof(z->name))
+		return bad(err, o, "zone-accept",
+			   "'%s': expected SERVICE=NAME, SERVICE one "
+			   "of " ZONE_SERVICES,
+			   val);
+	snprintf(z->name, sizeof(z->name), "%s", eq + 1);
+	c->n_zone_accepts++;
+	return 0;
+}
+
 /* Apply one option. Flags seen on the command line are remembered in
  * `from_cli` so that config-file values do not override them. */
 static int apply(struct config *c, int opt, const char *val, char *err,
@@ -394,6 +562,28 @@ static int apply(struct config *c, int opt, const char *val, char *err,
 			c->client_eku_check = false;
 		else
 			return bad(err, o, key, "'%s': must be on or off", val);
+		return 0;
+	case OPT_KIND:
+		if (pol_kind_parse(val, &c->kind) != 0)
+			return bad(err, o, key,
+				   "'%s': use expressway, cucm, unity, cube, "
+				   "cms, b2b-peer, federation-peer or cloud",
+				   val);
+		return 0;
+	case OPT_CHECKS_CLIENT_EKU:
+		if (strcmp(val, "on") == 0)
+			c->checks_client_eku = true;
+		else if (strcmp(val, "off") == 0)
+			c->checks_client_eku = false;
+		else
+			return bad(err, o, key, "'%s': must be on or off", val);
+		return 0;
+	case OPT_ZONE_LISTEN: return add_zone_listen(c, val, err, o);
+	case OPT_ZONE_PEER: return add_zone_peer(c, val, err, o);
+	case OPT_ZONE_ACCEPT: return add_zone_accept(c, val, err, o);
+	case OPT_ZONE_INTERVAL_MS:
+		if (parse_int(val, 50, 600000, &c->zone_interval_ms) != 0)
+			return bad(err, o, key, "'%s': must be 50-600000", val);
 		return 0;
 	case OPT_DATA: return set_str(&c->data, val, err);
 	case OPT_ADMIN: return set_str(&c->admin, val, err);
@@ -583,7 +773,7 @@ static int load_file(struct config *c, const char *path, const bool *cli,
 		}
 		/* Which of two values would win is a guess: refuse. Only
 		 * `peer` adds up. */
-		if (opt != OPT_PEER && seen[opt] != 0) {
+		if (!repeatable(opt) && seen[opt] != 0) {
 			rv = ekl_errf(err, EKL_ECONFIG,
 				      "%s:%d: '%s' is given twice (first on "
 				      "line %d); give it once",
@@ -602,7 +792,7 @@ static int load_file(struct config *c, const char *path, const bool *cli,
 				c->debug = true;
 			continue;
 		}
-		if (opt != OPT_PEER && cli[opt])
+		if (!repeatable(opt) && cli[opt])
 			continue; /* the command line wins */
 		rv = apply(c, opt, v, err, &o);
 		if (rv != 0)
@@ -708,6 +898,9 @@ static int check(struct config *c, char *err)
 	have[4] = c->key != NULL;
 	have[5] = c->ca != NULL;
 	have[6] = c->version[0] != '\0';
+	/* An external has no Expressway role. */
+	if (c->role == 0 && pol_kind_external(c->kind))
+		c->role = 'c';
 	have[7] = c->role != 0;
 	have[8] = c->verify != (enum pol_mode) - 1;
 	have[9] = c->data != NULL;
@@ -727,6 +920,12 @@ static int check(struct config *c, char *err)
 				"client certificates exist from X15.5 on); "
 				"version is %s",
 				c->version);
+	if (pol_kind_external(c->kind) && c->n_peers > 0)
+		return ekl_errf(err, EKL_ECONFIG,
+				"--kind %s: an external peer has no ClusterDB "
+				"peers; drop --peer (zone peers are "
+				"--zone-peer)",
+				pol_kind_name(c->kind));
 	if (config_peer_index(c, c->name) >= 0)
 		return ekl_errf(err, EKL_ECONFIG,
 				"--peer %s: a node cannot list itself as a "
@@ -778,6 +977,8 @@ int config_parse(struct config *c, int argc, char **argv, char *err)
 	memset(cli, 0, sizeof(cli));
 	c->verify = (enum pol_mode) - 1;
 	c->client_eku_check = true;
+	c->checks_client_eku = true;
+	c->zone_interval_ms = ZONE_INTERVAL_MS;
 	c->heartbeat_ms = 1000;
 	c->dead_ms = 3500;
 	c->backoff_max_ms = 2000;
@@ -797,7 +998,7 @@ int config_parse(struct config *c, int argc, char **argv, char *err)
 			config_file = optarg;
 			continue;
 		}
-		if (opt != OPT_PEER && cli[opt]) {
+		if (!repeatable(opt) && cli[opt]) {
 			const char *flag = "?";
 			int k;
 
@@ -848,3 +1049,7 @@ int config_peer_index(const struct config *c, const char *name)
 			return i;
 	return -1;
 }
+
+_Static_assert(ZONE_MAX_LISTEN == 8 && ZONE_MAX_PEERS == 32 &&
+		   ZONE_MAX_ACCEPTS == 64,
+	       "the zone limits the messages name");

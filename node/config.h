@@ -8,6 +8,7 @@
 
 #include "ekulab/core/addr.h"
 #include "ekulab/x509/policy.h"
+#include "zone/zone.h"
 
 #define CONFIG_MAX_PEERS 32
 #define CONFIG_NAME_MAX	 64
@@ -59,6 +60,19 @@ struct config {
 	bool skew_strict;	       /* --version-skew strict */
 	int ack_timeout_ms;	       /* default wait for --ack all */
 	enum config_link link;	       /* --link */
+	/* Zones (docs/node.md, "Zones"). kind: an Expressway (the default)
+	 * or an external peer (--kind cucm ...: no ClusterDB peers; its
+	 * verify and --checks-client-eku are its own rule). */
+	enum pol_kind kind;
+	bool checks_client_eku; /* an external acceptor; default on */
+	struct zone_listen_cfg zone_listen[ZONE_MAX_LISTEN];
+	int n_zone_listen;
+	struct zone_peer_cfg zone_peers[ZONE_MAX_PEERS];
+	int n_zone_peers;
+	struct zone_accept_cfg zone_accepts[ZONE_MAX_ACCEPTS];
+	int n_zone_accepts;
+	int zone_interval_ms; /* probe interval */
+	/* (the limits in config.c's messages: 8, 32, 64) */
 	bool debug;
 	bool log_level_set; /* --log-level given (--debug is level debug) */
 	int log_level;	    /* enum ekl_log_level */

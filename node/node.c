@@ -561,6 +561,27 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 		if (rv != 0)
 			goto err_after_links;
 	}
+	if (n->cfg.n_zone_listen > 0 || n->cfg.n_zone_peers > 0) {
+		struct zone_env ze;
+
+		memset(&ze, 0, sizeof(ze));
+		ze.loop = loop;
+		ze.tls = tc;
+		ze.tls.kind = n->cfg.kind;
+		ze.tls.checks_client_eku = n->cfg.checks_client_eku;
+		ze.tls.peer_names = NULL;
+		ze.tls.n_peer_names = 0;
+		ze.interval_ms = n->cfg.zone_interval_ms;
+		ze.linger = node_linger_fd;
+		ze.arg = n;
+		rv =
+		    zone_start(&ze, n->cfg.zone_listen,
+			       (size_t)n->cfg.n_zone_listen, n->cfg.zone_peers,
+			       (size_t)n->cfg.n_zone_peers, n->cfg.zone_accepts,
+			       (size_t)n->cfg.n_zone_accepts, &n->zone, err);
+		if (rv != 0)
+			goto err_after_admin;
+	}
 	ev_io_init(&n->listen_w, on_accept, n->listen_fd, EV_READ);
 	ev_io_start(loop, &n->listen_w);
 	ev_signal_init(&n->sigterm, on_signal, SIGTERM);
@@ -594,6 +615,9 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 		 n->cfg.link == CONFIG_LINK_EITHER ? "either" : "both");
 	return 0;
 
+err_after_admin:
+	admin_stop(n->admin);
+	n->admin = NULL;
 err_after_links:
 	ekl_free(n->links);
 	n->links = NULL;
@@ -630,6 +654,8 @@ void node_stop(struct node *n)
 	}
 	ekl_free(n->links);
 	n->links = NULL;
+	zone_stop(n->zone); /* hands its sockets to the linger list */
+	n->zone = NULL;
 	while (n->lingering != NULL)
 		linger_free(n->lingering);
 	admin_stop(n->admin);
@@ -664,6 +690,8 @@ static void status_json(struct node *n, struct json *j)
 	json_str(j, pol_vclass_name(n->cfg.vclass));
 	json_key(j, "role");
 	json_str(j, n->cfg.role == 'e' ? "e" : "c");
+	json_key(j, "kind");
+	json_str(j, pol_kind_name(n->cfg.kind));
 	json_key(j, "verify");
 	json_str(j, pol_mode_name(n->cfg.verify));
 	json_key(j, "client_eku_check");
@@ -684,6 +712,8 @@ static void status_json(struct node *n, struct json *j)
 	for (i = 0; i < n->cfg.n_peers; i++)
 		link_status_json(&n->links[i], j);
 	json_arr_end(j);
+	json_key(j, "zones");
+	zone_status_json(n->zone, j);
 	json_key(j, "unknown_callers");
 	json_arr_begin(j);
 	for (i = 0; i < n->n_unknown; i++) {
@@ -803,6 +833,18 @@ static char *status_text(struct node *n)
 		      : c->side == POL_SIDE_INITIATOR ? "outbound"
 						      : "inbound",
 		      oe, ie, rp);
+	}
+	if (n->zone != NULL) {
+		const struct zone_result *zr;
+		size_t k, nz = zone_results(n->zone, &zr);
+
+		textf(&t, "%-10s %-16s %-9s %-10s %s\n", "zone", "peer",
+		      "direction", "state", "code");
+		for (k = 0; k < nz; k++)
+			textf(&t, "%-10s %-16s %-9s %-10s %s\n",
+			      pol_service_name(zr[k].service), zr[k].peer,
+			      zr[k].outbound ? "outbound" : "inbound",
+			      zone_state_name(zr[k].state), zr[k].code);
 	}
 	if (n->n_unknown > 0)
 		textf(&t, "unknown callers: %d (see --json)\n", n->n_unknown);

@@ -14,6 +14,7 @@
 #include "net/conn.h"
 #include "net/link.h"
 #include "repl/repl.h"
+#include "zone/zone.h"
 
 struct admin;
 struct node_linger;
@@ -44,6 +45,7 @@ struct node {
 	int unknown_next;
 	struct admin *admin; /* owned */
 	struct repl *repl;   /* owned: the database and its replication */
+	struct zone *zone;   /* owned: zone services (NULL: none) */
 	struct node_linger *lingering; /* owned: sockets closing gracefully */
 	ev_signal sigterm;
 	ev_signal sigint;

@@ -27,8 +27,9 @@ model/plan: model include/ekulab/core include/ekulab/x509
 node/store: include/ekulab/core include/ekulab/x509 include/ekulab/wire
 node/repl: node/store include/ekulab/core include/ekulab/x509 include/ekulab/wire proto
 node/net: include/ekulab/core include/ekulab/x509 include/ekulab/wire proto
+node/zone: node/zone include/ekulab/core include/ekulab/x509
 node/admin: node node/net node/repl node/store include/ekulab/core include/ekulab/x509 include/ekulab/wire proto
-node: node/admin node/net node/repl node/store include/ekulab/core include/ekulab/x509 include/ekulab/wire proto
+node: node/admin node/net node/repl node/store node/zone include/ekulab/core include/ekulab/x509 include/ekulab/wire proto
 cli/client: include/ekulab/core include/ekulab/wire
 cli/proxy: cli/client include/ekulab/core include/ekulab/wire
 cli/matrix: include/ekulab/core include/ekulab/x509
