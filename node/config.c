@@ -891,6 +891,14 @@ static int check(struct config *c, char *err)
 	size_t i;
 	int rv;
 
+	/* An external has no Expressway role or version (policy ignores
+	 * both for it). */
+	if (c->role == 0 && pol_kind_external(c->kind))
+		c->role = 'c';
+	if (c->version[0] == '\0' && pol_kind_external(c->kind)) {
+		snprintf(c->version, sizeof(c->version), "-");
+		c->vclass = POL_V_X155;
+	}
 	have[0] = c->name[0] != '\0';
 	have[1] = c->cluster[0] != '\0';
 	have[2] = c->listen.len != 0;
@@ -898,9 +906,6 @@ static int check(struct config *c, char *err)
 	have[4] = c->key != NULL;
 	have[5] = c->ca != NULL;
 	have[6] = c->version[0] != '\0';
-	/* An external has no Expressway role. */
-	if (c->role == 0 && pol_kind_external(c->kind))
-		c->role = 'c';
 	have[7] = c->role != 0;
 	have[8] = c->verify != (enum pol_mode) - 1;
 	have[9] = c->data != NULL;
@@ -914,7 +919,8 @@ static int check(struct config *c, char *err)
 		return ekl_errf(err, EKL_ECONFIG,
 				"--client-cert and --client-key go together; "
 				"give both or neither");
-	if (c->client_cert != NULL && c->vclass != POL_V_X155)
+	if (c->client_cert != NULL && c->vclass != POL_V_X155 &&
+	    !pol_kind_external(c->kind))
 		return ekl_errf(err, EKL_ECONFIG,
 				"--client-cert needs --version X15.5 (separate "
 				"client certificates exist from X15.5 on); "

@@ -222,6 +222,54 @@ static int status_from(const struct jsonr_value *root, struct node_status *st,
 		if (!jsonr_get_int(root, "uptime_ms", &st->uptime_ms))
 			st->uptime_ms = -1;
 	}
+	{
+		const char *kind = jsonr_get_str(root, "kind");
+		const struct jsonr_value *zs = jsonr_get(root, "zones");
+
+		snprintf(st->kind, sizeof(st->kind), "%.20s",
+			 kind != NULL ? kind : "expressway");
+		if (jsonr_is(zs, JSONR_ARRAY) && jsonr_len(zs) > 0) {
+			st->zones =
+			    ekl_calloc(jsonr_len(zs), sizeof(*st->zones));
+			if (st->zones == NULL)
+				return ekl_errf(err, EKL_ENOMEM,
+						"out of memory");
+			for (v = jsonr_first(zs); v != NULL; v = v->next) {
+				struct node_zone_status *z =
+				    &st->zones[st->n_zones];
+				const char *dir = jsonr_get_str(v, "direction");
+				const char *by = jsonr_get_str(v, "by");
+				int64_t d;
+
+				if (!str(&r, v, "service", z->service,
+					 sizeof(z->service), NULL) ||
+				    !str(&r, v, "peer", z->peer,
+					 sizeof(z->peer), NULL) ||
+				    !str(&r, v, "state", z->state,
+					 sizeof(z->state), NULL) ||
+				    !str(&r, v, "code", z->code,
+					 sizeof(z->code), NULL) ||
+				    dir == NULL) {
+					node_status_free(st);
+					return r.rv != 0
+						   ? r.rv
+						   : ekl_errf(err, EKL_EPROTO,
+							      "xStatus "
+							      "Cluster: "
+							      "zones: no "
+							      "direction");
+				}
+				z->outbound = strcmp(dir, "outbound") == 0;
+				snprintf(z->by, sizeof(z->by), "%.15s",
+					 by != NULL ? by : "");
+				z->depth = jsonr_get_int(v, "depth", &d) &&
+						   d >= 0 && d < 100
+					       ? (int)d
+					       : -1;
+				st->n_zones++;
+			}
+		}
+	}
 	st->peers = ekl_calloc(jsonr_len(peers) + 1, sizeof(*st->peers));
 	if (st->peers == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
@@ -264,6 +312,9 @@ int node_status_get(int fd, struct node_status *st, char *err)
 
 void node_status_free(struct node_status *st)
 {
+	ekl_free(st->zones);
+	st->zones = NULL;
+	st->n_zones = 0;
 	ekl_free(st->peers);
 	st->peers = NULL;
 	st->n_peers = 0;

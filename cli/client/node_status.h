@@ -55,6 +55,18 @@ struct node_peer_status {
 	int64_t snapshots;
 };
 
+/* One zone connection (optional "zones" array, docs/node.md "Zones"). */
+struct node_zone_status {
+	char service[NODE_STATUS_CODE_MAX]; /* traversal, mra, neighbour... */
+	char peer[NODE_STATUS_NAME_MAX];
+	bool outbound;
+	char state[NODE_STATUS_CODE_MAX]; /* connecting, up, down */
+	char code[NODE_STATUS_CODE_MAX];  /* ok, a policy code, a transport
+					     code, or "-" */
+	char by[16];			  /* initiator, acceptor or "" */
+	int depth;			  /* -1 unknown */
+};
+
 struct node_status {
 	char node[NODE_STATUS_NAME_MAX];
 	char cluster[NODE_STATUS_NAME_MAX];
@@ -73,6 +85,10 @@ struct node_status {
 	char link_rule[NODE_STATUS_CODE_MAX];
 	int64_t pid;
 	int64_t uptime_ms;
+	char kind[NODE_STATUS_CODE_MAX]; /* "expressway" when not said */
+	struct node_zone_status *zones;	 /* owned, n_zones; none when not
+					    said */
+	size_t n_zones;
 };
 
 int node_status_get(int fd, struct node_status *st, char *err);

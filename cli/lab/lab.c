@@ -50,11 +50,16 @@ void lab_default_state(const char *name, char *buf, size_t len)
 		 name);
 }
 
+size_t lab_n(const struct lab *l)
+{
+	return topo_endpoints(&l->topo);
+}
+
 int lab_node_index(const struct lab *l, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < l->topo.n_nodes; i++)
+	for (i = 0; i < lab_n(l); i++)
 		if (strcasecmp(l->nodes[i].name, name) == 0)
 			return (int)i;
 	return -1;
@@ -62,28 +67,126 @@ int lab_node_index(const struct lab *l, const char *name)
 
 static void nodes_from_topo(struct lab *l);
 
-/* Fill nodes and routes from l->topo (already loaded). */
+/* The zone connections of t, as the model lists them (every connection
+ * of every zone: labmodel_predict's zones, mra folded into its traversal
+ * connection). *out owned by the caller (ekl_free). */
+static int compute_zroutes(const struct topo *t, struct lab_zroute **out,
+			   size_t *n, char *err)
+{
+	struct lab_prediction *p;
+	struct lab_state st;
+	struct lab_zroute *z;
+	size_t i, k, m = 0;
+	int rv;
+
+	*out = NULL;
+	*n = 0;
+	if (t->n_zones == 0)
+		return 0;
+	p = ekl_calloc(1, sizeof(*p));
+	if (p == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	labmodel_init(&st, t, 0);
+	rv = labmodel_predict(&st, p, err);
+	z = ekl_calloc(p->zones.n + 1, sizeof(*z));
+	if (rv == 0 && z == NULL)
+		rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
+	for (i = 0; rv == 0 && i < p->zones.n; i++) {
+		const struct lab_zone_conn *c = &p->zones.c[i];
+		bool mra = c->service == POL_SVC_MRA;
+		enum pol_service svc = mra ? POL_SVC_TRAVERSAL : c->service;
+
+		for (k = 0; k < m; k++)
+			if (z[k].from == c->from && z[k].to == c->to)
+				break;
+		if (k < m && z[k].service != svc) {
+			rv = ekl_errf(
+			    err, EKL_ECONFIG,
+			    "topology %s: %s and %s both join %s and %s; the "
+			    "live lab runs one zone connection per pair of "
+			    "endpoints (plan check models it)",
+			    t->name, pol_service_name(z[k].service),
+			    pol_service_name(svc),
+			    topo_endpoint_name(t, c->from),
+			    topo_endpoint_name(t, c->to));
+			break;
+		}
+		if (k == m) {
+			z[m].zone = c->zone;
+			z[m].from = c->from;
+			z[m].to = c->to;
+			z[m].service = svc;
+			m++;
+		}
+		if (mra)
+			z[k].mra = true;
+	}
+	ekl_free(p);
+	if (rv != 0) {
+		ekl_free(z);
+		return rv;
+	}
+	*out = z;
+	*n = m;
+	return 0;
+}
+
 int lab_topo_supported(const struct topo *t, char *err)
 {
-	if (t->multi || t->n_externals > 0 || t->n_zones > 0)
-		return ekl_errf(err, EKL_ECONFIG,
-				"topology %s: the live lab runs one cluster "
-				"(ClusterDB); clusters:, externals: and zones: "
-				"are predicted by the model (plan check, plan "
-				"explore, audit --cluster) but not run live "
-				"yet: use plan check",
-				t->name);
-	return 0;
+	struct lab_zroute *z = NULL;
+	size_t n = 0;
+	int rv = compute_zroutes(t, &z, &n, err);
+
+	ekl_free(z);
+	return rv;
+}
+
+static bool is_deployment(const struct topo *t)
+{
+	return t->multi || t->n_externals > 0 || t->n_zones > 0;
+}
+
+const struct lab_zroute *lab_zroute_find(const struct lab *l, size_t from,
+					 size_t to)
+{
+	size_t k;
+
+	for (k = 0; k < l->n_zroutes; k++)
+		if (l->zroutes[k].from == from && l->zroutes[k].to == to)
+			return &l->zroutes[k];
+	return NULL;
+}
+
+int lab_route_target(const struct lab *l, size_t from, size_t to)
+{
+	const struct lab_zroute *z = lab_zroute_find(l, from, to);
+
+	if (z != NULL)
+		return l->zone_port[to * POL_SVC_COUNT + z->service];
+	return l->nodes[to].port;
+}
+
+/* The certificate settings of endpoint i. */
+static const struct topo_cert *ep_cert(const struct lab *l, size_t i,
+				       bool client)
+{
+	const struct topo_external *x = topo_endpoint_external(&l->topo, i);
+
+	if (x != NULL)
+		return client ? &x->client_cert : &x->cert;
+	return client ? &l->topo.nodes[i].client_cert : &l->topo.nodes[i].cert;
 }
 
 static int lab_init_nodes(struct lab *l, const char *state, char *err)
 {
 	size_t i, n;
+	int rv;
 
-	if (lab_topo_supported(&l->topo, err) != 0) {
+	if ((rv = compute_zroutes(&l->topo, &l->zroutes, &l->n_zroutes, err)) !=
+	    0) {
 		if (!l->topo_borrowed)
 			topo_free(&l->topo);
-		return EKL_ECONFIG;
+		return rv;
 	}
 	if (state != NULL)
 		snprintf(l->state, sizeof(l->state), "%s", state);
@@ -92,13 +195,15 @@ static int lab_init_nodes(struct lab *l, const char *state, char *err)
 	l->tune.heartbeat_ms = 300;
 	l->tune.dead_ms = 1500;
 	l->tune.backoff_max_ms = 500;
-	n = l->topo.n_nodes;
+	n = lab_n(l);
 	l->nodes = ekl_calloc(n, sizeof(*l->nodes));
 	l->route_port = ekl_calloc(n * n, sizeof(*l->route_port));
 	l->node_fd = ekl_calloc(n, sizeof(*l->node_fd));
 	l->route_fd = ekl_calloc(n * n, sizeof(*l->route_fd));
+	l->zone_port = ekl_calloc(n * POL_SVC_COUNT, sizeof(*l->zone_port));
+	l->zone_fd = ekl_calloc(n * POL_SVC_COUNT, sizeof(*l->zone_fd));
 	if (l->nodes == NULL || l->route_port == NULL || l->node_fd == NULL ||
-	    l->route_fd == NULL) {
+	    l->route_fd == NULL || l->zone_port == NULL || l->zone_fd == NULL) {
 		lab_close(l);
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
 	}
@@ -106,6 +211,8 @@ static int lab_init_nodes(struct lab *l, const char *state, char *err)
 		l->node_fd[i] = -1;
 	for (i = 0; i < n * n; i++)
 		l->route_fd[i] = -1;
+	for (i = 0; i < n * POL_SVC_COUNT; i++)
+		l->zone_fd[i] = -1;
 	nodes_from_topo(l);
 	return 0;
 }
@@ -128,7 +235,22 @@ static void nodes_from_topo(struct lab *l)
 		nd->has_client = t->has_client_cert;
 		nd->client_profile = t->client_cert.profile;
 		nd->client_ca = t->client_cert.ca;
-		nd->verify = l->topo.verify;
+		nd->verify = l->topo.clusters[t->cluster].verify;
+		nd->stale = false;
+		nd->pid = 0;
+	}
+	for (i = 0; i < l->topo.n_externals; i++) {
+		const struct topo_external *x = &l->topo.externals[i];
+		struct lab_node *nd = &l->nodes[l->topo.n_nodes + i];
+
+		snprintf(nd->name, sizeof(nd->name), "%s", x->name);
+		snprintf(nd->version, sizeof(nd->version), "-");
+		nd->profile = x->cert.profile;
+		nd->ca = x->cert.ca;
+		nd->has_client = x->has_client_cert;
+		nd->client_profile = x->client_cert.profile;
+		nd->client_ca = x->client_cert.ca;
+		nd->verify = x->verify;
 		nd->stale = false;
 		nd->pid = 0;
 	}
@@ -161,8 +283,13 @@ int lab_open_topo(struct lab *l, const struct topo *t, const char *where,
 /* Close the reservations no process took. */
 static void close_reserved(struct lab *l)
 {
-	size_t i, n = l->topo.n_nodes;
+	size_t i, n = lab_n(l);
 
+	for (i = 0; l->zone_fd != NULL && i < n * POL_SVC_COUNT; i++)
+		if (l->zone_fd[i] >= 0) {
+			close(l->zone_fd[i]);
+			l->zone_fd[i] = -1;
+		}
 	for (i = 0; l->node_fd != NULL && i < n; i++)
 		if (l->node_fd[i] >= 0) {
 			close(l->node_fd[i]);
@@ -184,6 +311,12 @@ void lab_close(struct lab *l)
 	ekl_free(l->route_port);
 	ekl_free(l->node_fd);
 	ekl_free(l->route_fd);
+	ekl_free(l->zone_port);
+	ekl_free(l->zone_fd);
+	ekl_free(l->zroutes);
+	l->zone_port = l->zone_fd = NULL;
+	l->zroutes = NULL;
+	l->n_zroutes = 0;
 	l->nodes = NULL;
 	l->route_port = NULL;
 	l->node_fd = NULL;
@@ -192,8 +325,17 @@ void lab_close(struct lab *l)
 
 bool lab_dials(const struct lab *l, size_t i, size_t j)
 {
-	return i != j && labmodel_dials(l->topo.dial, l->nodes[i].name,
-					l->nodes[j].name, l->topo.primary);
+	const struct topo_cluster *c;
+
+	if (i == j || i >= l->topo.n_nodes || j >= l->topo.n_nodes ||
+	    l->topo.nodes[i].cluster != l->topo.nodes[j].cluster)
+		return false;
+	c = &l->topo.clusters[l->topo.nodes[i].cluster];
+	/* The single-cluster form's dial may be overridden (plan run
+	 * --dial): topo.dial is the first cluster's. */
+	return labmodel_dials(
+	    l->topo.nodes[i].cluster == 0 ? l->topo.dial : c->dial,
+	    l->nodes[i].name, l->nodes[j].name, l->topo.nodes[c->primary].name);
 }
 
 int lab_node_socket(struct lab *l, int i, int *fd, char *err)
@@ -212,9 +354,41 @@ int lab_node_socket(struct lab *l, int i, int *fd, char *err)
 	return 0;
 }
 
+int lab_node_sockets(struct lab *l, int i, int *fds, int *n, char *err)
+{
+	char e[EKL_ERRLEN];
+	int s, rv, port;
+
+	*n = 0;
+	if ((rv = lab_node_socket(l, i, &fds[0], err)) != 0)
+		return rv;
+	*n = 1;
+	for (s = 0; s < POL_SVC_COUNT; s++) {
+		size_t k = (size_t)i * POL_SVC_COUNT + (size_t)s;
+
+		if (l->zone_port[k] <= 0)
+			continue;
+		if (l->zone_fd[k] >= 0) {
+			fds[(*n)++] = l->zone_fd[k];
+			l->zone_fd[k] = -1;
+			continue;
+		}
+		if (addr_reserve(l->zone_port[k], &fds[*n], &port, e) != 0) {
+			while (*n > 0)
+				close(fds[--(*n)]);
+			return ekl_errf(
+			    err, EKL_EADDR, "%s's %s zone listener: %s",
+			    l->nodes[i].name,
+			    pol_service_name((enum pol_service)s), e);
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
 int lab_route_socket(struct lab *l, size_t from, size_t to, int *fd, char *err)
 {
-	size_t k = from * l->topo.n_nodes + to;
+	size_t k = from * lab_n(l) + to;
 	char e[EKL_ERRLEN];
 	int port;
 
@@ -234,9 +408,9 @@ int lab_route_socket(struct lab *l, size_t from, size_t to, int *fd, char *err)
 int lab_save(const struct lab *l, char *err)
 {
 	char path[LAB_PATH_MAX + 32], tmp[LAB_PATH_MAX + 40];
-	size_t i, j, n = l->topo.n_nodes;
+	size_t i, j, n = lab_n(l);
 	FILE *f;
-	int k;
+	int k, s;
 
 	lab_path(l, NULL, "lab.conf", path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -270,6 +444,13 @@ int lab_save(const struct lab *l, char *err)
 				fprintf(f, "route %s %s %d\n", l->nodes[i].name,
 					l->nodes[j].name,
 					l->route_port[i * n + j]);
+	for (i = 0; i < n; i++)
+		for (s = 0; s < POL_SVC_COUNT; s++)
+			if (l->zone_port[i * POL_SVC_COUNT + (size_t)s] > 0)
+				fprintf(f, "zone %s %s %d\n", l->nodes[i].name,
+					pol_service_name((enum pol_service)s),
+					l->zone_port[i * POL_SVC_COUNT +
+						     (size_t)s]);
 	for (k = 0; k < l->n_faults; k++)
 		fprintf(f, "fault %s %s %s\n", l->faults[k].name,
 			l->faults[k].kind,
@@ -291,7 +472,7 @@ int lab_load(struct lab *l, char *err)
 {
 	char path[LAB_PATH_MAX + 32], line[1024];
 	const struct lab_runtime *want = l->rt; /* asked with --runtime */
-	size_t n = l->topo.n_nodes;
+	size_t n = lab_n(l);
 	FILE *f;
 	int lineno = 0;
 
@@ -353,6 +534,14 @@ int lab_load(struct lab *l, char *err)
 			    (j = lab_node_index(l, b)) < 0)
 				goto bad;
 			l->route_port[(size_t)i * n + (size_t)j] = p1;
+		} else if (sscanf(line, "zone %127s %127s %d", a, b, &p1) ==
+			   3) {
+			enum pol_service svc;
+
+			if ((i = lab_node_index(l, a)) < 0 ||
+			    pol_service_parse(b, &svc) != 0)
+				goto bad;
+			l->zone_port[(size_t)i * POL_SVC_COUNT + svc] = p1;
 		} else if (sscanf(line, "fault %63s %15s %63s", a, b, c) == 3) {
 			struct lab_fault *ft;
 
@@ -412,7 +601,6 @@ static int mkdirs(const char *path, char *err)
 
 int lab_issue_cert(struct lab *l, int i, char *err)
 {
-	const struct topo_node *t = &l->topo.nodes[i];
 	struct lab_node *nd = &l->nodes[i];
 	struct pki_leaf_opts o;
 	char pki[LAB_PATH_MAX + 8], name[TOPO_NAME_MAX + 16];
@@ -423,7 +611,7 @@ int lab_issue_cert(struct lab *l, int i, char *err)
 	o.name = nd->name;
 	o.profile = nd->profile;
 	o.ca = nd->ca;
-	o.days = t->cert.days;
+	o.days = ep_cert(l, (size_t)i, false)->days;
 	o.force = true;
 	rv = pki_issue(pki, &o, err);
 	if (rv != 0 || !nd->has_client)
@@ -435,17 +623,71 @@ int lab_issue_cert(struct lab *l, int i, char *err)
 	o.n_sans = 1;
 	o.profile = nd->client_profile;
 	o.ca = nd->client_ca;
-	o.days = t->client_cert.days;
+	o.days = ep_cert(l, (size_t)i, true)->days;
 	o.force = true;
 	return pki_issue(pki, &o, err);
 }
 
+/* The zone lines of endpoint i: a listener per service it accepts, the
+ * names it accepts, and a peer per connection it opens (through the
+ * proxy's route, or straight to the listener when direct). */
+static void write_zone_conf(const struct lab *l, size_t i, FILE *f)
+{
+	size_t k, n = lab_n(l);
+	int s;
+
+	for (s = 0; s < POL_SVC_COUNT; s++)
+		if (l->zone_port[i * POL_SVC_COUNT + (size_t)s] > 0)
+			fprintf(f, "zone-listen = %s=127.0.0.1:%d\n",
+				pol_service_name((enum pol_service)s),
+				l->zone_port[i * POL_SVC_COUNT + (size_t)s]);
+	for (k = 0; k < l->n_zroutes; k++) {
+		const struct lab_zroute *z = &l->zroutes[k];
+		int port;
+
+		if (z->to == i)
+			fprintf(f, "zone-accept = %s=%s\n",
+				pol_service_name(z->service),
+				l->nodes[z->from].name);
+		if (z->from != i)
+			continue;
+		port = l->route_port[z->from * n + z->to] > 0
+			   ? l->route_port[z->from * n + z->to]
+			   : lab_route_target(l, z->from, z->to);
+		fprintf(f, "zone-peer = %s=%s,127.0.0.1:%d%s\n",
+			l->nodes[z->to].name, pol_service_name(z->service),
+			port, z->mra ? ",mra" : "");
+	}
+	if (l->n_zroutes > 0)
+		fprintf(f, "zone-interval-ms = %d\n", LAB_ZONE_INTERVAL_MS);
+}
+
+/* An external: an ekunode --kind KIND with no ClusterDB peers. */
+static void write_external_conf(const struct lab *l, size_t i, FILE *f)
+{
+	const struct topo_external *x = topo_endpoint_external(&l->topo, i);
+	const struct lab_node *nd = &l->nodes[i];
+
+	fprintf(f, "kind = %s\n", pol_kind_name(x->kind));
+	fprintf(f, "checks-client-eku = %s\n",
+		x->checks_client_eku ? "on" : "off");
+	if (nd->has_client)
+		fprintf(f,
+			"client-cert = %s/pki/%s-client.crt\n"
+			"client-key = %s/pki/%s-client.key\n",
+			l->state, nd->name, l->state, nd->name);
+	fprintf(f, "verify = %s\n", pol_mode_name(nd->verify));
+}
+
 int lab_write_node_conf(struct lab *l, int i, char *err)
 {
-	const struct topo_node *t = &l->topo.nodes[i];
 	struct lab_node *nd = &l->nodes[i];
+	const struct topo_node *t =
+	    (size_t)i < l->topo.n_nodes ? &l->topo.nodes[i] : NULL;
+	const struct topo_cluster *cl =
+	    t != NULL ? &l->topo.clusters[t->cluster] : NULL;
 	char path[LAB_PATH_MAX + 80], tmp[LAB_PATH_MAX + 90];
-	size_t j, n = l->topo.n_nodes;
+	size_t j, n = lab_n(l);
 	enum pol_vclass v;
 	FILE *f;
 
@@ -455,14 +697,15 @@ int lab_write_node_conf(struct lab *l, int i, char *err)
 	if (f == NULL)
 		return ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
 	fprintf(f, "# written by ekulab lab for topology %s\n", l->topo.name);
-	fprintf(f, "name = %s\ncluster = %s\n", nd->name, l->topo.name);
+	fprintf(f, "name = %s\ncluster = %s\n", nd->name,
+		cl != NULL ? cl->name : nd->name);
 	fprintf(f, "listen = 127.0.0.1:%d\n", nd->port);
 	/* A peer for every node with a direction to or from this one: we
 	 * dial it through its route (or its port, direct); `dial=no` when
 	 * the dial mode has only the peer dial, `accept=no` when only we
 	 * do. Two nodes the dial mode never connects do not know each
-	 * other (the model's not-dialled). */
-	for (j = 0; j < n; j++) {
+	 * other (the model's not-dialled); nor do nodes of two clusters. */
+	for (j = 0; t != NULL && j < l->topo.n_nodes; j++) {
 		bool out = lab_dials(l, (size_t)i, j);
 		bool in = lab_dials(l, j, (size_t)i);
 
@@ -474,8 +717,22 @@ int lab_write_node_conf(struct lab *l, int i, char *err)
 			    : l->nodes[j].port,
 			out ? "" : ",dial=no", in ? "" : ",accept=no");
 	}
+	write_zone_conf(l, (size_t)i, f);
 	fprintf(f, "cert = %s/pki/%s.crt\nkey = %s/pki/%s.key\n", l->state,
 		nd->name, l->state, nd->name);
+	fprintf(f, "ca = %s/pki/ca.crt\n", l->state);
+	fprintf(f, "data = %s/%s/data\nadmin = %s/%s/admin.sock\n", l->state,
+		nd->name, l->state, nd->name);
+	if (l->tune.heartbeat_ms > 0)
+		fprintf(f, "heartbeat-ms = %d\n", l->tune.heartbeat_ms);
+	if (l->tune.dead_ms > 0)
+		fprintf(f, "dead-ms = %d\n", l->tune.dead_ms);
+	if (l->tune.backoff_max_ms > 0)
+		fprintf(f, "backoff-max-ms = %d\n", l->tune.backoff_max_ms);
+	if (t == NULL) {
+		write_external_conf(l, (size_t)i, f);
+		goto done;
+	}
 	/* A client certificate exists from X15.5 on; earlier versions ignore
 	 * the topology's (as the model does). */
 	if (nd->has_client && pol_version_parse(nd->version, &v) == 0 &&
@@ -484,27 +741,24 @@ int lab_write_node_conf(struct lab *l, int i, char *err)
 			"client-cert = %s/pki/%s-client.crt\n"
 			"client-key = %s/pki/%s-client.key\n",
 			l->state, nd->name, l->state, nd->name);
-	fprintf(f, "ca = %s/pki/ca.crt\n", l->state);
 	fprintf(f, "version = %s\nrole = %s\nverify = %s\n", nd->version,
 		topo_role_name(t->role), pol_mode_name(nd->verify));
 	fprintf(f, "client-eku-check = %s\n",
 		t->client_eku_check ? "on" : "off");
 	if (t->log_level[0] != '\0')
 		fprintf(f, "log-level = %s\n", t->log_level);
-	fprintf(f, "data = %s/%s/data\nadmin = %s/%s/admin.sock\n", l->state,
-		nd->name, l->state, nd->name);
-	fprintf(f, "primary = %s\n", l->topo.primary);
-	fprintf(f, "link = %s\n", topo_link_name(l->topo.link));
-	if (l->tune.heartbeat_ms > 0)
-		fprintf(f, "heartbeat-ms = %d\n", l->tune.heartbeat_ms);
-	if (l->tune.dead_ms > 0)
-		fprintf(f, "dead-ms = %d\n", l->tune.dead_ms);
-	if (l->tune.backoff_max_ms > 0)
-		fprintf(f, "backoff-max-ms = %d\n", l->tune.backoff_max_ms);
+	/* The single-cluster form's primary and link may be overridden (plan
+	 * run --link): topo.primary and topo.link are the first cluster's. */
+	fprintf(f, "primary = %s\n",
+		t->cluster == 0 ? l->topo.primary
+				: l->topo.nodes[cl->primary].name);
+	fprintf(f, "link = %s\n",
+		topo_link_name(t->cluster == 0 ? l->topo.link : cl->link));
 	if (l->tune.log_keep > 0)
 		fprintf(f, "log-keep = %ld\n", l->tune.log_keep);
 	if (l->tune.ack_timeout_ms > 0)
 		fprintf(f, "ack-timeout-ms = %d\n", l->tune.ack_timeout_ms);
+done:
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		unlink(tmp);
 		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));
@@ -518,7 +772,7 @@ int lab_write_node_conf(struct lab *l, int i, char *err)
  * reserved and held (lab.h), so none is handed out twice. */
 static int pick_ports(struct lab *l, char *err)
 {
-	size_t i, j, n = l->topo.n_nodes;
+	size_t i, j, k, n = lab_n(l);
 	struct rlimit rl;
 	char e[EKL_ERRLEN];
 
@@ -539,12 +793,29 @@ static int pick_ports(struct lab *l, char *err)
 					"a listen port for node %s: %s",
 					l->nodes[i].name, e);
 	}
+	/* A zone listener per service an endpoint accepts. */
+	for (k = 0; k < n * POL_SVC_COUNT; k++)
+		l->zone_port[k] = 0;
+	for (k = 0; k < l->n_zroutes; k++) {
+		size_t z =
+		    l->zroutes[k].to * POL_SVC_COUNT + l->zroutes[k].service;
+
+		if (l->zone_port[z] > 0)
+			continue;
+		if (addr_reserve(0, &l->zone_fd[z], &l->zone_port[z], e) != 0)
+			return ekl_errf(err, EKL_EADDR,
+					"a %s zone port for %s: %s",
+					pol_service_name(l->zroutes[k].service),
+					l->nodes[l->zroutes[k].to].name, e);
+	}
 	for (i = 0; i < n; i++)
 		for (j = 0; j < n; j++) {
-			size_t k = i * n + j;
+			k = i * n + j;
 
 			l->route_port[k] = 0;
-			if (l->tune.direct || !lab_dials(l, i, j))
+			if (l->tune.direct ||
+			    (!lab_dials(l, i, j) &&
+			     lab_zroute_find(l, i, j) == NULL))
 				continue;
 			if (l->rt->own_network) {
 				l->route_port[k] = LAB_ROUTE_PORT_BASE + (int)k;
@@ -564,7 +835,7 @@ static int pick_ports(struct lab *l, char *err)
 int lab_prepare(struct lab *l, const char *runtime, char *err)
 {
 	char pki[LAB_PATH_MAX + 8], dir[LAB_PATH_MAX + 80];
-	size_t i, n = l->topo.n_nodes;
+	size_t i, n = lab_n(l);
 	int rv;
 
 	l->rt = lab_runtime_find(runtime);
@@ -573,10 +844,16 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 				"unknown runtime '%s'; this build has: "
 				"process, docker, swarm",
 				runtime);
+	if (l->rt->own_network && is_deployment(&l->topo))
+		return ekl_errf(err, EKL_ECONFIG,
+				"%s: a deployment (clusters:, externals:, "
+				"zones:) runs on the process runtime only for "
+				"now; drop --runtime %s",
+				l->topo_path, l->rt->name);
 	for (i = 0; i < n; i++)
-		if (l->topo.nodes[i].cert.file != NULL ||
-		    (l->topo.nodes[i].has_client_cert &&
-		     l->topo.nodes[i].client_cert.file != NULL))
+		if (ep_cert(l, i, false)->file != NULL ||
+		    (l->nodes[i].has_client &&
+		     ep_cert(l, i, true)->file != NULL))
 			return ekl_errf(
 			    err, EKL_ECONFIG,
 			    "%s: node %s: cert.file is for 'ekulab "
@@ -713,7 +990,7 @@ int lab_start_all(struct lab *l, char *err)
 
 	if (!l->tune.direct && (rv = l->rt->start_proxy(l, err)) != 0)
 		return rv;
-	for (i = 0; i < l->topo.n_nodes; i++) {
+	for (i = 0; i < lab_n(l); i++) {
 		if (lab_interrupted())
 			return ekl_errf(err, EKL_EINTR, "interrupted by %s",
 					lab_interrupt_name());
@@ -722,7 +999,7 @@ int lab_start_all(struct lab *l, char *err)
 	}
 	if ((rv = lab_save(l, err)) != 0)
 		return rv;
-	for (i = 0; i < l->topo.n_nodes; i++)
+	for (i = 0; i < lab_n(l); i++)
 		if ((rv = lab_wait_node(l, (int)i, 20, err)) != 0)
 			return rv;
 	return 0;
@@ -733,7 +1010,7 @@ void lab_stop_all(struct lab *l)
 	char err[EKL_ERRLEN];
 	size_t i;
 
-	for (i = 0; i < l->topo.n_nodes; i++)
+	for (i = 0; i < lab_n(l); i++)
 		l->rt->stop_node(l, (int)i, err);
 	if (!l->tune.direct)
 		l->rt->stop_proxy(l, err);
@@ -789,7 +1066,7 @@ int lab_up_wait(struct lab *l, const char *runtime, double settle, char *err)
 	int rv;
 
 	if (lab_load(l, probe) == 0) {
-		for (i = 0; i < l->topo.n_nodes; i++)
+		for (i = 0; i < lab_n(l); i++)
 			if (l->rt->node_running(l, (int)i))
 				return ekl_errf(err, EKL_EEXIST,
 						"lab '%s' is already up (%s); "
@@ -850,7 +1127,7 @@ int lab_down(struct lab *l, char *err)
 		return rv;
 	}
 	lab_stop_all(l);
-	for (i = 0; i < l->topo.n_nodes; i++)
+	for (i = 0; i < lab_n(l); i++)
 		l->nodes[i].pid = 0;
 	return lab_remove_state(l, err);
 }

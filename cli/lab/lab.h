@@ -41,6 +41,9 @@
 #define LAB_NODE_PORT_BASE  7001
 #define LAB_ROUTE_PORT_BASE 21000
 #define LAB_MAX_FAULTS	    64
+/* How often a lab's zone connections are probed afresh (ekunode
+ * --zone-interval-ms). */
+#define LAB_ZONE_INTERVAL_MS 300
 /* Longest $TMPDIR a lab uses: the node and proxy Unix socket paths under
  * it must stay below the 108 bytes of sun_path. */
 #define LAB_TMPDIR_MAX 60
@@ -89,14 +92,37 @@ struct lab_tuning {
 
 struct lab_runtime;
 
+/* One zone connection the lab wires (a deployment's zones: lab_zroutes
+ * from the model's prediction): `from` opens `service` to `to`
+ * (endpoint indices: nodes, then externals), through the proxy's route
+ * FROM>TO to `to`'s zone listener for the service. mra: a traversal
+ * connection that carries MRA (the initiator checks the SIP SERVICE
+ * message). At most one zone connection per directed pair. */
+struct lab_zroute {
+	size_t zone; /* index into topo.zones */
+	size_t from;
+	size_t to;
+	enum pol_service service;
+	bool mra;
+};
+
 struct lab {
 	char state[LAB_PATH_MAX]; /* the state directory */
 	char topo_path[LAB_PATH_MAX * 2];
 	struct topo topo;	      /* owned unless topo_borrowed */
 	bool topo_borrowed;	      /* a plan owns the topology */
 	const struct lab_runtime *rt; /* not owned: static table */
-	struct lab_node *nodes;	      /* owned, topo.n_nodes entries */
-	int *route_port;	      /* owned: [from * n + to] */
+	/* owned, one per endpoint (lab_n): the nodes, then the externals
+	 * (each an ekunode --kind KIND: docs/lab.md, "Deployments"). */
+	struct lab_node *nodes;
+	int *route_port; /* owned: [from * lab_n + to] */
+	/* Zone listeners: zone_port[i * POL_SVC_COUNT + service], 0 when
+	 * endpoint i accepts no such connection; zone_fd likewise (the
+	 * reservation, or -1). Owned. */
+	int *zone_port;
+	int *zone_fd;
+	struct lab_zroute *zroutes; /* owned, n_zroutes */
+	size_t n_zroutes;
 	/* Reserved listening sockets not yet handed to their process
 	 * (process runtime), or -1: node_fd[i], route_fd[from * n + to].
 	 * Owned; lab_close closes what is left. */
@@ -107,6 +133,20 @@ struct lab {
 	int n_faults;
 	struct lab_tuning tune;
 };
+
+/* Endpoints: the nodes, then the externals (topo_endpoints). */
+size_t lab_n(const struct lab *l);
+/* The zone connection from -> to, or NULL. */
+const struct lab_zroute *lab_zroute_find(const struct lab *l, size_t from,
+					 size_t to);
+/* Where the proxy's route from -> to forwards: `to`'s ClusterDB listen
+ * port, or its zone listener for the zone connection. */
+int lab_route_target(const struct lab *l, size_t from, size_t to);
+/* The listening sockets endpoint i serves (process runtime): its listen
+ * socket, then its zone listeners, each the one reserved at prepare or a
+ * new reservation of its port. fds has room for 1 + POL_SVC_COUNT; the
+ * caller owns what comes back in it (*n). */
+int lab_node_sockets(struct lab *l, int i, int *fds, int *n, char *err);
 
 /* Paths inside the state directory (into buf). */
 void lab_path(const struct lab *l, const char *node, const char *file,
@@ -119,9 +159,11 @@ const char *lab_tmpdir(void);
  * NAME. */
 void lab_default_state(const char *name, char *buf, size_t len);
 
-/* Can the live lab run t? It runs one cluster: a topology with
- * clusters:, externals: or zones: is the model's only for now. Returns 0
- * or EKL_ECONFIG with err saying so. lab_open and lab_open_topo ask it. */
+/* Can the live lab run t? Deployments (clusters:, externals:, zones:)
+ * run on the process runtime; lab_prepare refuses them on docker. A
+ * deployment where two zones join the same two endpoints is refused (one
+ * zone connection per directed pair). Returns 0 or EKL_ECONFIG with err
+ * saying so. lab_open and lab_open_topo ask it. */
 int lab_topo_supported(const struct topo *t, char *err);
 
 /* Read the topology; the state directory is `state` or the default. */
@@ -226,8 +268,8 @@ int lab_ask(const struct lab *l, int i, const char *prefix, const char *cmd,
 /* Wait until node i answers on its admin socket (bounded). */
 int lab_wait_node(const struct lab *l, int i, double seconds, char *err);
 
-/* The directions between nodes i and j the topology's dial mode makes:
- * does i dial j? (labmodel_dials on the lab's topology) */
+/* The ClusterDB directions between nodes i and j: does i dial j? Only
+ * nodes of one cluster, by its dial mode and primary (labmodel_dials). */
 bool lab_dials(const struct lab *l, size_t i, size_t j);
 /* The listening socket for node i (process runtime): the one reserved at
  * prepare, or a new reservation of its port (a restart). The caller owns

@@ -278,7 +278,8 @@ int lab_fault_verify(struct lab *l, enum pol_mode mode, int node, char *err)
 	size_t i;
 	int rv;
 
-	for (i = 0; i < l->topo.n_nodes; i++) {
+	/* node < 0: every Expressway node; an external only by name. */
+	for (i = 0; i < (node >= 0 ? lab_n(l) : l->topo.n_nodes); i++) {
 		if (node >= 0 && (size_t)node != i)
 			continue;
 		l->nodes[i].verify = mode;
@@ -307,7 +308,7 @@ int lab_fault_links(struct lab *l, const char *name, const char *kind,
 {
 	size_t cap = 256 + (size_t)n * 2 * (TOPO_NAME_MAX + 2), len;
 	char *cmd = ekl_malloc(cap), *body = NULL;
-	size_t nn = l->topo.n_nodes;
+	size_t nn = lab_n(l);
 	int k, used = 0, rv;
 
 	if (cmd == NULL)

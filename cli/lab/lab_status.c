@@ -29,6 +29,15 @@ static void fill(const struct lab *l, struct lab_node_status *ns,
 	snprintf(ns->primary, sizeof(ns->primary), "%s",
 		 st->primary[0] ? st->primary : "-");
 	snprintf(ns->verify, sizeof(ns->verify), "%s", st->verify);
+	snprintf(ns->version, sizeof(ns->version), "%s", st->version);
+	if (st->n_zones > 0) {
+		ns->zones = ekl_calloc(st->n_zones, sizeof(*ns->zones));
+		if (ns->zones != NULL) {
+			memcpy(ns->zones, st->zones,
+			       st->n_zones * sizeof(*ns->zones));
+			ns->n_zones = st->n_zones;
+		}
+	}
 	ns->revision = st->revision;
 	ns->pid = st->pid;
 	ns->uptime_ms = st->uptime_ms;
@@ -96,7 +105,7 @@ static int collect_proxy(const struct lab *l, struct lab_status *s, char *err)
 		j = lab_node_index(l, strchr(r[k].name, '>') + 1);
 		if (i < 0 || j < 0)
 			continue;
-		snprintf(s->route_state[(size_t)i * s->n + (size_t)j],
+		snprintf(s->route_state[(size_t)i * s->ne + (size_t)j],
 			 sizeof(s->route_state[0]), "%s", r[k].state);
 	}
 	proxy_client_routes_free(r, nr);
@@ -116,7 +125,7 @@ static bool route_cut(const struct lab_status *s, size_t i, size_t j)
 
 	if (s->route_state == NULL) /* a prediction: no proxy */
 		return false;
-	st = s->route_state[i * s->n + j];
+	st = s->route_state[i * s->ne + j];
 
 	return st[0] != '\0' && strcmp(st, "open") != 0;
 }
@@ -159,12 +168,123 @@ static void observe_dir(const struct lab *l, const struct lab_status *s,
 	labmodel_dir_resolve(&f, out);
 }
 
-/* The observation: directions, pairs (the topology's link rule) and
- * replication as the primary reports it, reasons by the model's
- * precedence. */
+/* What endpoint `from` reports of its zone connection to `to`, or NULL. */
+static const struct node_zone_status *zone_report(const struct lab *l,
+						  const struct lab_status *s,
+						  enum pol_service svc,
+						  size_t from, size_t to)
+{
+	const struct lab_node_status *a = &s->nodes[from];
+	size_t k;
+
+	if (!a->answers)
+		return NULL;
+	for (k = 0; k < a->n_zones; k++)
+		if (a->zones[k].outbound &&
+		    strcmp(a->zones[k].service, pol_service_name(svc)) == 0 &&
+		    strcasecmp(a->zones[k].peer, l->nodes[to].name) == 0)
+			return &a->zones[k];
+	return NULL;
+}
+
+/* One zone connection observed, by the model's precedence: the
+ * initiator's last attempt says how the handshake (and, for mra, the SIP
+ * SERVICE check) ended. */
+static void observe_zone(const struct lab *l, const struct lab_status *s,
+			 const bool *running, const struct lab_zroute *z,
+			 enum pol_service svc, struct lab_zone_conn *out)
+{
+	const struct node_zone_status *r =
+	    zone_report(l, s, svc, z->from, z->to);
+	struct lab_dir_facts f;
+	enum pol_code code;
+
+	memset(out, 0, sizeof(*out));
+	out->zone = (uint8_t)z->zone;
+	out->service = (uint8_t)svc;
+	out->from = (uint8_t)z->from;
+	out->to = (uint8_t)z->to;
+	memset(&f, 0, sizeof(f));
+	f.v.depth = -1;
+	f.dialled = true;
+	f.from_running = running[z->from];
+	f.to_running = running[z->to];
+	f.cut = route_cut(s, z->from, z->to);
+	if (r != NULL && strcmp(r->state, "up") == 0 &&
+	    strcmp(r->code, "ok") == 0) {
+		f.handshake = true;
+		f.v.ok = true;
+	} else if (r != NULL && is_cert_code(r->code, &code)) {
+		f.handshake = true;
+		f.v.code = code;
+		f.v.depth = r->depth;
+		f.v.side = strcmp(r->by, "initiator") == 0 ? POL_SIDE_INITIATOR
+							   : POL_SIDE_ACCEPTOR;
+	}
+	labmodel_dir_resolve(&f, &out->d);
+}
+
+/* Traversal zones whose ends run different version classes, by the
+ * versions the nodes report (lab.conf's for one that does not answer). */
+static void observe_mismatch(const struct lab *l, const struct lab_status *s,
+			     struct lab_zones *z)
+{
+	size_t zi, i, j, n = l->topo.n_nodes;
+
+	for (zi = 0; zi < l->topo.n_zones && zi < TOPO_MAX_ZONES; zi++) {
+		const struct topo_zone *t = &l->topo.zones[zi];
+
+		z->mismatch[zi] = false;
+		if (t->type != POL_SVC_TRAVERSAL)
+			continue;
+		for (i = 0; i < n; i++)
+			for (j = 0; j < n; j++) {
+				enum pol_vclass a, b;
+				const char *va = s->nodes[i].answers
+						     ? s->nodes[i].version
+						     : l->nodes[i].version;
+				const char *vb = s->nodes[j].answers
+						     ? s->nodes[j].version
+						     : l->nodes[j].version;
+
+				if (topo_zone_end_has(&l->topo, &t->a, i) &&
+				    topo_zone_end_has(&l->topo, &t->b, j) &&
+				    pol_version_parse(va, &a) == 0 &&
+				    pol_version_parse(vb, &b) == 0 && a != b)
+					z->mismatch[zi] = true;
+			}
+	}
+}
+
+static void observe_zones(const struct lab *l, struct lab_status *s)
+{
+	struct lab_zones *z = &s->obs->zones;
+	bool running[TOPO_MAX_NODES];
+	size_t i, k;
+
+	for (i = 0; i < s->ne && i < TOPO_MAX_NODES; i++)
+		running[i] = s->nodes[i].running && !s->nodes[i].paused;
+	z->n = 0;
+	for (k = 0; k < l->n_zroutes; k++) {
+		const struct lab_zroute *r = &l->zroutes[k];
+
+		if (z->n + 2 > LAB_MAX_ZONE_CONNS)
+			break;
+		observe_zone(l, s, running, r, r->service, &z->c[z->n++]);
+		if (r->mra)
+			observe_zone(l, s, running, r, POL_SVC_MRA,
+				     &z->c[z->n++]);
+	}
+	observe_mismatch(l, s, z);
+}
+
+/* The observation: directions, pairs (each cluster's link rule) and
+ * replication as each cluster's primary reports it, reasons by the
+ * model's precedence; then the zone connections. */
 static void observe(const struct lab *l, struct lab_status *s)
 {
 	struct lab_prediction *o = s->obs;
+	const struct topo *t = &l->topo;
 	const char *names[TOPO_MAX_NODES];
 	size_t i, j, n = s->n;
 	int p = lab_node_index(l, l->topo.primary);
@@ -172,7 +292,14 @@ static void observe(const struct lab *l, struct lab_status *s)
 	o->n = n;
 	o->primary = p >= 0 ? (size_t)p : 0;
 	o->link = l->topo.link;
+	/* The clusters as labmodel_predict sets them. */
+	o->n_clusters = t->n_clusters;
+	for (i = 0; i < t->n_clusters; i++) {
+		o->cprimary[i] = t->multi ? t->clusters[i].primary : o->primary;
+		o->clink[i] = t->multi ? t->clusters[i].link : t->link;
+	}
 	for (i = 0; i < n; i++) {
+		o->cluster[i] = t->nodes[i].cluster;
 		names[i] = l->nodes[i].name;
 		o->running[i] = s->nodes[i].running && !s->nodes[i].paused;
 	}
@@ -181,17 +308,18 @@ static void observe(const struct lab *l, struct lab_status *s)
 			if (i != j)
 				observe_dir(l, s, i, j, &o->dir[i][j]);
 	labmodel_derive(o, names);
-	/* Replication as the primary reports it; the reason, when it stops,
-	 * by the model's precedence over what was observed. */
-	for (i = 0; p >= 0 && i < n; i++) {
+	/* Replication as each primary reports it; the reason, when it
+	 * stops, by the model's precedence over what was observed. */
+	for (i = 0; i < n; i++) {
 		const struct lab_peer_status *r;
 		struct lab_why why;
+		size_t pr = labmodel_primary_of(o, i);
 		bool live;
 
-		if ((int)i == p)
+		if (i == pr)
 			continue;
-		r = s->nodes[p].answers ? &s->nodes[p].peers[i] : NULL;
-		live = r != NULL && o->running[i] && o->running[p] &&
+		r = s->nodes[pr].answers ? &s->nodes[pr].peers[i] : NULL;
+		live = r != NULL && o->running[i] && o->running[pr] &&
 		       (strcmp(r->repl, "replicating") == 0 ||
 			strcmp(r->repl, "catching-up") == 0 ||
 			strcmp(r->repl, "snapshot") == 0);
@@ -211,20 +339,22 @@ static void observe(const struct lab *l, struct lab_status *s)
 				o->repl[i].why.kind = LAB_WHY_CUT;
 		}
 	}
+	observe_zones(l, s);
 }
 
 int lab_status_collect(const struct lab *l, struct lab_status *s, char *err)
 {
-	size_t i, k, n = l->topo.n_nodes;
+	size_t i, k, n = l->topo.n_nodes, ne = lab_n(l);
 
 	memset(s, 0, sizeof(*s));
 	s->n = n;
-	s->nodes = ekl_calloc(n, sizeof(*s->nodes));
-	s->route_state = ekl_calloc(n * n + 1, sizeof(*s->route_state));
+	s->ne = ne;
+	s->nodes = ekl_calloc(ne, sizeof(*s->nodes));
+	s->route_state = ekl_calloc(ne * ne + 1, sizeof(*s->route_state));
 	s->obs = ekl_calloc(1, sizeof(*s->obs));
 	if (s->nodes == NULL || s->route_state == NULL || s->obs == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < ne; i++) {
 		struct lab_node_status *ns = &s->nodes[i];
 		struct node_status st;
 		char e[EKL_ERRLEN];
@@ -246,6 +376,8 @@ int lab_status_collect(const struct lab *l, struct lab_status *s, char *err)
 		}
 		snprintf(ns->verify, sizeof(ns->verify), "%s",
 			 pol_mode_name(l->nodes[i].verify));
+		snprintf(ns->version, sizeof(ns->version), "%s",
+			 l->nodes[i].version);
 		ns->running = l->rt->node_running(l, (int)i);
 		ns->host[0] = '\0';
 		if (ns->running && l->rt->node_host != NULL)
@@ -275,8 +407,10 @@ void lab_status_free(struct lab_status *s)
 {
 	size_t i;
 
-	for (i = 0; s->nodes != NULL && i < s->n; i++)
+	for (i = 0; s->nodes != NULL && i < s->ne; i++) {
 		ekl_free(s->nodes[i].peers);
+		ekl_free(s->nodes[i].zones);
+	}
 	ekl_free(s->nodes);
 	ekl_free(s->route_state);
 	ekl_free(s->obs);
@@ -307,6 +441,34 @@ const char *lab_status_cell(const struct lab *l, const struct lab_status *s,
 	if (strcmp(a->peers[to].out, "-") == 0)
 		return "pending";
 	return a->peers[to].out;
+}
+
+const char *lab_status_zone_cell(const struct lab *l,
+				 const struct lab_status *s,
+				 enum pol_service service, size_t from,
+				 size_t to)
+{
+	const struct lab_zone_conn *c =
+	    labmodel_zone_dir(s->obs, service, from, to);
+	const struct node_zone_status *r;
+
+	if (c == NULL)
+		return "-";
+	switch (c->d.state) {
+	case LAB_DIR_NOT_DIALLED: return "-";
+	case LAB_DIR_NOT_RUNNING: return "not-running";
+	case LAB_DIR_OK: return "ok";
+	case LAB_DIR_REJECTED: return pol_code_name(c->d.v.code);
+	case LAB_DIR_CUT: break;
+	}
+	if (route_cut(s, from, to))
+		return "cut";
+	if (s->predicted)
+		return "cut";
+	r = zone_report(l, s, service, from, to);
+	if (r == NULL || strcmp(r->code, "-") == 0)
+		return "pending";
+	return r->code;
 }
 
 bool lab_status_linked(const struct lab_status *s, size_t i, size_t j)
@@ -352,8 +514,36 @@ bool lab_status_matches(const struct lab_prediction *pred,
 				return false;
 			}
 		}
+	for (i = 0; i < pred->zones.n; i++) {
+		const struct lab_zone_conn *a = &pred->zones.c[i];
+		const struct lab_zone_conn *b = labmodel_zone_dir(
+		    obs, (enum pol_service)a->service, a->from, a->to);
+
+		if (b == NULL)
+			continue; /* the lab runs no such connection */
+		if (a->d.state != b->d.state ||
+		    (a->d.state == LAB_DIR_REJECTED &&
+		     a->d.v.code != b->d.v.code)) {
+			snprintf(why, len,
+				 "%s %s -> %s: predicted %s, observed %s",
+				 pol_service_name((enum pol_service)a->service),
+				 l->nodes[a->from].name, l->nodes[a->to].name,
+				 dir_word(&a->d, false), dir_word(&b->d, true));
+			return false;
+		}
+	}
+	for (i = 0; i < TOPO_MAX_ZONES; i++)
+		if (pred->zones.mismatch[i] != obs->zones.mismatch[i]) {
+			snprintf(why, len,
+				 "zone %zu: version-mismatch predicted %s, "
+				 "observed %s",
+				 i + 1,
+				 pred->zones.mismatch[i] ? "present" : "absent",
+				 obs->zones.mismatch[i] ? "present" : "absent");
+			return false;
+		}
 	for (i = 0; i < n; i++) {
-		if (i == pred->primary || !pred->running[i])
+		if (labmodel_is_primary(pred, i) || !pred->running[i])
 			continue;
 		if (pred->repl[i].replicating != obs->repl[i].replicating) {
 			snprintf(why, len, "%s: predicted %s, observed %s",
@@ -389,7 +579,8 @@ void lab_status_summarize(const struct lab_prediction *p, const struct lab *l,
 			any = true;
 		}
 	for (i = 0; i < n; i++) {
-		if (i == p->primary || p->repl[i].replicating || off + 80 > len)
+		if (labmodel_is_primary(p, i) || p->repl[i].replicating ||
+		    off + 80 > len)
 			continue;
 		off += (size_t)snprintf(buf + off, len - off,
 					"%s%s not replicating (%s)",
@@ -397,18 +588,47 @@ void lab_status_summarize(const struct lab_prediction *p, const struct lab *l,
 					labmodel_why_name(&p->repl[i].why));
 		any = true;
 	}
+	for (i = 0; i < p->zones.n; i++) {
+		const struct lab_zone_conn *c = &p->zones.c[i];
+		struct lab_why w;
+
+		if (c->d.state == LAB_DIR_OK || off + 80 > len)
+			continue;
+		labmodel_dir_why(&c->d, &w);
+		off += (size_t)snprintf(
+		    buf + off, len - off, "%s%s %s>%s down (%s)",
+		    any ? "; " : "",
+		    pol_service_name((enum pol_service)c->service),
+		    l->nodes[c->from].name, l->nodes[c->to].name,
+		    labmodel_why_name(&w));
+		any = true;
+	}
 	if (!any)
-		snprintf(buf, len, "all links up, all replicating");
+		snprintf(buf, len, "%s",
+			 p->zones.n > 0
+			     ? "all links up, all replicating, all zone "
+			       "services up"
+			     : "all links up, all replicating");
 }
 
 int lab_status_predict(const struct lab *l, const struct lab_status *s,
 		       struct lab_prediction *pred, char *err)
 {
 	struct lab_state st;
-	size_t i, j, n = l->topo.n_nodes;
+	size_t i, j, n = l->topo.n_nodes, ne = lab_n(l);
 	int k;
 
 	labmodel_init(&st, &l->topo, 0);
+	for (i = n; i < ne; i++) {
+		const struct lab_node *nd = &l->nodes[i];
+		const struct topo_external *x =
+		    topo_endpoint_external(&l->topo, i);
+
+		if (nd->profile != x->cert.profile || nd->ca != x->cert.ca)
+			labmodel_renew(&st, i, nd->profile, nd->ca,
+				       x->cert.days);
+		labmodel_set_verify(&st, nd->verify, (int)i);
+	}
 	for (i = 0; i < n; i++) {
 		const struct lab_node *nd = &l->nodes[i];
 		const struct topo_node *tn = &l->topo.nodes[i];
@@ -428,8 +648,8 @@ int lab_status_predict(const struct lab *l, const struct lab_status *s,
 		if (i2 >= 0)
 			labmodel_set_running(&st, (size_t)i2, false);
 	}
-	for (i = 0; s != NULL && i < n; i++)
-		for (j = 0; j < n; j++)
+	for (i = 0; s != NULL && i < ne; i++)
+		for (j = 0; j < ne; j++)
 			if (i != j && route_cut(s, i, j))
 				labmodel_cut(&st, i, j, true);
 	return labmodel_predict(&st, pred, err);
@@ -437,25 +657,26 @@ int lab_status_predict(const struct lab *l, const struct lab_status *s,
 
 int lab_status_predicted(const struct lab *l, struct lab_status *s, char *err)
 {
-	size_t i, n = l->topo.n_nodes;
+	size_t i, n = l->topo.n_nodes, ne = lab_n(l);
 	int rv;
 
 	memset(s, 0, sizeof(*s));
 	s->n = n;
+	s->ne = ne;
 	s->predicted = true;
-	s->nodes = ekl_calloc(n, sizeof(*s->nodes));
+	s->nodes = ekl_calloc(ne, sizeof(*s->nodes));
 	s->obs = ekl_calloc(1, sizeof(*s->obs));
 	if (s->nodes == NULL || s->obs == NULL)
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < ne; i++) {
 		s->nodes[i].peers = ekl_calloc(n, sizeof(*s->nodes[i].peers));
 		if (s->nodes[i].peers == NULL)
 			return ekl_errf(err, EKL_ENOMEM, "out of memory");
 	}
 	if ((rv = lab_status_predict(l, NULL, s->obs, err)) != 0)
 		return rv;
-	for (i = 0; i < n; i++) {
-		s->nodes[i].running = s->obs->running[i];
+	for (i = 0; i < ne; i++) {
+		s->nodes[i].running = i < n ? s->obs->running[i] : true;
 		s->nodes[i].pid = -1;
 		s->nodes[i].uptime_ms = -1;
 	}

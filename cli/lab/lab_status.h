@@ -52,14 +52,20 @@ struct lab_node_status {
 	int64_t pid;	   /* as it reports it, or -1 */
 	int64_t uptime_ms; /* as it reports it, or -1 */
 	char host[256];	   /* the host it runs on (swarm runtime), or "" */
-	struct lab_peer_status *peers; /* owned; indexed like lab nodes */
+	struct lab_peer_status *peers;	    /* owned; indexed like lab nodes */
+	char version[NODE_STATUS_NAME_MAX]; /* as it reports it, else
+					       lab.conf's */
+	/* Its zone connections as it reports them (owned, n_zones). */
+	struct node_zone_status *zones;
+	size_t n_zones;
 };
 
 struct lab_status {
-	size_t n;
-	struct lab_node_status *nodes; /* owned */
+	size_t n;  /* Expressway nodes (ClusterDB) */
+	size_t ne; /* endpoints: the nodes, then the externals (lab_n) */
+	struct lab_node_status *nodes; /* owned, ne entries */
 	/* The proxy (none when the lab is direct): each route's state
-	 * (open, down, blackhole, reset) at [from * n + to], "" without a
+	 * (open, down, blackhole, reset) at [from * ne + to], "" without a
 	 * route; the link faults in force. */
 	bool proxy_answers;
 	char (*route_state)[16];	  /* owned */
@@ -84,6 +90,12 @@ void lab_status_free(struct lab_status *s);
  * "timeout", ...) or "pending". */
 const char *lab_status_cell(const struct lab *l, const struct lab_status *s,
 			    size_t from, size_t to);
+/* A zone connection from -> to (endpoints) in the observation's words,
+ * like lab_status_cell; "-" when the lab has none. */
+const char *lab_status_zone_cell(const struct lab *l,
+				 const struct lab_status *s,
+				 enum pol_service service, size_t from,
+				 size_t to);
 /* The pair i-j is linked under the topology's link rule. */
 bool lab_status_linked(const struct lab_status *s, size_t i, size_t j);
 

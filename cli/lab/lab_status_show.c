@@ -7,7 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ekulab/core/err.h"
 #include "ekulab/core/json.h"
+#include "ekulab/core/mem.h"
 #include "lab_runtime.h"
 #include "lab_status.h"
 
@@ -15,7 +17,8 @@
 static const struct lab_peer_status *
 repl_of(const struct lab *l, const struct lab_status *s, size_t i, int *primary)
 {
-	*primary = lab_node_index(l, l->topo.primary);
+	/* Its cluster's primary (a deployment has one per cluster). */
+	*primary = (int)labmodel_primary_of(s->obs, i);
 	if (*primary < 0 || (size_t)*primary == i)
 		return NULL;
 	if (s->nodes[*primary].answers)
@@ -114,6 +117,157 @@ static void print_faults(const struct lab *l, const struct lab_status *s,
 	}
 }
 
+/* The model's prediction for the lab as it is (NULL for a lab that is
+ * not up: the status is the prediction then). Owned by the caller. */
+static struct lab_prediction *zone_prediction(const struct lab *l,
+					      const struct lab_status *s)
+{
+	struct lab_prediction *p;
+	char err[EKL_ERRLEN];
+
+	if (s->predicted || s->obs->zones.n == 0 ||
+	    (p = ekl_calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	if (lab_status_predict(l, s, p, err) != 0) {
+		ekl_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static const char *zone_word(const struct lab_dir *d)
+{
+	struct lab_why w;
+
+	labmodel_dir_why(d, &w);
+	return d->state == LAB_DIR_OK ? "ok" : labmodel_why_name(&w);
+}
+
+/* Zone services: each connection as observed, next to the model's
+ * prediction; the version-mismatch finding of each traversal zone. */
+static void print_zones_text(const struct lab *l, const struct lab_status *s,
+			     FILE *out)
+{
+	const struct lab_zones *z = &s->obs->zones;
+	struct lab_prediction *pred = zone_prediction(l, s);
+	size_t k;
+
+	if (z->n == 0) {
+		ekl_free(pred);
+		return;
+	}
+	fprintf(out, "\nzone services (FROM opens the connection to TO)\n");
+	fprintf(out, "  %-11s %-14s %-14s %-16s %s\n", "service", "from", "to",
+		s->predicted ? "predicted" : "observed",
+		s->predicted ? "" : "model");
+	for (k = 0; k < z->n; k++) {
+		const struct lab_zone_conn *c = &z->c[k];
+		const struct lab_zone_conn *pc =
+		    pred != NULL
+			? labmodel_zone_dir(pred, (enum pol_service)c->service,
+					    c->from, c->to)
+			: NULL;
+		const char *obs = lab_status_zone_cell(
+		    l, s, (enum pol_service)c->service, c->from, c->to);
+		const char *mod = pc != NULL ? zone_word(&pc->d) : "";
+
+		fprintf(out, "  %-11s %-14s %-14s %-16s %s%s\n",
+			pol_service_name((enum pol_service)c->service),
+			l->nodes[c->from].name, l->nodes[c->to].name, obs, mod,
+			pc != NULL && strcmp(mod, obs) != 0 ? "  (differs)"
+							    : "");
+	}
+	for (k = 0; k < l->topo.n_zones && k < TOPO_MAX_ZONES; k++) {
+		const struct topo_zone *t = &l->topo.zones[k];
+
+		if (t->type != POL_SVC_TRAVERSAL)
+			continue;
+		fprintf(out, "  finding: version-mismatch %s-%s %s%s\n",
+			topo_zone_end_name(&l->topo, &t->a),
+			topo_zone_end_name(&l->topo, &t->b),
+			z->mismatch[k] ? "present (C and E must run the same "
+					 "version)"
+				       : "absent",
+			pred != NULL &&
+				pred->zones.mismatch[k] != z->mismatch[k]
+			    ? "  (the model differs)"
+			    : "");
+	}
+	ekl_free(pred);
+}
+
+static void zones_json(const struct lab *l, const struct lab_status *s,
+		       struct json *js)
+{
+	const struct lab_zones *z = &s->obs->zones;
+	struct lab_prediction *pred = zone_prediction(l, s);
+	size_t k;
+
+	json_key(js, "zones");
+	json_arr_begin(js);
+	for (k = 0; k < z->n; k++) {
+		const struct lab_zone_conn *c = &z->c[k];
+		const struct lab_zone_conn *pc =
+		    pred != NULL
+			? labmodel_zone_dir(pred, (enum pol_service)c->service,
+					    c->from, c->to)
+			: NULL;
+
+		json_obj_begin(js);
+		json_key(js, "service");
+		json_str(js, pol_service_name((enum pol_service)c->service));
+		json_key(js, "zone");
+		json_int(js, (int64_t)c->zone + 1);
+		json_key(js, "from");
+		json_str(js, l->nodes[c->from].name);
+		json_key(js, "to");
+		json_str(js, l->nodes[c->to].name);
+		json_key(js, "state");
+		json_str(js, c->d.state == LAB_DIR_OK ? "up" : "down");
+		json_key(js, "code");
+		json_str(js, lab_status_zone_cell(l, s,
+						  (enum pol_service)c->service,
+						  c->from, c->to));
+		json_key(js, "rejected_by");
+		json_str(js, c->d.state == LAB_DIR_REJECTED
+				 ? pol_side_name(c->d.v.side)
+				 : NULL);
+		json_key(js, "predicted");
+		if (pc != NULL)
+			json_str(js, zone_word(&pc->d));
+		else
+			json_null(js);
+		json_obj_end(js);
+	}
+	json_arr_end(js);
+	json_key(js, "findings");
+	json_arr_begin(js);
+	for (k = 0; k < l->topo.n_zones && k < TOPO_MAX_ZONES; k++) {
+		const struct topo_zone *t = &l->topo.zones[k];
+
+		if (t->type != POL_SVC_TRAVERSAL)
+			continue;
+		json_obj_begin(js);
+		json_key(js, "finding");
+		json_str(js, "version-mismatch");
+		json_key(js, "zone");
+		json_arr_begin(js);
+		json_str(js, topo_zone_end_name(&l->topo, &t->a));
+		json_str(js, topo_zone_end_name(&l->topo, &t->b));
+		json_arr_end(js);
+		json_key(js, "present");
+		json_bool(js, z->mismatch[k]);
+		json_key(js, "predicted");
+		if (pred != NULL)
+			json_bool(js, pred->zones.mismatch[k]);
+		else
+			json_null(js);
+		json_obj_end(js);
+	}
+	json_arr_end(js);
+	ekl_free(pred);
+}
+
 static void print_text(const struct lab *l, const struct lab_status *s,
 		       FILE *out)
 {
@@ -208,6 +362,22 @@ static void print_text(const struct lab *l, const struct lab_status *s,
 			    ? lag
 			    : "-");
 	}
+	for (i = n; i < s->ne; i++) {
+		const struct topo_external *x =
+		    topo_endpoint_external(&l->topo, i);
+		char cert[40], kind[40];
+
+		snprintf(cert, sizeof(cert), "%s/%s",
+			 pki_profile_name(l->nodes[i].profile),
+			 ca_abbrev(l->nodes[i].ca));
+		snprintf(kind, sizeof(kind), "external %s%s",
+			 pol_kind_name(x->kind),
+			 x->checks_client_eku ? "" : " (no client EKU check)");
+		fprintf(out, "%-14s %-8s %-10s %-14s %-9s %s\n",
+			l->nodes[i].name, "-", s->nodes[i].verify, cert,
+			process_word(&s->nodes[i]), kind);
+	}
+	print_zones_text(l, s, out);
 	if (l->rt->node_host != NULL) {
 		fprintf(out, "\nhosts (%s runtime)\n", l->rt->name);
 		for (i = 0; i < n; i++)
@@ -368,6 +538,8 @@ static void print_json(const struct lab *l, const struct lab_status *s,
 		for (j = i + 1; j < n; j++) {
 			const struct lab_pair *pr = labmodel_pair(o, i, j);
 
+			if (!labmodel_same_cluster(o, i, j))
+				continue; /* no ClusterDB between clusters */
 			json_obj_begin(&js);
 			json_key(&js, "nodes");
 			json_arr_begin(&js);
@@ -445,7 +617,33 @@ static void print_json(const struct lab *l, const struct lab_status *s,
 		}
 		json_obj_end(&js);
 	}
+	for (i = n; i < s->ne; i++) {
+		const struct lab_node_status *ns = &s->nodes[i];
+		const struct topo_external *x =
+		    topo_endpoint_external(&l->topo, i);
+
+		json_obj_begin(&js);
+		json_key(&js, "name");
+		json_str(&js, l->nodes[i].name);
+		json_key(&js, "kind");
+		json_str(&js, pol_kind_name(x->kind));
+		json_key(&js, "checks_client_eku");
+		json_bool(&js, x->checks_client_eku);
+		json_key(&js, "certificate");
+		json_str(&js, pki_profile_name(l->nodes[i].profile));
+		json_key(&js, "ca");
+		json_str(&js, pki_ca_name(l->nodes[i].ca));
+		json_key(&js, "verify");
+		json_str(&js, ns->verify);
+		json_key(&js, "process");
+		json_str(&js, process_word(ns));
+		json_key(&js, "pid");
+		json_int(&js, ns->pid);
+		json_obj_end(&js);
+	}
 	json_arr_end(&js);
+	if (s->obs->zones.n > 0)
+		zones_json(l, s, &js);
 	json_obj_end(&js);
 	if (json_finish(&js) != NULL)
 		fprintf(out, "%s\n", json_finish(&js));

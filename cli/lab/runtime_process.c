@@ -260,7 +260,7 @@ static int start_node(struct lab *l, int i, char *err)
 {
 	char prog[PATH_MAX], conf[LAB_PATH_MAX + 80], log[LAB_PATH_MAX + 80];
 	char *argv[4];
-	int fd, rv, e;
+	int fds[1 + POL_SVC_COUNT], nfds = 0, rv, e, k;
 
 	if (lab_find_program("ekunode", "EKUNODE", prog, sizeof(prog)) != 0)
 		return ekl_errf(err, EKL_ENOENT,
@@ -272,11 +272,12 @@ static int start_node(struct lab *l, int i, char *err)
 	argv[1] = "--config";
 	argv[2] = conf;
 	argv[3] = NULL;
-	if ((rv = lab_node_socket(l, i, &fd, err)) != 0)
+	if ((rv = lab_node_sockets(l, i, fds, &nfds, err)) != 0)
 		return rv;
-	l->nodes[i].pid = spawn(argv, log, &fd, 1);
+	l->nodes[i].pid = spawn(argv, log, fds, nfds);
 	e = errno;
-	close(fd); /* the node has its copy */
+	for (k = 0; k < nfds; k++)
+		close(fds[k]); /* the node has its copy */
 	if (l->nodes[i].pid < 0)
 		return ekl_errf(err, EKL_EIO, "starting node %s: %s",
 				l->nodes[i].name, strerror(e));
@@ -394,7 +395,7 @@ static int wait_proxy(struct lab *l, const char *ctl, const char *log,
 static int start_proxy(struct lab *l, char *err)
 {
 	char prog[PATH_MAX], ctl[LAB_PATH_MAX + 32], log[LAB_PATH_MAX + 32];
-	size_t i, j, n = l->topo.n_nodes, a = 0;
+	size_t i, j, n = lab_n(l), a = 0;
 	char **argv = calloc(8 + 2 * n * n, sizeof(char *));
 	char(*routes)[192] = calloc(n * n + 1, sizeof(*routes));
 	int *fds = calloc(n * n + 1, sizeof(int));
@@ -423,7 +424,7 @@ static int start_proxy(struct lab *l, char *err)
 			snprintf(routes[i * n + j], sizeof(routes[0]),
 				 "%s>%s=127.0.0.1:%d,127.0.0.1:%d",
 				 l->nodes[i].name, l->nodes[j].name, port,
-				 l->nodes[j].port);
+				 lab_route_target(l, i, j));
 			argv[a++] = "--route";
 			argv[a++] = routes[i * n + j];
 			if ((rv = lab_route_socket(l, i, j, &fds[nfds], err)) !=

@@ -32,7 +32,7 @@
 #include "ekulab/core/log.h"
 #include "ekulab/core/mem.h"
 
-#define ZONE_FRAME_MAX (TLS_CHAIN_MAX_BYTES + 1024)
+#define ZONE_FRAME_MAX	  (TLS_CHAIN_MAX_BYTES + 1024)
 #define ZONE_ACCEPT_BATCH 16
 
 enum probe_state { P_IDLE = 0, P_CONNECTING, P_HANDSHAKE, P_FRAME };
@@ -151,9 +151,8 @@ const char *zone_service_chain(const char *body, size_t len, size_t *chain_len)
 
 /* ---- results ---- */
 
-static void res_set(struct zone_result *r, enum zone_state st,
-		    const char *code, enum pol_side side, int depth,
-		    const char *msg)
+static void res_set(struct zone_result *r, enum zone_state st, const char *code,
+		    enum pol_side side, int depth, const char *msg)
 {
 	if (r == NULL)
 		return;
@@ -620,8 +619,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 	for (k = 0; k < ZONE_ACCEPT_BATCH; k++) {
 		struct inbound *in;
-		int fd = accept4(zl->fd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(zl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
@@ -785,11 +784,11 @@ int zone_start(const struct zone_env *env, const struct zone_listen_cfg *ls,
 		struct probe *p = &z->probes[i];
 
 		p->cfg = &z->peers[i];
-		p->res = res_new(z, z->peers[i].service, z->peers[i].name,
-				 true);
-		p->mra = z->peers[i].mra ? res_new(z, POL_SVC_MRA,
-						   z->peers[i].name, true)
-					 : NULL;
+		p->res =
+		    res_new(z, z->peers[i].service, z->peers[i].name, true);
+		p->mra = z->peers[i].mra
+			     ? res_new(z, POL_SVC_MRA, z->peers[i].name, true)
+			     : NULL;
 	}
 	z->n_out_res = z->n_res;
 	for (k = 0; k < n_as; k++)
