@@ -260,6 +260,8 @@ static int status_from(const struct jsonr_value *root, struct node_status *st,
 							      "direction");
 				}
 				z->outbound = strcmp(dir, "outbound") == 0;
+				if (!jsonr_get_int(v, "age_ms", &z->age_ms))
+					z->age_ms = -1;
 				snprintf(z->by, sizeof(z->by), "%.15s",
 					 by != NULL ? by : "");
 				z->depth = jsonr_get_int(v, "depth", &d) &&

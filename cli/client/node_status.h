@@ -65,6 +65,7 @@ struct node_zone_status {
 					     code, or "-" */
 	char by[16];			  /* initiator, acceptor or "" */
 	int depth;			  /* -1 unknown */
+	int64_t age_ms; /* since the last attempt ended; -1 unknown */
 };
 
 struct node_status {

@@ -210,6 +210,12 @@ static void observe_zone(const struct lab *l, const struct lab_status *s,
 	f.from_running = running[z->from];
 	f.to_running = running[z->to];
 	f.cut = route_cut(s, z->from, z->to);
+	/* A result older than the peer's process is about the process
+	 * before it (a restart for an upgrade or a renewal): not yet a
+	 * handshake with this one. */
+	if (r != NULL && s->nodes[z->to].uptime_ms >= 0 &&
+	    (r->age_ms < 0 || r->age_ms >= s->nodes[z->to].uptime_ms))
+		r = NULL;
 	if (r != NULL && strcmp(r->state, "up") == 0 &&
 	    strcmp(r->code, "ok") == 0) {
 		f.handshake = true;

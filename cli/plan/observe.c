@@ -63,37 +63,39 @@ static bool db_state(const struct run *r, int i, long long *rev, char *digest,
 	return true;
 }
 
-/* Every node the model says replicates reaches the primary's revision and
- * digest (the writer paused). */
+/* Every node the model says replicates reaches its primary's revision
+ * and digest (the writer paused); each cluster of a deployment against
+ * its own primary. */
 bool prun_converge(struct run *r, char *why, size_t len)
 {
-	int p = lab_node_index(&r->lab, r->lab.topo.primary);
 	double end = prun_now() + PRUN_CONVERGE_SECONDS;
 	size_t i;
 
-	if (!r->pred->running[p])
-		return true; /* nothing to converge on */
 	if (!lab_sleep(0.3)) /* let in-flight writes land */
 		return false;
 	while (prun_now() < end) {
-		long long prev, rv;
-		char pd[80], d[80];
 		bool all = true;
 
-		if (!db_state(r, p, &prev, pd, sizeof(pd))) {
-			if (!lab_sleep(0.1))
-				return false;
-			continue;
-		}
 		for (i = 0; i < r->lab.topo.n_nodes && all; i++) {
-			if ((int)i == p || !r->pred->repl[i].replicating)
+			size_t p = labmodel_primary_of(r->pred, i);
+			long long prev, rv;
+			char pd[80], d[80];
+
+			if (p == i || !r->pred->running[p] ||
+			    !r->pred->repl[i].replicating)
 				continue;
-			if (!db_state(r, (int)i, &rv, d, sizeof(d)) ||
-			    rv != prev || strcmp(d, pd) != 0) {
+			if (!db_state(r, (int)p, &prev, pd, sizeof(pd))) {
+				all = false;
+				snprintf(why, len, "primary %s does not answer",
+					 r->lab.nodes[p].name);
+			} else if (!db_state(r, (int)i, &rv, d, sizeof(d)) ||
+				   rv != prev || strcmp(d, pd) != 0) {
 				all = false;
 				snprintf(why, len,
-					 "%s at revision %lld, primary at %lld",
-					 r->lab.nodes[i].name, rv, prev);
+					 "%s at revision %lld, primary %s at "
+					 "%lld",
+					 r->lab.nodes[i].name, rv,
+					 r->lab.nodes[p].name, prev);
 			}
 		}
 		if (all)

@@ -167,8 +167,12 @@ void prun_set_check(struct run *r)
 	uint64_t check = 0;
 	size_t i;
 
+	/* The writer writes to the first cluster's primary: the nodes of
+	 * that cluster hold its rows (another cluster has a database of its
+	 * own). */
 	for (i = 0; i < r->lab.topo.n_nodes; i++)
 		if (r->pred->running[i] &&
+		    labmodel_same_cluster(r->pred, i, (size_t)p) &&
 		    ((int)i == p || r->pred->repl[i].replicating))
 			check |= UINT64_C(1) << i;
 	prun_set_check_writers(&r->lab, check, p, &r->w, 1, false, &t);

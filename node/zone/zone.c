@@ -156,6 +156,7 @@ static void res_set(struct zone_result *r, enum zone_state st, const char *code,
 {
 	if (r == NULL)
 		return;
+	r->at = ev_now(r->loop);
 	r->state = st;
 	snprintf(r->code, sizeof(r->code), "%s", code);
 	r->side = side;
@@ -705,6 +706,7 @@ static struct zone_result *res_new(struct zone *z, enum pol_service s,
 	r->service = s;
 	snprintf(r->peer, sizeof(r->peer), "%s", peer);
 	r->outbound = outbound;
+	r->loop = z->env.loop;
 	r->state = ZONE_CONNECTING;
 	snprintf(r->code, sizeof(r->code), "-");
 	r->depth = -1;
@@ -875,6 +877,12 @@ void zone_status_json(const struct zone *z, struct json *j)
 		json_int(j, r->depth);
 		json_key(j, "attempts");
 		json_int(j, (int64_t)r->attempts);
+		json_key(j, "age_ms");
+		if (r->attempts > 0)
+			json_int(j, (int64_t)((ev_now(z->env.loop) - r->at) *
+					      1000.0));
+		else
+			json_null(j);
 		json_key(j, "message");
 		json_str(j, r->message);
 		json_obj_end(j);

@@ -100,6 +100,8 @@ struct zone_result {
 	int depth;	    /* -1 unknown */
 	char message[200];
 	unsigned attempts;
+	double at;	      /* ev_now of the last attempt's end */
+	struct ev_loop *loop; /* not owned */
 };
 
 struct zone;
@@ -115,7 +117,9 @@ void zone_stop(struct zone *z); /* accepts NULL */
 /* Every result: outbound peers (an mra peer twice: traversal, then mra),
  * then inbound (one per accepted name and service, once it called). */
 size_t zone_results(const struct zone *z, const struct zone_result **out);
-/* "zones": [...] as a JSON array value (docs/node.md). */
+/* "zones": [...] as a JSON array value (docs/node.md): each result with
+ * age_ms, how long ago its last attempt ended (null before the first),
+ * so that an observer can tell a result older than the peer's process. */
 void zone_status_json(const struct zone *z, struct json *j);
 
 /* ---- the SIP SERVICE frame (exposed for tests) ---- */
