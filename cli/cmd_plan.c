@@ -90,8 +90,11 @@ static const char help_run[] =
     "exit status:\n"
     "  0  every step as the model predicts, every expectation held, no write\n"
     "     lost\n"
-    "  1  a deviation, a failed expectation, or the lab failed\n"
-    "  2  a plan error or an unknown --dial/--link\n"
+    "  1  a deviation, a failed expectation, or the lab failed during "
+    "the run\n"
+    "  2  the plan could not run: a plan error, an unknown --dial/--link, "
+    "or a\n"
+    "     lab that could not be made or started\n"
     "  130, 143  interrupted (Ctrl-C, SIGTERM): everything it started stopped\n"
     "\n"
     "See docs/plans.md.\n";

@@ -166,11 +166,16 @@ int plan_run(const struct plan_run_opts *o, char *err)
 		rv = 1;
 		goto out_plan;
 	}
+	/* A lab that cannot be made or started: the plan could not run
+	 * (exit 2), nothing was measured. */
 	if (lab_open_topo(&r->lab, &r->plan.topo, r->plan.path,
-			  o->state != NULL ? o->state : sdir, err) != 0 ||
-	    lab_prepare(&r->lab, o->runtime != NULL ? o->runtime : "process",
+			  o->state != NULL ? o->state : sdir, err) != 0)
+		goto out_plan;
+	if (lab_prepare(&r->lab, o->runtime != NULL ? o->runtime : "process",
 			err) != 0) {
-		rv = 1;
+		if (!o->keep)
+			(void)lab_remove_state(&r->lab, lerr);
+		lab_close(&r->lab);
 		goto out_plan;
 	}
 	up = true;
@@ -184,7 +189,7 @@ int plan_run(const struct plan_run_opts *o, char *err)
 	if (lab_start_all(&r->lab, lerr) != 0) {
 		ekl_errf(err, lab_interrupted() ? EKL_EINTR : EKL_EIO,
 			 "lab up: %s", lerr);
-		rv = 1;
+		rv = 2; /* could not run */
 		goto out_lab;
 	}
 	plan_sim_init(&r->sim, &r->plan, r->plan.at);

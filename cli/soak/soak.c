@@ -856,9 +856,20 @@ int soak_run(const struct soak_opts *o, struct soak_result *res, char *err)
 	if ((rv = topo_load(o->topology, &r->plan.topo, err)) != 0)
 		goto out_free;
 	snprintf(r->plan.path, sizeof(r->plan.path), "%s", o->topology);
-	/* One cluster, as a lab runs (the dry run too: same draws). */
+	/* One cluster (the dry run too: same draws). The lab runs
+	 * deployments, but the soak's faults, writer and checker are about
+	 * one cluster's ClusterDB. */
 	if ((rv = lab_topo_supported(&r->plan.topo, err)) != 0)
 		goto out_plan;
+	if (r->plan.topo.multi || r->plan.topo.n_externals > 0 ||
+	    r->plan.topo.n_zones > 0) {
+		rv = ekl_errf(err, EKL_ECONFIG,
+			      "topology %s: soak runs one cluster; a "
+			      "deployment (clusters:, externals:, zones:) runs "
+			      "with 'ekulab lab up' and 'ekulab plan run'",
+			      r->plan.topo.name);
+		goto out_plan;
+	}
 	s.topo = &r->plan.topo;
 	s.sim = &r->sim;
 	plan_sim_init(&r->sim, &r->plan, 0);
