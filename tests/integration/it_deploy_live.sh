@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# it_deploy_live.sh: an Expressway deployment (a C cluster, an E cluster,
+# Unified CM) runs live: every plan of examples/deployment/ runs with
+# `plan run` and 0 deviations, and a lab of mra-lab.yaml shows the facts
+# directly: C's MRA check of E's certificate in the SIP SERVICE message
+# fails with client-purpose (rejected by C, depth 0) once E runs X15.4 with
+# a serverAuth-only certificate under a pre-X15.4 C, while the traversal
+# handshake works; it recovers when C runs X15.4; the version-mismatch
+# finding follows the versions; a link fault on a zone route cuts that
+# zone connection only; the external is a process of its own. A
+# deployment on the docker runtime is refused clearly (exit 2 for plan
+# run).
+source "${EKL_IT_LIB:?}"
+
+DEP="$(cd "$(dirname "$0")/../../examples/deployment" && pwd)"
+TOPO="$DEP/mra-lab.yaml"
+ST="$T/lab"
+trap 'rc=$?; "$EKULAB" lab down "$TOPO" --state "$ST" >/dev/null 2>&1 || true; pkill -KILL -f "$T/" 2>/dev/null || true; (exit $rc); it_cleanup' EXIT
+
+# ---- every deployment plan, live ----
+n=0
+for plan in "$DEP"/[a-z]-*.yaml; do
+	name=$(basename "$plan" .yaml)
+	log "plan run $name"
+	if ! "$EKULAB" plan run "$plan" --state "$T/$name" --json "$T/$name.json" \
+		>"$T/$name.out" 2>&1; then
+		cat "$T/$name.out" >&2
+		fail "plan $name: deviations or failed expectations"
+	fi
+	python3 - "$T/$name.json" <<'PY' || fail "plan $name: report check failed"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["deviations"] == 0, r["deviations"]
+assert r["expectations_failed"] == 0, r["expectations_failed"]
+assert all(s["matches_prediction"] for s in r["steps"]), \
+    [s["text"] for s in r["steps"] if not s["matches_prediction"]]
+# Zone expectations were checked live, not skipped.
+zs = [s for s in r["steps"] if s["text"].startswith("expect service")
+      or s["text"].startswith("expect finding")]
+assert zs and all(s["expectation_met"] for s in zs), zs
+PY
+	[ ! -e "$T/$name" ] || fail "plan $name left its lab state behind"
+	n=$((n + 1))
+done
+[ "$n" -ge 5 ] || fail "only $n deployment plans ran"
+log "$n deployment plans ran live with 0 deviations"
+
+# ---- the facts, directly ----
+zone_of() { # NODE SERVICE PEER: the node's own report of that zone connection
+	"$EKULAB" ctl --socket "$ST/$1/admin.sock" --json 'xStatus Cluster' |
+		python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+z = [z for z in d["zones"] if z["service"] == sys.argv[1]
+     and z["peer"] == sys.argv[2] and z["direction"] == "outbound"]
+assert len(z) == 1, d["zones"]
+z = z[0]
+print(z["state"], z["code"], z["by"], z["depth"])' "$2" "$3"
+}
+
+# Wait (bounded) until NODE reports SERVICE to PEER as WANT ("state code").
+wait_zone() {
+	local node=$1 svc=$2 peer=$3 want=$4 got="" k
+	for k in $(seq 1 50); do
+		got=$(zone_of "$node" "$svc" "$peer") || got="?"
+		case "$got" in "$want"*) return 0 ;; esac
+		sleep 0.1
+	done
+	fail "$node $svc -> $peer: '$got', expected '$want'"
+}
+
+# The lab's own view in the model's terms, next to the prediction.
+lab_zone() { # SERVICE FROM TO -> "state code predicted"
+	"$EKULAB" lab status "$TOPO" --state "$ST" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+z = [z for z in d["zones"] if z["service"] == sys.argv[1]
+     and z["from"] == sys.argv[2] and z["to"] == sys.argv[3]]
+assert len(z) == 1, d["zones"]
+print(z[0]["state"], z[0]["code"], z[0]["predicted"])' "$@"
+}
+
+finding() {
+	"$EKULAB" lab status "$TOPO" --state "$ST" --json | python3 -c '
+import json, sys
+f = json.load(sys.stdin)["findings"]
+assert len(f) == 1 and f[0]["zone"] == ["core", "edge"], f
+print(f[0]["present"], f[0]["predicted"])'
+}
+
+log "lab up mra-lab"
+"$EKULAB" lab up "$TOPO" --state "$ST" >"$T/up.out" 2>&1 || {
+	cat "$T/up.out" >&2
+	fail "lab up of a deployment"
+}
+grep -q 'links settled as the model predicts' "$T/up.out" || fail "up: $(cat "$T/up.out")"
+wait_zone c1 traversal e1 "up ok"
+wait_zone c1 mra e1 "up ok"
+wait_zone c2 neighbour cucm "up ok"
+wait_zone cucm neighbour c2 "up ok"
+[ "$(finding)" = "False False" ] || fail "finding at the start: $(finding)"
+
+# The external is a process of its own: an ekunode playing Unified CM.
+python3 - <<PY || fail "the external is not a running process"
+import json, subprocess
+d = json.loads(subprocess.check_output(["$EKULAB", "lab", "status", "$TOPO",
+                                        "--state", "$ST", "--json"]))
+x = [n for n in d["nodes"] if n["name"] == "cucm"][0]
+assert x["kind"] == "cucm" and x["process"] == "running", x
+cmd = open("/proc/%d/cmdline" % x["pid"]).read().split("\0")
+assert cmd[0].endswith("ekunode") and cmd[2].endswith("/cucm/node.conf"), cmd
+conf = open(cmd[2]).read()
+lines = conf.splitlines()
+assert "kind = cucm" in lines, conf
+assert not [l for l in lines if l.startswith("peer =")], conf
+PY
+
+# E on X15.4 with a serverAuth-only certificate from a public CA.
+"$EKULAB" lab fault "$TOPO" upgrade e1 X15.4 --state "$ST" >/dev/null || fail "upgrade e1"
+"$EKULAB" lab fault "$TOPO" renew e1 server-only --ca server-only --state "$ST" \
+	>/dev/null || fail "renew e1"
+wait_zone c1 mra e1 "down client-purpose initiator 0"
+wait_zone c1 traversal e1 "up ok"
+wait_zone c2 mra e1 "down client-purpose initiator 0"
+[ "$(lab_zone mra c1 e1)" = "down client-purpose client-purpose" ] ||
+	fail "lab status mra c1>e1: $(lab_zone mra c1 e1)"
+[ "$(lab_zone traversal c1 e1)" = "up ok ok" ] || fail "traversal: $(lab_zone traversal c1 e1)"
+[ "$(finding)" = "True True" ] || fail "finding after E's upgrade: $(finding)"
+log "MRA: a pre-X15.4 C refuses E's serverAuth-only certificate (client-purpose)"
+
+# A link fault on a zone route cuts that zone connection, nothing else.
+"$EKULAB" lab fault "$TOPO" down c1 cucm --one-way --name zcut --state "$ST" \
+	>/dev/null || fail "fault on a zone route"
+for k in $(seq 1 50); do
+	[ "$(lab_zone neighbour c1 cucm)" = "down cut cut" ] && break
+	sleep 0.1
+done
+[ "$(lab_zone neighbour c1 cucm)" = "down cut cut" ] || fail "zone cut: $(lab_zone neighbour c1 cucm)"
+[ "$(lab_zone neighbour cucm c1)" = "up ok ok" ] || fail "other way: $(lab_zone neighbour cucm c1)"
+"$EKULAB" lab fault "$TOPO" heal zcut --state "$ST" >/dev/null || fail "heal"
+wait_zone c1 neighbour cucm "up ok"
+
+# C on X15.4: serverAuth is enough; c2 still fails until it follows.
+"$EKULAB" lab fault "$TOPO" upgrade c1 X15.4 --state "$ST" >/dev/null || fail "upgrade c1"
+wait_zone c1 mra e1 "up ok"
+wait_zone c2 mra e1 "down client-purpose"
+"$EKULAB" lab fault "$TOPO" upgrade c2 X15.4 --state "$ST" >/dev/null || fail "upgrade c2"
+"$EKULAB" lab fault "$TOPO" upgrade e2 X15.4 --state "$ST" >/dev/null || fail "upgrade e2"
+wait_zone c2 mra e1 "up ok"
+[ "$(finding)" = "False False" ] || fail "finding after both upgraded: $(finding)"
+log "MRA recovers once C runs X15.4; the version mismatch is gone"
+# Every zone connection as the model predicts (e2 has just restarted: its
+# callers' next attempts settle it).
+for k in $(seq 1 50); do
+	"$EKULAB" lab status "$TOPO" --state "$ST" >"$T/status.txt" || fail "lab status"
+	grep -q '(differs)' "$T/status.txt" || break
+	sleep 0.1
+done
+grep -q '^zone services' "$T/status.txt" || fail "no zone services in lab status"
+! grep -q '(differs)' "$T/status.txt" || fail "lab status differs from the model: $(cat "$T/status.txt")"
+"$EKULAB" lab down "$TOPO" --state "$ST" >/dev/null || fail "lab down"
+
+# ---- the docker runtime: a clear refusal ----
+RC=0
+"$EKULAB" plan run "$DEP/a-mra-e-before-c.yaml" --runtime docker --state "$T/dk" \
+	>"$T/dk.out" 2>"$T/dk.err" || RC=$?
+[ "$RC" -eq 2 ] || fail "plan run --runtime docker of a deployment: exit $RC, expected 2"
+grep -q 'runs on the process runtime only' "$T/dk.err" || fail "docker: $(cat "$T/dk.err")"
+! grep -q Sanitizer "$T/dk.err" || fail "docker refusal: sanitizer report"
+[ ! -e "$T/dk" ] || fail "the refused plan run left its state behind"
+log "ok"
