@@ -738,9 +738,11 @@ int zone_start(const struct zone_env *env, const struct zone_listen_cfg *ls,
 		z->env.interval_ms = ZONE_INTERVAL_MS;
 	if (z->env.timeout_ms <= 0)
 		z->env.timeout_ms = ZONE_TIMEOUT_MS;
-	memcpy(z->peers, ps, n_ps * sizeof(*ps));
+	if (n_ps > 0)
+		memcpy(z->peers, ps, n_ps * sizeof(*ps));
 	z->n_peers = n_ps;
-	memcpy(z->accepts, as, n_as * sizeof(*as));
+	if (n_as > 0)
+		memcpy(z->accepts, as, n_as * sizeof(*as));
 	z->n_accepts = n_as;
 	for (i = 0; i < n_ls; i++) {
 		z->ls[i].z = z;
