@@ -139,6 +139,13 @@ done
 [ "$(lab_zone neighbour cucm c1)" = "up ok ok" ] || fail "other way: $(lab_zone neighbour cucm c1)"
 "$EKULAB" lab fault "$TOPO" heal zcut --state "$ST" >/dev/null || fail "heal"
 wait_zone c1 neighbour cucm "up ok"
+# The external killed: its zone connections are not-running, as modelled.
+"$EKULAB" lab fault "$TOPO" kill cucm --name xkill --state "$ST" >/dev/null || fail "kill cucm"
+[ "$(lab_zone neighbour c2 cucm)" = "down not-running not-running" ] ||
+	fail "killed external: $(lab_zone neighbour c2 cucm)"
+"$EKULAB" lab fault "$TOPO" heal xkill --state "$ST" >/dev/null || fail "heal the kill"
+wait_zone c2 neighbour cucm "up ok"
+wait_zone cucm neighbour c1 "up ok"
 
 # C on X15.4: serverAuth is enough; c2 still fails until it follows.
 "$EKULAB" lab fault "$TOPO" upgrade c1 X15.4 --state "$ST" >/dev/null || fail "upgrade c1"

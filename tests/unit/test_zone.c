@@ -151,8 +151,8 @@ static void run_until(const struct zone_result *r, unsigned attempts)
 
 /* C (initiator, version cv) opens traversal with mra to E (acceptor,
  * X15.4, certificate estem). */
-static void traversal(enum pol_vclass cv, const char *estem,
-		      struct zone **cz, struct zone **ez)
+static void traversal(enum pol_vclass cv, const char *estem, struct zone **cz,
+		      struct zone **ez)
 {
 	struct zone_env ce, ee;
 	struct zone_listen_cfg ls;
@@ -162,9 +162,8 @@ static void traversal(enum pol_vclass cv, const char *estem,
 
 	memset(&ls, 0, sizeof(ls));
 	ls.service = POL_SVC_TRAVERSAL;
-	ck_assert_int_eq(free_addr(&ls.addr, ls.addr_text,
-				   sizeof(ls.addr_text)),
-			 0);
+	ck_assert_int_eq(
+	    free_addr(&ls.addr, ls.addr_text, sizeof(ls.addr_text)), 0);
 	memset(&as, 0, sizeof(as));
 	as.service = POL_SVC_TRAVERSAL;
 	snprintf(as.name, sizeof(as.name), "c1");
@@ -284,9 +283,8 @@ static void neighbour(bool checks, const char **code, enum pol_side *side)
 
 	memset(&ls, 0, sizeof(ls));
 	ls.service = POL_SVC_NEIGHBOUR;
-	ck_assert_int_eq(free_addr(&ls.addr, ls.addr_text,
-				   sizeof(ls.addr_text)),
-			 0);
+	ck_assert_int_eq(
+	    free_addr(&ls.addr, ls.addr_text, sizeof(ls.addr_text)), 0);
 	memset(&as, 0, sizeof(as));
 	as.service = POL_SVC_NEIGHBOUR;
 	snprintf(as.name, sizeof(as.name), "c1srv");
@@ -340,9 +338,8 @@ START_TEST(test_peer_not_there)
 	snprintf(ps.name, sizeof(ps.name), "e1");
 	ps.service = POL_SVC_TRAVERSAL;
 	ps.mra = true;
-	ck_assert_int_eq(free_addr(&ps.addr, ps.addr_text,
-				   sizeof(ps.addr_text)),
-			 0);
+	ck_assert_int_eq(
+	    free_addr(&ps.addr, ps.addr_text, sizeof(ps.addr_text)), 0);
 	env_of(&ce, 3, "c1", POL_V_PRE154, POL_KIND_EXPRESSWAY);
 	ck_assert_msg(zone_start(&ce, NULL, 0, &ps, 1, NULL, 0, &cz, err) == 0,
 		      "%s", err);
@@ -371,9 +368,9 @@ START_TEST(test_bad_listen)
 
 	memset(ls, 0, sizeof(ls));
 	ls[0].service = POL_SVC_NEIGHBOUR;
-	ck_assert_int_eq(free_addr(&ls[0].addr, ls[0].addr_text,
-				   sizeof(ls[0].addr_text)),
-			 0);
+	ck_assert_int_eq(
+	    free_addr(&ls[0].addr, ls[0].addr_text, sizeof(ls[0].addr_text)),
+	    0);
 	ls[1] = ls[0]; /* the same address twice: the second bind fails */
 	ls[1].service = POL_SVC_B2B;
 	env_of(&e, 0, "cucm", POL_V_X154, POL_KIND_EXPRESSWAY);
