@@ -214,6 +214,12 @@ int lab_fault_upgrade(struct lab *l, int node, const char *version, char *err)
 				"unknown version '%s'; use X14.x.y, "
 				"X15.0-X15.3.x, X15.4 or X15.5",
 				version);
+	if ((size_t)node >= l->topo.n_nodes)
+		return ekl_errf(err, EKL_EINVAL,
+				"%s is an external peer: it has no Expressway "
+				"version to upgrade (renew or verify it "
+				"instead)",
+				l->nodes[node].name);
 	snprintf(l->nodes[node].version, sizeof(l->nodes[node].version), "%s",
 		 version);
 	return reconfigure(l, node, err);
@@ -226,7 +232,8 @@ int lab_fault_renew(struct lab *l, int node, enum pki_profile p, enum pki_ca ca,
 	struct lab_node saved = *nd;
 	int rv;
 
-	if (!force) {
+	/* An external has no upload rule (docs/model.md): it takes any. */
+	if (!force && (size_t)node < l->topo.n_nodes) {
 		/* The node's own rule (the model's, with the topology's
 		 * server_eku_upload): would its web UI take this file? */
 		struct xpw_node x;
