@@ -235,7 +235,11 @@ static void nodes_from_topo(struct lab *l)
 		nd->has_client = t->has_client_cert;
 		nd->client_profile = t->client_cert.profile;
 		nd->client_ca = t->client_cert.ca;
-		nd->verify = l->topo.clusters[t->cluster].verify;
+		/* The first cluster's settings are the topology's (also for
+		 * a topology built in code, with no clusters[]). */
+		nd->verify = t->cluster == 0
+				 ? l->topo.verify
+				 : l->topo.clusters[t->cluster].verify;
 		nd->stale = false;
 		nd->pid = 0;
 	}
@@ -333,9 +337,11 @@ bool lab_dials(const struct lab *l, size_t i, size_t j)
 	c = &l->topo.clusters[l->topo.nodes[i].cluster];
 	/* The single-cluster form's dial may be overridden (plan run
 	 * --dial): topo.dial is the first cluster's. */
-	return labmodel_dials(
-	    l->topo.nodes[i].cluster == 0 ? l->topo.dial : c->dial,
-	    l->nodes[i].name, l->nodes[j].name, l->topo.nodes[c->primary].name);
+	if (l->topo.nodes[i].cluster == 0)
+		return labmodel_dials(l->topo.dial, l->nodes[i].name,
+				      l->nodes[j].name, l->topo.primary);
+	return labmodel_dials(c->dial, l->nodes[i].name, l->nodes[j].name,
+			      l->topo.nodes[c->primary].name);
 }
 
 int lab_node_socket(struct lab *l, int i, int *fd, char *err)
@@ -698,7 +704,9 @@ int lab_write_node_conf(struct lab *l, int i, char *err)
 		return ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
 	fprintf(f, "# written by ekulab lab for topology %s\n", l->topo.name);
 	fprintf(f, "name = %s\ncluster = %s\n", nd->name,
-		cl != NULL ? cl->name : nd->name);
+		cl == NULL				? nd->name
+		: !l->topo.multi || cl->name[0] == '\0' ? l->topo.name
+							: cl->name);
 	fprintf(f, "listen = 127.0.0.1:%d\n", nd->port);
 	/* A peer for every node with a direction to or from this one: we
 	 * dial it through its route (or its port, direct); `dial=no` when
