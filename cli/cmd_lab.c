@@ -583,11 +583,20 @@ static int up_main(struct lab *l, const struct opts *o)
 	rv =
 	    lab_up_wait(l, o->runtime, o->no_wait ? 0 : UP_SETTLE_SECONDS, err);
 	if (rv == 0 || rv == EKL_ETIMEDOUT) {
-		printf("lab %s is up: %zu nodes (%s runtime), state in %s%s\n",
-		       l->topo.name, l->topo.n_nodes, l->rt->name, l->state,
+		printf("lab %s is up: %zu nodes%s (%s runtime), state in "
+		       "%s%s\n",
+		       l->topo.name, l->topo.n_nodes,
+		       l->topo.n_externals == 0	  ? ""
+		       : l->topo.n_externals == 1 ? " and 1 external"
+						  : " and externals",
+		       l->rt->name, l->state,
 		       o->no_wait ? ""
-		       : rv == 0  ? "; links settled as the model predicts"
-				  : "");
+		       : rv == 0
+			   ? (l->topo.n_zones > 0
+				  ? "; links and zone services settled as the "
+				    "model predicts"
+				  : "; links settled as the model predicts")
+			   : "");
 		if (rv == 0)
 			return 0;
 		cli_fail("lab up: %s; the lab stays up: see 'ekulab lab "

@@ -93,7 +93,7 @@ log "lab up mra-lab"
 	cat "$T/up.out" >&2
 	fail "lab up of a deployment"
 }
-grep -q 'links settled as the model predicts' "$T/up.out" || fail "up: $(cat "$T/up.out")"
+grep -q 'links and zone services settled as the model predicts' "$T/up.out" || fail "up: $(cat "$T/up.out")"
 wait_zone c1 traversal e1 "up ok"
 wait_zone c1 mra e1 "up ok"
 wait_zone c2 neighbour cucm "up ok"
