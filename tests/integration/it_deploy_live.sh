@@ -45,6 +45,38 @@ done
 [ "$n" -ge 5 ] || fail "only $n deployment plans ran"
 log "$n deployment plans ran live with 0 deviations"
 
+# ---- steps on an external, live: renewal, kill, a cut zone route ----
+cat >"$T/ext.yaml" <<YAML
+topology: $TOPO
+steps:
+  - expect: {service: neighbour, between: [c1, cucm], state: up}
+  # Unified CM renewed serverAuth-only: c1, as acceptor, refuses it when
+  # it calls; c1 calling Unified CM still works.
+  - renew: {node: cucm, profile: server-only, ca: server-only}
+  - expect: {direction: [cucm, c1], service: neighbour, code: client-purpose}
+  - expect: {direction: [c1, cucm], service: neighbour, code: ok}
+  - fault: {kind: kill, node: cucm, name: kc}
+  - expect: {service: neighbour, between: [c2, cucm], state: down, code: not-running}
+  - heal: kc
+  - fault: {kind: down, link: [c2, cucm], name: cut}
+  - expect: {direction: [c2, cucm], service: neighbour, code: cut}
+  - heal: cut
+  - renew: {node: cucm, profile: combined, ca: unrestricted}
+  - expect: {service: neighbour, between: [c2, cucm], state: up}
+YAML
+log "plan run: steps on the external"
+"$EKULAB" plan check "$T/ext.yaml" >"$T/ext-check.out" 2>&1 || fail "plan check ext: $(cat "$T/ext-check.out")"
+if ! "$EKULAB" plan run "$T/ext.yaml" --state "$T/ext" --json "$T/ext.json" >"$T/ext.out" 2>&1; then
+	cat "$T/ext.out" >&2
+	fail "plan run on the external deviated"
+fi
+python3 - "$T/ext.json" <<'PY' || fail "ext: report check failed"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["deviations"] == 0 and r["expectations_failed"] == 0, r
+assert all(s["matches_prediction"] for s in r["steps"]), r["steps"]
+PY
+
 # ---- the facts, directly ----
 zone_of() { # NODE SERVICE PEER: the node's own report of that zone connection
 	"$EKULAB" ctl --socket "$ST/$1/admin.sock" --json 'xStatus Cluster' |
