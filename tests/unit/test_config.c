@@ -376,6 +376,76 @@ START_TEST(test_peer_syntax)
 }
 END_TEST
 
+/* Zones: the flag forms, repeatable, and what is refused. */
+START_TEST(test_zone_flags)
+{
+	struct args a;
+	struct config c;
+
+	args_full(&a);
+	args_add(&a, "--zone-listen", "neighbour=127.0.0.1:7101");
+	args_add(&a, "--zone-listen", "traversal=127.0.0.1:7102");
+	args_add(&a, "--zone-accept", "neighbour=cucm");
+	args_add(&a, "--zone-peer", "e1=traversal,127.0.0.1:7201,mra");
+	args_add(&a, "--zone-peer", "cucm=neighbour,127.0.0.1:7202");
+	args_add(&a, "--zone-interval-ms", "250");
+	expect_ok(&a, &c);
+	ck_assert_int_eq(c.n_zone_listen, 2);
+	ck_assert_int_eq(c.zone_listen[1].service, POL_SVC_TRAVERSAL);
+	ck_assert_int_eq(c.n_zone_accepts, 1);
+	ck_assert_str_eq(c.zone_accepts[0].name, "cucm");
+	ck_assert_int_eq(c.n_zone_peers, 2);
+	ck_assert_str_eq(c.zone_peers[0].name, "e1");
+	ck_assert(c.zone_peers[0].mra);
+	ck_assert(!c.zone_peers[1].mra);
+	ck_assert_str_eq(c.zone_peers[1].addr_text, "127.0.0.1:7202");
+	ck_assert_int_eq(c.zone_interval_ms, 250);
+	ck_assert_int_eq(c.kind, POL_KIND_EXPRESSWAY);
+	config_close(&c);
+
+	args_full(&a);
+	args_add(&a, "--zone-listen", "clusterdb=127.0.0.1:7101");
+	expect_fail(&a, "--zone-listen", "SERVICE=HOST:PORT", (char *)NULL);
+	args_full(&a);
+	args_add(&a, "--zone-listen", "b2b=127.0.0.1:7101");
+	args_add(&a, "--zone-listen", "b2b=127.0.0.1:7102");
+	expect_fail(&a, "--zone-listen", "twice", (char *)NULL);
+	args_full(&a);
+	args_add(&a, "--zone-peer", "cucm=neighbour,127.0.0.1:7202,mra");
+	expect_fail(&a, "--zone-peer", "mra, on a traversal peer",
+		    (char *)NULL);
+	args_full(&a);
+	args_add(&a, "--zone-peer", "e1=mra,127.0.0.1:7202");
+	expect_fail(&a, "--zone-peer", "NAME=SERVICE,HOST:PORT", (char *)NULL);
+	args_full(&a);
+	args_add(&a, "--zone-accept", "neighbour=");
+	expect_fail(&a, "--zone-accept", "SERVICE=NAME", (char *)NULL);
+}
+END_TEST
+
+/* An external: --kind, no ClusterDB peers, no role or version needed. */
+START_TEST(test_kind_external)
+{
+	struct args a;
+	struct config c;
+
+	args_full(&a);
+	args_set(&a, "--kind", "cucm");
+	expect_fail(&a, "--kind cucm", "no ClusterDB peers", (char *)NULL);
+	args_drop(&a, "--peer");
+	args_drop(&a, "--role");
+	args_drop(&a, "--version");
+	args_add(&a, "--checks-client-eku", "off");
+	expect_ok(&a, &c);
+	ck_assert_int_eq(c.kind, POL_KIND_CUCM);
+	ck_assert(!c.checks_client_eku);
+	ck_assert_str_eq(c.version, "-");
+	config_close(&c);
+	args_set(&a, "--kind", "toaster");
+	expect_fail(&a, "--kind", "cucm, unity", (char *)NULL);
+}
+END_TEST
+
 START_TEST(test_peer_options)
 {
 	struct args a;
@@ -1042,6 +1112,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_file_nothing_cut);
 	tcase_add_test(tc, test_peer_is_own_listen);
 	tcase_add_test(tc, test_cert_names_node);
+	tcase_add_test(tc, test_zone_flags);
+	tcase_add_test(tc, test_kind_external);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("config_peer_index");
