@@ -97,7 +97,8 @@ static int write_plan(const char *path, const char *topo_path,
 		}
 		fprintf(f, "  - expect: {replicating: [");
 		for (i = 0; i < pred->n; i++)
-			if (i != pred->primary && pred->repl[i].replicating) {
+			if (!labmodel_is_primary(pred, i) &&
+			    pred->repl[i].replicating) {
 				fprintf(f, "%s%s", any ? ", " : "",
 					t->nodes[i].name);
 				any = true;

@@ -9,7 +9,8 @@
 # finding follows the versions; a link fault on a zone route cuts that
 # zone connection only; the external is a process of its own. A
 # deployment on the docker runtime is refused clearly (exit 2 for plan
-# run).
+# run). plan explore --criterion services --verify-live runs orderings of
+# both clusters live.
 source "${EKL_IT_LIB:?}"
 
 DEP="$(cd "$(dirname "$0")/../../examples/deployment" && pwd)"
@@ -44,6 +45,14 @@ PY
 done
 [ "$n" -ge 5 ] || fail "only $n deployment plans ran"
 log "$n deployment plans ran live with 0 deviations"
+
+# ---- plan explore --criterion services, proven live ----
+log "plan explore switch-lab --criterion services --verify-live 2"
+"$EKULAB" plan explore "$DEP/switch-lab.yaml" --goal-version X15.5 \
+	--goal-cert server-only --goal-ca server-only --criterion services \
+	--verify-live 2 >"$T/explore.out" 2>&1 || fail "explore: $(tail -n 20 "$T/explore.out")"
+grep -q 'verify-live: 2 of 2 orderings confirmed' "$T/explore.out" ||
+	fail "explore live: $(tail -n 20 "$T/explore.out")"
 
 # ---- steps on an external, live: renewal, kill, a cut zone route ----
 cat >"$T/ext.yaml" <<YAML
