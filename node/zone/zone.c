@@ -158,10 +158,12 @@ static void res_set(struct zone_result *r, enum zone_state st, const char *code,
 		return;
 	r->at = ev_now(r->loop);
 	r->state = st;
-	snprintf(r->code, sizeof(r->code), "%s", code);
+	snprintf(r->code, sizeof(r->code), "%.31s", code);
 	r->side = side;
 	r->depth = depth;
-	snprintf(r->message, sizeof(r->message), "%s", msg != NULL ? msg : "");
+	/* A longer message (an OpenSSL one) is cut: the code says it all. */
+	snprintf(r->message, sizeof(r->message), "%.199s",
+		 msg != NULL ? msg : "");
 	r->attempts++;
 }
 
