@@ -282,6 +282,21 @@ static void print_text(const struct lab *l, const struct lab_status *s,
 	    l->topo.name, l->rt->name, l->topo.primary,
 	    topo_dial_name(l->topo.dial), topo_link_name(l->topo.link),
 	    verify_summary(s));
+	if (l->topo.multi) {
+		size_t c;
+
+		/* Each cluster has its own ClusterDB and primary. */
+		fprintf(out, "clusters:");
+		for (c = 0; c < l->topo.n_clusters; c++)
+			fprintf(out,
+				"%s %s (role %s, primary %s, dial %s, link %s)",
+				c > 0 ? ";" : "", l->topo.clusters[c].name,
+				topo_role_name(l->topo.clusters[c].role),
+				l->topo.nodes[l->topo.clusters[c].primary].name,
+				topo_dial_name(l->topo.clusters[c].dial),
+				topo_link_name(l->topo.clusters[c].link));
+		fprintf(out, "\n");
+	}
 	print_faults(l, s, out);
 	fprintf(out,
 		"\nconnections (the row node dials the column node)\n%-14s",
@@ -498,6 +513,29 @@ static void print_json(const struct lab *l, const struct lab_status *s,
 	json_str(&js, topo_link_name(l->topo.link));
 	json_key(&js, "verify");
 	json_str(&js, verify_summary(s));
+	if (l->topo.multi) {
+		size_t c;
+
+		json_key(&js, "clusters");
+		json_arr_begin(&js);
+		for (c = 0; c < l->topo.n_clusters; c++) {
+			const struct topo_cluster *tc = &l->topo.clusters[c];
+
+			json_obj_begin(&js);
+			json_key(&js, "name");
+			json_str(&js, tc->name);
+			json_key(&js, "role");
+			json_str(&js, topo_role_name(tc->role));
+			json_key(&js, "primary");
+			json_str(&js, l->topo.nodes[tc->primary].name);
+			json_key(&js, "dial");
+			json_str(&js, topo_dial_name(tc->dial));
+			json_key(&js, "link_rule");
+			json_str(&js, topo_link_name(tc->link));
+			json_obj_end(&js);
+		}
+		json_arr_end(&js);
+	}
 	json_key(&js, "faults");
 	json_arr_begin(&js);
 	for (f = 0; f < l->n_faults; f++) {
