@@ -16,7 +16,7 @@ source "${EKL_IT_LIB:?}"
 DEP="$(cd "$(dirname "$0")/../../examples/deployment" && pwd)"
 TOPO="$DEP/mra-lab.yaml"
 ST="$T/lab"
-trap 'rc=$?; "$EKULAB" lab down "$TOPO" --state "$ST" >/dev/null 2>&1 || true; pkill -KILL -f "$T/" 2>/dev/null || true; (exit $rc); it_cleanup' EXIT
+trap 'rc=$?; "$EKULAB" lab down "$TOPO" --state "$ST" >/dev/null 2>&1 || true; "$EKULAB" lab down "$DEP/zones-lab.yaml" --state "$T/zlab" >/dev/null 2>&1 || true; pkill -KILL -f "$T/" 2>/dev/null || true; (exit $rc); it_cleanup' EXIT
 
 # ---- every deployment plan, live ----
 n=0
@@ -43,7 +43,7 @@ PY
 	[ ! -e "$T/$name" ] || fail "plan $name left its lab state behind"
 	n=$((n + 1))
 done
-[ "$n" -ge 5 ] || fail "only $n deployment plans ran"
+[ "$n" -ge 7 ] || fail "only $n deployment plans ran"
 log "$n deployment plans ran live with 0 deviations"
 
 # ---- plan explore --criterion services, proven live ----
@@ -207,6 +207,37 @@ done
 grep -q '^zone services' "$T/status.txt" || fail "no zone services in lab status"
 ! grep -q '(differs)' "$T/status.txt" || fail "lab status differs from the model: $(cat "$T/status.txt")"
 "$EKULAB" lab down "$TOPO" --state "$ST" >/dev/null || fail "lab down"
+
+# ---- the cloud zone: the Expressway initiates, never the reverse ----
+# By the endpoints' own reports, not the lab's route list: e1 has an
+# outbound cloud connection to webex, and webex (a cloud peer) opens none
+# and is given no zone peer to dial.
+ZT="$DEP/zones-lab.yaml"
+ZS="$T/zlab"
+log "lab up zones-lab"
+"$EKULAB" lab up "$ZT" --state "$ZS" >"$T/zup.out" 2>&1 || {
+	cat "$T/zup.out" >&2
+	fail "lab up zones-lab"
+}
+for k in $(seq 1 50); do
+	got=$("$EKULAB" ctl --socket "$ZS/e1/admin.sock" --json 'xStatus Cluster' |
+		python3 -c '
+import json, sys
+z = [z for z in json.load(sys.stdin)["zones"] if z["service"] == "cloud"
+     and z["peer"] == "webex" and z["direction"] == "outbound"]
+print(z[0]["state"] if len(z) == 1 else "none")') || got="?"
+	[ "$got" = up ] && break
+	sleep 0.1
+done
+[ "$got" = up ] || fail "e1 cloud -> webex: $got"
+"$EKULAB" ctl --socket "$ZS/webex/admin.sock" --json 'xStatus Cluster' | python3 -c '
+import json, sys
+z = [z for z in json.load(sys.stdin)["zones"] if z["direction"] == "outbound"]
+assert not z, z' || fail "the cloud peer opened a connection"
+! grep -q '^zone-peer' "$ZS/webex/node.conf" || fail "webex was given a zone peer: $(cat "$ZS/webex/node.conf")"
+grep -q '^zone-peer' "$ZS/e1/node.conf" || fail "e1 has no zone peer: $(cat "$ZS/e1/node.conf")"
+"$EKULAB" lab down "$ZT" --state "$ZS" >/dev/null || fail "lab down zones-lab"
+log "cloud: the Expressway opens the connection, the cloud never does"
 
 # ---- the docker runtime: a clear refusal ----
 RC=0

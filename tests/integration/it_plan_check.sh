@@ -255,7 +255,7 @@ for s in d["steps"]:
 PY
 	n=$((n + 1))
 done
-[ "$n" -ge 5 ] || fail "only $n deployment plans"
+[ "$n" -ge 7 ] || fail "only $n deployment plans"
 log "$n deployment plans agree with the model"
 # (a) in words: MRA down for lack of clientAuth on E's certificate, the
 # version mismatch as a finding, and the JSON of the step that breaks it.
