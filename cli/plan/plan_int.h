@@ -71,8 +71,11 @@ struct run {
 	double step_deadline;	/* the current step's, on prun_now()'s clock */
 	char write_outcome[16]; /* the last write step's: applied, refused,
 				   timeout or failed */
-	struct prun_writer w;	/* the background writer */
-	long step_writes;	/* acknowledged by write steps */
+	/* The background writers: one per cluster, on its primary (each
+	 * cluster has a database of its own); n_w of them. */
+	struct prun_writer w[TOPO_MAX_CLUSTERS];
+	size_t n_w;
+	long step_writes; /* acknowledged by write steps */
 	long step_attempts;
 	size_t deviations;
 	size_t expect_failed; /* held neither live nor in the model */
@@ -88,15 +91,22 @@ double prun_now(void);
 double prun_step_budget(const struct plan_step *s);
 /* The primary's admin socket into buf; returns the primary's index. */
 int prun_primary_sock(const struct run *r, char *buf, size_t len);
+/* Cluster k's primary (its lab node index; the topology's primary for a
+ * topology without clusters), or -1. */
+int prun_cluster_primary(const struct run *r, size_t k);
 
 /* ---- the background writer (writer.c) ---- */
 
-/* Fork plan run's writer (tag "Load", ack primary, log STATE/writes.log). */
+/* Fork plan run's writers, one per cluster on its primary (ack primary;
+ * tag "Load" and log STATE/writes.log for the first cluster, "LoadK" and
+ * STATE/writes-K.log for cluster K > 0). */
 void prun_writer_start(struct run *r);
-/* SIGSTOP / SIGCONT it (nothing when there is none). */
+/* SIGSTOP / SIGCONT them (nothing when there is none). */
 void prun_writer_signal(struct run *r, int sig);
-/* Stop it and wait for it (nothing when there is none). */
+/* Stop them and wait for them (nothing when there is none). */
 void prun_writer_stop_wait(struct run *r);
+/* Is any of them running? */
+bool prun_writer_running(const struct run *r);
 /* Fork writer w (its tag, ack mode, rate, log and primary_file set) on
  * the admin socket `sock` (or primary_file's). Returns 0 or EKL_EIO. */
 int prun_writer_fork(struct prun_writer *w, const char *sock, char *err);

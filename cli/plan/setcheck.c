@@ -159,23 +159,30 @@ void prun_set_check_writers(const struct lab *l, uint64_t check, int primary,
 		wlog_free(&g[k]);
 }
 
-/* plan run: its one writer, on every node that replicates at the end. */
+/* plan run: each cluster's writer, on every node of its cluster that
+ * replicates at the end (each cluster has a database of its own: its
+ * writer's rows are checked on its nodes only, its primary's read counts
+ * the writes sent and never acknowledged). */
 void prun_set_check(struct run *r)
 {
 	struct prun_tally t = {0};
-	int p = lab_node_index(&r->lab, r->lab.topo.primary);
-	uint64_t check = 0;
-	size_t i;
+	const struct topo *tp = &r->lab.topo;
+	size_t i, k;
 
-	/* The writer writes to the first cluster's primary: the nodes of
-	 * that cluster hold its rows (another cluster has a database of its
-	 * own). */
-	for (i = 0; i < r->lab.topo.n_nodes; i++)
-		if (r->pred->running[i] &&
-		    labmodel_same_cluster(r->pred, i, (size_t)p) &&
-		    ((int)i == p || r->pred->repl[i].replicating))
-			check |= UINT64_C(1) << i;
-	prun_set_check_writers(&r->lab, check, p, &r->w, 1, false, &t);
+	for (k = 0; k < r->n_w; k++) {
+		int p = prun_cluster_primary(r, k);
+		uint64_t check = 0;
+
+		if (p < 0)
+			continue;
+		for (i = 0; i < tp->n_nodes; i++)
+			if (r->pred->running[i] &&
+			    labmodel_same_cluster(r->pred, i, (size_t)p) &&
+			    ((int)i == p || r->pred->repl[i].replicating))
+				check |= UINT64_C(1) << i;
+		prun_set_check_writers(&r->lab, check, p, &r->w[k], 1, false,
+				       &t);
+	}
 	r->attempted += t.attempted;
 	r->acked += t.acked;
 	r->lost += t.lost;

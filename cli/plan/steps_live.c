@@ -398,7 +398,7 @@ void prun_step(struct run *r, size_t k)
 		}
 	}
 	/* Replicas converge: pause the writer while checking. */
-	pause_writer = r->w.pid > 0;
+	pause_writer = prun_writer_running(r);
 	if (pause_writer)
 		prun_writer_signal(r, SIGSTOP);
 	if (!prun_converge(r, why, sizeof(why)) && !lab_interrupted()) {

@@ -156,6 +156,16 @@ static void writer_main(const struct prun_writer *cfg, const char *sock0)
 	_exit(0);
 }
 
+int prun_cluster_primary(const struct run *r, size_t k)
+{
+	const struct topo *t = &r->lab.topo;
+
+	if (k < t->n_clusters && t->clusters[k].primary < t->n_nodes)
+		return lab_node_index(&r->lab,
+				      t->nodes[t->clusters[k].primary].name);
+	return k == 0 ? lab_node_index(&r->lab, t->primary) : -1;
+}
+
 int prun_primary_sock(const struct run *r, char *buf, size_t len)
 {
 	int p = lab_node_index(&r->lab, r->lab.topo.primary);
@@ -195,25 +205,66 @@ void prun_writer_wait(struct prun_writer *w)
 	w->pid = 0;
 }
 
+/* One writer per cluster, each on its own cluster's primary: every
+ * cluster's replication carries data (a topology without clusters: one
+ * writer on topo.primary). */
 void prun_writer_start(struct run *r)
 {
-	char sock[LAB_PATH_MAX + 80], err[EKL_ERRLEN];
+	const struct topo *t = &r->lab.topo;
+	size_t k, n = t->n_clusters > 0 ? t->n_clusters : 1;
 
-	prun_primary_sock(r, sock, sizeof(sock));
-	lab_path(&r->lab, NULL, "writes.log", r->w.log, sizeof(r->w.log));
-	snprintf(r->w.tag, sizeof(r->w.tag), "Load");
-	r->w.ack_all = false;
-	r->w.rate = 0;
-	r->w.primary_file[0] = '\0';
-	(void)prun_writer_fork(&r->w, sock, err);
+	if (n > TOPO_MAX_CLUSTERS)
+		n = TOPO_MAX_CLUSTERS;
+	for (k = 0; k < n; k++) {
+		struct prun_writer *w = &r->w[k];
+		char sock[LAB_PATH_MAX + 80], err[EKL_ERRLEN], log[32];
+		int p = prun_cluster_primary(r, k);
+
+		memset(w, 0, sizeof(*w));
+		if (k == 0) {
+			snprintf(log, sizeof(log), "writes.log");
+			snprintf(w->tag, sizeof(w->tag), "Load");
+		} else {
+			snprintf(log, sizeof(log), "writes-%u.log",
+				 (unsigned)(k & 7));
+			snprintf(w->tag, sizeof(w->tag), "Load%u",
+				 (unsigned)(k & 7));
+		}
+		if (p < 0)
+			continue;
+		lab_path(&r->lab, r->lab.nodes[p].name, "admin.sock", sock,
+			 sizeof(sock));
+		lab_path(&r->lab, NULL, log, w->log, sizeof(w->log));
+		w->ack_all = false;
+		w->rate = 0;
+		w->primary_file[0] = '\0';
+		(void)prun_writer_fork(w, sock, err);
+	}
+	r->n_w = n;
+}
+
+bool prun_writer_running(const struct run *r)
+{
+	size_t k;
+
+	for (k = 0; k < r->n_w; k++)
+		if (r->w[k].pid > 0)
+			return true;
+	return false;
 }
 
 void prun_writer_signal(struct run *r, int sig)
 {
-	prun_writer_kill(&r->w, sig);
+	size_t k;
+
+	for (k = 0; k < r->n_w; k++)
+		prun_writer_kill(&r->w[k], sig);
 }
 
 void prun_writer_stop_wait(struct run *r)
 {
-	prun_writer_wait(&r->w);
+	size_t k;
+
+	for (k = 0; k < r->n_w; k++)
+		prun_writer_wait(&r->w[k]);
 }

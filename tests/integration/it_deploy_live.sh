@@ -75,7 +75,7 @@ steps:
 YAML
 log "plan run: steps on the external"
 "$EKULAB" plan check "$T/ext.yaml" >"$T/ext-check.out" 2>&1 || fail "plan check ext: $(cat "$T/ext-check.out")"
-if ! "$EKULAB" plan run "$T/ext.yaml" --state "$T/ext" --json "$T/ext.json" >"$T/ext.out" 2>&1; then
+if ! "$EKULAB" plan run "$T/ext.yaml" --state "$T/ext" --keep --json "$T/ext.json" >"$T/ext.out" 2>&1; then
 	cat "$T/ext.out" >&2
 	fail "plan run on the external deviated"
 fi
@@ -85,6 +85,28 @@ r = json.load(open(sys.argv[1]))
 assert r["deviations"] == 0 and r["expectations_failed"] == 0, r
 assert all(s["matches_prediction"] for s in r["steps"]), r["steps"]
 PY
+# One background writer per cluster, on its own primary: each cluster's
+# database holds its own writer's rows (every acknowledged one) and none
+# of the other's.
+python3 - "$T/ext" <<'PY' || fail "ext: a cluster's replication carried no writer rows"
+import sqlite3, sys
+st = sys.argv[1]
+def rows(node, tag):
+    db = sqlite3.connect("%s/%s/data/clusterdb.sqlite3" % (st, node))
+    n = db.execute("select count(*) from config where path like ?",
+                   ("Plan %s %%" % tag,)).fetchone()[0]
+    db.close()
+    return n
+def acked(log):
+    return sum(1 for l in open("%s/%s" % (st, log)) if l.startswith("K "))
+kc, ke = acked("writes.log"), acked("writes-1.log")
+assert kc > 0 and ke > 0, (kc, ke)
+for n in ("c1", "c2"):
+    assert rows(n, "Load") >= kc and rows(n, "Load1") == 0, (n, rows(n, "Load"), kc)
+for n in ("e1", "e2"):
+    assert rows(n, "Load1") >= ke and rows(n, "Load") == 0, (n, rows(n, "Load1"), ke)
+PY
+rm -rf "$T/ext"
 
 # ---- the facts, directly ----
 zone_of() { # NODE SERVICE PEER: the node's own report of that zone connection
