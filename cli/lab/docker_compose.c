@@ -91,9 +91,60 @@ static char *trim(char *s)
 	return s;
 }
 
+/* "zone-listen = SERVICE=127.0.0.1:PORT" (node.conf) seen from inside
+ * endpoint i's container: the same port at its own address. */
+static int zone_listen_line(const struct docker_lab *d, int i, char *v,
+			    FILE *out, char *err)
+{
+	char *colon = strrchr(v, ':'), *eq = strchr(v, '=');
+
+	if (eq == NULL || colon == NULL || colon < eq)
+		return ekl_errf(err, EKL_ECONFIG, "zone-listen '%s': no port",
+				v);
+	*eq = '\0';
+	fprintf(out, "zone-listen = %s=%s:%s\n", v, d->ip[i], colon + 1);
+	return 0;
+}
+
+/* "zone-peer = NAME=SERVICE,127.0.0.1:PORT[,mra]" (node.conf) seen from
+ * inside endpoint i's container: through the proxy's route i>NAME at the
+ * proxy's address, or (direct) straight to NAME's zone listener at its
+ * address. */
+static int zone_peer_line(const struct lab *l, const struct docker_lab *d,
+			  int i, char *v, FILE *out, char *err)
+{
+	char *eq = strchr(v, '='), *svc, *addr, *rest;
+	size_t n = lab_n(l);
+	int j;
+
+	if (eq == NULL || (addr = strchr(eq, ',')) == NULL)
+		return ekl_errf(err, EKL_ECONFIG, "zone-peer '%s': no address",
+				v);
+	*eq = '\0';
+	svc = eq + 1;
+	*addr++ = '\0';
+	rest = strchr(addr, ',');
+	j = lab_node_index(l, trim(v));
+	if (j < 0)
+		return ekl_errf(err, EKL_ECONFIG,
+				"zone-peer: no endpoint '%s' in the lab", v);
+	if (l->route_port[(size_t)i * n + (size_t)j] > 0)
+		fprintf(out, "zone-peer = %s=%s,%s:%d%s\n", l->nodes[j].name,
+			svc, d->proxy_ip,
+			l->route_port[(size_t)i * n + (size_t)j],
+			rest != NULL ? rest : "");
+	else
+		fprintf(out, "zone-peer = %s=%s,%s:%d%s\n", l->nodes[j].name,
+			svc, d->ip[j],
+			lab_route_target(l, (size_t)i, (size_t)j),
+			rest != NULL ? rest : "");
+	return 0;
+}
+
 /* STATE/NODE/container.conf: node.conf (lab.c's, for the host) seen from
- * inside the container: the node's own address, peers through the proxy's
- * address, its certificate files copied to /lab/tls, data on /data. */
+ * inside the container: the node's own address and zone listeners, peers
+ * and zone peers through the proxy's address, its certificate files
+ * copied to /lab/tls, data on /data. */
 int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
 				int i, char *err)
 {
@@ -101,7 +152,7 @@ int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
 	char src[LAB_PATH_MAX + 80], dst[LAB_PATH_MAX + 80],
 	    tmp[LAB_PATH_MAX + 90], dir[LAB_PATH_MAX + 80];
 	char line[1024], copy[1024];
-	size_t n = l->topo.n_nodes;
+	size_t n = lab_n(l);
 	FILE *in = NULL, *out = NULL;
 	int rv = 0;
 
@@ -180,6 +231,10 @@ int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
 				fprintf(out, "peer = %s=%s:%d%s\n",
 					l->nodes[j].name, d->ip[j],
 					l->nodes[j].port, opts);
+		} else if (strcmp(k, "zone-listen") == 0) {
+			rv = zone_listen_line(d, i, v, out, err);
+		} else if (strcmp(k, "zone-peer") == 0) {
+			rv = zone_peer_line(l, d, i, v, out, err);
 		} else if (strcmp(k, "cert") == 0 || strcmp(k, "key") == 0 ||
 			   strcmp(k, "client-cert") == 0 ||
 			   strcmp(k, "client-key") == 0 ||
@@ -245,7 +300,7 @@ int docker_write_compose(const struct lab *l, const struct docker_lab *d,
 			 char *err)
 {
 	char path[LAB_PATH_MAX + 32];
-	size_t i, j, n = l->topo.n_nodes;
+	size_t i, j, n = lab_n(l);
 	FILE *f;
 
 	lab_path(l, NULL, "compose.yaml", path, sizeof(path));
@@ -281,7 +336,7 @@ int docker_write_compose(const struct lab *l, const struct docker_lab *d,
 					"\"%s>%s=%s:%d,%s:%d\"\n",
 					l->nodes[i].name, l->nodes[j].name,
 					d->proxy_ip, l->route_port[i * n + j],
-					d->ip[j], l->nodes[j].port);
+					d->ip[j], lab_route_target(l, i, j));
 	fprintf(f, "    volumes:\n      - ");
 	{
 		char v[LAB_PATH_MAX + 48];
@@ -304,9 +359,12 @@ int docker_write_compose(const struct lab *l, const struct docker_lab *d,
 		fprintf(f,
 			"\n    container_name: %s-%s\n    hostname: %s\n"
 			"    user: \"%s\"\n"
-			"    command: [\"--config\", \"/lab/container.conf\", "
-			"\"--version\", \"%s\"]\n    volumes:\n      - ",
-			d->id, nd->name, nd->name, d->user, nd->version);
+			"    command: [\"--config\", \"/lab/container.conf\"",
+			d->id, nd->name, nd->name, d->user);
+		/* An external (ekunode --kind) has no version. */
+		if (i < l->topo.n_nodes)
+			fprintf(f, ", \"--version\", \"%s\"", nd->version);
+		fprintf(f, "]\n    volumes:\n      - ");
 		snprintf(v, sizeof(v), "${EKULAB_STATE:-%s}/%s:/lab", l->state,
 			 nd->name);
 		yq(f, v);

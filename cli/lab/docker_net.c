@@ -71,7 +71,7 @@ int docker_conf_save(const struct lab *l, const struct docker_lab *d, char *err)
 		d->id, d->image, d->user, d->subnet, d->gateway, d->proxy_ip);
 	if (d->manager[0] != '\0')
 		fprintf(f, "manager %s\n", d->manager);
-	for (i = 0; i < l->topo.n_nodes; i++)
+	for (i = 0; i < lab_n(l); i++)
 		fprintf(f, "node %s %s\n", l->nodes[i].name, d->ip[i]);
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		unlink(tmp);
@@ -213,7 +213,7 @@ int docker_ensure(struct lab *l, struct docker_lab *d, char *err)
 	if (docker_conf_load(l, d, e) == 0 && docker_exists("network", d->id))
 		return 0;
 	docker_ident(l, d);
-	if (l->topo.n_nodes > 200)
+	if (lab_n(l) > 200)
 		return ekl_errf(err, EKL_EINVAL, "too many nodes for a /24");
 	if ((rv = docker_check_image(d, err)) != 0 ||
 	    (d->swarm && (rv = swarm_check_hosts(l, d, err)) != 0))
@@ -232,7 +232,7 @@ int docker_ensure(struct lab *l, struct docker_lab *d, char *err)
 		snprintf(d->subnet, sizeof(d->subnet), "10.213.%u.0/24", x);
 		snprintf(d->gateway, sizeof(d->gateway), "10.213.%u.1", x);
 		snprintf(d->proxy_ip, sizeof(d->proxy_ip), "10.213.%u.2", x);
-		for (i = 0; i < l->topo.n_nodes; i++)
+		for (i = 0; i < lab_n(l); i++)
 			snprintf(d->ip[i], sizeof(d->ip[i]), "10.213.%u.%u", x,
 				 (unsigned)((10 + i) & 0xff)); /* n <= 200 */
 		docker_argv_init(&a, "network");

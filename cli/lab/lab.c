@@ -774,9 +774,10 @@ done:
 	return 0;
 }
 
-/* Every node's listen port and a route port for each direction the dial
- * mode makes (none when direct). The docker runtime's nodes and proxy
- * have addresses of their own: fixed numbers. Otherwise each port is
+/* Every node's listen port, a zone listener per service an endpoint
+ * accepts, and a route port for each direction the dial mode makes and
+ * each zone connection (none when direct). The docker runtime's endpoints
+ * and proxy have addresses of their own: fixed numbers. Otherwise each port is
  * reserved and held (lab.h), so none is handed out twice. */
 static int pick_ports(struct lab *l, char *err)
 {
@@ -810,6 +811,11 @@ static int pick_ports(struct lab *l, char *err)
 
 		if (l->zone_port[z] > 0)
 			continue;
+		if (l->rt->own_network) {
+			l->zone_port[z] =
+			    LAB_ZONE_PORT_BASE + (int)l->zroutes[k].service;
+			continue;
+		}
 		if (addr_reserve(0, &l->zone_fd[z], &l->zone_port[z], e) != 0)
 			return ekl_errf(err, EKL_EADDR,
 					"a %s zone port for %s: %s",
@@ -852,12 +858,15 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 				"unknown runtime '%s'; this build has: "
 				"process, docker, swarm",
 				runtime);
-	if (l->rt->own_network && is_deployment(&l->topo))
+	/* The swarm runtime's stack (docker_write_stack) has no zone
+	 * listeners, zone routes or externals yet. */
+	if (l->rt == &lab_runtime_swarm && is_deployment(&l->topo))
 		return ekl_errf(err, EKL_ECONFIG,
 				"%s: a deployment (clusters:, externals:, "
-				"zones:) runs on the process runtime only for "
-				"now; drop --runtime %s",
-				l->topo_path, l->rt->name);
+				"zones:) runs on the process and docker "
+				"runtimes, not yet on swarm; give --runtime "
+				"docker or process",
+				l->topo_path);
 	for (i = 0; i < n; i++)
 		if (ep_cert(l, i, false)->file != NULL ||
 		    (l->nodes[i].has_client &&

@@ -35,10 +35,13 @@
 #include "model/topology.h"
 
 #define LAB_PATH_MAX 200
-/* Fixed ports on a runtime with its own network (docker): node i listens
- * on LAB_NODE_PORT_BASE + i at its own address, the proxy's route
- * from -> to on LAB_ROUTE_PORT_BASE + from * n + to at its address. */
+/* Fixed ports on a runtime with its own network (docker): endpoint i
+ * listens on LAB_NODE_PORT_BASE + i at its own address, and for each
+ * zone service it accepts on LAB_ZONE_PORT_BASE + service (enum
+ * pol_service) there; the proxy's route from -> to on
+ * LAB_ROUTE_PORT_BASE + from * n + to at its address (n = lab_n). */
 #define LAB_NODE_PORT_BASE  7001
+#define LAB_ZONE_PORT_BASE  7401
 #define LAB_ROUTE_PORT_BASE 21000
 #define LAB_MAX_FAULTS	    64
 /* How often a lab's zone connections are probed afresh (ekunode
@@ -160,7 +163,8 @@ const char *lab_tmpdir(void);
 void lab_default_state(const char *name, char *buf, size_t len);
 
 /* Can the live lab run t? Deployments (clusters:, externals:, zones:)
- * run on the process runtime; lab_prepare refuses them on docker. A
+ * run on the process and docker runtimes; lab_prepare refuses them on
+ * swarm. A
  * deployment where two zones join the same two endpoints is refused (one
  * zone connection per directed pair). Returns 0 or EKL_ECONFIG with err
  * saying so. lab_open and lab_open_topo ask it. */

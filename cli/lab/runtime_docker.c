@@ -123,8 +123,11 @@ static int run_node(struct lab *l, const struct docker_lab *d, int i, char *err)
 	docker_argv_add(&a, "%s", d->image);
 	docker_argv_add(&a, "--config");
 	docker_argv_add(&a, "/lab/container.conf");
-	docker_argv_add(&a, "--version");
-	docker_argv_add(&a, "%s", nd->version);
+	/* An external (ekunode --kind KIND) has no version. */
+	if ((size_t)i < l->topo.n_nodes) {
+		docker_argv_add(&a, "--version");
+		docker_argv_add(&a, "%s", nd->version);
+	}
 	return docker_run(&a, NULL, NULL, 0, err);
 }
 
@@ -265,7 +268,7 @@ static int resume_node(struct lab *l, int i, char *err)
 static int start_proxy(struct lab *l, char *err)
 {
 	char cn[256], dir[LAB_PATH_MAX + 16], link[LAB_PATH_MAX + 32];
-	size_t i, j, n = l->topo.n_nodes;
+	size_t i, j, n = lab_n(l);
 	struct docker_argv a;
 	struct docker_lab d;
 	int rv;
@@ -318,7 +321,7 @@ static int start_proxy(struct lab *l, char *err)
 			docker_argv_add(&a, "%s>%s=%s:%d,%s:%d",
 					l->nodes[i].name, l->nodes[j].name,
 					d.proxy_ip, port, d.ip[j],
-					l->nodes[j].port);
+					lab_route_target(l, i, j));
 		}
 	if ((rv = docker_run(&a, NULL, NULL, 0, err)) != 0)
 		return rv;

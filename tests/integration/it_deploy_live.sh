@@ -8,8 +8,8 @@
 # handshake works; it recovers when C runs X15.4; the version-mismatch
 # finding follows the versions; a link fault on a zone route cuts that
 # zone connection only; the external is a process of its own. A
-# deployment on the docker runtime is refused clearly (exit 2 for plan
-# run). plan explore --criterion services --verify-live runs orderings of
+# deployment on the swarm runtime is refused clearly (exit 2 for plan
+# run); on docker it runs (it_deploy_docker). plan explore --criterion services --verify-live runs orderings of
 # both clusters live.
 source "${EKL_IT_LIB:?}"
 
@@ -261,12 +261,12 @@ grep -q '^zone-peer' "$ZS/e1/node.conf" || fail "e1 has no zone peer: $(cat "$ZS
 "$EKULAB" lab down "$ZT" --state "$ZS" >/dev/null || fail "lab down zones-lab"
 log "cloud: the Expressway opens the connection, the cloud never does"
 
-# ---- the docker runtime: a clear refusal ----
+# ---- the swarm runtime: a clear refusal (docker: it_deploy_docker) ----
 RC=0
-"$EKULAB" plan run "$DEP/a-mra-e-before-c.yaml" --runtime docker --state "$T/dk" \
+"$EKULAB" plan run "$DEP/a-mra-e-before-c.yaml" --runtime swarm --state "$T/dk" \
 	>"$T/dk.out" 2>"$T/dk.err" || RC=$?
-[ "$RC" -eq 2 ] || fail "plan run --runtime docker of a deployment: exit $RC, expected 2"
-grep -q 'runs on the process runtime only' "$T/dk.err" || fail "docker: $(cat "$T/dk.err")"
-! grep -q Sanitizer "$T/dk.err" || fail "docker refusal: sanitizer report"
+[ "$RC" -eq 2 ] || fail "plan run --runtime swarm of a deployment: exit $RC, expected 2"
+grep -q 'runs on the process and docker runtimes, not yet on swarm' "$T/dk.err" || fail "swarm: $(cat "$T/dk.err")"
+! grep -q Sanitizer "$T/dk.err" || fail "swarm refusal: sanitizer report"
 [ ! -e "$T/dk" ] || fail "the refused plan run left its state behind"
 log "ok"

@@ -326,8 +326,9 @@ import json, sys
 p, s = (json.load(open(f)) for f in sys.argv[1:3])
 assert p["safe"] > s["safe"], (p["safe"], s["safe"])
 PY
-# A deployment runs live on the process runtime (it_deploy_live); on the
-# docker runtime it is refused clearly, before anything starts.
-run lab-deploy lab up "$DEP/mra-lab.yaml" --runtime docker --state "$T/state"
-[ "$RC" -ne 0 ] || fail "lab up --runtime docker of a deployment: exit 0"
-grep -q 'runs on the process runtime only' "$T/lab-deploy.err" || fail "lab-deploy: $(cat "$T/lab-deploy.err")"
+# A deployment runs live on the process runtime (it_deploy_live) and on
+# docker (it_deploy_docker); on the swarm runtime it is refused clearly,
+# before anything starts (no engine is asked).
+run lab-deploy lab up "$DEP/mra-lab.yaml" --runtime swarm --state "$T/state"
+[ "$RC" -ne 0 ] || fail "lab up --runtime swarm of a deployment: exit 0"
+grep -q 'runs on the process and docker runtimes, not yet on swarm' "$T/lab-deploy.err" || fail "lab-deploy: $(cat "$T/lab-deploy.err")"
