@@ -68,16 +68,29 @@ static bool db_state(const struct run *r, int i, long long *rev, char *digest,
  * its own primary. */
 bool prun_converge(struct run *r, char *why, size_t len)
 {
-	double end = prun_now() + PRUN_CONVERGE_SECONDS;
-	size_t i;
+	return prun_converge_clusters(r, NULL, why, len);
+}
 
+bool prun_converge_clusters(struct run *r, bool *ok, char *why, size_t len)
+{
+	double end = prun_now() + PRUN_CONVERGE_SECONDS;
+	bool cl[TOPO_MAX_CLUSTERS];
+	size_t i, c;
+
+	for (c = 0; ok != NULL && c < TOPO_MAX_CLUSTERS; c++)
+		ok[c] = false;
 	if (!lab_sleep(0.3)) /* let in-flight writes land */
 		return false;
 	while (prun_now() < end) {
 		bool all = true;
 
-		for (i = 0; i < r->lab.topo.n_nodes && all; i++) {
+		for (c = 0; c < TOPO_MAX_CLUSTERS; c++)
+			cl[c] = true;
+		/* Without ok, the first node behind ends the look. */
+		for (i = 0; i < r->lab.topo.n_nodes && (all || ok != NULL);
+		     i++) {
 			size_t p = labmodel_primary_of(r->pred, i);
+			size_t k = r->lab.topo.nodes[i].cluster;
 			long long prev, rv;
 			char pd[80], d[80];
 
@@ -96,8 +109,14 @@ bool prun_converge(struct run *r, char *why, size_t len)
 					 "%lld",
 					 r->lab.nodes[i].name, rv,
 					 r->lab.nodes[p].name, prev);
+			} else {
+				continue;
 			}
+			if (k < TOPO_MAX_CLUSTERS)
+				cl[k] = false;
 		}
+		for (c = 0; ok != NULL && c < TOPO_MAX_CLUSTERS; c++)
+			ok[c] = cl[c];
 		if (all)
 			return true;
 		if (!lab_sleep(0.1))

@@ -81,6 +81,10 @@ struct run {
 	size_t expect_failed; /* held neither live nor in the model */
 	/* set check */
 	long lost, unexpected, never_read, recovered, acked, attempted;
+	/* ... of writer k alone, and whether its cluster's replicas
+	 * converged at the end (the final prun_converge_clusters) */
+	struct prun_tally wt[TOPO_MAX_CLUSTERS];
+	bool w_converged[TOPO_MAX_CLUSTERS];
 	double t0;
 };
 
@@ -132,6 +136,10 @@ void prun_summarize(const struct lab_prediction *p, const struct lab *l,
 /* Every node the model says replicates reaches the primary's revision and
  * digest within PRUN_CONVERGE_SECONDS (the writer paused). */
 bool prun_converge(struct run *r, char *why, size_t len);
+/* The same, and ok[k] (TOPO_MAX_CLUSTERS of them) says whether cluster
+ * k's replicas reached its primary (at the last look, when the bound ran
+ * out): each cluster judged on its own. */
+bool prun_converge_clusters(struct run *r, bool *ok, char *why, size_t len);
 
 /* ---- a step, live (steps_live.c) ---- */
 

@@ -67,7 +67,25 @@ struct plan_step_report {
 	char *observed_json;
 };
 
-/* Every write of a run: the write steps' and the background writer's. */
+/* One cluster's background writer (a deployment has one per cluster, on
+ * its own primary; a single cluster has one): its writes, counted by the
+ * set check on that cluster's nodes alone, and whether the cluster's
+ * replicas reached its primary's revision and digest at the end. */
+struct plan_run_cluster_writes {
+	char cluster[TOPO_NAME_MAX + 1]; /* the topology's name for a
+					    single cluster */
+	char writer[TOPO_NAME_MAX + 1];	 /* the primary it writes on */
+	long attempted;
+	long acknowledged;
+	long lost;
+	long unexpected;
+	long never_read;
+	long recovered;
+	bool converged;
+};
+
+/* Every write of a run: the write steps' and the background writers'
+ * (the totals), and each cluster's writer alone (clusters). */
 struct plan_run_writes {
 	long attempted;
 	long acknowledged;
@@ -75,6 +93,8 @@ struct plan_run_writes {
 	long unexpected; /* on a node, never sent or with another value */
 	long never_read; /* sent, not acknowledged, not on the primary */
 	long recovered;	 /* sent, not acknowledged, on the primary */
+	struct plan_run_cluster_writes clusters[TOPO_MAX_CLUSTERS];
+	size_t n_clusters; /* 0: no background writer ran */
 };
 
 /* What a run's reports show. */
@@ -94,7 +114,8 @@ struct plan_run_report {
  * predicted (and, on a deviation, observed and why) lines below it; k is
  * 0-based. */
 void plan_report_step(const struct plan_step_report *s, size_t k, FILE *f);
-/* "writes: ..." and "N deviations". */
+/* "writes: ...", one line per cluster's writer when there are two or
+ * more, and "N deviations". */
 void plan_report_summary(const struct plan_run_report *r, FILE *f);
 /* One JSON object and a newline; EKL_ENOMEM when it cannot be built. */
 int plan_report_json(const struct plan_run_report *r, FILE *f);

@@ -94,6 +94,33 @@ int plan_report_json(const struct plan_run_report *r, FILE *out)
 	json_int(&j, w->never_read);
 	json_key(&j, "recovered");
 	json_int(&j, w->recovered);
+	json_key(&j, "clusters");
+	json_arr_begin(&j);
+	for (k = 0; k < w->n_clusters; k++) {
+		const struct plan_run_cluster_writes *c = &w->clusters[k];
+
+		json_obj_begin(&j);
+		json_key(&j, "cluster");
+		json_str(&j, c->cluster);
+		json_key(&j, "writer");
+		json_str(&j, c->writer);
+		json_key(&j, "attempted");
+		json_int(&j, c->attempted);
+		json_key(&j, "acknowledged");
+		json_int(&j, c->acknowledged);
+		json_key(&j, "lost");
+		json_int(&j, c->lost);
+		json_key(&j, "unexpected");
+		json_int(&j, c->unexpected);
+		json_key(&j, "never_read");
+		json_int(&j, c->never_read);
+		json_key(&j, "recovered");
+		json_int(&j, c->recovered);
+		json_key(&j, "converged");
+		json_bool(&j, c->converged);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
 	json_obj_end(&j);
 	json_obj_end(&j);
 	if (json_finish(&j) == NULL) {
@@ -122,12 +149,23 @@ void plan_report_step(const struct plan_step_report *s, size_t k, FILE *f)
 void plan_report_summary(const struct plan_run_report *r, FILE *f)
 {
 	const struct plan_run_writes *w = &r->writes;
+	size_t k;
 
 	fprintf(f,
 		"\nwrites: %ld attempted, %ld acknowledged; lost %ld, "
 		"unexpected %ld, never-read %ld, recovered %ld\n",
 		w->attempted, w->acknowledged, w->lost, w->unexpected,
 		w->never_read, w->recovered);
+	/* A deployment: each cluster's writer on its own. */
+	for (k = 0; w->n_clusters > 1 && k < w->n_clusters; k++)
+		fprintf(f,
+			"  %s (writer on %s): %ld acknowledged; lost %ld, "
+			"unexpected %ld; %s\n",
+			w->clusters[k].cluster, w->clusters[k].writer,
+			w->clusters[k].acknowledged, w->clusters[k].lost,
+			w->clusters[k].unexpected,
+			w->clusters[k].converged ? "converged"
+						 : "did not converge");
 	fprintf(f, "%zu deviation%s\n", r->deviations,
 		r->deviations == 1 ? "" : "s");
 	if (r->expectations_failed > 0)

@@ -70,6 +70,8 @@ static void note(char *err, const char *fmt, ...)
 /* The run as its reports see it. */
 static void report_of(const struct run *r, struct plan_run_report *out)
 {
+	size_t k;
+
 	memset(out, 0, sizeof(*out));
 	out->plan = r->plan.path;
 	out->steps = r->rep;
@@ -84,6 +86,29 @@ static void report_of(const struct run *r, struct plan_run_report *out)
 	out->writes.unexpected = r->unexpected;
 	out->writes.never_read = r->never_read;
 	out->writes.recovered = r->recovered;
+	for (k = 0; k < r->n_w && k < TOPO_MAX_CLUSTERS; k++) {
+		struct plan_run_cluster_writes *c = &out->writes.clusters[k];
+		const struct topo *t = &r->lab.topo;
+		int p = prun_cluster_primary(r, k);
+
+		if (p < 0)
+			continue;
+		snprintf(c->cluster, sizeof(c->cluster), "%s",
+			 k < t->n_clusters && t->multi &&
+				 t->clusters[k].name[0] != '\0'
+			     ? t->clusters[k].name
+			     : t->name);
+		snprintf(c->writer, sizeof(c->writer), "%s",
+			 r->lab.nodes[p].name);
+		c->attempted = r->wt[k].attempted;
+		c->acknowledged = r->wt[k].acked;
+		c->lost = r->wt[k].lost;
+		c->unexpected = r->wt[k].unexpected;
+		c->never_read = r->wt[k].never_read;
+		c->recovered = r->wt[k].recovered;
+		c->converged = r->w_converged[k];
+		out->writes.n_clusters++;
+	}
 }
 
 static void write_reports(const struct run *r, const struct plan_run_opts *o,
@@ -214,7 +239,8 @@ int plan_run(const struct plan_run_opts *o, char *err)
 	{
 		char why[256];
 
-		if (!prun_converge(r, why, sizeof(why))) {
+		if (!prun_converge_clusters(r, r->w_converged, why,
+					    sizeof(why))) {
 			r->deviations++;
 			fprintf(o->out, "final convergence failed: %s\n", why);
 		}

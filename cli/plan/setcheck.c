@@ -173,6 +173,7 @@ void prun_set_check(struct run *r)
 		int p = prun_cluster_primary(r, k);
 		uint64_t check = 0;
 
+		memset(&r->wt[k], 0, sizeof(r->wt[k]));
 		if (p < 0)
 			continue;
 		for (i = 0; i < tp->n_nodes; i++)
@@ -181,7 +182,13 @@ void prun_set_check(struct run *r)
 			    ((int)i == p || r->pred->repl[i].replicating))
 				check |= UINT64_C(1) << i;
 		prun_set_check_writers(&r->lab, check, p, &r->w[k], 1, false,
-				       &t);
+				       &r->wt[k]);
+		t.attempted += r->wt[k].attempted;
+		t.acked += r->wt[k].acked;
+		t.lost += r->wt[k].lost;
+		t.unexpected += r->wt[k].unexpected;
+		t.never_read += r->wt[k].never_read;
+		t.recovered += r->wt[k].recovered;
 	}
 	r->attempted += t.attempted;
 	r->acked += t.acked;

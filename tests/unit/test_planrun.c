@@ -197,7 +197,83 @@ START_TEST(test_json)
 			 strstr(step3, "\"expectation_met\"") - s);
 	ck_assert_ptr_nonnull(strstr(
 	    s, "\"writes\":{\"attempted\":120,\"acknowledged\":110,\"lost\":1,"
-	       "\"unexpected\":0,\"never_read\":4,\"recovered\":6}}\n"));
+	       "\"unexpected\":0,\"never_read\":4,\"recovered\":6,"
+	       "\"clusters\":[]}}\n"));
+	free(s);
+}
+END_TEST
+
+/* A deployment's two writers: each cluster's counts and convergence in
+ * the JSON after the totals (which keep their keys), and a line each in
+ * the summary; a single cluster's writer gets no extra line. */
+static void two_clusters(struct plan_run_report *r)
+{
+	struct plan_run_cluster_writes *c = r->writes.clusters;
+
+	snprintf(c[0].cluster, sizeof(c[0].cluster), "core");
+	snprintf(c[0].writer, sizeof(c[0].writer), "c1");
+	c[0].attempted = 70;
+	c[0].acknowledged = 65;
+	c[0].lost = 1;
+	c[0].never_read = 2;
+	c[0].recovered = 3;
+	c[0].converged = true;
+	snprintf(c[1].cluster, sizeof(c[1].cluster), "edge");
+	snprintf(c[1].writer, sizeof(c[1].writer), "e1");
+	c[1].attempted = 50;
+	c[1].acknowledged = 45;
+	c[1].unexpected = 2;
+	c[1].converged = false;
+	r->writes.n_clusters = 2;
+}
+
+START_TEST(test_json_clusters)
+{
+	struct plan_run_report r = sample();
+	struct capture c;
+	char *s;
+
+	two_clusters(&r);
+	cap_open(&c);
+	ck_assert_int_eq(plan_report_json(&r, c.f), 0);
+	s = cap_close(&c);
+	ck_assert_ptr_nonnull(strstr(
+	    s, "\"writes\":{\"attempted\":120,\"acknowledged\":110,\"lost\":1,"
+	       "\"unexpected\":0,\"never_read\":4,\"recovered\":6,"
+	       "\"clusters\":[{\"cluster\":\"core\",\"writer\":\"c1\","
+	       "\"attempted\":70,\"acknowledged\":65,\"lost\":1,"
+	       "\"unexpected\":0,\"never_read\":2,\"recovered\":3,"
+	       "\"converged\":true},{\"cluster\":\"edge\",\"writer\":\"e1\","
+	       "\"attempted\":50,\"acknowledged\":45,\"lost\":0,"
+	       "\"unexpected\":2,\"never_read\":0,\"recovered\":0,"
+	       "\"converged\":false}]}}\n"));
+	free(s);
+}
+END_TEST
+
+START_TEST(test_summary_clusters)
+{
+	struct plan_run_report r = sample();
+	struct capture c;
+	char *s;
+
+	two_clusters(&r);
+	cap_open(&c);
+	plan_report_summary(&r, c.f);
+	s = cap_close(&c);
+	ck_assert_ptr_nonnull(
+	    strstr(s, "recovered 6\n"
+		      "  core (writer on c1): 65 acknowledged; lost 1, "
+		      "unexpected 0; converged\n"
+		      "  edge (writer on e1): 45 acknowledged; lost 0, "
+		      "unexpected 2; did not converge\n"
+		      "3 deviations\n"));
+	free(s);
+	r.writes.n_clusters = 1;
+	cap_open(&c);
+	plan_report_summary(&r, c.f);
+	s = cap_close(&c);
+	ck_assert_ptr_null(strstr(s, "writer on"));
 	free(s);
 }
 END_TEST
@@ -325,11 +401,13 @@ static Suite *planrun_suite(void)
 
 	tc = tcase_create("plan_report_summary");
 	tcase_add_test(tc, test_summary);
+	tcase_add_test(tc, test_summary_clusters);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("plan_report_json");
 	tcase_add_test(tc, test_json);
 	tcase_add_test(tc, test_json_structured);
+	tcase_add_test(tc, test_json_clusters);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("plan_report_html");
