@@ -23,8 +23,8 @@
  * open) and handed to the process that serves it when it starts (the
  * LISTEN_FDS protocol), so no two can ever get the same port; a node
  * started again reserves its own port again. The docker runtime gives
- * each node and the proxy an address of their own, so their ports are
- * fixed numbers.
+ * each endpoint and the proxy an address of their own, so their ports
+ * are fixed numbers.
  */
 #ifndef EKULAB_CLI_LAB_H
 #define EKULAB_CLI_LAB_H

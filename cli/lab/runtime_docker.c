@@ -11,7 +11,10 @@
  *                            STATE/proxy.sock links to its control socket
  *   container ID-NODE        ekunode at .(10+i), STATE/NODE on /lab: its
  *                            container.conf, tls/ (its own certificate,
- *                            key and the CA bundle), admin.sock
+ *                            key and the CA bundle), admin.sock; a
+ *                            deployment's externals after its nodes
+ *                            (kind = KIND in container.conf, no
+ *                            --version)
  *   volume    ID-NODE-data   its database on /data: a local volume bound
  *                            to STATE/NODE/data, so restarts and upgrades
  *                            keep it and the host can read it
@@ -26,6 +29,9 @@
  * kill` (SIGKILL); pause / resume = `docker pause` / `unpause` (the cgroup
  * freezer). Link faults and partitions stay with the proxy, exactly as
  * with processes, so a plan's observations (e.g. `cut`) are the same.
+ * A deployment's zone connections too: each initiator's zone-peer is the
+ * proxy's route, which forwards to the acceptor's zone listener
+ * (lab_route_target) at its own address (docker_write_container_conf).
  *
  * Containers run as uid 10001 (the image's user) when ekulab runs as root,
  * after the node's directory is given to that uid; otherwise as the
