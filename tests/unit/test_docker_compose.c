@@ -122,7 +122,8 @@ START_TEST(test_container_conf_zones)
 
 	c = container_conf(&l, &d, "c1");
 	/* Traversal (with MRA) through the proxy's route c1>e1. */
-	snprintf(want, sizeof(want), "\nzone-peer = e1=traversal,10.9.9.2:%d,mra\n",
+	snprintf(want, sizeof(want),
+		 "\nzone-peer = e1=traversal,10.9.9.2:%d,mra\n",
 		 l.route_port[(size_t)c1 * n + (size_t)e1]);
 	ck_assert_ptr_nonnull(strstr(c, want));
 	snprintf(want, sizeof(want), "\nzone-listen = neighbour=10.9.9.10:%d\n",
@@ -192,8 +193,8 @@ START_TEST(test_compose_zone_routes)
 	/* The external's service: no --version; a node's has one. */
 	x = strstr(c, "\n  cucm:\n");
 	ck_assert_ptr_nonnull(x);
-	ck_assert_ptr_nonnull(strstr(
-	    x, "command: [\"--config\", \"/lab/container.conf\"]\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(x, "command: [\"--config\", \"/lab/container.conf\"]\n"));
 	ck_assert_ptr_nonnull(
 	    strstr(c, "command: [\"--config\", \"/lab/container.conf\", "
 		      "\"--version\", \"X15.3.2\"]\n"));
