@@ -51,7 +51,8 @@ static void prepare(struct lab *l, struct docker_lab *d, bool direct,
 	docker_ident(l, d);
 	snprintf(d->proxy_ip, sizeof(d->proxy_ip), "10.9.9.2");
 	for (i = 0; i < lab_n(l); i++)
-		snprintf(d->ip[i], sizeof(d->ip[i]), "10.9.9.%zu", 10 + i);
+		snprintf(d->ip[i], sizeof(d->ip[i]), "10.9.9.%u",
+			 (unsigned)((10 + i) & 0xff));
 }
 
 static char *container_conf(struct lab *l, const struct docker_lab *d,
