@@ -151,6 +151,11 @@ size_t topo_endpoints(const struct topo *t)
 	return t->n_nodes + t->n_externals;
 }
 
+bool topo_is_deployment(const struct topo *t)
+{
+	return t->multi || t->n_externals > 0 || t->n_zones > 0;
+}
+
 int topo_endpoint_index(const struct topo *t, const char *name)
 {
 	size_t i;

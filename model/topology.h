@@ -225,6 +225,10 @@ void topo_free(struct topo *t);
 /* The node called `name`, or NULL. */
 const struct topo_node *topo_find(const struct topo *t, const char *name);
 
+/* A deployment: written in the clusters: form, or with externals or
+ * zones (more than one cluster's ClusterDB). */
+bool topo_is_deployment(const struct topo *t);
+
 /* Endpoints: every node (indices 0 .. n_nodes-1, as in nodes[]) then every
  * external (n_nodes + k for externals[k]). At most TOPO_MAX_NODES in all
  * (topo_load checks), so a lab_cuts row covers them. */

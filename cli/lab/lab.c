@@ -141,11 +141,6 @@ int lab_topo_supported(const struct topo *t, char *err)
 	return rv;
 }
 
-static bool is_deployment(const struct topo *t)
-{
-	return t->multi || t->n_externals > 0 || t->n_zones > 0;
-}
-
 const struct lab_zroute *lab_zroute_find(const struct lab *l, size_t from,
 					 size_t to)
 {
@@ -860,7 +855,7 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 				runtime);
 	/* The swarm runtime's stack (docker_write_stack) has no zone
 	 * listeners, zone routes or externals yet. */
-	if (l->rt == &lab_runtime_swarm && is_deployment(&l->topo))
+	if (l->rt == &lab_runtime_swarm && topo_is_deployment(&l->topo))
 		return ekl_errf(err, EKL_ECONFIG,
 				"%s: a deployment (clusters:, externals:, "
 				"zones:) runs on the process and docker "

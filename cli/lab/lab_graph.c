@@ -995,11 +995,6 @@ static int find_steps(void *arg, yaml_document_t *doc)
 	return 0;
 }
 
-static bool deployment(const struct topo *t)
-{
-	return t->multi || t->n_externals > 0 || t->n_zones > 0;
-}
-
 /* Is a lab of this topology up? (Then `lab graph` draws it as observed.) */
 static bool lab_is_up(const char *path, const char *state)
 {
@@ -1136,7 +1131,7 @@ static int graph_topology(const char *path, const struct lab_graph_opts *o)
 		topo_free(&t);
 		return 2;
 	}
-	if (!deployment(&t) || lab_is_up(path, o->state)) {
+	if (!topo_is_deployment(&t) || lab_is_up(path, o->state)) {
 		topo_free(&t);
 		return -1;
 	}

@@ -10,8 +10,9 @@
  * as `lab status` and `plan check` print them.
  *
  * `lab graph` uses it for a plan file (its topology, or with --step N the
- * state after step N) and for a deployment topology (clusters:,
- * externals:, zones:) whose lab is not up. */
+ * state after step N), for a deployment topology (clusters:, externals:,
+ * zones:) whose lab is not up, and, with the observation as p, for a
+ * deployment whose lab is up (lab_status_svg and its siblings). */
 #ifndef EKULAB_CLI_LAB_GRAPH_H
 #define EKULAB_CLI_LAB_GRAPH_H
 

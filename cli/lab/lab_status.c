@@ -617,48 +617,56 @@ void lab_status_summarize(const struct lab_prediction *p, const struct lab *l,
 			     : "all links up, all replicating");
 }
 
-int lab_status_predict(const struct lab *l, const struct lab_status *s,
-		       struct lab_prediction *pred, char *err)
+int lab_status_state(const struct lab *l, const struct lab_status *s,
+		     struct lab_state *st, char *err)
 {
-	struct lab_state st;
 	size_t i, j, n = l->topo.n_nodes, ne = lab_n(l);
 	int k;
 
-	labmodel_init(&st, &l->topo, 0);
+	labmodel_init(st, &l->topo, 0);
 	for (i = n; i < ne; i++) {
 		const struct lab_node *nd = &l->nodes[i];
 		const struct topo_external *x =
 		    topo_endpoint_external(&l->topo, i);
 
 		if (nd->profile != x->cert.profile || nd->ca != x->cert.ca)
-			labmodel_renew(&st, i, nd->profile, nd->ca,
+			labmodel_renew(st, i, nd->profile, nd->ca,
 				       x->cert.days);
-		labmodel_set_verify(&st, nd->verify, (int)i);
+		labmodel_set_verify(st, nd->verify, (int)i);
 	}
 	for (i = 0; i < n; i++) {
 		const struct lab_node *nd = &l->nodes[i];
 		const struct topo_node *tn = &l->topo.nodes[i];
 
-		if (labmodel_upgrade(&st, i, nd->version) != 0)
+		if (labmodel_upgrade(st, i, nd->version) != 0)
 			return ekl_errf(err, EKL_EVERSION,
 					"node %s: unknown version %s", nd->name,
 					nd->version);
 		if (nd->profile != tn->cert.profile || nd->ca != tn->cert.ca)
-			labmodel_renew(&st, i, nd->profile, nd->ca,
+			labmodel_renew(st, i, nd->profile, nd->ca,
 				       tn->cert.days);
-		labmodel_set_verify(&st, nd->verify, (int)i);
+		labmodel_set_verify(st, nd->verify, (int)i);
 	}
 	for (k = 0; k < l->n_faults; k++) {
 		int i2 = lab_node_index(l, l->faults[k].node);
 
 		if (i2 >= 0)
-			labmodel_set_running(&st, (size_t)i2, false);
+			labmodel_set_running(st, (size_t)i2, false);
 	}
 	for (i = 0; s != NULL && i < ne; i++)
 		for (j = 0; j < ne; j++)
 			if (i != j && route_cut(s, i, j))
-				labmodel_cut(&st, i, j, true);
-	return labmodel_predict(&st, pred, err);
+				labmodel_cut(st, i, j, true);
+	return 0;
+}
+
+int lab_status_predict(const struct lab *l, const struct lab_status *s,
+		       struct lab_prediction *pred, char *err)
+{
+	struct lab_state st;
+	int rv = lab_status_state(l, s, &st, err);
+
+	return rv != 0 ? rv : labmodel_predict(&st, pred, err);
 }
 
 int lab_status_predicted(const struct lab *l, struct lab_status *s, char *err)

@@ -109,6 +109,11 @@ void lab_status_print(const struct lab *l, const struct lab_status *s,
 /* The same to out. */
 void lab_status_fprint(const struct lab *l, const struct lab_status *s,
 		       bool json, FILE *out);
+/* The pictures of `lab graph` for a lab that is up. A deployment
+ * (topo_is_deployment) is drawn as lab_graph.h draws it: a group per
+ * cluster and per external, the zones between them, from the observation
+ * s->obs; a one-cluster lab as its nodes and every directed connection,
+ * each cell in lab_status_cell's words. */
 void lab_status_dot(const struct lab *l, const struct lab_status *s, FILE *f);
 void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f);
 /* A Mermaid flowchart (for Markdown pages): nodes, the directed
@@ -129,6 +134,13 @@ bool lab_status_matches(const struct lab_prediction *pred,
  * "all links up, all replicating". */
 void lab_status_summarize(const struct lab_prediction *p, const struct lab *l,
 			  char *buf, size_t len);
+
+/* The model's state of the lab as it is now (what lab_status_predict
+ * predicts from): its topology, the nodes' and externals' current
+ * versions, certificates and verify modes, the node faults and, with s,
+ * the proxy's cuts. st needs no labmodel_free. */
+int lab_status_state(const struct lab *l, const struct lab_status *s,
+		     struct lab_state *st, char *err);
 
 /* The model's prediction for the lab as it is now: its topology, the
  * nodes' current versions, certificates and verify modes (lab.conf), the

@@ -10,6 +10,7 @@
 #include "ekulab/core/err.h"
 #include "ekulab/core/json.h"
 #include "ekulab/core/mem.h"
+#include "lab_graph.h"
 #include "lab_runtime.h"
 #include "lab_status.h"
 
@@ -728,9 +729,43 @@ static const char *edge_colour(const char *cell)
 	return "#d62728";
 }
 
+/* A deployment drawn from the observation: the model's state of the lab
+ * as it is (versions, certificates, faults, cuts) with what each endpoint
+ * is observed doing, and the observed connections in the model's words.
+ * false when it is not a deployment (the caller draws the nodes). */
+static bool deployment_graph(const struct lab *l, const struct lab_status *s,
+			     enum lab_graph_format fmt, FILE *f)
+{
+	struct lab_state *st;
+	char err[EKL_ERRLEN], title[TOPO_NAME_MAX + 96];
+	size_t i;
+
+	if (!topo_is_deployment(&l->topo) || s->obs == NULL)
+		return false;
+	st = ekl_calloc(1, sizeof(*st));
+	if (st == NULL || lab_status_state(l, s, st, err) != 0) {
+		fprintf(stderr, "ekulab: lab graph: %s\n",
+			st == NULL ? "out of memory" : err);
+		ekl_free(st);
+		return true;
+	}
+	for (i = 0; i < s->ne; i++)
+		if (!s->nodes[i].running)
+			labmodel_set_running(st, i, false);
+	snprintf(title, sizeof(title), "deployment %s%s", l->topo.name,
+		 s->predicted ? ": the model's prediction (the lab is not up)"
+			      : ": as observed");
+	lab_graph_write(st, s->obs, title, fmt, f);
+	ekl_free(st);
+	return true;
+}
+
 void lab_status_dot(const struct lab *l, const struct lab_status *s, FILE *f)
 {
 	size_t i, j, n = l->topo.n_nodes;
+
+	if (deployment_graph(l, s, LAB_GRAPH_DOT, f))
+		return;
 
 	fprintf(f,
 		"digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, "
@@ -785,8 +820,12 @@ void lab_status_svg(const struct lab *l, const struct lab_status *s, FILE *f)
 	double rad = n > 1 ? 150 + 40 * (double)n : 0;
 	double w = 2 * rad + 360, h = 2 * rad + 300, cx = w / 2,
 	       cy = 70 + rad + 60;
-	double *x = calloc(n, sizeof(double)), *y = calloc(n, sizeof(double));
+	double *x, *y;
 
+	if (deployment_graph(l, s, LAB_GRAPH_SVG, f))
+		return;
+	x = calloc(n, sizeof(double));
+	y = calloc(n, sizeof(double));
 	if (x == NULL || y == NULL) {
 		free(x);
 		free(y);
@@ -984,6 +1023,8 @@ void lab_status_mermaid(const struct lab *l, const struct lab_status *s,
 	size_t i, j, n = l->topo.n_nodes;
 	int k = 0;
 
+	if (deployment_graph(l, s, LAB_GRAPH_MERMAID, f))
+		return;
 	fprintf(
 	    f, "---\ntitle: \"lab %s%s\"\n---\nflowchart LR\n", l->topo.name,
 	    s->predicted ? " (the model's prediction: the lab is not up)" : "");

@@ -191,6 +191,18 @@ wait_zone c2 mra e1 "down client-purpose initiator 0"
 [ "$(finding)" = "True True" ] || fail "finding after E's upgrade: $(finding)"
 log "MRA: a pre-X15.4 C refuses E's serverAuth-only certificate (client-purpose)"
 
+# lab graph of the running deployment draws it as observed: a group per
+# cluster and the external, the zones between them with the refusal.
+"$EKULAB" lab graph "$TOPO" --state "$ST" --svg "$T/live.svg" --mermaid "$T/live.mmd" \
+	2>"$T/graph.err" || fail "lab graph of the running deployment: $(cat "$T/graph.err")"
+for want in 'deployment mra-lab: as observed' 'cluster core (Expressway-C)' \
+	'cluster edge (Expressway-E)' 'external cucm' 'mra: client-purpose' \
+	'traversal: ok'; do
+	grep -qF "$want" "$T/live.svg" || fail "lab graph SVG lacks '$want'"
+done
+grep -q 'subgraph g2\["external cucm' "$T/live.mmd" || fail "Mermaid lacks the external's group"
+grep -q 'prediction' "$T/graph.err" && fail "lab graph drew a prediction of a lab that is up"
+
 # A link fault on a zone route cuts that zone connection, nothing else.
 "$EKULAB" lab fault "$TOPO" down c1 cucm --one-way --name zcut --state "$ST" \
 	>/dev/null || fail "fault on a zone route"

@@ -62,6 +62,7 @@ START_TEST(test_load_example)
 	ck_assert_str_eq(t.primary, "node1");
 	ck_assert_int_eq(t.dial, TOPO_DIAL_BOTH);
 	ck_assert_int_eq(t.link, TOPO_LINK_BOTH); /* the default */
+	ck_assert(!topo_is_deployment(&t)); /* one cluster, nothing else */
 	ck_assert_uint_eq(t.n_nodes, 3);
 	ck_assert_str_eq(t.nodes[0].name, "node1");
 	ck_assert_str_eq(t.nodes[1].name, "node2");
@@ -407,6 +408,7 @@ START_TEST(test_load_deployment)
 	ck_assert_msg(topo_load(put("mra.yaml", mra_lab), &t, err) == 0, "%s",
 		      err);
 	ck_assert(t.multi);
+	ck_assert(topo_is_deployment(&t));
 	ck_assert_uint_eq(t.n_clusters, 2);
 	ck_assert_uint_eq(t.n_nodes, 4);
 	ck_assert_str_eq(t.clusters[0].name, "core");
@@ -462,6 +464,7 @@ START_TEST(test_load_deployment)
 				&t, err) == 0,
 		      "%s", err);
 	ck_assert(!t.multi);
+	ck_assert(topo_is_deployment(&t)); /* an external makes it one */
 	ck_assert_uint_eq(t.n_clusters, 1);
 	ck_assert_str_eq(t.clusters[0].name, "solo");
 	ck_assert_uint_eq(t.clusters[0].count, 2);
