@@ -612,7 +612,9 @@ static int up_main(struct lab *l, const struct opts *o)
 		return 128 + lab_interrupted();
 	}
 	cli_fail("lab up: %s", err);
-	if (rv != EKL_EEXIST && l->rt != NULL)
+	/* Refused before anything was made (a runtime that cannot run this
+	 * topology, a bad certificate key): no logs to point at. */
+	if (rv != EKL_EEXIST && l->rt != NULL && access(l->state, F_OK) == 0)
 		fprintf(stderr,
 			"ekulab: lab up: stopped everything it "
 			"started; its logs stay in %s until the next "
