@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "ekulab/core/err.h"
 #include "ekulab/core/mem.h"
 #include "ekulab/x509/admintls.h"
@@ -148,6 +150,44 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Relay threads alive: at exit the process waits a moment for them to
+ * end (they do as soon as their caller closed its end), so a session is
+ * closed with close_notify and nothing is left allocated. A forked child
+ * has none of its parent's threads. */
+#define RELAY_EXIT_WAIT_MS 500
+static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t relay_cv = PTHREAD_COND_INITIALIZER;
+static int relay_live;
+static pthread_once_t relay_once = PTHREAD_ONCE_INIT;
+
+static void relay_atfork_child(void)
+{
+	relay_live = 0;
+	pthread_mutex_init(&relay_mu, NULL);
+	pthread_cond_init(&relay_cv, NULL);
+}
+
+static void relay_atexit(void)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)RELAY_EXIT_WAIT_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&relay_mu);
+	while (relay_live > 0 &&
+	       pthread_cond_timedwait(&relay_cv, &relay_mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&relay_mu);
+}
+
+static void relay_init(void)
+{
+	pthread_atfork(NULL, NULL, relay_atfork_child);
+	atexit(relay_atexit);
+}
+
 /* The relay's own thread: bytes both ways until either side ends. */
 static void *relay_main(void *arg)
 {
@@ -172,6 +212,13 @@ static void *relay_main(void *arg)
 			break;
 	}
 	admintls_relay_free(r);
+	/* This thread's OpenSSL state (its error queue) now, not in a
+	 * destructor that may run after the process's exit wait. */
+	OPENSSL_thread_stop();
+	pthread_mutex_lock(&relay_mu);
+	relay_live--;
+	pthread_cond_broadcast(&relay_cv);
+	pthread_mutex_unlock(&relay_mu);
 	return NULL;
 }
 
@@ -241,6 +288,10 @@ static int tls_connect(const struct admin_target *t, int ms, char *err)
 		goto err;
 	}
 	admintls_relay_attach(r, sv[1]);
+	pthread_once(&relay_once, relay_init);
+	pthread_mutex_lock(&relay_mu);
+	relay_live++;
+	pthread_mutex_unlock(&relay_mu);
 	/* The relay thread takes no signal: they stay the caller's. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -250,6 +301,9 @@ static int tls_connect(const struct admin_target *t, int ms, char *err)
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rv != 0) {
+		pthread_mutex_lock(&relay_mu);
+		relay_live--;
+		pthread_mutex_unlock(&relay_mu);
 		close(sv[0]);
 		rv = ekl_errf(err, EKL_EIO, "admin relay thread: %s",
 			      strerror(rv));

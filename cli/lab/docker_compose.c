@@ -78,6 +78,12 @@ out_in:
 	return rv;
 }
 
+int docker_copy_given(const struct docker_lab *d, const char *src,
+		      const char *dst, char *err)
+{
+	return copy_file(d, src, dst, err);
+}
+
 static char *trim(char *s)
 {
 	char *e;
@@ -200,6 +206,8 @@ int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
 			fputs(line, out);
 		}
 	}
+	if (rv == 0 && d->swarm) /* the network admin channel */
+		rv = swarm_admin_conf(l, d, i, out, err);
 	if (fclose(out) != 0 && rv == 0)
 		rv = ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
 	out = NULL;
@@ -485,6 +493,7 @@ int docker_write_stack(const struct lab *l, const struct docker_lab *d,
 			"    networks: [lab]\n"
 			"    healthcheck:\n      disable: true\n",
 			nd->name);
+		swarm_admin_ports(l, (int)i, f);
 		stack_env(f);
 		compose_labels(f, d, "    ");
 		fprintf(f,

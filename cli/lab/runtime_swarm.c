@@ -45,7 +45,9 @@
 #include <unistd.h>
 
 #include "docker_int.h"
+#include "ekulab/core/addr.h"
 #include "ekulab/core/err.h"
+#include "ekulab/x509/pki.h"
 #include "lab.h"
 #include "lab_runtime.h"
 
@@ -58,6 +60,14 @@ static double now_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
+
+/* Where node i's task runs: its container on this engine (host ""), or
+ * on another swarm host, reached as `$EKULAB_SSH-or-ssh HOST docker ...`
+ * (the same way as image push). */
+struct task_where {
+	char host[256];
+	char cid[128];
+};
 
 /* ID_what: the stack's service name. */
 static void svc_name(const struct docker_lab *d, const char *what, char *buf,
@@ -312,6 +322,234 @@ static int proxy_address(struct docker_lab *d, char *err)
 	return 0;
 }
 
+/* ---- the network admin channel --------------------------------------------
+ *
+ * Every node serves its admin protocol on SWARM_ADMIN_PORT over TLS
+ * (ekunode --admin-listen), published in host mode on the host its task
+ * runs on, at a port chosen once per node (STATE/NODE/admin.port: a port
+ * free on this host when the lab was brought up). ekulab dials that
+ * host's address (STATE/NODE/admin.addr, learned after each start: the
+ * loopback when the task runs here, else the swarm node's address) with
+ * the lab's admin client certificate: lab_node_admin gives
+ * tls://ADDR:PORT/NODE?pki=STATE/pki. The node's Unix socket still exists
+ * inside its bind mount, but the lab never uses it on this runtime. */
+
+/* A small file of the node's directory into buf ("" when none). */
+static void node_file(const struct lab *l, int i, const char *name,
+		      char *buf, size_t len)
+{
+	char path[LAB_PATH_MAX + 80];
+	FILE *f;
+
+	buf[0] = '\0';
+	lab_path(l, l->nodes[i].name, name, path, sizeof(path));
+	f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	if (fgets(buf, (int)len, f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	chomp(buf);
+}
+
+static int node_file_write(const struct lab *l, int i, const char *name,
+			   const char *text, char *err)
+{
+	char path[LAB_PATH_MAX + 80], tmp[LAB_PATH_MAX + 90];
+	FILE *f;
+
+	lab_path(l, l->nodes[i].name, name, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
+	fprintf(f, "%s\n", text);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+static int admin_port(const struct lab *l, int i)
+{
+	char buf[32];
+
+	node_file(l, i, "admin.port", buf, sizeof(buf));
+	return atoi(buf);
+}
+
+static int issue_admin(const char *pki, const char *name, const char *san,
+		       enum pki_profile profile, char *err)
+{
+	char path[LAB_PATH_MAX + 120];
+	struct pki_leaf_opts o;
+
+	snprintf(path, sizeof(path), "%s/%s.crt", pki, name);
+	if (access(path, F_OK) == 0)
+		return 0;
+	memset(&o, 0, sizeof(o));
+	o.name = name;
+	o.profile = profile;
+	o.admin = true;
+	if (san != NULL) {
+		o.sans[0] = san;
+		o.n_sans = 1;
+	}
+	return pki_issue(pki, &o, err);
+}
+
+/* The admin CA, the admin client's certificate, each node's admin
+ * certificate (serverAuth, naming the node) and published port. */
+static int admin_prepare(const struct lab *l, char *err)
+{
+	char pki[LAB_PATH_MAX + 16], name[TOPO_NAME_MAX + 8];
+	int fds[TOPO_MAX_NODES];
+	size_t i, n = l->topo.n_nodes, held = 0;
+	int rv;
+
+	lab_path(l, NULL, "pki", pki, sizeof(pki));
+	if ((rv = pki_admin_init(pki, err)) != 0 ||
+	    (rv = issue_admin(pki, "admin", NULL, PKI_PROFILE_CLIENT_ONLY,
+			      err)) != 0)
+		return rv;
+	for (i = 0; i < n && rv == 0; i++) {
+		char text[16];
+		int port;
+
+		snprintf(name, sizeof(name), "admin-%s", l->nodes[i].name);
+		if ((rv = issue_admin(pki, name, l->nodes[i].name,
+				      PKI_PROFILE_SERVER_ONLY, err)) != 0)
+			break;
+		if (admin_port(l, (int)i) > 0)
+			continue;
+		/* Held until every port is chosen: no two alike. */
+		if ((rv = addr_reserve(0, &fds[held], &port, err)) != 0)
+			break;
+		held++;
+		snprintf(text, sizeof(text), "%d", port);
+		rv = node_file_write(l, (int)i, "admin.port", text, err);
+	}
+	while (held > 0)
+		close(fds[--held]);
+	return rv;
+}
+
+int swarm_admin_conf(const struct lab *l, const struct docker_lab *d, int i,
+		     FILE *out, char *err)
+{
+	static const char *const keys[3] = {"admin-cert", "admin-key",
+					    "admin-ca"};
+	const char *node = l->nodes[i].name;
+	char src[LAB_PATH_MAX + 120], dst[LAB_PATH_MAX + 200],
+	    base[TOPO_NAME_MAX + 16];
+	int k, rv;
+
+	fprintf(out, "admin-listen = 0.0.0.0:%d\n", SWARM_ADMIN_PORT);
+	for (k = 0; k < 3; k++) {
+		if (k == 2)
+			snprintf(base, sizeof(base), "ca-admin.crt");
+		else
+			snprintf(base, sizeof(base), "admin-%s.%s", node,
+				 k == 0 ? "crt" : "key");
+		snprintf(src, sizeof(src), "%s/pki/%s", l->state, base);
+		snprintf(dst, sizeof(dst), "%s/%s/tls/%s", l->state, node,
+			 base);
+		if ((rv = docker_copy_given(d, src, dst, err)) != 0)
+			return rv;
+		fprintf(out, "%s = /lab/tls/%s\n", keys[k], base);
+	}
+	return 0;
+}
+
+void swarm_admin_ports(const struct lab *l, int i, FILE *f)
+{
+	int port = admin_port(l, i);
+
+	if (port > 0)
+		fprintf(f,
+			"    ports:\n      - target: %d\n        published: "
+			"%d\n        protocol: tcp\n        mode: host\n",
+			SWARM_ADMIN_PORT, port);
+}
+
+static int node_host(const struct lab *l, int i, char *out, size_t len);
+
+/* This engine's swarm node's hostname. */
+static void self_host(char *out, size_t len)
+{
+	char err[EKL_ERRLEN];
+	struct docker_argv a;
+
+	docker_argv_init(&a, "node");
+	docker_argv_add(&a, "inspect");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.Description.Hostname}}");
+	docker_argv_add(&a, "self");
+	if (docker_run(&a, NULL, out, len, err) != 0)
+		out[0] = '\0';
+	chomp(out);
+}
+
+/* The address ekulab dials for a task on swarm node `host`: the loopback
+ * for this host, else the address the swarm knows the host by. */
+static int host_address(const char *host, char *out, size_t len, char *err)
+{
+	char self[256];
+	struct docker_argv a;
+	int rv;
+
+	self_host(self, sizeof(self));
+	if (strcmp(host, self) == 0) {
+		snprintf(out, len, "127.0.0.1");
+		return 0;
+	}
+	docker_argv_init(&a, "node");
+	docker_argv_add(&a, "inspect");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.Status.Addr}}");
+	docker_argv_add(&a, "%s", host);
+	if ((rv = docker_run(&a, NULL, out, len, err)) != 0)
+		return rv;
+	chomp(out);
+	if (out[0] == '\0')
+		return ekl_errf(err, EKL_EIO,
+				"swarm node %s has no address (docker node "
+				"inspect %s)",
+				host, host);
+	return 0;
+}
+
+/* After a start: where node i's admin channel is now (admin.addr). */
+static int admin_locate(const struct lab *l, int i, char *err)
+{
+	char host[256], addr[64];
+	int rv;
+
+	if (node_host(l, i, host, sizeof(host)) != 0)
+		return ekl_errf(err, EKL_EIO,
+				"node %s: the swarm names no host for its "
+				"task",
+				l->nodes[i].name);
+	if ((rv = host_address(host, addr, sizeof(addr), err)) != 0)
+		return rv;
+	return node_file_write(l, i, "admin.addr", addr, err);
+}
+
+static int node_admin(const struct lab *l, int i, char *out, size_t len)
+{
+	char addr[64];
+	int port = admin_port(l, i);
+
+	if (port <= 0)
+		return -1;
+	node_file(l, i, "admin.addr", addr, sizeof(addr));
+	snprintf(out, len, "tls://%s:%d/%s?pki=%s/pki",
+		 addr[0] != '\0' ? addr : "127.0.0.1", port, l->nodes[i].name,
+		 l->state);
+	return 0;
+}
+
 /* The network and the stack: made once per up (see the top). */
 static int swarm_ensure(struct lab *l, struct docker_lab *d, char *err)
 {
@@ -333,6 +571,8 @@ static int swarm_ensure(struct lab *l, struct docker_lab *d, char *err)
 		return rv;
 	lab_path(l, NULL, "proxy", dir, sizeof(dir));
 	if ((rv = docker_mkdir_given(d, dir, err)) != 0)
+		return rv;
+	if ((rv = admin_prepare(l, err)) != 0)
 		return rv;
 	for (i = 0; i < n; i++) {
 		lab_path(l, l->nodes[i].name, "", dir, sizeof(dir));
@@ -380,24 +620,28 @@ static int start_node(struct lab *l, int i, char *err)
 	sscanf(out, "%d %63s", &replicas, ver);
 	task_state(svc, st, sizeof(st));
 	/* Up's deploy started it already, with this version. */
-	if (replicas == 1 && strcmp(ver, nd->version) == 0 && state_active(st))
-		return wait_running(svc, what, err);
-	if ((rv = update_service(svc, 1, nd->version, err)) != 0)
+	if (!(replicas == 1 && strcmp(ver, nd->version) == 0 &&
+	      state_active(st)) &&
+	    (rv = update_service(svc, 1, nd->version, err)) != 0)
 		return rv;
-	return wait_running(svc, what, err);
+	if ((rv = wait_running(svc, what, err)) != 0)
+		return rv;
+	return admin_locate(l, i, err);
 }
 
-static bool container_paused(const char *cid)
-{
-	char st[512];
-
-	return cid[0] != '\0' && docker_inspect(cid, st, sizeof(st)) == 0 &&
-	       strncmp(st, "paused ", 7) == 0;
-}
+static int node_where(const struct lab *l, const struct docker_lab *d, int i,
+		      struct task_where *w, char *err);
+static void where_state(const struct task_where *w, char *st, size_t len);
+static int where_docker(const struct task_where *w, const char *sub,
+			const char *opt, const char *format, char *out,
+			size_t outlen, char *err);
+static void where_save_log(const struct lab *l, int i,
+			   const struct task_where *w);
 
 static int stop_node(struct lab *l, int i, char *err)
 {
-	char svc[256], cid[128], st[64];
+	char svc[256], st[64], e[EKL_ERRLEN];
+	struct task_where w;
 	struct docker_lab d;
 	double t0 = now_s();
 	int rv;
@@ -407,9 +651,13 @@ static int stop_node(struct lab *l, int i, char *err)
 	l->nodes[i].pid = 0;
 	if (!service_exists(svc))
 		return 0;
-	task_container(svc, cid, sizeof(cid));
-	if (container_paused(cid))
-		(void)docker_simple("unpause", NULL, cid, err);
+	/* A paused task is resumed first, wherever it runs. */
+	if (node_where(l, &d, i, &w, e) == 0) {
+		where_state(&w, st, sizeof(st));
+		if (strcmp(st, "paused") == 0)
+			(void)where_docker(&w, "unpause", NULL, NULL, NULL, 0,
+					   e);
+	}
 	if ((rv = update_service(svc, 0, NULL, err)) != 0)
 		return rv;
 	do {
@@ -419,83 +667,178 @@ static int stop_node(struct lab *l, int i, char *err)
 		usleep(100000);
 	} while (now_s() - t0 < SWARM_WAIT_S);
 	/* The task is shut down once its container stopped. */
-	while (cid[0] != '\0' && now_s() - t0 < SWARM_WAIT_S) {
-		char cst[512];
-
-		if (docker_inspect(cid, cst, sizeof(cst)) != 0 ||
-		    (strncmp(cst, "running ", 8) != 0 &&
-		     strncmp(cst, "paused ", 7) != 0))
+	while (w.cid[0] != '\0' && now_s() - t0 < SWARM_WAIT_S) {
+		where_state(&w, st, sizeof(st));
+		if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
 			break;
 		usleep(100000);
 	}
-	save_node_log(l, i, cid);
+	where_save_log(l, i, &w);
 	return 0;
 }
 
-/* The running container of node i on this host, or an error. */
-static int node_container(const struct lab *l, const struct docker_lab *d,
-			  int i, char *cid, size_t len, char *err)
+/* A docker command on the task's container, wherever it runs. */
+static int where_docker(const struct task_where *w, const char *sub,
+			const char *opt, const char *format, char *out,
+			size_t outlen, char *err)
 {
-	char svc[256], st[512];
+	const char *ssh = getenv("EKULAB_SSH");
+	struct docker_argv a;
 
+	if (w->host[0] == '\0') {
+		docker_argv_init(&a, sub);
+	} else {
+		memset(&a, 0, sizeof(a));
+		docker_argv_add(&a, "%s", ssh != NULL && ssh[0] ? ssh : "ssh");
+		docker_argv_add(&a, "%s", w->host);
+		docker_argv_add(&a, "docker");
+		docker_argv_add(&a, "%s", sub);
+	}
+	if (opt != NULL)
+		docker_argv_add(&a, "%s", opt);
+	if (format != NULL) {
+		docker_argv_add(&a, "--format");
+		docker_argv_add(&a, "%s", format);
+	}
+	docker_argv_add(&a, "%s", w->cid);
+	return docker_run(&a, NULL, out, outlen, err);
+}
+
+/* "running", "paused", "exited"... of the task's container, or "". */
+static void where_state(const struct task_where *w, char *st, size_t len)
+{
+	char err[EKL_ERRLEN];
+
+	if (w->cid[0] == '\0' ||
+	    where_docker(w, "inspect", NULL, "{{.State.Status}}", st, len,
+			 err) != 0)
+		st[0] = '\0';
+	chomp(st);
+}
+
+/* The task of node i that should run, wherever it runs; an error when
+ * there is none or its container is not running (or paused). */
+static int node_where(const struct lab *l, const struct docker_lab *d, int i,
+		      struct task_where *w, char *err)
+{
+	char svc[256], out[512], st[64], task[128] = "", e[EKL_ERRLEN];
+	struct docker_argv a;
+
+	memset(w, 0, sizeof(*w));
 	node_svc(l, d, i, svc, sizeof(svc));
-	task_container(svc, cid, len);
-	if (cid[0] == '\0' || docker_inspect(cid, st, sizeof(st)) != 0 ||
-	    (strncmp(st, "running ", 8) != 0 && strncmp(st, "paused ", 7) != 0))
+	task_container(svc, w->cid, sizeof(w->cid));
+	if (w->cid[0] == '\0') {
+		/* Not on this engine: the swarm says where. */
+		docker_argv_init(&a, "service");
+		docker_argv_add(&a, "ps");
+		docker_argv_add(&a, "--no-trunc");
+		docker_argv_add(&a, "--filter");
+		docker_argv_add(&a, "desired-state=running");
+		docker_argv_add(&a, "--format");
+		docker_argv_add(&a, "{{.ID}} {{.Node}}");
+		docker_argv_add(&a, "%s", svc);
+		if (docker_run(&a, NULL, out, sizeof(out), e) == 0)
+			sscanf(out, "%127s %255s", task, w->host);
+		if (task[0] != '\0') {
+			docker_argv_init(&a, "inspect");
+			docker_argv_add(&a, "--type");
+			docker_argv_add(&a, "task");
+			docker_argv_add(&a, "--format");
+			docker_argv_add(&a,
+					"{{.Status.ContainerStatus."
+					"ContainerID}}");
+			docker_argv_add(&a, "%s", task);
+			if (docker_run(&a, NULL, w->cid, sizeof(w->cid), e) !=
+			    0)
+				w->cid[0] = '\0';
+			chomp(w->cid);
+		}
+	}
+	where_state(w, st, sizeof(st));
+	if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
 		return ekl_errf(err, EKL_ENOENT,
-				"node %s is not running on this host (docker "
-				"service ps %s)",
-				l->nodes[i].name, svc);
+				"node %s is not running%s%s (docker service "
+				"ps %s)",
+				l->nodes[i].name, w->host[0] ? " on " : "",
+				w->host, svc);
 	return 0;
+}
+
+static void where_save_log(const struct lab *l, int i,
+			   const struct task_where *w)
+{
+	char log[LAB_PATH_MAX + 80], err[EKL_ERRLEN];
+	const char *ssh = getenv("EKULAB_SSH");
+	struct docker_argv a;
+
+	if (w->host[0] == '\0') {
+		save_node_log(l, i, w->cid);
+		return;
+	}
+	lab_path(l, l->nodes[i].name, "node.log", log, sizeof(log));
+	memset(&a, 0, sizeof(a));
+	docker_argv_add(&a, "%s", ssh != NULL && ssh[0] ? ssh : "ssh");
+	docker_argv_add(&a, "%s", w->host);
+	docker_argv_add(&a, "docker");
+	docker_argv_add(&a, "logs");
+	docker_argv_add(&a, "%s", w->cid);
+	(void)docker_run(&a, log, NULL, 0, err);
 }
 
 static int kill_node(struct lab *l, int i, char *err)
 {
-	char cid[128];
+	struct task_where w;
 	struct docker_lab d;
 	double t0 = now_s();
+	char st[64];
 	int rv;
 
 	docker_ident(l, &d);
-	if ((rv = node_container(l, &d, i, cid, sizeof(cid), err)) != 0)
+	if ((rv = node_where(l, &d, i, &w, err)) != 0)
 		return rv;
-	if (container_paused(cid))
-		(void)docker_simple("unpause", NULL, cid, err);
-	if ((rv = docker_simple("kill", "--signal=KILL", cid, err)) != 0)
+	where_state(&w, st, sizeof(st));
+	if (strcmp(st, "paused") == 0)
+		(void)where_docker(&w, "unpause", NULL, NULL, NULL, 0, err);
+	if ((rv = where_docker(&w, "kill", "--signal=KILL", NULL, NULL, 0,
+			       err)) != 0)
 		return rv;
 	/* The swarm marks the task failed; restart policy none keeps it so. */
 	while (node_running(l, i) && now_s() - t0 < SWARM_WAIT_S)
 		usleep(50000);
-	save_node_log(l, i, cid);
+	where_save_log(l, i, &w);
 	return 0;
 }
 
 static int pause_node(struct lab *l, int i, char *err)
 {
-	char cid[128];
+	struct task_where w;
 	struct docker_lab d;
+	char st[64];
 	int rv;
 
 	docker_ident(l, &d);
-	if ((rv = node_container(l, &d, i, cid, sizeof(cid), err)) != 0)
+	if ((rv = node_where(l, &d, i, &w, err)) != 0)
 		return rv;
-	if (container_paused(cid))
+	where_state(&w, st, sizeof(st));
+	if (strcmp(st, "paused") == 0)
 		return 0;
-	return docker_simple("pause", NULL, cid, err);
+	return where_docker(&w, "pause", NULL, NULL, NULL, 0, err);
 }
 
 static int resume_node(struct lab *l, int i, char *err)
 {
-	char cid[128];
+	struct task_where w;
 	struct docker_lab d;
+	char st[64];
 	int rv;
 
 	docker_ident(l, &d);
-	if ((rv = node_container(l, &d, i, cid, sizeof(cid), err)) != 0)
+	if ((rv = node_where(l, &d, i, &w, err)) != 0)
 		return rv;
-	if (!container_paused(cid))
+	where_state(&w, st, sizeof(st));
+	if (strcmp(st, "paused") != 0)
 		return 0; /* as SIGCONT to a running process */
-	return docker_simple("unpause", NULL, cid, err);
+	return where_docker(&w, "unpause", NULL, NULL, NULL, 0, err);
 }
 
 static int start_proxy(struct lab *l, char *err)
@@ -785,4 +1128,5 @@ const struct lab_runtime lab_runtime_swarm = {
     .start_proxy = start_proxy,
     .stop_proxy = stop_proxy,
     .node_host = node_host,
+    .node_admin = node_admin,
 };

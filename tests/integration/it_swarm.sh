@@ -211,6 +211,44 @@ docker service inspect -f '{{json .Spec.TaskTemplate.Placement.Constraints}}' "$
 	grep -q "node.labels.$LABEL == yes" || fail "node3 is not placed by label"
 grep -q "node.hostname == $HOST" "$SLAB/stack.yaml" || fail "stack.yaml lacks the placement"
 
+log "the admin channel: TLS on a published port, never the socket"
+for n in node1 node2 node3; do
+	port=$(cat "$SLAB/$n/admin.port") || fail "$n has no admin.port"
+	grep -qx "admin-listen = 0.0.0.0:7443" "$SLAB/$n/container.conf" ||
+		fail "$n's container.conf has no admin-listen"
+	docker service inspect -f '{{range .Spec.EndpointSpec.Ports}}{{.TargetPort}} {{.PublishedPort}} {{.PublishMode}}{{end}}' \
+		"${ID}_$n" | grep -qx "7443 $port host" ||
+		fail "${ID}_$n does not publish 7443 on $port in host mode"
+	# The lab dials TLS only: its sockets out of the way, everything works.
+	mv "$SLAB/$n/admin.sock" "$SLAB/$n/admin.sock.hidden" ||
+		fail "$n has no admin socket in its bind mount"
+done
+port1=$(cat "$SLAB/node1/admin.port")
+"$EKULAB" ctl --socket "tls://127.0.0.1:$port1/node1?pki=$SLAB/pki" \
+	'xStatus Database' >"$T/ctl.out" 2>&1 && grep -q '^node node1$' "$T/ctl.out" ||
+	fail "ctl over the admin channel: $(cat "$T/ctl.out")"
+# A certificate of the lab that is not the admin client's (node1's own
+# ClusterDB certificate) is refused, and so is plain TCP.
+mkdir -p "$T/notadmin" && cp "$SLAB/pki/ca-admin.crt" "$T/notadmin/" &&
+	cp "$SLAB/pki/node1.crt" "$T/notadmin/admin.crt" &&
+	cp "$SLAB/pki/node1.key" "$T/notadmin/admin.key" || fail "copy"
+if "$EKULAB" ctl --socket "tls://127.0.0.1:$port1/node1?pki=$T/notadmin" \
+	'xStatus Database' >"$T/ctl2.out" 2>&1; then
+	fail "the node answered a client with node1's ClusterDB certificate"
+fi
+plain_answers() {
+	exec 3<>"/dev/tcp/127.0.0.1/$port1" || return 1
+	printf 'text help\n' >&3
+	timeout 3 head -c 2 <&3 | grep -q ok
+	local rc=$?
+	exec 3>&-
+	return $rc
+}
+if plain_answers; then fail "the admin port answered plain TCP"; fi
+docker logs "$(docker ps -q --filter "label=com.docker.swarm.service.name=${ID}_node1" | head -n 1)" 2>&1 |
+	grep -q "refused .*does not meet the admin rule" ||
+	fail "node1 did not log the refusal"
+
 log "status: each node's host"
 for n in node1 node2 node3; do
 	[ "$(node_field $n host)" = "$HOST" ] || fail "status: $n host is $(node_field $n host)"
