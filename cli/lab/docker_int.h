@@ -119,5 +119,14 @@ int swarm_check_hosts(const struct lab *l, const struct docker_lab *d,
 int swarm_admin_conf(const struct lab *l, const struct docker_lab *d, int i,
 		     FILE *out, char *err);
 void swarm_admin_ports(const struct lab *l, int i, FILE *f);
+/* Node i's files in the stack (docs/docker.md, "Several hosts"): its
+ * container.conf and certificates as swarm configs, its keys as swarm
+ * secrets (0400, the container user's), its data on a volume of the host
+ * its task runs on; and the top-level configs, secrets and volumes. The
+ * objects are made beforehand (swarm_node_objects, named by content). */
+void swarm_node_mounts(const struct lab *l, const struct docker_lab *d, int i,
+		       FILE *f);
+void swarm_stack_objects(const struct lab *l, const struct docker_lab *d,
+			 FILE *f);
 
 #endif

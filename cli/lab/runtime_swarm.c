@@ -36,7 +36,9 @@
  *
  * stop_proxy is the teardown: every service, container, the network and
  * every volume with the lab's ekulab.id label, nothing else. */
+#include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,8 +259,14 @@ static int wait_running(const char *svc, const char *what, char *err)
 	}
 }
 
+struct swarm_files;
+static void files_args(const struct swarm_files *fs, struct docker_argv *a);
+
+/* `docker service update`: replicas, and with replicas > 0 a new task
+ * (--force), with version in its arguments and fs's configs and secrets
+ * changes (each may be NULL). */
 static int update_service(const char *svc, int replicas, const char *version,
-			  char *err)
+			  const struct swarm_files *fs, char *err)
 {
 	struct docker_argv a;
 
@@ -270,6 +278,8 @@ static int update_service(const char *svc, int replicas, const char *version,
 	docker_argv_add(&a, "%d", replicas);
 	if (replicas > 0) {
 		docker_argv_add(&a, "--force");
+		if (fs != NULL)
+			files_args(fs, &a);
 		if (version != NULL) {
 			docker_argv_add(&a, "--args");
 			docker_argv_add(&a,
@@ -550,6 +560,377 @@ static int node_admin(const struct lab *l, int i, char *out, size_t len)
 	return 0;
 }
 
+/* ---- node files: swarm configs and secrets ------------------------------
+ *
+ * A task may run on a host where the lab's state directory does not
+ * exist, so nothing of a node comes from a bind mount: its container.conf
+ * (as NODE/container.swarm.conf, whose key paths name /run/secrets) and
+ * its certificates are swarm configs mounted in /lab, its keys swarm
+ * secrets in /run/secrets, all 0400 and the container user's; its data is
+ * a local volume on the host its task runs on. A config or secret cannot
+ * change, so each is named by its content (ekl-HASH, the hash also over
+ * the lab's id, node and target, so that no two labs share one); a start
+ * that finds different files swaps them in the service update that starts
+ * the new task. Down removes them by the lab's label. */
+
+#define SWARM_FILES_MAX 12
+
+struct swarm_file {
+	char src[LAB_PATH_MAX + 120];
+	char target[160];  /* a config's path, a secret's /run/secrets name */
+	char object[32];   /* ekl-HASH */
+	char key[TOPO_NAME_MAX + 8]; /* NODE-fK: its name in the stack */
+	bool secret;
+};
+
+struct swarm_files {
+	struct swarm_file f[SWARM_FILES_MAX];
+	size_t n;
+	char uid[16], gid[16];
+	/* What the service has now and must lose (files_diff). */
+	char rm[2 * SWARM_FILES_MAX][32];
+	bool rm_secret[2 * SWARM_FILES_MAX];
+	size_t n_rm;
+	bool add[SWARM_FILES_MAX];
+};
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t k = 0; k < n; k++) {
+		h ^= b[k];
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool is_key_file(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 4 && strcmp(name + n - 4, ".key") == 0;
+}
+
+/* NODE/container.swarm.conf: container.conf with its keys in
+ * /run/secrets. */
+static int write_swarm_conf(const struct lab *l, int i, char *err)
+{
+	char src[LAB_PATH_MAX + 80], dst[LAB_PATH_MAX + 80], line[1024];
+	FILE *in, *out;
+	int rv = 0;
+
+	lab_path(l, l->nodes[i].name, "container.conf", src, sizeof(src));
+	lab_path(l, l->nodes[i].name, "container.swarm.conf", dst,
+		 sizeof(dst));
+	in = fopen(src, "r");
+	if (in == NULL)
+		return ekl_errf(err, EKL_EIO, "%s: %s", src, strerror(errno));
+	out = fopen(dst, "w");
+	if (out == NULL) {
+		fclose(in);
+		return ekl_errf(err, EKL_EIO, "%s: %s", dst, strerror(errno));
+	}
+	fchmod(fileno(out), 0600);
+	while (fgets(line, sizeof(line), in) != NULL) {
+		char *v = strstr(line, "= /lab/tls/");
+		char base[512];
+
+		snprintf(base, sizeof(base), "%s", v != NULL ? v + 11 : "");
+		chomp(base);
+		if (v != NULL && is_key_file(base)) {
+			*v = '\0';
+			fprintf(out, "%s= /run/secrets/%s\n", line, base);
+		} else {
+			fputs(line, out);
+		}
+	}
+	if (ferror(in) || fclose(out) != 0)
+		rv = ekl_errf(err, EKL_EIO, "%s: %s", dst, strerror(errno));
+	fclose(in);
+	return rv;
+}
+
+static int file_hash(const char *path, uint64_t *h, char *err)
+{
+	char buf[8192];
+	size_t r;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));
+	while ((r = fread(buf, 1, sizeof(buf), f)) > 0)
+		*h = fnv(*h, buf, r);
+	fclose(f);
+	return 0;
+}
+
+/* Node i's files, named by content: container.swarm.conf, then NODE/tls
+ * in name order. */
+static int node_files(const struct lab *l, const struct docker_lab *d, int i,
+		      struct swarm_files *fs, char *err)
+{
+	const char *node = l->nodes[i].name;
+	char dir[LAB_PATH_MAX + 80], *names[SWARM_FILES_MAX];
+	size_t k, nn = 0;
+	struct dirent *e;
+	DIR *dp;
+	int rv = 0;
+
+	memset(fs, 0, sizeof(*fs));
+	if (sscanf(d->user, "%15[0-9]:%15[0-9]", fs->uid, fs->gid) != 2)
+		fs->uid[0] = fs->gid[0] = '\0';
+	lab_path(l, node, "tls", dir, sizeof(dir));
+	dp = opendir(dir);
+	if (dp == NULL)
+		return ekl_errf(err, EKL_EIO, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(dp)) != NULL) {
+		if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp") != NULL)
+			continue;
+		if (nn + 1 >= SWARM_FILES_MAX) {
+			rv = ekl_errf(err, EKL_EINVAL,
+				      "%s: more files than a swarm node takes",
+				      dir);
+			break;
+		}
+		names[nn] = strdup(e->d_name);
+		if (names[nn] == NULL) {
+			rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
+			break;
+		}
+		nn++;
+	}
+	closedir(dp);
+	if (rv == 0)
+		qsort(names, nn, sizeof(names[0]), name_cmp);
+	for (k = 0; rv == 0 && k <= nn; k++) {
+		struct swarm_file *f = &fs->f[fs->n];
+		uint64_t h = UINT64_C(14695981039346656037);
+
+		if (k == 0) {
+			lab_path(l, node, "container.swarm.conf", f->src,
+				 sizeof(f->src));
+			snprintf(f->target, sizeof(f->target),
+				 "/lab/container.conf");
+		} else {
+			snprintf(f->src, sizeof(f->src), "%s/%s", dir,
+				 names[k - 1]);
+			f->secret = is_key_file(names[k - 1]);
+			if (f->secret)
+				snprintf(f->target, sizeof(f->target), "%s",
+					 names[k - 1]);
+			else
+				snprintf(f->target, sizeof(f->target),
+					 "/lab/tls/%s", names[k - 1]);
+		}
+		h = fnv(h, d->id, strlen(d->id) + 1);
+		h = fnv(h, node, strlen(node) + 1);
+		h = fnv(h, f->target, strlen(f->target) + 1);
+		if ((rv = file_hash(f->src, &h, err)) != 0)
+			break;
+		snprintf(f->object, sizeof(f->object), "ekl-%016llx",
+			 (unsigned long long)h);
+		snprintf(f->key, sizeof(f->key), "%s-f%zu", node, k);
+		fs->n++;
+	}
+	for (k = 0; k < nn; k++)
+		free(names[k]);
+	return rv;
+}
+
+/* Make node i's configs and secrets that do not exist yet; fs gets
+ * them. */
+static int node_objects(const struct lab *l, const struct docker_lab *d,
+			int i, struct swarm_files *fs, char *err)
+{
+	int rv;
+
+	if ((rv = write_swarm_conf(l, i, err)) != 0 ||
+	    (rv = node_files(l, d, i, fs, err)) != 0)
+		return rv;
+	for (size_t k = 0; k < fs->n; k++) {
+		const struct swarm_file *f = &fs->f[k];
+		const char *kind = f->secret ? "secret" : "config";
+		struct docker_argv a;
+		char e[EKL_ERRLEN];
+
+		docker_argv_init(&a, kind);
+		docker_argv_add(&a, "inspect");
+		docker_argv_add(&a, "--format");
+		docker_argv_add(&a, "{{.ID}}");
+		docker_argv_add(&a, "%s", f->object);
+		if (docker_run(&a, NULL, NULL, 0, e) == 0)
+			continue;
+		docker_argv_init(&a, kind);
+		docker_argv_add(&a, "create");
+		docker_add_labels(&a, d);
+		docker_argv_add(&a, "--label");
+		docker_argv_add(&a, "ekulab.node=%s", l->nodes[i].name);
+		docker_argv_add(&a, "%s", f->object);
+		docker_argv_add(&a, "%s", f->src);
+		if ((rv = docker_run(&a, NULL, NULL, 0, err)) != 0)
+			return rv;
+	}
+	return 0;
+}
+
+/* What the service svc has now that fs does not (to remove) and what fs
+ * has that it lacks (to add); *changed when either. */
+static int files_diff(const char *svc, struct swarm_files *fs, bool *changed,
+		      char *err)
+{
+	char out[4096], *bar, *tok, *save = NULL;
+	struct docker_argv a;
+	int rv, part;
+
+	*changed = false;
+	docker_argv_init(&a, "service");
+	docker_argv_add(&a, "inspect");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{range .Spec.TaskTemplate.ContainerSpec.Configs}}"
+			    "{{.ConfigName}} {{end}}|{{range "
+			    ".Spec.TaskTemplate.ContainerSpec.Secrets}}"
+			    "{{.SecretName}} {{end}}");
+	docker_argv_add(&a, "%s", svc);
+	if ((rv = docker_run(&a, NULL, out, sizeof(out), err)) != 0)
+		return rv;
+	chomp(out);
+	bar = strchr(out, '|');
+	if (bar == NULL)
+		return ekl_errf(err, EKL_EPROTO, "docker service inspect %s",
+				svc);
+	*bar = '\0';
+	for (size_t k = 0; k < fs->n; k++)
+		fs->add[k] = true;
+	for (part = 0; part < 2; part++)
+		for (tok = strtok_r(part == 0 ? out : bar + 1, " ", &save);
+		     tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+			bool want = false;
+
+			for (size_t k = 0; k < fs->n; k++)
+				if (fs->f[k].secret == (part == 1) &&
+				    strcmp(fs->f[k].object, tok) == 0) {
+					fs->add[k] = false;
+					want = true;
+				}
+			if (!want && fs->n_rm < 2 * SWARM_FILES_MAX) {
+				snprintf(fs->rm[fs->n_rm], sizeof(fs->rm[0]),
+					 "%.31s", tok);
+				fs->rm_secret[fs->n_rm++] = part == 1;
+			}
+		}
+	*changed = fs->n_rm > 0;
+	for (size_t k = 0; k < fs->n; k++)
+		*changed = *changed || fs->add[k];
+	return 0;
+}
+
+static void files_args(const struct swarm_files *fs, struct docker_argv *a)
+{
+	for (size_t k = 0; k < fs->n_rm; k++) {
+		docker_argv_add(a, fs->rm_secret[k] ? "--secret-rm"
+						    : "--config-rm");
+		docker_argv_add(a, "%s", fs->rm[k]);
+	}
+	for (size_t k = 0; k < fs->n; k++) {
+		const struct swarm_file *f = &fs->f[k];
+
+		if (!fs->add[k])
+			continue;
+		docker_argv_add(a, f->secret ? "--secret-add" : "--config-add");
+		if (fs->uid[0] != '\0')
+			docker_argv_add(a,
+					"source=%s,target=%s,uid=%s,gid=%s,"
+					"mode=0400",
+					f->object, f->target, fs->uid,
+					fs->gid);
+		else
+			docker_argv_add(a, "source=%s,target=%s,mode=0400",
+					f->object, f->target);
+	}
+}
+
+void swarm_node_mounts(const struct lab *l, const struct docker_lab *d, int i,
+		       FILE *f)
+{
+	struct swarm_files fs;
+	char err[EKL_ERRLEN];
+	int part;
+
+	if (node_files(l, d, i, &fs, err) == 0)
+		for (part = 0; part < 2; part++) {
+			bool any = false;
+
+			for (size_t k = 0; k < fs.n; k++) {
+				const struct swarm_file *x = &fs.f[k];
+
+				if (x->secret != (part == 1))
+					continue;
+				if (!any)
+					fprintf(f, "    %s:\n",
+						part ? "secrets" : "configs");
+				any = true;
+				fprintf(f,
+					"      - source: %s\n        target: "
+					"%s\n",
+					x->key, x->target);
+				if (fs.uid[0] != '\0')
+					fprintf(f,
+						"        uid: \"%s\"\n        "
+						"gid: \"%s\"\n",
+						fs.uid, fs.gid);
+				fprintf(f, "        mode: 0400\n");
+			}
+		}
+	fprintf(f,
+		"    volumes:\n      - type: volume\n        source: %s-data\n"
+		"        target: /data\n",
+		l->nodes[i].name);
+}
+
+void swarm_stack_objects(const struct lab *l, const struct docker_lab *d,
+			 FILE *f)
+{
+	size_t i, n = l->topo.n_nodes;
+	struct swarm_files fs;
+	char err[EKL_ERRLEN];
+	int part;
+
+	for (part = 0; part < 2; part++) {
+		bool any = false;
+
+		for (i = 0; i < n; i++) {
+			if (node_files(l, d, (int)i, &fs, err) != 0)
+				continue;
+			for (size_t k = 0; k < fs.n; k++) {
+				if (fs.f[k].secret != (part == 1))
+					continue;
+				if (!any)
+					fprintf(f, "%s:\n",
+						part ? "secrets" : "configs");
+				any = true;
+				fprintf(f,
+					"  %s:\n    external: true\n    name: "
+					"%s\n",
+					fs.f[k].key, fs.f[k].object);
+			}
+		}
+	}
+	fprintf(f, "volumes:\n");
+	for (i = 0; i < n; i++)
+		fprintf(f,
+			"  %s-data:\n    name: %s-%s-data\n    driver: "
+			"local\n    labels:\n      ekulab.lab: \"%s\"\n"
+			"      ekulab.id: \"%s\"\n",
+			l->nodes[i].name, d->id, l->nodes[i].name, d->name,
+			d->id);
+}
+
 /* The network and the stack: made once per up (see the top). */
 static int swarm_ensure(struct lab *l, struct docker_lab *d, char *err)
 {
@@ -587,9 +968,14 @@ static int swarm_ensure(struct lab *l, struct docker_lab *d, char *err)
 	    (rv = proxy_address(d, err)) != 0 ||
 	    (rv = docker_conf_save(l, d, err)) != 0)
 		return rv;
-	for (i = 0; i < n; i++)
-		if ((rv = docker_write_container_conf(l, d, (int)i, err)) != 0)
+	for (i = 0; i < n; i++) {
+		struct swarm_files fs;
+
+		if ((rv = docker_write_container_conf(l, d, (int)i, err)) !=
+			0 ||
+		    (rv = node_objects(l, d, (int)i, &fs, err)) != 0)
 			return rv;
+	}
 	/* 2. Every service with its one replica: the file as it stays. */
 	return stack_deploy(l, d, 1, 1, err);
 }
@@ -600,12 +986,17 @@ static int start_node(struct lab *l, int i, char *err)
 	char svc[256], st[64], out[256], what[400];
 	struct docker_argv a;
 	struct docker_lab d;
+	struct swarm_files *fs = NULL;
+	bool changed = false;
 	int rv, replicas = -1;
 	char ver[64] = "";
 
 	if ((rv = swarm_ensure(l, &d, err)) != 0 ||
 	    (rv = docker_write_container_conf(l, &d, i, err)) != 0)
 		return rv;
+	fs = calloc(1, sizeof(*fs));
+	if (fs == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
 	l->nodes[i].pid = 0;
 	node_svc(l, &d, i, svc, sizeof(svc));
 	snprintf(what, sizeof(what), "node %s (service %s)", nd->name, svc);
@@ -615,18 +1006,22 @@ static int start_node(struct lab *l, int i, char *err)
 	docker_argv_add(&a, "{{.Spec.Mode.Replicated.Replicas}} {{index "
 			    ".Spec.Labels \"ekulab.version\"}}");
 	docker_argv_add(&a, "%s", svc);
-	if ((rv = docker_run(&a, NULL, out, sizeof(out), err)) != 0)
-		return rv;
+	if ((rv = docker_run(&a, NULL, out, sizeof(out), err)) != 0 ||
+	    (rv = node_objects(l, &d, i, fs, err)) != 0 ||
+	    (rv = files_diff(svc, fs, &changed, err)) != 0)
+		goto out;
 	sscanf(out, "%d %63s", &replicas, ver);
 	task_state(svc, st, sizeof(st));
-	/* Up's deploy started it already, with this version. */
-	if (!(replicas == 1 && strcmp(ver, nd->version) == 0 &&
+	/* Up's deploy started it already, with this version and files. */
+	if (!(replicas == 1 && strcmp(ver, nd->version) == 0 && !changed &&
 	      state_active(st)) &&
-	    (rv = update_service(svc, 1, nd->version, err)) != 0)
-		return rv;
-	if ((rv = wait_running(svc, what, err)) != 0)
-		return rv;
-	return admin_locate(l, i, err);
+	    (rv = update_service(svc, 1, nd->version, fs, err)) != 0)
+		goto out;
+	if ((rv = wait_running(svc, what, err)) == 0)
+		rv = admin_locate(l, i, err);
+out:
+	free(fs);
+	return rv;
 }
 
 static int node_where(const struct lab *l, const struct docker_lab *d, int i,
@@ -658,7 +1053,7 @@ static int stop_node(struct lab *l, int i, char *err)
 			(void)where_docker(&w, "unpause", NULL, NULL, NULL, 0,
 					   e);
 	}
-	if ((rv = update_service(svc, 0, NULL, err)) != 0)
+	if ((rv = update_service(svc, 0, NULL, NULL, err)) != 0)
 		return rv;
 	do {
 		task_state(svc, st, sizeof(st));
@@ -862,7 +1257,7 @@ static int start_proxy(struct lab *l, char *err)
 	if (!state_active(st)) {
 		lab_path(l, NULL, "proxy/proxy.sock", dir, sizeof(dir));
 		unlink(dir);
-		if ((rv = update_service(svc, 1, NULL, err)) != 0)
+		if ((rv = update_service(svc, 1, NULL, NULL, err)) != 0)
 			return rv;
 	}
 	if ((rv = wait_running(svc, "the lab proxy", err)) != 0)
@@ -884,6 +1279,47 @@ static int start_proxy(struct lab *l, char *err)
 			svc, dir);
 }
 
+/* Every config and secret with the lab's id (its services are gone, but
+ * their tasks may hold them a moment longer). */
+static int remove_objects(const struct docker_lab *d, char *err)
+{
+	static const char *const kinds[2] = {"config", "secret"};
+	double t0 = now_s();
+	int k, rv = 0;
+
+	for (k = 0; k < 2; k++) {
+		for (;;) {
+			char ids[DOCKER_OUT_MAX], *save = NULL, *id;
+			struct docker_argv a;
+			bool failed = false;
+
+			docker_argv_init(&a, kinds[k]);
+			docker_argv_add(&a, "ls");
+			docker_argv_add(&a, "--quiet");
+			docker_argv_add(&a, "--filter");
+			docker_argv_add(&a, "label=ekulab.id=%s", d->id);
+			if ((rv = docker_run(&a, NULL, ids, sizeof(ids), err)) !=
+			    0)
+				return rv;
+			for (id = strtok_r(ids, " \n", &save); id != NULL;
+			     id = strtok_r(NULL, " \n", &save)) {
+				docker_argv_init(&a, kinds[k]);
+				docker_argv_add(&a, "rm");
+				docker_argv_add(&a, "%s", id);
+				if ((rv = docker_run(&a, NULL, NULL, 0, err)) !=
+				    0)
+					failed = true;
+			}
+			if (!failed)
+				break;
+			if (now_s() - t0 > SWARM_WAIT_S)
+				return rv;
+			usleep(200000);
+		}
+	}
+	return 0;
+}
+
 static int stop_proxy(struct lab *l, char *err)
 {
 	char svc[256], cid[128], path[LAB_PATH_MAX + 32];
@@ -898,6 +1334,15 @@ static int stop_proxy(struct lab *l, char *err)
 	if (cid[0] != '\0')
 		docker_save_logs(cid, path);
 	rv = docker_teardown(&d, err);
+	{
+		char e[EKL_ERRLEN];
+		int r2 = remove_objects(&d, e);
+
+		if (r2 != 0 && rv == 0) {
+			rv = r2;
+			snprintf(err, EKL_ERRLEN, "%s", e);
+		}
+	}
 	lab_path(l, NULL, "proxy.sock", path, sizeof(path));
 	unlink(path);
 	lab_path(l, NULL, "docker.conf", path, sizeof(path));

@@ -219,10 +219,20 @@ for n in node1 node2 node3; do
 	docker service inspect -f '{{range .Spec.EndpointSpec.Ports}}{{.TargetPort}} {{.PublishedPort}} {{.PublishMode}}{{end}}' \
 		"${ID}_$n" | grep -qx "7443 $port host" ||
 		fail "${ID}_$n does not publish 7443 on $port in host mode"
-	# The lab dials TLS only: its sockets out of the way, everything works.
-	mv "$SLAB/$n/admin.sock" "$SLAB/$n/admin.sock.hidden" ||
-		fail "$n has no admin socket in its bind mount"
+	# Nothing of a node is bound from this host (its socket included):
+	# its files are configs and secrets, its data a volume.
+	[ "$(docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Type}} {{end}}' "${ID}_$n")" = "volume " ] ||
+		fail "${ID}_$n mounts more than its data volume"
+	[ ! -e "$SLAB/$n/admin.sock" ] || fail "$n's admin socket is on this host"
+	docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.File.Name}} {{.File.Mode}};{{end}}' \
+		"${ID}_$n" | grep -q "^admin-$n.key 256;$n.key 256;$" ||
+		fail "${ID}_$n's keys are not secrets of mode 0400"
+	docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.File.Name}};{{end}}' \
+		"${ID}_$n" | grep -q "/lab/container.conf;.*/lab/tls/$n.crt;" ||
+		fail "${ID}_$n's container.conf and certificate are not configs"
 done
+[ "$(docker secret ls -q --filter "label=ekulab.id=$ID" | wc -l)" -eq 6 ] ||
+	fail "expected 6 secrets (2 keys per node): $(docker secret ls)"
 port1=$(cat "$SLAB/node1/admin.port")
 "$EKULAB" ctl --socket "tls://127.0.0.1:$port1/node1?pki=$SLAB/pki" \
 	'xStatus Database' >"$T/ctl.out" 2>&1 && grep -q '^node node1$' "$T/ctl.out" ||
@@ -302,6 +312,18 @@ slab fault "$TOPO" restart node2 >/dev/null || fail "restart"
 has_value node2 "SIP Domain 1 Name" swarm.example || fail "node2 lost its data"
 expect_cell node1 node2 up
 
+log "renew: a new certificate reaches the node as a new config"
+old=$(docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}} {{end}}' "${ID}_node1")
+slab fault "$TOPO" renew node1 server-only --force >/dev/null || fail "renew node1"
+plab fault "$TOPO" renew node1 server-only --force >/dev/null || fail "renew node1 (process)"
+[ "$(docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}} {{end}}' "${ID}_node1")" != "$old" ] ||
+	fail "renew did not change node1's configs"
+expect_cell node1 node2 client-purpose
+expect_same_matrix "after renewing node1 server-only"
+slab fault "$TOPO" renew node1 combined >/dev/null || fail "renew node1 back"
+plab fault "$TOPO" renew node1 combined >/dev/null || fail "renew node1 back (process)"
+expect_same_matrix "after renewing node1 combined"
+
 log "partition isolate node1 (the proxy service): equal to processes"
 slab fault "$TOPO" partition isolate node1 --name iso >/dev/null || fail "partition"
 plab fault "$TOPO" partition isolate node1 --name iso >/dev/null || fail "partition (process)"
@@ -353,6 +375,8 @@ plab down "$TOPO" >/dev/null || fail "down (process)"
 [ -z "$(docker ps -aq --filter "label=ekulab.id=$ID")" ] || fail "containers left"
 [ -z "$(docker network ls -q --filter "label=ekulab.id=$ID")" ] || fail "network left"
 [ -z "$(docker volume ls -q --filter "label=ekulab.id=$ID")" ] || fail "volumes left"
+[ -z "$(docker config ls -q --filter "label=ekulab.id=$ID")" ] || fail "configs left"
+[ -z "$(docker secret ls -q --filter "label=ekulab.id=$ID")" ] || fail "secrets left"
 [ -z "$(docker stack ls --format '{{.Name}}' | grep -x "$ID")" ] || fail "stack left"
 [ ! -e "$SLAB" ] || fail "state directory left"
 docker volume inspect "$DECOY" >/dev/null 2>&1 || fail "down removed the decoy volume"
