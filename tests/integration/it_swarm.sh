@@ -224,12 +224,16 @@ for n in node1 node2 node3; do
 	[ "$(docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Type}} {{end}}' "${ID}_$n")" = "volume " ] ||
 		fail "${ID}_$n mounts more than its data volume"
 	[ ! -e "$SLAB/$n/admin.sock" ] || fail "$n's admin socket is on this host"
-	docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.File.Name}} {{.File.Mode}};{{end}}' \
-		"${ID}_$n" | grep -q "^admin-$n.key 256;$n.key 256;$" ||
-		fail "${ID}_$n's keys are not secrets of mode 0400"
-	docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.File.Name}};{{end}}' \
-		"${ID}_$n" | grep -q "/lab/container.conf;.*/lab/tls/$n.crt;" ||
-		fail "${ID}_$n's container.conf and certificate are not configs"
+	secrets=$(docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.File.Name}} {{.File.Mode}};{{end}}' "${ID}_$n")
+	for k in "admin-$n.key" "$n.key"; do
+		grep -qE "(^|;)$k (256|-r--------);" <<<"$secrets" ||
+			fail "${ID}_$n: $k is not a secret of mode 0400: $secrets"
+	done
+	configs=$(docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.File.Name}};{{end}}' "${ID}_$n")
+	for k in /lab/container.conf "/lab/tls/$n.crt" /lab/tls/ca-admin.crt; do
+		grep -q "$k;" <<<"$configs" ||
+			fail "${ID}_$n: $k is not a config: $configs"
+	done
 done
 [ "$(docker secret ls -q --filter "label=ekulab.id=$ID" | wc -l)" -eq 6 ] ||
 	fail "expected 6 secrets (2 keys per node): $(docker secret ls)"
