@@ -543,6 +543,11 @@ static int admin_locate(const struct lab *l, int i, char *err)
 				l->nodes[i].name);
 	if ((rv = host_address(host, addr, sizeof(addr), err)) != 0)
 		return rv;
+	/* Another host holds its data volume: down removes it there. */
+	if ((rv = node_file_write(l, i, "host",
+				  strcmp(addr, "127.0.0.1") == 0 ? "" : host,
+				  err)) != 0)
+		return rv;
 	return node_file_write(l, i, "admin.addr", addr, err);
 }
 
@@ -1279,6 +1284,71 @@ static int start_proxy(struct lab *l, char *err)
 			svc, dir);
 }
 
+/* The lab's volumes on the other hosts its nodes ran on (STATE/NODE/host),
+ * over `$EKULAB_SSH HOST docker`: by the lab's id label only, retried
+ * while that host's engine still removes the task's container. */
+static int remove_remote_volumes(const struct lab *l,
+				 const struct docker_lab *d, char *err)
+{
+	const char *ssh = getenv("EKULAB_SSH");
+	size_t i, j, n = l->topo.n_nodes;
+	int rv = 0;
+
+	for (i = 0; i < n; i++) {
+		char host[256], ids[DOCKER_OUT_MAX], *save = NULL, *id;
+		double t0 = now_s();
+		struct docker_argv a;
+		bool again = true;
+
+		node_file(l, (int)i, "host", host, sizeof(host));
+		if (host[0] == '\0')
+			continue;
+		for (j = 0; j < i; j++) { /* each host once */
+			char h2[256];
+
+			node_file(l, (int)j, "host", h2, sizeof(h2));
+			if (strcmp(h2, host) == 0)
+				break;
+		}
+		if (j < i)
+			continue;
+		while (again) {
+			again = false;
+			memset(&a, 0, sizeof(a));
+			docker_argv_add(&a, "%s",
+					ssh != NULL && ssh[0] ? ssh : "ssh");
+			docker_argv_add(&a, "%s", host);
+			docker_argv_add(&a, "docker");
+			docker_argv_add(&a, "volume");
+			docker_argv_add(&a, "ls");
+			docker_argv_add(&a, "--quiet");
+			docker_argv_add(&a, "--filter");
+			docker_argv_add(&a, "label=ekulab.id=%s", d->id);
+			if ((rv = docker_run(&a, NULL, ids, sizeof(ids), err)) !=
+			    0)
+				break;
+			for (id = strtok_r(ids, " \n", &save); id != NULL;
+			     id = strtok_r(NULL, " \n", &save)) {
+				memset(&a, 0, sizeof(a));
+				docker_argv_add(&a, "%s",
+						ssh != NULL && ssh[0] ? ssh
+								      : "ssh");
+				docker_argv_add(&a, "%s", host);
+				docker_argv_add(&a, "docker");
+				docker_argv_add(&a, "volume");
+				docker_argv_add(&a, "rm");
+				docker_argv_add(&a, "%s", id);
+				if ((rv = docker_run(&a, NULL, NULL, 0, err)) !=
+				    0)
+					again = now_s() - t0 < SWARM_WAIT_S;
+			}
+			if (again)
+				usleep(200000);
+		}
+	}
+	return rv;
+}
+
 /* Every config and secret with the lab's id (its services are gone, but
  * their tasks may hold them a moment longer). */
 static int remove_objects(const struct docker_lab *d, char *err)
@@ -1338,6 +1408,8 @@ static int stop_proxy(struct lab *l, char *err)
 		char e[EKL_ERRLEN];
 		int r2 = remove_objects(&d, e);
 
+		if (r2 == 0)
+			r2 = remove_remote_volumes(l, &d, e);
 		if (r2 != 0 && rv == 0) {
 			rv = r2;
 			snprintf(err, EKL_ERRLEN, "%s", e);
