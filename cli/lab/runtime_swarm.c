@@ -345,8 +345,8 @@ static int proxy_address(struct docker_lab *d, char *err)
  * inside its bind mount, but the lab never uses it on this runtime. */
 
 /* A small file of the node's directory into buf ("" when none). */
-static void node_file(const struct lab *l, int i, const char *name,
-		      char *buf, size_t len)
+static void node_file(const struct lab *l, int i, const char *name, char *buf,
+		      size_t len)
 {
 	char path[LAB_PATH_MAX + 80];
 	FILE *f;
@@ -582,8 +582,8 @@ static int node_admin(const struct lab *l, int i, char *out, size_t len)
 
 struct swarm_file {
 	char src[LAB_PATH_MAX + 120];
-	char target[160];  /* a config's path, a secret's /run/secrets name */
-	char object[32];   /* ekl-HASH */
+	char target[160]; /* a config's path, a secret's /run/secrets name */
+	char object[32];  /* ekl-HASH */
 	char key[TOPO_NAME_MAX + 8]; /* NODE-fK: its name in the stack */
 	bool secret;
 };
@@ -631,8 +631,7 @@ static int write_swarm_conf(const struct lab *l, int i, char *err)
 	int rv = 0;
 
 	lab_path(l, l->nodes[i].name, "container.conf", src, sizeof(src));
-	lab_path(l, l->nodes[i].name, "container.swarm.conf", dst,
-		 sizeof(dst));
+	lab_path(l, l->nodes[i].name, "container.swarm.conf", dst, sizeof(dst));
 	in = fopen(src, "r");
 	if (in == NULL)
 		return ekl_errf(err, EKL_EIO, "%s: %s", src, strerror(errno));
@@ -750,8 +749,8 @@ static int node_files(const struct lab *l, const struct docker_lab *d, int i,
 
 /* Make node i's configs and secrets that do not exist yet; fs gets
  * them. */
-static int node_objects(const struct lab *l, const struct docker_lab *d,
-			int i, struct swarm_files *fs, char *err)
+static int node_objects(const struct lab *l, const struct docker_lab *d, int i,
+			struct swarm_files *fs, char *err)
 {
 	int rv;
 
@@ -852,8 +851,7 @@ static void files_args(const struct swarm_files *fs, struct docker_argv *a)
 			docker_argv_add(a,
 					"source=%s,target=%s,uid=%s,gid=%s,"
 					"mode=0400",
-					f->object, f->target, fs->uid,
-					fs->gid);
+					f->object, f->target, fs->uid, fs->gid);
 		else
 			docker_argv_add(a, "source=%s,target=%s,mode=0400",
 					f->object, f->target);
@@ -1144,9 +1142,8 @@ static int node_where(const struct lab *l, const struct docker_lab *d, int i,
 			docker_argv_add(&a, "--type");
 			docker_argv_add(&a, "task");
 			docker_argv_add(&a, "--format");
-			docker_argv_add(&a,
-					"{{.Status.ContainerStatus."
-					"ContainerID}}");
+			docker_argv_add(&a, "{{.Status.ContainerStatus."
+					    "ContainerID}}");
 			docker_argv_add(&a, "%s", task);
 			if (docker_run(&a, NULL, w->cid, sizeof(w->cid), e) !=
 			    0)
@@ -1324,8 +1321,8 @@ static int remove_remote_volumes(const struct lab *l,
 			docker_argv_add(&a, "--quiet");
 			docker_argv_add(&a, "--filter");
 			docker_argv_add(&a, "label=ekulab.id=%s", d->id);
-			if ((rv = docker_run(&a, NULL, ids, sizeof(ids), err)) !=
-			    0)
+			if ((rv = docker_run(&a, NULL, ids, sizeof(ids),
+					     err)) != 0)
 				break;
 			for (id = strtok_r(ids, " \n", &save); id != NULL;
 			     id = strtok_r(NULL, " \n", &save)) {
@@ -1368,8 +1365,8 @@ static int remove_objects(const struct docker_lab *d, char *err)
 			docker_argv_add(&a, "--quiet");
 			docker_argv_add(&a, "--filter");
 			docker_argv_add(&a, "label=ekulab.id=%s", d->id);
-			if ((rv = docker_run(&a, NULL, ids, sizeof(ids), err)) !=
-			    0)
+			if ((rv = docker_run(&a, NULL, ids, sizeof(ids),
+					     err)) != 0)
 				return rv;
 			for (id = strtok_r(ids, " \n", &save); id != NULL;
 			     id = strtok_r(NULL, " \n", &save)) {

@@ -95,8 +95,8 @@ static int check_key_mode(const char *path, char *err)
 	return 0;
 }
 
-int admintls_ctx_new(const struct admintls_files *f, bool server,
-		     SSL_CTX **out, char *err)
+int admintls_ctx_new(const struct admintls_files *f, bool server, SSL_CTX **out,
+		     char *err)
 {
 	SSL_CTX *sc = NULL;
 	X509_STORE *store;
@@ -245,8 +245,8 @@ static enum admintls_step fail(struct admintls_relay *r, int ssl_err,
 			 "rule: %s",
 			 step, r->server ? "client" : "node",
 			 X509_verify_cert_error_string(vr));
-	else if (!r->up && r->server && SSL_get0_peer_certificate(r->ssl) ==
-						  NULL && e != 0 &&
+	else if (!r->up && r->server &&
+		 SSL_get0_peer_certificate(r->ssl) == NULL && e != 0 &&
 		 strstr(reason, "peer did not return a certificate") != NULL)
 		snprintf(r->why, sizeof(r->why),
 			 "%s: the client presented no certificate", step);
@@ -288,8 +288,8 @@ static bool want(SSL *ssl, int rc, short *ev, int *e)
 	return false;
 }
 
-enum admintls_step admintls_relay_pump(struct admintls_relay *r,
-				       short *net_ev, short *plain_ev)
+enum admintls_step admintls_relay_pump(struct admintls_relay *r, short *net_ev,
+				       short *plain_ev)
 {
 	for (;;) {
 		bool moved = false;
@@ -331,19 +331,18 @@ enum admintls_step admintls_relay_pump(struct admintls_relay *r,
 			}
 		}
 		if (r->tp_off < r->tp_len) {
-			ssize_t w =
-			    send(r->plain, r->to_plain + r->tp_off,
-				 r->tp_len - r->tp_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+			ssize_t w = send(r->plain, r->to_plain + r->tp_off,
+					 r->tp_len - r->tp_off,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 			if (w > 0) {
 				r->tp_off += (size_t)w;
 				if (r->tp_off == r->tp_len)
 					r->tp_off = r->tp_len = 0;
 				moved = true;
-			} else if (w < 0 && (errno == EAGAIN ||
-					     errno == EWOULDBLOCK ||
-					     errno == EINTR)) {
+			} else if (w < 0 &&
+				   (errno == EAGAIN || errno == EWOULDBLOCK ||
+				    errno == EINTR)) {
 				*plain_ev |= POLLOUT;
 			} else {
 				/* The plain side is gone: nobody to

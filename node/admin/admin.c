@@ -41,8 +41,8 @@ struct admin {
 	struct admin_env env; /* a copy; its pointers are borrowed */
 	struct linesrv *srv;  /* owned */
 	/* The network admin channel (--admin-listen), or tls_fd -1. */
-	SSL_CTX *tls;  /* owned */
-	int tls_fd;    /* owned */
+	SSL_CTX *tls; /* owned */
+	int tls_fd;   /* owned */
 	char tls_listen[96];
 	ev_io tls_accept_w;
 	struct admin_tconn *tconns; /* owned: TLS connections */
@@ -494,7 +494,7 @@ static void admin_handle(void *arg, struct adminproto_request *rq,
 #define ADMIN_TLS_HANDSHAKE_S 10.0
 
 struct admin_tconn {
-	struct admin *a; /* not owned */
+	struct admin *a;	      /* not owned */
 	struct admintls_relay *relay; /* owned: both sockets */
 	int net_fd;		      /* the relay's */
 	int plain_fd;		      /* the relay's; -1 before the handshake */
@@ -526,11 +526,11 @@ static void tconn_free(struct admin_tconn *t)
 /* (Re)arm watcher w on fd for poll events ev (0: stopped). */
 static void arm(struct ev_loop *loop, ev_io *w, int fd, short ev)
 {
-	int want = ((ev & POLLIN) ? EV_READ : 0) | ((ev & POLLOUT) ? EV_WRITE
-								   : 0);
+	int want =
+	    ((ev & POLLIN) ? EV_READ : 0) | ((ev & POLLOUT) ? EV_WRITE : 0);
 
-	if (ev_is_active(w) && w->fd == fd && (w->events & (EV_READ |
-							    EV_WRITE)) == want)
+	if (ev_is_active(w) && w->fd == fd &&
+	    (w->events & (EV_READ | EV_WRITE)) == want)
 		return;
 	ev_io_stop(loop, w);
 	if (want == 0 || fd < 0)
@@ -652,8 +652,7 @@ static void on_tls_accept(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	ev_io_init(&t->net_w, on_tconn_net, fd, EV_READ);
 	ev_io_init(&t->plain_w, on_tconn_plain, fd, EV_READ);
-	ev_timer_init(&t->hs_timer, on_tconn_timeout, ADMIN_TLS_HANDSHAKE_S,
-		      0);
+	ev_timer_init(&t->hs_timer, on_tconn_timeout, ADMIN_TLS_HANDSHAKE_S, 0);
 	ev_timer_start(loop, &t->hs_timer);
 	t->next = a->tconns;
 	if (a->tconns != NULL)
@@ -677,8 +676,8 @@ static int tls_listen(struct admin *a, char *err)
 		char msg[EKL_ERRLEN];
 
 		snprintf(msg, sizeof(msg), "%s", err);
-		return ekl_errf(err, rv, "--admin-listen %s: %s",
-				a->tls_listen, msg);
+		return ekl_errf(err, rv, "--admin-listen %s: %s", a->tls_listen,
+				msg);
 	}
 	ev_io_init(&a->tls_accept_w, on_tls_accept, a->tls_fd, EV_READ);
 	ev_io_start(e->loop, &a->tls_accept_w);

@@ -141,8 +141,7 @@ static void setup(void)
 		int fd, port;
 
 		/* A free port, released for the admin to bind. */
-		ck_assert_msg(addr_reserve(0, &fd, &port, err) == 0, "%s",
-			      err);
+		ck_assert_msg(addr_reserve(0, &fd, &port, err) == 0, "%s", err);
 		close(fd);
 		snprintf(hp, sizeof(hp), "127.0.0.1:%d", port);
 		ck_assert_int_eq(addr_parse(hp, &listen, err), 0);
@@ -157,8 +156,7 @@ static void setup(void)
 	env.tls_files.ca = ca;
 	env.tls_files.cert = cert;
 	env.tls_files.key = key;
-	ck_assert_msg(admin_start(&env, S.sock, &S.admin, err) == 0, "%s",
-		      err);
+	ck_assert_msg(admin_start(&env, S.sock, &S.admin, err) == 0, "%s", err);
 	S.port = admin_tls_port(S.admin);
 	ck_assert_int_gt(S.port, 0);
 	ev_async_init(&S.stop, on_stop);
@@ -208,8 +206,7 @@ static bool raw_ask(const char *dir, const char *stem, const char *trust,
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((unsigned short)S.port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
-			 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	ssl = SSL_new(ctx);
 	SSL_set_fd(ssl, fd);
 	if (SSL_connect(ssl) != 1) {
@@ -254,7 +251,8 @@ START_TEST(refuses_no_certificate)
 	ck_assert_msg(!raw_ask(S.pki, NULL, trust, why, sizeof(why)), "%s",
 		      why);
 	ck_assert_msg(strstr(why, "refused") != NULL, "%s", why);
-	ck_assert_msg(logged("the client presented no certificate"), "the node logged no such line");
+	ck_assert_msg(logged("the client presented no certificate"),
+		      "the node logged no such line");
 }
 END_TEST
 
@@ -268,7 +266,9 @@ START_TEST(refuses_node_certificate)
 	ck_assert_msg(!raw_ask(S.pki, "n1", trust, why, sizeof(why)), "%s",
 		      why);
 	ck_assert_msg(strstr(why, "refused") != NULL, "%s", why);
-	ck_assert_msg(logged("does not meet the admin rule: unable to get local issuer"), "the node logged no such line");
+	ck_assert_msg(
+	    logged("does not meet the admin rule: unable to get local issuer"),
+	    "the node logged no such line");
 }
 END_TEST
 
@@ -282,7 +282,10 @@ START_TEST(refuses_admin_ca_server_certificate)
 	ck_assert_msg(!raw_ask(S.pki, "admin-n1", trust, why, sizeof(why)),
 		      "%s", why);
 	ck_assert_msg(strstr(why, "refused") != NULL, "%s", why);
-	ck_assert_msg(logged("does not meet the admin rule: unsuitable certificate purpose"), "the node logged no such line");
+	ck_assert_msg(
+	    logged(
+		"does not meet the admin rule: unsuitable certificate purpose"),
+	    "the node logged no such line");
 }
 END_TEST
 
@@ -292,10 +295,12 @@ START_TEST(refuses_other_lab)
 
 	/* Another lab's admin certificate (its own admin CA). */
 	trust_of(S.pki, trust, sizeof(trust));
-	ck_assert_msg(!raw_ask(S.other, "admin", trust, why, sizeof(why)),
-		      "%s", why);
+	ck_assert_msg(!raw_ask(S.other, "admin", trust, why, sizeof(why)), "%s",
+		      why);
 	ck_assert_msg(strstr(why, "refused") != NULL, "%s", why);
-	ck_assert_msg(logged("does not meet the admin rule: unable to get local issuer"), "the node logged no such line");
+	ck_assert_msg(
+	    logged("does not meet the admin rule: unable to get local issuer"),
+	    "the node logged no such line");
 }
 END_TEST
 
@@ -306,7 +311,8 @@ START_TEST(accepts_lab_admin)
 	trust_of(S.pki, trust, sizeof(trust));
 	ck_assert_msg(raw_ask(S.pki, "admin", trust, why, sizeof(why)), "%s",
 		      why);
-	ck_assert_msg(logged("admin client 'admin' from 127.0.0.1"), "the node logged no such line");
+	ck_assert_msg(logged("admin client 'admin' from 127.0.0.1"),
+		      "the node logged no such line");
 }
 END_TEST
 
@@ -317,18 +323,18 @@ START_TEST(client_over_tls_and_socket)
 	int fd, k;
 
 	/* The typed client: the same calls over TLS as over the socket. */
-	snprintf(target, sizeof(target), "tls://127.0.0.1:%d/n1?pki=%s",
-		 S.port, S.pki);
+	snprintf(target, sizeof(target), "tls://127.0.0.1:%d/n1?pki=%s", S.port,
+		 S.pki);
 	for (k = 0; k < 2; k++) {
 		fd = admin_client_connect(k == 0 ? target : S.sock, err);
 		ck_assert_msg(fd >= 0, "%s", err);
-		ck_assert_msg(admin_client_get(fd, &o, "xStatus Cluster",
-					       &body, err) == 0,
+		ck_assert_msg(admin_client_get(fd, &o, "xStatus Cluster", &body,
+					       err) == 0,
 			      "%s", err);
 		ck_assert_str_eq(body, "{\"node\":\"n1\"}");
 		ekl_free(body);
-		ck_assert_msg(admin_client_get(fd, &o, "xStatus Cluster",
-					       &body, err) == 0,
+		ck_assert_msg(admin_client_get(fd, &o, "xStatus Cluster", &body,
+					       err) == 0,
 			      "%s", err);
 		ekl_free(body);
 		close(fd);
@@ -342,14 +348,14 @@ START_TEST(client_checks_the_node)
 	int fd;
 
 	/* The node's certificate names n1, not n2. */
-	snprintf(target, sizeof(target), "tls://127.0.0.1:%d/n2?pki=%s",
-		 S.port, S.pki);
+	snprintf(target, sizeof(target), "tls://127.0.0.1:%d/n2?pki=%s", S.port,
+		 S.pki);
 	fd = admin_client_connect(target, err);
 	ck_assert_int_lt(fd, 0);
 	ck_assert_msg(strstr(err, "admin rule") != NULL, "%s", err);
 	/* Another lab's client: its admin CA is not the node's issuer. */
-	snprintf(target, sizeof(target), "tls://127.0.0.1:%d/n1?pki=%s",
-		 S.port, S.other);
+	snprintf(target, sizeof(target), "tls://127.0.0.1:%d/n1?pki=%s", S.port,
+		 S.other);
 	fd = admin_client_connect(target, err);
 	ck_assert_int_lt(fd, 0);
 	ck_assert_msg(strstr(err, "n1") != NULL, "%s", err);

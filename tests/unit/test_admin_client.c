@@ -404,17 +404,16 @@ START_TEST(target_parse)
 	ck_assert_str_eq(t.host, "::1");
 	ck_assert_str_eq(t.name, "n-2");
 	/* No pki, no name, no port, a bad port: refused, saying the form. */
-	ck_assert_int_eq(
-	    admin_target_parse("tls://10.0.0.2:7443/n1", &t, err), EKL_EINVAL);
+	ck_assert_int_eq(admin_target_parse("tls://10.0.0.2:7443/n1", &t, err),
+			 EKL_EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "tls://HOST:PORT/NODE?pki=DIR"));
 	ck_assert_int_eq(
 	    admin_target_parse("tls://10.0.0.2:7443/?pki=/p", &t, err),
 	    EKL_EINVAL);
-	ck_assert_int_eq(admin_target_parse("tls://10.0.0.2/n1?pki=/p", &t,
-					    err),
-			 EKL_EINVAL);
-	ck_assert_int_eq(admin_target_parse("tls://h:70000/n1?pki=/p", &t,
-					    err),
+	ck_assert_int_eq(
+	    admin_target_parse("tls://10.0.0.2/n1?pki=/p", &t, err),
+	    EKL_EINVAL);
+	ck_assert_int_eq(admin_target_parse("tls://h:70000/n1?pki=/p", &t, err),
 			 EKL_EINVAL);
 }
 END_TEST
@@ -427,8 +426,8 @@ START_TEST(tls_failures)
 
 	/* No admin files in pki: the error names the file. */
 	ck_assert_int_eq(addr_reserve(0, &lfd, &port, err), 0);
-	snprintf(target, sizeof(target), "tls://127.0.0.1:%d/n1?pki=%s",
-		 port, dir);
+	snprintf(target, sizeof(target), "tls://127.0.0.1:%d/n1?pki=%s", port,
+		 dir);
 	fd = admin_client_connect(target, err);
 	ck_assert_int_lt(fd, 0);
 	ck_assert_msg(strstr(err, "admin.key") != NULL, "%s", err);

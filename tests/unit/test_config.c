@@ -614,8 +614,10 @@ START_TEST(test_admin_listen)
 
 	args_full(&a);
 	args_add(&a, "--admin-listen", "0.0.0.0:7443");
-	expect_fail(&a, "--admin-listen needs --admin-cert", "never runs "
-		    "without TLS", (char *)NULL);
+	expect_fail(&a, "--admin-listen needs --admin-cert",
+		    "never runs "
+		    "without TLS",
+		    (char *)NULL);
 	args_add(&a, "--admin-cert", client_cert);
 	args_add(&a, "--admin-key", client_key);
 	expect_fail(&a, "--admin-ca", (char *)NULL);

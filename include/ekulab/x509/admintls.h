@@ -38,8 +38,8 @@ struct admintls_files {
 
 /* A context for the node (server: requires a client certificate under the
  * admin rule) or for ekulab (client). err names the file and what to do. */
-int admintls_ctx_new(const struct admintls_files *f, bool server,
-		     SSL_CTX **out, char *err);
+int admintls_ctx_new(const struct admintls_files *f, bool server, SSL_CTX **out,
+		     char *err);
 
 struct admintls_relay;
 
@@ -63,10 +63,10 @@ enum admintls_step {
 };
 
 /* Move what can be moved: the handshake first, then (once a plain side is
- * attached) bytes both ways. On ADMINTLS_AGAIN, *net_ev and *plain_ev say what to wait for on each
- * socket (POLLIN / POLLOUT bits; either may be 0). */
-enum admintls_step admintls_relay_pump(struct admintls_relay *r,
-				       short *net_ev, short *plain_ev);
+ * attached) bytes both ways. On ADMINTLS_AGAIN, *net_ev and *plain_ev say what
+ * to wait for on each socket (POLLIN / POLLOUT bits; either may be 0). */
+enum admintls_step admintls_relay_pump(struct admintls_relay *r, short *net_ev,
+				       short *plain_ev);
 /* The TCP socket and the plain one (-1 before attach), for poll. */
 void admintls_relay_fds(const struct admintls_relay *r, int *net, int *plain);
 /* The handshake completed (the peer's certificate met the rule). */
