@@ -34,6 +34,10 @@ enum {
 	OPT_CLIENT_EKU_CHECK,
 	OPT_DATA,
 	OPT_ADMIN,
+	OPT_ADMIN_LISTEN,
+	OPT_ADMIN_CERT,
+	OPT_ADMIN_KEY,
+	OPT_ADMIN_CA,
 	OPT_AT,
 	OPT_HEARTBEAT_MS,
 	OPT_DEAD_MS,
@@ -71,6 +75,10 @@ static const struct option options[] = {
     {"client-eku-check", required_argument, NULL, OPT_CLIENT_EKU_CHECK},
     {"data", required_argument, NULL, OPT_DATA},
     {"admin", required_argument, NULL, OPT_ADMIN},
+    {"admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN},
+    {"admin-cert", required_argument, NULL, OPT_ADMIN_CERT},
+    {"admin-key", required_argument, NULL, OPT_ADMIN_KEY},
+    {"admin-ca", required_argument, NULL, OPT_ADMIN_CA},
     {"at", required_argument, NULL, OPT_AT},
     {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
     {"dead-ms", required_argument, NULL, OPT_DEAD_MS},
@@ -134,6 +142,21 @@ void config_usage(FILE *f)
 	      "  --data DIR            the database directory (SQLite; locked "
 	      "while running)\n"
 	      "  --admin PATH          the admin socket (0600)\n"
+	      "\n"
+	      "network admin channel (docs/node.md, \"Network admin "
+	      "channel\"):\n"
+	      "  --admin-listen HOST:PORT\n"
+	      "                        also serve the admin protocol over "
+	      "TLS 1.3 here, to\n"
+	      "                        clients with a certificate of the "
+	      "admin CA only\n"
+	      "  --admin-cert F, --admin-key F\n"
+	      "                        this node's admin certificate "
+	      "(serverAuth, issued\n"
+	      "                        by the admin CA) and key (0600)\n"
+	      "  --admin-ca F          the admin CA: the one issuer admin "
+	      "clients are\n"
+	      "                        accepted from (pki/ca-admin.crt)\n"
 	      "\n"
 	      "options:\n"
 	      "  --primary NAME        the primary of epoch 1, the same on "
@@ -587,6 +610,18 @@ static int apply(struct config *c, int opt, const char *val, char *err,
 		return 0;
 	case OPT_DATA: return set_str(&c->data, val, err);
 	case OPT_ADMIN: return set_str(&c->admin, val, err);
+	case OPT_ADMIN_LISTEN: {
+		char aerr[EKL_ERRLEN];
+
+		snprintf(c->admin_listen_text, sizeof(c->admin_listen_text),
+			 "%s", val);
+		if (addr_parse(val, &c->admin_listen, aerr) != 0)
+			return bad(err, o, key, "%s", aerr);
+		return 0;
+	}
+	case OPT_ADMIN_CERT: return set_str(&c->admin_cert, val, err);
+	case OPT_ADMIN_KEY: return set_str(&c->admin_key, val, err);
+	case OPT_ADMIN_CA: return set_str(&c->admin_ca, val, err);
 	case OPT_AT: {
 		int64_t t;
 
@@ -915,6 +950,25 @@ static int check(struct config *c, char *err)
 			return ekl_errf(err, EKL_ECONFIG,
 					"--%s is required; see ekunode --help",
 					required[i].name);
+	if (c->admin_listen.len != 0 &&
+	    (c->admin_cert == NULL || c->admin_key == NULL ||
+	     c->admin_ca == NULL))
+		return ekl_errf(err, EKL_ECONFIG,
+				"--admin-listen needs --admin-cert, "
+				"--admin-key and --admin-ca (the admin "
+				"channel never runs without TLS and client "
+				"certificates)");
+	if (c->admin_listen.len == 0 &&
+	    (c->admin_cert != NULL || c->admin_key != NULL ||
+	     c->admin_ca != NULL))
+		return ekl_errf(err, EKL_ECONFIG,
+				"--admin-cert, --admin-key and --admin-ca "
+				"are for --admin-listen, which is not given");
+	if (c->admin_listen.len != 0 &&
+	    ((rv = need_file("admin-cert", c->admin_cert, err)) != 0 ||
+	     (rv = need_file("admin-key", c->admin_key, err)) != 0 ||
+	     (rv = need_file("admin-ca", c->admin_ca, err)) != 0))
+		return rv;
 	if ((c->client_cert == NULL) != (c->client_key == NULL))
 		return ekl_errf(err, EKL_ECONFIG,
 				"--client-cert and --client-key go together; "
@@ -1042,6 +1096,10 @@ void config_close(struct config *c)
 	ekl_free(c->ca);
 	ekl_free(c->data);
 	ekl_free(c->admin);
+	ekl_free(c->admin_cert);
+	ekl_free(c->admin_key);
+	ekl_free(c->admin_ca);
+	c->admin_cert = c->admin_key = c->admin_ca = NULL;
 	c->cert = c->key = c->client_cert = c->client_key = NULL;
 	c->ca = c->data = c->admin = NULL;
 }

@@ -50,6 +50,13 @@ struct config {
 	bool client_eku_check;
 	char *data;  /* owned */
 	char *admin; /* owned: admin socket path */
+	/* The network admin channel (--admin-listen; len 0: none) and its
+	 * TLS files, all given or none. */
+	char admin_listen_text[96];
+	struct addr admin_listen;
+	char *admin_cert; /* owned */
+	char *admin_key;  /* owned */
+	char *admin_ca;	  /* owned */
 	bool at_set;
 	int64_t at;
 	int heartbeat_ms; /* interval between heartbeats */

@@ -557,6 +557,13 @@ int node_start(struct node *n, struct ev_loop *loop, struct config *cfg,
 		ae.n_links = n->cfg.n_peers;
 		ae.status = admin_status;
 		ae.arg = n;
+		if (n->cfg.admin_listen.len != 0) {
+			ae.tls_listen = &n->cfg.admin_listen;
+			ae.tls_listen_text = n->cfg.admin_listen_text;
+			ae.tls_files.ca = n->cfg.admin_ca;
+			ae.tls_files.cert = n->cfg.admin_cert;
+			ae.tls_files.key = n->cfg.admin_key;
+		}
 		rv = admin_start(&ae, n->cfg.admin, &n->admin, err);
 		if (rv != 0)
 			goto err_after_links;

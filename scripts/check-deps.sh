@@ -30,7 +30,7 @@ node/net: include/ekulab/core include/ekulab/x509 include/ekulab/wire proto
 node/zone: node/zone include/ekulab/core include/ekulab/x509
 node/admin: node node/net node/repl node/store include/ekulab/core include/ekulab/x509 include/ekulab/wire proto
 node: node/admin node/net node/repl node/store node/zone include/ekulab/core include/ekulab/x509 include/ekulab/wire proto
-cli/client: include/ekulab/core include/ekulab/wire
+cli/client: include/ekulab/core include/ekulab/x509 include/ekulab/wire
 cli/proxy: cli/client include/ekulab/core include/ekulab/wire
 cli/matrix: include/ekulab/core include/ekulab/x509
 cli/audit: model model/plan include/ekulab/core include/ekulab/x509

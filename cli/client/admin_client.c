@@ -3,22 +3,337 @@
 #include "admin_client.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "ekulab/core/err.h"
 #include "ekulab/core/mem.h"
+#include "ekulab/x509/admintls.h"
 
 #define READ_CHUNK	(64u << 10)
 #define CANCEL_CHECK_MS 200
 #define PIPE_OUT_HIGH	(64u << 10) /* queued request bytes before poll */
 
-int admin_client_connect(const char *path, char *err)
+/* ---- targets ---- */
+
+int admin_target_parse(const char *s, struct admin_target *t, char *err)
+{
+	const char *hp, *slash, *q;
+	size_t n;
+
+	memset(t, 0, sizeof(*t));
+	if (strncmp(s, ADMIN_TLS_SCHEME, strlen(ADMIN_TLS_SCHEME)) != 0) {
+		if (strlen(s) >= sizeof(t->path))
+			return ekl_errf(err, EKL_EINVAL,
+					"--socket %s: path too long", s);
+		snprintf(t->path, sizeof(t->path), "%s", s);
+		return 0;
+	}
+	hp = s + strlen(ADMIN_TLS_SCHEME);
+	slash = strchr(hp, '/');
+	q = slash != NULL ? strstr(slash, "?pki=") : NULL;
+	if (slash == NULL || q == NULL || q == slash + 1 || q[5] == '\0')
+		goto bad;
+	n = (size_t)(slash - hp);
+	if (n == 0 || n >= sizeof(t->host) + 8)
+		goto bad;
+	{
+		char hostport[sizeof(t->host) + 8], *colon;
+		char *end;
+		long port;
+
+		memcpy(hostport, hp, n);
+		hostport[n] = '\0';
+		colon = strrchr(hostport, ':');
+		if (colon == NULL || colon == hostport)
+			goto bad;
+		*colon = '\0';
+		port = strtol(colon + 1, &end, 10);
+		if (*end != '\0' || port < 1 || port > 65535)
+			goto bad;
+		if (hostport[0] == '[' && colon[-1] == ']') {
+			colon[-1] = '\0';
+			memmove(hostport, hostport + 1, strlen(hostport));
+		}
+		if (strlen(hostport) >= sizeof(t->host))
+			goto bad;
+		memcpy(t->host, hostport, strlen(hostport) + 1);
+		t->port = (int)port;
+	}
+	n = (size_t)(q - slash - 1);
+	if (n >= sizeof(t->name))
+		goto bad;
+	memcpy(t->name, slash + 1, n);
+	t->name[n] = '\0';
+	if (strlen(q + 5) >= sizeof(t->pki))
+		goto bad;
+	snprintf(t->pki, sizeof(t->pki), "%s", q + 5);
+	t->tls = true;
+	return 0;
+bad:
+	return ekl_errf(err, EKL_EINVAL,
+			"'%.200s': an admin target is a socket path or "
+			"tls://HOST:PORT/NODE?pki=DIR (DIR holds ca-admin.crt, "
+			"admin.crt and admin.key)",
+			s);
+}
+
+/* A non-blocking TCP connection to host:port within ms. */
+static int tcp_connect(const struct admin_target *t, int ms, char *err)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char port[16];
+	int fd = -1, rc, e = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", t->port);
+	rc = getaddrinfo(t->host, port, &hints, &res);
+	if (rc != 0)
+		return ekl_errf(err, EKL_EIO, "admin %s:%d: %s", t->host,
+				t->port, gai_strerror(rc));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		struct pollfd p;
+		socklen_t sl = sizeof(e);
+
+		fd = socket(ai->ai_family,
+			    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		e = errno;
+		if (e == EINPROGRESS) {
+			p.fd = fd;
+			p.events = POLLOUT;
+			p.revents = 0;
+			rc = poll(&p, 1, ms);
+			if (rc == 1 &&
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) ==
+				0 &&
+			    e == 0)
+				break;
+			if (rc == 0)
+				e = ETIMEDOUT;
+		}
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return ekl_errf(err, EKL_EIO,
+				"admin %s:%d (node %s): %s; is the node "
+				"running, and its admin port published there?",
+				t->host, t->port, t->name, strerror(e));
+	return fd;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Relay threads alive: at exit the process waits a moment for them to
+ * end (they do as soon as their caller closed its end), so a session is
+ * closed with close_notify and nothing is left allocated. A forked child
+ * has none of its parent's threads. */
+#define RELAY_EXIT_WAIT_MS 500
+static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t relay_cv = PTHREAD_COND_INITIALIZER;
+static int relay_live;
+static pthread_once_t relay_once = PTHREAD_ONCE_INIT;
+
+static void relay_atfork_child(void)
+{
+	relay_live = 0;
+	pthread_mutex_init(&relay_mu, NULL);
+	pthread_cond_init(&relay_cv, NULL);
+}
+
+static void relay_atexit(void)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)RELAY_EXIT_WAIT_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&relay_mu);
+	while (relay_live > 0 &&
+	       pthread_cond_timedwait(&relay_cv, &relay_mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&relay_mu);
+}
+
+static void relay_init(void)
+{
+	pthread_atfork(NULL, NULL, relay_atfork_child);
+	atexit(relay_atexit);
+}
+
+/* The relay's own thread: bytes both ways until either side ends. */
+static void *relay_main(void *arg)
+{
+	struct admintls_relay *r = arg;
+	int fds[2];
+
+	admintls_relay_fds(r, &fds[0], &fds[1]);
+	for (;;) {
+		struct pollfd p[2];
+		short nev, pev;
+
+		if (admintls_relay_pump(r, &nev, &pev) != ADMINTLS_AGAIN)
+			break;
+		p[0].fd = nev ? fds[0] : -1;
+		p[0].events = nev;
+		p[1].fd = pev ? fds[1] : -1;
+		p[1].events = pev;
+		p[0].revents = p[1].revents = 0;
+		if (nev == 0 && pev == 0)
+			break; /* cannot happen once attached */
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+	}
+	admintls_relay_free(r);
+	/* This thread's OpenSSL state (its error queue) now, not in a
+	 * destructor that may run after the process's exit wait. */
+	OPENSSL_thread_stop();
+	pthread_mutex_lock(&relay_mu);
+	relay_live--;
+	pthread_cond_broadcast(&relay_cv);
+	pthread_mutex_unlock(&relay_mu);
+	return NULL;
+}
+
+/* TLS to the node's admin port: handshake here (bounded by ms), then a
+ * thread relays between the TLS session and a socketpair whose other end
+ * is returned, so that every call of this file works on it unchanged. */
+static int tls_connect(const struct admin_target *t, int ms, char *err)
+{
+	char ca[sizeof(t->pki) + 16], cert[sizeof(t->pki) + 16],
+	    key[sizeof(t->pki) + 16];
+	struct admintls_files f = {ca, cert, key};
+	struct admintls_relay *r = NULL;
+	SSL_CTX *ctx = NULL;
+	long long t0 = now_ms();
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t th;
+	int fd, sv[2], rv;
+
+	snprintf(ca, sizeof(ca), "%s/ca-admin.crt", t->pki);
+	snprintf(cert, sizeof(cert), "%s/admin.crt", t->pki);
+	snprintf(key, sizeof(key), "%s/admin.key", t->pki);
+	if ((rv = admintls_ctx_new(&f, false, &ctx, err)) != 0)
+		return rv;
+	fd = tcp_connect(t, ms, err);
+	if (fd < 0) {
+		SSL_CTX_free(ctx);
+		return fd;
+	}
+	rv = admintls_relay_new(ctx, fd, false, t->name, &r, err);
+	SSL_CTX_free(ctx); /* the session holds its own reference */
+	if (rv != 0)
+		return rv;
+	while (!admintls_relay_up(r)) {
+		struct pollfd p;
+		short nev = 0, pev = 0;
+		long long left = ms - (now_ms() - t0);
+
+		if (admintls_relay_pump(r, &nev, &pev) != ADMINTLS_AGAIN) {
+			rv = ekl_errf(err, EKL_EIO, "admin %s:%d (node %s): %s",
+				      t->host, t->port, t->name,
+				      admintls_relay_error(r));
+			goto err;
+		}
+		if (admintls_relay_up(r))
+			break;
+		if (left <= 0) {
+			rv = ekl_errf(err, EKL_EIO,
+				      "admin %s:%d (node %s): no TLS handshake "
+				      "within the timeout (a paused node?)",
+				      t->host, t->port, t->name);
+			goto err;
+		}
+		p.fd = fd;
+		p.events = nev;
+		p.revents = 0;
+		(void)poll(&p, 1, (int)left);
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		rv = ekl_errf(err, EKL_EIO, "socketpair: %s", strerror(errno));
+		goto err;
+	}
+	if (fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK) != 0) {
+		rv = ekl_errf(err, EKL_EIO, "fcntl: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		goto err;
+	}
+	admintls_relay_attach(r, sv[1]);
+	pthread_once(&relay_once, relay_init);
+	pthread_mutex_lock(&relay_mu);
+	relay_live++;
+	pthread_mutex_unlock(&relay_mu);
+	/* The relay thread takes no signal: they stay the caller's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rv = pthread_create(&th, &attr, relay_main, r);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rv != 0) {
+		pthread_mutex_lock(&relay_mu);
+		relay_live--;
+		pthread_mutex_unlock(&relay_mu);
+		close(sv[0]);
+		rv = ekl_errf(err, EKL_EIO, "admin relay thread: %s",
+			      strerror(rv));
+		goto err;
+	}
+	return sv[0];
+err:
+	admintls_relay_free(r);
+	return rv;
+}
+
+int admin_client_dial(const struct admin_target *t, int ms, char *err)
+{
+	if (t->tls)
+		return tls_connect(t, ms > 0 ? ms : ADMIN_CLIENT_CONNECT_MS,
+				   err);
+	return admin_client_connect_unix(t->path, err);
+}
+
+int admin_client_connect(const char *target, char *err)
+{
+	struct admin_target t;
+	int rv = admin_target_parse(target, &t, err);
+
+	if (rv != 0)
+		return rv;
+	return admin_client_dial(&t, 0, err);
+}
+
+int admin_client_connect_unix(const char *path, char *err)
 {
 	struct sockaddr_un sun;
 	int fd;

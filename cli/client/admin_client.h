@@ -20,9 +20,37 @@
 
 #include "ekulab/wire/adminproto.h"
 
-/* Connect to the socket at path; returns the fd (blocking, close-on-exec)
- * or a negative code with err naming the path and what to check. */
-int admin_client_connect(const char *path, char *err);
+/* Where a node's admin protocol is served: its Unix socket (path), or
+ * its network admin channel (tls): TLS 1.3 to host:port, the node's
+ * certificate naming `name`, with the admin CA and the admin client
+ * certificate of the lab PKI in `pki` (ca-admin.crt, admin.crt,
+ * admin.key; docs/node.md, "Network admin channel"). As text: the path,
+ * or "tls://HOST:PORT/NAME?pki=DIR". */
+#define ADMIN_TLS_SCHEME	"tls://"
+#define ADMIN_CLIENT_CONNECT_MS 10000 /* TCP connect + TLS handshake */
+struct admin_target {
+	bool tls;
+	char path[108];
+	char host[256];
+	int port;
+	char name[64];
+	char pki[256];
+};
+int admin_target_parse(const char *s, struct admin_target *t, char *err);
+
+/* Connect to a target; returns the fd (blocking, close-on-exec) or a
+ * negative code with err naming the target and what to check. Over TLS
+ * the handshake is done here (within ms, 0: ADMIN_CLIENT_CONNECT_MS): a
+ * node that refuses our certificate, or whose certificate does not meet
+ * the admin rule, is an error of this call. The fd is then one end of a
+ * socketpair; a thread of this process relays its bytes over the TLS
+ * session until either end closes, so every call below works on it the
+ * same, timeouts set on it included. */
+int admin_client_dial(const struct admin_target *t, int ms, char *err);
+/* admin_target_parse, then admin_client_dial. */
+int admin_client_connect(const char *target, char *err);
+/* Connect to the Unix socket at path. */
+int admin_client_connect_unix(const char *path, char *err);
 
 /* Send one command and read its response on fd (blocking; a receive
  * timeout set on fd bounds the wait). prefix is the request's format and

@@ -78,6 +78,12 @@ out_in:
 	return rv;
 }
 
+int docker_copy_given(const struct docker_lab *d, const char *src,
+		      const char *dst, char *err)
+{
+	return copy_file(d, src, dst, err);
+}
+
 static char *trim(char *s)
 {
 	char *e;
@@ -255,6 +261,8 @@ int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
 			fputs(line, out);
 		}
 	}
+	if (rv == 0 && d->swarm) /* the network admin channel */
+		rv = swarm_admin_conf(l, d, i, out, err);
 	if (fclose(out) != 0 && rv == 0)
 		rv = ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
 	out = NULL;
@@ -531,18 +539,14 @@ int docker_write_stack(const struct lab *l, const struct docker_lab *d,
 		fprintf(f,
 			"\n    hostname: %s\n    user: \"%s\"\n"
 			"    command: [\"--config\", \"/lab/container.conf\", "
-			"\"--version\", \"%s\"]\n"
-			"    volumes:\n      - type: bind\n        source: ",
+			"\"--version\", \"%s\"]\n",
 			nd->name, d->user, nd->version);
-		snprintf(v, sizeof(v), "%s/%s", l->state, nd->name);
-		yq(f, v);
-		fprintf(f,
-			"\n        target: /lab\n      - type: volume\n"
-			"        source: %s-data\n        target: /data\n"
-			"        volume:\n          nocopy: true\n"
-			"    networks: [lab]\n"
-			"    healthcheck:\n      disable: true\n",
-			nd->name);
+		/* Its files as configs and secrets, its data on a volume
+		 * of its host: nothing bound from this host. */
+		swarm_node_mounts(l, d, (int)i, f);
+		fprintf(f, "    networks: [lab]\n"
+			   "    healthcheck:\n      disable: true\n");
+		swarm_admin_ports(l, (int)i, f);
 		stack_env(f);
 		compose_labels(f, d, "    ");
 		fprintf(f,
@@ -554,19 +558,7 @@ int docker_write_stack(const struct lab *l, const struct docker_lab *d,
 	}
 	fprintf(f, "networks:\n  lab:\n    external: true\n    name: %s\n",
 		d->id);
-	fprintf(f, "volumes:\n");
-	for (i = 0; i < n; i++) {
-		snprintf(v, sizeof(v), "%s/%s/data", l->state,
-			 l->nodes[i].name);
-		fprintf(f,
-			"  %s-data:\n    name: %s-%s-data\n    driver: "
-			"local\n    driver_opts:\n      type: none\n"
-			"      o: bind\n      device: ",
-			l->nodes[i].name, d->id, l->nodes[i].name);
-		yq(f, v);
-		fputc('\n', f);
-		compose_labels(f, d, "    ");
-	}
+	swarm_stack_objects(l, d, f);
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		unlink(tmp);
 		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "lab.h"
 
@@ -84,6 +85,9 @@ int docker_teardown(const struct docker_lab *d, char *err);
 
 /* ---- docker_compose.c: files the containers and compose read ------------- */
 
+/* Copy src to dst (0600), given to the container user. */
+int docker_copy_given(const struct docker_lab *d, const char *src,
+		      const char *dst, char *err);
 /* mkdir path (0700, existing is fine), given to the container user. */
 int docker_mkdir_given(const struct docker_lab *d, const char *path, char *err);
 /* STATE/NODE/container.conf, with NODE/tls and NODE/data. */
@@ -107,5 +111,22 @@ int docker_write_stack(const struct lab *l, const struct docker_lab *d,
  * it there (ekulab image push --to HOST). */
 int swarm_check_hosts(const struct lab *l, const struct docker_lab *d,
 		      char *err);
+/* The network admin channel of node i (docs/docker.md, "The admin
+ * channel"): its lines of container.conf (admin-listen on
+ * SWARM_ADMIN_PORT, the admin certificate, key and CA copied into
+ * NODE/tls), and its published port in the stack file. */
+#define SWARM_ADMIN_PORT 7443
+int swarm_admin_conf(const struct lab *l, const struct docker_lab *d, int i,
+		     FILE *out, char *err);
+void swarm_admin_ports(const struct lab *l, int i, FILE *f);
+/* Node i's files in the stack (docs/docker.md, "Several hosts"): its
+ * container.conf and certificates as swarm configs, its keys as swarm
+ * secrets (0400, the container user's), its data on a volume of the host
+ * its task runs on; and the top-level configs, secrets and volumes. The
+ * objects are made beforehand (swarm_node_objects, named by content). */
+void swarm_node_mounts(const struct lab *l, const struct docker_lab *d, int i,
+		       FILE *f);
+void swarm_stack_objects(const struct lab *l, const struct docker_lab *d,
+			 FILE *f);
 
 #endif

@@ -896,14 +896,25 @@ int lab_prepare(struct lab *l, const char *runtime, char *err)
 /* ---- talking to nodes
  * --------------------------------------------------------- */
 
+void lab_node_admin(const struct lab *l, int i, char *buf, size_t len)
+{
+	if (l->rt != NULL && l->rt->node_admin != NULL &&
+	    l->rt->node_admin(l, i, buf, len) == 0)
+		return;
+	lab_path(l, l->nodes[i].name, "admin.sock", buf, len);
+}
+
 int lab_node_connect_ms(const struct lab *l, int i, int ms, char *err)
 {
-	char sock[LAB_PATH_MAX + 80];
+	char target[LAB_ADMIN_TARGET_MAX];
+	struct admin_target t;
 	struct timeval tv;
 	int fd;
 
-	lab_path(l, l->nodes[i].name, "admin.sock", sock, sizeof(sock));
-	fd = admin_client_connect(sock, err);
+	lab_node_admin(l, i, target, sizeof(target));
+	if ((fd = admin_target_parse(target, &t, err)) != 0)
+		return fd;
+	fd = admin_client_dial(&t, ms, err);
 	if (fd < 0)
 		return fd;
 	/* A paused node's socket accepts (the kernel queues the

@@ -260,7 +260,13 @@ void lab_registry_remove(const struct lab *l);
 /* How long one admin call on a lab node may wait for its answer. */
 #define LAB_ADMIN_TIMEOUT_MS 10000
 
-/* Connect to node i's admin socket: the fd (for the calls of
+/* Where node i's admin is served, as an admin target (admin_client.h):
+ * NODE/admin.sock in the state directory, or, on a runtime whose nodes
+ * may run on other hosts (swarm), its network admin channel
+ * "tls://HOST:PORT/NODE?pki=STATE/pki". */
+#define LAB_ADMIN_TARGET_MAX 512
+void lab_node_admin(const struct lab *l, int i, char *buf, size_t len);
+/* Connect to node i's admin (lab_node_admin): the fd (for the calls of
  * client/admin_client.h and client/node_status.h), or a negative code.
  * Every read and write on it gives up after LAB_ADMIN_TIMEOUT_MS (or
  * `ms`): the call then fails with "no response within the timeout". */

@@ -29,6 +29,9 @@ struct lab_runtime {
 	/* The host node i runs on, for a runtime that spans hosts (swarm);
 	 * NULL for the others (every node runs on this host). 0 or -1. */
 	int (*node_host)(const struct lab *l, int i, char *out, size_t len);
+	/* Node i's admin target (lab_node_admin) when it is not its socket
+	 * in the state directory, or NULL. 0, or -1 for the socket. */
+	int (*node_admin)(const struct lab *l, int i, char *out, size_t len);
 };
 
 extern const struct lab_runtime lab_runtime_process;

@@ -36,7 +36,9 @@
  *
  * stop_proxy is the teardown: every service, container, the network and
  * every volume with the lab's ekulab.id label, nothing else. */
+#include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +47,9 @@
 #include <unistd.h>
 
 #include "docker_int.h"
+#include "ekulab/core/addr.h"
 #include "ekulab/core/err.h"
+#include "ekulab/x509/pki.h"
 #include "lab.h"
 #include "lab_runtime.h"
 
@@ -58,6 +62,14 @@ static double now_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
+
+/* Where node i's task runs: its container on this engine (host ""), or
+ * on another swarm host, reached as `$EKULAB_SSH-or-ssh HOST docker ...`
+ * (the same way as image push). */
+struct task_where {
+	char host[256];
+	char cid[128];
+};
 
 /* ID_what: the stack's service name. */
 static void svc_name(const struct docker_lab *d, const char *what, char *buf,
@@ -247,8 +259,14 @@ static int wait_running(const char *svc, const char *what, char *err)
 	}
 }
 
+struct swarm_files;
+static void files_args(const struct swarm_files *fs, struct docker_argv *a);
+
+/* `docker service update`: replicas, and with replicas > 0 a new task
+ * (--force), with version in its arguments and fs's configs and secrets
+ * changes (each may be NULL). */
 static int update_service(const char *svc, int replicas, const char *version,
-			  char *err)
+			  const struct swarm_files *fs, char *err)
 {
 	struct docker_argv a;
 
@@ -260,6 +278,8 @@ static int update_service(const char *svc, int replicas, const char *version,
 	docker_argv_add(&a, "%d", replicas);
 	if (replicas > 0) {
 		docker_argv_add(&a, "--force");
+		if (fs != NULL)
+			files_args(fs, &a);
 		if (version != NULL) {
 			docker_argv_add(&a, "--args");
 			docker_argv_add(&a,
@@ -312,6 +332,608 @@ static int proxy_address(struct docker_lab *d, char *err)
 	return 0;
 }
 
+/* ---- the network admin channel --------------------------------------------
+ *
+ * Every node serves its admin protocol on SWARM_ADMIN_PORT over TLS
+ * (ekunode --admin-listen), published in host mode on the host its task
+ * runs on, at a port chosen once per node (STATE/NODE/admin.port: a port
+ * free on this host when the lab was brought up). ekulab dials that
+ * host's address (STATE/NODE/admin.addr, learned after each start: the
+ * loopback when the task runs here, else the swarm node's address) with
+ * the lab's admin client certificate: lab_node_admin gives
+ * tls://ADDR:PORT/NODE?pki=STATE/pki. The node's Unix socket still exists
+ * inside its bind mount, but the lab never uses it on this runtime. */
+
+/* A small file of the node's directory into buf ("" when none). */
+static void node_file(const struct lab *l, int i, const char *name, char *buf,
+		      size_t len)
+{
+	char path[LAB_PATH_MAX + 80];
+	FILE *f;
+
+	buf[0] = '\0';
+	lab_path(l, l->nodes[i].name, name, path, sizeof(path));
+	f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	if (fgets(buf, (int)len, f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	chomp(buf);
+}
+
+static int node_file_write(const struct lab *l, int i, const char *name,
+			   const char *text, char *err)
+{
+	char path[LAB_PATH_MAX + 80], tmp[LAB_PATH_MAX + 90];
+	FILE *f;
+
+	lab_path(l, l->nodes[i].name, name, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return ekl_errf(err, EKL_EIO, "%s: %s", tmp, strerror(errno));
+	fprintf(f, "%s\n", text);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+static int admin_port(const struct lab *l, int i)
+{
+	char buf[32];
+
+	node_file(l, i, "admin.port", buf, sizeof(buf));
+	return atoi(buf);
+}
+
+static int issue_admin(const char *pki, const char *name, const char *san,
+		       enum pki_profile profile, char *err)
+{
+	char path[LAB_PATH_MAX + 120];
+	struct pki_leaf_opts o;
+
+	snprintf(path, sizeof(path), "%s/%s.crt", pki, name);
+	if (access(path, F_OK) == 0)
+		return 0;
+	memset(&o, 0, sizeof(o));
+	o.name = name;
+	o.profile = profile;
+	o.admin = true;
+	if (san != NULL) {
+		o.sans[0] = san;
+		o.n_sans = 1;
+	}
+	return pki_issue(pki, &o, err);
+}
+
+/* The admin CA, the admin client's certificate, each node's admin
+ * certificate (serverAuth, naming the node) and published port. */
+static int admin_prepare(const struct lab *l, char *err)
+{
+	char pki[LAB_PATH_MAX + 16], name[TOPO_NAME_MAX + 8];
+	int fds[TOPO_MAX_NODES];
+	size_t i, n = l->topo.n_nodes, held = 0;
+	int rv;
+
+	lab_path(l, NULL, "pki", pki, sizeof(pki));
+	if ((rv = pki_admin_init(pki, err)) != 0 ||
+	    (rv = issue_admin(pki, "admin", NULL, PKI_PROFILE_CLIENT_ONLY,
+			      err)) != 0)
+		return rv;
+	for (i = 0; i < n && rv == 0; i++) {
+		char text[16];
+		int port;
+
+		snprintf(name, sizeof(name), "admin-%s", l->nodes[i].name);
+		if ((rv = issue_admin(pki, name, l->nodes[i].name,
+				      PKI_PROFILE_SERVER_ONLY, err)) != 0)
+			break;
+		if (admin_port(l, (int)i) > 0)
+			continue;
+		/* Held until every port is chosen: no two alike. */
+		if ((rv = addr_reserve(0, &fds[held], &port, err)) != 0)
+			break;
+		held++;
+		snprintf(text, sizeof(text), "%d", port);
+		rv = node_file_write(l, (int)i, "admin.port", text, err);
+	}
+	while (held > 0)
+		close(fds[--held]);
+	return rv;
+}
+
+int swarm_admin_conf(const struct lab *l, const struct docker_lab *d, int i,
+		     FILE *out, char *err)
+{
+	static const char *const keys[3] = {"admin-cert", "admin-key",
+					    "admin-ca"};
+	const char *node = l->nodes[i].name;
+	char src[LAB_PATH_MAX + 120], dst[LAB_PATH_MAX + 200],
+	    base[TOPO_NAME_MAX + 16];
+	int k, rv;
+
+	fprintf(out, "admin-listen = 0.0.0.0:%d\n", SWARM_ADMIN_PORT);
+	for (k = 0; k < 3; k++) {
+		if (k == 2)
+			snprintf(base, sizeof(base), "ca-admin.crt");
+		else
+			snprintf(base, sizeof(base), "admin-%s.%s", node,
+				 k == 0 ? "crt" : "key");
+		snprintf(src, sizeof(src), "%s/pki/%s", l->state, base);
+		snprintf(dst, sizeof(dst), "%s/%s/tls/%s", l->state, node,
+			 base);
+		if ((rv = docker_copy_given(d, src, dst, err)) != 0)
+			return rv;
+		fprintf(out, "%s = /lab/tls/%s\n", keys[k], base);
+	}
+	return 0;
+}
+
+void swarm_admin_ports(const struct lab *l, int i, FILE *f)
+{
+	int port = admin_port(l, i);
+
+	if (port > 0)
+		fprintf(f,
+			"    ports:\n      - target: %d\n        published: "
+			"%d\n        protocol: tcp\n        mode: host\n",
+			SWARM_ADMIN_PORT, port);
+}
+
+static int node_host(const struct lab *l, int i, char *out, size_t len);
+
+/* This engine's swarm node's hostname. */
+static void self_host(char *out, size_t len)
+{
+	char err[EKL_ERRLEN];
+	struct docker_argv a;
+
+	docker_argv_init(&a, "node");
+	docker_argv_add(&a, "inspect");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.Description.Hostname}}");
+	docker_argv_add(&a, "self");
+	if (docker_run(&a, NULL, out, len, err) != 0)
+		out[0] = '\0';
+	chomp(out);
+}
+
+/* The address ekulab dials for a task on swarm node `host`: the loopback
+ * for this host, else the address the swarm knows the host by. */
+static int host_address(const char *host, char *out, size_t len, char *err)
+{
+	char self[256];
+	struct docker_argv a;
+	int rv;
+
+	self_host(self, sizeof(self));
+	if (strcmp(host, self) == 0) {
+		snprintf(out, len, "127.0.0.1");
+		return 0;
+	}
+	docker_argv_init(&a, "node");
+	docker_argv_add(&a, "inspect");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{.Status.Addr}}");
+	docker_argv_add(&a, "%s", host);
+	if ((rv = docker_run(&a, NULL, out, len, err)) != 0)
+		return rv;
+	chomp(out);
+	if (out[0] == '\0')
+		return ekl_errf(err, EKL_EIO,
+				"swarm node %s has no address (docker node "
+				"inspect %s)",
+				host, host);
+	return 0;
+}
+
+/* After a start: where node i's admin channel is now (admin.addr). */
+static int admin_locate(const struct lab *l, int i, char *err)
+{
+	char host[256], addr[64];
+	int rv;
+
+	if (node_host(l, i, host, sizeof(host)) != 0)
+		return ekl_errf(err, EKL_EIO,
+				"node %s: the swarm names no host for its "
+				"task",
+				l->nodes[i].name);
+	if ((rv = host_address(host, addr, sizeof(addr), err)) != 0)
+		return rv;
+	/* Another host holds its data volume: down removes it there. */
+	if ((rv = node_file_write(l, i, "host",
+				  strcmp(addr, "127.0.0.1") == 0 ? "" : host,
+				  err)) != 0)
+		return rv;
+	return node_file_write(l, i, "admin.addr", addr, err);
+}
+
+static int node_admin(const struct lab *l, int i, char *out, size_t len)
+{
+	char addr[64];
+	int port = admin_port(l, i);
+
+	if (port <= 0)
+		return -1;
+	node_file(l, i, "admin.addr", addr, sizeof(addr));
+	snprintf(out, len, "tls://%s:%d/%s?pki=%s/pki",
+		 addr[0] != '\0' ? addr : "127.0.0.1", port, l->nodes[i].name,
+		 l->state);
+	return 0;
+}
+
+/* ---- node files: swarm configs and secrets ------------------------------
+ *
+ * A task may run on a host where the lab's state directory does not
+ * exist, so nothing of a node comes from a bind mount: its container.conf
+ * (as NODE/container.swarm.conf, whose key paths name /run/secrets) and
+ * its certificates are swarm configs mounted in /lab, its keys swarm
+ * secrets in /run/secrets, all 0400 and the container user's; its data is
+ * a local volume on the host its task runs on. A config or secret cannot
+ * change, so each is named by its content (ekl-HASH, the hash also over
+ * the lab's id, node and target, so that no two labs share one); a start
+ * that finds different files swaps them in the service update that starts
+ * the new task. Down removes them by the lab's label. */
+
+#define SWARM_FILES_MAX 12
+
+struct swarm_file {
+	char src[LAB_PATH_MAX + 120];
+	char target[160]; /* a config's path, a secret's /run/secrets name */
+	char object[32];  /* ekl-HASH */
+	char key[TOPO_NAME_MAX + 8]; /* NODE-fK: its name in the stack */
+	bool secret;
+};
+
+struct swarm_files {
+	struct swarm_file f[SWARM_FILES_MAX];
+	size_t n;
+	char uid[16], gid[16];
+	/* What the service has now and must lose (files_diff). */
+	char rm[2 * SWARM_FILES_MAX][32];
+	bool rm_secret[2 * SWARM_FILES_MAX];
+	size_t n_rm;
+	bool add[SWARM_FILES_MAX];
+};
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t k = 0; k < n; k++) {
+		h ^= b[k];
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool is_key_file(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 4 && strcmp(name + n - 4, ".key") == 0;
+}
+
+/* NODE/container.swarm.conf: container.conf with its keys in
+ * /run/secrets. */
+static int write_swarm_conf(const struct lab *l, int i, char *err)
+{
+	char src[LAB_PATH_MAX + 80], dst[LAB_PATH_MAX + 80], line[1024];
+	FILE *in, *out;
+	int rv = 0;
+
+	lab_path(l, l->nodes[i].name, "container.conf", src, sizeof(src));
+	lab_path(l, l->nodes[i].name, "container.swarm.conf", dst, sizeof(dst));
+	in = fopen(src, "r");
+	if (in == NULL)
+		return ekl_errf(err, EKL_EIO, "%s: %s", src, strerror(errno));
+	out = fopen(dst, "w");
+	if (out == NULL) {
+		fclose(in);
+		return ekl_errf(err, EKL_EIO, "%s: %s", dst, strerror(errno));
+	}
+	fchmod(fileno(out), 0600);
+	while (fgets(line, sizeof(line), in) != NULL) {
+		char *v = strstr(line, "= /lab/tls/");
+		char base[512];
+
+		snprintf(base, sizeof(base), "%s", v != NULL ? v + 11 : "");
+		chomp(base);
+		if (v != NULL && is_key_file(base)) {
+			*v = '\0';
+			fprintf(out, "%s= /run/secrets/%s\n", line, base);
+		} else {
+			fputs(line, out);
+		}
+	}
+	if (ferror(in) || fclose(out) != 0)
+		rv = ekl_errf(err, EKL_EIO, "%s: %s", dst, strerror(errno));
+	fclose(in);
+	return rv;
+}
+
+static int file_hash(const char *path, uint64_t *h, char *err)
+{
+	char buf[8192];
+	size_t r;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return ekl_errf(err, EKL_EIO, "%s: %s", path, strerror(errno));
+	while ((r = fread(buf, 1, sizeof(buf), f)) > 0)
+		*h = fnv(*h, buf, r);
+	fclose(f);
+	return 0;
+}
+
+/* Node i's files, named by content: container.swarm.conf, then NODE/tls
+ * in name order. */
+static int node_files(const struct lab *l, const struct docker_lab *d, int i,
+		      struct swarm_files *fs, char *err)
+{
+	const char *node = l->nodes[i].name;
+	char dir[LAB_PATH_MAX + 80], *names[SWARM_FILES_MAX];
+	size_t k, nn = 0;
+	struct dirent *e;
+	DIR *dp;
+	int rv = 0;
+
+	memset(fs, 0, sizeof(*fs));
+	if (sscanf(d->user, "%15[0-9]:%15[0-9]", fs->uid, fs->gid) != 2)
+		fs->uid[0] = fs->gid[0] = '\0';
+	lab_path(l, node, "tls", dir, sizeof(dir));
+	dp = opendir(dir);
+	if (dp == NULL)
+		return ekl_errf(err, EKL_EIO, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(dp)) != NULL) {
+		if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp") != NULL)
+			continue;
+		if (nn + 1 >= SWARM_FILES_MAX) {
+			rv = ekl_errf(err, EKL_EINVAL,
+				      "%s: more files than a swarm node takes",
+				      dir);
+			break;
+		}
+		names[nn] = strdup(e->d_name);
+		if (names[nn] == NULL) {
+			rv = ekl_errf(err, EKL_ENOMEM, "out of memory");
+			break;
+		}
+		nn++;
+	}
+	closedir(dp);
+	if (rv == 0)
+		qsort(names, nn, sizeof(names[0]), name_cmp);
+	for (k = 0; rv == 0 && k <= nn; k++) {
+		struct swarm_file *f = &fs->f[fs->n];
+		uint64_t h = UINT64_C(14695981039346656037);
+
+		if (k == 0) {
+			lab_path(l, node, "container.swarm.conf", f->src,
+				 sizeof(f->src));
+			snprintf(f->target, sizeof(f->target),
+				 "/lab/container.conf");
+		} else {
+			snprintf(f->src, sizeof(f->src), "%s/%s", dir,
+				 names[k - 1]);
+			f->secret = is_key_file(names[k - 1]);
+			if (f->secret)
+				snprintf(f->target, sizeof(f->target), "%s",
+					 names[k - 1]);
+			else
+				snprintf(f->target, sizeof(f->target),
+					 "/lab/tls/%s", names[k - 1]);
+		}
+		h = fnv(h, d->id, strlen(d->id) + 1);
+		h = fnv(h, node, strlen(node) + 1);
+		h = fnv(h, f->target, strlen(f->target) + 1);
+		if ((rv = file_hash(f->src, &h, err)) != 0)
+			break;
+		snprintf(f->object, sizeof(f->object), "ekl-%016llx",
+			 (unsigned long long)h);
+		snprintf(f->key, sizeof(f->key), "%s-f%zu", node, k);
+		fs->n++;
+	}
+	for (k = 0; k < nn; k++)
+		free(names[k]);
+	return rv;
+}
+
+/* Make node i's configs and secrets that do not exist yet; fs gets
+ * them. */
+static int node_objects(const struct lab *l, const struct docker_lab *d, int i,
+			struct swarm_files *fs, char *err)
+{
+	int rv;
+
+	if ((rv = write_swarm_conf(l, i, err)) != 0 ||
+	    (rv = node_files(l, d, i, fs, err)) != 0)
+		return rv;
+	for (size_t k = 0; k < fs->n; k++) {
+		const struct swarm_file *f = &fs->f[k];
+		const char *kind = f->secret ? "secret" : "config";
+		struct docker_argv a;
+		char e[EKL_ERRLEN];
+
+		docker_argv_init(&a, kind);
+		docker_argv_add(&a, "inspect");
+		docker_argv_add(&a, "--format");
+		docker_argv_add(&a, "{{.ID}}");
+		docker_argv_add(&a, "%s", f->object);
+		if (docker_run(&a, NULL, NULL, 0, e) == 0)
+			continue;
+		docker_argv_init(&a, kind);
+		docker_argv_add(&a, "create");
+		docker_add_labels(&a, d);
+		docker_argv_add(&a, "--label");
+		docker_argv_add(&a, "ekulab.node=%s", l->nodes[i].name);
+		docker_argv_add(&a, "%s", f->object);
+		docker_argv_add(&a, "%s", f->src);
+		if ((rv = docker_run(&a, NULL, NULL, 0, err)) != 0)
+			return rv;
+	}
+	return 0;
+}
+
+/* What the service svc has now that fs does not (to remove) and what fs
+ * has that it lacks (to add); *changed when either. */
+static int files_diff(const char *svc, struct swarm_files *fs, bool *changed,
+		      char *err)
+{
+	char out[4096], *bar, *tok, *save = NULL;
+	struct docker_argv a;
+	int rv, part;
+
+	*changed = false;
+	docker_argv_init(&a, "service");
+	docker_argv_add(&a, "inspect");
+	docker_argv_add(&a, "--format");
+	docker_argv_add(&a, "{{range .Spec.TaskTemplate.ContainerSpec.Configs}}"
+			    "{{.ConfigName}} {{end}}|{{range "
+			    ".Spec.TaskTemplate.ContainerSpec.Secrets}}"
+			    "{{.SecretName}} {{end}}");
+	docker_argv_add(&a, "%s", svc);
+	if ((rv = docker_run(&a, NULL, out, sizeof(out), err)) != 0)
+		return rv;
+	chomp(out);
+	bar = strchr(out, '|');
+	if (bar == NULL)
+		return ekl_errf(err, EKL_EPROTO, "docker service inspect %s",
+				svc);
+	*bar = '\0';
+	for (size_t k = 0; k < fs->n; k++)
+		fs->add[k] = true;
+	for (part = 0; part < 2; part++)
+		for (tok = strtok_r(part == 0 ? out : bar + 1, " ", &save);
+		     tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+			bool want = false;
+
+			for (size_t k = 0; k < fs->n; k++)
+				if (fs->f[k].secret == (part == 1) &&
+				    strcmp(fs->f[k].object, tok) == 0) {
+					fs->add[k] = false;
+					want = true;
+				}
+			if (!want && fs->n_rm < 2 * SWARM_FILES_MAX) {
+				snprintf(fs->rm[fs->n_rm], sizeof(fs->rm[0]),
+					 "%.31s", tok);
+				fs->rm_secret[fs->n_rm++] = part == 1;
+			}
+		}
+	*changed = fs->n_rm > 0;
+	for (size_t k = 0; k < fs->n; k++)
+		*changed = *changed || fs->add[k];
+	return 0;
+}
+
+static void files_args(const struct swarm_files *fs, struct docker_argv *a)
+{
+	for (size_t k = 0; k < fs->n_rm; k++) {
+		docker_argv_add(a, fs->rm_secret[k] ? "--secret-rm"
+						    : "--config-rm");
+		docker_argv_add(a, "%s", fs->rm[k]);
+	}
+	for (size_t k = 0; k < fs->n; k++) {
+		const struct swarm_file *f = &fs->f[k];
+
+		if (!fs->add[k])
+			continue;
+		docker_argv_add(a, f->secret ? "--secret-add" : "--config-add");
+		if (fs->uid[0] != '\0')
+			docker_argv_add(a,
+					"source=%s,target=%s,uid=%s,gid=%s,"
+					"mode=0400",
+					f->object, f->target, fs->uid, fs->gid);
+		else
+			docker_argv_add(a, "source=%s,target=%s,mode=0400",
+					f->object, f->target);
+	}
+}
+
+void swarm_node_mounts(const struct lab *l, const struct docker_lab *d, int i,
+		       FILE *f)
+{
+	struct swarm_files fs;
+	char err[EKL_ERRLEN];
+	int part;
+
+	if (node_files(l, d, i, &fs, err) == 0)
+		for (part = 0; part < 2; part++) {
+			bool any = false;
+
+			for (size_t k = 0; k < fs.n; k++) {
+				const struct swarm_file *x = &fs.f[k];
+
+				if (x->secret != (part == 1))
+					continue;
+				if (!any)
+					fprintf(f, "    %s:\n",
+						part ? "secrets" : "configs");
+				any = true;
+				fprintf(f,
+					"      - source: %s\n        target: "
+					"%s\n",
+					x->key, x->target);
+				if (fs.uid[0] != '\0')
+					fprintf(f,
+						"        uid: \"%s\"\n        "
+						"gid: \"%s\"\n",
+						fs.uid, fs.gid);
+				fprintf(f, "        mode: 0400\n");
+			}
+		}
+	fprintf(f,
+		"    volumes:\n      - type: volume\n        source: %s-data\n"
+		"        target: /data\n",
+		l->nodes[i].name);
+}
+
+void swarm_stack_objects(const struct lab *l, const struct docker_lab *d,
+			 FILE *f)
+{
+	size_t i, n = l->topo.n_nodes;
+	struct swarm_files fs;
+	char err[EKL_ERRLEN];
+	int part;
+
+	for (part = 0; part < 2; part++) {
+		bool any = false;
+
+		for (i = 0; i < n; i++) {
+			if (node_files(l, d, (int)i, &fs, err) != 0)
+				continue;
+			for (size_t k = 0; k < fs.n; k++) {
+				if (fs.f[k].secret != (part == 1))
+					continue;
+				if (!any)
+					fprintf(f, "%s:\n",
+						part ? "secrets" : "configs");
+				any = true;
+				fprintf(f,
+					"  %s:\n    external: true\n    name: "
+					"%s\n",
+					fs.f[k].key, fs.f[k].object);
+			}
+		}
+	}
+	fprintf(f, "volumes:\n");
+	for (i = 0; i < n; i++)
+		fprintf(f,
+			"  %s-data:\n    name: %s-%s-data\n    driver: "
+			"local\n    labels:\n      ekulab.lab: \"%s\"\n"
+			"      ekulab.id: \"%s\"\n",
+			l->nodes[i].name, d->id, l->nodes[i].name, d->name,
+			d->id);
+}
+
 /* The network and the stack: made once per up (see the top). */
 static int swarm_ensure(struct lab *l, struct docker_lab *d, char *err)
 {
@@ -334,6 +956,8 @@ static int swarm_ensure(struct lab *l, struct docker_lab *d, char *err)
 	lab_path(l, NULL, "proxy", dir, sizeof(dir));
 	if ((rv = docker_mkdir_given(d, dir, err)) != 0)
 		return rv;
+	if ((rv = admin_prepare(l, err)) != 0)
+		return rv;
 	for (i = 0; i < n; i++) {
 		lab_path(l, l->nodes[i].name, "", dir, sizeof(dir));
 		if ((rv = docker_mkdir_given(d, dir, err)) != 0)
@@ -347,9 +971,14 @@ static int swarm_ensure(struct lab *l, struct docker_lab *d, char *err)
 	    (rv = proxy_address(d, err)) != 0 ||
 	    (rv = docker_conf_save(l, d, err)) != 0)
 		return rv;
-	for (i = 0; i < n; i++)
-		if ((rv = docker_write_container_conf(l, d, (int)i, err)) != 0)
+	for (i = 0; i < n; i++) {
+		struct swarm_files fs;
+
+		if ((rv = docker_write_container_conf(l, d, (int)i, err)) !=
+			0 ||
+		    (rv = node_objects(l, d, (int)i, &fs, err)) != 0)
 			return rv;
+	}
 	/* 2. Every service with its one replica: the file as it stays. */
 	return stack_deploy(l, d, 1, 1, err);
 }
@@ -360,12 +989,17 @@ static int start_node(struct lab *l, int i, char *err)
 	char svc[256], st[64], out[256], what[400];
 	struct docker_argv a;
 	struct docker_lab d;
+	struct swarm_files *fs = NULL;
+	bool changed = false;
 	int rv, replicas = -1;
 	char ver[64] = "";
 
 	if ((rv = swarm_ensure(l, &d, err)) != 0 ||
 	    (rv = docker_write_container_conf(l, &d, i, err)) != 0)
 		return rv;
+	fs = calloc(1, sizeof(*fs));
+	if (fs == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
 	l->nodes[i].pid = 0;
 	node_svc(l, &d, i, svc, sizeof(svc));
 	snprintf(what, sizeof(what), "node %s (service %s)", nd->name, svc);
@@ -375,29 +1009,37 @@ static int start_node(struct lab *l, int i, char *err)
 	docker_argv_add(&a, "{{.Spec.Mode.Replicated.Replicas}} {{index "
 			    ".Spec.Labels \"ekulab.version\"}}");
 	docker_argv_add(&a, "%s", svc);
-	if ((rv = docker_run(&a, NULL, out, sizeof(out), err)) != 0)
-		return rv;
+	if ((rv = docker_run(&a, NULL, out, sizeof(out), err)) != 0 ||
+	    (rv = node_objects(l, &d, i, fs, err)) != 0 ||
+	    (rv = files_diff(svc, fs, &changed, err)) != 0)
+		goto out;
 	sscanf(out, "%d %63s", &replicas, ver);
 	task_state(svc, st, sizeof(st));
-	/* Up's deploy started it already, with this version. */
-	if (replicas == 1 && strcmp(ver, nd->version) == 0 && state_active(st))
-		return wait_running(svc, what, err);
-	if ((rv = update_service(svc, 1, nd->version, err)) != 0)
-		return rv;
-	return wait_running(svc, what, err);
+	/* Up's deploy started it already, with this version and files. */
+	if (!(replicas == 1 && strcmp(ver, nd->version) == 0 && !changed &&
+	      state_active(st)) &&
+	    (rv = update_service(svc, 1, nd->version, fs, err)) != 0)
+		goto out;
+	if ((rv = wait_running(svc, what, err)) == 0)
+		rv = admin_locate(l, i, err);
+out:
+	free(fs);
+	return rv;
 }
 
-static bool container_paused(const char *cid)
-{
-	char st[512];
-
-	return cid[0] != '\0' && docker_inspect(cid, st, sizeof(st)) == 0 &&
-	       strncmp(st, "paused ", 7) == 0;
-}
+static int node_where(const struct lab *l, const struct docker_lab *d, int i,
+		      struct task_where *w, char *err);
+static void where_state(const struct task_where *w, char *st, size_t len);
+static int where_docker(const struct task_where *w, const char *sub,
+			const char *opt, const char *format, char *out,
+			size_t outlen, char *err);
+static void where_save_log(const struct lab *l, int i,
+			   const struct task_where *w);
 
 static int stop_node(struct lab *l, int i, char *err)
 {
-	char svc[256], cid[128], st[64];
+	char svc[256], st[64], e[EKL_ERRLEN];
+	struct task_where w;
 	struct docker_lab d;
 	double t0 = now_s();
 	int rv;
@@ -407,10 +1049,14 @@ static int stop_node(struct lab *l, int i, char *err)
 	l->nodes[i].pid = 0;
 	if (!service_exists(svc))
 		return 0;
-	task_container(svc, cid, sizeof(cid));
-	if (container_paused(cid))
-		(void)docker_simple("unpause", NULL, cid, err);
-	if ((rv = update_service(svc, 0, NULL, err)) != 0)
+	/* A paused task is resumed first, wherever it runs. */
+	if (node_where(l, &d, i, &w, e) == 0) {
+		where_state(&w, st, sizeof(st));
+		if (strcmp(st, "paused") == 0)
+			(void)where_docker(&w, "unpause", NULL, NULL, NULL, 0,
+					   e);
+	}
+	if ((rv = update_service(svc, 0, NULL, NULL, err)) != 0)
 		return rv;
 	do {
 		task_state(svc, st, sizeof(st));
@@ -419,83 +1065,177 @@ static int stop_node(struct lab *l, int i, char *err)
 		usleep(100000);
 	} while (now_s() - t0 < SWARM_WAIT_S);
 	/* The task is shut down once its container stopped. */
-	while (cid[0] != '\0' && now_s() - t0 < SWARM_WAIT_S) {
-		char cst[512];
-
-		if (docker_inspect(cid, cst, sizeof(cst)) != 0 ||
-		    (strncmp(cst, "running ", 8) != 0 &&
-		     strncmp(cst, "paused ", 7) != 0))
+	while (w.cid[0] != '\0' && now_s() - t0 < SWARM_WAIT_S) {
+		where_state(&w, st, sizeof(st));
+		if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
 			break;
 		usleep(100000);
 	}
-	save_node_log(l, i, cid);
+	where_save_log(l, i, &w);
 	return 0;
 }
 
-/* The running container of node i on this host, or an error. */
-static int node_container(const struct lab *l, const struct docker_lab *d,
-			  int i, char *cid, size_t len, char *err)
+/* A docker command on the task's container, wherever it runs. */
+static int where_docker(const struct task_where *w, const char *sub,
+			const char *opt, const char *format, char *out,
+			size_t outlen, char *err)
 {
-	char svc[256], st[512];
+	const char *ssh = getenv("EKULAB_SSH");
+	struct docker_argv a;
 
+	if (w->host[0] == '\0') {
+		docker_argv_init(&a, sub);
+	} else {
+		memset(&a, 0, sizeof(a));
+		docker_argv_add(&a, "%s", ssh != NULL && ssh[0] ? ssh : "ssh");
+		docker_argv_add(&a, "%s", w->host);
+		docker_argv_add(&a, "docker");
+		docker_argv_add(&a, "%s", sub);
+	}
+	if (opt != NULL)
+		docker_argv_add(&a, "%s", opt);
+	if (format != NULL) {
+		docker_argv_add(&a, "--format");
+		docker_argv_add(&a, "%s", format);
+	}
+	docker_argv_add(&a, "%s", w->cid);
+	return docker_run(&a, NULL, out, outlen, err);
+}
+
+/* "running", "paused", "exited"... of the task's container, or "". */
+static void where_state(const struct task_where *w, char *st, size_t len)
+{
+	char err[EKL_ERRLEN];
+
+	if (w->cid[0] == '\0' ||
+	    where_docker(w, "inspect", NULL, "{{.State.Status}}", st, len,
+			 err) != 0)
+		st[0] = '\0';
+	chomp(st);
+}
+
+/* The task of node i that should run, wherever it runs; an error when
+ * there is none or its container is not running (or paused). */
+static int node_where(const struct lab *l, const struct docker_lab *d, int i,
+		      struct task_where *w, char *err)
+{
+	char svc[256], out[512], st[64], task[128] = "", e[EKL_ERRLEN];
+	struct docker_argv a;
+
+	memset(w, 0, sizeof(*w));
 	node_svc(l, d, i, svc, sizeof(svc));
-	task_container(svc, cid, len);
-	if (cid[0] == '\0' || docker_inspect(cid, st, sizeof(st)) != 0 ||
-	    (strncmp(st, "running ", 8) != 0 && strncmp(st, "paused ", 7) != 0))
+	task_container(svc, w->cid, sizeof(w->cid));
+	if (w->cid[0] == '\0') {
+		/* Not on this engine: the swarm says where. */
+		docker_argv_init(&a, "service");
+		docker_argv_add(&a, "ps");
+		docker_argv_add(&a, "--no-trunc");
+		docker_argv_add(&a, "--filter");
+		docker_argv_add(&a, "desired-state=running");
+		docker_argv_add(&a, "--format");
+		docker_argv_add(&a, "{{.ID}} {{.Node}}");
+		docker_argv_add(&a, "%s", svc);
+		if (docker_run(&a, NULL, out, sizeof(out), e) == 0)
+			sscanf(out, "%127s %255s", task, w->host);
+		if (task[0] != '\0') {
+			docker_argv_init(&a, "inspect");
+			docker_argv_add(&a, "--type");
+			docker_argv_add(&a, "task");
+			docker_argv_add(&a, "--format");
+			docker_argv_add(&a, "{{.Status.ContainerStatus."
+					    "ContainerID}}");
+			docker_argv_add(&a, "%s", task);
+			if (docker_run(&a, NULL, w->cid, sizeof(w->cid), e) !=
+			    0)
+				w->cid[0] = '\0';
+			chomp(w->cid);
+		}
+	}
+	where_state(w, st, sizeof(st));
+	if (strcmp(st, "running") != 0 && strcmp(st, "paused") != 0)
 		return ekl_errf(err, EKL_ENOENT,
-				"node %s is not running on this host (docker "
-				"service ps %s)",
-				l->nodes[i].name, svc);
+				"node %s is not running%s%s (docker service "
+				"ps %s)",
+				l->nodes[i].name, w->host[0] ? " on " : "",
+				w->host, svc);
 	return 0;
+}
+
+static void where_save_log(const struct lab *l, int i,
+			   const struct task_where *w)
+{
+	char log[LAB_PATH_MAX + 80], err[EKL_ERRLEN];
+	const char *ssh = getenv("EKULAB_SSH");
+	struct docker_argv a;
+
+	if (w->host[0] == '\0') {
+		save_node_log(l, i, w->cid);
+		return;
+	}
+	lab_path(l, l->nodes[i].name, "node.log", log, sizeof(log));
+	memset(&a, 0, sizeof(a));
+	docker_argv_add(&a, "%s", ssh != NULL && ssh[0] ? ssh : "ssh");
+	docker_argv_add(&a, "%s", w->host);
+	docker_argv_add(&a, "docker");
+	docker_argv_add(&a, "logs");
+	docker_argv_add(&a, "%s", w->cid);
+	(void)docker_run(&a, log, NULL, 0, err);
 }
 
 static int kill_node(struct lab *l, int i, char *err)
 {
-	char cid[128];
+	struct task_where w;
 	struct docker_lab d;
 	double t0 = now_s();
+	char st[64];
 	int rv;
 
 	docker_ident(l, &d);
-	if ((rv = node_container(l, &d, i, cid, sizeof(cid), err)) != 0)
+	if ((rv = node_where(l, &d, i, &w, err)) != 0)
 		return rv;
-	if (container_paused(cid))
-		(void)docker_simple("unpause", NULL, cid, err);
-	if ((rv = docker_simple("kill", "--signal=KILL", cid, err)) != 0)
+	where_state(&w, st, sizeof(st));
+	if (strcmp(st, "paused") == 0)
+		(void)where_docker(&w, "unpause", NULL, NULL, NULL, 0, err);
+	if ((rv = where_docker(&w, "kill", "--signal=KILL", NULL, NULL, 0,
+			       err)) != 0)
 		return rv;
 	/* The swarm marks the task failed; restart policy none keeps it so. */
 	while (node_running(l, i) && now_s() - t0 < SWARM_WAIT_S)
 		usleep(50000);
-	save_node_log(l, i, cid);
+	where_save_log(l, i, &w);
 	return 0;
 }
 
 static int pause_node(struct lab *l, int i, char *err)
 {
-	char cid[128];
+	struct task_where w;
 	struct docker_lab d;
+	char st[64];
 	int rv;
 
 	docker_ident(l, &d);
-	if ((rv = node_container(l, &d, i, cid, sizeof(cid), err)) != 0)
+	if ((rv = node_where(l, &d, i, &w, err)) != 0)
 		return rv;
-	if (container_paused(cid))
+	where_state(&w, st, sizeof(st));
+	if (strcmp(st, "paused") == 0)
 		return 0;
-	return docker_simple("pause", NULL, cid, err);
+	return where_docker(&w, "pause", NULL, NULL, NULL, 0, err);
 }
 
 static int resume_node(struct lab *l, int i, char *err)
 {
-	char cid[128];
+	struct task_where w;
 	struct docker_lab d;
+	char st[64];
 	int rv;
 
 	docker_ident(l, &d);
-	if ((rv = node_container(l, &d, i, cid, sizeof(cid), err)) != 0)
+	if ((rv = node_where(l, &d, i, &w, err)) != 0)
 		return rv;
-	if (!container_paused(cid))
+	where_state(&w, st, sizeof(st));
+	if (strcmp(st, "paused") != 0)
 		return 0; /* as SIGCONT to a running process */
-	return docker_simple("unpause", NULL, cid, err);
+	return where_docker(&w, "unpause", NULL, NULL, NULL, 0, err);
 }
 
 static int start_proxy(struct lab *l, char *err)
@@ -519,7 +1259,7 @@ static int start_proxy(struct lab *l, char *err)
 	if (!state_active(st)) {
 		lab_path(l, NULL, "proxy/proxy.sock", dir, sizeof(dir));
 		unlink(dir);
-		if ((rv = update_service(svc, 1, NULL, err)) != 0)
+		if ((rv = update_service(svc, 1, NULL, NULL, err)) != 0)
 			return rv;
 	}
 	if ((rv = wait_running(svc, "the lab proxy", err)) != 0)
@@ -541,6 +1281,112 @@ static int start_proxy(struct lab *l, char *err)
 			svc, dir);
 }
 
+/* The lab's volumes on the other hosts its nodes ran on (STATE/NODE/host),
+ * over `$EKULAB_SSH HOST docker`: by the lab's id label only, retried
+ * while that host's engine still removes the task's container. */
+static int remove_remote_volumes(const struct lab *l,
+				 const struct docker_lab *d, char *err)
+{
+	const char *ssh = getenv("EKULAB_SSH");
+	size_t i, j, n = l->topo.n_nodes;
+	int rv = 0;
+
+	for (i = 0; i < n; i++) {
+		char host[256], ids[DOCKER_OUT_MAX], *save = NULL, *id;
+		double t0 = now_s();
+		struct docker_argv a;
+		bool again = true;
+
+		node_file(l, (int)i, "host", host, sizeof(host));
+		if (host[0] == '\0')
+			continue;
+		for (j = 0; j < i; j++) { /* each host once */
+			char h2[256];
+
+			node_file(l, (int)j, "host", h2, sizeof(h2));
+			if (strcmp(h2, host) == 0)
+				break;
+		}
+		if (j < i)
+			continue;
+		while (again) {
+			again = false;
+			memset(&a, 0, sizeof(a));
+			docker_argv_add(&a, "%s",
+					ssh != NULL && ssh[0] ? ssh : "ssh");
+			docker_argv_add(&a, "%s", host);
+			docker_argv_add(&a, "docker");
+			docker_argv_add(&a, "volume");
+			docker_argv_add(&a, "ls");
+			docker_argv_add(&a, "--quiet");
+			docker_argv_add(&a, "--filter");
+			docker_argv_add(&a, "label=ekulab.id=%s", d->id);
+			if ((rv = docker_run(&a, NULL, ids, sizeof(ids),
+					     err)) != 0)
+				break;
+			for (id = strtok_r(ids, " \n", &save); id != NULL;
+			     id = strtok_r(NULL, " \n", &save)) {
+				memset(&a, 0, sizeof(a));
+				docker_argv_add(&a, "%s",
+						ssh != NULL && ssh[0] ? ssh
+								      : "ssh");
+				docker_argv_add(&a, "%s", host);
+				docker_argv_add(&a, "docker");
+				docker_argv_add(&a, "volume");
+				docker_argv_add(&a, "rm");
+				docker_argv_add(&a, "%s", id);
+				if ((rv = docker_run(&a, NULL, NULL, 0, err)) !=
+				    0)
+					again = now_s() - t0 < SWARM_WAIT_S;
+			}
+			if (again)
+				usleep(200000);
+		}
+	}
+	return rv;
+}
+
+/* Every config and secret with the lab's id (its services are gone, but
+ * their tasks may hold them a moment longer). */
+static int remove_objects(const struct docker_lab *d, char *err)
+{
+	static const char *const kinds[2] = {"config", "secret"};
+	double t0 = now_s();
+	int k, rv = 0;
+
+	for (k = 0; k < 2; k++) {
+		for (;;) {
+			char ids[DOCKER_OUT_MAX], *save = NULL, *id;
+			struct docker_argv a;
+			bool failed = false;
+
+			docker_argv_init(&a, kinds[k]);
+			docker_argv_add(&a, "ls");
+			docker_argv_add(&a, "--quiet");
+			docker_argv_add(&a, "--filter");
+			docker_argv_add(&a, "label=ekulab.id=%s", d->id);
+			if ((rv = docker_run(&a, NULL, ids, sizeof(ids),
+					     err)) != 0)
+				return rv;
+			for (id = strtok_r(ids, " \n", &save); id != NULL;
+			     id = strtok_r(NULL, " \n", &save)) {
+				docker_argv_init(&a, kinds[k]);
+				docker_argv_add(&a, "rm");
+				docker_argv_add(&a, "%s", id);
+				if ((rv = docker_run(&a, NULL, NULL, 0, err)) !=
+				    0)
+					failed = true;
+			}
+			if (!failed)
+				break;
+			if (now_s() - t0 > SWARM_WAIT_S)
+				return rv;
+			usleep(200000);
+		}
+	}
+	return 0;
+}
+
 static int stop_proxy(struct lab *l, char *err)
 {
 	char svc[256], cid[128], path[LAB_PATH_MAX + 32];
@@ -555,6 +1401,17 @@ static int stop_proxy(struct lab *l, char *err)
 	if (cid[0] != '\0')
 		docker_save_logs(cid, path);
 	rv = docker_teardown(&d, err);
+	{
+		char e[EKL_ERRLEN];
+		int r2 = remove_objects(&d, e);
+
+		if (r2 == 0)
+			r2 = remove_remote_volumes(l, &d, e);
+		if (r2 != 0 && rv == 0) {
+			rv = r2;
+			snprintf(err, EKL_ERRLEN, "%s", e);
+		}
+	}
 	lab_path(l, NULL, "proxy.sock", path, sizeof(path));
 	unlink(path);
 	lab_path(l, NULL, "docker.conf", path, sizeof(path));
@@ -785,4 +1642,5 @@ const struct lab_runtime lab_runtime_swarm = {
     .start_proxy = start_proxy,
     .stop_proxy = stop_proxy,
     .node_host = node_host,
+    .node_admin = node_admin,
 };

@@ -84,7 +84,7 @@ static int do_writes(struct run *r, size_t k, long n, const char **outcome,
 {
 	struct wgen g;
 	struct admin_pipeline pl = {wgen_next, wgen_done, &g, 64, wgen_cancel};
-	char sock[LAB_PATH_MAX + 80], perr[EKL_ERRLEN];
+	char sock[LAB_ADMIN_TARGET_MAX], perr[EKL_ERRLEN];
 	int fd, rv;
 
 	memset(&g, 0, sizeof(g));

@@ -104,7 +104,7 @@ static bool lw_cancel(void *arg)
 	return writer_stop != 0 || w->refused;
 }
 
-/* The admin socket to write to: the primary file's line, or `sock`. */
+/* The admin target to write to: the primary file's line, or `sock`. */
 static void primary_sock(const struct prun_writer *cfg, const char *sock,
 			 char *buf, size_t len)
 {
@@ -137,7 +137,7 @@ static void writer_main(const struct prun_writer *cfg, const char *sock0)
 	signal(SIGHUP, on_term);
 	signal(SIGPIPE, SIG_IGN);
 	while (!writer_stop) {
-		char err[EKL_ERRLEN], sock[LAB_PATH_MAX + 80];
+		char err[EKL_ERRLEN], sock[LAB_ADMIN_TARGET_MAX];
 		int fd;
 
 		primary_sock(cfg, sock0, sock, sizeof(sock));
@@ -170,7 +170,7 @@ int prun_primary_sock(const struct run *r, char *buf, size_t len)
 {
 	int p = lab_node_index(&r->lab, r->lab.topo.primary);
 
-	lab_path(&r->lab, r->lab.nodes[p].name, "admin.sock", buf, len);
+	lab_node_admin(&r->lab, p, buf, len);
 	return p;
 }
 
@@ -217,7 +217,7 @@ void prun_writer_start(struct run *r)
 		n = TOPO_MAX_CLUSTERS;
 	for (k = 0; k < n; k++) {
 		struct prun_writer *w = &r->w[k];
-		char sock[LAB_PATH_MAX + 80], err[EKL_ERRLEN], log[32];
+		char sock[LAB_ADMIN_TARGET_MAX], err[EKL_ERRLEN], log[32];
 		int p = prun_cluster_primary(r, k);
 
 		memset(w, 0, sizeof(*w));
@@ -232,8 +232,7 @@ void prun_writer_start(struct run *r)
 		}
 		if (p < 0)
 			continue;
-		lab_path(&r->lab, r->lab.nodes[p].name, "admin.sock", sock,
-			 sizeof(sock));
+		lab_node_admin(&r->lab, p, sock, sizeof(sock));
 		lab_path(&r->lab, NULL, log, w->log, sizeof(w->log));
 		w->ack_all = false;
 		w->rate = 0;

@@ -102,7 +102,7 @@ static void progress(const struct soak *s, const char *fmt, ...)
  * (atomically: they read it on every reconnect). */
 static int write_primary_file(struct soak *s, char *err)
 {
-	char sock[LAB_PATH_MAX + 80], tmp[LAB_PATH_MAX + 40];
+	char sock[LAB_ADMIN_TARGET_MAX], tmp[LAB_PATH_MAX + 40];
 	FILE *f;
 
 	prun_primary_sock(s->r, sock, sizeof(sock));
@@ -120,7 +120,7 @@ static int write_primary_file(struct soak *s, char *err)
 static int start_writers(struct soak *s, char *err)
 {
 	static const char *const tags[2] = {"All", "Primary"};
-	char sock[LAB_PATH_MAX + 80];
+	char sock[LAB_ADMIN_TARGET_MAX];
 	int k, rv;
 
 	lab_path(&s->r->lab, NULL, "primary", s->primary_file,

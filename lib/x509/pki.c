@@ -670,6 +670,95 @@ out:
 	return rc;
 }
 
+/* ---- the admin CA ---- */
+
+/* Read one PEM object of dir/name: a certificate (crt) or a key. */
+static int read_pem(const char *dir, const char *name, X509 **crt,
+		    EVP_PKEY **key, char *err)
+{
+	char *path = path_fmt("%s/%s", dir, name);
+	BIO *b = NULL;
+	int rc = 0;
+
+	if (path == NULL)
+		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	if (!path_exists(path)) {
+		rc = ekl_errf(err, EKL_ENOENT,
+			      "%s is missing; run `ekulab pki init --dir %s` "
+			      "first",
+			      path, dir);
+		goto out;
+	}
+	b = BIO_new_file(path, "r");
+	if (b == NULL ||
+	    (crt != NULL
+		 ? (*crt = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL
+		 : (*key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) ==
+		       NULL))
+		rc = ekl_errf_ssl(err, EKL_EIO, "cannot read %s", path);
+out:
+	BIO_free(b);
+	ekl_free(path);
+	return rc;
+}
+
+int pki_admin_init(const char *dir, char *err)
+{
+	struct stage st = {0};
+	EVP_PKEY *root_key = NULL, *key = NULL;
+	X509 *root = NULL, *ca = NULL;
+	char *crt_path = path_fmt("%s/ca-admin.crt", dir);
+	int64_t now = (int64_t)time(NULL);
+	int rc = 0;
+
+	if (crt_path == NULL) {
+		rc = ekl_errf(err, EKL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (path_exists(crt_path))
+		goto out;
+	if ((rc = read_pem(dir, "ca.crt", &root, NULL, err)) != 0 ||
+	    (rc = read_pem(dir, "root.key", NULL, &root_key, err)) != 0)
+		goto out;
+	if (X509_check_private_key(root, root_key) != 1) {
+		rc = ekl_errf_ssl(err, EKL_ECRYPTO,
+				  "%s/root.key does not match %s/ca.crt", dir,
+				  dir);
+		goto out;
+	}
+	key = make_key(PKI_KEY_EC_P256);
+	if (key == NULL) {
+		rc = ekl_errf_ssl(err, EKL_ECRYPTO,
+				  "pki: cannot generate the ca-admin key");
+		goto out;
+	}
+	rc = make_cert(&(struct cert_spec){.cn = PKI_ADMIN_CA_CN,
+					   .key = key,
+					   .issuer = root,
+					   .issuer_key = root_key,
+					   .not_before = now - CA_BACKDATE,
+					   .not_after = now + CA_LIFETIME,
+					   .bc = "critical,CA:TRUE,pathlen:0",
+					   .ku = "critical,keyCertSign,cRLSign",
+					   .eku = "serverAuth,clientAuth",
+					   .aki = true},
+		       &ca, err);
+	if (rc == 0)
+		rc = stage_key(&st, dir, "ca-admin.key", key, err);
+	if (rc == 0)
+		rc = stage_certs(&st, dir, "ca-admin.crt", ca, NULL, err);
+	if (rc == 0)
+		rc = stage_commit(&st, err);
+out:
+	stage_abort(&st);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+	X509_free(root);
+	EVP_PKEY_free(root_key);
+	ekl_free(crt_path);
+	return rc;
+}
+
 /* ---- issue ---- */
 
 /* A leaf name is a file stem: [A-Za-z0-9._-]+, not starting with . or -. */
@@ -779,12 +868,13 @@ static int build_sans(const struct pki_leaf_opts *o, GENERAL_NAMES **out,
 	return 0;
 }
 
-/* Load dir/ca-<kind>.crt and .key, checking that they belong together. */
-static int load_ca(const char *dir, enum pki_ca kind, X509 **crt,
+/* Load dir/ca-<stem>.crt and .key (stem: an issuing CA's name, or
+ * "admin"), checking that they belong together. */
+static int load_ca(const char *dir, const char *stem, X509 **crt,
 		   EVP_PKEY **key, char *err)
 {
-	char *crt_path = path_fmt("%s/ca-%s.crt", dir, pki_ca_name(kind));
-	char *key_path = path_fmt("%s/ca-%s.key", dir, pki_ca_name(kind));
+	char *crt_path = path_fmt("%s/ca-%s.crt", dir, stem);
+	char *key_path = path_fmt("%s/ca-%s.key", dir, stem);
 	BIO *b = NULL;
 	int rc = 0;
 
@@ -798,7 +888,7 @@ static int load_ca(const char *dir, enum pki_ca kind, X509 **crt,
 		rc = ekl_errf(err, EKL_ENOENT,
 			      "no issuing CA '%s' in %s (%s missing); run "
 			      "`ekulab pki init --dir %s` first",
-			      pki_ca_name(kind), dir,
+			      stem, dir,
 			      path_exists(crt_path) ? key_path : crt_path, dir);
 		goto out;
 	}
@@ -895,6 +985,13 @@ int pki_issue(const char *dir, const struct pki_leaf_opts *o, char *err)
 			      o->name);
 		goto out;
 	}
+	if (o->admin && o->self_signed) {
+		rc = ekl_errf(err, EKL_EINVAL,
+			      "leaf '%s': an admin certificate is issued by "
+			      "the admin CA, never self-signed",
+			      o->name);
+		goto out;
+	}
 	rc = leaf_validity(o, &nb, &na, err);
 	if (rc != 0)
 		goto out;
@@ -916,7 +1013,8 @@ int pki_issue(const char *dir, const struct pki_leaf_opts *o, char *err)
 		if (rc != 0)
 			goto out;
 	} else {
-		rc = load_ca(dir, o->ca, &ca, &ca_key, err);
+		rc = load_ca(dir, o->admin ? "admin" : pki_ca_name(o->ca), &ca,
+			     &ca_key, err);
 		if (rc != 0)
 			goto out;
 	}

@@ -13,6 +13,9 @@
 
 #include <ev.h>
 
+#include "ekulab/core/addr.h"
+#include "ekulab/x509/admintls.h"
+
 struct admin;
 struct link;
 struct repl;
@@ -29,13 +32,23 @@ struct admin_env {
 	 * by the caller (ekl_free); NULL when out of memory. */
 	char *(*status)(void *arg, bool json);
 	void *arg;
+	/* The network admin channel, or tls_listen NULL: the same commands
+	 * over TLS 1.3 on this TCP address, to clients whose certificate
+	 * meets the admin rule (admintls.h) only. Borrowed. */
+	const struct addr *tls_listen;
+	const char *tls_listen_text;
+	struct admintls_files tls_files;
 };
 
-/* Bind path (0600) and serve it on env->loop (env is copied). A stale
- * socket left by a dead node is replaced; a live one, or a non-socket
- * file, is an error. */
+/* Bind path (0600) and serve it on env->loop (env is copied), and listen
+ * on env->tls_listen when set. A stale socket left by a dead node is
+ * replaced; a live one, or a non-socket file, is an error; so is a TLS
+ * file that cannot be loaded or an address that cannot be bound. */
 int admin_start(const struct admin_env *env, const char *path,
 		struct admin **out, char *err);
+/* The TCP port of the network admin channel (its --admin-listen with port
+ * 0 picks one), or 0 when there is none. */
+int admin_tls_port(const struct admin *a);
 /* Close every client and remove the socket file. Accepts NULL. */
 void admin_stop(struct admin *a);
 

@@ -211,6 +211,58 @@ docker service inspect -f '{{json .Spec.TaskTemplate.Placement.Constraints}}' "$
 	grep -q "node.labels.$LABEL == yes" || fail "node3 is not placed by label"
 grep -q "node.hostname == $HOST" "$SLAB/stack.yaml" || fail "stack.yaml lacks the placement"
 
+log "the admin channel: TLS on a published port, never the socket"
+for n in node1 node2 node3; do
+	port=$(cat "$SLAB/$n/admin.port") || fail "$n has no admin.port"
+	grep -qx "admin-listen = 0.0.0.0:7443" "$SLAB/$n/container.conf" ||
+		fail "$n's container.conf has no admin-listen"
+	docker service inspect -f '{{range .Spec.EndpointSpec.Ports}}{{.TargetPort}} {{.PublishedPort}} {{.PublishMode}}{{end}}' \
+		"${ID}_$n" | grep -qx "7443 $port host" ||
+		fail "${ID}_$n does not publish 7443 on $port in host mode"
+	# Nothing of a node is bound from this host (its socket included):
+	# its files are configs and secrets, its data a volume.
+	[ "$(docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Type}} {{end}}' "${ID}_$n")" = "volume " ] ||
+		fail "${ID}_$n mounts more than its data volume"
+	[ ! -e "$SLAB/$n/admin.sock" ] || fail "$n's admin socket is on this host"
+	secrets=$(docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.File.Name}} {{.File.Mode}};{{end}}' "${ID}_$n")
+	for k in "admin-$n.key" "$n.key"; do
+		grep -qE "(^|;)$k (256|-r--------);" <<<"$secrets" ||
+			fail "${ID}_$n: $k is not a secret of mode 0400: $secrets"
+	done
+	configs=$(docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.File.Name}};{{end}}' "${ID}_$n")
+	for k in /lab/container.conf "/lab/tls/$n.crt" /lab/tls/ca-admin.crt; do
+		grep -q "$k;" <<<"$configs" ||
+			fail "${ID}_$n: $k is not a config: $configs"
+	done
+done
+[ "$(docker secret ls -q --filter "label=ekulab.id=$ID" | wc -l)" -eq 6 ] ||
+	fail "expected 6 secrets (2 keys per node): $(docker secret ls)"
+port1=$(cat "$SLAB/node1/admin.port")
+"$EKULAB" ctl --socket "tls://127.0.0.1:$port1/node1?pki=$SLAB/pki" \
+	'xStatus Database' >"$T/ctl.out" 2>&1 && grep -q '^node node1$' "$T/ctl.out" ||
+	fail "ctl over the admin channel: $(cat "$T/ctl.out")"
+# A certificate of the lab that is not the admin client's (node1's own
+# ClusterDB certificate) is refused, and so is plain TCP.
+mkdir -p "$T/notadmin" && cp "$SLAB/pki/ca-admin.crt" "$T/notadmin/" &&
+	cp "$SLAB/pki/node1.crt" "$T/notadmin/admin.crt" &&
+	cp "$SLAB/pki/node1.key" "$T/notadmin/admin.key" || fail "copy"
+if "$EKULAB" ctl --socket "tls://127.0.0.1:$port1/node1?pki=$T/notadmin" \
+	'xStatus Database' >"$T/ctl2.out" 2>&1; then
+	fail "the node answered a client with node1's ClusterDB certificate"
+fi
+plain_answers() {
+	exec 3<>"/dev/tcp/127.0.0.1/$port1" || return 1
+	printf 'text help\n' >&3
+	timeout 3 head -c 2 <&3 | grep -q ok
+	local rc=$?
+	exec 3>&-
+	return $rc
+}
+if plain_answers; then fail "the admin port answered plain TCP"; fi
+docker logs "$(docker ps -q --filter "label=com.docker.swarm.service.name=${ID}_node1" | head -n 1)" 2>&1 |
+	grep -q "refused .*does not meet the admin rule" ||
+	fail "node1 did not log the refusal"
+
 log "status: each node's host"
 for n in node1 node2 node3; do
 	[ "$(node_field $n host)" = "$HOST" ] || fail "status: $n host is $(node_field $n host)"
@@ -264,6 +316,18 @@ slab fault "$TOPO" restart node2 >/dev/null || fail "restart"
 has_value node2 "SIP Domain 1 Name" swarm.example || fail "node2 lost its data"
 expect_cell node1 node2 up
 
+log "renew: a new certificate reaches the node as a new config"
+old=$(docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}} {{end}}' "${ID}_node1")
+slab fault "$TOPO" renew node1 server-only --force >/dev/null || fail "renew node1"
+plab fault "$TOPO" renew node1 server-only --force >/dev/null || fail "renew node1 (process)"
+[ "$(docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}} {{end}}' "${ID}_node1")" != "$old" ] ||
+	fail "renew did not change node1's configs"
+expect_cell node1 node2 client-purpose
+expect_same_matrix "after renewing node1 server-only"
+slab fault "$TOPO" renew node1 combined >/dev/null || fail "renew node1 back"
+plab fault "$TOPO" renew node1 combined >/dev/null || fail "renew node1 back (process)"
+expect_same_matrix "after renewing node1 combined"
+
 log "partition isolate node1 (the proxy service): equal to processes"
 slab fault "$TOPO" partition isolate node1 --name iso >/dev/null || fail "partition"
 plab fault "$TOPO" partition isolate node1 --name iso >/dev/null || fail "partition (process)"
@@ -315,6 +379,8 @@ plab down "$TOPO" >/dev/null || fail "down (process)"
 [ -z "$(docker ps -aq --filter "label=ekulab.id=$ID")" ] || fail "containers left"
 [ -z "$(docker network ls -q --filter "label=ekulab.id=$ID")" ] || fail "network left"
 [ -z "$(docker volume ls -q --filter "label=ekulab.id=$ID")" ] || fail "volumes left"
+[ -z "$(docker config ls -q --filter "label=ekulab.id=$ID")" ] || fail "configs left"
+[ -z "$(docker secret ls -q --filter "label=ekulab.id=$ID")" ] || fail "secrets left"
 [ -z "$(docker stack ls --format '{{.Name}}' | grep -x "$ID")" ] || fail "stack left"
 [ ! -e "$SLAB" ] || fail "state directory left"
 docker volume inspect "$DECOY" >/dev/null 2>&1 || fail "down removed the decoy volume"

@@ -14,6 +14,8 @@
 #include <ev.h>
 
 #include "client/admin_client.h"
+#include "ekulab/core/addr.h"
+#include "ekulab/x509/pki.h"
 #include "ekulab/core/container_of.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/log.h"
@@ -378,6 +380,84 @@ START_TEST(conn_polled)
 }
 END_TEST
 
+/* ---- targets and the TLS transport's failures (accepted and refused
+ * handshakes with a real node admin: test_admin.c) ---- */
+
+START_TEST(target_parse)
+{
+	struct admin_target t;
+	char err[EKL_ERRLEN];
+
+	ck_assert_int_eq(admin_target_parse("/run/n1.sock", &t, err), 0);
+	ck_assert(!t.tls);
+	ck_assert_str_eq(t.path, "/run/n1.sock");
+	ck_assert_int_eq(
+	    admin_target_parse("tls://10.0.0.2:7443/n1?pki=/s/pki", &t, err),
+	    0);
+	ck_assert(t.tls);
+	ck_assert_str_eq(t.host, "10.0.0.2");
+	ck_assert_int_eq(t.port, 7443);
+	ck_assert_str_eq(t.name, "n1");
+	ck_assert_str_eq(t.pki, "/s/pki");
+	ck_assert_int_eq(
+	    admin_target_parse("tls://[::1]:7443/n-2?pki=/p", &t, err), 0);
+	ck_assert_str_eq(t.host, "::1");
+	ck_assert_str_eq(t.name, "n-2");
+	/* No pki, no name, no port, a bad port: refused, saying the form. */
+	ck_assert_int_eq(admin_target_parse("tls://10.0.0.2:7443/n1", &t, err),
+			 EKL_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "tls://HOST:PORT/NODE?pki=DIR"));
+	ck_assert_int_eq(
+	    admin_target_parse("tls://10.0.0.2:7443/?pki=/p", &t, err),
+	    EKL_EINVAL);
+	ck_assert_int_eq(
+	    admin_target_parse("tls://10.0.0.2/n1?pki=/p", &t, err),
+	    EKL_EINVAL);
+	ck_assert_int_eq(admin_target_parse("tls://h:70000/n1?pki=/p", &t, err),
+			 EKL_EINVAL);
+}
+END_TEST
+
+START_TEST(tls_failures)
+{
+	char err[EKL_ERRLEN], target[200];
+	const char *dir = tu_tmpdir("admin_client_tls");
+	int lfd, port, fd;
+
+	/* No admin files in pki: the error names the file. */
+	ck_assert_int_eq(addr_reserve(0, &lfd, &port, err), 0);
+	snprintf(target, sizeof(target), "tls://127.0.0.1:%d/n1?pki=%s", port,
+		 dir);
+	fd = admin_client_connect(target, err);
+	ck_assert_int_lt(fd, 0);
+	ck_assert_msg(strstr(err, "admin.key") != NULL, "%s", err);
+	/* A listener that never answers the handshake (a paused node):
+	 * bounded by the timeout. */
+	{
+		struct pki_leaf_opts o;
+		struct admin_target t;
+
+		memset(&o, 0, sizeof(o));
+		o.name = "admin";
+		o.profile = PKI_PROFILE_CLIENT_ONLY;
+		o.admin = true;
+		ck_assert_msg(pki_init(dir, false, err) == 0, "%s", err);
+		ck_assert_msg(pki_admin_init(dir, err) == 0, "%s", err);
+		ck_assert_msg(pki_issue(dir, &o, err) == 0, "%s", err);
+		ck_assert_int_eq(admin_target_parse(target, &t, err), 0);
+		fd = admin_client_dial(&t, 300, err);
+		ck_assert_int_lt(fd, 0);
+		ck_assert_msg(strstr(err, "no TLS handshake within") != NULL,
+			      "%s", err);
+	}
+	close(lfd);
+	/* Nothing listening: the error names the node and what to check. */
+	fd = admin_client_connect(target, err);
+	ck_assert_int_lt(fd, 0);
+	ck_assert_msg(strstr(err, "is the node running") != NULL, "%s", err);
+}
+END_TEST
+
 static Suite *admin_client_suite(void)
 {
 	Suite *s = suite_create("admin_client");
@@ -399,6 +479,11 @@ static Suite *admin_client_suite(void)
 	tc = tcase_create("admin_conn");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, conn_polled);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("admin_target");
+	tcase_add_test(tc, target_parse);
+	tcase_add_test(tc, tls_failures);
 	suite_add_tcase(s, tc);
 	return s;
 }

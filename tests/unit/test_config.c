@@ -606,6 +606,42 @@ START_TEST(test_client_cert_pairing)
 }
 END_TEST
 
+/* --admin-listen: all three TLS files or none; never without them. */
+START_TEST(test_admin_listen)
+{
+	struct args a;
+	struct config c;
+
+	args_full(&a);
+	args_add(&a, "--admin-listen", "0.0.0.0:7443");
+	expect_fail(&a, "--admin-listen needs --admin-cert",
+		    "never runs "
+		    "without TLS",
+		    (char *)NULL);
+	args_add(&a, "--admin-cert", client_cert);
+	args_add(&a, "--admin-key", client_key);
+	expect_fail(&a, "--admin-ca", (char *)NULL);
+	args_add(&a, "--admin-ca", "/nonexistent/ca-admin.crt");
+	expect_fail(&a, "--admin-ca /nonexistent/ca-admin.crt", (char *)NULL);
+	args_set(&a, "--admin-ca", ca);
+	expect_ok(&a, &c);
+	ck_assert_str_eq(c.admin_listen_text, "0.0.0.0:7443");
+	ck_assert_str_eq(c.admin_ca, ca);
+	config_close(&c);
+	ck_assert_ptr_null(c.admin_cert);
+
+	args_full(&a);
+	args_add(&a, "--admin-cert", client_cert);
+	expect_fail(&a, "are for --admin-listen", (char *)NULL);
+	args_full(&a);
+	args_add(&a, "--admin-listen", "nowhere");
+	args_add(&a, "--admin-cert", client_cert);
+	args_add(&a, "--admin-key", client_key);
+	args_add(&a, "--admin-ca", ca);
+	expect_fail(&a, "admin-listen", (char *)NULL);
+}
+END_TEST
+
 START_TEST(test_client_cert_needs_x155)
 {
 	struct args a;
@@ -1100,6 +1136,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_peer_same_address);
 	tcase_add_test(tc, test_peer_is_self);
 	tcase_add_test(tc, test_client_cert_pairing);
+	tcase_add_test(tc, test_admin_listen);
 	tcase_add_test(tc, test_client_cert_needs_x155);
 	tcase_add_test(tc, test_missing_files);
 	tcase_add_test(tc, test_at);

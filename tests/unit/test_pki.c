@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -1085,6 +1086,60 @@ START_TEST(test_issue_memfail_force)
 }
 END_TEST
 
+/* The admin CA: made on demand under the root, once; it issues admin
+ * leaves; a PKI without root.key gets none. */
+START_TEST(test_admin_ca)
+{
+	const char *dir = init_pki();
+	char err[EKL_ERRLEN] = "", *first;
+	struct pki_leaf_opts o;
+	STACK_OF(X509) *sk;
+	X509 *root, *admin_ca, *leaf;
+
+	ck_assert_msg(pki_admin_init(dir, err) == 0, "%s", err);
+	ck_assert_uint_eq(mode_of(dir, "ca-admin.key"), 0600);
+	first = slurp(dir, "ca-admin.crt");
+	ck_assert_msg(pki_admin_init(dir, err) == 0, "%s", err);
+	{
+		char *again = slurp(dir, "ca-admin.crt");
+
+		ck_assert_str_eq(first, again); /* kept, not remade */
+		free(again);
+	}
+	free(first);
+	root = load_one(dir, "ca.crt");
+	admin_ca = load_one(dir, "ca-admin.crt");
+	ck_assert_int_eq(X509_NAME_cmp(X509_get_issuer_name(admin_ca),
+				       X509_get_subject_name(root)),
+			 0);
+	memset(&o, 0, sizeof(o));
+	o.name = "admin";
+	o.profile = PKI_PROFILE_CLIENT_ONLY;
+	o.admin = true;
+	ck_assert_msg(pki_issue(dir, &o, err) == 0, "%s", err);
+	sk = load_certs(dir, "admin.crt");
+	ck_assert_int_eq(sk_X509_num(sk), 2);
+	leaf = sk_X509_value(sk, 0);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(sk, 1), admin_ca), 0);
+	ck_assert_int_eq(X509_NAME_cmp(X509_get_issuer_name(leaf),
+				       X509_get_subject_name(admin_ca)),
+			 0);
+	ck_assert_uint_eq(mode_of(dir, "admin.key"), 0600);
+	sk_X509_pop_free(sk, X509_free);
+	X509_free(root);
+	X509_free(admin_ca);
+	/* Never self-signed. */
+	o.name = "admin2";
+	o.self_signed = true;
+	ck_assert_int_eq(pki_issue(dir, &o, err), EKL_EINVAL);
+	/* No root key: refused, naming the file. */
+	ck_assert_int_eq(unlink(path_of(dir, "ca-admin.crt")), 0);
+	ck_assert_int_eq(unlink(path_of(dir, "root.key")), 0);
+	ck_assert_int_eq(pki_admin_init(dir, err), EKL_ENOENT);
+	ck_assert_msg(strstr(err, "root.key") != NULL, "%s", err);
+}
+END_TEST
+
 static Suite *pki_suite(void)
 {
 	Suite *s = suite_create("pki");
@@ -1113,6 +1168,7 @@ static Suite *pki_suite(void)
 	tcase_add_test(tc, test_issue_sans_openssl_spelling);
 	tcase_add_test(tc, test_issue_sans_refused);
 	tcase_add_test(tc, test_issue_each_ca);
+	tcase_add_test(tc, test_admin_ca);
 	tcase_add_test(tc, test_issue_purpose_table);
 	tcase_add_test(tc, test_issue_self_signed);
 	tcase_add_test(tc, test_issue_days);

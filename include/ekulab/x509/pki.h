@@ -5,6 +5,9 @@
  *   root.key               root private key (0600)
  *   ca-<kind>.crt/.key     issuing CAs: unrestricted (no EKU), server-only
  *                          (EKU serverAuth), combined (serverAuth+clientAuth)
+ *   ca-admin.crt/.key      the admin CA (pki_admin_init, on demand):
+ *                          issues only the certificates of the nodes'
+ *                          network admin channel (admintls.h)
  *   <NAME>.crt / .key      leaves: the leaf then its issuing CA; key 0600
  */
 #ifndef EKULAB_PKI_H
@@ -55,7 +58,19 @@ struct pki_leaf_opts {
 	int days;
 	enum pki_key key;
 	bool force; /* overwrite existing NAME.crt/NAME.key */
+	/* Issued by the admin CA (ca-admin, pki_admin_init) instead of `ca`:
+	 * a certificate of the network admin channel. */
+	bool admin;
 };
+
+/* The admin CA's subject CN. */
+#define PKI_ADMIN_CA_CN "ekulab admin CA"
+
+/* Make dir/ca-admin.crt and .key (0600), signed by the root of the PKI in
+ * dir, unless they exist. It is an issuing CA of its own so that an admin
+ * certificate is told from a node's by its issuer (admintls.h). Needs
+ * dir/root.key; EKL_ENOENT when the PKI is missing. */
+int pki_admin_init(const char *dir, char *err);
 
 /* Issue a leaf into dir: dir/NAME.crt (leaf then issuing CA) and
  * dir/NAME.key (0600). Refuses (EKL_EEXIST) to overwrite without force.
