@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "admin_client.h"
@@ -33,6 +35,15 @@ int proxy_client_call(const char *control, bool json, const char *command,
 				stat(control, &st) != 0 ? "does not exist"
 							: "nobody answers",
 				control);
+	/* Every control command is answered at once by the proxy's loop; a
+	 * stalled proxy is reported, never waited for. */
+	{
+		struct timeval tv = {PROXY_CLIENT_TIMEOUT_MS / 1000,
+				     (PROXY_CLIENT_TIMEOUT_MS % 1000) * 1000};
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	rv = admin_client_call(fd, json ? "json" : "text", command, &ok, &b,
 			       err);
 	close(fd);

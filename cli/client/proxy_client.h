@@ -14,6 +14,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The longest a call waits for the proxy's answer (EKL_EIO after). */
+#define PROXY_CLIENT_TIMEOUT_MS 5000
+
 /* A fault to add; the strings are only read. Zeroed fields mean the
  * defaults: both directions, every connection (toxicity 1). */
 struct proxy_fault_spec {

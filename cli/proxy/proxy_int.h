@@ -247,10 +247,12 @@ struct route {
 	struct addr listen;
 	struct addr target;
 	/* A target given as NAME:PORT (the swarm runtime's service names):
-	 * resolved again at each connection, since the address behind the
-	 * name changes when the node's task is replaced. "" when numeric. */
+	 * the address behind the name changes when the node's task is
+	 * replaced, so each connection takes the resolver's latest answer
+	 * (resolve.h; owned). "" and NULL when numeric. */
 	char target_host[64];
 	char target_port[8];
+	struct resolve *resolver;
 	char listen_text[80];
 	char target_text[80];
 	int fd; /* owned: the listener */

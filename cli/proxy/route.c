@@ -3,7 +3,6 @@
  * queue paced by the route's faults (proxy_int.h: the happy path, the
  * failure modes, invariants 2-4 and the connection states). */
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "ekulab/core/log.h"
 #include "ekulab/core/mem.h"
 #include "proxy_int.h"
+#include "resolve.h"
 
 static const char *pconn_state_name(enum pconn_state s)
 {
@@ -654,26 +654,17 @@ static void conn_apply(struct proxy *p, struct pconn *c)
 		(void)pconn_pump(c);
 }
 
-/* A target given by name: its address now (a blocking lookup; the name
- * is a service on the lab's own network, answered by the engine's DNS on
- * the same host). */
+/* A target given by name: its address as last looked up (never blocks:
+ * resolve.h). */
 static int route_resolve(struct route *r, char *err)
 {
-	struct addrinfo hints, *res = NULL;
-	int rc;
+	char why[EKL_ERRLEN];
 
-	if (r->target_host[0] == '\0')
+	if (r->resolver == NULL)
 		return 0;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_INET;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(r->target_host, r->target_port, &hints, &res);
-	if (rc != 0 || res == NULL)
+	if (resolve_get(r->resolver, &r->target, why) != 0)
 		return ekl_errf(err, EKL_EADDR, "target %s: %s", r->target_text,
-				rc != 0 ? gai_strerror(rc) : "no address");
-	memcpy(&r->target.ss, res->ai_addr, res->ai_addrlen);
-	r->target.len = res->ai_addrlen;
-	freeaddrinfo(res);
+				why);
 	return 0;
 }
 
@@ -830,6 +821,7 @@ void route_free(struct proxy *p, struct route *r)
 	ev_timer_stop(p->loop, &r->accept_pause);
 	if (r->fd >= 0)
 		close(r->fd);
+	resolve_free(r->resolver);
 	ekl_free(r);
 }
 
@@ -902,6 +894,9 @@ int proxy_add_route(struct proxy *p, const char *spec, char *err)
 	addr_format(&r->listen, r->listen_text, sizeof(r->listen_text));
 	if (r->target_host[0] == '\0')
 		addr_format(&r->target, r->target_text, sizeof(r->target_text));
+	else if ((rv = resolve_start(r->target_host, r->target_port,
+				     &r->resolver, err)) != 0)
+		goto err_after_alloc;
 	rv = addr_listen(&r->listen, &r->fd, err);
 	if (rv != 0) {
 		char detail[EKL_ERRLEN];
@@ -928,6 +923,7 @@ int proxy_add_route(struct proxy *p, const char *spec, char *err)
 err_after_listen:
 	close(r->fd);
 err_after_alloc:
+	resolve_free(r->resolver);
 	ekl_free(r);
 	return rv;
 }
