@@ -130,6 +130,7 @@ int resolve_start(const char *host, const char *port, struct resolve **out,
 
 int resolve_get(struct resolve *r, struct addr *a, char *err)
 {
+	const char *why;
 	int rc;
 
 	pthread_mutex_lock(&r->mu);
@@ -141,10 +142,13 @@ int resolve_get(struct resolve *r, struct addr *a, char *err)
 	pthread_mutex_unlock(&r->mu);
 	if (rc == 0)
 		return 0;
-	return ekl_errf(err, EKL_EADDR, "%s: %s", r->host,
-			rc < 0		   ? "not looked up yet"
-			: rc == EAI_AGAIN ? "no answer from the name service"
-					   : gai_strerror(rc));
+	if (rc < 0)
+		why = "not looked up yet";
+	else if (rc == EAI_AGAIN)
+		why = "no answer from the name service";
+	else
+		why = gai_strerror(rc);
+	return ekl_errf(err, EKL_EADDR, "%s: %s", r->host, why);
 }
 
 void resolve_free(struct resolve *r)
