@@ -6,8 +6,10 @@
  * (group_commit) and answers them (io->write_done) once they are durable
  * (complete_writes), or, with --ack all, waits for the peers (struct
  * ack_wait). With the syncer (sync.h), a commit only writes the WAL and the
- * answers wait until a thread has fsync'd it (repl_on_synced); without it
- * each commit fsyncs on the loop. After the commit the change log may be
+ * answers wait until a thread has fsync'd it (repl_on_synced), or, for a
+ * lone write while that thread is idle and syncs are quick, until the loop
+ * itself has (syncer_sync_here); without the syncer each commit fsyncs on
+ * the loop. After the commit the change log may be
  * compacted (repl_maybe_compact) and every peer is pumped (repl_send.c); a
  * group goes to caught-up peers from memory while it is being synced
  * (send_group_early).
