@@ -295,7 +295,6 @@ static void start_snapshot(struct repl *r, int peer)
 
 /* ---- the pump --------------------------------------------------------- */
 
-/* Keep the pipe to peer full. */
 /* --ack primary writes from a lone writer would otherwise cost each peer
  * one batch, one transaction and one fdatasync apiece (every batch after
  * the first goes out while the previous one is unacknowledged, so it asks
@@ -314,6 +313,7 @@ bool repl_hold_back(struct repl *r, struct repl_peer *p)
 	return st.revision - p->sent < HOLD_MAX;
 }
 
+/* Keep the pipe to peer full. */
 void repl_pump(struct repl *r, int peer)
 {
 	struct repl_peer *p = &r->peers[peer];

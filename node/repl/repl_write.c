@@ -481,10 +481,10 @@ static void group_commit(struct repl *r)
 		return;
 	}
 	if (d != NULL) {
-		/* Replies wait until the WAL is synced (repl_on_synced). The
-		 * sync starts first: the peers woken by the group below
-		 * would otherwise take the CPU between our commit and our
-		 * fdatasync. */
+		/* Replies wait until the WAL is synced (repl_on_synced). For
+		 * a group the thread's sync starts first: the peers woken by
+		 * the group would otherwise take the CPU between our commit
+		 * and our fdatasync. */
 		uint64_t seq = ++r->commit_seq;
 
 		d->seq = seq;
