@@ -142,9 +142,9 @@ int resolve_get(struct resolve *r, struct addr *a, char *err)
 	if (rc == 0)
 		return 0;
 	return ekl_errf(err, EKL_EADDR, "%s: %s", r->host,
-			rc < 0		   ? "not looked up yet"
+			rc < 0		  ? "not looked up yet"
 			: rc == EAI_AGAIN ? "no answer from the name service"
-					   : gai_strerror(rc));
+					  : gai_strerror(rc));
 }
 
 void resolve_free(struct resolve *r)
