@@ -361,6 +361,9 @@ static int cmd_configuration(struct admin *a, struct linesrv_reply *reply,
 {
 	char *colon;
 
+	if (arg[0] == '\0' || strstr(arg, ": ") == NULL)
+		/* A read sees the writes queued before it. */
+		repl_commit_queued(a->env.repl);
 	if (arg[0] == '\0')
 		return config_list(a, reply, o);
 	colon = strstr(arg, ": ");

@@ -152,6 +152,11 @@ int repl_start(const struct repl_config *cfg, struct repl_io *io,
 		r->syncer = NULL;
 		(void)store_set_deferred_sync(r->store, false, err);
 	}
+	if (r->syncer != NULL && cfg->sync_here_max_us != 0)
+		syncer_set_here_max(
+		    r->syncer, cfg->sync_here_max_us < 0
+				   ? 0
+				   : (uint64_t)cfg->sync_here_max_us * 1000u);
 	ev_prepare_init(&r->commit_w, repl_on_prepare);
 	ev_prepare_start(cfg->loop, &r->commit_w);
 	ev_init(&r->wait_timer, repl_on_wait_timer);
@@ -494,4 +499,12 @@ void repl_peer_text(struct repl *r, int peer, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s rev %lld lag %lld", state,
 			 (long long)applied, (long long)lag);
+}
+
+void repl_sync_counts(struct repl *r, uint64_t *here, uint64_t *thread)
+{
+	*here = 0;
+	*thread = 0;
+	if (r->syncer != NULL)
+		syncer_counts(r->syncer, here, thread);
 }

@@ -84,6 +84,10 @@ struct repl_config {
 	int64_t log_keep;	/* change-log entries kept before compaction */
 	bool skew_strict;	/* stop replication across version classes */
 	int ack_timeout_ms;	/* default --ack all timeout */
+	/* A lone write (or a peer's lone change) is synced on the loop, with
+	 * no hand-off to the sync thread, while fdatasyncs average under
+	 * this many microseconds; 0: the default (400), < 0: never. */
+	int sync_here_max_us;
 };
 
 struct repl;
@@ -118,6 +122,13 @@ void repl_on_frame(struct repl *r, int peer, struct repl_chan *ch,
  * error. */
 void repl_write(struct repl *r, void *reply, const char *path,
 		const char *value, bool ack_all, int timeout_ms);
+/* Commit the queued writes now instead of at the next prepare, so that a
+ * read served right after sees them (a client's read pipelined behind its
+ * own write). Their answers still wait for fdatasync (and the peers). */
+void repl_commit_queued(struct repl *r);
+/* fdatasyncs made so far on the loop (a lone write's or a peer's lone
+ * change's) and on the sync thread; both 0 without the sync thread. */
+void repl_sync_counts(struct repl *r, uint64_t *here, uint64_t *thread);
 /* Make this node the primary of a new epoch. */
 int repl_promote(struct repl *r, char *err);
 

@@ -30,6 +30,10 @@
 /* A peer syncs a batch without ack_now at most this long after it applied
  * it, so that batches nobody waits for share one fdatasync. */
 #define LAZY_SYNC_S 0.002
+/* A caught-up peer with a batch out that nobody waits for gets the next
+ * changes when it acknowledges that batch (repl_hold_back), as long as
+ * fewer than this many are waiting to be sent. */
+#define HOLD_MAX 256
 
 /* Batches and snapshot chunks are bounded by bytes too: rows stop at
  * FRAME_ROWS_BYTES of path+value (or one row alone), so every frame stays
@@ -133,6 +137,9 @@ struct repl {
 	struct pending_write *queue; /* owned, FIFO */
 	struct pending_write **queue_tail;
 	struct ack_wait *waits; /* owned */
+	int64_t waited_rev;	/* primary: the newest revision committed by
+				   an --ack all write (waits for it may not
+				   exist yet: they start after our sync) */
 	ev_prepare commit_w;
 	ev_timer wait_timer;
 	/* Latency samples (microseconds), a ring of the most recent. */
@@ -204,6 +211,9 @@ ProtobufCBinaryData repl_wire_bytes(const char *s);
 int repl_batches_out(struct repl_peer *p);
 /* Record a batch ending at revision last as sent to p. */
 void repl_batch_sent(struct repl_peer *p, int64_t last);
+/* Nobody waits for the changes p has not been sent and p has a batch
+ * out: send them together when it acknowledges that batch. */
+bool repl_hold_back(struct repl *r, struct repl_peer *p);
 /* Keep the pipe to peer full (primary only). */
 void repl_pump(struct repl *r, int peer);
 /* Bring a peer at (applied, rev_epoch_seen) up to date: stream or

@@ -63,7 +63,7 @@ void repl_send_ack_rev(struct repl *r, struct repl_chan *ch, int64_t rev)
  * writes) share one fdatasync instead of costing one each. Either way
  * the acknowledgement follows the sync, never precedes it. */
 static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch,
-			     bool now)
+			     bool now, bool lone)
 {
 	struct repl_peer *p = &r->peers[peer];
 	struct store_state st;
@@ -77,8 +77,12 @@ static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch,
 	p->ack_rev = st.revision;
 	p->ack_seq = ++r->commit_seq;
 	if (now) {
-		/* It covers what waited lazily too. */
-		syncer_request(r->syncer, p->ack_seq);
+		/* It covers what waited lazily too. A lone change with
+		 * nothing after it, when nothing else waits, is synced
+		 * right here, and acknowledged by repl_on_synced before
+		 * this returns (no hand-off to the thread and back). */
+		if (!lone || !syncer_sync_here(r->syncer, p->ack_seq))
+			syncer_request(r->syncer, p->ack_seq);
 		r->lazy_due = 0;
 		ev_timer_stop(r->cfg.loop, &r->lazy_timer);
 		return;
@@ -286,7 +290,9 @@ static void on_batch(struct repl *r, int peer, struct repl_chan *from,
 	ekl_free(ch);
 	ekl_free(arena);
 	repl_maybe_compact(r);
-	ack_when_durable(r, peer, from, b->ack_now);
+	store_state(r->store, &st);
+	ack_when_durable(r, peer, from, b->ack_now,
+			 n <= 1 && st.revision >= p->primary_rev);
 }
 
 /* ---- snapshot staging -------------------------------------------------- */
@@ -436,7 +442,7 @@ static void on_snap_end(struct repl *r, int peer, struct repl_chan *ch)
 		 name, (long long)p->snap_revision);
 	repl_trash_later(r);
 	p->phase = REPL_STREAM;
-	ack_when_durable(r, peer, ch, true);
+	ack_when_durable(r, peer, ch, true, false);
 }
 
 /* A ReplAck. Only the primary counts acknowledgements, and only those

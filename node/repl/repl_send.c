@@ -295,6 +295,24 @@ static void start_snapshot(struct repl *r, int peer)
 
 /* ---- the pump --------------------------------------------------------- */
 
+/* --ack primary writes from a lone writer would otherwise cost each peer
+ * one batch, one transaction and one fdatasync apiece (every batch after
+ * the first goes out while the previous one is unacknowledged, so it asks
+ * for its sync at once); held back, the peer receives what accumulated
+ * while it synced lazily (LAZY_SYNC_S) in one batch. Never when a write
+ * waits for the peers (--ack all) or when the peer is catching up (more
+ * than HOLD_MAX changes to send: a stream fills its window instead). */
+bool repl_hold_back(struct repl *r, struct repl_peer *p)
+{
+	struct store_state st;
+
+	if (repl_batches_out(p) == 0 || r->waits != NULL ||
+	    r->waited_rev > p->sent)
+		return false;
+	store_state(r->store, &st);
+	return st.revision - p->sent < HOLD_MAX;
+}
+
 /* Keep the pipe to peer full. */
 void repl_pump(struct repl *r, int peer)
 {
@@ -312,7 +330,8 @@ void repl_pump(struct repl *r, int peer)
 				return;
 			continue;
 		}
-		if (p->phase != REPL_STREAM || repl_batches_out(p) >= WINDOW)
+		if (p->phase != REPL_STREAM || repl_batches_out(p) >= WINDOW ||
+		    repl_hold_back(r, p))
 			return;
 		rv = send_batch(r, peer);
 		if (rv == EKL_ENOENT) {

@@ -6,8 +6,10 @@
  * (group_commit) and answers them (io->write_done) once they are durable
  * (complete_writes), or, with --ack all, waits for the peers (struct
  * ack_wait). With the syncer (sync.h), a commit only writes the WAL and the
- * answers wait until a thread has fsync'd it (repl_on_synced); without it
- * each commit fsyncs on the loop. After the commit the change log may be
+ * answers wait until a thread has fsync'd it (repl_on_synced), or, for a
+ * lone write while that thread is idle and syncs are quick, until the loop
+ * itself has (syncer_sync_here); without the syncer each commit fsyncs on
+ * the loop. After the commit the change log may be
  * compacted (repl_maybe_compact) and every peer is pumped (repl_send.c); a
  * group goes to caught-up peers from memory while it is being synced
  * (send_group_early).
@@ -328,7 +330,8 @@ static void send_group_early(struct repl *r, struct pending_write *group,
 
 		if (p->phase != REPL_STREAM || p->carrier == NULL ||
 		    !r->io->chan_up(r->io, p->carrier) ||
-		    repl_batches_out(p) >= WINDOW || p->sent != st.revision)
+		    repl_batches_out(p) >= WINDOW || p->sent != st.revision ||
+		    repl_hold_back(r, p))
 			continue;
 		batch.ack_now =
 		    waited || r->waits != NULL || repl_batches_out(p) > 0;
@@ -394,6 +397,18 @@ static void complete_writes(struct repl *r, struct pending_write *list,
 	repl_check_waits(r, -1); /* the peers may have acknowledged already */
 }
 
+/* Only one write of the group was committed (the others, if any, were
+ * refused). */
+static bool lone_write(const struct pending_write *group)
+{
+	int n = 0;
+
+	for (; group != NULL; group = group->next)
+		if (group->reply != NULL && ++n > 1)
+			return false;
+	return n == 1;
+}
+
 static void group_commit(struct repl *r)
 {
 	struct pending_write *batch = r->queue, *w;
@@ -454,6 +469,8 @@ static void group_commit(struct repl *r)
 		w->timeout_ms =
 		    w->timeout_ms > 0 ? w->timeout_ms : r->cfg.ack_timeout_ms;
 		w->rev = rev;
+		if (w->ack_all && rev > r->waited_rev)
+			r->waited_rev = rev;
 	}
 	store_state(r->store, &st); /* before this group */
 	if (rv == 0 && (rv = store_group_commit(r->store, err)) != 0)
@@ -464,17 +481,30 @@ static void group_commit(struct repl *r)
 		return;
 	}
 	if (d != NULL) {
-		/* Replies wait until the WAL is synced (repl_on_synced). The
-		 * sync starts first: the peers woken by the group below
-		 * would otherwise take the CPU between our commit and our
-		 * fdatasync. */
-		d->seq = ++r->commit_seq;
+		/* Replies wait until the WAL is synced (repl_on_synced). For
+		 * a group the thread's sync starts first: the peers woken by
+		 * the group would otherwise take the CPU between our commit
+		 * and our fdatasync. */
+		uint64_t seq = ++r->commit_seq;
+
+		d->seq = seq;
 		d->writes = batch;
 		d->committed = ev_time();
 		*r->durables_tail = d;
 		r->durables_tail = &d->next;
-		syncer_request(r->syncer, d->seq);
-		send_group_early(r, batch, &st);
+		if (lone_write(batch)) {
+			/* A lone write: when nothing else waits, the loop
+			 * syncs it itself (no hand-off to the thread and
+			 * back) and answers it through repl_on_synced,
+			 * which frees the group. The peers get it first,
+			 * so that their syncs run with ours. */
+			send_group_early(r, batch, &st);
+			if (!syncer_sync_here(r->syncer, seq))
+				syncer_request(r->syncer, seq);
+		} else {
+			syncer_request(r->syncer, seq);
+			send_group_early(r, batch, &st);
+		}
 	} else {
 		/* No syncer: the commit itself was synchronous=FULL. */
 		send_group_early(r, batch, &st);
@@ -547,6 +577,12 @@ void repl_on_synced(void *arg, uint64_t seq)
 		if (ch != NULL)
 			repl_send_ack_rev(r, ch, p->ack_rev);
 	}
+}
+
+void repl_commit_queued(struct repl *r)
+{
+	if (r->queue != NULL)
+		group_commit(r);
 }
 
 void repl_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ekulab/core/container_of.h"
@@ -27,8 +28,14 @@ struct syncer {
 	/* Guarded by mu. */
 	uint64_t requested;
 	uint64_t durable;
+	bool busy; /* an fdatasync runs (the thread's or syncer_sync_here's):
+		      whoever set it owns fd */
 	bool stop;
 	bool failed;
+	uint64_t avg_ns;      /* moving average of one fdatasync's duration */
+	uint64_t here_max_ns; /* syncer_sync_here while avg_ns is under it */
+	uint64_t n_here;      /* fdatasyncs on the loop (syncer_sync_here) */
+	uint64_t n_thread;    /* ...on the thread */
 };
 
 /* fdatasync the WAL; reopen it when SQLite replaced the file. Only called
@@ -52,6 +59,36 @@ static int sync_wal(struct syncer *s)
 	return fdatasync(s->fd);
 }
 
+/* syncer_sync_here blocks the loop for one fdatasync: only while they
+ * take less than this on average. When the disk is slower, the loop's
+ * time is worth more than the hand-offs it saves (it reads and commits
+ * the next group while the thread syncs). */
+#define SYNC_HERE_MAX_NS 400000u
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Call with mu held: one more fdatasync took ns. */
+static void note_duration(struct syncer *s, uint64_t ns)
+{
+	s->avg_ns = s->avg_ns - s->avg_ns / 8 + ns / 8;
+}
+
+/* fdatasync, and how long it took. */
+static int sync_timed(struct syncer *s, uint64_t *ns)
+{
+	uint64_t t0 = now_ns();
+	int rv = sync_wal(s);
+
+	*ns = now_ns() - t0;
+	return rv;
+}
+
 static void *sync_main(void *arg)
 {
 	struct syncer *s = arg;
@@ -59,16 +96,22 @@ static void *sync_main(void *arg)
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		uint64_t target;
+		uint64_t ns;
 		int rv;
 
-		while (!s->stop && s->requested <= s->durable)
+		while (!s->stop && !s->failed &&
+		       (s->busy || s->requested <= s->durable))
 			pthread_cond_wait(&s->cv, &s->mu);
-		if (s->requested <= s->durable && s->stop)
+		if (s->failed || (s->requested <= s->durable && s->stop))
 			break;
 		target = s->requested;
+		s->busy = true;
 		pthread_mutex_unlock(&s->mu);
-		rv = sync_wal(s);
+		rv = sync_timed(s, &ns);
 		pthread_mutex_lock(&s->mu);
+		s->busy = false;
+		s->n_thread++;
+		note_duration(s, ns);
 		if (rv != 0) {
 			s->failed = true;
 			break;
@@ -115,6 +158,7 @@ int syncer_start(struct ev_loop *loop, const char *wal_path,
 	}
 	s->loop = loop;
 	s->fd = -1;
+	s->here_max_ns = SYNC_HERE_MAX_NS;
 	s->done = done;
 	s->arg = arg;
 	pthread_mutex_init(&s->mu, NULL);
@@ -140,6 +184,57 @@ void syncer_request(struct syncer *s, uint64_t seq)
 		s->requested = seq;
 		pthread_cond_signal(&s->cv);
 	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+bool syncer_sync_here(struct syncer *s, uint64_t seq)
+{
+	uint64_t ns;
+	int rv;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->busy || s->failed || s->stop || s->requested > s->durable ||
+	    s->avg_ns >= s->here_max_ns) {
+		pthread_mutex_unlock(&s->mu);
+		return false;
+	}
+	s->busy = true;
+	pthread_mutex_unlock(&s->mu);
+	rv = sync_timed(s, &ns);
+	pthread_mutex_lock(&s->mu);
+	s->busy = false;
+	s->n_here++;
+	note_duration(s, ns);
+	if (rv != 0) {
+		/* As on the thread: nothing more is promised durable, the
+		 * thread ends and on_async stops the node. */
+		s->failed = true;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		ev_async_send(s->loop, &s->async);
+		return false;
+	}
+	if (seq > s->durable)
+		s->durable = seq;
+	if (seq > s->requested)
+		s->requested = seq;
+	pthread_mutex_unlock(&s->mu);
+	s->done(s->arg, seq);
+	return true;
+}
+
+void syncer_set_here_max(struct syncer *s, uint64_t ns)
+{
+	pthread_mutex_lock(&s->mu);
+	s->here_max_ns = ns;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void syncer_counts(struct syncer *s, uint64_t *here, uint64_t *thread)
+{
+	pthread_mutex_lock(&s->mu);
+	*here = s->n_here;
+	*thread = s->n_thread;
 	pthread_mutex_unlock(&s->mu);
 }
 

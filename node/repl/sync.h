@@ -11,6 +11,7 @@
 #ifndef EKUNODE_SYNC_H
 #define EKUNODE_SYNC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <ev.h>
@@ -24,6 +25,22 @@ int syncer_start(struct ev_loop *loop, const char *wal_path,
 		 struct syncer **out, char *err);
 /* Ask for everything committed so far, tagged seq, to become durable. */
 void syncer_request(struct syncer *s, uint64_t seq);
+
+/* Make everything committed so far, tagged seq, durable right here, on
+ * the loop's thread, and call done(arg, seq) before returning true: only
+ * when the thread is idle (no sync running or asked for) and recent
+ * fdatasyncs were quick (syncer_set_here_max; a slower disk would block
+ * the loop too long). A lone write then needs no hand-off to the
+ * thread and back. Returns false, having done nothing
+ * durable, when it did not try (ask with syncer_request instead) or when
+ * the fdatasync failed (then, as on the thread, the loop is told to stop
+ * and no later sync is made: what waited is never released). */
+bool syncer_sync_here(struct syncer *s, uint64_t seq);
+/* syncer_sync_here only while fdatasyncs take under ns on average
+ * (default 400 us; 0: never). */
+void syncer_set_here_max(struct syncer *s, uint64_t ns);
+/* How many fdatasyncs ran here (syncer_sync_here) and on the thread. */
+void syncer_counts(struct syncer *s, uint64_t *here, uint64_t *thread);
 
 /* Sync what is pending, join the thread, free. Returns the sequence
  * number durable at the end: the last one requested, or less when an

@@ -220,6 +220,16 @@ err=$(verify_cluster node1 nowhere 2>&1) || rc=$?
 assert_eq "$rc" 2 "verify-cluster with a missing socket"
 assert_contains "$err" "$(sock_of nowhere)" "verify-cluster error"
 
+# ---- a read pipelined right behind a write to the same path sees it ----
+awk 'BEGIN { for (i = 1; i <= 100; i++)
+	printf "xConfiguration Raw/x: v%d\nxConfiguration Raw/x\n", i }' \
+	>"$T/raw.batch"
+ctl node1 --batch "$T/raw.batch" >"$T/raw.out" ||
+	fail "ctl --batch of writes and reads failed: $(grep -m3 ' err ' "$T/raw.out")"
+assert_eq "$(awk '$1 % 2 == 0' "$T/raw.out" | wc -l)" 100 "reads answered"
+assert_eq "$(awk '$1 % 2 == 0 && $0 != $1 " ok Raw/x: v" ($1 / 2)' \
+	"$T/raw.out" | head -n 3)" "" "reads pipelined behind their writes"
+
 for n in node1 node2 node3 solo1 solo2 solo3 solo4; do
 	stop_node "$n"
 done

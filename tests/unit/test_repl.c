@@ -412,6 +412,7 @@ static void check_store(int i)
 
 static int64_t log_keep = 100000;
 static bool skew_strict;
+static int sync_here_max_us; /* 0: the node's default */
 
 static void start_node(int i)
 {
@@ -443,6 +444,7 @@ static void start_node(int i)
 	rc.log_keep = log_keep;
 	rc.skew_strict = skew_strict;
 	rc.ack_timeout_ms = 5000;
+	rc.sync_here_max_us = sync_here_max_us;
 	ck_assert_msg(
 	    repl_start(&rc, &f->io, f->dir, names[PRIMARY], &f->r, err) == 0,
 	    "%s", err);
@@ -493,6 +495,7 @@ static void teardown(void)
 	ev_loop_destroy(loop);
 	log_keep = 100000;
 	skew_strict = false;
+	sync_here_max_us = 0;
 }
 
 static void write_kv(int i, struct wr *w, const char *path, const char *value,
@@ -1765,6 +1768,167 @@ START_TEST(test_lazy_ack_after_sync)
 }
 END_TEST
 
+/* ---- a lone write synced on the loop: still never answered before ---- */
+
+static uint64_t here_count(int i)
+{
+	uint64_t here, thread;
+
+	repl_sync_counts(nodes[i].r, &here, &thread);
+	return here;
+}
+
+static uint64_t thread_count(int i)
+{
+	uint64_t here, thread;
+
+	repl_sync_counts(nodes[i].r, &here, &thread);
+	return thread;
+}
+
+/* A lone write is committed, synced and answered in one turn of the
+ * loop, without the sync thread; a lone --ack all write is synced the same
+ * way by each peer before it acknowledges. */
+START_TEST(test_lone_write_synced_here)
+{
+	struct wr w;
+	uint64_t here0, thread0;
+
+	sync_here_max_us = 10000000; /* whatever this disk's speed */
+	start_all();
+	all_links_up();
+	ck_assert(run_until(all_converged, NULL, 10));
+	here0 = here_count(PRIMARY);
+	thread0 = thread_count(PRIMARY);
+	write_kv(PRIMARY, &w, "a", "1", false, 0);
+	ev_run(loop, EVRUN_NOWAIT);
+	ck_assert_int_eq(w.done, 1);
+	ck_assert_msg(w.ok, "%s", w.body);
+	ck_assert_str_eq(w.body, "revision 1");
+	ck_assert_uint_eq(here_count(PRIMARY), here0 + 1);
+	ck_assert_uint_eq(thread_count(PRIMARY), thread0);
+	wait_acked(1, 6); /* the peers' lazy syncs are done */
+	/* --ack all: each peer syncs its lone change itself, then acks. */
+	here0 = here_count(1) + here_count(2);
+	write_kv(PRIMARY, &w, "b", "2", true, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert_msg(w.ok, "%s", w.body);
+	ck_assert_str_eq(w.body, "revision 2");
+	ck_assert_uint_eq(here_count(1) + here_count(2), here0 + 2);
+}
+END_TEST
+
+/* The loop's own fdatasync fails (the WAL is gone): the write is never
+ * answered ok, as on the thread (test_stop_after_failed_sync). */
+START_TEST(test_failed_sync_here)
+{
+	struct wr w1, w2;
+	char wal[600];
+	uint64_t here0;
+
+	sync_here_max_us = 10000000;
+	start_all();
+	write_kv(PRIMARY, &w1, "a", "1", false, 0);
+	ck_assert(run_until(answered, &w1, 10));
+	ck_assert(w1.ok);
+	snprintf(wal, sizeof(wal), "%s",
+		 store_wal_path(repl_store(nodes[PRIMARY].r)));
+	ck_assert_int_eq(unlink(wal), 0);
+	here0 = here_count(PRIMARY);
+	write_kv(PRIMARY, &w2, "b", "2", false, 0);
+	run_for(0.5);
+	ck_assert_uint_eq(here_count(PRIMARY), here0 + 1); /* tried here */
+	ck_assert_int_eq(w2.done, 0); /* committed, never synced */
+	repl_stop(nodes[PRIMARY].r);
+	nodes[PRIMARY].r = NULL;
+	ck_assert_int_eq(w2.done, 1);
+	ck_assert_msg(!w2.ok && strstr(w2.body, "fdatasync") != NULL, "%s",
+		      w2.body);
+	unlink(wal);
+}
+END_TEST
+
+/* A peer whose own fdatasync on the loop fails never acknowledges: the
+ * --ack all write fails naming it, and the primary never counts it. */
+START_TEST(test_peer_failed_sync_here_no_ack)
+{
+	struct wr w1, w2;
+	char wal[600];
+	const char *state, *reason;
+	int64_t applied = 0, lag;
+	uint64_t here0;
+
+	sync_here_max_us = 10000000;
+	start_all();
+	all_links_up();
+	write_kv(PRIMARY, &w1, "a", "1", true, 0);
+	ck_assert(run_until(answered, &w1, 10));
+	ck_assert(w1.ok);
+	snprintf(wal, sizeof(wal), "%s",
+		 store_wal_path(repl_store(nodes[1].r)));
+	ck_assert_int_eq(unlink(wal), 0);
+	here0 = here_count(1);
+	write_kv(PRIMARY, &w2, "b", "2", true, 300);
+	ck_assert(run_until(answered, &w2, 10));
+	ck_assert_msg(!w2.ok && strstr(w2.body, "n2") != NULL, "%s", w2.body);
+	ck_assert_uint_eq(here_count(1), here0 + 1); /* n2 tried on its loop */
+	ck_assert(repl_peer_view(nodes[PRIMARY].r, peer_of(PRIMARY, 1), &state,
+				 &reason, &applied, &lag));
+	ck_assert_int_eq(applied, 1); /* b (revision 2) was never counted */
+	unlink(wal);
+}
+END_TEST
+
+/* With the loop's syncs turned off, every sync is the thread's. */
+START_TEST(test_sync_here_off)
+{
+	struct wr w;
+
+	sync_here_max_us = -1;
+	start_all();
+	all_links_up();
+	write_kv(PRIMARY, &w, "a", "1", true, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert_msg(w.ok, "%s", w.body);
+	ck_assert_uint_eq(here_count(0) + here_count(1) + here_count(2), 0);
+	ck_assert_uint_ge(thread_count(PRIMARY), 1);
+}
+END_TEST
+
+/* --ack primary writes while a peer's batch is unacknowledged wait and go
+ * to it together when it acknowledges; an --ack all write goes at once. */
+START_TEST(test_unwaited_batches_held)
+{
+	struct wr w[10], wa;
+	char path[16];
+	int k;
+
+	start_all();
+	all_links_up();
+	ck_assert(run_until(all_converged, NULL, 10));
+	hold[1][0] = EKL__ENVELOPE__MSG_ACK; /* n2's acks wait */
+	for (k = 0; k < 10; k++) {
+		snprintf(path, sizeof(path), "h/%d", k);
+		write_kv(PRIMARY, &w[k], path, "v", false, 0);
+		ck_assert(run_until(answered, &w[k], 10));
+		ck_assert_msg(w[k].ok, "%s", w[k].body);
+	}
+	run_for(0.05);
+	/* The first went at once, the other nine wait for its ack. */
+	ck_assert_int_eq(sent[0][1][EKL__ENVELOPE__MSG_BATCH], 1);
+	write_kv(PRIMARY, &wa, "h/all", "v", true, 0);
+	run_for(0.05);
+	ck_assert_int_eq(sent[0][1][EKL__ENVELOPE__MSG_BATCH], 2);
+	ck_assert_int_eq(wa.done, 0); /* n2's acks still wait */
+	hold[1][0] = 0;
+	ck_assert(run_until(answered, &wa, 10));
+	ck_assert_msg(wa.ok, "%s", wa.body);
+	ck_assert_str_eq(wa.body, "revision 11");
+	ck_assert(run_until(all_converged, NULL, 10));
+	check_store(1);
+}
+END_TEST
+
 /* ---- --version-skew strict ---- */
 
 START_TEST(test_version_skew_strict)
@@ -1834,6 +1998,11 @@ static Suite *repl_suite(void)
 	ADD("failed_sync_on_thread", test_failed_sync_on_thread);
 	ADD("peer_failed_sync_no_ack", test_peer_failed_sync_no_ack);
 	ADD("lazy_ack_after_sync", test_lazy_ack_after_sync);
+	ADD("lone_write_synced_here", test_lone_write_synced_here);
+	ADD("failed_sync_here", test_failed_sync_here);
+	ADD("peer_failed_sync_here_no_ack", test_peer_failed_sync_here_no_ack);
+	ADD("sync_here_off", test_sync_here_off);
+	ADD("unwaited_batches_held", test_unwaited_batches_held);
 #undef ADD
 	return s;
 }
