@@ -247,6 +247,33 @@ static void print_repl(FILE *f, const struct side *o, const char *const *names,
 	}
 }
 
+/* A deployment: each cluster's writer on its own, as the summary lists
+ * them (one cluster: the totals say it all). */
+static void html_cluster_writes(const struct plan_run_writes *w, FILE *f)
+{
+	size_t k;
+
+	if (w->n_clusters < 2)
+		return;
+	fputs("<ul class=\"writers\">\n", f);
+	for (k = 0; k < w->n_clusters; k++) {
+		const struct plan_run_cluster_writes *c = &w->clusters[k];
+		bool bad = c->lost > 0 || c->unexpected > 0 || !c->converged;
+
+		fputs("<li>", f);
+		html_text(f, c->cluster);
+		fputs(" (writer on ", f);
+		html_text(f, c->writer);
+		fprintf(f,
+			"): %ld acknowledged; <span class=\"%s\">lost %ld, "
+			"unexpected %ld; %s</span></li>\n",
+			c->acknowledged, bad ? "bad" : "ok", c->lost,
+			c->unexpected,
+			c->converged ? "converged" : "did not converge");
+	}
+	fputs("</ul>\n", f);
+}
+
 void plan_report_html(const struct plan_run_report *r, FILE *f)
 {
 	const char *names[64];
@@ -371,6 +398,7 @@ void plan_report_html(const struct plan_run_report *r, FILE *f)
 		differ ? "warn" : "ok", differ, differ == 1 ? "" : "s",
 		r->writes.acknowledged, r->writes.lost, r->writes.unexpected,
 		r->writes.never_read);
+	html_cluster_writes(&r->writes, f);
 	fputs("<p class=\"legend\">connections (row dials column): "
 	      "<span><b style=\"color:" COL_OK "\">&#9632;</b> up</span>"
 	      "<span><b style=\"color:" COL_BAD "\">&#9632;</b> refused "

@@ -385,6 +385,20 @@ START_TEST(test_html)
 	ck_assert_ptr_nonnull(strstr(s, "&lt;node1&gt; &amp; node2"));
 	ck_assert_ptr_null(strstr(s, "<node1>"));
 	ck_assert_ptr_nonnull(strstr(s, "</html>\n"));
+	ck_assert_ptr_null(strstr(s, "writer on")); /* one cluster */
+	free(s);
+	/* A deployment: a line per cluster's writer, a failing one marked. */
+	two_clusters(&r);
+	cap_open(&c);
+	plan_report_html(&r, c.f);
+	s = cap_close(&c);
+	ck_assert_ptr_nonnull(
+	    strstr(s, "<li>core (writer on c1): 65 acknowledged; <span "
+		      "class=\"bad\">lost 1, unexpected 0; converged</span>"));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "<li>edge (writer on e1): 45 acknowledged; <span "
+		      "class=\"bad\">lost 0, unexpected 2; did not "
+		      "converge</span>"));
 	free(s);
 }
 END_TEST
