@@ -873,13 +873,15 @@ static int build_sans(const struct pki_leaf_opts *o, GENERAL_NAMES **out,
 static int load_ca(const char *dir, const char *stem, X509 **crt,
 		   EVP_PKEY **key, char *err)
 {
+	char crt_name[96], key_name[96];
 	char *crt_path = path_fmt("%s/ca-%s.crt", dir, stem);
 	char *key_path = path_fmt("%s/ca-%s.key", dir, stem);
-	BIO *b = NULL;
 	int rc = 0;
 
 	*crt = NULL;
 	*key = NULL;
+	snprintf(crt_name, sizeof(crt_name), "ca-%s.crt", stem);
+	snprintf(key_name, sizeof(key_name), "ca-%s.key", stem);
 	if (crt_path == NULL || key_path == NULL) {
 		rc = ekl_errf(err, EKL_ENOMEM, "out of memory");
 		goto out;
@@ -892,20 +894,9 @@ static int load_ca(const char *dir, const char *stem, X509 **crt,
 			      path_exists(crt_path) ? key_path : crt_path, dir);
 		goto out;
 	}
-	b = BIO_new_file(crt_path, "r");
-	if (b == NULL ||
-	    (*crt = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL) {
-		rc = ekl_errf_ssl(err, EKL_EIO, "cannot read certificate %s",
-				  crt_path);
+	if ((rc = read_pem(dir, crt_name, crt, NULL, err)) != 0 ||
+	    (rc = read_pem(dir, key_name, NULL, key, err)) != 0)
 		goto out;
-	}
-	BIO_free(b);
-	b = BIO_new_file(key_path, "r");
-	if (b == NULL ||
-	    (*key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL) {
-		rc = ekl_errf_ssl(err, EKL_EIO, "cannot read key %s", key_path);
-		goto out;
-	}
 	if (X509_check_private_key(*crt, *key) != 1) {
 		rc =
 		    ekl_errf_ssl(err, EKL_ECRYPTO,
@@ -915,7 +906,6 @@ static int load_ca(const char *dir, const char *stem, X509 **crt,
 		goto out;
 	}
 out:
-	BIO_free(b);
 	if (rc != 0) {
 		X509_free(*crt);
 		EVP_PKEY_free(*key);
