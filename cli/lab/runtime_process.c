@@ -50,29 +50,40 @@ int lab_find_program(const char *name, const char *env, char *out, size_t len)
 	return access(out, X_OK) == 0 ? 0 : -1;
 }
 
-/* Is pid alive and ours (its command line mentions the lab's state dir)? */
-static bool pid_is_ours(const struct lab *l, pid_t pid)
+/* pid's command line, NULs turned into spaces, into buf; its length (0
+ * when pid is gone or has none: a zombie, or a process still inside
+ * execve, see spawn). */
+static ssize_t read_cmdline(pid_t pid, char *buf, size_t len)
 {
-	char path[64], cmd[4096];
-	ssize_t n;
-	int fd, i;
+	char path[64];
+	ssize_t n, i;
+	int fd;
 
-	if (pid <= 0 || kill(pid, 0) != 0)
-		return false;
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
-	n = read(fd, cmd, sizeof(cmd) - 1);
+		return 0;
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
-		return false;
+		return 0;
 	for (i = 0; i < n; i++)
-		if (cmd[i] == '\0')
-			cmd[i] = ' ';
-	cmd[n] = '\0';
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[n] = '\0';
+	return n;
+}
+
+/* Is pid alive and ours (its command line mentions the lab's state dir)? */
+static bool pid_is_ours(const struct lab *l, pid_t pid)
+{
+	char cmd[4096];
+
+	if (pid <= 0 || kill(pid, 0) != 0)
+		return false;
 	/* A zombie has an empty command line. */
-	return strstr(cmd, l->state) != NULL;
+	return read_cmdline(pid, cmd, sizeof(cmd)) > 0 &&
+	       strstr(cmd, l->state) != NULL;
 }
 
 extern char **environ;
@@ -167,12 +178,27 @@ static bool pid_gone(pid_t pid)
 	return task_count(pid) <= 1;
 }
 
+/* The close-on-exec pipe closes inside execve before the kernel has set
+ * up the new program's arguments: for a moment the process's command
+ * line reads empty, and pid_is_ours would call it gone. Wait (bounded)
+ * until the line is there or the process has exited. */
+static void wait_cmdline(pid_t pid)
+{
+	char cmd[64];
+	int k;
+
+	for (k = 0; k < 2000; k++) {
+		if (read_cmdline(pid, cmd, sizeof(cmd)) > 0 || pid_gone(pid))
+			return;
+		usleep(500);
+	}
+}
+
 /* fork + setsid + exec, stdout/stderr appended to log, the n listening
  * sockets fds handed over at descriptors 3.. (LISTEN_FDS: addr_listen
  * in the child picks them up). Returns once the child has exec'd (a
- * close-on-exec pipe tells), so the new process's command line is
- * already its own; -1 when fork or exec failed. The caller still owns
- * and closes fds. */
+ * close-on-exec pipe tells) and its command line reads as its own; -1 when fork
+ * or exec failed. The caller still owns and closes fds. */
 static pid_t spawn(char *const argv[], const char *log, const int *fds, int n)
 {
 	char fds_var[32], pid_var[40];
@@ -245,6 +271,7 @@ static pid_t spawn(char *const argv[], const char *log, const int *fds, int n)
 		errno = e;
 		return -1;
 	}
+	wait_cmdline(pid);
 	return pid;
 }
 
