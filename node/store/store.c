@@ -55,8 +55,8 @@ static const char *const store_sql_text[SQL_COUNT] = {
 		"ON CONFLICT(path) DO UPDATE SET value = excluded.value",
     [SQL_DEL] = "DELETE FROM config WHERE path = ?1",
     [SQL_LIST] = "SELECT path, value FROM config ORDER BY path",
-    [SQL_LOG_ADD] = "INSERT INTO changelog(rev, epoch, path, value) "
-		    "VALUES(?1, ?2, ?3, ?4)",
+    [SQL_LOG_ADD] = "INSERT INTO changelog(rev, epoch, path, value, digest) "
+		    "VALUES(?1, ?2, ?3, ?4, ?5)",
     [SQL_LOG_READ] = "SELECT rev, epoch, path, value FROM changelog "
 		     "WHERE rev > ?1 AND rev <= ?2 ORDER BY rev LIMIT ?3",
     [SQL_LOG_EPOCH] = "SELECT epoch FROM changelog WHERE rev = ?1",
@@ -73,9 +73,9 @@ static const char store_schema[] =
     "CREATE TABLE meta(k TEXT PRIMARY KEY NOT NULL, v) WITHOUT ROWID;"
     "CREATE TABLE config" STORE_SQL_CONFIG_COLUMNS ";"
     "CREATE TABLE changelog(rev INTEGER PRIMARY KEY,"
-    " epoch INTEGER NOT NULL, path TEXT NOT NULL, value TEXT);"
+    " epoch INTEGER NOT NULL, path TEXT NOT NULL, value TEXT, digest BLOB);"
     "CREATE TABLE snap_config" STORE_SQL_CONFIG_COLUMNS ";"
-    "INSERT INTO meta(k, v) VALUES ('schema_version', 1), ('epoch', 0),"
+    "INSERT INTO meta(k, v) VALUES ('schema_version', 2), ('epoch', 0),"
     " ('primary', ''), ('revision', 0), ('rev_epoch', 0),"
     " ('log_first', 1), ('digest', zeroblob(32));";
 
@@ -268,7 +268,7 @@ static int meta_set(struct store *s, const char *k, int type, int64_t i,
  * the caller's transaction. */
 int store_meta_write(struct store *s, const struct store_state *ns, char *err)
 {
-	const struct store_state *o = &s->st;
+	const struct store_state *o = &s->mst;
 	int r = 0;
 
 	if (r == 0 && ns->epoch != o->epoch)
@@ -291,7 +291,45 @@ int store_meta_write(struct store *s, const struct store_state *ns, char *err)
 
 /* ---- open ---- */
 
-/* Reads meta into *m; only SQL errors fail. */
+/* The change log's last entry, when newer than meta's revision, gives
+ * revision, rev_epoch and digest (invariant 6 of store.h). An entry
+ * without a digest of the right size takes META_DIGEST out of m->found:
+ * the file is inconsistent. */
+static int log_tail(sqlite3 *db, const char *file, struct store_meta *m,
+		    char *err)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db,
+				"SELECT rev, epoch, digest FROM changelog "
+				"ORDER BY rev DESC LIMIT 1",
+				-1, &stmt, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW &&
+	    sqlite3_column_int64(stmt, 0) > m->st.revision) {
+		const void *d = sqlite3_column_blob(stmt, 2);
+
+		m->st.revision = sqlite3_column_int64(stmt, 0);
+		m->st.rev_epoch = sqlite3_column_int64(stmt, 1);
+		if (d != NULL &&
+		    sqlite3_column_bytes(stmt, 2) == STORE_DIGEST_LEN)
+			memcpy(m->st.digest, d, STORE_DIGEST_LEN);
+		else
+			m->found &= ~(unsigned)META_DIGEST;
+	}
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		rc = 0;
+	else
+		rc =
+		    store_sql_fail(db, file, rc, "reading the change log", err);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/* Reads meta into *m, and the change log's last entry when it is newer
+ * (invariant 6 of store.h); only SQL errors fail. */
 int store_meta_load(sqlite3 *db, const char *file, struct store_meta *m,
 		    char *err)
 {
@@ -350,6 +388,9 @@ int store_meta_load(sqlite3 *db, const char *file, struct store_meta *m,
 	else
 		rc = 0;
 	sqlite3_finalize(stmt);
+	m->kept = m->st;
+	if (rc == 0 && m->schema >= 2)
+		rc = log_tail(db, file, m, err);
 	return rc;
 }
 
@@ -489,7 +530,7 @@ static int check_schema(sqlite3 *db, const char *file, struct store_meta *m,
 				      "is not an ekunode configuration "
 				      "database (meta has no schema_version)",
 				      err);
-	if (m->schema != STORE_SCHEMA_VERSION) {
+	if (m->schema != STORE_SCHEMA_VERSION && m->schema != 1) {
 		snprintf(why, sizeof(why),
 			 "has schema version %" PRId64
 			 ", this ekunode needs %d",
@@ -628,6 +669,28 @@ static int prepare_all(struct store *s, char *err)
 	return 0;
 }
 
+/* Schema 1 wrote meta at every commit; schema 2 (invariant 6 of
+ * store.h) keeps the digest in the change log instead. One transaction:
+ * the file is either of schema 1, untouched, or of schema 2. */
+static int migrate_v1(struct store *s, struct store_meta *m, char *err)
+{
+	int rc = sqlite3_exec(s->db,
+			      "BEGIN IMMEDIATE; "
+			      "ALTER TABLE changelog ADD COLUMN digest BLOB; "
+			      "UPDATE meta SET v = 2 WHERE k = "
+			      "'schema_version'; "
+			      "COMMIT",
+			      NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return store_fail(s, rc, "updating the schema from version 1",
+				  err);
+	}
+	m->schema = 2;
+	return 0;
+}
+
 /* Opens s->file, which exists: checks it, then sets it up for use. */
 static int open_existing(struct store *s, char *err)
 {
@@ -650,6 +713,8 @@ static int open_existing(struct store *s, char *err)
 	r = check_integrity(s->db, s->file, err);
 	if (r == 0)
 		r = check_schema(s->db, s->file, &m, err);
+	if (r == 0 && m.schema == 1)
+		r = migrate_v1(s, &m, err);
 	if (r == 0)
 		r = prepare_all(s, err);
 	if (r == 0)
@@ -706,6 +771,7 @@ static int open_existing(struct store *s, char *err)
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "configuring the connection", err);
 	s->st = m.st;
+	s->mst = m.kept;
 
 	/* A snapshot that was being received when the node stopped. */
 	if (staged > 0) {

@@ -4,7 +4,9 @@
  *   meta(k PRIMARY KEY, v)            schema_version, epoch, primary,
  *                                     revision, rev_epoch, digest, log_first
  *   config(path PRIMARY KEY, value)   the configuration rows
- *   changelog(rev PRIMARY KEY, epoch, path, value)   value NULL = delete
+ *   changelog(rev PRIMARY KEY, epoch, path, value, digest)   value NULL =
+ *                                     delete; digest = the store's digest
+ *                                     after this change
  *   snap_config(path PRIMARY KEY, value)   staging for a snapshot being
  *                                     received; empty otherwise
  *   config_retired_N(path PRIMARY KEY, value)   the rows a snapshot
@@ -30,6 +32,11 @@
  *   5. A snapshot being received lives only in snap_config until
  *      store_snap_finish swaps it in with one transaction, so a crash in
  *      the middle leaves the previous rows and revision intact.
+ *   6. A write group or an applied batch does not write meta: revision,
+ *      rev_epoch and digest are those of the change log's last entry
+ *      when it is newer than meta's revision, else meta's (schema 2; a
+ *      commit writes two pages, the row's and the log's, not three).
+ *      Compaction, a snapshot swap and an epoch change write meta whole.
  */
 #ifndef EKUNODE_STORE_H
 #define EKUNODE_STORE_H
@@ -40,7 +47,7 @@
 
 #include "ekulab/wire/adminproto.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_DIGEST_LEN     32
 /* The admin protocol's limits: a maximal row fits one request line. */
 #define STORE_PATH_MAX	ADMINPROTO_KEY_MAX   /* bytes of a path */

@@ -54,7 +54,9 @@ enum {
 };
 
 struct store_meta {
-	struct store_state st; /* rows not filled */
+	struct store_state st;	 /* rows not filled; the log's last entry
+				    counted in (invariant 6 of store.h) */
+	struct store_state kept; /* what the meta table itself holds */
 	int64_t schema;
 	unsigned found; /* META_* of the keys present with a valid value */
 };
@@ -66,6 +68,7 @@ struct store {
 	EVP_MD *md;		      /* owned: SHA-256 fetched once */
 	EVP_MD_CTX *mdctx;	      /* owned: reused for every row hash */
 	struct store_state st;	      /* committed state */
+	struct store_state mst;	      /* what the meta table holds */
 	struct store_state gst;	      /* working state of the open group */
 	bool group;		      /* a write group is open */
 	int group_failed;	      /* the open group was rolled back:
@@ -124,8 +127,9 @@ void store_tx_rollback(struct store *s);
 /* Reads meta into *m; only SQL errors fail. */
 int store_meta_load(sqlite3 *db, const char *file, struct store_meta *m,
 		    char *err);
-/* Writes the meta keys where ns differs from the committed state, inside
- * the caller's transaction. */
+/* Writes the meta keys where ns differs from what meta holds (s->mst),
+ * inside the caller's transaction; the caller sets s->mst = *ns once it
+ * has committed. */
 int store_meta_write(struct store *s, const struct store_state *ns, char *err);
 /* Runs a query returning one integer into *out. */
 int store_query_int(sqlite3 *db, const char *file, const char *sql,

@@ -310,7 +310,7 @@ int store_snap_finish(struct store *s, int64_t revision, int64_t rev_epoch,
 	else
 		store_tx_rollback(s);
 	if (r == 0) {
-		s->st = ns;
+		s->st = s->mst = ns;
 		s->staging = false;
 		s->trash_tables++;
 		s->trash_next++;

@@ -21,11 +21,13 @@ static int bind_text(sqlite3_stmt *stmt, int i, const char *v)
 }
 
 /* Applies change (rev, epoch, path, value) to the tables and to *ns
- * (revision, rev_epoch, digest, rows). Everything that can be refused is
- * judged before the first write: a delete of a missing row is EKL_ENOENT
- * (err is then left to the caller), and the new row's hash is computed
- * first. Only an SQLite error can come after a write; the caller then
- * rolls the whole transaction back (no savepoint per change). */
+ * (revision, rev_epoch, digest, rows); the log entry carries the new
+ * digest, so the commit needs no meta write (invariant 6 of store.h).
+ * Everything that can be refused is judged before the first write: a delete of
+ * a missing row is EKL_ENOENT (err is then left to the caller), and the new
+ * row's hash is computed first. Only an SQLite error can come after a write;
+ * the caller then rolls the whole transaction back (no savepoint per change).
+ */
 static int change_row(struct store *s, struct store_state *ns, int64_t rev,
 		      int64_t epoch, const char *path, const char *value,
 		      char *err)
@@ -90,6 +92,9 @@ static int change_row(struct store *s, struct store_state *ns, int64_t rev,
 		rc = sqlite3_bind_text(stmt, 3, path, (int)plen, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = bind_text(stmt, 4, value);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_blob(stmt, 5, digest, STORE_DIGEST_LEN,
+				       SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = store_sql_done(stmt);
 	if (rc != SQLITE_OK)
@@ -200,11 +205,7 @@ int store_group_commit(struct store *s, char *err)
 		s->group_failed = 0;
 		return r;
 	}
-	r = store_meta_write(s, &s->gst, err);
-	if (r == 0)
-		r = store_tx_commit(s, err);
-	else
-		store_tx_rollback(s);
+	r = store_tx_commit(s, err);
 	if (r == 0)
 		s->st = s->gst;
 	return r;
@@ -251,7 +252,7 @@ int store_compact(struct store *s, int64_t keep, char *err)
 	else
 		store_tx_rollback(s);
 	if (r == 0)
-		s->st = ns;
+		s->st = s->mst = ns;
 	return r;
 }
 
@@ -302,8 +303,6 @@ int store_apply(struct store *s, const struct store_change *c, size_t n,
 				     "does not have: the stores differ",
 				     c[i].rev, c[i].path);
 	}
-	if (r == 0)
-		r = store_meta_write(s, &ns, err);
 	if (r == 0)
 		r = store_tx_commit(s, err);
 	else
@@ -356,6 +355,6 @@ int store_set_epoch(struct store *s, int64_t epoch, const char *primary,
 	else
 		store_tx_rollback(s);
 	if (r == 0)
-		s->st = ns;
+		s->st = s->mst = ns;
 	return r;
 }

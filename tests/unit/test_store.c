@@ -367,13 +367,115 @@ START_TEST(test_open_schema_version)
 	put1(s, "a", "1");
 	store_close(s);
 	db_file(file, sizeof(file), dir);
-	raw_sql(file, "UPDATE meta SET v = 2 WHERE k = 'schema_version'");
+	raw_sql(file, "UPDATE meta SET v = 3 WHERE k = 'schema_version'");
 	assert_refused_untouched(dir, EKL_ECONFIG,
-				 "schema version 2, this ekunode needs 1");
+				 "schema version 3, this ekunode needs 2");
 
-	raw_sql(file, "UPDATE meta SET v = 1 WHERE k = 'schema_version';"
+	raw_sql(file, "UPDATE meta SET v = 2 WHERE k = 'schema_version';"
 		      "DELETE FROM meta WHERE k = 'log_first'");
 	assert_refused_untouched(dir, EKL_ECONFIG, "meta");
+}
+END_TEST
+
+/* One integer from a plain connection (what a foreign reader sees). */
+static int64_t raw_int(const char *file, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t v;
+
+	ck_assert_int_eq(sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+		      "%s: %s", sql, sqlite3_errmsg(db));
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+	return v;
+}
+
+/* Invariant 6: a commit writes the row and the log entry, not meta; the
+ * state read back at open comes from the log's last entry, and from meta
+ * once compaction has emptied the log. */
+START_TEST(test_commit_leaves_meta)
+{
+	char dir[512], file[600];
+	struct store_state before, after;
+	struct store *s;
+
+	mkdir_fresh(dir, sizeof(dir), "store-meta");
+	s = open_ok(dir);
+	OK(store_set_epoch(s, 3, "n1", err));
+	put1(s, "a", "1");
+	put1(s, "b", "2");
+	ck_assert_int_eq(put1(s, "a", NULL), 3);
+	db_file(file, sizeof(file), dir);
+	ck_assert_int_eq(
+	    raw_int(file, "SELECT v FROM meta WHERE k = 'revision'"), 0);
+	ck_assert_int_eq(raw_int(file, "SELECT count(*) FROM changelog WHERE "
+				       "length(digest) = 32"),
+			 3);
+	before = state(s);
+	store_close(s);
+	s = open_ok(dir);
+	after = state(s);
+	assert_same_state(&before, &after);
+	ck_assert_int_eq(after.rev_epoch, 3);
+
+	/* The whole log compacted away: meta carries the state. */
+	OK(store_compact(s, 0, err));
+	ck_assert_int_eq(
+	    raw_int(file, "SELECT v FROM meta WHERE k = 'revision'"), 3);
+	ck_assert_int_eq(raw_int(file, "SELECT count(*) FROM changelog"), 0);
+	before = state(s);
+	store_close(s);
+	s = open_ok(dir);
+	after = state(s);
+	assert_same_state(&before, &after);
+	ck_assert_int_eq(put1(s, "c", "3"), 4);
+	store_close(s);
+
+	/* A last log entry without its digest is refused, untouched. */
+	raw_sql(file, "UPDATE changelog SET digest = NULL WHERE rev = 4");
+	assert_refused_untouched(dir, EKL_ECONFIG, "meta");
+}
+END_TEST
+
+/* A file of schema 1 (meta written at each commit, no digest in the log)
+ * opens as schema 2 with the same state and takes writes. */
+START_TEST(test_open_schema_1_updated)
+{
+	char dir[512], file[600];
+	struct store_state before, after;
+	struct store *s;
+
+	mkdir_fresh(dir, sizeof(dir), "store-schema1");
+	s = open_ok(dir);
+	put1(s, "a", "1");
+	put1(s, "b", "2");
+	before = state(s);
+	store_close(s);
+	db_file(file, sizeof(file), dir);
+	/* What schema 1 left: meta current, the log without digests. */
+	raw_sql(file,
+		"UPDATE meta SET v = (SELECT digest FROM changelog WHERE rev = "
+		"2) WHERE k = 'digest';"
+		"UPDATE meta SET v = 2 WHERE k = 'revision';"
+		"UPDATE meta SET v = 1 WHERE k = 'schema_version';"
+		"ALTER TABLE changelog DROP COLUMN digest");
+	s = open_ok(dir);
+	after = state(s);
+	assert_same_state(&before, &after);
+	ck_assert_int_eq(
+	    raw_int(file, "SELECT v FROM meta WHERE k = 'schema_version'"), 2);
+	ck_assert_int_eq(put1(s, "c", "3"), 3);
+	before = state(s);
+	store_close(s);
+	s = open_ok(dir);
+	after = state(s);
+	assert_same_state(&before, &after);
+	store_close(s);
 }
 END_TEST
 
@@ -700,7 +802,7 @@ START_TEST(test_group_put_fails_midway)
 	 * it has written the config row. There is no savepoint per put: the
 	 * whole group is rolled back (the first put too), later puts and the
 	 * commit say so, and nothing of it is applied. */
-	raw_sql(file, "INSERT INTO changelog VALUES (3, 0, 'x', 'y')");
+	raw_sql(file, "INSERT INTO changelog VALUES (3, 0, 'x', 'y', NULL)");
 	OK(store_group_begin(s, err));
 	OK(store_group_put(s, "b", "1", &rev, err));
 	ck_assert_int_eq(rev, 2);
@@ -1800,6 +1902,8 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_open_garbage);
 	tcase_add_test(tc, test_open_truncated);
 	tcase_add_test(tc, test_open_schema_version);
+	tcase_add_test(tc, test_open_schema_1_updated);
+	tcase_add_test(tc, test_commit_leaves_meta);
 	tcase_add_test(tc, test_open_foreign);
 	tcase_add_test(tc, test_open_orphan_wal);
 	tcase_add_test(tc, test_open_nomem);
