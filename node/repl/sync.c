@@ -41,11 +41,16 @@ struct syncer {
 /* fdatasync the WAL; reopen it when SQLite replaced the file. Only called
  * after a commit, so the WAL exists: a WAL that is gone (removed under the
  * node's feet) holds commits that can no longer be made durable, and that
- * is a failure, never "nothing to do". */
+ * is a failure, never "nothing to do". The open file, while still
+ * linked, is the WAL: an fstat, no path lookup (stat of the path was
+ * about 4 % of the primary's CPU for a lone write); only an unlinked one
+ * sends us to the path. */
 static int sync_wal(struct syncer *s)
 {
 	struct stat st;
 
+	if (s->fd >= 0 && fstat(s->fd, &st) == 0 && st.st_nlink > 0)
+		return fdatasync(s->fd);
 	if (stat(s->wal_path, &st) != 0)
 		return -1;
 	if (s->fd < 0 || st.st_ino != s->ino) {
