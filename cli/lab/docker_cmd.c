@@ -255,6 +255,11 @@ int docker_simple(const char *sub, const char *opt, const char *name, char *err)
 	return docker_run(&a, NULL, NULL, 0, err);
 }
 
+bool docker_freeze_timed_out(const char *err)
+{
+	return strstr(err, "unable to freeze") != NULL;
+}
+
 /* The container's output into path (its log, as node.log would be). */
 void docker_save_logs(const char *name, const char *path)
 {

@@ -51,6 +51,15 @@ void docker_argv_free(struct docker_argv *a);
 int docker_run(struct docker_argv *a, const char *to_file, char *out,
 	       size_t outlen, char *err);
 /* `docker SUB [OPT] NAME`. */
+/* Did a `docker pause` fail only because the cgroup freezer timed out
+ * (runc: "unable to freeze": a task of the container was in an
+ * uninterruptible wait, e.g. an fdatasync on a busy disk)? Worth another
+ * try a moment later. */
+bool docker_freeze_timed_out(const char *err);
+/* Tries of `docker pause` when the freezer times out, DOCKER_PAUSE_GAP_US
+ * apart. */
+#define DOCKER_PAUSE_TRIES  10
+#define DOCKER_PAUSE_GAP_US 100000
 int docker_simple(const char *sub, const char *opt, const char *name,
 		  char *err);
 /* Whether the object NAME of kind what (network, container) exists. */

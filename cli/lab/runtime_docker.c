@@ -252,7 +252,14 @@ static int pause_node(struct lab *l, int i, char *err)
 				l->nodes[i].name);
 	if (strncmp(st, "paused ", 7) == 0)
 		return 0;
-	return docker_simple("pause", NULL, cn, err);
+	for (int k = 1;; k++) {
+		int rv = docker_simple("pause", NULL, cn, err);
+
+		if (rv == 0 || k == DOCKER_PAUSE_TRIES ||
+		    !docker_freeze_timed_out(err))
+			return rv;
+		usleep(DOCKER_PAUSE_GAP_US);
+	}
 }
 
 static int resume_node(struct lab *l, int i, char *err)

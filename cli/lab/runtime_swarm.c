@@ -1219,7 +1219,13 @@ static int pause_node(struct lab *l, int i, char *err)
 	where_state(&w, st, sizeof(st));
 	if (strcmp(st, "paused") == 0)
 		return 0;
-	return where_docker(&w, "pause", NULL, NULL, NULL, 0, err);
+	for (int k = 1;; k++) {
+		rv = where_docker(&w, "pause", NULL, NULL, NULL, 0, err);
+		if (rv == 0 || k == DOCKER_PAUSE_TRIES ||
+		    !docker_freeze_timed_out(err))
+			return rv;
+		usleep(DOCKER_PAUSE_GAP_US);
+	}
 }
 
 static int resume_node(struct lab *l, int i, char *err)
