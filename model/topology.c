@@ -354,45 +354,13 @@ static int scalar(struct walk *w, const yaml_node_t *n, const char *key,
 static int check_keys(struct walk *w, const yaml_node_t *map,
 		      const char *prefix, const char *const *allowed)
 {
-	const yaml_node_pair_t *p;
-	const yaml_node_pair_t *q;
-	char kp[KEYPATH_LEN];
-	char list[200] = "";
-	size_t i;
+	const yaml_node_t *at;
+	char kp[KEYPATH_LEN], msg[EKL_ERRLEN];
 
-	for (i = 0; allowed[i] != NULL; i++) {
-		size_t n = strlen(list);
-
-		snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
-			 allowed[i]);
-	}
-	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = node_at(w, p->key);
-
-		if (k == NULL || k->type != YAML_SCALAR_NODE)
-			return fail_at(w, k != NULL ? k : map,
-				       prefix[0] ? prefix : "(top)",
-				       "keys must be plain names");
-		snprintf(kp, sizeof(kp), "%s%s%s", prefix, prefix[0] ? "." : "",
-			 text(k));
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(text(k), allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL)
-			return fail_at(
-			    w, k, kp, "unknown key; expected one of: %s", list);
-		for (q = map->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = node_at(w, q->key);
-
-			if (strcmp(text(k2), text(k)) == 0)
-				return fail_at(w, k, kp,
-					       "duplicate key (first at line "
-					       "%zu)",
-					       k2->start_mark.line + 1);
-		}
-	}
-	return 0;
+	if (yamlfile_check_keys(w->doc, map, prefix, allowed, &at, kp,
+				sizeof(kp), msg, sizeof(msg)))
+		return 0;
+	return fail_at(w, at, kp, "%s", msg);
 }
 
 /* The value node of `key` in a checked mapping, or NULL. The key node is

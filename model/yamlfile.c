@@ -263,3 +263,55 @@ err_after_parser:
 	yaml_parser_delete(&parser);
 	return rc;
 }
+
+bool yamlfile_check_keys(yaml_document_t *doc, const yaml_node_t *map,
+			 const char *kp, const char *const *allowed,
+			 const yaml_node_t **at, char *key, size_t keylen,
+			 char *msg, size_t msglen)
+{
+	const yaml_node_pair_t *p, *q;
+	char list[200] = "";
+	size_t i;
+
+	for (i = 0; allowed[i] != NULL; i++) {
+		size_t n = strlen(list);
+
+		snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
+			 allowed[i]);
+	}
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		const char *name;
+
+		if (k == NULL || k->type != YAML_SCALAR_NODE) {
+			*at = k != NULL ? k : map;
+			snprintf(key, keylen, "%s", kp[0] ? kp : "(top)");
+			snprintf(msg, msglen, "keys must be plain names");
+			return false;
+		}
+		name = (const char *)k->data.scalar.value;
+		*at = k;
+		snprintf(key, keylen, "%s%s%s", kp, kp[0] ? "." : "", name);
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(name, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL) {
+			snprintf(msg, msglen,
+				 "unknown key; expected one of: %s", list);
+			return false;
+		}
+		for (q = map->data.mapping.pairs.start; q < p; q++) {
+			yaml_node_t *k2 = yaml_document_get_node(doc, q->key);
+
+			if (strcmp((const char *)k2->data.scalar.value, name) ==
+			    0) {
+				snprintf(msg, msglen,
+					 "duplicate key (first at line %zu)",
+					 k2->start_mark.line + 1);
+				return false;
+			}
+		}
+	}
+	return true;
+}

@@ -4,6 +4,7 @@
 #ifndef EKULAB_YAMLFILE_H
 #define EKULAB_YAMLFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <yaml.h>
@@ -34,5 +35,18 @@ int yamlfile_load_mem(const char *name, const void *buf, size_t len,
 		      const char *kind,
 		      int (*walk)(void *arg, yaml_document_t *doc), void *arg,
 		      char *err);
+
+/* Check that every key of mapping `map` (in doc) is a scalar among
+ * `allowed` (NULL-terminated) and appears once; `kp` is the mapping's
+ * dotted key path ("" at the top). true when so; otherwise false with
+ * *at the node to blame, key (keylen bytes, cut when too long) the key
+ * path to name ("(top)" for a bad key at the top) and msg (msglen bytes)
+ * what is wrong: "keys must be plain names", "unknown key; expected one
+ * of: ...", "duplicate key (first at line N)". The walker reports it
+ * with its own located message. */
+bool yamlfile_check_keys(yaml_document_t *doc, const yaml_node_t *map,
+			 const char *kp, const char *const *allowed,
+			 const yaml_node_t **at, char *key, size_t keylen,
+			 char *msg, size_t msglen);
 
 #endif

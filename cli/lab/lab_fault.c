@@ -15,8 +15,11 @@
 #include "ekulab/core/mem.h"
 #include "lab_runtime.h"
 
-static int remember(struct lab *l, const char *name, const char *kind, int node,
-		    char *err)
+/* Record fault `name` of `kind` on node `node` ("" for a link fault on
+ * no route, lab_fault_links, so that no node fault logic sees it) and save
+ * the lab. */
+static int remember(struct lab *l, const char *name, const char *kind,
+		    const char *node, char *err)
 {
 	struct lab_fault *f;
 	int k;
@@ -32,30 +35,7 @@ static int remember(struct lab *l, const char *name, const char *kind, int node,
 	f = &l->faults[l->n_faults++];
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	snprintf(f->kind, sizeof(f->kind), "%s", kind);
-	snprintf(f->node, sizeof(f->node), "%s", l->nodes[node].name);
-	return lab_save(l, err);
-}
-
-/* A link fault on no route (lab_fault_links): node "" so that no node
- * fault logic sees it. */
-static int remember_link(struct lab *l, const char *name, const char *kind,
-			 char *err)
-{
-	struct lab_fault *f;
-	int k;
-
-	for (k = 0; k < l->n_faults; k++)
-		if (strcmp(l->faults[k].name, name) == 0)
-			return ekl_errf(err, EKL_EEXIST,
-					"a fault called '%s' exists; choose "
-					"another --name",
-					name);
-	if (l->n_faults == LAB_MAX_FAULTS)
-		return ekl_errf(err, EKL_EINVAL, "too many faults; heal some");
-	f = &l->faults[l->n_faults++];
-	snprintf(f->name, sizeof(f->name), "%s", name);
-	snprintf(f->kind, sizeof(f->kind), "%s", kind);
-	f->node[0] = '\0';
+	snprintf(f->node, sizeof(f->node), "%s", node);
 	return lab_save(l, err);
 }
 
@@ -167,7 +147,7 @@ int lab_fault_kill(struct lab *l, int node, const char *name, char *err)
 
 	if (rv != 0)
 		return rv;
-	return remember(l, name, "kill", node, err);
+	return remember(l, name, "kill", l->nodes[node].name, err);
 }
 
 int lab_fault_pause(struct lab *l, int node, const char *name, char *err)
@@ -180,7 +160,7 @@ int lab_fault_pause(struct lab *l, int node, const char *name, char *err)
 		rv = l->rt->pause_node(l, node, err);
 	if (rv != 0)
 		return rv;
-	return remember(l, name, "pause", node, err);
+	return remember(l, name, "pause", l->nodes[node].name, err);
 }
 
 int lab_fault_resume(struct lab *l, int node, char *err)
@@ -334,7 +314,7 @@ int lab_fault_links(struct lab *l, const char *name, const char *kind,
 		 * healed by name). The lab remembers it: the proxy has no
 		 * route to put it on. */
 		ekl_free(cmd);
-		return remember_link(l, name, kind, err);
+		return remember(l, name, kind, "", err);
 	}
 	if (params != NULL && params[0] != '\0')
 		snprintf(cmd + len, cap - len, " %s", params);

@@ -520,16 +520,9 @@ static const char *dir_result(const struct lab_dir *d)
 	return "?";
 }
 
-static void json_dir(struct json *j, const struct topo *t,
-		     const struct lab_prediction *p, size_t from, size_t to)
+/* The "result", "rejected_by" and "depth" keys of one direction. */
+static void json_dir_result(struct json *j, const struct lab_dir *d)
 {
-	const struct lab_dir *d = &p->dir[from][to];
-
-	json_obj_begin(j);
-	json_key(j, "from");
-	json_str(j, t->nodes[from].name);
-	json_key(j, "to");
-	json_str(j, t->nodes[to].name);
 	json_key(j, "result");
 	json_str(j, dir_result(d));
 	json_key(j, "rejected_by");
@@ -542,6 +535,19 @@ static void json_dir(struct json *j, const struct topo *t,
 		json_int(j, d->v.depth);
 	else
 		json_null(j);
+}
+
+static void json_dir(struct json *j, const struct topo *t,
+		     const struct lab_prediction *p, size_t from, size_t to)
+{
+	const struct lab_dir *d = &p->dir[from][to];
+
+	json_obj_begin(j);
+	json_key(j, "from");
+	json_str(j, t->nodes[from].name);
+	json_key(j, "to");
+	json_str(j, t->nodes[to].name);
+	json_dir_result(j, d);
 	json_obj_end(j);
 }
 
@@ -629,18 +635,7 @@ static void json_prediction(struct json *j, const struct topo *t,
 		json_str(j, topo_endpoint_name(t, c->from));
 		json_key(j, "to");
 		json_str(j, topo_endpoint_name(t, c->to));
-		json_key(j, "result");
-		json_str(j, dir_result(d));
-		json_key(j, "rejected_by");
-		if (d->state == LAB_DIR_REJECTED)
-			json_str(j, pol_side_name(d->v.side));
-		else
-			json_null(j);
-		json_key(j, "depth");
-		if (d->state == LAB_DIR_REJECTED && d->v.depth >= 0)
-			json_int(j, d->v.depth);
-		else
-			json_null(j);
+		json_dir_result(j, d);
 		json_obj_end(j);
 	}
 	json_arr_end(j);

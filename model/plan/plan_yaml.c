@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "ekulab/core/err.h"
+#include "model/yamlfile.h"
 
 /* A key path into out (truncated, never overflowing). */
 void plan_yaml_keypath(char *out, size_t len, const char *fmt, ...)
@@ -82,46 +83,13 @@ int plan_yaml_scalar(struct plan_yaml *w, const yaml_node_t *n, const char *key,
 int plan_yaml_check_keys(struct plan_yaml *w, const yaml_node_t *map,
 			 const char *kp, const char *const *allowed)
 {
-	const yaml_node_pair_t *p, *q;
-	char list[200] = "";
-	char sub[PLAN_KP_LEN];
-	size_t i;
+	const yaml_node_t *at;
+	char sub[PLAN_KP_LEN], msg[EKL_ERRLEN];
 
-	for (i = 0; allowed[i] != NULL; i++) {
-		size_t n = strlen(list);
-
-		snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
-			 allowed[i]);
-	}
-	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = plan_yaml_node(w, p->key);
-
-		if (k == NULL || k->type != YAML_SCALAR_NODE)
-			return plan_yaml_fail(w, k != NULL ? k : map,
-					      kp[0] ? kp : "(top)",
-					      "keys must be plain names");
-		plan_yaml_keypath(sub, sizeof(sub), "%s%s%s", kp,
-				  kp[0] ? "." : "", plan_yaml_text(k));
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(plan_yaml_text(k), allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL)
-			return plan_yaml_fail(
-			    w, k, sub, "unknown key; expected one of: %s",
-			    list);
-		for (q = map->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = plan_yaml_node(w, q->key);
-
-			if (strcmp(plan_yaml_text(k2), plan_yaml_text(k)) == 0)
-				return plan_yaml_fail(
-				    w, k, sub,
-				    "duplicate key (first at line "
-				    "%zu)",
-				    k2->start_mark.line + 1);
-		}
-	}
-	return 0;
+	if (yamlfile_check_keys(w->doc, map, kp, allowed, &at, sub, sizeof(sub),
+				msg, sizeof(msg)))
+		return 0;
+	return plan_yaml_fail(w, at, sub, "%s", msg);
 }
 
 yaml_node_t *plan_yaml_get(struct plan_yaml *w, const yaml_node_t *map,

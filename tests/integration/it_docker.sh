@@ -83,46 +83,8 @@ size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
 dlab() { "$EKULAB" lab "$@" --state "$DLAB"; }
 plab() { "$EKULAB" lab "$@" --state "$PLAB"; }
 
-# links STATE: the directed link matrix of `lab status --json`, one
-# "FROM>TO state-or-code" per line, sorted.
-links() {
-	"$EKULAB" lab status "$TOPO" --json --state "$1" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-for l in sorted(d["links"], key=lambda l: (l["from"], l["to"])):
-    print("%s>%s %s" % (l["from"], l["to"],
-                        "up" if l["state"] == "up" else (l["code"] or l["state"])))
-'
-}
-settled() { ! links "$1" | grep -qE ' (pending|not-running|\?|null)$'; }
-# Both labs settled and equal, twice in a row half a second apart.
-same_matrix() {
-	settled "$DLAB" && settled "$PLAB" || return 1
-	[ "$(links "$DLAB")" = "$(links "$PLAB")" ] || return 1
-	sleep 0.5
-	[ "$(links "$DLAB")" = "$(links "$PLAB")" ]
-}
-expect_same_matrix() {
-	wait_until 30 same_matrix || fail "$1: docker and process matrices differ:
-docker:
-$(links "$DLAB")
-process:
-$(links "$PLAB")"
-}
-cell() { links "$DLAB" | awk -v k="$1>$2" '$1 == k { print $2 }'; }
-cell_is() { [ "$(cell "$1" "$2")" = "$3" ]; }
-expect_cell() {
-	wait_until "${4:-20}" cell_is "$1" "$2" "$3" ||
-		fail "docker lab: $1 -> $2: expected $3, got $(cell "$1" "$2")"
-}
-node_field() {
-	"$EKULAB" lab status "$TOPO" --json --state "$DLAB" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print([n for n in d["nodes"] if n["name"] == sys.argv[1]][0][sys.argv[2]])
-' "$1" "$2"
-}
-process_is() { [ "$(node_field "$1" process)" = "$2" ]; }
+# The comparisons of the two labs: lib.sh (twin_*).
+TWIN_LAB="$DLAB" TWIN_KIND=docker
 id_of() { sed -n 's/^id //p' "$DLAB/docker.conf"; }
 cstate() { docker inspect -f '{{.State.Status}}' "$(id_of)-$1" 2>/dev/null; }
 read_back() { dlab exec "$TOPO" "$1" "xConfiguration $2" 2>/dev/null; }
@@ -152,13 +114,13 @@ grep -q "^listen = $ip1:" "$DLAB/node1/container.conf" ||
 	fail "node1 does not listen on its lab address $ip1"
 
 log "the link matrix equals the process runtime's (and the model)"
-expect_same_matrix "after up"
-expect_cell node1 node2 up
-expect_cell node2 node1 client-purpose
-expect_cell node1 node3 up
-expect_cell node3 node1 client-purpose
-expect_cell node3 node2 client-purpose
-links "$DLAB" >&2
+twin_expect_same_matrix "after up"
+twin_expect_cell node1 node2 up
+twin_expect_cell node2 node1 client-purpose
+twin_expect_cell node1 node3 up
+twin_expect_cell node3 node1 client-purpose
+twin_expect_cell node3 node2 client-purpose
+twin_links "$DLAB" >&2
 
 log "runtime from lab.conf; --runtime checked"
 dlab status "$TOPO" >/dev/null || fail "status without --runtime"
@@ -182,35 +144,35 @@ log "kill: docker kill, heal starts the same container with its data"
 old=$(docker inspect -f '{{.Id}}' "$ID-node3")
 dlab fault "$TOPO" kill node3 --name k3 >/dev/null || fail "kill"
 [ "$(cstate node3)" = exited ] || fail "node3's container is $(cstate node3)"
-wait_until 10 process_is node3 stopped || fail "status: node3 not stopped"
-expect_cell node1 node3 not-running
+wait_until 10 twin_process_is node3 stopped || fail "status: node3 not stopped"
+twin_expect_cell node1 node3 not-running
 dlab fault "$TOPO" heal k3 >/dev/null || fail "heal k3"
 [ "$(docker inspect -f '{{.Id}}' "$ID-node3")" = "$old" ] ||
 	fail "heal made a new container instead of starting node3's"
 has_value node3 "SIP Domain 1 Name" docker.example || fail "node3 lost its data"
-expect_cell node1 node3 up
+twin_expect_cell node1 node3 up
 
 log "pause: docker pause / unpause"
 dlab fault "$TOPO" pause node1 --name p1 >/dev/null || fail "pause"
 [ "$(cstate node1)" = paused ] || fail "node1's container is $(cstate node1)"
-wait_until 10 process_is node1 paused || fail "status: node1 not paused"
+wait_until 10 twin_process_is node1 paused || fail "status: node1 not paused"
 dlab fault "$TOPO" resume node1 >/dev/null || fail "resume"
 [ "$(cstate node1)" = running ] || fail "node1's container is $(cstate node1)"
-expect_cell node1 node2 up
+twin_expect_cell node1 node2 up
 
 log "partition isolate node1 (the proxy): equal to processes"
 dlab fault "$TOPO" partition isolate node1 --name iso >/dev/null || fail "partition"
 plab fault "$TOPO" partition isolate node1 --name iso >/dev/null || fail "partition (process)"
-expect_cell node1 node2 cut
-expect_same_matrix "under partition isolate node1"
+twin_expect_cell node1 node2 cut
+twin_expect_same_matrix "under partition isolate node1"
 dlab fault "$TOPO" list | grep -q '^iso' || fail "fault list lacks iso"
 dlab fault "$TOPO" heal all >/dev/null || fail "heal all"
 plab fault "$TOPO" heal all >/dev/null || fail "heal all (process)"
-expect_same_matrix "after heal"
+twin_expect_same_matrix "after heal"
 
 log "restart and upgrade: same volume; upgrade recreates with --version"
 dlab fault "$TOPO" restart node2 >/dev/null || fail "restart"
-expect_cell node1 node2 up
+twin_expect_cell node1 node2 up
 old=$(docker inspect -f '{{.Id}}' "$ID-node2")
 dlab fault "$TOPO" upgrade node2 X15.4 >/dev/null || fail "upgrade"
 [ "$(docker inspect -f '{{.Id}}' "$ID-node2")" != "$old" ] ||
@@ -220,9 +182,9 @@ dlab fault "$TOPO" upgrade node2 X15.4 >/dev/null || fail "upgrade"
 docker inspect -f '{{json .Args}}' "$ID-node2" | grep -q '"X15.4"' ||
 	fail "node2 does not run with --version X15.4"
 has_value node2 "SIP Domain 1 Name" docker.example || fail "node2 lost its data"
-expect_cell node3 node2 up # X15.4 node2 accepts node3's server-only
+twin_expect_cell node3 node2 up # X15.4 node2 accepts node3's server-only
 plab fault "$TOPO" upgrade node2 X15.4 >/dev/null || fail "upgrade (process)"
-expect_same_matrix "after upgrading node2"
+twin_expect_same_matrix "after upgrading node2"
 
 log "a decoy with the lab's name but not its id survives down"
 docker volume create --label "ekulab.lab=$NAME" --label "ekulab.id=other" \

@@ -97,43 +97,8 @@ YAML
 
 slab() { "$EKULAB" lab "$@" --state "$SLAB"; }
 plab() { "$EKULAB" lab "$@" --state "$PLAB"; }
-links() {
-	"$EKULAB" lab status "$TOPO" --json --state "$1" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-for l in sorted(d["links"], key=lambda l: (l["from"], l["to"])):
-    print("%s>%s %s" % (l["from"], l["to"],
-                        "up" if l["state"] == "up" else (l["code"] or l["state"])))
-'
-}
-settled() { ! links "$1" | grep -qE ' (pending|not-running|\?|null)$'; }
-same_matrix() {
-	settled "$SLAB" && settled "$PLAB" || return 1
-	[ "$(links "$SLAB")" = "$(links "$PLAB")" ] || return 1
-	sleep 0.5
-	[ "$(links "$SLAB")" = "$(links "$PLAB")" ]
-}
-expect_same_matrix() {
-	wait_until 30 same_matrix || fail "$1: swarm and process matrices differ:
-swarm:
-$(links "$SLAB")
-process:
-$(links "$PLAB")"
-}
-cell() { links "$SLAB" | awk -v k="$1>$2" '$1 == k { print $2 }'; }
-cell_is() { [ "$(cell "$1" "$2")" = "$3" ]; }
-expect_cell() {
-	wait_until "${4:-20}" cell_is "$1" "$2" "$3" ||
-		fail "swarm lab: $1 -> $2: expected $3, got $(cell "$1" "$2")"
-}
-node_field() {
-	"$EKULAB" lab status "$TOPO" --json --state "$SLAB" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print([n for n in d["nodes"] if n["name"] == sys.argv[1]][0][sys.argv[2]])
-' "$1" "$2"
-}
-process_is() { [ "$(node_field "$1" process)" = "$2" ]; }
+# The comparisons of the two labs: lib.sh (twin_*).
+TWIN_LAB="$SLAB" TWIN_KIND=swarm
 read_back() { slab exec "$TOPO" "$1" "xConfiguration $2" 2>/dev/null; }
 has_value() { read_back "$1" "$2" | grep -q "$3"; }
 id_of() { sed -n 's/^id //p' "$SLAB/docker.conf"; }
@@ -265,16 +230,16 @@ docker logs "$(docker ps -q --filter "label=com.docker.swarm.service.name=${ID}_
 
 log "status: each node's host"
 for n in node1 node2 node3; do
-	[ "$(node_field $n host)" = "$HOST" ] || fail "status: $n host is $(node_field $n host)"
+	[ "$(twin_node_field $n host)" = "$HOST" ] || fail "status: $n host is $(twin_node_field $n host)"
 done
 slab status "$TOPO" | grep -qE "^  node2 +$HOST$" || fail "status text lacks the hosts"
 
 log "the link matrix equals the process runtime's (and the model)"
-expect_same_matrix "after up"
-expect_cell node1 node2 up
-expect_cell node2 node1 client-purpose
-expect_cell node3 node2 client-purpose
-links "$SLAB" >&2
+twin_expect_same_matrix "after up"
+twin_expect_cell node1 node2 up
+twin_expect_cell node2 node1 client-purpose
+twin_expect_cell node3 node2 client-purpose
+twin_links "$SLAB" >&2
 
 log "--runtime checked; exec replicates"
 if slab status "$TOPO" --runtime docker >"$T/wrong.out" 2>&1; then
@@ -290,21 +255,21 @@ log "kill: the task's container killed, heal starts a new task on the same volum
 old=$(task_of node3)
 slab fault "$TOPO" kill node3 --name k3 >/dev/null || fail "kill"
 [ -z "$(task_of node3)" ] || fail "node3 still runs after kill"
-wait_until 10 process_is node3 stopped || fail "status: node3 not stopped"
-expect_cell node1 node3 not-running
+wait_until 10 twin_process_is node3 stopped || fail "status: node3 not stopped"
+twin_expect_cell node1 node3 not-running
 slab fault "$TOPO" heal k3 >/dev/null || fail "heal k3"
 [ -n "$(task_of node3)" ] && [ "$(task_of node3)" != "$old" ] ||
 	fail "heal did not start a new task for node3"
 has_value node3 "SIP Domain 1 Name" swarm.example || fail "node3 lost its data"
-expect_cell node1 node3 up
+twin_expect_cell node1 node3 up
 
 log "pause: the task's container frozen and thawed"
 slab fault "$TOPO" pause node1 --name p1 >/dev/null || fail "pause"
 [ "$(cstate node1)" = paused ] || fail "node1's container is $(cstate node1)"
-wait_until 10 process_is node1 paused || fail "status: node1 not paused"
+wait_until 10 twin_process_is node1 paused || fail "status: node1 not paused"
 slab fault "$TOPO" resume node1 >/dev/null || fail "resume"
 [ "$(cstate node1)" = running ] || fail "node1's container is $(cstate node1)"
-expect_cell node1 node2 up
+twin_expect_cell node1 node2 up
 
 log "restart of a paused node: thawed, stopped (replicas 0), a new task"
 slab fault "$TOPO" pause node2 --name p2 >/dev/null || fail "pause node2"
@@ -314,7 +279,7 @@ slab fault "$TOPO" restart node2 >/dev/null || fail "restart"
 	fail "restart did not replace node2's task"
 [ "$(cstate node2)" = running ] || fail "node2's container is $(cstate node2)"
 has_value node2 "SIP Domain 1 Name" swarm.example || fail "node2 lost its data"
-expect_cell node1 node2 up
+twin_expect_cell node1 node2 up
 
 log "renew: a new certificate reaches the node as a new config"
 old=$(docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}} {{end}}' "${ID}_node1")
@@ -322,20 +287,20 @@ slab fault "$TOPO" renew node1 server-only --force >/dev/null || fail "renew nod
 plab fault "$TOPO" renew node1 server-only --force >/dev/null || fail "renew node1 (process)"
 [ "$(docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}} {{end}}' "${ID}_node1")" != "$old" ] ||
 	fail "renew did not change node1's configs"
-expect_cell node1 node2 client-purpose
-expect_same_matrix "after renewing node1 server-only"
+twin_expect_cell node1 node2 client-purpose
+twin_expect_same_matrix "after renewing node1 server-only"
 slab fault "$TOPO" renew node1 combined >/dev/null || fail "renew node1 back"
 plab fault "$TOPO" renew node1 combined >/dev/null || fail "renew node1 back (process)"
-expect_same_matrix "after renewing node1 combined"
+twin_expect_same_matrix "after renewing node1 combined"
 
 log "partition isolate node1 (the proxy service): equal to processes"
 slab fault "$TOPO" partition isolate node1 --name iso >/dev/null || fail "partition"
 plab fault "$TOPO" partition isolate node1 --name iso >/dev/null || fail "partition (process)"
-expect_cell node1 node2 cut
-expect_same_matrix "under partition isolate node1"
+twin_expect_cell node1 node2 cut
+twin_expect_same_matrix "under partition isolate node1"
 slab fault "$TOPO" heal all >/dev/null || fail "heal all"
 plab fault "$TOPO" heal all >/dev/null || fail "heal all (process)"
-expect_same_matrix "after heal"
+twin_expect_same_matrix "after heal"
 
 log "upgrade: a service update with --version, same volume"
 slab fault "$TOPO" upgrade node2 X15.4 >/dev/null || fail "upgrade"
@@ -345,8 +310,8 @@ docker inspect -f '{{index .Config.Labels "ekulab.version"}}' "$(task_of node2)"
 	fail "node2's container is not labelled X15.4"
 has_value node2 "SIP Domain 1 Name" swarm.example || fail "node2 lost its data"
 plab fault "$TOPO" upgrade node2 X15.4 >/dev/null || fail "upgrade (process)"
-expect_cell node3 node2 up # X15.4 node2 accepts node3's server-only
-expect_same_matrix "after upgrading node2"
+twin_expect_cell node3 node2 up # X15.4 node2 accepts node3's server-only
+twin_expect_same_matrix "after upgrading node2"
 
 log "image push through a stand-in ssh (records the host, runs docker here)"
 cat >"$T/ssh" <<'SH'

@@ -645,3 +645,88 @@ PY
 		done
 	done
 }
+
+# ---- deployment plans, run live ----
+
+# deployment_plan_run PLAN WHERE [ARGS...]: plan run PLAN (with ARGS, e.g.
+# --runtime docker) on its own lab state $T/NAME, with its report in
+# $T/NAME.json and its output in $T/NAME.out (NAME: PLAN's base name).
+# Fails ("plan NAME<WHERE>: ...") unless the run exits 0 with 0 deviations
+# and 0 failed expectations, every step matches the model's prediction,
+# and the plan's zone expectations (expect service, expect finding) were
+# checked live and met. What the lab leaves behind is the caller's check.
+deployment_plan_run() {
+	local plan=$1 where=$2 name
+	shift 2
+	name=$(basename "$plan" .yaml)
+	log "plan run $name${*:+ $*}"
+	if ! "$EKULAB" plan run "$plan" "$@" --state "$T/$name" \
+		--json "$T/$name.json" >"$T/$name.out" 2>&1; then
+		cat "$T/$name.out" >&2
+		fail "plan $name$where: deviations or failed expectations"
+	fi
+	python3 - "$T/$name.json" <<'PY' || fail "plan $name: report check failed"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["deviations"] == 0, r["deviations"]
+assert r["expectations_failed"] == 0, r["expectations_failed"]
+assert all(s["matches_prediction"] for s in r["steps"]), \
+    [s["text"] for s in r["steps"] if not s["matches_prediction"]]
+# Zone expectations were checked live, not skipped.
+zs = [s for s in r["steps"] if s["text"].startswith("expect service")
+      or s["text"].startswith("expect finding")]
+assert zs and all(s["expectation_met"] for s in zs), zs
+PY
+}
+
+# ---- a container lab next to a process lab of the same topology ----
+#
+# it_docker.sh and it_swarm.sh run one topology ($TOPO) as a container lab
+# (state $TWIN_LAB, runtime named $TWIN_KIND in messages: docker, swarm)
+# and as a process lab (state $PLAB), and compare what `lab status --json`
+# says of both. Set those four before calling these.
+
+# twin_links STATE: the directed link matrix of `lab status --json`, one
+# "FROM>TO state-or-code" per line, sorted.
+twin_links() {
+	"$EKULAB" lab status "$TOPO" --json --state "$1" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for l in sorted(d["links"], key=lambda l: (l["from"], l["to"])):
+    print("%s>%s %s" % (l["from"], l["to"],
+                        "up" if l["state"] == "up" else (l["code"] or l["state"])))
+'
+}
+twin_settled() { ! twin_links "$1" | grep -qE ' (pending|not-running|\?|null)$'; }
+# Both labs settled and equal, twice in a row half a second apart.
+twin_same_matrix() {
+	twin_settled "$TWIN_LAB" && twin_settled "$PLAB" || return 1
+	[ "$(twin_links "$TWIN_LAB")" = "$(twin_links "$PLAB")" ] || return 1
+	sleep 0.5
+	[ "$(twin_links "$TWIN_LAB")" = "$(twin_links "$PLAB")" ]
+}
+# twin_expect_same_matrix WHEN: within 30 s, or fail showing both.
+twin_expect_same_matrix() {
+	wait_until 30 twin_same_matrix || fail "$1: $TWIN_KIND and process matrices differ:
+$TWIN_KIND:
+$(twin_links "$TWIN_LAB")
+process:
+$(twin_links "$PLAB")"
+}
+# twin_cell FROM TO: the container lab's state-or-code of FROM -> TO.
+twin_cell() { twin_links "$TWIN_LAB" | awk -v k="$1>$2" '$1 == k { print $2 }'; }
+twin_cell_is() { [ "$(twin_cell "$1" "$2")" = "$3" ]; }
+# twin_expect_cell FROM TO WANT [SECONDS (20)]
+twin_expect_cell() {
+	wait_until "${4:-20}" twin_cell_is "$1" "$2" "$3" ||
+		fail "$TWIN_KIND lab: $1 -> $2: expected $3, got $(twin_cell "$1" "$2")"
+}
+# twin_node_field NODE FIELD: a field of NODE in the container lab's status.
+twin_node_field() {
+	"$EKULAB" lab status "$TOPO" --json --state "$TWIN_LAB" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print([n for n in d["nodes"] if n["name"] == sys.argv[1]][0][sys.argv[2]])
+' "$1" "$2"
+}
+twin_process_is() { [ "$(twin_node_field "$1" process)" = "$2" ]; }

@@ -1,7 +1,9 @@
 /* test_yamlfile.c: reading a one-document YAML file: the limits checked
  * before the document is built (size, nesting), NUL inside a scalar,
- * non-regular files (a FIFO must not block), files and memory alike. */
+ * non-regular files (a FIFO must not block), files and memory alike; the
+ * key check every walker uses (yamlfile_check_keys). */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +245,80 @@ START_TEST(test_load_mem)
 }
 END_TEST
 
+/* ---- yamlfile_check_keys ---- */
+
+/* What the key check said about the root mapping. */
+static struct {
+	const char *kp;
+	bool ok;
+	char key[64];
+	char msg[EKL_ERRLEN];
+	size_t line, column; /* of the node to blame, 1-based */
+} K;
+
+static int check_walk(void *arg, yaml_document_t *doc)
+{
+	static const char *const allowed[] = {"name", "port", NULL};
+	const yaml_node_t *at = NULL;
+
+	(void)arg;
+	K.ok = yamlfile_check_keys(doc, yaml_document_get_root_node(doc), K.kp,
+				   allowed, &at, K.key, sizeof(K.key), K.msg,
+				   sizeof(K.msg));
+	if (!K.ok) {
+		ck_assert_ptr_nonnull(at);
+		K.line = at->start_mark.line + 1;
+		K.column = at->start_mark.column + 1;
+	}
+	return 0;
+}
+
+static bool check(const char *kp, const char *text)
+{
+	char err[EKL_ERRLEN] = "";
+
+	memset(&K, 0, sizeof(K));
+	K.kp = kp;
+	ck_assert_msg(yamlfile_load_mem("inline", text, strlen(text), "plan",
+					check_walk, NULL, err) == 0,
+		      "%s", err);
+	return K.ok;
+}
+
+START_TEST(test_check_keys)
+{
+	/* Allowed keys, any subset, any order. */
+	ck_assert(check("", "port: 1\nname: a\n"));
+	ck_assert(check("", "{}\n"));
+	/* An unknown key: named with its path, the allowed ones listed. */
+	ck_assert(!check("nodes.n1", "name: a\nprot: 1\n"));
+	ck_assert_str_eq(K.key, "nodes.n1.prot");
+	ck_assert_str_eq(K.msg, "unknown key; expected one of: name, port");
+	ck_assert_uint_eq(K.line, 2);
+	ck_assert_uint_eq(K.column, 1);
+	ck_assert(!check("", "prot: 1\n"));
+	ck_assert_str_eq(K.key, "prot");
+	/* A key given twice: the second is blamed, the first's line said. */
+	ck_assert(!check("", "name: a\nport: 1\nname: b\n"));
+	ck_assert_str_eq(K.key, "name");
+	ck_assert_str_eq(K.msg, "duplicate key (first at line 1)");
+	ck_assert_uint_eq(K.line, 3);
+	/* A key that is not a plain name: the mapping's path, "(top)" at
+	 * the top. */
+	ck_assert(!check("", "name: a\n? [x]\n: 1\n"));
+	ck_assert_str_eq(K.key, "(top)");
+	ck_assert_str_eq(K.msg, "keys must be plain names");
+	ck_assert_uint_eq(K.line, 2);
+	ck_assert(!check("cluster", "? {x: 1}\n: 1\n"));
+	ck_assert_str_eq(K.key, "cluster");
+	/* A path longer than the buffer is cut, never overflowing. */
+	ck_assert(!check("a.very.long.key.path.that.does.not.fit.in.sixty."
+			 "four.bytes.at.all",
+			 "prot: 1\n"));
+	ck_assert_uint_eq(strlen(K.key), sizeof(K.key) - 1);
+}
+END_TEST
+
 static Suite *yamlfile_suite(void)
 {
 	Suite *s = suite_create("yamlfile");
@@ -262,6 +338,10 @@ static Suite *yamlfile_suite(void)
 
 	tc = tcase_create("yamlfile_load_mem");
 	tcase_add_test(tc, test_load_mem);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("yamlfile_check_keys");
+	tcase_add_test(tc, test_check_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }
