@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "lab/lab.h"
@@ -53,9 +54,12 @@ struct prun_writer {
 	char primary_file[LAB_PATH_MAX + 32];
 };
 
-/* What a set check counts (setcheck.c). */
+/* What a set check counts (setcheck.c). When `lost_out` is set (not
+ * owned), each node's lost writes are listed there too, one line per run
+ * of numbers: "NODE TAG FIRST-LAST" (the soak keeps it as evidence). */
 struct prun_tally {
 	long attempted, acked, lost, unexpected, never_read, recovered;
+	FILE *lost_out;
 };
 
 /* One run of a plan. The lab is up from lab_start_all() in plan_run() to

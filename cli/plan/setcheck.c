@@ -119,6 +119,11 @@ void prun_set_check_writers(const struct lab *l, uint64_t check, int primary,
 		if (fd < 0 || node_rows_get(fd, &rows, err) != 0) {
 			if (fd >= 0)
 				close(fd);
+			if (t->lost_out != NULL)
+				fprintf(t->lost_out,
+					"%s did not answer (every acknowledged "
+					"write counted lost): %s\n",
+					l->nodes[i].name, err);
 			for (k = 0; k < nw; k++)
 				for (v = 0; v < g[k].max; v++)
 					t->lost += g[k].acked[v];
@@ -144,15 +149,30 @@ void prun_set_check_writers(const struct lab *l, uint64_t check, int primary,
 			else
 				g[wk].seen[v] = 1;
 		}
-		for (k = 0; k < nw; k++)
+		for (k = 0; k < nw; k++) {
+			long first = -1;
+
 			for (v = 0; v < g[k].max; v++) {
-				if (g[k].acked[v] && !g[k].seen[v])
+				bool gone = g[k].acked[v] && !g[k].seen[v];
+
+				if (gone)
 					t->lost++;
+				if (gone && first < 0)
+					first = v;
+				if (first >= 0 && t->lost_out != NULL &&
+				    (!gone || v + 1 == g[k].max)) {
+					fprintf(t->lost_out, "%s %s %ld-%ld\n",
+						l->nodes[i].name, w[k].tag,
+						first, gone ? v : v - 1);
+				}
+				if (!gone)
+					first = -1;
 				if ((int)i == primary && g[k].sent[v] &&
 				    !g[k].acked[v])
 					g[k].seen[v] ? t->recovered++
 						     : t->never_read++;
 			}
+		}
 		node_rows_free(&rows);
 	}
 	for (k = 0; k < nw; k++)

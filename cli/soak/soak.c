@@ -12,11 +12,15 @@
  * digest with the writers paused (60 s at most, else an error; the
  * modelling choice of
  * docs/replication.md: the new primary's history wins, so a move from an
- * unconverged cluster may discard ack=primary writes by design). At the
+ * unconverged cluster may discard ack=primary writes by design), moves
+ * it, and resumes the writers only once every node follows the new
+ * primary (all_follow: the old one takes writes until it hears of the new
+ * epoch, and what it acknowledges then is discarded). At the
  * end: heal all, stop the writers, wait until the links match the model
  * and every node has the primary's revision and digest, check every row
  * against the writers' logs, stop the lab and look for any process left
- * that runs from its state directory.
+ * that runs from its state directory. A run that fails keeps its state
+ * directory (with lost.txt, each node's lost writes) and says where.
  *
  * The failure modes: a fault the lab cannot apply is counted (errors) and
  * the run goes on; a lab that does not come up ends the run; Ctrl-C or
@@ -32,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +52,9 @@
 #define SOAK_LOG_KEEP	      2000  /* a node further behind: a snapshot */
 #define SOAK_SETTLE_SECONDS   60.0  /* links match the model at the end */
 #define SOAK_CONVERGE_SECONDS 120.0 /* digests equal at the end */
+
+/* A failed run's lost writes, in its state directory. */
+#define SOAK_LOST_FILE "lost.txt"
 
 bool soak_passed(const struct soak_result *r)
 {
@@ -243,6 +251,51 @@ static bool all_equal(struct soak *s, double seconds, char *why, size_t len)
 	}
 }
 
+/* After ClusterPrimary to node `to`: every node names `to` as the primary
+ * of its epoch, the one `to` opened (the old primary above all: until it
+ * hears of that epoch it still takes writes, and the `--ack primary`
+ * writes it acknowledges meanwhile are discarded, by design, when it
+ * rejoins: docs/replication.md). False with why after `seconds`. */
+static bool all_follow(struct soak *s, int to, double seconds, char *why,
+		       size_t len)
+{
+	const struct lab *l = &s->r->lab;
+	double end = prun_now() + seconds;
+	size_t i;
+
+	for (;;) {
+		struct node_database pd, d;
+		bool all = db_of(l, to, &pd);
+
+		if (!all)
+			snprintf(why, len, "the new primary %s does not answer",
+				 l->nodes[to].name);
+		for (i = 0; i < l->topo.n_nodes && all; i++) {
+			if ((int)i == to)
+				continue;
+			if (!db_of(l, (int)i, &d)) {
+				all = false;
+				snprintf(why, len, "%s does not answer",
+					 l->nodes[i].name);
+			} else if (d.epoch != pd.epoch ||
+				   strcasecmp(d.primary, pd.primary) != 0) {
+				all = false;
+				snprintf(why, len,
+					 "%s in epoch %lld with primary %s, "
+					 "%s in epoch %lld",
+					 l->nodes[i].name, (long long)d.epoch,
+					 d.primary[0] ? d.primary : "(none)",
+					 l->nodes[to].name,
+					 (long long)pd.epoch);
+			}
+		}
+		if (all)
+			return true;
+		if (prun_now() > end || !lab_sleep(0.05))
+			return false;
+	}
+}
+
 /* Heal every fault, in the model and on the lab. */
 static int heal_all(struct soak *s, char *err)
 {
@@ -297,6 +350,19 @@ static int move_primary(struct soak *s, int to, char *err)
 		if (rv != 0) {
 			writers_signal(s, SIGCONT);
 			return rv;
+		}
+		/* The writers stay paused until the old primary has stepped
+		 * down: resumed earlier, they would write on there (their
+		 * connection is to it) and what it acknowledged before
+		 * hearing of the new epoch would be discarded. */
+		if (!all_follow(s, to, 30.0, why, sizeof(why))) {
+			s->res->errors++;
+			why_first(s->res,
+				  "after moving the primary to %s: not every "
+				  "node follows it in 30 s: %s",
+				  s->topo->nodes[to].name, why);
+			progress(s, "error: not every node follows %s: %s",
+				 s->topo->nodes[to].name, why);
 		}
 	}
 	/* The model and the topology (the lab's copy too) name `to`. */
@@ -778,7 +844,7 @@ static void finish(struct soak *s)
 	struct soak_result *res = s->res;
 	struct run *r = s->r;
 	struct prun_tally t = {0};
-	char err[EKL_ERRLEN] = "", why[512] = "";
+	char err[EKL_ERRLEN] = "", why[512] = "", lost[LAB_PATH_MAX + 32];
 	uint64_t all = 0;
 	double t_heal;
 	size_t i;
@@ -803,9 +869,15 @@ static void finish(struct soak *s)
 		 res->converge_seconds);
 	for (i = 0; i < r->lab.topo.n_nodes; i++)
 		all |= UINT64_C(1) << i;
+	/* The lost writes, listed for the post-mortem (kept with the state
+	 * directory of a failed run). */
+	lab_path(&r->lab, NULL, SOAK_LOST_FILE, lost, sizeof(lost));
+	t.lost_out = fopen(lost, "w");
 	prun_set_check_writers(&r->lab, all,
 			       lab_node_index(&r->lab, r->lab.topo.primary),
 			       s->w, 2, true, &t);
+	if (t.lost_out != NULL && fclose(t.lost_out) == 0 && t.lost == 0)
+		unlink(lost);
 	res->attempted = t.attempted;
 	res->acked = t.acked;
 	res->lost = t.lost;
@@ -834,7 +906,7 @@ int soak_run(const struct soak_opts *o, struct soak_result *res, char *err)
 	struct run *r;
 	struct rng g = {o->seed};
 	char sdir[LAB_PATH_MAX], name[TOPO_NAME_MAX + 32], lerr[EKL_ERRLEN];
-	bool up = false;
+	bool up = false, failed;
 	long k;
 	int rv;
 
@@ -932,10 +1004,25 @@ out_lab:
 		if (res->left_behind > 0)
 			why_first(res, "%ld processes left running from %s",
 				  res->left_behind, r->lab.state);
-		if (o->keep && rv != EKL_EINTR)
-			progress(&s, "lab state kept in %s", r->lab.state);
-		else if (lab_remove_state(&r->lab, lerr) != 0 && rv == 0)
+		/* A run that went to its end and failed keeps its evidence
+		 * (node logs, SQLite files, writer logs, lost.txt), --keep or
+		 * not: the next failure in CI must be diagnosable. */
+		failed = rv == 0 && !soak_passed(res);
+		if ((o->keep || failed) && rv != EKL_EINTR) {
+			snprintf(res->state, sizeof(res->state), "%s",
+				 r->lab.state);
+			progress(&s, "lab state kept in %s%s%s", r->lab.state,
+				 failed && !o->keep
+				     ? " (the run failed: node logs, SQLite "
+				       "files, writer logs"
+				     : "",
+				 !failed || o->keep ? ""
+				 : res->lost > 0    ? ", " SOAK_LOST_FILE
+						   "; remove it when done)"
+						 : "; remove it when done)");
+		} else if (lab_remove_state(&r->lab, lerr) != 0 && rv == 0) {
 			rv = ekl_errf(err, EKL_EIO, "%s", lerr);
+		}
 	}
 	res->seconds = prun_now() - s.t0;
 	lab_close(&r->lab);

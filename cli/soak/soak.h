@@ -64,7 +64,8 @@ struct soak_opts {
 	uint32_t kinds;	     /* bit set of soak_kind; 0: every kind */
 	const char *state;   /* the lab's state directory; NULL: a fresh one
 				under lab_tmpdir() */
-	bool keep;	     /* keep the state directory */
+	bool keep;	     /* keep the state directory (a failed run keeps
+				it anyway) */
 	bool dry_run;	     /* print the faults the seed draws, no lab */
 	const char *runtime; /* the lab's runtime; NULL: process */
 	FILE *progress;	     /* progress lines (stderr) */
@@ -87,6 +88,10 @@ struct soak_result {
 	long left_behind;	 /* processes of the lab still there */
 	double seconds;		 /* the whole run */
 	char why[512];		 /* the first problem, or "" */
+	/* The state directory left in place (--keep, or a failed run: its
+	 * evidence, with lost.txt listing each node's lost writes as
+	 * "NODE TAG FIRST-LAST"), or "" when it was removed. */
+	char state[256];
 };
 
 /* Run the soak. Returns 0 when the run went to its end (res says whether
@@ -103,7 +108,7 @@ bool soak_passed(const struct soak_result *r);
 /* The summary for people (several lines) and the JSON object (one line:
  * seed, faults, by_kind, heals, errors, attempted, acked,
  * acked_all, acked_primary, lost, unexpected, never_read, recovered,
- * converged, converge_seconds, left_behind, seconds, passed, why).
+ * converged, converge_seconds, left_behind, seconds, passed, why, state).
  * soak_json returns 0 or EKL_ENOMEM. */
 void soak_summary(const struct soak_result *r, FILE *out);
 int soak_json(const struct soak_result *r, FILE *out);

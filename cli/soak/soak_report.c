@@ -31,6 +31,8 @@ void soak_summary(const struct soak_result *r, FILE *out)
 		r->converge_seconds);
 	fprintf(out, "  processes left behind: %ld; errors: %ld\n",
 		r->left_behind, r->errors);
+	if (r->state[0] != '\0')
+		fprintf(out, "  lab state kept in %s\n", r->state);
 	fprintf(out, "%s%s%s\n", soak_passed(r) ? "PASS" : "FAIL",
 		r->why[0] ? ": " : "", r->why);
 }
@@ -86,6 +88,8 @@ int soak_json(const struct soak_result *r, FILE *out)
 	json_bool(&j, soak_passed(r));
 	json_key(&j, "why");
 	json_str(&j, r->why[0] ? r->why : NULL);
+	json_key(&j, "state");
+	json_str(&j, r->state[0] ? r->state : NULL);
 	json_obj_end(&j);
 	s = json_finish(&j);
 	if (s == NULL) {

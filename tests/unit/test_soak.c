@@ -252,6 +252,7 @@ START_TEST(test_report)
 	ck_assert_ptr_nonnull(strstr(buf, "\"slicer\":1"));
 	ck_assert_ptr_nonnull(strstr(buf, "\"converged\":true"));
 	ck_assert_ptr_nonnull(strstr(buf, "\"passed\":true"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"state\":null"));
 	ck_assert_uint_eq(lines(buf), 1);
 	free(buf);
 	/* Each failure fails the soak. */
@@ -270,12 +271,22 @@ START_TEST(test_report)
 	r.errors = 1;
 	ck_assert(!soak_passed(&r));
 	snprintf(r.why, sizeof(r.why), "fault 2 (kill node1): gone");
+	/* A failed run keeps its state directory and says where. */
+	snprintf(r.state, sizeof(r.state), "/tmp/x-soak-1");
 	buf = NULL;
 	f = open_memstream(&buf, &len);
 	soak_summary(&r, f);
 	fclose(f);
 	ck_assert_ptr_nonnull(strstr(buf, "FAIL: fault 2 (kill node1): gone"));
 	ck_assert_ptr_nonnull(strstr(buf, "kill 2 slicer 1"));
+	ck_assert_ptr_nonnull(strstr(buf, "lab state kept in /tmp/x-soak-1\n"));
+	free(buf);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	ck_assert_int_eq(soak_json(&r, f), 0);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "\"state\":\"/tmp/x-soak-1\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"passed\":false"));
 	free(buf);
 }
 END_TEST
