@@ -138,7 +138,8 @@ int repl_start(const struct repl_config *cfg, struct repl_io *io,
 	} else if (st.epoch > 0 && strcasecmp(st.primary, r->name) == 0) {
 		/* Every start of the primary opens a new epoch, so changes it
 		 * sent but never made durable (repl_write.c: send_group_early)
-		 * can be told apart from what it writes next. */
+		 * can be told apart from what it writes next: the next of its
+		 * band (REPL_EPOCH_BAND), below any promotion's. */
 		rv = store_set_epoch(r->store, st.epoch + 1, st.primary, err);
 		if (rv != 0)
 			goto err_after_store;
@@ -324,10 +325,11 @@ int repl_promote(struct repl *r, char *err)
 	int i, rv;
 
 	store_state(r->store, &st);
-	rv = store_set_epoch(r->store, st.epoch + 1, r->name, err);
+	st.epoch = (st.epoch / REPL_EPOCH_BAND + 1) * REPL_EPOCH_BAND;
+	rv = store_set_epoch(r->store, st.epoch, r->name, err);
 	if (rv != 0)
 		return rv;
-	ekl_info("promoted: primary of epoch %lld", (long long)st.epoch + 1);
+	ekl_info("promoted: primary of epoch %lld", (long long)st.epoch);
 	for (i = 0; i < r->io->n_peers; i++) {
 		repl_peer_reset(&r->peers[i]);
 		r->peers[i].known = false;

@@ -37,6 +37,13 @@
 #include "ekulab/x509/policy.h"
 
 #define REPL_MAX_PEERS 32
+/* Epochs come in bands: a promotion (ClusterPrimary) opens the first
+ * epoch of the next band, a primary's restart the next epoch of its own.
+ * A primary cut off from a promotion and restarted meanwhile thus opens
+ * a lower epoch than the promoted node's, and adopts it when it hears of
+ * it; with plain "+ 1" both opened the same epoch with two primaries, and
+ * neither ever adopted the other's (docs/replication.md). */
+#define REPL_EPOCH_BAND ((int64_t)1 << 20)
 
 struct store;
 struct json;

@@ -958,13 +958,14 @@ START_TEST(test_stale_epoch_refused)
 	all_links_up();
 	write_group("e", 3);
 	wait_acked(3, 7);
-	/* n1 is cut off; n2 becomes the primary of epoch 2 and n3 follows. */
+	/* n1 is cut off; n2 becomes the primary of the next band's first
+	 * epoch and n3 follows. */
 	link_down(0, 1);
 	link_down(0, 2);
 	ck_assert_int_eq(repl_promote(nodes[1].r, err), 0);
 	run_for(0.1);
 	state_of(2, &st);
-	ck_assert_int_eq(st.epoch, 2);
+	ck_assert_int_eq(st.epoch, REPL_EPOCH_BAND);
 	ck_assert_str_eq(st.primary, "n2");
 	/* n1 still thinks it is the primary and takes a write. */
 	write_kv(0, &w, "e/stale", "lost", false, 0);
@@ -982,14 +983,14 @@ START_TEST(test_stale_epoch_refused)
 	ck_assert_int_eq(st.revision, 3);
 	ck_assert_int_ge(sent[2][0][EKL__ENVELOPE__MSG_REPL_STATE], 1);
 	state_of(0, &st);
-	ck_assert_int_eq(st.epoch, 2);
+	ck_assert_int_eq(st.epoch, REPL_EPOCH_BAND);
 	ck_assert_str_eq(st.primary, "n2");
 	/* n1 now sends writes to n2. */
 	write_kv(0, &w, "e/next", "x", false, 0);
 	ck_assert(run_until(answered, &w, 10));
 	ck_assert(!w.ok);
 	ck_assert_msg(strstr(w.body, "send writes to n2, the primary of "
-				     "epoch 2") != NULL,
+				     "epoch 1048576") != NULL,
 		      "%s", w.body);
 	/* Once linked to the new primary, n1 gets its history back (its
 	 * own epoch-1 write diverged: a snapshot replaces it). */
@@ -1000,6 +1001,56 @@ START_TEST(test_stale_epoch_refused)
 	    store_get(repl_store(nodes[0].r), "e/stale", &value, err),
 	    EKL_ENOENT);
 	check_store(0);
+}
+END_TEST
+
+static bool n1_follows_n2(void *arg)
+{
+	struct store_state st;
+
+	(void)arg;
+	state_of(0, &st);
+	return strcmp(st.primary, "n2") == 0;
+}
+
+/* A primary cut off from a promotion and restarted meanwhile (every start
+ * of a primary opens a new epoch) must not end up with the promoted node
+ * in one epoch with two primaries: it opens a lower epoch, and follows n2
+ * once it hears of it. */
+START_TEST(test_restarted_primary_follows_promotion)
+{
+	struct store_state st;
+	char err[EKL_ERRLEN] = "";
+	struct wr w;
+
+	start_all();
+	all_links_up();
+	write_group("r", 2);
+	wait_acked(2, 7);
+	link_down(0, 1);
+	link_down(0, 2);
+	ck_assert_int_eq(repl_promote(nodes[1].r, err), 0);
+	run_for(0.1);
+	repl_stop(nodes[0].r);
+	nodes[0].r = NULL;
+	start_node(0);
+	state_of(0, &st);
+	ck_assert_str_eq(st.primary, "n1");
+	ck_assert_int_lt(st.epoch, REPL_EPOCH_BAND);
+	link_up(0, 1);
+	link_up(0, 2);
+	ck_assert_msg(run_until(n1_follows_n2, NULL, 10),
+		      "n1 did not adopt n2's epoch: two primaries");
+	state_of(0, &st);
+	ck_assert_int_eq(st.epoch, REPL_EPOCH_BAND);
+	/* Writes to n2 reach both peers (--ack all), and n1 refuses them. */
+	write_kv(1, &w, "r/after", "x", true, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert_msg(w.ok, "%s", w.body);
+	ck_assert(run_until(n1_matches_n2, NULL, 10));
+	write_kv(0, &w, "r/n1", "x", false, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert(!w.ok);
 }
 END_TEST
 
@@ -1976,6 +2027,8 @@ static Suite *repl_suite(void)
 	ADD("batch_from_non_primary_refused",
 	    test_batch_from_non_primary_refused);
 	ADD("stale_epoch_refused", test_stale_epoch_refused);
+	ADD("restarted_primary_follows_promotion",
+	    test_restarted_primary_follows_promotion);
 	ADD("state_primary_not_member_refused",
 	    test_state_primary_not_member_refused);
 	ADD("snapshot_to_primary_refused", test_snapshot_to_primary_refused);
