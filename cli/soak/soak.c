@@ -208,47 +208,86 @@ static bool db_of(const struct lab *l, int i, struct node_database *db)
 	return rv == 0;
 }
 
-/* Every node (whatever the model says) on the primary's revision and
- * digest, twice in a row 0.3 s apart; false with why after `seconds`. */
-static bool all_equal(struct soak *s, double seconds, char *why, size_t len)
+/* Does node `name`'s database d differ from the reference node's (ref,
+ * named ref_name) in what a wait compares? Then true, with why. */
+typedef bool (*soak_differs)(const struct node_database *d, const char *name,
+			     const struct node_database *ref,
+			     const char *ref_name, char *why, size_t len);
+
+/* Every node answers and none differs from node `ref` (`role` names it in
+ * a message), `hits` polls in a row `gap` s apart; false with why after
+ * `seconds`. */
+static bool all_like(struct soak *s, int ref, const char *role,
+		     soak_differs differs, int hits, double gap, double seconds,
+		     char *why, size_t len)
 {
 	const struct lab *l = &s->r->lab;
-	int p = lab_node_index(l, l->topo.primary), hits = 0;
 	double end = prun_now() + seconds;
+	int got = 0;
 	size_t i;
 
 	for (;;) {
-		struct node_database pd, d;
-		bool all = db_of(l, p, &pd);
+		struct node_database rd, d;
+		bool all = db_of(l, ref, &rd);
 
 		if (!all)
-			snprintf(why, len, "the primary %s does not answer",
-				 l->nodes[p].name);
+			snprintf(why, len, "%s %s does not answer", role,
+				 l->nodes[ref].name);
 		for (i = 0; i < l->topo.n_nodes && all; i++) {
-			if ((int)i == p)
+			if ((int)i == ref)
 				continue;
 			if (!db_of(l, (int)i, &d)) {
 				all = false;
 				snprintf(why, len, "%s does not answer",
 					 l->nodes[i].name);
-			} else if (d.revision != pd.revision ||
-				   strcmp(d.digest, pd.digest) != 0) {
+			} else if (differs(&d, l->nodes[i].name, &rd,
+					   l->nodes[ref].name, why, len)) {
 				all = false;
-				snprintf(why, len,
-					 "%s at revision %lld digest %.12s, "
-					 "the primary %s at %lld %.12s",
-					 l->nodes[i].name,
-					 (long long)d.revision, d.digest,
-					 l->nodes[p].name,
-					 (long long)pd.revision, pd.digest);
 			}
 		}
-		hits = all ? hits + 1 : 0;
-		if (hits >= 2)
+		got = all ? got + 1 : 0;
+		if (got >= hits)
 			return true;
-		if (prun_now() > end || !lab_sleep(0.3))
+		if (prun_now() > end || !lab_sleep(gap))
 			return false;
 	}
+}
+
+static bool other_data(const struct node_database *d, const char *name,
+		       const struct node_database *ref, const char *ref_name,
+		       char *why, size_t len)
+{
+	if (d->revision == ref->revision && strcmp(d->digest, ref->digest) == 0)
+		return false;
+	snprintf(why, len,
+		 "%s at revision %lld digest %.12s, the primary %s at %lld "
+		 "%.12s",
+		 name, (long long)d->revision, d->digest, ref_name,
+		 (long long)ref->revision, ref->digest);
+	return true;
+}
+
+/* Every node (whatever the model says) on the primary's revision and
+ * digest, twice in a row 0.3 s apart; false with why after `seconds`. */
+static bool all_equal(struct soak *s, double seconds, char *why, size_t len)
+{
+	const struct lab *l = &s->r->lab;
+
+	return all_like(s, lab_node_index(l, l->topo.primary), "the primary",
+			other_data, 2, 0.3, seconds, why, len);
+}
+
+static bool other_primary(const struct node_database *d, const char *name,
+			  const struct node_database *ref, const char *ref_name,
+			  char *why, size_t len)
+{
+	if (d->epoch == ref->epoch && strcasecmp(d->primary, ref->primary) == 0)
+		return false;
+	snprintf(why, len, "%s in epoch %lld with primary %s, %s in epoch %lld",
+		 name, (long long)d->epoch,
+		 d->primary[0] ? d->primary : "(none)", ref_name,
+		 (long long)ref->epoch);
+	return true;
 }
 
 /* After ClusterPrimary to node `to`: every node names `to` as the primary
@@ -259,41 +298,8 @@ static bool all_equal(struct soak *s, double seconds, char *why, size_t len)
 static bool all_follow(struct soak *s, int to, double seconds, char *why,
 		       size_t len)
 {
-	const struct lab *l = &s->r->lab;
-	double end = prun_now() + seconds;
-	size_t i;
-
-	for (;;) {
-		struct node_database pd, d;
-		bool all = db_of(l, to, &pd);
-
-		if (!all)
-			snprintf(why, len, "the new primary %s does not answer",
-				 l->nodes[to].name);
-		for (i = 0; i < l->topo.n_nodes && all; i++) {
-			if ((int)i == to)
-				continue;
-			if (!db_of(l, (int)i, &d)) {
-				all = false;
-				snprintf(why, len, "%s does not answer",
-					 l->nodes[i].name);
-			} else if (d.epoch != pd.epoch ||
-				   strcasecmp(d.primary, pd.primary) != 0) {
-				all = false;
-				snprintf(why, len,
-					 "%s in epoch %lld with primary %s, "
-					 "%s in epoch %lld",
-					 l->nodes[i].name, (long long)d.epoch,
-					 d.primary[0] ? d.primary : "(none)",
-					 l->nodes[to].name,
-					 (long long)pd.epoch);
-			}
-		}
-		if (all)
-			return true;
-		if (prun_now() > end || !lab_sleep(0.05))
-			return false;
-	}
+	return all_like(s, to, "the new primary", other_primary, 1, 0.05,
+			seconds, why, len);
 }
 
 /* Heal every fault, in the model and on the lab. */
