@@ -12,6 +12,7 @@
  * peer does not catch up in time: the run stops there (1, err) and the
  * lab's state directory is kept for its logs.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,68 @@ long bench_rss_kb(pid_t pid, const char *field)
 			v = strtol(line + strlen(field) + 1, NULL, 10);
 	fclose(f);
 	return v;
+}
+
+long long bench_cpu_ns(pid_t pid)
+{
+	char path[64], tpath[64 + 32 + 256];
+	long long sum = 0, ns;
+	struct dirent *e;
+	DIR *d;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(tpath, sizeof(tpath), "%s/%s/schedstat", path,
+			 e->d_name);
+		f = fopen(tpath, "r");
+		if (f == NULL)
+			continue; /* the thread ended meanwhile */
+		if (fscanf(f, "%lld", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
+/* The CPU each node used, nanoseconds (-1 unknown). */
+static void nodes_cpu(struct bench *b, long long ns[NODES])
+{
+	int i;
+
+	for (i = 0; i < NODES; i++)
+		ns[i] = bench_cpu_ns(b->lab.nodes[i].pid);
+}
+
+/* One writer run of phases(): writes/s, and the CPU per write of the
+ * primary and of the peers together into cpu[2]. */
+static double writer_run(struct bench *b, int writers, bool ack_all,
+			 double cpu[2], char *err)
+{
+	long long before[NODES], after[NODES];
+	long writes = 0;
+	double wps;
+	int i;
+
+	nodes_cpu(b, before);
+	wps = bench_run_writers(b, writers, ack_all, &writes, err);
+	nodes_cpu(b, after);
+	cpu[0] = cpu[1] = 0;
+	for (i = 0; i < NODES; i++) {
+		if (before[i] < 0 || after[i] < 0 || writes <= 0) {
+			cpu[0] = cpu[1] = -1;
+			break;
+		}
+		cpu[i == 0 ? 0 : 1] +=
+		    (double)(after[i] - before[i]) / 1000.0 / (double)writes;
+	}
+	return wps;
 }
 
 /* The cluster: node1 (primary), node2, ..., X15.3.2 Expressway-C, verify
@@ -164,6 +227,7 @@ static void result_of(const struct bench *b, struct bench_result *r)
 	r->sqlite_commits = b->sqlite_commits;
 	r->sqlite_batched = b->sqlite_batched;
 	memcpy(r->wps, b->wps, sizeof(r->wps));
+	memcpy(r->cpu_us, b->cpu_us, sizeof(r->cpu_us));
 	r->lat_count = b->lat_count;
 	r->lat_p50 = b->lat_p50;
 	r->lat_p99 = b->lat_p99;
@@ -234,6 +298,7 @@ static int snapshot_phases(struct bench *b, const struct bench_opts *o,
 static int writers_only(struct bench *b, const struct bench_opts *o, char *err)
 {
 	struct node_latency lat;
+	long writes;
 	int w, a;
 
 	snprintf(b->n[0].sock, sizeof(b->n[0].sock), "%s", o->writers_only);
@@ -242,7 +307,7 @@ static int writers_only(struct bench *b, const struct bench_opts *o, char *err)
 			memset(&lat, 0, sizeof(lat));
 			bench_latency(b->n[0].sock, true, &lat);
 			b->wps[w][a] = bench_run_writers(
-			    b, bench_writer_counts[w], a == 1, err);
+			    b, bench_writer_counts[w], a == 1, &writes, err);
 			bench_latency(b->n[0].sock, false, &lat);
 			fprintf(o->out,
 				"%2d writers --ack %-7s %8.0f writes/s  "
@@ -283,8 +348,8 @@ static int phases(struct bench *b, const struct bench_opts *o, char *err)
 				bench_writer_counts[w], a ? "all" : "primary");
 			if (a == 1 && w == 1)
 				bench_latency(b->n[0].sock, true, &lat);
-			b->wps[w][a] = bench_run_writers(
-			    b, bench_writer_counts[w], a == 1, err);
+			b->wps[w][a] = writer_run(b, bench_writer_counts[w],
+						  a == 1, b->cpu_us[w][a], err);
 			if (b->wps[w][a] < 0)
 				return 1;
 			if (a == 1 && w == 1 &&

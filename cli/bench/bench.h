@@ -75,6 +75,9 @@ struct bench_result {
 	double sqlite_commits;
 	double sqlite_batched;
 	double wps[BENCH_WRITER_RUNS][2]; /* [writer run][ack primary, all] */
+	/* CPU per acknowledged write, us: [run][ack][0 the primary, 1 both
+	 * peers together]; 0 when not measured, -1 when unknown */
+	double cpu_us[BENCH_WRITER_RUNS][2][2];
 	long lat_count, lat_p50, lat_p99; /* microseconds */
 	long catchup;			  /* changes the peer missed */
 	double pipelined_wps;

@@ -33,6 +33,9 @@ struct bench {
 	double sqlite_commits;
 	double sqlite_batched;
 	double wps[3][2]; /* [1,16,64 writers][ack primary, all] */
+	/* CPU time per acknowledged write of those runs, microseconds:
+	 * [run][ack][0] the primary, [1] both peers together; -1 unknown */
+	double cpu_us[3][2][2];
 	long lat_count, lat_p50, lat_p99;
 	double pipelined_wps;
 	double catchup_rate;
@@ -51,6 +54,9 @@ struct bench {
 double bench_now(void);
 /* A "VmRSS:" / "VmHWM:" line of /proc/PID/status, KiB, or -1. */
 long bench_rss_kb(pid_t pid, const char *field);
+/* CPU time the process has used so far, every thread of it (the sum of
+ * /proc/PID/task/TID/schedstat's first field), nanoseconds, or -1. */
+long long bench_cpu_ns(pid_t pid);
 /* node1..nodeN, X15.3.2 Expressway-C, enforce, combined certificates from
  * the unrestricted CA, node1 primary. */
 int bench_make_topo(struct topo *t, int nodes, char *err);
@@ -79,8 +85,10 @@ int bench_latency(const char *sock, bool reset, struct node_latency *lat);
 /* Wait until the primary replicates to both peers. */
 int bench_wait_ready(struct bench *b, double timeout);
 /* count writers, each keeping one write in flight on the primary, for
- * b->seconds; acknowledged writes/s, or -1 with err set. */
-double bench_run_writers(struct bench *b, int count, bool ack_all, char *err);
+ * b->seconds; acknowledged writes/s, or -1 with err set. *writes gets
+ * how many were acknowledged. */
+double bench_run_writers(struct bench *b, int count, bool ack_all, long *writes,
+			 char *err);
 /* Stop node3, pipeline b->catchup writes on the primary, restart node3
  * and time how long it takes to catch up. */
 int bench_catchup(struct bench *b, char *err);

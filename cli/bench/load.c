@@ -127,7 +127,8 @@ static int writer_read(struct writer *w)
 	return rv < 0 ? -1 : got;
 }
 
-double bench_run_writers(struct bench *b, int count, bool ack_all, char *err)
+double bench_run_writers(struct bench *b, int count, bool ack_all, long *writes,
+			 char *err)
 {
 	struct writer *ws = ekl_calloc((size_t)count, sizeof(*ws));
 	struct pollfd *pf = ekl_calloc((size_t)count, sizeof(*pf));
@@ -190,6 +191,7 @@ out:
 		admin_conn_close(&ws[i].c);
 	ekl_free(ws);
 	ekl_free(pf);
+	*writes = done < 0 ? 0 : done;
 	return done < 0 ? -1 : (double)done / (t - t0);
 }
 

@@ -22,6 +22,39 @@ static void json_ratio(struct json *j, const char *key, double v)
 	json_fixed(j, v, 3);
 }
 
+/* CPU per write of the writer runs, when they were measured. */
+static void text_cpu(const struct bench_result *b, FILE *f)
+{
+	int i, a;
+
+	if (b->cpu_us[0][0][0] <= 0)
+		return;
+	fprintf(f, "\nCPU per acknowledged write, us (the primary + both "
+		   "peers; all their threads)\n");
+	fprintf(f, "  %-8s %21s %21s\n", "writers", "--ack primary",
+		"--ack all");
+	for (i = 0; i < BENCH_WRITER_RUNS; i++) {
+		fprintf(f, "  %-8d", bench_writer_counts[i]);
+		for (a = 0; a < 2; a++)
+			fprintf(f, "       %6.1f + %6.1f", b->cpu_us[i][a][0],
+				b->cpu_us[i][a][1]);
+		fputc('\n', f);
+	}
+}
+
+static void json_cpu(struct json *j, const char *key, const double cpu[2])
+{
+	if (cpu[0] <= 0)
+		return;
+	json_key(j, key);
+	json_obj_begin(j);
+	json_key(j, "primary");
+	json_fixed(j, cpu[0], 1);
+	json_key(j, "peers");
+	json_fixed(j, cpu[1], 1);
+	json_obj_end(j);
+}
+
 static void text_floors(const struct bench_result *b, FILE *f)
 {
 	fprintf(f,
@@ -115,6 +148,7 @@ void bench_report_text(const struct bench_result *b, FILE *f)
 			bench_writer_counts[i], b->wps[i][0],
 			ratio(b->wps[i][0], b->sqlite_commits), b->wps[i][1],
 			ratio(b->wps[i][1], b->sqlite_commits));
+	text_cpu(b, f);
 	fprintf(f,
 		"\nreplication latency, commit on primary -> applied on both "
 		"peers (--ack all, 16 writers, %ld samples)\n",
@@ -227,6 +261,8 @@ static void json_default(const struct bench_result *b, struct json *j)
 			   ratio(b->wps[i][0], b->sqlite_commits));
 		json_ratio(j, "ack_all_vs_sqlite",
 			   ratio(b->wps[i][1], b->sqlite_commits));
+		json_cpu(j, "ack_primary_cpu_us", b->cpu_us[i][0]);
+		json_cpu(j, "ack_all_cpu_us", b->cpu_us[i][1]);
 		json_obj_end(j);
 	}
 	json_arr_end(j);

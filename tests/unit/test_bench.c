@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/bench_int.h"
 #include "testutil.h"
 
 static struct bench_result sample(void)
@@ -104,6 +106,54 @@ START_TEST(test_text)
 }
 END_TEST
 
+/* CPU per write: beside each rate in JSON, the primary's and the peers'
+ * microseconds; a table of them in the text; neither when not measured
+ * (test_json_keys). */
+START_TEST(test_cpu_per_write)
+{
+	struct bench_result r = sample();
+	char *s;
+	int i;
+
+	for (i = 0; i < BENCH_WRITER_RUNS; i++) {
+		r.cpu_us[i][0][0] = 40.0 / (i + 1);
+		r.cpu_us[i][0][1] = 20.25 / (i + 1);
+		r.cpu_us[i][1][0] = 60.0 / (i + 1);
+		r.cpu_us[i][1][1] = 80.0 / (i + 1);
+	}
+	s = report(&r, true);
+	ck_assert_ptr_nonnull(
+	    strstr(s, "{\"writers\":1,\"ack_primary\":1000,\"ack_all\":500,"
+		      "\"ack_primary_vs_sqlite\":0.810,\"ack_all_vs_sqlite\":"
+		      "0.405,\"ack_primary_cpu_us\":{\"primary\":40.0,"
+		      "\"peers\":20.2},\"ack_all_cpu_us\":{\"primary\":60.0,"
+		      "\"peers\":80.0}}"));
+	free(s);
+	s = report(&r, false);
+	ck_assert_ptr_nonnull(strstr(s, "CPU per acknowledged write, us"));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "  16"
+		      "               20.0 +   10.1         30.0 +   40.0\n"));
+	free(s);
+}
+END_TEST
+
+/* bench_cpu_ns sums every thread of a process and grows as it runs. */
+START_TEST(test_cpu_ns)
+{
+	long long a = bench_cpu_ns(getpid()), b;
+	volatile unsigned long x = 0;
+	unsigned long i;
+
+	ck_assert_int_gt(a, 0);
+	for (i = 0; i < 50000000UL; i++)
+		x += i;
+	b = bench_cpu_ns(getpid());
+	ck_assert_int_gt(b, a);
+	ck_assert_int_eq(bench_cpu_ns(-1), -1);
+}
+END_TEST
+
 /* --snapshot-rows: its own figures, the peak RSS during the snapshot. */
 START_TEST(test_snapshot_report)
 {
@@ -174,6 +224,8 @@ static Suite *bench_suite(void)
 
 	tc = tcase_create("bench_report_text");
 	tcase_add_test(tc, test_text);
+	tcase_add_test(tc, test_cpu_per_write);
+	tcase_add_test(tc, test_cpu_ns);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bench_report_snapshot");
