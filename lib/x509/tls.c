@@ -988,6 +988,11 @@ enum tls_io tls_write(struct tls_conn *c, const void *buf, size_t len,
 	return io;
 }
 
+void tls_read_ahead(struct tls_conn *c)
+{
+	SSL_set_read_ahead(c->ssl, 1);
+}
+
 size_t tls_pending(struct tls_conn *c)
 {
 	int n = SSL_pending(c->ssl);

@@ -191,9 +191,14 @@ static void idle_arm(struct conn *c, double after)
 
 static int start_tls(struct conn *c, char *err)
 {
-	return tls_conn_new(c->env->tls, c->fd, c->side,
-			    c->side == POL_SIDE_INITIATOR ? c->expect : NULL,
-			    &c->tls, err);
+	int rv = tls_conn_new(c->env->tls, c->fd, c->side,
+			      c->side == POL_SIDE_INITIATOR ? c->expect : NULL,
+			      &c->tls, err);
+
+	/* do_read reads until TLS_IO_WANT_READ (or resumes itself). */
+	if (rv == 0)
+		tls_read_ahead(c->tls);
+	return rv;
 }
 
 int conn_dial(const struct conn_env *env, const struct conn_ops *ops,

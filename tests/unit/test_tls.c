@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <fcntl.h>
@@ -265,6 +266,10 @@ static void pump(struct tls_conn *c[2], const int fd[2], struct outcome *o)
 	ck_assert_msg(done[0] && done[1], "message exchange did not finish");
 }
 
+/* What a test does with both ends once the handshake and the first
+ * message are through (NULL: nothing); run_pair calls it. */
+static void (*after_pump)(struct tls_conn *c[2], const int fd[2]);
+
 /* Handshake between an initiator (ic, expecting `expect`) and an acceptor
  * (ac) over a socketpair; both ends' views land in o. */
 static void run_pair(const struct tls_config *ic, const struct tls_config *ac,
@@ -292,6 +297,8 @@ static void run_pair(const struct tls_config *ic, const struct tls_config *ac,
 	ck_assert_int_eq(tls_conn_side(c[ACC]), POL_SIDE_ACCEPTOR);
 
 	pump(c, fd, o);
+	if (after_pump != NULL)
+		after_pump(c, fd);
 
 	for (i = 0; i < 2; i++) {
 		if (o->io[i] != TLS_IO_OK)
@@ -436,6 +443,53 @@ START_TEST(test_ok)
 	ck_assert_int_eq(o.v[INI].code, POL_OK);
 	ck_assert_int_eq(o.v[ACC].code, POL_OK);
 	ck_assert_int_eq(o.v[ACC].depth, -1);
+}
+END_TEST
+
+/* Read-ahead: three records sent at once are taken from the socket by
+ * the first read, then handed out one by one without the socket, and
+ * the reader learns it has them all when tls_read says WANT_READ. */
+static void three_records(struct tls_conn *c[2], const int fd[2])
+{
+	const char *rec[3] = {"one", "two", "three"};
+	char buf[64];
+	size_t n;
+	int i, left = -1;
+
+	tls_read_ahead(c[ACC]);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(tls_write(c[INI], rec[i], strlen(rec[i]), &n),
+				 TLS_IO_OK);
+		ck_assert_uint_eq(n, strlen(rec[i]));
+	}
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(tls_read(c[ACC], buf, sizeof(buf), &n),
+				 TLS_IO_OK);
+		ck_assert_uint_eq(n, strlen(rec[i]));
+		ck_assert(memcmp(buf, rec[i], n) == 0);
+		if (i == 0) {
+			ck_assert_int_eq(ioctl(fd[ACC], FIONREAD, &left), 0);
+			ck_assert_msg(left == 0,
+				      "%d bytes left in the socket after the "
+				      "first record: no read-ahead",
+				      left);
+		}
+	}
+	ck_assert_int_eq(tls_read(c[ACC], buf, sizeof(buf), &n),
+			 TLS_IO_WANT_READ);
+}
+
+START_TEST(test_read_ahead)
+{
+	struct tls_config ic = node_cfg(pki_dir, "nodea");
+	struct tls_config ac = node_cfg(pki_dir, "nodeb");
+	struct outcome o;
+
+	after_pump = three_records;
+	run_pair(&ic, &ac, "nodeb", &o);
+	after_pump = NULL;
+	ck_assert_int_eq(o.io[INI], TLS_IO_OK);
+	ck_assert_int_eq(o.io[ACC], TLS_IO_OK);
 }
 END_TEST
 
@@ -1420,6 +1474,7 @@ static Suite *tls_suite(void)
 	tc = tcase_create("tls_handshake");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_ok);
+	tcase_add_test(tc, test_read_ahead);
 	tcase_add_test(tc, test_untrusted);
 	tcase_add_test(tc, test_expired);
 	tcase_add_test(tc, test_not_yet_valid);

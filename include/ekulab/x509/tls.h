@@ -124,6 +124,12 @@ enum tls_io tls_write(struct tls_conn *c, const void *buf, size_t len,
 		      size_t *n);
 /* Bytes already decrypted and buffered inside OpenSSL. */
 size_t tls_pending(struct tls_conn *c);
+/* Let OpenSSL take everything the socket holds in one read() (read-ahead)
+ * instead of a record header and then its body: one system call fewer
+ * per record received. Only for a caller that calls tls_read until it
+ * returns TLS_IO_WANT_READ: records read ahead wait inside OpenSSL, where
+ * neither epoll nor tls_pending() sees them. */
+void tls_read_ahead(struct tls_conn *c);
 /* Send close_notify (best effort, non-blocking). */
 void tls_shutdown(struct tls_conn *c);
 
