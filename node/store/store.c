@@ -609,7 +609,7 @@ static int create_new(struct store *s, const char *dir, char *err)
 				tmp, strerror(errno), dir);
 	close(fd);
 
-	rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, STORE_VFS);
+	rc = sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL,
 				  NULL);
@@ -699,7 +699,7 @@ static int open_existing(struct store *s, char *err)
 	sqlite3_stmt *stmt = NULL;
 	int rc, r;
 
-	rc = sqlite3_open_v2(s->file, &s->db, SQLITE_OPEN_READWRITE, STORE_VFS);
+	rc = sqlite3_open_v2(s->file, &s->db, SQLITE_OPEN_READWRITE, NULL);
 	if (rc != SQLITE_OK)
 		return store_sql_fail(s->db, s->file, rc, "opening", err);
 	/* Until the file is accepted, closing must not write to it. */

@@ -21,17 +21,6 @@
 #define STORE_FILE_MAX 4096
 #define STORE_BUSY_MS  5000
 
-/* Every connection to the database goes through SQLite's "unix-excl"
- * VFS: the node is the only process that opens its file (ekunode.lock
- * already keeps a second node out), so the process holds the file's lock
- * from the first read to the close, and the WAL index lives in the
- * process's memory, shared by its connections (the snapshot reader), not
- * in a -shm file. A transaction then takes no POSIX lock: six fcntl calls
- * fewer per commit, about half the CPU of a one-row transaction (7.5 us
- * against 16.5 us on tmpfs, docs/benchmarks.md). Another process that
- * opens the file while the node runs gets SQLITE_BUSY. */
-#define STORE_VFS "unix-excl"
-
 /* The statements prepared once at open (SQLITE_PREPARE_PERSISTENT). */
 enum store_sql {
 	SQL_BEGIN,

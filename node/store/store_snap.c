@@ -38,7 +38,7 @@ int store_snap_open(struct store *s, struct store_snap_reader **out,
 				"memory",
 				s->file);
 	memcpy(r->file, s->file, sizeof(r->file));
-	rc = sqlite3_open_v2(r->file, &r->db, SQLITE_OPEN_READONLY, STORE_VFS);
+	rc = sqlite3_open_v2(r->file, &r->db, SQLITE_OPEN_READONLY, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_busy_timeout(r->db, STORE_BUSY_MS);
 	/* BEGIN is deferred: the first SELECT (meta) pins the snapshot. */

@@ -395,69 +395,6 @@ static int64_t raw_int(const char *file, const char *sql)
 	return v;
 }
 
-/* The node holds its database file for itself while it is open (the
- * unix-excl VFS): another process that opens it is told the database is
- * locked, and reads it once the node has closed it. The other process is
- * forked before the store opens anything, so it shares none of SQLite's
- * in-process lock state. */
-START_TEST(test_file_held_by_the_node)
-{
-	char dir[512], file[600];
-	int go[2], done[2], status;
-	struct store *s;
-	pid_t pid;
-	char c;
-
-	mkdir_fresh(dir, sizeof(dir), "store-excl");
-	db_file(file, sizeof(file), dir);
-	ck_assert_int_eq(pipe(go), 0);
-	ck_assert_int_eq(pipe(done), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		sqlite3 *db = NULL;
-		sqlite3_stmt *st = NULL;
-		int rc[2], i;
-
-		for (i = 0; i < 2; i++) {
-			if (read(go[0], &c, 1) != 1)
-				_exit(10);
-			rc[i] = sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY,
-						NULL);
-			if (rc[i] == SQLITE_OK)
-				rc[i] = sqlite3_prepare_v2(
-				    db, "SELECT count(*) FROM config", -1, &st,
-				    NULL);
-			if (rc[i] == SQLITE_OK)
-				rc[i] = sqlite3_step(st);
-			sqlite3_finalize(st);
-			sqlite3_close(db);
-			st = NULL;
-			db = NULL;
-			if (write(done[1], &c, 1) != 1)
-				_exit(11);
-		}
-		_exit(rc[0] == SQLITE_BUSY && rc[1] == SQLITE_ROW ? 0 : 1);
-	}
-	s = open_ok(dir);
-	put1(s, "a", "1");
-	ck_assert_int_eq(write(go[1], "x", 1), 1); /* while the node has it */
-	ck_assert_int_eq(read(done[0], &c, 1), 1);
-	store_close(s);
-	ck_assert_int_eq(write(go[1], "x", 1), 1); /* after it closed it */
-	ck_assert_int_eq(read(done[0], &c, 1), 1);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "the other process: %d (1: it could read the file while "
-		      "the node had it open, or not after)",
-		      status);
-	close(go[0]);
-	close(go[1]);
-	close(done[0]);
-	close(done[1]);
-}
-END_TEST
-
 /* Invariant 6: a commit writes the row and the log entry, not meta; the
  * state read back at open comes from the log's last entry, and from meta
  * once compaction has emptied the log. */
@@ -1967,7 +1904,6 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_open_schema_version);
 	tcase_add_test(tc, test_open_schema_1_updated);
 	tcase_add_test(tc, test_commit_leaves_meta);
-	tcase_add_test(tc, test_file_held_by_the_node);
 	tcase_add_test(tc, test_open_foreign);
 	tcase_add_test(tc, test_open_orphan_wal);
 	tcase_add_test(tc, test_open_nomem);
