@@ -42,6 +42,7 @@ struct durable {
 	uint64_t seq;
 	struct pending_write *writes; /* owned */
 	ev_tstamp committed;
+	int64_t epoch; /* the epoch the group was committed in */
 	struct durable *next;
 };
 
@@ -490,6 +491,7 @@ static void group_commit(struct repl *r)
 		d->seq = seq;
 		d->writes = batch;
 		d->committed = ev_time();
+		d->epoch = st.epoch;
 		*r->durables_tail = d;
 		r->durables_tail = &d->next;
 		if (lone_write(batch)) {
@@ -550,20 +552,45 @@ void repl_fail_unsynced(struct repl *r)
 	r->durables_tail = &r->durables;
 }
 
+/* A group that became durable after this node adopted a newer epoch (it
+ * was demoted between its commit and its fdatasync): the new primary's
+ * history wins, so it is not answered ok. */
+static void fail_demoted(struct repl *r, struct durable *d,
+			 const struct store_state *st)
+{
+	const struct pending_write *w = d->writes;
+	char msg[320];
+
+	while (w != NULL && w->reply == NULL)
+		w = w->next;
+	snprintf(msg, sizeof(msg),
+		 "committed here at revision %lld, but %s became the primary "
+		 "(epoch %lld) before it was durable here; the new primary's "
+		 "history wins: it may be lost; read it back from %s",
+		 w != NULL ? (long long)w->rev : 0LL, st->primary,
+		 (long long)st->epoch, st->primary);
+	repl_fail_writes(r, d->writes, msg);
+}
+
 /* The syncer made every commit up to seq durable. */
 void repl_on_synced(void *arg, uint64_t seq)
 {
 	struct repl *r = arg;
+	struct store_state st;
 	int i;
 
 	r->synced_seq = seq;
+	store_state(r->store, &st);
 	while (r->durables != NULL && r->durables->seq <= seq) {
 		struct durable *d = r->durables;
 
 		r->durables = d->next;
 		if (r->durables == NULL)
 			r->durables_tail = &r->durables;
-		complete_writes(r, d->writes, d->committed);
+		if (d->epoch != st.epoch)
+			fail_demoted(r, d, &st);
+		else
+			complete_writes(r, d->writes, d->committed);
 		ekl_free(d);
 	}
 	for (i = 0; i < r->io->n_peers; i++) {

@@ -17,6 +17,7 @@
 #include "ekulab/wire/frame.h"
 #include "ekulab/x509/policy.h"
 #include "repl/repl.h"
+#include "repl/repl_int.h"
 #include "store/store.h"
 #include "testutil.h"
 
@@ -1946,6 +1947,34 @@ START_TEST(test_sync_here_off)
 }
 END_TEST
 
+/* A primary demoted between a group's commit and its fdatasync answers
+ * none of the group ok, --ack primary or --ack all: the new primary's
+ * history wins. The sync is the thread's (sync_here off), so the group
+ * waits for it while the newer epoch is adopted. */
+START_TEST(test_demoted_before_sync_not_ok)
+{
+	struct wr w[2];
+	int i;
+
+	sync_here_max_us = -1;
+	start_all();
+	all_links_up();
+	write_kv(PRIMARY, &w[0], "d/a", "1", false, 0);
+	write_kv(PRIMARY, &w[1], "d/b", "2", true, 0);
+	repl_commit_queued(nodes[PRIMARY].r);
+	ck_assert_int_eq(w[0].done + w[1].done, 0); /* committed, not synced */
+	repl_adopt_epoch(nodes[PRIMARY].r, REPL_EPOCH_BAND, "n2");
+	for (i = 0; i < 2; i++) {
+		ck_assert(run_until(answered, &w[i], 10));
+		ck_assert_msg(
+		    !w[i].ok &&
+			strstr(w[i].body, "n2 became the primary") != NULL &&
+			strstr(w[i].body, "before it was durable") != NULL,
+		    "%s", w[i].body);
+	}
+}
+END_TEST
+
 /* --ack primary writes while a peer's batch is unacknowledged wait and go
  * to it together when it acknowledges; an --ack all write goes at once. */
 START_TEST(test_unwaited_batches_held)
@@ -2055,6 +2084,7 @@ static Suite *repl_suite(void)
 	ADD("failed_sync_here", test_failed_sync_here);
 	ADD("peer_failed_sync_here_no_ack", test_peer_failed_sync_here_no_ack);
 	ADD("sync_here_off", test_sync_here_off);
+	ADD("demoted_before_sync_not_ok", test_demoted_before_sync_not_ok);
 	ADD("unwaited_batches_held", test_unwaited_batches_held);
 #undef ADD
 	return s;
