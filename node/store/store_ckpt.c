@@ -70,15 +70,15 @@ struct store_ckpt {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	/* Guarded by mu. */
-	int64_t wal;	   /* the WAL's frames after the last commit */
-	int64_t next_ask;  /* ask the thread when wal reaches this */
-	int64_t loop_at;   /* the loop checkpoints when wal reaches this */
-	uint64_t asked;	   /* requests made by the hook */
-	uint64_t served;   /* requests the thread has taken */
-	bool running;	   /* a checkpoint runs (the thread's or the loop's) */
-	bool loop_wants;   /* the cap is passed: no new run on the thread */
-	bool hold;	   /* test hook: the thread starts no run */
-	bool stop;	   /* store_ckpt_stop() was called */
+	int64_t wal;	  /* the WAL's frames after the last commit */
+	int64_t next_ask; /* ask the thread when wal reaches this */
+	int64_t loop_at;  /* the loop checkpoints when wal reaches this */
+	uint64_t asked;	  /* requests made by the hook */
+	uint64_t served;  /* requests the thread has taken */
+	bool running;	  /* a checkpoint runs (the thread's or the loop's) */
+	bool loop_wants;  /* the cap is passed: no new run on the thread */
+	bool hold;	  /* test hook: the thread starts no run */
+	bool stop;	  /* store_ckpt_stop() was called */
 	struct store_ckpt_stats st;
 };
 
