@@ -1978,6 +1978,7 @@ START_TEST(test_ckpt_thread)
 	char dir[512];
 	struct store *s;
 	struct store_ckpt_stats st;
+	struct stat before, after;
 	int i = 0;
 
 	mkdir_fresh(dir, sizeof(dir), "store-ckpt-thread");
@@ -1995,8 +1996,13 @@ START_TEST(test_ckpt_thread)
 	ck_assert_int_eq(st.copied, st.wal);
 	ck_assert_uint_eq(st.restarts, 0);
 	/* So the next commit starts the WAL over, and the loop never
-	 * checkpointed. */
+	 * checkpointed. The WAL is the same file, rewritten from its start
+	 * (the syncer keeps its descriptor open: sync.c). */
+	ck_assert_int_eq(stat(store_wal_path(s), &before), 0);
 	put_n(s, i++);
+	ck_assert_int_eq(stat(store_wal_path(s), &after), 0);
+	ck_assert_uint_eq(before.st_ino, after.st_ino);
+	ck_assert_int_eq(before.st_size, after.st_size);
 	st = ck_stats(s);
 	ck_assert_uint_eq(st.restarts, 1);
 	ck_assert_int_lt(st.wal, CK_FRAMES);
