@@ -153,6 +153,11 @@ int repl_start(const struct repl_config *cfg, struct repl_io *io,
 		r->syncer = NULL;
 		(void)store_set_deferred_sync(r->store, false, err);
 	}
+	/* Checkpoints on a thread of their own, the loop's only past the
+	 * cap (store.h); without it, SQLite's own inside a commit. */
+	if (store_ckpt_start(r->store, STORE_CKPT_FRAMES, STORE_CKPT_CAP,
+			     err) != 0)
+		ekl_warn("%s; WAL checkpoints stay on the loop", err);
 	if (r->syncer != NULL && cfg->sync_here_max_us != 0)
 		syncer_set_here_max(
 		    r->syncer, cfg->sync_here_max_us < 0

@@ -44,7 +44,11 @@ struct syncer {
  * is a failure, never "nothing to do". The open file, while still
  * linked, is the WAL: an fstat, no path lookup (stat of the path was
  * about 4 % of the primary's CPU for a lone write); only an unlinked one
- * sends us to the path. */
+ * sends us to the path. A checkpoint (on the store's checkpointer thread
+ * or on the loop, store_ckpt.c) never replaces the WAL: SQLite restarts it
+ * by writing the same file from its start again (no truncation: the store
+ * sets no journal_size_limit), so this descriptor stays the WAL; only the
+ * store's close removes it, after syncer_stop(). */
 static int sync_wal(struct syncer *s)
 {
 	struct stat st;

@@ -16,13 +16,15 @@
  * sqlite3_errmsg(); bad input is EKL_EINVAL (local writes) or EKL_EPROTO
  * (what a peer sent). A damaged or foreign file is refused by store_open()
  * before anything writes to it (no pragma that writes, no checkpoint on
- * close).
+ * close; the checkpointer of store_ckpt.c can only be started on a store
+ * that store_open() returned).
  *
  * The code is split by what it holds: this file opens, checks and closes
  * the database and owns transactions and meta; store_write.c the write
  * groups, apply, epochs and compaction; store_read.c get, list and the
- * change log; store_snap.c snapshots; store_digest.c the row hash behind
- * the digest; store_int.h what they share.
+ * change log; store_snap.c snapshots; store_ckpt.c WAL checkpoints on a
+ * thread; store_digest.c the row hash behind the digest; store_int.h what
+ * they share.
  */
 #include "store.h"
 
@@ -846,6 +848,9 @@ void store_close(struct store *s)
 		return;
 	if (s->group)
 		store_group_rollback(s);
+	/* Its thread first: the main connection closes last and, as
+	 * before, checkpoints and removes the WAL. */
+	store_ckpt_stop(s);
 	for (int i = 0; i < SQL_COUNT; i++)
 		sqlite3_finalize(s->sql[i]);
 	/* Every statement is finalized, so this cannot be SQLITE_BUSY. */

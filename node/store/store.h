@@ -37,6 +37,13 @@
  *      when it is newer than meta's revision, else meta's (schema 2; a
  *      commit writes two pages, the row's and the log's, not three).
  *      Compaction, a snapshot swap and an epoch change write meta whole.
+ *   7. A checkpoint (SQLite's, or store_ckpt's thread or caller) copies
+ *      only committed frames, syncs the WAL before and the database
+ *      after, and frames count as copied only once that sync returned:
+ *      every commit is in the synced database or in the WAL, a failed
+ *      checkpoint loses none. With store_ckpt the WAL holds at most
+ *      2 x cap frames and one transaction's (unless a snapshot reader
+ *      pins older frames, which keeps it from restarting).
  */
 #ifndef EKUNODE_STORE_H
 #define EKUNODE_STORE_H
@@ -205,6 +212,45 @@ int64_t store_trash_tables(const struct store *s); /* tables left */
  * pending. 0, or EKL_EIO with err saying why (nothing of the step is
  * then applied; the next step tries again). */
 int store_trash_step(struct store *s, double budget_s, char *err);
+
+/* ---- checkpoints, off the caller's thread (store_ckpt.c) ---- */
+
+/* SQLite's default: a checkpoint every 1000 frames (pages) of WAL. */
+#define STORE_CKPT_FRAMES 1000
+/* The WAL's bound: the caller checkpoints itself past this many. */
+#define STORE_CKPT_CAP (4 * STORE_CKPT_FRAMES)
+
+/* Move WAL checkpoints onto a thread with its own connection to the file
+ * (synchronous=FULL: it syncs the WAL before copying and the database
+ * after). SQLite's autocheckpoint is replaced by a hook that, after a
+ * commit, asks the thread once the WAL holds `frames` frames; when it
+ * holds `cap`, the commit's caller copies what the thread has not yet
+ * (see store_ckpt.c for why and how). Call after store_open; store_close
+ * stops it. A failed checkpoint is logged and tried again later; no
+ * commit is lost by it (it stays in the WAL). EKL_EINVAL when already
+ * running or frames/cap are out of range; EKL_EIO/ENOMEM otherwise (the
+ * store is then unchanged: SQLite's autocheckpoint). */
+int store_ckpt_start(struct store *s, int64_t frames, int64_t cap, char *err);
+/* Joins the thread, closes its connection, puts SQLite's autocheckpoint
+ * back. Accepts NULL and a store without a checkpointer. */
+void store_ckpt_stop(struct store *s);
+
+struct store_ckpt_stats {
+	uint64_t thread_ckpts; /* checkpoints the thread completed */
+	uint64_t loop_ckpts;   /* ...the caller made at the cap */
+	uint64_t failures;     /* checkpoints that failed (each logged) */
+	uint64_t busy;	       /* ...found busy (tried again later) */
+	uint64_t restarts;     /* times the WAL was seen restarted */
+	int64_t wal;	       /* the WAL's frames after the last commit */
+	int64_t wal_max;       /* the most frames it held */
+	int64_t copied; /* frames copied as of the last checkpoint done */
+	bool idle;	/* no checkpoint runs or is asked for */
+};
+/* All zero without a checkpointer. */
+void store_ckpt_stats(struct store *s, struct store_ckpt_stats *out);
+/* Test helper: hold (true) the thread so that it starts no checkpoint,
+ * as if it never caught up; false lets it go on. */
+void store_ckpt_hold(struct store *s, bool hold);
 
 /* Test helper: verify the invariants above against the tables (digest
  * recomputed, log contiguous). 0 or EKL_EIO with err saying which. */

@@ -82,6 +82,7 @@ struct store {
 	 * (store_trash_step): how many there are, and N for the next. */
 	int64_t trash_tables;
 	int64_t trash_next;
+	struct store_ckpt *ckpt;   /* owned: the checkpointer, or NULL */
 	char file[STORE_FILE_MAX]; /* DIR/clusterdb.sqlite3 */
 };
 

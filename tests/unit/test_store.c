@@ -1,5 +1,6 @@
 /* test_store.c: the configuration database: groups, log, apply, snapshots. */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1891,6 +1892,281 @@ START_TEST(test_crash_after_commit)
 }
 END_TEST
 
+/* ---- store_ckpt ---- */
+
+/* Small marks, so that a test crosses them in a few hundred commits. */
+#define CK_FRAMES 16
+#define CK_CAP	  64
+/* Frames one commit of put_n adds (a row's page, the log's page and
+ * their parents when they split): the most the WAL passes the cap by. */
+#define CK_SLACK 8
+/* One WAL frame: its header and a page (SQLite's default 4096 bytes). */
+#define CK_FRAME_BYTES (24 + 4096)
+
+/* One commit, without store_check (thousands of them). */
+static void put_n(struct store *s, int i)
+{
+	char path[32], value[32];
+
+	snprintf(path, sizeof(path), "ck/%d", i % 64);
+	snprintf(value, sizeof(value), "v%d", i);
+	OK(store_group_begin(s, err));
+	OK(store_group_put(s, path, value, NULL, err));
+	OK(store_group_commit(s, err));
+}
+
+/* Every ck/ row holds the value of the last of n commits that wrote it. */
+static void assert_put_n(struct store *s, int n)
+{
+	char path[32], value[32];
+
+	for (int k = 0; k < 64 && k < n; k++) {
+		int last = k + ((n - 1 - k) / 64) * 64;
+
+		snprintf(path, sizeof(path), "ck/%d", k);
+		snprintf(value, sizeof(value), "v%d", last);
+		assert_value(s, path, value);
+	}
+}
+
+static struct store_ckpt_stats ck_stats(struct store *s)
+{
+	struct store_ckpt_stats st;
+
+	store_ckpt_stats(s, &st);
+	return st;
+}
+
+/* Waits (without a deadline of its own: the test's timeout is the limit)
+ * until the checkpointer is idle, having done at least `runs` runs. */
+static struct store_ckpt_stats ck_wait_idle(struct store *s, uint64_t runs)
+{
+	struct store_ckpt_stats st = ck_stats(s);
+
+	while (!st.idle || st.thread_ckpts + st.failures + st.busy < runs) {
+		usleep(1000);
+		st = ck_stats(s);
+	}
+	return st;
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat sb;
+
+	ck_assert_int_eq(stat(path, &sb), 0);
+	return sb.st_size;
+}
+
+/* The WAL holds no more than cap frames (2 x cap while the thread
+ * runs), a commit's frames and its header. */
+static void assert_wal_bounded(struct store *s, int cap)
+{
+	struct store_ckpt_stats st = ck_stats(s);
+	off_t max = (off_t)(cap + CK_SLACK) * CK_FRAME_BYTES + 32;
+
+	ck_assert_msg(st.wal_max <= cap + CK_SLACK,
+		      "the WAL reached %lld frames (bound %d)",
+		      (long long)st.wal_max, cap);
+	ck_assert_msg(file_size(store_wal_path(s)) <= max,
+		      "the WAL is %lld bytes, over %lld",
+		      (long long)file_size(store_wal_path(s)), (long long)max);
+}
+
+START_TEST(test_ckpt_thread)
+{
+	char dir[512];
+	struct store *s;
+	struct store_ckpt_stats st;
+	struct stat before, after;
+	int i = 0;
+
+	mkdir_fresh(dir, sizeof(dir), "store-ckpt-thread");
+	s = open_ok(dir);
+	FAILS(EKL_EINVAL, store_ckpt_start(s, 0, 10, err));
+	FAILS(EKL_EINVAL, store_ckpt_start(s, 10, 5, err));
+	/* A cap out of reach: only the thread checkpoints. */
+	OK(store_ckpt_start(s, CK_FRAMES, 1 << 30, err));
+	FAILS(EKL_EINVAL, store_ckpt_start(s, CK_FRAMES, CK_CAP, err));
+	while (ck_stats(s).wal < CK_FRAMES)
+		put_n(s, i++);
+	/* Asked once at the mark; it copies every frame. */
+	st = ck_wait_idle(s, 1);
+	ck_assert_uint_ge(st.thread_ckpts, 1);
+	ck_assert_int_eq(st.copied, st.wal);
+	ck_assert_uint_eq(st.restarts, 0);
+	/* So the next commit starts the WAL over, and the loop never
+	 * checkpointed. The WAL is the same file, rewritten from its start
+	 * (the syncer keeps its descriptor open: sync.c). */
+	ck_assert_int_eq(stat(store_wal_path(s), &before), 0);
+	put_n(s, i++);
+	ck_assert_int_eq(stat(store_wal_path(s), &after), 0);
+	ck_assert_uint_eq(before.st_ino, after.st_ino);
+	ck_assert_int_eq(before.st_size, after.st_size);
+	st = ck_stats(s);
+	ck_assert_uint_eq(st.restarts, 1);
+	ck_assert_int_lt(st.wal, CK_FRAMES);
+	ck_assert_uint_eq(st.loop_ckpts, 0);
+	ck_assert_uint_eq(st.failures, 0);
+	OK(store_check(s, err));
+	store_ckpt_stop(s);
+	store_ckpt_stop(s); /* twice is fine; SQLite's own again */
+	st = ck_stats(s);
+	ck_assert_uint_eq(st.thread_ckpts, 0);
+	put_n(s, i++);
+	store_close(s);
+
+	s = open_ok(dir);
+	assert_put_n(s, i);
+	store_close(s);
+}
+END_TEST
+
+/* A thread that never catches up (held): the loop's checkpoint at the
+ * cap alone keeps the WAL bounded. */
+START_TEST(test_ckpt_cap_fallback)
+{
+	char dir[512];
+	struct store *s;
+	struct store_ckpt_stats st;
+	int n = 3000;
+
+	mkdir_fresh(dir, sizeof(dir), "store-ckpt-cap");
+	s = open_ok(dir);
+	OK(store_set_deferred_sync(s, true, err)); /* quicker */
+	OK(store_ckpt_start(s, CK_FRAMES, CK_CAP, err));
+	store_ckpt_hold(s, true);
+	for (int i = 0; i < n; i++)
+		put_n(s, i);
+	assert_wal_bounded(s, CK_CAP);
+	st = ck_stats(s);
+	ck_assert_uint_eq(st.thread_ckpts, 0);
+	ck_assert_uint_ge(st.loop_ckpts, 1);
+	ck_assert_uint_ge(st.restarts, 1);
+	ck_assert_uint_eq(st.failures, 0);
+	store_ckpt_hold(s, false);
+	OK(store_check(s, err));
+	store_close(s);
+
+	s = open_ok(dir);
+	assert_put_n(s, n);
+	ck_assert_int_eq(state(s).revision, n);
+	store_close(s);
+}
+END_TEST
+
+/* Sustained writes with the thread checkpointing alongside (deferred
+ * sync, as on a node), then a crash: the WAL stayed bounded and every
+ * commit is there after reopening. */
+START_TEST(test_ckpt_sustained_crash)
+{
+	char dir[512];
+	struct store *s;
+	pid_t pid;
+	int status = 0, n = 4000;
+
+	mkdir_fresh(dir, sizeof(dir), "store-ckpt-sustained");
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store_ckpt_stats st;
+
+		s = open_ok(dir);
+		OK(store_set_deferred_sync(s, true, err));
+		OK(store_ckpt_start(s, CK_FRAMES, CK_CAP, err));
+		for (int i = 0; i < n; i++)
+			put_n(s, i);
+		st = ck_stats(s);
+		if (st.thread_ckpts == 0 || st.failures != 0)
+			_exit(3);
+		assert_wal_bounded(s, 2 * CK_CAP);
+		/* A sync of the WAL (what the node's syncer does), then die
+		 * without closing anything. */
+		{
+			int fd = open(store_wal_path(s), O_RDONLY);
+
+			if (fd < 0 || fdatasync(fd) != 0)
+				_exit(4);
+		}
+		abort();
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		      "child status %d", status);
+
+	s = open_ok(dir);
+	ck_assert_int_eq(state(s).revision, n);
+	assert_put_n(s, n);
+	store_close(s);
+}
+END_TEST
+
+/* The highest descriptor open on path: the checkpointer's connection
+ * opened the database after the main one. */
+static int last_fd_on(const char *path)
+{
+	char link[64], target[1024];
+	int found = -1;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		ssize_t k;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		k = readlink(link, target, sizeof(target) - 1);
+		if (k <= 0)
+			continue;
+		target[k] = '\0';
+		if (strcmp(target, path) == 0)
+			found = fd;
+	}
+	return found;
+}
+
+/* The thread's checkpoints fail (its database descriptor refuses
+ * writes): each failure is counted, the loop's checkpoint at the cap
+ * still bounds the WAL, and nothing committed is lost. */
+START_TEST(test_ckpt_thread_fails)
+{
+	char dir[512], file[600], real[PATH_MAX];
+	struct store *s;
+	struct store_ckpt_stats st;
+	int i = 0, n = 2000, fd, ro;
+
+	mkdir_fresh(dir, sizeof(dir), "store-ckpt-fail");
+	db_file(file, sizeof(file), dir);
+	s = open_ok(dir);
+	OK(store_set_deferred_sync(s, true, err)); /* quicker */
+	OK(store_ckpt_start(s, CK_FRAMES, CK_CAP, err));
+	ck_assert_ptr_nonnull(realpath(file, real));
+	fd = last_fd_on(real);
+	ck_assert_int_ge(fd, 0);
+	ro = open(real, O_RDONLY);
+	ck_assert_int_ge(ro, 0);
+	ck_assert_int_eq(dup2(ro, fd), fd);
+	close(ro);
+
+	while (ck_stats(s).wal < CK_FRAMES)
+		put_n(s, i++);
+	st = ck_wait_idle(s, 1);
+	ck_assert_uint_ge(st.failures, 1);
+	ck_assert_uint_eq(st.thread_ckpts, 0);
+	for (; i < n; i++)
+		put_n(s, i);
+	/* (The thread's runs that found nothing to copy succeed.) */
+	assert_wal_bounded(s, 2 * CK_CAP);
+	st = ck_stats(s);
+	ck_assert_uint_ge(st.failures, 2);
+	ck_assert_uint_ge(st.loop_ckpts, 1);
+	OK(store_check(s, err));
+	store_close(s);
+
+	s = open_ok(dir);
+	ck_assert_int_eq(state(s).revision, n);
+	assert_put_n(s, n);
+	store_close(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -1968,6 +2244,13 @@ static Suite *store_suite(void)
 	tc = tcase_create("store_trash_step");
 	tcase_add_test(tc, test_snap_trash_deferred);
 	tcase_add_test(tc, test_snap_trash_crash);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store_ckpt");
+	tcase_add_test(tc, test_ckpt_thread);
+	tcase_add_test(tc, test_ckpt_cap_fallback);
+	tcase_add_test(tc, test_ckpt_sustained_crash);
+	tcase_add_test(tc, test_ckpt_thread_fails);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("durability");
