@@ -148,6 +148,7 @@ START_TEST(test_cpu_ns)
 	ck_assert_int_gt(a, 0);
 	for (i = 0; i < 50000000UL; i++)
 		x += i;
+	ck_assert_uint_eq(x, 50000000UL / 2 * (50000000UL - 1));
 	b = bench_cpu_ns(getpid());
 	ck_assert_int_gt(b, a);
 	ck_assert_int_eq(bench_cpu_ns(-1), -1);
