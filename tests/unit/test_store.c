@@ -85,6 +85,16 @@ static char *get(struct store *s, const char *path)
 	return v;
 }
 
+/* The child pid ended by abort() (a crash at the point it chose). */
+static void assert_aborted(pid_t pid)
+{
+	int status;
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		      "child status %d", status);
+}
+
 static void assert_value(struct store *s, const char *path, const char *want)
 {
 	char *v = get(s, path);
@@ -1800,7 +1810,6 @@ START_TEST(test_snap_trash_crash)
 	struct store *p, *r;
 	struct store_state sp;
 	pid_t pid;
-	int status = 0;
 
 	mkdir_fresh(d1, sizeof(d1), "store-trashcp");
 	p = open_ok(d1);
@@ -1823,9 +1832,7 @@ START_TEST(test_snap_trash_crash)
 			_exit(3);
 		abort(); /* swapped, one step made: die holding the rest */
 	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
-		      "child status %d", status);
+	assert_aborted(pid);
 
 	r = open_ok(d2); /* store_check included */
 	ck_assert_int_eq(state(r).revision, sp.revision);
@@ -1858,7 +1865,6 @@ START_TEST(test_crash_after_commit)
 	char dir[512];
 	struct store *s;
 	pid_t pid;
-	int status = 0;
 
 	mkdir_fresh(dir, sizeof(dir), "store-kill");
 	s = open_ok(dir);
@@ -1880,9 +1886,7 @@ START_TEST(test_crash_after_commit)
 		/* Acked: now die without closing anything. */
 		abort();
 	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
-		      "child status %d", status);
+	assert_aborted(pid);
 
 	s = open_ok(dir);
 	assert_value(s, "acked", "yes");
@@ -2063,7 +2067,7 @@ START_TEST(test_ckpt_sustained_crash)
 	char dir[512];
 	struct store *s;
 	pid_t pid;
-	int status = 0, n = 4000;
+	int n = 4000;
 
 	mkdir_fresh(dir, sizeof(dir), "store-ckpt-sustained");
 	pid = fork();
@@ -2090,9 +2094,7 @@ START_TEST(test_ckpt_sustained_crash)
 		}
 		abort();
 	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
-		      "child status %d", status);
+	assert_aborted(pid);
 
 	s = open_ok(dir);
 	ck_assert_int_eq(state(s).revision, n);
