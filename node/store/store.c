@@ -701,7 +701,8 @@ static int open_existing(struct store *s, char *err)
 	sqlite3_stmt *stmt = NULL;
 	int rc, r;
 
-	rc = sqlite3_open_v2(s->file, &s->db, SQLITE_OPEN_READWRITE, NULL);
+	rc = sqlite3_open_v2(s->file, &s->db, SQLITE_OPEN_READWRITE,
+			     store_vfs_name());
 	if (rc != SQLITE_OK)
 		return store_sql_fail(s->db, s->file, rc, "opening", err);
 	/* Until the file is accepted, closing must not write to it. */

@@ -44,6 +44,11 @@
  *      checkpoint loses none. With store_ckpt the WAL holds at most
  *      2 x cap frames and one transaction's (unless a snapshot reader
  *      pins older frames, which keeps it from restarting).
+ *   8. The main connection writes a transaction's WAL frames in one
+ *      write (store_vfs.c) before the commit returns, with the result of
+ *      that write; a commit that returned 0 is in the WAL file as with
+ *      SQLite's own VFS (in deferred mode it is durable once the WAL is
+ *      fdatasync'd).
  */
 #ifndef EKUNODE_STORE_H
 #define EKUNODE_STORE_H

@@ -21,6 +21,12 @@
 #define STORE_FILE_MAX 4096
 #define STORE_BUSY_MS  5000
 
+/* The VFS of the main connection (store_vfs.c): SQLite's default, with a
+ * transaction's WAL frames written in one write. Registered on first
+ * use; NULL when it cannot be (the default VFS is then used). */
+#define STORE_VFS "ekl-gather"
+const char *store_vfs_name(void);
+
 /* The statements prepared once at open (SQLITE_PREPARE_PERSISTENT). */
 enum store_sql {
 	SQL_BEGIN,

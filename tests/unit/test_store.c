@@ -1,4 +1,5 @@
 /* test_store.c: the configuration database: groups, log, apply, snapshots. */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -2169,6 +2170,411 @@ START_TEST(test_ckpt_thread_fails)
 }
 END_TEST
 
+/* ---- store_vfs ---- */
+
+/* What the unix VFS's pwrite()s to WAL files did, counted through its
+ * system-call table (xSetSystemCall): the bytes and offsets SQLite's own
+ * VFS sends to the kernel under the store's. */
+static struct {
+	long writes;	/* pwrite()s to a WAL file */
+	long rewrites;	/* ...of a frame header below the end of the WAL */
+	size_t longest; /* the longest */
+	off_t end;	/* where the WAL's furthest write ended */
+	bool fail;	/* fail them (EIO) */
+	long fail_at;	/* fail only the write with this number (from 1) */
+} wal_io;
+
+static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
+
+static bool is_wal(int fd)
+{
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path));
+	return n > 4 && memcmp(path + n - 4, "-wal", 4) == 0;
+}
+
+static ssize_t counting_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	if (is_wal(fd)) {
+		if (wal_io.fail || wal_io.writes + 1 == wal_io.fail_at) {
+			wal_io.fail_at = 0;
+			errno = EIO;
+			return -1;
+		}
+		wal_io.writes++;
+		if (n > wal_io.longest)
+			wal_io.longest = n;
+		if (off == 0)
+			wal_io.end = 0; /* the WAL restarts */
+		if (n == 24 && off + 24 < wal_io.end)
+			wal_io.rewrites++;
+		if (off + (off_t)n > wal_io.end)
+			wal_io.end = off + (off_t)n;
+	}
+	return real_pwrite(fd, buf, n, off);
+}
+
+/* Count (and fail on demand) the unix VFS's WAL writes, whichever of
+ * pwrite or pwrite64 this build of SQLite calls. */
+static void count_wal_io(void)
+{
+	sqlite3_vfs *unix_vfs = sqlite3_vfs_find("unix");
+	const char *names[] = {"pwrite", "pwrite64"};
+	size_t i;
+
+	ck_assert_ptr_nonnull(unix_vfs);
+	memset(&wal_io, 0, sizeof(wal_io));
+	real_pwrite = pwrite;
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(unix_vfs->xSetSystemCall(
+				     unix_vfs, names[i],
+				     (sqlite3_syscall_ptr)counting_pwrite),
+				 SQLITE_OK);
+}
+
+/* A deferred-sync store (as the node runs it: SQLite never syncs the WAL
+ * at a commit, so only the VFS's own rule writes the frames out). */
+static struct store *open_deferred(const char *dir)
+{
+	struct store *s = open_ok(dir);
+
+	OK(store_set_deferred_sync(s, true, err));
+	return s;
+}
+
+/* A one-row commit (a change-log page and a config leaf: two frames,
+ * four writes under SQLite's own VFS) reaches the WAL in one write. */
+START_TEST(test_vfs_one_write_per_commit)
+{
+	char dir[512];
+	struct store *s;
+	long before;
+	int i;
+
+	mkdir_fresh(dir, sizeof(dir), "store-vfs-one");
+	count_wal_io();
+	s = open_deferred(dir);
+	put1(s, "warm", "up"); /* the WAL's header, written through */
+	for (i = 0; i < 20; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "p%d", i);
+		before = wal_io.writes;
+		put1(s, path, "v");
+		ck_assert_msg(wal_io.writes - before == 1,
+			      "commit %d: %ld WAL writes", i,
+			      wal_io.writes - before);
+	}
+	store_close(s);
+	s = open_ok(dir);
+	assert_value(s, "p19", "v");
+	ck_assert_int_eq(state(s).revision, 21);
+	store_close(s);
+}
+END_TEST
+
+/* The write that carries the commit frame fails: the commit fails, and
+ * nothing of it is there afterwards, in this connection or after a
+ * reopen; the next commit works. */
+START_TEST(test_vfs_failed_write_fails_commit)
+{
+	char dir[512];
+	struct store *s;
+	int rv;
+
+	mkdir_fresh(dir, sizeof(dir), "store-vfs-fail");
+	count_wal_io();
+	s = open_deferred(dir);
+	put1(s, "kept", "1");
+	OK(store_group_begin(s, err));
+	OK(store_group_put(s, "lost", "2", NULL, err));
+	wal_io.fail = true;
+	rv = store_group_commit(s, err);
+	wal_io.fail = false;
+	ck_assert_msg(rv != 0, "a commit whose WAL write failed succeeded");
+	ck_assert_int_eq(state(s).revision, 1);
+	assert_value(s, "lost", NULL);
+	put1(s, "after", "3");
+	store_close(s);
+
+	s = open_ok(dir);
+	assert_value(s, "kept", "1");
+	assert_value(s, "lost", NULL);
+	assert_value(s, "after", "3");
+	ck_assert_int_eq(state(s).revision, 2);
+	store_close(s);
+}
+END_TEST
+
+/* Killed right after a commit returned (deferred sync: the WAL was never
+ * synced, but it was written): the commit is in the file. */
+START_TEST(test_vfs_crash_after_commit)
+{
+	char dir[512];
+	struct store *s;
+	pid_t pid;
+
+	mkdir_fresh(dir, sizeof(dir), "store-vfs-kill");
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store *c = NULL;
+		char e[EKL_ERRLEN];
+		int64_t rev;
+
+		if (store_open(dir, &c, e) != 0 ||
+		    store_set_deferred_sync(c, true, e) != 0 ||
+		    store_group_begin(c, e) != 0 ||
+		    store_group_put(c, "one", "1", &rev, e) != 0 ||
+		    store_group_commit(c, e) != 0 ||
+		    store_group_begin(c, e) != 0 ||
+		    store_group_put(c, "two", "2", &rev, e) != 0 ||
+		    store_group_commit(c, e) != 0)
+			_exit(3);
+		abort();
+	}
+	assert_aborted(pid);
+
+	s = open_ok(dir);
+	assert_value(s, "one", "1");
+	assert_value(s, "two", "2");
+	ck_assert_int_eq(state(s).revision, 2);
+	store_close(s);
+}
+END_TEST
+
+/* A transaction far larger than one write and than SQLite's page cache
+ * (a catch-up batch): SQLite spills pages to the WAL before the commit,
+ * overwrites some of them in place and rewrites the frame headers after
+ * them at the commit. Every write stays within what the unix VFS writes
+ * in one call, and after a crash right after the commit, recovery (which
+ * checks every frame's checksum, unlike a live reader) finds it all. */
+START_TEST(test_vfs_large_transaction)
+{
+	enum { N = 4000 };
+	char dir[512], file[600], value[1024];
+	struct store *s;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	pid_t pid;
+	int status;
+
+	memset(value, 'x', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	mkdir_fresh(dir, sizeof(dir), "store-vfs-big");
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store_change *c = calloc(N, sizeof(*c));
+		char(*paths)[16] = calloc(N, sizeof(*paths));
+		struct store *w = NULL;
+		char e[EKL_ERRLEN];
+		int i;
+
+		if (c == NULL || paths == NULL)
+			_exit(2);
+		count_wal_io();
+		/* No checkpoint copies the transaction into the database
+		 * before the crash: recovery reads it from the WAL. */
+		if (store_open(dir, &w, e) != 0 ||
+		    store_set_deferred_sync(w, true, e) != 0 ||
+		    store_ckpt_start(w, INT32_MAX, INT32_MAX, e) != 0)
+			_exit(3);
+		for (i = 0; i < N; i++) {
+			snprintf(paths[i], sizeof(paths[i]), "big/%05d",
+				 (i * 7919) % N);
+			c[i].rev = i + 1;
+			c[i].epoch = 1;
+			c[i].path = paths[i];
+			c[i].value = value;
+		}
+		if (store_apply(w, c, N, e) != 0) {
+			fprintf(stderr, "store_apply: %s\n", e);
+			_exit(4);
+		}
+		if (wal_io.longest > 0x1ffff)
+			_exit(5); /* more than the unix VFS writes */
+		if (wal_io.rewrites == 0)
+			_exit(6); /* the test misses the path */
+		abort();
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		      "child status %d (exit %d)", status,
+		      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+
+	db_file(file, sizeof(file), dir);
+	ck_assert_int_eq(
+	    sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+
+	s = open_ok(dir);
+	ck_assert_int_eq(state(s).revision, N);
+	ck_assert_int_eq(state(s).rows, N);
+	assert_value(s, "big/00000", value);
+	assert_value(s, "big/03999", value);
+	store_close(s);
+}
+END_TEST
+
+/* PRAGMA integrity_check of file says ok. */
+static void assert_integrity(const char *file)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	ck_assert_int_eq(sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* Rows of `bytes` bytes, enough of them to spill SQLite's page cache to
+ * the WAL before the commit. */
+static void put_big_rows(struct store *s, const char *prefix, int n,
+			 size_t bytes)
+{
+	char *value = ekl_malloc(bytes + 1);
+	int i;
+
+	ck_assert_ptr_nonnull(value);
+	memset(value, 'v', bytes);
+	value[bytes] = '\0';
+	for (i = 0; i < n; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "%s/%05d", prefix, i);
+		OK(store_group_put(s, path, value, NULL, err));
+	}
+	ekl_free(value);
+}
+
+/* A large write group rolled back after SQLite spilled some of it to the
+ * WAL, then another connection commits at the same place in the WAL:
+ * what was gathered of the spill is never written over the other's
+ * commit (SQLite's rollback reads the WAL, which writes it first; what
+ * is still gathered when the writer's lock goes is dropped). */
+START_TEST(test_vfs_rollback_drops_spilled)
+{
+	char dir[512], file[600];
+	struct store *s;
+	sqlite3 *db;
+	long before;
+
+	mkdir_fresh(dir, sizeof(dir), "store-vfs-rollback");
+	count_wal_io();
+	s = open_deferred(dir);
+	put1(s, "first", "1");
+	OK(store_group_begin(s, err));
+	before = wal_io.writes;
+	put_big_rows(s, "spill", 3000, 2000);
+	ck_assert_msg(wal_io.writes > before,
+		      "nothing spilled: the test misses the path");
+	store_group_rollback(s);
+
+	/* Another connection (SQLite's own VFS) commits at the same place
+	 * in the WAL. */
+	db_file(file, sizeof(file), dir);
+	ck_assert_int_eq(
+	    sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db,
+				      "CREATE TABLE other(x); INSERT INTO "
+				      "other VALUES (randomblob(12000000))",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	put1(s, "second", "2");
+	store_close(s);
+	s = open_ok(dir);
+	assert_value(s, "first", "1");
+	assert_value(s, "second", "2");
+	assert_value(s, "spill/00000", NULL);
+	store_close(s);
+	assert_integrity(file);
+}
+END_TEST
+
+/* One WAL write fails in the middle of a large transaction (a transient
+ * EIO): the transaction fails whole, the next one works, and after a
+ * crash recovery finds exactly what committed. */
+START_TEST(test_vfs_transient_failure)
+{
+	char dir[512];
+	struct store *s;
+	pid_t pid;
+
+	mkdir_fresh(dir, sizeof(dir), "store-vfs-eio");
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store *w = NULL;
+		char e[EKL_ERRLEN], big[2001];
+		int64_t rev;
+		int fails = 0, i, j;
+
+		memset(big, 'v', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		count_wal_io();
+		if (store_open(dir, &w, e) != 0 ||
+		    store_set_deferred_sync(w, true, e) != 0 ||
+		    store_ckpt_start(w, INT32_MAX, INT32_MAX, e) != 0)
+			_exit(3);
+		for (i = 0; i < 8; i++) {
+			char path[32];
+			int r;
+
+			snprintf(path, sizeof(path), "round/%d", i);
+			/* Fail one write, a different one each round, some
+			 * in the middle of the spilled frames. */
+			wal_io.fail_at = wal_io.writes + 1 + i * 7;
+			r = store_group_begin(w, e);
+			for (j = 0; r == 0 && j < 1500; j++) {
+				char row[48];
+
+				snprintf(row, sizeof(row), "%s/%05d", path, j);
+				r = store_group_put(w, row, big, NULL, e);
+			}
+			if (r == 0)
+				r = store_group_put(w, path, "done", &rev, e);
+			if (r == 0)
+				r = store_group_commit(w, e);
+			if (r != 0) {
+				store_group_rollback(w);
+				fails++;
+			}
+			wal_io.fail_at = 0;
+			if (store_group_begin(w, e) != 0 ||
+			    store_group_put(w, "after", path, &rev, e) != 0 ||
+			    store_group_commit(w, e) != 0)
+				_exit(4);
+		}
+		if (fails == 0)
+			_exit(5); /* no write failed: the test misses it */
+		abort();
+	}
+	assert_aborted(pid);
+
+	s = open_ok(dir); /* recovery; store_check below */
+	assert_value(s, "after", "round/7");
+	store_close(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -2253,6 +2659,15 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_ckpt_cap_fallback);
 	tcase_add_test(tc, test_ckpt_sustained_crash);
 	tcase_add_test(tc, test_ckpt_thread_fails);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("store_vfs");
+	tcase_add_test(tc, test_vfs_one_write_per_commit);
+	tcase_add_test(tc, test_vfs_failed_write_fails_commit);
+	tcase_add_test(tc, test_vfs_crash_after_commit);
+	tcase_add_test(tc, test_vfs_large_transaction);
+	tcase_add_test(tc, test_vfs_rollback_drops_spilled);
+	tcase_add_test(tc, test_vfs_transient_failure);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("durability");
