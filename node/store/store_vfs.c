@@ -176,8 +176,8 @@ static int64_t wal_page(struct wal_file *f)
 {
 	unsigned char hdr[WAL_HDR];
 
-	if (f->page == 0 && f->real->pMethods->xRead(f->real, hdr, WAL_HDR,
-						     0) == SQLITE_OK)
+	if (f->page == 0 &&
+	    f->real->pMethods->xRead(f->real, hdr, WAL_HDR, 0) == SQLITE_OK)
 		f->page = header_page(hdr);
 	return f->page;
 }
@@ -241,15 +241,14 @@ static int wal_close(sqlite3_file *file)
 	return rc != SQLITE_OK ? rc : rc2;
 }
 
-static int wal_read(sqlite3_file *file, void *data, int amt,
-		    sqlite3_int64 off)
+static int wal_read(sqlite3_file *file, void *data, int amt, sqlite3_int64 off)
 {
 	struct wal_file *f = (struct wal_file *)file;
 	int rc = wal_settle(f, SQLITE_IOERR_READ);
 
-	return rc != SQLITE_OK ? rc
-			       : f->real->pMethods->xRead(f->real, data, amt,
-							  off);
+	return rc != SQLITE_OK
+		   ? rc
+		   : f->real->pMethods->xRead(f->real, data, amt, off);
 }
 
 static int wal_truncate(sqlite3_file *file, sqlite3_int64 size)
@@ -414,11 +413,11 @@ static int vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file,
 	return SQLITE_OK;
 }
 
-#define FORWARD(ret, name, params, args)                                    \
-	static ret vfs_##name params                                        \
-	{                                                                   \
-		(void)vfs;                                                  \
-		return base_vfs->x##name args;                              \
+#define FORWARD(ret, name, params, args)                                       \
+	static ret vfs_##name params                                           \
+	{                                                                      \
+		(void)vfs;                                                     \
+		return base_vfs->x##name args;                                 \
 	}
 
 FORWARD(int, Delete, (sqlite3_vfs * vfs, const char *p, int dsync),
