@@ -28,8 +28,10 @@
 #define SNAP_ROWS 1000	/* rows per snapshot chunk */
 #define LAT_MAX	  65536 /* latency samples kept */
 /* A peer syncs a batch without ack_now at most this long after it applied
- * it, so that batches nobody waits for share one fdatasync. */
-#define LAZY_SYNC_S 0.002
+ * it, so that batches nobody waits for share one fdatasync (and, on a disk
+ * the nodes share, delay the primary's own fdatasyncs less: 2 ms before
+ * round 6 of docs/benchmarks.md). */
+#define LAZY_SYNC_S 0.010
 /* A caught-up peer with a batch out that nobody waits for gets the next
  * changes when it acknowledges that batch (repl_hold_back), as long as
  * fewer than this many are waiting to be sent. */
