@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "ekulab/core/be32.h"
 #include "ekulab/core/err.h"
 #include "ekulab/core/mem.h"
 
@@ -23,20 +24,6 @@
  * once empty so one large frame does not pin memory for the link's life. */
 #define FRAME_KEEP_CAP 4096u
 
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 int frame_pack(const Ekl__Envelope *env, size_t max, uint8_t **out, size_t *len)
 {
 	size_t size;
@@ -54,7 +41,7 @@ int frame_pack(const Ekl__Envelope *env, size_t max, uint8_t **out, size_t *len)
 	packed = ekl__envelope__pack(env, buf + FRAME_HDR);
 	if (packed != size)
 		goto err_after_alloc;
-	put_be32(buf, (uint32_t)size);
+	ekl_put_be32(buf, (uint32_t)size);
 	*out = buf;
 	*len = FRAME_HDR + size;
 	return 0;
@@ -126,7 +113,7 @@ int frame_dec_feed(struct frame_dec *d, const void *data, size_t len)
 		if (d->len > 0)
 			memcpy(hdr, d->buf + d->off, d->len);
 		memcpy(hdr + d->len, in, FRAME_HDR - d->len);
-		r = check_len(d, get_be32(hdr));
+		r = check_len(d, ekl_get_be32(hdr));
 		if (r != FRAME_NEED_MORE)
 			return res_code(fail(d, r));
 	}
@@ -171,7 +158,7 @@ enum frame_res frame_dec_next(struct frame_dec *d, Ekl__Envelope **env)
 		return d->err;
 	if (d->len < FRAME_HDR)
 		return FRAME_NEED_MORE;
-	n = get_be32(d->buf + d->off);
+	n = ekl_get_be32(d->buf + d->off);
 	r = check_len(d, n);
 	if (r != FRAME_NEED_MORE)
 		return fail(d, r);

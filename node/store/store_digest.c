@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "ekulab/core/be32.h"
 #include "ekulab/core/err.h"
 #include "ekulab/x509/sslerr.h"
 #include "store_int.h"
@@ -42,14 +43,6 @@ void store_digest_sub(uint8_t *d, const uint8_t *h)
 	}
 }
 
-static void put_be32(uint8_t *p, size_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* SHA-256(len(path) path len(value) value), lengths 4-byte big-endian. */
 int store_row_hash(struct store *s, const char *path, size_t plen,
 		   const char *value, size_t vlen, uint8_t *out, char *err)
@@ -57,8 +50,8 @@ int store_row_hash(struct store *s, const char *path, size_t plen,
 	uint8_t lp[4], lv[4];
 	unsigned int n = 0;
 
-	put_be32(lp, plen);
-	put_be32(lv, vlen);
+	ekl_put_be32(lp, (uint32_t)plen);
+	ekl_put_be32(lv, (uint32_t)vlen);
 	if (EVP_DigestInit_ex2(s->mdctx, s->md, NULL) != 1 ||
 	    EVP_DigestUpdate(s->mdctx, lp, sizeof(lp)) != 1 ||
 	    EVP_DigestUpdate(s->mdctx, path, plen) != 1 ||

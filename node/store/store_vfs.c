@@ -55,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ekulab/core/be32.h"
 #include "store_int.h"
 
 /* Bytes gathered at most: SQLite's unix VFS writes no more than this in
@@ -101,12 +102,6 @@ static pthread_mutex_t db_mu = PTHREAD_MUTEX_INITIALIZER;
 static const sqlite3_io_methods *db_base_methods;
 static sqlite3_io_methods db_methods;
 static const sqlite3_io_methods wal_methods;
-
-static uint32_t get_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
 
 /* Write what is gathered. On failure nothing stays gathered and the file
  * is broken until the transaction ends. */
@@ -164,7 +159,7 @@ static int gather(struct wal_file *f, const void *data, int amt)
 /* The page size of a WAL header (0 when it is not one). */
 static int64_t header_page(const unsigned char *hdr)
 {
-	uint32_t page = get_be32(hdr + 8);
+	uint32_t page = ekl_get_be32(hdr + 8);
 
 	return page >= 512 && page <= 65536 && (page & (page - 1)) == 0
 		   ? (int64_t)page
@@ -204,7 +199,7 @@ static int wal_write(sqlite3_file *file, const void *data, int amt,
 		   (off - WAL_HDR) % (WAL_FRAME_HDR + f->page) == 0 &&
 		   gather(f, data, amt) == 0) {
 		f->want_page = true;
-		f->commit = get_be32((const unsigned char *)data + 4) != 0;
+		f->commit = ekl_get_be32((const uint8_t *)data + 4) != 0;
 		return SQLITE_OK;
 	}
 	if ((rc = gather_flush(f)) != SQLITE_OK)

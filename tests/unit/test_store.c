@@ -2346,6 +2346,23 @@ START_TEST(test_vfs_crash_after_commit)
 }
 END_TEST
 
+/* PRAGMA integrity_check of file says ok. */
+static void assert_integrity(const char *file)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	ck_assert_int_eq(sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 /* A transaction far larger than one write and than SQLite's page cache
  * (a catch-up batch): SQLite spills pages to the WAL before the commit,
  * overwrites some of them in place and rewrites the frame headers after
@@ -2357,8 +2374,6 @@ START_TEST(test_vfs_large_transaction)
 	enum { N = 4000 };
 	char dir[512], file[600], value[1024];
 	struct store *s;
-	sqlite3 *db;
-	sqlite3_stmt *st;
 	pid_t pid;
 	int status;
 
@@ -2407,15 +2422,7 @@ START_TEST(test_vfs_large_transaction)
 		      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 
 	db_file(file, sizeof(file), dir);
-	ck_assert_int_eq(
-	    sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	ck_assert_int_eq(
-	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
-	    SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	assert_integrity(file);
 
 	s = open_ok(dir);
 	ck_assert_int_eq(state(s).revision, N);
@@ -2425,23 +2432,6 @@ START_TEST(test_vfs_large_transaction)
 	store_close(s);
 }
 END_TEST
-
-/* PRAGMA integrity_check of file says ok. */
-static void assert_integrity(const char *file)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-
-	ck_assert_int_eq(sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL),
-			 SQLITE_OK);
-	ck_assert_int_eq(
-	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
-	    SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-}
 
 /* Rows of `bytes` bytes, enough of them to spill SQLite's page cache to
  * the WAL before the commit. */
