@@ -50,6 +50,8 @@
 #include "store/store.h"
 #include "sync.h"
 
+static int rank(const struct repl *r);
+
 void repl_reply(struct repl *r, void *reply, bool ok, const char *body)
 {
 	r->io->write_done(r->io, reply, ok, body);
@@ -139,8 +141,10 @@ int repl_start(const struct repl_config *cfg, struct repl_io *io,
 		/* Every start of the primary opens a new epoch, so changes it
 		 * sent but never made durable (repl_write.c: send_group_early)
 		 * can be told apart from what it writes next: the next of its
-		 * band (REPL_EPOCH_BAND), below any promotion's. */
-		rv = store_set_epoch(r->store, st.epoch + 1, st.primary, err);
+		 * own in its band (REPL_EPOCH_BAND), below any promotion's. */
+		rv = store_set_epoch(r->store,
+				     repl_epoch_restarted(st.epoch, rank(r)),
+				     st.primary, err);
 		if (rv != 0)
 			goto err_after_store;
 	}
@@ -241,6 +245,31 @@ void repl_stop(struct repl *r)
 
 /* ---- epochs ---------------------------------------------------------- */
 
+int64_t repl_epoch_promoted(int64_t epoch, int rank)
+{
+	return (epoch / REPL_EPOCH_BAND + 1) * REPL_EPOCH_BAND + rank;
+}
+
+int64_t repl_epoch_restarted(int64_t epoch, int rank)
+{
+	int64_t next = epoch + 1;
+
+	return next + ((rank - next % REPL_EPOCH_STRIDE) + REPL_EPOCH_STRIDE) %
+			  REPL_EPOCH_STRIDE;
+}
+
+/* This node's rank among the cluster's members: how many of its peers'
+ * names sort before its own (REPL_EPOCH_STRIDE). */
+static int rank(const struct repl *r)
+{
+	int i, n = 0;
+
+	for (i = 0; i < r->io->n_peers; i++)
+		if (strcasecmp(r->io->peer_name(r->io, i), r->name) < 0)
+			n++;
+	return n;
+}
+
 /* Our ReplState: (epoch, primary, revision, rev_epoch), and on a peer the
  * revision of the snapshot it is staging. */
 static void fill_state(struct repl *r, Ekl__ReplState *rs,
@@ -330,7 +359,7 @@ int repl_promote(struct repl *r, char *err)
 	int i, rv;
 
 	store_state(r->store, &st);
-	st.epoch = (st.epoch / REPL_EPOCH_BAND + 1) * REPL_EPOCH_BAND;
+	st.epoch = repl_epoch_promoted(st.epoch, rank(r));
 	rv = store_set_epoch(r->store, st.epoch, r->name, err);
 	if (rv != 0)
 		return rv;

@@ -37,13 +37,31 @@
 #include "ekulab/x509/policy.h"
 
 #define REPL_MAX_PEERS 32
-/* Epochs come in bands: a promotion (ClusterPrimary) opens the first
- * epoch of the next band, a primary's restart the next epoch of its own.
- * A primary cut off from a promotion and restarted meanwhile thus opens
- * a lower epoch than the promoted node's, and adopts it when it hears of
- * it; with plain "+ 1" both opened the same epoch with two primaries, and
- * neither ever adopted the other's (docs/replication.md). */
-#define REPL_EPOCH_BAND ((int64_t)1 << 20)
+/* Epochs come in bands: a promotion (ClusterPrimary) opens an epoch of
+ * the next band, a primary's restart the next one of its own band. A
+ * primary cut off from a promotion and restarted meanwhile thus opens a
+ * lower epoch than the promoted node's, and adopts it when it hears of
+ * it. And every epoch a node opens is its own: congruent, modulo
+ * REPL_EPOCH_STRIDE, to the node's rank among the cluster's members (its
+ * own name and its peers', in strcasecmp order), so two nodes never open
+ * the same one: two nodes promoted on either side of a partition open
+ * two epochs, and the higher wins everywhere once they meet. With plain
+ * "+ 1" for restarts, or one epoch per band for promotions, both opened
+ * the same epoch with two primaries, neither ever adopted the other's,
+ * and a later primary judged their two histories of it to be one
+ * (docs/replication.md). */
+#define REPL_EPOCH_BAND	  ((int64_t)1 << 20)
+#define REPL_EPOCH_STRIDE 64
+_Static_assert(REPL_MAX_PEERS + 1 <= REPL_EPOCH_STRIDE,
+	       "every member has a rank below REPL_EPOCH_STRIDE");
+
+/* The epoch that the member of rank `rank` (0 <= rank <
+ * REPL_EPOCH_STRIDE) opens after `epoch`: when promoted, the first of
+ * the next band that is its own; when it starts as the primary, the next
+ * one after `epoch` that is its own (in the next band only after
+ * REPL_EPOCH_BAND / REPL_EPOCH_STRIDE starts without a promotion). */
+int64_t repl_epoch_promoted(int64_t epoch, int rank);
+int64_t repl_epoch_restarted(int64_t epoch, int rank);
 
 struct store;
 struct json;

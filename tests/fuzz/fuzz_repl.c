@@ -7,7 +7,8 @@
  *
  * Input: byte 0 chooses the node: bit 0 clear, it is "n2", a peer of the
  * primary "n1" (the input plays n1 and n3); set, it is the primary "n1"
- * in epoch 2 holding revisions 1..80 of epoch 1 with the change log
+ * in epoch 64 (its start after epoch 1: its rank is 0, repl.h) holding
+ * revisions 1..80 of epoch 1 with the change log
  * compacted to the last few, so an old peer gets a snapshot (the input
  * plays n2 and n3). The rest is a stream of frames
  * (u32 length + Envelope, the wire format) read by the real decoder; the

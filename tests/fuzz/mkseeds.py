@@ -117,17 +117,17 @@ def main():
     write(t, "peer-reconnect", b"\x00" + frame(BATCH) + frame(BYE) +
           frame(BATCH) + run)
     write(t, "primary-old-peer", b"\x01" + frame(
-        'repl_state { epoch: 2 primary: "n1" revision: 0 }') + run +
+        'repl_state { epoch: 64 primary: "n1" revision: 0 }') + run +
         frame(SNAP_ACK) + frame(SNAP_ACK) + run +
-        frame("ack { epoch: 2 revision: 80 }") + run)
+        frame("ack { epoch: 64 revision: 80 }") + run)
     write(t, "primary-writes-ack-all", b"\x01" + frame(
-        'repl_state { epoch: 2 primary: "n1" revision: 80 rev_epoch: 1 }') +
+        'repl_state { epoch: 64 primary: "n1" revision: 80 rev_epoch: 1 }') +
         frame("heartbeat { seq: 5 }") + run +
-        frame("ack { epoch: 2 revision: 81 }") + frame("heartbeat { seq: 9 }")
+        frame("ack { epoch: 64 revision: 81 }") + frame("heartbeat { seq: 9 }")
         + frame("heartbeat { seq: 10 }") + run)
     write(t, "primary-ack-beyond", b"\x01" + frame(
-        'repl_state { epoch: 2 primary: "n1" revision: 80 rev_epoch: 1 }') +
-        frame("ack { epoch: 2 revision: 999999 }") + run)
+        'repl_state { epoch: 64 primary: "n1" revision: 80 rev_epoch: 1 }') +
+        frame("ack { epoch: 64 revision: 999999 }") + run)
     write(t, "primary-promote-other", b"\x01" +
           frame('repl_state { epoch: 9 primary: "n2" revision: 80 }') +
           frame("heartbeat { seq: 3 }") + run)

@@ -24,9 +24,10 @@ assert_eq "$(db node1 epoch)" "$epoch" "epoch after a refused ClusterPrimary"
 
 out=$(ctl node2 'xCommand ClusterPrimary Name: node2') ||
 	fail "ClusterPrimary on node2: $out"
-# A promotion opens the first epoch of the next band of 2^20 (a primary's
-# restart only the next epoch of its band; docs/replication.md).
-new_epoch=$(((epoch / 1048576 + 1) * 1048576))
+# A promotion opens the next band of 2^20's epoch that is the promoted
+# node's own: node2 ranks 1 among node1..node3 (a primary's restart opens
+# only the next of its own in its band; docs/replication.md).
+new_epoch=$(((epoch / 1048576 + 1) * 1048576 + 1))
 for n in node1 node2 node3; do
 	wait_db "$n" epoch "$new_epoch" 10
 	assert_eq "$(db "$n" primary)" node2 "$n's primary"

@@ -959,14 +959,14 @@ START_TEST(test_stale_epoch_refused)
 	all_links_up();
 	write_group("e", 3);
 	wait_acked(3, 7);
-	/* n1 is cut off; n2 becomes the primary of the next band's first
-	 * epoch and n3 follows. */
+	/* n1 is cut off; n2 becomes the primary of its own epoch of the
+	 * next band and n3 follows. */
 	link_down(0, 1);
 	link_down(0, 2);
 	ck_assert_int_eq(repl_promote(nodes[1].r, err), 0);
 	run_for(0.1);
 	state_of(2, &st);
-	ck_assert_int_eq(st.epoch, REPL_EPOCH_BAND);
+	ck_assert_int_eq(st.epoch, REPL_EPOCH_BAND + 1); /* n2 ranks 1 */
 	ck_assert_str_eq(st.primary, "n2");
 	/* n1 still thinks it is the primary and takes a write. */
 	write_kv(0, &w, "e/stale", "lost", false, 0);
@@ -984,14 +984,14 @@ START_TEST(test_stale_epoch_refused)
 	ck_assert_int_eq(st.revision, 3);
 	ck_assert_int_ge(sent[2][0][EKL__ENVELOPE__MSG_REPL_STATE], 1);
 	state_of(0, &st);
-	ck_assert_int_eq(st.epoch, REPL_EPOCH_BAND);
+	ck_assert_int_eq(st.epoch, REPL_EPOCH_BAND + 1);
 	ck_assert_str_eq(st.primary, "n2");
 	/* n1 now sends writes to n2. */
 	write_kv(0, &w, "e/next", "x", false, 0);
 	ck_assert(run_until(answered, &w, 10));
 	ck_assert(!w.ok);
 	ck_assert_msg(strstr(w.body, "send writes to n2, the primary of "
-				     "epoch 1048576") != NULL,
+				     "epoch 1048577") != NULL,
 		      "%s", w.body);
 	/* Once linked to the new primary, n1 gets its history back (its
 	 * own epoch-1 write diverged: a snapshot replaces it). */
@@ -1043,7 +1043,7 @@ START_TEST(test_restarted_primary_follows_promotion)
 	ck_assert_msg(run_until(n1_follows_n2, NULL, 10),
 		      "n1 did not adopt n2's epoch: two primaries");
 	state_of(0, &st);
-	ck_assert_int_eq(st.epoch, REPL_EPOCH_BAND);
+	ck_assert_int_eq(st.epoch, REPL_EPOCH_BAND + 1);
 	/* Writes to n2 reach both peers (--ack all), and n1 refuses them. */
 	write_kv(1, &w, "r/after", "x", true, 0);
 	ck_assert(run_until(answered, &w, 10));
@@ -1052,6 +1052,144 @@ START_TEST(test_restarted_primary_follows_promotion)
 	write_kv(0, &w, "r/n1", "x", false, 0);
 	ck_assert(run_until(answered, &w, 10));
 	ck_assert(!w.ok);
+}
+END_TEST
+
+/* The epochs a member opens: after any epoch, each member's promotion
+ * and restart epochs are above it and its own (congruent to its rank), so
+ * no two members ever open the same one; a restart stays below every
+ * promotion from the same band. */
+START_TEST(test_epochs_are_each_members_own)
+{
+	static const int64_t from[] = {0,
+				       1,
+				       2,
+				       63,
+				       64,
+				       65,
+				       1000,
+				       REPL_EPOCH_BAND - REPL_EPOCH_STRIDE - 1,
+				       REPL_EPOCH_BAND - 1,
+				       REPL_EPOCH_BAND,
+				       REPL_EPOCH_BAND + 5,
+				       3 * REPL_EPOCH_BAND + 100};
+	size_t i;
+	int a, b;
+
+	for (i = 0; i < sizeof(from) / sizeof(from[0]); i++) {
+		int64_t e = from[i];
+
+		for (a = 0; a < REPL_EPOCH_STRIDE; a++) {
+			int64_t p = repl_epoch_promoted(e, a);
+			int64_t q = repl_epoch_restarted(e, a);
+
+			ck_assert_int_gt(p, e);
+			ck_assert_int_gt(q, e);
+			ck_assert_int_le(q - e, REPL_EPOCH_STRIDE);
+			ck_assert_int_eq(p % REPL_EPOCH_STRIDE, a);
+			ck_assert_int_eq(q % REPL_EPOCH_STRIDE, a);
+			ck_assert_int_eq(p / REPL_EPOCH_BAND,
+					 e / REPL_EPOCH_BAND + 1);
+			for (b = 0; b < REPL_EPOCH_STRIDE; b++) {
+				if (b != a)
+					ck_assert_int_ne(
+					    p, repl_epoch_promoted(e, b));
+				if (e % REPL_EPOCH_BAND <
+				    REPL_EPOCH_BAND - REPL_EPOCH_STRIDE)
+					ck_assert_int_lt(
+					    q, repl_epoch_promoted(e, b));
+			}
+		}
+	}
+	/* The seeded epoch 1, then restarts and a promotion. */
+	ck_assert_int_eq(repl_epoch_restarted(1, 0), 64);
+	ck_assert_int_eq(repl_epoch_restarted(1, 1), 65);
+	ck_assert_int_eq(repl_epoch_restarted(1, 2), 2);
+	ck_assert_int_eq(repl_epoch_restarted(64, 0), 128);
+	ck_assert_int_eq(repl_epoch_promoted(130, 1), REPL_EPOCH_BAND + 1);
+	ck_assert_int_eq(repl_epoch_promoted(REPL_EPOCH_BAND + 1, 2),
+			 2 * REPL_EPOCH_BAND + 2);
+}
+END_TEST
+
+/* Every node follows n3 and holds what n3 holds. */
+static bool all_follow_n3(void *arg)
+{
+	struct store_state p, st;
+	int i;
+
+	(void)arg;
+	state_of(2, &p);
+	for (i = 0; i < N; i++) {
+		state_of(i, &st);
+		if (strcmp(st.primary, "n3") != 0 || st.epoch != p.epoch ||
+		    st.revision != p.revision ||
+		    memcmp(st.digest, p.digest, STORE_DIGEST_LEN) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Two nodes promoted on either side of a partition open two different
+ * epochs (every epoch a node opens is its own), so once the links are
+ * back the higher one wins everywhere, and what the other primary wrote
+ * meanwhile is replaced by the winner's history. With one epoch for both,
+ * each stayed a primary of it and took writes for good, and a later
+ * primary judged their two histories of that epoch the same. */
+START_TEST(test_double_promotion_one_winner)
+{
+	struct store_state a, b;
+	char err[EKL_ERRLEN] = "";
+	char *value = NULL;
+	struct wr w;
+	int i;
+
+	start_all();
+	all_links_up();
+	write_group("d", 2);
+	wait_acked(2, 7);
+	link_down(0, 1);
+	link_down(0, 2);
+	link_down(1, 2);
+	ck_assert_int_eq(repl_promote(nodes[1].r, err), 0);
+	ck_assert_int_eq(repl_promote(nodes[2].r, err), 0);
+	run_for(0.1);
+	state_of(1, &a);
+	state_of(2, &b);
+	ck_assert_str_eq(a.primary, "n2");
+	ck_assert_str_eq(b.primary, "n3");
+	ck_assert_int_ne(a.epoch, b.epoch);
+	ck_assert_int_ge(a.epoch, REPL_EPOCH_BAND);
+	ck_assert_int_ge(b.epoch, REPL_EPOCH_BAND);
+	/* Each takes a write while it is alone. */
+	write_kv(1, &w, "d/n2", "lost", false, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert_msg(w.ok, "%s", w.body);
+	write_kv(2, &w, "d/n3", "kept", false, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert_msg(w.ok, "%s", w.body);
+	link_up(0, 1);
+	link_up(0, 2);
+	link_up(1, 2);
+	/* n3 ranks above n2 among the members: its epoch is the higher. */
+	ck_assert_int_gt(b.epoch, a.epoch);
+	ck_assert_msg(run_until(all_follow_n3, NULL, 10),
+		      "the nodes did not settle on n3: two primaries");
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(
+		    store_get(repl_store(nodes[i].r), "d/n2", &value, err),
+		    EKL_ENOENT);
+		ck_assert_int_eq(
+		    store_get(repl_store(nodes[i].r), "d/n3", &value, err), 0);
+		ekl_free(value);
+		value = NULL;
+		check_store(i);
+	}
+	write_kv(1, &w, "d/after", "x", false, 0);
+	ck_assert(run_until(answered, &w, 10));
+	ck_assert(!w.ok);
+	ck_assert_msg(strstr(w.body, "send writes to n3") != NULL, "%s",
+		      w.body);
 }
 END_TEST
 
@@ -2058,6 +2196,8 @@ static Suite *repl_suite(void)
 	ADD("stale_epoch_refused", test_stale_epoch_refused);
 	ADD("restarted_primary_follows_promotion",
 	    test_restarted_primary_follows_promotion);
+	ADD("epochs_are_each_members_own", test_epochs_are_each_members_own);
+	ADD("double_promotion_one_winner", test_double_promotion_one_winner);
 	ADD("state_primary_not_member_refused",
 	    test_state_primary_not_member_refused);
 	ADD("snapshot_to_primary_refused", test_snapshot_to_primary_refused);
