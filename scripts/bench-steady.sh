@@ -2,7 +2,8 @@
 # bench-steady.sh: `ekulab bench` on a steady stand-in machine, for comparing
 # two builds of ekulab on a machine that others load (docs/benchmarks.md).
 #
-#   scripts/bench-steady.sh [--ekulab PATH] [--sync-us N] [BENCH ARGS...]
+#   scripts/bench-steady.sh [--ekulab PATH] [--sync-us N]
+#                           [--sched fifo|other] [BENCH ARGS...]
 #
 # Three things a shared machine varies are held still, for the bench's
 # nodes and its local SQLite reference alike, so the ratios compare the
@@ -14,23 +15,34 @@
 #   - the CPU: the bench and its nodes run SCHED_FIFO (chrt -f 50), so
 #     other engineers' processes never preempt them (needs root or
 #     CAP_SYS_NICE; without, the run goes on at normal priority and says
-#     so);
+#     so). --sched other keeps the normal scheduler instead, as a plain
+#     `ekulab bench` runs: the two place woken processes differently
+#     (docs/benchmarks.md, round 7), which moves the ratios;
 #   - nothing else of the code changes: same binary, same options.
 # The figures are not this disk's: quote them as "tmpfs, N us per sync".
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 ekulab=$here/../build-rel/cli/ekulab
 sync_us=100
+sched=fifo
 while [ $# -gt 0 ]; do
 	case $1 in
 	--ekulab) ekulab=$2; shift 2 ;;
 	--sync-us) sync_us=$2; shift 2 ;;
+	--sched) sched=$2; shift 2 ;;
 	*) break ;;
 	esac
 done
 case $sync_us in
 '' | *[!0-9]*)
 	echo "bench-steady.sh: --sync-us '$sync_us': a number of microseconds" >&2
+	exit 2 ;;
+esac
+case $sched in
+fifo | other) ;;
+*)
+	echo "bench-steady.sh: --sched '$sched': fifo (SCHED_FIFO, the" \
+	     "default) or other (the normal scheduler)" >&2
 	exit 2 ;;
 esac
 if [ ! -x "$ekulab" ]; then
@@ -79,7 +91,9 @@ EOF
 cc -O2 -shared -fPIC -o "$work/slowsync.so" "$work/slowsync.c" -ldl
 mkdir "$work/tmp"
 rt="chrt -f 50"
-if ! chrt -f 50 true 2>/dev/null; then
+if [ "$sched" = other ]; then
+	rt=
+elif ! chrt -f 50 true 2>/dev/null; then
 	echo "bench-steady.sh: cannot use SCHED_FIFO here (not root?):" \
 	     "running at normal priority, other load will show" >&2
 	rt=
