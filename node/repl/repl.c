@@ -142,9 +142,14 @@ int repl_start(const struct repl_config *cfg, struct repl_io *io,
 		 * sent but never made durable (repl_write.c: send_group_early)
 		 * can be told apart from what it writes next: the next of its
 		 * own in its band (REPL_EPOCH_BAND), below any promotion's. */
-		rv = store_set_epoch(r->store,
-				     repl_epoch_restarted(st.epoch, rank(r)),
-				     st.primary, err);
+		int64_t e = repl_epoch_restarted(st.epoch, rank(r));
+
+		rv = e < 0 ? ekl_errf(err, EKL_EINVAL,
+				      "%s: epoch %lld: no later epoch to open "
+				      "(the largest is %lld)",
+				      data_dir, (long long)st.epoch,
+				      (long long)REPL_EPOCH_MAX)
+			   : store_set_epoch(r->store, e, st.primary, err);
 		if (rv != 0)
 			goto err_after_store;
 	}
@@ -247,6 +252,8 @@ void repl_stop(struct repl *r)
 
 int64_t repl_epoch_promoted(int64_t epoch, int rank)
 {
+	if (epoch < 0 || epoch > REPL_EPOCH_MAX)
+		return -1;
 	return (epoch / REPL_EPOCH_BAND + 1) * REPL_EPOCH_BAND + rank;
 }
 
@@ -254,6 +261,8 @@ int64_t repl_epoch_restarted(int64_t epoch, int rank)
 {
 	int64_t next = epoch + 1;
 
+	if (epoch < 0 || epoch > REPL_EPOCH_MAX)
+		return -1;
 	return next + ((rank - next % REPL_EPOCH_STRIDE) + REPL_EPOCH_STRIDE) %
 			  REPL_EPOCH_STRIDE;
 }
@@ -359,6 +368,11 @@ int repl_promote(struct repl *r, char *err)
 	int i, rv;
 
 	store_state(r->store, &st);
+	if (repl_epoch_promoted(st.epoch, rank(r)) < 0)
+		return ekl_errf(err, EKL_EINVAL,
+				"epoch %lld: no later epoch to open (the "
+				"largest is %lld)",
+				(long long)st.epoch, (long long)REPL_EPOCH_MAX);
 	st.epoch = repl_epoch_promoted(st.epoch, rank(r));
 	rv = store_set_epoch(r->store, st.epoch, r->name, err);
 	if (rv != 0)

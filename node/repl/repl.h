@@ -55,11 +55,16 @@
 _Static_assert(REPL_MAX_PEERS + 1 <= REPL_EPOCH_STRIDE,
 	       "every member has a rank below REPL_EPOCH_STRIDE");
 
+/* The largest epoch a node adopts or opens from: a peer's message with a
+ * larger one is refused (the arithmetic below must not overflow). */
+#define REPL_EPOCH_MAX ((int64_t)1 << 62)
+
 /* The epoch that the member of rank `rank` (0 <= rank <
  * REPL_EPOCH_STRIDE) opens after `epoch`: when promoted, the first of
  * the next band that is its own; when it starts as the primary, the next
  * one after `epoch` that is its own (in the next band only after
- * REPL_EPOCH_BAND / REPL_EPOCH_STRIDE starts without a promotion). */
+ * REPL_EPOCH_BAND / REPL_EPOCH_STRIDE starts without a promotion).
+ * Returns -1 for an epoch outside 0..REPL_EPOCH_MAX. */
 int64_t repl_epoch_promoted(int64_t epoch, int rank);
 int64_t repl_epoch_restarted(int64_t epoch, int rank);
 

@@ -139,7 +139,25 @@ static void on_state(struct repl *r, int peer, struct repl_chan *ch,
 		       (unsigned long long)s->epoch);
 		return;
 	}
+	if (s->epoch > (uint64_t)REPL_EPOCH_MAX) {
+		refuse(r, peer, ch,
+		       "epoch %llu is beyond the largest one (%lld)",
+		       (unsigned long long)s->epoch, (long long)REPL_EPOCH_MAX);
+		return;
+	}
 	store_state(r->store, &st);
+	/* Every epoch is opened by one node only (repl.h): two primaries of
+	 * one epoch are two histories that agree on nothing, and streaming
+	 * between them would judge them one (repl_start_stream). */
+	if ((int64_t)s->epoch == st.epoch && s->primary[0] != '\0' &&
+	    st.primary[0] != '\0' && strcasecmp(s->primary, st.primary) != 0) {
+		refuse(r, peer, ch,
+		       "epoch %llu names %s as its primary, but here its "
+		       "primary is %s: two primaries of one epoch (does every "
+		       "member list the same members, and the same --primary?)",
+		       (unsigned long long)s->epoch, s->primary, st.primary);
+		return;
+	}
 	if ((int64_t)s->epoch > st.epoch && s->primary[0] != '\0') {
 		repl_adopt_epoch(r, (int64_t)s->epoch, s->primary);
 		store_state(r->store, &st);
@@ -210,6 +228,12 @@ static void on_batch(struct repl *r, int peer, struct repl_chan *from,
 
 	if (stale(r, peer, from, "a batch"))
 		return;
+	if (b->epoch > (uint64_t)REPL_EPOCH_MAX) {
+		refuse(r, peer, from,
+		       "batch of epoch %llu, beyond the largest one (%lld)",
+		       (unsigned long long)b->epoch, (long long)REPL_EPOCH_MAX);
+		return;
+	}
 	store_state(r->store, &st);
 	if ((int64_t)b->epoch < st.epoch) {
 		repl_send_state(r, from); /* a demoted primary: tell it */
@@ -307,6 +331,12 @@ static void on_snap_begin(struct repl *r, int peer, struct repl_chan *ch,
 
 	if (stale(r, peer, ch, "a snapshot's beginning"))
 		return;
+	if (b->epoch > (uint64_t)REPL_EPOCH_MAX) {
+		refuse(r, peer, ch,
+		       "snapshot of epoch %llu, beyond the largest one (%lld)",
+		       (unsigned long long)b->epoch, (long long)REPL_EPOCH_MAX);
+		return;
+	}
 	store_state(r->store, &st);
 	if ((int64_t)b->epoch < st.epoch) {
 		repl_send_state(r, ch);

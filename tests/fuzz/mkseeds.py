@@ -129,7 +129,7 @@ def main():
         'repl_state { epoch: 64 primary: "n1" revision: 80 rev_epoch: 1 }') +
         frame("ack { epoch: 64 revision: 999999 }") + run)
     write(t, "primary-promote-other", b"\x01" +
-          frame('repl_state { epoch: 9 primary: "n2" revision: 80 }') +
+          frame('repl_state { epoch: 1048577 primary: "n2" revision: 80 }') +
           frame("heartbeat { seq: 3 }") + run)
 
 

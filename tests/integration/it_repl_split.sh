@@ -37,7 +37,9 @@ log "every node cut off from the others; node2 and node3 promoted"
 lab fault "$TOPO" partition isolate node2 --name i2 >/dev/null
 lab fault "$TOPO" partition isolate node3 --name i3 >/dev/null
 cut_off() {
-	! lab status "$TOPO" --json | grep -q '"state":"up"'
+	local out
+	out=$(lab status "$TOPO" --json) || return 1
+	! grep -q '"state":"up"' <<<"$out"
 }
 wait_until 20 cut_off || fail "links still up: $(lab status "$TOPO")"
 out=$(ctl node2 'xCommand ClusterPrimary Name: node2') || fail "promote node2: $out"

@@ -883,10 +883,61 @@ START_TEST(test_state_primary_not_member_refused)
 	ck_assert_int_eq(st.epoch, 1);
 	ck_assert_str_eq(st.primary, "n1");
 	/* Members are compared as names are elsewhere: without case. */
-	rs.primary = "N2";
+	rs.primary = "N1";
 	rs.epoch = 1;
 	repl_on_frame(nodes[2].r, peer_of(2, 1), &nodes[2].chan[1], &env);
 	ck_assert_int_eq(nodes[2].chan[1].closes, 0);
+}
+END_TEST
+
+/* A ReplState naming another primary for our own epoch closes the
+ * channel: every epoch is opened by one node only, and two histories of
+ * one epoch would be judged one. An epoch beyond REPL_EPOCH_MAX (whose
+ * successor would overflow) is refused in every message, never adopted. */
+START_TEST(test_state_two_primaries_refused)
+{
+	Ekl__Envelope env = EKL__ENVELOPE__INIT;
+	Ekl__ReplState rs = EKL__REPL_STATE__INIT;
+	Ekl__ReplBatch b = EKL__REPL_BATCH__INIT;
+	struct store_state st;
+
+	start_all();
+	all_links_up();
+	ck_assert(run_until(all_converged, NULL, 10));
+	rs.epoch = 1;
+	rs.primary = "n2";
+	env.msg_case = EKL__ENVELOPE__MSG_REPL_STATE;
+	env.repl_state = &rs;
+	repl_on_frame(nodes[2].r, peer_of(2, 1), &nodes[2].chan[1], &env);
+	ck_assert_str_eq(nodes[2].chan[1].close_code, "protocol");
+	ck_assert_msg(strstr(nodes[2].chan[1].close_message,
+			     "two primaries of one epoch") != NULL,
+		      "%s", nodes[2].chan[1].close_message);
+	rs.epoch = (uint64_t)REPL_EPOCH_MAX + 1;
+	repl_on_frame(nodes[1].r, peer_of(1, 2), &nodes[1].chan[2], &env);
+	ck_assert_str_eq(nodes[1].chan[2].close_code, "protocol");
+	ck_assert_msg(strstr(nodes[1].chan[2].close_message,
+			     "beyond the largest") != NULL,
+		      "%s", nodes[1].chan[2].close_message);
+	b.epoch = UINT64_MAX;
+	b.primary_revision = 1;
+	env.msg_case = EKL__ENVELOPE__MSG_BATCH;
+	env.batch = &b;
+	repl_on_frame(nodes[1].r, peer_of(1, 0), &nodes[1].chan[0], &env);
+	ck_assert_str_eq(nodes[1].chan[0].close_code, "protocol");
+	state_of(1, &st);
+	ck_assert_int_eq(st.epoch, 1);
+	ck_assert_str_eq(st.primary, "n1");
+	state_of(2, &st);
+	ck_assert_int_eq(st.epoch, 1);
+	ck_assert_str_eq(st.primary, "n1");
+	ck_assert_int_eq(repl_epoch_promoted(REPL_EPOCH_MAX + 1, 0), -1);
+	ck_assert_int_eq(repl_epoch_restarted(REPL_EPOCH_MAX + 1, 0), -1);
+	ck_assert_int_eq(repl_epoch_promoted(-1, 0), -1);
+	ck_assert_int_gt(repl_epoch_promoted(REPL_EPOCH_MAX, 63),
+			 REPL_EPOCH_MAX);
+	ck_assert_int_gt(repl_epoch_restarted(REPL_EPOCH_MAX, 63),
+			 REPL_EPOCH_MAX);
 }
 END_TEST
 
@@ -1168,11 +1219,11 @@ START_TEST(test_double_promotion_one_winner)
 	write_kv(2, &w, "d/n3", "kept", false, 0);
 	ck_assert(run_until(answered, &w, 10));
 	ck_assert_msg(w.ok, "%s", w.body);
+	/* n3 ranks above n2 among the members: its epoch is the higher. */
+	ck_assert_int_gt(b.epoch, a.epoch);
 	link_up(0, 1);
 	link_up(0, 2);
 	link_up(1, 2);
-	/* n3 ranks above n2 among the members: its epoch is the higher. */
-	ck_assert_int_gt(b.epoch, a.epoch);
 	ck_assert_msg(run_until(all_follow_n3, NULL, 10),
 		      "the nodes did not settle on n3: two primaries");
 	for (i = 0; i < N; i++) {
@@ -2200,6 +2251,7 @@ static Suite *repl_suite(void)
 	ADD("double_promotion_one_winner", test_double_promotion_one_winner);
 	ADD("state_primary_not_member_refused",
 	    test_state_primary_not_member_refused);
+	ADD("state_two_primaries_refused", test_state_two_primaries_refused);
 	ADD("snapshot_to_primary_refused", test_snapshot_to_primary_refused);
 	ADD("ack_all_waits_for_every_peer", test_ack_all_waits_for_every_peer);
 	ADD("state_is_not_an_ack", test_state_is_not_an_ack);
