@@ -50,7 +50,8 @@
 #include "store/store.h"
 #include "sync.h"
 
-static int rank(const struct repl *r);
+static int64_t next_epoch(const struct repl *r, int64_t epoch, bool promoted,
+			  char *err);
 
 void repl_reply(struct repl *r, void *reply, bool ok, const char *body)
 {
@@ -142,13 +143,9 @@ int repl_start(const struct repl_config *cfg, struct repl_io *io,
 		 * sent but never made durable (repl_write.c: send_group_early)
 		 * can be told apart from what it writes next: the next of its
 		 * own in its band (REPL_EPOCH_BAND), below any promotion's. */
-		int64_t e = repl_epoch_restarted(st.epoch, rank(r));
+		int64_t e = next_epoch(r, st.epoch, false, err);
 
-		rv = e < 0 ? ekl_errf(err, EKL_EINVAL,
-				      "%s: epoch %lld: no later epoch to open "
-				      "(the largest is %lld)",
-				      data_dir, (long long)st.epoch,
-				      (long long)REPL_EPOCH_MAX)
+		rv = e < 0 ? EKL_EINVAL
 			   : store_set_epoch(r->store, e, st.primary, err);
 		if (rv != 0)
 			goto err_after_store;
@@ -279,6 +276,22 @@ static int rank(const struct repl *r)
 	return n;
 }
 
+/* The epoch this node opens after `epoch`, promoted or starting as the
+ * primary; -1 with err set when there is none. */
+static int64_t next_epoch(const struct repl *r, int64_t epoch, bool promoted,
+			  char *err)
+{
+	int64_t e = promoted ? repl_epoch_promoted(epoch, rank(r))
+			     : repl_epoch_restarted(epoch, rank(r));
+
+	if (e < 0)
+		ekl_errf(err, EKL_EINVAL,
+			 "%s: epoch %lld: no later epoch to open (the largest "
+			 "is %lld)",
+			 r->name, (long long)epoch, (long long)REPL_EPOCH_MAX);
+	return e;
+}
+
 /* Our ReplState: (epoch, primary, revision, rev_epoch), and on a peer the
  * revision of the snapshot it is staging. */
 static void fill_state(struct repl *r, Ekl__ReplState *rs,
@@ -368,12 +381,9 @@ int repl_promote(struct repl *r, char *err)
 	int i, rv;
 
 	store_state(r->store, &st);
-	if (repl_epoch_promoted(st.epoch, rank(r)) < 0)
-		return ekl_errf(err, EKL_EINVAL,
-				"epoch %lld: no later epoch to open (the "
-				"largest is %lld)",
-				(long long)st.epoch, (long long)REPL_EPOCH_MAX);
-	st.epoch = repl_epoch_promoted(st.epoch, rank(r));
+	st.epoch = next_epoch(r, st.epoch, true, err);
+	if (st.epoch < 0)
+		return EKL_EINVAL;
 	rv = store_set_epoch(r->store, st.epoch, r->name, err);
 	if (rv != 0)
 		return rv;

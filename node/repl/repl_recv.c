@@ -124,6 +124,18 @@ static bool member(struct repl *r, const char *name)
 	return false;
 }
 
+/* A peer's message (`what`) of an epoch above REPL_EPOCH_MAX: refused
+ * (no node opens one, and the epochs after it would overflow). */
+static bool beyond_epochs(struct repl *r, int peer, struct repl_chan *ch,
+			  const char *what, uint64_t epoch)
+{
+	if (epoch <= (uint64_t)REPL_EPOCH_MAX)
+		return false;
+	refuse(r, peer, ch, "%s of epoch %llu, beyond the largest one (%lld)",
+	       what, (unsigned long long)epoch, (long long)REPL_EPOCH_MAX);
+	return true;
+}
+
 static void on_state(struct repl *r, int peer, struct repl_chan *ch,
 		     const Ekl__ReplState *s)
 {
@@ -139,12 +151,8 @@ static void on_state(struct repl *r, int peer, struct repl_chan *ch,
 		       (unsigned long long)s->epoch);
 		return;
 	}
-	if (s->epoch > (uint64_t)REPL_EPOCH_MAX) {
-		refuse(r, peer, ch,
-		       "epoch %llu is beyond the largest one (%lld)",
-		       (unsigned long long)s->epoch, (long long)REPL_EPOCH_MAX);
+	if (beyond_epochs(r, peer, ch, "a ReplState", s->epoch))
 		return;
-	}
 	store_state(r->store, &st);
 	/* Every epoch is opened by one node only (repl.h): two primaries of
 	 * one epoch are two histories that agree on nothing, and streaming
@@ -228,12 +236,8 @@ static void on_batch(struct repl *r, int peer, struct repl_chan *from,
 
 	if (stale(r, peer, from, "a batch"))
 		return;
-	if (b->epoch > (uint64_t)REPL_EPOCH_MAX) {
-		refuse(r, peer, from,
-		       "batch of epoch %llu, beyond the largest one (%lld)",
-		       (unsigned long long)b->epoch, (long long)REPL_EPOCH_MAX);
+	if (beyond_epochs(r, peer, from, "a batch", b->epoch))
 		return;
-	}
 	store_state(r->store, &st);
 	if ((int64_t)b->epoch < st.epoch) {
 		repl_send_state(r, from); /* a demoted primary: tell it */
@@ -331,12 +335,8 @@ static void on_snap_begin(struct repl *r, int peer, struct repl_chan *ch,
 
 	if (stale(r, peer, ch, "a snapshot's beginning"))
 		return;
-	if (b->epoch > (uint64_t)REPL_EPOCH_MAX) {
-		refuse(r, peer, ch,
-		       "snapshot of epoch %llu, beyond the largest one (%lld)",
-		       (unsigned long long)b->epoch, (long long)REPL_EPOCH_MAX);
+	if (beyond_epochs(r, peer, ch, "a snapshot", b->epoch))
 		return;
-	}
 	store_state(r->store, &st);
 	if ((int64_t)b->epoch < st.epoch) {
 		repl_send_state(r, ch);

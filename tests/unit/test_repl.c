@@ -551,6 +551,14 @@ static ProtobufCBinaryData bytes_of(const char *s, size_t len)
 	return b;
 }
 
+/* Node i closed its channel to j as "protocol", saying why. */
+static void assert_refused(int i, int j, const char *why)
+{
+	ck_assert_str_eq(nodes[i].chan[j].close_code, "protocol");
+	ck_assert_msg(strstr(nodes[i].chan[j].close_message, why) != NULL, "%s",
+		      nodes[i].chan[j].close_message);
+}
+
 static void all_links_up(void)
 {
 	link_up(0, 1);
@@ -810,10 +818,7 @@ START_TEST(test_gap_closes_link)
 	env.batch = &b;
 	repl_on_frame(nodes[1].r, peer_of(1, 0), &nodes[1].chan[0], &env);
 	ck_assert_int_eq(nodes[1].chan[0].closes, 1);
-	ck_assert_str_eq(nodes[1].chan[0].close_code, "protocol");
-	ck_assert_msg(strstr(nodes[1].chan[0].close_message,
-			     "change 7 follows revision 5: a gap") != NULL,
-		      "%s", nodes[1].chan[0].close_message);
+	assert_refused(1, 0, "change 7 follows revision 5: a gap");
 	state_of(1, &st);
 	ck_assert_int_eq(st.revision, 5); /* nothing applied */
 	check_store(1);
@@ -841,10 +846,7 @@ START_TEST(test_batch_from_non_primary_refused)
 	env.batch = &b;
 	/* n3 streams to n2, but n1 is the primary of epoch 1. */
 	repl_on_frame(nodes[1].r, peer_of(1, 2), &nodes[1].chan[2], &env);
-	ck_assert_str_eq(nodes[1].chan[2].close_code, "protocol");
-	ck_assert(strstr(nodes[1].chan[2].close_message,
-			 "batch from n3, but the primary of epoch 1 is n1") !=
-		  NULL);
+	assert_refused(1, 2, "batch from n3, but the primary of epoch 1 is n1");
 	state_of(1, &st);
 	ck_assert_int_eq(st.revision, 0);
 }
@@ -869,10 +871,7 @@ START_TEST(test_state_primary_not_member_refused)
 	env.msg_case = EKL__ENVELOPE__MSG_REPL_STATE;
 	env.repl_state = &rs;
 	repl_on_frame(nodes[1].r, peer_of(1, 0), &nodes[1].chan[0], &env);
-	ck_assert_str_eq(nodes[1].chan[0].close_code, "protocol");
-	ck_assert_msg(strstr(nodes[1].chan[0].close_message,
-			     "not a member of the cluster") != NULL,
-		      "%s", nodes[1].chan[0].close_message);
+	assert_refused(1, 0, "not a member of the cluster");
 	rs.primary = "n9";
 	repl_on_frame(nodes[2].r, peer_of(2, 0), &nodes[2].chan[0], &env);
 	ck_assert_str_eq(nodes[2].chan[0].close_code, "protocol");
@@ -909,16 +908,10 @@ START_TEST(test_state_two_primaries_refused)
 	env.msg_case = EKL__ENVELOPE__MSG_REPL_STATE;
 	env.repl_state = &rs;
 	repl_on_frame(nodes[2].r, peer_of(2, 1), &nodes[2].chan[1], &env);
-	ck_assert_str_eq(nodes[2].chan[1].close_code, "protocol");
-	ck_assert_msg(strstr(nodes[2].chan[1].close_message,
-			     "two primaries of one epoch") != NULL,
-		      "%s", nodes[2].chan[1].close_message);
+	assert_refused(2, 1, "two primaries of one epoch");
 	rs.epoch = (uint64_t)REPL_EPOCH_MAX + 1;
 	repl_on_frame(nodes[1].r, peer_of(1, 2), &nodes[1].chan[2], &env);
-	ck_assert_str_eq(nodes[1].chan[2].close_code, "protocol");
-	ck_assert_msg(strstr(nodes[1].chan[2].close_message,
-			     "beyond the largest") != NULL,
-		      "%s", nodes[1].chan[2].close_message);
+	assert_refused(1, 2, "beyond the largest");
 	b.epoch = UINT64_MAX;
 	b.primary_revision = 1;
 	env.msg_case = EKL__ENVELOPE__MSG_BATCH;
@@ -967,11 +960,8 @@ START_TEST(test_snapshot_to_primary_refused)
 	env.msg_case = EKL__ENVELOPE__MSG_SNAP_BEGIN;
 	env.snap_begin = &sb;
 	repl_on_frame(nodes[0].r, peer_of(0, 1), &nodes[0].chan[1], &env);
-	ck_assert_str_eq(nodes[0].chan[1].close_code, "protocol");
-	ck_assert_msg(strstr(nodes[0].chan[1].close_message,
-			     "snapshot from n2, but the primary of epoch 1 "
-			     "is n1") != NULL,
-		      "%s", nodes[0].chan[1].close_message);
+	assert_refused(0, 1,
+		       "snapshot from n2, but the primary of epoch 1 is n1");
 	/* Its ack changes nothing and crashes nothing. */
 	ack.epoch = 1;
 	ack.revision = 3;
@@ -1472,11 +1462,9 @@ START_TEST(test_ack_above_sent_refused)
 	 * protocol and the write does not count it. */
 	inject_ack(1, 0, 1, 999999);
 	ck_assert_int_eq(nodes[0].chan[1].closes, 1);
-	ck_assert_str_eq(nodes[0].chan[1].close_code, "protocol");
-	ck_assert_msg(strstr(nodes[0].chan[1].close_message,
-			     "acknowledged revision 999999, but the highest "
-			     "revision sent to it in epoch 1 is 2") != NULL,
-		      "%s", nodes[0].chan[1].close_message);
+	assert_refused(0, 1,
+		       "acknowledged revision 999999, but the highest revision "
+		       "sent to it in epoch 1 is 2");
 	ck_assert_int_eq(w.done, 1);
 	ck_assert_msg(!w.ok &&
 			  strstr(w.body, "the link to n2 went down") != NULL,
@@ -1514,11 +1502,9 @@ START_TEST(test_ack_other_epoch)
 	/* From an epoch this primary never reached: a lie. */
 	inject_ack(1, 0, 5, 2);
 	ck_assert_int_eq(nodes[0].chan[1].closes, 1);
-	ck_assert_str_eq(nodes[0].chan[1].close_code, "protocol");
-	ck_assert_msg(strstr(nodes[0].chan[1].close_message,
-			     "acknowledgement from epoch 5, but this primary "
-			     "is in epoch 1") != NULL,
-		      "%s", nodes[0].chan[1].close_message);
+	assert_refused(
+	    0, 1,
+	    "acknowledgement from epoch 5, but this primary is in epoch 1");
 	ck_assert_int_eq(w.done, 1);
 	ck_assert(!w.ok);
 	/* A peer acknowledges nothing to a node that is not the primary. */
