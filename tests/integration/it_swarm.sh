@@ -224,9 +224,15 @@ plain_answers() {
 	return $rc
 }
 if plain_answers; then fail "the admin port answered plain TCP"; fi
-docker logs "$(docker ps -q --filter "label=com.docker.swarm.service.name=${ID}_node1" | head -n 1)" 2>&1 |
-	grep -q "refused .*does not meet the admin rule" ||
-	fail "node1 did not log the refusal"
+# The engine copies a container's output to its log a moment later.
+logged_refusal() {
+	local c
+	for c in $(docker ps -q --filter "label=com.docker.swarm.service.name=${ID}_node1"); do
+		docker logs "$c" 2>&1 | grep -q "refused .*does not meet the admin rule" && return 0
+	done
+	return 1
+}
+wait_until 10 logged_refusal || fail "node1 did not log the refusal"
 
 log "status: each node's host"
 for n in node1 node2 node3; do
