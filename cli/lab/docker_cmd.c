@@ -227,6 +227,41 @@ bool docker_exists(const char *what, const char *name)
 	return docker_run(&a, NULL, NULL, 0, err) == 0;
 }
 
+int docker_inspect_all(const char *kind, const char *format, char *out,
+		       size_t len, char *err)
+{
+	char ids[DOCKER_OUT_MAX], *save, *id;
+	struct docker_argv a;
+	int rv = 0, tries;
+
+	for (tries = 0; tries < DOCKER_INSPECT_TRIES; tries++) {
+		docker_argv_init(&a, kind);
+		docker_argv_add(&a, "ls");
+		docker_argv_add(&a, "--quiet");
+		if ((rv = docker_run(&a, NULL, ids, sizeof(ids), err)) != 0)
+			return rv;
+		docker_argv_init(&a, kind);
+		docker_argv_add(&a, "inspect");
+		docker_argv_add(&a, "--format");
+		docker_argv_add(&a, "%s", format);
+		save = NULL;
+		for (id = strtok_r(ids, " \n", &save); id != NULL;
+		     id = strtok_r(NULL, " \n", &save))
+			docker_argv_add(&a, "%s", id);
+		if (a.n == 4) {
+			docker_argv_free(&a);
+			out[0] = '\0';
+			return 0;
+		}
+		rv = docker_run(&a, NULL, out, len, err);
+		if (rv == 0 || (strstr(err, "not found") == NULL &&
+				strstr(err, "No such") == NULL))
+			return rv;
+		usleep(DOCKER_INSPECT_GAP_US);
+	}
+	return rv;
+}
+
 /* "STATUS VERSION IMAGEID" of a container; EKL_ENOENT when none. */
 int docker_inspect(const char *name, char *out, size_t len)
 {

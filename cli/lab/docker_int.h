@@ -66,6 +66,15 @@ int docker_simple(const char *sub, const char *opt, const char *name,
 bool docker_exists(const char *what, const char *name);
 /* 0 when d's image is there, else an error that says how to get it. */
 int docker_check_image(const struct docker_lab *d, char *err);
+/* `docker KIND inspect --format FORMAT` of every object `docker KIND ls`
+ * lists (network, node), into out; empty when there is none. An object
+ * removed between the list and the inspect (another lab's down) makes
+ * it list again, up to DOCKER_INSPECT_TRIES times DOCKER_INSPECT_GAP_US
+ * apart. */
+#define DOCKER_INSPECT_TRIES  10
+#define DOCKER_INSPECT_GAP_US 50000
+int docker_inspect_all(const char *kind, const char *format, char *out,
+		       size_t len, char *err);
 /* "STATUS VERSION IMAGEID" of a container; EKL_ENOENT when none. */
 int docker_inspect(const char *name, char *out, size_t len);
 /* The container's output into path (its log, as node.log would be). */

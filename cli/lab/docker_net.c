@@ -175,41 +175,12 @@ static bool subnet_taken(unsigned x, const char *used)
 	return false;
 }
 
-/* Every subnet the engine's networks use, blank-separated. Another lab
- * may remove a network between the list and the inspect ("not found"):
- * list again. */
+/* Every subnet the engine's networks use, blank-separated. */
 static int used_subnets(char *out, size_t len, char *err)
 {
-	char ids[DOCKER_OUT_MAX], *save, *id;
-	struct docker_argv a;
-	int rv = 0, tries;
-
-	for (tries = 0; tries < 10; tries++) {
-		docker_argv_init(&a, "network");
-		docker_argv_add(&a, "ls");
-		docker_argv_add(&a, "-q");
-		if ((rv = docker_run(&a, NULL, ids, sizeof(ids), err)) != 0)
-			return rv;
-		docker_argv_init(&a, "network");
-		docker_argv_add(&a, "inspect");
-		docker_argv_add(&a, "--format");
-		docker_argv_add(&a,
-				"{{range .IPAM.Config}}{{.Subnet}} {{end}}");
-		save = NULL;
-		for (id = strtok_r(ids, " \n", &save); id != NULL;
-		     id = strtok_r(NULL, " \n", &save))
-			docker_argv_add(&a, "%s", id);
-		if (a.n == 4) {
-			docker_argv_free(&a);
-			out[0] = '\0';
-			return 0;
-		}
-		rv = docker_run(&a, NULL, out, len, err);
-		if (rv == 0 || strstr(err, "not found") == NULL)
-			return rv;
-		usleep(50000);
-	}
-	return rv;
+	return docker_inspect_all("network",
+				  "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+				  out, len, err);
 }
 
 /* The network, addresses, docker.conf and compose.yaml, made once per up. */

@@ -1555,28 +1555,18 @@ static void nodes_text(const char *nodes, char *buf, size_t len)
 int swarm_check_hosts(const struct lab *l, const struct docker_lab *d,
 		      char *err)
 {
-	char ids[DOCKER_OUT_MAX], nodes[DOCKER_OUT_MAX],
-	    self[256] = "", want[160], have[160], why[EKL_ERRLEN], *save = NULL,
-	    *id;
+	char nodes[DOCKER_OUT_MAX], self[256] = "", want[160], have[160],
+				    why[EKL_ERRLEN];
 	struct docker_argv a;
 	size_t i, n = l->topo.n_nodes;
 	int rv;
 
-	docker_argv_init(&a, "node");
-	docker_argv_add(&a, "ls");
-	docker_argv_add(&a, "--quiet");
-	if ((rv = docker_run(&a, NULL, ids, sizeof(ids), err)) != 0)
-		return rv;
 	/* One line per swarm node: "HOSTNAME ,KEY=VALUE,...," */
-	docker_argv_init(&a, "node");
-	docker_argv_add(&a, "inspect");
-	docker_argv_add(&a, "--format");
-	docker_argv_add(&a, "{{.Description.Hostname}} ,{{range $k, $v := "
-			    ".Spec.Labels}}{{$k}}={{$v}},{{end}}");
-	for (id = strtok_r(ids, " \n", &save); id != NULL;
-	     id = strtok_r(NULL, " \n", &save))
-		docker_argv_add(&a, "%s", id);
-	if ((rv = docker_run(&a, NULL, nodes, sizeof(nodes), err)) != 0)
+	if ((rv =
+		 docker_inspect_all("node",
+				    "{{.Description.Hostname}} ,{{range $k, "
+				    "$v := .Spec.Labels}}{{$k}}={{$v}},{{end}}",
+				    nodes, sizeof(nodes), err)) != 0)
 		return rv;
 	docker_argv_init(&a, "node");
 	docker_argv_add(&a, "inspect");
