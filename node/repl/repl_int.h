@@ -32,6 +32,9 @@
  * the nodes share, delay the primary's own fdatasyncs less: 2 ms before
  * round 6 of docs/benchmarks.md). */
 #define LAZY_SYNC_S 0.010
+/* A peer syncs batches the primary waits for on its loop, at the end of
+ * the turn that applied them, when they hold at most this many changes. */
+#define HERE_MAX_CHANGES 256
 /* A caught-up peer with a batch out that nobody waits for gets the next
  * changes when it acknowledges that batch (repl_hold_back), as long as
  * fewer than this many are waiting to be sent. */
@@ -155,6 +158,9 @@ struct repl {
 	 * lazy_timer asks for (0: none). */
 	uint64_t lazy_due;
 	ev_timer lazy_timer;
+	/* Peer: the last commit applied that the primary waits for, to be
+	 * synced on the loop at the end of this turn (0: none). */
+	uint64_t here_due;
 	struct durable *durables; /* owned: committed groups not yet synced */
 	struct durable **durables_tail;
 	uint64_t groups;  /* group commits since the last reset */
@@ -187,7 +193,8 @@ void repl_fail_writes(struct repl *r, struct pending_write *list,
 /* At stop: answer the committed groups that the syncer never made durable
  * with an error (never "ok" without fdatasync). */
 void repl_fail_unsynced(struct repl *r);
-/* The commit_w prepare watcher: commit the queued writes as one group. */
+/* The commit_w prepare watcher: commit the queued writes as one group; on
+ * a peer, sync what this turn applied for the primary (here_due). */
 void repl_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents);
 /* The lazy_timer: ask for the sync of what a peer applied lazily. */
 void repl_on_lazy_timer(struct ev_loop *loop, ev_timer *t, int revents);

@@ -54,16 +54,21 @@ void repl_send_ack_rev(struct repl *r, struct repl_chan *ch, int64_t rev)
 
 /* After applying changes: acknowledge them once they are durable (on ch
  * now, or on the carrier of that moment from repl_on_synced). When the
- * primary wants the acknowledgement soon (now), the sync is asked for at
- * once: the sync thread folds every request made while it syncs into its
- * next fdatasync, so the sync overlaps with applying the batches that
- * follow (asking only at the end of the loop's turn serialised the two
- * and cost a third of the catch-up rate). Otherwise at most LAZY_SYNC_S
- * later (lazy_timer), so that batches nobody waits for (--ack primary
- * writes) share one fdatasync instead of costing one each. Either way
- * the acknowledgement follows the sync, never precedes it. */
+ * primary wants the acknowledgement soon (now) and the batch was small and
+ * left us caught up, the loop syncs at the end of this turn
+ * (repl_on_prepare: every batch read in the turn shares that fdatasync,
+ * and the batches that arrive during it wait in the socket for the next
+ * one), without the two thread wake-ups a hand-off costs. Otherwise, when
+ * more follows (a catch-up), the sync is asked of the thread at once: it
+ * folds every request made while it syncs into its next fdatasync, so the
+ * sync overlaps with applying the batches that follow (asking only at the
+ * end of the loop's turn serialised the two and cost a third of the
+ * catch-up rate). Batches nobody waits for (--ack primary writes) are
+ * synced at most LAZY_SYNC_S later (lazy_timer) and share one fdatasync
+ * instead of costing one each. Either way the acknowledgement follows the
+ * sync, never precedes it. */
 static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch,
-			     bool now, bool lone)
+			     bool now, bool small)
 {
 	struct repl_peer *p = &r->peers[peer];
 	struct store_state st;
@@ -77,11 +82,10 @@ static void ack_when_durable(struct repl *r, int peer, struct repl_chan *ch,
 	p->ack_rev = st.revision;
 	p->ack_seq = ++r->commit_seq;
 	if (now) {
-		/* It covers what waited lazily too. A lone change with
-		 * nothing after it, when nothing else waits, is synced
-		 * right here, and acknowledged by repl_on_synced before
-		 * this returns (no hand-off to the thread and back). */
-		if (!lone || !syncer_sync_here(r->syncer, p->ack_seq))
+		/* It covers what waited lazily too. */
+		if (small)
+			r->here_due = p->ack_seq;
+		else
 			syncer_request(r->syncer, p->ack_seq);
 		r->lazy_due = 0;
 		ev_timer_stop(r->cfg.loop, &r->lazy_timer);
@@ -320,7 +324,8 @@ static void on_batch(struct repl *r, int peer, struct repl_chan *from,
 	repl_maybe_compact(r);
 	store_state(r->store, &st);
 	ack_when_durable(r, peer, from, b->ack_now,
-			 n <= 1 && st.revision >= p->primary_rev);
+			 n <= HERE_MAX_CHANGES &&
+			     st.revision >= p->primary_rev);
 }
 
 /* ---- snapshot staging -------------------------------------------------- */

@@ -620,6 +620,16 @@ void repl_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)revents;
 	if (r->queue != NULL)
 		group_commit(r);
+	/* A peer: what it applied this turn for the primary, which waits for
+	 * it (repl_recv.c ack_when_durable); acknowledged by repl_on_synced
+	 * once synced, here or by the thread when it is busy. */
+	if (r->here_due != 0) {
+		uint64_t seq = r->here_due;
+
+		r->here_due = 0;
+		if (!syncer_sync_here(r->syncer, seq))
+			syncer_request(r->syncer, seq);
+	}
 }
 
 void repl_on_lazy_timer(struct ev_loop *loop, ev_timer *t, int revents)

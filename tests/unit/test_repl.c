@@ -2106,6 +2106,77 @@ START_TEST(test_peer_failed_sync_here_no_ack)
 }
 END_TEST
 
+/* An --ack all group of three writes reaches each peer as one batch, which
+ * the peer syncs on its loop at the end of the turn that applied it: one
+ * fdatasync there, none on the thread, and the acknowledgement after it. */
+START_TEST(test_peer_group_synced_here)
+{
+	struct wr w[3];
+	uint64_t here1, here2, thread1, thread2;
+	int i;
+
+	sync_here_max_us = 10000000;
+	start_all();
+	all_links_up();
+	ck_assert(run_until(all_converged, NULL, 10));
+	write_kv(PRIMARY, &w[0], "a", "0", false, 0);
+	ck_assert(run_until(answered, &w[0], 10));
+	wait_acked(1, 6); /* the peers' lazy syncs are done */
+	here1 = here_count(1);
+	here2 = here_count(2);
+	thread1 = thread_count(1);
+	thread2 = thread_count(2);
+	write_kv(PRIMARY, &w[0], "a", "1", true, 0);
+	write_kv(PRIMARY, &w[1], "b", "2", true, 0);
+	write_kv(PRIMARY, &w[2], "c", "3", true, 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert(run_until(answered, &w[i], 10));
+		ck_assert_msg(w[i].ok, "%s", w[i].body);
+	}
+	ck_assert_uint_eq(here_count(1), here1 + 1);
+	ck_assert_uint_eq(here_count(2), here2 + 1);
+	ck_assert_uint_eq(thread_count(1), thread1);
+	ck_assert_uint_eq(thread_count(2), thread2);
+}
+END_TEST
+
+/* The same group on a peer whose fdatasync on the loop fails: no write of
+ * it is answered ok, none counts as acknowledged by that peer. */
+START_TEST(test_peer_group_failed_sync_here_no_ack)
+{
+	struct wr w1, w[3];
+	char wal[600];
+	const char *state, *reason;
+	int64_t applied = 0, lag;
+	uint64_t here0;
+	int i;
+
+	sync_here_max_us = 10000000;
+	start_all();
+	all_links_up();
+	write_kv(PRIMARY, &w1, "a", "1", true, 0);
+	ck_assert(run_until(answered, &w1, 10));
+	ck_assert(w1.ok);
+	snprintf(wal, sizeof(wal), "%s",
+		 store_wal_path(repl_store(nodes[1].r)));
+	ck_assert_int_eq(unlink(wal), 0);
+	here0 = here_count(1);
+	write_kv(PRIMARY, &w[0], "b", "2", true, 300);
+	write_kv(PRIMARY, &w[1], "c", "3", true, 300);
+	write_kv(PRIMARY, &w[2], "d", "4", true, 300);
+	for (i = 0; i < 3; i++) {
+		ck_assert(run_until(answered, &w[i], 10));
+		ck_assert_msg(!w[i].ok && strstr(w[i].body, "n2") != NULL, "%s",
+			      w[i].body);
+	}
+	ck_assert_uint_eq(here_count(1), here0 + 1); /* one try, on the loop */
+	ck_assert(repl_peer_view(nodes[PRIMARY].r, peer_of(PRIMARY, 1), &state,
+				 &reason, &applied, &lag));
+	ck_assert_int_eq(applied, 1); /* revisions 2-4 were never counted */
+	unlink(wal);
+}
+END_TEST
+
 /* With the loop's syncs turned off, every sync is the thread's. */
 START_TEST(test_sync_here_off)
 {
@@ -2261,6 +2332,9 @@ static Suite *repl_suite(void)
 	ADD("lone_write_synced_here", test_lone_write_synced_here);
 	ADD("failed_sync_here", test_failed_sync_here);
 	ADD("peer_failed_sync_here_no_ack", test_peer_failed_sync_here_no_ack);
+	ADD("peer_group_synced_here", test_peer_group_synced_here);
+	ADD("peer_group_failed_sync_here_no_ack",
+	    test_peer_group_failed_sync_here_no_ack);
 	ADD("sync_here_off", test_sync_here_off);
 	ADD("demoted_before_sync_not_ok", test_demoted_before_sync_not_ok);
 	ADD("unwaited_batches_held", test_unwaited_batches_held);
