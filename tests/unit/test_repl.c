@@ -2075,16 +2075,20 @@ START_TEST(test_failed_sync_here)
 }
 END_TEST
 
-/* A peer whose own fdatasync on the loop fails never acknowledges: the
- * --ack all write fails naming it, and the primary never counts it. */
-START_TEST(test_peer_failed_sync_here_no_ack)
+/* A peer whose own fdatasync on the loop fails never acknowledges: n
+ * --ack all writes committed as one group after its WAL is gone each fail
+ * naming it, it tried once (on its loop), and the primary never counts
+ * any of them. */
+static void peer_failed_sync_here(int n)
 {
-	struct wr w1, w2;
-	char wal[600];
+	struct wr w1, w[3];
+	char wal[600], path[8];
 	const char *state, *reason;
 	int64_t applied = 0, lag;
 	uint64_t here0;
+	int i;
 
+	ck_assert(n >= 1 && n <= 3);
 	sync_here_max_us = 10000000;
 	start_all();
 	all_links_up();
@@ -2095,14 +2099,25 @@ START_TEST(test_peer_failed_sync_here_no_ack)
 		 store_wal_path(repl_store(nodes[1].r)));
 	ck_assert_int_eq(unlink(wal), 0);
 	here0 = here_count(1);
-	write_kv(PRIMARY, &w2, "b", "2", true, 300);
-	ck_assert(run_until(answered, &w2, 10));
-	ck_assert_msg(!w2.ok && strstr(w2.body, "n2") != NULL, "%s", w2.body);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%c", 'b' + i);
+		write_kv(PRIMARY, &w[i], path, "2", true, 300);
+	}
+	for (i = 0; i < n; i++) {
+		ck_assert(run_until(answered, &w[i], 10));
+		ck_assert_msg(!w[i].ok && strstr(w[i].body, "n2") != NULL, "%s",
+			      w[i].body);
+	}
 	ck_assert_uint_eq(here_count(1), here0 + 1); /* n2 tried on its loop */
 	ck_assert(repl_peer_view(nodes[PRIMARY].r, peer_of(PRIMARY, 1), &state,
 				 &reason, &applied, &lag));
-	ck_assert_int_eq(applied, 1); /* b (revision 2) was never counted */
+	ck_assert_int_eq(applied, 1); /* none of the group was counted */
 	unlink(wal);
+}
+
+START_TEST(test_peer_failed_sync_here_no_ack)
+{
+	peer_failed_sync_here(1);
 }
 END_TEST
 
@@ -2140,40 +2155,10 @@ START_TEST(test_peer_group_synced_here)
 }
 END_TEST
 
-/* The same group on a peer whose fdatasync on the loop fails: no write of
- * it is answered ok, none counts as acknowledged by that peer. */
+/* The same for a group of three, which reaches the peer as one batch. */
 START_TEST(test_peer_group_failed_sync_here_no_ack)
 {
-	struct wr w1, w[3];
-	char wal[600];
-	const char *state, *reason;
-	int64_t applied = 0, lag;
-	uint64_t here0;
-	int i;
-
-	sync_here_max_us = 10000000;
-	start_all();
-	all_links_up();
-	write_kv(PRIMARY, &w1, "a", "1", true, 0);
-	ck_assert(run_until(answered, &w1, 10));
-	ck_assert(w1.ok);
-	snprintf(wal, sizeof(wal), "%s",
-		 store_wal_path(repl_store(nodes[1].r)));
-	ck_assert_int_eq(unlink(wal), 0);
-	here0 = here_count(1);
-	write_kv(PRIMARY, &w[0], "b", "2", true, 300);
-	write_kv(PRIMARY, &w[1], "c", "3", true, 300);
-	write_kv(PRIMARY, &w[2], "d", "4", true, 300);
-	for (i = 0; i < 3; i++) {
-		ck_assert(run_until(answered, &w[i], 10));
-		ck_assert_msg(!w[i].ok && strstr(w[i].body, "n2") != NULL, "%s",
-			      w[i].body);
-	}
-	ck_assert_uint_eq(here_count(1), here0 + 1); /* one try, on the loop */
-	ck_assert(repl_peer_view(nodes[PRIMARY].r, peer_of(PRIMARY, 1), &state,
-				 &reason, &applied, &lag));
-	ck_assert_int_eq(applied, 1); /* revisions 2-4 were never counted */
-	unlink(wal);
+	peer_failed_sync_here(3);
 }
 END_TEST
 
