@@ -151,7 +151,7 @@ static int zone_peer_line(const struct lab *l, const struct docker_lab *d,
  * inside the container: the node's own address and zone listeners, peers
  * and zone peers through the proxy's address, its certificate files
  * copied to /lab/tls, data on /data. */
-int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
+int docker_write_container_conf(const struct lab *l, const struct docker_lab *d,
 				int i, char *err)
 {
 	const char *node = l->nodes[i].name;

@@ -279,6 +279,20 @@ static double mono_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+int lab_image_ready(const char *image, char *name, size_t len, char *err)
+{
+	struct docker_lab d;
+
+	memset(&d, 0, sizeof(d));
+	if (image == NULL || image[0] == '\0')
+		image = getenv("EKULAB_IMAGE");
+	snprintf(d.image, sizeof(d.image), "%s",
+		 image != NULL && image[0] ? image : DOCKER_IMAGE_DEFAULT);
+	if (name != NULL)
+		snprintf(name, len, "%s", d.image);
+	return docker_check_image(&d, err);
+}
+
 int lab_image_push(const char *image, const char *host,
 		   struct lab_image_pushed *out, char *err)
 {
@@ -297,13 +311,9 @@ int lab_image_push(const char *image, const char *host,
 				"'.', '-', '_', and USER@ as ssh takes it)",
 				host);
 	memset(&d, 0, sizeof(d));
-	if (image == NULL || image[0] == '\0')
-		image = getenv("EKULAB_IMAGE");
-	snprintf(d.image, sizeof(d.image), "%s",
-		 image != NULL && image[0] ? image : DOCKER_IMAGE_DEFAULT);
-	snprintf(out->image, sizeof(out->image), "%s", d.image);
-	if ((rv = docker_check_image(&d, err)) != 0)
+	if ((rv = lab_image_ready(image, d.image, sizeof(d.image), err)) != 0)
 		return rv;
+	snprintf(out->image, sizeof(out->image), "%s", d.image);
 	docker_argv_init(&a, "image");
 	docker_argv_add(&a, "inspect");
 	docker_argv_add(&a, "--format");

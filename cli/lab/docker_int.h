@@ -109,7 +109,7 @@ int docker_copy_given(const struct docker_lab *d, const char *src,
 /* mkdir path (0700, existing is fine), given to the container user. */
 int docker_mkdir_given(const struct docker_lab *d, const char *path, char *err);
 /* STATE/NODE/container.conf, with NODE/tls and NODE/data. */
-int docker_write_container_conf(struct lab *l, const struct docker_lab *d,
+int docker_write_container_conf(const struct lab *l, const struct docker_lab *d,
 				int i, char *err);
 /* STATE/compose.yaml. */
 int docker_write_compose(const struct lab *l, const struct docker_lab *d,

@@ -1003,8 +1003,35 @@ int lab_wait_node(const struct lab *l, int i, double seconds, char *err)
 	}
 }
 
+void lab_nodes_running(const struct lab *l, bool *running)
+{
+	size_t i;
+
+	if (l->rt->nodes_running != NULL &&
+	    l->rt->nodes_running(l, running) == 0)
+		return;
+	for (i = 0; i < lab_n(l); i++)
+		running[i] = l->rt->node_running(l, (int)i);
+}
+
 /* ---- starting and stopping --------------------------------------------------
  */
+
+/* Every node, one after the other (a runtime without start_nodes). */
+static int start_each(struct lab *l, char *err)
+{
+	size_t i;
+	int rv;
+
+	for (i = 0; i < lab_n(l); i++) {
+		if (lab_interrupted())
+			return ekl_errf(err, EKL_EINTR, "interrupted by %s",
+					lab_interrupt_name());
+		if ((rv = l->rt->start_node(l, (int)i, err)) != 0)
+			return rv;
+	}
+	return 0;
+}
 
 int lab_start_all(struct lab *l, char *err)
 {
@@ -1013,14 +1040,11 @@ int lab_start_all(struct lab *l, char *err)
 
 	if (!l->tune.direct && (rv = l->rt->start_proxy(l, err)) != 0)
 		return rv;
-	for (i = 0; i < lab_n(l); i++) {
-		if (lab_interrupted())
-			return ekl_errf(err, EKL_EINTR, "interrupted by %s",
-					lab_interrupt_name());
-		if ((rv = l->rt->start_node(l, (int)i, err)) != 0)
-			return rv;
-	}
-	if ((rv = lab_save(l, err)) != 0)
+	if (l->rt->start_nodes != NULL)
+		rv = l->rt->start_nodes(l, err);
+	else
+		rv = start_each(l, err);
+	if (rv != 0 || (rv = lab_save(l, err)) != 0)
 		return rv;
 	for (i = 0; i < lab_n(l); i++)
 		if ((rv = lab_wait_node(l, (int)i, 20, err)) != 0)

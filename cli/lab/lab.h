@@ -277,6 +277,9 @@ int lab_ask(const struct lab *l, int i, const char *prefix, const char *cmd,
 	    bool *ok, char **body, char *err);
 /* Wait until node i answers on its admin socket (bounded). */
 int lab_wait_node(const struct lab *l, int i, double seconds, char *err);
+/* running[i]: does node i run (the runtime's node_running), for each of
+ * the lab_n(l) nodes, in one question when the runtime can. */
+void lab_nodes_running(const struct lab *l, bool *running);
 
 /* The ClusterDB directions between nodes i and j: does i dial j? Only
  * nodes of one cluster, by its dial mode and primary (labmodel_dials). */

@@ -130,16 +130,20 @@ static bool read_entry(const char *state, struct lab_entry *e)
 		/* Containers: ask the runtime, through the lab itself. */
 		struct lab l;
 		char err[EKL_ERRLEN];
-		int i;
+		bool *running;
+		size_t i;
 
 		e->running = -1;
 		if (!e->plan_run && !e->up_failed &&
 		    lab_open(&l, e->topology, state, err) == 0) {
-			if (lab_load(&l, err) == 0) {
+			if (lab_load(&l, err) == 0 &&
+			    (running = ekl_calloc(lab_n(&l) + 1,
+						  sizeof(*running))) != NULL) {
+				lab_nodes_running(&l, running);
 				e->running = 0;
-				for (i = 0; i < (int)l.topo.n_nodes; i++)
-					if (l.rt->node_running(&l, i))
-						e->running++;
+				for (i = 0; i < l.topo.n_nodes; i++)
+					e->running += running[i];
+				ekl_free(running);
 			}
 			lab_close(&l);
 		}

@@ -17,6 +17,10 @@ struct lab_runtime {
 	/* Start node i from its node.conf; returns once the process runs
 	 * (not necessarily healthy: see lab_wait_node). */
 	int (*start_node)(struct lab *l, int i, char *err);
+	/* Start every node at once (each as start_node would), when the
+	 * runtime gains by it (docker: the engine starts containers side by
+	 * side); NULL: lab_start_all calls start_node for each in turn. */
+	int (*start_nodes)(struct lab *l, char *err);
 	/* SIGTERM, then SIGKILL after a grace period. */
 	int (*stop_node)(struct lab *l, int i, char *err);
 	/* SIGKILL: no goodbye, as a crash. */
@@ -24,6 +28,11 @@ struct lab_runtime {
 	int (*pause_node)(struct lab *l, int i, char *err);  /* SIGSTOP */
 	int (*resume_node)(struct lab *l, int i, char *err); /* SIGCONT */
 	bool (*node_running)(const struct lab *l, int i);
+	/* running[i] = node_running(l, i) for every node, asked in one go
+	 * (docker: one `docker container ls` instead of an inspect per
+	 * node, ~0.1 s each); NULL: lab_nodes_running asks node_running.
+	 * 0, or -1 when it could not ask (then node_running is asked). */
+	int (*nodes_running)(const struct lab *l, bool *running);
 	int (*start_proxy)(struct lab *l, char *err);
 	int (*stop_proxy)(struct lab *l, char *err);
 	/* The host node i runs on, for a runtime that spans hosts (swarm);
@@ -57,6 +66,11 @@ struct lab_image_pushed {
 };
 int lab_image_push(const char *image, const char *host,
 		   struct lab_image_pushed *out, char *err);
+/* The node image (image, else $EKULAB_IMAGE, else ekulab-node:latest),
+ * built offline first when it is missing or older than the programs, as
+ * lab up --runtime docker makes sure before anything else; its name into
+ * name (may be NULL). 0, or what is wrong and what to do. */
+int lab_image_ready(const char *image, char *name, size_t len, char *err);
 
 /* The runtime called name, or NULL. */
 const struct lab_runtime *lab_runtime_find(const char *name);

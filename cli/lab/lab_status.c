@@ -351,6 +351,7 @@ static void observe(const struct lab *l, struct lab_status *s)
 int lab_status_collect(const struct lab *l, struct lab_status *s, char *err)
 {
 	size_t i, k, n = l->topo.n_nodes, ne = lab_n(l);
+	bool *running;
 
 	memset(s, 0, sizeof(*s));
 	s->n = n;
@@ -358,8 +359,13 @@ int lab_status_collect(const struct lab *l, struct lab_status *s, char *err)
 	s->nodes = ekl_calloc(ne, sizeof(*s->nodes));
 	s->route_state = ekl_calloc(ne * ne + 1, sizeof(*s->route_state));
 	s->obs = ekl_calloc(1, sizeof(*s->obs));
-	if (s->nodes == NULL || s->route_state == NULL || s->obs == NULL)
+	running = ekl_calloc(ne + 1, sizeof(*running));
+	if (s->nodes == NULL || s->route_state == NULL || s->obs == NULL ||
+	    running == NULL) {
+		ekl_free(running);
 		return ekl_errf(err, EKL_ENOMEM, "out of memory");
+	}
+	lab_nodes_running(l, running);
 	for (i = 0; i < ne; i++) {
 		struct lab_node_status *ns = &s->nodes[i];
 		struct node_status st;
@@ -367,8 +373,10 @@ int lab_status_collect(const struct lab *l, struct lab_status *s, char *err)
 		int fd;
 
 		ns->peers = ekl_calloc(n, sizeof(*ns->peers));
-		if (ns->peers == NULL)
+		if (ns->peers == NULL) {
+			ekl_free(running);
 			return ekl_errf(err, EKL_ENOMEM, "out of memory");
+		}
 		for (k = 0; k < n; k++) {
 			snprintf(ns->peers[k].out, sizeof(ns->peers[k].out),
 				 "-");
@@ -384,7 +392,7 @@ int lab_status_collect(const struct lab *l, struct lab_status *s, char *err)
 			 pol_mode_name(l->nodes[i].verify));
 		snprintf(ns->version, sizeof(ns->version), "%s",
 			 l->nodes[i].version);
-		ns->running = l->rt->node_running(l, (int)i);
+		ns->running = running[i];
 		ns->host[0] = '\0';
 		if (ns->running && l->rt->node_host != NULL)
 			(void)l->rt->node_host(l, (int)i, ns->host,
@@ -404,6 +412,7 @@ int lab_status_collect(const struct lab *l, struct lab_status *s, char *err)
 		node_status_free(&st);
 		close(fd);
 	}
+	ekl_free(running);
 	collect_proxy(l, s, err);
 	observe(l, s);
 	return 0;

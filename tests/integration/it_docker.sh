@@ -90,23 +90,58 @@ cstate() { docker inspect -f '{{.State.Status}}' "$(id_of)-$1" 2>/dev/null; }
 read_back() { dlab exec "$TOPO" "$1" "xConfiguration $2" 2>/dev/null; }
 has_value() { read_back "$1" "$2" | grep -q "$3"; }
 
+log "up: a node whose container cannot start fails it, named; nothing is left"
+# A stand-in docker client that refuses node2's `docker run`. The nodes
+# start side by side: the failure still names the node, and up removes
+# what the others started.
+cat >"$T/docker-refuse" <<'SH'
+#!/bin/sh
+case "$*" in
+run\ *--name\ *-node2\ *) echo "stand-in engine: no room for node2" >&2; exit 1 ;;
+esac
+exec docker "$@"
+SH
+chmod +x "$T/docker-refuse"
+if EKULAB_DOCKER="$T/docker-refuse" dlab up "$TOPO" --runtime docker \
+	>"$T/refused.out" 2>&1; then
+	fail "up succeeded although node2's container could not start"
+fi
+grep -q "starting node2: docker run: stand-in engine: no room for node2" \
+	"$T/refused.out" || fail "up's failure does not name node2: $(cat "$T/refused.out")"
+[ -z "$(docker ps -aq --filter "label=ekulab.lab=$NAME")" ] ||
+	fail "the failed up left containers: $(docker ps -a --filter "label=ekulab.lab=$NAME")"
+[ -z "$(docker network ls -q --filter "label=ekulab.lab=$NAME")" ] ||
+	fail "the failed up left its network"
+
 log "up: the same topology with docker and with processes"
-# Through a stand-in docker client whose first network list names a
-# network that is gone by the inspect (another lab's down in between):
-# up lists again instead of failing.
+# Through a stand-in docker client that logs every call (start and end)
+# and whose first network list names a network that is gone by the
+# inspect (another lab's down in between): up lists again instead of
+# failing.
 cat >"$T/docker" <<SH
 #!/bin/sh
+echo "start \$\$ \$*" >>"$T/docker.calls"
 if [ "\$1 \$2" = "network ls" ] && [ ! -e "$T/vanished" ]; then
 	: >"$T/vanished"
 	docker "\$@" && echo 0123456789ab
-	exit
+else
+	docker "\$@"
 fi
-exec docker "\$@"
+rc=\$?
+echo "end \$\$ \$1" >>"$T/docker.calls"
+exit \$rc
 SH
 chmod +x "$T/docker"
 EKULAB_DOCKER="$T/docker" dlab up "$TOPO" --runtime docker >"$T/dup.out" 2>&1 ||
 	fail "lab up --runtime docker failed: $(cat "$T/dup.out")"
 [ -e "$T/vanished" ] || fail "up never listed the engine's networks"
+# The nodes' containers start side by side: how many of their `docker
+# run`s had started when the first one ended (one after the other: 1).
+overlap=$(awk '$1 == "start" && $3 == "run" && / --name [^ ]*-node[0-9]/ {
+	run[$2] = 1; n++ }
+	$1 == "end" && ($2 in run) { print n; exit }' "$T/docker.calls")
+[ "${overlap:-0}" -ge 2 ] ||
+	fail "the nodes' containers started one after the other: $(grep ' run ' "$T/docker.calls")"
 plab up "$TOPO" >"$T/pup.out" 2>&1 || fail "lab up failed: $(cat "$T/pup.out")"
 grep -q '^runtime docker$' "$DLAB/lab.conf" || fail "lab.conf does not record docker"
 [ -s "$DLAB/compose.yaml" ] || fail "no compose project in the state directory"
@@ -137,7 +172,13 @@ twin_expect_cell node3 node2 client-purpose
 twin_links "$DLAB" >&2
 
 log "runtime from lab.conf; --runtime checked"
-dlab status "$TOPO" >/dev/null || fail "status without --runtime"
+# One question to the engine for every node's state, not one per node.
+: >"$T/docker.calls"
+EKULAB_DOCKER="$T/docker" dlab status "$TOPO" >/dev/null || fail "status without --runtime"
+asks=$(grep -c '^start ' "$T/docker.calls")
+lists=$(grep -c '^start [0-9]* container ls ' "$T/docker.calls")
+[ "$asks" -eq 1 ] && [ "$lists" -eq 1 ] ||
+	fail "status ran $asks docker commands, expected one container ls: $(cat "$T/docker.calls")"
 dlab status "$TOPO" --runtime docker >/dev/null || fail "status --runtime docker"
 if dlab status "$TOPO" --runtime process >"$T/wrong.out" 2>&1; then
 	fail "status --runtime process accepted on a docker lab"
