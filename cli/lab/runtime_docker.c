@@ -232,9 +232,9 @@ static int start_node(struct lab *l, int i, char *err)
  * one costs the engine ~1.5 s of CPU on the 2-core development machine
  * (runc, the shim, dockerd run again as the network's set-up hook) and
  * the client ~0.1 s more; side by side they keep both cores busy where
- * one after the other they wait on each other's round trips (lab up of 6
- * nodes: 6.0-7.0 s instead of 7.3-8.7 s, docs/benchmarks.md). More at
- * once would only queue in the engine. */
+ * one after the other they wait on each other's round trips (docs/
+ * benchmarks.md, round 10). More at once would only queue in the
+ * engine. */
 #define DOCKER_START_AT_ONCE 8
 
 /* What a starter child sends back: start_ensured's code and message. */
